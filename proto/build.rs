@@ -1,0 +1,18 @@
+//! Generates the `comity.v1` wire types and gRPC stubs with a vendored protoc, so no system
+//! protobuf compiler is ever needed.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // Edition 2021: set_var is safe; build scripts are single-threaded.
+    env::set_var("PROTOC", protoc);
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("comity_descriptor.bin"))
+        .compile_protos(
+            &["comity/v1/statement.proto", "comity/v1/registry.proto"],
+            &["."],
+        )?;
+    Ok(())
+}

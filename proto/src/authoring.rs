@@ -1,0 +1,392 @@
+//! The human authoring format for decisions (JSON or YAML), and its conversion to the wire type.
+//!
+//! Officers write decisions in this format; `comity sign` turns it into a signed envelope. Times
+//! are RFC 3339 (`2026-10-28T14:00:00Z`) or plain dates (`2026-11-01`, meaning 00:00 UTC); money
+//! is a decimal string in the item's currency. The schema is documented in `examples/README.md`.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::codes::minor_unit_digits;
+use crate::pb;
+
+/// A decision as an officer writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionDoc {
+    pub authority: String,
+    pub licence_id: String,
+    /// Omit to let `comity publish` take the next version from the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Hex statement id of the previous decision; omit for version 1 or to let `comity publish` fill it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    pub action: ActionName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_type: Option<LicenceTypeName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant: Option<PartyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_users: Vec<PartyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consignees: Vec<PartyDoc>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end_use: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transit_countries: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub re_export_terms: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_tier: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<ReasonDoc>,
+    pub application_received: String,
+    pub decided_at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// A party: applicant, end user or consignee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyDoc {
+    pub name: String,
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<IdentifierDoc>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub address: String,
+}
+
+/// A registry identifier such as `EORI: DE123456789012345`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierDoc {
+    pub scheme: String,
+    pub value: String,
+}
+
+/// One controlled item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDoc {
+    pub regime: RegimeName,
+    pub control_code: String,
+    pub description: String,
+    pub quantity: String,
+    pub unit: String,
+    /// Decimal amount in `currency`, e.g. "48000.00".
+    pub value: String,
+    pub currency: String,
+}
+
+/// A structured reason for a denial, suspension, revocation or upheld appeal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonDoc {
+    pub code: String,
+    pub legal_basis: String,
+    pub text: String,
+}
+
+/// Decision actions as written in documents (`grant`, `appeal_lodged`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionName {
+    Grant,
+    Deny,
+    Amend,
+    Extend,
+    Suspend,
+    Reinstate,
+    Revoke,
+    AppealLodged,
+    AppealUpheld,
+    AppealOverturned,
+    Surrender,
+    Cancel,
+}
+
+/// Licence types as written in documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceTypeName {
+    Individual,
+    Global,
+    GeneralAuthorisation,
+    TechnologyTransfer,
+    ResearchCollaboration,
+}
+
+/// Control regimes as written in documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegimeName {
+    EuDualUse,
+    Wassenaar,
+    UsEar,
+    Mtcr,
+    Nsg,
+    AustraliaGroup,
+    National,
+}
+
+impl From<ActionName> for pb::Action {
+    fn from(a: ActionName) -> Self {
+        use pb::Action as A;
+        match a {
+            ActionName::Grant => A::Grant,
+            ActionName::Deny => A::Deny,
+            ActionName::Amend => A::Amend,
+            ActionName::Extend => A::Extend,
+            ActionName::Suspend => A::Suspend,
+            ActionName::Reinstate => A::Reinstate,
+            ActionName::Revoke => A::Revoke,
+            ActionName::AppealLodged => A::AppealLodged,
+            ActionName::AppealUpheld => A::AppealUpheld,
+            ActionName::AppealOverturned => A::AppealOverturned,
+            ActionName::Surrender => A::Surrender,
+            ActionName::Cancel => A::Cancel,
+        }
+    }
+}
+
+impl From<LicenceTypeName> for pb::LicenceType {
+    fn from(t: LicenceTypeName) -> Self {
+        use pb::LicenceType as T;
+        match t {
+            LicenceTypeName::Individual => T::Individual,
+            LicenceTypeName::Global => T::Global,
+            LicenceTypeName::GeneralAuthorisation => T::GeneralAuthorisation,
+            LicenceTypeName::TechnologyTransfer => T::TechnologyTransfer,
+            LicenceTypeName::ResearchCollaboration => T::ResearchCollaboration,
+        }
+    }
+}
+
+impl From<RegimeName> for pb::Regime {
+    fn from(r: RegimeName) -> Self {
+        use pb::Regime as R;
+        match r {
+            RegimeName::EuDualUse => R::EuDualUse,
+            RegimeName::Wassenaar => R::Wassenaar,
+            RegimeName::UsEar => R::UsEar,
+            RegimeName::Mtcr => R::Mtcr,
+            RegimeName::Nsg => R::Nsg,
+            RegimeName::AustraliaGroup => R::AustraliaGroup,
+            RegimeName::National => R::National,
+        }
+    }
+}
+
+/// A document that cannot be turned into a decision; the message names the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct DocError {
+    pub field: String,
+    pub message: String,
+}
+
+fn doc_err(field: impl Into<String>, message: impl Into<String>) -> DocError {
+    DocError { field: field.into(), message: message.into() }
+}
+
+impl DecisionDoc {
+    /// Converts to the wire decision. Only format errors are reported here (bad times, amounts,
+    /// hex); the decision rules are checked by [`crate::decision::CheckedDecision`].
+    pub fn to_wire(&self) -> Result<pb::Decision, DocError> {
+        let previous = match &self.previous {
+            None => Vec::new(),
+            Some(h) => hex::decode(h).map_err(|e| doc_err("previous", format!("not hex: {e}")))?,
+        };
+        let items = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| item.to_wire().map_err(|e| doc_err(format!("items[{i}].{}", e.field), e.message)))
+            .collect::<Result<_, _>>()?;
+        Ok(pb::Decision {
+            authority: self.authority.clone(),
+            licence_id: self.licence_id.clone(),
+            version: self.version.unwrap_or(0),
+            previous,
+            action: pb::Action::from(self.action) as i32,
+            licence_type: self.licence_type.map_or(0, |t| pb::LicenceType::from(t) as i32),
+            applicant: self.applicant.as_ref().map(PartyDoc::to_wire),
+            end_users: self.end_users.iter().map(PartyDoc::to_wire).collect(),
+            consignees: self.consignees.iter().map(PartyDoc::to_wire).collect(),
+            end_use: self.end_use.clone(),
+            items,
+            destinations: self.destinations.clone(),
+            transit_countries: self.transit_countries.clone(),
+            re_export_terms: self.re_export_terms.clone(),
+            valid_from: optional_time("valid_from", self.valid_from.as_deref())?,
+            valid_until: optional_time("valid_until", self.valid_until.as_deref())?,
+            risk_tier: self.risk_tier.unwrap_or(0),
+            conditions: self.conditions.clone(),
+            reasons: self
+                .reasons
+                .iter()
+                .map(|r| pb::Reason { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() })
+                .collect(),
+            application_received: parse_time(&self.application_received)
+                .map_err(|m| doc_err("application_received", m))?,
+            decided_at: parse_time(&self.decided_at).map_err(|m| doc_err("decided_at", m))?,
+            note: self.note.clone(),
+        })
+    }
+}
+
+impl PartyDoc {
+    fn to_wire(&self) -> pb::Party {
+        pb::Party {
+            name: self.name.clone(),
+            country: self.country.clone(),
+            identifiers: self
+                .identifiers
+                .iter()
+                .map(|i| pb::Identifier { scheme: i.scheme.clone(), value: i.value.clone() })
+                .collect(),
+            address: self.address.clone(),
+        }
+    }
+}
+
+impl ItemDoc {
+    fn to_wire(&self) -> Result<pb::Item, DocError> {
+        Ok(pb::Item {
+            regime: pb::Regime::from(self.regime) as i32,
+            control_code: self.control_code.clone(),
+            description: self.description.clone(),
+            quantity: self.quantity.clone(),
+            unit: self.unit.clone(),
+            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency))
+                .map_err(|m| doc_err("value", m))?,
+            currency: self.currency.clone(),
+        })
+    }
+}
+
+fn optional_time(field: &str, text: Option<&str>) -> Result<i64, DocError> {
+    text.map_or(Ok(0), |t| parse_time(t).map_err(|m| doc_err(field, m)))
+}
+
+/// Parses an RFC 3339 time or a plain `YYYY-MM-DD` date (00:00 UTC) to Unix seconds.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()))
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+/// Formats Unix seconds as RFC 3339 UTC (`2026-10-28T14:00:00Z`); 0 prints as `-`.
+pub fn format_time(unix: i64) -> String {
+    if unix == 0 {
+        return "-".to_string();
+    }
+    DateTime::<Utc>::from_timestamp(unix, 0)
+        .map_or_else(|| unix.to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// Parses a non-negative decimal amount into minor units, refusing more decimals than the currency has.
+pub fn parse_money(text: &str, digits: u32) -> Result<u64, String> {
+    let bad = || format!("`{text}` is not an amount with at most {digits} decimals");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > digits as usize
+        || (text.contains('.') && frac.is_empty())
+    {
+        return Err(bad());
+    }
+    let scale = 10u64.pow(digits);
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<width$}", width = digits as usize).parse().map_err(|_| bad())? };
+    whole.checked_mul(scale).and_then(|w| w.checked_add(frac)).ok_or_else(bad)
+}
+
+/// Formats minor units as a decimal amount in `currency` (`4800000`, EUR → `48000.00`).
+pub fn format_money(minor: u64, currency: &str) -> String {
+    let digits = minor_unit_digits(currency);
+    if digits == 0 {
+        return minor.to_string();
+    }
+    let scale = 10u64.pow(digits);
+    format!("{}.{:0width$}", minor / scale, minor % scale, width = digits as usize)
+}
+
+/// Short prefix used when a control code is written with its regime, e.g. `EU-DU:3A001.a.1`.
+pub fn regime_prefix(regime: pb::Regime) -> &'static str {
+    match regime {
+        pb::Regime::Unspecified => "?",
+        pb::Regime::EuDualUse => "EU-DU",
+        pb::Regime::Wassenaar => "WA",
+        pb::Regime::UsEar => "EAR",
+        pb::Regime::Mtcr => "MTCR",
+        pb::Regime::Nsg => "NSG",
+        pb::Regime::AustraliaGroup => "AG",
+        pb::Regime::National => "NAT",
+    }
+}
+
+/// `REGIME:CODE` for an item, e.g. `EU-DU:3A001.a.1`.
+pub fn qualified_control_code(item: &pb::Item) -> String {
+    let regime = pb::Regime::try_from(item.regime).unwrap_or(pb::Regime::Unspecified);
+    format!("{}:{}", regime_prefix(regime), item.control_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_rfc3339_or_date() {
+        assert_eq!(parse_time("1970-01-02").unwrap(), 86_400);
+        assert_eq!(parse_time("2026-10-28T14:00:00Z").unwrap(), 1_793_196_000);
+        assert_eq!(parse_time("2026-10-28T16:00:00+02:00").unwrap(), 1_793_196_000);
+        assert!(parse_time("28/10/2026").is_err());
+        assert_eq!(format_time(1_793_196_000), "2026-10-28T14:00:00Z");
+    }
+
+    #[test]
+    fn money_respects_currency_minor_units() {
+        assert_eq!(parse_money("48000.00", 2).unwrap(), 4_800_000);
+        assert_eq!(parse_money("48000.5", 2).unwrap(), 4_800_050);
+        assert_eq!(parse_money("1200000", 0).unwrap(), 1_200_000);
+        assert!(parse_money("1.5", 0).is_err());
+        assert!(parse_money("1.234", 2).is_err());
+        assert!(parse_money("-1", 2).is_err());
+        assert!(parse_money("1.", 2).is_err());
+        assert!(parse_money("", 2).is_err());
+        assert!(parse_money("99999999999999999999", 2).is_err());
+        assert_eq!(format_money(4_800_050, "EUR"), "48000.50");
+        assert_eq!(format_money(1_200_000, "JPY"), "1200000");
+    }
+
+    #[test]
+    fn yaml_document_converts_and_names_bad_fields() {
+        let doc: DecisionDoc = serde_json::from_value(serde_json::json!({
+            "authority": "de.bafa", "licence_id": "DE-2026-000123", "action": "grant",
+            "items": [{"regime": "eu_dual_use", "control_code": "3A001.a.1", "description": "rad-hard ICs",
+                       "quantity": "200", "unit": "pcs", "value": "48000.0x", "currency": "EUR"}],
+            "application_received": "2026-09-14", "decided_at": "2026-10-28T14:00:00Z"
+        }))
+        .unwrap();
+        let err = doc.to_wire().unwrap_err();
+        assert_eq!(err.field, "items[0].value");
+    }
+}

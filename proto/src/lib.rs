@@ -1,0 +1,14 @@
+//! Shared Comity code: the `comity.v1` wire types, signed statements, decision validation and
+//! the licence rules. Everything a verifier needs and nothing a server needs.
+
+/// Generated protobuf and gRPC code for package `comity.v1`. Nothing hand-written lives here.
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("comity.v1");
+
+    /// Encoded file descriptor set, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comity_descriptor");
+}
+
+pub mod authoring;
+pub mod codes;
