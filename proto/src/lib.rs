@@ -11,4 +11,7 @@ pub mod pb {
 }
 
 pub mod authoring;
+pub mod statement;
 pub mod codes;
+pub mod decision;
+pub mod rules;

@@ -1,0 +1,510 @@
+//! Field validation of a single decision, independent of the licence it belongs to.
+//!
+//! [`CheckedDecision`] can only be built from a decision whose every field is well formed, so code
+//! holding one never re-checks. Errors name the offending field (`items[2].control_code: ...`).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::codes::{is_country, is_currency};
+use crate::pb::{self, Action, LicenceType, Regime};
+
+/// Longest free-text field (end use, re-export terms, notes, reason texts).
+pub const MAX_TEXT: usize = 4096;
+/// Longest name, identifier, code or short string.
+pub const MAX_SHORT: usize = 256;
+/// Most entries in any repeated field.
+pub const MAX_LIST: usize = 200;
+
+/// A field of a decision that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// Path of the field, e.g. `end_users[1].country`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), message: message.into() }
+}
+
+static AUTHORITY_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$").expect("valid regex"));
+static LICENCE_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$").expect("valid regex"));
+/// EU Annex I / CCL style: category digit, product group A–E, three digits, optional sub-items.
+static ECCN_STYLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").expect("valid regex"));
+/// Wassenaar / MTCR / NSG style: `3.A.1.a.1`, `2.A.1`.
+static DOTTED_STYLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]+)*$").expect("valid regex"));
+static REASON_CODE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9_]{1,63}$").expect("valid regex"));
+static DECIMAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{1,15}(\.[0-9]{1,6})?$").expect("valid regex"));
+
+/// True when `id` is a well-formed authority id such as `de.bafa`.
+pub fn is_authority_id(id: &str) -> bool {
+    id.len() <= 64 && AUTHORITY_ID.is_match(id)
+}
+
+/// True when `id` is a well-formed licence reference such as `DE-2026-000123`.
+pub fn is_licence_id(id: &str) -> bool {
+    LICENCE_ID.is_match(id)
+}
+
+/// True when `code` is a well-formed control code for `regime`.
+pub fn is_control_code(regime: Regime, code: &str) -> bool {
+    match regime {
+        Regime::EuDualUse | Regime::AustraliaGroup => ECCN_STYLE.is_match(code),
+        Regime::UsEar => code == "EAR99" || ECCN_STYLE.is_match(code),
+        Regime::Wassenaar | Regime::Mtcr | Regime::Nsg => DOTTED_STYLE.is_match(code),
+        Regime::National => !code.is_empty() && code.len() <= 64 && !code.contains(char::is_whitespace),
+        Regime::Unspecified => false,
+    }
+}
+
+/// Actions that state (or restate) the licence's full terms.
+pub fn carries_terms(action: Action) -> bool {
+    matches!(action, Action::Grant | Action::Amend | Action::AppealOverturned)
+}
+
+/// Actions that must give structured reasons.
+pub fn requires_reasons(action: Action) -> bool {
+    matches!(action, Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld)
+}
+
+/// A decision whose fields are all well formed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDecision {
+    decision: pb::Decision,
+    action: Action,
+    licence_type: LicenceType,
+}
+
+impl CheckedDecision {
+    /// The wire decision.
+    pub fn decision(&self) -> &pb::Decision {
+        &self.decision
+    }
+
+    /// The decision's action.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The licence type (unspecified on actions that carry no terms).
+    pub fn licence_type(&self) -> LicenceType {
+        self.licence_type
+    }
+
+    /// Consumes the wrapper.
+    pub fn into_inner(self) -> pb::Decision {
+        self.decision
+    }
+}
+
+impl TryFrom<pb::Decision> for CheckedDecision {
+    type Error = FieldError;
+
+    fn try_from(d: pb::Decision) -> Result<Self, FieldError> {
+        if !is_authority_id(&d.authority) {
+            return Err(field_err("authority", format!("`{}` is not a lowercase dotted authority id like de.bafa", d.authority)));
+        }
+        if !is_licence_id(&d.licence_id) {
+            return Err(field_err(
+                "licence_id",
+                format!("`{}` must be 1-64 characters of A-Z a-z 0-9 / _ . - starting with a letter or digit", d.licence_id),
+            ));
+        }
+        if d.version == 0 {
+            return Err(field_err("version", "must be at least 1"));
+        }
+        match (d.version, d.previous.len()) {
+            (1, 0) => {}
+            (1, _) => return Err(field_err("previous", "must be empty for version 1")),
+            (_, 32) => {}
+            (_, n) => return Err(field_err("previous", format!("must be the 32-byte id of version {}, got {n} bytes", d.version - 1))),
+        }
+        let action = match Action::try_from(d.action) {
+            Ok(Action::Unspecified) | Err(_) => return Err(field_err("action", "missing or unknown action")),
+            Ok(a) => a,
+        };
+        let licence_type = LicenceType::try_from(d.licence_type)
+            .map_err(|_| field_err("licence_type", format!("unknown licence type {}", d.licence_type)))?;
+
+        let states_terms = carries_terms(action) || action == Action::Deny;
+        if states_terms {
+            check_terms(&d, licence_type)?;
+        } else {
+            check_no_terms(&d, action)?;
+        }
+        check_validity(&d, action)?;
+        check_reasons(&d, action)?;
+        check_list_len("conditions", &d.conditions)?;
+        for (i, c) in d.conditions.iter().enumerate() {
+            check_text(&format!("conditions[{i}]"), c, MAX_TEXT, true)?;
+        }
+        check_text("note", &d.note, MAX_TEXT, false)?;
+        if d.application_received <= 0 {
+            return Err(field_err("application_received", "required (Unix seconds, after 1970)"));
+        }
+        if d.decided_at < d.application_received {
+            return Err(field_err("decided_at", "is before application_received"));
+        }
+        Ok(Self { decision: d, action, licence_type })
+    }
+}
+
+fn check_terms(d: &pb::Decision, licence_type: LicenceType) -> Result<(), FieldError> {
+    if licence_type == LicenceType::Unspecified {
+        return Err(field_err("licence_type", "required"));
+    }
+    match &d.applicant {
+        None => return Err(field_err("applicant", "required")),
+        Some(p) => check_party("applicant", p)?,
+    }
+    check_nonempty_list("end_users", &d.end_users)?;
+    for (i, p) in d.end_users.iter().enumerate() {
+        check_party(&format!("end_users[{i}]"), p)?;
+    }
+    check_list_len("consignees", &d.consignees)?;
+    for (i, p) in d.consignees.iter().enumerate() {
+        check_party(&format!("consignees[{i}]"), p)?;
+    }
+    check_text("end_use", &d.end_use, MAX_TEXT, true)?;
+    check_nonempty_list("items", &d.items)?;
+    for (i, item) in d.items.iter().enumerate() {
+        check_item(i, item)?;
+    }
+    check_nonempty_list("destinations", &d.destinations)?;
+    check_countries("destinations", &d.destinations)?;
+    check_countries("transit_countries", &d.transit_countries)?;
+    check_text("re_export_terms", &d.re_export_terms, MAX_TEXT, false)?;
+    if !(1..=4).contains(&d.risk_tier) {
+        return Err(field_err("risk_tier", format!("must be 1 to 4, got {}", d.risk_tier)));
+    }
+    Ok(())
+}
+
+/// Actions without terms must not carry them: a suspension that lists items would read as if it
+/// changed what the licence covers.
+fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
+    let name = action.as_str_name();
+    let present = [
+        ("licence_type", d.licence_type != 0),
+        ("applicant", d.applicant.is_some()),
+        ("end_users", !d.end_users.is_empty()),
+        ("consignees", !d.consignees.is_empty()),
+        ("end_use", !d.end_use.is_empty()),
+        ("items", !d.items.is_empty()),
+        ("destinations", !d.destinations.is_empty()),
+        ("transit_countries", !d.transit_countries.is_empty()),
+        ("re_export_terms", !d.re_export_terms.is_empty()),
+        ("risk_tier", d.risk_tier != 0),
+    ];
+    match present.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(field_err(*field, format!("must be empty for {name}: only GRANT, DENY, AMEND and APPEAL_OVERTURNED state licence terms"))),
+        None => Ok(()),
+    }
+}
+
+fn check_validity(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
+    if carries_terms(action) {
+        if d.valid_from <= 0 {
+            return Err(field_err("valid_from", "required"));
+        }
+        if d.valid_until <= d.valid_from {
+            return Err(field_err("valid_until", "must be after valid_from"));
+        }
+    } else if action == Action::Extend {
+        if d.valid_from != 0 {
+            return Err(field_err("valid_from", "must be empty for EXTEND (only valid_until changes)"));
+        }
+        if d.valid_until <= 0 {
+            return Err(field_err("valid_until", "required for EXTEND"));
+        }
+    } else if d.valid_from != 0 || d.valid_until != 0 {
+        let field = if d.valid_from != 0 { "valid_from" } else { "valid_until" };
+        return Err(field_err(field, format!("must be empty for {}", action.as_str_name())));
+    }
+    Ok(())
+}
+
+fn check_reasons(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
+    if requires_reasons(action) && d.reasons.is_empty() {
+        return Err(field_err("reasons", format!("at least one reason is required for {}", action.as_str_name())));
+    }
+    check_list_len("reasons", &d.reasons)?;
+    for (i, r) in d.reasons.iter().enumerate() {
+        if !REASON_CODE.is_match(&r.code) {
+            return Err(field_err(format!("reasons[{i}].code"), format!("`{}` must be UPPER_SNAKE_CASE like DIVERSION_RISK", r.code)));
+        }
+        check_text(&format!("reasons[{i}].legal_basis"), &r.legal_basis, MAX_SHORT, true)?;
+        check_text(&format!("reasons[{i}].text"), &r.text, MAX_TEXT, true)?;
+    }
+    Ok(())
+}
+
+fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> {
+    check_text(&format!("{field}.name"), &p.name, MAX_SHORT, true)?;
+    if !is_country(&p.country) {
+        return Err(field_err(format!("{field}.country"), format!("`{}` is not an ISO 3166-1 alpha-2 code", p.country)));
+    }
+    check_text(&format!("{field}.address"), &p.address, MAX_TEXT, false)?;
+    check_list_len(&format!("{field}.identifiers"), &p.identifiers)?;
+    for (i, id) in p.identifiers.iter().enumerate() {
+        check_text(&format!("{field}.identifiers[{i}].scheme"), &id.scheme, MAX_SHORT, true)?;
+        check_text(&format!("{field}.identifiers[{i}].value"), &id.value, MAX_SHORT, true)?;
+    }
+    Ok(())
+}
+
+fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
+    let field = |name: &str| format!("items[{i}].{name}");
+    let regime = match Regime::try_from(item.regime) {
+        Ok(Regime::Unspecified) | Err(_) => return Err(field_err(field("regime"), "missing or unknown regime")),
+        Ok(r) => r,
+    };
+    if !is_control_code(regime, &item.control_code) {
+        return Err(field_err(
+            field("control_code"),
+            format!("`{}` is not a valid {} control code", item.control_code, regime.as_str_name()),
+        ));
+    }
+    check_text(&field("description"), &item.description, MAX_TEXT, true)?;
+    if !DECIMAL.is_match(&item.quantity) || item.quantity.trim_start_matches(['0', '.']).is_empty() {
+        return Err(field_err(field("quantity"), format!("`{}` must be a positive decimal number", item.quantity)));
+    }
+    check_text(&field("unit"), &item.unit, 32, true)?;
+    if !is_currency(&item.currency) {
+        return Err(field_err(field("currency"), format!("`{}` is not an ISO 4217 currency code", item.currency)));
+    }
+    Ok(())
+}
+
+fn check_countries(field: &str, codes: &[String]) -> Result<(), FieldError> {
+    check_list_len(field, codes)?;
+    for (i, c) in codes.iter().enumerate() {
+        if !is_country(c) {
+            return Err(field_err(format!("{field}[{i}]"), format!("`{c}` is not an ISO 3166-1 alpha-2 code")));
+        }
+        if codes[..i].contains(c) {
+            return Err(field_err(format!("{field}[{i}]"), format!("`{c}` is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<(), FieldError> {
+    if required && text.trim().is_empty() {
+        return Err(field_err(field, "required"));
+    }
+    if text.len() > max {
+        return Err(field_err(field, format!("is {} bytes, more than the {max} allowed", text.len())));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(field_err(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+fn check_nonempty_list<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
+    if list.is_empty() {
+        return Err(field_err(field, "at least one entry is required"));
+    }
+    check_list_len(field, list)
+}
+
+fn check_list_len<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
+    if list.len() > MAX_LIST {
+        return Err(field_err(field, format!("has {} entries, more than the {MAX_LIST} allowed", list.len())));
+    }
+    Ok(())
+}
+
+/// Sample decisions for tests of this crate and its dependants.
+pub mod fixtures {
+    use crate::pb;
+
+    /// 2026-10-28T14:00:00Z
+    pub const DECIDED: i64 = 1_793_196_000;
+    const DAY: i64 = 86_400;
+
+    fn party(name: &str, country: &str) -> pb::Party {
+        pb::Party { name: name.into(), country: country.into(), ..Default::default() }
+    }
+
+    /// A complete, valid GRANT (version 1) of an individual licence.
+    pub fn grant(authority: &str, licence_id: &str) -> pb::Decision {
+        pb::Decision {
+            authority: authority.into(),
+            licence_id: licence_id.into(),
+            version: 1,
+            action: pb::Action::Grant as i32,
+            licence_type: pb::LicenceType::Individual as i32,
+            applicant: Some(party("Kessler Optronik GmbH", "DE")),
+            end_users: vec![party("Tohoku Institute of Space Optics", "JP")],
+            end_use: "Integration into the payload of a civil Earth-observation satellite".into(),
+            items: vec![pb::Item {
+                regime: pb::Regime::EuDualUse as i32,
+                control_code: "3A001.a.1".into(),
+                description: "Radiation-hardened microcircuits, total dose > 5x10^3 Gy(Si)".into(),
+                quantity: "200".into(),
+                unit: "pcs".into(),
+                value_minor: 4_800_000,
+                currency: "EUR".into(),
+            }],
+            destinations: vec!["JP".into()],
+            valid_from: DECIDED,
+            valid_until: DECIDED + 730 * DAY,
+            risk_tier: 2,
+            application_received: DECIDED - 40 * DAY,
+            decided_at: DECIDED,
+            ..Default::default()
+        }
+    }
+
+    /// A follow-up decision of `action` at `version`, linked to `previous`, with the fields that
+    /// action requires (terms copied from [`grant`] where needed).
+    pub fn follow_up(base: &pb::Decision, action: pb::Action, version: u64, previous: [u8; 32]) -> pb::Decision {
+        let mut d = if crate::decision::carries_terms(action) || action == pb::Action::Deny {
+            grant(&base.authority, &base.licence_id)
+        } else {
+            pb::Decision {
+                authority: base.authority.clone(),
+                licence_id: base.licence_id.clone(),
+                application_received: DECIDED,
+                ..Default::default()
+            }
+        };
+        d.version = version;
+        d.previous = previous.to_vec();
+        d.action = action as i32;
+        d.decided_at = DECIDED + version as i64 * DAY;
+        if action == pb::Action::Extend {
+            d.valid_until = DECIDED + (730 + 365 * version as i64) * DAY;
+        }
+        if action == pb::Action::Deny {
+            d.valid_from = 0;
+            d.valid_until = 0;
+        }
+        if crate::decision::requires_reasons(action) {
+            d.reasons = vec![pb::Reason {
+                code: "DIVERSION_RISK".into(),
+                legal_basis: "Art. 15(1)(c) Regulation (EU) 2021/821".into(),
+                text: "Information indicates a risk of diversion to a military end user".into(),
+            }];
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    fn refused(d: pb::Decision) -> String {
+        CheckedDecision::try_from(d).expect_err("decision should be refused").field
+    }
+
+    #[test]
+    fn a_complete_grant_is_accepted() {
+        let checked = CheckedDecision::try_from(grant("de.bafa", "DE-2026-000123")).unwrap();
+        assert_eq!(checked.action(), Action::Grant);
+        assert_eq!(checked.licence_type(), LicenceType::Individual);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let g = || grant("de.bafa", "DE-2026-000123");
+        let cases: Vec<(&str, Box<dyn Fn(&mut pb::Decision)>)> = vec![
+            ("authority", Box::new(|d| d.authority = "BAFA".into())),
+            ("licence_id", Box::new(|d| d.licence_id = "DE 2026".into())),
+            ("version", Box::new(|d| d.version = 0)),
+            ("previous", Box::new(|d| d.previous = vec![1; 32])),
+            ("action", Box::new(|d| d.action = 99)),
+            ("licence_type", Box::new(|d| d.licence_type = 0)),
+            ("applicant", Box::new(|d| d.applicant = None)),
+            ("applicant.country", Box::new(|d| d.applicant.as_mut().unwrap().country = "UK".into())),
+            ("end_users", Box::new(|d| d.end_users.clear())),
+            ("end_users[0].name", Box::new(|d| d.end_users[0].name = " ".into())),
+            ("end_use", Box::new(|d| d.end_use.clear())),
+            ("items", Box::new(|d| d.items.clear())),
+            ("items[0].regime", Box::new(|d| d.items[0].regime = 0)),
+            ("items[0].control_code", Box::new(|d| d.items[0].control_code = "3.A.1".into())),
+            ("items[0].quantity", Box::new(|d| d.items[0].quantity = "0".into())),
+            ("items[0].quantity", Box::new(|d| d.items[0].quantity = "1e3".into())),
+            ("items[0].currency", Box::new(|d| d.items[0].currency = "EURO".into())),
+            ("destinations", Box::new(|d| d.destinations.clear())),
+            ("destinations[0]", Box::new(|d| d.destinations[0] = "jp".into())),
+            ("destinations[1]", Box::new(|d| d.destinations.push("JP".into()))),
+            ("transit_countries[0]", Box::new(|d| d.transit_countries.push("XX".into()))),
+            ("risk_tier", Box::new(|d| d.risk_tier = 5)),
+            ("risk_tier", Box::new(|d| d.risk_tier = 0)),
+            ("valid_from", Box::new(|d| d.valid_from = 0)),
+            ("valid_until", Box::new(|d| d.valid_until = d.valid_from)),
+            ("application_received", Box::new(|d| d.application_received = 0)),
+            ("decided_at", Box::new(|d| d.decided_at = d.application_received - 1)),
+            ("end_use", Box::new(|d| d.end_use = "x".repeat(MAX_TEXT + 1))),
+            ("conditions[0]", Box::new(|d| d.conditions.push("bell\u{7}".into()))),
+            ("reasons[0].code", Box::new(|d| d.reasons.push(pb::Reason { code: "diversion".into(), legal_basis: "x".into(), text: "y".into() }))),
+        ];
+        for (field, mutate) in cases {
+            let mut d = g();
+            mutate(&mut d);
+            assert_eq!(refused(d), field);
+        }
+    }
+
+    #[test]
+    fn reasons_are_required_where_the_action_needs_them() {
+        let base = grant("de.bafa", "DE-2026-000123");
+        for action in [Action::Deny, Action::Suspend, Action::Revoke, Action::AppealUpheld] {
+            let mut d = follow_up(&base, action, 2, [1; 32]);
+            if action == Action::Deny {
+                d.version = 1;
+                d.previous.clear();
+            }
+            CheckedDecision::try_from(d.clone()).unwrap();
+            d.reasons.clear();
+            assert_eq!(refused(d), "reasons", "{action:?}");
+        }
+    }
+
+    #[test]
+    fn actions_without_terms_must_not_carry_them() {
+        let base = grant("de.bafa", "DE-2026-000123");
+        let mut d = follow_up(&base, Action::Suspend, 2, [1; 32]);
+        d.items = base.items.clone();
+        assert_eq!(refused(d), "items");
+        let mut d = follow_up(&base, Action::Extend, 2, [1; 32]);
+        d.valid_from = 1;
+        assert_eq!(refused(d), "valid_from");
+        let mut d = follow_up(&base, Action::Reinstate, 2, [1; 32]);
+        d.valid_until = DECIDED;
+        assert_eq!(refused(d), "valid_until");
+    }
+
+    #[test]
+    fn control_codes_follow_their_regime() {
+        for (regime, ok, bad) in [
+            (Regime::EuDualUse, "3A001.a.1", "3A01"),
+            (Regime::EuDualUse, "5A002", "5a002"),
+            (Regime::UsEar, "EAR99", "EAR 99"),
+            (Regime::UsEar, "3A090.a", "3A090.A"),
+            (Regime::Wassenaar, "3.A.1.a.1", "3A001"),
+            (Regime::Mtcr, "2.A.1", "2A1"),
+            (Regime::Nsg, "2.A.1", ""),
+            (Regime::AustraliaGroup, "2B350.c", "2.B.350"),
+            (Regime::National, "PL-ML-10", "has space"),
+        ] {
+            assert!(is_control_code(regime, ok), "{regime:?} {ok}");
+            assert!(!is_control_code(regime, bad), "{regime:?} {bad}");
+        }
+    }
+}

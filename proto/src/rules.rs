@@ -1,0 +1,436 @@
+//! The licence rules: a pure state machine that folds a licence's decisions in version order.
+//!
+//! The transition table is documented in `docs/licence-rules.md` and every cell is tested below.
+//! Nothing here does I/O or checks signatures: callers pass decisions already verified.
+
+use std::fmt;
+
+use crate::authoring::qualified_control_code;
+use crate::decision::{carries_terms, CheckedDecision};
+use crate::pb::{self, Action, LicenceStatus};
+use crate::statement::StatementId;
+
+/// The state a licence's decisions put it in (time-derived states such as expiry are not here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Issued,
+    Denied,
+    Suspended,
+    Revoked,
+    Surrendered,
+    Cancelled,
+    /// An appeal is pending against the decision that produced the inner state.
+    UnderAppeal(Appealed),
+}
+
+/// The states an appeal can be lodged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Appealed {
+    Denied,
+    Suspended,
+    Revoked,
+}
+
+impl Appealed {
+    fn status(self) -> Status {
+        match self {
+            Appealed::Denied => Status::Denied,
+            Appealed::Suspended => Status::Suspended,
+            Appealed::Revoked => Status::Revoked,
+        }
+    }
+}
+
+impl Status {
+    /// The wire status.
+    pub fn to_wire(self) -> LicenceStatus {
+        match self {
+            Status::Issued => LicenceStatus::Issued,
+            Status::Denied => LicenceStatus::Denied,
+            Status::Suspended => LicenceStatus::Suspended,
+            Status::Revoked => LicenceStatus::Revoked,
+            Status::Surrendered => LicenceStatus::Surrendered,
+            Status::Cancelled => LicenceStatus::Cancelled,
+            Status::UnderAppeal(_) => LicenceStatus::UnderAppeal,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::UnderAppeal(a) => write!(f, "UNDER_APPEAL (against {})", a.status().to_wire().as_str_name()),
+            s => f.write_str(s.to_wire().as_str_name()),
+        }
+    }
+}
+
+/// The state after applying `action` to a licence in state `from` (`None`: no decision yet), or
+/// `None` when the transition is illegal. This function is the transition table.
+pub fn transition(from: Option<Status>, action: Action) -> Option<Status> {
+    use Action as A;
+    use Status as S;
+    match (from, action) {
+        (None, A::Grant) => Some(S::Issued),
+        (None, A::Deny) => Some(S::Denied),
+        (Some(S::Issued), A::Amend | A::Extend) => Some(S::Issued),
+        (Some(S::Issued), A::Suspend) => Some(S::Suspended),
+        (Some(S::Suspended), A::Reinstate) => Some(S::Issued),
+        (Some(S::Issued | S::Suspended), A::Revoke) => Some(S::Revoked),
+        (Some(S::Issued | S::Suspended), A::Surrender) => Some(S::Surrendered),
+        (Some(S::Issued | S::Suspended), A::Cancel) => Some(S::Cancelled),
+        (Some(S::Denied), A::AppealLodged) => Some(S::UnderAppeal(Appealed::Denied)),
+        (Some(S::Suspended), A::AppealLodged) => Some(S::UnderAppeal(Appealed::Suspended)),
+        (Some(S::Revoked), A::AppealLodged) => Some(S::UnderAppeal(Appealed::Revoked)),
+        (Some(S::UnderAppeal(against)), A::AppealUpheld) => Some(against.status()),
+        (Some(S::UnderAppeal(_)), A::AppealOverturned) => Some(S::Issued),
+        _ => None,
+    }
+}
+
+/// Why a decision cannot follow the licence's current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("decision is for licence {got}, not {expected}")]
+    WrongLicence { expected: String, got: String },
+    #[error("version {got} does not follow the current version {current}: expected {expected}", expected = current + 1)]
+    VersionGap { current: u64, got: u64 },
+    #[error("version {got} is already decided (current version {current})")]
+    VersionTaken { current: u64, got: u64 },
+    #[error("previous must be {expected}, the id of version {version}")]
+    PreviousMismatch { version: u64, expected: StatementId },
+    #[error("{action} is not allowed when the licence is {from}")]
+    IllegalTransition { action: &'static str, from: String },
+    #[error("{field} cannot change after the licence was applied for (was `{was}`, now `{now}`)")]
+    TermsChanged { field: &'static str, was: String, now: String },
+    #[error("EXTEND must move valid_until later than the current {current}")]
+    NotAnExtension { current: i64 },
+    #[error("decided_at {got} is before the previous decision ({previous})")]
+    DecidedEarlier { previous: i64, got: i64 },
+}
+
+/// A licence after folding its decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LicenceState {
+    /// Current version (the number of decisions).
+    pub version: u64,
+    /// Id of the latest decision.
+    pub head: StatementId,
+    pub status: Status,
+    /// Terms in force: the latest GRANT / DENY / AMEND / APPEAL_OVERTURNED with later EXTENDs
+    /// applied to `valid_until`. Chain fields (version, previous, action, reasons) are those of
+    /// the decision that stated the terms.
+    pub terms: pb::Decision,
+    pub last_action: Action,
+    pub last_decided_at: i64,
+}
+
+impl LicenceState {
+    /// The state after the first decision of a licence.
+    pub fn start(id: StatementId, decision: &CheckedDecision) -> Result<Self, RuleError> {
+        let d = decision.decision();
+        if d.version != 1 {
+            return Err(RuleError::VersionGap { current: 0, got: d.version });
+        }
+        let status = transition(None, decision.action()).ok_or_else(|| RuleError::IllegalTransition {
+            action: decision.action().as_str_name(),
+            from: "not yet decided (a licence starts with GRANT or DENY)".into(),
+        })?;
+        Ok(Self {
+            version: 1,
+            head: id,
+            status,
+            terms: d.clone(),
+            last_action: decision.action(),
+            last_decided_at: d.decided_at,
+        })
+    }
+
+    /// The state after `decision` (with statement id `id`), or why it cannot follow.
+    pub fn apply(&self, id: StatementId, decision: &CheckedDecision) -> Result<Self, RuleError> {
+        let d = decision.decision();
+        let action = decision.action();
+        if d.authority != self.terms.authority || d.licence_id != self.terms.licence_id {
+            return Err(RuleError::WrongLicence {
+                expected: format!("{}/{}", self.terms.authority, self.terms.licence_id),
+                got: format!("{}/{}", d.authority, d.licence_id),
+            });
+        }
+        if d.version <= self.version {
+            return Err(RuleError::VersionTaken { current: self.version, got: d.version });
+        }
+        if d.version != self.version + 1 {
+            return Err(RuleError::VersionGap { current: self.version, got: d.version });
+        }
+        if d.previous.as_slice() != self.head.0.as_slice() {
+            return Err(RuleError::PreviousMismatch { version: self.version, expected: self.head });
+        }
+        let status = transition(Some(self.status), action).ok_or_else(|| RuleError::IllegalTransition {
+            action: action.as_str_name(),
+            from: self.status.to_string(),
+        })?;
+        if d.decided_at < self.last_decided_at {
+            return Err(RuleError::DecidedEarlier { previous: self.last_decided_at, got: d.decided_at });
+        }
+        let mut terms = self.terms.clone();
+        if carries_terms(action) {
+            self.check_same_licence_terms(d)?;
+            terms = d.clone();
+        } else if action == Action::Extend {
+            if d.valid_until <= self.terms.valid_until {
+                return Err(RuleError::NotAnExtension { current: self.terms.valid_until });
+            }
+            terms.valid_until = d.valid_until;
+        }
+        Ok(Self { version: d.version, head: id, status, terms, last_action: action, last_decided_at: d.decided_at })
+    }
+
+    /// An amendment or overturned appeal restates the terms of the same licence: the licence type
+    /// and the applicant stay those applied for.
+    fn check_same_licence_terms(&self, d: &pb::Decision) -> Result<(), RuleError> {
+        if d.licence_type != self.terms.licence_type {
+            return Err(RuleError::TermsChanged {
+                field: "licence_type",
+                was: type_name(self.terms.licence_type).into(),
+                now: type_name(d.licence_type).into(),
+            });
+        }
+        let name = |p: &Option<pb::Party>| p.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+        if name(&d.applicant) != name(&self.terms.applicant) {
+            return Err(RuleError::TermsChanged { field: "applicant", was: name(&self.terms.applicant), now: name(&d.applicant) });
+        }
+        Ok(())
+    }
+
+    /// Status at time `now` (Unix seconds): an issued licence outside its window is EXPIRED or
+    /// NOT_YET_VALID.
+    pub fn status_at(&self, now: i64) -> LicenceStatus {
+        match self.status {
+            Status::Issued if now >= self.terms.valid_until => LicenceStatus::Expired,
+            Status::Issued if now < self.terms.valid_from => LicenceStatus::NotYetValid,
+            s => s.to_wire(),
+        }
+    }
+
+    /// The summary shown in listings, with the status evaluated at `now`.
+    pub fn summary(&self, now: i64) -> pb::LicenceSummary {
+        let t = &self.terms;
+        let names = |parties: &[pb::Party]| parties.iter().map(|p| p.name.clone()).collect();
+        pb::LicenceSummary {
+            authority: t.authority.clone(),
+            licence_id: t.licence_id.clone(),
+            status: self.status_at(now) as i32,
+            version: self.version,
+            head_id: self.head.0.to_vec(),
+            licence_type: t.licence_type,
+            applicant: t.applicant.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            end_users: names(&t.end_users),
+            consignees: names(&t.consignees),
+            destinations: t.destinations.clone(),
+            control_codes: t.items.iter().map(qualified_control_code).collect(),
+            valid_from: t.valid_from,
+            valid_until: t.valid_until,
+            risk_tier: t.risk_tier,
+            last_action: self.last_action as i32,
+            last_decided_at: self.last_decided_at,
+        }
+    }
+}
+
+fn type_name(t: i32) -> &'static str {
+    pb::LicenceType::try_from(t).map_or("?", |t| t.as_str_name())
+}
+
+/// Folds a whole chain (in version order) into its state.
+pub fn fold<'a>(
+    chain: impl IntoIterator<Item = (StatementId, &'a CheckedDecision)>,
+) -> Result<Option<LicenceState>, RuleError> {
+    let mut state: Option<LicenceState> = None;
+    for (id, decision) in chain {
+        state = Some(match &state {
+            None => LicenceState::start(id, decision)?,
+            Some(s) => s.apply(id, decision)?,
+        });
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::decision::fixtures::{follow_up, grant};
+
+    const ALL_ACTIONS: [Action; 12] = [
+        Action::Grant,
+        Action::Deny,
+        Action::Amend,
+        Action::Extend,
+        Action::Suspend,
+        Action::Reinstate,
+        Action::Revoke,
+        Action::AppealLodged,
+        Action::AppealUpheld,
+        Action::AppealOverturned,
+        Action::Surrender,
+        Action::Cancel,
+    ];
+
+    fn id_of(d: &pb::Decision) -> StatementId {
+        StatementId::of(&d.encode_to_vec())
+    }
+
+    /// Builds and applies decisions for `actions`; returns the state or the first refusal.
+    fn run(actions: &[Action]) -> Result<Option<LicenceState>, RuleError> {
+        let base = grant("de.bafa", "DE-2026-000123");
+        let mut state: Option<LicenceState> = None;
+        for (i, &action) in actions.iter().enumerate() {
+            let version = i as u64 + 1;
+            let previous = state.as_ref().map_or([0; 32], |s| s.head.0);
+            let mut d = follow_up(&base, action, version, previous);
+            if version == 1 {
+                d.previous.clear();
+            }
+            let checked = CheckedDecision::try_from(d.clone()).expect("fixture decisions are well formed");
+            let id = id_of(&d);
+            state = Some(match &state {
+                None => LicenceState::start(id, &checked)?,
+                Some(s) => s.apply(id, &checked)?,
+            });
+        }
+        Ok(state)
+    }
+
+    /// Every state with a shortest path reaching it, and the expected table written out by hand
+    /// (independently of `transition`): for each state, the legal actions and where they lead.
+    fn expected_table() -> Vec<(&'static str, Vec<Action>, Vec<(Action, Status)>)> {
+        use Action as A;
+        use Status as S;
+        vec![
+            ("none", vec![], vec![(A::Grant, S::Issued), (A::Deny, S::Denied)]),
+            ("issued", vec![A::Grant], vec![
+                (A::Amend, S::Issued), (A::Extend, S::Issued), (A::Suspend, S::Suspended),
+                (A::Revoke, S::Revoked), (A::Surrender, S::Surrendered), (A::Cancel, S::Cancelled),
+            ]),
+            ("denied", vec![A::Deny], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Denied))]),
+            ("suspended", vec![A::Grant, A::Suspend], vec![
+                (A::Reinstate, S::Issued), (A::Revoke, S::Revoked), (A::Surrender, S::Surrendered),
+                (A::Cancel, S::Cancelled), (A::AppealLodged, S::UnderAppeal(Appealed::Suspended)),
+            ]),
+            ("revoked", vec![A::Grant, A::Revoke], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Revoked))]),
+            ("surrendered", vec![A::Grant, A::Surrender], vec![]),
+            ("cancelled", vec![A::Grant, A::Cancel], vec![]),
+            ("appeal against denial", vec![A::Deny, A::AppealLodged], vec![
+                (A::AppealUpheld, S::Denied), (A::AppealOverturned, S::Issued),
+            ]),
+            ("appeal against suspension", vec![A::Grant, A::Suspend, A::AppealLodged], vec![
+                (A::AppealUpheld, S::Suspended), (A::AppealOverturned, S::Issued),
+            ]),
+            ("appeal against revocation", vec![A::Grant, A::Revoke, A::AppealLodged], vec![
+                (A::AppealUpheld, S::Revoked), (A::AppealOverturned, S::Issued),
+            ]),
+        ]
+    }
+
+    #[test]
+    fn every_cell_of_the_transition_table() {
+        for (name, path, legal) in expected_table() {
+            for action in ALL_ACTIONS {
+                let mut actions = path.clone();
+                actions.push(action);
+                let result = run(&actions);
+                match legal.iter().find(|(a, _)| *a == action) {
+                    Some((_, to)) => {
+                        let state = result.unwrap_or_else(|e| panic!("{name} + {action:?} refused: {e}")).unwrap();
+                        assert_eq!(state.status, *to, "{name} + {action:?}");
+                    }
+                    None => assert!(
+                        matches!(result, Err(RuleError::IllegalTransition { .. })),
+                        "{name} + {action:?} should be illegal, got {result:?}"
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chain_links_are_enforced() {
+        let base = grant("de.bafa", "DE-2026-000123");
+        let first = CheckedDecision::try_from(base.clone()).unwrap();
+        let state = LicenceState::start(id_of(&base), &first).unwrap();
+        let head = state.head.0;
+
+        let gap = CheckedDecision::try_from(follow_up(&base, Action::Suspend, 3, head)).unwrap();
+        assert_eq!(state.apply(StatementId([3; 32]), &gap), Err(RuleError::VersionGap { current: 1, got: 3 }));
+
+        let wrong_prev = CheckedDecision::try_from(follow_up(&base, Action::Suspend, 2, [9; 32])).unwrap();
+        assert!(matches!(state.apply(StatementId([3; 32]), &wrong_prev), Err(RuleError::PreviousMismatch { .. })));
+
+        let mut other = follow_up(&base, Action::Suspend, 2, head);
+        other.licence_id = "DE-2026-000999".into();
+        let other = CheckedDecision::try_from(other).unwrap();
+        assert!(matches!(state.apply(StatementId([3; 32]), &other), Err(RuleError::WrongLicence { .. })));
+
+        let mut early = follow_up(&base, Action::Suspend, 2, head);
+        early.decided_at = base.decided_at - 1;
+        early.application_received = early.decided_at;
+        let early = CheckedDecision::try_from(early).unwrap();
+        assert!(matches!(state.apply(StatementId([3; 32]), &early), Err(RuleError::DecidedEarlier { .. })));
+
+        let mut not_later = follow_up(&base, Action::Extend, 2, head);
+        not_later.valid_until = base.valid_until;
+        let not_later = CheckedDecision::try_from(not_later).unwrap();
+        assert!(matches!(state.apply(StatementId([3; 32]), &not_later), Err(RuleError::NotAnExtension { .. })));
+
+        let mut retyped = follow_up(&base, Action::Amend, 2, head);
+        retyped.licence_type = pb::LicenceType::Global as i32;
+        let retyped = CheckedDecision::try_from(retyped).unwrap();
+        assert!(matches!(state.apply(StatementId([3; 32]), &retyped), Err(RuleError::TermsChanged { field: "licence_type", .. })));
+
+        let mut not_first = base.clone();
+        not_first.version = 2;
+        not_first.previous = vec![1; 32];
+        let not_first = CheckedDecision::try_from(not_first).unwrap();
+        assert!(LicenceState::start(StatementId([3; 32]), &not_first).is_err());
+    }
+
+    #[test]
+    fn extension_and_time_derived_status() {
+        let state = run(&[Action::Grant, Action::Extend]).unwrap().unwrap();
+        let g = grant("de.bafa", "DE-2026-000123");
+        assert!(state.terms.valid_until > g.valid_until);
+        assert_eq!(state.terms.items, g.items, "extension keeps the granted items");
+        assert_eq!(state.status_at(g.valid_from - 1), LicenceStatus::NotYetValid);
+        assert_eq!(state.status_at(g.valid_from), LicenceStatus::Issued);
+        assert_eq!(state.status_at(state.terms.valid_until), LicenceStatus::Expired);
+        let summary = state.summary(g.valid_from);
+        assert_eq!(summary.control_codes, vec!["EU-DU:3A001.a.1".to_string()]);
+        assert_eq!(summary.version, 2);
+    }
+
+    proptest! {
+        /// Any random sequence of actions: each step is accepted exactly when the table allows it,
+        /// and the resulting status is the table's.
+        #[test]
+        fn random_sequences_follow_the_table(indices in proptest::collection::vec(0usize..12, 1..12)) {
+            let actions: Vec<Action> = indices.iter().map(|&i| ALL_ACTIONS[i]).collect();
+            let mut expected: Option<Status> = None;
+            let mut accepted = 0;
+            for &action in &actions {
+                match transition(expected, action) {
+                    Some(next) => { expected = Some(next); accepted += 1; }
+                    None => break,
+                }
+            }
+            let result = run(&actions[..accepted]);
+            let state = result.expect("sequence allowed by the table must be accepted");
+            prop_assert_eq!(state.as_ref().map(|s| s.status), expected);
+            if accepted < actions.len() {
+                let refused = matches!(run(&actions[..=accepted]), Err(RuleError::IllegalTransition { .. }));
+                prop_assert!(refused, "step {} ({:?}) should be refused", accepted, actions[accepted]);
+            }
+        }
+    }
+}
