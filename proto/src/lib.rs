@@ -14,4 +14,5 @@ pub mod authoring;
 pub mod statement;
 pub mod codes;
 pub mod decision;
+pub mod keyfile;
 pub mod rules;

@@ -205,21 +205,22 @@ impl LicenceState {
     /// Status at time `now` (Unix seconds): an issued licence outside its window is EXPIRED or
     /// NOT_YET_VALID.
     pub fn status_at(&self, now: i64) -> LicenceStatus {
-        match self.status {
-            Status::Issued if now >= self.terms.valid_until => LicenceStatus::Expired,
-            Status::Issued if now < self.terms.valid_from => LicenceStatus::NotYetValid,
-            s => s.to_wire(),
-        }
+        status_at(self.status.to_wire(), self.terms.valid_from, self.terms.valid_until, now)
     }
 
     /// The summary shown in listings, with the status evaluated at `now`.
-    pub fn summary(&self, now: i64) -> pb::LicenceSummary {
+    pub fn summary_at(&self, now: i64) -> pb::LicenceSummary {
+        pb::LicenceSummary { status: self.status_at(now) as i32, ..self.decided_summary() }
+    }
+
+    /// The summary with the status as decided (what a store indexes; time is applied on reading).
+    pub fn decided_summary(&self) -> pb::LicenceSummary {
         let t = &self.terms;
         let names = |parties: &[pb::Party]| parties.iter().map(|p| p.name.clone()).collect();
         pb::LicenceSummary {
             authority: t.authority.clone(),
             licence_id: t.licence_id.clone(),
-            status: self.status_at(now) as i32,
+            status: self.status.to_wire() as i32,
             version: self.version,
             head_id: self.head.0.to_vec(),
             licence_type: t.licence_type,
@@ -234,6 +235,16 @@ impl LicenceState {
             last_action: self.last_action as i32,
             last_decided_at: self.last_decided_at,
         }
+    }
+}
+
+/// The status at `now` of a licence whose decisions left it in `decided`: an issued licence
+/// outside its validity window `[valid_from, valid_until)` is EXPIRED or NOT_YET_VALID.
+pub fn status_at(decided: LicenceStatus, valid_from: i64, valid_until: i64, now: i64) -> LicenceStatus {
+    match decided {
+        LicenceStatus::Issued if now >= valid_until => LicenceStatus::Expired,
+        LicenceStatus::Issued if now < valid_from => LicenceStatus::NotYetValid,
+        s => s,
     }
 }
 
@@ -405,7 +416,8 @@ mod tests {
         assert_eq!(state.status_at(g.valid_from - 1), LicenceStatus::NotYetValid);
         assert_eq!(state.status_at(g.valid_from), LicenceStatus::Issued);
         assert_eq!(state.status_at(state.terms.valid_until), LicenceStatus::Expired);
-        let summary = state.summary(g.valid_from);
+        let summary = state.summary_at(g.valid_from);
+        assert_eq!(state.decided_summary().status, LicenceStatus::Issued as i32);
         assert_eq!(summary.control_codes, vec!["EU-DU:3A001.a.1".to_string()]);
         assert_eq!(summary.version, 2);
     }

@@ -1,0 +1,122 @@
+//! Store key encoding, all in one place.
+//!
+//! One sled tree holds every table; the first key byte names the table so that a publish and all
+//! the index entries it implies can be written in one atomic batch. Strings are separated by
+//! `0xFF` (never valid UTF-8, so never inside a string); integers are fixed-width big-endian so
+//! byte order is numeric order.
+
+use comity_proto::statement::StatementId;
+
+/// Table tags. An incompatible layout gets a new tag, never a reused one.
+pub mod table {
+    pub const META: u8 = 0x01;
+    pub const STATEMENT: u8 = 0x02;
+    pub const DECISION: u8 = 0x03;
+    pub const LICENCE: u8 = 0x04;
+    pub const IDX_PARTY: u8 = 0x05;
+    pub const IDX_DESTINATION: u8 = 0x06;
+    pub const IDX_CONTROL_CODE: u8 = 0x07;
+    pub const IDX_STATUS: u8 = 0x08;
+    pub const EVIDENCE: u8 = 0x09;
+}
+
+/// Separator between string parts.
+pub const SEP: u8 = 0xFF;
+
+/// `META ‖ name`
+pub fn meta(name: &str) -> Vec<u8> {
+    tagged(table::META, &[name.as_bytes()])
+}
+
+/// `STATEMENT ‖ id` → envelope bytes.
+pub fn statement(id: &StatementId) -> Vec<u8> {
+    let mut k = vec![table::STATEMENT];
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// `DECISION ‖ authority ‖ SEP ‖ licence ‖ SEP` : prefix of one licence's decisions.
+pub fn decision_prefix(authority: &str, licence_id: &str) -> Vec<u8> {
+    let mut k = tagged(table::DECISION, &[authority.as_bytes(), licence_id.as_bytes()]);
+    k.push(SEP);
+    k
+}
+
+/// `DECISION ‖ authority ‖ SEP ‖ licence ‖ SEP ‖ version (u64 BE)` → statement id.
+pub fn decision(authority: &str, licence_id: &str, version: u64) -> Vec<u8> {
+    let mut k = decision_prefix(authority, licence_id);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// `LICENCE ‖ authority ‖ SEP ‖ licence` → licence summary.
+pub fn licence(authority: &str, licence_id: &str) -> Vec<u8> {
+    tagged(table::LICENCE, &[authority.as_bytes(), licence_id.as_bytes()])
+}
+
+/// Index key `tag ‖ term ‖ SEP ‖ authority ‖ SEP ‖ licence`.
+pub fn index(tag: u8, term: &[u8], authority: &str, licence_id: &str) -> Vec<u8> {
+    tagged(tag, &[term, authority.as_bytes(), licence_id.as_bytes()])
+}
+
+/// `EVIDENCE ‖ sequence (u64 BE)`
+pub fn evidence(seq: u64) -> Vec<u8> {
+    let mut k = vec![table::EVIDENCE];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.
+pub fn licence_of_key(key: &[u8]) -> Option<(String, String)> {
+    let mut parts = key[1..].rsplitn(3, |b| *b == SEP);
+    let licence = std::str::from_utf8(parts.next()?).ok()?;
+    let authority = std::str::from_utf8(parts.next()?).ok()?;
+    Some((authority.to_string(), licence.to_string()))
+}
+
+fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    k.push(tag);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(SEP);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_byte_exact() {
+        assert_eq!(decision("de.bafa", "L1", 258), [&[3u8][..], b"de.bafa", &[0xFF], b"L1", &[0xFF], &[0, 0, 0, 0, 0, 0, 1, 2]].concat());
+        assert_eq!(licence("de.bafa", "L1"), [&[4u8][..], b"de.bafa", &[0xFF], b"L1"].concat());
+        assert_eq!(evidence(1), vec![9, 0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn versions_sort_numerically_within_a_licence() {
+        let mut keys: Vec<Vec<u8>> = [300u64, 2, 1, 10, 256].iter().map(|v| decision("de.bafa", "L1", *v)).collect();
+        keys.sort();
+        let versions: Vec<u64> = keys.iter().map(|k| u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap())).collect();
+        assert_eq!(versions, vec![1, 2, 10, 256, 300]);
+    }
+
+    #[test]
+    fn one_licence_prefix_never_covers_another() {
+        // `L1` must not see the decisions of `L10`, nor `de.bafa` those of `de.bafa2`.
+        assert!(!decision("de.bafa", "L10", 1).starts_with(&decision_prefix("de.bafa", "L1")));
+        assert!(!decision("de.bafa2", "L1", 1).starts_with(&decision_prefix("de.bafa", "L1")));
+    }
+
+    #[test]
+    fn licence_is_recovered_from_index_keys() {
+        let k = index(table::IDX_PARTY, b"kessler", "de.bafa", "DE-2026/1");
+        assert_eq!(licence_of_key(&k), Some(("de.bafa".into(), "DE-2026/1".into())));
+        let k = licence("jp.meti", "JP-1");
+        assert_eq!(licence_of_key(&k), Some(("jp.meti".into(), "JP-1".into())));
+    }
+}

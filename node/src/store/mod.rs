@@ -1,0 +1,274 @@
+//! The node's storage, over sled. The only module that imports sled.
+//!
+//! Writes go through [`WriteBatch`], applied atomically and flushed before [`Store::commit`]
+//! returns, so a caller may acknowledge as soon as it does.
+
+mod keys;
+mod search;
+
+use std::path::Path;
+
+use comity_proto::pb;
+use comity_proto::statement::StatementId;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+pub use keys::table;
+pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
+
+/// Layout version of the data this binary writes. Older data is migrated, newer is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+const FORMAT_MARKER: &[u8] = b"comity-store";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("open data dir {dir}: {source}")]
+    Open { dir: String, source: sled::Error },
+    #[error("open data dir {dir}: schema version {found} is newer than this binary ({SCHEMA_VERSION}); upgrade comity-node")]
+    NewerSchema { dir: String, found: u32 },
+    #[error("open data dir {dir}: it holds data that is not a Comity store")]
+    Foreign { dir: String },
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("storage: corrupt record under {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Two signed statements that cannot both be true, kept for everyone to inspect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `licence_fork`: two decisions for the same licence version.
+    pub kind: String,
+    pub authority: String,
+    pub licence_id: String,
+    pub version: u64,
+    /// Hex envelope bytes of the statement stored first.
+    pub first_envelope: String,
+    /// Hex envelope bytes of the conflicting statement.
+    pub second_envelope: String,
+    /// Unix seconds when this node detected it.
+    pub detected_at: i64,
+}
+
+/// The node's database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can read.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let shown = dir.display().to_string();
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|source| StoreError::Open { dir: shown.clone(), source })?;
+        let store = Self { db };
+        store.check_schema(&shown)?;
+        Ok(store)
+    }
+
+    fn check_schema(&self, dir: &str) -> Result<()> {
+        let foreign_trees = self.db.tree_names().into_iter().any(|n| n.as_ref() != b"__sled__default");
+        match self.db.get(keys::meta("format"))? {
+            Some(marker) if marker.as_ref() == FORMAT_MARKER => {}
+            Some(_) => return Err(StoreError::Foreign { dir: dir.into() }),
+            None if self.db.is_empty() && !foreign_trees => {
+                let mut batch = sled::Batch::default();
+                batch.insert(keys::meta("format"), FORMAT_MARKER);
+                batch.insert(keys::meta("schema_version"), &SCHEMA_VERSION.to_be_bytes());
+                self.db.apply_batch(batch)?;
+                self.db.flush()?;
+                return Ok(());
+            }
+            None => return Err(StoreError::Foreign { dir: dir.into() }),
+        }
+        let version = self
+            .db
+            .get(keys::meta("schema_version"))?
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .ok_or(StoreError::Corrupt { table: "meta", detail: "schema_version missing".into() })?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { dir: dir.into(), found: version });
+        }
+        // Version 1 is the first layout: nothing to migrate yet.
+        Ok(())
+    }
+
+    /// Envelope bytes of a statement.
+    pub fn statement(&self, id: &StatementId) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(keys::statement(id))?.map(|v| v.to_vec()))
+    }
+
+    /// True when the statement is stored.
+    pub fn has_statement(&self, id: &StatementId) -> Result<bool> {
+        Ok(self.db.contains_key(keys::statement(id))?)
+    }
+
+    /// Statement ids of a licence's decisions, in version order.
+    pub fn chain_ids(&self, authority: &str, licence_id: &str) -> Result<Vec<StatementId>> {
+        self.db
+            .scan_prefix(keys::decision_prefix(authority, licence_id))
+            .map(|r| {
+                let (_, v) = r?;
+                StatementId::from_slice(&v)
+                    .ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) })
+            })
+            .collect()
+    }
+
+    /// The id of a licence's decision at `version`.
+    pub fn decision_id(&self, authority: &str, licence_id: &str, version: u64) -> Result<Option<StatementId>> {
+        match self.db.get(keys::decision(authority, licence_id, version))? {
+            None => Ok(None),
+            Some(v) => StatementId::from_slice(&v)
+                .map(Some)
+                .ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) }),
+        }
+    }
+
+    /// The stored summary of a licence (status as decided, not evaluated at a time).
+    pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<pb::LicenceSummary>> {
+        self.db.get(keys::licence(authority, licence_id))?.map(|v| decode_summary(&v)).transpose()
+    }
+
+    /// Every piece of evidence, oldest first.
+    pub fn evidence(&self) -> Result<Vec<Evidence>> {
+        self.db
+            .scan_prefix([table::EVIDENCE])
+            .map(|r| {
+                let (_, v) = r?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { table: "evidence", detail: e.to_string() })
+            })
+            .collect()
+    }
+
+    /// Number of statements stored.
+    pub fn statement_count(&self) -> usize {
+        self.db.scan_prefix([table::STATEMENT]).count()
+    }
+
+    /// Applies `batch` atomically and flushes it to disk. Nothing is acknowledged before this returns.
+    pub fn commit(&self, batch: WriteBatch) -> Result<()> {
+        self.db.apply_batch(batch.inner)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A fresh evidence sequence number.
+    pub fn next_evidence_seq(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Raw access for the search module.
+    fn scan_from(&self, prefix: &[u8], after: Option<&[u8]>) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> {
+        let start: Vec<u8> = match after {
+            // The smallest key greater than `after`.
+            Some(a) => [a, &[0]].concat(),
+            None => prefix.to_vec(),
+        };
+        let prefix = prefix.to_vec();
+        self.db.range(start..).take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+    }
+}
+
+fn decode_summary(bytes: &[u8]) -> Result<pb::LicenceSummary> {
+    pb::LicenceSummary::decode(bytes).map_err(|e| StoreError::Corrupt { table: "licence", detail: e.to_string() })
+}
+
+/// Writes that must land together.
+#[derive(Default)]
+pub struct WriteBatch {
+    inner: sled::Batch,
+}
+
+impl WriteBatch {
+    /// Stores a statement's envelope.
+    pub fn put_statement(&mut self, id: &StatementId, envelope: &[u8]) {
+        self.inner.insert(keys::statement(id), envelope);
+    }
+
+    /// Records that `id` is version `version` of the licence.
+    pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
+        self.inner.insert(keys::decision(authority, licence_id, version), &id.0);
+    }
+
+    /// Replaces a licence's summary and its index entries (`old`: the summary it replaces).
+    pub fn put_licence(&mut self, old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) {
+        if let Some(old) = old {
+            for k in search::index_keys(old) {
+                self.inner.remove(k);
+            }
+        }
+        for k in search::index_keys(new) {
+            self.inner.insert(k, &[]);
+        }
+        self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
+    }
+
+    /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].
+    pub fn put_evidence(&mut self, seq: u64, evidence: &Evidence) {
+        let json = serde_json::to_vec(evidence).expect("evidence serialises");
+        self.inner.insert(keys::evidence(seq), json);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_keeps_committed_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = StatementId([5; 32]);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut batch = WriteBatch::default();
+            batch.put_statement(&id, b"envelope");
+            batch.put_decision("de.bafa", "L1", 1, &id);
+            store.commit(batch).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.statement(&id).unwrap().as_deref(), Some(&b"envelope"[..]));
+        assert_eq!(store.chain_ids("de.bafa", "L1").unwrap(), vec![id]);
+        assert_eq!(store.decision_id("de.bafa", "L1", 1).unwrap(), Some(id));
+        assert_eq!(store.decision_id("de.bafa", "L1", 2).unwrap(), None);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.db.insert(keys::meta("schema_version"), &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            store.db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("newer schema must be refused");
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(err.to_string().contains("newer than this binary"), "{err}");
+    }
+
+    #[test]
+    fn foreign_sled_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.insert(b"user:1", b"alice").unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("foreign data must be refused");
+        assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_directory_that_is_not_a_database_gives_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("conf"), b"\x00\x01garbage").unwrap();
+        std::fs::write(dir.path().join("db"), b"not a sled file at all").unwrap();
+        assert!(Store::open(dir.path()).is_err());
+    }
+}
