@@ -1,1 +1,180 @@
+//! Comity client library: a typed client for a node's `Registry` service, and the helpers the
+//! `comity` CLI uses to author and sign decisions.
 
+use std::path::Path;
+use std::time::Duration;
+
+use comity_proto::authoring::DecisionDoc;
+use comity_proto::decision::CheckedDecision;
+use comity_proto::pb::{self, registry_client::RegistryClient};
+use comity_proto::rules::{fold, LicenceState};
+use comity_proto::statement::{Envelope, StatementId};
+use tonic::transport::{Channel, Endpoint};
+
+/// Default node address (the node's default listen address).
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:7700";
+
+/// Largest response the client accepts, bytes.
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A client-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach node {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("node refused: {}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+    #[error("node answer failed verification: {0}")]
+    Verification(String),
+    #[error("{0}")]
+    Document(String),
+}
+
+/// A licence fetched from a node and checked locally: every envelope parses, its id is the
+/// hash of its bytes, the decoded decision is the one signed, and the chain follows the
+/// licence rules. (Signature checks against pinned authority keys come with the trust store.)
+#[derive(Debug, Clone)]
+pub struct CheckedLicence {
+    pub summary: pb::LicenceSummary,
+    pub state: LicenceState,
+    pub chain: Vec<(StatementId, pb::Decision)>,
+}
+
+/// A connection to one node.
+#[derive(Clone)]
+pub struct Client {
+    registry: RegistryClient<Channel>,
+}
+
+impl Client {
+    /// Connects to `url` (e.g. `http://127.0.0.1:7700`).
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let connect_err = |message: String| ClientError::Connect { url: url.to_string(), message };
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| connect_err(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|e| connect_err(source_chain(&e)))?;
+        let registry = RegistryClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Self { registry })
+    }
+
+    /// Publishes a signed envelope.
+    pub async fn publish(&mut self, envelope: Vec<u8>) -> Result<pb::PublishResponse, ClientError> {
+        let expected = StatementId::of(&envelope);
+        let response = self.registry.publish(pb::PublishRequest { envelope }).await?.into_inner();
+        if response.statement_id != expected.0 {
+            return Err(ClientError::Verification(format!(
+                "node acknowledged statement {} but the envelope sent has id {expected}",
+                hex::encode(&response.statement_id)
+            )));
+        }
+        Ok(response)
+    }
+
+    /// Fetches a licence and checks it locally.
+    pub async fn licence(&mut self, authority: &str, licence_id: &str) -> Result<CheckedLicence, ClientError> {
+        let response = self
+            .registry
+            .get_licence(pb::GetLicenceRequest { authority: authority.into(), licence_id: licence_id.into() })
+            .await?
+            .into_inner();
+        check_licence(response)
+    }
+
+    /// The current version and head id of a licence, or `None` if it has no decisions yet.
+    pub async fn head(&mut self, authority: &str, licence_id: &str) -> Result<Option<(u64, StatementId)>, ClientError> {
+        match self.licence(authority, licence_id).await {
+            Ok(l) => Ok(Some((l.state.version, l.state.head))),
+            Err(ClientError::Status(s)) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One statement's envelope, checked against its id.
+    pub async fn statement(&mut self, id: StatementId) -> Result<Envelope, ClientError> {
+        let response = self
+            .registry
+            .get_statement(pb::GetStatementRequest { statement_id: id.0.to_vec() })
+            .await?
+            .into_inner();
+        let envelope = Envelope::parse(response.envelope).map_err(|e| ClientError::Verification(e.to_string()))?;
+        if envelope.id() != id {
+            return Err(ClientError::Verification(format!("asked for statement {id}, got {}", envelope.id())));
+        }
+        Ok(envelope)
+    }
+
+    /// One page of search results.
+    pub async fn search(&mut self, request: pb::SearchRequest) -> Result<pb::SearchResponse, ClientError> {
+        Ok(self.registry.search(request).await?.into_inner())
+    }
+
+    /// Follows search cursors until `limit` results or the end.
+    pub async fn search_all(&mut self, mut request: pb::SearchRequest, limit: usize) -> Result<Vec<pb::LicenceSummary>, ClientError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.search(request.clone()).await?;
+            out.extend(page.licences);
+            if page.next_cursor.is_empty() || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+            request.cursor = page.next_cursor;
+        }
+    }
+}
+
+/// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the
+/// licence rules are all recomputed from the envelopes.
+pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence, ClientError> {
+    let bad = |m: String| ClientError::Verification(m);
+    let summary = response.licence.ok_or_else(|| bad("answer has no licence summary".into()))?;
+    let mut checked = Vec::with_capacity(response.chain.len());
+    for link in response.chain {
+        let envelope = Envelope::parse(link.envelope).map_err(|e| bad(e.to_string()))?;
+        if envelope.id().0.as_slice() != link.statement_id.as_slice() {
+            return Err(bad(format!("chain entry claims id {} but its envelope hashes to {}", hex::encode(&link.statement_id), envelope.id())));
+        }
+        let decision = envelope.decision().cloned().ok_or_else(|| bad(format!("statement {} is not a decision", envelope.id())))?;
+        if link.decision.as_ref() != Some(&decision) {
+            return Err(bad(format!("decoded decision of {} differs from the signed one", envelope.id())));
+        }
+        let decision = CheckedDecision::try_from(decision).map_err(|e| bad(format!("statement {}: {e}", envelope.id())))?;
+        checked.push((envelope.id(), decision));
+    }
+    let state = fold(checked.iter().map(|(id, d)| (*id, d)))
+        .map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
+        .ok_or_else(|| bad("licence has no decisions".into()))?;
+    if state.head.0.as_slice() != summary.head_id.as_slice() || state.version != summary.version {
+        return Err(bad("summary does not match the decision chain".into()));
+    }
+    let chain = checked.into_iter().map(|(id, d)| (id, d.into_inner())).collect();
+    Ok(CheckedLicence { summary, state, chain })
+}
+
+/// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).
+pub fn read_decision_doc(path: &Path) -> Result<DecisionDoc, ClientError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ClientError::Document(format!("read {}: {e}", path.display())))?;
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if is_json {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        serde_norway::from_str(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| ClientError::Document(format!("{}: {e}", path.display())))
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

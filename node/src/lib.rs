@@ -1,1 +1,12 @@
+//! The Comity registry node: a gRPC service holding signed export-licence decisions in sled.
 
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod registry;
+pub mod server;
+pub mod service;
+pub mod store;
+
+pub use config::Config;
+pub use server::RunningNode;

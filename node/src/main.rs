@@ -1,1 +1,168 @@
-fn main(){}
+//! `comity-node`: initialise, run, or demo a Comity registry node.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use comity_node::{demo, RunningNode};
+use comity_proto::keyfile::KeyFile;
+use tokio::net::TcpListener;
+
+/// Comity registry node: holds signed export-licence decisions and serves them over gRPC.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, env = "COMITY_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory with a config file and signing keys for the given authorities.
+    Init {
+        /// Data directory to create.
+        #[arg(long, env = "COMITY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Authority to host, as ID or ID=Display name (repeatable), e.g. `de.bafa=BAFA`.
+        #[arg(long = "authority")]
+        authorities: Vec<String>,
+        /// Listen address written into the config.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Serve the registry.
+    Run {
+        /// Config file [default: DATA_DIR/comity.toml when it exists, else embedded defaults].
+        #[arg(long, env = "COMITY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (overrides the config file).
+        #[arg(long, env = "COMITY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Listen address (overrides the config file).
+        #[arg(long, env = "COMITY_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Start a node with sample authorities and a realistic data set, and print what to try.
+    Demo {
+        /// Directory for the demo's keys, config and data (re-created on every run).
+        #[arg(long, default_value = "./comity-demo")]
+        dir: PathBuf,
+        /// Listen address.
+        #[arg(long, env = "COMITY_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    if let Err(e) = run(cli.command).await {
+        eprintln!("comity-node: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMITY_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init { data_dir, authorities, listen } => init(&data_dir, &authorities, listen),
+        Command::Run { config, data_dir, listen } => {
+            let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
+            if let Some(data_dir) = data_dir {
+                config.data_dir = data_dir;
+            }
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
+            let node = RunningNode::start(config, listener).await?;
+            // Scripts and tests started with port 0 read the real address from this line.
+            println!("listening on {}", node.addr());
+            serve_until_signal(node).await
+        }
+        Command::Demo { dir, listen } => {
+            let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
+            let demo = demo::start(&dir, listener).await?;
+            println!("{}", demo::guide(&demo));
+            serve_until_signal(demo.node).await
+        }
+    }
+}
+
+/// The explicit config file, else `DATA_DIR/comity.toml` if present, else embedded defaults.
+fn load_config(explicit: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Config> {
+    if let Some(path) = explicit {
+        return Ok(Config::from_file(path)?);
+    }
+    let implicit = data_dir.unwrap_or(Path::new(DEFAULT_DATA_DIR)).join(CONFIG_FILE_NAME);
+    if implicit.exists() {
+        return Ok(Config::from_file(&implicit)?);
+    }
+    tracing::warn!("no config file found; using embedded defaults (no authorities hosted, so publishing is refused)");
+    Ok(Config::default())
+}
+
+fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr) -> anyhow::Result<()> {
+    let config_path = data_dir.join(CONFIG_FILE_NAME);
+    if config_path.exists() {
+        anyhow::bail!("{} already exists; refusing to overwrite an initialised node", config_path.display());
+    }
+    let keys_dir = data_dir.join("keys");
+    std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
+    let mut config = Config { listen, data_dir: data_dir.to_path_buf(), ..Config::default() };
+    for spec in authorities {
+        let (id, name) = spec.split_once('=').unwrap_or((spec, ""));
+        if !comity_proto::decision::is_authority_id(id) {
+            anyhow::bail!("--authority `{id}` is not a lowercase dotted id like de.bafa");
+        }
+        let key = KeyFile::generate(id);
+        let key_path = keys_dir.join(format!("{id}.key"));
+        key.write(&key_path)?;
+        println!("authority {id}: signing key {} (key id {}) written to {}", key.public_key, key.key_id, key_path.display());
+        config.authorities.push(AuthorityConfig { id: id.into(), name: name.into(), keys: vec![key.public_key] });
+    }
+    config.check()?;
+    std::fs::write(&config_path, config.to_toml()).with_context(|| format!("write {}", config_path.display()))?;
+    println!("config written to {}", config_path.display());
+    println!("start the node with: comity-node run --data-dir {}", data_dir.display());
+    Ok(())
+}
+
+/// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+async fn serve_until_signal(node: RunningNode) -> anyhow::Result<()> {
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    stop.await;
+    tracing::info!("shutting down");
+    node.shutdown().await
+}

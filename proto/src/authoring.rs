@@ -248,6 +248,90 @@ impl DecisionDoc {
     }
 }
 
+impl DecisionDoc {
+    /// The document form of a wire decision (for display and `--json` output).
+    pub fn from_wire(d: &pb::Decision) -> Self {
+        let party = |p: &pb::Party| PartyDoc {
+            name: p.name.clone(),
+            country: p.country.clone(),
+            identifiers: p.identifiers.iter().map(|i| IdentifierDoc { scheme: i.scheme.clone(), value: i.value.clone() }).collect(),
+            address: p.address.clone(),
+        };
+        let time = |t: i64| (t != 0).then(|| format_time(t));
+        Self {
+            authority: d.authority.clone(),
+            licence_id: d.licence_id.clone(),
+            version: Some(d.version),
+            previous: (!d.previous.is_empty()).then(|| hex::encode(&d.previous)),
+            action: pb::Action::try_from(d.action).ok().and_then(ActionName::from_wire).unwrap_or(ActionName::Grant),
+            licence_type: pb::LicenceType::try_from(d.licence_type).ok().and_then(LicenceTypeName::from_wire),
+            applicant: d.applicant.as_ref().map(party),
+            end_users: d.end_users.iter().map(party).collect(),
+            consignees: d.consignees.iter().map(party).collect(),
+            end_use: d.end_use.clone(),
+            items: d
+                .items
+                .iter()
+                .map(|i| ItemDoc {
+                    regime: pb::Regime::try_from(i.regime).ok().and_then(RegimeName::from_wire).unwrap_or(RegimeName::National),
+                    control_code: i.control_code.clone(),
+                    description: i.description.clone(),
+                    quantity: i.quantity.clone(),
+                    unit: i.unit.clone(),
+                    value: format_money(i.value_minor, &i.currency),
+                    currency: i.currency.clone(),
+                })
+                .collect(),
+            destinations: d.destinations.clone(),
+            transit_countries: d.transit_countries.clone(),
+            re_export_terms: d.re_export_terms.clone(),
+            valid_from: time(d.valid_from),
+            valid_until: time(d.valid_until),
+            risk_tier: (d.risk_tier != 0).then_some(d.risk_tier),
+            conditions: d.conditions.clone(),
+            reasons: d.reasons.iter().map(|r| ReasonDoc { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }).collect(),
+            application_received: format_time(d.application_received),
+            decided_at: format_time(d.decided_at),
+            note: d.note.clone(),
+        }
+    }
+}
+
+impl ActionName {
+    fn from_wire(a: pb::Action) -> Option<Self> {
+        ALL_ACTIONS.iter().copied().find(|n| pb::Action::from(*n) == a)
+    }
+}
+
+impl LicenceTypeName {
+    fn from_wire(t: pb::LicenceType) -> Option<Self> {
+        use LicenceTypeName::*;
+        [Individual, Global, GeneralAuthorisation, TechnologyTransfer, ResearchCollaboration].into_iter().find(|n| pb::LicenceType::from(*n) == t)
+    }
+}
+
+impl RegimeName {
+    fn from_wire(r: pb::Regime) -> Option<Self> {
+        use RegimeName::*;
+        [EuDualUse, Wassenaar, UsEar, Mtcr, Nsg, AustraliaGroup, National].into_iter().find(|n| pb::Regime::from(*n) == r)
+    }
+}
+
+const ALL_ACTIONS: [ActionName; 12] = [
+    ActionName::Grant,
+    ActionName::Deny,
+    ActionName::Amend,
+    ActionName::Extend,
+    ActionName::Suspend,
+    ActionName::Reinstate,
+    ActionName::Revoke,
+    ActionName::AppealLodged,
+    ActionName::AppealUpheld,
+    ActionName::AppealOverturned,
+    ActionName::Surrender,
+    ActionName::Cancel,
+];
+
 impl PartyDoc {
     fn to_wire(&self) -> pb::Party {
         pb::Party {
@@ -375,6 +459,16 @@ mod tests {
         assert!(parse_money("99999999999999999999", 2).is_err());
         assert_eq!(format_money(4_800_050, "EUR"), "48000.50");
         assert_eq!(format_money(1_200_000, "JPY"), "1200000");
+    }
+
+    #[test]
+    fn wire_and_document_forms_round_trip() {
+        let wire = crate::decision::fixtures::grant("de.bafa", "DE-2026-000123");
+        let doc = DecisionDoc::from_wire(&wire);
+        assert_eq!(doc.to_wire().unwrap(), wire);
+        let json = serde_json::to_string(&doc).unwrap();
+        let back: DecisionDoc = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, doc);
     }
 
     #[test]

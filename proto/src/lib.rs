@@ -16,3 +16,4 @@ pub mod codes;
 pub mod decision;
 pub mod keyfile;
 pub mod rules;
+pub mod demo_data;

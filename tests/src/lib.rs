@@ -1,1 +1,105 @@
+//! Test harness for Comity: in-process nodes on port 0 with temporary data directories, and
+//! helpers to find and drive the real binaries.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use comity_client::Client;
+use comity_node::config::{AuthorityConfig, Config};
+use comity_node::RunningNode;
+use comity_proto::keyfile::KeyFile;
+use comity_proto::pb;
+use comity_proto::statement::{sign_decision, Signer};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+/// A node running in this process, with its own data directory and authority keys.
+pub struct TestNode {
+    node: Option<RunningNode>,
+    config: Config,
+    /// Keeps the data directory alive for the node's lifetime (and across restarts).
+    pub dir: TempDir,
+    keys: HashMap<String, KeyFile>,
+}
+
+impl TestNode {
+    /// Starts a node hosting `authorities`, each with a fresh key.
+    pub async fn start(authorities: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut keys = HashMap::new();
+        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        for a in authorities {
+            let key = KeyFile::generate(a);
+            config.authorities.push(AuthorityConfig { id: (*a).into(), name: String::new(), keys: vec![key.public_key.clone()] });
+            keys.insert((*a).to_string(), key);
+        }
+        let mut node = Self { node: None, config, dir, keys };
+        node.boot().await;
+        node
+    }
+
+    async fn boot(&mut self) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        self.config.listen = listener.local_addr().expect("local addr");
+        self.node = Some(RunningNode::start(self.config.clone(), listener).await.expect("node starts"));
+    }
+
+    /// Shuts the node down and starts it again on the same data directory (new port).
+    pub async fn restart(&mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown().await.expect("clean shutdown");
+        }
+        self.boot().await;
+    }
+
+    /// The running node.
+    pub fn node(&self) -> &RunningNode {
+        self.node.as_ref().expect("node is running")
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        self.node().url()
+    }
+
+    /// A connected client.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.url()).await.expect("client connects")
+    }
+
+    /// The signer of a hosted authority.
+    pub fn signer(&self, authority: &str) -> Signer {
+        self.keys[authority].signer().expect("valid key")
+    }
+
+    /// Signs `decision` with its authority's key.
+    pub fn sign(&self, decision: pb::Decision) -> Vec<u8> {
+        let signer = self.signer(&decision.authority);
+        sign_decision(decision, &signer)
+    }
+}
+
+/// Path of a binary built by this workspace (`cargo test --workspace` builds them all).
+pub fn bin_path(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test executable path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} not built; run the tests with `cargo test --workspace`", path.display());
+    path
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,1 +1,544 @@
-fn main(){}
+//! `comity`: author, sign, publish, show and search signed export-licence decisions.
+//!
+//! Exit codes: 0 success; 1 other failure; 2 usage; 3 input refused (invalid document,
+//! envelope or signature); 4 permission denied; 5 licence rules violated (incl. forks);
+//! 6 not found; 7 node unreachable or unavailable; 8 node answer failed verification.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use comity_client::{read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
+use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code, DecisionDoc};
+use comity_proto::decision::CheckedDecision;
+use comity_proto::keyfile::KeyFile;
+use comity_proto::pb::{self, LicenceStatus};
+use comity_proto::statement::{sign_decision, Envelope, StatementId};
+use serde::Serialize;
+
+/// Author, sign, publish and look up signed export-licence decisions on a Comity node.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Node to talk to.
+    #[arg(long, global = true, env = "COMITY_NODE", default_value = DEFAULT_NODE)]
+    node: String,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a signing key for an authority (its public key goes into the node's config).
+    Keygen {
+        /// Authority id, e.g. de.bafa.
+        #[arg(long)]
+        authority: String,
+        /// Key file to write [default: AUTHORITY.key].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Sign a decision document (YAML or JSON) into an envelope file.
+    Sign {
+        /// Decision document (.yaml, .yml or .json).
+        document: PathBuf,
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Envelope file to write [default: DOCUMENT with extension .signed].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Publish a signed envelope, or sign and publish a decision document with --key.
+    Publish {
+        /// A `.signed` envelope, or a decision document (.yaml, .yml, .json).
+        file: PathBuf,
+        /// Signing key, required when FILE is a document.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Licences.
+    Licence {
+        #[command(subcommand)]
+        command: LicenceCommand,
+    },
+    /// Statements by id.
+    Statement {
+        #[command(subcommand)]
+        command: StatementCommand,
+    },
+    /// Search licences; all given filters must match.
+    Search(SearchArgs),
+    /// Decode a signed envelope file locally: id, signing key ids and the decision.
+    Inspect {
+        /// Envelope file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenceCommand {
+    /// Current state and the whole decision chain of AUTHORITY/LICENCE.
+    Show {
+        /// e.g. de.bafa/DE-2026-004211
+        licence: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatementCommand {
+    /// Show one statement by its hex id.
+    Show { id: String },
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// Authority id.
+    #[arg(long)]
+    authority: Option<String>,
+    /// Licence reference prefix.
+    #[arg(long)]
+    licence_prefix: Option<String>,
+    /// Words of a party name (applicant, end user, consignee), each matching a word start.
+    #[arg(long)]
+    party: Option<String>,
+    /// Destination country (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    destination: Option<String>,
+    /// Control-code prefix, bare (3A001) or with regime (EU-DU:3A001.a).
+    #[arg(long)]
+    control_code: Option<String>,
+    /// Current status.
+    #[arg(long)]
+    status: Option<StatusArg>,
+    /// Latest decision at or after this date / RFC 3339 time.
+    #[arg(long)]
+    decided_from: Option<String>,
+    /// Latest decision before this date / RFC 3339 time.
+    #[arg(long)]
+    decided_until: Option<String>,
+    /// Most results to print.
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Issued,
+    Denied,
+    Suspended,
+    Revoked,
+    Surrendered,
+    Cancelled,
+    UnderAppeal,
+    Expired,
+    NotYetValid,
+}
+
+impl From<StatusArg> for LicenceStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Issued => LicenceStatus::Issued,
+            StatusArg::Denied => LicenceStatus::Denied,
+            StatusArg::Suspended => LicenceStatus::Suspended,
+            StatusArg::Revoked => LicenceStatus::Revoked,
+            StatusArg::Surrendered => LicenceStatus::Surrendered,
+            StatusArg::Cancelled => LicenceStatus::Cancelled,
+            StatusArg::UnderAppeal => LicenceStatus::UnderAppeal,
+            StatusArg::Expired => LicenceStatus::Expired,
+            StatusArg::NotYetValid => LicenceStatus::NotYetValid,
+        }
+    }
+}
+
+/// A local input problem (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InputError(String);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("comity: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<InputError>().is_some() {
+        return 3;
+    }
+    match e.downcast_ref::<ClientError>() {
+        Some(ClientError::Status(s)) => match s.code() {
+            tonic::Code::InvalidArgument => 3,
+            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => 4,
+            tonic::Code::FailedPrecondition => 5,
+            tonic::Code::NotFound => 6,
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => 7,
+            _ => 1,
+        },
+        Some(ClientError::Connect { .. }) => 7,
+        Some(ClientError::Verification(_)) => 8,
+        Some(ClientError::Document(_)) => 3,
+        None => 1,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen { authority, output } => keygen(&authority, output),
+        Command::Sign { document, key, output } => {
+            let output = output.unwrap_or_else(|| document.with_extension("signed"));
+            let (envelope, decision) = sign_document(&cli.node, &document, &key).await?;
+            std::fs::write(&output, &envelope).with_context(|| format!("write {}", output.display()))?;
+            println!(
+                "signed {}/{} v{} {} as statement {} -> {}",
+                decision.authority,
+                decision.licence_id,
+                decision.version,
+                action_name(decision.action),
+                StatementId::of(&envelope),
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Publish { file, key } => publish(&cli.node, cli.json, &file, key.as_deref()).await,
+        Command::Licence { command: LicenceCommand::Show { licence } } => {
+            let (authority, licence_id) = licence
+                .split_once('/')
+                .ok_or_else(|| InputError(format!("`{licence}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))?;
+            let licence = Client::connect(&cli.node).await?.licence(authority, licence_id).await?;
+            if cli.json {
+                print_json(&LicenceJson::from(&licence))
+            } else {
+                print!("{}", render_licence(&licence));
+                Ok(())
+            }
+        }
+        Command::Statement { command: StatementCommand::Show { id } } => {
+            let id = StatementId::from_hex(&id).ok_or_else(|| InputError(format!("`{id}` is not a 64-digit hex statement id")))?;
+            let envelope = Client::connect(&cli.node).await?.statement(id).await?;
+            show_envelope(&envelope, cli.json)
+        }
+        Command::Search(args) => search(&cli.node, cli.json, args).await,
+        Command::Inspect { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+            let envelope = Envelope::parse(bytes).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+            show_envelope(&envelope, cli.json)
+        }
+    }
+}
+
+fn keygen(authority: &str, output: Option<PathBuf>) -> anyhow::Result<()> {
+    if !comity_proto::decision::is_authority_id(authority) {
+        return Err(InputError(format!("--authority `{authority}` is not a lowercase dotted id like de.bafa")).into());
+    }
+    let path = output.unwrap_or_else(|| PathBuf::from(format!("{authority}.key")));
+    let key = KeyFile::generate(authority);
+    key.write(&path)?;
+    println!("wrote {} (authority {authority}, key id {})", path.display(), key.key_id);
+    println!("public key: {}", key.public_key);
+    println!("add it to the node's config under [[authority]] id = \"{authority}\", keys = [\"{}\"]", key.public_key);
+    Ok(())
+}
+
+/// Reads, completes (version / previous from the node when omitted), checks and signs a document.
+async fn sign_document(node: &str, document: &Path, key: &Path) -> anyhow::Result<(Vec<u8>, pb::Decision)> {
+    let doc = read_decision_doc(document)?;
+    let key = KeyFile::read(key)?;
+    if key.authority != doc.authority {
+        return Err(InputError(format!("key {} is for authority {}, but the decision is by {}", key.key_id, key.authority, doc.authority)).into());
+    }
+    let mut decision = doc.to_wire().map_err(|e| InputError(format!("{}: {e}", document.display())))?;
+    if doc.version.is_none() || (doc.previous.is_none() && doc.version != Some(1)) {
+        let head = Client::connect(node)
+            .await
+            .context("the document omits version/previous, so they are taken from the node")?
+            .head(&doc.authority, &doc.licence_id)
+            .await?;
+        match (doc.version, head) {
+            (None, None) => decision.version = 1,
+            (None, Some((version, id))) => {
+                decision.version = version + 1;
+                decision.previous = id.0.to_vec();
+            }
+            (Some(v), Some((version, id))) if v == version + 1 => decision.previous = id.0.to_vec(),
+            (Some(v), head) => {
+                let current = head.map_or(0, |(version, _)| version);
+                return Err(InputError(format!("version {v} does not follow the node's current version {current}; set `previous` explicitly or omit `version`")).into());
+            }
+        }
+    }
+    let checked = CheckedDecision::try_from(decision).map_err(|e| InputError(format!("{}: invalid decision: {e}", document.display())))?;
+    let signer = key.signer().map_err(anyhow::Error::msg)?;
+    let decision = checked.into_inner();
+    Ok((sign_decision(decision.clone(), &signer), decision))
+}
+
+fn is_document(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+}
+
+async fn publish(node: &str, json: bool, file: &Path, key: Option<&Path>) -> anyhow::Result<()> {
+    let envelope = if is_document(file) {
+        let key = key.ok_or_else(|| InputError(format!("{} is a decision document: give --key to sign it, or sign it first with `comity sign`", file.display())))?;
+        sign_document(node, file, key).await?.0
+    } else {
+        std::fs::read(file).with_context(|| format!("read {}", file.display()))?
+    };
+    let response = Client::connect(node).await?.publish(envelope).await?;
+    let summary = response.licence.unwrap_or_default();
+    if json {
+        return print_json(&serde_json::json!({
+            "statement_id": hex::encode(&response.statement_id),
+            "already_present": response.already_present,
+            "licence": SummaryJson::from(&summary),
+        }));
+    }
+    let what = format!("{}/{} v{} {}", summary.authority, summary.licence_id, summary.version, action_name(summary.last_action));
+    if response.already_present {
+        println!("already published: {what} (statement {}); nothing changed", hex::encode(&response.statement_id));
+    } else {
+        println!("published {what} as statement {}", hex::encode(&response.statement_id));
+    }
+    println!("licence is now {}", status_name(summary.status));
+    Ok(())
+}
+
+async fn search(node: &str, json: bool, a: SearchArgs) -> anyhow::Result<()> {
+    let time = |flag: &str, t: Option<String>| -> anyhow::Result<i64> {
+        t.map_or(Ok(0), |t| parse_time(&t).map_err(|m| InputError(format!("--{flag}: {m}")).into()))
+    };
+    let request = pb::SearchRequest {
+        authority: a.authority.unwrap_or_default(),
+        licence_id_prefix: a.licence_prefix.unwrap_or_default(),
+        party: a.party.unwrap_or_default(),
+        destination: a.destination.unwrap_or_default(),
+        control_code: a.control_code.unwrap_or_default(),
+        status: a.status.map_or(0, |s| LicenceStatus::from(s) as i32),
+        decided_from: time("decided-from", a.decided_from)?,
+        decided_until: time("decided-until", a.decided_until)?,
+        page_size: a.limit.min(500) as u32,
+        cursor: String::new(),
+    };
+    let results = Client::connect(node).await?.search_all(request, a.limit).await?;
+    if json {
+        return print_json(&results.iter().map(SummaryJson::from).collect::<Vec<_>>());
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|s| {
+            vec![
+                format!("{}/{}", s.authority, s.licence_id),
+                status_name(s.status).into(),
+                type_name(s.licence_type).into(),
+                s.applicant.clone(),
+                s.destinations.join(","),
+                s.control_codes.join(","),
+                date(s.last_decided_at),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["LICENCE", "STATUS", "TYPE", "APPLICANT", "DEST", "CONTROL CODES", "DECIDED"], &rows));
+    println!("{} licence(s)", results.len());
+    Ok(())
+}
+
+fn show_envelope(envelope: &Envelope, json: bool) -> anyhow::Result<()> {
+    let decision = envelope.decision().ok_or_else(|| InputError("statement is not a decision".into()))?;
+    if json {
+        return print_json(&serde_json::json!({
+            "statement_id": envelope.id().to_hex(),
+            "key_ids": envelope.key_ids().collect::<Vec<_>>(),
+            "decision": DecisionDoc::from_wire(decision),
+        }));
+    }
+    println!("statement {}", envelope.id());
+    println!("signed by key(s) {}", envelope.key_ids().collect::<Vec<_>>().join(", "));
+    print!("{}", serde_norway::to_string(&DecisionDoc::from_wire(decision))?);
+    Ok(())
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn action_name(a: i32) -> &'static str {
+    pb::Action::try_from(a).map_or("?", |a| a.as_str_name())
+}
+
+fn status_name(s: i32) -> &'static str {
+    LicenceStatus::try_from(s).map_or("?", |s| s.as_str_name())
+}
+
+fn type_name(t: i32) -> &'static str {
+    pb::LicenceType::try_from(t).map_or("?", |t| t.as_str_name())
+}
+
+fn date(unix: i64) -> String {
+    format_time(unix).chars().take(10).collect()
+}
+
+/// A licence summary for JSON output.
+#[derive(Serialize)]
+struct SummaryJson {
+    licence: String,
+    status: &'static str,
+    version: u64,
+    head_id: String,
+    licence_type: &'static str,
+    applicant: String,
+    end_users: Vec<String>,
+    consignees: Vec<String>,
+    destinations: Vec<String>,
+    control_codes: Vec<String>,
+    valid_from: String,
+    valid_until: String,
+    risk_tier: u32,
+    last_action: &'static str,
+    last_decided_at: String,
+}
+
+impl From<&pb::LicenceSummary> for SummaryJson {
+    fn from(s: &pb::LicenceSummary) -> Self {
+        Self {
+            licence: format!("{}/{}", s.authority, s.licence_id),
+            status: status_name(s.status),
+            version: s.version,
+            head_id: hex::encode(&s.head_id),
+            licence_type: type_name(s.licence_type),
+            applicant: s.applicant.clone(),
+            end_users: s.end_users.clone(),
+            consignees: s.consignees.clone(),
+            destinations: s.destinations.clone(),
+            control_codes: s.control_codes.clone(),
+            valid_from: format_time(s.valid_from),
+            valid_until: format_time(s.valid_until),
+            risk_tier: s.risk_tier,
+            last_action: action_name(s.last_action),
+            last_decided_at: format_time(s.last_decided_at),
+        }
+    }
+}
+
+/// A licence with its chain for JSON output.
+#[derive(Serialize)]
+struct LicenceJson {
+    summary: SummaryJson,
+    terms: DecisionDoc,
+    chain: Vec<ChainJson>,
+}
+
+#[derive(Serialize)]
+struct ChainJson {
+    statement_id: String,
+    decision: DecisionDoc,
+}
+
+impl From<&CheckedLicence> for LicenceJson {
+    fn from(l: &CheckedLicence) -> Self {
+        Self {
+            summary: SummaryJson::from(&l.summary),
+            terms: DecisionDoc::from_wire(&l.state.terms),
+            chain: l.chain.iter().map(|(id, d)| ChainJson { statement_id: id.to_hex(), decision: DecisionDoc::from_wire(d) }).collect(),
+        }
+    }
+}
+
+fn render_licence(l: &CheckedLicence) -> String {
+    use std::fmt::Write;
+    let s = &l.summary;
+    let t = &l.state.terms;
+    let mut out = String::new();
+    let party = |p: &pb::Party| format!("{} ({})", p.name, p.country);
+    let _ = writeln!(out, "{}/{}  {}  (version {}, last {} on {})", s.authority, s.licence_id, status_name(s.status), s.version, action_name(s.last_action), date(s.last_decided_at));
+    let _ = writeln!(out, "  type          {}, risk tier {}", type_name(t.licence_type), t.risk_tier);
+    if t.valid_until != 0 {
+        let _ = writeln!(out, "  valid         {} to {}", date(t.valid_from), date(t.valid_until));
+    }
+    if let Some(a) = &t.applicant {
+        let _ = writeln!(out, "  applicant     {}", party(a));
+    }
+    for (label, parties) in [("end user", &t.end_users), ("consignee", &t.consignees)] {
+        for p in parties.iter() {
+            let _ = writeln!(out, "  {label:<13} {}", party(p));
+        }
+    }
+    let _ = writeln!(out, "  end use       {}", t.end_use);
+    for item in &t.items {
+        let _ = writeln!(
+            out,
+            "  item          {}  {} {}  {} {}  {}",
+            qualified_control_code(item),
+            item.quantity,
+            item.unit,
+            format_money(item.value_minor, &item.currency),
+            item.currency,
+            item.description
+        );
+    }
+    let _ = writeln!(out, "  destinations  {}", t.destinations.join(", "));
+    if !t.transit_countries.is_empty() {
+        let _ = writeln!(out, "  transit       {}", t.transit_countries.join(", "));
+    }
+    if !t.re_export_terms.is_empty() {
+        let _ = writeln!(out, "  re-export     {}", t.re_export_terms);
+    }
+    for c in &t.conditions {
+        let _ = writeln!(out, "  condition     {c}");
+    }
+    let _ = writeln!(out, "decision chain:");
+    for (id, d) in &l.chain {
+        let _ = writeln!(
+            out,
+            "  v{:<3} {:<18} decided {}  received {}  statement {}",
+            d.version,
+            action_name(d.action),
+            date(d.decided_at),
+            date(d.application_received),
+            &id.to_hex()[..16]
+        );
+        for r in &d.reasons {
+            let _ = writeln!(out, "        reason {} ({}): {}", r.code, r.legal_basis, r.text);
+        }
+        if !d.note.is_empty() {
+            let _ = writeln!(out, "        note   {}", d.note);
+        }
+    }
+    out
+}
+
+/// A plain left-aligned text table.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count()).min(48);
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| {
+                let cut: String = c.chars().take(*w).collect();
+                format!("{cut:<w$}")
+            })
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}

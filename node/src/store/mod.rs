@@ -4,7 +4,7 @@
 //! returns, so a caller may acknowledge as soon as it does.
 
 mod keys;
-mod search;
+pub mod search;
 
 use std::path::Path;
 

@@ -1,0 +1,179 @@
+//! Node configuration: a TOML file, overridden by flags and `COMITY_*` environment variables
+//! (clap reads those), on top of embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use comity_proto::decision::is_authority_id;
+use comity_proto::keyfile::parse_public_key;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+/// Default gRPC listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./comity-data";
+/// Config file name inside the data directory, read when no `--config` is given.
+pub const CONFIG_FILE_NAME: &str = "comity.toml";
+
+/// Everything a node needs to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// gRPC listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the store lives.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Authorities hosted by this node: only their current keys may publish here.
+    #[serde(default, rename = "authority")]
+    pub authorities: Vec<AuthorityConfig>,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// An authority hosted by this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityConfig {
+    /// Lowercase dotted id, e.g. `de.bafa`.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Hex ed25519 public keys allowed to sign this authority's decisions.
+    pub keys: Vec<String>,
+}
+
+/// Bounds on what one request or client may cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest gRPC message accepted or sent, bytes.
+    pub max_message_bytes: usize,
+    /// Per-request deadline, seconds.
+    pub request_timeout_secs: u64,
+    /// Concurrent requests per client connection.
+    pub concurrency_per_connection: usize,
+    /// Most publishes committed in one flush (group commit).
+    pub max_publish_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, max_publish_batch: 256 }
+    }
+}
+
+impl Limits {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN.parse().expect("default listen address parses")
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { listen: default_listen(), data_dir: default_data_dir(), authorities: Vec::new(), limits: Limits::default() }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses TOML text (`path` is only for messages) and checks it.
+    pub fn from_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        Self::from_toml(&text, &shown)
+    }
+
+    /// Checks ids and keys, so a bad config fails at start rather than at the first publish.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (i, a) in self.authorities.iter().enumerate() {
+            if !is_authority_id(&a.id) {
+                return Err(ConfigError::Invalid(format!("authority[{i}].id `{}` is not a lowercase dotted id like de.bafa", a.id)));
+            }
+            if self.authorities[..i].iter().any(|b| b.id == a.id) {
+                return Err(ConfigError::Invalid(format!("authority `{}` is configured twice", a.id)));
+            }
+            if a.keys.is_empty() {
+                return Err(ConfigError::Invalid(format!("authority `{}` has no keys", a.id)));
+            }
+            for k in &a.keys {
+                parse_public_key(k).map_err(|m| ConfigError::Invalid(format!("authority `{}`: {m}", a.id)))?;
+            }
+        }
+        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 {
+            return Err(ConfigError::Invalid("limits must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The verifying keys of a hosted authority.
+    pub fn authority_keys(&self, authority: &str) -> Option<Vec<VerifyingKey>> {
+        self.authorities
+            .iter()
+            .find(|a| a.id == authority)
+            .map(|a| a.keys.iter().filter_map(|k| parse_public_key(k).ok()).collect())
+    }
+
+    /// TOML text of this config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_embedded_defaults() {
+        let c = Config::from_toml("", "t.toml").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn round_trips_and_rejects_unknown_fields_and_bad_keys() {
+        let key = comity_proto::keyfile::KeyFile::generate("de.bafa").public_key;
+        let mut c = Config::default();
+        c.authorities.push(AuthorityConfig { id: "de.bafa".into(), name: "BAFA".into(), keys: vec![key] });
+        assert_eq!(Config::from_toml(&c.to_toml(), "t").unwrap(), c);
+
+        let err = Config::from_toml("lissen = \"1.2.3.4:5\"", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("lissen"), "{err}");
+        let weak = format!("[[authority]]\nid = \"de.bafa\"\nkeys = [\"01{}\"]\n", "00".repeat(31));
+        assert!(Config::from_toml(&weak, "t").unwrap_err().to_string().contains("weak"));
+        let bad_id = "[[authority]]\nid = \"BAFA\"\nkeys = []\n";
+        assert!(Config::from_toml(bad_id, "t").unwrap_err().to_string().contains("BAFA"));
+    }
+}

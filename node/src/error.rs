@@ -1,0 +1,72 @@
+//! The node's error type and its one mapping to `tonic::Status`.
+
+use comity_proto::decision::FieldError;
+use comity_proto::rules::RuleError;
+use comity_proto::statement::StatementError;
+use tonic::{Code, Status};
+
+use crate::store::StoreError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed input (bad envelope, bad field, bad query).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The envelope's signature does not verify.
+    #[error("{0}")]
+    BadSignature(StatementError),
+    /// Not allowed here (authority not hosted, key not accepted).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Breaks the licence rules.
+    #[error("{0}")]
+    Rule(#[from] RuleError),
+    /// Two validly signed decisions for one licence version; evidence was recorded.
+    #[error("fork: {0}")]
+    Fork(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unimplemented(String),
+    /// The node is shutting down or overloaded.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
+        Error::InvalidArgument(format!("invalid decision: {e}"))
+    }
+}
+
+impl From<StatementError> for Error {
+    fn from(e: StatementError) -> Self {
+        match e {
+            StatementError::UnknownKey(_) => Error::PermissionDenied(e.to_string()),
+            StatementError::BadSignature(_) => Error::BadSignature(e),
+            other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::InvalidArgument(_) | Error::BadSignature(_) => Code::InvalidArgument,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Rule(_) | Error::Fork(_) => Code::FailedPrecondition,
+            Error::NotFound(_) => Code::NotFound,
+            Error::Unimplemented(_) => Code::Unimplemented,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Store(inner) => {
+                // Internal detail goes to the log, not to the client.
+                tracing::error!(error = %inner, "storage failure");
+                return Status::internal("internal storage error; see the node's log");
+            }
+        };
+        Status::new(code, e.to_string())
+    }
+}

@@ -1,0 +1,111 @@
+//! Assembles the gRPC server: the Comity services, `grpc.health.v1`, server reflection, and
+//! the limits every service needs (message sizes, timeouts, per-connection concurrency).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use comity_proto::pb::{self, registry_server::RegistryServer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::service::RegistryService;
+use crate::store::Store;
+
+/// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
+pub struct RunningNode {
+    addr: SocketAddr,
+    registry: Registry,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+impl RunningNode {
+    /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
+    /// tests can bind port 0 without a race).
+    pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = Store::open(&config.data_dir)?;
+        let registry = Registry::start(store, &config);
+        let addr = listener.local_addr()?;
+        let limits = &config.limits;
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<RegistryServer<RegistryService>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let registry_service = RegistryServer::new(RegistryService::new(registry.clone()))
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes);
+
+        // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = Server::builder()
+            .timeout(limits.request_timeout())
+            .concurrency_limit_per_connection(limits.concurrency_per_connection)
+            .load_shed(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(registry_service);
+        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        }));
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), authorities = config.authorities.len(), "comity node serving");
+        Ok(Self { addr, registry, stop: Some(stop), task: Some(task) })
+    }
+
+    /// The address the node listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The node's registry (tests inspect evidence through it).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
+    }
+
+    /// Serves until the server ends (it does not end on its own unless it fails).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
+    }
+
+    /// A sender that stops the node when sent to (or dropped), for signal handling.
+    pub fn take_stop(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Thin tonic handlers for the `Registry` service: convert, call, return.
+
+use comity_proto::decision::{is_authority_id, is_licence_id};
+use comity_proto::pb::{self, registry_server, LicenceStatus};
+use comity_proto::statement::StatementId;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use crate::error::Error;
+use crate::registry::{now, Registry};
+use crate::store::{search::words, SearchQuery, Store, MAX_PAGE_SIZE};
+
+/// Default search page size.
+const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// The gRPC `comity.v1.Registry` service.
+pub struct RegistryService {
+    registry: Registry,
+}
+
+impl RegistryService {
+    /// Serves `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Status {
+    Status::invalid_argument(message.into())
+}
+
+fn licence_ref(authority: &str, licence_id: &str) -> Result<(), Status> {
+    if !is_authority_id(authority) {
+        return Err(invalid(format!("authority: `{authority}` is not a lowercase dotted id like de.bafa")));
+    }
+    if !is_licence_id(licence_id) {
+        return Err(invalid(format!("licence_id: `{licence_id}` is not a licence reference")));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl registry_server::Registry for RegistryService {
+    #[instrument(skip_all, fields(bytes = request.get_ref().envelope.len()))]
+    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
+        let published = self.registry.publish(request.into_inner().envelope).await?;
+        Ok(Response::new(pb::PublishResponse {
+            statement_id: published.id.0.to_vec(),
+            already_present: published.already_present,
+            licence: Some(published.licence.summary_at(now())),
+        }))
+    }
+
+    #[instrument(skip_all, fields(authority = %request.get_ref().authority, licence = %request.get_ref().licence_id))]
+    async fn get_licence(&self, request: Request<pb::GetLicenceRequest>) -> Result<Response<pb::GetLicenceResponse>, Status> {
+        let r = request.into_inner();
+        licence_ref(&r.authority, &r.licence_id)?;
+        let view = self
+            .registry
+            .licence(&r.authority, &r.licence_id)?
+            .ok_or_else(|| Error::NotFound(format!("licence {}/{} not found", r.authority, r.licence_id)))?;
+        Ok(Response::new(pb::GetLicenceResponse {
+            licence: Some(view.state.summary_at(now())),
+            terms: Some(view.state.terms.clone()),
+            chain: view
+                .chain
+                .into_iter()
+                .map(|(id, envelope, decision)| pb::ChainLink { statement_id: id.0.to_vec(), envelope, decision: Some(decision) })
+                .collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_statement(&self, request: Request<pb::GetStatementRequest>) -> Result<Response<pb::GetStatementResponse>, Status> {
+        let raw = request.into_inner().statement_id;
+        let id = StatementId::from_slice(&raw)
+            .ok_or_else(|| invalid(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
+        let envelope = self.registry.statement(&id)?.ok_or_else(|| Error::NotFound(format!("statement {id} not found")))?;
+        Ok(Response::new(pb::GetStatementResponse { statement_id: raw, envelope }))
+    }
+
+    #[instrument(skip_all)]
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        let query = search_query(request.into_inner())?;
+        let page = self.registry.search(&query)?;
+        Ok(Response::new(pb::SearchResponse {
+            licences: page.licences,
+            next_cursor: page.next.map(hex::encode).unwrap_or_default(),
+        }))
+    }
+}
+
+/// Validates a wire search request.
+fn search_query(r: pb::SearchRequest) -> Result<SearchQuery, Status> {
+    let nonempty = |s: String| (!s.trim().is_empty()).then_some(s);
+    if !r.authority.is_empty() && !is_authority_id(&r.authority) {
+        return Err(invalid(format!("authority: `{}` is not a lowercase dotted id like de.bafa", r.authority)));
+    }
+    if !r.destination.is_empty() && !comity_proto::codes::is_country(&r.destination) {
+        return Err(invalid(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code", r.destination)));
+    }
+    for (field, text) in [("party", &r.party), ("control_code", &r.control_code), ("licence_id_prefix", &r.licence_id_prefix)] {
+        if text.len() > 128 {
+            return Err(invalid(format!("{field}: longer than 128 bytes")));
+        }
+    }
+    let status = match LicenceStatus::try_from(r.status) {
+        Ok(LicenceStatus::Unspecified) => None,
+        Ok(s) => Some(s),
+        Err(_) => return Err(invalid(format!("status: unknown value {}", r.status))),
+    };
+    let page_size = match r.page_size as usize {
+        0 => DEFAULT_PAGE_SIZE,
+        n if n > MAX_PAGE_SIZE => return Err(invalid(format!("page_size: at most {MAX_PAGE_SIZE}, got {n}"))),
+        n => n,
+    };
+    let party_words = words(&r.party);
+    if !r.party.trim().is_empty() && party_words.is_empty() {
+        return Err(invalid("party: must contain letters or digits"));
+    }
+    let mut query = SearchQuery {
+        authority: nonempty(r.authority),
+        licence_id_prefix: nonempty(r.licence_id_prefix),
+        party_words,
+        destination: nonempty(r.destination),
+        control_code: nonempty(r.control_code),
+        status,
+        decided_from: (r.decided_from != 0).then_some(r.decided_from),
+        decided_until: (r.decided_until != 0).then_some(r.decided_until),
+        page_size,
+        after: None,
+    };
+    if !r.cursor.is_empty() {
+        let cursor = hex::decode(&r.cursor).map_err(|_| invalid("cursor: not a cursor returned by Search"))?;
+        if !Store::cursor_fits(&query, &cursor) {
+            return Err(invalid("cursor: belongs to a different query"));
+        }
+        query.after = Some(cursor);
+    }
+    Ok(query)
+}
