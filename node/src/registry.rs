@@ -7,8 +7,8 @@
 //! (group commit: many publishes share one fsync).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::thread;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::pb;
@@ -56,6 +56,7 @@ pub struct Registry {
     store: Store,
     authority_keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
     writer: mpsc::Sender<Job>,
+    writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Registry {
@@ -69,11 +70,29 @@ impl Registry {
         let max_batch = config.limits.max_publish_batch;
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let writer_store = store.clone();
-        thread::Builder::new()
+        let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
             .spawn(move || writer_loop(writer_store, rx, max_batch))
             .expect("spawn writer thread");
-        Self { store, authority_keys: Arc::new(authority_keys), writer: tx }
+        Self {
+            store,
+            authority_keys: Arc::new(authority_keys),
+            writer: tx,
+            writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
+        }
+    }
+
+    /// Drops this handle and waits until the writer has answered every queued publish and
+    /// closed its store handle. Call it on the last handle, after the server has stopped:
+    /// the writer ends only when no handle can send to it any more.
+    pub fn close(self) {
+        let thread = self.writer_thread.lock().ok().and_then(|mut t| t.take());
+        drop(self);
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::error!("writer thread panicked");
+            }
+        }
     }
 
     /// The underlying store (read-only use).

@@ -19,7 +19,7 @@ use crate::store::Store;
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
-    registry: Registry,
+    registry: Option<Registry>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
@@ -59,7 +59,7 @@ impl RunningNode {
             let _ = stopped.await;
         }));
         tracing::info!(%addr, data_dir = %config.data_dir.display(), authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, registry, stop: Some(stop), task: Some(task) })
+        Ok(Self { addr, registry: Some(registry), stop: Some(stop), task: Some(task) })
     }
 
     /// The address the node listens on.
@@ -74,16 +74,20 @@ impl RunningNode {
 
     /// The node's registry (tests inspect evidence through it).
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        self.registry.as_ref().expect("registry lives until shutdown")
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    /// Stops accepting, lets in-flight requests finish, waits for the server to end, then for
+    /// the writer to commit what it was given, and closes the store.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.await??;
+        }
+        if let Some(registry) = self.registry.take() {
+            tokio::task::spawn_blocking(move || registry.close()).await?;
         }
         Ok(())
     }
