@@ -2255,6 +2255,19 @@ mod tests {
         }
     }
 
+    /// `examples/deny.json` (the JSON authoring example) is a well-formed first decision.
+    #[test]
+    fn example_deny_json_is_a_valid_decision() {
+        use crate::decision::CheckedDecision;
+
+        let doc: DecisionDoc = serde_json::from_str(include_str!("../../examples/deny.json")).unwrap();
+        assert_eq!(doc.action, A::Deny);
+        let checked = CheckedDecision::try_from(doc.to_wire().unwrap()).unwrap();
+        assert_eq!(checked.decision().version, 1);
+        let back: DecisionDoc = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(back, doc);
+    }
+
     #[test]
     fn demo_data_is_valid_on_any_day_and_hour() {
         let start = parse_time("2026-03-02T00:00:00Z").unwrap();

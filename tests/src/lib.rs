@@ -103,3 +103,71 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `comity-node run` process, killed (SIGKILL) on drop.
+pub struct NodeProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl NodeProcess {
+    /// Starts `comity-node run --listen 127.0.0.1:0 ARGS...` and waits for its "listening on"
+    /// line. Its log goes to `log_file`.
+    pub fn spawn(args: &[&str], log_file: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let log = std::fs::File::create(log_file).expect("create node log");
+        let mut child = Command::new(bin_path("comity-node"))
+            .arg("run")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn comity-node");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("comity-node did not report its address; log: {}", std::fs::read_to_string(log_file).unwrap_or_default())
+        });
+        let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line `{line}`"));
+        Self { child, url: format!("http://{addr}") }
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// SIGKILL, no chance to flush or clean up.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("kill comity-node");
+        self.child.wait().expect("reap comity-node");
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the exit status.
+    #[cfg(unix)]
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("send SIGTERM");
+        self.child.wait().expect("reap comity-node")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The workspace's `examples/` directory.
+pub fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
