@@ -22,12 +22,42 @@ const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 pub enum ClientError {
     #[error("cannot reach node {url}: {message}")]
     Connect { url: String, message: String },
-    #[error("node refused: {}: {}", .0.code(), .0.message())]
-    Status(#[from] tonic::Status),
+    #[error("node refused ({}): {}", code_name(.0.code()), .0.message())]
+    Status(tonic::Status),
     #[error("node answer failed verification: {0}")]
     Verification(String),
     #[error("{0}")]
     Document(String),
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(s: tonic::Status) -> Self {
+        ClientError::Status(s)
+    }
+}
+
+/// The canonical gRPC name of a status code, e.g. `NOT_FOUND`.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 /// A licence fetched from a node and checked locally: every envelope parses, its id is the

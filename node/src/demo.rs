@@ -23,6 +23,8 @@ pub struct Demo {
     pub dir: PathBuf,
     pub decisions: usize,
     pub licences: usize,
+    /// Search and show commands that find something in this data set.
+    pub tries: Vec<String>,
 }
 
 /// Creates `dir` afresh (refusing to touch a directory the demo did not create), writes keys
@@ -59,7 +61,40 @@ pub async fn start(dir: &Path, listener: TcpListener) -> anyhow::Result<Demo> {
             .with_context(|| format!("publish demo decision {}/{} v{:?}", licence.0, licence.1, doc.version))?;
         heads.insert(licence, published.id);
     }
-    Ok(Demo { node, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len() })
+    let tries = suggested_commands(&docs);
+    Ok(Demo { node, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries })
+}
+
+/// Picks examples from the data: the longest decision chain, the commonest destination,
+/// control code and applicant word, so every suggested command finds something.
+fn suggested_commands(docs: &[comity_proto::authoring::DecisionDoc]) -> Vec<String> {
+    fn commonest(items: impl Iterator<Item = String>) -> Option<String> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for i in items {
+            *counts.entry(i).or_default() += 1;
+        }
+        counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(k, _)| k)
+    }
+    let mut tries = Vec::new();
+    if let Some(d) = commonest(docs.iter().flat_map(|d| d.destinations.clone())) {
+        tries.push(format!("comity search --destination {d}"));
+    }
+    tries.push("comity search --status revoked".into());
+    tries.push("comity search --status under-appeal".into());
+    if let Some(code) = commonest(docs.iter().flat_map(|d| d.items.iter().map(|i| i.control_code.chars().take(5).collect()))) {
+        tries.push(format!("comity search --control-code {code}"));
+    }
+    let denied_applicant = docs
+        .iter()
+        .filter(|d| d.action == comity_proto::authoring::ActionName::Deny)
+        .find_map(|d| d.applicant.as_ref().and_then(|a| a.name.split_whitespace().next().map(str::to_lowercase)));
+    if let Some(word) = denied_applicant {
+        tries.push(format!("comity search --party {word}"));
+    }
+    if let Some(longest) = docs.iter().max_by_key(|d| (d.version.unwrap_or(1), std::cmp::Reverse(d.licence_id.clone()))) {
+        tries.push(format!("comity licence show {}/{}", longest.authority, longest.licence_id));
+    }
+    tries
 }
 
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
@@ -87,10 +122,7 @@ Comity demo node serving at {url}
 
 Try, in another terminal (from this directory):
   alias comity='cargo run -q --bin comity --'
-  comity search --destination JP
-  comity search --status revoked
-  comity search --party hoshino
-  comity licence show de.bafa/DE-2026-004211
+{tries}
   comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
   comity licence show de.bafa/DE-2026-009001 --json
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
@@ -98,6 +130,7 @@ Try, in another terminal (from this directory):
 Press Ctrl-C to stop.",
         decisions = demo.decisions,
         licences = demo.licences,
+        tries = demo.tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
         addr = demo.node.addr(),
     )
 }
