@@ -2061,7 +2061,26 @@ mod tests {
         }
     }
 
-    fn check_codes(doc: &DecisionDoc, eu: &Regex, wa: &Regex, decimal: &Regex) {
+    struct Patterns {
+        eu: Regex,
+        wa: Regex,
+        decimal: Regex,
+        reason: Regex,
+    }
+
+    impl Patterns {
+        fn new() -> Self {
+            Patterns {
+                eu: Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").unwrap(),
+                wa: Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]+(\.[a-z0-9]+)*$").unwrap(),
+                decimal: Regex::new(r"^[0-9]+(\.[0-9]+)?$").unwrap(),
+                reason: Regex::new("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$").unwrap(),
+            }
+        }
+    }
+
+    fn check_codes(doc: &DecisionDoc, p: &Patterns) {
+        let Patterns { eu, wa, decimal, reason } = p;
         let what = format!("{} v{:?}", doc.licence_id, doc.version);
         let parties = doc.applicant.iter().chain(&doc.end_users).chain(&doc.consignees);
         for p in parties {
@@ -2084,7 +2103,7 @@ mod tests {
             assert!(ok, "{what}: control code {} for {:?}", i.control_code, i.regime);
         }
         for r in &doc.reasons {
-            assert!(Regex::new("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$").unwrap().is_match(&r.code), "{what}: {}", r.code);
+            assert!(reason.is_match(&r.code), "{what}: {}", r.code);
             assert!(!r.legal_basis.is_empty() && !r.text.is_empty(), "{what}: reason text");
         }
     }
@@ -2092,9 +2111,7 @@ mod tests {
     /// Checks the data against the licence rules; returns the final state per licence.
     fn check(now: i64) -> BTreeMap<(String, String), Licence> {
         let docs = decisions(now);
-        let eu = Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").unwrap();
-        let wa = Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]+(\.[a-z0-9]+)*$").unwrap();
-        let decimal = Regex::new(r"^[0-9]+(\.[0-9]+)?$").unwrap();
+        let patterns = Patterns::new();
         let mut licences: BTreeMap<(String, String), Licence> = BTreeMap::new();
         for doc in &docs {
             let what = format!("{} v{:?} {:?}", doc.licence_id, doc.version, doc.action);
@@ -2102,7 +2119,7 @@ mod tests {
             assert!(doc.previous.is_none());
             assert!(wire.decided_at >= wire.application_received, "{what}: decided before received");
             assert!(wire.decided_at <= now, "{what}: decided in the future");
-            check_codes(doc, &eu, &wa, &decimal);
+            check_codes(doc, &patterns);
 
             let key = (doc.authority.clone(), doc.licence_id.clone());
             let existing = licences.get(&key);
