@@ -234,6 +234,10 @@ async fn search_filters_and_pages_without_repeats() {
     assert_eq!(find(pb::SearchRequest { destination: "KR".into(), ..Default::default() }).await, vec!["DE-2026-000701"]);
     assert_eq!(find(pb::SearchRequest { party: "nordwerk präzision".into(), ..Default::default() }).await, vec!["DE-2026-000701"]);
     assert_eq!(find(pb::SearchRequest { party: "straits".into(), ..Default::default() }).await, vec!["JP-METI-2026-01187"]);
+    // Legal forms are not indexed, but still match (by a filtered scan), also as a prefix.
+    assert_eq!(find(pb::SearchRequest { party: "gmbh".into(), ..Default::default() }).await.len(), 5);
+    assert_eq!(find(pb::SearchRequest { party: "GmB".into(), ..Default::default() }).await.len(), 5);
+    assert_eq!(find(pb::SearchRequest { party: "optronik gmbh".into(), ..Default::default() }).await.len(), 4);
     assert_eq!(find(pb::SearchRequest { control_code: "EAR:5A992".into(), ..Default::default() }).await, vec!["JP-METI-2026-01187"]);
     assert_eq!(find(pb::SearchRequest { control_code: "EU-DU:5A992".into(), ..Default::default() }).await, Vec::<String>::new());
     // Two matching items on one licence still give one result.

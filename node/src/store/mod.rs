@@ -198,14 +198,15 @@ impl WriteBatch {
     }
 
     /// Replaces a licence's summary and its index entries (`old`: the summary it replaces).
+    /// Only index keys that change are written: sled's cost is per key.
     pub fn put_licence(&mut self, old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) {
-        if let Some(old) = old {
-            for k in search::index_keys(old) {
-                self.inner.remove(k);
-            }
+        let old_keys = old.map(search::index_keys).unwrap_or_default();
+        let new_keys = search::index_keys(new);
+        for k in old_keys.iter().filter(|k| new_keys.binary_search(k).is_err()) {
+            self.inner.remove(k.as_slice());
         }
-        for k in search::index_keys(new) {
-            self.inner.insert(k, &[]);
+        for k in new_keys.iter().filter(|k| old_keys.binary_search(k).is_err()) {
+            self.inner.insert(k.as_slice(), &[]);
         }
         self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
     }

@@ -46,6 +46,24 @@ pub fn words(name: &str) -> Vec<String> {
     name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
+/// Legal forms and filler words: in nearly every name, so useless to search by, and each
+/// index key costs a write.
+const UNINDEXED_WORDS: &[&str] = &[
+    "ab", "ag", "and", "as", "bv", "co", "corp", "de", "der", "des", "die", "du", "et", "for", "gmbh", "inc", "kg", "kk", "la",
+    "le", "limited", "llc", "ltd", "nv", "of", "oy", "plc", "pte", "pty", "sa", "sarl", "spa", "srl", "the", "und", "von",
+];
+
+/// True when `word` gets a party-index entry.
+fn is_indexed_word(word: &str) -> bool {
+    word.chars().count() >= 2 && !UNINDEXED_WORDS.contains(&word)
+}
+
+/// True when every name word that `word` is a prefix of is indexed, so a prefix scan of the
+/// party index finds all matches ("gmb" could mean "gmbh", which is not indexed).
+fn can_scan_by(word: &str) -> bool {
+    word.chars().count() >= 2 && !UNINDEXED_WORDS.iter().any(|u| u.starts_with(word))
+}
+
 fn bare_code(qualified: &str) -> &str {
     qualified.split_once(':').map_or(qualified, |(_, code)| code)
 }
@@ -56,7 +74,7 @@ pub(super) fn index_keys(s: &pb::LicenceSummary) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let parties = std::iter::once(&s.applicant).chain(&s.end_users).chain(&s.consignees);
     for name in parties {
-        for w in words(name) {
+        for w in words(name).into_iter().filter(|w| is_indexed_word(w)) {
             out.push(key(table::IDX_PARTY, w.as_bytes()));
         }
     }
@@ -75,7 +93,9 @@ pub(super) fn index_keys(s: &pb::LicenceSummary) -> Vec<Vec<u8>> {
 /// Which keys a query walks: the index of its most selective filter, or the licence table.
 fn scan_prefix(q: &SearchQuery) -> Vec<u8> {
     let exact = |tag: u8, term: &[u8]| [&[tag][..], term, &[SEP]].concat();
-    if let Some(longest) = q.party_words.iter().max_by_key(|w| w.len()) {
+    // Scan by the longest indexed query word; a query of only unindexed words ("gmbh") falls
+    // through to the other scans, and the party filter still applies to every result.
+    if let Some(longest) = q.party_words.iter().filter(|w| can_scan_by(w)).max_by_key(|w| w.len()) {
         return [&[table::IDX_PARTY][..], longest.as_bytes()].concat();
     }
     if let Some(code) = &q.control_code {
