@@ -80,7 +80,9 @@ impl TestNode {
     }
 }
 
-/// Path of a binary built by this workspace (`cargo test --workspace` builds them all).
+/// Path of a binary built by this workspace. `cargo test --workspace` builds a package's
+/// binaries only for packages with integration tests: `node/tests/` and `client/tests/` exist
+/// partly for that reason.
 pub fn bin_path(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");
     dir.pop(); // the test binary

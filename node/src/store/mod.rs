@@ -159,6 +159,15 @@ impl Store {
         Ok(())
     }
 
+    /// Overwrites the stored schema version, to test how a binary treats data from another
+    /// version. Never used by the node itself.
+    #[doc(hidden)]
+    pub fn set_schema_version_for_tests(&self, version: u32) -> Result<()> {
+        self.db.insert(keys::meta("schema_version"), &version.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// A fresh evidence sequence number.
     pub fn next_evidence_seq(&self) -> Result<u64> {
         Ok(self.db.generate_id()?)
