@@ -419,10 +419,12 @@ mod tests {
         assert_eq!(checked.licence_type(), LicenceType::Individual);
     }
 
+    type Mutation = Box<dyn Fn(&mut pb::Decision)>;
+
     #[test]
     fn each_bad_field_is_named() {
         let g = || grant("de.bafa", "DE-2026-000123");
-        let cases: Vec<(&str, Box<dyn Fn(&mut pb::Decision)>)> = vec![
+        let cases: Vec<(&str, Mutation)> = vec![
             ("authority", Box::new(|d| d.authority = "BAFA".into())),
             ("licence_id", Box::new(|d| d.licence_id = "DE 2026".into())),
             ("version", Box::new(|d| d.version = 0)),

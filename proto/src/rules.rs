@@ -316,7 +316,10 @@ mod tests {
 
     /// Every state with a shortest path reaching it, and the expected table written out by hand
     /// (independently of `transition`): for each state, the legal actions and where they lead.
-    fn expected_table() -> Vec<(&'static str, Vec<Action>, Vec<(Action, Status)>)> {
+    /// (state name, path of actions reaching it, legal actions with the state each leads to)
+    type TableRow = (&'static str, Vec<Action>, Vec<(Action, Status)>);
+
+    fn expected_table() -> Vec<TableRow> {
         use Action as A;
         use Status as S;
         vec![
