@@ -15,5 +15,6 @@ pub mod statement;
 pub mod codes;
 pub mod decision;
 pub mod keyfile;
+pub mod log;
 pub mod rules;
 pub mod demo_data;
