@@ -24,9 +24,18 @@ pub struct Config {
     /// gRPC listen address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Where the store lives.
+    /// Where the store, and by default the log key, live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The log's origin: names this node's log forever (e.g. `registry.bafa.example/log`).
+    #[serde(default = "default_origin")]
+    pub origin: String,
+    /// Log signing key file [default: DATA_DIR/log.key, created on first start].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key_file: Option<PathBuf>,
+    /// An idle log re-signs its checkpoint this often, so readers can tell how fresh it is.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
     /// Authorities hosted by this node: only their current keys may publish here.
     #[serde(default, rename = "authority")]
     pub authorities: Vec<AuthorityConfig>,
@@ -79,13 +88,32 @@ fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("default listen address parses")
 }
 
+/// Default log origin, for a node started without a config.
+pub const DEFAULT_ORIGIN: &str = "localhost/comity-log";
+
+fn default_origin() -> String {
+    DEFAULT_ORIGIN.into()
+}
+
+fn default_checkpoint_interval() -> u64 {
+    60
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { listen: default_listen(), data_dir: default_data_dir(), authorities: Vec::new(), limits: Limits::default() }
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            origin: default_origin(),
+            log_key_file: None,
+            checkpoint_interval_secs: default_checkpoint_interval(),
+            authorities: Vec::new(),
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -115,8 +143,24 @@ impl Config {
         Self::from_toml(&text, &shown)
     }
 
+    /// Where the store lives inside the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    /// The log key file.
+    pub fn log_key_path(&self) -> PathBuf {
+        self.log_key_file.clone().unwrap_or_else(|| self.data_dir.join("log.key"))
+    }
+
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.origin.is_empty() || self.origin.len() > 256 || self.origin.contains(|c: char| c.is_whitespace() || c == '+') {
+            return Err(ConfigError::Invalid(format!("origin `{}` must be non-empty, without spaces or '+', e.g. registry.bafa.example/log", self.origin)));
+        }
+        if self.checkpoint_interval_secs == 0 {
+            return Err(ConfigError::Invalid("checkpoint_interval_secs must be positive".into()));
+        }
         for (i, a) in self.authorities.iter().enumerate() {
             if !is_authority_id(&a.id) {
                 return Err(ConfigError::Invalid(format!("authority[{i}].id `{}` is not a lowercase dotted id like de.bafa", a.id)));

@@ -34,7 +34,12 @@ pub async fn start(dir: &Path, listener: TcpListener) -> anyhow::Result<Demo> {
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
 
-    let mut config = Config { data_dir: dir.join("data"), listen: listener.local_addr()?, ..Config::default() };
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        listen: listener.local_addr()?,
+        origin: "demo.comity.example/log".into(),
+        ..Config::default()
+    };
     let mut signers = HashMap::new();
     for authority in demo_data::authorities() {
         let key = KeyFile::generate(authority.id);

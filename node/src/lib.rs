@@ -3,6 +3,8 @@
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod log;
+pub mod log_service;
 pub mod registry;
 pub mod server;
 pub mod service;

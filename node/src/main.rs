@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
+use comity_node::log::load_or_create_key;
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
 use tokio::net::TcpListener;
@@ -40,6 +41,9 @@ enum Command {
         /// Listen address written into the config.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// The log's origin, naming this node's log forever [default: FIRST-AUTHORITY.registry/log].
+        #[arg(long)]
+        origin: Option<String>,
     },
     /// Serve the registry.
     Run {
@@ -85,7 +89,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init { data_dir, authorities, listen } => init(&data_dir, &authorities, listen),
+        Command::Init { data_dir, authorities, listen, origin } => init(&data_dir, &authorities, listen, origin),
         Command::Run { config, data_dir, listen } => {
             let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
             if let Some(data_dir) = data_dir {
@@ -122,7 +126,7 @@ fn load_config(explicit: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Resu
     Ok(Config::default())
 }
 
-fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr) -> anyhow::Result<()> {
+fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>) -> anyhow::Result<()> {
     let config_path = data_dir.join(CONFIG_FILE_NAME);
     if config_path.exists() {
         anyhow::bail!("{} already exists; refusing to overwrite an initialised node", config_path.display());
@@ -141,7 +145,11 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr) -> anyhow::
         println!("authority {id}: signing key {} (key id {}) written to {}", key.public_key, key.key_id, key_path.display());
         config.authorities.push(AuthorityConfig { id: id.into(), name: name.into(), keys: vec![key.public_key] });
     }
+    let first = config.authorities.first().map(|a| a.id.clone());
+    config.origin = origin.unwrap_or_else(|| first.map_or(DEFAULT_ORIGIN.into(), |a| format!("{a}.registry/log")));
     config.check()?;
+    let log_key = load_or_create_key(&config.log_key_path(), &config.origin)?;
+    println!("log {}: verifier key {} (give it to peers and auditors)", config.origin, log_key.verifier());
     std::fs::write(&config_path, config.to_toml()).with_context(|| format!("write {}", config_path.display()))?;
     println!("config written to {}", config_path.display());
     println!("start the node with: comity-node run --data-dir {}", data_dir.display());

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
+use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::log::{NodeLog, Overlay};
 use crate::store::{Evidence, SearchPage, SearchQuery, Store, WriteBatch};
 
 /// Current Unix time in seconds.
@@ -34,6 +36,8 @@ pub struct Published {
     pub already_present: bool,
     /// The licence after the decision.
     pub licence: LicenceState,
+    /// Where the statement sits in the log, proven against the batch's checkpoint.
+    pub receipt: pb::Receipt,
 }
 
 /// A licence with its decision chain.
@@ -50,18 +54,26 @@ struct Job {
     reply: oneshot::Sender<Result<Published, Error>>,
 }
 
+/// What the writer thread is asked to do.
+enum Work {
+    Publish(Job),
+    /// Re-sign the checkpoint if the latest is older than this many seconds.
+    Heartbeat { max_age: i64 },
+}
+
 /// Publishing and reading licences.
 #[derive(Clone)]
 pub struct Registry {
     store: Store,
     authority_keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
-    writer: mpsc::Sender<Job>,
+    writer: mpsc::Sender<Work>,
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Registry {
-    /// Starts the writer thread over `store`, accepting the authorities configured in `config`.
-    pub fn start(store: Store, config: &Config) -> Self {
+    /// Starts the writer thread over `store` and its `log`, accepting the authorities
+    /// configured in `config`.
+    pub fn start(store: Store, config: &Config, log: NodeLog) -> Self {
         let authority_keys = config
             .authorities
             .iter()
@@ -72,7 +84,7 @@ impl Registry {
         let writer_store = store.clone();
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log))
             .expect("spawn writer thread");
         Self {
             store,
@@ -118,10 +130,16 @@ impl Registry {
 
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Job { envelope, decision, reply })
+            .send(Work::Publish(Job { envelope, decision, reply }))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
         answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+    }
+
+    /// Asks the writer to sign a fresh checkpoint if the latest is older than `max_age` seconds,
+    /// so readers can tell how fresh an idle log's view is.
+    pub async fn heartbeat(&self, max_age: i64) -> Result<(), Error> {
+        self.writer.send(Work::Heartbeat { max_age }).await.map_err(|_| Error::Unavailable("node is shutting down".into()))
     }
 
     /// A licence's state and chain, or `None` when no decision exists.
@@ -176,64 +194,140 @@ struct Pending {
     staged: HashMap<u64, (StatementId, Vec<u8>)>,
 }
 
-fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+/// Everything staged in one batch.
+struct BatchState<'a> {
+    batch: WriteBatch,
+    licences: HashMap<(String, String), Pending>,
+    overlay: Overlay<'a>,
+    /// Log size including the entries staged so far.
+    log_size: u64,
+    /// Log index of each statement staged in this batch.
+    staged_index: HashMap<StatementId, u64>,
+}
+
+/// A publish checked and staged, waiting for its receipt.
+struct Staged {
+    id: StatementId,
+    already_present: bool,
+    licence: LicenceState,
+    index: u64,
+    leaf: [u8; 32],
+}
+
+fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut log: NodeLog) {
     while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
+        let mut work = vec![first];
+        while work.len() < max_batch {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(w) => work.push(w),
                 Err(_) => break,
             }
         }
-        let mut batch = WriteBatch::default();
-        let mut pending: HashMap<(String, String), Pending> = HashMap::new();
+        let mut heartbeat: Option<i64> = None;
+        let mut jobs = Vec::with_capacity(work.len());
+        for w in work {
+            match w {
+                Work::Publish(job) => jobs.push(job),
+                Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
+            }
+        }
+
+        let old_size = log.latest().size;
+        let mut state = BatchState {
+            batch: WriteBatch::default(),
+            licences: HashMap::new(),
+            overlay: Overlay::new(&store),
+            log_size: old_size,
+            staged_index: HashMap::new(),
+        };
         let mut writes = false;
         let results: Vec<_> = jobs
             .into_iter()
             .map(|job| {
-                let result = stage(&store, &mut pending, &mut batch, &job);
+                let result = stage(&store, &mut state, &job);
                 writes |= matches!(&result, Ok(p) if !p.already_present) || matches!(&result, Err(Error::Fork(_)));
                 (job.reply, result)
             })
             .collect();
-        let committed = if writes { store.commit(batch) } else { Ok(()) };
+
+        let stale = heartbeat.is_some_and(|max_age| now() - log.latest().time >= max_age);
+        let mut note = None;
+        if state.log_size > old_size || stale {
+            match tree_root(state.log_size, &state.overlay) {
+                Ok(root) => {
+                    let signed = log.sign(state.log_size, &root, now());
+                    state.batch.put_checkpoint(log.origin(), state.log_size, &signed);
+                    note = Some(signed);
+                    writes = true;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot compute the log root; nothing in this batch is committed"),
+            }
+        }
+        let committed = if !writes {
+            Ok(())
+        } else if state.log_size > old_size && note.is_none() {
+            Err("log root unavailable".to_string())
+        } else {
+            store.commit(state.batch).map_err(|e| e.to_string())
+        };
+        match (&committed, &note) {
+            (Ok(()), Some(n)) => log.committed(n),
+            (Err(e), _) => tracing::error!(error = %e, "commit failed"),
+            _ => {}
+        }
         let count = results.len();
         for (reply, result) in results {
-            let result = match (&committed, result) {
+            let answer = match (&committed, result) {
                 (Err(e), Ok(p)) if !p.already_present => Err(Error::Unavailable(format!("storage write failed, nothing was stored: {e}"))),
-                (_, r) => r,
+                (_, Ok(staged)) => receipt_for(&store, &log, staged),
+                (_, Err(e)) => Err(e),
             };
             // The client may have gone; the data is stored either way.
-            let _ = reply.send(result);
+            let _ = reply.send(answer);
         }
-        if let Err(e) = committed {
-            tracing::error!(error = %e, batch = count, "commit failed");
-        } else if writes {
-            tracing::debug!(batch = count, "committed publish batch");
+        if writes && committed.is_ok() {
+            tracing::debug!(batch = count, log_size = log.latest().size, "committed publish batch");
         }
     }
 }
 
-/// Checks one job against the licence state and stages its writes.
-fn stage(
-    store: &Store,
-    pending: &mut HashMap<(String, String), Pending>,
-    batch: &mut WriteBatch,
-    job: &Job,
-) -> Result<Published, Error> {
+/// Completes a staged publish with its receipt against the latest committed checkpoint.
+fn receipt_for(store: &Store, log: &NodeLog, staged: Staged) -> Result<Published, Error> {
+    let cp = log.latest();
+    let proof = prove_inclusion(cp.size, staged.index, store).map_err(stored_corrupt)?;
+    Ok(Published {
+        id: staged.id,
+        already_present: staged.already_present,
+        licence: staged.licence,
+        receipt: pb::Receipt {
+            origin: cp.origin.clone(),
+            index: staged.index,
+            leaf_hash: staged.leaf.to_vec(),
+            checkpoint: cp.note.clone(),
+            inclusion_proof: proof.into_iter().map(|h| h.to_vec()).collect(),
+        },
+    })
+}
+
+/// Checks one job against the licence state and stages its writes, including its log append.
+fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged, Error> {
     let d = job.decision.decision();
     let id = job.envelope.id();
+    let leaf = leaf_hash(job.envelope.bytes());
     let key = (d.authority.clone(), d.licence_id.clone());
-    if !pending.contains_key(&key) {
-        let state = fold_stored(store, &d.authority, &d.licence_id)?;
-        pending.insert(key.clone(), Pending { state, staged: HashMap::new() });
+    if !state.licences.contains_key(&key) {
+        let licence_state = fold_stored(store, &d.authority, &d.licence_id)?;
+        state.licences.insert(key.clone(), Pending { state: licence_state, staged: HashMap::new() });
     }
-    let licence = pending.get_mut(&key).expect("inserted above");
+    let licence = state.licences.get_mut(&key).expect("inserted above");
 
-    let already = licence.staged.get(&d.version).is_some_and(|(s, _)| *s == id) || store.has_statement(&id)?;
-    if already {
-        let state = licence.state.clone().ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
-        return Ok(Published { id, already_present: true, licence: state });
+    let known_index = match state.staged_index.get(&id) {
+        Some(i) => Some(*i),
+        None => store.log_index_of(&id)?,
+    };
+    if let Some(index) = known_index {
+        let current = licence.state.clone().ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
+        return Ok(Staged { id, already_present: true, licence: current, index, leaf });
     }
 
     let next = match &licence.state {
@@ -242,17 +336,25 @@ fn stage(
     };
     let next = match next {
         Ok(n) => n,
-        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, batch, job)?),
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, &mut state.batch, job)?),
         Err(e) => return Err(e.into()),
     };
+
+    let index = state.log_size;
+    let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
+    state.overlay.stage(&hashes);
+    state.batch.put_log_entry(index, &id, &hashes);
+    state.log_size += 1;
+    state.staged_index.insert(id, index);
+
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
-    batch.put_statement(&id, job.envelope.bytes());
-    batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
-    batch.put_licence(old.as_ref(), &next.decided_summary());
+    state.batch.put_statement(&id, job.envelope.bytes());
+    state.batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
+    state.batch.put_licence(old.as_ref(), &next.decided_summary());
     licence.staged.insert(d.version, (id, job.envelope.bytes().to_vec()));
     licence.state = Some(next.clone());
-    tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = job.decision.action().as_str_name(), id = %id, "decision accepted");
-    Ok(Published { id, already_present: false, licence: next })
+    tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = job.decision.action().as_str_name(), id = %id, index, "decision accepted");
+    Ok(Staged { id, already_present: false, licence: next, index, leaf })
 }
 
 fn fold_stored(store: &Store, authority: &str, licence_id: &str) -> Result<Option<LicenceState>, Error> {

@@ -12,9 +12,12 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::config::Config;
-use crate::registry::Registry;
+use crate::log::{load_or_create_key, NodeLog};
+use crate::log_service::LogService;
+use crate::registry::{now, Registry};
 use crate::service::RegistryService;
 use crate::store::Store;
+use comity_proto::pb::log_server::LogServer;
 
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
@@ -22,14 +25,18 @@ pub struct RunningNode {
     registry: Option<Registry>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    heartbeat: Option<JoinHandle<()>>,
 }
 
 impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
     /// tests can bind port 0 without a race).
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let store = Store::open(&config.data_dir)?;
-        let registry = Registry::start(store, &config);
+        let store = Store::open(&config.store_dir())?;
+        let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
+        let log = NodeLog::open(&store, key, now())?;
+        let verifier = log.verifier().clone();
+        let registry = Registry::start(store.clone(), &config, log);
         let addr = listener.local_addr()?;
         let limits = &config.limits;
 
@@ -42,6 +49,10 @@ impl RunningNode {
         let registry_service = RegistryServer::new(RegistryService::new(registry.clone()))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
+        let log_service = LogServer::new(LogService::new(store, verifier))
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes);
+        health.set_serving::<LogServer<LogService>>().await;
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -54,12 +65,14 @@ impl RunningNode {
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(registry_service);
+            .add_service(registry_service)
+            .add_service(log_service);
         let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
             let _ = stopped.await;
         }));
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, registry: Some(registry), stop: Some(stop), task: Some(task) })
+        let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
+        Ok(Self { addr, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat) })
     }
 
     /// The address the node listens on.
@@ -86,6 +99,10 @@ impl RunningNode {
         if let Some(task) = self.task.take() {
             task.await??;
         }
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+            let _ = heartbeat.await;
+        }
         if let Some(registry) = self.registry.take() {
             tokio::task::spawn_blocking(move || registry.close()).await?;
         }
@@ -106,10 +123,26 @@ impl RunningNode {
     }
 }
 
+/// Re-signs the checkpoint of an idle log so that it is never older than about `interval`
+/// seconds (checked four times per interval).
+async fn heartbeat_loop(registry: Registry, interval: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis((interval * 1000 / 4).max(250)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if registry.heartbeat(interval as i64).await.is_err() {
+            return;
+        }
+    }
+}
+
 impl Drop for RunningNode {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
         }
     }
 }

@@ -48,6 +48,7 @@ impl registry_server::Registry for RegistryService {
             statement_id: published.id.0.to_vec(),
             already_present: published.already_present,
             licence: Some(published.licence.summary_at(now())),
+            receipt: Some(published.receipt),
         }))
     }
 

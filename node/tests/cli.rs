@@ -26,6 +26,9 @@ fn init_writes_a_loadable_config_and_private_keys() {
     let ids: Vec<&str> = config.authorities.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["de.bafa", "uni.ethz"]);
     assert_eq!(config.authorities[0].name, "BAFA");
+    assert_eq!(config.origin, "de.bafa.registry/log");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("log de.bafa.registry/log: verifier key de.bafa.registry/log+"));
+    assert!(dir.join("log.key").exists());
     let key = comity_proto::keyfile::KeyFile::read(&dir.join("keys/de.bafa.key")).unwrap();
     assert_eq!(config.authorities[0].keys, vec![key.public_key]);
     #[cfg(unix)]
@@ -50,7 +53,7 @@ fn run_refuses_a_data_dir_from_a_newer_schema_with_a_clear_message() {
     let dir = tmp.path().join("data");
     {
         // A store as a future version would leave it.
-        let store = comity_node::store::Store::open(&dir).unwrap();
+        let store = comity_node::store::Store::open(&dir.join("store")).unwrap();
         store.set_schema_version_for_tests(comity_node::store::SCHEMA_VERSION + 1).unwrap();
     }
     let out = comity_node().args(["run", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();

@@ -295,6 +295,27 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
+/// Checks a publish receipt for `envelope`: the checkpoint is signed by `verifier`'s key, the
+/// leaf hash is that of the envelope, and the inclusion proof leads to the checkpoint's root.
+pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &LogVerifier) -> Result<SignedCheckpoint, LogError> {
+    let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
+    let leaf = leaf_hash(envelope);
+    if receipt.leaf_hash.as_slice() != leaf.as_slice() {
+        return Err(LogError::BadInclusionProof("receipt's leaf hash is not the hash of the envelope".into()));
+    }
+    if receipt.origin != checkpoint.origin {
+        return Err(LogError::WrongOrigin { expected: checkpoint.origin, got: receipt.origin.clone() });
+    }
+    let proof = proof_hashes(&receipt.inclusion_proof).map_err(LogError::BadInclusionProof)?;
+    verify_inclusion(&proof, checkpoint.size, &checkpoint.root, receipt.index, &leaf)?;
+    Ok(checkpoint)
+}
+
+/// Converts wire proof hashes, refusing any that is not 32 bytes.
+pub fn proof_hashes(raw: &[Vec<u8>]) -> Result<Vec<TreeHash>, String> {
+    raw.iter().map(|h| h.as_slice().try_into().map_err(|_| format!("proof hash of {} bytes", h.len()))).collect()
+}
+
 /// Reads stored hashes by their `tlog` stored-hash index (see [`stored_hash_index`]).
 pub trait StoredHashes {
     /// The hashes at `indexes`, in the same order; an error if any is missing.

@@ -18,6 +18,9 @@ pub mod table {
     pub const IDX_CONTROL_CODE: u8 = 0x07;
     pub const IDX_STATUS: u8 = 0x08;
     pub const EVIDENCE: u8 = 0x09;
+    pub const LOG_ENTRY: u8 = 0x0A;
+    pub const LOG_HASH: u8 = 0x0B;
+    pub const LOG_INDEX_OF: u8 = 0x0C;
 }
 
 /// Separator between string parts.
@@ -64,6 +67,21 @@ pub fn evidence(seq: u64) -> Vec<u8> {
     let mut k = vec![table::EVIDENCE];
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// `LOG_ENTRY ‖ index (u64 BE)` → statement id.
+pub fn log_entry(index: u64) -> Vec<u8> {
+    [&[table::LOG_ENTRY][..], &index.to_be_bytes()].concat()
+}
+
+/// `LOG_HASH ‖ stored hash index (u64 BE)` → 32-byte hash.
+pub fn log_hash(stored_index: u64) -> Vec<u8> {
+    [&[table::LOG_HASH][..], &stored_index.to_be_bytes()].concat()
+}
+
+/// `LOG_INDEX_OF ‖ statement id` → log index (u64 BE).
+pub fn log_index_of(id: &StatementId) -> Vec<u8> {
+    [&[table::LOG_INDEX_OF][..], &id.0].concat()
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.

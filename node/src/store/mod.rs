@@ -159,6 +159,47 @@ impl Store {
         Ok(())
     }
 
+    /// Number of entries in the log (as of the last commit).
+    pub fn log_size(&self) -> Result<u64> {
+        self.meta_u64("log_size")
+    }
+
+    /// The latest signed checkpoint note, if the log has one.
+    pub fn checkpoint(&self) -> Result<Option<String>> {
+        self.db
+            .get(keys::meta("checkpoint"))?
+            .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "meta", detail: "checkpoint is not UTF-8".into() }))
+            .transpose()
+    }
+
+    /// The log's origin, recorded at its first checkpoint.
+    pub fn log_origin(&self) -> Result<Option<String>> {
+        Ok(self.db.get(keys::meta("log_origin"))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The statement id at log `index`.
+    pub fn log_entry(&self, index: u64) -> Result<Option<StatementId>> {
+        match self.db.get(keys::log_entry(index))? {
+            None => Ok(None),
+            Some(v) => StatementId::from_slice(&v).map(Some).ok_or(StoreError::Corrupt { table: "log_entry", detail: format!("id of {} bytes", v.len()) }),
+        }
+    }
+
+    /// The log index of a statement.
+    pub fn log_index_of(&self, id: &StatementId) -> Result<Option<u64>> {
+        self.db
+            .get(keys::log_index_of(id))?
+            .map(|v| v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_index_of", detail: "not 8 bytes".into() }))
+            .transpose()
+    }
+
+    fn meta_u64(&self, name: &str) -> Result<u64> {
+        match self.db.get(keys::meta(name))? {
+            None => Ok(0),
+            Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "meta", detail: format!("{name} is not 8 bytes") }),
+        }
+    }
+
     /// Overwrites the stored schema version, to test how a binary treats data from another
     /// version. Never used by the node itself.
     #[doc(hidden)]
@@ -182,6 +223,19 @@ impl Store {
         };
         let prefix = prefix.to_vec();
         self.db.range(start..).take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+    }
+}
+
+impl comity_proto::log::StoredHashes for Store {
+    fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, String> {
+        indexes
+            .iter()
+            .map(|i| match self.db.get(keys::log_hash(*i)) {
+                Ok(Some(v)) => v.as_ref().try_into().map_err(|_| format!("stored hash {i} is not 32 bytes")),
+                Ok(None) => Err(format!("stored hash {i} missing")),
+                Err(e) => Err(format!("read stored hash {i}: {e}")),
+            })
+            .collect()
     }
 }
 
@@ -218,6 +272,22 @@ impl WriteBatch {
             self.inner.insert(k.as_slice(), &[]);
         }
         self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
+    }
+
+    /// Appends statement `id` at log `index` with the stored hashes that append creates.
+    pub fn put_log_entry(&mut self, index: u64, id: &StatementId, hashes: &[(u64, [u8; 32])]) {
+        self.inner.insert(keys::log_entry(index), &id.0);
+        self.inner.insert(keys::log_index_of(id), &index.to_be_bytes());
+        for (stored_index, hash) in hashes {
+            self.inner.insert(keys::log_hash(*stored_index), hash);
+        }
+    }
+
+    /// Records a new signed checkpoint of `size` entries for `origin`.
+    pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
+        self.inner.insert(keys::meta("log_origin"), origin.as_bytes());
+        self.inner.insert(keys::meta("log_size"), &size.to_be_bytes());
+        self.inner.insert(keys::meta("checkpoint"), note.as_bytes());
     }
 
     /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].

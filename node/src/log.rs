@@ -1,0 +1,178 @@
+//! The node's own log: its signing key, checkpoints, and the start-up check that the stored
+//! tree still matches the last signed checkpoint.
+//!
+//! Appends happen in the registry's writer (one batch per group commit); this module holds
+//! what the writer needs to extend the tree and sign a checkpoint over it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use comity_proto::log::{tree_root, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, WriteBatch};
+
+/// A log that cannot be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum LogOpenError {
+    #[error("log key {path}: {message}")]
+    Key { path: String, message: String },
+    #[error("log origin is `{stored}` in the store but `{configured}` in the config; an origin names one log forever, so use a new data dir for a new origin")]
+    OriginChanged { stored: String, configured: String },
+    #[error("stored log is damaged: {0}; refetch it from a peer that mirrors it or restore a backup")]
+    Damaged(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The log key on disk: JSON, mode 0600.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogKeyFile {
+    /// The log origin, which is also the note key name.
+    origin: String,
+    /// Hex 32-byte ed25519 seed.
+    secret_key: String,
+    /// The verifier key to hand to auditors and peers.
+    verifier_key: String,
+}
+
+/// Reads the log key at `path`, creating it for `origin` when the file does not exist.
+pub fn load_or_create_key(path: &Path, origin: &str) -> Result<LogKey, LogOpenError> {
+    let shown = path.display().to_string();
+    let err = |message: String| LogOpenError::Key { path: shown.clone(), message };
+    if !path.exists() {
+        let seed: [u8; 32] = rand::random();
+        let key = LogKey::from_seed(origin, &seed).map_err(|e| err(e.to_string()))?;
+        let file = LogKeyFile { origin: origin.into(), secret_key: hex::encode(seed), verifier_key: key.verifier().to_string() };
+        write_private(path, &serde_json::to_string_pretty(&file).expect("serialises")).map_err(|e| err(e.to_string()))?;
+        tracing::info!(path = %shown, verifier_key = %key.verifier(), "created log key");
+        return Ok(key);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let file: LogKeyFile = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if file.origin != origin {
+        return Err(LogOpenError::OriginChanged { stored: file.origin, configured: origin.into() });
+    }
+    let seed: [u8; 32] = hex::decode(&file.secret_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| err("secret_key must be 64 hex digits".into()))?;
+    LogKey::from_seed(origin, &seed).map_err(|e| err(e.to_string()))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// The node's log as the writer sees it.
+pub struct NodeLog {
+    key: LogKey,
+    verifier: LogVerifier,
+    latest: SignedCheckpoint,
+}
+
+impl NodeLog {
+    /// Opens the log in `store`: checks the origin, the last checkpoint's signature, and that
+    /// the root recomputed from the stored hashes equals the signed root. A new log gets a
+    /// signed checkpoint of size 0.
+    pub fn open(store: &Store, key: LogKey, now: i64) -> Result<Self, LogOpenError> {
+        let verifier = key.verifier();
+        if let Some(stored) = store.log_origin()? {
+            if stored != verifier.name() {
+                return Err(LogOpenError::OriginChanged { stored, configured: verifier.name().into() });
+            }
+        }
+        let latest = match store.checkpoint()? {
+            Some(note) => {
+                let cp = verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(format!("last checkpoint: {e}")))?;
+                let size = store.log_size()?;
+                if cp.size != size {
+                    return Err(LogOpenError::Damaged(format!("log size {size} differs from the checkpoint's {}", cp.size)));
+                }
+                let root = tree_root(size, store).map_err(LogOpenError::Damaged)?;
+                if root != cp.root {
+                    return Err(LogOpenError::Damaged(format!(
+                        "recomputed root {} differs from the signed root {} at size {size}",
+                        hex::encode(root),
+                        hex::encode(cp.root)
+                    )));
+                }
+                cp
+            }
+            None => {
+                let note = key.sign_checkpoint(0, &EMPTY_ROOT, now).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
+                let mut batch = WriteBatch::default();
+                batch.put_checkpoint(verifier.name(), 0, &note);
+                store.commit(batch)?;
+                verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(e.to_string()))?
+            }
+        };
+        tracing::info!(origin = %verifier.name(), size = latest.size, root = %hex::encode(latest.root), verifier_key = %verifier, "log verified");
+        Ok(Self { key, verifier, latest })
+    }
+
+    /// The origin.
+    pub fn origin(&self) -> &str {
+        self.verifier.name()
+    }
+
+    /// The public note key.
+    pub fn verifier(&self) -> &LogVerifier {
+        &self.verifier
+    }
+
+    /// The latest committed checkpoint.
+    pub fn latest(&self) -> &SignedCheckpoint {
+        &self.latest
+    }
+
+    /// Signs a checkpoint for `size` entries with `root`.
+    pub fn sign(&self, size: u64, root: &TreeHash, now: i64) -> String {
+        self.key.sign_checkpoint(size, root, now).expect("the log's own origin and key form a valid checkpoint")
+    }
+
+    /// Records that `note` was committed.
+    pub fn committed(&mut self, note: &str) {
+        match self.verifier.verify_checkpoint(note) {
+            Ok(cp) => self.latest = cp,
+            Err(e) => tracing::error!(error = %e, "own checkpoint does not verify"),
+        }
+    }
+}
+
+/// Stored hashes plus those staged in the current batch.
+pub struct Overlay<'a> {
+    store: &'a Store,
+    pending: HashMap<u64, TreeHash>,
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty overlay over `store`.
+    pub fn new(store: &'a Store) -> Self {
+        Self { store, pending: HashMap::new() }
+    }
+
+    /// Adds staged hashes.
+    pub fn stage(&mut self, hashes: &[(u64, TreeHash)]) {
+        self.pending.extend(hashes.iter().copied());
+    }
+}
+
+impl StoredHashes for Overlay<'_> {
+    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
+        let missing: Vec<u64> = indexes.iter().filter(|i| !self.pending.contains_key(i)).copied().collect();
+        let mut from_store = self.store.read(&missing)?.into_iter();
+        Ok(indexes
+            .iter()
+            .map(|i| self.pending.get(i).copied().unwrap_or_else(|| from_store.next().expect("one stored hash per missing index")))
+            .collect())
+    }
+}

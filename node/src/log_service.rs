@@ -1,0 +1,175 @@
+//! Thin tonic handlers for the `Log` service.
+
+use std::pin::Pin;
+
+use comity_proto::log::{leaf_hash, prove_consistency, prove_inclusion, LogVerifier};
+use comity_proto::pb::{self, get_inclusion_proof_request::Entry, log_server};
+use comity_proto::statement::StatementId;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use crate::error::Error;
+use crate::store::Store;
+
+/// Most entries one `GetEntries` call may ask for.
+pub const MAX_ENTRIES_PER_CALL: u64 = 10_000;
+/// Most entries in one streamed message.
+const ENTRIES_PER_MESSAGE: usize = 256;
+/// Most envelope bytes in one streamed message (well under the message-size limit).
+const BYTES_PER_MESSAGE: usize = 1024 * 1024;
+
+/// The gRPC `comity.v1.Log` service.
+pub struct LogService {
+    store: Store,
+    verifier: LogVerifier,
+}
+
+impl LogService {
+    /// Serves the log in `store`, signed with the key of `verifier`.
+    pub fn new(store: Store, verifier: LogVerifier) -> Self {
+        Self { store, verifier }
+    }
+
+    /// The latest committed checkpoint, verified.
+    fn latest(&self) -> Result<comity_proto::log::SignedCheckpoint, Status> {
+        let note = self.store.checkpoint().map_err(Error::from)?.ok_or_else(|| Status::unavailable("log has no checkpoint yet"))?;
+        self.verifier.verify_checkpoint(&note).map_err(|e| {
+            tracing::error!(error = %e, "stored checkpoint does not verify");
+            Status::internal("stored checkpoint does not verify; see the node's log")
+        })
+    }
+
+    /// `requested` or, when 0, the latest size; refuses sizes beyond the latest checkpoint.
+    fn tree_size(&self, requested: u64, latest: u64, field: &str) -> Result<u64, Status> {
+        match requested {
+            0 => Ok(latest),
+            n if n > latest => Err(Status::out_of_range(format!("{field}: {n} is beyond the log size {latest}"))),
+            n => Ok(n),
+        }
+    }
+}
+
+fn internal(e: String) -> Status {
+    tracing::error!(error = %e, "log proof failed");
+    Status::internal("stored log is incomplete; see the node's log")
+}
+
+type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::GetEntriesResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl log_server::Log for LogService {
+    #[instrument(skip_all)]
+    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let cp = self.latest()?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: cp.note,
+            origin: cp.origin,
+            size: cp.size,
+            root: cp.root.to_vec(),
+            time: cp.time,
+            verifier_key: self.verifier.to_string(),
+        }))
+    }
+
+    type GetEntriesStream = EntryStream;
+
+    #[instrument(skip_all, fields(start = request.get_ref().start, end = request.get_ref().end))]
+    async fn get_entries(&self, request: Request<pb::GetEntriesRequest>) -> Result<Response<EntryStream>, Status> {
+        let pb::GetEntriesRequest { start, end } = request.into_inner();
+        let size = self.latest()?.size;
+        if start >= end {
+            return Err(Status::invalid_argument(format!("start {start} must be less than end {end}")));
+        }
+        if end > size {
+            return Err(Status::out_of_range(format!("end {end} is beyond the log size {size}")));
+        }
+        if end - start > MAX_ENTRIES_PER_CALL {
+            return Err(Status::invalid_argument(format!("at most {MAX_ENTRIES_PER_CALL} entries per call, asked for {}", end - start)));
+        }
+        let (tx, rx) = mpsc::channel(4);
+        let store = self.store.clone();
+        // Reads run off the async threads; the bounded channel makes a slow reader slow the
+        // reading down instead of buffering the whole range.
+        tokio::task::spawn_blocking(move || {
+            let mut message = pb::GetEntriesResponse::default();
+            let mut bytes = 0;
+            for index in start..end {
+                let entry = read_entry(&store, index);
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(status) => {
+                        let _ = tx.blocking_send(Err(status));
+                        return;
+                    }
+                };
+                bytes += entry.envelope.len();
+                message.entries.push(entry);
+                if message.entries.len() >= ENTRIES_PER_MESSAGE || bytes >= BYTES_PER_MESSAGE {
+                    if tx.blocking_send(Ok(std::mem::take(&mut message))).is_err() {
+                        return;
+                    }
+                    bytes = 0;
+                }
+            }
+            if !message.entries.is_empty() {
+                let _ = tx.blocking_send(Ok(message));
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_inclusion_proof(&self, request: Request<pb::GetInclusionProofRequest>) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
+        let r = request.into_inner();
+        let latest = self.latest()?.size;
+        let tree_size = self.tree_size(r.tree_size, latest, "tree_size")?;
+        let index = match r.entry {
+            Some(Entry::Index(i)) => i,
+            Some(Entry::StatementId(raw)) => {
+                let id = StatementId::from_slice(&raw).ok_or_else(|| Status::invalid_argument(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
+                self.store.log_index_of(&id).map_err(Error::from)?.ok_or_else(|| Status::not_found(format!("statement {id} is not in this log")))?
+            }
+            None => return Err(Status::invalid_argument("give statement_id or index")),
+        };
+        if index >= tree_size {
+            return Err(Status::out_of_range(format!("index {index} is not in a tree of size {tree_size}")));
+        }
+        let entry = read_entry(&self.store, index)?;
+        let hashes = prove_inclusion(tree_size, index, &self.store).map_err(internal)?;
+        Ok(Response::new(pb::GetInclusionProofResponse {
+            index,
+            tree_size,
+            leaf_hash: leaf_hash(&entry.envelope).to_vec(),
+            hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_consistency_proof(&self, request: Request<pb::GetConsistencyProofRequest>) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let r = request.into_inner();
+        let latest = self.latest()?.size;
+        let new_size = self.tree_size(r.new_size, latest, "new_size")?;
+        if r.old_size > new_size {
+            return Err(Status::invalid_argument(format!("old_size {} is larger than new_size {new_size}", r.old_size)));
+        }
+        let hashes = if r.old_size == 0 || r.old_size == new_size {
+            Vec::new()
+        } else {
+            prove_consistency(r.old_size, new_size, &self.store).map_err(internal)?
+        };
+        Ok(Response::new(pb::GetConsistencyProofResponse {
+            old_size: r.old_size,
+            new_size,
+            hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+}
+
+fn read_entry(store: &Store, index: u64) -> Result<pb::LogEntry, Status> {
+    let id = store.log_entry(index).map_err(Error::from)?.ok_or_else(|| internal(format!("log entry {index} missing")))?;
+    let envelope = store.statement(&id).map_err(Error::from)?.ok_or_else(|| internal(format!("statement {id} of log entry {index} missing")))?;
+    Ok(pb::LogEntry { index, envelope })
+}
