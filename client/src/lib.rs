@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use comity_proto::authoring::DecisionDoc;
 use comity_proto::decision::CheckedDecision;
-use comity_proto::pb::{self, registry_client::RegistryClient};
+use comity_proto::pb::{self, log_client::LogClient, registry_client::RegistryClient};
 use comity_proto::rules::{fold, LicenceState};
 use comity_proto::statement::{Envelope, StatementId};
 use tonic::transport::{Channel, Endpoint};
@@ -74,6 +74,7 @@ pub struct CheckedLicence {
 #[derive(Clone)]
 pub struct Client {
     registry: RegistryClient<Channel>,
+    log: LogClient<Channel>,
 }
 
 impl Client {
@@ -86,10 +87,11 @@ impl Client {
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
         let channel = endpoint.connect().await.map_err(|e| connect_err(source_chain(&e)))?;
-        let registry = RegistryClient::new(channel)
+        let registry = RegistryClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { registry })
+        let log = LogClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Self { registry, log })
     }
 
     /// Publishes a signed envelope.
@@ -143,6 +145,47 @@ impl Client {
         Ok(self.registry.search(request).await?.into_inner())
     }
 
+    /// The node's latest checkpoint (unverified: check it with a pinned log key).
+    pub async fn checkpoint(&mut self) -> Result<pb::GetCheckpointResponse, ClientError> {
+        Ok(self.log.get_checkpoint(pb::GetCheckpointRequest {}).await?.into_inner())
+    }
+
+    /// Log entries [start, end), following the node's per-call limit.
+    pub async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<pb::LogEntry>, ClientError> {
+        const PER_CALL: u64 = 10_000;
+        let mut out = Vec::with_capacity((end.saturating_sub(start)).min(PER_CALL) as usize);
+        let mut next = start;
+        while next < end {
+            let upto = end.min(next + PER_CALL);
+            let mut stream = self.log.get_entries(pb::GetEntriesRequest { start: next, end: upto }).await?.into_inner();
+            while let Some(message) = stream.message().await? {
+                for entry in message.entries {
+                    if entry.index != out.len() as u64 + start {
+                        return Err(ClientError::Verification(format!("expected entry {}, got {}", out.len() as u64 + start, entry.index)));
+                    }
+                    out.push(entry);
+                }
+            }
+            if out.len() as u64 != upto - start {
+                return Err(ClientError::Verification(format!("asked for entries up to {upto}, stream ended at {}", start + out.len() as u64)));
+            }
+            next = upto;
+        }
+        Ok(out)
+    }
+
+    /// Inclusion proof of a statement in the tree of `tree_size` entries (0: latest).
+    pub async fn inclusion_proof(&mut self, id: StatementId, tree_size: u64) -> Result<pb::GetInclusionProofResponse, ClientError> {
+        let entry = Some(pb::get_inclusion_proof_request::Entry::StatementId(id.0.to_vec()));
+        Ok(self.log.get_inclusion_proof(pb::GetInclusionProofRequest { entry, tree_size }).await?.into_inner())
+    }
+
+    /// Consistency proof between two tree sizes.
+    pub async fn consistency_proof(&mut self, old_size: u64, new_size: u64) -> Result<Vec<comity_proto::log::TreeHash>, ClientError> {
+        let response = self.log.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size }).await?.into_inner();
+        comity_proto::log::proof_hashes(&response.hashes).map_err(ClientError::Verification)
+    }
+
     /// Follows search cursors until `limit` results or the end.
     pub async fn search_all(&mut self, mut request: pb::SearchRequest, limit: usize) -> Result<Vec<pb::LicenceSummary>, ClientError> {
         let mut out = Vec::new();
@@ -157,6 +200,8 @@ impl Client {
         }
     }
 }
+
+pub mod audit;
 
 /// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the
 /// licence rules are all recomputed from the envelopes.

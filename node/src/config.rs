@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
+/// Default HTTP (tiles) listen address.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:7701";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./comity-data";
 /// Config file name inside the data directory, read when no `--config` is given.
@@ -24,6 +26,9 @@ pub struct Config {
     /// gRPC listen address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// HTTP listen address for the read-only C2SP tlog-tiles view of the log; omit to disable.
+    #[serde(default = "default_http_listen", skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
     /// Where the store, and by default the log key, live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -99,6 +104,10 @@ fn default_checkpoint_interval() -> u64 {
     60
 }
 
+fn default_http_listen() -> Option<SocketAddr> {
+    Some(DEFAULT_HTTP_LISTEN.parse().expect("default HTTP listen address parses"))
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
@@ -107,6 +116,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            http_listen: default_http_listen(),
             data_dir: default_data_dir(),
             origin: default_origin(),
             log_key_file: None,

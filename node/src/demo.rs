@@ -29,7 +29,7 @@ pub struct Demo {
 
 /// Creates `dir` afresh (refusing to touch a directory the demo did not create), writes keys
 /// and config for the sample authorities, starts a node on `listener` and publishes the data set.
-pub async fn start(dir: &Path, listener: TcpListener) -> anyhow::Result<Demo> {
+pub async fn start(dir: &Path, listener: TcpListener, http_listen: Option<std::net::SocketAddr>) -> anyhow::Result<Demo> {
     prepare_dir(dir)?;
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
@@ -38,6 +38,7 @@ pub async fn start(dir: &Path, listener: TcpListener) -> anyhow::Result<Demo> {
         data_dir: dir.join("data"),
         listen: listener.local_addr()?,
         origin: "demo.comity.example/log".into(),
+        http_listen,
         ..Config::default()
     };
     let mut signers = HashMap::new();
@@ -130,12 +131,16 @@ Try, in another terminal (from this directory):
 {tries}
   comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
   comity licence show de.bafa/DE-2026-009001 --json
-  grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
+  comity log checkpoint                   (the log key: {verifier})
+  comity log audit --state audit.json --keys {dir}/comity.toml
+  grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on){tiles}
 
 Press Ctrl-C to stop.",
         decisions = demo.decisions,
         licences = demo.licences,
         tries = demo.tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
         addr = demo.node.addr(),
+        verifier = demo.node.log_verifier(),
+        tiles = demo.node.http_addr().map(|a| format!("\n  curl http://{a}/checkpoint          (the log as C2SP tlog-tiles)")).unwrap_or_default(),
     )
 }

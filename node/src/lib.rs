@@ -9,6 +9,7 @@ pub mod registry;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tiles;
 
 pub use config::Config;
 pub use server::RunningNode;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
+use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_ORIGIN};
 use comity_node::log::load_or_create_key;
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
@@ -56,6 +56,9 @@ enum Command {
         /// Listen address (overrides the config file).
         #[arg(long, env = "COMITY_LISTEN")]
         listen: Option<SocketAddr>,
+        /// HTTP listen address of the tlog-tiles view (overrides the config file).
+        #[arg(long, env = "COMITY_HTTP_LISTEN")]
+        http_listen: Option<SocketAddr>,
     },
     /// Start a node with sample authorities and a realistic data set, and print what to try.
     Demo {
@@ -65,6 +68,9 @@ enum Command {
         /// Listen address.
         #[arg(long, env = "COMITY_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// HTTP listen address of the tlog-tiles view.
+        #[arg(long, env = "COMITY_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN)]
+        http_listen: SocketAddr,
     },
 }
 
@@ -90,7 +96,7 @@ fn init_tracing(format: LogFormat) {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init { data_dir, authorities, listen, origin } => init(&data_dir, &authorities, listen, origin),
-        Command::Run { config, data_dir, listen } => {
+        Command::Run { config, data_dir, listen, http_listen } => {
             let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
             if let Some(data_dir) = data_dir {
                 config.data_dir = data_dir;
@@ -98,15 +104,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
+            if http_listen.is_some() {
+                config.http_listen = http_listen;
+            }
             let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
             let node = RunningNode::start(config, listener).await?;
-            // Scripts and tests started with port 0 read the real address from this line.
+            // Scripts and tests started with port 0 read the real addresses from these lines.
             println!("listening on {}", node.addr());
+            if let Some(http) = node.http_addr() {
+                println!("tiles on http://{http}");
+            }
             serve_until_signal(node).await
         }
-        Command::Demo { dir, listen } => {
+        Command::Demo { dir, listen, http_listen } => {
             let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
-            let demo = demo::start(&dir, listener).await?;
+            let demo = demo::start(&dir, listener, Some(http_listen)).await?;
             println!("{}", demo::guide(&demo));
             serve_until_signal(demo.node).await
         }

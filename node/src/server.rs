@@ -22,6 +22,8 @@ use comity_proto::pb::log_server::LogServer;
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+    verifier: comity_proto::log::LogVerifier,
     registry: Option<Registry>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
@@ -49,7 +51,8 @@ impl RunningNode {
         let registry_service = RegistryServer::new(RegistryService::new(registry.clone()))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
-        let log_service = LogServer::new(LogService::new(store, verifier))
+        let log_verifier = verifier.clone();
+        let log_service = LogServer::new(LogService::new(store.clone(), verifier))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         health.set_serving::<LogServer<LogService>>().await;
@@ -57,6 +60,26 @@ impl RunningNode {
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop, stopped) = oneshot::channel::<()>();
+        // The HTTP tiles view stops when the gRPC server does.
+        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let http_addr = match config.http_listen {
+            None => None,
+            Some(http) => {
+                let http_listener = TcpListener::bind(http).await.map_err(|e| anyhow::anyhow!("listen on {http} (http_listen): {e}"))?;
+                let http_addr = http_listener.local_addr()?;
+                let mut http_stopped = http_stopped.clone();
+                let tiles_store = store.clone();
+                tokio::spawn(async move {
+                    let shutdown = async move {
+                        let _ = http_stopped.wait_for(|stopped| *stopped).await;
+                    };
+                    if let Err(e) = crate::tiles::serve(http_listener, tiles_store, shutdown).await {
+                        tracing::error!(error = %e, "tiles HTTP server failed");
+                    }
+                });
+                Some(http_addr)
+            }
+        };
         let router = Server::builder()
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
@@ -67,12 +90,13 @@ impl RunningNode {
             .add_service(reflection)
             .add_service(registry_service)
             .add_service(log_service);
-        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
             let _ = stopped.await;
+            let _ = http_stop.send(true);
         }));
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat) })
+        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat) })
     }
 
     /// The address the node listens on.
@@ -83,6 +107,16 @@ impl RunningNode {
     /// `http://addr`, for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The address of the HTTP tiles view, if enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// The log's public note key.
+    pub fn log_verifier(&self) -> &comity_proto::log::LogVerifier {
+        &self.verifier
     }
 
     /// The node's registry (tests inspect evidence through it).

@@ -17,8 +17,9 @@ use crate::pb;
 /// signature over anything else.
 pub const STATEMENT_PAYLOAD_TYPE: &str = "comity.v1.statement";
 
-/// Largest envelope a node accepts (a decision with many items is a few KiB).
-pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
+/// Largest envelope a node accepts (a decision with many items is a few KiB). 65535, because
+/// C2SP tlog-tiles entry bundles frame each entry with a 16-bit length.
+pub const MAX_ENVELOPE_BYTES: usize = u16::MAX as usize;
 
 /// Most signatures one envelope may carry.
 pub const MAX_SIGNATURES: usize = 16;

@@ -26,6 +26,11 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node hosting `authorities`, each with a fresh key.
     pub async fn start(authorities: &[&str]) -> Self {
+        Self::start_with(authorities, |_| {}).await
+    }
+
+    /// Like [`TestNode::start`], with `adjust` applied to the config first.
+    pub async fn start_with(authorities: &[&str], adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut keys = HashMap::new();
         let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
@@ -34,6 +39,9 @@ impl TestNode {
             config.authorities.push(AuthorityConfig { id: (*a).into(), name: String::new(), keys: vec![key.public_key.clone()] });
             keys.insert((*a).to_string(), key);
         }
+        config.origin = "test.comity.example/log".into();
+        config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
+        adjust(&mut config);
         let mut node = Self { node: None, config, dir, keys };
         node.boot().await;
         node
@@ -51,6 +59,26 @@ impl TestNode {
             node.shutdown().await.expect("clean shutdown");
         }
         self.boot().await;
+    }
+
+    /// Stops the node (clean shutdown); it can be started again with [`TestNode::start_again`].
+    pub async fn stop(&mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// Starts a stopped node on its data directory; returns the start error, if any.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        self.config.listen = listener.local_addr()?;
+        self.node = Some(RunningNode::start(self.config.clone(), listener).await?);
+        Ok(())
+    }
+
+    /// The node's config.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The running node.
@@ -121,7 +149,7 @@ impl NodeProcess {
         let log = std::fs::File::create(log_file).expect("create node log");
         let mut child = Command::new(bin_path("comity-node"))
             .arg("run")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

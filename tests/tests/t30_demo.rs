@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 async fn demo_publishes_a_realistic_data_set_and_its_suggestions_find_data() {
     let tmp = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), listener).await.expect("demo starts");
+    let demo = comity_node::demo::start(&tmp.path().join("demo"), listener, Some("127.0.0.1:0".parse().unwrap())).await.expect("demo starts");
     assert!(demo.decisions >= 50, "only {} decisions", demo.decisions);
     assert!(demo.licences >= 30);
 
@@ -49,10 +49,10 @@ async fn demo_publishes_a_realistic_data_set_and_its_suggestions_find_data() {
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
     demo.node.shutdown().await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let again = comity_node::demo::start(&tmp.path().join("demo"), listener).await.expect("demo restarts in its own dir");
+    let again = comity_node::demo::start(&tmp.path().join("demo"), listener, None).await.expect("demo restarts in its own dir");
     again.node.shutdown().await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     std::fs::create_dir_all(tmp.path().join("precious")).unwrap();
-    let refused = comity_node::demo::start(&tmp.path().join("precious"), listener).await;
+    let refused = comity_node::demo::start(&tmp.path().join("precious"), listener, None).await;
     assert!(refused.err().unwrap().to_string().contains("was not created by"));
 }

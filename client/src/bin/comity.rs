@@ -2,14 +2,17 @@
 //!
 //! Exit codes: 0 success; 1 other failure; 2 usage; 3 input refused (invalid document,
 //! envelope or signature); 4 permission denied; 5 licence rules violated (incl. forks);
-//! 6 not found; 7 node unreachable or unavailable; 8 node answer failed verification.
+//! 6 not found; 7 node unreachable or unavailable; 8 node answer failed verification;
+//! 9 log audit failed (the log rewrote or forked its history, or serves entries it did not log).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use comity_client::audit::{audit, AuditError, AuditState, AuthorityKeys};
 use comity_client::{read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
+use comity_proto::log::{leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code, DecisionDoc};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::keyfile::KeyFile;
@@ -27,6 +30,10 @@ struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// The node's log verifier key (name+id+key), pinned out of band. Without it, the key the
+    /// node itself reports is used and the output says so (trust on first use).
+    #[arg(long, global = true, env = "COMITY_LOG_KEY")]
+    log_key: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,6 +84,32 @@ enum Command {
     Inspect {
         /// Envelope file.
         file: PathBuf,
+    },
+    /// The node's verifiable log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Fetch and verify the latest signed checkpoint.
+    Checkpoint,
+    /// Prove that a statement is in the log, against the latest checkpoint.
+    Prove {
+        /// Hex statement id.
+        id: String,
+    },
+    /// Monitor the log: verify the checkpoint, its consistency with the one seen last time,
+    /// every new entry's signature, and that the entries hash to the signed root.
+    Audit {
+        /// State file kept between runs (created on the first run).
+        #[arg(long)]
+        state: PathBuf,
+        /// TOML file with `[[authority]]` tables (id, keys); a node's comity.toml works.
+        #[arg(long)]
+        keys: PathBuf,
     },
 }
 
@@ -176,8 +209,18 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<InputError>().is_some() {
         return 3;
     }
-    match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Status(s)) => match s.code() {
+    if let Some(a) = e.downcast_ref::<AuditError>() {
+        return match a {
+            AuditError::Failed(_) => 9,
+            AuditError::Client(c) => client_exit_code(c),
+        };
+    }
+    e.downcast_ref::<ClientError>().map_or(1, client_exit_code)
+}
+
+fn client_exit_code(e: &ClientError) -> u8 {
+    match e {
+        ClientError::Status(s) => match s.code() {
             tonic::Code::InvalidArgument => 3,
             tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => 4,
             tonic::Code::FailedPrecondition => 5,
@@ -185,10 +228,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => 7,
             _ => 1,
         },
-        Some(ClientError::Connect { .. }) => 7,
-        Some(ClientError::Verification(_)) => 8,
-        Some(ClientError::Document(_)) => 3,
-        None => 1,
+        ClientError::Connect { .. } => 7,
+        ClientError::Verification(_) => 8,
+        ClientError::Document(_) => 3,
     }
 }
 
@@ -210,7 +252,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Publish { file, key } => publish(&cli.node, cli.json, &file, key.as_deref()).await,
+        Command::Publish { file, key } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref()).await,
+        Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
         Command::Licence { command: LicenceCommand::Show { licence } } => {
             let (authority, licence_id) = licence
                 .split_once('/')
@@ -287,20 +330,32 @@ fn is_document(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
 }
 
-async fn publish(node: &str, json: bool, file: &Path, key: Option<&Path>) -> anyhow::Result<()> {
+async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key: Option<&Path>) -> anyhow::Result<()> {
     let envelope = if is_document(file) {
         let key = key.ok_or_else(|| InputError(format!("{} is a decision document: give --key to sign it, or sign it first with `comity sign`", file.display())))?;
         sign_document(node, file, key).await?.0
     } else {
         std::fs::read(file).with_context(|| format!("read {}", file.display()))?
     };
-    let response = Client::connect(node).await?.publish(envelope).await?;
+    let mut client = Client::connect(node).await?;
+    let response = client.publish(envelope.clone()).await?;
+    let (verifier, from_node) = log_verifier(&mut client, log_key).await?;
+    let receipt = response.receipt.clone().ok_or_else(|| ClientError::Verification("node acknowledged without a log receipt".into()))?;
+    let checkpoint = verify_receipt(&receipt, &envelope, &verifier).map_err(|e| ClientError::Verification(format!("receipt: {e}")))?;
     let summary = response.licence.unwrap_or_default();
     if json {
         return print_json(&serde_json::json!({
             "statement_id": hex::encode(&response.statement_id),
             "already_present": response.already_present,
             "licence": SummaryJson::from(&summary),
+            "receipt": {
+                "origin": receipt.origin,
+                "index": receipt.index,
+                "leaf_hash": hex::encode(&receipt.leaf_hash),
+                "checkpoint": receipt.checkpoint,
+                "inclusion_proof": receipt.inclusion_proof.iter().map(hex::encode).collect::<Vec<_>>(),
+                "verified_with": verifier.to_string(),
+            },
         }));
     }
     let what = format!("{}/{} v{} {}", summary.authority, summary.licence_id, summary.version, action_name(summary.last_action));
@@ -310,7 +365,112 @@ async fn publish(node: &str, json: bool, file: &Path, key: Option<&Path>) -> any
         println!("published {what} as statement {}", hex::encode(&response.statement_id));
     }
     println!("licence is now {}", status_name(summary.status));
+    println!(
+        "logged as entry {} of {} (checkpoint size {}); receipt verified{}",
+        receipt.index,
+        checkpoint.origin,
+        checkpoint.size,
+        key_note(from_node)
+    );
     Ok(())
+}
+
+/// The log key to verify with: `--log-key`, else the one the node reports (trust on first use).
+async fn log_verifier(client: &mut Client, pinned: Option<&str>) -> anyhow::Result<(LogVerifier, bool)> {
+    match pinned {
+        Some(k) => Ok((k.parse().map_err(|e| InputError(format!("--log-key: {e}")))?, false)),
+        None => {
+            let served = client.checkpoint().await?.verifier_key;
+            Ok((served.parse().map_err(|e| ClientError::Verification(format!("node's log key: {e}")))?, true))
+        }
+    }
+}
+
+fn key_note(from_node: bool) -> &'static str {
+    if from_node {
+        " with the log key the node reports (pin it with --log-key / COMITY_LOG_KEY)"
+    } else {
+        " with the pinned log key"
+    }
+}
+
+fn age(checkpoint: &SignedCheckpoint) -> String {
+    let secs = chrono::Utc::now().timestamp() - checkpoint.time;
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    }
+}
+
+async fn log_command(node: &str, json: bool, log_key: Option<&str>, command: LogCommand) -> anyhow::Result<()> {
+    let mut client = Client::connect(node).await?;
+    match command {
+        LogCommand::Checkpoint => {
+            let (verifier, from_node) = log_verifier(&mut client, log_key).await?;
+            let served = client.checkpoint().await?;
+            let cp = verifier.verify_checkpoint(&served.checkpoint).map_err(|e| ClientError::Verification(e.to_string()))?;
+            if json {
+                return print_json(&serde_json::json!({
+                    "origin": cp.origin, "size": cp.size, "root": hex::encode(cp.root), "time": format_time(cp.time),
+                    "verifier_key": verifier.to_string(), "key_from_node": from_node, "checkpoint": cp.note,
+                }));
+            }
+            println!("origin        {}", cp.origin);
+            println!("size          {}", cp.size);
+            println!("root          {}", hex::encode(cp.root));
+            println!("signed at     {} ({} ago)", format_time(cp.time), age(&cp));
+            println!("log key       {}", verifier);
+            println!("signature verified{}", key_note(from_node));
+            Ok(())
+        }
+        LogCommand::Prove { id } => {
+            let id = StatementId::from_hex(&id).ok_or_else(|| InputError(format!("`{id}` is not a 64-digit hex statement id")))?;
+            let (verifier, from_node) = log_verifier(&mut client, log_key).await?;
+            let cp = verifier.verify_checkpoint(&client.checkpoint().await?.checkpoint).map_err(|e| ClientError::Verification(e.to_string()))?;
+            let proof = client.inclusion_proof(id, cp.size).await?;
+            let envelope = client.statement(id).await?;
+            let leaf = leaf_hash(envelope.bytes());
+            let hashes = proof_hashes(&proof.hashes).map_err(ClientError::Verification)?;
+            verify_inclusion(&hashes, cp.size, &cp.root, proof.index, &leaf).map_err(|e| ClientError::Verification(e.to_string()))?;
+            if json {
+                return print_json(&serde_json::json!({
+                    "statement_id": id.to_hex(), "origin": cp.origin, "index": proof.index, "tree_size": cp.size,
+                    "root": hex::encode(cp.root), "leaf_hash": hex::encode(leaf), "proof": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                }));
+            }
+            println!("statement {id} is entry {} of {} (size {})", proof.index, cp.origin, cp.size);
+            println!("inclusion proof of {} hashes verified against root {}{}", hashes.len(), hex::encode(cp.root), key_note(from_node));
+            Ok(())
+        }
+        LogCommand::Audit { state, keys } => {
+            let previous = AuditState::load(&state)?;
+            let keys = AuthorityKeys::load(&keys)?;
+            let pinned = log_key.map(|k| k.parse::<LogVerifier>()).transpose().map_err(|e| InputError(format!("--log-key: {e}")))?;
+            let (report, new_state) = audit(&mut client, previous.as_ref(), pinned.as_ref(), &keys).await?;
+            new_state.save(&state)?;
+            let cp = &report.checkpoint;
+            if json {
+                return print_json(&serde_json::json!({
+                    "origin": report.origin, "old_size": report.old_size, "size": cp.size, "root": hex::encode(cp.root),
+                    "new_entries": cp.size - report.old_size, "checkpoint_time": format_time(cp.time), "key_from_node": report.key_from_node,
+                }));
+            }
+            println!(
+                "log {} verified: size {} -> {}, {} new entries, all signed by their authority's keys; root {}; checkpoint signed {} ago",
+                report.origin,
+                report.old_size,
+                cp.size,
+                cp.size - report.old_size,
+                hex::encode(cp.root),
+                age(cp)
+            );
+            if report.key_from_node {
+                println!("first run: log key {} taken from the node and pinned in {}", new_state.verifier_key, state.display());
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn search(node: &str, json: bool, a: SearchArgs) -> anyhow::Result<()> {

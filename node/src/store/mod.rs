@@ -209,6 +209,23 @@ impl Store {
         Ok(())
     }
 
+    /// Overwrites a stored statement's bytes, to simulate tampering with the data directory.
+    /// Never used by the node itself.
+    #[doc(hidden)]
+    pub fn overwrite_statement_for_tests(&self, id: &StatementId, bytes: &[u8]) -> Result<()> {
+        self.db.insert(keys::statement(id), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Overwrites a stored Merkle hash, to simulate tampering with the data directory.
+    #[doc(hidden)]
+    pub fn overwrite_log_hash_for_tests(&self, stored_index: u64, hash: [u8; 32]) -> Result<()> {
+        self.db.insert(keys::log_hash(stored_index), &hash)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// A fresh evidence sequence number.
     pub fn next_evidence_seq(&self) -> Result<u64> {
         Ok(self.db.generate_id()?)
