@@ -56,7 +56,7 @@ struct Job {
 
 /// What the writer thread is asked to do.
 enum Work {
-    Publish(Job),
+    Publish(Box<Job>),
     /// Re-sign the checkpoint if the latest is older than this many seconds.
     Heartbeat { max_age: i64 },
 }
@@ -130,7 +130,7 @@ impl Registry {
 
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Work::Publish(Job { envelope, decision, reply }))
+            .send(Work::Publish(Box::new(Job { envelope, decision, reply })))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
         answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
@@ -227,7 +227,7 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
         let mut jobs = Vec::with_capacity(work.len());
         for w in work {
             match w {
-                Work::Publish(job) => jobs.push(job),
+                Work::Publish(job) => jobs.push(*job),
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
             }
         }
@@ -343,12 +343,11 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     let index = state.log_size;
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
     state.overlay.stage(&hashes);
-    state.batch.put_log_entry(index, &id, &hashes);
+    state.batch.put_log_entry(index, &id, job.envelope.bytes(), &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, index);
 
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
-    state.batch.put_statement(&id, job.envelope.bytes());
     state.batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
     state.batch.put_licence(old.as_ref(), &next.decided_summary());
     licence.staged.insert(d.version, (id, job.envelope.bytes().to_vec()));

@@ -287,8 +287,7 @@ mod tests {
             let id = StatementId(Sha256::digest(&env).into());
             let hashes = hashes_to_store(i, &leaf_hash(&env), &overlay).unwrap();
             overlay.staged.extend(hashes.iter().copied());
-            batch.put_statement(&id, &env);
-            batch.put_log_entry(i, &id, &hashes);
+            batch.put_log_entry(i, &id, &env, &hashes);
         }
         let root = tree_root(to, &overlay).unwrap();
         let note = LogKey::from_seed(ORIGIN, &[1; 32]).unwrap().sign_checkpoint(to, &root, 1_800_000_000).unwrap();

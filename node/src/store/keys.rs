@@ -20,7 +20,7 @@ pub mod table {
     pub const EVIDENCE: u8 = 0x09;
     pub const LOG_ENTRY: u8 = 0x0A;
     pub const LOG_HASH: u8 = 0x0B;
-    pub const LOG_INDEX_OF: u8 = 0x0C;
+    // 0x0C was a statement-id → log-index table; the index now prefixes the statement record.
 }
 
 /// Separator between string parts.
@@ -31,7 +31,7 @@ pub fn meta(name: &str) -> Vec<u8> {
     tagged(table::META, &[name.as_bytes()])
 }
 
-/// `STATEMENT ‖ id` → envelope bytes.
+/// `STATEMENT ‖ id` → log index (u64 BE) ‖ envelope bytes.
 pub fn statement(id: &StatementId) -> Vec<u8> {
     let mut k = vec![table::STATEMENT];
     k.extend_from_slice(&id.0);
@@ -77,11 +77,6 @@ pub fn log_entry(index: u64) -> Vec<u8> {
 /// `LOG_HASH ‖ stored hash index (u64 BE)` → 32-byte hash.
 pub fn log_hash(stored_index: u64) -> Vec<u8> {
     [&[table::LOG_HASH][..], &stored_index.to_be_bytes()].concat()
-}
-
-/// `LOG_INDEX_OF ‖ statement id` → log index (u64 BE).
-pub fn log_index_of(id: &StatementId) -> Vec<u8> {
-    [&[table::LOG_INDEX_OF][..], &id.0].concat()
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.

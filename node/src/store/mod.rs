@@ -101,12 +101,7 @@ impl Store {
 
     /// Envelope bytes of a statement.
     pub fn statement(&self, id: &StatementId) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(keys::statement(id))?.map(|v| v.to_vec()))
-    }
-
-    /// True when the statement is stored.
-    pub fn has_statement(&self, id: &StatementId) -> Result<bool> {
-        Ok(self.db.contains_key(keys::statement(id))?)
+        self.db.get(keys::statement(id))?.map(|v| split_statement(&v).map(|(_, e)| e.to_vec())).transpose()
     }
 
     /// Statement ids of a licence's decisions, in version order.
@@ -187,10 +182,7 @@ impl Store {
 
     /// The log index of a statement.
     pub fn log_index_of(&self, id: &StatementId) -> Result<Option<u64>> {
-        self.db
-            .get(keys::log_index_of(id))?
-            .map(|v| v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_index_of", detail: "not 8 bytes".into() }))
-            .transpose()
+        self.db.get(keys::statement(id))?.map(|v| split_statement(&v).map(|(i, _)| i)).transpose()
     }
 
     fn meta_u64(&self, name: &str) -> Result<u64> {
@@ -213,7 +205,8 @@ impl Store {
     /// Never used by the node itself.
     #[doc(hidden)]
     pub fn overwrite_statement_for_tests(&self, id: &StatementId, bytes: &[u8]) -> Result<()> {
-        self.db.insert(keys::statement(id), bytes)?;
+        let index = self.log_index_of(id)?.unwrap_or(0);
+        self.db.insert(keys::statement(id), [&index.to_be_bytes()[..], bytes].concat())?;
         self.db.flush()?;
         Ok(())
     }
@@ -256,6 +249,15 @@ impl comity_proto::log::StoredHashes for Store {
     }
 }
 
+/// A statement record is its log index (u64 BE) followed by the envelope: keeping the index
+/// here saves a second random-key write per append.
+fn split_statement(value: &[u8]) -> Result<(u64, &[u8])> {
+    match value.split_first_chunk::<8>() {
+        Some((index, envelope)) => Ok((u64::from_be_bytes(*index), envelope)),
+        None => Err(StoreError::Corrupt { table: "statement", detail: "record shorter than its index".into() }),
+    }
+}
+
 fn decode_summary(bytes: &[u8]) -> Result<pb::LicenceSummary> {
     pb::LicenceSummary::decode(bytes).map_err(|e| StoreError::Corrupt { table: "licence", detail: e.to_string() })
 }
@@ -267,11 +269,6 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// Stores a statement's envelope.
-    pub fn put_statement(&mut self, id: &StatementId, envelope: &[u8]) {
-        self.inner.insert(keys::statement(id), envelope);
-    }
-
     /// Records that `id` is version `version` of the licence.
     pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
         self.inner.insert(keys::decision(authority, licence_id, version), &id.0);
@@ -291,10 +288,11 @@ impl WriteBatch {
         self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
     }
 
-    /// Appends statement `id` at log `index` with the stored hashes that append creates.
-    pub fn put_log_entry(&mut self, index: u64, id: &StatementId, hashes: &[(u64, [u8; 32])]) {
+    /// Stores statement `id` and appends it at log `index`, with the stored hashes that
+    /// append creates (from `comity_proto::log::hashes_to_store`).
+    pub fn put_log_entry(&mut self, index: u64, id: &StatementId, envelope: &[u8], hashes: &[(u64, [u8; 32])]) {
+        self.inner.insert(keys::statement(id), [&index.to_be_bytes()[..], envelope].concat());
         self.inner.insert(keys::log_entry(index), &id.0);
-        self.inner.insert(keys::log_index_of(id), &index.to_be_bytes());
         for (stored_index, hash) in hashes {
             self.inner.insert(keys::log_hash(*stored_index), hash);
         }
@@ -325,12 +323,13 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             let mut batch = WriteBatch::default();
-            batch.put_statement(&id, b"envelope");
+            batch.put_log_entry(0, &id, b"envelope", &[]);
             batch.put_decision("de.bafa", "L1", 1, &id);
             store.commit(batch).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.statement(&id).unwrap().as_deref(), Some(&b"envelope"[..]));
+        assert_eq!(store.log_index_of(&id).unwrap(), Some(0));
         assert_eq!(store.chain_ids("de.bafa", "L1").unwrap(), vec![id]);
         assert_eq!(store.decision_id("de.bafa", "L1", 1).unwrap(), Some(id));
         assert_eq!(store.decision_id("de.bafa", "L1", 2).unwrap(), None);
