@@ -69,14 +69,20 @@ pub fn evidence(seq: u64) -> Vec<u8> {
     k
 }
 
-/// `LOG_ENTRY ‖ index (u64 BE)` → statement id.
-pub fn log_entry(index: u64) -> Vec<u8> {
-    [&[table::LOG_ENTRY][..], &index.to_be_bytes()].concat()
+/// Items per log chunk: entry ids and stored hashes are kept 256 to a value, because sled's
+/// cost is per key and these are only ever appended.
+pub const CHUNK: u64 = 256;
+
+/// `LOG_ENTRY ‖ chunk (u64 BE)` → up to 256 statement ids (32 bytes each) of entries
+/// `chunk * 256 ..`.
+pub fn log_entry_chunk(chunk: u64) -> Vec<u8> {
+    [&[table::LOG_ENTRY][..], &chunk.to_be_bytes()].concat()
 }
 
-/// `LOG_HASH ‖ stored hash index (u64 BE)` → 32-byte hash.
-pub fn log_hash(stored_index: u64) -> Vec<u8> {
-    [&[table::LOG_HASH][..], &stored_index.to_be_bytes()].concat()
+/// `LOG_HASH ‖ chunk (u64 BE)` → up to 256 stored hashes (32 bytes each) with stored-hash
+/// indexes `chunk * 256 ..`.
+pub fn log_hash_chunk(chunk: u64) -> Vec<u8> {
+    [&[table::LOG_HASH][..], &chunk.to_be_bytes()].concat()
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.

@@ -6,6 +6,7 @@
 mod keys;
 pub mod search;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use comity_proto::pb;
@@ -147,10 +148,39 @@ impl Store {
         self.db.scan_prefix([table::STATEMENT]).count()
     }
 
-    /// Applies `batch` atomically and flushes it to disk. Nothing is acknowledged before this returns.
+    /// Applies `batch` atomically and flushes it to disk. Nothing is acknowledged before this
+    /// returns. Only one writer may commit at a time (the registry's writer thread): log chunks
+    /// are extended by reading their current value here.
     pub fn commit(&self, batch: WriteBatch) -> Result<()> {
-        self.db.apply_batch(batch.inner)?;
+        let WriteBatch { mut inner, log_ids, log_hashes } = batch;
+        self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", &log_ids)?;
+        self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", &log_hashes)?;
+        self.db.apply_batch(inner)?;
         self.db.flush()?;
+        Ok(())
+    }
+
+    /// Appends `items` (by position) to their chunks. Items only ever extend a chunk at its end.
+    fn extend_chunks(&self, batch: &mut sled::Batch, key: fn(u64) -> Vec<u8>, table: &'static str, items: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
+        let mut current: Option<(u64, Vec<u8>)> = None;
+        for (&position, item) in items {
+            let chunk_no = position / keys::CHUNK;
+            if current.as_ref().is_none_or(|(n, _)| *n != chunk_no) {
+                if let Some((n, bytes)) = current.take() {
+                    batch.insert(key(n), bytes);
+                }
+                let existing = self.db.get(key(chunk_no))?.map(|c| c.to_vec()).unwrap_or_default();
+                current = Some((chunk_no, existing));
+            }
+            let (_, bytes) = current.as_mut().expect("set above");
+            if bytes.len() as u64 != (position % keys::CHUNK) * 32 {
+                return Err(StoreError::Corrupt { table, detail: format!("append at {position} is not at the end of its chunk") });
+            }
+            bytes.extend_from_slice(item);
+        }
+        if let Some((n, bytes)) = current {
+            batch.insert(key(n), bytes);
+        }
         Ok(())
     }
 
@@ -174,10 +204,8 @@ impl Store {
 
     /// The statement id at log `index`.
     pub fn log_entry(&self, index: u64) -> Result<Option<StatementId>> {
-        match self.db.get(keys::log_entry(index))? {
-            None => Ok(None),
-            Some(v) => StatementId::from_slice(&v).map(Some).ok_or(StoreError::Corrupt { table: "log_entry", detail: format!("id of {} bytes", v.len()) }),
-        }
+        let chunk = self.db.get(keys::log_entry_chunk(index / keys::CHUNK))?;
+        Ok(chunk.and_then(|c| chunk_item(&c, index % keys::CHUNK)).map(StatementId))
     }
 
     /// The log index of a statement.
@@ -214,7 +242,11 @@ impl Store {
     /// Overwrites a stored Merkle hash, to simulate tampering with the data directory.
     #[doc(hidden)]
     pub fn overwrite_log_hash_for_tests(&self, stored_index: u64, hash: [u8; 32]) -> Result<()> {
-        self.db.insert(keys::log_hash(stored_index), &hash)?;
+        let key = keys::log_hash_chunk(stored_index / keys::CHUNK);
+        let mut chunk = self.db.get(&key)?.map(|c| c.to_vec()).unwrap_or_default();
+        let at = (stored_index % keys::CHUNK) as usize * 32;
+        chunk[at..at + 32].copy_from_slice(&hash);
+        self.db.insert(key, chunk)?;
         self.db.flush()?;
         Ok(())
     }
@@ -238,15 +270,26 @@ impl Store {
 
 impl comity_proto::log::StoredHashes for Store {
     fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, String> {
+        // Proofs ask for hashes from few chunks: read each chunk once.
+        let mut chunks: HashMap<u64, Option<sled::IVec>> = HashMap::new();
         indexes
             .iter()
-            .map(|i| match self.db.get(keys::log_hash(*i)) {
-                Ok(Some(v)) => v.as_ref().try_into().map_err(|_| format!("stored hash {i} is not 32 bytes")),
-                Ok(None) => Err(format!("stored hash {i} missing")),
-                Err(e) => Err(format!("read stored hash {i}: {e}")),
+            .map(|i| {
+                let chunk_no = i / keys::CHUNK;
+                if !chunks.contains_key(&chunk_no) {
+                    let chunk = self.db.get(keys::log_hash_chunk(chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?;
+                    chunks.insert(chunk_no, chunk);
+                }
+                chunks[&chunk_no].as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| format!("stored hash {i} missing"))
             })
             .collect()
     }
+}
+
+/// Item `n` (32 bytes) of a log chunk, if the chunk is that long.
+fn chunk_item(chunk: &[u8], n: u64) -> Option<[u8; 32]> {
+    let at = n as usize * 32;
+    chunk.get(at..at + 32).and_then(|b| b.try_into().ok())
 }
 
 /// A statement record is its log index (u64 BE) followed by the envelope: keeping the index
@@ -266,6 +309,9 @@ fn decode_summary(bytes: &[u8]) -> Result<pb::LicenceSummary> {
 #[derive(Default)]
 pub struct WriteBatch {
     inner: sled::Batch,
+    /// Log entry ids by index, and stored hashes by stored-hash index: written as chunks on commit.
+    log_ids: BTreeMap<u64, [u8; 32]>,
+    log_hashes: BTreeMap<u64, [u8; 32]>,
 }
 
 impl WriteBatch {
@@ -292,10 +338,8 @@ impl WriteBatch {
     /// append creates (from `comity_proto::log::hashes_to_store`).
     pub fn put_log_entry(&mut self, index: u64, id: &StatementId, envelope: &[u8], hashes: &[(u64, [u8; 32])]) {
         self.inner.insert(keys::statement(id), [&index.to_be_bytes()[..], envelope].concat());
-        self.inner.insert(keys::log_entry(index), &id.0);
-        for (stored_index, hash) in hashes {
-            self.inner.insert(keys::log_hash(*stored_index), hash);
-        }
+        self.log_ids.insert(index, id.0);
+        self.log_hashes.extend(hashes.iter().copied());
     }
 
     /// Records a new signed checkpoint of `size` entries for `origin`.
@@ -333,6 +377,37 @@ mod tests {
         assert_eq!(store.chain_ids("de.bafa", "L1").unwrap(), vec![id]);
         assert_eq!(store.decision_id("de.bafa", "L1", 1).unwrap(), Some(id));
         assert_eq!(store.decision_id("de.bafa", "L1", 2).unwrap(), None);
+    }
+
+    #[test]
+    fn log_chunks_grow_across_batches_and_read_back() {
+        use comity_proto::log::StoredHashes as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut next_hash = 0u64;
+        // 600 entries in uneven batches: chunks are extended across commits.
+        for (start, end) in [(0u64, 1u64), (1, 300), (300, 301), (301, 600)] {
+            let mut batch = WriteBatch::default();
+            for i in start..end {
+                let hashes: Vec<(u64, [u8; 32])> = (0..2).map(|k| (next_hash + k, [((next_hash + k) % 253) as u8; 32])).collect();
+                next_hash += 2;
+                batch.put_log_entry(i, &StatementId([i as u8; 32]), b"e", &hashes);
+            }
+            store.commit(batch).unwrap();
+        }
+        for i in [0u64, 255, 256, 299, 300, 599] {
+            assert_eq!(store.log_entry(i).unwrap(), Some(StatementId([i as u8; 32])), "entry {i}");
+        }
+        assert_eq!(store.log_entry(600).unwrap(), None);
+        let read = store.read(&[0, 255, 256, 1199]).unwrap();
+        let expected: Vec<[u8; 32]> = [0u64, 255, 256, 1199].iter().map(|i| [(i % 253) as u8; 32]).collect();
+        assert_eq!(read, expected);
+        assert!(store.read(&[1200]).is_err());
+
+        // An append that would leave a gap is refused, not written.
+        let mut gap = WriteBatch::default();
+        gap.put_log_entry(700, &StatementId([1; 32]), b"e", &[]);
+        assert!(matches!(store.commit(gap), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]
