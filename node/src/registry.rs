@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root};
+use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, SignedCheckpoint};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
@@ -51,7 +51,7 @@ pub struct LicenceView {
 struct Job {
     envelope: Envelope,
     decision: CheckedDecision,
-    reply: oneshot::Sender<Result<Published, Error>>,
+    reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
 /// What the writer thread is asked to do.
@@ -133,7 +133,9 @@ impl Registry {
             .send(Work::Publish(Box::new(Job { envelope, decision, reply })))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+        let (staged, checkpoint) = answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))??;
+        // The proof is built here rather than on the writer thread, which every publish shares.
+        receipt_for(&self.store, &checkpoint, staged)
     }
 
     /// Asks the writer to sign a fresh checkpoint if the latest is older than `max_age` seconds,
@@ -276,10 +278,11 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
             _ => {}
         }
         let count = results.len();
+        let checkpoint = Arc::new(log.latest().clone());
         for (reply, result) in results {
             let answer = match (&committed, result) {
                 (Err(e), Ok(p)) if !p.already_present => Err(Error::Unavailable(format!("storage write failed, nothing was stored: {e}"))),
-                (_, Ok(staged)) => receipt_for(&store, &log, staged),
+                (_, Ok(staged)) => Ok((staged, checkpoint.clone())),
                 (_, Err(e)) => Err(e),
             };
             // The client may have gone; the data is stored either way.
@@ -291,9 +294,8 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
     }
 }
 
-/// Completes a staged publish with its receipt against the latest committed checkpoint.
-fn receipt_for(store: &Store, log: &NodeLog, staged: Staged) -> Result<Published, Error> {
-    let cp = log.latest();
+/// Completes a staged publish with its receipt against the checkpoint of its batch.
+fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<Published, Error> {
     let proof = prove_inclusion(cp.size, staged.index, store).map_err(stored_corrupt)?;
     Ok(Published {
         id: staged.id,
