@@ -276,11 +276,13 @@ impl comity_proto::log::StoredHashes for Store {
             .iter()
             .map(|i| {
                 let chunk_no = i / keys::CHUNK;
-                if !chunks.contains_key(&chunk_no) {
-                    let chunk = self.db.get(keys::log_hash_chunk(chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?;
-                    chunks.insert(chunk_no, chunk);
-                }
-                chunks[&chunk_no].as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| format!("stored hash {i} missing"))
+                let chunk = match chunks.entry(chunk_no) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(self.db.get(keys::log_hash_chunk(chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?)
+                    }
+                };
+                chunk.as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| format!("stored hash {i} missing"))
             })
             .collect()
     }
