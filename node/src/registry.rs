@@ -147,11 +147,7 @@ impl Registry {
     /// A licence's state and chain, or `None` when no decision exists.
     pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<LicenceView>, Error> {
         let chain = load_chain(&self.store, authority, licence_id)?;
-        let checked: Vec<(StatementId, CheckedDecision)> = chain
-            .iter()
-            .map(|(id, _, d)| CheckedDecision::try_from(d.clone()).map(|c| (*id, c)).map_err(stored_corrupt))
-            .collect::<Result<_, _>>()?;
-        let state = comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).map_err(stored_corrupt)?;
+        let state = fold_chain(&chain)?;
         Ok(state.map(|state| LicenceView { state, chain }))
     }
 
@@ -359,10 +355,15 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
 }
 
 fn fold_stored(store: &Store, authority: &str, licence_id: &str) -> Result<Option<LicenceState>, Error> {
-    let chain = load_chain(store, authority, licence_id)?;
+    fold_chain(&load_chain(store, authority, licence_id)?)
+}
+
+/// Folds a stored chain. Stored decisions passed these checks on the way in, so a failure
+/// here means the store was damaged.
+fn fold_chain(chain: &[(StatementId, Vec<u8>, pb::Decision)]) -> Result<Option<LicenceState>, Error> {
     let checked: Vec<(StatementId, CheckedDecision)> = chain
-        .into_iter()
-        .map(|(id, _, d)| CheckedDecision::try_from(d).map(|c| (id, c)).map_err(stored_corrupt))
+        .iter()
+        .map(|(id, _, d)| CheckedDecision::try_from(d.clone()).map(|c| (*id, c)).map_err(stored_corrupt))
         .collect::<Result<_, _>>()?;
     comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).map_err(stored_corrupt)
 }
