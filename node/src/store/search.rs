@@ -179,3 +179,140 @@ impl Store {
         cursor.starts_with(&scan_prefix(q))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::WriteBatch;
+
+    const NAMES: [&str; 5] = ["Kessler Optronik GmbH", "Nordwerk Präzisionstechnik GmbH", "Tohoku Institute of Space Optics", "Optics Valley Ltd", "K K Holdings"];
+    const CODES: [&str; 4] = ["EU-DU:3A001.a.1", "EU-DU:3A001.b.2", "EAR:5A992.c", "WA:3.A.1.a.1"];
+    const COUNTRIES: [&str; 4] = ["JP", "KR", "IN", "US"];
+    const STATUSES: [LicenceStatus; 4] = [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Suspended, LicenceStatus::Revoked];
+    const NOW: i64 = 1_000_000;
+
+    fn pick<T: Copy>(items: &[T], mask: u8) -> Vec<T> {
+        items.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, t)| *t).collect()
+    }
+
+    fn summary(n: u8, seed: u32) -> pb::LicenceSummary {
+        let b = seed.to_le_bytes();
+        pb::LicenceSummary {
+            authority: if n % 3 == 0 { "jp.meti" } else { "de.bafa" }.into(),
+            licence_id: format!("L-{:02}-{}", n, n % 4),
+            status: STATUSES[b[0] as usize % 4] as i32,
+            applicant: NAMES[b[1] as usize % 5].into(),
+            end_users: pick(&NAMES, b[2] >> 3).iter().map(|s| s.to_string()).collect(),
+            destinations: pick(&COUNTRIES, b[2] & 0xF).iter().map(|s| s.to_string()).collect(),
+            control_codes: pick(&CODES, b[3] & 0xF).iter().map(|s| s.to_string()).collect(),
+            valid_from: NOW - 500 + (b[3] as i64 >> 4) * 100,
+            valid_until: NOW + 200 - (b[1] as i64 % 3) * 300,
+            last_decided_at: (b[0] as i64) * 10,
+            ..Default::default()
+        }
+    }
+
+    /// The documented search rules, written out independently of the index code.
+    fn brute_force(all: &[pb::LicenceSummary], q: &SearchQuery) -> Vec<String> {
+        let mut out: Vec<String> = all
+            .iter()
+            .filter(|s| {
+                let names: Vec<&String> = std::iter::once(&s.applicant).chain(&s.end_users).chain(&s.consignees).collect();
+                let party = q.party_words.is_empty()
+                    || names.iter().any(|n| {
+                        let ws = words(n);
+                        q.party_words.iter().all(|qw| ws.iter().any(|w| w.starts_with(qw.as_str())))
+                    });
+                let code = q.control_code.as_ref().is_none_or(|c| {
+                    s.control_codes.iter().any(|sc| if c.contains(':') { sc.starts_with(c.as_str()) } else { sc.split(':').nth(1).unwrap().starts_with(c.as_str()) })
+                });
+                let status = LicenceStatus::try_from(s.status).unwrap();
+                let effective = if status == LicenceStatus::Issued && NOW >= s.valid_until {
+                    LicenceStatus::Expired
+                } else if status == LicenceStatus::Issued && NOW < s.valid_from {
+                    LicenceStatus::NotYetValid
+                } else {
+                    status
+                };
+                party
+                    && code
+                    && q.authority.as_ref().is_none_or(|a| &s.authority == a)
+                    && q.licence_id_prefix.as_ref().is_none_or(|p| s.licence_id.starts_with(p.as_str()))
+                    && q.destination.as_ref().is_none_or(|d| s.destinations.contains(d))
+                    && q.status.is_none_or(|w| w == effective)
+                    && q.decided_from.is_none_or(|t| s.last_decided_at >= t)
+                    && q.decided_until.is_none_or(|t| s.last_decided_at < t)
+            })
+            .map(|s| format!("{}/{}", s.authority, s.licence_id))
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        /// Paged search through the indexes returns exactly what a full scan with the documented
+        /// rules returns, each licence once, also after licences changed (index keys replaced).
+        #[test]
+        fn paged_index_search_equals_brute_force(
+            seeds in proptest::collection::vec(any::<u32>(), 1..25),
+            updates in proptest::collection::vec((any::<u8>(), any::<u32>()), 0..10),
+            queries in proptest::collection::vec((any::<u8>(), any::<u32>(), 1usize..4), 6),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let mut current: Vec<pb::LicenceSummary> = seeds.iter().enumerate().map(|(n, s)| summary(n as u8, *s)).collect();
+            let mut batch = WriteBatch::default();
+            for s in &current {
+                batch.put_licence(None, s);
+            }
+            store.commit(batch).unwrap();
+            for (which, seed) in updates {
+                let n = which as usize % current.len();
+                let new = summary(n as u8, seed);
+                let mut batch = WriteBatch::default();
+                batch.put_licence(Some(&current[n]), &new);
+                store.commit(batch).unwrap();
+                current[n] = new;
+            }
+            for (mask, seed, page_size) in queries {
+                let b = seed.to_le_bytes();
+                let party = ["kessler", "optics", "gmbh", "k", "tohoku institute", "präz"][b[0] as usize % 6];
+                let status = [LicenceStatus::Issued, LicenceStatus::Expired, LicenceStatus::NotYetValid, LicenceStatus::Revoked][b[1] as usize % 4];
+                let q = SearchQuery {
+                    authority: (mask & 1 != 0).then(|| "de.bafa".to_string()),
+                    licence_id_prefix: (mask & 2 != 0).then(|| format!("L-{}", b[2] % 3)),
+                    party_words: if mask & 4 != 0 { words(party) } else { vec![] },
+                    destination: (mask & 8 != 0).then(|| COUNTRIES[b[2] as usize % 4].to_string()),
+                    control_code: (mask & 16 != 0).then(|| ["3A001", "EU-DU:3A001.b", "EAR:5A", "3.A.1", "EU-DU:5A"][b[3] as usize % 5].to_string()),
+                    status: (mask & 32 != 0).then_some(status),
+                    decided_from: (mask & 64 != 0).then_some(b[3] as i64 * 5),
+                    decided_until: (mask & 128 != 0).then_some(b[1] as i64 * 10),
+                    page_size,
+                    after: None,
+                };
+                let mut found = Vec::new();
+                let mut query = q.clone();
+                loop {
+                    let page = store.search(&query, NOW).unwrap();
+                    prop_assert!(page.licences.len() <= page_size);
+                    found.extend(page.licences.iter().map(|s| format!("{}/{}", s.authority, s.licence_id)));
+                    match page.next {
+                        Some(next) => {
+                            prop_assert!(Store::cursor_fits(&q, &next));
+                            query.after = Some(next);
+                        }
+                        None => break,
+                    }
+                }
+                let mut sorted = found.clone();
+                sorted.sort();
+                sorted.dedup();
+                prop_assert_eq!(sorted.len(), found.len(), "a licence was returned twice for {:?}", q);
+                prop_assert_eq!(sorted, brute_force(&current, &q), "query {:?}", q);
+            }
+        }
+    }
+}
