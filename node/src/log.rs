@@ -10,7 +10,7 @@ use std::path::Path;
 use comity_proto::log::{tree_root, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Store, WriteBatch};
+use crate::store::{LogRef, Store, WriteBatch};
 
 /// A log that cannot be opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -85,19 +85,20 @@ impl NodeLog {
     /// signed checkpoint of size 0.
     pub fn open(store: &Store, key: LogKey, now: i64) -> Result<Self, LogOpenError> {
         let verifier = key.verifier();
-        if let Some(stored) = store.log_origin()? {
+        if let Some(stored) = store.own_log_origin()? {
             if stored != verifier.name() {
                 return Err(LogOpenError::OriginChanged { stored, configured: verifier.name().into() });
             }
         }
-        let latest = match store.checkpoint()? {
+        let log = store.log(verifier.name());
+        let latest = match log.checkpoint()? {
             Some(note) => {
                 let cp = verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(format!("last checkpoint: {e}")))?;
-                let size = store.log_size()?;
+                let size = log.size()?;
                 if cp.size != size {
                     return Err(LogOpenError::Damaged(format!("log size {size} differs from the checkpoint's {}", cp.size)));
                 }
-                let root = tree_root(size, store).map_err(LogOpenError::Damaged)?;
+                let root = tree_root(size, &log).map_err(LogOpenError::Damaged)?;
                 if root != cp.root {
                     return Err(LogOpenError::Damaged(format!(
                         "recomputed root {} differs from the signed root {} at size {size}",
@@ -110,6 +111,7 @@ impl NodeLog {
             None => {
                 let note = key.sign_checkpoint(0, &EMPTY_ROOT, now).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
                 let mut batch = WriteBatch::default();
+                batch.put_own_log_origin(verifier.name());
                 batch.put_checkpoint(verifier.name(), 0, &note);
                 store.commit(batch)?;
                 verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(e.to_string()))?
@@ -148,16 +150,16 @@ impl NodeLog {
     }
 }
 
-/// Stored hashes plus those staged in the current batch.
+/// A log's stored hashes plus those staged in the current batch.
 pub struct Overlay<'a> {
-    store: &'a Store,
+    log: LogRef<'a>,
     pending: HashMap<u64, TreeHash>,
 }
 
 impl<'a> Overlay<'a> {
-    /// An empty overlay over `store`.
-    pub fn new(store: &'a Store) -> Self {
-        Self { store, pending: HashMap::new() }
+    /// An empty overlay over `log`.
+    pub fn new(log: LogRef<'a>) -> Self {
+        Self { log, pending: HashMap::new() }
     }
 
     /// Adds staged hashes.
@@ -169,7 +171,7 @@ impl<'a> Overlay<'a> {
 impl StoredHashes for Overlay<'_> {
     fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
         let missing: Vec<u64> = indexes.iter().filter(|i| !self.pending.contains_key(i)).copied().collect();
-        let mut from_store = self.store.read(&missing)?.into_iter();
+        let mut from_store = self.log.read(&missing)?.into_iter();
         Ok(indexes
             .iter()
             .map(|i| self.pending.get(i).copied().unwrap_or_else(|| from_store.next().expect("one stored hash per missing index")))

@@ -33,9 +33,14 @@ impl LogService {
         Self { store, verifier }
     }
 
+    /// The node's own log.
+    fn log(&self) -> crate::store::LogRef<'_> {
+        self.store.log(self.verifier.name())
+    }
+
     /// The latest committed checkpoint, verified.
     fn latest(&self) -> Result<comity_proto::log::SignedCheckpoint, Status> {
-        let note = self.store.checkpoint().map_err(Error::from)?.ok_or_else(|| Status::unavailable("log has no checkpoint yet"))?;
+        let note = self.log().checkpoint().map_err(Error::from)?.ok_or_else(|| Status::unavailable("log has no checkpoint yet"))?;
         self.verifier.verify_checkpoint(&note).map_err(|e| {
             tracing::error!(error = %e, "stored checkpoint does not verify");
             Status::internal("stored checkpoint does not verify; see the node's log")
@@ -91,13 +96,14 @@ impl log_server::Log for LogService {
         }
         let (tx, rx) = mpsc::channel(4);
         let store = self.store.clone();
+        let origin = self.verifier.name().to_string();
         // Reads run off the async threads; the bounded channel makes a slow reader slow the
         // reading down instead of buffering the whole range.
         tokio::task::spawn_blocking(move || {
             let mut message = pb::GetEntriesResponse::default();
             let mut bytes = 0;
             for index in start..end {
-                let entry = read_entry(&store, index);
+                let entry = read_entry(&store, &origin, index);
                 let entry = match entry {
                     Ok(e) => e,
                     Err(status) => {
@@ -137,8 +143,8 @@ impl log_server::Log for LogService {
         if index >= tree_size {
             return Err(Status::out_of_range(format!("index {index} is not in a tree of size {tree_size}")));
         }
-        let entry = read_entry(&self.store, index)?;
-        let hashes = prove_inclusion(tree_size, index, &self.store).map_err(internal)?;
+        let entry = read_entry(&self.store, self.verifier.name(), index)?;
+        let hashes = prove_inclusion(tree_size, index, &self.log()).map_err(internal)?;
         Ok(Response::new(pb::GetInclusionProofResponse {
             index,
             tree_size,
@@ -158,7 +164,7 @@ impl log_server::Log for LogService {
         let hashes = if r.old_size == 0 || r.old_size == new_size {
             Vec::new()
         } else {
-            prove_consistency(r.old_size, new_size, &self.store).map_err(internal)?
+            prove_consistency(r.old_size, new_size, &self.log()).map_err(internal)?
         };
         Ok(Response::new(pb::GetConsistencyProofResponse {
             old_size: r.old_size,
@@ -168,8 +174,8 @@ impl log_server::Log for LogService {
     }
 }
 
-fn read_entry(store: &Store, index: u64) -> Result<pb::LogEntry, Status> {
-    let id = store.log_entry(index).map_err(Error::from)?.ok_or_else(|| internal(format!("log entry {index} missing")))?;
+fn read_entry(store: &Store, origin: &str, index: u64) -> Result<pb::LogEntry, Status> {
+    let id = store.log(origin).entry(index).map_err(Error::from)?.ok_or_else(|| internal(format!("log entry {index} missing")))?;
     let envelope = store.statement(&id).map_err(Error::from)?.ok_or_else(|| internal(format!("statement {id} of log entry {index} missing")))?;
     Ok(pb::LogEntry { index, envelope })
 }

@@ -197,6 +197,8 @@ struct BatchState<'a> {
     batch: WriteBatch,
     licences: HashMap<(String, String), Pending>,
     overlay: Overlay<'a>,
+    /// The node's own log.
+    origin: &'a str,
     /// Log size including the entries staged so far.
     log_size: u64,
     /// Log index of each statement staged in this batch.
@@ -213,6 +215,7 @@ struct Staged {
 }
 
 fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut log: NodeLog) {
+    let origin = log.origin().to_string();
     while let Some(first) = rx.blocking_recv() {
         let mut work = vec![first];
         while work.len() < max_batch {
@@ -234,7 +237,8 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
         let mut state = BatchState {
             batch: WriteBatch::default(),
             licences: HashMap::new(),
-            overlay: Overlay::new(&store),
+            overlay: Overlay::new(store.log(&origin)),
+            origin: &origin,
             log_size: old_size,
             staged_index: HashMap::new(),
         };
@@ -254,7 +258,7 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
             match tree_root(state.log_size, &state.overlay) {
                 Ok(root) => {
                     let signed = log.sign(state.log_size, &root, now());
-                    state.batch.put_checkpoint(log.origin(), state.log_size, &signed);
+                    state.batch.put_checkpoint(&origin, state.log_size, &signed);
                     note = Some(signed);
                     writes = true;
                 }
@@ -292,7 +296,7 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
 
 /// Completes a staged publish with its receipt against the checkpoint of its batch.
 fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<Published, Error> {
-    let proof = prove_inclusion(cp.size, staged.index, store).map_err(stored_corrupt)?;
+    let proof = prove_inclusion(cp.size, staged.index, &store.log(&cp.origin)).map_err(stored_corrupt)?;
     Ok(Published {
         id: staged.id,
         already_present: staged.already_present,
@@ -341,7 +345,8 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     let index = state.log_size;
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
     state.overlay.stage(&hashes);
-    state.batch.put_log_entry(index, &id, job.envelope.bytes(), &hashes);
+    state.batch.put_statement(&id, job.envelope.bytes(), Some(index));
+    state.batch.append_log(state.origin, index, &id, &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, index);
 

@@ -69,11 +69,12 @@ impl RunningNode {
                 let http_addr = http_listener.local_addr()?;
                 let mut http_stopped = http_stopped.clone();
                 let tiles_store = store.clone();
+                let tiles_origin = config.origin.clone();
                 tokio::spawn(async move {
                     let shutdown = async move {
                         let _ = http_stopped.wait_for(|stopped| *stopped).await;
                     };
-                    if let Err(e) = crate::tiles::serve(http_listener, tiles_store, shutdown).await {
+                    if let Err(e) = crate::tiles::serve(http_listener, tiles_store, tiles_origin, shutdown).await {
                         tracing::error!(error = %e, "tiles HTTP server failed");
                     }
                 });

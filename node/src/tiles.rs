@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use comity_proto::log::{stored_hash_index, StoredHashes as _};
 
-use crate::store::Store;
+use crate::store::{LogRef, Store};
 
 /// Tile height fixed by the spec: a full tile holds 2^8 hashes or entries.
 const TILE_HEIGHT: u32 = 8;
@@ -31,21 +31,29 @@ const MAX_PATH_BYTES: usize = 256;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const NO_STORE: &str = "no-store";
 
-/// The tiles router over `store`.
-pub fn router(store: Store) -> Router {
+/// What the handlers read: the store and which of its logs to serve.
+#[derive(Clone)]
+struct Served {
+    store: Store,
+    origin: std::sync::Arc<str>,
+}
+
+/// The tiles router over log `origin` in `store`.
+pub fn router(store: Store, origin: &str) -> Router {
     Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*rest}", get(tile))
-        .with_state(store)
+        .with_state(Served { store, origin: origin.into() })
 }
 
-/// Serves `router(store)` on `listener` until `shutdown` completes.
+/// Serves `router(store, origin)` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Store,
+    origin: String,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(store, &origin)).with_graceful_shutdown(shutdown).await
 }
 
 /// Which resource a `/tile/...` path names.
@@ -167,14 +175,14 @@ async fn blocking<T: Send + 'static>(read: impl FnOnce() -> Result<T, Failure> +
     tokio::task::spawn_blocking(read).await.map_err(|e| Failure::Internal(format!("read task failed: {e}")))?
 }
 
-async fn checkpoint(axum::extract::State(store): axum::extract::State<Store>) -> Result<Response, Failure> {
-    let note = blocking(move || store.checkpoint().map_err(|e| Failure::Internal(e.to_string()))).await?;
+async fn checkpoint(axum::extract::State(served): axum::extract::State<Served>) -> Result<Response, Failure> {
+    let note = blocking(move || served.store.log(&served.origin).checkpoint().map_err(|e| Failure::Internal(e.to_string()))).await?;
     let note = note.ok_or(Failure::NotFound("the log has no checkpoint yet"))?;
     // The checkpoint changes with every append.
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, NO_STORE)], note).into_response())
 }
 
-async fn tile(axum::extract::State(store): axum::extract::State<Store>, uri: Uri) -> Result<Response, Failure> {
+async fn tile(axum::extract::State(served): axum::extract::State<Served>, uri: Uri) -> Result<Response, Failure> {
     // The raw path, not the percent-decoded route parameter: `%30` must not alias `0`.
     let path = uri.path();
     if path.len() > MAX_PATH_BYTES {
@@ -182,29 +190,29 @@ async fn tile(axum::extract::State(store): axum::extract::State<Store>, uri: Uri
     }
     let rest = path.strip_prefix("/tile/").ok_or(Failure::BadRequest("expected a /tile/ path"))?;
     let id = parse_tile_path(rest).map_err(Failure::BadRequest)?;
-    let data = blocking(move || read_tile(&store, id)).await?;
+    let data = blocking(move || read_tile(&served.store, served.store.log(&served.origin), id)).await?;
     let cache = if id.is_full() { IMMUTABLE } else { NO_STORE };
     Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, cache)], Body::from(data)).into_response())
 }
 
 /// The bytes of tile `id`, if the committed log holds all of it.
-fn read_tile(store: &Store, id: TileId) -> Result<Vec<u8>, Failure> {
-    let size = store.log_size().map_err(|e| Failure::Internal(e.to_string()))?;
+fn read_tile(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, Failure> {
+    let size = log.size().map_err(|e| Failure::Internal(e.to_string()))?;
     if !id.is_within(size) {
         return Err(Failure::NotFound("tile is not in the log yet"));
     }
     match id.level {
-        Some(level) => read_hashes(store, level, id),
-        None => read_entries(store, id),
+        Some(level) => read_hashes(log, level, id),
+        None => read_entries(store, log, id),
     }
 }
 
 /// A hash tile: `width` consecutive stored hashes at tree level `8 * level`.
-fn read_hashes(store: &Store, level: u8, id: TileId) -> Result<Vec<u8>, Failure> {
+fn read_hashes(log: LogRef<'_>, level: u8, id: TileId) -> Result<Vec<u8>, Failure> {
     // `is_within` passed, so the level is at most 7 and the tree level at most 56.
     let tree_level = u8::try_from(u32::from(level) * TILE_HEIGHT).map_err(|_| Failure::Internal(format!("tile level {level} out of range")))?;
     let indexes: Vec<u64> = (0..u64::from(id.width)).map(|i| stored_hash_index(tree_level, id.first() + i)).collect();
-    let hashes = store.read(&indexes).map_err(Failure::Internal)?;
+    let hashes = log.read(&indexes).map_err(Failure::Internal)?;
     if hashes.len() != indexes.len() {
         return Err(Failure::Internal(format!("asked for {} stored hashes, got {}", indexes.len(), hashes.len())));
     }
@@ -212,11 +220,11 @@ fn read_hashes(store: &Store, level: u8, id: TileId) -> Result<Vec<u8>, Failure>
 }
 
 /// An entry bundle: each envelope as a big-endian `u16` length then its bytes.
-fn read_entries(store: &Store, id: TileId) -> Result<Vec<u8>, Failure> {
+fn read_entries(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, Failure> {
     let mut bundle = Vec::new();
     for index in id.first()..id.first() + u64::from(id.width) {
-        let entry_id = store
-            .log_entry(index)
+        let entry_id = log
+            .entry(index)
             .map_err(|e| Failure::Internal(e.to_string()))?
             .ok_or_else(|| Failure::Internal(format!("log entry {index} missing")))?;
         let envelope = store
@@ -259,7 +267,7 @@ mod tests {
                 .iter()
                 .map(|i| match self.staged.get(i) {
                     Some(h) => Ok(*h),
-                    None => self.store.read(&[*i]).map(|v| v[0]),
+                    None => self.store.log(ORIGIN).read(&[*i]).map(|v| v[0]),
                 })
                 .collect()
         }
@@ -287,7 +295,8 @@ mod tests {
             let id = StatementId(Sha256::digest(&env).into());
             let hashes = hashes_to_store(i, &leaf_hash(&env), &overlay).unwrap();
             overlay.staged.extend(hashes.iter().copied());
-            batch.put_log_entry(i, &id, &env, &hashes);
+            batch.put_statement(&id, &env, Some(i));
+            batch.append_log(ORIGIN, i, &id, &hashes);
         }
         let root = tree_root(to, &overlay).unwrap();
         let note = LogKey::from_seed(ORIGIN, &[1; 32]).unwrap().sign_checkpoint(to, &root, 1_800_000_000).unwrap();
@@ -305,7 +314,7 @@ mod tests {
 
     /// Status, Cache-Control and body of `GET path`.
     async fn get(store: &Store, path: &str) -> (StatusCode, String, Vec<u8>) {
-        let response = router(store.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let response = router(store.clone(), ORIGIN).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
         let cache = response.headers().get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         let body = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap().to_vec();
@@ -344,7 +353,7 @@ mod tests {
     #[tokio::test]
     async fn checkpoint_is_the_latest_note_and_never_cached() {
         let (_dir, store, note) = log_of(300);
-        let response = router(store.clone()).oneshot(Request::get("/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
+        let response = router(store.clone(), ORIGIN).oneshot(Request::get("/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8");
         let (status, cache, body) = get(&store, "/checkpoint").await;
         assert_eq!((status, cache.as_str()), (StatusCode::OK, NO_STORE));
@@ -492,7 +501,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, store, async {
+        let server = tokio::spawn(serve(listener, store, ORIGIN.to_string(), async {
             let _ = stopped.await;
         }));
         let reply = tokio::task::spawn_blocking(move || {

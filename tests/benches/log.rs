@@ -42,10 +42,11 @@ fn raw_sled(n: u64) -> f64 {
 /// one checkpoint per batch, commit and flush. Returns (appends/s, store).
 fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
     let start = Instant::now();
-    let mut size = store.log_size().unwrap();
+    let origin = key.verifier().name().to_string();
+    let mut size = store.log(&origin).size().unwrap();
     let end = size + n;
     while size < end {
-        let mut overlay = Overlay::new(store);
+        let mut overlay = Overlay::new(store.log(&origin));
         let mut writes = WriteBatch::default();
         let upto = (size + batch as u64).min(end);
         for index in size..upto {
@@ -53,7 +54,8 @@ fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
             let id = StatementId::of(&entry);
             let hashes = hashes_to_store(index, &leaf_hash(&entry), &overlay).unwrap();
             overlay.stage(&hashes);
-            writes.put_log_entry(index, &id, &entry, &hashes);
+            writes.put_statement(&id, &entry, Some(index));
+            writes.append_log(&origin, index, &id, &hashes);
         }
         let root = tree_root(upto, &overlay).unwrap();
         writes.put_checkpoint(key.verifier().name(), upto, &key.sign_checkpoint(upto, &root, 1_793_196_000).unwrap());
@@ -87,18 +89,20 @@ fn main() {
     let start = Instant::now();
     log_appends(&store, big, 10_000, &key);
     println!("| build a {big}-entry log (batches of 10000) | {:.1} s |", start.elapsed().as_secs_f64());
-    let root = tree_root(big, &store).unwrap();
+    let origin = key.verifier().name().to_string();
+    let log = store.log(&origin);
+    let root = tree_root(big, &log).unwrap();
     // sled settles (flushes, merges pages) for a while after a bulk load; measure warm reads.
     let warmup = Instant::now();
     for i in (0..big).step_by(97) {
-        prove_inclusion(big, i, &store).unwrap();
+        prove_inclusion(big, i, &log).unwrap();
     }
     println!("| warm-up: {} inclusion proofs right after the build | {} |", big / 97, per_op(warmup.elapsed(), big / 97));
 
     let samples = 10_000u64;
     let indexes: Vec<u64> = (0..samples).map(|i| (i * 7_919_993) % big).collect();
     let start = Instant::now();
-    let proofs: Vec<_> = indexes.iter().map(|&i| prove_inclusion(big, i, &store).unwrap()).collect();
+    let proofs: Vec<_> = indexes.iter().map(|&i| prove_inclusion(big, i, &log).unwrap()).collect();
     println!("| inclusion proof generation at size {big} ({} hashes) | {} |", proofs[0].len(), per_op(start.elapsed(), samples));
     let leaves: Vec<_> = indexes.iter().map(|&i| leaf_hash(&envelope(i))).collect();
     let start = Instant::now();
@@ -109,9 +113,9 @@ fn main() {
 
     let olds: Vec<u64> = (0..samples).map(|i| 1 + (i * 104_729) % (big - 1)).collect();
     let start = Instant::now();
-    let cproofs: Vec<_> = olds.iter().map(|&o| prove_consistency(o, big, &store).unwrap()).collect();
+    let cproofs: Vec<_> = olds.iter().map(|&o| prove_consistency(o, big, &log).unwrap()).collect();
     println!("| consistency proof generation to size {big} | {} |", per_op(start.elapsed(), samples));
-    let old_roots: Vec<_> = olds.iter().map(|&o| tree_root(o, &store).unwrap()).collect();
+    let old_roots: Vec<_> = olds.iter().map(|&o| tree_root(o, &log).unwrap()).collect();
     let start = Instant::now();
     for ((proof, &o), old_root) in cproofs.iter().zip(&olds).zip(&old_roots) {
         verify_consistency(proof, o, old_root, big, &root).unwrap();

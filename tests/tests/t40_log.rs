@@ -229,7 +229,7 @@ async fn a_damaged_tree_is_refused_at_start() {
     let store = comity_node::store::Store::open(&node.config().store_dir()).unwrap();
     // The root of 6 entries is read from the subtree hashes [0, 4) and [4, 6); damage the second.
     // (Damage below those, e.g. to one leaf's stored hash, is for a per-record check to find.)
-    store.overwrite_log_hash_for_tests(comity_proto::log::stored_hash_index(1, 2), [0xAB; 32]).unwrap();
+    store.overwrite_log_hash_for_tests(&node.config().origin, comity_proto::log::stored_hash_index(1, 2), [0xAB; 32]).unwrap();
     drop(store);
     let err = node.start_again().await.unwrap_err().to_string();
     assert!(err.contains("recomputed root") && err.contains("differs from the signed root"), "{err}");

@@ -21,6 +21,7 @@ pub mod table {
     pub const LOG_ENTRY: u8 = 0x0A;
     pub const LOG_HASH: u8 = 0x0B;
     // 0x0C was a statement-id → log-index table; the index now prefixes the statement record.
+    pub const LOG_META: u8 = 0x0D;
 }
 
 /// Separator between string parts.
@@ -73,16 +74,21 @@ pub fn evidence(seq: u64) -> Vec<u8> {
 /// cost is per key and these are only ever appended.
 pub const CHUNK: u64 = 256;
 
-/// `LOG_ENTRY ‖ chunk (u64 BE)` → up to 256 statement ids (32 bytes each) of entries
-/// `chunk * 256 ..`.
-pub fn log_entry_chunk(chunk: u64) -> Vec<u8> {
-    [&[table::LOG_ENTRY][..], &chunk.to_be_bytes()].concat()
+/// `LOG_ENTRY ‖ origin ‖ SEP ‖ chunk (u64 BE)` → up to 256 statement ids (32 bytes each) of
+/// entries `chunk * 256 ..` of the log `origin` (the node's own or a mirrored one).
+pub fn log_entry_chunk(origin: &str, chunk: u64) -> Vec<u8> {
+    [&tagged(table::LOG_ENTRY, &[origin.as_bytes(), &[]])[..], &chunk.to_be_bytes()].concat()
 }
 
-/// `LOG_HASH ‖ chunk (u64 BE)` → up to 256 stored hashes (32 bytes each) with stored-hash
-/// indexes `chunk * 256 ..`.
-pub fn log_hash_chunk(chunk: u64) -> Vec<u8> {
-    [&[table::LOG_HASH][..], &chunk.to_be_bytes()].concat()
+/// `LOG_HASH ‖ origin ‖ SEP ‖ chunk (u64 BE)` → up to 256 stored hashes (32 bytes each) with
+/// stored-hash indexes `chunk * 256 ..`.
+pub fn log_hash_chunk(origin: &str, chunk: u64) -> Vec<u8> {
+    [&tagged(table::LOG_HASH, &[origin.as_bytes(), &[]])[..], &chunk.to_be_bytes()].concat()
+}
+
+/// `LOG_META ‖ origin ‖ SEP ‖ name` → per-log values (`size`, `checkpoint`).
+pub fn log_meta(origin: &str, name: &str) -> Vec<u8> {
+    tagged(table::LOG_META, &[origin.as_bytes(), name.as_bytes()])
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.
@@ -129,6 +135,16 @@ mod tests {
         // `L1` must not see the decisions of `L10`, nor `de.bafa` those of `de.bafa2`.
         assert!(!decision("de.bafa", "L10", 1).starts_with(&decision_prefix("de.bafa", "L1")));
         assert!(!decision("de.bafa2", "L1", 1).starts_with(&decision_prefix("de.bafa", "L1")));
+    }
+
+    #[test]
+    fn log_chunks_of_one_origin_never_mix_with_another() {
+        assert_eq!(log_entry_chunk("a.example/log", 1), [&[0x0Au8][..], b"a.example/log", &[0xFF], &[0, 0, 0, 0, 0, 0, 0, 1]].concat());
+        // An origin that is a prefix of another stays separate: the separator ends it.
+        assert!(!log_hash_chunk("a.example/log2", 0).starts_with(&log_hash_chunk("a.example/log", 0)[..15]));
+        let mut chunks: Vec<Vec<u8>> = [3u64, 1, 256, 2].iter().map(|c| log_hash_chunk("o", *c)).collect();
+        chunks.sort();
+        assert_eq!(chunks, [1u64, 2, 3, 256].iter().map(|c| log_hash_chunk("o", *c)).collect::<Vec<_>>());
     }
 
     #[test]

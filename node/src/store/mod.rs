@@ -153,71 +153,58 @@ impl Store {
     /// are extended by reading their current value here.
     pub fn commit(&self, batch: WriteBatch) -> Result<()> {
         let WriteBatch { mut inner, log_ids, log_hashes } = batch;
-        self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", &log_ids)?;
-        self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", &log_hashes)?;
+        self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
+        self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         self.db.apply_batch(inner)?;
         self.db.flush()?;
         Ok(())
     }
 
     /// Appends `items` (by position) to their chunks. Items only ever extend a chunk at its end.
-    fn extend_chunks(&self, batch: &mut sled::Batch, key: fn(u64) -> Vec<u8>, table: &'static str, items: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
-        let mut current: Option<(u64, Vec<u8>)> = None;
-        for (&position, item) in items {
-            let chunk_no = position / keys::CHUNK;
-            if current.as_ref().is_none_or(|(n, _)| *n != chunk_no) {
-                if let Some((n, bytes)) = current.take() {
-                    batch.insert(key(n), bytes);
+    fn extend_chunks(
+        &self,
+        batch: &mut sled::Batch,
+        key: fn(&str, u64) -> Vec<u8>,
+        table: &'static str,
+        items: BTreeMap<(String, u64), [u8; 32]>,
+    ) -> Result<()> {
+        let mut current: Option<(Vec<u8>, Vec<u8>)> = None;
+        for ((origin, position), item) in items {
+            let chunk_key = key(&origin, position / keys::CHUNK);
+            if current.as_ref().is_none_or(|(k, _)| *k != chunk_key) {
+                if let Some((k, bytes)) = current.take() {
+                    batch.insert(k, bytes);
                 }
-                let existing = self.db.get(key(chunk_no))?.map(|c| c.to_vec()).unwrap_or_default();
-                current = Some((chunk_no, existing));
+                let existing = self.db.get(&chunk_key)?.map(|c| c.to_vec()).unwrap_or_default();
+                current = Some((chunk_key, existing));
             }
             let (_, bytes) = current.as_mut().expect("set above");
             if bytes.len() as u64 != (position % keys::CHUNK) * 32 {
                 return Err(StoreError::Corrupt { table, detail: format!("append at {position} is not at the end of its chunk") });
             }
-            bytes.extend_from_slice(item);
+            bytes.extend_from_slice(&item);
         }
-        if let Some((n, bytes)) = current {
-            batch.insert(key(n), bytes);
+        if let Some((k, bytes)) = current {
+            batch.insert(k, bytes);
         }
         Ok(())
     }
 
-    /// Number of entries in the log (as of the last commit).
-    pub fn log_size(&self) -> Result<u64> {
-        self.meta_u64("log_size")
+    /// One log held here: the node's own (`own_log_origin`) or a peer's it mirrors.
+    pub fn log<'a>(&'a self, origin: &'a str) -> LogRef<'a> {
+        LogRef { store: self, origin }
     }
 
-    /// The latest signed checkpoint note, if the log has one.
-    pub fn checkpoint(&self) -> Result<Option<String>> {
-        self.db
-            .get(keys::meta("checkpoint"))?
-            .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "meta", detail: "checkpoint is not UTF-8".into() }))
-            .transpose()
-    }
-
-    /// The log's origin, recorded at its first checkpoint.
-    pub fn log_origin(&self) -> Result<Option<String>> {
+    /// The origin of the node's own log, recorded at its first checkpoint.
+    pub fn own_log_origin(&self) -> Result<Option<String>> {
         Ok(self.db.get(keys::meta("log_origin"))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// The statement id at log `index`.
-    pub fn log_entry(&self, index: u64) -> Result<Option<StatementId>> {
-        let chunk = self.db.get(keys::log_entry_chunk(index / keys::CHUNK))?;
-        Ok(chunk.and_then(|c| chunk_item(&c, index % keys::CHUNK)).map(StatementId))
-    }
-
-    /// The log index of a statement.
+    /// The index of a statement in the node's own log (`None`: not stored, or only in a
+    /// mirrored log).
     pub fn log_index_of(&self, id: &StatementId) -> Result<Option<u64>> {
-        self.db.get(keys::statement(id))?.map(|v| split_statement(&v).map(|(i, _)| i)).transpose()
-    }
-
-    fn meta_u64(&self, name: &str) -> Result<u64> {
-        match self.db.get(keys::meta(name))? {
-            None => Ok(0),
-            Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "meta", detail: format!("{name} is not 8 bytes") }),
-        }
+        let record = self.db.get(keys::statement(id))?;
+        Ok(record.map(|v| split_statement(&v).map(|(i, _)| i)).transpose()?.filter(|i| *i != NOT_IN_OWN_LOG))
     }
 
     /// Overwrites the stored schema version, to test how a binary treats data from another
@@ -233,7 +220,7 @@ impl Store {
     /// Never used by the node itself.
     #[doc(hidden)]
     pub fn overwrite_statement_for_tests(&self, id: &StatementId, bytes: &[u8]) -> Result<()> {
-        let index = self.log_index_of(id)?.unwrap_or(0);
+        let index = self.log_index_of(id)?.unwrap_or(NOT_IN_OWN_LOG);
         self.db.insert(keys::statement(id), [&index.to_be_bytes()[..], bytes].concat())?;
         self.db.flush()?;
         Ok(())
@@ -241,8 +228,8 @@ impl Store {
 
     /// Overwrites a stored Merkle hash, to simulate tampering with the data directory.
     #[doc(hidden)]
-    pub fn overwrite_log_hash_for_tests(&self, stored_index: u64, hash: [u8; 32]) -> Result<()> {
-        let key = keys::log_hash_chunk(stored_index / keys::CHUNK);
+    pub fn overwrite_log_hash_for_tests(&self, origin: &str, stored_index: u64, hash: [u8; 32]) -> Result<()> {
+        let key = keys::log_hash_chunk(origin, stored_index / keys::CHUNK);
         let mut chunk = self.db.get(&key)?.map(|c| c.to_vec()).unwrap_or_default();
         let at = (stored_index % keys::CHUNK) as usize * 32;
         chunk[at..at + 32].copy_from_slice(&hash);
@@ -268,7 +255,44 @@ impl Store {
     }
 }
 
-impl comity_proto::log::StoredHashes for Store {
+/// One log in the store, read-only.
+#[derive(Clone, Copy)]
+pub struct LogRef<'a> {
+    store: &'a Store,
+    origin: &'a str,
+}
+
+impl LogRef<'_> {
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        self.origin
+    }
+
+    /// Number of entries (as of the last commit).
+    pub fn size(&self) -> Result<u64> {
+        match self.store.db.get(keys::log_meta(self.origin, "size"))? {
+            None => Ok(0),
+            Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "size is not 8 bytes".into() }),
+        }
+    }
+
+    /// The latest signed checkpoint note, if the log has one.
+    pub fn checkpoint(&self) -> Result<Option<String>> {
+        self.store
+            .db
+            .get(keys::log_meta(self.origin, "checkpoint"))?
+            .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "checkpoint is not UTF-8".into() }))
+            .transpose()
+    }
+
+    /// The statement id at `index`.
+    pub fn entry(&self, index: u64) -> Result<Option<StatementId>> {
+        let chunk = self.store.db.get(keys::log_entry_chunk(self.origin, index / keys::CHUNK))?;
+        Ok(chunk.and_then(|c| chunk_item(&c, index % keys::CHUNK)).map(StatementId))
+    }
+}
+
+impl comity_proto::log::StoredHashes for LogRef<'_> {
     fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, String> {
         // Proofs ask for hashes from few chunks: read each chunk once.
         let mut chunks: HashMap<u64, Option<sled::IVec>> = HashMap::new();
@@ -279,7 +303,7 @@ impl comity_proto::log::StoredHashes for Store {
                 let chunk = match chunks.entry(chunk_no) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(self.db.get(keys::log_hash_chunk(chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?)
+                        e.insert(self.store.db.get(keys::log_hash_chunk(self.origin, chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?)
                     }
                 };
                 chunk.as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| format!("stored hash {i} missing"))
@@ -293,6 +317,10 @@ fn chunk_item(chunk: &[u8], n: u64) -> Option<[u8; 32]> {
     let at = n as usize * 32;
     chunk.get(at..at + 32).and_then(|b| b.try_into().ok())
 }
+
+/// Statement-record index of a statement that is not in the node's own log (it came from a
+/// mirrored log).
+const NOT_IN_OWN_LOG: u64 = u64::MAX;
 
 /// A statement record is its log index (u64 BE) followed by the envelope: keeping the index
 /// here saves a second random-key write per append.
@@ -311,9 +339,10 @@ fn decode_summary(bytes: &[u8]) -> Result<pb::LicenceSummary> {
 #[derive(Default)]
 pub struct WriteBatch {
     inner: sled::Batch,
-    /// Log entry ids by index, and stored hashes by stored-hash index: written as chunks on commit.
-    log_ids: BTreeMap<u64, [u8; 32]>,
-    log_hashes: BTreeMap<u64, [u8; 32]>,
+    /// Log entry ids by (origin, index), and stored hashes by (origin, stored-hash index):
+    /// written as chunks on commit.
+    log_ids: BTreeMap<(String, u64), [u8; 32]>,
+    log_hashes: BTreeMap<(String, u64), [u8; 32]>,
 }
 
 impl WriteBatch {
@@ -336,19 +365,28 @@ impl WriteBatch {
         self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
     }
 
-    /// Stores statement `id` and appends it at log `index`, with the stored hashes that
-    /// append creates (from `comity_proto::log::hashes_to_store`).
-    pub fn put_log_entry(&mut self, index: u64, id: &StatementId, envelope: &[u8], hashes: &[(u64, [u8; 32])]) {
+    /// Stores a statement's envelope, with its index in the node's own log when it is in it.
+    pub fn put_statement(&mut self, id: &StatementId, envelope: &[u8], own_log_index: Option<u64>) {
+        let index = own_log_index.unwrap_or(NOT_IN_OWN_LOG);
         self.inner.insert(keys::statement(id), [&index.to_be_bytes()[..], envelope].concat());
-        self.log_ids.insert(index, id.0);
-        self.log_hashes.extend(hashes.iter().copied());
     }
 
-    /// Records a new signed checkpoint of `size` entries for `origin`.
+    /// Appends statement `id` at `index` of log `origin`, with the stored hashes that append
+    /// creates (from `comity_proto::log::hashes_to_store`).
+    pub fn append_log(&mut self, origin: &str, index: u64, id: &StatementId, hashes: &[(u64, [u8; 32])]) {
+        self.log_ids.insert((origin.to_string(), index), id.0);
+        self.log_hashes.extend(hashes.iter().map(|(i, h)| ((origin.to_string(), *i), *h)));
+    }
+
+    /// Records a new signed checkpoint of `size` entries for log `origin`.
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
+        self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
+        self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
+    }
+
+    /// Records the origin of the node's own log (once, with its first checkpoint).
+    pub fn put_own_log_origin(&mut self, origin: &str) {
         self.inner.insert(keys::meta("log_origin"), origin.as_bytes());
-        self.inner.insert(keys::meta("log_size"), &size.to_be_bytes());
-        self.inner.insert(keys::meta("checkpoint"), note.as_bytes());
     }
 
     /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].
@@ -369,13 +407,15 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             let mut batch = WriteBatch::default();
-            batch.put_log_entry(0, &id, b"envelope", &[]);
+            batch.put_statement(&id, b"envelope", Some(0));
+            batch.append_log("o", 0, &id, &[]);
             batch.put_decision("de.bafa", "L1", 1, &id);
             store.commit(batch).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.statement(&id).unwrap().as_deref(), Some(&b"envelope"[..]));
         assert_eq!(store.log_index_of(&id).unwrap(), Some(0));
+        assert_eq!(store.log("o").entry(0).unwrap(), Some(id));
         assert_eq!(store.chain_ids("de.bafa", "L1").unwrap(), vec![id]);
         assert_eq!(store.decision_id("de.bafa", "L1", 1).unwrap(), Some(id));
         assert_eq!(store.decision_id("de.bafa", "L1", 2).unwrap(), None);
@@ -393,22 +433,28 @@ mod tests {
             for i in start..end {
                 let hashes: Vec<(u64, [u8; 32])> = (0..2).map(|k| (next_hash + k, [((next_hash + k) % 253) as u8; 32])).collect();
                 next_hash += 2;
-                batch.put_log_entry(i, &StatementId([i as u8; 32]), b"e", &hashes);
+                batch.append_log("o", i, &StatementId([i as u8; 32]), &hashes);
+                // A second log in the same batch stays separate.
+                batch.append_log("other", i, &StatementId([0xEE; 32]), &[]);
             }
             store.commit(batch).unwrap();
         }
+        let log = store.log("o");
         for i in [0u64, 255, 256, 299, 300, 599] {
-            assert_eq!(store.log_entry(i).unwrap(), Some(StatementId([i as u8; 32])), "entry {i}");
+            assert_eq!(log.entry(i).unwrap(), Some(StatementId([i as u8; 32])), "entry {i}");
+            assert_eq!(store.log("other").entry(i).unwrap(), Some(StatementId([0xEE; 32])));
         }
-        assert_eq!(store.log_entry(600).unwrap(), None);
-        let read = store.read(&[0, 255, 256, 1199]).unwrap();
+        assert_eq!(log.entry(600).unwrap(), None);
+        assert_eq!(store.log("nope").entry(0).unwrap(), None);
+        let read = log.read(&[0, 255, 256, 1199]).unwrap();
         let expected: Vec<[u8; 32]> = [0u64, 255, 256, 1199].iter().map(|i| [(i % 253) as u8; 32]).collect();
         assert_eq!(read, expected);
-        assert!(store.read(&[1200]).is_err());
+        assert!(log.read(&[1200]).is_err());
+        assert!(store.log("other").read(&[0]).is_err());
 
         // An append that would leave a gap is refused, not written.
         let mut gap = WriteBatch::default();
-        gap.put_log_entry(700, &StatementId([1; 32]), b"e", &[]);
+        gap.append_log("o", 700, &StatementId([1; 32]), &[]);
         assert!(matches!(store.commit(gap), Err(StoreError::Corrupt { .. })));
     }
 
