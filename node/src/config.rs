@@ -44,9 +44,31 @@ pub struct Config {
     /// Authorities hosted by this node: only their current keys may publish here.
     #[serde(default, rename = "authority")]
     pub authorities: Vec<AuthorityConfig>,
+    /// Peer nodes whose logs this node mirrors.
+    #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerConfig>,
+    /// Authorities not hosted here whose signed decisions this node accepts from peers' logs
+    /// (until key sets arrive with the trust store).
+    #[serde(default, rename = "trusted", skip_serializing_if = "Vec::is_empty")]
+    pub trusted: Vec<AuthorityConfig>,
+    /// How often each peer's checkpoint is polled, milliseconds.
+    #[serde(default = "default_mirror_interval")]
+    pub mirror_interval_ms: u64,
     /// Resource limits.
     #[serde(default)]
     pub limits: Limits,
+}
+
+/// A peer node to mirror.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Short name for logs and status, e.g. `meti`.
+    pub id: String,
+    /// gRPC URL, e.g. `http://registry.meti.example:7700`.
+    pub url: String,
+    /// The peer's log verifier key (`origin+id+key`), exchanged out of band.
+    pub log_key: String,
 }
 
 /// An authority hosted by this node.
@@ -100,6 +122,10 @@ fn default_origin() -> String {
     DEFAULT_ORIGIN.into()
 }
 
+fn default_mirror_interval() -> u64 {
+    1000
+}
+
 fn default_checkpoint_interval() -> u64 {
     60
 }
@@ -122,6 +148,9 @@ impl Default for Config {
             log_key_file: None,
             checkpoint_interval_secs: default_checkpoint_interval(),
             authorities: Vec::new(),
+            peers: Vec::new(),
+            trusted: Vec::new(),
+            mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }
     }
@@ -185,10 +214,36 @@ impl Config {
                 parse_public_key(k).map_err(|m| ConfigError::Invalid(format!("authority `{}`: {m}", a.id)))?;
             }
         }
+        for (i, p) in self.peers.iter().enumerate() {
+            let key: comity_proto::log::LogVerifier = p.log_key.parse().map_err(|e| ConfigError::Invalid(format!("peer `{}`: log_key: {e}", p.id)))?;
+            if key.name() == self.origin {
+                return Err(ConfigError::Invalid(format!("peer `{}` has this node's own origin `{}`", p.id, self.origin)));
+            }
+            if self.peers[..i].iter().any(|q| q.id == p.id) {
+                return Err(ConfigError::Invalid(format!("peer `{}` is configured twice", p.id)));
+            }
+        }
+        for a in &self.trusted {
+            for k in &a.keys {
+                parse_public_key(k).map_err(|m| ConfigError::Invalid(format!("trusted authority `{}`: {m}", a.id)))?;
+            }
+        }
+        if self.mirror_interval_ms == 0 {
+            return Err(ConfigError::Invalid("mirror_interval_ms must be positive".into()));
+        }
         if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())
+    }
+
+    /// Keys that may sign decisions this node accepts, hosted or trusted, by authority.
+    pub fn known_keys(&self) -> std::collections::HashMap<String, Vec<VerifyingKey>> {
+        let mut keys: std::collections::HashMap<String, Vec<VerifyingKey>> = std::collections::HashMap::new();
+        for a in self.authorities.iter().chain(&self.trusted) {
+            keys.entry(a.id.clone()).or_default().extend(a.keys.iter().filter_map(|k| parse_public_key(k).ok()));
+        }
+        keys
     }
 
     /// The verifying keys of a hosted authority.

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod error;
 pub mod log;
 pub mod log_service;
+pub mod mirror;
 pub mod registry;
 pub mod server;
 pub mod service;

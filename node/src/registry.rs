@@ -54,9 +54,19 @@ struct Job {
     reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
+/// A peer's checkpoint with the entries that extend our mirror of its log to it; every
+/// envelope already verified by the mirror task.
+pub struct Mirrored {
+    pub checkpoint: SignedCheckpoint,
+    /// Index of the first entry.
+    pub first: u64,
+    pub entries: Vec<(Envelope, CheckedDecision)>,
+}
+
 /// What the writer thread is asked to do.
 enum Work {
     Publish(Box<Job>),
+    Mirror(Box<Mirrored>, oneshot::Sender<Result<(), Error>>),
     /// Re-sign the checkpoint if the latest is older than this many seconds.
     Heartbeat { max_age: i64 },
 }
@@ -144,6 +154,16 @@ impl Registry {
         self.writer.send(Work::Heartbeat { max_age }).await.map_err(|_| Error::Unavailable("node is shutting down".into()))
     }
 
+    /// Stores a peer's verified entries and checkpoint as the next part of our mirror of its log.
+    pub async fn ingest_mirrored(&self, mirrored: Mirrored) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Work::Mirror(Box::new(mirrored), reply))
+            .await
+            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+    }
+
     /// A licence's state and chain, or `None` when no decision exists.
     pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<LicenceView>, Error> {
         let chain = load_chain(&self.store, authority, licence_id)?;
@@ -229,6 +249,14 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
         for w in work {
             match w {
                 Work::Publish(job) => jobs.push(*job),
+                // A mirrored checkpoint is its own transaction: all of it or nothing.
+                Work::Mirror(m, reply) => {
+                    let result = stage_mirror(&store, &m).and_then(|batch| store.commit(batch).map_err(Error::from));
+                    if result.is_ok() {
+                        tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
+                    }
+                    let _ = reply.send(result);
+                }
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
             }
         }
@@ -313,34 +341,21 @@ fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<P
 
 /// Checks one job against the licence state and stages its writes, including its log append.
 fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged, Error> {
-    let d = job.decision.decision();
     let id = job.envelope.id();
     let leaf = leaf_hash(job.envelope.bytes());
-    let key = (d.authority.clone(), d.licence_id.clone());
-    if !state.licences.contains_key(&key) {
-        let licence_state = fold_stored(store, &d.authority, &d.licence_id)?;
-        state.licences.insert(key.clone(), Pending { state: licence_state, staged: HashMap::new() });
-    }
-    let licence = state.licences.get_mut(&key).expect("inserted above");
-
     let known_index = match state.staged_index.get(&id) {
         Some(i) => Some(*i),
         None => store.log_index_of(&id)?,
     };
     if let Some(index) = known_index {
-        let current = licence.state.clone().ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
+        let d = job.decision.decision();
+        let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?
+            .state
+            .clone()
+            .ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
         return Ok(Staged { id, already_present: true, licence: current, index, leaf });
     }
-
-    let next = match &licence.state {
-        None => LicenceState::start(id, &job.decision),
-        Some(s) => s.apply(id, &job.decision),
-    };
-    let next = match next {
-        Ok(n) => n,
-        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, &mut state.batch, job)?),
-        Err(e) => return Err(e.into()),
-    };
+    let next = apply_decision(store, &mut state.licences, &mut state.batch, &job.envelope, &job.decision)?;
 
     let index = state.log_size;
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
@@ -349,14 +364,91 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     state.batch.append_log(state.origin, index, &id, &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, index);
-
-    let old = licence.state.as_ref().map(LicenceState::decided_summary);
-    state.batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
-    state.batch.put_licence(old.as_ref(), &next.decided_summary());
-    licence.staged.insert(d.version, (id, job.envelope.bytes().to_vec()));
-    licence.state = Some(next.clone());
+    let d = job.decision.decision();
     tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = job.decision.action().as_str_name(), id = %id, index, "decision accepted");
     Ok(Staged { id, already_present: false, licence: next, index, leaf })
+}
+
+/// The batch's view of a licence, loaded from the store on first use.
+fn licence_entry<'m>(
+    store: &Store,
+    licences: &'m mut HashMap<(String, String), Pending>,
+    authority: &str,
+    licence_id: &str,
+) -> Result<&'m mut Pending, Error> {
+    let key = (authority.to_string(), licence_id.to_string());
+    if !licences.contains_key(&key) {
+        let state = fold_stored(store, authority, licence_id)?;
+        licences.insert(key.clone(), Pending { state, staged: HashMap::new() });
+    }
+    Ok(licences.get_mut(&key).expect("inserted above"))
+}
+
+/// Applies a verified decision to its licence: the licence rules, fork evidence, and the chain
+/// and summary writes. Shared by publishing and by mirroring a peer's log.
+fn apply_decision(
+    store: &Store,
+    licences: &mut HashMap<(String, String), Pending>,
+    batch: &mut WriteBatch,
+    envelope: &Envelope,
+    decision: &CheckedDecision,
+) -> Result<LicenceState, Error> {
+    let d = decision.decision();
+    let id = envelope.id();
+    let licence = licence_entry(store, licences, &d.authority, &d.licence_id)?;
+    let next = match &licence.state {
+        None => LicenceState::start(id, decision),
+        Some(s) => s.apply(id, decision),
+    };
+    let next = match next {
+        Ok(n) => n,
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, batch, envelope, decision)?),
+        Err(e) => return Err(e.into()),
+    };
+    let old = licence.state.as_ref().map(LicenceState::decided_summary);
+    batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
+    batch.put_licence(old.as_ref(), &next.decided_summary());
+    licence.staged.insert(d.version, (id, envelope.bytes().to_vec()));
+    licence.state = Some(next.clone());
+    Ok(next)
+}
+
+/// Stages a peer's verified entries `first..` and its checkpoint as the next part of the
+/// mirrored log `origin`, applying each new decision to its licence. All or nothing.
+fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
+    let log = store.log(&m.checkpoint.origin);
+    let size = log.size()?;
+    if size != m.first {
+        return Err(Error::Unavailable(format!("mirror of {} is at {size}, not {}; fetch again", m.checkpoint.origin, m.first)));
+    }
+    if m.first + m.entries.len() as u64 != m.checkpoint.size {
+        return Err(Error::InvalidArgument(format!("{} entries from {} do not reach the checkpoint size {}", m.entries.len(), m.first, m.checkpoint.size)));
+    }
+    let mut overlay = Overlay::new(log);
+    let mut batch = WriteBatch::default();
+    let mut licences = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for (offset, (envelope, decision)) in m.entries.iter().enumerate() {
+        let index = m.first + offset as u64;
+        let id = envelope.id();
+        // A statement may already be here (relayed by another path): its licence is up to date.
+        if seen.insert(id) && store.statement(&id)?.is_none() {
+            apply_decision(store, &mut licences, &mut batch, envelope, decision)?;
+            batch.put_statement(&id, envelope.bytes(), None);
+        }
+        let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
+        overlay.stage(&hashes);
+        batch.append_log(&m.checkpoint.origin, index, &id, &hashes);
+    }
+    let root = tree_root(m.checkpoint.size, &overlay).map_err(stored_corrupt)?;
+    if root != m.checkpoint.root {
+        return Err(Error::InvalidArgument(format!(
+            "entries {}..{} of {} do not hash to its signed root",
+            m.first, m.checkpoint.size, m.checkpoint.origin
+        )));
+    }
+    batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &m.checkpoint.note);
+    Ok(batch)
 }
 
 fn fold_stored(store: &Store, authority: &str, licence_id: &str) -> Result<Option<LicenceState>, Error> {
@@ -375,8 +467,8 @@ fn fold_chain(chain: &[(StatementId, Vec<u8>, pb::Decision)]) -> Result<Option<L
 
 /// A validly signed decision for a version that already has another one: keep both as
 /// evidence and refuse the second.
-fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, job: &Job) -> Result<Error, Error> {
-    let d = job.decision.decision();
+fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, envelope: &Envelope, decision: &CheckedDecision) -> Result<Error, Error> {
+    let d = decision.decision();
     let first = match licence.staged.get(&d.version) {
         Some((_, bytes)) => bytes.clone(),
         None => {
@@ -392,14 +484,14 @@ fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, job: &J
         licence_id: d.licence_id.clone(),
         version: d.version,
         first_envelope: hex::encode(&first),
-        second_envelope: hex::encode(job.envelope.bytes()),
+        second_envelope: hex::encode(envelope.bytes()),
         detected_at: now(),
     };
     let known = store.evidence()?.iter().any(|e| e.second_envelope == evidence.second_envelope);
     if !known {
         batch.put_evidence(store.next_evidence_seq()?, &evidence);
     }
-    tracing::error!(authority = %d.authority, licence = %d.licence_id, version = d.version, first = %StatementId::of(&first), second = %job.envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
+    tracing::error!(authority = %d.authority, licence = %d.licence_id, version = d.version, first = %StatementId::of(&first), second = %envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
     Ok(Error::Fork(format!(
         "version {} of {}/{} is already decided by statement {}; this conflicting, validly signed decision was recorded as evidence",
         d.version,

@@ -28,6 +28,7 @@ pub struct RunningNode {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     heartbeat: Option<JoinHandle<()>>,
+    mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>, JoinHandle<()>)>,
 }
 
 impl RunningNode {
@@ -96,8 +97,15 @@ impl RunningNode {
             let _ = http_stop.send(true);
         }));
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
+        let known_keys = std::sync::Arc::new(config.known_keys());
+        let mut mirrors = Vec::new();
+        for peer in &config.peers {
+            let interval = Duration::from_millis(config.mirror_interval_ms);
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval).map_err(anyhow::Error::msg)?;
+            mirrors.push((peer.id.clone(), status, tokio::spawn(mirror.run())));
+        }
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat) })
+        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), mirrors })
     }
 
     /// The address the node listens on.
@@ -113,6 +121,11 @@ impl RunningNode {
     /// The address of the HTTP tiles view, if enabled.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// What the mirror of peer `id` last saw.
+    pub fn mirror_status(&self, id: &str) -> Option<crate::mirror::MirrorStatus> {
+        self.mirrors.iter().find(|(p, _, _)| p == id).and_then(|(_, s, _)| s.lock().ok().map(|s| s.clone()))
     }
 
     /// The log's public note key.
@@ -137,6 +150,11 @@ impl RunningNode {
         if let Some(heartbeat) = self.heartbeat.take() {
             heartbeat.abort();
             let _ = heartbeat.await;
+        }
+        // Mirror tasks hold registry handles: stop them before closing the writer.
+        for (_, _, task) in self.mirrors.drain(..) {
+            task.abort();
+            let _ = task.await;
         }
         if let Some(registry) = self.registry.take() {
             tokio::task::spawn_blocking(move || registry.close()).await?;
@@ -178,6 +196,9 @@ impl Drop for RunningNode {
         }
         if let Some(heartbeat) = self.heartbeat.take() {
             heartbeat.abort();
+        }
+        for (_, _, task) in &self.mirrors {
+            task.abort();
         }
     }
 }

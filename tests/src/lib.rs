@@ -101,6 +101,16 @@ impl TestNode {
         self.keys[authority].signer().expect("valid key")
     }
 
+    /// A hosted authority as another node would trust it: id and public key.
+    pub fn authority(&self, authority: &str) -> AuthorityConfig {
+        AuthorityConfig { id: authority.into(), name: String::new(), keys: vec![self.keys[authority].public_key.clone()] }
+    }
+
+    /// This node as a peer entry for another node's config.
+    pub fn as_peer(&self, id: &str) -> comity_node::config::PeerConfig {
+        comity_node::config::PeerConfig { id: id.into(), url: self.url(), log_key: self.node().log_verifier().to_string() }
+    }
+
     /// Signs `decision` with its authority's key.
     pub fn sign(&self, decision: pb::Decision) -> Vec<u8> {
         let signer = self.signer(&decision.authority);
@@ -120,6 +130,23 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} not built; run the tests with `cargo test --workspace`", path.display());
     path
+}
+
+/// Polls the async `check` until it returns `Some`, or panics after `timeout` saying what was
+/// awaited. Never blocks the runtime, so in-process nodes keep running meanwhile.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.

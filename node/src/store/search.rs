@@ -200,7 +200,7 @@ mod tests {
     fn summary(n: u8, seed: u32) -> pb::LicenceSummary {
         let b = seed.to_le_bytes();
         pb::LicenceSummary {
-            authority: if n % 3 == 0 { "jp.meti" } else { "de.bafa" }.into(),
+            authority: if n.is_multiple_of(3) { "jp.meti" } else { "de.bafa" }.into(),
             licence_id: format!("L-{:02}-{}", n, n % 4),
             status: STATUSES[b[0] as usize % 4] as i32,
             applicant: NAMES[b[1] as usize % 5].into(),

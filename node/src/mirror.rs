@@ -1,0 +1,202 @@
+//! Mirroring a peer's log (pull): poll its checkpoint, fetch the new entries, verify every
+//! byte, and hand the result to the registry's writer, which checks the recomputed root
+//! against the signed checkpoint and commits it all at once.
+//!
+//! Every answer from a peer is untrusted: the checkpoint must carry the pinned log key's
+//! signature, each entry must be a valid decision signed by a key this node knows for its
+//! authority, and the entries must hash to the checkpoint's root. Requests are bounded in
+//! size and time; failures back off exponentially (capped, with jitter).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use comity_proto::decision::CheckedDecision;
+use comity_proto::log::{LogVerifier, SignedCheckpoint};
+use comity_proto::pb::{self, log_client::LogClient};
+use comity_proto::statement::{key_id, Envelope};
+use ed25519_dalek::VerifyingKey;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::PeerConfig;
+use crate::registry::{Mirrored, Registry};
+
+/// Most entries one `GetEntries` call asks for (the peer's own limit).
+const ENTRIES_PER_CALL: u64 = 10_000;
+/// Most entries one round holds in memory and commits at once. A longer catch-up needs
+/// ingest in parts against intermediate consistency proofs, which is not built yet.
+const MAX_ENTRIES_PER_ROUND: u64 = 200_000;
+/// Largest message accepted from a peer.
+const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
+/// Longest wait between retries after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What the mirror of one peer last saw, for status and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MirrorStatus {
+    /// Entries of the peer's log held here.
+    pub size: u64,
+    /// Time of the last verified checkpoint.
+    pub checkpoint_time: i64,
+    /// The last failure, cleared by the next success.
+    pub last_error: Option<String>,
+    /// Failed rounds since the last success.
+    pub failures: u32,
+}
+
+/// Why a round failed.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("peer unreachable: {0}")]
+    Connect(String),
+    #[error("peer answered {0}")]
+    Status(#[from] tonic::Status),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Mirrors one peer.
+pub struct PeerMirror {
+    peer: PeerConfig,
+    verifier: LogVerifier,
+    keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
+    registry: Registry,
+    status: Arc<Mutex<MirrorStatus>>,
+    interval: Duration,
+    client: Option<LogClient<Channel>>,
+}
+
+impl PeerMirror {
+    /// A mirror of `peer`, verifying entries with `keys` (by authority).
+    pub fn new(
+        peer: PeerConfig,
+        keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
+        registry: Registry,
+        interval: Duration,
+    ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
+        let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
+        let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
+        let status = Arc::new(Mutex::new(MirrorStatus { size, ..MirrorStatus::default() }));
+        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, client: None }, status))
+    }
+
+    /// Mirrors until the task is aborted.
+    pub async fn run(mut self) {
+        let mut backoff = self.interval;
+        loop {
+            match self.round().await {
+                Ok(()) => {
+                    backoff = self.interval;
+                    tokio::time::sleep(self.interval).await;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");
+                    self.note_failure(&e.to_string());
+                    if matches!(e, RoundError::Connect(_) | RoundError::Status(_)) {
+                        self.client = None;
+                    }
+                    let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
+                    tokio::time::sleep(backoff + jitter).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn note_failure(&self, error: &str) {
+        if let Ok(mut s) = self.status.lock() {
+            s.last_error = Some(error.to_string());
+            s.failures += 1;
+        }
+    }
+
+    async fn client(&mut self) -> Result<LogClient<Channel>, RoundError> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(self.peer.url.clone())
+            .map_err(|e| RoundError::Connect(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|e| RoundError::Connect(e.to_string()))?;
+        let client = LogClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// One round: verify the peer's checkpoint and ingest every entry up to it.
+    async fn round(&mut self) -> Result<(), RoundError> {
+        let mut client = self.client().await?;
+        let served = client.get_checkpoint(pb::GetCheckpointRequest {}).await?.into_inner();
+        let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
+        let origin = checkpoint.origin.clone();
+        let log = self.registry.store().log(&origin);
+        let have = log.size().map_err(|e| RoundError::Refused(e.to_string()))?;
+        if checkpoint.size < have {
+            return Err(RoundError::Refused(format!("peer log {origin} shrank from {have} to {}", checkpoint.size)));
+        }
+        if checkpoint.size == have {
+            if checkpoint.root != comity_proto::log::tree_root(have, &log).map_err(RoundError::Refused)? {
+                return Err(RoundError::Refused(format!("peer log {origin} signed another root for size {have}: a split view")));
+            }
+            self.mark_synced(&checkpoint, have);
+            return Ok(());
+        }
+        if checkpoint.size - have > MAX_ENTRIES_PER_ROUND {
+            return Err(RoundError::Refused(format!(
+                "peer log {origin} is {} entries ahead; catch-ups over {MAX_ENTRIES_PER_ROUND} entries are not supported yet",
+                checkpoint.size - have
+            )));
+        }
+        let mut entries = Vec::with_capacity((checkpoint.size - have) as usize);
+        let mut next = have;
+        while next < checkpoint.size {
+            let upto = checkpoint.size.min(next + ENTRIES_PER_CALL);
+            entries.extend(self.fetch(&mut client, next, upto).await?);
+            next = upto;
+        }
+        self.registry
+            .ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: have, entries })
+            .await
+            .map_err(|e| RoundError::Refused(e.to_string()))?;
+        self.mark_synced(&checkpoint, checkpoint.size);
+        Ok(())
+    }
+
+    /// Entries `[start, end)`, each parsed and verified.
+    async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+        let mut stream = client.get_entries(pb::GetEntriesRequest { start, end }).await?.into_inner();
+        let mut out = Vec::with_capacity((end - start) as usize);
+        while let Some(message) = stream.message().await? {
+            for entry in message.entries {
+                let index = start + out.len() as u64;
+                if entry.index != index || index >= end {
+                    return Err(RoundError::Refused(format!("peer sent entry {} where {index} was due", entry.index)));
+                }
+                out.push(self.verify_entry(index, entry.envelope)?);
+            }
+        }
+        if out.len() as u64 != end - start {
+            return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", out.len(), end - start)));
+        }
+        Ok(out)
+    }
+
+    fn verify_entry(&self, index: u64, bytes: Vec<u8>) -> Result<(Envelope, CheckedDecision), RoundError> {
+        let refuse = |m: String| RoundError::Refused(format!("entry {index} of {}: {m}", self.verifier.name()));
+        let envelope = Envelope::parse(bytes).map_err(|e| refuse(e.to_string()))?;
+        let decision = envelope.decision().cloned().ok_or_else(|| refuse("not a decision".into()))?;
+        let decision = CheckedDecision::try_from(decision).map_err(|e| refuse(format!("invalid decision: {e}")))?;
+        let authority = &decision.decision().authority;
+        let keys = self.keys.get(authority).ok_or_else(|| refuse(format!("authority `{authority}` is not trusted here")))?;
+        envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(e.to_string()))?;
+        Ok((envelope, decision))
+    }
+
+    fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
+        if let Ok(mut s) = self.status.lock() {
+            *s = MirrorStatus { size, checkpoint_time: checkpoint.time, last_error: None, failures: 0 };
+        }
+    }
+}

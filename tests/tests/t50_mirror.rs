@@ -1,0 +1,158 @@
+//! Mirroring (pull): a node copies a peer's log, verifies every entry and the signed root, and
+//! makes the peer's licences readable and searchable; untrusted or forged input is refused.
+
+use std::time::Duration;
+
+use comity_node::config::PeerConfig;
+use comity_proto::decision::fixtures::{follow_up, grant};
+use comity_proto::pb::{self, Action};
+use comity_proto::statement::StatementId;
+use comity_tests::{eventually, TestNode};
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn origin_node() -> TestNode {
+    TestNode::start_with(&[BAFA], |c| c.origin = "registry.bafa.example/log".into()).await
+}
+
+async fn mirror_of(peer: &TestNode, trust: bool, log_key: Option<String>) -> TestNode {
+    let mut entry = peer.as_peer("bafa");
+    if let Some(k) = log_key {
+        entry.log_key = k;
+    }
+    let trusted = if trust { vec![peer.authority(BAFA)] } else { vec![] };
+    TestNode::start_with(&[METI], move |c| {
+        c.origin = "registry.meti.example/log".into();
+        c.peers = vec![entry];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peers_decisions_become_readable_and_searchable() {
+    let a = origin_node().await;
+    let b = mirror_of(&a, true, None).await;
+    let mut at_a = a.client().await;
+    let mut at_b = b.client().await;
+
+    let base = grant(BAFA, "DE-2026-MIR-1");
+    let first = at_a.publish(a.sign(base.clone())).await.unwrap();
+    for i in 2..=3 {
+        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-MIR-{i}")))).await.unwrap();
+    }
+    let licence = eventually(WAIT, "B to mirror A's first licence", || {
+        let mut c = at_b.clone();
+        async move { c.licence(BAFA, "DE-2026-MIR-1").await.ok() }
+    })
+    .await;
+    assert_eq!(licence.chain.len(), 1);
+
+    // A later amendment arrives too, and the mirrored licence follows the rules as at A.
+    let head = StatementId::from_slice(&first.statement_id).unwrap();
+    at_a.publish(a.sign(follow_up(&base, Action::Amend, 2, head.0))).await.unwrap();
+    eventually(WAIT, "B to mirror the amendment", || {
+        let mut c = at_b.clone();
+        async move { c.licence(BAFA, "DE-2026-MIR-1").await.ok().filter(|l| l.state.version == 2).map(|_| ()) }
+    })
+    .await;
+    let found = at_b.search_all(pb::SearchRequest { authority: BAFA.into(), ..Default::default() }, 100).await.unwrap();
+    assert_eq!(found.len(), 3);
+
+    // B holds A's log: same size and root as A signed, and the checkpoint verifies with A's key.
+    let a_checkpoint = at_a.checkpoint().await.unwrap();
+    let status = b.node().mirror_status("bafa").unwrap();
+    assert_eq!(status.size, 4);
+    assert_eq!(status.last_error, None);
+    let store = b.node().registry().store();
+    let note = store.log("registry.bafa.example/log").checkpoint().unwrap().unwrap();
+    let verified = a.node().log_verifier().verify_checkpoint(&note).unwrap();
+    assert_eq!(verified.root.to_vec(), a_checkpoint.root);
+    // B's own log is untouched by what it mirrors.
+    assert_eq!(at_b.checkpoint().await.unwrap().size, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_of_an_untrusted_authority_are_refused() {
+    let a = origin_node().await;
+    let c = mirror_of(&a, false, None).await;
+    let mut at_a = a.client().await;
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-UNT-1"))).await.unwrap();
+    let status = eventually(WAIT, "C to refuse A's entries", || {
+        let s = c.node().mirror_status("bafa");
+        async move { s.filter(|s| s.failures > 0) }
+    })
+    .await;
+    let error = status.last_error.unwrap();
+    assert!(error.contains("authority `de.bafa` is not trusted here"), "{error}");
+    assert_eq!(status.size, 0);
+    assert_eq!(c.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 0);
+    let mut at_c = c.client().await;
+    assert!(at_c.licence(BAFA, "DE-2026-UNT-1").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_not_signed_by_the_pinned_key_is_refused() {
+    let a = origin_node().await;
+    let impostor = comity_proto::log::LogKey::from_seed("registry.bafa.example/log", &[7; 32]).unwrap().verifier().to_string();
+    let d = mirror_of(&a, true, Some(impostor)).await;
+    let mut at_a = a.client().await;
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-KEY-1"))).await.unwrap();
+    let status = eventually(WAIT, "D to refuse A's checkpoint", || {
+        let s = d.node().mirror_status("bafa");
+        async move { s.filter(|s| s.failures > 0) }
+    })
+    .await;
+    assert!(status.last_error.unwrap().contains("signature does not verify"));
+    assert_eq!(d.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_peer_is_retried_and_does_not_stop_the_node() {
+    let unreachable = PeerConfig {
+        id: "gone".into(),
+        url: "http://127.0.0.1:1".into(),
+        log_key: comity_proto::log::LogKey::from_seed("gone.example/log", &[1; 32]).unwrap().verifier().to_string(),
+    };
+    let b = TestNode::start_with(&[METI], move |c| {
+        c.peers = vec![unreachable];
+        c.mirror_interval_ms = 20;
+    })
+    .await;
+    let status = eventually(WAIT, "the dead peer to fail twice", || {
+        let s = b.node().mirror_status("gone");
+        async move { s.filter(|s| s.failures >= 2) }
+    })
+    .await;
+    assert!(status.last_error.unwrap().contains("unreachable"));
+    // The node still serves its own publishes meanwhile.
+    let mut at_b = b.client().await;
+    at_b.publish(b.sign(grant(METI, "JP-METI-2026-00001"))).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_do_not_hash_to_the_signed_root_are_refused() {
+    let mut a = origin_node().await;
+    let mut at_a = a.client().await;
+    let published = at_a.publish(a.sign(grant(BAFA, "DE-2026-ROOT-1"))).await.unwrap();
+    // A's operator swaps the logged envelope for another validly signed decision.
+    a.stop().await;
+    let swapped = a.sign(grant(BAFA, "DE-2026-ROOT-SWAPPED"));
+    let id = StatementId::from_slice(&published.statement_id).unwrap();
+    comity_node::store::Store::open(&a.config().store_dir()).unwrap().overwrite_statement_for_tests(&id, &swapped).unwrap();
+    a.start_again().await.unwrap();
+
+    let b = mirror_of(&a, true, None).await;
+    let status = eventually(WAIT, "B to refuse A's entries", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.failures > 0) }
+    })
+    .await;
+    let error = status.last_error.unwrap();
+    assert!(error.contains("do not hash to its signed root"), "{error}");
+    let mut at_b = b.client().await;
+    assert!(at_b.licence(BAFA, "DE-2026-ROOT-SWAPPED").await.is_err(), "nothing of a refused checkpoint is kept");
+}
