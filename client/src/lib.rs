@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use comity_proto::authoring::DecisionDoc;
 use comity_proto::decision::CheckedDecision;
-use comity_proto::pb::{self, log_client::LogClient, registry_client::RegistryClient};
+use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient, registry_client::RegistryClient};
 use comity_proto::rules::{fold, LicenceState};
 use comity_proto::statement::{Envelope, StatementId};
 use tonic::transport::{Channel, Endpoint};
@@ -75,6 +75,7 @@ pub struct CheckedLicence {
 pub struct Client {
     registry: RegistryClient<Channel>,
     log: LogClient<Channel>,
+    federation: FederationClient<Channel>,
 }
 
 impl Client {
@@ -90,8 +91,9 @@ impl Client {
         let registry = RegistryClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let log = LogClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { registry, log })
+        let log = LogClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let federation = FederationClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Self { registry, log, federation })
     }
 
     /// Publishes a signed envelope.
@@ -184,6 +186,11 @@ impl Client {
     pub async fn consistency_proof(&mut self, old_size: u64, new_size: u64) -> Result<Vec<comity_proto::log::TreeHash>, ClientError> {
         let response = self.log.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size }).await?.into_inner();
         comity_proto::log::proof_hashes(&response.hashes).map_err(ClientError::Verification)
+    }
+
+    /// The evidence the node holds and the logs it froze.
+    pub async fn evidence(&mut self) -> Result<pb::GetEvidenceResponse, ClientError> {
+        Ok(self.federation.get_evidence(pb::GetEvidenceRequest {}).await?.into_inner())
     }
 
     /// Follows search cursors until `limit` results or the end.

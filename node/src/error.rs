@@ -22,6 +22,9 @@ pub enum Error {
     /// Breaks the licence rules.
     #[error("{0}")]
     Rule(#[from] RuleError),
+    /// Not possible in the current state (e.g. a frozen log).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// Two validly signed decisions for one licence version; evidence was recorded.
     #[error("fork: {0}")]
     Fork(String),
@@ -57,7 +60,7 @@ impl From<Error> for Status {
         let code = match &e {
             Error::InvalidArgument(_) | Error::BadSignature(_) => Code::InvalidArgument,
             Error::PermissionDenied(_) => Code::PermissionDenied,
-            Error::Rule(_) | Error::Fork(_) => Code::FailedPrecondition,
+            Error::Rule(_) | Error::Fork(_) | Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::NotFound(_) => Code::NotFound,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Unavailable(_) => Code::Unavailable,

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod federation_service;
 pub mod log;
 pub mod log_service;
 pub mod mirror;

@@ -60,6 +60,15 @@ enum Command {
         #[arg(long, env = "COMITY_HTTP_LISTEN")]
         http_listen: Option<SocketAddr>,
     },
+    /// Lift the freeze on a mirrored log (the node must be stopped). The evidence stays; if the
+    /// peer still contradicts itself, the next round freezes the log again.
+    Unfreeze {
+        /// Data directory of the stopped node.
+        #[arg(long, env = "COMITY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Origin of the frozen log.
+        origin: String,
+    },
     /// Start a node with sample authorities and a realistic data set, and print what to try.
     Demo {
         /// Directory for the demo's keys, config and data (re-created on every run).
@@ -115,6 +124,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("tiles on http://{http}");
             }
             serve_until_signal(node).await
+        }
+        Command::Unfreeze { data_dir, origin } => {
+            let config = Config { data_dir, ..Config::default() };
+            let store = comity_node::store::Store::open(&config.store_dir())?;
+            if store.unfreeze(&origin)? {
+                println!("{origin}: unfrozen; the evidence is kept (comity evidence shows it)");
+            } else {
+                println!("{origin}: was not frozen");
+            }
+            Ok(())
         }
         Command::Demo { dir, listen, http_listen } => {
             let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;

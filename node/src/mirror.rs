@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::log::{LogVerifier, SignedCheckpoint};
+use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, log_client::LogClient};
 use comity_proto::statement::{key_id, Envelope};
 use ed25519_dalek::VerifyingKey;
@@ -20,6 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::config::PeerConfig;
 use crate::registry::{Mirrored, Registry};
+use crate::store::Evidence;
 
 /// Most entries one `GetEntries` call asks for (the peer's own limit).
 const ENTRIES_PER_CALL: u64 = 10_000;
@@ -132,14 +133,26 @@ impl PeerMirror {
         let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
         let origin = checkpoint.origin.clone();
         let log = self.registry.store().log(&origin);
-        let have = log.size().map_err(|e| RoundError::Refused(e.to_string()))?;
-        if checkpoint.size < have {
-            return Err(RoundError::Refused(format!("peer log {origin} shrank from {have} to {}", checkpoint.size)));
+        let stored_err = |e: crate::store::StoreError| RoundError::Refused(e.to_string());
+        if let Some(reason) = log.frozen().map_err(stored_err)? {
+            return Err(RoundError::Refused(format!("{origin} is frozen: {reason}")));
+        }
+        let have = log.size().map_err(stored_err)?;
+        if let Some(held) = log.checkpoint().map_err(stored_err)? {
+            let held = self.verifier.verify_checkpoint(&held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
+            if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
+                let evidence = Evidence::SplitView {
+                    origin: origin.clone(),
+                    first_checkpoint: held.note,
+                    second_checkpoint: checkpoint.note,
+                    reason: reason.clone(),
+                    detected_at: crate::registry::now(),
+                };
+                self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+                return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+            }
         }
         if checkpoint.size == have {
-            if checkpoint.root != comity_proto::log::tree_root(have, &log).map_err(RoundError::Refused)? {
-                return Err(RoundError::Refused(format!("peer log {origin} signed another root for size {have}: a split view")));
-            }
             self.mark_synced(&checkpoint, have);
             return Ok(());
         }
@@ -162,6 +175,25 @@ impl PeerMirror {
             .map_err(|e| RoundError::Refused(e.to_string()))?;
         self.mark_synced(&checkpoint, checkpoint.size);
         Ok(())
+    }
+
+    /// Why `new` cannot be true if `held` is (both verified with the log's key), or `None`.
+    async fn contradiction(&self, client: &mut LogClient<Channel>, held: &SignedCheckpoint, new: &SignedCheckpoint) -> Result<Option<String>, RoundError> {
+        if new.size < held.size {
+            return Ok(Some(format!("the log shrank from {} to {} entries", held.size, new.size)));
+        }
+        if new.size == held.size {
+            return Ok((new.root != held.root).then(|| format!("two different roots for size {}", new.size)));
+        }
+        if held.size == 0 {
+            return Ok(None);
+        }
+        let request = pb::GetConsistencyProofRequest { old_size: held.size, new_size: new.size };
+        let proof = client.get_consistency_proof(request).await?.into_inner();
+        let valid = proof_hashes(&proof.hashes)
+            .ok()
+            .is_some_and(|hashes| verify_consistency(&hashes, held.size, &held.root, new.size, &new.root).is_ok());
+        Ok((!valid).then(|| format!("no valid consistency proof from size {} to {}", held.size, new.size)))
     }
 
     /// Entries `[start, end)`, each parsed and verified.

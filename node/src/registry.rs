@@ -67,6 +67,8 @@ pub struct Mirrored {
 enum Work {
     Publish(Box<Job>),
     Mirror(Box<Mirrored>, oneshot::Sender<Result<(), Error>>),
+    /// Store split-view evidence and freeze the origin.
+    SplitView(Box<Evidence>, oneshot::Sender<Result<(), Error>>),
     /// Re-sign the checkpoint if the latest is older than this many seconds.
     Heartbeat { max_age: i64 },
 }
@@ -164,6 +166,17 @@ impl Registry {
         answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
     }
 
+    /// Stores split-view evidence against a mirrored log and freezes it: no further ingest until
+    /// an operator clears it (`comity-node unfreeze`).
+    pub async fn split_view(&self, evidence: Evidence) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Work::SplitView(Box::new(evidence), reply))
+            .await
+            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+    }
+
     /// A licence's state and chain, or `None` when no decision exists.
     pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<LicenceView>, Error> {
         let chain = load_chain(&self.store, authority, licence_id)?;
@@ -256,6 +269,9 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
                     }
                     let _ = reply.send(result);
+                }
+                Work::SplitView(evidence, reply) => {
+                    let _ = reply.send(record_split_view(&store, &evidence));
                 }
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
             }
@@ -417,6 +433,9 @@ fn apply_decision(
 /// mirrored log `origin`, applying each new decision to its licence. All or nothing.
 fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
     let log = store.log(&m.checkpoint.origin);
+    if let Some(reason) = log.frozen()? {
+        return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
+    }
     let size = log.size()?;
     if size != m.first {
         return Err(Error::Unavailable(format!("mirror of {} is at {size}, not {}; fetch again", m.checkpoint.origin, m.first)));
@@ -451,6 +470,21 @@ fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
     Ok(batch)
 }
 
+fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
+    let Evidence::SplitView { origin, reason, second_checkpoint, .. } = evidence else {
+        return Err(Error::InvalidArgument("not split-view evidence".into()));
+    };
+    let known = store.evidence()?.iter().any(|e| matches!(e, Evidence::SplitView { second_checkpoint: s, .. } if s == second_checkpoint));
+    let mut batch = WriteBatch::default();
+    if !known {
+        batch.put_evidence(store.next_evidence_seq()?, evidence);
+    }
+    batch.freeze(origin, reason);
+    store.commit(batch)?;
+    tracing::error!(%origin, %reason, "split view: two signed checkpoints that cannot both be true; evidence stored, origin frozen");
+    Ok(())
+}
+
 fn fold_stored(store: &Store, authority: &str, licence_id: &str) -> Result<Option<LicenceState>, Error> {
     fold_chain(&load_chain(store, authority, licence_id)?)
 }
@@ -478,16 +512,16 @@ fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, envelop
             store.statement(&first_id)?.ok_or_else(|| stored_corrupt(format!("statement {first_id} missing")))?
         }
     };
-    let evidence = Evidence {
-        kind: "licence_fork".into(),
+    let second = hex::encode(envelope.bytes());
+    let known = store.evidence()?.iter().any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
+    let evidence = Evidence::LicenceFork {
         authority: d.authority.clone(),
         licence_id: d.licence_id.clone(),
         version: d.version,
         first_envelope: hex::encode(&first),
-        second_envelope: hex::encode(envelope.bytes()),
+        second_envelope: second,
         detected_at: now(),
     };
-    let known = store.evidence()?.iter().any(|e| e.second_envelope == evidence.second_envelope);
     if !known {
         batch.put_evidence(store.next_evidence_seq()?, &evidence);
     }

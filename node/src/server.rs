@@ -57,6 +57,8 @@ impl RunningNode {
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         health.set_serving::<LogServer<LogService>>().await;
+        let federation_service = comity_proto::pb::federation_server::FederationServer::new(crate::federation_service::FederationService::new(store.clone()))
+            .max_encoding_message_size(limits.max_message_bytes);
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -91,7 +93,8 @@ impl RunningNode {
             .add_service(health_service)
             .add_service(reflection)
             .add_service(registry_service)
-            .add_service(log_service);
+            .add_service(log_service)
+            .add_service(federation_service);
         let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
             let _ = stopped.await;
             let _ = http_stop.send(true);

@@ -68,9 +68,10 @@ impl TestNode {
         }
     }
 
-    /// Starts a stopped node on its data directory; returns the start error, if any.
+    /// Starts a stopped node on its data directory, on the same port as before so that peers
+    /// configured with its URL reach it; returns the start error, if any.
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(self.config.listen).await?;
         self.config.listen = listener.local_addr()?;
         self.node = Some(RunningNode::start(self.config.clone(), listener).await?);
         Ok(())

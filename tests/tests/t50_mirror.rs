@@ -64,8 +64,11 @@ async fn a_peers_decisions_become_readable_and_searchable() {
 
     // B holds A's log: same size and root as A signed, and the checkpoint verifies with A's key.
     let a_checkpoint = at_a.checkpoint().await.unwrap();
-    let status = b.node().mirror_status("bafa").unwrap();
-    assert_eq!(status.size, 4);
+    let status = eventually(WAIT, "B's mirror status to show 4 entries", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 4) }
+    })
+    .await;
     assert_eq!(status.last_error, None);
     let store = b.node().registry().store();
     let note = store.log("registry.bafa.example/log").checkpoint().unwrap().unwrap();
@@ -155,4 +158,124 @@ async fn entries_that_do_not_hash_to_the_signed_root_are_refused() {
     assert!(error.contains("do not hash to its signed root"), "{error}");
     let mut at_b = b.client().await;
     assert!(at_b.licence(BAFA, "DE-2026-ROOT-SWAPPED").await.is_err(), "nothing of a refused checkpoint is kept");
+}
+
+/// A restarts with a wiped store but the same origin, key and port, and logs other history.
+/// B is stopped meanwhile, so it sees only the finished rewrite (not the empty log on the way).
+async fn rewrite_history(a: &mut TestNode, b: &mut TestNode, entries: usize, prefix: &str) {
+    b.stop().await;
+    a.stop().await;
+    std::fs::remove_dir_all(a.config().store_dir()).unwrap();
+    a.start_again().await.unwrap();
+    let mut at_a = a.client().await;
+    for i in 0..entries {
+        at_a.publish(a.sign(grant(BAFA, &format!("{prefix}-{i}")))).await.unwrap();
+    }
+    b.start_again().await.unwrap();
+}
+
+async fn split_view_evidence(b: &TestNode) -> (String, Vec<String>) {
+    let at_b = b.client().await;
+    let answer = eventually(WAIT, "B to find the split view", || {
+        let mut c = at_b.clone();
+        async move { c.evidence().await.ok().filter(|e| !e.frozen.is_empty()) }
+    })
+    .await;
+    assert_eq!(answer.evidence.len(), 1);
+    let e = &answer.evidence[0];
+    assert_eq!((e.kind.as_str(), e.origin.as_str()), ("split_view", "registry.bafa.example/log"));
+    (e.reason.clone(), e.checkpoints.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_rewrites_history_is_caught_and_frozen() {
+    let mut a = origin_node().await;
+    let mut b = mirror_of(&a, true, None).await;
+    let mut at_a = a.client().await;
+    for i in 0..3 {
+        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-OLD-{i}")))).await.unwrap();
+    }
+    eventually(WAIT, "B to mirror 3 entries", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 3).map(|_| ()) }
+    })
+    .await;
+
+    rewrite_history(&mut a, &mut b, 5, "DE-2026-NEW").await;
+    let (reason, checkpoints) = split_view_evidence(&b).await;
+    assert!(reason.contains("no valid consistency proof from size 3 to 5"), "{reason}");
+    // Both checkpoints carry A's signature: anyone can check the contradiction.
+    let key = a.node().log_verifier();
+    let sizes: Vec<u64> = checkpoints.iter().map(|c| key.verify_checkpoint(c).unwrap().size).collect();
+    assert_eq!(sizes, vec![3, 5]);
+    // Frozen: nothing of the new history was taken in.
+    assert_eq!(b.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 3);
+    let mut at_b = b.client().await;
+    assert!(at_b.licence(BAFA, "DE-2026-NEW-0").await.is_err());
+    assert!(b.node().mirror_status("bafa").unwrap().last_error.unwrap().contains("frozen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_roots_for_one_size_are_a_split_view() {
+    let mut a = origin_node().await;
+    let mut b = mirror_of(&a, true, None).await;
+    let mut at_a = a.client().await;
+    for i in 0..2 {
+        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-SAME-{i}")))).await.unwrap();
+    }
+    eventually(WAIT, "B to mirror 2 entries", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 2).map(|_| ()) }
+    })
+    .await;
+    rewrite_history(&mut a, &mut b, 2, "DE-2026-OTHER").await;
+    let (reason, _) = split_view_evidence(&b).await;
+    assert!(reason.contains("two different roots for size 2"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_sees_the_evidence_and_can_unfreeze() {
+    use assert_cmd::Command;
+    use predicates::str::contains;
+
+    let mut a = origin_node().await;
+    let mut b = mirror_of(&a, true, None).await;
+    let mut at_a = a.client().await;
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-OP-0"))).await.unwrap();
+    eventually(WAIT, "B to mirror 1 entry", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 1).map(|_| ()) }
+    })
+    .await;
+    rewrite_history(&mut a, &mut b, 1, "DE-2026-OP-NEW").await;
+    split_view_evidence(&b).await;
+
+    let url = b.url();
+    tokio::task::spawn_blocking(move || {
+        Command::new(comity_tests::bin_path("comity"))
+            .args(["--node", &url, "evidence"])
+            .assert()
+            .success()
+            .stdout(contains("split_view   registry.bafa.example/log: two different roots for size 1"))
+            .stdout(contains("FROZEN registry.bafa.example/log"));
+    })
+    .await
+    .unwrap();
+
+    b.stop().await;
+    let data_dir = b.config().data_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        Command::new(comity_tests::bin_path("comity-node"))
+            .args(["unfreeze", "--data-dir"])
+            .arg(&data_dir)
+            .arg("registry.bafa.example/log")
+            .assert()
+            .success()
+            .stdout(contains("unfrozen; the evidence is kept"));
+    })
+    .await
+    .unwrap();
+    let store = comity_node::store::Store::open(&b.config().store_dir()).unwrap();
+    assert_eq!(store.frozen_logs().unwrap(), vec![]);
+    assert_eq!(store.evidence().unwrap().len(), 1);
 }

@@ -85,6 +85,9 @@ enum Command {
         /// Envelope file.
         file: PathBuf,
     },
+    /// Evidence the node holds against authorities (licence forks) and logs (split views),
+    /// and the mirrored logs it froze because of it.
+    Evidence,
     /// The node's verifiable log.
     Log {
         #[command(subcommand)]
@@ -254,6 +257,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { file, key } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref()).await,
         Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
+        Command::Evidence => {
+            let answer = Client::connect(&cli.node).await?.evidence().await?;
+            if cli.json {
+                return print_json(&serde_json::json!({
+                    "evidence": answer.evidence.iter().map(|e| serde_json::json!({
+                        "kind": e.kind, "detected_at": format_time(e.detected_at), "origin": e.origin, "authority": e.authority,
+                        "licence_id": e.licence_id, "version": e.version, "reason": e.reason, "checkpoints": e.checkpoints,
+                        "envelopes": e.envelopes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                    "frozen": answer.frozen.iter().map(|f| serde_json::json!({"origin": f.origin, "reason": f.reason})).collect::<Vec<_>>(),
+                }));
+            }
+            for e in &answer.evidence {
+                let subject = if e.kind == "split_view" { e.origin.clone() } else { format!("{}/{} v{}", e.authority, e.licence_id, e.version) };
+                println!("{}  {:<12} {subject}: {}", format_time(e.detected_at), e.kind, e.reason);
+            }
+            for f in &answer.frozen {
+                println!("FROZEN {}: {} (clear with `comity-node unfreeze` on the stopped node)", f.origin, f.reason);
+            }
+            println!("{} piece(s) of evidence, {} frozen log(s)", answer.evidence.len(), answer.frozen.len());
+            Ok(())
+        }
         Command::Licence { command: LicenceCommand::Show { licence } } => {
             let (authority, licence_id) = licence
                 .split_once('/')

@@ -38,20 +38,44 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Two signed statements that cannot both be true, kept for everyone to inspect.
+/// Two signed objects that cannot both be true, kept for everyone to inspect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// `licence_fork`: two decisions for the same licence version.
-    pub kind: String,
-    pub authority: String,
-    pub licence_id: String,
-    pub version: u64,
-    /// Hex envelope bytes of the statement stored first.
-    pub first_envelope: String,
-    /// Hex envelope bytes of the conflicting statement.
-    pub second_envelope: String,
-    /// Unix seconds when this node detected it.
-    pub detected_at: i64,
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Evidence {
+    /// Two validly signed decisions for the same licence version.
+    LicenceFork {
+        authority: String,
+        licence_id: String,
+        version: u64,
+        /// Hex envelope bytes of the decision stored first.
+        first_envelope: String,
+        /// Hex envelope bytes of the conflicting decision.
+        second_envelope: String,
+        /// Unix seconds when this node detected it.
+        detected_at: i64,
+    },
+    /// Two checkpoints signed by one log's key that cannot both be true: the log showed
+    /// different histories (a split view).
+    SplitView {
+        origin: String,
+        /// The checkpoint held here (signed note text).
+        first_checkpoint: String,
+        /// The contradicting checkpoint (signed note text).
+        second_checkpoint: String,
+        /// Why they cannot both be true.
+        reason: String,
+        detected_at: i64,
+    },
+}
+
+impl Evidence {
+    /// Short name of the kind, as serialised.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Evidence::LicenceFork { .. } => "licence_fork",
+            Evidence::SplitView { .. } => "split_view",
+        }
+    }
 }
 
 /// The node's database.
@@ -143,6 +167,20 @@ impl Store {
             .collect()
     }
 
+    /// Logs whose ingest is frozen, with the reason.
+    pub fn frozen_logs(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for entry in self.db.scan_prefix([table::LOG_META]) {
+            let (key, value) = entry?;
+            if let Some((origin, name)) = keys::licence_of_key(&key) {
+                if name == "frozen" {
+                    out.push((origin, String::from_utf8_lossy(&value).into_owned()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of statements stored.
     pub fn statement_count(&self) -> usize {
         self.db.scan_prefix([table::STATEMENT]).count()
@@ -216,6 +254,16 @@ impl Store {
         Ok(())
     }
 
+    /// Lifts the freeze on log `origin`; returns whether it was frozen. For the offline
+    /// `comity-node unfreeze` command.
+    pub fn unfreeze(&self, origin: &str) -> Result<bool> {
+        let was = self.log(origin).frozen()?.is_some();
+        let mut batch = WriteBatch::default();
+        batch.unfreeze(origin);
+        self.commit(batch)?;
+        Ok(was)
+    }
+
     /// Overwrites a stored statement's bytes, to simulate tampering with the data directory.
     /// Never used by the node itself.
     #[doc(hidden)]
@@ -266,6 +314,11 @@ impl LogRef<'_> {
     /// The log's origin.
     pub fn origin(&self) -> &str {
         self.origin
+    }
+
+    /// Why ingest into this (mirrored) log is frozen, if it is.
+    pub fn frozen(&self) -> Result<Option<String>> {
+        Ok(self.store.db.get(keys::log_meta(self.origin, "frozen"))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Number of entries (as of the last commit).
@@ -382,6 +435,16 @@ impl WriteBatch {
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
+    }
+
+    /// Freezes ingest into log `origin` (evidence was found), with the reason.
+    pub fn freeze(&mut self, origin: &str, reason: &str) {
+        self.inner.insert(keys::log_meta(origin, "frozen"), reason.as_bytes());
+    }
+
+    /// Lifts a freeze; an operator's decision.
+    pub fn unfreeze(&mut self, origin: &str) {
+        self.inner.remove(keys::log_meta(origin, "frozen"));
     }
 
     /// Records the origin of the node's own log (once, with its first checkpoint).
