@@ -1,8 +1,11 @@
-//! `comity-node demo`: a node hosting sample authorities, filled with a realistic data set
-//! published through the normal verification path.
+//! `comity-node demo`: a local federation of three registry nodes hosting sample authorities,
+//! each mirroring and verifying the other two, filled with a realistic data set published
+//! through the normal verification path at each authority's own node.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use comity_proto::demo_data;
@@ -10,16 +13,42 @@ use comity_proto::keyfile::KeyFile;
 use comity_proto::statement::{sign_decision, StatementId};
 use tokio::net::TcpListener;
 
-use crate::config::{AuthorityConfig, Config};
+use crate::config::{AuthorityConfig, Config, PeerConfig};
+use crate::log::load_or_create_key;
 use crate::registry::now;
 use crate::server::RunningNode;
 
 /// Marks a directory as created by the demo, so re-running may wipe it and nothing else.
 const DEMO_MARKER: &str = "COMITY-DEMO";
 
+/// How long the demo waits for the nodes to mirror each other before giving up.
+const CONVERGENCE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One node of the demo federation: who runs it and which authorities publish there.
+struct Site {
+    name: &'static str,
+    origin: &'static str,
+    authorities: &'static [&'static str],
+}
+
+/// The three nodes. ETH Zurich's export-control office has no node of its own here and
+/// publishes through the BAFA node, as a small office would through a partner's.
+const SITES: [Site; 3] = [
+    Site { name: "bafa", origin: "registry.bafa.example/log", authorities: &["de.bafa", "uni.ethz"] },
+    Site { name: "ecju", origin: "registry.ecju.example/log", authorities: &["uk.ecju"] },
+    Site { name: "meti", origin: "registry.meti.example/log", authorities: &["jp.meti"] },
+];
+
+/// A running node of the demo.
+pub struct DemoNode {
+    pub name: &'static str,
+    pub authorities: &'static [&'static str],
+    pub node: RunningNode,
+}
+
 /// What the demo set up.
 pub struct Demo {
-    pub node: RunningNode,
+    pub nodes: Vec<DemoNode>,
     pub dir: PathBuf,
     pub decisions: usize,
     pub licences: usize,
@@ -28,29 +57,52 @@ pub struct Demo {
 }
 
 /// Creates `dir` afresh (refusing to touch a directory the demo did not create), writes keys
-/// and config for the sample authorities, starts a node on `listener` and publishes the data set.
-pub async fn start(dir: &Path, listener: TcpListener, http_listen: Option<std::net::SocketAddr>) -> anyhow::Result<Demo> {
+/// and configs, starts the three nodes on `listeners` (HTTP tiles on `http`, if given),
+/// publishes the data set and waits until every node has mirrored the others.
+pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<SocketAddr>>) -> anyhow::Result<Demo> {
+    anyhow::ensure!(listeners.len() == SITES.len() && http.len() == SITES.len(), "the demo needs {} listeners", SITES.len());
     prepare_dir(dir)?;
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
 
-    let mut config = Config {
-        data_dir: dir.join("data"),
-        listen: listener.local_addr()?,
-        origin: "demo.comity.example/log".into(),
-        http_listen,
-        ..Config::default()
-    };
+    let mut authorities = HashMap::new();
     let mut signers = HashMap::new();
     for authority in demo_data::authorities() {
         let key = KeyFile::generate(authority.id);
         key.write(&keys_dir.join(format!("{}.key", authority.id)))?;
-        config.authorities.push(AuthorityConfig { id: authority.id.into(), name: authority.name.into(), keys: vec![key.public_key.clone()] });
+        authorities.insert(authority.id, AuthorityConfig { id: authority.id.into(), name: authority.name.into(), keys: vec![key.public_key.clone()] });
         signers.insert(authority.id.to_string(), key.signer().map_err(anyhow::Error::msg)?);
     }
-    std::fs::write(dir.join("comity.toml"), config.to_toml()).context("write demo config")?;
+    // Every authority's keys in one file, for `comity log audit --keys`.
+    let all = Config { authorities: SITES.iter().flat_map(|s| s.authorities).map(|a| authorities[a].clone()).collect(), ..Config::default() };
+    std::fs::write(dir.join("authorities.toml"), all.to_toml()).context("write demo authorities")?;
 
-    let node = RunningNode::start(config, listener).await?;
+    // Log keys first: each node's peers must know them.
+    let mut peers = Vec::new();
+    for (site, listener) in SITES.iter().zip(&listeners) {
+        let data_dir = dir.join(site.name);
+        std::fs::create_dir_all(&data_dir)?;
+        let key = load_or_create_key(&data_dir.join("log.key"), site.origin)?;
+        peers.push(PeerConfig { id: site.name.into(), url: format!("http://{}", listener.local_addr()?), log_key: key.verifier().to_string() });
+    }
+    let mut nodes = Vec::new();
+    for (i, (site, listener)) in SITES.iter().zip(listeners).enumerate() {
+        let config = Config {
+            data_dir: dir.join(site.name),
+            listen: listener.local_addr()?,
+            http_listen: http[i],
+            origin: site.origin.into(),
+            authorities: site.authorities.iter().map(|a| authorities[a].clone()).collect(),
+            trusted: SITES.iter().filter(|o| o.name != site.name).flat_map(|o| o.authorities).map(|a| authorities[a].clone()).collect(),
+            peers: peers.iter().filter(|p| p.id != site.name).cloned().collect(),
+            mirror_interval_ms: 200,
+            ..Config::default()
+        };
+        config.check()?;
+        std::fs::write(dir.join(site.name).join("comity.toml"), config.to_toml()).context("write demo config")?;
+        nodes.push(DemoNode { name: site.name, authorities: site.authorities, node: RunningNode::start(config, listener).await? });
+    }
+
     let mut heads: HashMap<(String, String), StatementId> = HashMap::new();
     let docs = demo_data::decisions(now());
     for doc in &docs {
@@ -60,15 +112,40 @@ pub async fn start(dir: &Path, listener: TcpListener, http_listen: Option<std::n
             decision.previous = head.0.to_vec();
         }
         let signer = signers.get(&decision.authority).context("demo authority without key")?;
-        let published = node
+        let home = nodes.iter().find(|n| n.authorities.contains(&decision.authority.as_str())).context("demo authority without a node")?;
+        let published = home
+            .node
             .registry()
             .publish(sign_decision(decision, signer))
             .await
             .with_context(|| format!("publish demo decision {}/{} v{:?}", licence.0, licence.1, doc.version))?;
         heads.insert(licence, published.id);
     }
+    wait_for_convergence(&nodes).await?;
     let tries = suggested_commands(&docs);
-    Ok(Demo { node, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries })
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries })
+}
+
+/// Waits until every node's mirror of every peer holds that peer's whole log.
+async fn wait_for_convergence(nodes: &[DemoNode]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + CONVERGENCE_TIMEOUT;
+    loop {
+        let mut behind = Vec::new();
+        for n in nodes {
+            for peer in nodes.iter().filter(|p| p.name != n.name) {
+                let theirs = peer.node.registry().store().log(peer.node.log_verifier().name()).size()?;
+                let ours = n.node.mirror_status(peer.name).map_or(0, |s| s.size);
+                if ours < theirs {
+                    behind.push(format!("{} has {ours} of {}'s {theirs} entries", n.name, peer.name));
+                }
+            }
+        }
+        if behind.is_empty() {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "demo nodes did not converge: {}", behind.join("; "));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Picks examples from the data: the longest decision chain, the commonest destination,
@@ -117,30 +194,41 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// The "what to try next" text printed after the demo starts.
 pub fn guide(demo: &Demo) -> String {
-    let url = demo.node.url();
     let dir = demo.dir.display();
+    let first = &demo.nodes[0].node;
+    let nodes: Vec<String> = demo
+        .nodes
+        .iter()
+        .map(|n| {
+            let tiles = n.node.http_addr().map(|a| format!("  tiles http://{a}")).unwrap_or_default();
+            format!("  {:<5} {}{tiles}  hosts {}  log {}", n.name, n.node.url(), n.authorities.join(", "), n.node.log_verifier().name())
+        })
+        .collect();
+    let meti_url = demo.nodes.iter().find(|n| n.name == "meti").map_or_else(|| first.url(), |n| n.node.url());
     format!(
         "\
-Comity demo node serving at {url}
-  authorities: de.bafa (DE), uk.ecju (GB), jp.meti (JP), uni.ethz (CH)
-  published {decisions} signed decisions on {licences} licences; data in {dir}/data
-  signing keys (for trying publish): {dir}/keys/<authority>.key
+Comity demo federation: three registry nodes, each mirroring and verifying the other two
+{nodes}
+  published {decisions} signed decisions on {licences} licences, each at its authority's own node;
+  every node now holds and has verified all of them. Keys and configs: {dir}/
 
-Try, in another terminal (from this directory):
+Try, in another terminal (from this directory; `comity` talks to the bafa node unless --node says otherwise):
   alias comity='cargo run -q --bin comity --'
 {tries}
+  comity --node {meti_url} search --authority de.bafa      (BAFA's licences, read at the METI node)
   comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
-  comity licence show de.bafa/DE-2026-009001 --json
-  comity log checkpoint                   (the log key: {verifier})
-  comity log audit --state audit.json --keys {dir}/comity.toml
-  grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on){tiles}
+  comity --node {meti_url} licence show de.bafa/DE-2026-009001   (mirrored within a second)
+  comity log checkpoint                   (the bafa node's log key: {verifier})
+  comity log audit --state audit.json --keys {dir}/authorities.toml
+  comity evidence                         (licence forks and split views this node has seen)
+  grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
 
 Press Ctrl-C to stop.",
+        nodes = nodes.join("\n"),
         decisions = demo.decisions,
         licences = demo.licences,
         tries = demo.tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
-        addr = demo.node.addr(),
-        verifier = demo.node.log_verifier(),
-        tiles = demo.node.http_addr().map(|a| format!("\n  curl http://{a}/checkpoint          (the log as C2SP tlog-tiles)")).unwrap_or_default(),
+        addr = first.addr(),
+        verifier = first.log_verifier(),
     )
 }

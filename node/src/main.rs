@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_ORIGIN};
+use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
 use comity_node::log::load_or_create_key;
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
@@ -71,15 +71,13 @@ enum Command {
     },
     /// Start a node with sample authorities and a realistic data set, and print what to try.
     Demo {
-        /// Directory for the demo's keys, config and data (re-created on every run).
+        /// Directory for the demo's keys, configs and data (re-created on every run).
         #[arg(long, default_value = "./comity-demo")]
         dir: PathBuf,
-        /// Listen address.
+        /// gRPC address of the first node; the others use the next ports ten apart
+        /// (7700, 7710, 7720), or port 0 for all when this is port 0.
         #[arg(long, env = "COMITY_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
-        /// HTTP listen address of the tlog-tiles view.
-        #[arg(long, env = "COMITY_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN)]
-        http_listen: SocketAddr,
     },
 }
 
@@ -135,11 +133,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { dir, listen, http_listen } => {
-            let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
-            let demo = demo::start(&dir, listener, Some(http_listen)).await?;
+        Command::Demo { dir, listen } => {
+            let mut listeners = Vec::new();
+            let mut http = Vec::new();
+            for i in 0..3u16 {
+                let offset = |extra: u16| if listen.port() == 0 { 0 } else { listen.port() + 10 * i + extra };
+                let grpc = SocketAddr::new(listen.ip(), offset(0));
+                listeners.push(TcpListener::bind(grpc).await.with_context(|| format!("listen on {grpc}"))?);
+                http.push(Some(SocketAddr::new(listen.ip(), offset(1))));
+            }
+            let demo = demo::start(&dir, listeners, http).await?;
             println!("{}", demo::guide(&demo));
-            serve_until_signal(demo.node).await
+            wait_for_signal().await;
+            for n in demo.nodes {
+                n.node.shutdown().await?;
+            }
+            Ok(())
         }
     }
 }
@@ -181,6 +190,8 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     config.check()?;
     let log_key = load_or_create_key(&config.log_key_path(), &config.origin)?;
     println!("log {}: verifier key {} (give it to peers and auditors)", config.origin, log_key.verifier());
+    println!("this node's entry for its peers' configs (set the URL they reach it at):");
+    println!("  [[peer]]\n  id = \"{}\"\n  url = \"http://{}\"\n  log_key = \"{}\"", config.origin.split('/').next().unwrap_or("node"), config.listen, log_key.verifier());
     std::fs::write(&config_path, config.to_toml()).with_context(|| format!("write {}", config_path.display()))?;
     println!("config written to {}", config_path.display());
     println!("start the node with: comity-node run --data-dir {}", data_dir.display());
@@ -189,6 +200,13 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
 
 /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
 async fn serve_until_signal(node: RunningNode) -> anyhow::Result<()> {
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    node.shutdown().await
+}
+
+/// Returns on Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
     let stop = async {
         #[cfg(unix)]
         {
@@ -202,6 +220,4 @@ async fn serve_until_signal(node: RunningNode) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     stop.await;
-    tracing::info!("shutting down");
-    node.shutdown().await
 }

@@ -29,6 +29,13 @@ fn init_writes_a_loadable_config_and_private_keys() {
     assert_eq!(config.origin, "de.bafa.registry/log");
     assert!(String::from_utf8_lossy(&out.stdout).contains("log de.bafa.registry/log: verifier key de.bafa.registry/log+"));
     assert!(dir.join("log.key").exists());
+    // The printed peer entry parses as a peer in another node's config.
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let entry: String = stdout.lines().skip_while(|l| !l.contains("[[peer]]")).take(4).map(|l| format!("{}\n", l.trim())).collect();
+    let other = Config::from_toml(&format!("origin = \"other.example/log\"\n{entry}"), "peer entry").unwrap();
+    let key_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("log.key")).unwrap()).unwrap();
+    assert_eq!(other.peers[0].log_key, key_file["verifier_key"].as_str().unwrap());
+    assert!(other.peers[0].log_key.starts_with("de.bafa.registry/log+"));
     let key = comity_proto::keyfile::KeyFile::read(&dir.join("keys/de.bafa.key")).unwrap();
     assert_eq!(config.authorities[0].keys, vec![key.public_key]);
     #[cfg(unix)]

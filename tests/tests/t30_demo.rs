@@ -1,28 +1,41 @@
-//! The demo data set goes through the normal publish path and every suggested command finds data.
+//! The demo: three nodes, a realistic data set through the normal publish path, every node
+//! holding every licence, and every suggested command finding data.
 
 use comity_client::Client;
 use comity_proto::pb::{self, LicenceStatus};
 use tokio::net::TcpListener;
 
-#[tokio::test]
-async fn demo_publishes_a_realistic_data_set_and_its_suggestions_find_data() {
+async fn listeners() -> Vec<TcpListener> {
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        out.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_federation_converges_and_its_suggestions_find_data() {
     let tmp = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), listener, Some("127.0.0.1:0".parse().unwrap())).await.expect("demo starts");
+    let demo = comity_node::demo::start(&tmp.path().join("demo"), listeners().await, vec![None; 3]).await.expect("demo starts");
     assert!(demo.decisions >= 50, "only {} decisions", demo.decisions);
     assert!(demo.licences >= 30);
+    assert_eq!(demo.nodes.len(), 3);
 
-    let mut client = Client::connect(&demo.node.url()).await.unwrap();
-    let all = client.search_all(pb::SearchRequest::default(), 1000).await.unwrap();
-    assert_eq!(all.len(), demo.licences);
-    for status in [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Revoked, LicenceStatus::Suspended, LicenceStatus::Expired] {
-        assert!(all.iter().any(|s| s.status == status as i32), "no {status:?} licence in the demo");
-    }
-    // Every licence's chain verifies on the client side.
-    for s in &all {
-        client.licence(&s.authority, &s.licence_id).await.unwrap_or_else(|e| panic!("{}/{}: {e}", s.authority, s.licence_id));
+    // Every node holds every licence: its own authorities' and, mirrored and verified, the others'.
+    for n in &demo.nodes {
+        let mut client = Client::connect(&n.node.url()).await.unwrap();
+        let all = client.search_all(pb::SearchRequest::default(), 1000).await.unwrap();
+        assert_eq!(all.len(), demo.licences, "node {}", n.name);
+        for status in [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Revoked, LicenceStatus::Suspended, LicenceStatus::Expired] {
+            assert!(all.iter().any(|s| s.status == status as i32), "no {status:?} licence at {}", n.name);
+        }
+        for s in &all {
+            client.licence(&s.authority, &s.licence_id).await.unwrap_or_else(|e| panic!("{}/{} at {}: {e}", s.authority, s.licence_id, n.name));
+        }
+        assert!(client.evidence().await.unwrap().evidence.is_empty());
     }
 
+    let mut client = Client::connect(&demo.nodes[0].node.url()).await.unwrap();
     for command in &demo.tries {
         let words: Vec<&str> = command.split_whitespace().collect();
         match words[..] {
@@ -46,13 +59,18 @@ async fn demo_publishes_a_realistic_data_set_and_its_suggestions_find_data() {
             _ => panic!("unexpected suggestion `{command}`"),
         }
     }
+    let guide = comity_node::demo::guide(&demo);
+    assert!(guide.contains("three registry nodes"));
+
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
-    demo.node.shutdown().await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let again = comity_node::demo::start(&tmp.path().join("demo"), listener, None).await.expect("demo restarts in its own dir");
-    again.node.shutdown().await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    for n in demo.nodes {
+        n.node.shutdown().await.unwrap();
+    }
+    let again = comity_node::demo::start(&tmp.path().join("demo"), listeners().await, vec![None; 3]).await.expect("demo restarts in its own dir");
+    for n in again.nodes {
+        n.node.shutdown().await.unwrap();
+    }
     std::fs::create_dir_all(tmp.path().join("precious")).unwrap();
-    let refused = comity_node::demo::start(&tmp.path().join("precious"), listener, None).await;
+    let refused = comity_node::demo::start(&tmp.path().join("precious"), listeners().await, vec![None; 3]).await;
     assert!(refused.err().unwrap().to_string().contains("was not created by"));
 }
