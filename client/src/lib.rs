@@ -188,6 +188,11 @@ impl Client {
         comity_proto::log::proof_hashes(&response.hashes).map_err(ClientError::Verification)
     }
 
+    /// The node's log and its mirrors of its peers.
+    pub async fn status(&mut self) -> Result<pb::StatusResponse, ClientError> {
+        Ok(self.federation.status(pb::StatusRequest {}).await?.into_inner())
+    }
+
     /// The evidence the node holds and the logs it froze.
     pub async fn evidence(&mut self) -> Result<pb::GetEvidenceResponse, ClientError> {
         Ok(self.federation.get_evidence(pb::GetEvidenceRequest {}).await?.into_inner())

@@ -37,6 +37,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct MirrorStatus {
     /// Entries of the peer's log held here.
     pub size: u64,
+    /// Size of the peer's latest checkpoint that verified.
+    pub peer_size: u64,
     /// Time of the last verified checkpoint.
     pub checkpoint_time: i64,
     /// The last failure, cleared by the next success.
@@ -77,8 +79,13 @@ impl PeerMirror {
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
-        let status = Arc::new(Mutex::new(MirrorStatus { size, ..MirrorStatus::default() }));
+        let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, client: None }, status))
+    }
+
+    /// The peer's log origin.
+    pub fn origin(&self) -> &str {
+        self.verifier.name()
     }
 
     /// Mirrors until the task is aborted.
@@ -131,6 +138,9 @@ impl PeerMirror {
         let mut client = self.client().await?;
         let served = client.get_checkpoint(pb::GetCheckpointRequest {}).await?.into_inner();
         let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
+        if let Ok(mut s) = self.status.lock() {
+            s.peer_size = checkpoint.size;
+        }
         let origin = checkpoint.origin.clone();
         let log = self.registry.store().log(&origin);
         let stored_err = |e: crate::store::StoreError| RoundError::Refused(e.to_string());
@@ -228,7 +238,7 @@ impl PeerMirror {
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
         if let Ok(mut s) = self.status.lock() {
-            *s = MirrorStatus { size, checkpoint_time: checkpoint.time, last_error: None, failures: 0 };
+            *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time, last_error: None, failures: 0 };
         }
     }
 }

@@ -57,8 +57,21 @@ impl RunningNode {
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         health.set_serving::<LogServer<LogService>>().await;
-        let federation_service = comity_proto::pb::federation_server::FederationServer::new(crate::federation_service::FederationService::new(store.clone()))
-            .max_encoding_message_size(limits.max_message_bytes);
+        let known_keys = std::sync::Arc::new(config.known_keys());
+        let mut pending_mirrors = Vec::new();
+        let mut peer_views = Vec::new();
+        for peer in &config.peers {
+            let interval = Duration::from_millis(config.mirror_interval_ms);
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval).map_err(anyhow::Error::msg)?;
+            peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
+            pending_mirrors.push((peer.id.clone(), status, mirror));
+        }
+        let federation_service = comity_proto::pb::federation_server::FederationServer::new(crate::federation_service::FederationService::new(
+            store.clone(),
+            config.origin.clone(),
+            peer_views,
+        ))
+        .max_encoding_message_size(limits.max_message_bytes);
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -100,13 +113,7 @@ impl RunningNode {
             let _ = http_stop.send(true);
         }));
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
-        let known_keys = std::sync::Arc::new(config.known_keys());
-        let mut mirrors = Vec::new();
-        for peer in &config.peers {
-            let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval).map_err(anyhow::Error::msg)?;
-            mirrors.push((peer.id.clone(), status, tokio::spawn(mirror.run())));
-        }
+        let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), mirrors })
     }

@@ -76,6 +76,12 @@ async fn a_peers_decisions_become_readable_and_searchable() {
     assert_eq!(verified.root.to_vec(), a_checkpoint.root);
     // B's own log is untouched by what it mirrors.
     assert_eq!(at_b.checkpoint().await.unwrap().size, 0);
+    let report = at_b.status().await.unwrap();
+    assert_eq!((report.origin.as_str(), report.size, report.evidence_count), ("registry.meti.example/log", 0, 0));
+    let peer = &report.peers[0];
+    assert_eq!((peer.id.as_str(), peer.origin.as_str()), ("bafa", "registry.bafa.example/log"));
+    assert!(peer.connected && !peer.frozen);
+    assert_eq!((peer.mirrored_size, peer.peer_size, peer.lag_entries), (4, 4, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,6 +219,10 @@ async fn a_log_that_rewrites_history_is_caught_and_frozen() {
     let mut at_b = b.client().await;
     assert!(at_b.licence(BAFA, "DE-2026-NEW-0").await.is_err());
     assert!(b.node().mirror_status("bafa").unwrap().last_error.unwrap().contains("frozen"));
+    let report = at_b.status().await.unwrap();
+    assert!(report.peers[0].frozen && !report.peers[0].connected);
+    assert_eq!(report.evidence_count, 1);
+    assert_eq!((report.peers[0].mirrored_size, report.peers[0].peer_size, report.peers[0].lag_entries), (3, 5, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,6 +268,12 @@ async fn the_operator_sees_the_evidence_and_can_unfreeze() {
             .success()
             .stdout(contains("split_view   registry.bafa.example/log: two different roots for size 1"))
             .stdout(contains("FROZEN registry.bafa.example/log"));
+        Command::new(comity_tests::bin_path("comity"))
+            .args(["--node", &url, "peers"])
+            .assert()
+            .success()
+            .stdout(contains("this node: log registry.meti.example/log with 0 entries; 1 piece(s) of evidence"))
+            .stdout(contains("bafa  FROZEN"));
     })
     .await
     .unwrap();

@@ -85,6 +85,8 @@ enum Command {
         /// Envelope file.
         file: PathBuf,
     },
+    /// The node's peers: how far each mirror is behind, errors, evidence.
+    Peers,
     /// Evidence the node holds against authorities (licence forks) and logs (split views),
     /// and the mirrored logs it froze because of it.
     Evidence,
@@ -257,6 +259,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { file, key } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref()).await,
         Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
+        Command::Peers => {
+            let status = Client::connect(&cli.node).await?.status().await?;
+            if cli.json {
+                return print_json(&serde_json::json!({
+                    "origin": status.origin, "size": status.size, "evidence_count": status.evidence_count,
+                    "peers": status.peers.iter().map(|p| serde_json::json!({
+                        "id": p.id, "url": p.url, "origin": p.origin, "connected": p.connected, "mirrored_size": p.mirrored_size,
+                        "peer_size": p.peer_size, "lag_entries": p.lag_entries, "lag_seconds": p.lag_seconds,
+                        "last_error": p.last_error, "failures": p.failures, "frozen": p.frozen,
+                    })).collect::<Vec<_>>(),
+                }));
+            }
+            println!("this node: log {} with {} entries; {} piece(s) of evidence", status.origin, status.size, status.evidence_count);
+            let rows: Vec<Vec<String>> = status
+                .peers
+                .iter()
+                .map(|p| {
+                    let state = if p.frozen { "FROZEN" } else if p.connected { "ok" } else { "failing" };
+                    vec![
+                        p.id.clone(),
+                        state.into(),
+                        format!("{}/{}", p.mirrored_size, p.peer_size),
+                        p.lag_entries.to_string(),
+                        if p.checkpoint_time > 0 { format!("{} s", p.lag_seconds) } else { "-".into() },
+                        p.last_error.clone(),
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["PEER", "STATE", "MIRRORED", "LAG", "CHECKPOINT AGE", "LAST ERROR"], &rows));
+            Ok(())
+        }
         Command::Evidence => {
             let answer = Client::connect(&cli.node).await?.evidence().await?;
             if cli.json {
