@@ -149,7 +149,7 @@ impl Client {
 
     /// The node's latest checkpoint (unverified: check it with a pinned log key).
     pub async fn checkpoint(&mut self) -> Result<pb::GetCheckpointResponse, ClientError> {
-        Ok(self.log.get_checkpoint(pb::GetCheckpointRequest {}).await?.into_inner())
+        Ok(self.log.get_checkpoint(pb::GetCheckpointRequest::default()).await?.into_inner())
     }
 
     /// Log entries [start, end), following the node's per-call limit.
@@ -159,7 +159,7 @@ impl Client {
         let mut next = start;
         while next < end {
             let upto = end.min(next + PER_CALL);
-            let mut stream = self.log.get_entries(pb::GetEntriesRequest { start: next, end: upto }).await?.into_inner();
+            let mut stream = self.log.get_entries(pb::GetEntriesRequest { start: next, end: upto, ..Default::default() }).await?.into_inner();
             while let Some(message) = stream.message().await? {
                 for entry in message.entries {
                     if entry.index != out.len() as u64 + start {
@@ -179,12 +179,12 @@ impl Client {
     /// Inclusion proof of a statement in the tree of `tree_size` entries (0: latest).
     pub async fn inclusion_proof(&mut self, id: StatementId, tree_size: u64) -> Result<pb::GetInclusionProofResponse, ClientError> {
         let entry = Some(pb::get_inclusion_proof_request::Entry::StatementId(id.0.to_vec()));
-        Ok(self.log.get_inclusion_proof(pb::GetInclusionProofRequest { entry, tree_size }).await?.into_inner())
+        Ok(self.log.get_inclusion_proof(pb::GetInclusionProofRequest { entry, tree_size, ..Default::default() }).await?.into_inner())
     }
 
     /// Consistency proof between two tree sizes.
     pub async fn consistency_proof(&mut self, old_size: u64, new_size: u64) -> Result<Vec<comity_proto::log::TreeHash>, ClientError> {
-        let response = self.log.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size }).await?.into_inner();
+        let response = self.log.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size, ..Default::default() }).await?.into_inner();
         comity_proto::log::proof_hashes(&response.hashes).map_err(ClientError::Verification)
     }
 

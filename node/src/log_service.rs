@@ -1,5 +1,6 @@
 //! Thin tonic handlers for the `Log` service.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 
 use comity_proto::log::{leaf_hash, prove_consistency, prove_inclusion, LogVerifier};
@@ -21,28 +22,39 @@ const ENTRIES_PER_MESSAGE: usize = 256;
 /// Most envelope bytes in one streamed message (well under the message-size limit).
 const BYTES_PER_MESSAGE: usize = 1024 * 1024;
 
-/// The gRPC `comity.v1.Log` service.
+/// The gRPC `comity.v1.Log` service: the node's own log and, as a relay, the peers' logs it
+/// mirrors.
 pub struct LogService {
     store: Store,
-    verifier: LogVerifier,
+    own: LogVerifier,
+    mirrored: HashMap<String, LogVerifier>,
 }
 
 impl LogService {
-    /// Serves the log in `store`, signed with the key of `verifier`.
-    pub fn new(store: Store, verifier: LogVerifier) -> Self {
-        Self { store, verifier }
+    /// Serves the node's own log (signed with `own`'s key) and the mirrored logs of `mirrored`.
+    pub fn new(store: Store, own: LogVerifier, mirrored: Vec<LogVerifier>) -> Self {
+        let mirrored = mirrored.into_iter().map(|v| (v.name().to_string(), v)).collect();
+        Self { store, own, mirrored }
     }
 
-    /// The node's own log.
-    fn log(&self) -> crate::store::LogRef<'_> {
-        self.store.log(self.verifier.name())
+    /// The log a request names: empty is the node's own.
+    fn key_of(&self, origin: &str) -> Result<&LogVerifier, Status> {
+        if origin.is_empty() || origin == self.own.name() {
+            return Ok(&self.own);
+        }
+        self.mirrored.get(origin).ok_or_else(|| Status::not_found(format!("this node neither runs nor mirrors log `{origin}`")))
     }
 
-    /// The latest committed checkpoint, verified.
-    fn latest(&self) -> Result<comity_proto::log::SignedCheckpoint, Status> {
-        let note = self.log().checkpoint().map_err(Error::from)?.ok_or_else(|| Status::unavailable("log has no checkpoint yet"))?;
-        self.verifier.verify_checkpoint(&note).map_err(|e| {
-            tracing::error!(error = %e, "stored checkpoint does not verify");
+    /// The latest committed checkpoint of a log, verified.
+    fn latest(&self, key: &LogVerifier) -> Result<comity_proto::log::SignedCheckpoint, Status> {
+        let note = self
+            .store
+            .log(key.name())
+            .checkpoint()
+            .map_err(Error::from)?
+            .ok_or_else(|| Status::unavailable(format!("no checkpoint of {} here yet", key.name())))?;
+        key.verify_checkpoint(&note).map_err(|e| {
+            tracing::error!(origin = %key.name(), error = %e, "stored checkpoint does not verify");
             Status::internal("stored checkpoint does not verify; see the node's log")
         })
     }
@@ -67,15 +79,16 @@ type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::GetEntriesResponse, Stat
 #[tonic::async_trait]
 impl log_server::Log for LogService {
     #[instrument(skip_all)]
-    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::GetCheckpointResponse>, Status> {
-        let cp = self.latest()?;
+    async fn get_checkpoint(&self, request: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let key = self.key_of(&request.get_ref().origin)?;
+        let cp = self.latest(key)?;
         Ok(Response::new(pb::GetCheckpointResponse {
             checkpoint: cp.note,
             origin: cp.origin,
             size: cp.size,
             root: cp.root.to_vec(),
             time: cp.time,
-            verifier_key: self.verifier.to_string(),
+            verifier_key: key.to_string(),
         }))
     }
 
@@ -83,8 +96,9 @@ impl log_server::Log for LogService {
 
     #[instrument(skip_all, fields(start = request.get_ref().start, end = request.get_ref().end))]
     async fn get_entries(&self, request: Request<pb::GetEntriesRequest>) -> Result<Response<EntryStream>, Status> {
-        let pb::GetEntriesRequest { start, end } = request.into_inner();
-        let size = self.latest()?.size;
+        let pb::GetEntriesRequest { start, end, origin } = request.into_inner();
+        let key = self.key_of(&origin)?;
+        let size = self.latest(key)?.size;
         if start >= end {
             return Err(Status::invalid_argument(format!("start {start} must be less than end {end}")));
         }
@@ -96,7 +110,7 @@ impl log_server::Log for LogService {
         }
         let (tx, rx) = mpsc::channel(4);
         let store = self.store.clone();
-        let origin = self.verifier.name().to_string();
+        let origin = key.name().to_string();
         // Reads run off the async threads; the bounded channel makes a slow reader slow the
         // reading down instead of buffering the whole range.
         tokio::task::spawn_blocking(move || {
@@ -130,10 +144,14 @@ impl log_server::Log for LogService {
     #[instrument(skip_all)]
     async fn get_inclusion_proof(&self, request: Request<pb::GetInclusionProofRequest>) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
         let r = request.into_inner();
-        let latest = self.latest()?.size;
+        let key = self.key_of(&r.origin)?;
+        let latest = self.latest(key)?.size;
         let tree_size = self.tree_size(r.tree_size, latest, "tree_size")?;
         let index = match r.entry {
             Some(Entry::Index(i)) => i,
+            Some(Entry::StatementId(_)) if key.name() != self.own.name() => {
+                return Err(Status::invalid_argument("a mirrored log's entries are proven by index, not by statement id"))
+            }
             Some(Entry::StatementId(raw)) => {
                 let id = StatementId::from_slice(&raw).ok_or_else(|| Status::invalid_argument(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
                 self.store.log_index_of(&id).map_err(Error::from)?.ok_or_else(|| Status::not_found(format!("statement {id} is not in this log")))?
@@ -143,8 +161,8 @@ impl log_server::Log for LogService {
         if index >= tree_size {
             return Err(Status::out_of_range(format!("index {index} is not in a tree of size {tree_size}")));
         }
-        let entry = read_entry(&self.store, self.verifier.name(), index)?;
-        let hashes = prove_inclusion(tree_size, index, &self.log()).map_err(internal)?;
+        let entry = read_entry(&self.store, key.name(), index)?;
+        let hashes = prove_inclusion(tree_size, index, &self.store.log(key.name())).map_err(internal)?;
         Ok(Response::new(pb::GetInclusionProofResponse {
             index,
             tree_size,
@@ -156,7 +174,8 @@ impl log_server::Log for LogService {
     #[instrument(skip_all)]
     async fn get_consistency_proof(&self, request: Request<pb::GetConsistencyProofRequest>) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
         let r = request.into_inner();
-        let latest = self.latest()?.size;
+        let key = self.key_of(&r.origin)?;
+        let latest = self.latest(key)?.size;
         let new_size = self.tree_size(r.new_size, latest, "new_size")?;
         if r.old_size > new_size {
             return Err(Status::invalid_argument(format!("old_size {} is larger than new_size {new_size}", r.old_size)));
@@ -164,7 +183,7 @@ impl log_server::Log for LogService {
         let hashes = if r.old_size == 0 || r.old_size == new_size {
             Vec::new()
         } else {
-            prove_consistency(r.old_size, new_size, &self.log()).map_err(internal)?
+            prove_consistency(r.old_size, new_size, &self.store.log(key.name())).map_err(internal)?
         };
         Ok(Response::new(pb::GetConsistencyProofResponse {
             old_size: r.old_size,

@@ -136,7 +136,8 @@ impl PeerMirror {
     /// One round: verify the peer's checkpoint and ingest every entry up to it.
     async fn round(&mut self) -> Result<(), RoundError> {
         let mut client = self.client().await?;
-        let served = client.get_checkpoint(pb::GetCheckpointRequest {}).await?.into_inner();
+        // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
+        let served = client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() }).await?.into_inner();
         let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
@@ -198,7 +199,7 @@ impl PeerMirror {
         if held.size == 0 {
             return Ok(None);
         }
-        let request = pb::GetConsistencyProofRequest { old_size: held.size, new_size: new.size };
+        let request = pb::GetConsistencyProofRequest { old_size: held.size, new_size: new.size, origin: new.origin.clone() };
         let proof = client.get_consistency_proof(request).await?.into_inner();
         let valid = proof_hashes(&proof.hashes)
             .ok()
@@ -208,7 +209,7 @@ impl PeerMirror {
 
     /// Entries `[start, end)`, each parsed and verified.
     async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
-        let mut stream = client.get_entries(pb::GetEntriesRequest { start, end }).await?.into_inner();
+        let mut stream = client.get_entries(pb::GetEntriesRequest { start, end, origin: self.verifier.name().into() }).await?.into_inner();
         let mut out = Vec::with_capacity((end - start) as usize);
         while let Some(message) = stream.message().await? {
             for entry in message.entries {

@@ -53,7 +53,8 @@ impl RunningNode {
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         let log_verifier = verifier.clone();
-        let log_service = LogServer::new(LogService::new(store.clone(), verifier))
+        let mirrored_keys = config.peers.iter().filter_map(|p| p.log_key.parse().ok()).collect();
+        let log_service = LogServer::new(LogService::new(store.clone(), verifier, mirrored_keys))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         health.set_serving::<LogServer<LogService>>().await;

@@ -108,17 +108,19 @@ async fn out_of_range_requests_get_precise_codes() {
 
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
     let mut raw = pb::log_client::LogClient::new(channel);
-    let too_many = raw.get_entries(pb::GetEntriesRequest { start: 0, end: 20_000 }).await.unwrap_err();
+    let too_many = raw.get_entries(pb::GetEntriesRequest { start: 0, end: 20_000, ..Default::default() }).await.unwrap_err();
     assert_eq!(too_many.code(), Code::OutOfRange);
-    let empty = raw.get_entries(pb::GetEntriesRequest { start: 2, end: 2 }).await.unwrap_err();
+    let empty = raw.get_entries(pb::GetEntriesRequest { start: 2, end: 2, ..Default::default() }).await.unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
     let index_beyond = raw
-        .get_inclusion_proof(pb::GetInclusionProofRequest { entry: Some(pb::get_inclusion_proof_request::Entry::Index(3)), tree_size: 0 })
+        .get_inclusion_proof(pb::GetInclusionProofRequest { entry: Some(pb::get_inclusion_proof_request::Entry::Index(3)), ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(index_beyond.code(), Code::OutOfRange);
-    let no_entry = raw.get_inclusion_proof(pb::GetInclusionProofRequest { entry: None, tree_size: 0 }).await.unwrap_err();
+    let no_entry = raw.get_inclusion_proof(pb::GetInclusionProofRequest::default()).await.unwrap_err();
     assert_eq!(no_entry.code(), Code::InvalidArgument);
+    let unknown_log = raw.get_checkpoint(pb::GetCheckpointRequest { origin: "elsewhere.example/log".into() }).await.unwrap_err();
+    assert_eq!(unknown_log.code(), Code::NotFound);
 }
 
 #[tokio::test]

@@ -295,3 +295,33 @@ async fn the_operator_sees_the_evidence_and_can_unfreeze() {
     assert_eq!(store.frozen_logs().unwrap(), vec![]);
     assert_eq!(store.evidence().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_reaches_a_node_through_a_relay_that_cannot_forge_it() {
+    // C has no link to A: it mirrors A's log through B, pinning A's key.
+    let a = origin_node().await;
+    let b = mirror_of(&a, true, None).await;
+    let via_b = PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string() };
+    let trusted = vec![a.authority(BAFA)];
+    let c = TestNode::start_with(&["uk.ecju"], move |cfg| {
+        cfg.origin = "registry.ecju.example/log".into();
+        cfg.peers = vec![via_b];
+        cfg.trusted = trusted;
+        cfg.mirror_interval_ms = 50;
+    })
+    .await;
+    let mut at_a = a.client().await;
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-RELAY-1"))).await.unwrap();
+    let mut at_c = c.client().await;
+    let licence = eventually(WAIT, "C to get A's licence through B", || {
+        let mut cl = at_c.clone();
+        async move { cl.licence(BAFA, "DE-2026-RELAY-1").await.ok() }
+    })
+    .await;
+    assert_eq!(licence.chain.len(), 1);
+    // What C holds is A's log, signed by A, not B's.
+    let note = c.node().registry().store().log("registry.bafa.example/log").checkpoint().unwrap().unwrap();
+    a.node().log_verifier().verify_checkpoint(&note).unwrap();
+    let status = at_c.status().await.unwrap();
+    assert_eq!((status.peers[0].origin.as_str(), status.peers[0].mirrored_size), ("registry.bafa.example/log", 1));
+}
