@@ -28,6 +28,8 @@ pub struct RunningNode {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     heartbeat: Option<JoinHandle<()>>,
+    /// The HTTP tiles server; it holds a store handle, so shutdown waits for it.
+    http_task: Option<JoinHandle<()>>,
     mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>, JoinHandle<()>)>,
 }
 
@@ -79,6 +81,7 @@ impl RunningNode {
         let (stop, stopped) = oneshot::channel::<()>();
         // The HTTP tiles view stops when the gRPC server does.
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let mut http_task = None;
         let http_addr = match config.http_listen {
             None => None,
             Some(http) => {
@@ -87,14 +90,14 @@ impl RunningNode {
                 let mut http_stopped = http_stopped.clone();
                 let tiles_store = store.clone();
                 let tiles_origin = config.origin.clone();
-                tokio::spawn(async move {
+                http_task = Some(tokio::spawn(async move {
                     let shutdown = async move {
                         let _ = http_stopped.wait_for(|stopped| *stopped).await;
                     };
                     if let Err(e) = crate::tiles::serve(http_listener, tiles_store, tiles_origin, shutdown).await {
                         tracing::error!(error = %e, "tiles HTTP server failed");
                     }
-                });
+                }));
                 Some(http_addr)
             }
         };
@@ -116,7 +119,7 @@ impl RunningNode {
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), mirrors })
+        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), http_task, mirrors })
     }
 
     /// The address the node listens on.
@@ -158,6 +161,10 @@ impl RunningNode {
         if let Some(task) = self.task.take() {
             task.await??;
         }
+        if let Some(http) = self.http_task.take() {
+            // Stopped with the gRPC server; waiting releases its store handle.
+            let _ = http.await;
+        }
         if let Some(heartbeat) = self.heartbeat.take() {
             heartbeat.abort();
             let _ = heartbeat.await;
@@ -173,18 +180,6 @@ impl RunningNode {
         Ok(())
     }
 
-    /// Serves until the server ends (it does not end on its own unless it fails).
-    pub async fn wait(mut self) -> anyhow::Result<()> {
-        if let Some(task) = self.task.take() {
-            task.await??;
-        }
-        Ok(())
-    }
-
-    /// A sender that stops the node when sent to (or dropped), for signal handling.
-    pub fn take_stop(&mut self) -> Option<oneshot::Sender<()>> {
-        self.stop.take()
-    }
 }
 
 /// Re-signs the checkpoint of an idle log so that it is never older than about `interval`

@@ -218,7 +218,12 @@ async fn a_log_that_rewrites_history_is_caught_and_frozen() {
     assert_eq!(b.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 3);
     let mut at_b = b.client().await;
     assert!(at_b.licence(BAFA, "DE-2026-NEW-0").await.is_err());
-    assert!(b.node().mirror_status("bafa").unwrap().last_error.unwrap().contains("frozen"));
+    // The freeze is committed before the mirror task records its failure: wait for both.
+    eventually(WAIT, "B's mirror to report the freeze", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.and_then(|s| s.last_error).filter(|e| e.contains("frozen")) }
+    })
+    .await;
     let report = at_b.status().await.unwrap();
     assert!(report.peers[0].frozen && !report.peers[0].connected);
     assert_eq!(report.evidence_count, 1);
@@ -312,7 +317,7 @@ async fn a_log_reaches_a_node_through_a_relay_that_cannot_forge_it() {
     .await;
     let mut at_a = a.client().await;
     at_a.publish(a.sign(grant(BAFA, "DE-2026-RELAY-1"))).await.unwrap();
-    let mut at_c = c.client().await;
+    let at_c = c.client().await;
     let licence = eventually(WAIT, "C to get A's licence through B", || {
         let mut cl = at_c.clone();
         async move { cl.licence(BAFA, "DE-2026-RELAY-1").await.ok() }
@@ -322,6 +327,10 @@ async fn a_log_reaches_a_node_through_a_relay_that_cannot_forge_it() {
     // What C holds is A's log, signed by A, not B's.
     let note = c.node().registry().store().log("registry.bafa.example/log").checkpoint().unwrap().unwrap();
     a.node().log_verifier().verify_checkpoint(&note).unwrap();
-    let status = at_c.status().await.unwrap();
-    assert_eq!((status.peers[0].origin.as_str(), status.peers[0].mirrored_size), ("registry.bafa.example/log", 1));
+    let status = eventually(WAIT, "C's status to show the mirrored entry", || {
+        let mut cl = at_c.clone();
+        async move { cl.status().await.ok().filter(|s| s.peers[0].mirrored_size == 1) }
+    })
+    .await;
+    assert_eq!(status.peers[0].origin, "registry.bafa.example/log");
 }
