@@ -4,12 +4,17 @@ use comity_proto::pb::{self, federation_server};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
 
 use crate::config::PeerConfig;
 use crate::error::Error;
 use crate::mirror::MirrorStatus;
-use crate::registry::now;
+use crate::registry::{now, Registry};
 use crate::store::{Evidence, Store};
 
 /// A peer as the status report sees it.
@@ -24,14 +29,20 @@ pub struct FederationService {
     store: Store,
     origin: String,
     peers: Vec<PeerView>,
+    registry: Registry,
+    shutting_down: watch::Receiver<bool>,
 }
 
 impl FederationService {
-    /// Serves the evidence held in `store` and the status of the node's log `origin` and `peers`.
-    pub fn new(store: Store, origin: String, peers: Vec<PeerView>) -> Self {
-        Self { store, origin, peers }
+    /// Serves the evidence held in `store`, the status of the node's log `origin` and `peers`,
+    /// and the checkpoints `registry` commits; subscriptions end when `shutting_down` turns true
+    /// (graceful shutdown waits for open streams).
+    pub fn new(store: Store, origin: String, peers: Vec<PeerView>, registry: Registry, shutting_down: watch::Receiver<bool>) -> Self {
+        Self { store, origin, peers, registry, shutting_down }
     }
 }
+
+type CheckpointStream = Pin<Box<dyn Stream<Item = Result<pb::CheckpointEvent, Status>> + Send>>;
 
 fn to_wire(e: Evidence) -> pb::Evidence {
     match e {
@@ -68,6 +79,41 @@ impl federation_server::Federation for FederationService {
             evidence: evidence.into_iter().map(to_wire).collect(),
             frozen: frozen.into_iter().map(|(origin, reason)| pb::FrozenLog { origin, reason }).collect(),
         }))
+    }
+
+    type SubscribeStream = CheckpointStream;
+
+    #[instrument(skip_all, fields(origin = %request.get_ref().origin))]
+    async fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Response<CheckpointStream>, Status> {
+        let wanted = match request.into_inner().origin {
+            o if o.is_empty() => self.origin.clone(),
+            o if o == self.origin || self.peers.iter().any(|p| p.origin == o) => o,
+            o => return Err(Status::not_found(format!("this node neither runs nor mirrors log `{o}`"))),
+        };
+        let mut committed = self.registry.subscribe();
+        let mut shutting_down = self.shutting_down.clone();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = shutting_down.wait_for(|s| *s) => return,
+                    _ = tx.closed() => return,
+                    event = committed.recv() => event,
+                };
+                match event {
+                    Ok(c) if c.origin == wanted => {
+                        let message = pb::CheckpointEvent { origin: c.origin, checkpoint: c.note.to_string() };
+                        // A full buffer means a slow subscriber: skip, its next fetch catches up.
+                        if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Ok(message)) {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     #[instrument(skip_all)]

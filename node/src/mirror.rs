@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
-use comity_proto::pb::{self, log_client::LogClient};
+use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
 use comity_proto::statement::{key_id, Envelope};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::{Channel, Endpoint};
@@ -66,7 +66,9 @@ pub struct PeerMirror {
     registry: Registry,
     status: Arc<Mutex<MirrorStatus>>,
     interval: Duration,
-    client: Option<LogClient<Channel>>,
+    channel: Option<Channel>,
+    /// Pushed checkpoints of the peer's log, when the peer offers them.
+    subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
 }
 
 impl PeerMirror {
@@ -80,7 +82,7 @@ impl PeerMirror {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
-        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, client: None }, status))
+        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, channel: None, subscription: None }, status))
     }
 
     /// The peer's log origin.
@@ -95,13 +97,14 @@ impl PeerMirror {
             match self.round().await {
                 Ok(()) => {
                     backoff = self.interval;
-                    tokio::time::sleep(self.interval).await;
+                    self.wait_for_news().await;
                 }
                 Err(e) => {
                     tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");
                     self.note_failure(&e.to_string());
                     if matches!(e, RoundError::Connect(_) | RoundError::Status(_)) {
-                        self.client = None;
+                        self.channel = None;
+                        self.subscription = None;
                     }
                     let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
                     tokio::time::sleep(backoff + jitter).await;
@@ -118,9 +121,29 @@ impl PeerMirror {
         }
     }
 
+    /// Returns when the peer pushes a new checkpoint, or after the poll interval.
+    async fn wait_for_news(&mut self) {
+        if self.subscription.is_none() {
+            if let Some(channel) = &self.channel {
+                let mut federation = FederationClient::new(channel.clone()).max_decoding_message_size(MAX_PEER_MESSAGE);
+                let request = pb::SubscribeRequest { origin: self.verifier.name().into() };
+                // A peer without Subscribe (or refusing it) is simply polled.
+                self.subscription = federation.subscribe(request).await.ok().map(|r| r.into_inner());
+            }
+        }
+        match &mut self.subscription {
+            Some(stream) => match tokio::time::timeout(self.interval, stream.message()).await {
+                Ok(Ok(Some(_))) | Err(_) => {}
+                // Ended or failed (request deadlines end long streams): subscribe again next time.
+                Ok(_) => self.subscription = None,
+            },
+            None => tokio::time::sleep(self.interval).await,
+        }
+    }
+
     async fn client(&mut self) -> Result<LogClient<Channel>, RoundError> {
-        if let Some(c) = &self.client {
-            return Ok(c.clone());
+        if let Some(channel) = &self.channel {
+            return Ok(LogClient::new(channel.clone()).max_decoding_message_size(MAX_PEER_MESSAGE));
         }
         let endpoint = Endpoint::from_shared(self.peer.url.clone())
             .map_err(|e| RoundError::Connect(e.to_string()))?
@@ -128,9 +151,8 @@ impl PeerMirror {
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
         let channel = endpoint.connect().await.map_err(|e| RoundError::Connect(e.to_string()))?;
-        let client = LogClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
-        self.client = Some(client.clone());
-        Ok(client)
+        self.channel = Some(channel.clone());
+        Ok(LogClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE))
     }
 
     /// One round: verify the peer's checkpoint and ingest every entry up to it.

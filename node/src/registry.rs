@@ -16,7 +16,7 @@ use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
 use ed25519_dalek::VerifyingKey;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -80,7 +80,18 @@ pub struct Registry {
     authority_keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
     writer: mpsc::Sender<Work>,
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    checkpoints: broadcast::Sender<CommittedCheckpoint>,
 }
+
+/// A signed checkpoint just committed here, of the node's own log or a mirrored one.
+#[derive(Debug, Clone)]
+pub struct CommittedCheckpoint {
+    pub origin: String,
+    pub note: Arc<str>,
+}
+
+/// Checkpoints buffered per subscriber before it starts missing them.
+const CHECKPOINT_BUFFER: usize = 16;
 
 impl Registry {
     /// Starts the writer thread over `store` and its `log`, accepting the authorities
@@ -94,15 +105,18 @@ impl Registry {
         let max_batch = config.limits.max_publish_batch;
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let writer_store = store.clone();
+        let (checkpoints, _) = broadcast::channel(CHECKPOINT_BUFFER);
+        let announce = checkpoints.clone();
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce))
             .expect("spawn writer thread");
         Self {
             store,
             authority_keys: Arc::new(authority_keys),
             writer: tx,
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
+            checkpoints,
         }
     }
 
@@ -148,6 +162,11 @@ impl Registry {
         let (staged, checkpoint) = answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))??;
         // The proof is built here rather than on the writer thread, which every publish shares.
         receipt_for(&self.store, &checkpoint, staged)
+    }
+
+    /// New checkpoints as they are committed (own and mirrored logs).
+    pub fn subscribe(&self) -> broadcast::Receiver<CommittedCheckpoint> {
+        self.checkpoints.subscribe()
     }
 
     /// Asks the writer to sign a fresh checkpoint if the latest is older than `max_age` seconds,
@@ -247,7 +266,11 @@ struct Staged {
     leaf: [u8; 32],
 }
 
-fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut log: NodeLog) {
+fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut log: NodeLog, announce: broadcast::Sender<CommittedCheckpoint>) {
+    // No subscribers is fine: the send result is ignored.
+    let publish = |origin: &str, note: &str| {
+        let _ = announce.send(CommittedCheckpoint { origin: origin.to_string(), note: note.into() });
+    };
     let origin = log.origin().to_string();
     while let Some(first) = rx.blocking_recv() {
         let mut work = vec![first];
@@ -267,6 +290,7 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
                     let result = stage_mirror(&store, &m).and_then(|batch| store.commit(batch).map_err(Error::from));
                     if result.is_ok() {
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
+                        publish(&m.checkpoint.origin, &m.checkpoint.note);
                     }
                     let _ = reply.send(result);
                 }
@@ -317,7 +341,10 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
             store.commit(state.batch).map_err(|e| e.to_string())
         };
         match (&committed, &note) {
-            (Ok(()), Some(n)) => log.committed(n),
+            (Ok(()), Some(n)) => {
+                log.committed(n);
+                publish(&origin, n);
+            }
             (Err(e), _) => tracing::error!(error = %e, "commit failed"),
             _ => {}
         }

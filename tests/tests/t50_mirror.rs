@@ -334,3 +334,40 @@ async fn a_log_reaches_a_node_through_a_relay_that_cannot_forge_it() {
     .await;
     assert_eq!(status.peers[0].origin, "registry.bafa.example/log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_checkpoints_are_pushed_to_mirrors_and_shutdown_ends_the_streams() {
+    let mut a = origin_node().await;
+    let entry = a.as_peer("bafa");
+    let trusted = vec![a.authority(BAFA)];
+    // B polls only every 30 s: anything it sees within the 10 s below was pushed.
+    let b = TestNode::start_with(&[METI], move |c| {
+        c.origin = "registry.meti.example/log".into();
+        c.peers = vec![entry];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 30_000;
+    })
+    .await;
+    eventually(WAIT, "B's first round", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.checkpoint_time > 0).map(|_| ()) }
+    })
+    .await;
+    let at_a = a.client().await;
+    let at_b = b.client().await;
+    let mut n = 0;
+    eventually(Duration::from_secs(10), "a checkpoint pushed to B", || {
+        n += 1;
+        let (mut a_client, mut b_client, envelope) = (at_a.clone(), at_b.clone(), a.sign(grant(BAFA, &format!("DE-2026-PUSH-{n}"))));
+        async move {
+            // Keep publishing until B's subscription is in place and a push arrives.
+            a_client.publish(envelope).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let found = b_client.search(pb::SearchRequest { authority: BAFA.into(), ..Default::default() }).await.unwrap();
+            (!found.licences.is_empty()).then_some(())
+        }
+    })
+    .await;
+    // A stops gracefully although B holds a subscription stream to it.
+    tokio::time::timeout(Duration::from_secs(10), a.stop()).await.expect("graceful shutdown is not held up by subscribers");
+}
