@@ -166,6 +166,19 @@ async fn entries_that_do_not_hash_to_the_signed_root_are_refused() {
     assert!(at_b.licence(BAFA, "DE-2026-ROOT-SWAPPED").await.is_err(), "nothing of a refused checkpoint is kept");
 }
 
+/// Publishes `n` grants at A and waits until B's mirror holds `n` entries.
+async fn publish_and_mirror(a: &TestNode, b: &TestNode, n: usize, prefix: &str) {
+    let mut at_a = a.client().await;
+    for i in 0..n {
+        at_a.publish(a.sign(grant(BAFA, &format!("{prefix}-{i}")))).await.unwrap();
+    }
+    eventually(WAIT, "B to mirror A's entries", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == n as u64).map(|_| ()) }
+    })
+    .await;
+}
+
 /// A restarts with a wiped store but the same origin, key and port, and logs other history.
 /// B is stopped meanwhile, so it sees only the finished rewrite (not the empty log on the way).
 async fn rewrite_history(a: &mut TestNode, b: &mut TestNode, entries: usize, prefix: &str) {
@@ -197,15 +210,7 @@ async fn split_view_evidence(b: &TestNode) -> (String, Vec<String>) {
 async fn a_log_that_rewrites_history_is_caught_and_frozen() {
     let mut a = origin_node().await;
     let mut b = mirror_of(&a, true, None).await;
-    let mut at_a = a.client().await;
-    for i in 0..3 {
-        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-OLD-{i}")))).await.unwrap();
-    }
-    eventually(WAIT, "B to mirror 3 entries", || {
-        let s = b.node().mirror_status("bafa");
-        async move { s.filter(|s| s.size == 3).map(|_| ()) }
-    })
-    .await;
+    publish_and_mirror(&a, &b, 3, "DE-2026-OLD").await;
 
     rewrite_history(&mut a, &mut b, 5, "DE-2026-NEW").await;
     let (reason, checkpoints) = split_view_evidence(&b).await;
@@ -234,15 +239,7 @@ async fn a_log_that_rewrites_history_is_caught_and_frozen() {
 async fn two_roots_for_one_size_are_a_split_view() {
     let mut a = origin_node().await;
     let mut b = mirror_of(&a, true, None).await;
-    let mut at_a = a.client().await;
-    for i in 0..2 {
-        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-SAME-{i}")))).await.unwrap();
-    }
-    eventually(WAIT, "B to mirror 2 entries", || {
-        let s = b.node().mirror_status("bafa");
-        async move { s.filter(|s| s.size == 2).map(|_| ()) }
-    })
-    .await;
+    publish_and_mirror(&a, &b, 2, "DE-2026-SAME").await;
     rewrite_history(&mut a, &mut b, 2, "DE-2026-OTHER").await;
     let (reason, _) = split_view_evidence(&b).await;
     assert!(reason.contains("two different roots for size 2"), "{reason}");
@@ -255,13 +252,7 @@ async fn the_operator_sees_the_evidence_and_can_unfreeze() {
 
     let mut a = origin_node().await;
     let mut b = mirror_of(&a, true, None).await;
-    let mut at_a = a.client().await;
-    at_a.publish(a.sign(grant(BAFA, "DE-2026-OP-0"))).await.unwrap();
-    eventually(WAIT, "B to mirror 1 entry", || {
-        let s = b.node().mirror_status("bafa");
-        async move { s.filter(|s| s.size == 1).map(|_| ()) }
-    })
-    .await;
+    publish_and_mirror(&a, &b, 1, "DE-2026-OP").await;
     rewrite_history(&mut a, &mut b, 1, "DE-2026-OP-NEW").await;
     split_view_evidence(&b).await;
 
