@@ -185,7 +185,8 @@ impl PeerMirror {
                 return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
             }
         }
-        if checkpoint.size == have {
+        if checkpoint.size <= have {
+            // Up to date, or an older (consistent) view from a relay that is behind.
             self.mark_synced(&checkpoint, have);
             return Ok(());
         }
@@ -211,12 +212,17 @@ impl PeerMirror {
     }
 
     /// Why `new` cannot be true if `held` is (both verified with the log's key), or `None`.
-    async fn contradiction(&self, client: &mut LogClient<Channel>, held: &SignedCheckpoint, new: &SignedCheckpoint) -> Result<Option<String>, RoundError> {
-        if new.size < held.size {
-            return Ok(Some(format!("the log shrank from {} to {} entries", held.size, new.size)));
-        }
+    /// Only what is provable counts: a relay may be behind, or may serve a bad proof, and
+    /// neither is the origin's fault.
+    async fn contradiction(&mut self, client: &mut LogClient<Channel>, held: &SignedCheckpoint, new: &SignedCheckpoint) -> Result<Option<String>, RoundError> {
         if new.size == held.size {
             return Ok((new.root != held.root).then(|| format!("two different roots for size {}", new.size)));
+        }
+        if new.size < held.size {
+            // An older view (e.g. from a relay that is behind) is fine if it is a prefix of the
+            // verified tree held here, whose root at that size this node computes itself.
+            let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(RoundError::Refused)?;
+            return Ok((prefix != new.root).then(|| format!("the root signed for size {} differs from that prefix of the tree signed at size {}", new.size, held.size)));
         }
         if held.size == 0 {
             return Ok(None);
@@ -226,7 +232,20 @@ impl PeerMirror {
         let valid = proof_hashes(&proof.hashes)
             .ok()
             .is_some_and(|hashes| verify_consistency(&hashes, held.size, &held.root, new.size, &new.root).is_ok());
-        Ok((!valid).then(|| format!("no valid consistency proof from size {} to {}", held.size, new.size)))
+        if valid {
+            return Ok(None);
+        }
+        // Only the log's own node is answerable for failing to prove its own checkpoints.
+        if !self.peer_is_origin(client, &new.origin).await? {
+            return Err(RoundError::Refused(format!("relay served no valid consistency proof of {} from {} to {}", new.origin, held.size, new.size)));
+        }
+        Ok(Some(format!("no valid consistency proof from size {} to {}", held.size, new.size)))
+    }
+
+    /// True when the peer serves `origin` as its own log (rather than relaying it).
+    async fn peer_is_origin(&mut self, client: &mut LogClient<Channel>, origin: &str) -> Result<bool, RoundError> {
+        let own = client.get_checkpoint(pb::GetCheckpointRequest::default()).await?.into_inner();
+        Ok(own.origin == origin)
     }
 
     /// Entries `[start, end)`, each parsed and verified.
@@ -261,7 +280,7 @@ impl PeerMirror {
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
         if let Ok(mut s) = self.status.lock() {
-            *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time, last_error: None, failures: 0 };
+            *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time.max(s.checkpoint_time), last_error: None, failures: 0 };
         }
     }
 }

@@ -362,3 +362,43 @@ async fn new_checkpoints_are_pushed_to_mirrors_and_shutdown_ends_the_streams() {
     // A stops gracefully although B holds a subscription stream to it.
     tokio::time::timeout(Duration::from_secs(10), a.stop()).await.expect("graceful shutdown is not held up by subscribers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_is_behind_is_not_evidence_against_the_origin() {
+    let mut a = origin_node().await;
+    let mut b = mirror_of(&a, true, None).await;
+    let direct = a.as_peer("bafa");
+    let via_b = PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string() };
+    let trusted = vec![a.authority(BAFA)];
+    let c = TestNode::start_with(&["uk.ecju"], move |cfg| {
+        cfg.origin = "registry.ecju.example/log".into();
+        cfg.peers = vec![direct, via_b];
+        cfg.trusted = trusted;
+        cfg.mirror_interval_ms = 50;
+    })
+    .await;
+    publish_and_mirror(&a, &b, 3, "DE-2026-LAG").await;
+    let wait_for = |peer: &'static str, what: &'static str, want: fn(&comity_node::mirror::MirrorStatus) -> bool| {
+        let node = &c;
+        async move { eventually(WAIT, what, || { let s = node.node().mirror_status(peer); async move { s.filter(want).map(|_| ()) } }).await }
+    };
+    wait_for("bafa-via-meti", "C to mirror A through B", |s| s.size == 3).await;
+
+    // B goes down; A logs two more entries, which C gets directly; then A goes away too.
+    b.stop().await;
+    let mut at_a = a.client().await;
+    for i in 3..5 {
+        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-LAG-{i}")))).await.unwrap();
+    }
+    wait_for("bafa", "C to get 5 entries from A", |s| s.size == 5).await;
+    wait_for("bafa-via-meti", "C's relay path to fail while B is down", |s| s.failures > 0).await;
+    a.stop().await;
+    b.start_again().await.unwrap();
+
+    // Through B, C now sees A's checkpoint of size 3: older than its own, and consistent.
+    wait_for("bafa-via-meti", "C's relay path to recover", |s| s.failures == 0).await;
+    let mut at_c = c.client().await;
+    let evidence = at_c.evidence().await.unwrap();
+    assert!(evidence.evidence.is_empty() && evidence.frozen.is_empty(), "{evidence:?}");
+    assert_eq!(c.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 5);
+}
