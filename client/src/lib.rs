@@ -30,6 +30,16 @@ pub enum ClientError {
     Document(String),
 }
 
+impl ClientError {
+    /// The gRPC status code, when the node answered with an error.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Status(s) => Some(s.code()),
+            _ => None,
+        }
+    }
+}
+
 impl From<tonic::Status> for ClientError {
     fn from(s: tonic::Status) -> Self {
         ClientError::Status(s)
@@ -191,6 +201,16 @@ impl Client {
     /// The node's log and its mirrors of its peers.
     pub async fn status(&mut self) -> Result<pb::StatusResponse, ClientError> {
         Ok(self.federation.status(pb::StatusRequest {}).await?.into_inner())
+    }
+
+    /// Asks the node, as a witness, to cosign a checkpoint of a log it mirrors.
+    pub async fn cosign(&mut self, checkpoint: &str) -> Result<pb::CosignResponse, ClientError> {
+        Ok(self.federation.cosign(pb::CosignRequest { checkpoint: checkpoint.into() }).await?.into_inner())
+    }
+
+    /// The latest checkpoint of log `origin` held by the node (its own, or one it mirrors).
+    pub async fn checkpoint_of(&mut self, origin: &str) -> Result<pb::GetCheckpointResponse, ClientError> {
+        Ok(self.log.get_checkpoint(pb::GetCheckpointRequest { origin: origin.into() }).await?.into_inner())
     }
 
     /// The evidence the node holds and the logs it froze.

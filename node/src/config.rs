@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
 /// Default HTTP (tiles) listen address.
-pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:7701";
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:7800";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./comity-data";
 /// Config file name inside the data directory, read when no `--config` is given.
@@ -38,6 +38,13 @@ pub struct Config {
     /// Log signing key file [default: DATA_DIR/log.key, created on first start].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_key_file: Option<PathBuf>,
+    /// This node's name as a witness of its peers' logs [default: the origin's host part +
+    /// `/witness`, e.g. `registry.bafa.example/witness`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_name: Option<String>,
+    /// Witness (cosigning) key file [default: DATA_DIR/witness.key, created on first start].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_key_file: Option<PathBuf>,
     /// An idle log re-signs its checkpoint this often, so readers can tell how fresh it is.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_secs: u64,
@@ -69,6 +76,11 @@ pub struct PeerConfig {
     pub url: String,
     /// The peer's log verifier key (`origin+id+key`), exchanged out of band.
     pub log_key: String,
+    /// The peer's witness key (`name+id+key`, C2SP cosignature/v1): this node asks the peer to
+    /// cosign its checkpoints and accepts the peer's cosignatures. Omit to not use the peer as
+    /// a witness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_key: Option<String>,
 }
 
 /// An authority hosted by this node.
@@ -146,6 +158,8 @@ impl Default for Config {
             data_dir: default_data_dir(),
             origin: default_origin(),
             log_key_file: None,
+            witness_name: None,
+            witness_key_file: None,
             checkpoint_interval_secs: default_checkpoint_interval(),
             authorities: Vec::new(),
             peers: Vec::new(),
@@ -192,6 +206,21 @@ impl Config {
         self.log_key_file.clone().unwrap_or_else(|| self.data_dir.join("log.key"))
     }
 
+    /// The witness key file.
+    pub fn witness_key_path(&self) -> PathBuf {
+        self.witness_key_file.clone().unwrap_or_else(|| self.data_dir.join("witness.key"))
+    }
+
+    /// This node's witness name.
+    pub fn witness_name(&self) -> String {
+        self.witness_name.clone().unwrap_or_else(|| format!("{}/witness", self.origin.split('/').next().unwrap_or(&self.origin)))
+    }
+
+    /// The witness keys of the peers that have one (checked by [`Config::check`]).
+    pub fn peer_witnesses(&self) -> Vec<(String, comity_proto::witness::WitnessVerifier)> {
+        self.peers.iter().filter_map(|p| Some((p.id.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
+    }
+
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.origin.is_empty() || self.origin.len() > 256 || self.origin.contains(|c: char| c.is_whitespace() || c == '+') {
@@ -218,6 +247,9 @@ impl Config {
             let key: comity_proto::log::LogVerifier = p.log_key.parse().map_err(|e| ConfigError::Invalid(format!("peer `{}`: log_key: {e}", p.id)))?;
             if key.name() == self.origin {
                 return Err(ConfigError::Invalid(format!("peer `{}` has this node's own origin `{}`", p.id, self.origin)));
+            }
+            if let Some(w) = &p.witness_key {
+                w.parse::<comity_proto::witness::WitnessVerifier>().map_err(|e| ConfigError::Invalid(format!("peer `{}`: witness_key: {e}", p.id)))?;
             }
             if self.peers[..i].iter().any(|q| q.id == p.id) {
                 return Err(ConfigError::Invalid(format!("peer `{}` is configured twice", p.id)));

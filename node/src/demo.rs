@@ -14,7 +14,7 @@ use comity_proto::statement::{sign_decision, StatementId};
 use tokio::net::TcpListener;
 
 use crate::config::{AuthorityConfig, Config, PeerConfig};
-use crate::log::load_or_create_key;
+use crate::log::{load_or_create_key, load_or_create_witness_key};
 use crate::registry::now;
 use crate::server::RunningNode;
 
@@ -83,7 +83,14 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
         let data_dir = dir.join(site.name);
         std::fs::create_dir_all(&data_dir)?;
         let key = load_or_create_key(&data_dir.join("log.key"), site.origin)?;
-        peers.push(PeerConfig { id: site.name.into(), url: format!("http://{}", listener.local_addr()?), log_key: key.verifier().to_string() });
+        let witness_name = Config { origin: site.origin.into(), ..Config::default() }.witness_name();
+        let witness = load_or_create_witness_key(&data_dir.join("witness.key"), &witness_name)?;
+        peers.push(PeerConfig {
+            id: site.name.into(),
+            url: format!("http://{}", listener.local_addr()?),
+            log_key: key.verifier().to_string(),
+            witness_key: Some(witness.verifier().to_string()),
+        });
     }
     let mut nodes = Vec::new();
     for (i, (site, listener)) in SITES.iter().zip(listeners).enumerate() {

@@ -37,6 +37,10 @@ pub enum Error {
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This node's own data does not hold together (e.g. a stored checkpoint that no longer
+    /// verifies); details go to the log.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<FieldError> for Error {
@@ -68,6 +72,10 @@ impl From<Error> for Status {
                 // Internal detail goes to the log, not to the client.
                 tracing::error!(error = %inner, "storage failure");
                 return Status::internal("internal storage error; see the node's log");
+            }
+            Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                return Status::internal("internal error; see the node's log");
             }
         };
         Status::new(code, e.to_string())

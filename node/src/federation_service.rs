@@ -16,6 +16,9 @@ use crate::error::Error;
 use crate::mirror::MirrorStatus;
 use crate::registry::{now, Registry};
 use crate::store::{Evidence, Store};
+use crate::witness::Witness;
+use comity_proto::log::stored_checkpoint_fields;
+use comity_proto::witness::{cosigners, note_size, WitnessVerifier};
 
 /// A peer as the status report sees it.
 pub struct PeerView {
@@ -30,6 +33,9 @@ pub struct FederationService {
     origin: String,
     peers: Vec<PeerView>,
     registry: Registry,
+    witness: Arc<Witness>,
+    /// Every witness whose cosignatures this node verifies (its peers' and its own).
+    witnesses: Vec<WitnessVerifier>,
     shutting_down: watch::Receiver<bool>,
 }
 
@@ -37,8 +43,44 @@ impl FederationService {
     /// Serves the evidence held in `store`, the status of the node's log `origin` and `peers`,
     /// and the checkpoints `registry` commits; subscriptions end when `shutting_down` turns true
     /// (graceful shutdown waits for open streams).
-    pub fn new(store: Store, origin: String, peers: Vec<PeerView>, registry: Registry, shutting_down: watch::Receiver<bool>) -> Self {
-        Self { store, origin, peers, registry, shutting_down }
+    pub fn new(
+        store: Store,
+        origin: String,
+        peers: Vec<PeerView>,
+        registry: Registry,
+        witness: Arc<Witness>,
+        witnesses: Vec<WitnessVerifier>,
+        shutting_down: watch::Receiver<bool>,
+    ) -> Self {
+        Self { store, origin, peers, registry, witness, witnesses, shutting_down }
+    }
+
+    /// What this node holds of log `origin`.
+    fn log_view(&self, origin: &str, own: bool) -> Result<pb::LogView, Error> {
+        let log = self.store.log(origin);
+        let parse = |note: Option<String>| note.as_deref().and_then(stored_checkpoint_fields);
+        let latest = parse(log.checkpoint()?);
+        let cosigned_note = log.cosigned()?;
+        let cosigned = parse(cosigned_note.clone());
+        Ok(pb::LogView {
+            origin: origin.into(),
+            own,
+            size: latest.as_ref().map_or(0, |c| c.0),
+            root: latest.as_ref().map(|c| c.1.to_vec()).unwrap_or_default(),
+            checkpoint_time: latest.as_ref().map_or(0, |c| c.2),
+            cosigned_size: cosigned.as_ref().map_or(0, |c| c.0),
+            cosigned_root: cosigned.as_ref().map(|c| c.1.to_vec()).unwrap_or_default(),
+            cosigners: cosigned_note.map(|n| cosigners(&n, &self.witnesses).into_iter().map(|(name, _)| name).collect()).unwrap_or_default(),
+            frozen: log.frozen()?.is_some(),
+        })
+    }
+}
+
+/// Evidence that concerns log `origin`.
+fn concerns(e: &Evidence, origin: &str) -> bool {
+    match e {
+        Evidence::SplitView { origin: o, .. } => o == origin,
+        Evidence::LicenceFork { origin: o, .. } => o.as_deref() == Some(origin),
     }
 }
 
@@ -46,9 +88,10 @@ type CheckpointStream = Pin<Box<dyn Stream<Item = Result<pb::CheckpointEvent, St
 
 fn to_wire(e: Evidence) -> pb::Evidence {
     match e {
-        Evidence::LicenceFork { authority, licence_id, version, first_envelope, second_envelope, detected_at } => pb::Evidence {
+        Evidence::LicenceFork { authority, licence_id, version, first_envelope, second_envelope, detected_at, origin } => pb::Evidence {
             kind: "licence_fork".into(),
             detected_at,
+            origin: origin.unwrap_or_default(),
             authority,
             licence_id,
             version,
@@ -119,7 +162,7 @@ impl federation_server::Federation for FederationService {
     #[instrument(skip_all)]
     async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let size = self.store.log(&self.origin).size().map_err(Error::from)?;
-        let evidence_count = self.store.evidence().map_err(Error::from)?.len() as u32;
+        let evidence = self.store.evidence().map_err(Error::from)?;
         let mut peers = Vec::with_capacity(self.peers.len());
         for p in &self.peers {
             let s = p.status.lock().map(|s| s.clone()).unwrap_or_default();
@@ -137,8 +180,30 @@ impl federation_server::Federation for FederationService {
                 last_error: s.last_error.unwrap_or_default(),
                 failures: s.failures,
                 frozen,
+                cosigned_up_to: self.store.log(&p.origin).witnessed().map_err(Error::from)?.as_deref().and_then(note_size).unwrap_or(0),
+                evidence_count: evidence.iter().filter(|e| concerns(e, &p.origin)).count() as u32,
             });
         }
-        Ok(Response::new(pb::StatusResponse { origin: self.origin.clone(), size, peers, evidence_count }))
+        let mut logs = vec![self.log_view(&self.origin, true)?];
+        for p in &self.peers {
+            if !logs.iter().any(|l| l.origin == p.origin) {
+                logs.push(self.log_view(&p.origin, false)?);
+            }
+        }
+        Ok(Response::new(pb::StatusResponse {
+            origin: self.origin.clone(),
+            size,
+            peers,
+            evidence_count: evidence.len() as u32,
+            logs,
+            witness_key: self.witness.verifier().to_string(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn cosign(&self, request: Request<pb::CosignRequest>) -> Result<Response<pb::CosignResponse>, Status> {
+        let note = request.into_inner().checkpoint;
+        let cosignature = self.witness.cosign(&note).await?;
+        Ok(Response::new(pb::CosignResponse { cosignature, witness: self.witness.verifier().name().into() }))
     }
 }

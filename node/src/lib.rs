@@ -12,6 +12,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod tiles;
+pub mod witness;
 
 pub use config::Config;
 pub use server::RunningNode;

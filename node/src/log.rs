@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use comity_proto::log::{tree_root, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::witness::WitnessKey;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{LogRef, Store, WriteBatch};
@@ -25,12 +26,13 @@ pub enum LogOpenError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// The log key on disk: JSON, mode 0600.
+/// A note key on disk (log key or witness key): JSON, mode 0600.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogKeyFile {
-    /// The log origin, which is also the note key name.
-    origin: String,
+struct NoteKeyFile {
+    /// The key name: the log origin for a log key, the witness name for a witness key.
+    #[serde(alias = "origin")]
+    name: String,
     /// Hex 32-byte ed25519 seed.
     secret_key: String,
     /// The verifier key to hand to auditors and peers.
@@ -39,26 +41,51 @@ struct LogKeyFile {
 
 /// Reads the log key at `path`, creating it for `origin` when the file does not exist.
 pub fn load_or_create_key(path: &Path, origin: &str) -> Result<LogKey, LogOpenError> {
+    let make = |seed: &[u8; 32]| LogKey::from_seed(origin, seed).map(|k| (k.verifier().to_string(), k));
+    match load_or_create(path, origin, make)? {
+        Loaded::Key(key) => Ok(key),
+        Loaded::OtherName(stored) => Err(LogOpenError::OriginChanged { stored, configured: origin.into() }),
+    }
+}
+
+/// Reads the witness key at `path`, creating it for `name` when the file does not exist.
+pub fn load_or_create_witness_key(path: &Path, name: &str) -> Result<WitnessKey, LogOpenError> {
+    let make = |seed: &[u8; 32]| WitnessKey::from_seed(name, seed).map(|k| (k.verifier().to_string(), k));
+    match load_or_create(path, name, make)? {
+        Loaded::Key(key) => Ok(key),
+        Loaded::OtherName(stored) => Err(LogOpenError::Key {
+            path: path.display().to_string(),
+            message: format!("the key is for witness `{stored}`, the config names `{name}`; peers pin the name with the key"),
+        }),
+    }
+}
+
+enum Loaded<K> {
+    Key(K),
+    OtherName(String),
+}
+
+fn load_or_create<K>(path: &Path, name: &str, make: impl Fn(&[u8; 32]) -> Result<(String, K), LogError>) -> Result<Loaded<K>, LogOpenError> {
     let shown = path.display().to_string();
     let err = |message: String| LogOpenError::Key { path: shown.clone(), message };
     if !path.exists() {
         let seed: [u8; 32] = rand::random();
-        let key = LogKey::from_seed(origin, &seed).map_err(|e| err(e.to_string()))?;
-        let file = LogKeyFile { origin: origin.into(), secret_key: hex::encode(seed), verifier_key: key.verifier().to_string() };
+        let (verifier_key, key) = make(&seed).map_err(|e| err(e.to_string()))?;
+        let file = NoteKeyFile { name: name.into(), secret_key: hex::encode(seed), verifier_key: verifier_key.clone() };
         write_private(path, &serde_json::to_string_pretty(&file).expect("serialises")).map_err(|e| err(e.to_string()))?;
-        tracing::info!(path = %shown, verifier_key = %key.verifier(), "created log key");
-        return Ok(key);
+        tracing::info!(path = %shown, %verifier_key, "created key");
+        return Ok(Loaded::Key(key));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let file: LogKeyFile = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-    if file.origin != origin {
-        return Err(LogOpenError::OriginChanged { stored: file.origin, configured: origin.into() });
+    let file: NoteKeyFile = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if file.name != name {
+        return Ok(Loaded::OtherName(file.name));
     }
     let seed: [u8; 32] = hex::decode(&file.secret_key)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| err("secret_key must be 64 hex digits".into()))?;
-    LogKey::from_seed(origin, &seed).map_err(|e| err(e.to_string()))
+    make(&seed).map(|(_, key)| Loaded::Key(key)).map_err(|e| err(e.to_string()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

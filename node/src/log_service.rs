@@ -82,7 +82,9 @@ impl log_server::Log for LogService {
     async fn get_checkpoint(&self, request: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         let key = self.key_of(&request.get_ref().origin)?;
         let cp = self.latest(key)?;
+        let cosigned = self.store.log(key.name()).cosigned().map_err(Error::from)?.unwrap_or_default();
         Ok(Response::new(pb::GetCheckpointResponse {
+            cosigned_checkpoint: cosigned,
             checkpoint: cp.note,
             origin: cp.origin,
             size: cp.size,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
-use comity_node::log::load_or_create_key;
+use comity_node::log::{load_or_create_key, load_or_create_witness_key};
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
 use tokio::net::TcpListener;
@@ -74,8 +74,8 @@ enum Command {
         /// Directory for the demo's keys, configs and data (re-created on every run).
         #[arg(long, default_value = "./comity-demo")]
         dir: PathBuf,
-        /// gRPC address of the first node; the others use the next ports ten apart
-        /// (7700, 7710, 7720), or port 0 for all when this is port 0.
+        /// gRPC address of the first node; the others use the next ports (7700, 7701, 7702),
+        /// and the tiles views those ports + 100 (7800–7802); port 0 picks free ports for all.
         #[arg(long, env = "COMITY_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
     },
@@ -137,10 +137,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut listeners = Vec::new();
             let mut http = Vec::new();
             for i in 0..3u16 {
-                let offset = |extra: u16| if listen.port() == 0 { 0 } else { listen.port() + 10 * i + extra };
-                let grpc = SocketAddr::new(listen.ip(), offset(0));
+                let port = |base: u16| if listen.port() == 0 { 0 } else { base + i };
+                let grpc = SocketAddr::new(listen.ip(), port(listen.port()));
                 listeners.push(TcpListener::bind(grpc).await.with_context(|| format!("listen on {grpc}"))?);
-                http.push(Some(SocketAddr::new(listen.ip(), offset(1))));
+                http.push(Some(SocketAddr::new(listen.ip(), port(listen.port() + 100))));
             }
             let demo = demo::start(&dir, listeners, http).await?;
             println!("{}", demo::guide(&demo));
@@ -190,8 +190,16 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     config.check()?;
     let log_key = load_or_create_key(&config.log_key_path(), &config.origin)?;
     println!("log {}: verifier key {} (give it to peers and auditors)", config.origin, log_key.verifier());
+    let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
+    println!("witness {}: key {} (peers use it to check this node's cosignatures)", config.witness_name(), witness_key.verifier());
     println!("this node's entry for its peers' configs (set the URL they reach it at):");
-    println!("  [[peer]]\n  id = \"{}\"\n  url = \"http://{}\"\n  log_key = \"{}\"", config.origin.split('/').next().unwrap_or("node"), config.listen, log_key.verifier());
+    println!(
+        "  [[peer]]\n  id = \"{}\"\n  url = \"http://{}\"\n  log_key = \"{}\"\n  witness_key = \"{}\"",
+        config.origin.split('/').next().unwrap_or("node"),
+        config.listen,
+        log_key.verifier(),
+        witness_key.verifier()
+    );
     std::fs::write(&config_path, config.to_toml()).with_context(|| format!("write {}", config_path.display()))?;
     println!("config written to {}", config_path.display());
     println!("start the node with: comity-node run --data-dir {}", data_dir.display());

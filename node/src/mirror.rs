@@ -171,7 +171,8 @@ impl PeerMirror {
             return Err(RoundError::Refused(format!("{origin} is frozen: {reason}")));
         }
         let have = log.size().map_err(stored_err)?;
-        if let Some(held) = log.checkpoint().map_err(stored_err)? {
+        let held_note = log.checkpoint().map_err(stored_err)?;
+        if let Some(held) = held_note.clone() {
             let held = self.verifier.verify_checkpoint(&held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
             if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
                 let evidence = Evidence::SplitView {
@@ -186,7 +187,11 @@ impl PeerMirror {
             }
         }
         if checkpoint.size <= have {
-            // Up to date, or an older (consistent) view from a relay that is behind.
+            // Up to date, or an older (consistent) view from a relay that is behind. The same
+            // checkpoint may come with new witness cosignatures: keep those that verify.
+            if checkpoint.size == have && held_note.as_deref() != Some(checkpoint.note.as_str()) {
+                self.registry.add_cosignatures(&origin, checkpoint.note.clone(), false).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+            }
             self.mark_synced(&checkpoint, have);
             return Ok(());
         }

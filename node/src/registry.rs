@@ -15,6 +15,7 @@ use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, 
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
+use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -69,6 +70,8 @@ enum Work {
     Mirror(Box<Mirrored>, oneshot::Sender<Result<(), Error>>),
     /// Store split-view evidence and freeze the origin.
     SplitView(Box<Evidence>, oneshot::Sender<Result<(), Error>>),
+    /// Add verified cosignatures to a checkpoint of a log.
+    Cosignatures { origin: String, note: String, witnessed: bool, reply: oneshot::Sender<Result<(), Error>> },
     /// Re-sign the checkpoint if the latest is older than this many seconds.
     Heartbeat { max_age: i64 },
 }
@@ -96,7 +99,8 @@ const CHECKPOINT_BUFFER: usize = 16;
 impl Registry {
     /// Starts the writer thread over `store` and its `log`, accepting the authorities
     /// configured in `config`.
-    pub fn start(store: Store, config: &Config, log: NodeLog) -> Self {
+    /// Cosignatures by `witnesses` are kept with checkpoints; others are dropped.
+    pub fn start(store: Store, config: &Config, log: NodeLog, witnesses: Vec<WitnessVerifier>) -> Self {
         let authority_keys = config
             .authorities
             .iter()
@@ -109,7 +113,7 @@ impl Registry {
         let announce = checkpoints.clone();
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses))
             .expect("spawn writer thread");
         Self {
             store,
@@ -196,6 +200,18 @@ impl Registry {
         answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
     }
 
+    /// Adds the verified cosignatures carried by `note` (a checkpoint of `origin`) to the
+    /// stored notes of that checkpoint; `witnessed` records it as this node's last cosigned
+    /// checkpoint of the log. Durable when this returns.
+    pub async fn add_cosignatures(&self, origin: &str, note: String, witnessed: bool) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Work::Cosignatures { origin: origin.into(), note, witnessed, reply })
+            .await
+            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+    }
+
     /// A licence's state and chain, or `None` when no decision exists.
     pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<LicenceView>, Error> {
         let chain = load_chain(&self.store, authority, licence_id)?;
@@ -266,7 +282,14 @@ struct Staged {
     leaf: [u8; 32],
 }
 
-fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut log: NodeLog, announce: broadcast::Sender<CommittedCheckpoint>) {
+fn writer_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<Work>,
+    max_batch: usize,
+    mut log: NodeLog,
+    announce: broadcast::Sender<CommittedCheckpoint>,
+    witnesses: Vec<WitnessVerifier>,
+) {
     // No subscribers is fine: the send result is ignored.
     let publish = |origin: &str, note: &str| {
         let _ = announce.send(CommittedCheckpoint { origin: origin.to_string(), note: note.into() });
@@ -287,7 +310,7 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
                 Work::Publish(job) => jobs.push(*job),
                 // A mirrored checkpoint is its own transaction: all of it or nothing.
                 Work::Mirror(m, reply) => {
-                    let result = stage_mirror(&store, &m).and_then(|batch| store.commit(batch).map_err(Error::from));
+                    let result = ingest_mirror(&store, &m, &witnesses);
                     if result.is_ok() {
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
                         publish(&m.checkpoint.origin, &m.checkpoint.note);
@@ -296,6 +319,13 @@ fn writer_loop(store: Store, mut rx: mpsc::Receiver<Work>, max_batch: usize, mut
                 }
                 Work::SplitView(evidence, reply) => {
                     let _ = reply.send(record_split_view(&store, &evidence));
+                }
+                Work::Cosignatures { origin, note, witnessed, reply } => {
+                    let result = add_cosignatures(&store, &origin, &note, witnessed, &witnesses);
+                    if let Ok(Some(latest)) = &result {
+                        publish(&origin, latest);
+                    }
+                    let _ = reply.send(result.map(|_| ()));
                 }
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
             }
@@ -398,7 +428,12 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             .ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
         return Ok(Staged { id, already_present: true, licence: current, index, leaf });
     }
-    let next = apply_decision(store, &mut state.licences, &mut state.batch, &job.envelope, &job.decision)?;
+    let mut evidence = Vec::new();
+    let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, &job.decision);
+    for e in &evidence {
+        state.batch.put_evidence(store.next_evidence_seq()?, e);
+    }
+    let next = applied?;
 
     let index = state.log_size;
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
@@ -433,6 +468,7 @@ fn apply_decision(
     store: &Store,
     licences: &mut HashMap<(String, String), Pending>,
     batch: &mut WriteBatch,
+    evidence: &mut Vec<Evidence>,
     envelope: &Envelope,
     decision: &CheckedDecision,
 ) -> Result<LicenceState, Error> {
@@ -445,7 +481,7 @@ fn apply_decision(
     };
     let next = match next {
         Ok(n) => n,
-        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, batch, envelope, decision)?),
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, decision)?),
         Err(e) => return Err(e.into()),
     };
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
@@ -458,7 +494,7 @@ fn apply_decision(
 
 /// Stages a peer's verified entries `first..` and its checkpoint as the next part of the
 /// mirrored log `origin`, applying each new decision to its licence. All or nothing.
-fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
+fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier]) -> Result<WriteBatch, Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
@@ -479,7 +515,7 @@ fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
         let id = envelope.id();
         // A statement may already be here (relayed by another path): its licence is up to date.
         if seen.insert(id) && store.statement(&id)?.is_none() {
-            apply_decision(store, &mut licences, &mut batch, envelope, decision)?;
+            apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
             batch.put_statement(&id, envelope.bytes(), None);
         }
         let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
@@ -493,8 +529,84 @@ fn stage_mirror(store: &Store, m: &Mirrored) -> Result<WriteBatch, Error> {
             m.first, m.checkpoint.size, m.checkpoint.origin
         )));
     }
-    batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &m.checkpoint.note);
+    // Keep the log's signature and the cosignatures this node can verify, nothing else.
+    let note = merge_cosignatures(&m.checkpoint.note, &[], witnesses).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &note);
+    stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
     Ok(batch)
+}
+
+/// Stores a peer's verified entries; a licence fork among them is kept as evidence against
+/// the log that carried it, and that log is frozen.
+fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier]) -> Result<(), Error> {
+    let mut evidence = Vec::new();
+    let error = match stage_mirror(store, m, &mut evidence, witnesses) {
+        Ok(batch) => return store.commit(batch).map_err(Error::from),
+        Err(e) => e,
+    };
+    if let Error::Fork(reason) = &error {
+        let origin = &m.checkpoint.origin;
+        let mut batch = WriteBatch::default();
+        for mut e in evidence {
+            if let Evidence::LicenceFork { origin: found_in, .. } = &mut e {
+                *found_in = Some(origin.clone());
+            }
+            batch.put_evidence(store.next_evidence_seq()?, &e);
+        }
+        let reason = format!("the log carries a conflicting decision: {reason}");
+        batch.freeze(origin, &reason);
+        store.commit(batch)?;
+        tracing::error!(%origin, %reason, "licence fork in a mirrored log; evidence stored, origin frozen");
+    }
+    Err(error)
+}
+
+/// Records `note` (verified, with its cosignatures verified) as the latest cosigned checkpoint
+/// of `origin` if it carries a cosignature and is not older than the one held.
+/// Returns whether it staged a write.
+fn stage_cosigned(store: &Store, batch: &mut WriteBatch, origin: &str, note: &str, witnesses: &[WitnessVerifier]) -> Result<bool, Error> {
+    if cosigners(note, witnesses).is_empty() {
+        return Ok(false);
+    }
+    let held = store.log(origin).cosigned()?;
+    let merged = match &held {
+        Some(h) if note_body(h) == note_body(note) => merge_cosignatures(note, &[h], witnesses).map_err(stored_corrupt)?,
+        Some(h) if note_size(h) > note_size(note) => return Ok(false),
+        _ => note.to_string(),
+    };
+    let changed = held.as_deref() != Some(merged.as_str());
+    if changed {
+        batch.put_cosigned(origin, &merged);
+    }
+    Ok(changed)
+}
+
+/// Adds verified cosignatures to the stored notes of checkpoint `note` of `origin`; when
+/// `witnessed`, `note` carries this node's own new cosignature, recorded as the last checkpoint
+/// it cosigned. Returns the stored latest checkpoint note if it changed (to announce it).
+fn add_cosignatures(store: &Store, origin: &str, note: &str, witnessed: bool, witnesses: &[WitnessVerifier]) -> Result<Option<String>, Error> {
+    let log = store.log(origin);
+    let mut batch = WriteBatch::default();
+    let mut changed = None;
+    if let Some(latest) = log.checkpoint()? {
+        if note_body(&latest) == note_body(note) {
+            let merged = merge_cosignatures(&latest, &[note], witnesses).map_err(stored_corrupt)?;
+            if merged != latest {
+                batch.put_checkpoint_note(origin, &merged);
+                changed = Some(merged);
+            }
+        }
+    }
+    let note = merge_cosignatures(note, &[], witnesses).map_err(stored_corrupt)?;
+    let mut dirty = stage_cosigned(store, &mut batch, origin, &note, witnesses)? || changed.is_some();
+    if witnessed {
+        batch.put_witnessed(origin, &note);
+        dirty = true;
+    }
+    if dirty {
+        store.commit(batch)?;
+    }
+    Ok(changed)
 }
 
 fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
@@ -528,7 +640,7 @@ fn fold_chain(chain: &[(StatementId, Vec<u8>, pb::Decision)]) -> Result<Option<L
 
 /// A validly signed decision for a version that already has another one: keep both as
 /// evidence and refuse the second.
-fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, envelope: &Envelope, decision: &CheckedDecision) -> Result<Error, Error> {
+fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, envelope: &Envelope, decision: &CheckedDecision) -> Result<Error, Error> {
     let d = decision.decision();
     let first = match licence.staged.get(&d.version) {
         Some((_, bytes)) => bytes.clone(),
@@ -540,17 +652,17 @@ fn record_fork(store: &Store, licence: &Pending, batch: &mut WriteBatch, envelop
         }
     };
     let second = hex::encode(envelope.bytes());
-    let known = store.evidence()?.iter().any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
-    let evidence = Evidence::LicenceFork {
-        authority: d.authority.clone(),
-        licence_id: d.licence_id.clone(),
-        version: d.version,
-        first_envelope: hex::encode(&first),
-        second_envelope: second,
-        detected_at: now(),
-    };
+    let known = store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
     if !known {
-        batch.put_evidence(store.next_evidence_seq()?, &evidence);
+        evidence.push(Evidence::LicenceFork {
+            authority: d.authority.clone(),
+            licence_id: d.licence_id.clone(),
+            version: d.version,
+            first_envelope: hex::encode(&first),
+            second_envelope: second,
+            detected_at: now(),
+            origin: None,
+        });
     }
     tracing::error!(authority = %d.authority, licence = %d.licence_id, version = d.version, first = %StatementId::of(&first), second = %envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
     Ok(Error::Fork(format!(

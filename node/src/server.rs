@@ -11,23 +11,31 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
-use crate::config::Config;
-use crate::log::{load_or_create_key, NodeLog};
+use crate::config::{Config, PeerConfig};
+use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog};
+use crate::witness::{gather_cosignatures, Witness};
+use comity_proto::witness::WitnessVerifier;
 use crate::log_service::LogService;
 use crate::registry::{now, Registry};
 use crate::service::RegistryService;
 use crate::store::Store;
 use comity_proto::pb::log_server::LogServer;
 
+/// How often the node asks again for a cosignature a witness did not give.
+const COSIGN_RETRY: Duration = Duration::from_secs(5);
+
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
     http_addr: Option<SocketAddr>,
     verifier: comity_proto::log::LogVerifier,
+    witness_verifier: WitnessVerifier,
     registry: Option<Registry>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     heartbeat: Option<JoinHandle<()>>,
+    /// Gathers peers' cosignatures of the node's checkpoints.
+    gatherer: Option<JoinHandle<()>>,
     /// The HTTP tiles server; it holds a store handle, so shutdown waits for it.
     http_task: Option<JoinHandle<()>>,
     mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>, JoinHandle<()>)>,
@@ -41,7 +49,17 @@ impl RunningNode {
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let log = NodeLog::open(&store, key, now())?;
         let verifier = log.verifier().clone();
-        let registry = Registry::start(store.clone(), &config, log);
+        let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
+        let peer_witnesses: Vec<(PeerConfig, WitnessVerifier)> = config
+            .peers
+            .iter()
+            .filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?)))
+            .collect();
+        let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
+        witnesses.push(witness_key.verifier());
+        let registry = Registry::start(store.clone(), &config, log, witnesses.clone());
+        let witness_verifier = witness_key.verifier();
+        let witness = std::sync::Arc::new(Witness::new(witness_key, registry.clone(), &config.peers));
         let addr = listener.local_addr()?;
         let limits = &config.limits;
 
@@ -77,6 +95,8 @@ impl RunningNode {
             config.origin.clone(),
             peer_views,
             registry.clone(),
+            witness,
+            witnesses,
             http_stopped.clone(),
         ))
         .max_encoding_message_size(limits.max_message_bytes);
@@ -120,9 +140,10 @@ impl RunningNode {
             let _ = http_stop.send(true);
         }));
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
+        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), http_task, mirrors })
+        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, mirrors })
     }
 
     /// The address the node listens on.
@@ -150,6 +171,11 @@ impl RunningNode {
         &self.verifier
     }
 
+    /// The node's witness key (public).
+    pub fn witness_verifier(&self) -> &WitnessVerifier {
+        &self.witness_verifier
+    }
+
     /// The node's registry (tests inspect evidence through it).
     pub fn registry(&self) -> &Registry {
         self.registry.as_ref().expect("registry lives until shutdown")
@@ -168,9 +194,9 @@ impl RunningNode {
             // Stopped with the gRPC server; waiting releases its store handle.
             let _ = http.await;
         }
-        if let Some(heartbeat) = self.heartbeat.take() {
-            heartbeat.abort();
-            let _ = heartbeat.await;
+        for task in [self.heartbeat.take(), self.gatherer.take()].into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
         }
         // Mirror tasks hold registry handles: stop them before closing the writer.
         for (_, _, task) in self.mirrors.drain(..) {
@@ -203,8 +229,8 @@ impl Drop for RunningNode {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(heartbeat) = self.heartbeat.take() {
-            heartbeat.abort();
+        for task in [self.heartbeat.take(), self.gatherer.take()].into_iter().flatten() {
+            task.abort();
         }
         for (_, _, task) in &self.mirrors {
             task.abort();

@@ -16,5 +16,6 @@ pub mod codes;
 pub mod decision;
 pub mod keyfile;
 pub mod log;
+pub mod witness;
 pub mod rules;
 pub mod demo_data;

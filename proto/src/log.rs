@@ -283,6 +283,15 @@ impl LogVerifier {
     }
 }
 
+/// (size, root, time) of a checkpoint note, WITHOUT checking any signature: only for notes
+/// that were verified before they were stored.
+pub fn stored_checkpoint_fields(note: &str) -> Option<(u64, TreeHash, i64)> {
+    let (body, _) = note.rsplit_once("\n\n")?;
+    let checkpoint = Checkpoint::from_bytes(format!("{body}\n").as_bytes()).ok()?;
+    let time = checkpoint.extension().lines().find_map(|l| l.strip_prefix(TIME_EXTENSION)).and_then(|t| t.parse().ok())?;
+    Some((checkpoint.size(), checkpoint.hash().0, time))
+}
+
 /// A checkpoint whose signature by the log key has been verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {

@@ -77,6 +77,12 @@ impl TestNode {
         Ok(())
     }
 
+    /// Changes the config of a stopped node, for its next start.
+    pub fn reconfigure(&mut self, adjust: impl FnOnce(&mut Config)) {
+        assert!(self.node.is_none(), "stop the node before changing its config");
+        adjust(&mut self.config);
+    }
+
     /// The node's config.
     pub fn config(&self) -> &Config {
         &self.config
@@ -109,7 +115,12 @@ impl TestNode {
 
     /// This node as a peer entry for another node's config.
     pub fn as_peer(&self, id: &str) -> comity_node::config::PeerConfig {
-        comity_node::config::PeerConfig { id: id.into(), url: self.url(), log_key: self.node().log_verifier().to_string() }
+        comity_node::config::PeerConfig {
+            id: id.into(),
+            url: self.url(),
+            log_key: self.node().log_verifier().to_string(),
+            witness_key: Some(self.node().witness_verifier().to_string()),
+        }
     }
 
     /// Signs `decision` with its authority's key.

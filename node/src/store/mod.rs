@@ -53,6 +53,10 @@ pub enum Evidence {
         second_envelope: String,
         /// Unix seconds when this node detected it.
         detected_at: i64,
+        /// The mirrored log that carried the conflicting decision (none: offered for publishing
+        /// here).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     /// Two checkpoints signed by one log's key that cannot both be true: the log showed
     /// different histories (a split view).
@@ -329,12 +333,28 @@ impl LogRef<'_> {
         }
     }
 
-    /// The latest signed checkpoint note, if the log has one.
+    /// The latest signed checkpoint note, if the log has one (with the cosignatures gathered
+    /// for it so far).
     pub fn checkpoint(&self) -> Result<Option<String>> {
+        self.note("checkpoint")
+    }
+
+    /// The latest checkpoint of this log that carries at least one verified witness
+    /// cosignature, with those cosignatures.
+    pub fn cosigned(&self) -> Result<Option<String>> {
+        self.note("cosigned")
+    }
+
+    /// The last checkpoint of this (mirrored) log that this node cosigned as a witness.
+    pub fn witnessed(&self) -> Result<Option<String>> {
+        self.note("witnessed")
+    }
+
+    fn note(&self, name: &'static str) -> Result<Option<String>> {
         self.store
             .db
-            .get(keys::log_meta(self.origin, "checkpoint"))?
-            .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "checkpoint is not UTF-8".into() }))
+            .get(keys::log_meta(self.origin, name))?
+            .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: format!("{name} is not UTF-8") }))
             .transpose()
     }
 
@@ -435,6 +455,22 @@ impl WriteBatch {
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
+    }
+
+    /// Replaces the stored note of the latest checkpoint of `origin` by the same checkpoint
+    /// with more cosignatures.
+    pub fn put_checkpoint_note(&mut self, origin: &str, note: &str) {
+        self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
+    }
+
+    /// Records the latest cosigned checkpoint of `origin`.
+    pub fn put_cosigned(&mut self, origin: &str, note: &str) {
+        self.inner.insert(keys::log_meta(origin, "cosigned"), note.as_bytes());
+    }
+
+    /// Records the checkpoint of `origin` this node has just cosigned as a witness.
+    pub fn put_witnessed(&mut self, origin: &str, note: &str) {
+        self.inner.insert(keys::log_meta(origin, "witnessed"), note.as_bytes());
     }
 
     /// Freezes ingest into log `origin` (evidence was found), with the reason.

@@ -1,0 +1,202 @@
+//! Witnessing: this node cosigns its peers' checkpoints, and gathers its peers' cosignatures
+//! on its own.
+//!
+//! A witness here is also a full mirror, so it cosigns only what it verified itself: the
+//! checkpoint must be the latest one its mirror holds (every entry re-verified, the root
+//! recomputed) and consistent with the last checkpoint of that log it cosigned. It records
+//! what it cosigned durably before answering, so a restart can never make it cosign a
+//! conflicting view.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use comity_proto::log::{tree_root, LogVerifier};
+use comity_proto::pb::{self, federation_client::FederationClient};
+use comity_proto::witness::{cosigners, WitnessKey, WitnessVerifier};
+use tokio::sync::{broadcast, Mutex};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::PeerConfig;
+use crate::error::Error;
+use crate::registry::{now, Registry};
+use crate::store::Evidence;
+
+/// How long a cosign request waits for this node's mirror to reach the checkpoint.
+const MIRROR_WAIT: Duration = Duration::from_secs(5);
+/// Deadline of one cosign request to a peer.
+const COSIGN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest cosign answer accepted from a peer.
+const MAX_COSIGN_ANSWER: usize = 64 * 1024;
+
+/// Cosigns checkpoints of the logs this node mirrors.
+pub struct Witness {
+    key: WitnessKey,
+    registry: Registry,
+    /// Log keys of the mirrored logs, by origin.
+    logs: HashMap<String, LogVerifier>,
+    /// One cosignature at a time, so "the last one cosigned" is well defined.
+    lock: Mutex<()>,
+}
+
+impl Witness {
+    /// A witness with `key` for the logs of `peers`.
+    pub fn new(key: WitnessKey, registry: Registry, peers: &[PeerConfig]) -> Self {
+        let logs = peers
+            .iter()
+            .filter_map(|p| p.log_key.parse::<LogVerifier>().ok())
+            .map(|v| (v.name().to_string(), v))
+            .collect();
+        Self { key, registry, logs, lock: Mutex::new(()) }
+    }
+
+    /// The witness's public key.
+    pub fn verifier(&self) -> WitnessVerifier {
+        self.key.verifier()
+    }
+
+    /// A cosignature line for `note`, or why not.
+    pub async fn cosign(&self, note: &str) -> Result<String, Error> {
+        let origin = note.lines().next().unwrap_or_default();
+        let verifier = self
+            .logs
+            .get(origin)
+            .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{origin}`, so it cannot witness it")))?;
+        let asked = verifier.verify_checkpoint(note).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let store = self.registry.store();
+        let log = store.log(origin);
+        if let Some(reason) = log.frozen()? {
+            return Err(Error::FailedPrecondition(format!("log {origin} is frozen here ({reason}); nothing of it is cosigned")));
+        }
+        self.wait_for_mirror(origin, asked.size).await?;
+
+        let _one_at_a_time = self.lock.lock().await;
+        let held_note = log.checkpoint()?.ok_or_else(|| Error::Unavailable(format!("no checkpoint of {origin} held yet")))?;
+        let held = verifier.verify_checkpoint(&held_note).map_err(|e| Error::Internal(format!("held checkpoint of {origin}: {e}")))?;
+        if held.size > asked.size {
+            return Err(Error::FailedPrecondition(format!(
+                "this witness has verified a larger checkpoint of {origin} (size {}); it cosigns only its latest view",
+                held.size
+            )));
+        }
+        if held.root != asked.root {
+            let reason = format!("two different roots for size {} (the second was sent to be cosigned)", held.size);
+            let evidence = Evidence::SplitView { origin: origin.into(), first_checkpoint: held_note, second_checkpoint: note.into(), reason: reason.clone(), detected_at: now() };
+            self.registry.split_view(evidence).await?;
+            return Err(Error::FailedPrecondition(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+        }
+        if let Some(last) = log.witnessed()? {
+            let last = verifier.verify_checkpoint(&last).map_err(|e| Error::Internal(format!("last cosigned checkpoint of {origin}: {e}")))?;
+            let prefix = tree_root(last.size, &log).map_err(|e| Error::Internal(e.to_string()))?;
+            if last.size > asked.size || prefix != last.root {
+                return Err(Error::FailedPrecondition(format!(
+                    "checkpoint of {origin} at size {} is not consistent with the one this witness last cosigned (size {})",
+                    asked.size, last.size
+                )));
+            }
+        }
+        let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
+        // Durable before it leaves this node.
+        self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
+        tracing::debug!(%origin, size = asked.size, "cosigned");
+        Ok(line)
+    }
+
+    /// Waits until this node's mirror of `origin` holds `size` entries.
+    async fn wait_for_mirror(&self, origin: &str, size: u64) -> Result<(), Error> {
+        let deadline = Instant::now() + MIRROR_WAIT;
+        // Subscribe before looking, so a commit in between is not missed.
+        let mut committed = self.registry.subscribe();
+        loop {
+            let have = self.registry.store().log(origin).size()?;
+            if have >= size {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, committed.recv()).await {
+                Err(_) => {
+                    return Err(Error::Unavailable(format!(
+                        "this witness has verified {have} entries of {origin}, not yet {size}; ask again shortly"
+                    )))
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => return Err(Error::Unavailable("node is shutting down".into())),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// A peer that witnesses this node's log.
+#[derive(Clone)]
+struct PeerWitness {
+    id: String,
+    verifier: WitnessVerifier,
+    client: FederationClient<Channel>,
+}
+
+/// Gathers cosignatures of the node's own log from the peers configured with a witness key:
+/// after each new checkpoint, and again every `retry` while some witness has not cosigned
+/// the latest one. One round at a time, always for the latest checkpoint, so a busy log
+/// coalesces its checkpoints instead of queueing cosign requests.
+pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<(PeerConfig, WitnessVerifier)>, retry: Duration) {
+    let witnesses: Vec<PeerWitness> = peers
+        .into_iter()
+        .filter_map(|(peer, verifier)| {
+            let endpoint = Endpoint::from_shared(peer.url.clone()).ok()?.connect_timeout(Duration::from_secs(5)).timeout(COSIGN_TIMEOUT).tcp_nodelay(true);
+            let client = FederationClient::new(endpoint.connect_lazy()).max_decoding_message_size(MAX_COSIGN_ANSWER);
+            Some(PeerWitness { id: peer.id, verifier, client })
+        })
+        .collect();
+    if witnesses.is_empty() {
+        return;
+    }
+    let all: Vec<WitnessVerifier> = witnesses.iter().map(|w| w.verifier.clone()).collect();
+    let mut committed = registry.subscribe();
+    let mut last_round: Option<(String, Instant)> = None;
+    loop {
+        match tokio::time::timeout(retry, committed.recv()).await {
+            Ok(Ok(c)) if c.origin != origin => continue,
+            Ok(Err(broadcast::error::RecvError::Closed)) => return,
+            _ => {}
+        }
+        let note = match registry.store().log(&origin).checkpoint() {
+            Ok(Some(note)) => note,
+            _ => continue,
+        };
+        let have = cosigners(&note, &all);
+        let missing: Vec<PeerWitness> = witnesses.iter().filter(|w| !have.iter().any(|(name, _)| name == w.verifier.name())).cloned().collect();
+        let body = comity_proto::witness::note_body(&note).unwrap_or_default().to_string();
+        let recent = last_round.as_ref().is_some_and(|(b, at)| *b == body && at.elapsed() < retry);
+        if missing.is_empty() || recent {
+            continue;
+        }
+        last_round = Some((body, Instant::now()));
+        let mut asks = tokio::task::JoinSet::new();
+        for w in missing {
+            let request = pb::CosignRequest { checkpoint: note.clone() };
+            asks.spawn(async move {
+                let answer = w.client.clone().cosign(request).await;
+                (w, answer)
+            });
+        }
+        let mut gathered = note.clone();
+        while let Some(Ok((w, answer))) = asks.join_next().await {
+            match answer {
+                Ok(a) => {
+                    let line = a.into_inner().cosignature;
+                    let candidate = format!("{note}{line}");
+                    if w.verifier.cosigned_at(&candidate).is_some() {
+                        gathered.push_str(&line);
+                    } else {
+                        tracing::warn!(peer = %w.id, "peer's cosignature does not verify with its witness key; dropped");
+                    }
+                }
+                Err(e) => tracing::debug!(peer = %w.id, error = %e.message(), "no cosignature this round"),
+            }
+        }
+        if gathered != note {
+            if let Err(e) = registry.add_cosignatures(&origin, gathered, false).await {
+                tracing::warn!(error = %e, "cannot store cosignatures");
+            }
+        }
+    }
+}

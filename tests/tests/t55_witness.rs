@@ -1,0 +1,184 @@
+//! Witnessing (C2SP tlog-cosignature): peers cosign each other's checkpoints after verifying
+//! them, origins gather and serve the cosignatures, and a witness refuses anything it has not
+//! verified itself or that contradicts what it cosigned.
+
+use std::time::Duration;
+
+use comity_proto::decision::fixtures::grant;
+use comity_proto::log::{LogKey, LogVerifier};
+use comity_proto::pb;
+use comity_proto::witness::WitnessVerifier;
+use comity_tests::{eventually, TestNode};
+
+const WAIT: Duration = Duration::from_secs(30);
+const SITES: [(&str, &str, &str); 3] = [
+    ("bafa", "de.bafa", "registry.bafa.example/log"),
+    ("ecju", "uk.ecju", "registry.ecju.example/log"),
+    ("meti", "jp.meti", "registry.meti.example/log"),
+];
+
+/// Three nodes, each mirroring and witnessing the other two. Nodes start one after the other,
+/// so each learns the earlier ones' URLs; the later ones are added by restarting with peers.
+async fn federation() -> Vec<TestNode> {
+    let mut nodes = Vec::new();
+    for (_, authority, origin) in SITES {
+        nodes.push(TestNode::start_with(&[authority], |c| c.origin = origin.into()).await);
+    }
+    for i in 0..nodes.len() {
+        let peers: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].as_peer(SITES[j].0)).collect();
+        let trusted: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].authority(SITES[j].1)).collect();
+        let node = &mut nodes[i];
+        node.stop().await;
+        node.reconfigure(|c| {
+            c.peers = peers;
+            c.trusted = trusted;
+            c.mirror_interval_ms = 50;
+        });
+        node.start_again().await.expect("restart with peers");
+    }
+    nodes
+}
+
+fn witness_of(node: &TestNode) -> WitnessVerifier {
+    node.node().witness_verifier().clone()
+}
+
+fn log_key_of(node: &TestNode) -> LogKey {
+    // The test reads the node's key file, as an attacker who stole it would.
+    let text = std::fs::read_to_string(node.config().log_key_path()).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let seed: [u8; 32] = hex::decode(file["secret_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    LogKey::from_seed(&node.config().origin, &seed).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_shows_the_same_checkpoint_cosigned_by_the_others() {
+    let nodes = federation().await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let mut at_a = a.client().await;
+    for i in 0..5 {
+        at_a.publish(a.sign(grant("de.bafa", &format!("DE-2026-WIT-{i}")))).await.unwrap();
+    }
+    let origin = SITES[0].2;
+    let size = at_a.checkpoint().await.unwrap().size;
+    assert_eq!(size, 5);
+
+    // The origin gathers both witnesses' cosignatures on a checkpoint of its whole log.
+    let served = eventually(WAIT, "A to serve its checkpoint cosigned by B and C", || {
+        let mut client = at_a.clone();
+        let (wb, wc) = (witness_of(b), witness_of(c));
+        async move {
+            let cp = client.checkpoint().await.ok()?;
+            let note = cp.cosigned_checkpoint;
+            (wb.cosigned_at(&note).is_some() && wc.cosigned_at(&note).is_some() && note.lines().nth(1) == Some("5")).then_some(note)
+        }
+    })
+    .await;
+    let verifier: LogVerifier = a.node().log_verifier().clone();
+    assert_eq!(verifier.verify_checkpoint(&served).unwrap().size, 5, "cosignatures leave the log's signature valid");
+
+    // Every node's Status shows that same cosigned checkpoint for A's log.
+    for node in &nodes {
+        let mut client = node.client().await;
+        let view = eventually(WAIT, "each node to hold A's cosigned checkpoint", || {
+            let mut client = client.clone();
+            async move {
+                let status = client.status().await.ok()?;
+                let view = status.logs.into_iter().find(|l| l.origin == origin)?;
+                (view.cosigned_size == 5 && view.cosigners.len() == 2).then_some(view)
+            }
+        })
+        .await;
+        let expected = verifier.verify_checkpoint(&served).unwrap().root.to_vec();
+        assert_eq!(view.cosigned_root, expected);
+        let mut names = view.cosigners.clone();
+        names.sort();
+        assert_eq!(names, vec![witness_of(b).name().to_string(), witness_of(c).name().to_string()]);
+        let status = client.status().await.unwrap();
+        assert_eq!(status.witness_key, witness_of(node).to_string());
+    }
+    // Each witness reports how far it has cosigned A's log.
+    let mut at_b = b.client().await;
+    let peer = at_b.status().await.unwrap().peers.into_iter().find(|p| p.origin == origin).unwrap();
+    assert_eq!(peer.cosigned_up_to, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_cosigns_only_what_it_verified_itself() {
+    let nodes = federation().await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let mut at_a = a.client().await;
+    let mut at_b = b.client().await;
+    at_a.publish(a.sign(grant("de.bafa", "DE-2026-WIT-REF-1"))).await.unwrap();
+    let latest = at_a.checkpoint().await.unwrap();
+    let origin = SITES[0].2;
+    eventually(WAIT, "B to mirror A", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 1).map(|_| ()) }
+    })
+    .await;
+
+    // A log it does not mirror.
+    let stranger = LogKey::from_seed("registry.elsewhere.example/log", &[3; 32]).unwrap();
+    let foreign = stranger.sign_checkpoint(1, &[0; 32], 1).unwrap();
+    assert_eq!(at_b.cosign(&foreign).await.unwrap_err().code(), Some(tonic::Code::NotFound));
+
+    // A checkpoint whose signature does not verify.
+    let forged = latest.checkpoint.replacen("\n1\n", "\n2\n", 1);
+    assert_eq!(at_b.cosign(&forged).await.unwrap_err().code(), Some(tonic::Code::InvalidArgument));
+
+    // A checkpoint beyond what B has verified: B waits for its mirror, then gives up.
+    let key = log_key_of(a);
+    let ahead = key.sign_checkpoint(50, &[7; 32], now()).unwrap();
+    assert_eq!(at_b.cosign(&ahead).await.unwrap_err().code(), Some(tonic::Code::Unavailable));
+
+    // The genuine latest checkpoint is cosigned, with a line that verifies.
+    let answer = at_b.cosign(&latest.checkpoint).await.unwrap();
+    assert_eq!(answer.witness, witness_of(b).name());
+    assert!(witness_of(b).cosigned_at(&format!("{}{}", latest.checkpoint, answer.cosignature)).is_some());
+
+    // An older checkpoint than B's latest view is refused: a cosignature says "latest".
+    at_a.publish(a.sign(grant("de.bafa", "DE-2026-WIT-REF-2"))).await.unwrap();
+    eventually(WAIT, "B to mirror A's second entry", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 2).map(|_| ()) }
+    })
+    .await;
+    assert_eq!(at_b.cosign(&latest.checkpoint).await.unwrap_err().code(), Some(tonic::Code::FailedPrecondition));
+
+    // A second root for the size B holds, signed with A's key: a split view, caught by the witness.
+    let conflicting = key.sign_checkpoint(2, &[9; 32], now()).unwrap();
+    let refused = at_b.cosign(&conflicting).await.unwrap_err();
+    assert_eq!(refused.code(), Some(tonic::Code::FailedPrecondition));
+    let evidence = at_b.evidence().await.unwrap();
+    assert_eq!(evidence.frozen.iter().map(|f| f.origin.as_str()).collect::<Vec<_>>(), vec![origin]);
+    assert!(evidence.evidence.iter().any(|e| e.kind == "split_view" && e.checkpoints.contains(&conflicting)));
+    // C, which was never shown the conflicting checkpoint, is unaffected.
+    let mut at_c = c.client().await;
+    assert!(at_c.evidence().await.unwrap().frozen.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_witness_cosigned_survives_a_restart() {
+    let mut nodes = federation().await;
+    let mut at_a = nodes[0].client().await;
+    at_a.publish(nodes[0].sign(grant("de.bafa", "DE-2026-WIT-RST-1"))).await.unwrap();
+    let origin = SITES[0].2;
+    let cosigned_up_to = |status: pb::StatusResponse| status.peers.into_iter().find(|p| p.origin == origin).map(|p| p.cosigned_up_to);
+    let mut at_b = nodes[1].client().await;
+    eventually(WAIT, "B to cosign A's checkpoint of size 1", || {
+        let mut client = at_b.clone();
+        async move { client.status().await.ok().and_then(cosigned_up_to).filter(|n| *n == 1) }
+    })
+    .await;
+    nodes[1].restart().await;
+    at_b = nodes[1].client().await;
+    assert_eq!(cosigned_up_to(at_b.status().await.unwrap()), Some(1));
+    // A checkpoint signed for size 1 with another root is refused after the restart too.
+    let conflicting = log_key_of(&nodes[0]).sign_checkpoint(1, &[5; 32], now()).unwrap();
+    assert_eq!(at_b.cosign(&conflicting).await.unwrap_err().code(), Some(tonic::Code::FailedPrecondition));
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
