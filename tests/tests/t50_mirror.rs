@@ -403,3 +403,55 @@ async fn a_relay_that_is_behind_is_not_evidence_against_the_origin() {
     assert!(evidence.evidence.is_empty() && evidence.frozen.is_empty(), "{evidence:?}");
     assert_eq!(c.node().registry().store().log("registry.bafa.example/log").size().unwrap(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_carried_by_a_mirrored_log_is_evidence_and_freezes_that_log() {
+    // BAFA's key is (wrongly) hosted at two nodes, and signs two different first decisions for
+    // one licence: each node accepts one, so the fork only shows at a node mirroring both.
+    let a = origin_node().await;
+    let c = TestNode::start_with(&[], |cfg| {
+        cfg.origin = "registry.second.example/log".into();
+        cfg.authorities = vec![a.authority(BAFA)];
+    })
+    .await;
+    let (to_a, to_c) = (a.as_peer("bafa"), c.as_peer("second"));
+    let trusted = vec![a.authority(BAFA)];
+    let b = TestNode::start_with(&[METI], move |cfg| {
+        cfg.origin = "registry.meti.example/log".into();
+        cfg.peers = vec![to_a, to_c];
+        cfg.trusted = trusted;
+        cfg.mirror_interval_ms = 50;
+    })
+    .await;
+    let first = grant(BAFA, "DE-2026-FORK-1");
+    let mut second = first.clone();
+    second.end_users[0].name = "Another End User Ltd".into();
+    a.client().await.publish(a.sign(first)).await.unwrap();
+    eventually(WAIT, "B to mirror A", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == 1).map(|_| ()) }
+    })
+    .await;
+    let published = c.client().await.publish(a.sign(second)).await.unwrap();
+
+    let at_b = b.client().await;
+    let answer = eventually(WAIT, "B to record the fork and freeze the second log", || {
+        let mut client = at_b.clone();
+        async move { client.evidence().await.ok().filter(|e| !e.frozen.is_empty()) }
+    })
+    .await;
+    assert_eq!(answer.frozen.len(), 1);
+    assert_eq!(answer.frozen[0].origin, "registry.second.example/log");
+    let fork = answer.evidence.iter().find(|e| e.kind == "licence_fork").expect("fork evidence");
+    assert_eq!((fork.licence_id.as_str(), fork.version, fork.origin.as_str()), ("DE-2026-FORK-1", 1, "registry.second.example/log"));
+    assert_eq!(StatementId::of(&fork.envelopes[1]).0.to_vec(), published.statement_id);
+    // The licence at B is still the first decision; the log that carried the fork stops there.
+    let mut client = at_b.clone();
+    let licence = client.licence(BAFA, "DE-2026-FORK-1").await.unwrap();
+    assert_eq!(licence.chain.len(), 1);
+    assert_eq!(b.node().mirror_status("second").unwrap().size, 0);
+    let status = client.status().await.unwrap();
+    let second_peer = status.peers.iter().find(|p| p.id == "second").unwrap();
+    assert!(second_peer.frozen);
+    assert_eq!(second_peer.evidence_count, 1);
+}
