@@ -108,11 +108,14 @@ pub struct Limits {
     pub concurrency_per_connection: usize,
     /// Most publishes committed in one flush (group commit).
     pub max_publish_batch: usize,
+    /// Most entries of a peer's log held in memory and committed at once while mirroring; a
+    /// longer catch-up goes in parts, each proven a prefix of the peer's signed checkpoint.
+    pub mirror_entries_per_part: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, max_publish_batch: 256 }
+        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
     }
 }
 
@@ -263,7 +266,7 @@ impl Config {
         if self.mirror_interval_ms == 0 {
             return Err(ConfigError::Invalid("mirror_interval_ms must be positive".into()));
         }
-        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 {
+        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.mirror_entries_per_part == 0 {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())

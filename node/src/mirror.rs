@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::statement::{key_id, Envelope};
+use comity_proto::statement::{key_id, verify_batch, Envelope};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::{Channel, Endpoint};
 
@@ -24,9 +24,10 @@ use crate::store::Evidence;
 
 /// Most entries one `GetEntries` call asks for (the peer's own limit).
 const ENTRIES_PER_CALL: u64 = 10_000;
-/// Most entries one round holds in memory and commits at once. A longer catch-up needs
-/// ingest in parts against intermediate consistency proofs, which is not built yet.
-const MAX_ENTRIES_PER_ROUND: u64 = 200_000;
+/// Deadline of one `GetEntries` call, stream included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a long catch-up logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Largest message accepted from a peer.
 const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
 /// Longest wait between retries after failures.
@@ -66,6 +67,8 @@ pub struct PeerMirror {
     registry: Registry,
     status: Arc<Mutex<MirrorStatus>>,
     interval: Duration,
+    /// Most entries committed at once.
+    entries_per_part: u64,
     channel: Option<Channel>,
     /// Pushed checkpoints of the peer's log, when the peer offers them.
     subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
@@ -78,11 +81,12 @@ impl PeerMirror {
         keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
         registry: Registry,
         interval: Duration,
+        entries_per_part: u64,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
-        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, channel: None, subscription: None }, status))
+        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, entries_per_part, channel: None, subscription: None }, status))
     }
 
     /// The peer's log origin.
@@ -195,24 +199,51 @@ impl PeerMirror {
             self.mark_synced(&checkpoint, have);
             return Ok(());
         }
-        if checkpoint.size - have > MAX_ENTRIES_PER_ROUND {
-            return Err(RoundError::Refused(format!(
-                "peer log {origin} is {} entries ahead; catch-ups over {MAX_ENTRIES_PER_ROUND} entries are not supported yet",
-                checkpoint.size - have
-            )));
-        }
-        let mut entries = Vec::with_capacity((checkpoint.size - have) as usize);
-        let mut next = have;
-        while next < checkpoint.size {
-            let upto = checkpoint.size.min(next + ENTRIES_PER_CALL);
-            entries.extend(self.fetch(&mut client, next, upto).await?);
-            next = upto;
-        }
-        self.registry
-            .ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: have, entries })
-            .await
-            .map_err(|e| RoundError::Refused(e.to_string()))?;
+        self.catch_up(&mut client, &checkpoint, have).await?;
         self.mark_synced(&checkpoint, checkpoint.size);
+        Ok(())
+    }
+
+    /// Fetches, verifies and stores entries `have..checkpoint.size`, in parts of at most
+    /// `entries_per_part`; every part but the last comes with the peer's consistency proof
+    /// that it is a prefix of the signed checkpoint, so each part is stored as soon as it is
+    /// proven and memory stays bounded however far behind this mirror is.
+    async fn catch_up(&mut self, client: &mut LogClient<Channel>, checkpoint: &SignedCheckpoint, have: u64) -> Result<(), RoundError> {
+        let origin = &checkpoint.origin;
+        let long = checkpoint.size - have > self.entries_per_part;
+        let started = Instant::now();
+        let mut next = have;
+        let mut last_report = Instant::now();
+        while next < checkpoint.size {
+            let end = checkpoint.size.min(next + self.entries_per_part);
+            let mut entries = Vec::with_capacity((end - next) as usize);
+            let mut at = next;
+            while at < end {
+                let upto = end.min(at + ENTRIES_PER_CALL);
+                entries.extend(self.fetch(client, at, upto).await?);
+                at = upto;
+            }
+            let prefix_proof = if end < checkpoint.size {
+                let request = pb::GetConsistencyProofRequest { old_size: end, new_size: checkpoint.size, origin: origin.clone() };
+                let proof = client.get_consistency_proof(request).await?.into_inner();
+                Some(proof_hashes(&proof.hashes).map_err(|e| RoundError::Refused(format!("consistency proof of {origin}: {e}")))?)
+            } else {
+                None
+            };
+            self.registry
+                .ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, prefix_proof })
+                .await
+                .map_err(|e| RoundError::Refused(e.to_string()))?;
+            next = end;
+            if let Ok(mut s) = self.status.lock() {
+                s.size = next;
+            }
+            if long && (last_report.elapsed() >= PROGRESS_EVERY || next == checkpoint.size) {
+                last_report = Instant::now();
+                let rate = (next - have) as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                tracing::info!(peer = %self.peer.id, %origin, have = next, target = checkpoint.size, per_second = rate as u64, "catching up");
+            }
+        }
         Ok(())
     }
 
@@ -255,32 +286,49 @@ impl PeerMirror {
 
     /// Entries `[start, end)`, each parsed and verified.
     async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
-        let mut stream = client.get_entries(pb::GetEntriesRequest { start, end, origin: self.verifier.name().into() }).await?.into_inner();
-        let mut out = Vec::with_capacity((end - start) as usize);
-        while let Some(message) = stream.message().await? {
+        let request = pb::GetEntriesRequest { start, end, origin: self.verifier.name().into() };
+        let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+        let late = || RoundError::Refused(format!("peer did not send entries {start}..{end} within {CALL_TIMEOUT:?}"));
+        let mut stream = tokio::time::timeout_at(deadline, client.get_entries(request)).await.map_err(|_| late())??.into_inner();
+        let mut raw = Vec::with_capacity((end - start) as usize);
+        // A peer that streams too much, or too slowly, is cut off: the count and the deadline bound it.
+        while let Some(message) = tokio::time::timeout_at(deadline, stream.message()).await.map_err(|_| late())?? {
             for entry in message.entries {
-                let index = start + out.len() as u64;
+                let index = start + raw.len() as u64;
                 if entry.index != index || index >= end {
                     return Err(RoundError::Refused(format!("peer sent entry {} where {index} was due", entry.index)));
                 }
-                out.push(self.verify_entry(index, entry.envelope)?);
+                raw.push(entry.envelope);
             }
         }
-        if out.len() as u64 != end - start {
-            return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", out.len(), end - start)));
+        if raw.len() as u64 != end - start {
+            return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", raw.len(), end - start)));
         }
-        Ok(out)
+        self.verify_entries(start, raw).await
     }
 
-    fn verify_entry(&self, index: u64, bytes: Vec<u8>) -> Result<(Envelope, CheckedDecision), RoundError> {
-        let refuse = |m: String| RoundError::Refused(format!("entry {index} of {}: {m}", self.verifier.name()));
-        let envelope = Envelope::parse(bytes).map_err(|e| refuse(e.to_string()))?;
-        let decision = envelope.decision().cloned().ok_or_else(|| refuse("not a decision".into()))?;
-        let decision = CheckedDecision::try_from(decision).map_err(|e| refuse(format!("invalid decision: {e}")))?;
-        let authority = &decision.decision().authority;
-        let keys = self.keys.get(authority).ok_or_else(|| refuse(format!("authority `{authority}` is not trusted here")))?;
-        envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(e.to_string()))?;
-        Ok((envelope, decision))
+    /// Parses and checks entries (first index `start`) on the blocking pool, split across the
+    /// cores, with batch signature verification.
+    async fn verify_entries(&self, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let per_worker = raw.len().div_ceil(workers).max(1);
+        let mut parts = Vec::new();
+        let mut raw = raw.into_iter();
+        let mut first = start;
+        loop {
+            let part: Vec<Vec<u8>> = raw.by_ref().take(per_worker).collect();
+            if part.is_empty() {
+                break;
+            }
+            let (keys, origin, offset) = (self.keys.clone(), self.verifier.name().to_string(), first);
+            first += part.len() as u64;
+            parts.push(tokio::task::spawn_blocking(move || verify_part(&keys, &origin, offset, part)));
+        }
+        let mut out = Vec::new();
+        for part in parts {
+            out.extend(part.await.map_err(|e| RoundError::Refused(format!("verification task failed: {e}")))??);
+        }
+        Ok(out)
     }
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
@@ -288,4 +336,27 @@ impl PeerMirror {
             *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time.max(s.checkpoint_time), last_error: None, failures: 0 };
         }
     }
+}
+
+/// Parses entries `offset..` of log `origin`, checks each is a valid decision of an authority
+/// with keys here, and verifies all signatures in batches.
+fn verify_part(keys: &HashMap<String, Vec<VerifyingKey>>, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+    let refuse = |index: u64, m: String| RoundError::Refused(format!("entry {index} of {origin}: {m}"));
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, bytes) in raw.into_iter().enumerate() {
+        let index = offset + i as u64;
+        let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
+        let decision = envelope.decision().cloned().ok_or_else(|| refuse(index, "not a decision".into()))?;
+        let decision = CheckedDecision::try_from(decision).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
+        let authority = &decision.decision().authority;
+        if !keys.contains_key(authority) {
+            return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
+        }
+        out.push((envelope, decision));
+    }
+    let envelopes: Vec<&Envelope> = out.iter().map(|(e, _)| e).collect();
+    let authority = |envelope: &Envelope| envelope.decision().map(|d| d.authority.clone());
+    verify_batch(&envelopes, |envelope, id| keys.get(&authority(envelope)?)?.iter().find(|k| key_id(k) == id).copied())
+        .map_err(|(i, e)| refuse(offset + i as u64, e.to_string()))?;
+    Ok(out)
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, SignedCheckpoint};
+use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
@@ -55,13 +55,16 @@ struct Job {
     reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
-/// A peer's checkpoint with the entries that extend our mirror of its log to it; every
-/// envelope already verified by the mirror task.
+/// A peer's checkpoint with the entries that extend our mirror of its log, to it or (in a long
+/// catch-up) part of the way; every envelope already verified by the mirror task.
 pub struct Mirrored {
     pub checkpoint: SignedCheckpoint,
     /// Index of the first entry.
     pub first: u64,
     pub entries: Vec<(Envelope, CheckedDecision)>,
+    /// For a part that stops short of the checkpoint: the peer's consistency proof from the
+    /// part's end to the checkpoint, which shows the entries are that prefix of the signed tree.
+    pub prefix_proof: Option<Vec<comity_proto::log::TreeHash>>,
 }
 
 /// What the writer thread is asked to do.
@@ -503,8 +506,10 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     if size != m.first {
         return Err(Error::Unavailable(format!("mirror of {} is at {size}, not {}; fetch again", m.checkpoint.origin, m.first)));
     }
-    if m.first + m.entries.len() as u64 != m.checkpoint.size {
-        return Err(Error::InvalidArgument(format!("{} entries from {} do not reach the checkpoint size {}", m.entries.len(), m.first, m.checkpoint.size)));
+    let end = m.first + m.entries.len() as u64;
+    let reaches = if m.prefix_proof.is_some() { end < m.checkpoint.size && end > m.first } else { end == m.checkpoint.size };
+    if !reaches {
+        return Err(Error::InvalidArgument(format!("{} entries from {} do not fit the checkpoint size {}", m.entries.len(), m.first, m.checkpoint.size)));
     }
     let mut overlay = Overlay::new(log);
     let mut batch = WriteBatch::default();
@@ -522,7 +527,15 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         overlay.stage(&hashes);
         batch.append_log(&m.checkpoint.origin, index, &id, &hashes);
     }
-    let root = tree_root(m.checkpoint.size, &overlay).map_err(stored_corrupt)?;
+    let root = tree_root(end, &overlay).map_err(stored_corrupt)?;
+    if let Some(proof) = &m.prefix_proof {
+        verify_consistency(proof, end, &root, m.checkpoint.size, &m.checkpoint.root).map_err(|e| {
+            Error::InvalidArgument(format!("entries {}..{end} of {} are not a prefix of its signed checkpoint: {e}", m.first, m.checkpoint.origin))
+        })?;
+        // The checkpoint itself is stored with the last part.
+        batch.put_log_size(&m.checkpoint.origin, end);
+        return Ok(batch);
+    }
     if root != m.checkpoint.root {
         return Err(Error::InvalidArgument(format!(
             "entries {}..{} of {} do not hash to its signed root",

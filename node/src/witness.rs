@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use comity_proto::log::{tree_root, LogVerifier};
+use comity_proto::log::{stored_checkpoint_fields, tree_root, LogVerifier};
 use comity_proto::pb::{self, federation_client::FederationClient};
 use comity_proto::witness::{cosigners, WitnessKey, WitnessVerifier};
 use tokio::sync::{broadcast, Mutex};
@@ -101,13 +101,15 @@ impl Witness {
         Ok(line)
     }
 
-    /// Waits until this node's mirror of `origin` holds `size` entries.
+    /// Waits until this node's mirror of `origin` holds a verified checkpoint of `size` entries
+    /// or more (entries stored ahead of the checkpoint in a long catch-up do not count).
     async fn wait_for_mirror(&self, origin: &str, size: u64) -> Result<(), Error> {
         let deadline = Instant::now() + MIRROR_WAIT;
         // Subscribe before looking, so a commit in between is not missed.
         let mut committed = self.registry.subscribe();
         loop {
-            let have = self.registry.store().log(origin).size()?;
+            let held = self.registry.store().log(origin).checkpoint()?;
+            let have = held.as_deref().and_then(stored_checkpoint_fields).map_or(0, |(size, _, _)| size);
             if have >= size {
                 return Ok(());
             }

@@ -455,3 +455,34 @@ async fn a_fork_carried_by_a_mirrored_log_is_evidence_and_freezes_that_log() {
     assert!(second_peer.frozen);
     assert_eq!(second_peer.evidence_count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_catch_up_is_stored_in_proven_parts() {
+    let a = origin_node().await;
+    let mut at_a = a.client().await;
+    let total = 450;
+    for i in 0..total {
+        at_a.publish(a.sign(grant(BAFA, &format!("DE-2026-PART-{i}")))).await.unwrap();
+    }
+    let (peer, trusted) = (a.as_peer("bafa"), vec![a.authority(BAFA)]);
+    let b = TestNode::start_with(&[METI], move |c| {
+        c.origin = "registry.meti.example/log".into();
+        c.peers = vec![peer];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+        c.limits.mirror_entries_per_part = 100;
+    })
+    .await;
+    eventually(WAIT, "B to catch up with A's whole log", || {
+        let s = b.node().mirror_status("bafa");
+        async move { s.filter(|s| s.size == total).map(|_| ()) }
+    })
+    .await;
+    let mut at_b = b.client().await;
+    let theirs = at_a.checkpoint().await.unwrap();
+    let ours = at_b.checkpoint_of("registry.bafa.example/log").await.unwrap();
+    assert_eq!((ours.size, ours.root), (theirs.size, theirs.root));
+    for i in [0, 99, 100, 449] {
+        assert_eq!(at_b.licence(BAFA, &format!("DE-2026-PART-{i}")).await.unwrap().chain.len(), 1);
+    }
+}

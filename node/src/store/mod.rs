@@ -457,6 +457,12 @@ impl WriteBatch {
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
 
+    /// Records that log `origin` holds `size` entries, ahead of its stored checkpoint (a part
+    /// of a long catch-up, proven to be a prefix of a newer checkpoint).
+    pub fn put_log_size(&mut self, origin: &str, size: u64) {
+        self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
+    }
+
     /// Replaces the stored note of the latest checkpoint of `origin` by the same checkpoint
     /// with more cosignatures.
     pub fn put_checkpoint_note(&mut self, origin: &str, note: &str) {
