@@ -86,7 +86,7 @@ impl RunningNode {
         let mut peer_views = Vec::new();
         for peer in &config.peers {
             let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval, limits.mirror_entries_per_part).map_err(anyhow::Error::msg)?;
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout()).map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
