@@ -14,6 +14,8 @@ use comity_proto::statement::{sign_decision, Signer};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
+pub mod fault_proxy;
+
 /// A node running in this process, with its own data directory and authority keys.
 pub struct TestNode {
     node: Option<RunningNode>,

@@ -1,0 +1,359 @@
+//! Federation topologies and link faults: every log reaches every node, directly or through
+//! relays, and all nodes end with identical signed roots; a stopped node catches up; a cut or
+//! blackholed link is routed around through another peer.
+//!
+//! Peers need each other's URL and log key in their configs before they start, and a node's
+//! port is chosen when it starts. So every node gets a stable front address first (a
+//! [`FaultProxy`] reserved before the node starts, in pass mode) and its log key is created
+//! before it starts (`log_key_file`); all traffic between nodes goes through those fronts.
+
+use std::time::Duration;
+
+use comity_client::Client;
+use comity_node::config::{AuthorityConfig, PeerConfig};
+use comity_proto::decision::fixtures::{follow_up, grant};
+use comity_proto::keyfile::KeyFile;
+use comity_proto::log::{LogVerifier, TreeHash};
+use comity_proto::pb::{self, log_client::LogClient, Action};
+use comity_proto::statement::{sign_decision, StatementId};
+use comity_tests::fault_proxy::FaultProxy;
+use comity_tests::{eventually, TestNode};
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+const WAIT: Duration = Duration::from_secs(45);
+
+/// Authorities, one per node, in node order.
+const AUTHORITIES: [&str; 5] = ["de.bafa", "jp.meti", "uk.ecju", "fr.sbdu", "us.bis"];
+
+/// A node of a test network: it hosts one authority and runs the log `origin`.
+struct Member {
+    authority: &'static str,
+    key: KeyFile,
+    origin: String,
+    verifier: LogVerifier,
+    node: TestNode,
+}
+
+impl Member {
+    fn sign(&self, decision: pb::Decision) -> Vec<u8> {
+        sign_decision(decision, &self.key.signer().unwrap())
+    }
+}
+
+/// A log to mirror: the log of node `origin`, fetched from `url` (its front or a relay's).
+struct Link {
+    id: String,
+    origin: usize,
+    url: String,
+}
+
+/// Everything a network's configs need before any node starts: keys, origins, front addresses.
+struct Plan {
+    keys: Vec<KeyFile>,
+    origins: Vec<String>,
+    log_key_files: Vec<std::path::PathBuf>,
+    verifiers: Vec<LogVerifier>,
+    fronts: Vec<FaultProxy>,
+    dir: TempDir,
+}
+
+struct Net {
+    members: Vec<Member>,
+    /// Each node's stable address; kept for the nodes' lifetime.
+    _fronts: Vec<FaultProxy>,
+    _dir: TempDir,
+}
+
+impl Plan {
+    async fn new(n: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], dir };
+        for authority in &AUTHORITIES[..n] {
+            let origin = format!("registry.{}.example/log", authority.replace('.', "-"));
+            let path = plan.dir.path().join(format!("{authority}.log.key"));
+            let log_key = comity_node::log::load_or_create_key(&path, &origin).unwrap();
+            plan.keys.push(KeyFile::generate(authority));
+            plan.verifiers.push(log_key.verifier());
+            plan.origins.push(origin);
+            plan.log_key_files.push(path);
+            plan.fronts.push(FaultProxy::reserve().await);
+        }
+        plan
+    }
+
+    /// The stable URL of node `i`.
+    fn url(&self, i: usize) -> String {
+        self.fronts[i].url()
+    }
+
+    /// Node `i`'s log, fetched from node `from`.
+    fn link(&self, origin: usize, from: usize) -> Link {
+        let id = if origin == from { format!("n{origin}") } else { format!("n{origin}-via-n{from}") };
+        Link { id, origin, url: self.url(from) }
+    }
+
+    fn authority(&self, i: usize) -> AuthorityConfig {
+        AuthorityConfig { id: AUTHORITIES[i].into(), name: String::new(), keys: vec![self.keys[i].public_key.clone()] }
+    }
+
+    /// Starts every node: node `i` mirrors `links[i]` and trusts every other node's authority.
+    async fn start(self, links: Vec<Vec<Link>>) -> Net {
+        // Peer entries are made by `as_peer` of some running node, then pointed elsewhere.
+        let template = TestNode::start(&[]).await;
+        let peers: Vec<Vec<PeerConfig>> = links
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|link| {
+                        let mut p = template.as_peer(&link.id);
+                        p.url = link.url.clone();
+                        p.log_key = self.verifiers[link.origin].to_string();
+                        p
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(template);
+        let authorities: Vec<AuthorityConfig> = (0..self.keys.len()).map(|i| self.authority(i)).collect();
+        let mut members = Vec::new();
+        for (i, (key, peers)) in self.keys.into_iter().zip(peers).enumerate() {
+            let hosted = authorities[i].clone();
+            let trusted: Vec<AuthorityConfig> = authorities.iter().filter(|a| a.id != hosted.id).cloned().collect();
+            let (origin, log_key_file) = (self.origins[i].clone(), self.log_key_files[i].clone());
+            let node = TestNode::start_with(&[], move |c| {
+                c.origin = origin;
+                c.log_key_file = Some(log_key_file);
+                c.authorities = vec![hosted];
+                c.trusted = trusted;
+                c.peers = peers;
+                c.mirror_interval_ms = 50;
+            })
+            .await;
+            self.fronts[i].set_target(node.node().addr());
+            members.push(Member { authority: AUTHORITIES[i], key, origin: self.origins[i].clone(), verifier: self.verifiers[i].clone(), node });
+        }
+        Net { members, _fronts: self.fronts, _dir: self.dir }
+    }
+}
+
+/// Full mesh: every node fetches every other log from its origin.
+async fn mesh(n: usize) -> Net {
+    let plan = Plan::new(n).await;
+    let links = (0..n).map(|i| (0..n).filter(|j| *j != i).map(|j| plan.link(j, j)).collect()).collect();
+    plan.start(links).await
+}
+
+/// Ring of five: each node fetches its two neighbours' logs from them, and the two logs two
+/// hops away through the neighbour on that side (which mirrors them directly).
+async fn ring() -> Net {
+    let n = 5;
+    let plan = Plan::new(n).await;
+    let links = (0..n)
+        .map(|i| {
+            let (prev, next) = ((i + n - 1) % n, (i + 1) % n);
+            let (prev2, next2) = ((i + n - 2) % n, (i + 2) % n);
+            vec![plan.link(prev, prev), plan.link(next, next), plan.link(prev2, prev), plan.link(next2, next)]
+        })
+        .collect();
+    plan.start(links).await
+}
+
+/// Star of five: the hub (node 0) fetches every leaf's log; each leaf fetches the hub's log and
+/// the other leaves' logs from the hub.
+async fn star() -> Net {
+    let n = 5;
+    let plan = Plan::new(n).await;
+    let links = (0..n)
+        .map(|i| match i {
+            0 => (1..n).map(|leaf| plan.link(leaf, leaf)).collect(),
+            _ => (0..n).filter(|j| *j != i).map(|j| plan.link(j, 0)).collect(),
+        })
+        .collect();
+    plan.start(links).await
+}
+
+/// `log`'s size and root as `at` holds it (its own log, or a mirror), verified with the log's
+/// key; `None` while `at` holds none of it yet.
+async fn held(at: &TestNode, log: &Member) -> Option<(u64, TreeHash)> {
+    let mut client = LogClient::connect(at.url()).await.ok()?;
+    let served = client.get_checkpoint(pb::GetCheckpointRequest { origin: log.origin.clone() }).await.ok()?.into_inner();
+    let checkpoint = log.verifier.verify_checkpoint(&served.checkpoint).unwrap_or_else(|e| panic!("{} serves a bad checkpoint of {}: {e}", at.url(), log.origin));
+    Some((checkpoint.size, checkpoint.root))
+}
+
+/// Waits until every node holds every log at the size and root its origin signed last.
+async fn assert_converged(net: &Net) {
+    for log in &net.members {
+        let tip = held(&log.node, log).await.expect("a node serves its own log");
+        for at in &net.members {
+            let what = format!("{} to hold {} at size {}", at.origin, log.origin, tip.0);
+            // A mirror stores nothing, not even the checkpoint, of a log that is still empty.
+            let want = |got: Option<(u64, TreeHash)>| got == Some(tip) || (tip.0 == 0 && got.is_none());
+            eventually(WAIT, &what, || async { want(held(&at.node, log).await).then_some(()) }).await;
+        }
+    }
+}
+
+/// Publishes `envelopes` through `client`, `in_flight` at a time; every publish must succeed.
+async fn publish_concurrently(client: Client, envelopes: Vec<Vec<u8>>, in_flight: usize) {
+    let mut running = JoinSet::new();
+    for envelope in envelopes {
+        if running.len() >= in_flight {
+            running.join_next().await.unwrap().unwrap();
+        }
+        let mut client = client.clone();
+        running.spawn(async move {
+            client.publish(envelope).await.unwrap();
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// A licence and the statement ids of its chain, as its authority published them.
+type Published = (&'static str, String, Vec<StatementId>);
+
+/// Each authority publishes at its own node: two grants, then an amendment of the first.
+async fn publish_at_every_node(net: &Net, tag: &str) -> Vec<Published> {
+    let mut out = Vec::new();
+    for m in &net.members {
+        let mut client = m.node.client().await;
+        let first = grant(m.authority, &format!("{}-{tag}-1", m.authority.to_uppercase()));
+        let second = grant(m.authority, &format!("{}-{tag}-2", m.authority.to_uppercase()));
+        let v1 = StatementId::from_slice(&client.publish(m.sign(first.clone())).await.unwrap().statement_id).unwrap();
+        let other = StatementId::from_slice(&client.publish(m.sign(second.clone())).await.unwrap().statement_id).unwrap();
+        let v2 = StatementId::from_slice(&client.publish(m.sign(follow_up(&first, Action::Amend, 2, v1.0))).await.unwrap().statement_id).unwrap();
+        out.push((m.authority, first.licence_id, vec![v1, v2]));
+        out.push((m.authority, second.licence_id, vec![other]));
+    }
+    out
+}
+
+/// Every node serves every published licence with the same chain.
+async fn assert_licences_everywhere(net: &Net, published: &[Published]) {
+    for m in &net.members {
+        let client = m.node.client().await;
+        for (authority, licence, chain) in published {
+            let licence = eventually(WAIT, &format!("{} to serve {authority}/{licence}", m.origin), || {
+                let mut client = client.clone();
+                async move { client.licence(authority, licence).await.ok().filter(|l| l.chain.len() == chain.len()) }
+            })
+            .await;
+            let ids: Vec<StatementId> = licence.chain.iter().map(|(id, _)| *id).collect();
+            assert_eq!(&ids, chain, "{authority}/{} at {}", licence.summary.licence_id, m.origin);
+        }
+    }
+}
+
+async fn publish_and_converge(net: &Net) {
+    let published = publish_at_every_node(net, "TOPO").await;
+    assert_converged(net).await;
+    assert_licences_everywhere(net, &published).await;
+    // Every node holds each log at the origin's size: three entries per authority.
+    for log in &net.members {
+        for at in &net.members {
+            assert_eq!(held(&at.node, log).await.unwrap().0, 3, "{} holds {}", at.origin, log.origin);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_reaches_every_node_of_a_full_mesh() {
+    let net = mesh(3).await;
+    publish_and_converge(&net).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_reaches_every_node_of_a_ring_through_relays() {
+    let net = ring().await;
+    publish_and_converge(&net).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_reaches_every_node_of_a_star_through_the_hub() {
+    let net = star().await;
+    publish_and_converge(&net).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_during_a_thousand_publishes_catches_up() {
+    let mut net = mesh(3).await;
+    let (a, b) = (&net.members[0], &net.members[1]);
+    let at_a: Vec<Vec<u8>> = (0..500).map(|i| a.sign(grant(a.authority, &format!("DE-2026-LOAD-{i:04}")))).collect();
+    let at_b: Vec<Vec<u8>> = (0..500).map(|i| b.sign(grant(b.authority, &format!("JP-2026-LOAD-{i:04}")))).collect();
+    let publishing_a = tokio::spawn(publish_concurrently(a.node.client().await, at_a, 8));
+    let publishing_b = tokio::spawn(publish_concurrently(b.node.client().await, at_b, 8));
+
+    // C goes down once it has mirrored part of A's log, while A and B keep publishing.
+    eventually(WAIT, "C to mirror part of A's log", || async { held(&net.members[2].node, &net.members[0]).await.filter(|(size, _)| *size >= 50) }).await;
+    net.members[2].node.stop().await;
+    let a_size_at_stop = held(&net.members[0].node, &net.members[0]).await.unwrap().0;
+    publishing_a.await.unwrap();
+    publishing_b.await.unwrap();
+    assert!(a_size_at_stop < 500, "C was stopped only after A's publishes ended ({a_size_at_stop}); the test proves nothing");
+
+    net.members[2].node.start_again().await.unwrap();
+    assert_converged(&net).await;
+    let c = &net.members[2];
+    for m in &net.members[..2] {
+        assert_eq!(held(&c.node, m).await.unwrap().0, 500);
+        // Each licence once: nothing lost, nothing doubled.
+        let found = c.node.client().await.search_all(pb::SearchRequest { authority: m.authority.into(), page_size: 500, ..Default::default() }, 1000).await.unwrap();
+        assert_eq!(found.len(), 500, "{} licences at C", m.authority);
+    }
+}
+
+/// Publishes grants `LINK-from` to `LINK-(to-1)` of `m`'s authority at `m`.
+async fn publish_range(m: &Member, from: usize, to: usize) {
+    let envelopes: Vec<Vec<u8>> = (from..to).map(|i| m.sign(grant(m.authority, &format!("LINK-{i}")))).collect();
+    publish_concurrently(m.node.client().await, envelopes, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_or_blackholed_link_is_routed_around_through_another_peer() {
+    let plan = Plan::new(3).await;
+    // C (node 2) fetches A's log both over a faulty direct link and through B.
+    let direct = FaultProxy::start(plan.fronts[0].addr()).await;
+    let links = vec![
+        vec![plan.link(1, 1), plan.link(2, 2)],
+        vec![plan.link(0, 0), plan.link(2, 2)],
+        vec![Link { id: "a-direct".into(), origin: 0, url: direct.url() }, plan.link(0, 1), plan.link(1, 1)],
+    ];
+    let net = plan.start(links).await;
+    let (a, b, c) = (&net.members[0], &net.members[1], &net.members[2]);
+    let status = |peer: &'static str| c.node.node().mirror_status(peer).unwrap();
+    publish_range(a, 0, 3).await;
+    assert_converged(&net).await;
+    eventually(WAIT, "C's direct mirror of A to reach 3", || async { (status("a-direct").size == 3).then_some(()) }).await;
+
+    // Cut: C notices, and still gets A's new entries, through B.
+    direct.cut();
+    eventually(WAIT, "C's direct link to A to fail", || async { (status("a-direct").failures > 0).then_some(()) }).await;
+    publish_range(a, 3, 6).await;
+    assert_converged(&net).await;
+    assert_eq!(held(&c.node, a).await.unwrap().0, 6);
+    assert_eq!(status("a-direct").size, 3, "nothing came over the cut link");
+    assert_eq!(status("n0-via-n1").size, 6);
+
+    // Blackhole: C's next request over the direct link hangs, and meanwhile the other mirrors
+    // keep going: A's new entries arrive through B, B's directly.
+    direct.blackhole();
+    eventually(WAIT, "C to send a request into the blackhole", || async { (direct.swallowed() > 0).then_some(()) }).await;
+    let hung = status("a-direct").failures;
+    publish_range(a, 6, 9).await;
+    publish_range(b, 0, 2).await;
+    assert_converged(&net).await;
+    assert_eq!(held(&c.node, a).await.unwrap().0, 9);
+    assert_eq!(held(&c.node, b).await.unwrap().0, 2);
+    let direct_status = status("a-direct");
+    assert_eq!(direct_status.size, 3, "nothing came through the blackhole");
+    assert_eq!(direct_status.failures, hung, "C's request into the blackhole was still hanging while the others progressed");
+    // Only the mirror's own request deadline ends the hung round: the link never answers.
+    let failed = eventually(Duration::from_secs(60), "C's request into the blackhole to time out", || async {
+        status("a-direct").last_error.filter(|e| e.contains("Timeout expired"))
+    })
+    .await;
+    assert!(failed.contains("Timeout expired"), "{failed}");
+}
