@@ -101,6 +101,25 @@ async fn every_node_shows_the_same_checkpoint_cosigned_by_the_others() {
     let mut at_b = b.client().await;
     let peer = at_b.status().await.unwrap().peers.into_iter().find(|p| p.origin == origin).unwrap();
     assert_eq!(peer.cosigned_up_to, 5);
+
+    // The operator's view: `comity peers --wait` returns once caught up and lists the logs
+    // with their cosigned checkpoints.
+    let url = b.url();
+    let output = tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(comity_tests::bin_path("comity")).args(["--node", &url, "--json", "peers", "--wait"]).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    })
+    .await
+    .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    let log_a = report["logs"].as_array().unwrap().iter().find(|l| l["origin"] == origin).unwrap();
+    assert_eq!(log_a["cosigned_size"], 5);
+    let peer_a = report["peers"].as_array().unwrap().iter().find(|p| p["origin"] == origin).unwrap();
+    assert_eq!((peer_a["lag_entries"].as_u64(), peer_a["cosigned_up_to"].as_u64()), (Some(0), Some(5)));
+    let mut cosigners: Vec<&str> = log_a["cosigners"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    cosigners.sort();
+    assert_eq!(cosigners, vec![witness_of(b).name(), witness_of(c).name()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,8 +85,13 @@ enum Command {
         /// Envelope file.
         file: PathBuf,
     },
-    /// The node's peers: how far each mirror is behind, errors, evidence.
-    Peers,
+    /// The node's peers (how far each mirror is behind, what this node cosigned, evidence) and
+    /// every log it holds with its latest witness-cosigned checkpoint.
+    Peers {
+        /// Show progress bars until every mirror has caught up with its peer's latest checkpoint.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Evidence the node holds against authorities (licence forks) and logs (split views),
     /// and the mirrored logs it froze because of it.
     Evidence,
@@ -259,19 +264,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { file, key } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref()).await,
         Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
-        Command::Peers => {
-            let status = Client::connect(&cli.node).await?.status().await?;
+        Command::Peers { wait } => {
+            let mut client = Client::connect(&cli.node).await?;
+            if wait {
+                wait_for_mirrors(&mut client).await?;
+            }
+            let status = client.status().await?;
             if cli.json {
                 return print_json(&serde_json::json!({
-                    "origin": status.origin, "size": status.size, "evidence_count": status.evidence_count,
+                    "origin": status.origin, "size": status.size, "evidence_count": status.evidence_count, "witness_key": status.witness_key,
                     "peers": status.peers.iter().map(|p| serde_json::json!({
                         "id": p.id, "url": p.url, "origin": p.origin, "connected": p.connected, "mirrored_size": p.mirrored_size,
                         "peer_size": p.peer_size, "lag_entries": p.lag_entries, "lag_seconds": p.lag_seconds,
                         "last_error": p.last_error, "failures": p.failures, "frozen": p.frozen,
+                        "cosigned_up_to": p.cosigned_up_to, "evidence_count": p.evidence_count,
+                    })).collect::<Vec<_>>(),
+                    "logs": status.logs.iter().map(|l| serde_json::json!({
+                        "origin": l.origin, "own": l.own, "size": l.size, "root": hex::encode(&l.root), "checkpoint_time": format_time(l.checkpoint_time),
+                        "cosigned_size": l.cosigned_size, "cosigned_root": hex::encode(&l.cosigned_root), "cosigners": l.cosigners, "frozen": l.frozen,
                     })).collect::<Vec<_>>(),
                 }));
             }
             println!("this node: log {} with {} entries; {} piece(s) of evidence", status.origin, status.size, status.evidence_count);
+            println!("witness key: {}", status.witness_key);
             let rows: Vec<Vec<String>> = status
                 .peers
                 .iter()
@@ -283,11 +298,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         format!("{}/{}", p.mirrored_size, p.peer_size),
                         p.lag_entries.to_string(),
                         if p.checkpoint_time > 0 { format!("{} s", p.lag_seconds) } else { "-".into() },
+                        p.cosigned_up_to.to_string(),
+                        p.evidence_count.to_string(),
                         p.last_error.clone(),
                     ]
                 })
                 .collect();
-            print!("{}", table(&["PEER", "STATE", "MIRRORED", "LAG", "CHECKPOINT AGE", "LAST ERROR"], &rows));
+            print!("{}", table(&["PEER", "STATE", "MIRRORED", "LAG", "CHECKPOINT AGE", "COSIGNED", "EVIDENCE", "LAST ERROR"], &rows));
+            println!();
+            let rows: Vec<Vec<String>> = status
+                .logs
+                .iter()
+                .map(|l| {
+                    let short = |root: &[u8]| if root.is_empty() { "-".to_string() } else { hex::encode(&root[..8]) };
+                    vec![
+                        format!("{}{}", l.origin, if l.own { " (own)" } else { "" }),
+                        l.size.to_string(),
+                        short(&l.root),
+                        if l.cosigned_size > 0 { format!("{} {}", l.cosigned_size, short(&l.cosigned_root)) } else { "-".into() },
+                        if l.frozen { "FROZEN".into() } else { l.cosigners.join(", ") },
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["LOG", "SIZE", "ROOT", "COSIGNED CHECKPOINT", "COSIGNED BY"], &rows));
             Ok(())
         }
         Command::Evidence => {
@@ -759,4 +792,39 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.clone()));
     }
     out
+}
+
+/// Shows a progress bar per peer until every mirror holds its peer's latest checkpoint.
+async fn wait_for_mirrors(client: &mut Client) -> anyhow::Result<()> {
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta}) {msg}")?.progress_chars("=> ");
+    let mut shown: Vec<(String, ProgressBar)> = Vec::new();
+    loop {
+        let status = client.status().await?;
+        let mut behind = 0;
+        for p in &status.peers {
+            let bar = match shown.iter().find(|(id, _)| *id == p.id) {
+                Some((_, bar)) => bar.clone(),
+                None => {
+                    let bar = bars.add(ProgressBar::new(p.peer_size).with_style(style.clone()).with_prefix(p.id.clone()));
+                    shown.push((p.id.clone(), bar.clone()));
+                    bar
+                }
+            };
+            bar.set_length(p.peer_size.max(p.mirrored_size));
+            bar.set_position(p.mirrored_size);
+            bar.set_message(if p.frozen { "FROZEN".to_string() } else { p.last_error.clone() });
+            if p.lag_entries > 0 && !p.frozen {
+                behind += 1;
+            }
+        }
+        if behind == 0 {
+            for (_, bar) in &shown {
+                bar.finish();
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
