@@ -133,17 +133,28 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
     Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries })
 }
 
-/// Waits until every node's mirror of every peer holds that peer's whole log.
+/// Waits until every node's mirror of every peer holds that peer's whole log, and every node
+/// holds a cosigned checkpoint of every log at its full size.
 async fn wait_for_convergence(nodes: &[DemoNode]) -> anyhow::Result<()> {
     let deadline = Instant::now() + CONVERGENCE_TIMEOUT;
     loop {
         let mut behind = Vec::new();
         for n in nodes {
             for peer in nodes.iter().filter(|p| p.name != n.name) {
-                let theirs = peer.node.registry().store().log(peer.node.log_verifier().name()).size()?;
+                let origin = peer.node.log_verifier().name();
+                let theirs = peer.node.registry().store().log(origin).size()?;
                 let ours = n.node.mirror_status(peer.name).map_or(0, |s| s.size);
                 if ours < theirs {
                     behind.push(format!("{} has {ours} of {}'s {theirs} entries", n.name, peer.name));
+                }
+                // Every node shows the same cosigned checkpoint for every log.
+                for log in [origin, n.node.log_verifier().name()] {
+                    let cosigned = n.node.registry().store().log(log).cosigned()?;
+                    let size = cosigned.as_deref().and_then(comity_proto::witness::note_size).unwrap_or(0);
+                    let latest = nodes.iter().find(|o| o.node.log_verifier().name() == log).map(|o| o.node.registry().store().log(log).size()).transpose()?.unwrap_or(0);
+                    if size < latest {
+                        behind.push(format!("{} holds no cosigned checkpoint of {log} at size {latest} yet", n.name));
+                    }
                 }
             }
         }
@@ -227,6 +238,7 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
   comity --node {meti_url} licence show de.bafa/DE-2026-009001   (mirrored within a second)
   comity log checkpoint                   (the bafa node's log key: {verifier})
   comity log audit --state audit.json --keys {dir}/authorities.toml
+  comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
 
