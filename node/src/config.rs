@@ -220,8 +220,8 @@ impl Config {
     }
 
     /// The witness keys of the peers that have one (checked by [`Config::check`]).
-    pub fn peer_witnesses(&self) -> Vec<(String, comity_proto::witness::WitnessVerifier)> {
-        self.peers.iter().filter_map(|p| Some((p.id.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
+    pub fn peer_witnesses(&self) -> Vec<(PeerConfig, comity_proto::witness::WitnessVerifier)> {
+        self.peers.iter().filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
     }
 
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.

@@ -185,8 +185,8 @@ impl PeerMirror {
         }
         let have = log.size().map_err(stored_err)?;
         let held_note = log.checkpoint().map_err(stored_err)?;
-        if let Some(held) = held_note.clone() {
-            let held = self.verifier.verify_checkpoint(&held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
+        if let Some(held) = &held_note {
+            let held = self.verifier.verify_checkpoint(held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
             if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
                 let evidence = Evidence::SplitView {
                     origin: origin.clone(),

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
-use crate::config::{Config, PeerConfig};
+use crate::config::Config;
 use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog};
 use crate::witness::{gather_cosignatures, Witness};
 use comity_proto::witness::WitnessVerifier;
@@ -50,11 +50,7 @@ impl RunningNode {
         let log = NodeLog::open(&store, key, now())?;
         let verifier = log.verifier().clone();
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
-        let peer_witnesses: Vec<(PeerConfig, WitnessVerifier)> = config
-            .peers
-            .iter()
-            .filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?)))
-            .collect();
+        let peer_witnesses = config.peer_witnesses();
         let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
         witnesses.push(witness_key.verifier());
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone());

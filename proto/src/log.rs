@@ -215,28 +215,40 @@ impl std::str::FromStr for LogVerifier {
 
     /// Parses a verifier key, refusing weak (small-order) keys.
     fn from_str(text: &str) -> Result<Self, LogError> {
-        let bad = |m: &str| LogError::BadKey(format!("`{text}`: {m}"));
-        let (name, rest) = text.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
-        let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
-        if !signed_note::is_key_name_valid(name) || id_hex.len() != 8 {
-            return Err(bad("bad name or id"));
-        }
-        let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("id is not hex"))?;
-        let raw = BASE64_STANDARD.decode(key_b64).map_err(|_| bad("key is not base64"))?;
-        let (alg, key) = raw.split_first().ok_or_else(|| bad("empty key"))?;
-        if *alg != ALG_ED25519 {
-            return Err(bad("not an ed25519 key"));
-        }
-        let key: [u8; 32] = key.try_into().map_err(|_| bad("ed25519 key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid ed25519 point"))?;
-        if key.is_weak() {
-            return Err(bad("weak (small-order) key refused"));
-        }
-        if note_key_id(name, &key) != id {
-            return Err(bad("key id does not match the key"));
-        }
-        Ok(Self { name: name.into(), id, key })
+        let (name, id, key) = parse_vkey(text, ALG_ED25519, "an ed25519 note key", note_key_id)?;
+        Ok(Self { name, id, key })
     }
+}
+
+/// Parses a C2SP vkey `name+hexid+base64(alg‖key)` of algorithm `alg` with an Ed25519 key,
+/// refusing weak (small-order) keys and a key ID other than `key_id(name, key)`.
+pub(crate) fn parse_vkey(
+    text: &str,
+    alg: u8,
+    kind: &str,
+    key_id: fn(&str, &VerifyingKey) -> u32,
+) -> Result<(String, u32, VerifyingKey), LogError> {
+    let bad = |m: &str| LogError::BadKey(format!("`{text}`: {m}"));
+    let (name, rest) = text.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
+    let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
+    if !signed_note::is_key_name_valid(name) || id_hex.len() != 8 {
+        return Err(bad("bad name or id"));
+    }
+    let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("id is not hex"))?;
+    let raw = BASE64_STANDARD.decode(key_b64).map_err(|_| bad("key is not base64"))?;
+    let (found, key) = raw.split_first().ok_or_else(|| bad("empty key"))?;
+    if *found != alg {
+        return Err(bad(&format!("not {kind} (algorithm byte {alg:#04x})")));
+    }
+    let key: [u8; 32] = key.try_into().map_err(|_| bad("ed25519 key must be 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid ed25519 point"))?;
+    if key.is_weak() {
+        return Err(bad("weak (small-order) key refused"));
+    }
+    if key_id(name, &key) != id {
+        return Err(bad("key id does not match the key"));
+    }
+    Ok((name.into(), id, key))
 }
 
 impl signed_note::Verifier for LogVerifier {

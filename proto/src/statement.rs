@@ -296,13 +296,13 @@ pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(&Envelope, &str) ->
                     .is_some_and(|r| !r.is_small_order() && r.is_torsion_free());
                 if !torsion_free_keys.contains(&key) {
                     if key.is_weak() || !key.to_edwards().is_torsion_free() {
-                        return Err((index, envelope.verify(&lookup).err().unwrap_or(StatementError::BadSignature("key with a small-order component".into()))));
+                        return Err((index, envelope.verify(lookup).err().unwrap_or(StatementError::BadSignature("key with a small-order component".into()))));
                     }
                     torsion_free_keys.push(key);
                 }
                 if !r_ok {
                     // verify_strict refuses it too; let it say why.
-                    return Err((index, envelope.verify(&lookup).err().unwrap_or(StatementError::BadSignature("signature R has a small-order component".into()))));
+                    return Err((index, envelope.verify(lookup).err().unwrap_or(StatementError::BadSignature("signature R has a small-order component".into()))));
                 }
                 messages.push(message.clone());
                 signatures.push(signature);

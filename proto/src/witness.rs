@@ -15,7 +15,7 @@ use base64::prelude::{Engine as _, BASE64_STANDARD};
 use ed25519_dalek::{Signature as EdSignature, Signer as _, SigningKey, VerifyingKey};
 use signed_note::{Note, Signature};
 
-use crate::log::LogError;
+use crate::log::{parse_vkey, LogError};
 
 /// Algorithm byte of Ed25519 cosignature keys.
 const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -103,27 +103,8 @@ impl std::str::FromStr for WitnessVerifier {
 
     /// Parses a witness vkey, refusing weak (small-order) keys and mismatched key IDs.
     fn from_str(text: &str) -> Result<Self, LogError> {
-        let bad = |m: &str| LogError::BadKey(format!("`{text}`: {m}"));
-        let (name, rest) = text.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
-        let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
-        if !signed_note::is_key_name_valid(name) || id_hex.len() != 8 {
-            return Err(bad("bad name or id"));
-        }
-        let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("id is not hex"))?;
-        let raw = BASE64_STANDARD.decode(key_b64).map_err(|_| bad("key is not base64"))?;
-        let (alg, key) = raw.split_first().ok_or_else(|| bad("empty key"))?;
-        if *alg != ALG_COSIGNATURE_V1 {
-            return Err(bad("not an Ed25519 cosignature/v1 key (algorithm byte 0x04)"));
-        }
-        let key: [u8; 32] = key.try_into().map_err(|_| bad("ed25519 key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid ed25519 point"))?;
-        if key.is_weak() {
-            return Err(bad("weak (small-order) key refused"));
-        }
-        if witness_key_id(name, &key) != id {
-            return Err(bad("key id does not match the key"));
-        }
-        Ok(Self { name: name.into(), id, key })
+        let (name, id, key) = parse_vkey(text, ALG_COSIGNATURE_V1, "an Ed25519 cosignature/v1 key", witness_key_id)?;
+        Ok(Self { name, id, key })
     }
 }
 

@@ -146,6 +146,23 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
+/// Publishes `envelopes` through `client`, `in_flight` at a time; every publish must succeed.
+pub async fn publish_concurrently(client: Client, envelopes: Vec<Vec<u8>>, in_flight: usize) {
+    let mut running = tokio::task::JoinSet::new();
+    for envelope in envelopes {
+        if running.len() >= in_flight {
+            running.join_next().await.expect("a publish is running").expect("publish task");
+        }
+        let mut client = client.clone();
+        running.spawn(async move {
+            client.publish(envelope).await.expect("publish succeeds");
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done.expect("publish task");
+    }
+}
+
 /// Polls the async `check` until it returns `Some`, or panics after `timeout` saying what was
 /// awaited. Never blocks the runtime, so in-process nodes keep running meanwhile.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T

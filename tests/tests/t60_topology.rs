@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use comity_client::Client;
 use comity_node::config::{AuthorityConfig, PeerConfig};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::keyfile::KeyFile;
@@ -17,9 +16,8 @@ use comity_proto::log::{LogVerifier, TreeHash};
 use comity_proto::pb::{self, log_client::LogClient, Action};
 use comity_proto::statement::{sign_decision, StatementId};
 use comity_tests::fault_proxy::FaultProxy;
-use comity_tests::{eventually, TestNode};
+use comity_tests::{eventually, publish_concurrently, TestNode};
 use tempfile::TempDir;
-use tokio::task::JoinSet;
 
 const WAIT: Duration = Duration::from_secs(45);
 
@@ -194,23 +192,6 @@ async fn assert_converged(net: &Net) {
             let want = |got: Option<(u64, TreeHash)>| got == Some(tip) || (tip.0 == 0 && got.is_none());
             eventually(WAIT, &what, || async { want(held(&at.node, log).await).then_some(()) }).await;
         }
-    }
-}
-
-/// Publishes `envelopes` through `client`, `in_flight` at a time; every publish must succeed.
-async fn publish_concurrently(client: Client, envelopes: Vec<Vec<u8>>, in_flight: usize) {
-    let mut running = JoinSet::new();
-    for envelope in envelopes {
-        if running.len() >= in_flight {
-            running.join_next().await.unwrap().unwrap();
-        }
-        let mut client = client.clone();
-        running.spawn(async move {
-            client.publish(envelope).await.unwrap();
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
     }
 }
 

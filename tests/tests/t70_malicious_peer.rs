@@ -18,7 +18,7 @@ use comity_proto::log::{leaf_hash, prove_consistency, tree_root, LogKey, LogVeri
 use comity_proto::pb::{self, log_server, Action};
 use comity_proto::statement::{sign_decision, StatementId};
 use comity_tests::fault_proxy::FaultProxy;
-use comity_tests::{eventually, NodeProcess, TestNode};
+use comity_tests::{eventually, publish_concurrently, NodeProcess, TestNode};
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -525,23 +525,6 @@ async fn two_nodes_shown_different_checkpoints_of_one_size_find_the_split_view()
 /// Licences the honest node publishes before the mirror process starts; every tenth is amended.
 const LICENCES: usize = 2000;
 
-/// Publishes `envelopes` at `url`, 16 at a time.
-async fn publish_all(client: &Client, envelopes: Vec<Vec<u8>>) {
-    let mut running = tokio::task::JoinSet::new();
-    for envelope in envelopes {
-        if running.len() >= 16 {
-            running.join_next().await.unwrap().unwrap();
-        }
-        let mut client = client.clone();
-        running.spawn(async move {
-            client.publish(envelope).await.unwrap();
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
-    }
-}
-
 /// Grants `DE-2026-K9-{i}` for `range`, then an amendment of every tenth: returns both batches.
 fn grants_and_amendments(node: &TestNode, range: std::ops::Range<usize>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut grants_out = Vec::new();
@@ -621,8 +604,8 @@ async fn a_node_killed_during_ingest_restarts_consistent_and_resumes_without_dup
     let a = TestNode::start_with(&[BAFA], |c| c.origin = "registry.bafa.example/log".into()).await;
     let at_a = a.client().await;
     let (first, amended) = grants_and_amendments(&a, 0..LICENCES);
-    publish_all(&at_a, first).await;
-    publish_all(&at_a, amended).await;
+    publish_concurrently(at_a.clone(), first, 16).await;
+    publish_concurrently(at_a.clone(), amended, 16).await;
     let total = at_a.clone().checkpoint().await.unwrap().size;
     assert_eq!(total as usize, LICENCES + LICENCES / 10);
 
