@@ -109,7 +109,7 @@ async fn malformed_input_is_invalid_argument_and_changes_nothing() {
     assert_eq!(c, Code::InvalidArgument);
 
     // A statement kind this node does not accept yet.
-    let key_set = pb::Statement { kind: Some(pb::statement::Kind::KeySet(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![] })) };
+    let key_set = pb::Statement { kind: Some(pb::statement::Kind::KeySet(pb::KeySet { authority: BAFA.into(), version: 1, ..Default::default() })) };
     let (c, _) = code(client.publish(sign_statement(&key_set, &[&node.signer(BAFA)])).await);
     assert_eq!(c, Code::Unimplemented);
 
