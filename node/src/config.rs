@@ -58,6 +58,10 @@ pub struct Config {
     /// (until key sets arrive with the trust store).
     #[serde(default, rename = "trusted", skip_serializing_if = "Vec::is_empty")]
     pub trusted: Vec<AuthorityConfig>,
+    /// Trust file pinning the root keys of trusted authorities (whose key sets they sign)
+    /// [default: DATA_DIR/trust.toml when that file exists].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_file: Option<PathBuf>,
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
@@ -92,7 +96,9 @@ pub struct AuthorityConfig {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Hex ed25519 public keys allowed to sign this authority's decisions.
+    /// Hex ed25519 public keys allowed to sign this authority's decisions until its first key
+    /// set (signed by its root keys in the trust file) is logged; then the key set decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
 }
 
@@ -167,6 +173,7 @@ impl Default for Config {
             authorities: Vec::new(),
             peers: Vec::new(),
             trusted: Vec::new(),
+            trust_file: None,
             mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }
@@ -239,9 +246,6 @@ impl Config {
             if self.authorities[..i].iter().any(|b| b.id == a.id) {
                 return Err(ConfigError::Invalid(format!("authority `{}` is configured twice", a.id)));
             }
-            if a.keys.is_empty() {
-                return Err(ConfigError::Invalid(format!("authority `{}` has no keys", a.id)));
-            }
             for k in &a.keys {
                 parse_public_key(k).map_err(|m| ConfigError::Invalid(format!("authority `{}`: {m}", a.id)))?;
             }
@@ -281,12 +285,25 @@ impl Config {
         keys
     }
 
-    /// The verifying keys of a hosted authority.
-    pub fn authority_keys(&self, authority: &str) -> Option<Vec<VerifyingKey>> {
-        self.authorities
-            .iter()
-            .find(|a| a.id == authority)
-            .map(|a| a.keys.iter().filter_map(|k| parse_public_key(k).ok()).collect())
+    /// The trust file in use, if any.
+    pub fn trust_file_path(&self) -> Option<PathBuf> {
+        match &self.trust_file {
+            Some(path) => Some(path.clone()),
+            None => Some(self.data_dir.join("trust.toml")).filter(|p| p.exists()),
+        }
+    }
+
+    /// The root keys pinned by the trust file (none without one), and a check that every
+    /// hosted authority has some way to sign: configured keys or root keys.
+    pub fn trust_roots(&self) -> Result<std::collections::HashMap<String, comity_proto::trust::Roots>, ConfigError> {
+        let roots = match self.trust_file_path() {
+            None => Default::default(),
+            Some(path) => comity_proto::trust::TrustFile::read(&path).and_then(|f| f.roots()).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        };
+        if let Some(a) = self.authorities.iter().find(|a| a.keys.is_empty() && !roots.contains_key(&a.id)) {
+            return Err(ConfigError::Invalid(format!("authority `{}` has no keys and no root keys in a trust file (trust_file)", a.id)));
+        }
+        Ok(roots)
     }
 
     /// TOML text of this config.

@@ -3,6 +3,7 @@
 use comity_proto::decision::FieldError;
 use comity_proto::rules::RuleError;
 use comity_proto::statement::StatementError;
+use comity_proto::trust::TrustError;
 use tonic::{Code, Status};
 
 use crate::store::StoreError;
@@ -55,6 +56,17 @@ impl From<StatementError> for Error {
             StatementError::UnknownKey(_) => Error::PermissionDenied(e.to_string()),
             StatementError::BadSignature(_) => Error::BadSignature(e),
             other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+impl From<TrustError> for Error {
+    fn from(e: TrustError) -> Self {
+        match &e {
+            TrustError::NotTrusted(_) | TrustError::BelowThreshold { .. } => Error::PermissionDenied(e.to_string()),
+            TrustError::Signature { source: StatementError::UnknownKey(_), .. } => Error::PermissionDenied(e.to_string()),
+            TrustError::Rollback { .. } => Error::FailedPrecondition(e.to_string()),
+            TrustError::File(_) | TrustError::NotKeySet | TrustError::Invalid { .. } | TrustError::Signature { .. } => Error::InvalidArgument(e.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod mirror;
 pub mod registry;
 pub mod server;
 pub mod service;
+pub mod trust;
 pub mod store;
 pub mod tiles;
 pub mod witness;

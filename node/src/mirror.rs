@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::statement::{key_id, Envelope};
+use comity_proto::statement::{key_id, Envelope, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::PeerConfig;
-use crate::registry::{Mirrored, Registry};
+use crate::registry::{Checked, Mirrored, Registry};
+use crate::trust::Trust;
 use crate::store::Evidence;
 
 /// Most entries one `GetEntries` call asks for (the peer's own limit).
@@ -61,7 +62,7 @@ enum RoundError {
 pub struct PeerMirror {
     peer: PeerConfig,
     verifier: LogVerifier,
-    keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
+    trust: Arc<Trust>,
     registry: Registry,
     status: Arc<Mutex<MirrorStatus>>,
     interval: Duration,
@@ -75,10 +76,9 @@ pub struct PeerMirror {
 }
 
 impl PeerMirror {
-    /// A mirror of `peer`, verifying entries with `keys` (by authority).
+    /// A mirror of `peer` into `registry`, verifying entries against the registry's trust.
     pub fn new(
         peer: PeerConfig,
-        keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
         registry: Registry,
         interval: Duration,
         entries_per_part: u64,
@@ -87,7 +87,8 @@ impl PeerMirror {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
-        Ok((Self { peer, verifier, keys, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None }, status))
+        let trust = registry.trust().clone();
+        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None }, status))
     }
 
     /// The peer's log origin.
@@ -299,7 +300,7 @@ impl PeerMirror {
     }
 
     /// Entries `[start, end)`, each parsed and verified.
-    async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+    async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, Checked)>, RoundError> {
         let request = pb::GetEntriesRequest { start, end, origin: self.verifier.name().into() };
         let deadline = tokio::time::Instant::now() + self.call_timeout;
         let late = || RoundError::Connect(format!("peer did not send entries {start}..{end} within {:?}", self.call_timeout));
@@ -322,8 +323,9 @@ impl PeerMirror {
     }
 
     /// Parses and checks entries (first index `start`) on the blocking pool, split across the
-    /// cores.
-    async fn verify_entries(&self, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+    /// cores. A decision signed by a key that only a key set earlier in the same batch
+    /// introduces is checked afterwards, in order.
+    async fn verify_entries(&self, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, Checked)>, RoundError> {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         let per_worker = raw.len().div_ceil(workers).max(1);
         let mut parts = Vec::new();
@@ -334,13 +336,33 @@ impl PeerMirror {
             if part.is_empty() {
                 break;
             }
-            let (keys, origin, offset) = (self.keys.clone(), self.verifier.name().to_string(), first);
+            let (trust, origin, offset) = (self.trust.clone(), self.verifier.name().to_string(), first);
             first += part.len() as u64;
-            parts.push(tokio::task::spawn_blocking(move || verify_part(&keys, &origin, offset, part)));
+            parts.push(tokio::task::spawn_blocking(move || verify_part(&trust, &origin, offset, part)));
         }
-        let mut out = Vec::new();
+        let mut checked = Vec::new();
         for part in parts {
-            out.extend(part.await.map_err(|e| RoundError::Refused(format!("verification task failed: {e}")))??);
+            checked.extend(part.await.map_err(|e| RoundError::Refused(format!("verification task failed: {e}")))??);
+        }
+        let origin = self.verifier.name();
+        let mut introduced: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
+        let mut out = Vec::with_capacity(checked.len());
+        for (i, entry) in checked.into_iter().enumerate() {
+            let entry = match entry {
+                Verified::Done(envelope, Checked::KeySet(set)) => {
+                    introduced.entry(set.authority.clone()).or_default().extend(set.keys.iter().map(|k| k.key));
+                    (envelope, Checked::KeySet(set))
+                }
+                Verified::Done(envelope, checked) => (envelope, checked),
+                Verified::NewKey(envelope, decision) => {
+                    let keys = introduced.get(&decision.decision().authority).map(Vec::as_slice).unwrap_or_default();
+                    let signers = envelope
+                        .verify(|id| keys.iter().find(|k| key_id(k) == id).copied())
+                        .map_err(|e| RoundError::Refused(format!("entry {} of {origin}: {e}", start + i as u64)))?;
+                    (envelope, Checked::Decision { decision, signers })
+                }
+            };
+            out.push(entry);
         }
         Ok(out)
     }
@@ -352,27 +374,46 @@ impl PeerMirror {
     }
 }
 
-/// Parses entries `offset..` of log `origin`, checks each is a valid decision of an authority
-/// with keys here, and verifies every signature.
-fn verify_part(keys: &HashMap<String, Vec<VerifyingKey>>, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, CheckedDecision)>, RoundError> {
+/// An entry after the parallel checks.
+enum Verified {
+    Done(Envelope, Checked),
+    /// A decision signed by a key not known before this batch: checked in order afterwards.
+    NewKey(Envelope, CheckedDecision),
+}
+
+/// Parses entries `offset..` of log `origin` and checks each: a decision of an authority
+/// trusted here with every signature verified, or a key set signed by a threshold of its
+/// authority's roots.
+fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> Result<Vec<Verified>, RoundError> {
     let refuse = |index: u64, m: String| RoundError::Refused(format!("entry {index} of {origin}: {m}"));
     let mut out = Vec::with_capacity(raw.len());
+    let mut keys_of: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
     for (i, bytes) in raw.into_iter().enumerate() {
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
-        let decision = envelope.decision().cloned().ok_or_else(|| refuse(index, "not a decision".into()))?;
-        let decision = CheckedDecision::try_from(decision).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
-        let authority = &decision.decision().authority;
-        if !keys.contains_key(authority) {
-            return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
-        }
-        out.push((envelope, decision));
-    }
-    // One verify_strict per signature: batch verification with the pre-checks that make it
-    // accept exactly what verify_strict accepts measured slower (BENCHMARKS.md, Federation).
-    for (i, (envelope, decision)) in out.iter().enumerate() {
-        let keys = &keys[&decision.decision().authority];
-        envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(offset + i as u64, e.to_string()))?;
+        let verified = match envelope.statement() {
+            pb::statement::Kind::Decision(d) => {
+                let decision = CheckedDecision::try_from(d.clone()).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
+                let authority = &decision.decision().authority;
+                if !trust.knows(authority) {
+                    return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
+                }
+                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(authority));
+                // One verify_strict per signature: batch verification with the pre-checks that make
+                // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
+                match envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()) {
+                    Ok(signers) => Verified::Done(envelope, Checked::Decision { decision, signers }),
+                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, decision),
+                    Err(e) => return Err(refuse(index, e.to_string())),
+                }
+            }
+            pb::statement::Kind::KeySet(_) => {
+                let set = trust.check_key_set(&envelope, None).map_err(|e| refuse(index, e.to_string()))?;
+                Verified::Done(envelope, Checked::KeySet(set))
+            }
+            pb::statement::Kind::Agreement(_) => return Err(refuse(index, "recognition agreements are not supported yet".into())),
+        };
+        out.push(verified);
     }
     Ok(out)
 }

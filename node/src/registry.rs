@@ -14,7 +14,8 @@ use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
-use comity_proto::statement::{Envelope, StatementId};
+use comity_proto::statement::{key_id, Envelope, StatementId};
+use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::log::{NodeLog, Overlay};
 use crate::store::{Evidence, SearchPage, SearchQuery, Store, WriteBatch};
+use crate::trust::{Signers, Trust};
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -35,8 +37,8 @@ pub struct Published {
     pub id: StatementId,
     /// The exact envelope was already stored; nothing was written.
     pub already_present: bool,
-    /// The licence after the decision.
-    pub licence: LicenceState,
+    /// The licence after the decision (none for other statements).
+    pub licence: Option<LicenceState>,
     /// Where the statement sits in the log, proven against the batch's checkpoint.
     pub receipt: pb::Receipt,
 }
@@ -49,9 +51,18 @@ pub struct LicenceView {
     pub chain: Vec<(StatementId, Vec<u8>, pb::Decision)>,
 }
 
+/// A statement that passed the checks that need no state: its fields and its signatures.
+#[derive(Debug, Clone)]
+pub enum Checked {
+    /// A decision, with the keys that signed it (their standing is judged in log order).
+    Decision { decision: CheckedDecision, signers: Vec<VerifyingKey> },
+    /// A key set signed by a threshold of its authority's roots (its version is checked in log order).
+    KeySet(KeySetView),
+}
+
 struct Job {
     envelope: Envelope,
-    decision: CheckedDecision,
+    checked: Checked,
     reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
@@ -61,7 +72,7 @@ pub struct Mirrored {
     pub checkpoint: SignedCheckpoint,
     /// Index of the first entry.
     pub first: u64,
-    pub entries: Vec<(Envelope, CheckedDecision)>,
+    pub entries: Vec<(Envelope, Checked)>,
     /// For a part that stops short of the checkpoint: the peer's consistency proof from the
     /// part's end to the checkpoint, which shows the entries are that prefix of the signed tree.
     pub prefix_proof: Option<Vec<comity_proto::log::TreeHash>>,
@@ -83,7 +94,7 @@ enum Work {
 #[derive(Clone)]
 pub struct Registry {
     store: Store,
-    authority_keys: Arc<HashMap<String, Vec<VerifyingKey>>>,
+    trust: Arc<Trust>,
     writer: mpsc::Sender<Work>,
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     checkpoints: broadcast::Sender<CommittedCheckpoint>,
@@ -103,12 +114,8 @@ impl Registry {
     /// Starts the writer thread over `store` and its `log`, accepting the authorities
     /// configured in `config`.
     /// Cosignatures by `witnesses` are kept with checkpoints; others are dropped.
-    pub fn start(store: Store, config: &Config, log: NodeLog, witnesses: Vec<WitnessVerifier>) -> Self {
-        let authority_keys = config
-            .authorities
-            .iter()
-            .map(|a| (a.id.clone(), config.authority_keys(&a.id).unwrap_or_default()))
-            .collect();
+    pub fn start(store: Store, config: &Config, log: NodeLog, witnesses: Vec<WitnessVerifier>, trust: Arc<Trust>) -> Self {
+        let writer_trust = trust.clone();
         let max_batch = config.limits.max_publish_batch;
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let writer_store = store.clone();
@@ -116,11 +123,11 @@ impl Registry {
         let announce = checkpoints.clone();
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust))
             .expect("spawn writer thread");
         Self {
             store,
-            authority_keys: Arc::new(authority_keys),
+            trust,
             writer: tx,
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
             checkpoints,
@@ -145,25 +152,40 @@ impl Registry {
         &self.store
     }
 
-    /// Verifies and durably stores one envelope.
+    /// What this node trusts.
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
+    /// Verifies and durably stores one envelope: a decision signed by a key of an authority
+    /// hosted here, or a key set of such an authority signed by a threshold of its roots.
     pub async fn publish(&self, envelope: Vec<u8>) -> Result<Published, Error> {
         let envelope = Envelope::parse(envelope)?;
-        let decision = match envelope.statement() {
-            pb::statement::Kind::Decision(d) => CheckedDecision::try_from(d.clone())?,
-            pb::statement::Kind::KeySet(_) | pb::statement::Kind::Agreement(_) => {
-                return Err(Error::Unimplemented("only decisions can be published; key sets and agreements are not supported yet".into()))
+        let not_hosted = |authority: &str| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node"));
+        let checked = match envelope.statement() {
+            pb::statement::Kind::Decision(d) => {
+                let decision = CheckedDecision::try_from(d.clone())?;
+                let authority = &decision.decision().authority;
+                if !self.trust.hosts(authority) {
+                    return Err(not_hosted(authority));
+                }
+                let keys = self.trust.candidate_keys(authority);
+                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied())?;
+                Checked::Decision { decision, signers }
             }
+            pb::statement::Kind::KeySet(set) => {
+                if !self.trust.hosts(&set.authority) {
+                    return Err(not_hosted(&set.authority));
+                }
+                // Signatures and contents here; the version against the set in force on the writer.
+                Checked::KeySet(self.trust.check_key_set(&envelope, None)?)
+            }
+            pb::statement::Kind::Agreement(_) => return Err(Error::Unimplemented("recognition agreements cannot be published yet".into())),
         };
-        let authority = &decision.decision().authority;
-        let keys = self
-            .authority_keys
-            .get(authority)
-            .ok_or_else(|| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node")))?;
-        envelope.verify(|key_id| keys.iter().find(|k| comity_proto::statement::key_id(k) == key_id).copied())?;
 
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Work::Publish(Box::new(Job { envelope, decision, reply })))
+            .send(Work::Publish(Box::new(Job { envelope, checked, reply })))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
         let (staged, checkpoint) = answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))??;
@@ -274,13 +296,26 @@ struct BatchState<'a> {
     log_size: u64,
     /// Log index of each statement staged in this batch.
     staged_index: HashMap<StatementId, u64>,
+    /// Key sets staged in this batch, by authority: in force for the rest of the batch.
+    key_sets: HashMap<String, KeySetView>,
+    trust: &'a Trust,
+}
+
+impl BatchState<'_> {
+    /// The key set in force for `authority` at this point of the batch.
+    fn key_set(&self, authority: &str) -> Option<std::borrow::Cow<'_, KeySetView>> {
+        match self.key_sets.get(authority) {
+            Some(set) => Some(std::borrow::Cow::Borrowed(set)),
+            None => self.trust.key_set(authority).map(|s| std::borrow::Cow::Owned((*s).clone())),
+        }
+    }
 }
 
 /// A publish checked and staged, waiting for its receipt.
 struct Staged {
     id: StatementId,
     already_present: bool,
-    licence: LicenceState,
+    licence: Option<LicenceState>,
     index: u64,
     leaf: [u8; 32],
 }
@@ -292,6 +327,7 @@ fn writer_loop(
     mut log: NodeLog,
     announce: broadcast::Sender<CommittedCheckpoint>,
     witnesses: Vec<WitnessVerifier>,
+    trust: Arc<Trust>,
 ) {
     // No subscribers is fine: the send result is ignored.
     let publish = |origin: &str, note: &str| {
@@ -313,7 +349,7 @@ fn writer_loop(
                 Work::Publish(job) => jobs.push(*job),
                 // A mirrored checkpoint is its own transaction: all of it or nothing.
                 Work::Mirror(m, reply) => {
-                    let result = ingest_mirror(&store, &m, &witnesses);
+                    let result = ingest_mirror(&store, &m, &witnesses, &trust);
                     if result.is_ok() {
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
                         publish(&m.checkpoint.origin, &m.checkpoint.note);
@@ -342,6 +378,8 @@ fn writer_loop(
             origin: &origin,
             log_size: old_size,
             staged_index: HashMap::new(),
+            key_sets: HashMap::new(),
+            trust: &trust,
         };
         let mut writes = false;
         let results: Vec<_> = jobs
@@ -358,8 +396,12 @@ fn writer_loop(
         if state.log_size > old_size || stale {
             match tree_root(state.log_size, &state.overlay) {
                 Ok(root) => {
-                    let signed = log.sign(state.log_size, &root, now());
+                    let time = now();
+                    let signed = log.sign(state.log_size, &root, time);
                     state.batch.put_checkpoint(&origin, state.log_size, &signed);
+                    if state.log_size > old_size {
+                        state.batch.put_log_time(&origin, state.log_size, time);
+                    }
                     note = Some(signed);
                     writes = true;
                 }
@@ -373,6 +415,12 @@ fn writer_loop(
         } else {
             store.commit(state.batch).map_err(|e| e.to_string())
         };
+        if committed.is_ok() {
+            for (_, set) in state.key_sets.drain() {
+                tracing::info!(authority = %set.authority, version = set.version, "key set in force");
+                trust.install(set);
+            }
+        }
         match (&committed, &note) {
             (Ok(()), Some(n)) => {
                 log.committed(n);
@@ -415,7 +463,8 @@ fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<P
     })
 }
 
-/// Checks one job against the licence state and stages its writes, including its log append.
+/// Checks one job against the licence state and the key sets in force, and stages its
+/// writes, including its log append.
 fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged, Error> {
     let id = job.envelope.id();
     let leaf = leaf_hash(job.envelope.bytes());
@@ -424,19 +473,37 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         None => store.log_index_of(&id)?,
     };
     if let Some(index) = known_index {
-        let d = job.decision.decision();
-        let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?
-            .state
-            .clone()
-            .ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?;
-        return Ok(Staged { id, already_present: true, licence: current, index, leaf });
+        let licence = match &job.checked {
+            Checked::Decision { decision, .. } => {
+                let d = decision.decision();
+                let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?.state.clone();
+                Some(current.ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?)
+            }
+            Checked::KeySet(_) => None,
+        };
+        return Ok(Staged { id, already_present: true, licence, index, leaf });
     }
-    let mut evidence = Vec::new();
-    let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, &job.decision);
-    for e in &evidence {
-        state.batch.put_evidence(store.next_evidence_seq()?, e);
-    }
-    let next = applied?;
+    let licence = match &job.checked {
+        Checked::Decision { decision, signers } => {
+            let d = decision.decision();
+            // Published now, so it enters the log now: a key compromised by now is refused.
+            if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, now()) {
+                return Err(Error::PermissionDenied(reason));
+            }
+            let mut evidence = Vec::new();
+            let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision);
+            for e in &evidence {
+                state.batch.put_evidence(store.next_evidence_seq()?, e);
+            }
+            Some(applied?)
+        }
+        Checked::KeySet(set) => {
+            let set = state.trust.check_key_set(&job.envelope, state.key_set(&set.authority).as_deref())?;
+            state.batch.put_key_set(&set.authority, &id);
+            state.key_sets.insert(set.authority.clone(), set);
+            None
+        }
+    };
 
     let index = state.log_size;
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
@@ -445,9 +512,14 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     state.batch.append_log(state.origin, index, &id, &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, index);
-    let d = job.decision.decision();
-    tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = job.decision.action().as_str_name(), id = %id, index, "decision accepted");
-    Ok(Staged { id, already_present: false, licence: next, index, leaf })
+    match &job.checked {
+        Checked::Decision { decision, .. } => {
+            let d = decision.decision();
+            tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = decision.action().as_str_name(), id = %id, index, "decision accepted");
+        }
+        Checked::KeySet(set) => tracing::info!(authority = %set.authority, version = set.version, id = %id, index, "key set accepted"),
+    }
+    Ok(Staged { id, already_present: false, licence, index, leaf })
 }
 
 /// The batch's view of a licence, loaded from the store on first use.
@@ -497,7 +569,8 @@ fn apply_decision(
 
 /// Stages a peer's verified entries `first..` and its checkpoint as the next part of the
 /// mirrored log `origin`, applying each new decision to its licence. All or nothing.
-fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier]) -> Result<WriteBatch, Error> {
+/// Returns the batch and the key sets it puts in force (to install once committed).
+fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(WriteBatch, Vec<KeySetView>), Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
@@ -515,12 +588,30 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     let mut batch = WriteBatch::default();
     let mut licences = HashMap::new();
     let mut seen = std::collections::HashSet::new();
-    for (offset, (envelope, decision)) in m.entries.iter().enumerate() {
+    let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
+    for (offset, (envelope, checked)) in m.entries.iter().enumerate() {
         let index = m.first + offset as u64;
         let id = envelope.id();
-        // A statement may already be here (relayed by another path): its licence is up to date.
+        let refused = |reason: String| Error::InvalidArgument(format!("entry {index} of {}: {reason}", m.checkpoint.origin));
+        // A statement may already be here (relayed by another path): its effects are stored.
         if seen.insert(id) && store.statement(&id)?.is_none() {
-            apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
+            let in_force = |authority: &str| key_sets.get(authority).cloned().or_else(|| trust.key_set(authority).map(|s| (*s).clone()));
+            match checked {
+                Checked::Decision { decision, signers } => {
+                    let d = decision.decision();
+                    // Listing and windows are checked in log order. Compromise is not: the entry is
+                    // history either way, and verification flags or refuses it by when it was logged.
+                    if let Signers::Refused(reason) = trust.standing(&d.authority, in_force(&d.authority).as_ref(), signers, d.decided_at, i64::MIN) {
+                        return Err(refused(reason));
+                    }
+                    apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
+                }
+                Checked::KeySet(set) => {
+                    let set = trust.check_key_set(envelope, in_force(&set.authority).as_ref()).map_err(|e| refused(e.to_string()))?;
+                    batch.put_key_set(&set.authority, &id);
+                    key_sets.insert(set.authority.clone(), set);
+                }
+            }
             batch.put_statement(&id, envelope.bytes(), None);
         }
         let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
@@ -534,7 +625,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         })?;
         // The checkpoint itself is stored with the last part.
         batch.put_log_size(&m.checkpoint.origin, end);
-        return Ok(batch);
+        return Ok((batch, key_sets.into_values().collect()));
     }
     if root != m.checkpoint.root {
         return Err(Error::InvalidArgument(format!(
@@ -545,16 +636,24 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     // Keep the log's signature and the cosignatures this node can verify, nothing else.
     let note = merge_cosignatures(&m.checkpoint.note, &[], witnesses).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &note);
+    batch.put_log_time(&m.checkpoint.origin, m.checkpoint.size, m.checkpoint.time);
     stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
-    Ok(batch)
+    Ok((batch, key_sets.into_values().collect()))
 }
 
 /// Stores a peer's verified entries; a licence fork among them is kept as evidence against
 /// the log that carried it, and that log is frozen.
-fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier]) -> Result<(), Error> {
+fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(), Error> {
     let mut evidence = Vec::new();
-    let error = match stage_mirror(store, m, &mut evidence, witnesses) {
-        Ok(batch) => return store.commit(batch).map_err(Error::from),
+    let error = match stage_mirror(store, m, &mut evidence, witnesses, trust) {
+        Ok((batch, key_sets)) => {
+            store.commit(batch)?;
+            for set in key_sets {
+                tracing::info!(origin = %m.checkpoint.origin, authority = %set.authority, version = set.version, "key set in force");
+                trust.install(set);
+            }
+            return Ok(());
+        }
         Err(e) => e,
     };
     if let Error::Fork(reason) = &error {

@@ -53,7 +53,8 @@ impl RunningNode {
         let peer_witnesses = config.peer_witnesses();
         let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
         witnesses.push(witness_key.verifier());
-        let registry = Registry::start(store.clone(), &config, log, witnesses.clone());
+        let trust = std::sync::Arc::new(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?);
+        let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
         let witness_verifier = witness_key.verifier();
         let witness = std::sync::Arc::new(Witness::new(witness_key, registry.clone(), &config.peers));
         let addr = listener.local_addr()?;
@@ -77,12 +78,11 @@ impl RunningNode {
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
-        let known_keys = std::sync::Arc::new(config.known_keys());
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
         for peer in &config.peers {
             let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), known_keys.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout()).map_err(anyhow::Error::msg)?;
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout()).map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }

@@ -47,7 +47,7 @@ impl registry_server::Registry for RegistryService {
         Ok(Response::new(pb::PublishResponse {
             statement_id: published.id.0.to_vec(),
             already_present: published.already_present,
-            licence: Some(published.licence.summary_at(now())),
+            licence: published.licence.map(|l| l.summary_at(now())),
             receipt: Some(published.receipt),
         }))
     }

@@ -17,5 +17,6 @@ pub mod decision;
 pub mod keyfile;
 pub mod log;
 pub mod witness;
+pub mod trust;
 pub mod rules;
 pub mod demo_data;

@@ -108,10 +108,11 @@ async fn malformed_input_is_invalid_argument_and_changes_nothing() {
     let (c, _) = code(client.licence("BAFA", "X").await);
     assert_eq!(c, Code::InvalidArgument);
 
-    // A statement kind this node does not accept yet.
+    // A key set of an authority without root keys pinned in a trust file.
     let key_set = pb::Statement { kind: Some(pb::statement::Kind::KeySet(pb::KeySet { authority: BAFA.into(), version: 1, ..Default::default() })) };
-    let (c, _) = code(client.publish(sign_statement(&key_set, &[&node.signer(BAFA)])).await);
-    assert_eq!(c, Code::Unimplemented);
+    let (c, m) = code(client.publish(sign_statement(&key_set, &[&node.signer(BAFA)])).await);
+    assert_eq!(c, Code::PermissionDenied);
+    assert!(m.contains("no root keys"), "{m}");
 
     assert_eq!(node.node().registry().store().statement_count(), 0, "refused publishes must write nothing");
 }

@@ -22,6 +22,9 @@ pub mod table {
     pub const LOG_HASH: u8 = 0x0B;
     // 0x0C was a statement-id → log-index table; the index now prefixes the statement record.
     pub const LOG_META: u8 = 0x0D;
+    pub const KEY_SET: u8 = 0x0E;
+    pub const AGREEMENT: u8 = 0x0F;
+    pub const LOG_TIME: u8 = 0x10;
 }
 
 /// Separator between string parts.
@@ -89,6 +92,23 @@ pub fn log_hash_chunk(origin: &str, chunk: u64) -> Vec<u8> {
 /// `LOG_META ‖ origin ‖ SEP ‖ name` → per-log values (`size`, `checkpoint`).
 pub fn log_meta(origin: &str, name: &str) -> Vec<u8> {
     tagged(table::LOG_META, &[origin.as_bytes(), name.as_bytes()])
+}
+
+/// `KEY_SET ‖ authority` → statement id of the authority's key set in force.
+pub fn key_set(authority: &str) -> Vec<u8> {
+    tagged(table::KEY_SET, &[authority.as_bytes()])
+}
+
+/// `AGREEMENT ‖ relying ‖ SEP ‖ recognised ‖ SEP ‖ agreement id` → statement id of the
+/// agreement's latest version.
+pub fn agreement(relying: &str, recognised: &str, agreement_id: &str) -> Vec<u8> {
+    tagged(table::AGREEMENT, &[relying.as_bytes(), recognised.as_bytes(), agreement_id.as_bytes()])
+}
+
+/// `LOG_TIME ‖ origin ‖ SEP ‖ size (u64 BE)` → Unix time (i64 BE) of the first checkpoint held
+/// here with that size: entries below `size` had entered the log by then.
+pub fn log_time(origin: &str, size: u64) -> Vec<u8> {
+    [&tagged(table::LOG_TIME, &[origin.as_bytes(), &[]])[..], &size.to_be_bytes()].concat()
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.

@@ -237,6 +237,33 @@ impl Store {
         LogRef { store: self, origin }
     }
 
+    /// Statement ids of the key sets in force, by authority.
+    pub fn key_set_ids(&self) -> Result<Vec<(String, StatementId)>> {
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix([table::KEY_SET]) {
+            let (k, v) = kv?;
+            let authority = String::from_utf8(k[1..].to_vec()).map_err(|_| corrupt("key_set", "authority is not UTF-8"))?;
+            out.push((authority, StatementId::from_slice(&v).ok_or_else(|| corrupt("key_set", "statement id is not 32 bytes"))?));
+        }
+        Ok(out)
+    }
+
+    /// Statement ids of the latest version of every agreement whose relying authority is
+    /// `relying` (every agreement when `None`).
+    pub fn agreement_ids(&self, relying: Option<&str>) -> Result<Vec<StatementId>> {
+        let prefix = match relying {
+            Some(r) => [&[table::AGREEMENT][..], r.as_bytes(), &[keys::SEP]].concat(),
+            None => vec![table::AGREEMENT],
+        };
+        self.db
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (_, v) = kv?;
+                StatementId::from_slice(&v).ok_or_else(|| corrupt("agreement", "statement id is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The origin of the node's own log, recorded at its first checkpoint.
     pub fn own_log_origin(&self) -> Result<Option<String>> {
         Ok(self.db.get(keys::meta("log_origin"))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
@@ -350,6 +377,22 @@ impl LogRef<'_> {
         self.note("witnessed")
     }
 
+    /// When entry `index` had entered this log, as far as this node knows: the time of the
+    /// first checkpoint held here that includes it (exact at the origin; at a mirror, when the
+    /// mirror first held it, which is never earlier than the truth).
+    pub fn entered_at(&self, index: u64) -> Result<Option<i64>> {
+        let start = keys::log_time(self.origin, index + 1);
+        let end = keys::log_time(self.origin, u64::MAX);
+        match self.store.db.range(start..=end).next() {
+            None => Ok(None),
+            Some(kv) => {
+                let (_, v) = kv?;
+                let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| corrupt("log_time", "time is not 8 bytes"))?;
+                Ok(Some(i64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
     fn note(&self, name: &'static str) -> Result<Option<String>> {
         self.store
             .db
@@ -397,6 +440,10 @@ const NOT_IN_OWN_LOG: u64 = u64::MAX;
 
 /// A statement record is its log index (u64 BE) followed by the envelope: keeping the index
 /// here saves a second random-key write per append.
+fn corrupt(table: &'static str, detail: &str) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.to_string() }
+}
+
 fn split_statement(value: &[u8]) -> Result<(u64, &[u8])> {
     match value.split_first_chunk::<8>() {
         Some((index, envelope)) => Ok((u64::from_be_bytes(*index), envelope)),
@@ -455,6 +502,22 @@ impl WriteBatch {
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
+    }
+
+    /// Records that log `origin` first reached `size` entries in a checkpoint dated `time`
+    /// (call it only when the log grows: re-signed checkpoints must not move it later).
+    pub fn put_log_time(&mut self, origin: &str, size: u64, time: i64) {
+        self.inner.insert(keys::log_time(origin, size), &time.to_be_bytes());
+    }
+
+    /// Makes statement `id` the key set in force for `authority`.
+    pub fn put_key_set(&mut self, authority: &str, id: &StatementId) {
+        self.inner.insert(keys::key_set(authority), &id.0);
+    }
+
+    /// Makes statement `id` the latest version of an agreement.
+    pub fn put_agreement(&mut self, relying: &str, recognised: &str, agreement_id: &str, id: &StatementId) {
+        self.inner.insert(keys::agreement(relying, recognised, agreement_id), &id.0);
     }
 
     /// Records that log `origin` holds `size` entries, ahead of its stored checkpoint (a part

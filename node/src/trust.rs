@@ -1,0 +1,125 @@
+//! What this node trusts: the root keys pinned in its trust file, the signing keys configured
+//! for authorities that have not logged a key set yet, and the latest key set of each
+//! authority seen in any log it holds. Shared by publishing, mirroring and verification.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use comity_proto::statement::Envelope;
+use comity_proto::trust::{check_key_set, KeySetView, KeyStanding, Roots, TrustError};
+use ed25519_dalek::VerifyingKey;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Trusted authorities and their keys.
+pub struct Trust {
+    roots: HashMap<String, Roots>,
+    /// Signing keys from the config: an authority's keys until its first key set is logged.
+    configured: HashMap<String, Vec<VerifyingKey>>,
+    hosted: HashSet<String>,
+    key_sets: RwLock<HashMap<String, Arc<KeySetView>>>,
+}
+
+/// How a decision's signers stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signers {
+    /// Every signer is listed and in its window.
+    Good,
+    /// A signer was compromised later than the statement entered the log: valid, but flagged.
+    Flagged(String),
+    /// Refused, with the reason.
+    Refused(String),
+}
+
+impl Trust {
+    /// The trust of a node with `config`, whose trust file holds `roots`, with the key sets
+    /// stored in `store` (each re-checked against today's roots; one that no longer checks is
+    /// ignored with an error in the log).
+    pub fn load(config: &Config, roots: HashMap<String, Roots>, store: &Store) -> anyhow::Result<Self> {
+        let configured = config.known_keys();
+        let hosted = config.authorities.iter().map(|a| a.id.clone()).collect();
+        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()) };
+        for (authority, id) in store.key_set_ids()? {
+            let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("key set {id} of {authority} is missing from the store"))?;
+            match Envelope::parse(bytes).map_err(|e| e.to_string()).and_then(|e| check_key_set(&e, &trust.roots, None).map_err(|e| e.to_string())) {
+                Ok(view) => trust.install(view),
+                Err(e) => tracing::error!(%authority, error = %e, "stored key set no longer verifies against the trust file; ignored"),
+            }
+        }
+        Ok(trust)
+    }
+
+    /// True when this node hosts `authority` (publishes its statements).
+    pub fn hosts(&self, authority: &str) -> bool {
+        self.hosted.contains(authority)
+    }
+
+    /// True when decisions of `authority` are accepted here at all.
+    pub fn knows(&self, authority: &str) -> bool {
+        self.roots.contains_key(authority) || self.configured.contains_key(authority)
+    }
+
+    /// The pinned roots, by authority.
+    pub fn roots(&self) -> &HashMap<String, Roots> {
+        &self.roots
+    }
+
+    /// The key set in force for `authority`.
+    pub fn key_set(&self, authority: &str) -> Option<Arc<KeySetView>> {
+        self.key_sets.read().expect("key set lock").get(authority).cloned()
+    }
+
+    /// Makes `view` the key set in force (after it is stored).
+    pub fn install(&self, view: KeySetView) {
+        let mut sets = self.key_sets.write().expect("key set lock");
+        // Only forward: a concurrent install of an older set never wins.
+        if sets.get(&view.authority).is_none_or(|s| s.version < view.version) {
+            sets.insert(view.authority.clone(), Arc::new(view));
+        }
+    }
+
+    /// Checks a key set against the roots and `current` (the set in force at that point).
+    pub fn check_key_set(&self, envelope: &Envelope, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
+        check_key_set(envelope, &self.roots, current)
+    }
+
+    /// Every key that may have signed a decision of `authority`: the key set's keys (whatever
+    /// their standing, which [`Trust::standing`] judges), or the configured keys before the
+    /// first key set.
+    pub fn candidate_keys(&self, authority: &str) -> Vec<VerifyingKey> {
+        match self.key_set(authority) {
+            Some(set) => set.keys.iter().map(|k| k.key).collect(),
+            None => self.configured.get(authority).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// How `signers` of a decision of `authority` dated `decided_at` stand, for a statement
+    /// that entered the log at `logged_at`, judged against `set` (the key set in force at that
+    /// point; `None`: the configured keys).
+    pub fn standing(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], decided_at: i64, logged_at: i64) -> Signers {
+        let Some(set) = set else {
+            let configured = self.configured.get(authority).map(Vec::as_slice).unwrap_or_default();
+            return match signers.iter().find(|k| !configured.contains(k)) {
+                Some(k) => Signers::Refused(format!("key {} is not a configured key of {authority}", comity_proto::statement::key_id(k))),
+                None => Signers::Good,
+            };
+        };
+        let mut flagged = None;
+        for key in signers {
+            let id = comity_proto::statement::key_id(key);
+            match set.standing(key, decided_at, logged_at) {
+                KeyStanding::Good => {}
+                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", fmt_time(since))),
+                KeyStanding::Compromised { since } => return Signers::Refused(format!("signed with key {id}, compromised since {}", fmt_time(since))),
+                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} was not valid on the decision's date {}", fmt_time(decided_at))),
+                KeyStanding::Unknown => return Signers::Refused(format!("key {id} is not in key set v{} of {authority}", set.version)),
+            }
+        }
+        flagged.map_or(Signers::Good, Signers::Flagged)
+    }
+}
+
+fn fmt_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+}
