@@ -18,4 +18,5 @@ pub mod keyfile;
 pub mod log;
 pub mod witness;
 pub mod rules;
+pub mod recognition;
 pub mod demo_data;
