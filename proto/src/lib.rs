@@ -19,4 +19,5 @@ pub mod log;
 pub mod witness;
 pub mod trust;
 pub mod rules;
+pub mod recognition;
 pub mod demo_data;
