@@ -152,6 +152,23 @@ impl Client {
         Ok(envelope)
     }
 
+    /// Asks whether a licence is valid for a context and recognised by a relying authority.
+    pub async fn verify(&mut self, request: pb::VerifyRequest) -> Result<pb::VerifyResponse, ClientError> {
+        Ok(self.registry.verify(request).await?.into_inner())
+    }
+
+    /// The key set in force for `authority` (envelope; check it against a trust file).
+    pub async fn key_set(&mut self, authority: &str) -> Result<Envelope, ClientError> {
+        let response = self.registry.get_key_set(pb::GetKeySetRequest { authority: authority.into() }).await?.into_inner();
+        Envelope::parse(response.envelope).map_err(|e| ClientError::Verification(e.to_string()))
+    }
+
+    /// Agreements in force, of one relying authority or all.
+    pub async fn agreements(&mut self, relying: Option<&str>) -> Result<Vec<Envelope>, ClientError> {
+        let response = self.registry.list_agreements(pb::ListAgreementsRequest { relying_authority: relying.unwrap_or_default().into() }).await?.into_inner();
+        response.envelopes.into_iter().map(|e| Envelope::parse(e).map_err(|e| ClientError::Verification(e.to_string()))).collect()
+    }
+
     /// One page of search results.
     pub async fn search(&mut self, request: pb::SearchRequest) -> Result<pb::SearchResponse, ClientError> {
         Ok(self.registry.search(request).await?.into_inner())

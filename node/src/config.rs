@@ -62,6 +62,10 @@ pub struct Config {
     /// [default: DATA_DIR/trust.toml when that file exists].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_file: Option<PathBuf>,
+    /// Verify answers STALE when the issuer's log was last heard from longer ago than this,
+    /// seconds, unless the agreement applied sets its own maximum.
+    #[serde(default = "default_max_staleness")]
+    pub max_staleness_secs: u64,
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
@@ -159,6 +163,10 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
 
+fn default_max_staleness() -> u64 {
+    comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -174,6 +182,7 @@ impl Default for Config {
             peers: Vec::new(),
             trusted: Vec::new(),
             trust_file: None,
+            max_staleness_secs: default_max_staleness(),
             mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }

@@ -11,6 +11,7 @@ pub mod registry;
 pub mod server;
 pub mod service;
 pub mod trust;
+pub mod verify;
 pub mod store;
 pub mod tiles;
 pub mod witness;

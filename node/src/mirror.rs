@@ -411,7 +411,16 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                 let set = trust.check_key_set(&envelope, None).map_err(|e| refuse(index, e.to_string()))?;
                 Verified::Done(envelope, Checked::KeySet(set))
             }
-            pb::statement::Kind::Agreement(_) => return Err(refuse(index, "recognition agreements are not supported yet".into())),
+            pb::statement::Kind::Agreement(a) => {
+                let agreement = comity_proto::recognition::CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(index, format!("invalid agreement: {e}")))?;
+                let relying = agreement.agreement().relying_authority.clone();
+                if !trust.knows(&relying) {
+                    return Err(refuse(index, format!("authority `{relying}` is not trusted here")));
+                }
+                let keys = keys_of.entry(relying.clone()).or_insert_with(|| trust.candidate_keys(&relying));
+                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(index, e.to_string()))?;
+                Verified::Done(envelope, Checked::Agreement { agreement, signers })
+            }
         };
         out.push(verified);
     }

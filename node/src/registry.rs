@@ -15,6 +15,7 @@ use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, 
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{key_id, Envelope, StatementId};
+use comity_proto::recognition::CheckedAgreement;
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
@@ -52,12 +53,16 @@ pub struct LicenceView {
 }
 
 /// A statement that passed the checks that need no state: its fields and its signatures.
+// Decisions, the largest variant, are nearly every entry: boxing them would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Checked {
     /// A decision, with the keys that signed it (their standing is judged in log order).
     Decision { decision: CheckedDecision, signers: Vec<VerifyingKey> },
     /// A key set signed by a threshold of its authority's roots (its version is checked in log order).
     KeySet(KeySetView),
+    /// A recognition agreement, with the keys of the relying authority that signed it.
+    Agreement { agreement: CheckedAgreement, signers: Vec<VerifyingKey> },
 }
 
 struct Job {
@@ -180,7 +185,16 @@ impl Registry {
                 // Signatures and contents here; the version against the set in force on the writer.
                 Checked::KeySet(self.trust.check_key_set(&envelope, None)?)
             }
-            pb::statement::Kind::Agreement(_) => return Err(Error::Unimplemented("recognition agreements cannot be published yet".into())),
+            pb::statement::Kind::Agreement(a) => {
+                let agreement = CheckedAgreement::try_from(a.clone()).map_err(|e| Error::InvalidArgument(format!("invalid agreement: {e}")))?;
+                let relying = &agreement.agreement().relying_authority;
+                if !self.trust.hosts(relying) {
+                    return Err(not_hosted(relying));
+                }
+                let keys = self.trust.candidate_keys(relying);
+                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied())?;
+                Checked::Agreement { agreement, signers }
+            }
         };
 
         let (reply, answer) = oneshot::channel();
@@ -298,6 +312,8 @@ struct BatchState<'a> {
     staged_index: HashMap<StatementId, u64>,
     /// Key sets staged in this batch, by authority: in force for the rest of the batch.
     key_sets: HashMap<String, KeySetView>,
+    /// Versions of agreements staged in this batch.
+    staged_agreements: HashMap<(String, String, String), u64>,
     trust: &'a Trust,
 }
 
@@ -379,6 +395,7 @@ fn writer_loop(
             log_size: old_size,
             staged_index: HashMap::new(),
             key_sets: HashMap::new(),
+            staged_agreements: HashMap::new(),
             trust: &trust,
         };
         let mut writes = false;
@@ -479,7 +496,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
                 let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?.state.clone();
                 Some(current.ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?)
             }
-            Checked::KeySet(_) => None,
+            Checked::KeySet(_) | Checked::Agreement { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf });
     }
@@ -503,6 +520,16 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             state.key_sets.insert(set.authority.clone(), set);
             None
         }
+        Checked::Agreement { agreement, signers } => {
+            let a = agreement.agreement();
+            if let Signers::Refused(reason) = state.trust.standing(&a.relying_authority, state.key_set(&a.relying_authority).as_deref(), signers, a.issued_at, now()) {
+                return Err(Error::PermissionDenied(reason));
+            }
+            supersedes_agreement(store, &state.staged_agreements, agreement)?;
+            state.batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
+            state.staged_agreements.insert(agreement_key(agreement), a.version);
+            None
+        }
     };
 
     let index = state.log_size;
@@ -518,6 +545,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = decision.action().as_str_name(), id = %id, index, "decision accepted");
         }
         Checked::KeySet(set) => tracing::info!(authority = %set.authority, version = set.version, id = %id, index, "key set accepted"),
+        Checked::Agreement { agreement, .. } => tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted"),
     }
     Ok(Staged { id, already_present: false, licence, index, leaf })
 }
@@ -589,6 +617,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     let mut licences = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
+    let mut agreements = HashMap::new();
     for (offset, (envelope, checked)) in m.entries.iter().enumerate() {
         let index = m.first + offset as u64;
         let id = envelope.id();
@@ -611,8 +640,18 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
                     batch.put_key_set(&set.authority, &id);
                     key_sets.insert(set.authority.clone(), set);
                 }
+                Checked::Agreement { agreement, signers } => {
+                    let a = agreement.agreement();
+                    if let Signers::Refused(reason) = trust.standing(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, a.issued_at, i64::MIN) {
+                        return Err(refused(reason));
+                    }
+                    supersedes_agreement(store, &agreements, agreement).map_err(|e| refused(e.to_string()))?;
+                    batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
+                    agreements.insert(agreement_key(agreement), a.version);
+                }
             }
             batch.put_statement(&id, envelope.bytes(), None);
+            batch.put_mirrored_at(&id, &m.checkpoint.origin, index);
         }
         let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
         overlay.stage(&hashes);
@@ -639,6 +678,35 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     batch.put_log_time(&m.checkpoint.origin, m.checkpoint.size, m.checkpoint.time);
     stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
     Ok((batch, key_sets.into_values().collect()))
+}
+
+fn agreement_key(a: &CheckedAgreement) -> (String, String, String) {
+    let a = a.agreement();
+    (a.relying_authority.clone(), a.recognised_authority.clone(), a.agreement_id.clone())
+}
+
+/// An agreement's version must rise above the latest stored (or staged) one of the same agreement.
+fn supersedes_agreement(store: &Store, staged: &HashMap<(String, String, String), u64>, agreement: &CheckedAgreement) -> Result<(), Error> {
+    let key = agreement_key(agreement);
+    let current = match staged.get(&key) {
+        Some(v) => Some(*v),
+        None => match store.agreement_id(&key.0, &key.1, &key.2)? {
+            None => None,
+            Some(id) => {
+                let bytes = store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("agreement {id} missing")))?;
+                match Envelope::parse(bytes).map_err(stored_corrupt)?.statement() {
+                    pb::statement::Kind::Agreement(a) => Some(a.version),
+                    _ => return Err(stored_corrupt(format!("statement {id} is not an agreement"))),
+                }
+            }
+        },
+    };
+    match current {
+        Some(v) if agreement.agreement().version <= v => {
+            Err(Error::FailedPrecondition(format!("{agreement} does not supersede version {v} in force (a later version is needed)")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Stores a peer's verified entries; a licence fork among them is kept as evidence against

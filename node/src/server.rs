@@ -66,7 +66,7 @@ impl RunningNode {
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
-        let registry_service = RegistryServer::new(RegistryService::new(registry.clone()))
+        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         let log_verifier = verifier.clone();

@@ -16,12 +16,14 @@ const DEFAULT_PAGE_SIZE: usize = 50;
 /// The gRPC `comity.v1.Registry` service.
 pub struct RegistryService {
     registry: Registry,
+    max_staleness_secs: u64,
 }
 
 impl RegistryService {
-    /// Serves `registry`.
-    pub fn new(registry: Registry) -> Self {
-        Self { registry }
+    /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
+    /// unless the agreement applied says otherwise.
+    pub fn new(registry: Registry, max_staleness_secs: u64) -> Self {
+        Self { registry, max_staleness_secs }
     }
 }
 
@@ -69,6 +71,40 @@ impl registry_server::Registry for RegistryService {
                 .map(|(id, envelope, decision)| pb::ChainLink { statement_id: id.0.to_vec(), envelope, decision: Some(decision) })
                 .collect(),
         }))
+    }
+
+    #[instrument(skip_all, fields(authority = %request.get_ref().authority, licence = %request.get_ref().licence_id, relying = %request.get_ref().relying_authority))]
+    async fn verify(&self, request: Request<pb::VerifyRequest>) -> Result<Response<pb::VerifyResponse>, Status> {
+        let now = now();
+        let question = crate::verify::question(request.into_inner(), now)?;
+        let registry = self.registry.clone();
+        let max_staleness = self.max_staleness_secs;
+        // Store reads and proof building are blocking work.
+        let answer = tokio::task::spawn_blocking(move || crate::verify::verify(&registry, &question, max_staleness, now))
+            .await
+            .map_err(|e| Status::internal(format!("verification task failed: {e}")))??;
+        Ok(Response::new(answer))
+    }
+
+    #[instrument(skip_all, fields(authority = %request.get_ref().authority))]
+    async fn get_key_set(&self, request: Request<pb::GetKeySetRequest>) -> Result<Response<pb::GetKeySetResponse>, Status> {
+        let authority = request.into_inner().authority;
+        if !is_authority_id(&authority) {
+            return Err(invalid(format!("authority: `{authority}` is not a lowercase dotted id like de.bafa")));
+        }
+        let set = self.registry.trust().key_set(&authority).ok_or_else(|| Error::NotFound(format!("no key set of {authority} is held here")))?;
+        let envelope = self.registry.statement(&set.id)?.ok_or_else(|| Error::NotFound(format!("key set {} of {authority} not found", set.id)))?;
+        Ok(Response::new(pb::GetKeySetResponse { envelope }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_agreements(&self, request: Request<pb::ListAgreementsRequest>) -> Result<Response<pb::ListAgreementsResponse>, Status> {
+        let relying = request.into_inner().relying_authority;
+        if !relying.is_empty() && !is_authority_id(&relying) {
+            return Err(invalid(format!("relying_authority: `{relying}` is not a lowercase dotted id like jp.meti")));
+        }
+        let agreements = crate::verify::agreements_in_force(self.registry.store(), (!relying.is_empty()).then_some(relying.as_str()))?;
+        Ok(Response::new(pb::ListAgreementsResponse { envelopes: agreements.into_iter().map(|a| a.envelope).collect() }))
     }
 
     #[instrument(skip_all)]

@@ -18,6 +18,7 @@ pub mod keyfile;
 pub mod log;
 pub mod witness;
 pub mod trust;
+pub mod verdict;
 pub mod rules;
 pub mod recognition;
 pub mod demo_data;

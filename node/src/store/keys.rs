@@ -25,6 +25,7 @@ pub mod table {
     pub const KEY_SET: u8 = 0x0E;
     pub const AGREEMENT: u8 = 0x0F;
     pub const LOG_TIME: u8 = 0x10;
+    pub const MIRRORED_AT: u8 = 0x11;
 }
 
 /// Separator between string parts.
@@ -109,6 +110,14 @@ pub fn agreement(relying: &str, recognised: &str, agreement_id: &str) -> Vec<u8>
 /// here with that size: entries below `size` had entered the log by then.
 pub fn log_time(origin: &str, size: u64) -> Vec<u8> {
     [&tagged(table::LOG_TIME, &[origin.as_bytes(), &[]])[..], &size.to_be_bytes()].concat()
+}
+
+/// `MIRRORED_AT ‖ id` → origin ‖ SEP ‖ index (u64 BE): where a statement that is not in the
+/// node's own log sits in the mirrored log that brought it.
+pub fn mirrored_at(id: &StatementId) -> Vec<u8> {
+    let mut k = vec![table::MIRRORED_AT];
+    k.extend_from_slice(&id.0);
+    k
 }
 
 /// Splits the trailing `authority ‖ SEP ‖ licence` off an index or licence key.

@@ -276,6 +276,26 @@ impl Store {
         Ok(record.map(|v| split_statement(&v).map(|(i, _)| i)).transpose()?.filter(|i| *i != NOT_IN_OWN_LOG))
     }
 
+    /// Where a statement sits: (origin, index) in the node's own log or in the mirrored log that
+    /// brought it.
+    pub fn location_of(&self, id: &StatementId) -> Result<Option<(String, u64)>> {
+        if let Some(index) = self.log_index_of(id)? {
+            let origin = self.own_log_origin()?.ok_or_else(|| corrupt("statement", "own log has no origin"))?;
+            return Ok(Some((origin, index)));
+        }
+        let Some(v) = self.db.get(keys::mirrored_at(id))? else { return Ok(None) };
+        let (origin, index) = v.split_at(v.len().saturating_sub(9));
+        let index: [u8; 8] = index.get(1..).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt("mirrored_at", "bad record"))?;
+        let origin = String::from_utf8(origin.to_vec()).map_err(|_| corrupt("mirrored_at", "origin is not UTF-8"))?;
+        Ok(Some((origin, u64::from_be_bytes(index))))
+    }
+
+    /// The statement id of the latest version of an agreement.
+    pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
+        let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
+        v.map(|v| StatementId::from_slice(&v).ok_or_else(|| corrupt("agreement", "statement id is not 32 bytes"))).transpose()
+    }
+
     /// Overwrites the stored schema version, to test how a binary treats data from another
     /// version. Never used by the node itself.
     #[doc(hidden)]
@@ -508,6 +528,11 @@ impl WriteBatch {
     /// (call it only when the log grows: re-signed checkpoints must not move it later).
     pub fn put_log_time(&mut self, origin: &str, size: u64, time: i64) {
         self.inner.insert(keys::log_time(origin, size), &time.to_be_bytes());
+    }
+
+    /// Records where a statement brought by mirrored log `origin` sits in it.
+    pub fn put_mirrored_at(&mut self, id: &StatementId, origin: &str, index: u64) {
+        self.inner.insert(keys::mirrored_at(id), [origin.as_bytes(), &[keys::SEP], &index.to_be_bytes()].concat());
     }
 
     /// Makes statement `id` the key set in force for `authority`.

@@ -1,0 +1,209 @@
+//! Registry.Verify through real nodes: every verdict, reached at the issuer's node and at a
+//! mirror, with the same answer at both (except a fork, which only the node that saw the second
+//! decision knows about).
+
+use std::time::Duration;
+
+use comity_node::config::{AuthorityConfig, Config};
+use comity_proto::decision::fixtures::{follow_up, grant, DECIDED};
+use comity_proto::pb::{self, Action, Verdict};
+use comity_proto::statement::{sign_decision, sign_statement, Signer, StatementId};
+use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
+use comity_tests::{eventually, TestNode};
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+const KSTC: &str = "kr.kstc";
+const WAIT: Duration = Duration::from_secs(15);
+const DAY: i64 = 86_400;
+
+fn signing_key(s: &Signer, compromised: i64) -> pb::SigningKey {
+    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: 0, valid_until: 0, compromised_since: compromised }
+}
+
+fn agreement(relying: &str, id: &str, patterns: &[&str], max_staleness_secs: u64) -> pb::Statement {
+    let a = pb::RecognitionAgreement {
+        relying_authority: relying.into(),
+        recognised_authority: BAFA.into(),
+        version: 1,
+        agreement_id: id.into(),
+        regimes: vec![pb::Regime::EuDualUse as i32],
+        control_code_patterns: patterns.iter().map(|p| p.to_string()).collect(),
+        destinations_allowed: vec!["JP".into(), "KR".into()],
+        destinations_denied: vec!["RU".into()],
+        max_risk_tier: 3,
+        valid_from: DECIDED - 365 * DAY,
+        conditions: vec!["End-use statement to be presented at export declaration".into()],
+        max_staleness_secs,
+        issued_at: DECIDED - 30 * DAY,
+        ..Default::default()
+    };
+    pb::Statement { kind: Some(pb::statement::Kind::Agreement(a)) }
+}
+
+struct Case {
+    name: &'static str,
+    licence: &'static str,
+    relying: &'static str,
+    destination: &'static str,
+    control_code: &'static str,
+    at: i64,
+    verdict: Verdict,
+    reason: &'static str,
+}
+
+fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
+    pb::VerifyRequest {
+        authority: authority.into(),
+        licence_id: c.licence.into(),
+        relying_authority: c.relying.into(),
+        destination: c.destination.into(),
+        control_code: c.control_code.into(),
+        end_user: String::new(),
+        at: c.at,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
+    let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
+    let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
+    let trust_dir = tempfile::tempdir().unwrap();
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect() }],
+    };
+    let trust_path = trust_dir.path().join("trust.toml");
+    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+
+    // B: the Japanese and Korean authorities' node, trusting BAFA by its root keys.
+    let b_trust = trust_path.clone();
+    let mut b = TestNode::start_with(&[METI, KSTC], move |c: &mut Config| {
+        c.origin = "registry.meti.example/log".into();
+        c.trust_file = Some(b_trust);
+        c.mirror_interval_ms = 50;
+    })
+    .await;
+    // A: BAFA's node, hosting BAFA by root keys alone, mirroring B (for its agreements).
+    let (a_trust, b_peer, b_trusted) = (trust_path.clone(), b.as_peer("meti"), vec![b.authority(METI), b.authority(KSTC)]);
+    let a = TestNode::start_with(&[], move |c: &mut Config| {
+        c.origin = "registry.bafa.example/log".into();
+        c.trust_file = Some(a_trust);
+        c.authorities = vec![AuthorityConfig { id: BAFA.into(), name: "BAFA".into(), keys: vec![] }];
+        c.trusted = b_trusted;
+        c.peers = vec![b_peer];
+        c.mirror_interval_ms = 50;
+        // No heartbeat during the test: the STALE case needs the log's checkpoint to age.
+        c.checkpoint_interval_secs = 3600;
+    })
+    .await;
+    b.stop().await;
+    let a_peer = a.as_peer("bafa");
+    b.reconfigure(|c| c.peers = vec![a_peer]);
+    b.start_again().await.unwrap();
+
+    let mut at_a = a.client().await;
+    at_a.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0), signing_key(&k2, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]]))
+        .await
+        .unwrap();
+    let publish = |d: pb::Decision, k: &Signer| sign_decision(d, k);
+    let head = |resp: pb::PublishResponse| -> [u8; 32] { StatementId::from_slice(&resp.statement_id).unwrap().0 };
+
+    let valid = grant(BAFA, "DE-2026-004211");
+    at_a.publish(publish(valid.clone(), &k1)).await.unwrap();
+    let mut denied = grant(BAFA, "DE-2026-004212");
+    denied.action = Action::Deny as i32;
+    denied = follow_up(&denied, Action::Deny, 1, [0; 32]);
+    denied.previous = vec![];
+    at_a.publish(publish(denied, &k1)).await.unwrap();
+    for (licence, action) in [("DE-2026-004213", Action::Revoke), ("DE-2026-004214", Action::Suspend)] {
+        let g = grant(BAFA, licence);
+        let first = head(at_a.publish(publish(g.clone(), &k1)).await.unwrap());
+        at_a.publish(publish(follow_up(&g, action, 2, first), &k1)).await.unwrap();
+    }
+    // Signed with k2, which is then declared compromised since before it was logged.
+    at_a.publish(publish(grant(BAFA, "DE-2026-004215"), &k2)).await.unwrap();
+    let since = comity_node::registry::now() - 3600;
+    at_a.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 2, keys: vec![signing_key(&k1, 0), signing_key(&k2, since)], issued_at: DECIDED }, &[&roots[0], &roots[1]]))
+        .await
+        .unwrap();
+    // A fork: a second, different decision for version 1 of a licence.
+    let fork = grant(BAFA, "DE-2026-004216");
+    at_a.publish(publish(fork.clone(), &k1)).await.unwrap();
+    let mut other = fork;
+    other.note = "issued twice".into();
+    assert!(at_a.publish(publish(other, &k1)).await.is_err());
+    // A licence for cryptography items, outside METI's pattern.
+    let mut crypto = grant(BAFA, "DE-2026-004217");
+    crypto.items[0].control_code = "5A002.a".into();
+    at_a.publish(publish(crypto, &k1)).await.unwrap();
+
+    // Agreements at B: METI recognises BAFA's 3A001 licences (stale after a day); KSTC the
+    // same, but treats a log silent for more than a second as stale.
+    let mut at_b = b.client().await;
+    at_b.publish(sign_statement(&agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400), &[&b.signer(METI)])).await.unwrap();
+    at_b.publish(sign_statement(&agreement(KSTC, "eu-du-2026", &["EU-DU:3A001.*"], 1), &[&b.signer(KSTC)])).await.unwrap();
+
+    // Both nodes hold everything.
+    let a_size = a.node().registry().store().log("registry.bafa.example/log").size().unwrap();
+    eventually(WAIT, "B mirrors A", || async { (b.node().mirror_status("bafa")?.size == a_size).then_some(()) }).await;
+    eventually(WAIT, "A mirrors B", || async { (a.node().mirror_status("meti")?.size == 2).then_some(()) }).await;
+    // Let A's last checkpoint age past KSTC's one second.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let now = comity_node::registry::now();
+    let cases = [
+        Case { name: "valid", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "EU-DU:3A001.a.1", at: 0, verdict: Verdict::Valid, reason: "recognised under jp.meti recognises de.bafa (eu-du-2026 v1)" },
+        Case { name: "issuer relies on itself", licence: "DE-2026-004211", relying: BAFA, destination: "JP", control_code: "", at: 0, verdict: Verdict::Valid, reason: "relies on its own licence" },
+        Case { name: "not found", licence: "DE-2026-999999", relying: METI, destination: "", control_code: "", at: 0, verdict: Verdict::NotFound, reason: "no decision" },
+        Case { name: "denied", licence: "DE-2026-004212", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Denied, reason: "DIVERSION_RISK" },
+        Case { name: "revoked", licence: "DE-2026-004213", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Revoked, reason: "revoked" },
+        Case { name: "suspended", licence: "DE-2026-004214", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Suspended, reason: "suspended" },
+        Case { name: "expired", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "", at: DECIDED + 800 * DAY, verdict: Verdict::Expired, reason: "expired" },
+        Case { name: "not yet valid", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "", at: DECIDED - DAY, verdict: Verdict::NotYetValid, reason: "after the time asked about" },
+        Case { name: "out of scope: destination", licence: "DE-2026-004211", relying: METI, destination: "RU", control_code: "", at: 0, verdict: Verdict::OutOfScope, reason: "destination RU" },
+        Case { name: "out of scope: item", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "EU-DU:3A001.b", at: 0, verdict: Verdict::OutOfScope, reason: "control code EU-DU:3A001.b" },
+        Case { name: "issuer not trusted", licence: "FR-2026-000001", relying: METI, destination: "", control_code: "", at: 0, verdict: Verdict::IssuerNotTrusted, reason: "fr.sbdu" },
+        Case { name: "no agreement", licence: "DE-2026-004211", relying: "uk.ecju", destination: "JP", control_code: "", at: 0, verdict: Verdict::NotRecognised, reason: "uk.ecju has no recognition agreement" },
+        Case { name: "item outside the agreement", licence: "DE-2026-004217", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotRecognised, reason: "matches none of the agreement's patterns" },
+        Case { name: "compromised key", licence: "DE-2026-004215", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::BadSignature, reason: "compromised since" },
+        Case { name: "forked", licence: "DE-2026-004216", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Forked, reason: "two different signed decisions" },
+        Case { name: "stale", licence: "DE-2026-004211", relying: KSTC, destination: "JP", control_code: "", at: 0, verdict: Verdict::Stale, reason: "accepts at most 1 s" },
+    ];
+    let mut failures = Vec::new();
+    for c in &cases {
+        let authority = if c.name == "issuer not trusted" { "fr.sbdu" } else { BAFA };
+        let req = request(c, authority);
+        let answer = at_a.verify(req.clone()).await.unwrap();
+        let verdict = Verdict::try_from(answer.verdict).unwrap();
+        if verdict != c.verdict || !answer.reasons.iter().any(|r| r.contains(c.reason)) {
+            failures.push(format!("{}: {verdict:?} {:?}", c.name, answer.reasons));
+            continue;
+        }
+        if c.verdict == Verdict::Forked {
+            continue;
+        }
+        let mirrored = at_b.verify(req).await.unwrap();
+        if (mirrored.verdict, &mirrored.reasons) != (answer.verdict, &answer.reasons) {
+            failures.push(format!("{}: at the mirror {:?} {:?}", c.name, Verdict::try_from(mirrored.verdict), mirrored.reasons));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    // A VALID answer carries the statements and a receipt for each, and the agreement applied.
+    let answer = at_b.verify(request(&cases[0], BAFA)).await.unwrap();
+    let proof = answer.proof.unwrap();
+    assert_eq!(proof.statements.len(), 3, "decision, key set, agreement");
+    assert_eq!(proof.receipts.len(), 3);
+    assert!(!answer.agreement.is_empty());
+    assert!(answer.checked_at >= now);
+    for (bytes, receipt) in proof.statements.iter().zip(&proof.receipts) {
+        let verifier = if receipt.origin == "registry.bafa.example/log" { a.node().log_verifier().clone() } else { b.node().log_verifier().clone() };
+        comity_proto::log::verify_receipt(receipt, bytes, &verifier).unwrap();
+    }
+
+    // Bad questions are refused with the field named.
+    let bad = pb::VerifyRequest { destination: "Japan".into(), ..request(&cases[0], BAFA) };
+    let err = at_a.verify(bad).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::InvalidArgument));
+    assert!(err.to_string().contains("destination"), "{err}");
+}
