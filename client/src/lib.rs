@@ -251,6 +251,7 @@ impl Client {
 }
 
 pub mod audit;
+pub mod token;
 
 /// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the
 /// licence rules are all recomputed from the envelopes.

@@ -67,6 +67,12 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
     let agreement = judgement.agreement.map(|i| (agreements[i].id, agreements[i].envelope.clone()));
     if let Some((id, bytes)) = &agreement {
         statements.push((*id, bytes.clone()));
+        // The relying authority's key set, so the agreement's signature can be checked offline.
+        if let Some(set) = trust.key_set(&q.relying_authority) {
+            if let Some(bytes) = store.statement(&set.id)? {
+                statements.push((set.id, bytes));
+            }
+        }
     }
     let proof = proof_bundle(store, statements, now)?;
     Ok(pb::VerifyResponse {

@@ -47,7 +47,7 @@ pub struct TrustFile {
 }
 
 /// One pinned authority.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedAuthority {
     /// Lowercase dotted id, e.g. `de.bafa`.
@@ -55,10 +55,20 @@ pub struct TrustedAuthority {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Distinct root keys that must sign a key set.
+    /// Distinct root keys that must sign a key set (0 when none are pinned).
+    #[serde(default)]
     pub threshold: usize,
     /// Hex ed25519 root public keys.
+    #[serde(default)]
     pub root_keys: Vec<String>,
+    /// Hex signing keys of an authority that signs without a key set (as a node's config lists
+    /// them); ignored once a key set of the authority is at hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Verifier keys (`origin+id+key`) of the logs that publish this authority's statements, so
+    /// that checkpoints can be checked offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<String>,
 }
 
 /// An authority's root keys, checked.
@@ -94,6 +104,12 @@ impl TrustFile {
             if !is_authority_id(&a.id) {
                 return Err(bad("id is not a lowercase dotted id like de.bafa".into()));
             }
+            if self.authorities.iter().filter(|b| b.id == a.id).count() > 1 {
+                return Err(bad("listed twice".into()));
+            }
+            if a.root_keys.is_empty() && a.threshold == 0 && !a.keys.is_empty() {
+                continue;
+            }
             if a.root_keys.is_empty() || a.root_keys.len() > MAX_ROOT_KEYS {
                 return Err(bad(format!("needs 1 to {MAX_ROOT_KEYS} root keys, has {}", a.root_keys.len())));
             }
@@ -108,8 +124,28 @@ impl TrustFile {
             if a.threshold == 0 || a.threshold > keys.len() {
                 return Err(bad(format!("threshold {} must be between 1 and the {} root keys", a.threshold, keys.len())));
             }
-            if out.insert(a.id.clone(), Roots { threshold: a.threshold, keys }).is_some() {
-                return Err(bad("listed twice".into()));
+            out.insert(a.id.clone(), Roots { threshold: a.threshold, keys });
+        }
+        Ok(out)
+    }
+
+    /// Signing keys listed for authorities that sign without a key set.
+    pub fn configured_keys(&self) -> Result<HashMap<String, Vec<VerifyingKey>>, TrustError> {
+        let mut out = HashMap::new();
+        for a in self.authorities.iter().filter(|a| !a.keys.is_empty()) {
+            let keys = a.keys.iter().map(|k| parse_public_key(k).map_err(|e| TrustError::File(format!("authority `{}`: key {k}: {e}", a.id)))).collect::<Result<Vec<_>, _>>()?;
+            out.insert(a.id.clone(), keys);
+        }
+        Ok(out)
+    }
+
+    /// The pinned log verifier keys, by origin.
+    pub fn log_verifiers(&self) -> Result<HashMap<String, crate::log::LogVerifier>, TrustError> {
+        let mut out = HashMap::new();
+        for a in &self.authorities {
+            for l in &a.logs {
+                let v: crate::log::LogVerifier = l.parse().map_err(|e| TrustError::File(format!("authority `{}`: log key {l}: {e}", a.id)))?;
+                out.insert(v.name().to_string(), v);
             }
         }
         Ok(out)
@@ -367,7 +403,7 @@ mod tests {
     fn trust_files_are_checked() {
         let (r1, r2) = (signer(1), signer(2));
         let hex_of = |s: &Signer| hex::encode(s.verifying_key().to_bytes());
-        let good = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: vec![hex_of(&r1), hex_of(&r2)] }] };
+        let good = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: vec![hex_of(&r1), hex_of(&r2)], keys: vec![], logs: vec![] }] };
         let parsed = TrustFile::parse(&good.to_toml()).unwrap();
         assert_eq!(parsed, good);
         assert_eq!(parsed.roots().unwrap()[BAFA].threshold, 2);

@@ -32,6 +32,7 @@ impl Keys {
                 name: "Bundesamt für Wirtschaft und Ausfuhrkontrolle".into(),
                 threshold: 2,
                 root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(),
+                ..Default::default()
             }],
         };
         let trust_dir = tempfile::tempdir().unwrap();

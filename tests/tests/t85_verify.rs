@@ -70,7 +70,7 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
     let trust_dir = tempfile::tempdir().unwrap();
     let trust = TrustFile {
-        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect() }],
+        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
     };
     let trust_path = trust_dir.path().join("trust.toml");
     std::fs::write(&trust_path, trust.to_toml()).unwrap();

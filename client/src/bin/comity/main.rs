@@ -20,6 +20,8 @@ use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, Envelope, StatementId};
 use serde::Serialize;
 
+mod trust;
+
 /// Author, sign, publish and look up signed export-licence decisions on a Comity node.
 #[derive(Parser)]
 #[command(version, about)]
@@ -99,6 +101,29 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Is licence AUTHORITY/LICENCE valid for this destination, item and end user, and does the
+    /// relying authority recognise it? Exit code 0 only for VALID (see `trust::verdict_exit_code`).
+    Verify {
+        /// e.g. de.bafa/DE-2026-004211
+        licence: String,
+        #[command(flatten)]
+        context: trust::ContextArgs,
+    },
+    /// An authority's key sets: root keys, rotation, compromise.
+    Keys {
+        #[command(subcommand)]
+        command: trust::KeysCommand,
+    },
+    /// Recognition agreements between authorities.
+    Agreement {
+        #[command(subcommand)]
+        command: trust::AgreementCommand,
+    },
+    /// Offline licence tokens: export, QR code, offline verification.
+    Token {
+        #[command(subcommand)]
+        command: trust::TokenCommand,
     },
 }
 
@@ -208,6 +233,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A verdict other than VALID was printed already; only the exit code says more.
+        Err(e) if e.downcast_ref::<trust::NotValid>().is_some() => ExitCode::from(exit_code(&e)),
         Err(e) => {
             eprintln!("comity: {e:#}");
             ExitCode::from(exit_code(&e))
@@ -218,6 +245,9 @@ async fn main() -> ExitCode {
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<InputError>().is_some() {
         return 3;
+    }
+    if let Some(trust::NotValid(verdict)) = e.downcast_ref::<trust::NotValid>() {
+        return trust::verdict_exit_code(*verdict);
     }
     if let Some(a) = e.downcast_ref::<AuditError>() {
         return match a {
@@ -363,6 +393,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             show_envelope(&envelope, cli.json)
         }
         Command::Search(args) => search(&cli.node, cli.json, args).await,
+        Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, &licence, context).await,
+        Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
+        Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,
+        Command::Token { command } => trust::token(&cli.node, cli.json, command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
             let envelope = Envelope::parse(bytes).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
@@ -449,13 +483,19 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
             },
         }));
     }
-    let what = format!("{}/{} v{} {}", summary.authority, summary.licence_id, summary.version, action_name(summary.last_action));
+    let what = match Envelope::parse(envelope.clone()).as_ref().map(Envelope::statement) {
+        Ok(pb::statement::Kind::KeySet(set)) => format!("key set v{} of {}", set.version, set.authority),
+        Ok(pb::statement::Kind::Agreement(a)) => format!("agreement {}/{}/{} v{}", a.relying_authority, a.recognised_authority, a.agreement_id, a.version),
+        _ => format!("{}/{} v{} {}", summary.authority, summary.licence_id, summary.version, action_name(summary.last_action)),
+    };
     if response.already_present {
         println!("already published: {what} (statement {}); nothing changed", hex::encode(&response.statement_id));
     } else {
         println!("published {what} as statement {}", hex::encode(&response.statement_id));
     }
-    println!("licence is now {}", status_name(summary.status));
+    if !summary.licence_id.is_empty() {
+        println!("licence is now {}", status_name(summary.status));
+    }
     println!(
         "logged as entry {} of {} (checkpoint size {}); receipt verified{}",
         receipt.index,
