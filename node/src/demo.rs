@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use comity_proto::demo_data;
 use comity_proto::keyfile::KeyFile;
-use comity_proto::statement::{sign_decision, StatementId};
+use comity_proto::pb;
+use comity_proto::statement::{sign_decision, sign_statement, StatementId};
+use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
 use tokio::net::TcpListener;
 
 use crate::config::{AuthorityConfig, Config, PeerConfig};
@@ -54,6 +56,8 @@ pub struct Demo {
     pub licences: usize,
     /// Search and show commands that find something in this data set.
     pub tries: Vec<String>,
+    /// Verify commands with their verdicts at the METI node.
+    pub verify_tries: Vec<String>,
 }
 
 /// Creates `dir` afresh (refusing to touch a directory the demo did not create), writes keys
@@ -67,12 +71,41 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
 
     let mut authorities = HashMap::new();
     let mut signers = HashMap::new();
+    let mut key_sets = Vec::new();
+    let mut trust = TrustFile::default();
     for authority in demo_data::authorities() {
         let key = KeyFile::generate(authority.id);
         key.write(&keys_dir.join(format!("{}.key", authority.id)))?;
         authorities.insert(authority.id, AuthorityConfig { id: authority.id.into(), name: authority.name.into(), keys: vec![key.public_key.clone()] });
-        signers.insert(authority.id.to_string(), key.signer().map_err(anyhow::Error::msg)?);
+        let signer = key.signer().map_err(anyhow::Error::msg)?;
+        // Three root keys, two of which sign the key set (an agency keeps them offline).
+        let roots: Vec<KeyFile> = (1..=3).map(|_| KeyFile::generate(authority.id)).collect();
+        for (i, root) in roots.iter().enumerate() {
+            root.write(&keys_dir.join(format!("{}.root-{}.key", authority.id, i + 1)))?;
+        }
+        let root_signers = roots.iter().take(2).map(|r| r.signer().map_err(anyhow::Error::msg)).collect::<anyhow::Result<Vec<_>>>()?;
+        let set = pb::KeySet {
+            authority: authority.id.into(),
+            version: 1,
+            keys: vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }],
+            issued_at: now(),
+        };
+        key_sets.push((authority.id, sign_key_set(set, &root_signers.iter().collect::<Vec<_>>())));
+        let home = SITES.iter().find(|s| s.authorities.contains(&authority.id)).context("demo authority without a node")?;
+        std::fs::create_dir_all(dir.join(home.name))?;
+        trust.authorities.push(TrustedAuthority {
+            id: authority.id.into(),
+            name: authority.name.into(),
+            threshold: 2,
+            root_keys: roots.iter().map(|r| r.public_key.clone()).collect(),
+            logs: vec![load_or_create_key(&dir.join(home.name).join("log.key"), home.origin)?.verifier().to_string()],
+            ..Default::default()
+        });
+        signers.insert(authority.id.to_string(), signer);
     }
+    // The trust file every node (and an offline verifier) uses: roots and log keys.
+    let trust_path = dir.join("trust.toml");
+    std::fs::write(&trust_path, trust.to_toml()).context("write demo trust file")?;
     // Every authority's keys in one file, for `comity log audit --keys`.
     let all = Config { authorities: SITES.iter().flat_map(|s| s.authorities).map(|a| authorities[a].clone()).collect(), ..Config::default() };
     std::fs::write(dir.join("authorities.toml"), all.to_toml()).context("write demo authorities")?;
@@ -103,6 +136,7 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
             trusted: SITES.iter().filter(|o| o.name != site.name).flat_map(|o| o.authorities).map(|a| authorities[a].clone()).collect(),
             peers: peers.iter().filter(|p| p.id != site.name).cloned().collect(),
             mirror_interval_ms: 200,
+            trust_file: Some(trust_path.clone()),
             ..Config::default()
         };
         config.check()?;
@@ -110,6 +144,16 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
         nodes.push(DemoNode { name: site.name, authorities: site.authorities, node: RunningNode::start(config, listener).await? });
     }
 
+    let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
+    for (authority, envelope) in key_sets {
+        home_of(authority)?.node.registry().publish(envelope).await.with_context(|| format!("publish demo key set of {authority}"))?;
+    }
+    for agreement in demo_data::agreements(now()) {
+        let relying = agreement.relying_authority.clone();
+        let signer = signers.get(&relying).context("demo agreement without a relying authority key")?;
+        let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[signer]);
+        home_of(&relying)?.node.registry().publish(envelope).await.with_context(|| format!("publish demo agreement of {relying}"))?;
+    }
     let mut heads: HashMap<(String, String), StatementId> = HashMap::new();
     let docs = demo_data::decisions(now());
     for doc in &docs {
@@ -130,7 +174,8 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
     }
     wait_for_convergence(&nodes).await?;
     let tries = suggested_commands(&docs);
-    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries })
+    let verify_tries = suggested_verifications(&nodes, &heads)?;
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries, verify_tries })
 }
 
 /// Waits until every node's mirror of every peer holds that peer's whole log, and every node
@@ -198,6 +243,39 @@ fn suggested_commands(docs: &[comity_proto::authoring::DecisionDoc]) -> Vec<Stri
     tries
 }
 
+/// `comity verify` commands for BAFA licences checked by METI, one per verdict the data
+/// reaches, each with the verdict the METI node gives.
+fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String), StatementId>) -> anyhow::Result<Vec<String>> {
+    let meti = nodes.iter().find(|n| n.name == "meti").context("demo has no meti node")?;
+    let mut licences: Vec<&(String, String)> = heads.keys().filter(|(a, _)| a == "de.bafa").collect();
+    licences.sort();
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (authority, licence_id) in licences {
+        let Some(view) = meti.node.registry().licence(authority, licence_id)? else { continue };
+        let terms = &view.state.terms;
+        let mut args = format!("{authority}/{licence_id} --for jp.meti");
+        let mut context = comity_proto::recognition::Context { at: now(), ..Default::default() };
+        if let Some(d) = terms.destinations.first() {
+            args.push_str(&format!(" --destination {d}"));
+            context.destination = Some(d.clone());
+        }
+        if let Some(item) = terms.items.first() {
+            let code = comity_proto::authoring::qualified_control_code(item);
+            args.push_str(&format!(" --item {code}"));
+            context.control_code = Some(code);
+        }
+        let question = comity_proto::verdict::Question { authority: authority.clone(), licence_id: licence_id.clone(), relying_authority: "jp.meti".into(), context };
+        let answer = crate::verify::verify(meti.node.registry(), &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
+        let verdict = pb::Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name()).trim_start_matches("VERDICT_").to_string();
+        if !seen.contains(&verdict) {
+            out.push(format!("comity --node {} verify {args}   ({verdict})", meti.node.url()));
+            seen.push(verdict);
+        }
+    }
+    Ok(out)
+}
+
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
         if !dir.join(DEMO_MARKER).exists() {
@@ -241,12 +319,19 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
   comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
+Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA applies):
+{verify_tries}
+  comity --node {meti_url} token export {valid} --for jp.meti -o licence.token
+  comity token verify licence.token --trust {dir}/trust.toml --for jp.meti   (offline, no node)
+  comity token qr licence.token           (a QR code of its compact form, PNG and terminal)
 
 Press Ctrl-C to stop.",
         nodes = nodes.join("\n"),
         decisions = demo.decisions,
         licences = demo.licences,
         tries = demo.tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
+        valid = demo.verify_tries.iter().find(|t| t.ends_with("(VALID)")).and_then(|t| t.split_whitespace().nth(4)).unwrap_or("de.bafa/LICENCE"),
+        verify_tries = demo.verify_tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
         addr = first.addr(),
         verifier = first.log_verifier(),
     )

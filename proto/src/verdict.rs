@@ -116,7 +116,9 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     };
     let answer = |verdict: Verdict, reasons: Vec<String>| Judgement { verdict, reasons, warnings: warnings.clone(), state: Some(state.clone()), agreement: None };
 
-    if let Some((verdict, reasons)) = status_verdict(&licence, &state, at) {
+    // The reasons of the decision that put the licence in its state (a denial, a revocation).
+    let last_reasons = decisions.last().map(|(_, d)| d.decision().reasons.clone()).unwrap_or_default();
+    if let Some((verdict, reasons)) = status_verdict(&licence, &state, &last_reasons, at) {
         return answer(verdict, reasons);
     }
     if let Err(reasons) = licence_covers(&state.terms, &q.context) {
@@ -216,9 +218,9 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
 }
 
 /// The verdict for a licence whose state at `at` is not plainly issued and in force.
-fn status_verdict(licence: &str, state: &LicenceState, at: i64) -> Option<(Verdict, Vec<String>)> {
+fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reason], at: i64) -> Option<(Verdict, Vec<String>)> {
     let last = format!("{} on {}", state.last_action.as_str_name(), format_time(state.last_decided_at));
-    let why: Vec<String> = state.terms.reasons.iter().map(|r| format!("{}: {} ({})", r.code, r.text, r.legal_basis)).collect();
+    let why: Vec<String> = last_reasons.iter().map(|r| format!("{}: {} ({})", r.code, r.text, r.legal_basis)).collect();
     let with_reasons = |head: String| std::iter::once(head).chain(why.iter().cloned()).collect::<Vec<_>>();
     let verdict = match state.status {
         Status::Issued => match state.status_at(at) {

@@ -62,6 +62,27 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
     let guide = comity_node::demo::guide(&demo);
     assert!(guide.contains("three registry nodes"));
 
+    // Every node holds every authority's key set, and the suggested verifications give the
+    // printed verdict at every node, a VALID one among them.
+    for n in &demo.nodes {
+        for a in ["de.bafa", "uk.ecju", "jp.meti", "uni.ethz"] {
+            assert_eq!(n.node.registry().trust().key_set(a).map(|s| s.version), Some(1), "{a} at {}", n.name);
+        }
+    }
+    assert!(demo.verify_tries.iter().any(|t| t.ends_with("(VALID)")), "{:?}", demo.verify_tries);
+    assert!(demo.verify_tries.len() >= 3, "{:?}", demo.verify_tries);
+    for t in &demo.verify_tries {
+        let words: Vec<&str> = t.split_whitespace().collect();
+        let (a, l) = words[4].split_once('/').unwrap();
+        let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
+        let expected = words.last().unwrap().trim_matches(|c| c == '(' || c == ')');
+        for n in &demo.nodes {
+            let request = pb::VerifyRequest { authority: a.into(), licence_id: l.into(), relying_authority: flag("--for"), destination: flag("--destination"), control_code: flag("--item"), ..Default::default() };
+            let answer = Client::connect(&n.node.url()).await.unwrap().verify(request).await.unwrap();
+            assert_eq!(pb::Verdict::try_from(answer.verdict).unwrap().as_str_name().trim_start_matches("VERDICT_"), expected, "`{t}` at {}: {:?}", n.name, answer.reasons);
+        }
+    }
+
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();

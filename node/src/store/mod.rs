@@ -92,10 +92,17 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can read.
     pub fn open(dir: &Path) -> Result<Self> {
         let shown = dir.display().to_string();
-        let db = sled::Config::new()
-            .path(dir)
-            .open()
-            .map_err(|source| StoreError::Open { dir: shown.clone(), source })?;
+        // sled releases its file lock from a background thread after the last handle is
+        // dropped, so a reopen right after a close (a restart) may briefly find it held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match sled::Config::new().path(dir).open() {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
+            }
+        };
         let store = Self { db };
         store.check_schema(&shown)?;
         Ok(store)
@@ -660,7 +667,7 @@ mod tests {
             store.db.flush().unwrap();
         }
         let err = Store::open(dir.path()).err().expect("newer schema must be refused");
-        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1), "{err}");
         assert!(err.to_string().contains("newer than this binary"), "{err}");
     }
 

@@ -1,0 +1,173 @@
+//! Verify throughput and latency with 64 requests in flight, at a mirror node, next to the
+//! in-process limits measured in the same run: the verdict computed without gRPC, a bare
+//! loopback gRPC call, and raw ed25519 verification (which the Verify hot path never does).
+//!
+//! Run: `cargo bench -p comity-tests --bench verify` (figures go into BENCHMARKS.md).
+//! `COMITY_BENCH_N` sets the number of Verify calls (default 20000) over 1,000 licences.
+
+use std::time::{Duration, Instant};
+
+use comity_node::config::{AuthorityConfig, Config};
+use comity_proto::decision::fixtures::{grant, DECIDED};
+use comity_proto::pb::{self, Verdict};
+use comity_proto::recognition::Context;
+use comity_proto::statement::{pae, sign_decision, sign_statement, Signer, STATEMENT_PAYLOAD_TYPE};
+use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
+use comity_proto::verdict::Question;
+use comity_tests::TestNode;
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+const LICENCES: usize = 1000;
+const IN_FLIGHT: usize = 64;
+
+fn row(name: &str, latencies: &mut [Duration], elapsed: Duration) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!("| {name} | {} | {rate:.0} | {:.2} ms | {:.2} ms |", latencies.len(), at(0.5), at(0.99));
+}
+
+fn request(i: usize) -> pb::VerifyRequest {
+    pb::VerifyRequest {
+        authority: BAFA.into(),
+        licence_id: format!("DE-2026-{:06}", i % LICENCES),
+        relying_authority: METI.into(),
+        destination: "JP".into(),
+        control_code: "EU-DU:3A001.a.1".into(),
+        end_user: "Tohoku Institute of Space Optics".into(),
+        at: 0,
+    }
+}
+
+/// Calls `call` n times, IN_FLIGHT at a time over 8 connections; returns all latencies.
+async fn load<F, Fut>(n: usize, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..IN_FLIGHT {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n / IN_FLIGHT);
+            for i in 0..n / IN_FLIGHT {
+                let t = Instant::now();
+                call(w + i * IN_FLIGHT).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (all, start.elapsed())
+}
+
+fn main() {
+    let n: usize = std::env::var("COMITY_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    println!("| measurement | calls | calls/s | p50 | p99 |");
+    println!("|---|---:|---:|---:|---:|");
+
+    // Raw ed25519 verify_strict on one core: what Verify would cost if it checked signatures.
+    let signer = Signer::from_seed(&[9; 32]);
+    let message = pae(STATEMENT_PAYLOAD_TYPE, &[7u8; 600]);
+    let sig = signer.sign_raw(&message);
+    let key = signer.verifying_key();
+    let mut latencies = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        key.verify_strict(&message, &sig).unwrap();
+        latencies.push(t.elapsed());
+    }
+    row("raw ed25519 verify_strict, one core (reference)", &mut latencies, start.elapsed());
+
+    runtime.block_on(async {
+        let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
+        let k1 = Signer::from_seed(&[10; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let trust_path = dir.path().join("trust.toml");
+        let trust = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }] };
+        std::fs::write(&trust_path, trust.to_toml()).unwrap();
+        let (ta, tb) = (trust_path.clone(), trust_path.clone());
+        let a = TestNode::start_with(&[], move |c: &mut Config| {
+            c.origin = "registry.bafa.example/log".into();
+            c.trust_file = Some(ta);
+            c.authorities = vec![AuthorityConfig { id: BAFA.into(), name: String::new(), keys: vec![] }];
+        })
+        .await;
+        let a_peer = a.as_peer("bafa");
+        let b = TestNode::start_with(&[METI], move |c: &mut Config| {
+            c.origin = "registry.meti.example/log".into();
+            c.trust_file = Some(tb);
+            c.peers = vec![a_peer];
+            c.mirror_interval_ms = 50;
+        })
+        .await;
+        let mut at_a = a.client().await;
+        let key_set = pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![pb::SigningKey { public_key: k1.verifying_key().to_bytes().to_vec(), ..Default::default() }], issued_at: DECIDED };
+        at_a.publish(sign_key_set(key_set, &[&roots[0], &roots[1]])).await.unwrap();
+        let envelopes: Vec<Vec<u8>> = (0..LICENCES).map(|i| sign_decision(grant(BAFA, &format!("DE-2026-{i:06}")), &k1)).collect();
+        comity_tests::publish_concurrently(at_a.clone(), envelopes, 64).await;
+        let agreement = pb::RecognitionAgreement {
+            relying_authority: METI.into(),
+            recognised_authority: BAFA.into(),
+            version: 1,
+            agreement_id: "eu-du-2026".into(),
+            control_code_patterns: vec!["EU-DU:3A001.*".into()],
+            destinations_denied: vec!["RU".into()],
+            max_risk_tier: 3,
+            ..Default::default()
+        };
+        b.client().await.publish(sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[&b.signer(METI)])).await.unwrap();
+        let size = a.node().registry().store().log("registry.bafa.example/log").size().unwrap();
+        while b.node().mirror_status("bafa").is_none_or(|s| s.size < size) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The verdict in process: store reads, the pure judgement and the proof bundle.
+        let registry = b.node().registry().clone();
+        let mut latencies = Vec::with_capacity(n);
+        let start = Instant::now();
+        for i in 0..n {
+            let r = request(i);
+            let q = Question {
+                authority: r.authority,
+                licence_id: r.licence_id,
+                relying_authority: r.relying_authority,
+                context: Context { destination: Some(r.destination), control_code: Some(r.control_code), end_user: Some(r.end_user), at: comity_node::registry::now() },
+            };
+            let t = Instant::now();
+            let answer = comity_node::verify::verify(&registry, &q, 86_400, comity_node::registry::now()).unwrap();
+            latencies.push(t.elapsed());
+            assert_eq!(answer.verdict, Verdict::Valid as i32, "{:?}", answer.reasons);
+        }
+        row("Verify in process (no gRPC), one thread, at the mirror", &mut latencies, start.elapsed());
+
+        let channel = tonic::transport::Endpoint::from_shared(b.url()).unwrap().tcp_nodelay(true).connect().await.unwrap();
+        let health_channel = channel.clone();
+        let (mut latencies, elapsed) = load(n, move |_| {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(health_channel.clone());
+            async move {
+                health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+            }
+        })
+        .await;
+        row(&format!("bare loopback gRPC (health check), {IN_FLIGHT} in flight"), &mut latencies, elapsed);
+
+        let (mut latencies, elapsed) = load(n, move |i| {
+            let mut registry = pb::registry_client::RegistryClient::new(channel.clone());
+            async move {
+                let answer = registry.verify(request(i)).await.unwrap().into_inner();
+                assert_eq!(answer.verdict, Verdict::Valid as i32);
+            }
+        })
+        .await;
+        row(&format!("comity Verify at the mirror, loopback gRPC, {IN_FLIGHT} in flight"), &mut latencies, elapsed);
+    });
+}
