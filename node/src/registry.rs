@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::log::{NodeLog, Overlay};
 use crate::store::{Evidence, SearchPage, SearchQuery, Store, WriteBatch};
-use crate::trust::{Signers, Trust};
+use crate::trust::{Signers, StoredAgreement, Trust};
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -258,6 +258,18 @@ impl Registry {
         Ok(state.map(|state| LicenceView { state, chain }))
     }
 
+    /// A licence's decisions in version order, parsed (empty when none exists).
+    pub fn chain(&self, authority: &str, licence_id: &str) -> Result<Vec<Envelope>, Error> {
+        self.store
+            .chain_ids(authority, licence_id)?
+            .into_iter()
+            .map(|id| {
+                let bytes = self.store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
+                Envelope::parse(bytes).map_err(stored_corrupt)
+            })
+            .collect()
+    }
+
     /// A statement's envelope.
     pub fn statement(&self, id: &StatementId) -> Result<Option<Vec<u8>>, Error> {
         Ok(self.store.statement(id)?)
@@ -314,6 +326,8 @@ struct BatchState<'a> {
     key_sets: HashMap<String, KeySetView>,
     /// Versions of agreements staged in this batch.
     staged_agreements: HashMap<(String, String, String), u64>,
+    /// Agreements staged in this batch, put in force once committed.
+    new_agreements: Vec<StoredAgreement>,
     trust: &'a Trust,
 }
 
@@ -396,6 +410,7 @@ fn writer_loop(
             staged_index: HashMap::new(),
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
+            new_agreements: Vec::new(),
             trust: &trust,
         };
         let mut writes = false;
@@ -436,6 +451,9 @@ fn writer_loop(
             for (_, set) in state.key_sets.drain() {
                 tracing::info!(authority = %set.authority, version = set.version, "key set in force");
                 trust.install(set);
+            }
+            for agreement in state.new_agreements.drain(..) {
+                trust.install_agreement(agreement);
             }
         }
         match (&committed, &note) {
@@ -528,6 +546,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             supersedes_agreement(store, &state.staged_agreements, agreement)?;
             state.batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
             state.staged_agreements.insert(agreement_key(agreement), a.version);
+            state.new_agreements.push(StoredAgreement { id, envelope: job.envelope.bytes().to_vec(), agreement: agreement.clone() });
             None
         }
     };
@@ -597,8 +616,15 @@ fn apply_decision(
 
 /// Stages a peer's verified entries `first..` and its checkpoint as the next part of the
 /// mirrored log `origin`, applying each new decision to its licence. All or nothing.
-/// Returns the batch and the key sets it puts in force (to install once committed).
-fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(WriteBatch, Vec<KeySetView>), Error> {
+/// Key sets and agreements a mirrored part puts in force once committed.
+#[derive(Default)]
+struct Installs {
+    key_sets: Vec<KeySetView>,
+    agreements: Vec<StoredAgreement>,
+}
+
+/// Returns the batch and what it puts in force.
+fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(WriteBatch, Installs), Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
@@ -618,6 +644,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     let mut seen = std::collections::HashSet::new();
     let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
     let mut agreements = HashMap::new();
+    let mut new_agreements = Vec::new();
     for (offset, (envelope, checked)) in m.entries.iter().enumerate() {
         let index = m.first + offset as u64;
         let id = envelope.id();
@@ -648,6 +675,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
                     supersedes_agreement(store, &agreements, agreement).map_err(|e| refused(e.to_string()))?;
                     batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
                     agreements.insert(agreement_key(agreement), a.version);
+                    new_agreements.push(StoredAgreement { id, envelope: envelope.bytes().to_vec(), agreement: agreement.clone() });
                 }
             }
             batch.put_statement(&id, envelope.bytes(), None);
@@ -664,7 +692,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         })?;
         // The checkpoint itself is stored with the last part.
         batch.put_log_size(&m.checkpoint.origin, end);
-        return Ok((batch, key_sets.into_values().collect()));
+        return Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }));
     }
     if root != m.checkpoint.root {
         return Err(Error::InvalidArgument(format!(
@@ -677,7 +705,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &note);
     batch.put_log_time(&m.checkpoint.origin, m.checkpoint.size, m.checkpoint.time);
     stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
-    Ok((batch, key_sets.into_values().collect()))
+    Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }))
 }
 
 fn agreement_key(a: &CheckedAgreement) -> (String, String, String) {
@@ -714,11 +742,14 @@ fn supersedes_agreement(store: &Store, staged: &HashMap<(String, String, String)
 fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(), Error> {
     let mut evidence = Vec::new();
     let error = match stage_mirror(store, m, &mut evidence, witnesses, trust) {
-        Ok((batch, key_sets)) => {
+        Ok((batch, installs)) => {
             store.commit(batch)?;
-            for set in key_sets {
+            for set in installs.key_sets {
                 tracing::info!(origin = %m.checkpoint.origin, authority = %set.authority, version = set.version, "key set in force");
                 trust.install(set);
+            }
+            for agreement in installs.agreements {
+                trust.install_agreement(agreement);
             }
             return Ok(());
         }

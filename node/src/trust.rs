@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use comity_proto::statement::Envelope;
+use comity_proto::pb;
+use comity_proto::recognition::CheckedAgreement;
+use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::{check_key_set, KeySetView, KeyStanding, Roots, TrustError};
 use ed25519_dalek::VerifyingKey;
 
@@ -19,6 +21,31 @@ pub struct Trust {
     configured: HashMap<String, Vec<VerifyingKey>>,
     hosted: HashSet<String>,
     key_sets: RwLock<HashMap<String, Arc<KeySetView>>>,
+    /// Recognition agreements in force (latest version of each, not withdrawn), as stored.
+    agreements: RwLock<Arc<Vec<StoredAgreement>>>,
+}
+
+/// A stored recognition agreement.
+#[derive(Debug, Clone)]
+pub struct StoredAgreement {
+    pub id: StatementId,
+    pub envelope: Vec<u8>,
+    pub agreement: CheckedAgreement,
+}
+
+impl StoredAgreement {
+    /// The stored agreement `id` with envelope `bytes`, or why it is not one.
+    pub fn parse(id: StatementId, bytes: Vec<u8>) -> Result<Self, String> {
+        let envelope = Envelope::parse(bytes.clone()).map_err(|e| e.to_string())?;
+        let pb::statement::Kind::Agreement(a) = envelope.statement() else { return Err(format!("statement {id} is not an agreement")) };
+        let agreement = CheckedAgreement::try_from(a.clone()).map_err(|e| e.to_string())?;
+        Ok(Self { id, envelope: bytes, agreement })
+    }
+
+    fn key(&self) -> (&str, &str, &str) {
+        let a = self.agreement.agreement();
+        (&a.relying_authority, &a.recognised_authority, &a.agreement_id)
+    }
 }
 
 /// How a decision's signers stand.
@@ -39,7 +66,15 @@ impl Trust {
     pub fn load(config: &Config, roots: HashMap<String, Roots>, store: &Store) -> anyhow::Result<Self> {
         let configured = config.known_keys();
         let hosted = config.authorities.iter().map(|a| a.id.clone()).collect();
-        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()) };
+        let mut agreements = Vec::new();
+        for id in store.agreement_ids(None)? {
+            let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("agreement {id} is missing from the store"))?;
+            let stored = StoredAgreement::parse(id, bytes).map_err(anyhow::Error::msg)?;
+            if !stored.agreement.agreement().withdrawn {
+                agreements.push(stored);
+            }
+        }
+        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()), agreements: RwLock::new(Arc::new(agreements)) };
         for (authority, id) in store.key_set_ids()? {
             let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("key set {id} of {authority} is missing from the store"))?;
             match Envelope::parse(bytes).map_err(|e| e.to_string()).and_then(|e| check_key_set(&e, &trust.roots, None).map_err(|e| e.to_string())) {
@@ -77,6 +112,26 @@ impl Trust {
         if sets.get(&view.authority).is_none_or(|s| s.version < view.version) {
             sets.insert(view.authority.clone(), Arc::new(view));
         }
+    }
+
+    /// The agreements in force.
+    pub fn agreements(&self) -> Arc<Vec<StoredAgreement>> {
+        self.agreements.read().expect("agreement lock").clone()
+    }
+
+    /// Puts a newly stored agreement version in force (or ends the agreement it withdraws).
+    pub fn install_agreement(&self, stored: StoredAgreement) {
+        let mut lock = self.agreements.write().expect("agreement lock");
+        let current = lock.iter().find(|a| a.key() == stored.key()).map(|a| a.agreement.agreement().version);
+        if current.is_some_and(|v| v >= stored.agreement.agreement().version) {
+            return;
+        }
+        let mut next: Vec<StoredAgreement> = lock.iter().filter(|a| a.key() != stored.key()).cloned().collect();
+        if !stored.agreement.agreement().withdrawn {
+            next.push(stored);
+        }
+        next.sort_by(|a, b| a.key().cmp(&b.key()));
+        *lock = Arc::new(next);
     }
 
     /// Checks a key set against the roots and `current` (the set in force at that point).

@@ -4,46 +4,48 @@
 
 use std::collections::HashMap;
 
-use comity_proto::log::{prove_inclusion, stored_checkpoint_fields};
+use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
 use comity_proto::recognition::{CheckedAgreement, Context};
-use comity_proto::statement::{Envelope, StatementId};
+use comity_proto::statement::StatementId;
 use comity_proto::verdict::{judge, Facts, Link, Question};
 
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::store::{Evidence, Store};
+use crate::trust::StoredAgreement;
 
 /// Answers `q` at time `now`.
 pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
     let store = registry.store();
     let trust = registry.trust();
-    let view = registry.licence(&q.authority, &q.licence_id)?;
-    let chain_raw = view.map(|v| v.chain).unwrap_or_default();
+    let chain = registry.chain(&q.authority, &q.licence_id)?;
+    let mut logs = LogViews::default();
 
-    let mut links = Vec::with_capacity(chain_raw.len());
-    let mut origins = Vec::new();
-    for (id, bytes, decision) in &chain_raw {
-        let envelope = Envelope::parse(bytes.clone()).map_err(corrupt)?;
-        let location = store.location_of(id)?;
+    let mut links = Vec::with_capacity(chain.len());
+    let mut origins: Vec<String> = Vec::new();
+    for envelope in &chain {
+        let decision = envelope.decision().cloned().ok_or_else(|| corrupt(format!("statement {} is not a decision", envelope.id())))?;
+        let location = store.location_of(&envelope.id())?;
         let logged_at = match &location {
             Some((origin, index)) => store.log(origin).entered_at(*index)?,
             None => None,
         };
-        if let Some((origin, _)) = &location {
-            if !origins.contains(origin) {
-                origins.push(origin.clone());
+        if let Some((origin, _)) = location {
+            if !origins.contains(&origin) {
+                origins.push(origin);
             }
         }
-        links.push(Link { id: *id, decision: decision.clone(), key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at });
+        links.push(Link { id: envelope.id(), decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at });
     }
 
-    let agreements = agreements_in_force(store, Some(&q.relying_authority))?;
+    let in_force = trust.agreements();
+    let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
+    let checked: Vec<CheckedAgreement> = agreements.iter().map(|a| a.agreement.clone()).collect();
     let key_set = trust.key_set(&q.authority);
     // The issuer's log is the one carrying its latest decision; heard from = that log's newest checkpoint.
-    let issuer_log = origins.last().cloned();
-    let log_heard_at = match &issuer_log {
-        Some(origin) => store.log(origin).checkpoint()?.and_then(|note| stored_checkpoint_fields(&note)).map(|(_, _, time)| time),
+    let log_heard_at = match origins.last() {
+        Some(origin) => logs.latest(store, origin)?.map(|(_, _, time)| time),
         None => None,
     };
     let facts = Facts {
@@ -51,66 +53,92 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         key_set: key_set.as_deref(),
         chain: &links,
         fork: fork_of(store, &q.authority, &q.licence_id, &origins)?,
-        agreements: &agreements.iter().map(|a| a.agreement.clone()).collect::<Vec<_>>(),
+        agreements: &checked,
         log_heard_at,
         default_max_staleness_secs,
         now,
     };
     let judgement = judge(q, &facts);
 
-    let mut statements: Vec<(StatementId, Vec<u8>)> = chain_raw.iter().map(|(id, bytes, _)| (*id, bytes.clone())).collect();
-    if let Some(set) = &key_set {
+    // The statements of the proof: the chain, the issuer's key set, the agreement applied and
+    // the relying authority's key set (so the agreement's signature can be checked offline).
+    let mut statements: Vec<(StatementId, Vec<u8>)> = chain.iter().map(|e| (e.id(), e.bytes().to_vec())).collect();
+    let agreement = judgement.agreement.map(|i| agreements[i]);
+    let mut key_sets = vec![key_set];
+    if let Some(a) = agreement {
+        statements.push((a.id, a.envelope.clone()));
+        key_sets.push(trust.key_set(&q.relying_authority));
+    }
+    for set in key_sets.into_iter().flatten() {
         if let Some(bytes) = store.statement(&set.id)? {
             statements.push((set.id, bytes));
         }
     }
-    let agreement = judgement.agreement.map(|i| (agreements[i].id, agreements[i].envelope.clone()));
-    if let Some((id, bytes)) = &agreement {
-        statements.push((*id, bytes.clone()));
-        // The relying authority's key set, so the agreement's signature can be checked offline.
-        if let Some(set) = trust.key_set(&q.relying_authority) {
-            if let Some(bytes) = store.statement(&set.id)? {
-                statements.push((set.id, bytes));
-            }
-        }
-    }
-    let proof = proof_bundle(store, statements, now)?;
+    let proof = proof_bundle(store, &mut logs, statements, now)?;
     Ok(pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
         warnings: judgement.warnings,
         licence: judgement.state.as_ref().map(|s| s.summary_at(q.context.at)),
-        chain: chain_raw
-            .into_iter()
-            .map(|(id, envelope, decision)| pb::ChainLink { statement_id: id.0.to_vec(), envelope, decision: Some(decision) })
-            .collect(),
-        agreement: agreement.map(|(_, bytes)| bytes).unwrap_or_default(),
+        chain: links.into_iter().map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: Vec::new(), decision: Some(link.decision) }).collect(),
+        agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
         proof: Some(proof),
         checked_at: now,
     })
 }
 
-/// A stored agreement.
-pub struct StoredAgreement {
-    pub id: StatementId,
-    pub envelope: Vec<u8>,
-    pub agreement: CheckedAgreement,
+/// A stored checkpoint note with its (size, root, time).
+type Note = (String, (u64, TreeHash, i64));
+
+/// The checkpoint notes of the logs one answer uses, read once each.
+#[derive(Default)]
+struct LogViews {
+    notes: HashMap<String, Vec<Note>>,
 }
 
-/// The agreements in force (latest version of each, withdrawn ones left out), optionally only
-/// those of one relying authority.
-pub fn agreements_in_force(store: &Store, relying: Option<&str>) -> Result<Vec<StoredAgreement>, Error> {
-    let mut out = Vec::new();
-    for id in store.agreement_ids(relying)? {
-        let bytes = store.statement(&id)?.ok_or_else(|| corrupt(format!("agreement {id} missing")))?;
-        let envelope = Envelope::parse(bytes.clone()).map_err(corrupt)?;
-        let pb::statement::Kind::Agreement(a) = envelope.statement() else { return Err(corrupt(format!("statement {id} is not an agreement"))) };
-        let checked = CheckedAgreement::try_from(a.clone()).map_err(corrupt)?;
-        if !checked.agreement().withdrawn {
-            out.push(StoredAgreement { id, envelope: bytes, agreement: checked });
+impl LogViews {
+    /// The cosigned and the latest checkpoint of `origin`, cosigned first.
+    fn notes(&mut self, store: &Store, origin: &str) -> Result<&[Note], Error> {
+        if !self.notes.contains_key(origin) {
+            let log = store.log(origin);
+            let notes = [log.cosigned()?, log.checkpoint()?].into_iter().flatten().filter_map(|n| stored_checkpoint_fields(&n).map(|f| (n, f))).collect();
+            self.notes.insert(origin.to_string(), notes);
         }
+        Ok(&self.notes[origin])
     }
-    Ok(out)
+
+    /// (size, root, time) of the newest checkpoint held of `origin`.
+    fn latest(&mut self, store: &Store, origin: &str) -> Result<Option<(u64, TreeHash, i64)>, Error> {
+        Ok(self.notes(store, origin)?.iter().map(|(_, f)| *f).max_by_key(|(size, _, time)| (*size, *time)))
+    }
+}
+
+/// Each statement with a receipt: its place in its log, proven against the cosigned
+/// checkpoint of that log when it covers it, else the latest.
+fn proof_bundle(store: &Store, logs: &mut LogViews, statements: Vec<(StatementId, Vec<u8>)>, now: i64) -> Result<pb::ProofBundle, Error> {
+    let mut bundle = pb::ProofBundle::default();
+    let mut oldest = now;
+    for (id, bytes) in statements {
+        let (origin, index) = store.location_of(&id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?;
+        let (note, (size, _, time)) = logs
+            .notes(store, &origin)?
+            .iter()
+            .find(|(_, (size, _, _))| *size > index)
+            .cloned()
+            .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
+        oldest = oldest.min(time);
+        let hashes = prove_inclusion(size, index, &store.log(&origin)).map_err(corrupt)?;
+        bundle.receipts.push(pb::Receipt {
+            origin,
+            index,
+            leaf_hash: comity_proto::log::leaf_hash(&bytes).to_vec(),
+            checkpoint: note,
+            inclusion_proof: hashes.into_iter().map(|h| h.to_vec()).collect(),
+        });
+        bundle.statements.push(bytes);
+    }
+    bundle.checkpoint_age_secs = now - oldest;
+    Ok(bundle)
 }
 
 /// Why the licence cannot be relied on: fork evidence against it, or a frozen log carrying it.
@@ -129,35 +157,6 @@ fn fork_of(store: &Store, authority: &str, licence_id: &str, origins: &[String])
         }
     }
     Ok(None)
-}
-
-/// Each statement with a receipt: its place in its log, proven against the cosigned
-/// checkpoint of that log when it covers it, else the latest.
-fn proof_bundle(store: &Store, statements: Vec<(StatementId, Vec<u8>)>, now: i64) -> Result<pb::ProofBundle, Error> {
-    let mut bundle = pb::ProofBundle::default();
-    let mut oldest = now;
-    for (id, bytes) in statements {
-        let (origin, index) = store.location_of(&id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?;
-        let log = store.log(&origin);
-        let note = [log.cosigned()?, log.checkpoint()?]
-            .into_iter()
-            .flatten()
-            .find(|n| stored_checkpoint_fields(n).is_some_and(|(size, _, _)| size > index))
-            .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
-        let (size, _, time) = stored_checkpoint_fields(&note).ok_or_else(|| corrupt("stored checkpoint unreadable"))?;
-        oldest = oldest.min(time);
-        let hashes = prove_inclusion(size, index, &log).map_err(corrupt)?;
-        bundle.receipts.push(pb::Receipt {
-            origin,
-            index,
-            leaf_hash: comity_proto::log::leaf_hash(&bytes).to_vec(),
-            checkpoint: note,
-            inclusion_proof: hashes.into_iter().map(|h| h.to_vec()).collect(),
-        });
-        bundle.statements.push(bytes);
-    }
-    bundle.checkpoint_age_secs = now - oldest;
-    Ok(bundle)
 }
 
 /// The question a request asks, with its fields checked.
