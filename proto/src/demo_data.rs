@@ -1996,6 +1996,44 @@ fn ethz(c: &Clock) -> Vec<Built> {
     out
 }
 
+/// Recognition agreements between the demo authorities, as their agencies might sign them:
+/// each relying authority recognises a partner's licences for the partner's usual regimes,
+/// never for embargoed destinations, and up to a review tier. Times relative to `now`.
+pub fn agreements(now: i64) -> Vec<crate::pb::RecognitionAgreement> {
+    use crate::pb::{LicenceType, Regime, RecognitionAgreement};
+    let embargoed = || ["RU", "BY", "KP", "IR", "SY"].map(String::from).to_vec();
+    let base = |relying: &str, recognised: &str, id: &str| RecognitionAgreement {
+        relying_authority: relying.into(),
+        recognised_authority: recognised.into(),
+        version: 1,
+        agreement_id: id.into(),
+        destinations_denied: embargoed(),
+        valid_from: now - 400 * DAY,
+        valid_until: now + 3 * 365 * DAY,
+        max_staleness_secs: DAY as u64,
+        issued_at: now - 400 * DAY,
+        ..Default::default()
+    };
+    vec![
+        RecognitionAgreement {
+            regimes: vec![Regime::EuDualUse as i32],
+            control_code_patterns: vec!["EU-DU:3A001.*".into(), "EU-DU:3A002.*".into(), "EU-DU:3B001.*".into(), "EU-DU:5A002.*".into()],
+            licence_types: vec![LicenceType::Individual as i32, LicenceType::Global as i32],
+            max_risk_tier: 3,
+            conditions: vec!["Importer presents the German end-use certificate with the customs declaration.".into()],
+            ..base("jp.meti", "de.bafa", "eu-du-electronics")
+        },
+        RecognitionAgreement {
+            regimes: vec![Regime::EuDualUse as i32],
+            max_risk_tier: 2,
+            conditions: vec!["Re-export from the UK needs a UK licence.".into()],
+            ..base("uk.ecju", "de.bafa", "eu-du-2026")
+        },
+        RecognitionAgreement { max_risk_tier: 3, ..base("de.bafa", "uk.ecju", "uk-strategic-2026") },
+        RecognitionAgreement { max_risk_tier: 2, ..base("de.bafa", "jp.meti", "jp-fefta-2026") },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -2302,40 +2340,3 @@ mod tests {
     }
 }
 
-/// Recognition agreements between the demo authorities, as their agencies might sign them:
-/// each relying authority recognises a partner's licences for the partner's usual regimes,
-/// never for embargoed destinations, and up to a review tier. Times relative to `now`.
-pub fn agreements(now: i64) -> Vec<crate::pb::RecognitionAgreement> {
-    use crate::pb::{LicenceType, Regime, RecognitionAgreement};
-    let embargoed = || ["RU", "BY", "KP", "IR", "SY"].map(String::from).to_vec();
-    let base = |relying: &str, recognised: &str, id: &str| RecognitionAgreement {
-        relying_authority: relying.into(),
-        recognised_authority: recognised.into(),
-        version: 1,
-        agreement_id: id.into(),
-        destinations_denied: embargoed(),
-        valid_from: now - 400 * DAY,
-        valid_until: now + 3 * 365 * DAY,
-        max_staleness_secs: DAY as u64,
-        issued_at: now - 400 * DAY,
-        ..Default::default()
-    };
-    vec![
-        RecognitionAgreement {
-            regimes: vec![Regime::EuDualUse as i32],
-            control_code_patterns: vec!["EU-DU:3A001.*".into(), "EU-DU:3A002.*".into(), "EU-DU:3B001.*".into(), "EU-DU:5A002.*".into()],
-            licence_types: vec![LicenceType::Individual as i32, LicenceType::Global as i32],
-            max_risk_tier: 3,
-            conditions: vec!["Importer presents the German end-use certificate with the customs declaration.".into()],
-            ..base("jp.meti", "de.bafa", "eu-du-electronics")
-        },
-        RecognitionAgreement {
-            regimes: vec![Regime::EuDualUse as i32],
-            max_risk_tier: 2,
-            conditions: vec!["Re-export from the UK needs a UK licence.".into()],
-            ..base("uk.ecju", "de.bafa", "eu-du-2026")
-        },
-        RecognitionAgreement { max_risk_tier: 3, ..base("de.bafa", "uk.ecju", "uk-strategic-2026") },
-        RecognitionAgreement { max_risk_tier: 2, ..base("de.bafa", "jp.meti", "jp-fefta-2026") },
-    ]
-}
