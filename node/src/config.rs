@@ -66,6 +66,11 @@ pub struct Config {
     /// seconds, unless the agreement applied sets its own maximum.
     #[serde(default = "default_max_staleness")]
     pub max_staleness_secs: u64,
+    /// Also ask every peer for every other peer's log: a second path to each log when a direct
+    /// link is cut, and a cross-check that catches a log showing different views to different
+    /// nodes (a split view), without configuring relay paths by hand.
+    #[serde(default = "default_true")]
+    pub relay_paths: bool,
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
@@ -89,6 +94,10 @@ pub struct PeerConfig {
     /// a witness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness_key: Option<String>,
+    /// A relay path added by `relay_paths` (not configured): a peer that does not carry the log
+    /// is not a failure.
+    #[serde(skip)]
+    pub relay: bool,
 }
 
 /// An authority hosted by this node.
@@ -163,6 +172,10 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
 
+fn default_true() -> bool {
+    true
+}
+
 fn default_max_staleness() -> u64 {
     comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS
 }
@@ -183,6 +196,7 @@ impl Default for Config {
             trusted: Vec::new(),
             trust_file: None,
             max_staleness_secs: default_max_staleness(),
+            relay_paths: true,
             mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }
@@ -238,6 +252,26 @@ impl Config {
     /// The witness keys of the peers that have one (checked by [`Config::check`]).
     pub fn peer_witnesses(&self) -> Vec<(PeerConfig, comity_proto::witness::WitnessVerifier)> {
         self.peers.iter().filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
+    }
+
+    /// Every path this node mirrors a log through: each `[[peer]]` entry, and with
+    /// `relay_paths` each peer again for every other peer's log (id `LOG-via-PEER`), unless that
+    /// path is configured already.
+    pub fn mirror_paths(&self) -> Vec<PeerConfig> {
+        let mut paths = self.peers.clone();
+        if !self.relay_paths {
+            return paths;
+        }
+        for via in &self.peers {
+            for log in &self.peers {
+                let same_path = |p: &PeerConfig| p.url == via.url && p.log_key == log.log_key;
+                if log.log_key == via.log_key || paths.iter().any(same_path) {
+                    continue;
+                }
+                paths.push(PeerConfig { id: format!("{}-via-{}", log.id, via.id), url: via.url.clone(), log_key: log.log_key.clone(), witness_key: None, relay: true });
+            }
+        }
+        paths
     }
 
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.

@@ -29,6 +29,8 @@ const ENTRIES_PER_CALL: u64 = 10_000;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Largest message accepted from a peer.
 const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
+/// How often a relay path asks again a peer that does not carry the log.
+const NOT_RELAYED_RETRY: Duration = Duration::from_secs(60);
 /// Longest wait between retries after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -104,6 +106,11 @@ impl PeerMirror {
                 Ok(()) => {
                     backoff = self.interval;
                     self.wait_for_news().await;
+                }
+                // A relay path through a peer that does not carry this log: look again later.
+                Err(RoundError::Status(s)) if self.peer.relay && s.code() == tonic::Code::NotFound => {
+                    tracing::debug!(path = %self.peer.id, "peer does not relay this log");
+                    tokio::time::sleep(NOT_RELAYED_RETRY).await;
                 }
                 Err(e) => {
                     tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");

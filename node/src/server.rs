@@ -80,7 +80,7 @@ impl RunningNode {
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
-        for peer in &config.peers {
+        for peer in &config.mirror_paths() {
             let interval = Duration::from_millis(config.mirror_interval_ms);
             let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout()).map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });

@@ -463,8 +463,7 @@ async fn an_entry_stream_that_never_ends_fails_the_round_in_bounded_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_shown_different_checkpoints_of_one_size_find_the_split_view() {
     // The liar shows B one log of two entries and C another, both under validly signed
-    // checkpoints of size 2. B and C mirror each other: their own logs, and the liar's log
-    // relayed by the other.
+    // checkpoints of size 2. B and C mirror each other's logs.
     let sbdu = KeyFile::generate(SBDU);
     let to_b = Liar::start(LyingLog::new(evil_key(), grants(&sbdu, "TO-B", 0..2))).await;
     let to_c = Liar::start(LyingLog::new(evil_key(), grants(&sbdu, "TO-C", 0..2))).await;
@@ -487,8 +486,10 @@ async fn two_nodes_shown_different_checkpoints_of_one_size_find_the_split_view()
         p
     };
     let evil = evil_key().verifier().to_string();
-    let b_peers = vec![peer("evil", &to_b.url, &evil), peer("evil-via-c", &c_front.url(), &evil), peer("ecju", &c_front.url(), &c_log)];
-    let c_peers = vec![peer("evil", &to_c.url, &evil), peer("evil-via-b", &b_front.url(), &evil), peer("meti", &b_front.url(), &b_log)];
+    // No relay path is configured: each node asks its other peer for the liar's log by itself
+    // (`relay_paths`, on by default), which is how the two views meet.
+    let b_peers = vec![peer("evil", &to_b.url, &evil), peer("ecju", &c_front.url(), &c_log)];
+    let c_peers = vec![peer("evil", &to_c.url, &evil), peer("meti", &b_front.url(), &b_log)];
     drop(template);
     let start = |origin: &'static str, key_file: std::path::PathBuf, peers: Vec<PeerConfig>| {
         let trust = vec![trusted(&sbdu)];
