@@ -341,3 +341,44 @@ async fn a_cut_or_blackholed_link_is_routed_around_through_another_peer() {
     .await;
     assert!(timed_out(&failed), "{failed}");
 }
+
+/// A slow peer with a long log does not hold up another peer's news: while C is still catching
+/// up with A's 1,500 entries over a slowed link, a decision published at B reaches C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_peer_with_a_long_log_does_not_hold_up_the_others() {
+    const TOTAL: u64 = 1500;
+    let a = TestNode::start_with(&["de.bafa"], |c| c.origin = "registry.bafa.example/log".into()).await;
+    let b = TestNode::start_with(&["uk.ecju"], |c| c.origin = "registry.ecju.example/log".into()).await;
+    let envelopes = (0..TOTAL).map(|i| a.sign(grant("de.bafa", &format!("DE-2026-SLOW-{i:05}")))).collect();
+    publish_concurrently(a.client().await, envelopes, 32).await;
+
+    let slow_link = FaultProxy::start(a.node().addr()).await;
+    // 16 KiB every 40 ms: A's log (~1.5 MB) takes seconds to arrive.
+    slow_link.slow(Duration::from_millis(40));
+    let mut via_slow = a.as_peer("bafa");
+    via_slow.url = slow_link.url();
+    let (peers, trusted) = (vec![via_slow, b.as_peer("ecju")], vec![a.authority("de.bafa"), b.authority("uk.ecju")]);
+    let c = TestNode::start_with(&["jp.meti"], move |cfg| {
+        cfg.origin = "registry.meti.example/log".into();
+        cfg.peers = peers;
+        cfg.trusted = trusted;
+        cfg.mirror_interval_ms = 50;
+        cfg.limits.mirror_entries_per_part = 100;
+    })
+    .await;
+    eventually(WAIT, "C to start catching up with A", || async { c.node().mirror_status("bafa").filter(|s| s.size > 0).map(|_| ()) }).await;
+
+    b.client().await.publish(b.sign(grant("uk.ecju", "GBSIEL/2026/0000001"))).await.unwrap();
+    let mut at_c = c.client().await;
+    eventually(WAIT, "B's decision at C", || {
+        let mut at_c = at_c.clone();
+        async move { at_c.licence("uk.ecju", "GBSIEL/2026/0000001").await.ok().map(|_| ()) }
+    })
+    .await;
+    let behind = c.node().mirror_status("bafa").unwrap().size;
+    assert!(behind < TOTAL, "C had already caught up with A ({behind}); the link was not slow enough to show anything");
+    // And A's log still arrives whole.
+    slow_link.pass();
+    eventually(WAIT, "C to catch up with A", || async { c.node().mirror_status("bafa").filter(|s| s.size == TOTAL).map(|_| ()) }).await;
+    at_c.licence("de.bafa", "DE-2026-SLOW-01499").await.unwrap();
+}
