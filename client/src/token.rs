@@ -90,6 +90,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     for (i, (bytes, receipt)) in token.statements.iter().zip(&token.receipts).enumerate() {
         let verifier = logs.get(&receipt.origin).ok_or_else(|| refuse(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
         let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refuse(format!("statement {i}: {e}")))?;
+        comity_proto::log::check_not_future(&checkpoint, now).map_err(|e| refuse(format!("statement {i}: {e}")))?;
         let envelope = Envelope::parse(bytes.clone()).map_err(|e| refuse(format!("statement {i}: {e}")))?;
         envelopes.push((envelope, receipt.origin.clone()));
         logged_at.push(checkpoint.time);

@@ -182,6 +182,7 @@ impl PeerMirror {
         // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
         let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
         let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
+        comity_proto::log::check_not_future(&checkpoint, crate::registry::now()).map_err(|e| RoundError::Refused(format!("{}: {e}", checkpoint.origin)))?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }

@@ -62,6 +62,7 @@ impl Witness {
             .get(origin)
             .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{origin}`, so it cannot witness it")))?;
         let asked = verifier.verify_checkpoint(note).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        comity_proto::log::check_not_future(&asked, crate::registry::now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let store = self.registry.store();
         let log = store.log(origin);
         if let Some(reason) = log.frozen()? {

@@ -32,6 +32,21 @@ pub enum LogError {
     WrongOrigin { expected: String, got: String },
     #[error("log key is malformed: {0}")]
     BadKey(String),
+    #[error("checkpoint is dated {secs} s in the future, beyond the {MAX_FUTURE_SECS} s allowed for clock differences")]
+    FromTheFuture { secs: i64 },
+}
+
+/// How far in the future a checkpoint may be dated (clocks differ between nodes). Beyond it a
+/// checkpoint is refused: a future date would make a stale view look fresh.
+pub const MAX_FUTURE_SECS: i64 = 600;
+
+/// Refuses a checkpoint dated more than [`MAX_FUTURE_SECS`] after `now`.
+pub fn check_not_future(checkpoint: &SignedCheckpoint, now: i64) -> Result<(), LogError> {
+    let ahead = checkpoint.time.saturating_sub(now);
+    if ahead > MAX_FUTURE_SECS {
+        return Err(LogError::FromTheFuture { secs: ahead });
+    }
+    Ok(())
 }
 
 /// RFC 6962 leaf hash: SHA-256(0x00 ‖ entry).

@@ -45,13 +45,18 @@ struct View {
 impl View {
     /// `envelopes` as a log, with a checkpoint validly signed by `key` whatever they contain.
     fn new(key: &LogKey, envelopes: Vec<Vec<u8>>) -> Arc<Self> {
+        Self::dated(key, envelopes, comity_node::registry::now())
+    }
+
+    /// Like [`View::new`], with the checkpoint dated `time` (a peer whose clock is off).
+    fn dated(key: &LogKey, envelopes: Vec<Vec<u8>>, time: i64) -> Arc<Self> {
         let mut hashes = MemoryHashes::default();
         for e in &envelopes {
             hashes.append(&leaf_hash(e));
         }
         let size = envelopes.len() as u64;
         let root = if size == 0 { EMPTY_ROOT } else { tree_root(size, &hashes).unwrap() };
-        let note = key.sign_checkpoint(size, &root, comity_node::registry::now()).unwrap();
+        let note = key.sign_checkpoint(size, &root, time).unwrap();
         Arc::new(Self { envelopes, hashes, size, root, note })
     }
 }
@@ -99,6 +104,13 @@ impl LyingLog {
     /// From now on, serves `envelopes` under a fresh, validly signed checkpoint.
     fn serve(&self, envelopes: Vec<Vec<u8>>) -> Arc<View> {
         let view = View::new(&self.key, envelopes);
+        self.behaviour.lock().unwrap().view = view.clone();
+        view
+    }
+
+    /// Serves `envelopes` under a checkpoint dated `skew` seconds off the true time.
+    fn serve_skewed(&self, envelopes: Vec<Vec<u8>>, skew: i64) -> Arc<View> {
+        let view = View::dated(&self.key, envelopes, comity_node::registry::now() + skew);
         self.behaviour.lock().unwrap().view = view.clone();
         view
     }
@@ -458,6 +470,33 @@ async fn an_entry_stream_that_never_ends_fails_the_round_in_bounded_time() {
     let status = eventually(Duration::from_secs(20), "the stuck round to fail", || async { Some(scene.evil_status()).filter(|s| s.failures > 0) }).await;
     assert_eq!(scene.evil_stored(), 0, "{status:?}");
     assert!(scene.liar.log.hung_up.load(Ordering::SeqCst) > 0, "the victim hung up on the stuck stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_clock_off_by_hours_or_days_never_reorders_a_log_and_future_checkpoints_are_refused() {
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 86_400;
+    let mut scene = Scene::new(|_| Vec::new(), Entries::Honest).await;
+    let mut envelopes = grants(&scene.sbdu, "SKEW", 0..2);
+    // A clock a day or an hour ahead dates checkpoints in the future: refused, nothing stored.
+    for skew in [DAY, HOUR] {
+        scene.liar.log.serve_skewed(envelopes.clone(), skew);
+        let error = scene.refused("in the future").await;
+        assert!(error.contains("600 s allowed"), "{error}");
+        assert_eq!(scene.evil_stored(), 0);
+    }
+    // A clock a day or an hour behind only makes the log look older; sizes and proofs order it.
+    scene.liar.log.serve_skewed(envelopes.clone(), -DAY);
+    eventually(WAIT, "the day-behind checkpoint to be ingested", || async { (scene.evil_stored() == 2).then_some(()) }).await;
+    envelopes.extend(grants(&scene.sbdu, "SKEW", 2..4));
+    scene.liar.log.serve_skewed(envelopes.clone(), -DAY - HOUR);
+    eventually(WAIT, "a larger checkpoint dated earlier still to be ingested", || async { (scene.evil_stored() == 4).then_some(()) }).await;
+    // Within the tolerance (clocks a few minutes apart) is fine.
+    envelopes.extend(grants(&scene.sbdu, "SKEW", 4..5));
+    scene.liar.log.serve_skewed(envelopes.clone(), 300);
+    eventually(WAIT, "a checkpoint five minutes ahead to be ingested", || async { (scene.evil_stored() == 5).then_some(()) }).await;
+    assert!(scene.victim.node().registry().store().evidence().unwrap().is_empty(), "clock differences are not evidence");
+    scene.honest_peer_keeps_converging().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
