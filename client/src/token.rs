@@ -175,3 +175,27 @@ pub fn compact_form(token_bytes: &[u8]) -> Result<String, TokenError> {
     let (size, root, _) = comity_proto::log::stored_checkpoint_fields(&receipt.checkpoint).ok_or_else(|| TokenError::Refused("unreadable checkpoint".into()))?;
     Ok(format!("comity:1:{}/{}:v{version}:{id}:{}:{size}:{}", token.authority, token.licence_id, receipt.origin, hex::encode(root)))
 }
+
+/// Fuzzing entry point: verifies arbitrary bytes as a token against a trust file that pins the
+/// fuzz corpus log key and a signing key the corpus uses. Must never panic. Returns the
+/// verdict when the bytes verify, so tests can check the corpus reaches the verdict.
+pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
+    use comity_proto::trust::TrustedAuthority;
+    let signer = comity_proto::statement::Signer::from_seed(&[3; 32]);
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority {
+            id: "de.bafa".into(),
+            keys: vec![hex::encode(signer.verifying_key().to_bytes())],
+            logs: vec![comity_proto::fuzzing::corpus_log_key().verifier().to_string()],
+            ..Default::default()
+        }],
+    };
+    let question = Question {
+        authority: "de.bafa".into(),
+        licence_id: "DE-2026-004211".into(),
+        relying_authority: "de.bafa".into(),
+        context: comity_proto::recognition::Context { destination: Some("JP".into()), at: 1_793_200_000, ..Default::default() },
+    };
+    let _ = compact_form(data);
+    verify_token(data, &trust, &question, 1_793_200_000, 86_400).ok().map(|r| r.judgement.verdict)
+}

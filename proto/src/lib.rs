@@ -19,6 +19,7 @@ pub mod log;
 pub mod witness;
 pub mod trust;
 pub mod verdict;
+pub mod fuzzing;
 pub mod rules;
 pub mod recognition;
 pub mod demo_data;
