@@ -265,6 +265,7 @@ impl Registry {
             .into_iter()
             .map(|id| {
                 let bytes = self.store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
+                check_stored_hash(&id, &bytes)?;
                 Envelope::parse(bytes).map_err(stored_corrupt)
             })
             .collect()
@@ -291,12 +292,22 @@ fn stored_corrupt(e: impl std::fmt::Display) -> Error {
     Error::Store(crate::store::StoreError::Corrupt { table: "statement", detail: e.to_string() })
 }
 
+/// A statement's bytes must still hash to its id: a record damaged in the data dir is never
+/// answered from (the log itself serves it as stored, for auditors and mirrors to catch).
+fn check_stored_hash(id: &StatementId, bytes: &[u8]) -> Result<(), Error> {
+    if StatementId::of(bytes) != *id {
+        return Err(stored_corrupt(format!("statement {id} no longer hashes to its id: the data dir is damaged")));
+    }
+    Ok(())
+}
+
 fn load_chain(store: &Store, authority: &str, licence_id: &str) -> Result<Vec<(StatementId, Vec<u8>, pb::Decision)>, Error> {
     store
         .chain_ids(authority, licence_id)?
         .into_iter()
         .map(|id| {
             let bytes = store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
+            check_stored_hash(&id, &bytes)?;
             let env = Envelope::parse(bytes.clone()).map_err(stored_corrupt)?;
             let decision = env.decision().cloned().ok_or_else(|| stored_corrupt(format!("statement {id} is not a decision")))?;
             Ok((id, bytes, decision))

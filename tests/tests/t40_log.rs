@@ -220,6 +220,18 @@ async fn audit_catches_tampered_entries_in_the_data_dir() {
     let mut client = node.client().await;
     let err = audit(&mut client, None, None, &keys).await.unwrap_err();
     assert!(matches!(err, AuditError::Failed(AuditFailure::RootMismatch { .. })), "{err}");
+    // The node itself never answers from the damaged record: no licence view, no verdict.
+    let licence = published_licence(&published[2].1);
+    let err = client.licence(BAFA, &licence).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Internal), "{err}");
+    let request = comity_proto::pb::VerifyRequest { authority: BAFA.into(), licence_id: licence, relying_authority: BAFA.into(), ..Default::default() };
+    let err = client.verify(request).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Internal), "{err}");
+}
+
+/// The licence id of a published envelope.
+fn published_licence(envelope: &[u8]) -> String {
+    comity_proto::statement::Envelope::parse(envelope.to_vec()).unwrap().decision().unwrap().licence_id.clone()
 }
 
 #[tokio::test]
