@@ -91,9 +91,19 @@ pub struct Client {
 impl Client {
     /// Connects to `url` (e.g. `http://127.0.0.1:7700`).
     pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        Self::connect_with(url, DEFAULT_TLS.get()).await
+    }
+
+    /// Connects to `url`; an `https://` node is checked against `tls` (its CA, and this client's
+    /// certificate when the node asks for one).
+    pub async fn connect_with(url: &str, tls: Option<&ClientTls>) -> Result<Self, ClientError> {
         let connect_err = |message: String| ClientError::Connect { url: url.to_string(), message };
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| connect_err(e.to_string()))?
+        let mut endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| connect_err(e.to_string()))?;
+        if url.starts_with("https://") {
+            let tls = tls.ok_or_else(|| connect_err("an https:// node needs the consortium CA certificate: give --ca (or COMITY_CA)".into()))?;
+            endpoint = endpoint.tls_config(tls.config().map_err(connect_err)?).map_err(|e| connect_err(e.to_string()))?;
+        }
+        let endpoint = endpoint
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
@@ -248,6 +258,38 @@ impl Client {
             request.cursor = page.next_cursor;
         }
     }
+}
+
+/// TLS settings of a client: the CA that issued the nodes' certificates, and optionally this
+/// client's own certificate and key (for nodes that serve members only).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    pub ca: std::path::PathBuf,
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+    /// The name the node's certificate must be valid for [default: the URL's host].
+    pub domain: Option<String>,
+}
+
+impl ClientTls {
+    fn config(&self) -> Result<tonic::transport::ClientTlsConfig, String> {
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()));
+        let mut config = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(read(&self.ca)?));
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            config = config.identity(tonic::transport::Identity::from_pem(read(cert)?, read(key)?));
+        }
+        if let Some(domain) = &self.domain {
+            config = config.domain_name(domain.clone());
+        }
+        Ok(config)
+    }
+}
+
+static DEFAULT_TLS: std::sync::OnceLock<ClientTls> = std::sync::OnceLock::new();
+
+/// Sets the TLS settings [`Client::connect`] uses for `https://` nodes (the CLI's `--ca`).
+pub fn set_default_tls(tls: ClientTls) {
+    let _ = DEFAULT_TLS.set(tls);
 }
 
 pub mod audit;

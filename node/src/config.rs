@@ -74,6 +74,10 @@ pub struct Config {
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
+    /// TLS for the gRPC listener and calls to peers (`https://` URLs); without it the node
+    /// serves plaintext, for development only, and says so in its log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsConfig>,
     /// Resource limits.
     #[serde(default)]
     pub limits: Limits,
@@ -94,10 +98,25 @@ pub struct PeerConfig {
     /// a witness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness_key: Option<String>,
+    /// The name the peer's TLS certificate must be valid for [default: the host part of its
+    /// log origin, e.g. `registry.meti.example`]. Calls from a client presenting a certificate
+    /// for this name are this peer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_name: Option<String>,
     /// A relay path added by `relay_paths` (not configured): a peer that does not carry the log
     /// is not a failure.
     #[serde(skip)]
     pub relay: bool,
+}
+
+impl PeerConfig {
+    /// The name the peer's certificate must be valid for.
+    pub fn tls_name(&self) -> String {
+        self.tls_name.clone().unwrap_or_else(|| {
+            let origin = self.log_key.split('+').next().unwrap_or_default();
+            origin.split('/').next().unwrap_or(origin).to_string()
+        })
+    }
 }
 
 /// An authority hosted by this node.
@@ -197,6 +216,7 @@ impl Default for Config {
             trust_file: None,
             max_staleness_secs: default_max_staleness(),
             relay_paths: true,
+            tls: None,
             mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }
@@ -268,7 +288,14 @@ impl Config {
                 if log.log_key == via.log_key || paths.iter().any(same_path) {
                     continue;
                 }
-                paths.push(PeerConfig { id: format!("{}-via-{}", log.id, via.id), url: via.url.clone(), log_key: log.log_key.clone(), witness_key: None, relay: true });
+                paths.push(PeerConfig {
+                    id: format!("{}-via-{}", log.id, via.id),
+                    url: via.url.clone(),
+                    log_key: log.log_key.clone(),
+                    witness_key: None,
+                    tls_name: Some(via.tls_name()),
+                    relay: true,
+                });
             }
         }
         paths

@@ -123,7 +123,7 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
             url: format!("http://{}", listener.local_addr()?),
             log_key: key.verifier().to_string(),
             witness_key: Some(witness.verifier().to_string()),
-            relay: false,
+            tls_name: None, relay: false,
         });
     }
     let mut nodes = Vec::new();

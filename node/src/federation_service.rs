@@ -37,6 +37,8 @@ pub struct FederationService {
     /// Every witness whose cosignatures this node verifies (its peers' and its own).
     witnesses: Vec<WitnessVerifier>,
     shutting_down: watch::Receiver<bool>,
+    /// Served over TLS: federation calls must come from a configured peer's certificate.
+    tls: bool,
 }
 
 impl FederationService {
@@ -51,8 +53,26 @@ impl FederationService {
         witness: Arc<Witness>,
         witnesses: Vec<WitnessVerifier>,
         shutting_down: watch::Receiver<bool>,
+        tls: bool,
     ) -> Self {
-        Self { store, origin, peers, registry, witness, witnesses, shutting_down }
+        Self { store, origin, peers, registry, witness, witnesses, shutting_down, tls }
+    }
+
+    /// With TLS, `Subscribe` and `Cosign` serve configured peers only, known by the name their
+    /// client certificate is valid for; returns the peer's id. Without TLS (development) anyone
+    /// may call them.
+    fn calling_peer<T>(&self, request: &Request<T>) -> Result<Option<String>, Status> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let refused = || Status::permission_denied("federation calls are for configured peers: present the client certificate of one");
+        let certs = request.peer_certs().ok_or_else(refused)?;
+        let leaf = certs.first().ok_or_else(refused)?;
+        self.peers
+            .iter()
+            .find(|p| crate::tls::certificate_names(leaf, &p.config.tls_name()))
+            .map(|p| Some(p.config.id.clone()))
+            .ok_or_else(|| Status::permission_denied("the client certificate is not that of a configured peer"))
     }
 
     /// What this node holds of log `origin`.
@@ -128,6 +148,7 @@ impl federation_server::Federation for FederationService {
 
     #[instrument(skip_all, fields(origin = %request.get_ref().origin))]
     async fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Response<CheckpointStream>, Status> {
+        self.calling_peer(&request)?;
         let wanted = match request.into_inner().origin {
             o if o.is_empty() => self.origin.clone(),
             o if o == self.origin || self.peers.iter().any(|p| p.origin == o) => o,
@@ -202,6 +223,9 @@ impl federation_server::Federation for FederationService {
 
     #[instrument(skip_all)]
     async fn cosign(&self, request: Request<pb::CosignRequest>) -> Result<Response<pb::CosignResponse>, Status> {
+        if let Some(peer) = self.calling_peer(&request)? {
+            tracing::debug!(%peer, "cosign request");
+        }
         let note = request.into_inner().checkpoint;
         let cosignature = self.witness.cosign(&note).await?;
         Ok(Response::new(pb::CosignResponse { cosignature, witness: self.witness.verifier().name().into() }))

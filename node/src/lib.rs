@@ -14,6 +14,7 @@ pub mod trust;
 pub mod verify;
 pub mod store;
 pub mod tiles;
+pub mod tls;
 pub mod witness;
 
 pub use config::Config;

@@ -44,6 +44,15 @@ enum Command {
         /// The log's origin, naming this node's log forever [default: FIRST-AUTHORITY.registry/log].
         #[arg(long)]
         origin: Option<String>,
+        /// Consortium CA directory (from `comity-node ca init`): issue this node's TLS key and
+        /// certificate from it, for the origin's host name, and configure TLS.
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
+    },
+    /// A consortium's certificate authority for node TLS certificates.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
     },
     /// Serve the registry.
     Run {
@@ -81,6 +90,30 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the CA: DIR/ca.crt (give it to every member) and DIR/ca.key (keep it offline).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The CA's name, e.g. "EU-Japan export-control registry consortium".
+        #[arg(long, default_value = "Comity consortium CA")]
+        name: String,
+    },
+    /// Issue a member node's key and certificate for its DNS name (server and client use).
+    Issue {
+        /// CA directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node's DNS name, e.g. registry.bafa.example (peers configure it as `tls_name`).
+        #[arg(long)]
+        name: String,
+        /// Where to write node.crt and node.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -102,7 +135,17 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init { data_dir, authorities, listen, origin } => init(&data_dir, &authorities, listen, origin),
+        Command::Init { data_dir, authorities, listen, origin, tls_ca } => init(&data_dir, &authorities, listen, origin, tls_ca.as_deref()),
+        Command::Ca { command: CaCommand::Init { dir, name } } => {
+            comity_node::tls::ca_init(&dir, &name)?;
+            println!("CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)", dir.join(comity_node::tls::CA_CERT).display(), dir.join(comity_node::tls::CA_KEY).display());
+            Ok(())
+        }
+        Command::Ca { command: CaCommand::Issue { dir, name, out } } => {
+            comity_node::tls::ca_issue(&dir, &name, &out)?;
+            println!("certificate for {name}: {} and key {}", out.join(comity_node::tls::NODE_CERT).display(), out.join(comity_node::tls::NODE_KEY).display());
+            Ok(())
+        }
         Command::Run { config, data_dir, listen, http_listen } => {
             let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
             if let Some(data_dir) = data_dir {
@@ -166,7 +209,7 @@ fn load_config(explicit: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Resu
     Ok(Config::default())
 }
 
-fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>) -> anyhow::Result<()> {
+fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>, tls_ca: Option<&Path>) -> anyhow::Result<()> {
     let config_path = data_dir.join(CONFIG_FILE_NAME);
     if config_path.exists() {
         anyhow::bail!("{} already exists; refusing to overwrite an initialised node", config_path.display());
@@ -192,9 +235,26 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     println!("log {}: verifier key {} (give it to peers and auditors)", config.origin, log_key.verifier());
     let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
     println!("witness {}: key {} (peers use it to check this node's cosignatures)", config.witness_name(), witness_key.verifier());
+    let host = config.origin.split('/').next().unwrap_or("node").to_string();
+    let scheme = if let Some(ca) = tls_ca {
+        let tls_dir = data_dir.join("tls");
+        comity_node::tls::ca_issue(ca, &host, &tls_dir)?;
+        std::fs::copy(ca.join(comity_node::tls::CA_CERT), tls_dir.join(comity_node::tls::CA_CERT)).context("copy the CA certificate")?;
+        config.tls = Some(comity_node::tls::TlsConfig {
+            cert_file: tls_dir.join(comity_node::tls::NODE_CERT),
+            key_file: tls_dir.join(comity_node::tls::NODE_KEY),
+            ca_file: tls_dir.join(comity_node::tls::CA_CERT),
+            require_client_certs: false,
+        });
+        println!("TLS: certificate for {host} issued by {} in {}", ca.display(), tls_dir.display());
+        "https"
+    } else {
+        println!("no --tls-ca: the node serves plaintext (development only)");
+        "http"
+    };
     println!("this node's entry for its peers' configs (set the URL they reach it at):");
     println!(
-        "  [[peer]]\n  id = \"{}\"\n  url = \"http://{}\"\n  log_key = \"{}\"\n  witness_key = \"{}\"",
+        "  [[peer]]\n  id = \"{}\"\n  url = \"{scheme}://{}\"\n  log_key = \"{}\"\n  witness_key = \"{}\"",
         config.origin.split('/').next().unwrap_or("node"),
         config.listen,
         log_key.verifier(),

@@ -16,7 +16,7 @@ use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedChe
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
 use comity_proto::statement::{key_id, Envelope, StatementError};
 use ed25519_dalek::VerifyingKey;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
 use crate::registry::{Checked, Mirrored, Registry};
@@ -75,6 +75,8 @@ pub struct PeerMirror {
     channel: Option<Channel>,
     /// Pushed checkpoints of the peer's log, when the peer offers them.
     subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
+    /// This node's TLS settings, for `https://` peers.
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl PeerMirror {
@@ -85,12 +87,13 @@ impl PeerMirror {
         interval: Duration,
         entries_per_part: u64,
         call_timeout: Duration,
+        tls: Option<crate::tls::TlsConfig>,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         let trust = registry.trust().clone();
-        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None }, status))
+        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None, tls }, status))
     }
 
     /// The peer's log origin.
@@ -158,8 +161,8 @@ impl PeerMirror {
         if let Some(channel) = &self.channel {
             return Ok(LogClient::new(channel.clone()).max_decoding_message_size(MAX_PEER_MESSAGE));
         }
-        let endpoint = Endpoint::from_shared(self.peer.url.clone())
-            .map_err(|e| RoundError::Connect(e.to_string()))?
+        let endpoint = crate::tls::peer_endpoint(&self.peer.url, self.tls.as_ref(), &self.peer.tls_name())
+            .map_err(|e| RoundError::Connect(format!("{e:#}")))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(self.call_timeout)
             .tcp_nodelay(true);

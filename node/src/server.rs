@@ -82,7 +82,7 @@ impl RunningNode {
         let mut peer_views = Vec::new();
         for peer in &config.mirror_paths() {
             let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout()).map_err(anyhow::Error::msg)?;
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout(), config.tls.clone()).map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
@@ -94,6 +94,7 @@ impl RunningNode {
             witness,
             witnesses,
             http_stopped.clone(),
+            config.tls.is_some(),
         ))
         .max_encoding_message_size(limits.max_message_bytes);
 
@@ -120,7 +121,12 @@ impl RunningNode {
                 Some(http_addr)
             }
         };
-        let router = Server::builder()
+        let mut builder = Server::builder();
+        match &config.tls {
+            Some(tls) => builder = builder.tls_config(tls.server()?)?,
+            None => tracing::warn!("serving plaintext gRPC (no [tls] in the config): for development only; peers and clients cannot authenticate this node"),
+        }
+        let router = builder
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
@@ -136,7 +142,7 @@ impl RunningNode {
             let _ = http_stop.send(true);
         }));
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
-        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY));
+        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, mirrors })

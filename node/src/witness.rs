@@ -14,7 +14,7 @@ use comity_proto::log::{stored_checkpoint_fields, tree_root, LogVerifier};
 use comity_proto::pb::{self, federation_client::FederationClient};
 use comity_proto::witness::{cosigners, WitnessKey, WitnessVerifier};
 use tokio::sync::{broadcast, Mutex};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
 use crate::error::Error;
@@ -140,11 +140,17 @@ struct PeerWitness {
 /// after each new checkpoint, and again every `retry` while some witness has not cosigned
 /// the latest one. One round at a time, always for the latest checkpoint, so a busy log
 /// coalesces its checkpoints instead of queueing cosign requests.
-pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<(PeerConfig, WitnessVerifier)>, retry: Duration) {
+pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<(PeerConfig, WitnessVerifier)>, retry: Duration, tls: Option<crate::tls::TlsConfig>) {
     let witnesses: Vec<PeerWitness> = peers
         .into_iter()
         .filter_map(|(peer, verifier)| {
-            let endpoint = Endpoint::from_shared(peer.url.clone()).ok()?.connect_timeout(Duration::from_secs(5)).timeout(COSIGN_TIMEOUT).tcp_nodelay(true);
+            let endpoint = match crate::tls::peer_endpoint(&peer.url, tls.as_ref(), &peer.tls_name()) {
+                Ok(e) => e.connect_timeout(Duration::from_secs(5)).timeout(COSIGN_TIMEOUT).tcp_nodelay(true),
+                Err(e) => {
+                    tracing::error!(peer = %peer.id, error = %format!("{e:#}"), "cannot call this witness");
+                    return None;
+                }
+            };
             let client = FederationClient::new(endpoint.connect_lazy()).max_decoding_message_size(MAX_COSIGN_ANSWER);
             Some(PeerWitness { id: peer.id, verifier, client })
         })

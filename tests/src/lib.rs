@@ -122,7 +122,7 @@ impl TestNode {
             url: self.url(),
             log_key: self.node().log_verifier().to_string(),
             witness_key: Some(self.node().witness_verifier().to_string()),
-            relay: false,
+            tls_name: None, relay: false,
         }
     }
 

@@ -36,6 +36,17 @@ struct Cli {
     /// node itself reports is used and the output says so (trust on first use).
     #[arg(long, global = true, env = "COMITY_LOG_KEY")]
     log_key: Option<String>,
+    /// CA certificate (PEM) that issued the nodes' TLS certificates; needed for https:// nodes.
+    #[arg(long, global = true, env = "COMITY_CA")]
+    ca: Option<PathBuf>,
+    /// This client's TLS certificate and key (PEM), for nodes that serve members only.
+    #[arg(long, global = true, env = "COMITY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, global = true, env = "COMITY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the node's certificate must be valid for [default: the host in --node].
+    #[arg(long, global = true, env = "COMITY_TLS_NAME")]
+    tls_name: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -275,6 +286,9 @@ fn client_exit_code(e: &ClientError) -> u8 {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(ca) = &cli.ca {
+        comity_client::set_default_tls(comity_client::ClientTls { ca: ca.clone(), cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), domain: cli.tls_name.clone() });
+    }
     match cli.command {
         Command::Keygen { authority, output } => keygen(&authority, output),
         Command::Sign { document, key, output } => {

@@ -1,0 +1,185 @@
+//! Mutual TLS between nodes: a consortium CA issues each node a certificate for its name; nodes
+//! mirror each other over TLS; federation calls are accepted only from a configured peer's
+//! certificate; a peer presenting a certificate for another name is refused; clients verify the
+//! node against the CA.
+
+use std::path::Path;
+use std::time::Duration;
+
+use comity_client::{Client, ClientTls};
+use comity_node::config::{Config, PeerConfig};
+use comity_node::tls::{ca_init, ca_issue, TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
+use comity_proto::decision::fixtures::grant;
+use comity_tests::{eventually, TestNode};
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+const WAIT: Duration = Duration::from_secs(15);
+
+fn tls_of(ca: &Path, dir: &Path) -> TlsConfig {
+    TlsConfig { cert_file: dir.join(NODE_CERT), key_file: dir.join(NODE_KEY), ca_file: ca.join(CA_CERT), require_client_certs: false }
+}
+
+fn https(node: &TestNode) -> String {
+    format!("https://{}", node.node().addr())
+}
+
+/// `node` as a peer entry reached over TLS.
+fn tls_peer(node: &TestNode, id: &str) -> PeerConfig {
+    PeerConfig { url: https(node), ..node.as_peer(id) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_mirror_over_mutual_tls_and_only_configured_peers_make_federation_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
+    for name in ["registry.bafa.example", "registry.meti.example", "registry.evil.example"] {
+        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
+    }
+    let (a_tls, b_tls) = (tls_of(&ca, &tmp.path().join("registry.bafa.example")), tls_of(&ca, &tmp.path().join("registry.meti.example")));
+
+    let a_config = a_tls.clone();
+    let mut a = TestNode::start_with(&[BAFA], move |c: &mut Config| {
+        c.origin = "registry.bafa.example/log".into();
+        c.tls = Some(a_config);
+    })
+    .await;
+    let (a_peer, trusted, b_config) = (tls_peer(&a, "bafa"), vec![a.authority(BAFA)], b_tls.clone());
+    let b = TestNode::start_with(&[METI], move |c: &mut Config| {
+        c.origin = "registry.meti.example/log".into();
+        c.tls = Some(b_config);
+        c.peers = vec![a_peer];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+    })
+    .await;
+    // A learns B as its peer (and so accepts B's federation calls).
+    a.stop().await;
+    let b_peer = tls_peer(&b, "meti");
+    a.reconfigure(|c| c.peers = vec![b_peer]);
+    a.start_again().await.unwrap();
+
+    // Clients verify the node against the CA; a plaintext client gets nowhere.
+    let as_client = |cert: Option<&str>| ClientTls {
+        ca: ca.join(CA_CERT),
+        cert: cert.map(|n| tmp.path().join(n).join(NODE_CERT)),
+        key: cert.map(|n| tmp.path().join(n).join(NODE_KEY)),
+        domain: Some("registry.bafa.example".into()),
+    };
+    let mut at_a = Client::connect_with(&https(&a), Some(&as_client(None))).await.unwrap();
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-TLS-0001"))).await.unwrap();
+    assert!(cannot_read(&a.url(), None).await, "plaintext to a TLS node");
+    let wrong_name = ClientTls { domain: Some("registry.meti.example".into()), ..as_client(None) };
+    assert!(cannot_read(&https(&a), Some(&wrong_name)).await, "a node whose certificate is not for the name expected");
+
+    // B mirrors A over mutual TLS.
+    eventually(WAIT, "B to mirror A over TLS", || async { b.node().mirror_status("bafa").filter(|s| s.size == 1).map(|_| ()) }).await;
+
+    // Federation calls: refused without a certificate and with another member's certificate
+    // for a name that is not a configured peer; accepted from B's.
+    for cert in [None, Some("registry.evil.example")] {
+        let mut client = Client::connect_with(&https(&a), Some(&as_client(cert))).await.unwrap();
+        let err = client.cosign("not a checkpoint").await.unwrap_err();
+        assert_eq!(err.code(), Some(tonic::Code::PermissionDenied), "{cert:?}: {err}");
+        // Read APIs stay open to anyone who trusts the CA.
+        client.licence(BAFA, "DE-2026-TLS-0001").await.unwrap();
+    }
+    let mut as_b = Client::connect_with(&https(&a), Some(&as_client(Some("registry.meti.example")))).await.unwrap();
+    let err = as_b.cosign("not a checkpoint").await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::NotFound), "B is a peer, past the check; only its input is wrong: {err}");
+
+    // A node expecting another name for A (an impostor's, say) refuses A's certificate.
+    let (mut impostor, trusted, c_tls) = (tls_peer(&a, "bafa"), vec![a.authority(BAFA)], tls_of(&ca, &tmp.path().join("registry.evil.example")));
+    impostor.tls_name = Some("registry.evil.example".into());
+    let c = TestNode::start_with(&["uk.ecju"], move |c: &mut Config| {
+        c.origin = "registry.evil.example/log".into();
+        c.tls = Some(c_tls);
+        c.peers = vec![impostor];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+    })
+    .await;
+    let status = eventually(WAIT, "C to fail to reach A under the wrong name", || async { c.node().mirror_status("bafa").filter(|s| s.failures > 0) }).await;
+    assert_eq!(status.size, 0, "nothing was mirrored: {:?}", status.last_error);
+}
+
+#[test]
+fn the_ca_refuses_to_overwrite_and_keys_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ca_init(&ca, "test CA").unwrap();
+    assert!(ca_init(&ca, "test CA").unwrap_err().to_string().contains("already holds a CA"));
+    ca_issue(&ca, "registry.bafa.example", &tmp.path().join("bafa")).unwrap();
+    assert!(ca_issue(&ca, "registry.bafa.example", &tmp.path().join("bafa")).is_err());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for key in [ca.join("ca.key"), tmp.path().join("bafa").join(NODE_KEY)] {
+            assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o077, 0, "{}", key.display());
+        }
+    }
+    // The certificate is valid for its name and no other.
+    let pem = std::fs::read_to_string(tmp.path().join("bafa").join(NODE_CERT)).unwrap();
+    let der = pem_body(&pem);
+    assert!(comity_node::tls::certificate_names(&der, "registry.bafa.example"));
+    assert!(!comity_node::tls::certificate_names(&der, "registry.meti.example"));
+}
+
+/// True when a client at `url` cannot read a licence (it cannot connect, or its call fails).
+async fn cannot_read(url: &str, tls: Option<&ClientTls>) -> bool {
+    match Client::connect_with(url, tls).await {
+        Err(_) => true,
+        Ok(mut client) => client.licence(BAFA, "DE-2026-TLS-0001").await.is_err(),
+    }
+}
+
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+/// The operator's path through the real binaries: a consortium CA, a node initialised with a
+/// certificate from it, and the CLI talking to it over TLS.
+#[test]
+fn ca_init_issue_and_a_tls_node_through_the_binaries() {
+    use assert_cmd::Command;
+    use predicates::str::contains;
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, data) = (tmp.path().join("ca"), tmp.path().join("node"));
+    let node_bin = || Command::new(comity_tests::bin_path("comity-node"));
+    node_bin().args(["ca", "init", "--dir"]).arg(&ca).args(["--name", "Test consortium"]).assert().success().stdout(contains("keep it offline"));
+    node_bin()
+        .args(["init", "--data-dir"])
+        .arg(&data)
+        .args(["--authority", "de.bafa=BAFA", "--origin", "registry.bafa.example/log", "--tls-ca"])
+        .arg(&ca)
+        .assert()
+        .success()
+        .stdout(contains("TLS: certificate for registry.bafa.example"))
+        .stdout(contains("url = \"https://"));
+    let node = comity_tests::NodeProcess::spawn(&["--data-dir", data.to_str().unwrap()], &tmp.path().join("node.log"));
+    let url = node.url().replace("http://", "https://");
+    let comity = || {
+        let mut cmd = Command::new(comity_tests::bin_path("comity"));
+        cmd.env("COMITY_NODE", &url);
+        cmd
+    };
+    // Without the CA the CLI says what is missing; with it, it works (the node's name is checked).
+    comity().args(["search"]).assert().code(7).stderr(contains("--ca"));
+    let key = data.join("keys/de.bafa.key");
+    let tls = |cmd: &mut Command| {
+        cmd.arg("--ca").arg(ca.join(CA_CERT));
+    };
+    // Reached by address, the node's certificate must still name the node expected.
+    let mut wrong = comity();
+    tls(&mut wrong);
+    wrong.args(["search"]).assert().code(7);
+    let mut publish = comity();
+    tls(&mut publish);
+    publish.args(["--tls-name", "registry.bafa.example", "publish"]).arg(comity_tests::examples_dir().join("grant.yaml")).arg("--key").arg(&key).assert().success().stdout(contains("published de.bafa/DE-2026-009001"));
+    let mut show = comity();
+    tls(&mut show);
+    show.env("COMITY_TLS_NAME", "registry.bafa.example").args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains("ISSUED"));
+}
