@@ -42,11 +42,10 @@ pub struct FederationService {
 }
 
 impl FederationService {
-    /// Serves the evidence held in `store`, the status of the node's log `origin` and `peers`,
+    /// Serves the evidence held in `registry`'s store, the status of the node's log `origin` and `peers`,
     /// and the checkpoints `registry` commits; subscriptions end when `shutting_down` turns true
     /// (graceful shutdown waits for open streams).
     pub fn new(
-        store: Store,
         origin: String,
         peers: Vec<PeerView>,
         registry: Registry,
@@ -55,7 +54,7 @@ impl FederationService {
         shutting_down: watch::Receiver<bool>,
         tls: bool,
     ) -> Self {
-        Self { store, origin, peers, registry, witness, witnesses, shutting_down, tls }
+        Self { store: registry.store().clone(), origin, peers, registry, witness, witnesses, shutting_down, tls }
     }
 
     /// With TLS, `Subscribe` and `Cosign` serve configured peers only, known by the name their

@@ -87,7 +87,6 @@ impl RunningNode {
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
         let federation_service = comity_proto::pb::federation_server::FederationServer::new(crate::federation_service::FederationService::new(
-            store.clone(),
             config.origin.clone(),
             peer_views,
             registry.clone(),
