@@ -74,10 +74,14 @@ pub struct Config {
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
-    /// TLS for the gRPC listener and calls to peers (`https://` URLs); without it the node
-    /// serves plaintext, for development only, and says so in its log.
+    /// TLS for the gRPC listener and calls to peers (`https://` URLs). Required unless
+    /// `insecure_plaintext` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Serve plaintext gRPC without TLS: for development on one machine only (the demo, tests);
+    /// the node logs a warning. Without it, a node with no `[tls]` refuses to start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plaintext: bool,
     /// Resource limits.
     #[serde(default)]
     pub limits: Limits,
@@ -217,6 +221,7 @@ impl Default for Config {
             max_staleness_secs: default_max_staleness(),
             relay_paths: true,
             tls: None,
+            insecure_plaintext: false,
             mirror_interval_ms: default_mirror_interval(),
             limits: Limits::default(),
         }

@@ -138,6 +138,8 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
             peers: peers.iter().filter(|p| p.id != site.name).cloned().collect(),
             mirror_interval_ms: 200,
             trust_file: Some(trust_path.clone()),
+            // A federation on one machine for trying things out: plaintext on loopback, with the warning.
+            insecure_plaintext: true,
             ..Config::default()
         };
         config.check()?;

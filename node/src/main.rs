@@ -68,6 +68,9 @@ enum Command {
         /// HTTP listen address of the tlog-tiles view (overrides the config file).
         #[arg(long, env = "COMITY_HTTP_LISTEN")]
         http_listen: Option<SocketAddr>,
+        /// Serve plaintext gRPC without TLS, for development only (logs a warning).
+        #[arg(long, env = "COMITY_INSECURE_PLAINTEXT")]
+        insecure_plaintext: bool,
     },
     /// Lift the freeze on a mirrored log (the node must be stopped). The evidence stays; if the
     /// peer still contradicts itself, the next round freezes the log again.
@@ -146,8 +149,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("certificate for {name}: {} and key {}", out.join(comity_node::tls::NODE_CERT).display(), out.join(comity_node::tls::NODE_KEY).display());
             Ok(())
         }
-        Command::Run { config, data_dir, listen, http_listen } => {
+        Command::Run { config, data_dir, listen, http_listen, insecure_plaintext } => {
             let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
+            config.insecure_plaintext |= insecure_plaintext;
             if let Some(data_dir) = data_dir {
                 config.data_dir = data_dir;
             }
@@ -249,7 +253,8 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
         println!("TLS: certificate for {host} issued by {} in {}", ca.display(), tls_dir.display());
         "https"
     } else {
-        println!("no --tls-ca: the node serves plaintext (development only)");
+        config.insecure_plaintext = true;
+        println!("no --tls-ca: the config says insecure_plaintext = true (development only; give the node a certificate for production)");
         "http"
     };
     println!("this node's entry for its peers' configs (set the URL they reach it at):");

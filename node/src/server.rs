@@ -45,6 +45,10 @@ impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
     /// tests can bind port 0 without a race).
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.tls.is_some() || config.insecure_plaintext,
+            "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
+        );
         let store = Store::open(&config.store_dir())?;
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let log = NodeLog::open(&store, key, now())?;
@@ -123,7 +127,7 @@ impl RunningNode {
         let mut builder = Server::builder();
         match &config.tls {
             Some(tls) => builder = builder.tls_config(tls.server()?)?,
-            None => tracing::warn!("serving plaintext gRPC (no [tls] in the config): for development only; peers and clients cannot authenticate this node"),
+            None => tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node"),
         }
         let router = builder
             .timeout(limits.request_timeout())

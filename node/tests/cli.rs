@@ -63,10 +63,15 @@ fn run_refuses_a_data_dir_from_a_newer_schema_with_a_clear_message() {
         let store = comity_node::store::Store::open(&dir.join("store")).unwrap();
         store.set_schema_version_for_tests(comity_node::store::SCHEMA_VERSION + 1).unwrap();
     }
-    let out = comity_node().args(["run", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
+    let out = comity_node().args(["run", "--insecure-plaintext", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is newer than this binary"), "{stderr}");
+    // Without TLS or the development flag, the node says what it needs and does not start.
+    let out = comity_node().args(["run", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no [tls] configured") && stderr.contains("--insecure-plaintext"), "{stderr}");
 }
 
 #[test]

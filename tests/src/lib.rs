@@ -35,7 +35,8 @@ impl TestNode {
     pub async fn start_with(authorities: &[&str], adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut keys = HashMap::new();
-        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        // Tests run on loopback in plaintext unless they configure TLS (t95_tls).
+        let mut config = Config { data_dir: dir.path().join("data"), insecure_plaintext: true, ..Config::default() };
         for a in authorities {
             let key = KeyFile::generate(a);
             config.authorities.push(AuthorityConfig { id: (*a).into(), name: String::new(), keys: vec![key.public_key.clone()] });

@@ -654,7 +654,7 @@ async fn a_node_killed_during_ingest_restarts_consistent_and_resumes_without_dup
     let data_dir = tmp.path().join("data");
     let config = tmp.path().join("comity.toml");
     let toml = format!(
-        "data_dir = {data:?}\norigin = \"registry.meti.example/log\"\nmirror_interval_ms = 50\n\n\
+        "data_dir = {data:?}\norigin = \"registry.meti.example/log\"\nmirror_interval_ms = 50\ninsecure_plaintext = true\n\n\
          [[peer]]\nid = \"bafa\"\nurl = {url:?}\nlog_key = {log_key:?}\n\n\
          [[trusted]]\nid = {BAFA:?}\nkeys = [{key:?}]\n",
         data = data_dir.to_str().unwrap(),
