@@ -479,7 +479,9 @@ fn writer_loop(
         let checkpoint = Arc::new(log.latest().clone());
         for (reply, result) in results {
             let answer = match (&committed, result) {
-                (Err(e), Ok(p)) if !p.already_present => Err(Error::Unavailable(format!("storage write failed, nothing was stored: {e}"))),
+                (Err(e), Ok(p)) if !p.already_present => {
+                    Err(Error::Unavailable(format!("storage write failed, the decision is not acknowledged (publishing the same envelope again is safe): {e}")))
+                }
                 (_, Ok(staged)) => Ok((staged, checkpoint.clone())),
                 (_, Err(e)) => Err(e),
             };

@@ -34,6 +34,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("storage: corrupt record under {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    #[error("storage: an earlier write failed ({0}); writes stay refused until the node restarts, once the disk has space")]
+    Failed(String),
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -86,6 +88,9 @@ impl Evidence {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Set by the first commit that fails: sled's memory may then hold writes that are not on
+    /// disk, so no later commit is attempted until the node restarts and recovers from disk.
+    failed: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Store {
@@ -103,7 +108,7 @@ impl Store {
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
-        let store = Self { db };
+        let store = Self { db, failed: Default::default() };
         store.check_schema(&shown)?;
         Ok(store)
     }
@@ -201,12 +206,24 @@ impl Store {
     /// returns. Only one writer may commit at a time (the registry's writer thread): log chunks
     /// are extended by reading their current value here.
     pub fn commit(&self, batch: WriteBatch) -> Result<()> {
+        if let Some(reason) = self.failed.get() {
+            return Err(StoreError::Failed(reason.clone()));
+        }
         let WriteBatch { mut inner, log_ids, log_hashes } = batch;
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
-        self.db.apply_batch(inner)?;
-        self.db.flush()?;
+        let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
+        if let Err(e) = written {
+            let _ = self.failed.set(e.to_string());
+            tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
+            return Err(e.into());
+        }
         Ok(())
+    }
+
+    /// Why writes are refused, after a failed commit.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
     }
 
     /// Appends `items` (by position) to their chunks. Items only ever extend a chunk at its end.

@@ -1,0 +1,83 @@
+//! A full disk: writes fail cleanly (UNAVAILABLE, nothing acknowledged), reads keep being served,
+//! and once space is freed nothing acknowledged is missing. Runs the node's data dir on a small
+//! tmpfs, which needs root (as on the project's machines; elsewhere the test says it skipped).
+
+use std::path::Path;
+
+use comity_proto::decision::fixtures::grant;
+use comity_tests::TestNode;
+
+const BAFA: &str = "de.bafa";
+
+/// Mounts a tmpfs of `mib` MiB at `dir`; `false` when this process may not mount.
+fn mount_tmpfs(dir: &Path, mib: u32) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"]).arg(dir).status().is_ok_and(|s| s.success())
+}
+
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    if !mount_tmpfs(&disk, 24) {
+        // Only where mounting is not permitted (not root, or no CAP_SYS_ADMIN): say so loudly.
+        eprintln!("SKIPPED a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing: cannot mount a tmpfs here");
+        return;
+    }
+    let _unmount = Unmount(&disk);
+    let data = disk.join("data");
+    let mut node = TestNode::start_with(&[BAFA], |c| c.data_dir = data.clone()).await;
+    let mut client = node.client().await;
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let id = format!("DE-2026-DISK-{i:05}");
+        client.publish(node.sign(grant(BAFA, &id))).await.unwrap();
+        acknowledged.push(id);
+    }
+    // Fill the disk with ballast, then publish until the disk refuses.
+    let ballast = disk.join("ballast");
+    let _ = std::process::Command::new("dd").args(["if=/dev/zero", "bs=1M", "count=64"]).arg(format!("of={}", ballast.display())).status();
+    let mut refusal = None;
+    for i in 20..5000 {
+        let id = format!("DE-2026-DISK-{i:05}");
+        match client.publish(node.sign(grant(BAFA, &id))).await {
+            Ok(_) => acknowledged.push(id),
+            Err(e) => {
+                refusal = Some(e);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the disk never filled up");
+    assert_eq!(refusal.code(), Some(tonic::Code::Unavailable), "{refusal}");
+    assert!(refusal.to_string().contains("not acknowledged"), "{refusal}");
+    let refused = format!("DE-2026-DISK-{:05}", acknowledged.len());
+    // Reads are still served.
+    for id in acknowledged.iter().step_by(7) {
+        client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("{id} unreadable on a full disk: {e}"));
+    }
+    // Space freed: sled's memory may still hold the failed batch, so writes stay refused, with
+    // the reason, until a restart recovers from what is on disk.
+    std::fs::remove_file(&ballast).unwrap();
+    let err = client.publish(node.sign(grant(BAFA, "DE-2026-DISK-FREED"))).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Unavailable), "{err}");
+    assert!(err.to_string().contains("until the node restarts"), "{err}");
+    node.restart().await;
+    let mut client = node.client().await;
+    for id in &acknowledged {
+        client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("acknowledged {id} lost: {e}"));
+    }
+    // The refused decision can be published again (it may or may not have reached the disk).
+    client.publish(node.sign(grant(BAFA, &refused))).await.unwrap();
+    client.publish(node.sign(grant(BAFA, "DE-2026-DISK-AFTER"))).await.unwrap();
+    let size = client.checkpoint().await.unwrap().size;
+    assert_eq!(size, acknowledged.len() as u64 + 2, "the log holds every acknowledged decision, the refused one once, and the new one");
+}
