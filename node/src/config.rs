@@ -148,6 +148,9 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Concurrent requests per client connection.
     pub concurrency_per_connection: usize,
+    /// Concurrent requests per client address, across all its connections; beyond it a
+    /// request is refused at once with RESOURCE_EXHAUSTED.
+    pub concurrency_per_client: usize,
     /// Most publishes committed in one flush (group commit).
     pub max_publish_batch: usize,
     /// Most entries of a peer's log held in memory and committed at once while mirroring; a
@@ -157,7 +160,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
+        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
     }
 }
 
@@ -345,7 +348,7 @@ impl Config {
         if self.mirror_interval_ms == 0 {
             return Err(ConfigError::Invalid("mirror_interval_ms must be positive".into()));
         }
-        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.mirror_entries_per_part == 0 {
+        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.concurrency_per_client == 0 || self.limits.mirror_entries_per_part == 0 {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())

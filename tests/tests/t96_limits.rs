@@ -1,0 +1,82 @@
+//! Limits: one client flooding a node from many connections is refused beyond its share
+//! (RESOURCE_EXHAUSTED) while another client is served without a single refusal.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use comity_proto::decision::fixtures::grant;
+use comity_proto::pb::{self, registry_client::RegistryClient};
+use comity_tests::{publish_concurrently, TestNode};
+
+const BAFA: &str = "de.bafa";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_flooding_from_many_connections_does_not_crowd_out_another() {
+    let node = TestNode::start_with(&[BAFA], |c| c.limits.concurrency_per_client = 8).await;
+    let envelopes = (0..50).map(|i| node.sign(grant(BAFA, &format!("DE-2026-FLOOD-{i:03}")))).collect();
+    publish_concurrently(node.client().await, envelopes, 8).await;
+
+    // The flooder: 128 requests in flight over 8 connections, all from 127.0.0.2.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut flood = Vec::new();
+    for _ in 0..8 {
+        let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().local_address(Some("127.0.0.2".parse().unwrap())).connect().await.unwrap();
+        for w in 0..16 {
+            let (stop, served, refused, channel) = (stop.clone(), served.clone(), refused.clone(), channel.clone());
+            flood.push(tokio::spawn(async move {
+                let mut registry = RegistryClient::new(channel);
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let request = pb::VerifyRequest { authority: BAFA.into(), licence_id: format!("DE-2026-FLOOD-{:03}", i % 50), relying_authority: BAFA.into(), ..Default::default() };
+                    match registry.verify(request).await {
+                        Ok(_) => served.fetch_add(1, Ordering::Relaxed),
+                        Err(s) if s.code() == tonic::Code::ResourceExhausted => refused.fetch_add(1, Ordering::Relaxed),
+                        Err(s) => panic!("flooder got {s}"),
+                    };
+                    i += 16;
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Meanwhile an honest client (127.0.0.1) is served every time.
+    let mut honest = node.client().await;
+    let started = Instant::now();
+    for i in 0..100 {
+        honest.licence(BAFA, &format!("DE-2026-FLOOD-{:03}", i % 50)).await.unwrap_or_else(|e| panic!("honest request {i} refused during the flood: {e}"));
+    }
+    let honest_time = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.unwrap();
+    }
+    let (served, refused) = (served.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+    eprintln!("flooder: {served} served, {refused} refused; honest: 100 served in {honest_time:?}");
+    assert!(refused > 0, "the flooder was never refused ({served} served)");
+    assert!(served > 0, "the flooder still gets its share");
+}
+
+/// Slow-loris: many connections that send half a preface and then nothing hold no request slot
+/// and do not stop the node serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_do_not_stop_the_node_serving_others() {
+    use tokio::io::AsyncWriteExt;
+    let node = TestNode::start(&[BAFA]).await;
+    let mut client = node.client().await;
+    client.publish(node.sign(grant(BAFA, "DE-2026-LORIS-001"))).await.unwrap();
+    let mut lorises = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(node.node().addr()).await.unwrap();
+        stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        lorises.push(stream);
+    }
+    for _ in 0..50 {
+        client.licence(BAFA, "DE-2026-LORIS-001").await.unwrap();
+    }
+    let mut fresh = node.client().await;
+    fresh.publish(node.sign(grant(BAFA, "DE-2026-LORIS-002"))).await.unwrap();
+    drop(lorises);
+}
