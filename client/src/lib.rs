@@ -191,12 +191,17 @@ impl Client {
 
     /// Log entries [start, end), following the node's per-call limit.
     pub async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<pb::LogEntry>, ClientError> {
+        self.entries_of("", start, end).await
+    }
+
+    /// Entries [start, end) of log `origin` (the node's own or one it mirrors; "" = its own).
+    pub async fn entries_of(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<pb::LogEntry>, ClientError> {
         const PER_CALL: u64 = 10_000;
         let mut out = Vec::with_capacity((end.saturating_sub(start)).min(PER_CALL) as usize);
         let mut next = start;
         while next < end {
             let upto = end.min(next + PER_CALL);
-            let mut stream = self.log.get_entries(pb::GetEntriesRequest { start: next, end: upto, ..Default::default() }).await?.into_inner();
+            let mut stream = self.log.get_entries(pb::GetEntriesRequest { start: next, end: upto, origin: origin.to_string() }).await?.into_inner();
             while let Some(message) = stream.message().await? {
                 for entry in message.entries {
                     if entry.index != out.len() as u64 + start {

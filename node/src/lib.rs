@@ -8,6 +8,7 @@ pub mod federation_service;
 pub mod log;
 pub mod log_service;
 pub mod mirror;
+pub mod recover;
 pub mod registry;
 pub mod server;
 pub mod service;

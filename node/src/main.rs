@@ -49,6 +49,21 @@ enum Command {
         #[arg(long)]
         tls_ca: Option<PathBuf>,
     },
+    /// Rebuild this node's own log from a peer that mirrors it, when the store is damaged (the
+    /// node must be stopped; the damaged store is kept aside as DATA_DIR/store.damaged-TIME).
+    Recover {
+        /// Config file [default: DATA_DIR/comity.toml].
+        #[arg(long, env = "COMITY_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, env = "COMITY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// URL of a peer that mirrors this node's log.
+        #[arg(long)]
+        from: String,
+        /// The name the peer's certificate must be valid for (https:// peers).
+        #[arg(long, default_value = "")]
+        tls_name: String,
+    },
     /// A consortium's certificate authority for node TLS certificates.
     Ca {
         #[command(subcommand)]
@@ -139,6 +154,20 @@ fn init_tracing(format: LogFormat) {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init { data_dir, authorities, listen, origin, tls_ca } => init(&data_dir, &authorities, listen, origin, tls_ca.as_deref()),
+        Command::Recover { config, data_dir, from, tls_name } => {
+            let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
+            if let Some(data_dir) = data_dir {
+                config.data_dir = data_dir;
+            }
+            let recovered = comity_node::recover::recover_own_log(&config, &from, &tls_name).await?;
+            println!(
+                "recovered {} entries of {} from {from}; the damaged store is in {}; start the node again",
+                recovered.entries,
+                config.origin,
+                recovered.damaged_store.display()
+            );
+            Ok(())
+        }
         Command::Ca { command: CaCommand::Init { dir, name } } => {
             comity_node::tls::ca_init(&dir, &name)?;
             println!("CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)", dir.join(comity_node::tls::CA_CERT).display(), dir.join(comity_node::tls::CA_KEY).display());

@@ -68,6 +68,9 @@ pub enum Checked {
 struct Job {
     envelope: Envelope,
     checked: Checked,
+    /// Re-logging the node's own history (recovery): it entered the log long ago, so a key
+    /// compromised since does not refuse it; verification judges it by its original log time.
+    restoring: bool,
     reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
@@ -165,6 +168,16 @@ impl Registry {
     /// Verifies and durably stores one envelope: a decision signed by a key of an authority
     /// hosted here, or a key set of such an authority signed by a threshold of its roots.
     pub async fn publish(&self, envelope: Vec<u8>) -> Result<Published, Error> {
+        self.submit(envelope, false).await
+    }
+
+    /// Re-logs an entry of this node's own log fetched from a peer, during recovery: the same
+    /// checks as a publish, except that a key compromised since does not refuse it.
+    pub async fn restore(&self, envelope: Vec<u8>) -> Result<Published, Error> {
+        self.submit(envelope, true).await
+    }
+
+    async fn submit(&self, envelope: Vec<u8>, restoring: bool) -> Result<Published, Error> {
         let envelope = Envelope::parse(envelope)?;
         let not_hosted = |authority: &str| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node"));
         let checked = match envelope.statement() {
@@ -199,7 +212,7 @@ impl Registry {
 
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Work::Publish(Box::new(Job { envelope, checked, reply })))
+            .send(Work::Publish(Box::new(Job { envelope, checked, restoring, reply })))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
         let (staged, checkpoint) = answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))??;
@@ -535,7 +548,8 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         Checked::Decision { decision, signers } => {
             let d = decision.decision();
             // Published now, so it enters the log now: a key compromised by now is refused.
-            if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, now()) {
+            let logged_at = if job.restoring { i64::MIN } else { now() };
+            if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }
             let mut evidence = Vec::new();
@@ -553,7 +567,8 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         }
         Checked::Agreement { agreement, signers } => {
             let a = agreement.agreement();
-            if let Signers::Refused(reason) = state.trust.standing(&a.relying_authority, state.key_set(&a.relying_authority).as_deref(), signers, a.issued_at, now()) {
+            let logged_at = if job.restoring { i64::MIN } else { now() };
+            if let Signers::Refused(reason) = state.trust.standing(&a.relying_authority, state.key_set(&a.relying_authority).as_deref(), signers, a.issued_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }
             supersedes_agreement(store, &state.staged_agreements, agreement)?;

@@ -1,0 +1,71 @@
+//! Recovering a node whose own store is damaged: its log is mirrored, verified, by its peers,
+//! so it can fetch its own history back from one of them. The damaged store is kept aside;
+//! a fresh store re-logs every entry in the same order through the normal checks, which gives
+//! the same tree, and the result must equal the root the node itself signed.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use comity_proto::log::SignedCheckpoint;
+use comity_proto::pb::{self, log_client::LogClient};
+
+use crate::config::Config;
+use crate::log::{load_or_create_key, NodeLog};
+use crate::registry::{now, Registry};
+use crate::store::Store;
+use crate::trust::Trust;
+
+/// Entries asked for per call.
+const PER_CALL: u64 = 10_000;
+
+/// What a recovery did.
+#[derive(Debug)]
+pub struct Recovered {
+    pub entries: u64,
+    /// Where the damaged store was moved.
+    pub damaged_store: std::path::PathBuf,
+}
+
+/// Fetches this node's own log from the peer at `peer_url` (which mirrors it), checks the
+/// peer's checkpoint against this node's log key, moves the damaged store aside and re-logs
+/// every entry into a fresh one. The node must be stopped.
+pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &str) -> anyhow::Result<Recovered> {
+    let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
+    let verifier = key.verifier();
+    let endpoint = crate::tls::peer_endpoint(peer_url, config.tls.as_ref(), peer_tls_name)?.timeout(config.limits.request_timeout()).connect_timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await.with_context(|| format!("connect to {peer_url}"))?;
+    let mut peer = LogClient::new(channel).max_decoding_message_size(16 * 1024 * 1024);
+    let served = peer.get_checkpoint(pb::GetCheckpointRequest { origin: config.origin.clone() }).await.context("the peer's checkpoint of this node's log")?.into_inner();
+    let checkpoint: SignedCheckpoint = verifier.verify_checkpoint(&served.checkpoint).context("the peer's copy of this node's checkpoint does not verify with this node's log key")?;
+
+    let store_dir = config.store_dir();
+    let damaged = config.data_dir.join(format!("store.damaged-{}", now()));
+    if store_dir.exists() {
+        std::fs::rename(&store_dir, &damaged).with_context(|| format!("move {} aside", store_dir.display()))?;
+    }
+    let store = Store::open(&store_dir)?;
+    let log = NodeLog::open(&store, key, now())?;
+    let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
+    let registry = Registry::start(store.clone(), config, log, Vec::new(), trust);
+
+    let mut next = 0;
+    while next < checkpoint.size {
+        let end = checkpoint.size.min(next + PER_CALL);
+        let request = pb::GetEntriesRequest { start: next, end, origin: config.origin.clone() };
+        let mut stream = peer.get_entries(request).await.with_context(|| format!("entries {next}..{end}"))?.into_inner();
+        while let Some(message) = stream.message().await? {
+            for entry in message.entries {
+                anyhow::ensure!(entry.index == next, "the peer sent entry {} where {next} was due", entry.index);
+                let published = registry.restore(entry.envelope).await.with_context(|| format!("re-logging entry {next}"))?;
+                anyhow::ensure!(published.receipt.index == next, "entry {next} was re-logged at {}", published.receipt.index);
+                next += 1;
+            }
+        }
+        anyhow::ensure!(next == end, "the peer's stream ended at {next}, not {end}");
+    }
+    // Same entries in the same order: the same tree, or the peer served something else.
+    let rebuilt = comity_proto::log::tree_root(checkpoint.size, &store.log(&config.origin)).map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(rebuilt == checkpoint.root, "the rebuilt log does not match the checkpoint this node signed at size {}", checkpoint.size);
+    registry.close();
+    Ok(Recovered { entries: checkpoint.size, damaged_store: damaged })
+}
