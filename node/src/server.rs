@@ -145,7 +145,7 @@ impl RunningNode {
             let _ = stopped.await;
             let _ = http_stop.send(true);
         }));
-        let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs));
+        let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs, health.clone()));
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
@@ -219,11 +219,22 @@ impl RunningNode {
 
 /// Re-signs the checkpoint of an idle log so that it is never older than about `interval`
 /// seconds (checked four times per interval).
-async fn heartbeat_loop(registry: Registry, interval: u64) {
-    let mut tick = tokio::time::interval(Duration::from_millis((interval * 1000 / 4).max(250)));
+/// Re-signs an idle log's checkpoint, and reports the Registry NOT_SERVING through
+/// `grpc.health.v1` once a write has failed (the store then refuses writes until a restart).
+async fn heartbeat_loop(registry: Registry, interval: u64, health: tonic_health::server::HealthReporter) {
+    let mut tick = tokio::time::interval(Duration::from_millis((interval * 1000 / 4).clamp(250, 1000)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reported_failure = false;
     loop {
         tick.tick().await;
+        if !reported_failure && registry.store().failed().is_some() {
+            health.set_not_serving::<RegistryServer<RegistryService>>().await;
+            reported_failure = true;
+            continue;
+        }
+        if reported_failure {
+            continue;
+        }
         if registry.heartbeat(interval as i64).await.is_err() {
             return;
         }

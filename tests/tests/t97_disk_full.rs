@@ -64,6 +64,17 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     for id in acknowledged.iter().step_by(7) {
         client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("{id} unreadable on a full disk: {e}"));
     }
+    // Readiness says so: the Registry is NOT_SERVING until the node restarts.
+    let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry to report NOT_SERVING", || {
+        let mut health = health.clone();
+        async move {
+            let status = health.check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() }).await.ok()?.into_inner().status;
+            (status == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32).then_some(())
+        }
+    })
+    .await;
     // Space freed: sled's memory may still hold the failed batch, so writes stay refused, with
     // the reason, until a restart recovers from what is on disk.
     std::fs::remove_file(&ballast).unwrap();
