@@ -66,7 +66,7 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     }
     // Readiness says so: the Registry is NOT_SERVING until the node restarts.
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
     comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry to report NOT_SERVING", || {
         let mut health = health.clone();
         async move {
