@@ -1,6 +1,7 @@
-//! A cap on the requests one client address has in flight, across all its connections. The
-//! per-connection limit alone lets a client open many connections; with this, one flooding
-//! client is refused at once (`RESOURCE_EXHAUSTED`) while everyone else is served.
+//! Per-client limits, by client address across all its connections: requests in flight, and
+//! requests per second (a token bucket). The per-connection limit alone lets a client open many
+//! connections; with these, one flooding client is refused at once (`RESOURCE_EXHAUSTED`)
+//! while everyone else is served.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,21 +9,35 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tonic::codegen::http;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-/// The layer: one shared table of in-flight counts per client address.
+/// What one client address is using.
+#[derive(Default)]
+struct Usage {
+    in_flight: usize,
+    /// Requests it may still start now, refilled at `per_second`.
+    tokens: f64,
+    refilled: Option<Instant>,
+}
+
+type Table = Arc<Mutex<HashMap<IpAddr, Usage>>>;
+
+/// The layer: one shared table of usage per client address.
 #[derive(Clone)]
 pub struct PerClientLimitLayer {
     limit: usize,
-    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_second: u32,
+    table: Table,
 }
 
 impl PerClientLimitLayer {
-    /// At most `limit` requests in flight per client address.
-    pub fn new(limit: usize) -> Self {
-        Self { limit, in_flight: Arc::default() }
+    /// At most `limit` requests in flight and `per_second` started per second (0: no rate
+    /// limit) per client address.
+    pub fn new(limit: usize, per_second: u32) -> Self {
+        Self { limit, per_second, table: Arc::default() }
     }
 }
 
@@ -30,7 +45,7 @@ impl<S> tower::Layer<S> for PerClientLimitLayer {
     type Service = PerClientLimit<S>;
 
     fn layer(&self, inner: S) -> PerClientLimit<S> {
-        PerClientLimit { inner, limit: self.limit, in_flight: self.in_flight.clone() }
+        PerClientLimit { inner, limit: self.limit, per_second: self.per_second, table: self.table.clone() }
     }
 }
 
@@ -39,25 +54,53 @@ impl<S> tower::Layer<S> for PerClientLimitLayer {
 pub struct PerClientLimit<S> {
     inner: S,
     limit: usize,
-    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_second: u32,
+    table: Table,
 }
 
 /// Gives a client's slot back when its request ends, however it ends.
 struct Slot {
     ip: IpAddr,
-    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    table: Table,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut table) = self.in_flight.lock() {
-            if let Some(n) = table.get_mut(&self.ip) {
-                *n -= 1;
-                if *n == 0 {
-                    table.remove(&self.ip);
-                }
+        if let Ok(mut table) = self.table.lock() {
+            if let Some(usage) = table.get_mut(&self.ip) {
+                usage.in_flight -= 1;
             }
         }
+    }
+}
+
+impl<S> PerClientLimit<S> {
+    /// Takes a slot for a request from `ip`, or says why not.
+    fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
+        let mut table = self.table.lock().expect("client table lock");
+        // Forget idle clients now and then, so the table stays as small as the active set.
+        if table.len() > 10_000 {
+            table.retain(|_, u| u.in_flight > 0);
+        }
+        let usage = table.entry(ip).or_default();
+        if usage.in_flight >= self.limit {
+            return Err(format!("client {ip} already has {} requests in flight; retry later", self.limit));
+        }
+        if self.per_second > 0 {
+            let now = Instant::now();
+            let rate = f64::from(self.per_second);
+            usage.tokens = match usage.refilled {
+                None => rate,
+                Some(then) => (usage.tokens + now.duration_since(then).as_secs_f64() * rate).min(rate),
+            };
+            usage.refilled = Some(now);
+            if usage.tokens < 1.0 {
+                return Err(format!("client {ip} is above {} requests per second; retry later", self.per_second));
+            }
+            usage.tokens -= 1.0;
+        }
+        usage.in_flight += 1;
+        Ok(Slot { ip, table: self.table.clone() })
     }
 }
 
@@ -86,17 +129,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> BoxFuture<Result<S::Response, S::Error>> {
-        let slot = match client_ip(&request) {
+        let slot = match client_ip(&request).map(|ip| self.admit(ip)) {
             None => None,
-            Some(ip) => {
-                let mut table = self.in_flight.lock().expect("client table lock");
-                let n = table.entry(ip).or_default();
-                if *n >= self.limit {
-                    let refusal = tonic::Status::resource_exhausted(format!("client {ip} already has {} requests in flight; retry later", self.limit));
-                    return Box::pin(async move { Ok(refusal.into_http()) });
-                }
-                *n += 1;
-                Some(Slot { ip, in_flight: self.in_flight.clone() })
+            Some(Ok(slot)) => Some(slot),
+            Some(Err(why)) => {
+                let refusal = tonic::Status::resource_exhausted(why);
+                return Box::pin(async move { Ok(refusal.into_http()) });
             }
         };
         let future = self.inner.call(request);

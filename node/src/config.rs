@@ -151,6 +151,9 @@ pub struct Limits {
     /// Concurrent requests per client address, across all its connections; beyond it a
     /// request is refused at once with RESOURCE_EXHAUSTED.
     pub concurrency_per_client: usize,
+    /// Requests per second per client address (a token bucket with a one-second burst); beyond
+    /// it a request is refused at once with RESOURCE_EXHAUSTED. 0: no rate limit.
+    pub requests_per_client_per_sec: u32,
     /// Most publishes committed in one flush (group commit).
     pub max_publish_batch: usize,
     /// Most entries of a peer's log held in memory and committed at once while mirroring; a
@@ -160,7 +163,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
+        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, requests_per_client_per_sec: 2000, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
     }
 }
 

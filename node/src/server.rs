@@ -133,7 +133,7 @@ impl RunningNode {
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
-            .layer(crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client))
+            .layer(crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)

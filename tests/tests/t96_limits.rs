@@ -80,3 +80,40 @@ async fn half_open_connections_do_not_stop_the_node_serving_others() {
     fresh.publish(node.sign(grant(BAFA, "DE-2026-LORIS-002"))).await.unwrap();
     drop(lorises);
 }
+
+/// A client above its rate is refused at once; another client is not affected, and the first
+/// is served again once its bucket refills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_above_its_rate_is_refused_and_others_are_not() {
+    let node = TestNode::start_with(&[BAFA], |c| c.limits.requests_per_client_per_sec = 20).await;
+    node.client().await.publish(node.sign(grant(BAFA, "DE-2026-RATE-001"))).await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().local_address(Some("127.0.0.2".parse().unwrap())).connect().await.unwrap();
+    let mut greedy = RegistryClient::new(channel);
+    let request = || pb::GetLicenceRequest { authority: BAFA.into(), licence_id: "DE-2026-RATE-001".into() };
+    // 100 requests at once: about the one-second burst of 20 is served, the rest refused.
+    let started = Instant::now();
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let mut greedy = greedy.clone();
+        burst.spawn(async move { greedy.get_licence(request()).await });
+    }
+    let (mut served, mut refused) = (0u64, 0u64);
+    while let Some(answer) = burst.join_next().await {
+        match answer.unwrap() {
+            Ok(_) => served += 1,
+            Err(s) if s.code() == tonic::Code::ResourceExhausted && s.message().contains("per second") => refused += 1,
+            Err(s) => panic!("{s}"),
+        }
+    }
+    // The bucket refills at 20/s while the burst runs, so a slow machine serves a few more.
+    let most = 20 + (started.elapsed().as_secs_f64() * 20.0).ceil() as u64 + 1;
+    assert!(served >= 20 && served <= most, "{served} served (at most {most}), {refused} refused");
+    assert_eq!(served + refused, 100);
+    // Another address is served while the greedy one is throttled.
+    let mut other = node.client().await;
+    for _ in 0..10 {
+        other.licence(BAFA, "DE-2026-RATE-001").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    greedy.get_licence(request()).await.expect("served again after its bucket refilled");
+}
