@@ -40,6 +40,7 @@ impl TestNode {
         // Every test client comes from 127.0.0.1, and benchmarks run far above a single
         // client's rate: limits are tested where a test sets them (t96_limits).
         config.limits.requests_per_client_per_sec = 0;
+        config.limits.concurrency_per_client = 4096;
         for a in authorities {
             let key = KeyFile::generate(a);
             config.authorities.push(AuthorityConfig { id: (*a).into(), name: String::new(), keys: vec![key.public_key.clone()] });
