@@ -29,8 +29,6 @@ const ENTRIES_PER_CALL: u64 = 10_000;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Largest message accepted from a peer.
 const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
-/// How often a relay path asks again a peer that does not carry the log.
-const NOT_RELAYED_RETRY: Duration = Duration::from_secs(60);
 /// Longest wait between retries after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -110,10 +108,13 @@ impl PeerMirror {
                     backoff = self.interval;
                     self.wait_for_news().await;
                 }
-                // A relay path through a peer that does not carry this log: look again later.
-                Err(RoundError::Status(s)) if self.peer.relay && s.code() == tonic::Code::NotFound => {
-                    tracing::debug!(path = %self.peer.id, "peer does not relay this log");
-                    tokio::time::sleep(NOT_RELAYED_RETRY).await;
+                // A relay path through a peer that does not carry this log (or does not hold it
+                // yet): look again later.
+                // Not a failure of anyone's: no warning, no failure count, the usual backoff.
+                Err(RoundError::Status(s)) if self.peer.relay && matches!(s.code(), tonic::Code::NotFound | tonic::Code::Unavailable) => {
+                    tracing::debug!(path = %self.peer.id, answer = %s.message(), "peer does not relay this log (yet)");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) => {
                     tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");
@@ -256,10 +257,14 @@ impl PeerMirror {
             } else {
                 None
             };
-            self.registry
-                .ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, prefix_proof })
-                .await
-                .map_err(|e| RoundError::Refused(e.to_string()))?;
+            if let Err(e) = self.registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, prefix_proof }).await {
+                // Another path to the same log (a relay, or the direct link) stored these first.
+                if self.registry.store().log(origin).size().is_ok_and(|size| size > next) {
+                    tracing::debug!(path = %self.peer.id, %origin, "another path stored these entries first");
+                    return Ok(());
+                }
+                return Err(RoundError::Refused(e.to_string()));
+            }
             next = end;
             if let Ok(mut s) = self.status.lock() {
                 s.size = next;
