@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
 /// Default HTTP (tiles) listen address.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:7800";
+/// Default metrics (Prometheus) listen address.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:7900";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./comity-data";
 /// Config file name inside the data directory, read when no `--config` is given.
@@ -29,6 +31,9 @@ pub struct Config {
     /// HTTP listen address for the read-only C2SP tlog-tiles view of the log; omit to disable.
     #[serde(default = "default_http_listen", skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
+    /// HTTP listen address of the Prometheus metrics (`/metrics`); omit to disable.
+    #[serde(default = "default_metrics_listen", skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the store, and by default the log key, live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -193,6 +198,10 @@ fn default_checkpoint_interval() -> u64 {
     60
 }
 
+fn default_metrics_listen() -> Option<SocketAddr> {
+    Some(DEFAULT_METRICS_LISTEN.parse().expect("default metrics listen address parses"))
+}
+
 fn default_http_listen() -> Option<SocketAddr> {
     Some(DEFAULT_HTTP_LISTEN.parse().expect("default HTTP listen address parses"))
 }
@@ -214,6 +223,7 @@ impl Default for Config {
         Self {
             listen: default_listen(),
             http_listen: default_http_listen(),
+            metrics_listen: default_metrics_listen(),
             data_dir: default_data_dir(),
             origin: default_origin(),
             log_key_file: None,

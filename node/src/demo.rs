@@ -64,7 +64,13 @@ pub struct Demo {
 /// and configs, starts the three nodes on `listeners` (HTTP tiles on `http`, if given),
 /// publishes the data set and waits until every node has mirrored the others.
 pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<SocketAddr>>) -> anyhow::Result<Demo> {
-    anyhow::ensure!(listeners.len() == SITES.len() && http.len() == SITES.len(), "the demo needs {} listeners", SITES.len());
+    let no_metrics = vec![None; http.len()];
+    start_with_metrics(dir, listeners, http, no_metrics).await
+}
+
+/// Like [`start`], with each node's Prometheus metrics on `metrics` (if given).
+pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<SocketAddr>>, metrics: Vec<Option<SocketAddr>>) -> anyhow::Result<Demo> {
+    anyhow::ensure!(listeners.len() == SITES.len() && http.len() == SITES.len() && metrics.len() == SITES.len(), "the demo needs {} listeners", SITES.len());
     prepare_dir(dir)?;
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
@@ -132,6 +138,7 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
             data_dir: dir.join(site.name),
             listen: listener.local_addr()?,
             http_listen: http[i],
+            metrics_listen: metrics[i],
             origin: site.origin.into(),
             authorities: site.authorities.iter().map(|a| authorities[a].clone()).collect(),
             trusted: SITES.iter().filter(|o| o.name != site.name).flat_map(|o| o.authorities).map(|a| authorities[a].clone()).collect(),
@@ -300,6 +307,7 @@ pub fn guide(demo: &Demo) -> String {
         .iter()
         .map(|n| {
             let tiles = n.node.http_addr().map(|a| format!("  tiles http://{a}")).unwrap_or_default();
+            let tiles = tiles + &n.node.metrics_addr().map(|a| format!("  metrics http://{a}/metrics")).unwrap_or_default();
             format!("  {:<5} {}{tiles}  hosts {}  log {}", n.name, n.node.url(), n.authorities.join(", "), n.node.log_verifier().name())
         })
         .collect();

@@ -86,6 +86,9 @@ enum Command {
         /// Serve plaintext gRPC without TLS, for development only (logs a warning).
         #[arg(long, env = "COMITY_INSECURE_PLAINTEXT")]
         insecure_plaintext: bool,
+        /// HTTP listen address of the Prometheus metrics (overrides the config file).
+        #[arg(long, env = "COMITY_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Lift the freeze on a mirrored log (the node must be stopped). The evidence stays; if the
     /// peer still contradicts itself, the next round freezes the log again.
@@ -178,9 +181,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("certificate for {name}: {} and key {}", out.join(comity_node::tls::NODE_CERT).display(), out.join(comity_node::tls::NODE_KEY).display());
             Ok(())
         }
-        Command::Run { config, data_dir, listen, http_listen, insecure_plaintext } => {
+        Command::Run { config, data_dir, listen, http_listen, insecure_plaintext, metrics_listen } => {
             let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
             config.insecure_plaintext |= insecure_plaintext;
+            if metrics_listen.is_some() {
+                config.metrics_listen = metrics_listen;
+            }
             if let Some(data_dir) = data_dir {
                 config.data_dir = data_dir;
             }
@@ -197,6 +203,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let Some(http) = node.http_addr() {
                 println!("tiles on http://{http}");
             }
+            if let Some(metrics) = node.metrics_addr() {
+                println!("metrics on http://{metrics}/metrics");
+            }
             serve_until_signal(node).await
         }
         Command::Unfreeze { data_dir, origin } => {
@@ -212,13 +221,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo { dir, listen } => {
             let mut listeners = Vec::new();
             let mut http = Vec::new();
+            let mut metrics = Vec::new();
             for i in 0..3u16 {
                 let port = |base: u16| if listen.port() == 0 { 0 } else { base + i };
                 let grpc = SocketAddr::new(listen.ip(), port(listen.port()));
                 listeners.push(TcpListener::bind(grpc).await.with_context(|| format!("listen on {grpc}"))?);
                 http.push(Some(SocketAddr::new(listen.ip(), port(listen.port() + 100))));
+                metrics.push(Some(SocketAddr::new(listen.ip(), port(listen.port() + 200))));
             }
-            let demo = demo::start(&dir, listeners, http).await?;
+            let demo = demo::start_with_metrics(&dir, listeners, http, metrics).await?;
             println!("{}", demo::guide(&demo));
             wait_for_signal().await;
             for n in demo.nodes {

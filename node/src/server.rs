@@ -38,6 +38,9 @@ pub struct RunningNode {
     gatherer: Option<JoinHandle<()>>,
     /// The HTTP tiles server; it holds a store handle, so shutdown waits for it.
     http_task: Option<JoinHandle<()>>,
+    /// The metrics HTTP server (also holds a store handle).
+    metrics_task: Option<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
     mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>, JoinHandle<()>)>,
 }
 
@@ -70,7 +73,8 @@ impl RunningNode {
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
-        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs))
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone()))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         let log_verifier = verifier.clone();
@@ -124,6 +128,28 @@ impl RunningNode {
                 Some(http_addr)
             }
         };
+        let mut metrics_task = None;
+        let metrics_addr = match config.metrics_listen {
+            None => None,
+            Some(at) => {
+                let listener = TcpListener::bind(at).await.map_err(|e| anyhow::anyhow!("listen on {at} (metrics_listen): {e}"))?;
+                let bound = listener.local_addr()?;
+                let sources = std::sync::Arc::new(crate::metrics::Sources {
+                    store: store.clone(),
+                    mirrors: pending_mirrors.iter().map(|(id, status, mirror)| (id.clone(), mirror.origin().to_string(), status.clone())).collect(),
+                });
+                let (metrics, mut stopped) = (metrics.clone(), http_stopped.clone());
+                metrics_task = Some(tokio::spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.wait_for(|stopped| *stopped).await;
+                    };
+                    if let Err(e) = crate::metrics::serve(listener, metrics, sources, shutdown).await {
+                        tracing::error!(error = %e, "metrics HTTP server failed");
+                    }
+                }));
+                Some(bound)
+            }
+        };
         let mut builder = Server::builder();
         match &config.tls {
             Some(tls) => builder = builder.tls_config(tls.server()?)?,
@@ -149,7 +175,7 @@ impl RunningNode {
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, mirrors })
+        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
     }
 
     /// The address the node listens on.
@@ -160,6 +186,11 @@ impl RunningNode {
     /// `http://addr`, for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The address of the Prometheus metrics endpoint, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address of the HTTP tiles view, if enabled.
@@ -196,7 +227,7 @@ impl RunningNode {
         if let Some(task) = self.task.take() {
             task.await??;
         }
-        if let Some(http) = self.http_task.take() {
+        for http in [self.http_task.take(), self.metrics_task.take()].into_iter().flatten() {
             // Stopped with the gRPC server; waiting releases its store handle.
             let _ = http.await;
         }

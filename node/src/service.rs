@@ -17,13 +17,28 @@ const DEFAULT_PAGE_SIZE: usize = 50;
 pub struct RegistryService {
     registry: Registry,
     max_staleness_secs: u64,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl RegistryService {
     /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
     /// unless the agreement applied says otherwise.
-    pub fn new(registry: Registry, max_staleness_secs: u64) -> Self {
-        Self { registry, max_staleness_secs }
+    pub fn new(registry: Registry, max_staleness_secs: u64, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self { registry, max_staleness_secs, metrics }
+    }
+}
+
+/// The upper-snake name of a gRPC code, for metric labels.
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::Unavailable => "UNAVAILABLE",
+        tonic::Code::Unimplemented => "UNIMPLEMENTED",
+        tonic::Code::Internal => "INTERNAL",
+        _ => "OTHER",
     }
 }
 
@@ -45,7 +60,18 @@ fn licence_ref(authority: &str, licence_id: &str) -> Result<(), Status> {
 impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(bytes = request.get_ref().envelope.len()))]
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
-        let published = self.registry.publish(request.into_inner().envelope).await?;
+        let started = std::time::Instant::now();
+        let published = match self.registry.publish(request.into_inner().envelope).await {
+            Ok(p) => {
+                self.metrics.publish("ok", started.elapsed());
+                p
+            }
+            Err(e) => {
+                let status = Status::from(e);
+                self.metrics.publish(code_name(status.code()), started.elapsed());
+                return Err(status);
+            }
+        };
         Ok(Response::new(pb::PublishResponse {
             statement_id: published.id.0.to_vec(),
             already_present: published.already_present,
@@ -79,7 +105,11 @@ impl registry_server::Registry for RegistryService {
         let question = crate::verify::question(request.into_inner(), now)?;
         // A verdict is a few cached sled reads and no signature work (~70 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
-        Ok(Response::new(crate::verify::verify(&self.registry, &question, self.max_staleness_secs, now)?))
+        let started = std::time::Instant::now();
+        let answer = crate::verify::verify(&self.registry, &question, self.max_staleness_secs, now)?;
+        let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", |v| v.as_str_name().trim_start_matches("VERDICT_"));
+        self.metrics.verification(verdict, started.elapsed());
+        Ok(Response::new(answer))
     }
 
     #[instrument(skip_all, fields(authority = %request.get_ref().authority))]

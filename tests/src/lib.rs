@@ -48,6 +48,7 @@ impl TestNode {
         }
         config.origin = "test.comity.example/log".into();
         config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
+        config.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
         adjust(&mut config);
         let mut node = Self { node: None, config, dir, keys };
         node.boot().await;
@@ -213,7 +214,7 @@ impl NodeProcess {
         let log = std::fs::File::create(log_file).expect("create node log");
         let mut child = Command::new(bin_path("comity-node"))
             .arg("run")
-            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -259,6 +260,19 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A blocking `GET path` over HTTP/1.1 to `addr`: (status line, body). For the node's HTTP
+/// views (tiles, metrics) in tests.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
 }
 
 /// The workspace's `examples/` directory.

@@ -10,7 +10,7 @@ use comity_proto::decision::fixtures::grant;
 use comity_proto::log::{leaf_hash, proof_hashes, verify_consistency, verify_inclusion, verify_receipt, Frontier};
 use comity_proto::pb;
 use comity_proto::statement::StatementId;
-use comity_tests::{bin_path, TestNode};
+use comity_tests::{http_get, bin_path, TestNode};
 use predicates::str::contains;
 use tonic::Code;
 
@@ -296,16 +296,6 @@ async fn log_commands_of_the_cli() {
 }
 
 /// A plain HTTP/1.1 GET, as any tool would send it; returns (status line, body).
-fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_is_served_as_tlog_tiles_over_http() {

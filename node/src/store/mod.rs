@@ -221,6 +221,11 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Why writes are refused, after a failed commit.
     pub fn failed(&self) -> Option<&str> {
         self.failed.get().map(String::as_str)
