@@ -104,7 +104,8 @@ impl<S> PerClientLimit<S> {
     }
 }
 
-fn client_ip<B>(request: &http::Request<B>) -> Option<IpAddr> {
+/// The address a request came from (plaintext or TLS connection).
+pub fn client_ip<B>(request: &http::Request<B>) -> Option<IpAddr> {
     let ext = request.extensions();
     ext.get::<TcpConnectInfo>()
         .and_then(TcpConnectInfo::remote_addr)

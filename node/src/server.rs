@@ -156,6 +156,12 @@ impl RunningNode {
             None => tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node"),
         }
         let router = builder
+            // One span per request, naming the call and the client, so every log line of a
+            // request says who asked.
+            .trace_fn(|request| {
+                let client = crate::client_limit::client_ip(request).map(|ip| ip.to_string()).unwrap_or_default();
+                tracing::info_span!("request", rpc = %request.uri().path(), %client)
+            })
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)

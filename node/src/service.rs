@@ -69,6 +69,8 @@ impl registry_server::Registry for RegistryService {
             Err(e) => {
                 let status = Status::from(e);
                 self.metrics.publish(code_name(status.code()), started.elapsed());
+                // Inside the request's span, so the line names the client.
+                tracing::info!(code = code_name(status.code()), reason = %status.message(), "publish refused");
                 return Err(status);
             }
         };
