@@ -149,7 +149,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         key_set: key_sets.get(&question.authority),
         chain: &chain,
         fork: None,
-        agreements: &agreements,
+        agreements: &agreements.iter().collect::<Vec<_>>(),
         log_heard_at: Some(issuer_checkpoint_time),
         default_max_staleness_secs: max_age_secs,
         now,

@@ -21,6 +21,7 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
     let trust = registry.trust();
     let chain = registry.chain(&q.authority, &q.licence_id)?;
     let mut logs = LogViews::default();
+    let mut locations: HashMap<StatementId, (String, u64)> = HashMap::new();
 
     let mut links = Vec::with_capacity(chain.len());
     let mut origins: Vec<String> = Vec::new();
@@ -31,17 +32,18 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
             Some((origin, index)) => store.log(origin).entered_at(*index)?,
             None => None,
         };
-        if let Some((origin, _)) = location {
+        if let Some((origin, index)) = location {
             if !origins.contains(&origin) {
-                origins.push(origin);
+                origins.push(origin.clone());
             }
+            locations.insert(envelope.id(), (origin, index));
         }
         links.push(Link { id: envelope.id(), decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at });
     }
 
     let in_force = trust.agreements();
     let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
-    let checked: Vec<CheckedAgreement> = agreements.iter().map(|a| a.agreement.clone()).collect();
+    let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
     let key_set = trust.key_set(&q.authority);
     // The issuer's log is the one carrying its latest decision; heard from = that log's newest checkpoint.
     let log_heard_at = match origins.last() {
@@ -74,7 +76,7 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
             statements.push((set.id, bytes));
         }
     }
-    let proof = proof_bundle(store, &mut logs, statements, now)?;
+    let proof = proof_bundle(store, &mut logs, &locations, statements, now)?;
     Ok(pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
@@ -113,13 +115,16 @@ impl LogViews {
     }
 }
 
-/// Each statement with a receipt: its place in its log, proven against the cosigned
-/// checkpoint of that log when it covers it, else the latest.
-fn proof_bundle(store: &Store, logs: &mut LogViews, statements: Vec<(StatementId, Vec<u8>)>, now: i64) -> Result<pb::ProofBundle, Error> {
+/// Each statement with a receipt: its place in its log (from `known`, else the store), proven
+/// against the cosigned checkpoint of that log when it covers it, else the latest.
+fn proof_bundle(store: &Store, logs: &mut LogViews, known: &HashMap<StatementId, (String, u64)>, statements: Vec<(StatementId, Vec<u8>)>, now: i64) -> Result<pb::ProofBundle, Error> {
     let mut bundle = pb::ProofBundle::default();
     let mut oldest = now;
     for (id, bytes) in statements {
-        let (origin, index) = store.location_of(&id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?;
+        let (origin, index) = match known.get(&id) {
+            Some(location) => location.clone(),
+            None => store.location_of(&id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?,
+        };
         let (note, (size, _, time)) = logs
             .notes(store, &origin)?
             .iter()

@@ -46,7 +46,7 @@ pub struct Facts<'a> {
     /// Why the licence or its log is forked, if it is.
     pub fork: Option<String>,
     /// Agreements in force (any relying authority; the right ones are picked here).
-    pub agreements: &'a [CheckedAgreement],
+    pub agreements: &'a [&'a CheckedAgreement],
     /// Time of the newest checkpoint held of the issuer's log.
     pub log_heard_at: Option<i64>,
     /// Used when the applied agreement sets no maximum staleness.
@@ -137,7 +137,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         }
         let mut why_not = Vec::new();
         for i in candidates {
-            match agreement_covers(&f.agreements[i], &state.terms, &q.context) {
+            match agreement_covers(f.agreements[i], &state.terms, &q.context) {
                 Ok(()) => {
                     applied = Some(i);
                     break;
