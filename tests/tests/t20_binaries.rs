@@ -102,16 +102,23 @@ fn init_run_publish_tamper_kill_9_and_restart_without_loss() {
         .code(3)
         .stderr(contains("--key"));
 
-    // Load from many connections, then kill -9 while it may still be writing.
+    // Load from many connections, then kill -9 while it may still be writing. At most 100 in
+    // flight: one client address may have 128 (limits.concurrency_per_client).
     let key = KeyFile::read(&key_path).unwrap().signer().unwrap();
     let acknowledged = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let mut tasks = Vec::new();
+        let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
         for c in 0..4 {
             let client = Client::connect(&url).await.unwrap();
             for i in 0..50 {
                 let envelope = sign_decision(grant("de.bafa", &format!("DE-2026-1{c}{i:04}")), &key);
                 let mut client = client.clone();
-                tasks.push(tokio::spawn(async move { client.publish(envelope).await.map(|r| r.statement_id) }));
+                let permit = in_flight.clone().acquire_owned().await.unwrap();
+                tasks.push(tokio::spawn(async move {
+                    let answer = client.publish(envelope).await.map(|r| r.statement_id);
+                    drop(permit);
+                    answer
+                }));
             }
         }
         let mut ids = Vec::new();
