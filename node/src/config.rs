@@ -164,11 +164,14 @@ pub struct Limits {
     /// Most entries of a peer's log held in memory and committed at once while mirroring; a
     /// longer catch-up goes in parts, each proven a prefix of the peer's signed checkpoint.
     pub mirror_entries_per_part: u64,
+    /// Per-peer ingest quota: most entries per second a catch-up takes from one path
+    /// (0: no quota; the writer is still shared fairly, one part per path at a time).
+    pub peer_entries_per_sec: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, requests_per_client_per_sec: 2000, max_publish_batch: 256, mirror_entries_per_part: 20_000 }
+        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, requests_per_client_per_sec: 2000, max_publish_batch: 256, mirror_entries_per_part: 20_000, peer_entries_per_sec: 0 }
     }
 }
 

@@ -75,6 +75,8 @@ pub struct PeerMirror {
     subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
     /// This node's TLS settings, for `https://` peers.
     tls: Option<crate::tls::TlsConfig>,
+    /// Most entries per second taken from this path in a catch-up (0: no quota).
+    entries_per_sec: u64,
 }
 
 impl PeerMirror {
@@ -86,12 +88,13 @@ impl PeerMirror {
         entries_per_part: u64,
         call_timeout: Duration,
         tls: Option<crate::tls::TlsConfig>,
+        entries_per_sec: u64,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         let trust = registry.trust().clone();
-        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None, tls }, status))
+        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None, tls, entries_per_sec }, status))
     }
 
     /// The peer's log origin.
@@ -242,6 +245,12 @@ impl PeerMirror {
         let mut next = have;
         let mut last_report = Instant::now();
         while next < checkpoint.size {
+            if self.entries_per_sec > 0 {
+                // The per-peer quota: no faster than entries_per_sec on average since this
+                // catch-up started, so one peer's long log cannot monopolise the writer.
+                let due = started + Duration::from_secs_f64((next - have) as f64 / self.entries_per_sec as f64);
+                tokio::time::sleep_until(due.into()).await;
+            }
             let end = checkpoint.size.min(next + self.entries_per_part);
             let mut entries = Vec::with_capacity((end - next) as usize);
             let mut at = next;

@@ -90,7 +90,7 @@ impl RunningNode {
         let mut peer_views = Vec::new();
         for peer in &config.mirror_paths() {
             let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout(), config.tls.clone()).map_err(anyhow::Error::msg)?;
+            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout(), config.tls.clone(), limits.peer_entries_per_sec).map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }

@@ -117,3 +117,27 @@ async fn a_client_above_its_rate_is_refused_and_others_are_not() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     greedy.get_licence(request()).await.expect("served again after its bucket refilled");
 }
+
+/// A per-peer ingest quota spreads a long catch-up: 600 entries at 300 per second take at least
+/// a second and a half (the first part goes at once), and all of them arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_peer_ingest_quota_spreads_a_long_catch_up() {
+    const TOTAL: u64 = 600;
+    let a = TestNode::start_with(&[BAFA], |c| c.origin = "registry.bafa.example/log".into()).await;
+    let envelopes = (0..TOTAL).map(|i| a.sign(grant(BAFA, &format!("DE-2026-QUOTA-{i:04}")))).collect();
+    publish_concurrently(a.client().await, envelopes, 32).await;
+    let (peer, trusted) = (a.as_peer("bafa"), vec![a.authority(BAFA)]);
+    let started = Instant::now();
+    let b = TestNode::start_with(&["jp.meti"], move |c| {
+        c.origin = "registry.meti.example/log".into();
+        c.peers = vec![peer];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+        c.limits.mirror_entries_per_part = 100;
+        c.limits.peer_entries_per_sec = 300;
+    })
+    .await;
+    comity_tests::eventually(Duration::from_secs(30), "B to catch up with A", || async { b.node().mirror_status("bafa").filter(|s| s.size == TOTAL).map(|_| ()) }).await;
+    // Parts start at 0, 1/3, 2/3, ... s: the sixth (entries 500..600) no earlier than 5/3 s.
+    assert!(started.elapsed() >= Duration::from_millis(1600), "caught up in {:?}, faster than the quota allows", started.elapsed());
+}
