@@ -78,3 +78,36 @@ fn the_container_and_the_systemd_unit_run_commands_the_binary_accepts() {
         assert!(init_help.contains(flag), "comity-node init has no {flag}");
     }
 }
+
+#[test]
+fn the_compose_setup_script_creates_configs_the_node_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let federation = tmp.path().join("federation");
+    for _ in 0..2 {
+        // The second run must leave the first one's keys alone.
+        let status = std::process::Command::new("sh")
+            .arg(deploy("compose/setup.sh"))
+            .env("FEDERATION", &federation)
+            .env("COMITY_NODE_BIN", comity_tests::bin_path("comity-node"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let docs = documents("compose/compose.yaml");
+    let services = &docs[0]["services"];
+    let help = node_help("run");
+    for site in ["bafa", "ecju", "meti"] {
+        let config = Config::from_file(&federation.join(site).join("comity.toml")).unwrap_or_else(|e| panic!("{site}: {e}"));
+        assert!(config.tls.is_some(), "{site} runs with TLS");
+        assert_eq!(config.peers.len(), 2, "{site} peers with the other two");
+        assert_eq!(config.trusted.len(), 2, "{site} trusts the other two authorities");
+        for peer in &config.peers {
+            assert_eq!(peer.url, format!("https://{}:7700", peer.id));
+            assert_eq!(peer.tls_name(), format!("registry.{}.example", peer.id), "the peer's certificate name");
+        }
+        // The compose command runs that config, with flags the binary has.
+        let command: Vec<&str> = services[site]["command"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        assert_eq!(command, ["run", "--config", &format!("/federation/{site}/comity.toml")]);
+        assert!(help.contains("--config"));
+    }
+}
