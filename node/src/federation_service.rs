@@ -221,6 +221,25 @@ impl federation_server::Federation for FederationService {
     }
 
     #[instrument(skip_all)]
+    async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<pb::BackupResponse>, Status> {
+        // The snapshot is written on this machine: only its operator, from this machine, asks.
+        if !request.remote_addr().is_some_and(|a| a.ip().is_loopback()) {
+            return Err(Status::permission_denied("backups are taken from the node's own machine (a loopback client)"));
+        }
+        let directory = request.into_inner().directory;
+        if directory.is_empty() {
+            return Err(Status::invalid_argument("directory: required"));
+        }
+        let dir = std::path::Path::new(&directory);
+        if !dir.is_absolute() || dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            return Err(Status::invalid_argument(format!("directory: `{directory}` must be an absolute path that does not exist or is empty (not empty, or relative)")));
+        }
+        let (records, note) = self.registry.backup(directory.into()).await?;
+        let log_size = comity_proto::log::stored_checkpoint_fields(&note).map_or(0, |(size, _, _)| size);
+        Ok(Response::new(pb::BackupResponse { records, log_size, checkpoint: note }))
+    }
+
+    #[instrument(skip_all)]
     async fn cosign(&self, request: Request<pb::CosignRequest>) -> Result<Response<pb::CosignResponse>, Status> {
         if let Some(peer) = self.calling_peer(&request)? {
             tracing::debug!(%peer, "cosign request");

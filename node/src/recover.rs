@@ -69,3 +69,71 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     registry.close();
     Ok(Recovered { entries: checkpoint.size, damaged_store: damaged })
 }
+
+/// What a restore checked and copied.
+#[derive(Debug)]
+pub struct Restored {
+    pub statements: u64,
+    pub log_size: u64,
+}
+
+/// Restores a backup (from `comity-node backup`) into this node's empty data dir, after checking
+/// it: the node's own log root against its signed checkpoint, each mirrored log's root against
+/// its checkpoint, every statement's hash and signatures. The node must be stopped.
+pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result<Restored> {
+    let target = config.store_dir();
+    anyhow::ensure!(!target.exists(), "{} exists: restore only into a data dir without a store (move it aside first)", target.display());
+    anyhow::ensure!(config.log_key_path().exists(), "the node's log key {} is missing: restore it with the data dir's other files", config.log_key_path().display());
+    let backup = Store::open(from).with_context(|| format!("open the backup {}", from.display()))?;
+    anyhow::ensure!(backup.own_log_origin()?.as_deref() == Some(config.origin.as_str()), "the backup is not of log {}", config.origin);
+    let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
+    // Opening the log checks the root recomputed from the stored hashes against the signed one.
+    let log = NodeLog::open(&backup, key, now()).context("the backup's own log")?;
+    for peer in config.mirror_paths() {
+        let verifier: comity_proto::log::LogVerifier = peer.log_key.parse().map_err(|e| anyhow::anyhow!("peer {}: {e}", peer.id))?;
+        let held = backup.log(verifier.name());
+        if let Some(note) = held.checkpoint()? {
+            let checkpoint = verifier.verify_checkpoint(&note).with_context(|| format!("the backup's checkpoint of {}", verifier.name()))?;
+            let root = comity_proto::log::tree_root(checkpoint.size, &held).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(root == checkpoint.root || held.size()? != checkpoint.size, "the backup's copy of {} does not hash to its signed root", verifier.name());
+        }
+    }
+    let trust = Trust::load(config, config.trust_roots()?, &backup)?;
+    let mut statements = 0;
+    for record in backup.statements() {
+        let (id, bytes) = record?;
+        anyhow::ensure!(comity_proto::statement::StatementId::of(&bytes) == id, "statement {id} in the backup does not hash to its id");
+        let envelope = comity_proto::statement::Envelope::parse(bytes).with_context(|| format!("statement {id}"))?;
+        let authority = match envelope.statement() {
+            pb::statement::Kind::Decision(d) => d.authority.clone(),
+            pb::statement::Kind::Agreement(a) => a.relying_authority.clone(),
+            pb::statement::Kind::KeySet(_) => {
+                trust.check_key_set(&envelope, None).with_context(|| format!("key set {id}"))?;
+                statements += 1;
+                continue;
+            }
+        };
+        let keys = trust.candidate_keys(&authority);
+        envelope.verify(|kid| keys.iter().find(|k| comity_proto::statement::key_id(k) == kid).copied()).with_context(|| format!("statement {id} of {authority}"))?;
+        statements += 1;
+    }
+    let log_size = log.latest().size;
+    drop(log);
+    backup.copy_to(&target)?;
+    Ok(Restored { statements, log_size })
+}
+
+/// Asks the node running with `config` (on this machine) to write a snapshot to `dir`.
+pub async fn request_backup(config: &Config, dir: &std::path::Path) -> anyhow::Result<pb::BackupResponse> {
+    let mut addr = config.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let own_name = config.origin.split('/').next().unwrap_or_default().to_string();
+    let endpoint = crate::tls::peer_endpoint(&format!("{scheme}://{addr}"), config.tls.as_ref(), &own_name)?.connect_timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await.with_context(|| format!("connect to the node at {addr}"))?;
+    let mut federation = pb::federation_client::FederationClient::new(channel);
+    let request = pb::BackupRequest { directory: dir.to_string_lossy().into_owned() };
+    Ok(federation.backup(request).await.context("the node refused the backup")?.into_inner())
+}

@@ -96,6 +96,8 @@ enum Work {
     Cosignatures { origin: String, note: String, witnessed: bool, reply: oneshot::Sender<Result<(), Error>> },
     /// Re-sign the checkpoint if the latest is older than this many seconds.
     Heartbeat { max_age: i64 },
+    /// Copy the store to a new directory between batches: a consistent snapshot.
+    Backup { dir: std::path::PathBuf, reply: oneshot::Sender<Result<(u64, String), Error>> },
 }
 
 /// Publishing and reading licences.
@@ -238,6 +240,15 @@ impl Registry {
             .send(Work::Mirror(Box::new(mirrored), reply))
             .await
             .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+    }
+
+    /// Writes a consistent snapshot of the store to `dir` (taken by the writer between
+    /// batches, so no commit is half in it); returns the number of records and the node's own
+    /// signed checkpoint at that moment.
+    pub async fn backup(&self, dir: std::path::PathBuf) -> Result<(u64, String), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Work::Backup { dir, reply }).await.map_err(|_| Error::Unavailable("node is shutting down".into()))?;
         answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
     }
 
@@ -421,6 +432,13 @@ fn writer_loop(
                     let _ = reply.send(result.map(|_| ()));
                 }
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
+                Work::Backup { dir, reply } => {
+                    let result = store.copy_to(&dir).map_err(Error::from);
+                    if let Ok(records) = &result {
+                        tracing::info!(dir = %dir.display(), records, "backup written");
+                    }
+                    let _ = reply.send(result.map(|records| (records, log.latest().note.clone())));
+                }
             }
         }
 

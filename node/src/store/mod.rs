@@ -221,6 +221,38 @@ impl Store {
         Ok(())
     }
 
+    /// Every stored statement: (id, envelope bytes).
+    pub fn statements(&self) -> impl Iterator<Item = Result<(StatementId, Vec<u8>)>> + '_ {
+        self.db.scan_prefix([table::STATEMENT]).map(|kv| {
+            let (k, v) = kv?;
+            let id = StatementId::from_slice(&k[1..]).ok_or_else(|| corrupt("statement", "key is not a statement id"))?;
+            Ok((id, split_statement(&v)?.1.to_vec()))
+        })
+    }
+
+    /// Copies every record into a new store at `dir` (which must not hold one) and flushes it.
+    /// Consistent when no commit runs meanwhile (the registry's writer calls it between
+    /// batches). Returns the number of records.
+    pub fn copy_to(&self, dir: &Path) -> Result<u64> {
+        if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            return Err(StoreError::Corrupt { table: "backup", detail: format!("{} exists and is not empty", dir.display()) });
+        }
+        let target = sled::Config::new().path(dir).open().map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
+        let mut records = 0u64;
+        let mut batch = sled::Batch::default();
+        for kv in self.db.iter() {
+            let (k, v) = kv?;
+            batch.insert(k, v);
+            records += 1;
+            if records % 10_000 == 0 {
+                target.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        target.apply_batch(batch)?;
+        target.flush()?;
+        Ok(records)
+    }
+
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
