@@ -244,7 +244,7 @@ impl Store {
             let (k, v) = kv?;
             batch.insert(k, v);
             records += 1;
-            if records % 10_000 == 0 {
+            if records.is_multiple_of(10_000) {
                 target.apply_batch(std::mem::take(&mut batch))?;
             }
         }
