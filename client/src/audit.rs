@@ -10,7 +10,7 @@ use std::path::Path;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::keyfile::parse_public_key;
 use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
-use comity_proto::statement::{key_id, Envelope};
+use comity_proto::statement::Envelope;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,7 @@ impl AuthorityKeys {
     fn verify(&self, envelope: &Envelope, authority: &str) -> Result<(), String> {
         let keys = self.keys.get(authority).ok_or_else(|| format!("authority `{authority}` is not in the keys file"))?;
         envelope
-            .verify(|id| keys.iter().find(|k| key_id(k) == id).copied())
+            .verify_with(&keys)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

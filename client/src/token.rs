@@ -11,7 +11,7 @@ use comity_proto::decision::{is_authority_id, is_licence_id};
 use comity_proto::log::verify_receipt;
 use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
-use comity_proto::statement::{key_id, Envelope};
+use comity_proto::statement::Envelope;
 use comity_proto::trust::{check_key_set, KeySetView, TrustFile};
 use comity_proto::verdict::{judge, Facts, Judgement, Link, Question};
 use ed25519_dalek::VerifyingKey;
@@ -114,7 +114,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     };
     let verify = |envelope: &Envelope, authority: &str| {
         let keys = keys_of(authority);
-        envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(format!("statement {} of {authority}: {e}", envelope.id())))
+        envelope.verify_with(&keys).map_err(|e| refuse(format!("statement {} of {authority}: {e}", envelope.id())))
     };
 
     let mut chain: Vec<Link> = Vec::new();

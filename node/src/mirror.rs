@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::statement::{key_id, Envelope, StatementError};
+use comity_proto::statement::{Envelope, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
@@ -382,7 +382,7 @@ impl PeerMirror {
                 Verified::NewKey(envelope, decision) => {
                     let keys = introduced.get(&decision.decision().authority).map(Vec::as_slice).unwrap_or_default();
                     let signers = envelope
-                        .verify(|id| keys.iter().find(|k| key_id(k) == id).copied())
+                        .verify_with(&keys)
                         .map_err(|e| RoundError::Refused(format!("entry {} of {origin}: {e}", start + i as u64)))?;
                     (envelope, Checked::Decision { decision, signers })
                 }
@@ -426,7 +426,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                 let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(authority));
                 // One verify_strict per signature: batch verification with the pre-checks that make
                 // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
-                match envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()) {
+                match envelope.verify_with(&keys) {
                     Ok(signers) => Verified::Done(envelope, Checked::Decision { decision, signers }),
                     Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, decision),
                     Err(e) => return Err(refuse(index, e.to_string())),
@@ -443,7 +443,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                     return Err(refuse(index, format!("authority `{relying}` is not trusted here")));
                 }
                 let keys = keys_of.entry(relying.clone()).or_insert_with(|| trust.candidate_keys(&relying));
-                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied()).map_err(|e| refuse(index, e.to_string()))?;
+                let signers = envelope.verify_with(&keys).map_err(|e| refuse(index, e.to_string()))?;
                 Verified::Done(envelope, Checked::Agreement { agreement, signers })
             }
         };

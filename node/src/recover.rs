@@ -114,7 +114,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
             }
         };
         let keys = trust.candidate_keys(&authority);
-        envelope.verify(|kid| keys.iter().find(|k| comity_proto::statement::key_id(k) == kid).copied()).with_context(|| format!("statement {id} of {authority}"))?;
+        envelope.verify_with(&keys).with_context(|| format!("statement {id} of {authority}"))?;
         statements += 1;
     }
     let log_size = log.latest().size;

@@ -14,7 +14,7 @@ use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
-use comity_proto::statement::{key_id, Envelope, StatementId};
+use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
@@ -190,7 +190,7 @@ impl Registry {
                     return Err(not_hosted(authority));
                 }
                 let keys = self.trust.candidate_keys(authority);
-                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied())?;
+                let signers = envelope.verify_with(&keys)?;
                 Checked::Decision { decision, signers }
             }
             pb::statement::Kind::KeySet(set) => {
@@ -207,7 +207,7 @@ impl Registry {
                     return Err(not_hosted(relying));
                 }
                 let keys = self.trust.candidate_keys(relying);
-                let signers = envelope.verify(|id| keys.iter().find(|k| key_id(k) == id).copied())?;
+                let signers = envelope.verify_with(&keys)?;
                 Checked::Agreement { agreement, signers }
             }
         };

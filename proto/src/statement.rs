@@ -215,6 +215,11 @@ impl Envelope {
         Ok(parts.into_iter().map(|(_, key)| key).collect())
     }
 
+    /// [`Envelope::verify`] against `keys`, each signature's key found by its key id.
+    pub fn verify_with(&self, keys: &[VerifyingKey]) -> Result<Vec<VerifyingKey>, StatementError> {
+        self.verify(|id| keys.iter().find(|k| key_id(k) == id).copied())
+    }
+
     /// The signatures to check: (message, signature, key) per signature, or why not.
     fn signed_parts(&self, lookup: &impl Fn(&str) -> Option<VerifyingKey>) -> Result<Vec<(Signature, VerifyingKey)>, StatementError> {
         let mut parts: Vec<(Signature, VerifyingKey)> = Vec::with_capacity(self.signatures.len());

@@ -235,7 +235,7 @@ pub fn check_key_set(envelope: &Envelope, roots: &HashMap<String, Roots>, curren
     }
     let root = roots.get(&authority).ok_or_else(|| TrustError::NotTrusted(authority.clone()))?;
     let signed = envelope
-        .verify(|id| root.keys.iter().find(|k| key_id(k) == id).copied())
+        .verify_with(&root.keys)
         .map_err(|source| TrustError::Signature { authority: authority.clone(), source })?;
     // `verify` refuses a key signing twice, so this counts distinct public keys.
     if signed.len() < root.threshold {
