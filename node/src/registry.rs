@@ -212,14 +212,16 @@ impl Registry {
             }
         };
 
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Work::Publish(Box::new(Job { envelope, checked, restoring, reply })))
-            .await
-            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        let (staged, checkpoint) = answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))??;
+        let (staged, checkpoint) = self.ask(|reply| Work::Publish(Box::new(Job { envelope, checked, restoring, reply }))).await?;
         // The proof is built here rather than on the writer thread, which every publish shares.
         receipt_for(&self.store, &checkpoint, staged)
+    }
+
+    /// Sends the writer the work `make` builds around a reply channel, and waits for its answer.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Work) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(make(reply)).await.map_err(|_| Error::Unavailable("node is shutting down".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
     }
 
     /// New checkpoints as they are committed (own and mirrored logs).
@@ -235,44 +237,27 @@ impl Registry {
 
     /// Stores a peer's verified entries and checkpoint as the next part of our mirror of its log.
     pub async fn ingest_mirrored(&self, mirrored: Mirrored) -> Result<(), Error> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Work::Mirror(Box::new(mirrored), reply))
-            .await
-            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+        self.ask(|reply| Work::Mirror(Box::new(mirrored), reply)).await
     }
 
     /// Writes a consistent snapshot of the store to `dir` (taken by the writer between
     /// batches, so no commit is half in it); returns the number of records and the node's own
     /// signed checkpoint at that moment.
     pub async fn backup(&self, dir: std::path::PathBuf) -> Result<(u64, String), Error> {
-        let (reply, answer) = oneshot::channel();
-        self.writer.send(Work::Backup { dir, reply }).await.map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+        self.ask(|reply| Work::Backup { dir, reply }).await
     }
 
     /// Stores split-view evidence against a mirrored log and freezes it: no further ingest until
     /// an operator clears it (`comity-node unfreeze`).
     pub async fn split_view(&self, evidence: Evidence) -> Result<(), Error> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Work::SplitView(Box::new(evidence), reply))
-            .await
-            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+        self.ask(|reply| Work::SplitView(Box::new(evidence), reply)).await
     }
 
     /// Adds the verified cosignatures carried by `note` (a checkpoint of `origin`) to the
     /// stored notes of that checkpoint; `witnessed` records it as this node's last cosigned
     /// checkpoint of the log. Durable when this returns.
     pub async fn add_cosignatures(&self, origin: &str, note: String, witnessed: bool) -> Result<(), Error> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Work::Cosignatures { origin: origin.into(), note, witnessed, reply })
-            .await
-            .map_err(|_| Error::Unavailable("node is shutting down".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("writer stopped before answering".into()))?
+        self.ask(|reply| Work::Cosignatures { origin: origin.into(), note, witnessed, reply }).await
     }
 
     /// A licence's state and chain, or `None` when no decision exists.
