@@ -165,16 +165,12 @@ impl Trust {
             let id = comity_proto::statement::key_id(key);
             match set.standing(key, decided_at, logged_at) {
                 KeyStanding::Good => {}
-                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", fmt_time(since))),
-                KeyStanding::Compromised { since } => return Signers::Refused(format!("signed with key {id}, compromised since {}", fmt_time(since))),
-                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} was not valid on the decision's date {}", fmt_time(decided_at))),
+                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", comity_proto::authoring::format_time(since))),
+                KeyStanding::Compromised { since } => return Signers::Refused(format!("signed with key {id}, compromised since {}", comity_proto::authoring::format_time(since))),
+                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} was not valid on the decision's date {}", comity_proto::authoring::format_time(decided_at))),
                 KeyStanding::Unknown => return Signers::Refused(format!("key {id} is not in key set v{} of {authority}", set.version)),
             }
         }
         flagged.map_or(Signers::Good, Signers::Flagged)
     }
-}
-
-fn fmt_time(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
 }

@@ -195,7 +195,8 @@ fn is_at_or_under(base: &str, code: &str) -> bool {
     code.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-fn regime_of_prefix(prefix: &str) -> Option<Regime> {
+/// The regime written with `prefix` (as [`regime_prefix`] writes it), e.g. `EU-DU`.
+pub fn regime_of_prefix(prefix: &str) -> Option<Regime> {
     REGIMES.into_iter().find(|r| regime_prefix(*r) == prefix)
 }
 

@@ -414,15 +414,13 @@ struct AgreementDoc {
     max_staleness_secs: u64,
 }
 
-const REGIMES: [pb::Regime; 7] = [pb::Regime::EuDualUse, pb::Regime::Wassenaar, pb::Regime::UsEar, pb::Regime::Mtcr, pb::Regime::Nsg, pb::Regime::AustraliaGroup, pb::Regime::National];
-
 impl AgreementDoc {
     fn to_wire(&self) -> Result<pb::RecognitionAgreement, InputError> {
         let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose().map(|t| t.unwrap_or(0)).map_err(InputError);
         let regimes = self
             .regimes
             .iter()
-            .map(|r| REGIMES.iter().find(|x| regime_prefix(**x) == r).map(|x| *x as i32).ok_or_else(|| InputError(format!("regimes: unknown regime `{r}` (use a prefix such as EU-DU or EAR)"))))
+            .map(|r| comity_proto::recognition::regime_of_prefix(r).map(|x| x as i32).ok_or_else(|| InputError(format!("regimes: unknown regime `{r}` (use a prefix such as EU-DU or EAR)"))))
             .collect::<Result<_, _>>()?;
         let licence_types = self
             .licence_types
