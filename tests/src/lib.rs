@@ -55,6 +55,23 @@ impl TestNode {
         node
     }
 
+    /// Starts a node hosting `authorities` with log `origin` that mirrors `peer` (as peer `id`,
+    /// polled every 50 ms) and trusts every authority `peer` hosts; `adjust` runs last.
+    pub async fn start_mirror_of(peer: &TestNode, id: &str, authorities: &[&str], origin: &str, adjust: impl FnOnce(&mut Config)) -> Self {
+        let entry = peer.as_peer(id);
+        let mut trusted: Vec<AuthorityConfig> = peer.keys.keys().map(|a| peer.authority(a)).collect();
+        trusted.sort_by(|a, b| a.id.cmp(&b.id));
+        let origin = origin.to_string();
+        Self::start_with(authorities, move |c| {
+            c.origin = origin;
+            c.peers = vec![entry];
+            c.trusted = trusted;
+            c.mirror_interval_ms = 50;
+            adjust(c);
+        })
+        .await
+    }
+
     async fn boot(&mut self) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         self.config.listen = listener.local_addr().expect("local addr");

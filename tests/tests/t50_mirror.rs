@@ -18,16 +18,13 @@ async fn origin_node() -> TestNode {
 }
 
 async fn mirror_of(peer: &TestNode, trust: bool, log_key: Option<String>) -> TestNode {
-    let mut entry = peer.as_peer("bafa");
-    if let Some(k) = log_key {
-        entry.log_key = k;
-    }
-    let trusted = if trust { vec![peer.authority(BAFA)] } else { vec![] };
-    TestNode::start_with(&[METI], move |c| {
-        c.origin = "registry.meti.example/log".into();
-        c.peers = vec![entry];
-        c.trusted = trusted;
-        c.mirror_interval_ms = 50;
+    TestNode::start_mirror_of(peer, "bafa", &[METI], "registry.meti.example/log", move |c| {
+        if let Some(k) = log_key {
+            c.peers[0].log_key = k;
+        }
+        if !trust {
+            c.trusted.clear();
+        }
     })
     .await
 }

@@ -126,13 +126,8 @@ async fn a_per_peer_ingest_quota_spreads_a_long_catch_up() {
     let a = TestNode::start_with(&[BAFA], |c| c.origin = "registry.bafa.example/log".into()).await;
     let envelopes = (0..TOTAL).map(|i| a.sign(grant(BAFA, &format!("DE-2026-QUOTA-{i:04}")))).collect();
     publish_concurrently(a.client().await, envelopes, 32).await;
-    let (peer, trusted) = (a.as_peer("bafa"), vec![a.authority(BAFA)]);
     let started = Instant::now();
-    let b = TestNode::start_with(&["jp.meti"], move |c| {
-        c.origin = "registry.meti.example/log".into();
-        c.peers = vec![peer];
-        c.trusted = trusted;
-        c.mirror_interval_ms = 50;
+    let b = TestNode::start_mirror_of(&a, "bafa", &["jp.meti"], "registry.meti.example/log", |c| {
         c.limits.mirror_entries_per_part = 100;
         c.limits.peer_entries_per_sec = 300;
     })

@@ -27,14 +27,7 @@ async fn a_damaged_node_refetches_its_own_log_from_a_peer() {
         }
     }
     let before = at_a.checkpoint().await.unwrap();
-    let (peer, trusted) = (a.as_peer("bafa"), vec![a.authority(BAFA)]);
-    let b = TestNode::start_with(&[METI], move |c| {
-        c.origin = "registry.meti.example/log".into();
-        c.peers = vec![peer];
-        c.trusted = trusted;
-        c.mirror_interval_ms = 50;
-    })
-    .await;
+    let b = TestNode::start_mirror_of(&a, "bafa", &[METI], "registry.meti.example/log", |_| {}).await;
     eventually(WAIT, "B to mirror A", || async { b.node().mirror_status("bafa").filter(|s| s.size == before.size).map(|_| ()) }).await;
 
     // A's tree is damaged while it is stopped (16 entries: the root is the one stored hash at

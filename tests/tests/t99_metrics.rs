@@ -30,14 +30,7 @@ async fn metrics_count_what_the_node_does_and_show_its_state() {
     client.verify(ask("DE-2026-MET-1")).await.unwrap();
     client.verify(ask("DE-2026-NONE")).await.unwrap();
 
-    let (peer, trusted) = (a.as_peer("bafa"), vec![a.authority(BAFA)]);
-    let b = TestNode::start_with(&[METI], move |c| {
-        c.origin = "registry.meti.example/log".into();
-        c.peers = vec![peer];
-        c.trusted = trusted;
-        c.mirror_interval_ms = 50;
-    })
-    .await;
+    let b = TestNode::start_mirror_of(&a, "bafa", &[METI], "registry.meti.example/log", |_| {}).await;
     eventually(Duration::from_secs(15), "B to mirror A", || async { b.node().mirror_status("bafa").filter(|s| s.size == 3).map(|_| ()) }).await;
 
     let scrape = |node: &TestNode| {
