@@ -98,7 +98,7 @@ impl AuthorityKeys {
     fn verify(&self, envelope: &Envelope, authority: &str) -> Result<(), String> {
         let keys = self.keys.get(authority).ok_or_else(|| format!("authority `{authority}` is not in the keys file"))?;
         envelope
-            .verify_with(&keys)
+            .verify_with(keys)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -382,7 +382,7 @@ impl PeerMirror {
                 Verified::NewKey(envelope, decision) => {
                     let keys = introduced.get(&decision.decision().authority).map(Vec::as_slice).unwrap_or_default();
                     let signers = envelope
-                        .verify_with(&keys)
+                        .verify_with(keys)
                         .map_err(|e| RoundError::Refused(format!("entry {} of {origin}: {e}", start + i as u64)))?;
                     (envelope, Checked::Decision { decision, signers })
                 }
@@ -426,7 +426,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                 let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(authority));
                 // One verify_strict per signature: batch verification with the pre-checks that make
                 // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
-                match envelope.verify_with(&keys) {
+                match envelope.verify_with(keys) {
                     Ok(signers) => Verified::Done(envelope, Checked::Decision { decision, signers }),
                     Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, decision),
                     Err(e) => return Err(refuse(index, e.to_string())),
@@ -443,7 +443,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                     return Err(refuse(index, format!("authority `{relying}` is not trusted here")));
                 }
                 let keys = keys_of.entry(relying.clone()).or_insert_with(|| trust.candidate_keys(&relying));
-                let signers = envelope.verify_with(&keys).map_err(|e| refuse(index, e.to_string()))?;
+                let signers = envelope.verify_with(keys).map_err(|e| refuse(index, e.to_string()))?;
                 Verified::Done(envelope, Checked::Agreement { agreement, signers })
             }
         };
