@@ -104,7 +104,9 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(authority = %request.get_ref().authority, licence = %request.get_ref().licence_id, relying = %request.get_ref().relying_authority))]
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Result<Response<pb::VerifyResponse>, Status> {
         let now = now();
-        let question = crate::verify::question(request.into_inner(), now)?;
+        let r = request.into_inner();
+        licence_ref(&r.authority, &r.licence_id)?;
+        let question = crate::verify::question(r, now)?;
         // A verdict is a few cached sled reads and no signature work (~70 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();

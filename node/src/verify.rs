@@ -164,15 +164,10 @@ fn fork_of(store: &Store, authority: &str, licence_id: &str, origins: &[String])
     Ok(None)
 }
 
-/// The question a request asks, with its fields checked.
+/// The question a request asks, with its context fields checked (the licence reference is
+/// checked by the service, as for GetLicence).
 pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
     let bad = |m: String| Error::InvalidArgument(m);
-    if !comity_proto::decision::is_authority_id(&r.authority) {
-        return Err(bad(format!("authority: `{}` is not a lowercase dotted id like de.bafa", r.authority)));
-    }
-    if !comity_proto::decision::is_licence_id(&r.licence_id) {
-        return Err(bad(format!("licence_id: `{}` is not a licence reference", r.licence_id)));
-    }
     if !comity_proto::decision::is_authority_id(&r.relying_authority) {
         return Err(bad(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", r.relying_authority)));
     }
