@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use comity_proto::authoring::DecisionDoc;
 use comity_proto::decision::CheckedDecision;
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient, registry_client::RegistryClient};
 use comity_proto::rules::{fold, LicenceState};
 use comity_proto::statement::{Envelope, StatementId};
@@ -76,8 +77,12 @@ pub fn code_name(code: tonic::Code) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct CheckedLicence {
     pub summary: pb::LicenceSummary,
-    pub state: LicenceState,
+    /// `None` for a confidential licence the node cannot read (it answered only the public
+    /// chain fields of each decision).
+    pub state: Option<LicenceState>,
     pub chain: Vec<(StatementId, pb::Decision)>,
+    /// For a confidential licence: the log origins of the nodes that may read it.
+    pub audience: Vec<String>,
 }
 
 /// A connection to one node.
@@ -118,8 +123,13 @@ impl Client {
 
     /// Publishes a signed envelope.
     pub async fn publish(&mut self, envelope: Vec<u8>) -> Result<pb::PublishResponse, ClientError> {
+        self.publish_with_body(envelope, None).await
+    }
+
+    /// Publishes a signed envelope; a restricted (confidential) decision goes with its body.
+    pub async fn publish_with_body(&mut self, envelope: Vec<u8>, restricted_body: Option<pb::RestrictedBody>) -> Result<pb::PublishResponse, ClientError> {
         let expected = StatementId::of(&envelope);
-        let response = self.registry.publish(pb::PublishRequest { envelope }).await?.into_inner();
+        let response = self.registry.publish(pb::PublishRequest { envelope, restricted_body }).await?.into_inner();
         if response.statement_id != expected.0 {
             return Err(ClientError::Verification(format!(
                 "node acknowledged statement {} but the envelope sent has id {expected}",
@@ -142,7 +152,7 @@ impl Client {
     /// The current version and head id of a licence, or `None` if it has no decisions yet.
     pub async fn head(&mut self, authority: &str, licence_id: &str) -> Result<Option<(u64, StatementId)>, ClientError> {
         match self.licence(authority, licence_id).await {
-            Ok(l) => Ok(Some((l.state.version, l.state.head))),
+            Ok(l) => Ok(l.chain.last().map(|(id, d)| (d.version, *id))),
             Err(ClientError::Status(s)) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -305,27 +315,45 @@ pub mod token;
 pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence, ClientError> {
     let bad = |m: String| ClientError::Verification(m);
     let summary = response.licence.ok_or_else(|| bad("answer has no licence summary".into()))?;
-    let mut checked = Vec::with_capacity(response.chain.len());
+    let openings: std::collections::HashMap<Vec<u8>, pb::RestrictedBody> = response.openings.into_iter().filter_map(|o| Some((o.statement_id, o.body?))).collect();
+    let mut chain = Vec::with_capacity(response.chain.len());
     for link in response.chain {
         let envelope = Envelope::parse(link.envelope).map_err(|e| bad(e.to_string()))?;
-        if envelope.id().0.as_slice() != link.statement_id.as_slice() {
-            return Err(bad(format!("chain entry claims id {} but its envelope hashes to {}", hex::encode(&link.statement_id), envelope.id())));
+        let id = envelope.id();
+        if id.0.as_slice() != link.statement_id.as_slice() {
+            return Err(bad(format!("chain entry claims id {} but its envelope hashes to {id}", hex::encode(&link.statement_id))));
         }
-        let decision = envelope.decision().cloned().ok_or_else(|| bad(format!("statement {} is not a decision", envelope.id())))?;
+        let decision = match envelope.statement() {
+            pb::statement::Kind::Decision(d) => d.clone(),
+            pb::statement::Kind::RestrictedDecision(r) => {
+                let r = CheckedRestricted::try_from(r.clone()).map_err(|e| bad(format!("statement {id}: {e}")))?;
+                match openings.get(id.0.as_slice()) {
+                    Some(body) => r.open(body).map_err(|e| bad(format!("statement {id}: {e}")))?.into_inner(),
+                    None if response.restricted => r.public_face(),
+                    None => return Err(bad(format!("confidential decision {id} came without the opening of its commitment"))),
+                }
+            }
+            _ => return Err(bad(format!("statement {id} is not a decision"))),
+        };
         if link.decision.as_ref() != Some(&decision) {
-            return Err(bad(format!("decoded decision of {} differs from the signed one", envelope.id())));
+            return Err(bad(format!("decoded decision of {id} differs from the signed one")));
         }
-        let decision = CheckedDecision::try_from(decision).map_err(|e| bad(format!("statement {}: {e}", envelope.id())))?;
-        checked.push((envelope.id(), decision));
+        chain.push((id, decision));
     }
-    let state = fold(checked.iter().map(|(id, d)| (*id, d)))
-        .map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
-        .ok_or_else(|| bad("licence has no decisions".into()))?;
-    if state.head.0.as_slice() != summary.head_id.as_slice() || state.version != summary.version {
+    let (head, version) = chain.last().map(|(id, d)| (*id, d.version)).ok_or_else(|| bad("licence has no decisions".into()))?;
+    if head.0.as_slice() != summary.head_id.as_slice() || version != summary.version {
         return Err(bad("summary does not match the decision chain".into()));
     }
-    let chain = checked.into_iter().map(|(id, d)| (id, d.into_inner())).collect();
-    Ok(CheckedLicence { summary, state, chain })
+    let state = if response.restricted {
+        None
+    } else {
+        let checked: Vec<(StatementId, CheckedDecision)> = chain
+            .iter()
+            .map(|(id, d)| CheckedDecision::try_from(d.clone()).map(|c| (*id, c)).map_err(|e| bad(format!("statement {id}: {e}"))))
+            .collect::<Result<_, _>>()?;
+        fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
+    };
+    Ok(CheckedLicence { summary, state, chain, audience: response.audience })
 }
 
 /// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).

@@ -136,6 +136,8 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
                 agreements.push(checked);
             }
             pb::statement::Kind::KeySet(_) => {}
+            // A token is meant to be shown to anyone; a confidential licence is not.
+            pb::statement::Kind::RestrictedDecision(_) => return Err(refuse("it carries a confidential decision: confidential licences have no offline token".into())),
         }
     }
     chain.sort_by_key(|l| l.decision.version);
@@ -153,6 +155,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         log_heard_at: Some(issuer_checkpoint_time),
         default_max_staleness_secs: max_age_secs,
         now,
+        withheld: None,
     };
     let judgement = judge(question, &facts);
     Ok(TokenReport { judgement, evidence_time: logged_at.iter().copied().min().unwrap_or(now), issuer_checkpoint_time })

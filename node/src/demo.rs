@@ -156,13 +156,13 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
 
     let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
     for (authority, envelope) in key_sets {
-        home_of(authority)?.node.registry().publish(envelope).await.with_context(|| format!("publish demo key set of {authority}"))?;
+        home_of(authority)?.node.registry().publish(envelope, None).await.with_context(|| format!("publish demo key set of {authority}"))?;
     }
     for agreement in demo_data::agreements(now()) {
         let relying = agreement.relying_authority.clone();
         let signer = signers.get(&relying).context("demo agreement without a relying authority key")?;
         let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[signer]);
-        home_of(&relying)?.node.registry().publish(envelope).await.with_context(|| format!("publish demo agreement of {relying}"))?;
+        home_of(&relying)?.node.registry().publish(envelope, None).await.with_context(|| format!("publish demo agreement of {relying}"))?;
     }
     let mut heads: HashMap<(String, String), StatementId> = HashMap::new();
     let docs = demo_data::decisions(now());
@@ -177,7 +177,7 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
         let published = home
             .node
             .registry()
-            .publish(sign_decision(decision, signer))
+            .publish(sign_decision(decision, signer), None)
             .await
             .with_context(|| format!("publish demo decision {}/{} v{:?}", licence.0, licence.1, doc.version))?;
         heads.insert(licence, published.id);
@@ -262,8 +262,8 @@ fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String),
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for (authority, licence_id) in licences {
-        let Some(view) = meti.node.registry().licence(authority, licence_id)? else { continue };
-        let terms = &view.state.terms;
+        let Some(state) = meti.node.registry().licence(authority, licence_id)?.and_then(|v| v.state) else { continue };
+        let terms = &state.terms;
         let mut args = format!("{authority}/{licence_id} --for jp.meti");
         let mut context = comity_proto::recognition::Context { at: now(), ..Default::default() };
         if let Some(d) = terms.destinations.first() {

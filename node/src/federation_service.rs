@@ -12,6 +12,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 
 use crate::config::PeerConfig;
+use crate::mirror::MAX_BODIES_PER_CALL;
+use comity_proto::restricted::CheckedRestricted;
+use comity_proto::statement::{Envelope, StatementId};
+
+/// Body bytes one answer carries at most (well under a peer's 16 MiB message limit).
+const MAX_BODY_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 use crate::error::Error;
 use crate::mirror::MirrorStatus;
 use crate::registry::{now, Registry};
@@ -74,6 +80,56 @@ impl FederationService {
             .ok_or_else(|| Status::permission_denied("the client certificate is not that of a configured peer"))
     }
 
+    /// Who is asking for restricted bodies: with TLS, the node whose client certificate the
+    /// handshake verified against the consortium CA; without TLS (development only: nothing is
+    /// authenticated) the log origin it `stated`.
+    fn body_caller<T>(&self, request: &Request<T>, stated: &str) -> Result<Caller, Status> {
+        if self.tls {
+            let leaf = request.peer_certs().and_then(|certs| certs.first().map(|c| c.to_vec()));
+            return leaf.map(Caller::Certified).ok_or_else(|| Status::permission_denied("restricted bodies are served to nodes presenting their client certificate"));
+        }
+        if stated.is_empty() {
+            return Err(Status::invalid_argument("caller_origin: required when the node serves without TLS"));
+        }
+        Ok(Caller::Stated(stated.to_string()))
+    }
+
+    /// Whether `caller` is the node with log `origin`: by the name its certificate must be valid
+    /// for (a configured peer's TLS name, else the host part of the origin), or as stated.
+    fn caller_is(&self, caller: &Caller, origin: &str) -> bool {
+        match caller {
+            Caller::Stated(stated) => stated == origin,
+            Caller::Certified(leaf) => {
+                let name = match self.peers.iter().find(|p| !p.config.relay && p.origin == origin) {
+                    Some(p) => p.config.tls_name(),
+                    None => origin.split('/').next().unwrap_or(origin).to_string(),
+                };
+                crate::tls::certificate_names(leaf, &name)
+            }
+        }
+    }
+
+    /// The body of restricted decision `id` if `caller` may have it: the decision's audience
+    /// names it, or its log carried the decision (it recovers its own store). Otherwise why not.
+    fn body_for(&self, caller: &Caller, id: &StatementId) -> Result<Result<pb::RestrictedBody, &'static str>, Error> {
+        let Some(bytes) = self.store.statement(id)? else { return Ok(Err("no such statement is held here")) };
+        let restricted = match Envelope::parse(bytes).map(|e| e.statement().clone()) {
+            Ok(pb::statement::Kind::RestrictedDecision(r)) => CheckedRestricted::try_from(r).map_err(|e| Error::Store(crate::store::StoreError::Corrupt { table: "statement", detail: e.to_string() }))?,
+            _ => return Ok(Err("not a restricted decision")),
+        };
+        let in_audience = restricted.restricted().audience.iter().any(|origin| self.caller_is(caller, origin));
+        let carried_by_caller = || -> Result<bool, Error> { Ok(self.store.location_of(id)?.is_some_and(|(origin, _)| self.caller_is(caller, &origin))) };
+        if !in_audience && !carried_by_caller()? {
+            return Ok(Err("the caller is not in its audience"));
+        }
+        match self.store.restricted_body(id)? {
+            // Never serve a body damaged in the data dir.
+            Some(body) if restricted.open(&body).is_ok() => Ok(Ok(body)),
+            Some(_) => Ok(Err("the body held here is damaged")),
+            None => Ok(Err("its body is not held here")),
+        }
+    }
+
     /// What this node holds of log `origin`.
     fn log_view(&self, origin: &str, own: bool) -> Result<pb::LogView, Error> {
         let log = self.store.log(origin);
@@ -92,6 +148,23 @@ impl FederationService {
             cosigners: cosigned_note.map(|n| cosigners(&n, &self.witnesses).into_iter().map(|(name, _)| name).collect()).unwrap_or_default(),
             frozen: log.frozen()?.is_some(),
         })
+    }
+}
+
+/// A node asking for restricted bodies.
+enum Caller {
+    /// The DER leaf certificate it presented (verified against the consortium CA).
+    Certified(Vec<u8>),
+    /// The log origin it stated (plaintext development mode).
+    Stated(String),
+}
+
+impl std::fmt::Display for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Certified(_) => f.write_str("certified peer"),
+            Caller::Stated(origin) => write!(f, "{origin} (unauthenticated)"),
+        }
     }
 }
 
@@ -247,5 +320,32 @@ impl federation_server::Federation for FederationService {
         let note = request.into_inner().checkpoint;
         let cosignature = self.witness.cosign(&note).await?;
         Ok(Response::new(pb::CosignResponse { cosignature, witness: self.witness.verifier().name().into() }))
+    }
+
+    #[instrument(skip_all, fields(ids = request.get_ref().statement_ids.len()))]
+    async fn get_restricted_bodies(&self, request: Request<pb::GetRestrictedBodiesRequest>) -> Result<Response<pb::GetRestrictedBodiesResponse>, Status> {
+        let caller = self.body_caller(&request, &request.get_ref().caller_origin)?;
+        let ids = request.into_inner().statement_ids;
+        if ids.len() > MAX_BODIES_PER_CALL {
+            return Err(Status::invalid_argument(format!("statement_ids: at most {MAX_BODIES_PER_CALL} per call, got {}", ids.len())));
+        }
+        let mut answer = pb::GetRestrictedBodiesResponse::default();
+        let mut bytes = 0;
+        for raw in ids {
+            let served = match StatementId::from_slice(&raw) {
+                None => Err("not a 32-byte statement id"),
+                Some(_) if bytes > MAX_BODY_ANSWER_BYTES => Err("answer full: ask again"),
+                Some(id) => self.body_for(&caller, &id)?,
+            };
+            match served {
+                Ok(body) => {
+                    bytes += body.decision.len();
+                    answer.bodies.push(pb::RestrictedOpening { statement_id: raw, body: Some(body) });
+                }
+                Err(reason) => answer.withheld.push(pb::WithheldBody { statement_id: raw, reason: reason.into() }),
+            }
+        }
+        tracing::debug!(caller = %caller, served = answer.bodies.len(), withheld = answer.withheld.len(), "restricted bodies asked for");
+        Ok(Response::new(answer))
     }
 }

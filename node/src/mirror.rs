@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use comity_proto::decision::CheckedDecision;
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
 use comity_proto::statement::{Envelope, StatementError};
@@ -29,6 +30,8 @@ const ENTRIES_PER_CALL: u64 = 10_000;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Largest message accepted from a peer.
 const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
+/// Most restricted bodies asked for in one call (the serving node's own limit).
+pub const MAX_BODIES_PER_CALL: usize = 256;
 /// Longest wait between retries after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -227,11 +230,50 @@ impl PeerMirror {
                 self.registry.add_cosignatures(&origin, checkpoint.note.clone(), false).await.map_err(|e| RoundError::Refused(e.to_string()))?;
             }
             self.mark_synced(&checkpoint, have);
+            self.fetch_bodies().await;
             return Ok(());
         }
         self.catch_up(&mut client, &checkpoint, have).await?;
         self.mark_synced(&checkpoint, checkpoint.size);
+        self.fetch_bodies().await;
         Ok(())
+    }
+
+    /// Asks the peer for the bodies of confidential decisions this node is in the audience of
+    /// and does not hold yet. The peer serves only those it holds and may share with this node;
+    /// what it does not serve is asked of the other peers in their rounds.
+    async fn fetch_bodies(&mut self) {
+        let wanted = match self.registry.store().wanted_bodies(MAX_BODIES_PER_CALL) {
+            Ok(w) if !w.is_empty() => w,
+            _ => return,
+        };
+        let Some(channel) = self.channel.clone() else { return };
+        let mut federation = FederationClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
+        let request = pb::GetRestrictedBodiesRequest {
+            statement_ids: wanted.iter().map(|id| id.0.to_vec()).collect(),
+            caller_origin: self.registry.origin().to_string(),
+        };
+        let answer = match self.bounded(federation.get_restricted_bodies(request)).await {
+            Ok(a) => a.into_inner(),
+            Err(e) => {
+                tracing::debug!(peer = %self.peer.id, error = %e, "peer serves no restricted bodies");
+                return;
+            }
+        };
+        if answer.bodies.is_empty() {
+            return;
+        }
+        match self.registry.store_bodies(answer.bodies).await {
+            Ok(done) => {
+                if done.stored > 0 {
+                    tracing::info!(peer = %self.peer.id, bodies = done.stored, "restricted decisions received");
+                }
+                for reason in done.refused {
+                    tracing::warn!(peer = %self.peer.id, %reason, "restricted body refused");
+                }
+            }
+            Err(e) => tracing::warn!(peer = %self.peer.id, error = %e, "storing restricted bodies failed"),
+        }
     }
 
     /// Fetches, verifies and stores entries `have..checkpoint.size`, in parts of at most
@@ -379,12 +421,12 @@ impl PeerMirror {
                     (envelope, Checked::KeySet(set))
                 }
                 Verified::Done(envelope, checked) => (envelope, checked),
-                Verified::NewKey(envelope, decision) => {
-                    let keys = introduced.get(&decision.decision().authority).map(Vec::as_slice).unwrap_or_default();
+                Verified::NewKey(envelope, authority, checked) => {
+                    let keys = introduced.get(&authority).map(Vec::as_slice).unwrap_or_default();
                     let signers = envelope
                         .verify_with(keys)
                         .map_err(|e| RoundError::Refused(format!("entry {} of {origin}: {e}", start + i as u64)))?;
-                    (envelope, Checked::Decision { decision, signers })
+                    (envelope, checked.signed_by(signers))
                 }
             };
             out.push(entry);
@@ -402,8 +444,9 @@ impl PeerMirror {
 /// An entry after the parallel checks.
 enum Verified {
     Done(Envelope, Checked),
-    /// A decision signed by a key not known before this batch: checked in order afterwards.
-    NewKey(Envelope, CheckedDecision),
+    /// A decision of `authority` signed by a key not known before this batch: checked in order
+    /// afterwards.
+    NewKey(Envelope, String, Checked),
 }
 
 /// Parses entries `offset..` of log `origin` and checks each: a decision of an authority
@@ -419,16 +462,31 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
         let verified = match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
                 let decision = CheckedDecision::try_from(d.clone()).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
-                let authority = &decision.decision().authority;
-                if !trust.knows(authority) {
+                let authority = decision.decision().authority.clone();
+                if !trust.knows(&authority) {
                     return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
                 }
-                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(authority));
+                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
                 // One verify_strict per signature: batch verification with the pre-checks that make
                 // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
+                let checked = Checked::Decision { decision, signers: Vec::new() };
                 match envelope.verify_with(keys) {
-                    Ok(signers) => Verified::Done(envelope, Checked::Decision { decision, signers }),
-                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, decision),
+                    Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
+                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, authority, checked),
+                    Err(e) => return Err(refuse(index, e.to_string())),
+                }
+            }
+            pb::statement::Kind::RestrictedDecision(r) => {
+                let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| refuse(index, e.to_string()))?;
+                let authority = restricted.restricted().authority.clone();
+                if !trust.knows(&authority) {
+                    return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
+                }
+                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
+                let checked = Checked::Restricted { restricted, body: None, signers: Vec::new() };
+                match envelope.verify_with(keys) {
+                    Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
+                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, authority, checked),
                     Err(e) => return Err(refuse(index, e.to_string())),
                 }
             }

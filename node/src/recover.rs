@@ -56,7 +56,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
         while let Some(message) = stream.message().await? {
             for entry in message.entries {
                 anyhow::ensure!(entry.index == next, "the peer sent entry {} where {next} was due", entry.index);
-                let published = registry.restore(entry.envelope).await.with_context(|| format!("re-logging entry {next}"))?;
+                let published = registry.restore(entry.envelope, None).await.with_context(|| format!("re-logging entry {next}"))?;
                 anyhow::ensure!(published.receipt.index == next, "entry {next} was re-logged at {}", published.receipt.index);
                 next += 1;
             }
@@ -106,6 +106,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         let envelope = comity_proto::statement::Envelope::parse(bytes).with_context(|| format!("statement {id}"))?;
         let authority = match envelope.statement() {
             pb::statement::Kind::Decision(d) => d.authority.clone(),
+            pb::statement::Kind::RestrictedDecision(r) => r.authority.clone(),
             pb::statement::Kind::Agreement(a) => a.relying_authority.clone(),
             pb::statement::Kind::KeySet(_) => {
                 trust.check_key_set(&envelope, None).with_context(|| format!("key set {id}"))?;

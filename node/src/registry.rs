@@ -16,6 +16,7 @@ use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::recognition::CheckedAgreement;
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
@@ -47,9 +48,40 @@ pub struct Published {
 /// A licence with its decision chain.
 #[derive(Debug, Clone)]
 pub struct LicenceView {
-    pub state: LicenceState,
-    /// (id, envelope bytes, decision) in version order.
-    pub chain: Vec<(StatementId, Vec<u8>, pb::Decision)>,
+    /// `None` when the licence is confidential and this node cannot read every decision.
+    pub state: Option<LicenceState>,
+    /// The decisions in version order.
+    pub chain: Vec<StoredLink>,
+}
+
+/// One decision of a licence's chain as stored here.
+#[derive(Debug, Clone)]
+pub struct StoredLink {
+    pub id: StatementId,
+    pub envelope: Vec<u8>,
+    /// The decision: in full, or for a restricted one whose body is not held here, its public
+    /// face (authority, licence id, version, previous, decided_at).
+    pub decision: pb::Decision,
+    /// Key ids of its signatures (verified when stored).
+    pub key_ids: Vec<String>,
+    /// For a restricted (confidential) decision: its audience and, when held here, its body.
+    pub restricted: Option<RestrictedPart>,
+}
+
+/// What a node holds of a restricted decision beyond its signed commitment.
+#[derive(Debug, Clone)]
+pub struct RestrictedPart {
+    /// Log origins of the nodes that may read it.
+    pub audience: Vec<String>,
+    /// The opening of its commitment, when this node holds it.
+    pub body: Option<pb::RestrictedBody>,
+}
+
+impl StoredLink {
+    /// Whether this node can read the decision in full.
+    pub fn readable(&self) -> bool {
+        self.restricted.as_ref().is_none_or(|r| r.body.is_some())
+    }
 }
 
 /// A statement that passed the checks that need no state: its fields and its signatures.
@@ -63,6 +95,21 @@ pub enum Checked {
     KeySet(KeySetView),
     /// A recognition agreement, with the keys of the relying authority that signed it.
     Agreement { agreement: CheckedAgreement, signers: Vec<VerifyingKey> },
+    /// A confidential decision's signed commitment, with the keys that signed it, and its body
+    /// opened when it came with one (a publish; mirrors in its audience fetch bodies later).
+    Restricted { restricted: CheckedRestricted, body: Option<(pb::RestrictedBody, CheckedDecision)>, signers: Vec<VerifyingKey> },
+}
+
+impl Checked {
+    /// The same statement, signed by `signers` (known only once checked).
+    pub fn signed_by(self, signers: Vec<VerifyingKey>) -> Self {
+        match self {
+            Checked::Decision { decision, .. } => Checked::Decision { decision, signers },
+            Checked::Agreement { agreement, .. } => Checked::Agreement { agreement, signers },
+            Checked::Restricted { restricted, body, .. } => Checked::Restricted { restricted, body, signers },
+            key_set @ Checked::KeySet(_) => key_set,
+        }
+    }
 }
 
 struct Job {
@@ -98,12 +145,24 @@ enum Work {
     Heartbeat { max_age: i64 },
     /// Copy the store to a new directory between batches: a consistent snapshot.
     Backup { dir: std::path::PathBuf, reply: oneshot::Sender<Result<(u64, String), Error>> },
+    /// Store the bodies of restricted decisions received from a peer.
+    Bodies { openings: Vec<pb::RestrictedOpening>, reply: oneshot::Sender<Result<BodiesStored, Error>> },
+}
+
+/// What became of restricted bodies received from a peer.
+#[derive(Debug, Default)]
+pub struct BodiesStored {
+    pub stored: usize,
+    /// One line per body refused, naming the statement and why (never the body's content).
+    pub refused: Vec<String>,
 }
 
 /// Publishing and reading licences.
 #[derive(Clone)]
 pub struct Registry {
     store: Store,
+    /// The node's own log origin: its identity in audiences of confidential decisions.
+    origin: Arc<str>,
     trust: Arc<Trust>,
     writer: mpsc::Sender<Work>,
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
@@ -129,6 +188,7 @@ impl Registry {
         let max_batch = config.limits.max_publish_batch;
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let writer_store = store.clone();
+        let origin: Arc<str> = log.origin().into();
         let (checkpoints, _) = broadcast::channel(CHECKPOINT_BUFFER);
         let announce = checkpoints.clone();
         let writer_thread = thread::Builder::new()
@@ -137,6 +197,7 @@ impl Registry {
             .expect("spawn writer thread");
         Self {
             store,
+            origin,
             trust,
             writer: tx,
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
@@ -162,25 +223,36 @@ impl Registry {
         &self.store
     }
 
+    /// The node's own log origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// What this node trusts.
     pub fn trust(&self) -> &Arc<Trust> {
         &self.trust
     }
 
     /// Verifies and durably stores one envelope: a decision signed by a key of an authority
-    /// hosted here, or a key set of such an authority signed by a threshold of its roots.
-    pub async fn publish(&self, envelope: Vec<u8>) -> Result<Published, Error> {
-        self.submit(envelope, false).await
+    /// hosted here, or a key set of such an authority signed by a threshold of its roots. A
+    /// restricted decision comes with its `body`, which only this node and the decision's
+    /// audience will hold.
+    pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<Published, Error> {
+        self.submit(envelope, body, false).await
     }
 
     /// Re-logs an entry of this node's own log fetched from a peer, during recovery: the same
-    /// checks as a publish, except that a key compromised since does not refuse it.
-    pub async fn restore(&self, envelope: Vec<u8>) -> Result<Published, Error> {
-        self.submit(envelope, true).await
+    /// checks as a publish, except that a key compromised since does not refuse it, and a
+    /// restricted decision may come without its body (fetched later from its audience).
+    pub async fn restore(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<Published, Error> {
+        self.submit(envelope, body, true).await
     }
 
-    async fn submit(&self, envelope: Vec<u8>, restoring: bool) -> Result<Published, Error> {
+    async fn submit(&self, envelope: Vec<u8>, mut body: Option<pb::RestrictedBody>, restoring: bool) -> Result<Published, Error> {
         let envelope = Envelope::parse(envelope)?;
+        if body.is_some() && !matches!(envelope.statement(), pb::statement::Kind::RestrictedDecision(_)) {
+            return Err(Error::InvalidArgument("restricted_body: only a RestrictedDecision comes with a body".into()));
+        }
         let not_hosted = |authority: &str| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node"));
         let checked = match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
@@ -210,6 +282,28 @@ impl Registry {
                 let signers = envelope.verify_with(&keys)?;
                 Checked::Agreement { agreement, signers }
             }
+            pb::statement::Kind::RestrictedDecision(r) => {
+                let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let authority = &restricted.restricted().authority;
+                if !self.trust.hosts(authority) {
+                    return Err(not_hosted(authority));
+                }
+                let keys = self.trust.candidate_keys(authority);
+                let signers = envelope.verify_with(&keys)?;
+                let body = match body.take() {
+                    Some(b) => {
+                        let decision = restricted.open(&b).map_err(|e| Error::InvalidArgument(format!("restricted_body: {e}")))?;
+                        Some((b, decision))
+                    }
+                    None if restoring => None,
+                    None => {
+                        return Err(Error::InvalidArgument(
+                            "restricted_body: a restricted decision is published with its body, which this node checks against the licence rules".into(),
+                        ))
+                    }
+                };
+                Checked::Restricted { restricted, body, signers }
+            }
         };
 
         let (staged, checkpoint) = self.ask(|reply| Work::Publish(Box::new(Job { envelope, checked, restoring, reply }))).await?;
@@ -233,6 +327,12 @@ impl Registry {
     /// so readers can tell how fresh an idle log's view is.
     pub async fn heartbeat(&self, max_age: i64) -> Result<(), Error> {
         self.writer.send(Work::Heartbeat { max_age }).await.map_err(|_| Error::Unavailable("node is shutting down".into()))
+    }
+
+    /// Stores the bodies of restricted decisions a peer sent: each must open the commitment of a
+    /// stored RestrictedDecision whose audience names this node, and follow the licence rules.
+    pub async fn store_bodies(&self, openings: Vec<pb::RestrictedOpening>) -> Result<BodiesStored, Error> {
+        self.ask(|reply| Work::Bodies { openings, reply }).await
     }
 
     /// Stores a peer's verified entries and checkpoint as the next part of our mirror of its log.
@@ -262,22 +362,17 @@ impl Registry {
 
     /// A licence's state and chain, or `None` when no decision exists.
     pub fn licence(&self, authority: &str, licence_id: &str) -> Result<Option<LicenceView>, Error> {
-        let chain = load_chain(&self.store, authority, licence_id)?;
-        let state = fold_chain(&chain)?;
-        Ok(state.map(|state| LicenceView { state, chain }))
+        let chain = self.chain(authority, licence_id)?;
+        if chain.is_empty() {
+            return Ok(None);
+        }
+        let state = if chain.iter().all(StoredLink::readable) { fold_chain(&chain)? } else { None };
+        Ok(Some(LicenceView { state, chain }))
     }
 
-    /// A licence's decisions in version order, parsed (empty when none exists).
-    pub fn chain(&self, authority: &str, licence_id: &str) -> Result<Vec<Envelope>, Error> {
-        self.store
-            .chain_ids(authority, licence_id)?
-            .into_iter()
-            .map(|id| {
-                let bytes = self.store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
-                check_stored_hash(&id, &bytes)?;
-                Envelope::parse(bytes).map_err(stored_corrupt)
-            })
-            .collect()
+    /// A licence's decisions in version order (empty when none exists).
+    pub fn chain(&self, authority: &str, licence_id: &str) -> Result<Vec<StoredLink>, Error> {
+        load_chain(&self.store, authority, licence_id, &HashMap::new())
     }
 
     /// A statement's envelope.
@@ -310,23 +405,49 @@ fn check_stored_hash(id: &StatementId, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn load_chain(store: &Store, authority: &str, licence_id: &str) -> Result<Vec<(StatementId, Vec<u8>, pb::Decision)>, Error> {
+/// A licence's stored chain; restricted decisions are opened with the bodies held here or in
+/// `staged_bodies` (received in the current batch).
+fn load_chain(store: &Store, authority: &str, licence_id: &str, staged_bodies: &HashMap<StatementId, pb::RestrictedBody>) -> Result<Vec<StoredLink>, Error> {
     store
         .chain_ids(authority, licence_id)?
         .into_iter()
         .map(|id| {
             let bytes = store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
             check_stored_hash(&id, &bytes)?;
-            let env = Envelope::parse(bytes.clone()).map_err(stored_corrupt)?;
-            let decision = env.decision().cloned().ok_or_else(|| stored_corrupt(format!("statement {id} is not a decision")))?;
-            Ok((id, bytes, decision))
+            let env = Envelope::parse(bytes).map_err(stored_corrupt)?;
+            let key_ids = env.key_ids().map(str::to_string).collect();
+            let (decision, restricted) = match env.statement() {
+                pb::statement::Kind::Decision(d) => (d.clone(), None),
+                pb::statement::Kind::RestrictedDecision(r) => {
+                    let checked = CheckedRestricted::try_from(r.clone()).map_err(stored_corrupt)?;
+                    let body = match staged_bodies.get(&id) {
+                        Some(b) => Some(b.clone()),
+                        None => store.restricted_body(&id)?,
+                    };
+                    // Re-opened on every read: a damaged body is never answered from.
+                    let decision = match &body {
+                        Some(b) => checked.open(b).map_err(|e| stored_corrupt(format!("body of {id}: {e}")))?.into_inner(),
+                        None => checked.public_face(),
+                    };
+                    (decision, Some(RestrictedPart { audience: r.audience.clone(), body }))
+                }
+                _ => return Err(stored_corrupt(format!("statement {id} is not a decision"))),
+            };
+            Ok(StoredLink { id, envelope: env.into_bytes(), decision, key_ids, restricted })
         })
         .collect()
 }
 
 /// A licence as the current batch sees it.
 struct Pending {
+    /// The folded state; `None` before the first decision, or when the licence is confidential
+    /// and not every decision's body is held here.
     state: Option<LicenceState>,
+    /// Latest version and its statement id, readable or not.
+    version: u64,
+    head: Option<StatementId>,
+    /// Whether the licence is confidential (`None`: no decision yet).
+    restricted: Option<bool>,
     /// Decisions of this licence staged in the current batch, by version.
     staged: HashMap<u64, (StatementId, Vec<u8>)>,
 }
@@ -399,7 +520,7 @@ fn writer_loop(
                 Work::Publish(job) => jobs.push(*job),
                 // A mirrored checkpoint is its own transaction: all of it or nothing.
                 Work::Mirror(m, reply) => {
-                    let result = ingest_mirror(&store, &m, &witnesses, &trust);
+                    let result = ingest_mirror(&store, &m, &witnesses, &trust, &origin);
                     if result.is_ok() {
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
                         publish(&m.checkpoint.origin, &m.checkpoint.note);
@@ -417,6 +538,9 @@ fn writer_loop(
                     let _ = reply.send(result.map(|_| ()));
                 }
                 Work::Heartbeat { max_age } => heartbeat = Some(heartbeat.map_or(max_age, |h: i64| h.min(max_age))),
+                Work::Bodies { openings, reply } => {
+                    let _ = reply.send(store_bodies(&store, &origin, openings));
+                }
                 Work::Backup { dir, reply } => {
                     let result = store.copy_to(&dir).map_err(Error::from);
                     if let Ok(records) = &result {
@@ -543,6 +667,10 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
                 let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?.state.clone();
                 Some(current.ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?)
             }
+            Checked::Restricted { restricted, .. } => {
+                let r = restricted.restricted();
+                licence_entry(store, &mut state.licences, &r.authority, &r.licence_id)?.state.clone()
+            }
             Checked::KeySet(_) | Checked::Agreement { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf });
@@ -561,6 +689,23 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
                 state.batch.put_evidence(store.next_evidence_seq()?, e);
             }
             Some(applied?)
+        }
+        Checked::Restricted { restricted, body, signers } => {
+            let r = restricted.restricted();
+            let logged_at = if job.restoring { i64::MIN } else { now() };
+            if let Signers::Refused(reason) = state.trust.standing(&r.authority, state.key_set(&r.authority).as_deref(), signers, r.decided_at, logged_at) {
+                return Err(Error::PermissionDenied(reason));
+            }
+            let mut evidence = Vec::new();
+            let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref());
+            for e in &evidence {
+                state.batch.put_evidence(store.next_evidence_seq()?, e);
+            }
+            if body.is_none() {
+                // Recovery without the body: fetch it back from the audience.
+                state.batch.want_body(&id);
+            }
+            applied?
         }
         Checked::KeySet(set) => {
             let set = state.trust.check_key_set(&job.envelope, state.key_set(&set.authority).as_deref())?;
@@ -596,6 +741,11 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         }
         Checked::KeySet(set) => tracing::info!(authority = %set.authority, version = set.version, id = %id, index, "key set accepted"),
         Checked::Agreement { agreement, .. } => tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted"),
+        // Nothing of the decision's content: this line may reach log collectors outside the audience.
+        Checked::Restricted { restricted, .. } => {
+            let r = restricted.restricted();
+            tracing::info!(authority = %r.authority, licence = %r.licence_id, version = r.version, audience = r.audience.len(), id = %id, index, "restricted decision accepted");
+        }
     }
     Ok(Staged { id, already_present: false, licence, index, leaf })
 }
@@ -609,8 +759,18 @@ fn licence_entry<'m>(
 ) -> Result<&'m mut Pending, Error> {
     let key = (authority.to_string(), licence_id.to_string());
     if !licences.contains_key(&key) {
-        let state = fold_stored(store, authority, licence_id)?;
-        licences.insert(key.clone(), Pending { state, staged: HashMap::new() });
+        let chain = load_chain(store, authority, licence_id, &HashMap::new())?;
+        let state = if chain.iter().all(StoredLink::readable) { fold_chain(&chain)? } else { None };
+        licences.insert(
+            key.clone(),
+            Pending {
+                state,
+                version: chain.len() as u64,
+                head: chain.last().map(|l| l.id),
+                restricted: chain.first().map(|l| l.restricted.is_some()),
+                staged: HashMap::new(),
+            },
+        );
     }
     Ok(licences.get_mut(&key).expect("inserted above"))
 }
@@ -628,13 +788,19 @@ fn apply_decision(
     let d = decision.decision();
     let id = envelope.id();
     let licence = licence_entry(store, licences, &d.authority, &d.licence_id)?;
+    if licence.restricted == Some(true) {
+        return Err(Error::InvalidArgument(format!(
+            "licence {}/{} is confidential: its further decisions must be restricted decisions too",
+            d.authority, d.licence_id
+        )));
+    }
     let next = match &licence.state {
         None => LicenceState::start(id, decision),
         Some(s) => s.apply(id, decision),
     };
     let next = match next {
         Ok(n) => n,
-        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, decision)?),
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, &d.authority, &d.licence_id, d.version)?),
         Err(e) => return Err(e.into()),
     };
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
@@ -642,6 +808,59 @@ fn apply_decision(
     batch.put_licence(old.as_ref(), &next.decided_summary());
     licence.staged.insert(d.version, (id, envelope.bytes().to_vec()));
     licence.state = Some(next.clone());
+    (licence.version, licence.head, licence.restricted) = (d.version, Some(id), Some(false));
+    Ok(next)
+}
+
+/// Applies a verified restricted decision to its licence: its place in the chain (version,
+/// previous, fork evidence) always, and the licence rules when its body is here (always at the
+/// publishing node). Confidential licences get no summary and no search index entries, so
+/// nothing of their content can surface in a search.
+fn apply_restricted(
+    store: &Store,
+    licences: &mut HashMap<(String, String), Pending>,
+    batch: &mut WriteBatch,
+    evidence: &mut Vec<Evidence>,
+    envelope: &Envelope,
+    restricted: &CheckedRestricted,
+    body: Option<&(pb::RestrictedBody, CheckedDecision)>,
+) -> Result<Option<LicenceState>, Error> {
+    let r = restricted.restricted();
+    let id = envelope.id();
+    let licence = licence_entry(store, licences, &r.authority, &r.licence_id)?;
+    let name = format!("{}/{}", r.authority, r.licence_id);
+    if licence.restricted == Some(false) {
+        return Err(Error::InvalidArgument(format!("licence {name} is public: a restricted decision cannot join its chain")));
+    }
+    if r.version <= licence.version {
+        return Err(record_fork(store, licence, evidence, envelope, &r.authority, &r.licence_id, r.version)?);
+    }
+    if r.version != licence.version + 1 {
+        return Err(RuleError::VersionGap { current: licence.version, got: r.version }.into());
+    }
+    if let Some(head) = licence.head {
+        if r.previous.as_slice() != head.0.as_slice() {
+            return Err(RuleError::PreviousMismatch { version: licence.version, expected: head }.into());
+        }
+    }
+    let next = match body {
+        None => None,
+        Some((opened, decision)) => {
+            let next = match (&licence.state, licence.version) {
+                (None, 0) => LicenceState::start(id, decision)?,
+                (Some(s), _) => s.apply(id, decision)?,
+                (None, _) => {
+                    return Err(Error::FailedPrecondition(format!("the bodies of earlier decisions of {name} are not held here, so the licence rules cannot be checked")));
+                }
+            };
+            batch.put_restricted_body(&id, opened);
+            Some(next)
+        }
+    };
+    batch.put_decision(&r.authority, &r.licence_id, r.version, &id);
+    licence.staged.insert(r.version, (id, envelope.bytes().to_vec()));
+    licence.state = next.clone();
+    (licence.version, licence.head, licence.restricted) = (r.version, Some(id), Some(true));
     Ok(next)
 }
 
@@ -655,7 +874,7 @@ struct Installs {
 }
 
 /// Returns the batch and what it puts in force.
-fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(WriteBatch, Installs), Error> {
+fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust, own_origin: &str) -> Result<(WriteBatch, Installs), Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
@@ -692,6 +911,16 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
                         return Err(refused(reason));
                     }
                     apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
+                }
+                Checked::Restricted { restricted, signers, .. } => {
+                    let r = restricted.restricted();
+                    if let Signers::Refused(reason) = trust.standing(&r.authority, in_force(&r.authority).as_ref(), signers, r.decided_at, i64::MIN) {
+                        return Err(refused(reason));
+                    }
+                    apply_restricted(store, &mut licences, &mut batch, evidence, envelope, restricted, None)?;
+                    if restricted.may_receive(own_origin) {
+                        batch.want_body(&id);
+                    }
                 }
                 Checked::KeySet(set) => {
                     let set = trust.check_key_set(envelope, in_force(&set.authority).as_ref()).map_err(|e| refused(e.to_string()))?;
@@ -770,9 +999,9 @@ fn supersedes_agreement(store: &Store, staged: &HashMap<(String, String, String)
 
 /// Stores a peer's verified entries; a licence fork among them is kept as evidence against
 /// the log that carried it, and that log is frozen.
-fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust) -> Result<(), Error> {
+fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust, own_origin: &str) -> Result<(), Error> {
     let mut evidence = Vec::new();
-    let error = match stage_mirror(store, m, &mut evidence, witnesses, trust) {
+    let error = match stage_mirror(store, m, &mut evidence, witnesses, trust, own_origin) {
         Ok((batch, installs)) => {
             store.commit(batch)?;
             for set in installs.key_sets {
@@ -851,6 +1080,74 @@ fn add_cosignatures(store: &Store, origin: &str, note: &str, witnessed: bool, wi
     Ok(changed)
 }
 
+/// Stores the restricted bodies a peer sent. Each must belong to a stored RestrictedDecision
+/// whose audience names this node (or that this node's own log carries), open its commitment,
+/// and follow the licence rules after the decisions before it; when an earlier body is still
+/// missing, the rules are checked as soon as the chain is complete, on every read.
+fn store_bodies(store: &Store, own_origin: &str, openings: Vec<pb::RestrictedOpening>) -> Result<BodiesStored, Error> {
+    let mut result = BodiesStored::default();
+    let mut opened = Vec::new();
+    for opening in openings {
+        let Some(id) = StatementId::from_slice(&opening.statement_id) else {
+            result.refused.push(format!("a body names no statement id ({} bytes)", opening.statement_id.len()));
+            continue;
+        };
+        match open_body(store, own_origin, &id, opening.body) {
+            Ok(Some(found)) => opened.push((id, found)),
+            Ok(None) => {}
+            Err(reason) => result.refused.push(format!("body of {id}: {reason}")),
+        }
+    }
+    // In chain order, so each is checked after the ones before it.
+    opened.sort_by(|(_, (a, _)), (_, (b, _))| (&a.authority, &a.licence_id, a.version).cmp(&(&b.authority, &b.licence_id, b.version)));
+    let mut staged: HashMap<StatementId, pb::RestrictedBody> = HashMap::new();
+    let mut batch = WriteBatch::default();
+    for (id, (r, body)) in opened {
+        let chain = load_chain(store, &r.authority, &r.licence_id, &staged)?;
+        let before: Vec<StoredLink> = chain.into_iter().take_while(|l| l.id != id).collect();
+        if before.iter().all(StoredLink::readable) {
+            let decision = CheckedRestricted::try_from(r.clone()).and_then(|c| c.open(&body)).map_err(stored_corrupt)?;
+            let checked = match fold_chain(&before)? {
+                None => LicenceState::start(id, &decision),
+                Some(state) => state.apply(id, &decision),
+            };
+            if let Err(e) = checked {
+                result.refused.push(format!("body of {id} ({}/{} v{}): breaks the licence rules: {e}", r.authority, r.licence_id, r.version));
+                continue;
+            }
+        }
+        batch.put_restricted_body(&id, &body);
+        staged.insert(id, body);
+        result.stored += 1;
+    }
+    if result.stored > 0 {
+        store.commit(batch)?;
+    }
+    Ok(result)
+}
+
+/// The restricted decision `id` with its `body`, when this node may hold it and the body opens
+/// its commitment; `None` when the body is already held.
+fn open_body(store: &Store, own_origin: &str, id: &StatementId, body: Option<pb::RestrictedBody>) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody)>, String> {
+    let body = body.ok_or("no body sent")?;
+    let stored_err = |e: crate::store::StoreError| e.to_string();
+    if store.restricted_body(id).map_err(stored_err)?.is_some() {
+        return Ok(None);
+    }
+    let bytes = store.statement(id).map_err(stored_err)?.ok_or("no such statement is held here")?;
+    let envelope = Envelope::parse(bytes).map_err(|e| e.to_string())?;
+    let pb::statement::Kind::RestrictedDecision(r) = envelope.statement() else {
+        return Err("not a restricted decision".into());
+    };
+    let checked = CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?;
+    let own_log = store.log_index_of(id).map_err(stored_err)?.is_some();
+    if !checked.may_receive(own_origin) && !own_log {
+        return Err(format!("its audience does not name this node ({own_origin}); not stored"));
+    }
+    checked.open(&body).map_err(|e| e.to_string())?;
+    Ok(Some((r.clone(), body)))
+}
+
 fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
     let Evidence::SplitView { origin, reason, second_checkpoint, .. } = evidence else {
         return Err(Error::InvalidArgument("not split-view evidence".into()));
@@ -866,30 +1163,25 @@ fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
     Ok(())
 }
 
-fn fold_stored(store: &Store, authority: &str, licence_id: &str) -> Result<Option<LicenceState>, Error> {
-    fold_chain(&load_chain(store, authority, licence_id)?)
-}
-
-/// Folds a stored chain. Stored decisions passed these checks on the way in, so a failure
-/// here means the store was damaged.
-fn fold_chain(chain: &[(StatementId, Vec<u8>, pb::Decision)]) -> Result<Option<LicenceState>, Error> {
+/// Folds a stored chain whose decisions are all readable here. Stored decisions passed these
+/// checks on the way in, so a failure here means the store was damaged.
+fn fold_chain(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
     let checked: Vec<(StatementId, CheckedDecision)> = chain
         .iter()
-        .map(|(id, _, d)| CheckedDecision::try_from(d.clone()).map(|c| (*id, c)).map_err(stored_corrupt))
+        .map(|link| CheckedDecision::try_from(link.decision.clone()).map(|c| (link.id, c)).map_err(stored_corrupt))
         .collect::<Result<_, _>>()?;
     comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).map_err(stored_corrupt)
 }
 
-/// A validly signed decision for a version that already has another one: keep both as
-/// evidence and refuse the second.
-fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, envelope: &Envelope, decision: &CheckedDecision) -> Result<Error, Error> {
-    let d = decision.decision();
-    let first = match licence.staged.get(&d.version) {
+/// A validly signed decision (or restricted decision) for a version that already has another
+/// one: keep both as evidence and refuse the second.
+fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, envelope: &Envelope, authority: &str, licence_id: &str, version: u64) -> Result<Error, Error> {
+    let first = match licence.staged.get(&version) {
         Some((_, bytes)) => bytes.clone(),
         None => {
             let first_id = store
-                .decision_id(&d.authority, &d.licence_id, d.version)?
-                .ok_or_else(|| stored_corrupt(format!("version {} of {}/{} missing", d.version, d.authority, d.licence_id)))?;
+                .decision_id(authority, licence_id, version)?
+                .ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
             store.statement(&first_id)?.ok_or_else(|| stored_corrupt(format!("statement {first_id} missing")))?
         }
     };
@@ -897,21 +1189,18 @@ fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, e
     let known = store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
     if !known {
         evidence.push(Evidence::LicenceFork {
-            authority: d.authority.clone(),
-            licence_id: d.licence_id.clone(),
-            version: d.version,
+            authority: authority.to_string(),
+            licence_id: licence_id.to_string(),
+            version,
             first_envelope: hex::encode(&first),
             second_envelope: second,
             detected_at: now(),
             origin: None,
         });
     }
-    tracing::error!(authority = %d.authority, licence = %d.licence_id, version = d.version, first = %StatementId::of(&first), second = %envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
+    tracing::error!(authority = %authority, licence = %licence_id, version, first = %StatementId::of(&first), second = %envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
     Ok(Error::Fork(format!(
-        "version {} of {}/{} is already decided by statement {}; this conflicting, validly signed decision was recorded as evidence",
-        d.version,
-        d.authority,
-        d.licence_id,
+        "version {version} of {authority}/{licence_id} is already decided by statement {}; this conflicting, validly signed decision was recorded as evidence",
         StatementId::of(&first)
     )))
 }

@@ -61,7 +61,8 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(bytes = request.get_ref().envelope.len()))]
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
         let started = std::time::Instant::now();
-        let published = match self.registry.publish(request.into_inner().envelope).await {
+        let r = request.into_inner();
+        let published = match self.registry.publish(r.envelope, r.restricted_body).await {
             Ok(p) => {
                 self.metrics.publish("ok", started.elapsed());
                 p
@@ -90,13 +91,26 @@ impl registry_server::Registry for RegistryService {
             .registry
             .licence(&r.authority, &r.licence_id)?
             .ok_or_else(|| Error::NotFound(format!("licence {}/{} not found", r.authority, r.licence_id)))?;
+        let audience = view.chain.first().and_then(|l| l.restricted.as_ref()).map(|r| r.audience.clone()).unwrap_or_default();
+        let (licence, terms) = match &view.state {
+            Some(state) => (state.summary_at(now()), state.terms.clone()),
+            None => withheld(&view.chain),
+        };
+        let openings = view
+            .chain
+            .iter()
+            .filter_map(|l| l.restricted.as_ref()?.body.clone().map(|body| pb::RestrictedOpening { statement_id: l.id.0.to_vec(), body: Some(body) }))
+            .collect();
         Ok(Response::new(pb::GetLicenceResponse {
-            licence: Some(view.state.summary_at(now())),
-            terms: Some(view.state.terms.clone()),
+            licence: Some(licence),
+            terms: Some(terms),
+            restricted: view.state.is_none(),
+            audience,
+            openings,
             chain: view
                 .chain
                 .into_iter()
-                .map(|(id, envelope, decision)| pb::ChainLink { statement_id: id.0.to_vec(), envelope, decision: Some(decision) })
+                .map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: link.envelope, decision: Some(link.decision) })
                 .collect(),
         }))
     }
@@ -156,6 +170,22 @@ impl registry_server::Registry for RegistryService {
             next_cursor: page.next.map(hex::encode).unwrap_or_default(),
         }))
     }
+}
+
+/// What may be said of a confidential licence this node cannot read: its place in the log
+/// (summary with authority, reference, version, head and last decision time; status
+/// unspecified) and the public face of its latest decision as the terms.
+fn withheld(chain: &[crate::registry::StoredLink]) -> (pb::LicenceSummary, pb::Decision) {
+    let head = chain.last().map(|l| (l.id, l.decision.clone())).unwrap_or_else(|| (StatementId([0; 32]), pb::Decision::default()));
+    let summary = pb::LicenceSummary {
+        authority: head.1.authority.clone(),
+        licence_id: head.1.licence_id.clone(),
+        version: head.1.version,
+        head_id: head.0 .0.to_vec(),
+        last_decided_at: head.1.decided_at,
+        ..Default::default()
+    };
+    (summary, head.1)
 }
 
 /// Validates a wire search request.

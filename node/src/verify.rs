@@ -11,7 +11,7 @@ use comity_proto::statement::StatementId;
 use comity_proto::verdict::{judge, Facts, Link, Question};
 
 use crate::error::Error;
-use crate::registry::Registry;
+use crate::registry::{Registry, StoredLink};
 use crate::store::{Evidence, Store};
 use crate::trust::StoredAgreement;
 
@@ -25,9 +25,8 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
 
     let mut links = Vec::with_capacity(chain.len());
     let mut origins: Vec<String> = Vec::new();
-    for envelope in &chain {
-        let decision = envelope.decision().cloned().ok_or_else(|| corrupt(format!("statement {} is not a decision", envelope.id())))?;
-        let location = store.location_of(&envelope.id())?;
+    for link in &chain {
+        let location = store.location_of(&link.id)?;
         let logged_at = match &location {
             Some((origin, index)) => store.log(origin).entered_at(*index)?,
             None => None,
@@ -36,9 +35,9 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
             if !origins.contains(&origin) {
                 origins.push(origin.clone());
             }
-            locations.insert(envelope.id(), (origin, index));
+            locations.insert(link.id, (origin, index));
         }
-        links.push(Link { id: envelope.id(), decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at });
+        links.push(Link { id: link.id, decision: link.decision.clone(), key_ids: link.key_ids.clone(), logged_at });
     }
 
     let in_force = trust.agreements();
@@ -59,12 +58,13 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         log_heard_at,
         default_max_staleness_secs,
         now,
+        withheld: withheld_reason(&chain, registry.origin()),
     };
     let judgement = judge(q, &facts);
 
     // The statements of the proof: the chain, the issuer's key set, the agreement applied and
     // the relying authority's key set (so the agreement's signature can be checked offline).
-    let mut statements: Vec<(StatementId, Vec<u8>)> = chain.iter().map(|e| (e.id(), e.bytes().to_vec())).collect();
+    let mut statements: Vec<(StatementId, Vec<u8>)> = chain.iter().map(|l| (l.id, l.envelope.clone())).collect();
     let agreement = judgement.agreement.map(|i| agreements[i]);
     let mut key_sets = vec![key_set];
     if let Some(a) = agreement {
@@ -76,7 +76,11 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
             statements.push((set.id, bytes));
         }
     }
-    let proof = proof_bundle(store, &mut logs, &locations, statements, now)?;
+    let mut proof = proof_bundle(store, &mut logs, &locations, statements, now)?;
+    proof.openings = chain
+        .iter()
+        .filter_map(|l| l.restricted.as_ref()?.body.clone().map(|body| pb::RestrictedOpening { statement_id: l.id.0.to_vec(), body: Some(body) }))
+        .collect();
     Ok(pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
@@ -86,6 +90,18 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
         proof: Some(proof),
         checked_at: now,
+    })
+}
+
+/// Why a confidential licence cannot be judged here, when it cannot: this node is not in the
+/// audience of one of its decisions, or has not received that decision yet.
+fn withheld_reason(chain: &[StoredLink], own_origin: &str) -> Option<String> {
+    let hidden = chain.iter().find(|l| !l.readable())?;
+    let audience = &hidden.restricted.as_ref()?.audience;
+    Some(if audience.iter().any(|a| a == own_origin) {
+        format!("this node ({own_origin}) is in its audience but has not received decision v{} yet; ask again shortly", hidden.decision.version)
+    } else {
+        format!("its decisions are shared only with {}; this node ({own_origin}) is not among them", audience.join(", "))
     })
 }
 

@@ -28,6 +28,12 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::KeySet(_) => {
             let _ = crate::trust::check_key_set(&envelope, &Default::default(), None);
         }
+        crate::pb::statement::Kind::RestrictedDecision(r) => {
+            if let Ok(checked) = crate::restricted::CheckedRestricted::try_from(r.clone()) {
+                // The envelope's own body as a would-be opening: exercises the decoder and checks.
+                let _ = checked.open(&crate::pb::RestrictedBody { salt: data.iter().copied().take(32).collect(), decision: data.to_vec() });
+            }
+        }
     }
 }
 

@@ -22,4 +22,5 @@ pub mod verdict;
 pub mod fuzzing;
 pub mod rules;
 pub mod recognition;
+pub mod restricted;
 pub mod demo_data;

@@ -53,6 +53,8 @@ pub struct Facts<'a> {
     pub default_max_staleness_secs: u64,
     /// The time of the answer.
     pub now: i64,
+    /// Why a confidential licence's decisions cannot be read here, when they cannot.
+    pub withheld: Option<String>,
 }
 
 /// The answer.
@@ -74,8 +76,9 @@ impl Judgement {
 }
 
 /// The verdict for `q` from `f`. Checks run in order and the first that fails decides: trust
-/// in the issuer, existence, forks, signing keys, the licence's state at the time asked about,
-/// its scope, recognition, and last the freshness of the issuer's log.
+/// in the issuer, existence, forks, signing keys, whether its decisions can be read here
+/// (confidential licences), the licence's state at the time asked about, its scope,
+/// recognition, and last the freshness of the issuer's log.
 pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     let licence = format!("{}/{}", q.authority, q.licence_id);
     if !f.issuer_trusted {
@@ -94,6 +97,10 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
                 return Judgement::new(Verdict::BadSignature, vec![reason]);
             }
         }
+    }
+    if let Some(why) = &f.withheld {
+        let exists = format!("licence {licence} exists ({} decisions logged, see the proof) but is confidential", f.chain.len());
+        return Judgement { verdict: Verdict::Restricted, reasons: vec![exists, why.clone()], warnings, state: None, agreement: None };
     }
     let at = q.context.at;
     let decisions: Vec<(StatementId, CheckedDecision)> = match f

@@ -81,7 +81,7 @@ async fn comity_in_process(n: usize, in_flight: usize) -> Row {
         let registry = registry.clone();
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            registry.publish(envelope).await.expect("published");
+            registry.publish(envelope, None).await.expect("published");
             drop(permit);
             t.elapsed()
         }));

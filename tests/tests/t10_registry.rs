@@ -192,7 +192,7 @@ async fn a_second_signed_decision_for_a_version_is_a_fork_kept_as_evidence() {
 
     // The licence is untouched and the stored version 2 is still the amendment.
     let licence = client.licence(BAFA, "DE-2026-000600").await.unwrap();
-    assert_eq!(licence.state.head, ids[1]);
+    assert_eq!(licence.state.as_ref().unwrap().head, ids[1]);
     assert_eq!(licence.summary.status, LicenceStatus::Issued as i32);
 
     // Submitting the same conflicting decision again does not duplicate the evidence.

@@ -140,7 +140,7 @@ fn init_run_publish_tamper_kill_9_and_restart_without_loss() {
             client.statement(*id).await.unwrap_or_else(|e| panic!("acknowledged statement {id} lost: {e}"));
         }
         let licence = client.licence("de.bafa", "DE-2026-009001").await.unwrap();
-        assert_eq!(licence.state.version, 3);
+        assert_eq!(licence.summary.version, 3);
     });
     comity(&url).args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains("SUSPENDED"));
 

@@ -53,7 +53,7 @@ async fn a_peers_decisions_become_readable_and_searchable() {
     at_a.publish(a.sign(follow_up(&base, Action::Amend, 2, head.0))).await.unwrap();
     eventually(WAIT, "B to mirror the amendment", || {
         let mut c = at_b.clone();
-        async move { c.licence(BAFA, "DE-2026-MIR-1").await.ok().filter(|l| l.state.version == 2).map(|_| ()) }
+        async move { c.licence(BAFA, "DE-2026-MIR-1").await.ok().filter(|l| l.summary.version == 2).map(|_| ()) }
     })
     .await;
     let found = at_b.search_all(pb::SearchRequest { authority: BAFA.into(), ..Default::default() }, 100).await.unwrap();

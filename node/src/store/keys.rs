@@ -26,6 +26,8 @@ pub mod table {
     pub const AGREEMENT: u8 = 0x0F;
     pub const LOG_TIME: u8 = 0x10;
     pub const MIRRORED_AT: u8 = 0x11;
+    pub const RESTRICTED_BODY: u8 = 0x12;
+    pub const BODY_WANTED: u8 = 0x13;
 }
 
 /// Separator between string parts.
@@ -116,6 +118,21 @@ pub fn log_time(origin: &str, size: u64) -> Vec<u8> {
 /// node's own log sits in the mirrored log that brought it.
 pub fn mirrored_at(id: &StatementId) -> Vec<u8> {
     let mut k = vec![table::MIRRORED_AT];
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// `RESTRICTED_BODY ‖ id` → encoded `RestrictedBody` of the RestrictedDecision `id`.
+pub fn restricted_body(id: &StatementId) -> Vec<u8> {
+    let mut k = vec![table::RESTRICTED_BODY];
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// `BODY_WANTED ‖ id` → empty: a restricted decision whose audience names this node and whose
+/// body it has not received yet.
+pub fn body_wanted(id: &StatementId) -> Vec<u8> {
+    let mut k = vec![table::BODY_WANTED];
     k.extend_from_slice(&id.0);
     k
 }

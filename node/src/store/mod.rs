@@ -351,6 +351,24 @@ impl Store {
         Ok(Some((origin, u64::from_be_bytes(index))))
     }
 
+    /// The body of restricted decision `id`, when this node holds it.
+    pub fn restricted_body(&self, id: &StatementId) -> Result<Option<pb::RestrictedBody>> {
+        let v = self.db.get(keys::restricted_body(id))?;
+        v.map(|v| pb::RestrictedBody::decode(v.as_ref()).map_err(|e| corrupt("restricted_body", &e.to_string()))).transpose()
+    }
+
+    /// Up to `limit` restricted decisions whose body this node should receive and does not hold.
+    pub fn wanted_bodies(&self, limit: usize) -> Result<Vec<StatementId>> {
+        self.db
+            .scan_prefix([table::BODY_WANTED])
+            .take(limit)
+            .map(|r| {
+                let (k, _) = r?;
+                StatementId::from_slice(&k[1..]).ok_or_else(|| corrupt("body_wanted", "id is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -641,6 +659,18 @@ impl WriteBatch {
     /// Records the origin of the node's own log (once, with its first checkpoint).
     pub fn put_own_log_origin(&mut self, origin: &str) {
         self.inner.insert(keys::meta("log_origin"), origin.as_bytes());
+    }
+
+    /// Stores the body of restricted decision `id` (its commitment opened) and marks it received.
+    pub fn put_restricted_body(&mut self, id: &StatementId, body: &pb::RestrictedBody) {
+        self.inner.insert(keys::restricted_body(id), body.encode_to_vec());
+        self.inner.remove(keys::body_wanted(id));
+    }
+
+    /// Records that this node is in the audience of restricted decision `id` and should fetch
+    /// its body.
+    pub fn want_body(&mut self, id: &StatementId) {
+        self.inner.insert(keys::body_wanted(id), &[]);
     }
 
     /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].

@@ -17,7 +17,7 @@ use comity_proto::authoring::{format_money, format_time, parse_time, qualified_c
 use comity_proto::decision::CheckedDecision;
 use comity_proto::keyfile::KeyFile;
 use comity_proto::pb::{self, LicenceStatus};
-use comity_proto::statement::{sign_decision, Envelope, StatementId};
+use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
 
 mod trust;
@@ -80,6 +80,12 @@ enum Command {
         /// Signing key, required when FILE is a document.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Publish the decision as confidential, readable only by the node with this log origin
+        /// (repeatable), e.g. `jp.meti.registry/log`. Everyone else can prove it exists and was
+        /// logged, nothing more. A confidential licence stays confidential: give it for every
+        /// decision of the licence.
+        #[arg(long = "audience", value_name = "ORIGIN")]
+        audience: Vec<String>,
     },
     /// Licences.
     Licence {
@@ -306,7 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Publish { file, key } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref()).await,
+        Command::Publish { file, key, audience } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref(), audience).await,
         Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
         Command::Peers { wait } => {
             let mut client = Client::connect(&cli.node).await?;
@@ -434,6 +440,13 @@ fn keygen(authority: &str, output: Option<PathBuf>) -> anyhow::Result<()> {
 
 /// Reads, completes (version / previous from the node when omitted), checks and signs a document.
 async fn sign_document(node: &str, document: &Path, key: &Path) -> anyhow::Result<(Vec<u8>, pb::Decision)> {
+    let (decision, signer) = prepare_document(node, document, key).await?;
+    Ok((sign_decision(decision.clone(), &signer), decision))
+}
+
+/// Reads a decision document and the signing key of its authority, and completes (version /
+/// previous from the node when omitted) and checks the decision.
+async fn prepare_document(node: &str, document: &Path, key: &Path) -> anyhow::Result<(pb::Decision, comity_proto::statement::Signer)> {
     let doc = read_decision_doc(document)?;
     let key = KeyFile::read(key)?;
     if key.authority != doc.authority {
@@ -461,23 +474,31 @@ async fn sign_document(node: &str, document: &Path, key: &Path) -> anyhow::Resul
     }
     let checked = CheckedDecision::try_from(decision).map_err(|e| InputError(format!("{}: invalid decision: {e}", document.display())))?;
     let signer = key.signer().map_err(anyhow::Error::msg)?;
-    let decision = checked.into_inner();
-    Ok((sign_decision(decision.clone(), &signer), decision))
+    Ok((checked.into_inner(), signer))
 }
 
 fn is_document(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
 }
 
-async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key: Option<&Path>) -> anyhow::Result<()> {
-    let envelope = if is_document(file) {
+async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key: Option<&Path>, audience: Vec<String>) -> anyhow::Result<()> {
+    let (envelope, body) = if is_document(file) {
         let key = key.ok_or_else(|| InputError(format!("{} is a decision document: give --key to sign it, or sign it first with `comity sign`", file.display())))?;
-        sign_document(node, file, key).await?.0
+        if audience.is_empty() {
+            (sign_document(node, file, key).await?.0, None)
+        } else {
+            let (decision, signer) = prepare_document(node, file, key).await?;
+            let (restricted, body) = comity_proto::restricted::seal(&decision, audience, rand::random());
+            comity_proto::restricted::CheckedRestricted::try_from(restricted.clone()).map_err(|e| InputError(format!("--audience: {e}")))?;
+            (sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[&signer]), Some(body))
+        }
+    } else if !audience.is_empty() {
+        return Err(InputError("--audience needs a decision document: a confidential decision is sealed and signed here, with its body".into()).into());
     } else {
-        std::fs::read(file).with_context(|| format!("read {}", file.display()))?
+        (std::fs::read(file).with_context(|| format!("read {}", file.display()))?, None)
     };
     let mut client = Client::connect(node).await?;
-    let response = client.publish(envelope.clone()).await?;
+    let response = client.publish_with_body(envelope.clone(), body).await?;
     let (verifier, from_node) = log_verifier(&mut client, log_key).await?;
     let receipt = response.receipt.clone().ok_or_else(|| ClientError::Verification("node acknowledged without a log receipt".into()))?;
     let checkpoint = verify_receipt(&receipt, &envelope, &verifier).map_err(|e| ClientError::Verification(format!("receipt: {e}")))?;
@@ -500,6 +521,14 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
     let what = match Envelope::parse(envelope.clone()).as_ref().map(Envelope::statement) {
         Ok(pb::statement::Kind::KeySet(set)) => format!("key set v{} of {}", set.version, set.authority),
         Ok(pb::statement::Kind::Agreement(a)) => format!("agreement {}/{}/{} v{}", a.relying_authority, a.recognised_authority, a.agreement_id, a.version),
+        Ok(pb::statement::Kind::RestrictedDecision(r)) => format!(
+            "confidential decision {}/{} v{} {} (readable only by {})",
+            r.authority,
+            r.licence_id,
+            r.version,
+            action_name(summary.last_action),
+            r.audience.join(", ")
+        ),
         _ => format!("{}/{} v{} {}", summary.authority, summary.licence_id, summary.version, action_name(summary.last_action)),
     };
     if response.already_present {
@@ -739,7 +768,12 @@ impl From<&pb::LicenceSummary> for SummaryJson {
 #[derive(Serialize)]
 struct LicenceJson {
     summary: SummaryJson,
-    terms: DecisionDoc,
+    /// Absent for a confidential licence this node cannot read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terms: Option<DecisionDoc>,
+    /// For a confidential licence: the log origins of the nodes that may read it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    audience: Vec<String>,
     chain: Vec<ChainJson>,
 }
 
@@ -753,7 +787,8 @@ impl From<&CheckedLicence> for LicenceJson {
     fn from(l: &CheckedLicence) -> Self {
         Self {
             summary: SummaryJson::from(&l.summary),
-            terms: DecisionDoc::from_wire(&l.state.terms),
+            terms: l.state.as_ref().map(|s| DecisionDoc::from_wire(&s.terms)),
+            audience: l.audience.clone(),
             chain: l.chain.iter().map(|(id, d)| ChainJson { statement_id: id.to_hex(), decision: DecisionDoc::from_wire(d) }).collect(),
         }
     }
@@ -762,10 +797,14 @@ impl From<&CheckedLicence> for LicenceJson {
 fn render_licence(l: &CheckedLicence) -> String {
     use std::fmt::Write;
     let s = &l.summary;
-    let t = &l.state.terms;
+    let Some(state) = &l.state else { return render_withheld(l) };
+    let t = &state.terms;
     let mut out = String::new();
     let party = |p: &pb::Party| format!("{} ({})", p.name, p.country);
     let _ = writeln!(out, "{}/{}  {}  (version {}, last {} on {})", s.authority, s.licence_id, status_name(s.status), s.version, action_name(s.last_action), date(s.last_decided_at));
+    if !l.audience.is_empty() {
+        let _ = writeln!(out, "  confidential  readable only by {}", l.audience.join(", "));
+    }
     let _ = writeln!(out, "  type          {}, risk tier {}", type_name(t.licence_type), t.risk_tier);
     if t.valid_until != 0 {
         let _ = writeln!(out, "  valid         {} to {}", date(t.valid_from), date(t.valid_until));
@@ -818,6 +857,21 @@ fn render_licence(l: &CheckedLicence) -> String {
         if !d.note.is_empty() {
             let _ = writeln!(out, "        note   {}", d.note);
         }
+    }
+    out
+}
+
+/// A confidential licence as a node outside its audience shows it: that it exists, and where
+/// each decision sits in the chain.
+fn render_withheld(l: &CheckedLicence) -> String {
+    use std::fmt::Write;
+    let s = &l.summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}/{}  CONFIDENTIAL  (version {}, last decided {})", s.authority, s.licence_id, s.version, date(s.last_decided_at));
+    let _ = writeln!(out, "  readable only by {}; this node cannot read its terms", l.audience.join(", "));
+    let _ = writeln!(out, "decision chain (signed commitments):");
+    for (id, d) in &l.chain {
+        let _ = writeln!(out, "  v{:<3} {:<18} decided {}  statement {}", d.version, "(confidential)", date(d.decided_at), &id.to_hex()[..16]);
     }
     out
 }

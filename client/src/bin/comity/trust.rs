@@ -565,6 +565,10 @@ pub async fn token(node: &str, json: bool, command: TokenCommand) -> anyhow::Res
             let (authority, licence_id) = licence_ref(&licence)?;
             let request = pb::VerifyRequest { relying_authority: relying.unwrap_or_else(|| authority.clone()), authority: authority.clone(), licence_id: licence_id.clone(), ..Default::default() };
             let answer = Client::connect(node).await?.verify(request).await?;
+            let confidential = answer.verdict == Verdict::Restricted as i32 || answer.proof.as_ref().is_some_and(|p| !p.openings.is_empty());
+            if confidential {
+                return Err(InputError(format!("{licence} is confidential: a token is meant to be shown to anyone, so confidential licences have none (verify them with `comity verify` at a node in their audience)")).into());
+            }
             let bytes = token_from_answer(&authority, &licence_id, &answer)?;
             std::fs::write(&output, &bytes).with_context(|| format!("write {}", output.display()))?;
             let verdict = Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name());
