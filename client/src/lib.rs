@@ -250,6 +250,13 @@ impl Client {
         Ok(self.federation.cosign(pb::CosignRequest { checkpoint: checkpoint.into() }).await?.into_inner())
     }
 
+    /// Asks for the bodies of restricted decisions `ids`, as the node with log `caller_origin`
+    /// (read only by a node serving without TLS; with TLS the client certificate says who asks).
+    pub async fn restricted_bodies(&mut self, ids: &[StatementId], caller_origin: &str) -> Result<pb::GetRestrictedBodiesResponse, ClientError> {
+        let request = pb::GetRestrictedBodiesRequest { statement_ids: ids.iter().map(|id| id.0.to_vec()).collect(), caller_origin: caller_origin.into() };
+        Ok(self.federation.get_restricted_bodies(request).await?.into_inner())
+    }
+
     /// The latest checkpoint of log `origin` held by the node (its own, or one it mirrors).
     pub async fn checkpoint_of(&mut self, origin: &str) -> Result<pb::GetCheckpointResponse, ClientError> {
         Ok(self.log.get_checkpoint(pb::GetCheckpointRequest { origin: origin.into() }).await?.into_inner())

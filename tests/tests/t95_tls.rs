@@ -10,6 +10,8 @@ use comity_client::{Client, ClientTls};
 use comity_node::config::{Config, PeerConfig};
 use comity_node::tls::{ca_init, ca_issue, TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
 use comity_proto::decision::fixtures::grant;
+use comity_proto::pb;
+use comity_proto::statement::{sign_statement, StatementId};
 use comity_tests::{eventually, TestNode};
 
 const BAFA: &str = "de.bafa";
@@ -182,4 +184,63 @@ fn ca_init_issue_and_a_tls_node_through_the_binaries() {
     let mut show = comity();
     tls(&mut show);
     show.env("COMITY_TLS_NAME", "registry.bafa.example").args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains("ISSUED"));
+}
+
+/// A confidential decision's body goes to the node its audience names, known by its client
+/// certificate: another member's certificate gets nothing, whatever origin it states.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_bodies_go_only_to_the_certified_audience() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
+    for name in ["registry.bafa.example", "registry.meti.example", "registry.evil.example"] {
+        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
+    }
+    let a_tls = tls_of(&ca, &tmp.path().join("registry.bafa.example"));
+    let a = TestNode::start_with(&[BAFA], move |c: &mut Config| {
+        c.origin = "registry.bafa.example/log".into();
+        c.tls = Some(a_tls);
+    })
+    .await;
+    let (a_peer, trusted, b_tls) = (tls_peer(&a, "bafa"), vec![a.authority(BAFA)], tls_of(&ca, &tmp.path().join("registry.meti.example")));
+    let b = TestNode::start_with(&[METI], move |c: &mut Config| {
+        c.origin = "registry.meti.example/log".into();
+        c.tls = Some(b_tls);
+        c.peers = vec![a_peer];
+        c.trusted = trusted;
+        c.mirror_interval_ms = 50;
+    })
+    .await;
+    // A client presenting member `name`'s certificate (none: no certificate) to `server`.
+    let as_member = |name: Option<&str>, server: &str| ClientTls {
+        ca: ca.join(CA_CERT),
+        cert: name.map(|n| tmp.path().join(n).join(NODE_CERT)),
+        key: name.map(|n| tmp.path().join(n).join(NODE_KEY)),
+        domain: Some(server.into()),
+    };
+    let bafa = "registry.bafa.example";
+
+    let (restricted, body) = comity_proto::restricted::seal(&grant(BAFA, "DE-2026-TLS-C-01"), vec!["registry.meti.example/log".into()], rand::random());
+    let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[&a.signer(BAFA)]);
+    let mut at_a = Client::connect_with(&https(&a), Some(&as_member(None, bafa))).await.unwrap();
+    let id = StatementId::from_slice(&at_a.publish_with_body(envelope, Some(body.clone())).await.unwrap().statement_id).unwrap();
+
+    // B, in the audience, fetches the body over mutual TLS and reads the licence in full.
+    let at_b = Client::connect_with(&https(&b), Some(&as_member(None, "registry.meti.example"))).await.unwrap();
+    eventually(WAIT, "B to receive the confidential decision", || {
+        let mut c = at_b.clone();
+        async move { c.licence(BAFA, "DE-2026-TLS-C-01").await.ok().filter(|l| l.state.is_some()).map(|_| ()) }
+    })
+    .await;
+
+    // Another member stating B's origin gets nothing: its certificate says who it is.
+    let mut evil = Client::connect_with(&https(&a), Some(&as_member(Some("registry.evil.example"), bafa))).await.unwrap();
+    let answer = evil.restricted_bodies(&[id], "registry.meti.example/log").await.unwrap();
+    assert!(answer.bodies.is_empty());
+    assert_eq!(answer.withheld[0].reason, "the caller is not in its audience");
+    let mut as_b = Client::connect_with(&https(&a), Some(&as_member(Some("registry.meti.example"), bafa))).await.unwrap();
+    assert_eq!(as_b.restricted_bodies(&[id], "").await.unwrap().bodies[0].body.as_ref(), Some(&body));
+    // Without a client certificate: refused outright.
+    let mut anonymous = Client::connect_with(&https(&a), Some(&as_member(None, bafa))).await.unwrap();
+    assert_eq!(anonymous.restricted_bodies(&[id], "registry.meti.example/log").await.unwrap_err().code(), Some(tonic::Code::PermissionDenied));
 }
