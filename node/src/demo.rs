@@ -58,6 +58,8 @@ pub struct Demo {
     pub tries: Vec<String>,
     /// Verify commands with their verdicts at the METI node.
     pub verify_tries: Vec<String>,
+    /// A confidential BAFA licence, readable only by the METI node: (authority, licence id).
+    pub confidential: (String, String),
 }
 
 /// Creates `dir` afresh (refusing to touch a directory the demo did not create), writes keys
@@ -182,10 +184,65 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
             .with_context(|| format!("publish demo decision {}/{} v{:?}", licence.0, licence.1, doc.version))?;
         heads.insert(licence, published.id);
     }
+    let confidential = confidential_decision(now());
+    let meti_origin = SITES.iter().find(|s| s.name == "meti").context("demo has no meti site")?.origin;
+    let (restricted, body) = comity_proto::restricted::seal(&confidential, vec![meti_origin.to_string()], rand::random());
+    let signer = signers.get(&confidential.authority).context("demo authority without key")?;
+    let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[signer]);
+    home_of(&confidential.authority)?.node.registry().publish(envelope, Some(body)).await.context("publish the demo's confidential decision")?;
     wait_for_convergence(&nodes).await?;
+    let confidential = (confidential.authority, confidential.licence_id);
+    wait_for_body(&nodes, &confidential).await?;
     let tries = suggested_commands(&docs);
     let verify_tries = suggested_verifications(&nodes, &heads)?;
-    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries, verify_tries })
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries, verify_tries, confidential })
+}
+
+/// A sensitive case BAFA shares only with METI: infrared cameras for a Japanese space
+/// programme, granted as a confidential decision (its terms never leave the two nodes).
+fn confidential_decision(now: i64) -> pb::Decision {
+    const DAY: i64 = 86_400;
+    let year = chrono::DateTime::from_timestamp(now, 0).map_or(2026, |t| chrono::Datelike::year(&t));
+    let decided = now - 20 * DAY;
+    let party = |name: &str, country: &str| pb::Party { name: name.into(), country: country.into(), ..Default::default() };
+    pb::Decision {
+        authority: "de.bafa".into(),
+        licence_id: format!("DE-{year}-VS-0117"),
+        version: 1,
+        action: pb::Action::Grant as i32,
+        licence_type: pb::LicenceType::Individual as i32,
+        applicant: Some(party("Aurelian Optik GmbH", "DE")),
+        end_users: vec![party("Hokuriku Institute of Applied Photonics", "JP")],
+        end_use: "Infrared payload of a national Earth-observation satellite; end-use certificate held by BAFA (VS-NfD)".into(),
+        items: vec![pb::Item {
+            regime: pb::Regime::EuDualUse as i32,
+            control_code: "6A003.b.4".into(),
+            description: "Thermal imaging cameras with focal plane arrays, space-qualified".into(),
+            quantity: "12".into(),
+            unit: "pcs".into(),
+            value_minor: 186_000_000,
+            currency: "EUR".into(),
+        }],
+        destinations: vec!["JP".into()],
+        valid_from: decided,
+        valid_until: decided + 365 * DAY,
+        risk_tier: 3,
+        conditions: vec!["No re-export or transfer without BAFA's prior written consent".into()],
+        application_received: decided - 61 * DAY,
+        decided_at: decided,
+        ..Default::default()
+    }
+}
+
+/// Waits until the METI node holds the confidential decision's body (fetched after mirroring).
+async fn wait_for_body(nodes: &[DemoNode], (authority, licence_id): &(String, String)) -> anyhow::Result<()> {
+    let meti = nodes.iter().find(|n| n.name == "meti").context("demo has no meti node")?;
+    let deadline = Instant::now() + CONVERGENCE_TIMEOUT;
+    while meti.node.registry().licence(authority, licence_id)?.and_then(|v| v.state).is_none() {
+        anyhow::ensure!(Instant::now() < deadline, "the METI node did not receive the confidential decision {authority}/{licence_id}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// Waits until every node's mirror of every peer holds that peer's whole log, and every node
@@ -333,6 +390,10 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA applies):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token
+A confidential licence, shared by BAFA with METI only (everyone can prove it exists, no more):
+  comity --node {meti_url} licence show {confidential}    (METI's node: full terms)
+  comity --node {ecju_url} licence show {confidential}    (ECJU's node: CONFIDENTIAL)
+  comity --node {ecju_url} verify {confidential} --for uk.ecju   (RESTRICTED, with the proof it was logged)
   comity token verify licence.token --trust {dir}/trust.toml --for jp.meti   (offline, no node)
   comity token qr licence.token           (a QR code of its compact form, PNG and terminal)
 
@@ -344,6 +405,8 @@ Press Ctrl-C to stop.",
         valid = demo.verify_tries.iter().find(|t| t.ends_with("(VALID)")).and_then(|t| t.split_whitespace().nth(4)).unwrap_or("de.bafa/LICENCE"),
         verify_tries = demo.verify_tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
         addr = first.addr(),
+        confidential = format!("{}/{}", demo.confidential.0, demo.confidential.1),
+        ecju_url = demo.nodes.iter().find(|n| n.name == "ecju").map_or_else(|| first.url(), |n| n.node.url()),
         verifier = first.log_verifier(),
     )
 }

@@ -83,6 +83,18 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         }
     }
 
+    // The confidential licence: readable at BAFA's and METI's nodes, only proven to exist at ECJU's.
+    let (a, l) = &demo.confidential;
+    assert!(guide.contains(&format!("licence show {a}/{l}")));
+    for n in &demo.nodes {
+        let mut client = Client::connect(&n.node.url()).await.unwrap();
+        let shown = client.licence(a, l).await.unwrap();
+        assert_eq!(shown.state.is_some(), n.name != "ecju", "{a}/{l} at {}", n.name);
+        let request = pb::VerifyRequest { authority: a.clone(), licence_id: l.clone(), relying_authority: "uk.ecju".into(), ..Default::default() };
+        let verdict = client.verify(request).await.unwrap().verdict;
+        assert_eq!(verdict == pb::Verdict::Restricted as i32, n.name == "ecju", "verdict {verdict} at {}", n.name);
+    }
+
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();
