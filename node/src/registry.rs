@@ -701,11 +701,12 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             for e in &evidence {
                 state.batch.put_evidence(store.next_evidence_seq()?, e);
             }
+            let applied = applied?;
             if body.is_none() {
                 // Recovery without the body: fetch it back from the audience.
                 state.batch.want_body(&id);
             }
-            applied?
+            applied
         }
         Checked::KeySet(set) => {
             let set = state.trust.check_key_set(&job.envelope, state.key_set(&set.authority).as_deref())?;

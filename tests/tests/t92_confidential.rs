@@ -174,3 +174,51 @@ async fn bodies_are_served_only_to_the_audience() {
     let too_many = ask(METI_LOG, vec![id; 257]).await.expect_err("bounded");
     assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
 }
+
+/// The CLI workflow with the real binaries: publish with `--audience`, show it, follow it up; a
+/// public follow-up is refused; the node's log names nothing of the decision's content.
+#[test]
+fn confidential_publishing_from_the_command_line() {
+    use assert_cmd::Command;
+    use comity_tests::{bin_path, examples_dir, NodeProcess};
+    use predicates::str::contains;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    Command::new(bin_path("comity-node")).args(["init", "--data-dir"]).arg(&data).args(["--authority", "de.bafa"]).assert().success();
+    let node_log = tmp.path().join("node.log");
+    let node = NodeProcess::spawn(&["--data-dir", data.to_str().unwrap()], &node_log);
+    let key = data.join("keys/de.bafa.key");
+    let comity = || {
+        let mut cmd = Command::new(bin_path("comity"));
+        cmd.env("COMITY_NODE", node.url());
+        cmd
+    };
+    let examples = examples_dir();
+
+    comity()
+        .arg("publish")
+        .arg(examples.join("grant.yaml"))
+        .arg("--key")
+        .arg(&key)
+        .args(["--audience", METI_LOG])
+        .assert()
+        .success()
+        .stdout(contains(format!("confidential decision de.bafa/DE-2026-009001 v1 GRANT (readable only by {METI_LOG})")));
+    comity().args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains(format!("confidential  readable only by {METI_LOG}")));
+    comity()
+        .arg("publish")
+        .arg(examples.join("amend.yaml"))
+        .arg("--key")
+        .arg(&key)
+        .assert()
+        .code(3)
+        .stderr(contains("must be restricted decisions too"));
+    comity().arg("publish").arg(examples.join("amend.yaml")).arg("--key").arg(&key).args(["--audience", METI_LOG]).assert().success().stdout(contains("v2 AMEND"));
+    comity().args(["publish", "some.signed", "--audience", METI_LOG]).assert().code(3).stderr(contains("--audience needs a decision document"));
+    comity().args(["publish"]).arg(examples.join("suspend.yaml")).arg("--key").arg(&key).args(["--audience", "not an origin"]).assert().code(3).stderr(contains("audience[0]"));
+
+    let log = std::fs::read_to_string(&node_log).unwrap();
+    assert!(log.contains("restricted decision accepted"), "{log}");
+    assert!(!log.contains("Korea Aerospace") && !log.contains("Elbtal"), "the node logged confidential content: {log}");
+}

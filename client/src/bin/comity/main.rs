@@ -687,6 +687,30 @@ async fn search(node: &str, json: bool, a: SearchArgs) -> anyhow::Result<()> {
 }
 
 fn show_envelope(envelope: &Envelope, json: bool) -> anyhow::Result<()> {
+    if let pb::statement::Kind::RestrictedDecision(r) = envelope.statement() {
+        let fields = serde_json::json!({
+            "statement_id": envelope.id().to_hex(),
+            "key_ids": envelope.key_ids().collect::<Vec<_>>(),
+            "confidential_decision": {
+                "authority": r.authority,
+                "licence_id": r.licence_id,
+                "version": r.version,
+                "previous": hex::encode(&r.previous),
+                "decided_at": format_time(r.decided_at),
+                "commitment": hex::encode(&r.commitment),
+                "audience": r.audience,
+            },
+        });
+        if json {
+            return print_json(&fields);
+        }
+        println!("statement {}", envelope.id());
+        println!("signed by key(s) {}", envelope.key_ids().collect::<Vec<_>>().join(", "));
+        println!("confidential decision {}/{} v{} decided {}", r.authority, r.licence_id, r.version, format_time(r.decided_at));
+        println!("readable only by {}", r.audience.join(", "));
+        println!("commitment {}", hex::encode(&r.commitment));
+        return Ok(());
+    }
     let decision = envelope.decision().ok_or_else(|| InputError("statement is not a decision".into()))?;
     if json {
         return print_json(&serde_json::json!({
