@@ -93,7 +93,7 @@ async fn only_the_audience_reads_a_confidential_licence() {
     let proof = answer.proof.unwrap();
     assert!(proof.openings.is_empty());
     assert_eq!(proof.statements[0], envelope, "the proof carries the signed commitment");
-    verify_receipt(&proof.receipts[0], &proof.statements[0], &a.node().log_verifier()).expect("the receipt proves it was logged");
+    verify_receipt(&proof.receipts[0], &proof.statements[0], a.node().log_verifier()).expect("the receipt proves it was logged");
     let found = at_ecju.search_all(pb::SearchRequest { party: SECRET.into(), ..Default::default() }, 10).await.unwrap();
     assert!(found.is_empty(), "confidential licences are not in search indexes");
 
