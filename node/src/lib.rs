@@ -7,6 +7,7 @@ pub mod error;
 pub mod federation_service;
 pub mod log;
 pub mod log_service;
+pub mod logfile;
 pub mod metrics;
 pub mod mirror;
 pub mod recover;
