@@ -19,6 +19,7 @@ pub mod verify;
 pub mod store;
 pub mod tiles;
 pub mod tls;
+pub mod transfer;
 pub mod witness;
 
 pub use config::Config;
