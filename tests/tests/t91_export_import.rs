@@ -61,10 +61,16 @@ async fn publish(node: &TestNode, prefix: &str, count: usize) {
     }
 }
 
-/// A node hosting jp.meti that mirrors `source` (trusting its authorities) through `proxy`.
-async fn mirror_through(source: &TestNode, proxy: &FaultProxy) -> TestNode {
+/// A node hosting jp.meti that mirrors `source` (trusting its authorities) through `proxy`;
+/// it commits a catch-up or an import in parts of 5 entries, each with a prefix proof.
+async fn mirror_through(source: &TestNode, proxy: &FaultProxy, adjust: impl FnOnce(&mut comity_node::Config)) -> TestNode {
     let url = proxy.url();
-    TestNode::start_mirror_of(source, "bafa", &[METI], METI_ORIGIN, move |c| c.peers[0].url = url).await
+    TestNode::start_mirror_of(source, "bafa", &[METI], METI_ORIGIN, move |c| {
+        c.peers[0].url = url;
+        c.limits.mirror_entries_per_part = 5;
+        adjust(c);
+    })
+    .await
 }
 
 /// What a store holds, to show a refused import changed nothing: every statement id, and size
@@ -123,7 +129,7 @@ async fn an_exported_log_imports_into_a_stopped_peer_is_served_and_catches_up_li
     // B has A as a peer, but the link is cut: whatever B serves of A's log came from the file.
     let proxy = FaultProxy::start(a.node().addr()).await;
     proxy.cut();
-    let mut b = mirror_through(&a, &proxy).await;
+    let mut b = mirror_through(&a, &proxy, |_| {}).await;
     b.stop().await;
     let out = import(&b, &file).await;
     assert!(out.status.success(), "import failed: {}", text(&out.stderr));
@@ -180,7 +186,7 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
     let (header, entries) = read_file(&file);
     let proxy = FaultProxy::start(a.node().addr()).await;
     proxy.cut();
-    let mut b = mirror_through(&a, &proxy).await;
+    let mut b = mirror_through(&a, &proxy, |_| {}).await;
     let own = tmp.path().join("meti.log");
     export(&b.url(), "", &own).await;
     b.stop().await;
@@ -285,4 +291,37 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
     let out = import(&b, &file).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(contents(&b.config().store_dir()).1, entries.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stops_at_the_part_this_node_cannot_accept_and_resumes_once_it_can() {
+    const ETHZ: &str = "uni.ethz";
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start_with(&[BAFA, ETHZ], |c| c.origin = ORIGIN.into()).await;
+    publish(&a, "DE-2026-PART", 6).await;
+    a.client().await.publish(a.sign(grant(ETHZ, "CH-2026-0001"))).await.unwrap();
+    let file = tmp.path().join("bafa.log");
+    export(&a.url(), ORIGIN, &file).await;
+    let proxy = FaultProxy::start(a.node().addr()).await;
+    proxy.cut();
+    // B does not trust uni.ethz, whose grant is entry 8, in the part 5..9.
+    let mut b = mirror_through(&a, &proxy, |c| c.trusted.retain(|t| t.id == BAFA)).await;
+    b.stop().await;
+
+    let out = import(&b, &file).await;
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "imported: {}", text(&out.stdout));
+    assert!(stderr.contains("entries 0..5 are stored, verified") && stderr.contains("`uni.ethz` is not trusted here"), "{stderr}");
+    assert_eq!(contents(&b.config().store_dir()).1, 5, "the part before the refused one is kept, as a catch-up keeps it");
+
+    // Trusted now, the same file imports the rest onto that prefix.
+    let ethz = a.authority(ETHZ);
+    b.reconfigure(|c| c.trusted.push(ethz));
+    let out = import(&b, &file).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("imported 4 entries of {ORIGIN}")), "{}", text(&out.stdout));
+    b.start_again().await.unwrap();
+    let mut at_b = b.client().await;
+    assert_eq!(at_b.checkpoint_of(ORIGIN).await.unwrap().size, 9);
+    at_b.licence(ETHZ, "CH-2026-0001").await.unwrap();
 }
