@@ -325,3 +325,43 @@ async fn an_import_stops_at_the_part_this_node_cannot_accept_and_resumes_once_it
     assert_eq!(at_b.checkpoint_of(ORIGIN).await.unwrap().size, 9);
     at_b.licence(ETHZ, "CH-2026-0001").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_decision_travels_as_its_commitment_and_its_body_comes_from_the_peer() {
+    const LICENCE: &str = "DE-2026-C-000077";
+    const SECRET: &str = "Kestrel Photonics";
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start_with(&[BAFA], |c| c.origin = ORIGIN.into()).await;
+    let mut decision = grant(BAFA, LICENCE);
+    decision.end_use = format!("Laser rangefinder modules for {SECRET}");
+    // Readable by B's node only.
+    let (restricted, body) = comity_proto::restricted::seal(&decision, vec![METI_ORIGIN.into()], [7; 32]);
+    let statement = pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) };
+    let envelope = comity_proto::statement::sign_statement(&statement, &[&a.signer(BAFA)]);
+    a.client().await.publish_with_body(envelope, Some(body)).await.unwrap();
+    publish(&a, "DE-2026-OPEN", 2).await;
+    let file = tmp.path().join("bafa.log");
+    export(&a.url(), ORIGIN, &file).await;
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "the export holds the signed commitment, not the body");
+
+    let proxy = FaultProxy::start(a.node().addr()).await;
+    proxy.cut();
+    let mut b = mirror_through(&a, &proxy, |_| {}).await;
+    b.stop().await;
+    let out = import(&b, &file).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    b.start_again().await.unwrap();
+    let mut at_b = b.client().await;
+    let proven = at_b.licence(BAFA, LICENCE).await.unwrap();
+    assert_eq!((proven.state.is_none(), proven.audience.clone()), (true, vec![METI_ORIGIN.to_string()]), "logged and proven, not readable yet");
+
+    // With the link back, B (in the audience) receives the body from A and reads the licence.
+    proxy.pass();
+    let full = eventually(WAIT, "B to receive the confidential body", || {
+        let mut c = at_b.clone();
+        async move { c.licence(BAFA, LICENCE).await.ok().filter(|l| l.state.is_some()) }
+    })
+    .await;
+    assert!(full.state.unwrap().terms.end_use.contains(SECRET));
+}
