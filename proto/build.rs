@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("comity_descriptor.bin"))
         .compile_protos(
-            &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto"],
+            &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto"],
             &["."],
         )?;
     Ok(())

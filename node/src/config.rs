@@ -28,11 +28,11 @@ pub struct Config {
     /// gRPC listen address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// HTTP listen address for the read-only C2SP tlog-tiles view of the log; omit to disable.
-    #[serde(default = "default_http_listen", skip_serializing_if = "Option::is_none")]
+    /// HTTP listen address for the read-only C2SP tlog-tiles view of the log; `""` turns it off.
+    #[serde(default = "default_http_listen", with = "optional_addr")]
     pub http_listen: Option<SocketAddr>,
-    /// HTTP listen address of the Prometheus metrics (`/metrics`); omit to disable.
-    #[serde(default = "default_metrics_listen", skip_serializing_if = "Option::is_none")]
+    /// HTTP listen address of the Prometheus metrics (`/metrics`); `""` turns it off.
+    #[serde(default = "default_metrics_listen", with = "optional_addr")]
     pub metrics_listen: Option<SocketAddr>,
     /// Where the store, and by default the log key, live.
     #[serde(default = "default_data_dir")]
@@ -179,6 +179,29 @@ impl Limits {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+/// An optional listen address in TOML, which has no null: an address, or `""` for none. (An
+/// omitted key means the default address, so "none" needs a value of its own.)
+mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|e| serde::de::Error::custom(format!("`{text}`: {e} (an address like 127.0.0.1:7800, or \"\" for none)")))
     }
 }
 
@@ -430,5 +453,14 @@ mod tests {
         assert!(Config::from_toml(&weak, "t").unwrap_err().to_string().contains("weak"));
         let bad_id = "[[authority]]\nid = \"BAFA\"\nkeys = []\n";
         assert!(Config::from_toml(bad_id, "t").unwrap_err().to_string().contains("BAFA"));
+    }
+
+    #[test]
+    fn http_views_are_turned_off_with_an_empty_address_and_stay_off_through_a_round_trip() {
+        let c = Config::from_toml("http_listen = \"\"\nmetrics_listen = \"127.0.0.1:9\"\n", "t").unwrap();
+        assert_eq!((c.http_listen, c.metrics_listen), (None, Some("127.0.0.1:9".parse().unwrap())));
+        assert_eq!(Config::from_toml(&c.to_toml(), "t").unwrap(), c);
+        let err = Config::from_toml("metrics_listen = \"localhost\"", "t").unwrap_err().to_string();
+        assert!(err.contains("`localhost`"), "{err}");
     }
 }

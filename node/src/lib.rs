@@ -7,6 +7,7 @@ pub mod error;
 pub mod federation_service;
 pub mod log;
 pub mod log_service;
+pub mod logfile;
 pub mod metrics;
 pub mod mirror;
 pub mod recover;
@@ -18,6 +19,7 @@ pub mod verify;
 pub mod store;
 pub mod tiles;
 pub mod tls;
+pub mod transfer;
 pub mod witness;
 
 pub use config::Config;

@@ -86,6 +86,50 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Export a log (the node's own, or one it mirrors) from a running node, up to its latest
+    /// signed checkpoint, into one portable file for `comity-node import`.
+    ///
+    /// The file holds the signed checkpoint (with its cosignatures) and every entry's envelope
+    /// exactly as logged; the entries are checked to hash to the checkpoint's root before the
+    /// file is complete.
+    Export {
+        /// URL of the running node (http:// for plaintext; https:// uses the config's [tls]).
+        #[arg(long)]
+        from: String,
+        /// Origin of the log to export [default: the node's own log].
+        #[arg(long)]
+        origin: Option<String>,
+        /// The file to write (it must not exist).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Config file whose [tls] reaches https:// nodes [default: DATA_DIR/comity.toml when it exists].
+        #[arg(long, env = "COMITY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory whose comity.toml is that config.
+        #[arg(long, env = "COMITY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The name the node's certificate must be valid for [default: the URL's host].
+        #[arg(long)]
+        tls_name: Option<String>,
+    },
+    /// Import a log export file into this node, stopped, as its mirror of that peer's log.
+    ///
+    /// The log's origin must be a [[peer]] in the config; its own log is refused. Nothing is
+    /// written unless the whole file checks out: the checkpoint signed by the peer's pinned log
+    /// key, the root recomputed from every entry, agreement with the entries of that log held
+    /// here. The entries are then verified and stored as a mirror stores them (signatures, key
+    /// standing, licence rules). Started again, the node catches up the rest from the peer.
+    Import {
+        /// The export file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Config file [default: DATA_DIR/comity.toml].
+        #[arg(long, env = "COMITY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory of the stopped node (overrides the config file).
+        #[arg(long, env = "COMITY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// A consortium's certificate authority for node TLS certificates.
     Ca {
         #[command(subcommand)]
@@ -160,15 +204,18 @@ enum CaCommand {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // Export and import print progress and a summary; the writer's per-part log lines would
+    // only interleave with them.
+    let default_level = if matches!(cli.command, Command::Export { .. } | Command::Import { .. }) { "warn" } else { "info" };
+    init_tracing(cli.log_format, default_level);
     if let Err(e) = run(cli.command).await {
         eprintln!("comity-node: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("COMITY_LOG").unwrap_or_else(|_| "info".into());
+fn init_tracing(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMITY_LOG").unwrap_or_else(|_| default_level.into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -180,10 +227,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init { data_dir, authorities, listen, origin, tls_ca } => init(&data_dir, &authorities, listen, origin, tls_ca.as_deref()),
         Command::Recover { config, data_dir, from, tls_name } => {
-            let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
-            if let Some(data_dir) = data_dir {
-                config.data_dir = data_dir;
-            }
+            let config = node_config(config.as_deref(), data_dir)?;
             let recovered = comity_node::recover::recover_own_log(&config, &from, &tls_name).await?;
             println!(
                 "recovered {} entries of {} from {from}; the damaged store is in {}; start the node again",
@@ -194,22 +238,51 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { config, data_dir, to } => {
-            let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
-            if let Some(data_dir) = data_dir {
-                config.data_dir = data_dir;
-            }
+            let config = node_config(config.as_deref(), data_dir)?;
             let to = std::path::absolute(&to)?;
             let answer = comity_node::recover::request_backup(&config, &to).await?;
             println!("backup of {} written to {}: {} records, own log at {} entries", config.origin, to.display(), answer.records, answer.log_size);
             Ok(())
         }
         Command::Restore { config, data_dir, from } => {
-            let mut config = load_config(config.as_deref(), data_dir.as_deref())?;
-            if let Some(data_dir) = data_dir {
-                config.data_dir = data_dir;
-            }
+            let config = node_config(config.as_deref(), data_dir)?;
             let restored = comity_node::recover::restore_backup(&config, &from)?;
             println!("backup checked and restored: {} statements, own log at {} entries; start the node", restored.statements, restored.log_size);
+            Ok(())
+        }
+        Command::Export { from, origin, output, config, data_dir, tls_name } => {
+            let config = find_config(config.as_deref(), data_dir.as_deref())?.unwrap_or_default();
+            let exported = comity_node::transfer::export_log(&config, &from, tls_name.as_deref().unwrap_or_default(), origin.as_deref().unwrap_or_default(), &output).await?;
+            println!(
+                "exported {} entries of {} ({}, root {}) from {from} to {} in {:.1} s",
+                exported.entries,
+                exported.origin,
+                indicatif::HumanBytes(exported.bytes),
+                hex::encode(exported.root),
+                output.display(),
+                exported.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Import { file, config, data_dir } => {
+            let config = node_config(config.as_deref(), data_dir)?;
+            let imported = comity_node::transfer::import_log(&config, &file).await?;
+            if imported.entries == 0 {
+                println!(
+                    "nothing to import: this node holds {} entries of {}, and the file's {} agree with them",
+                    imported.held_before, imported.origin, imported.log_size
+                );
+            } else {
+                println!(
+                    "imported {} entries of {} ({}, now {} entries, root {}) in {:.1} s; start the node to catch up the rest from its peers",
+                    imported.entries,
+                    imported.origin,
+                    indicatif::HumanBytes(imported.bytes),
+                    imported.log_size,
+                    hex::encode(imported.root),
+                    imported.elapsed.as_secs_f64()
+                );
+            }
             Ok(())
         }
         Command::Ca { command: CaCommand::Init { dir, name } } => {
@@ -283,15 +356,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 /// The explicit config file, else `DATA_DIR/comity.toml` if present, else embedded defaults.
 fn load_config(explicit: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(find_config(explicit, data_dir)?.unwrap_or_else(|| {
+        tracing::warn!("no config file found; using embedded defaults (no authorities hosted, so publishing is refused)");
+        Config::default()
+    }))
+}
+
+/// The explicit config file, else `DATA_DIR/comity.toml` if present.
+fn find_config(explicit: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Option<Config>> {
     if let Some(path) = explicit {
-        return Ok(Config::from_file(path)?);
+        return Ok(Some(Config::from_file(path)?));
     }
     let implicit = data_dir.unwrap_or(Path::new(DEFAULT_DATA_DIR)).join(CONFIG_FILE_NAME);
     if implicit.exists() {
-        return Ok(Config::from_file(&implicit)?);
+        return Ok(Some(Config::from_file(&implicit)?));
     }
-    tracing::warn!("no config file found; using embedded defaults (no authorities hosted, so publishing is refused)");
-    Ok(Config::default())
+    Ok(None)
+}
+
+/// The config of a node on this machine, with `--data-dir` overriding the file's.
+fn node_config(explicit: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let mut config = load_config(explicit, data_dir.as_deref())?;
+    if let Some(data_dir) = data_dir {
+        config.data_dir = data_dir;
+    }
+    Ok(config)
 }
 
 fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>, tls_ca: Option<&Path>) -> anyhow::Result<()> {

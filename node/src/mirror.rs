@@ -191,8 +191,7 @@ impl PeerMirror {
         let mut client = self.client().await?;
         // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
         let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
-        let checkpoint = self.verifier.verify_checkpoint(&served.checkpoint).map_err(|e| RoundError::Refused(e.to_string()))?;
-        comity_proto::log::check_not_future(&checkpoint, crate::registry::now()).map_err(|e| RoundError::Refused(format!("{}: {e}", checkpoint.origin)))?;
+        let checkpoint = verify_peer_checkpoint(&self.verifier, &served.checkpoint, crate::registry::now()).map_err(RoundError::Refused)?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }
@@ -386,52 +385,7 @@ impl PeerMirror {
         if raw.len() as u64 != end - start {
             return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", raw.len(), end - start)));
         }
-        self.verify_entries(start, raw).await
-    }
-
-    /// Parses and checks entries (first index `start`) on the blocking pool, split across the
-    /// cores. A decision signed by a key that only a key set earlier in the same batch
-    /// introduces is checked afterwards, in order.
-    async fn verify_entries(&self, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, Checked)>, RoundError> {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-        let per_worker = raw.len().div_ceil(workers).max(1);
-        let mut parts = Vec::new();
-        let mut raw = raw.into_iter();
-        let mut first = start;
-        loop {
-            let part: Vec<Vec<u8>> = raw.by_ref().take(per_worker).collect();
-            if part.is_empty() {
-                break;
-            }
-            let (trust, origin, offset) = (self.trust.clone(), self.verifier.name().to_string(), first);
-            first += part.len() as u64;
-            parts.push(tokio::task::spawn_blocking(move || verify_part(&trust, &origin, offset, part)));
-        }
-        let mut checked = Vec::new();
-        for part in parts {
-            checked.extend(part.await.map_err(|e| RoundError::Refused(format!("verification task failed: {e}")))??);
-        }
-        let origin = self.verifier.name();
-        let mut introduced: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
-        let mut out = Vec::with_capacity(checked.len());
-        for (i, entry) in checked.into_iter().enumerate() {
-            let entry = match entry {
-                Verified::Done(envelope, Checked::KeySet(set)) => {
-                    introduced.entry(set.authority.clone()).or_default().extend(set.keys.iter().map(|k| k.key));
-                    (envelope, Checked::KeySet(set))
-                }
-                Verified::Done(envelope, checked) => (envelope, checked),
-                Verified::NewKey(envelope, authority, checked) => {
-                    let keys = introduced.get(&authority).map(Vec::as_slice).unwrap_or_default();
-                    let signers = envelope
-                        .verify_with(keys)
-                        .map_err(|e| RoundError::Refused(format!("entry {} of {origin}: {e}", start + i as u64)))?;
-                    (envelope, checked.signed_by(signers))
-                }
-            };
-            out.push(entry);
-        }
-        Ok(out)
+        verify_entries(&self.trust, self.verifier.name(), start, raw).await.map_err(RoundError::Refused)
     }
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
@@ -439,6 +393,57 @@ impl PeerMirror {
             *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time.max(s.checkpoint_time), last_error: None, failures: 0 };
         }
     }
+}
+
+/// Parses and checks entries `start..` of log `origin` (first index `start`) on the blocking
+/// pool, split across the cores: the checks every entry of a peer's log passes before it is
+/// handed to the writer, by the mirror and by `comity-node import`. A decision signed by a key
+/// that only a key set earlier in the same batch introduces is checked afterwards, in order.
+pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, Checked)>, String> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let per_worker = raw.len().div_ceil(workers).max(1);
+    let mut parts = Vec::new();
+    let mut raw = raw.into_iter();
+    let mut first = start;
+    loop {
+        let part: Vec<Vec<u8>> = raw.by_ref().take(per_worker).collect();
+        if part.is_empty() {
+            break;
+        }
+        let (trust, origin, offset) = (trust.clone(), origin.to_string(), first);
+        first += part.len() as u64;
+        parts.push(tokio::task::spawn_blocking(move || verify_part(&trust, &origin, offset, part)));
+    }
+    let mut checked = Vec::new();
+    for part in parts {
+        checked.extend(part.await.map_err(|e| format!("verification task failed: {e}"))?.map_err(|e| e.to_string())?);
+    }
+    let mut introduced: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
+    let mut out = Vec::with_capacity(checked.len());
+    for (i, entry) in checked.into_iter().enumerate() {
+        let entry = match entry {
+            Verified::Done(envelope, Checked::KeySet(set)) => {
+                introduced.entry(set.authority.clone()).or_default().extend(set.keys.iter().map(|k| k.key));
+                (envelope, Checked::KeySet(set))
+            }
+            Verified::Done(envelope, checked) => (envelope, checked),
+            Verified::NewKey(envelope, authority, checked) => {
+                let keys = introduced.get(&authority).map(Vec::as_slice).unwrap_or_default();
+                let signers = envelope.verify_with(keys).map_err(|e| format!("entry {} of {origin}: {e}", start + i as u64))?;
+                (envelope, checked.signed_by(signers))
+            }
+        };
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Verifies a served checkpoint of a peer's log: signed by the log key pinned for it, and not
+/// from the future. Shared by the mirror and `comity-node import`.
+pub fn verify_peer_checkpoint(verifier: &LogVerifier, note: &str, now: i64) -> Result<SignedCheckpoint, String> {
+    let checkpoint = verifier.verify_checkpoint(note).map_err(|e| e.to_string())?;
+    comity_proto::log::check_not_future(&checkpoint, now).map_err(|e| format!("{}: {e}", checkpoint.origin))?;
+    Ok(checkpoint)
 }
 
 /// An entry after the parallel checks.
