@@ -257,6 +257,15 @@ impl NodeProcess {
         &self.url
     }
 
+    /// (resident set, peak resident set) of the node process in KiB, from /proc.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("read the node's /proc status");
+        let field = |name: &str| {
+            status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("{name} in /proc status"))
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// SIGKILL, no chance to flush or clean up.
     pub fn kill_9(mut self) {
         self.child.kill().expect("kill comity-node");

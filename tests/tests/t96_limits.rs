@@ -136,3 +136,62 @@ async fn a_per_peer_ingest_quota_spreads_a_long_catch_up() {
     // Parts start at 0, 1/3, 2/3, ... s: the sixth (entries 500..600) no earlier than 5/3 s.
     assert!(started.elapsed() >= Duration::from_millis(1600), "caught up in {:?}, faster than the quota allows", started.elapsed());
 }
+
+/// Memory stays bounded under a flood: a node process taking 256 requests in flight from one
+/// client, half of them 256 KiB each, grows no further after the flood's first seconds, whatever
+/// its length, and honest requests are served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_under_a_flood_of_large_requests() {
+    use assert_cmd::Command;
+    use comity_tests::{bin_path, NodeProcess};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    Command::new(bin_path("comity-node")).args(["init", "--data-dir"]).arg(&data).args(["--authority", BAFA]).assert().success();
+    let node = NodeProcess::spawn(&["--data-dir", data.to_str().unwrap()], &tmp.path().join("node.log"));
+    let url = node.url().to_string();
+    let (idle, _) = node.memory_kib();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut flood = Vec::new();
+    for c in 0..8 {
+        // The flooder comes from 127.0.0.2, the honest client from 127.0.0.1.
+        let channel = tonic::transport::Endpoint::from_shared(url.clone()).unwrap().local_address(Some("127.0.0.2".parse().unwrap())).connect().await.unwrap();
+        for w in 0..32 {
+            let (stop, answered, channel) = (stop.clone(), answered.clone(), channel.clone());
+            flood.push(tokio::spawn(async move {
+                let mut registry = RegistryClient::new(channel);
+                // Every other flooder sends a 256 KiB end user: read, decoded, refused.
+                let end_user = if (c + w) % 2 == 0 { "x".repeat(256 * 1024) } else { String::new() };
+                while !stop.load(Ordering::Relaxed) {
+                    let request = pb::VerifyRequest { authority: BAFA.into(), licence_id: "DE-2026-000001".into(), relying_authority: BAFA.into(), end_user: end_user.clone(), ..Default::default() };
+                    // Served, refused as too long, or refused as over the client's share: all
+                    // answers. A node that is gone ends the flood.
+                    match registry.verify(request).await {
+                        Err(s) if s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unknown => break,
+                        _ => answered.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            }));
+        }
+    }
+    let mut honest = comity_client::Client::connect(&url).await.unwrap();
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        honest.checkpoint().await.expect("an honest request is served during the flood");
+        after.push(node.memory_kib().0);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.unwrap();
+    }
+    let (_, peak) = node.memory_kib();
+    let answered = answered.load(Ordering::Relaxed);
+    eprintln!("idle {idle} KiB; during the flood {after:?} KiB; peak {peak} KiB; {answered} flood requests answered");
+    assert!(answered > 1000, "the flood ran ({answered} answered)");
+    // The flood's later seconds add nothing beyond its first (allowance: allocator noise).
+    assert!(after[3] <= after[0] + 32 * 1024, "memory grew with the flood's length: {after:?} KiB");
+    // Bounded in size too: requests in flight × message size, not the flood's volume.
+    assert!(peak < idle + 512 * 1024, "peak {peak} KiB from {idle} KiB idle");
+}
