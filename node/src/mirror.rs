@@ -464,51 +464,37 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
     for (i, bytes) in raw.into_iter().enumerate() {
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
-        let verified = match envelope.statement() {
+        // The authority whose keys must have signed, and what the statement is.
+        let (authority, checked) = match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
                 let decision = CheckedDecision::try_from(d.clone()).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
-                let authority = decision.decision().authority.clone();
-                if !trust.knows(&authority) {
-                    return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
-                }
-                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
-                // One verify_strict per signature: batch verification with the pre-checks that make
-                // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
-                let checked = Checked::Decision { decision, signers: Vec::new() };
-                match envelope.verify_with(keys) {
-                    Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
-                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, authority, checked),
-                    Err(e) => return Err(refuse(index, e.to_string())),
-                }
+                (decision.decision().authority.clone(), Checked::Decision { decision, signers: Vec::new() })
             }
             pb::statement::Kind::RestrictedDecision(r) => {
                 let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| refuse(index, e.to_string()))?;
-                let authority = restricted.restricted().authority.clone();
-                if !trust.knows(&authority) {
-                    return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
-                }
-                let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
-                let checked = Checked::Restricted { restricted, body: None, signers: Vec::new() };
-                match envelope.verify_with(keys) {
-                    Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
-                    Err(StatementError::UnknownKey(_)) => Verified::NewKey(envelope, authority, checked),
-                    Err(e) => return Err(refuse(index, e.to_string())),
-                }
-            }
-            pb::statement::Kind::KeySet(_) => {
-                let set = trust.check_key_set(&envelope, None).map_err(|e| refuse(index, e.to_string()))?;
-                Verified::Done(envelope, Checked::KeySet(set))
+                (restricted.restricted().authority.clone(), Checked::Restricted { restricted, body: None, signers: Vec::new() })
             }
             pb::statement::Kind::Agreement(a) => {
                 let agreement = comity_proto::recognition::CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(index, format!("invalid agreement: {e}")))?;
-                let relying = agreement.agreement().relying_authority.clone();
-                if !trust.knows(&relying) {
-                    return Err(refuse(index, format!("authority `{relying}` is not trusted here")));
-                }
-                let keys = keys_of.entry(relying.clone()).or_insert_with(|| trust.candidate_keys(&relying));
-                let signers = envelope.verify_with(keys).map_err(|e| refuse(index, e.to_string()))?;
-                Verified::Done(envelope, Checked::Agreement { agreement, signers })
+                (agreement.agreement().relying_authority.clone(), Checked::Agreement { agreement, signers: Vec::new() })
             }
+            pb::statement::Kind::KeySet(_) => {
+                let set = trust.check_key_set(&envelope, None).map_err(|e| refuse(index, e.to_string()))?;
+                out.push(Verified::Done(envelope, Checked::KeySet(set)));
+                continue;
+            }
+        };
+        if !trust.knows(&authority) {
+            return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
+        }
+        let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
+        // One verify_strict per signature: batch verification with the pre-checks that make
+        // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
+        let verified = match envelope.verify_with(keys) {
+            Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
+            // A decision may be signed by a key that a key set earlier in this batch introduces.
+            Err(StatementError::UnknownKey(_)) if !matches!(checked, Checked::Agreement { .. }) => Verified::NewKey(envelope, authority, checked),
+            Err(e) => return Err(refuse(index, e.to_string())),
         };
         out.push(verified);
     }

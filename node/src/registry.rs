@@ -82,6 +82,12 @@ impl StoredLink {
     pub fn readable(&self) -> bool {
         self.restricted.as_ref().is_none_or(|r| r.body.is_some())
     }
+
+    /// The opening of a restricted decision's commitment, when this node holds its body.
+    pub fn opening(&self) -> Option<pb::RestrictedOpening> {
+        let body = self.restricted.as_ref()?.body.clone()?;
+        Some(pb::RestrictedOpening { statement_id: self.id.0.to_vec(), body: Some(body) })
+    }
 }
 
 /// A statement that passed the checks that need no state: its fields and its signatures.
@@ -254,15 +260,17 @@ impl Registry {
             return Err(Error::InvalidArgument("restricted_body: only a RestrictedDecision comes with a body".into()));
         }
         let not_hosted = |authority: &str| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node"));
+        // The keys of hosted `authority` that signed the envelope.
+        let signed_by_hosted = |authority: &str| -> Result<Vec<VerifyingKey>, Error> {
+            if !self.trust.hosts(authority) {
+                return Err(not_hosted(authority));
+            }
+            Ok(envelope.verify_with(&self.trust.candidate_keys(authority))?)
+        };
         let checked = match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
                 let decision = CheckedDecision::try_from(d.clone())?;
-                let authority = &decision.decision().authority;
-                if !self.trust.hosts(authority) {
-                    return Err(not_hosted(authority));
-                }
-                let keys = self.trust.candidate_keys(authority);
-                let signers = envelope.verify_with(&keys)?;
+                let signers = signed_by_hosted(&decision.decision().authority)?;
                 Checked::Decision { decision, signers }
             }
             pb::statement::Kind::KeySet(set) => {
@@ -274,22 +282,12 @@ impl Registry {
             }
             pb::statement::Kind::Agreement(a) => {
                 let agreement = CheckedAgreement::try_from(a.clone()).map_err(|e| Error::InvalidArgument(format!("invalid agreement: {e}")))?;
-                let relying = &agreement.agreement().relying_authority;
-                if !self.trust.hosts(relying) {
-                    return Err(not_hosted(relying));
-                }
-                let keys = self.trust.candidate_keys(relying);
-                let signers = envelope.verify_with(&keys)?;
+                let signers = signed_by_hosted(&agreement.agreement().relying_authority)?;
                 Checked::Agreement { agreement, signers }
             }
             pb::statement::Kind::RestrictedDecision(r) => {
                 let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                let authority = &restricted.restricted().authority;
-                if !self.trust.hosts(authority) {
-                    return Err(not_hosted(authority));
-                }
-                let keys = self.trust.candidate_keys(authority);
-                let signers = envelope.verify_with(&keys)?;
+                let signers = signed_by_hosted(&restricted.restricted().authority)?;
                 let body = match body.take() {
                     Some(b) => {
                         let decision = restricted.open(&b).map_err(|e| Error::InvalidArgument(format!("restricted_body: {e}")))?;
@@ -366,7 +364,7 @@ impl Registry {
         if chain.is_empty() {
             return Ok(None);
         }
-        let state = if chain.iter().all(StoredLink::readable) { fold_chain(&chain)? } else { None };
+        let state = fold_readable(&chain)?;
         Ok(Some(LicenceView { state, chain }))
     }
 
@@ -761,7 +759,7 @@ fn licence_entry<'m>(
     let key = (authority.to_string(), licence_id.to_string());
     if !licences.contains_key(&key) {
         let chain = load_chain(store, authority, licence_id, &HashMap::new())?;
-        let state = if chain.iter().all(StoredLink::readable) { fold_chain(&chain)? } else { None };
+        let state = fold_readable(&chain)?;
         licences.insert(
             key.clone(),
             Pending {
@@ -1100,14 +1098,13 @@ fn store_bodies(store: &Store, own_origin: &str, openings: Vec<pb::RestrictedOpe
         }
     }
     // In chain order, so each is checked after the ones before it.
-    opened.sort_by(|(_, (a, _)), (_, (b, _))| (&a.authority, &a.licence_id, a.version).cmp(&(&b.authority, &b.licence_id, b.version)));
+    opened.sort_by(|(_, (a, _, _)), (_, (b, _, _))| (&a.authority, &a.licence_id, a.version).cmp(&(&b.authority, &b.licence_id, b.version)));
     let mut staged: HashMap<StatementId, pb::RestrictedBody> = HashMap::new();
     let mut batch = WriteBatch::default();
-    for (id, (r, body)) in opened {
+    for (id, (r, body, decision)) in opened {
         let chain = load_chain(store, &r.authority, &r.licence_id, &staged)?;
         let before: Vec<StoredLink> = chain.into_iter().take_while(|l| l.id != id).collect();
         if before.iter().all(StoredLink::readable) {
-            let decision = CheckedRestricted::try_from(r.clone()).and_then(|c| c.open(&body)).map_err(stored_corrupt)?;
             let checked = match fold_chain(&before)? {
                 None => LicenceState::start(id, &decision),
                 Some(state) => state.apply(id, &decision),
@@ -1127,9 +1124,9 @@ fn store_bodies(store: &Store, own_origin: &str, openings: Vec<pb::RestrictedOpe
     Ok(result)
 }
 
-/// The restricted decision `id` with its `body`, when this node may hold it and the body opens
-/// its commitment; `None` when the body is already held.
-fn open_body(store: &Store, own_origin: &str, id: &StatementId, body: Option<pb::RestrictedBody>) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody)>, String> {
+/// The restricted decision `id` with its `body` and the decision it opens to, when this node
+/// may hold it and the body opens its commitment; `None` when the body is already held.
+fn open_body(store: &Store, own_origin: &str, id: &StatementId, body: Option<pb::RestrictedBody>) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody, CheckedDecision)>, String> {
     let body = body.ok_or("no body sent")?;
     let stored_err = |e: crate::store::StoreError| e.to_string();
     if store.restricted_body(id).map_err(stored_err)?.is_some() {
@@ -1145,8 +1142,8 @@ fn open_body(store: &Store, own_origin: &str, id: &StatementId, body: Option<pb:
     if !checked.may_receive(own_origin) && !own_log {
         return Err(format!("its audience does not name this node ({own_origin}); not stored"));
     }
-    checked.open(&body).map_err(|e| e.to_string())?;
-    Ok(Some((r.clone(), body)))
+    let decision = checked.open(&body).map_err(|e| e.to_string())?;
+    Ok(Some((r.clone(), body, decision)))
 }
 
 fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
@@ -1162,6 +1159,16 @@ fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
     store.commit(batch)?;
     tracing::error!(%origin, %reason, "split view: two signed checkpoints that cannot both be true; evidence stored, origin frozen");
     Ok(())
+}
+
+/// The state of a stored chain, or `None` when it is empty or holds a decision not readable
+/// here (a confidential licence outside its audience, or a body not received yet).
+fn fold_readable(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
+    if chain.iter().all(StoredLink::readable) {
+        fold_chain(chain)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Folds a stored chain whose decisions are all readable here. Stored decisions passed these

@@ -96,11 +96,7 @@ impl registry_server::Registry for RegistryService {
             Some(state) => (state.summary_at(now()), state.terms.clone()),
             None => withheld(&view.chain),
         };
-        let openings = view
-            .chain
-            .iter()
-            .filter_map(|l| l.restricted.as_ref()?.body.clone().map(|body| pb::RestrictedOpening { statement_id: l.id.0.to_vec(), body: Some(body) }))
-            .collect();
+        let openings = view.chain.iter().filter_map(crate::registry::StoredLink::opening).collect();
         Ok(Response::new(pb::GetLicenceResponse {
             licence: Some(licence),
             terms: Some(terms),

@@ -77,10 +77,7 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         }
     }
     let mut proof = proof_bundle(store, &mut logs, &locations, statements, now)?;
-    proof.openings = chain
-        .iter()
-        .filter_map(|l| l.restricted.as_ref()?.body.clone().map(|body| pb::RestrictedOpening { statement_id: l.id.0.to_vec(), body: Some(body) }))
-        .collect();
+    proof.openings = chain.iter().filter_map(StoredLink::opening).collect();
     Ok(pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
