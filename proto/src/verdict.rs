@@ -99,7 +99,11 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         }
     }
     if let Some(why) = &f.withheld {
-        let exists = format!("licence {licence} exists ({} decisions logged, see the proof) but is confidential", f.chain.len());
+        let logged = match f.chain.len() {
+            1 => "1 decision".to_string(),
+            n => format!("{n} decisions"),
+        };
+        let exists = format!("licence {licence} exists ({logged} logged, see the proof) but is confidential");
         return Judgement { verdict: Verdict::Restricted, reasons: vec![exists, why.clone()], warnings, state: None, agreement: None };
     }
     let at = q.context.at;
