@@ -72,6 +72,12 @@ pub fn carries_terms(action: Action) -> bool {
     matches!(action, Action::Grant | Action::Amend | Action::AppealOverturned)
 }
 
+/// Milestones of an application's review: they record its timeline and never make a licence
+/// usable, so transparency reports leave them out of processing times.
+pub fn is_milestone(action: Action) -> bool {
+    matches!(action, Action::ApplicationLodged | Action::InformationRequested | Action::Referred | Action::ApplicationWithdrawn)
+}
+
 /// Actions that must give structured reasons.
 pub fn requires_reasons(action: Action) -> bool {
     matches!(action, Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld)
