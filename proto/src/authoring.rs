@@ -116,6 +116,10 @@ pub enum ActionName {
     AppealOverturned,
     Surrender,
     Cancel,
+    ApplicationLodged,
+    InformationRequested,
+    Referred,
+    ApplicationWithdrawn,
 }
 
 /// Licence types as written in documents.
@@ -158,6 +162,10 @@ impl From<ActionName> for pb::Action {
             ActionName::AppealOverturned => A::AppealOverturned,
             ActionName::Surrender => A::Surrender,
             ActionName::Cancel => A::Cancel,
+            ActionName::ApplicationLodged => A::ApplicationLodged,
+            ActionName::InformationRequested => A::InformationRequested,
+            ActionName::Referred => A::Referred,
+            ActionName::ApplicationWithdrawn => A::ApplicationWithdrawn,
         }
     }
 }
@@ -317,7 +325,7 @@ impl RegimeName {
     }
 }
 
-const ALL_ACTIONS: [ActionName; 12] = [
+const ALL_ACTIONS: [ActionName; 16] = [
     ActionName::Grant,
     ActionName::Deny,
     ActionName::Amend,
@@ -330,6 +338,10 @@ const ALL_ACTIONS: [ActionName; 12] = [
     ActionName::AppealOverturned,
     ActionName::Surrender,
     ActionName::Cancel,
+    ActionName::ApplicationLodged,
+    ActionName::InformationRequested,
+    ActionName::Referred,
+    ActionName::ApplicationWithdrawn,
 ];
 
 impl PartyDoc {

@@ -72,6 +72,12 @@ pub fn carries_terms(action: Action) -> bool {
     matches!(action, Action::Grant | Action::Amend | Action::AppealOverturned)
 }
 
+/// Actions that state the full terms of a licence or of an application: the terms-carrying
+/// actions, a denial (what was refused) and a lodged application (what is applied for).
+pub fn states_terms(action: Action) -> bool {
+    carries_terms(action) || matches!(action, Action::Deny | Action::ApplicationLodged)
+}
+
 /// Milestones of an application's review: they record its timeline and never make a licence
 /// usable, so transparency reports leave them out of processing times.
 pub fn is_milestone(action: Action) -> bool {
@@ -80,7 +86,10 @@ pub fn is_milestone(action: Action) -> bool {
 
 /// Actions that must give structured reasons.
 pub fn requires_reasons(action: Action) -> bool {
-    matches!(action, Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld)
+    matches!(
+        action,
+        Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred
+    )
 }
 
 /// A decision whose fields are all well formed.
@@ -142,8 +151,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
         let licence_type = LicenceType::try_from(d.licence_type)
             .map_err(|_| field_err("licence_type", format!("unknown licence type {}", d.licence_type)))?;
 
-        let states_terms = carries_terms(action) || action == Action::Deny;
-        if states_terms {
+        if states_terms(action) {
             check_terms(&d, licence_type)?;
         } else {
             check_no_terms(&d, action)?;
@@ -213,7 +221,7 @@ fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
         ("risk_tier", d.risk_tier != 0),
     ];
     match present.iter().find(|(_, set)| *set) {
-        Some((field, _)) => Err(field_err(*field, format!("must be empty for {name}: only GRANT, DENY, AMEND and APPEAL_OVERTURNED state licence terms"))),
+        Some((field, _)) => Err(field_err(*field, format!("must be empty for {name}: only GRANT, DENY, AMEND, APPEAL_OVERTURNED and APPLICATION_LODGED state licence terms"))),
         None => Ok(()),
     }
 }
@@ -377,13 +385,14 @@ pub mod fixtures {
     /// A follow-up decision of `action` at `version`, linked to `previous`, with the fields that
     /// action requires (terms copied from [`grant`] where needed).
     pub fn follow_up(base: &pb::Decision, action: pb::Action, version: u64, previous: [u8; 32]) -> pb::Decision {
-        let mut d = if crate::decision::carries_terms(action) || action == pb::Action::Deny {
+        let mut d = if crate::decision::states_terms(action) {
             grant(&base.authority, &base.licence_id)
         } else {
             pb::Decision {
                 authority: base.authority.clone(),
                 licence_id: base.licence_id.clone(),
-                application_received: DECIDED,
+                // The same application throughout, as a review requires.
+                application_received: base.application_received,
                 ..Default::default()
             }
         };
@@ -394,7 +403,7 @@ pub mod fixtures {
         if action == pb::Action::Extend {
             d.valid_until = DECIDED + (730 + 365 * version as i64) * DAY;
         }
-        if action == pb::Action::Deny {
+        if matches!(action, pb::Action::Deny | pb::Action::ApplicationLodged) {
             d.valid_from = 0;
             d.valid_until = 0;
         }
@@ -472,7 +481,7 @@ mod tests {
     #[test]
     fn reasons_are_required_where_the_action_needs_them() {
         let base = grant("de.bafa", "DE-2026-000123");
-        for action in [Action::Deny, Action::Suspend, Action::Revoke, Action::AppealUpheld] {
+        for action in [Action::Deny, Action::Suspend, Action::Revoke, Action::AppealUpheld, Action::InformationRequested, Action::Referred] {
             let mut d = follow_up(&base, action, 2, [1; 32]);
             if action == Action::Deny {
                 d.version = 1;
@@ -496,6 +505,25 @@ mod tests {
         let mut d = follow_up(&base, Action::Reinstate, 2, [1; 32]);
         d.valid_until = DECIDED;
         assert_eq!(refused(d), "valid_until");
+        let mut d = follow_up(&base, Action::Referred, 2, [1; 32]);
+        d.destinations = vec!["JP".into()];
+        assert_eq!(refused(d), "destinations");
+    }
+
+    #[test]
+    fn a_lodged_application_states_its_terms_without_a_window() {
+        let base = grant("de.bafa", "DE-2026-000123");
+        let mut lodged = follow_up(&base, Action::ApplicationLodged, 1, [0; 32]);
+        lodged.previous.clear();
+        CheckedDecision::try_from(lodged.clone()).unwrap();
+        let mut windowed = lodged.clone();
+        windowed.valid_from = DECIDED;
+        assert_eq!(refused(windowed), "valid_from");
+        let mut no_items = lodged.clone();
+        no_items.items.clear();
+        assert_eq!(refused(no_items), "items");
+        let withdrawn = follow_up(&base, Action::ApplicationWithdrawn, 2, [1; 32]);
+        CheckedDecision::try_from(withdrawn).expect("a withdrawal needs no reasons");
     }
 
     #[test]

@@ -235,6 +235,9 @@ struct Lic<'c> {
     terms: Terms,
     valid: Option<(i64, i64)>,
     first_received: Option<i64>,
+    /// While an application is under review: when it was received, which its milestones and
+    /// the decision ending the review repeat (processing time is measured from it).
+    review_received: Option<i64>,
     docs: Vec<(i64, DecisionDoc)>,
 }
 
@@ -271,14 +274,17 @@ fn strings(v: &[&'static str]) -> Vec<String> {
 
 impl<'c> Lic<'c> {
     fn new(clock: &'c Clock, authority: &'static str, series: Series, terms: Terms) -> Self {
-        Lic { clock, authority, series, seed: clock.seed(), terms, valid: None, first_received: None, docs: Vec::new() }
+        Lic { clock, authority, series, seed: clock.seed(), terms, valid: None, first_received: None, review_received: None, docs: Vec::new() }
     }
 
     /// (received, decided) in Unix seconds for a step `rcv` / `dec` days before today.
     fn times(&self, rcv: i64, dec: i64) -> (i64, i64) {
         let salt = self.seed * 31 + self.docs.len() as i64 * 7;
         let decided = self.clock.decided(dec, salt);
-        (self.clock.received(rcv, salt).min(decided), decided)
+        match self.review_received {
+            Some(received) => (received, decided),
+            None => (self.clock.received(rcv, salt).min(decided), decided),
+        }
     }
 
     fn terms_doc(&self, action: A) -> DecisionDoc {
@@ -310,9 +316,27 @@ impl<'c> Lic<'c> {
         doc.application_received = format_time(received);
         doc.decided_at = format_time(decided);
         doc.note = note.to_string();
+        if matches!(doc.action, A::Grant | A::Deny | A::ApplicationWithdrawn) {
+            self.review_received = None;
+        }
         self.first_received.get_or_insert(received);
         self.docs.push((decided, doc));
         self
+    }
+
+    /// Registers an application (received `rcv` days ago) for review: the terms applied for, no
+    /// validity window. Until a grant, denial or withdrawal, every step repeats its receipt time.
+    fn lodge(mut self, rcv: i64, dec: i64, note: &str) -> Self {
+        let times = self.times(rcv, dec);
+        self.review_received = Some(times.0);
+        let doc = self.terms_doc(A::ApplicationLodged);
+        self.push(doc, times, note)
+    }
+
+    /// A milestone of the review under way (`dec` days ago), with reasons saying what and why.
+    fn milestone(self, action: A, dec: i64, reasons: Vec<ReasonDoc>, note: &str) -> Self {
+        assert!(self.review_received.is_some(), "milestones follow a lodged application");
+        self.with_reasons(action, dec, dec, reasons, note)
     }
 
     /// Issues the licence valid for `valid_days` from the day of the decision.
@@ -1010,6 +1034,82 @@ fn bafa(c: &Clock) -> Vec<Built> {
         .done(),
     );
 
+    // Five-axis machining centres to India: a tracked review (lodged, referred to the Federal
+    // Foreign Office, end-use statement requested), then granted.
+    let vogt = party("Vogt Werkzeugmaschinen AG", "DE", "Fabrikstraße 41, 73728 Esslingen am Neckar", &[("EORI", "DE5519034")]);
+    let machining = Terms {
+        applicant: vogt.clone(),
+        end_users: vec![party(
+            "Deccan Aerostructures Pvt. Ltd.",
+            "IN",
+            "Plot 12, Aerospace SEZ, Adibatla, Rangareddy, Telangana 501510",
+            &[("IN-CIN", "U35300TG2011PTC074812")],
+        )],
+        consignees: vec![party("Neckar Cargo Logistik GmbH", "DE", "Hafenbahnstraße 8, 70329 Stuttgart", &[("EORI", "DE6607281")])],
+        end_use: "Machining of aluminium-lithium wing ribs and titanium landing-gear brackets for civil regional aircraft",
+        items: vec![item(
+            R::EuDualUse,
+            "2B001.b.2",
+            "Five-axis horizontal machining centres, positioning accuracy 4.5 um along the linear axes, with contouring control",
+            "3",
+            "pcs",
+            "2940000.00",
+            "EUR",
+        )],
+        destinations: vec!["IN"],
+        risk_tier: 3,
+        conditions: vec![no_reexport, eus, pcv],
+        ..Terms::default()
+    };
+    out.push(
+        Lic::new(c, au, s, machining.clone())
+            .lodge(96, 95, "Application registered; tier-3 review (machine tools to a non-EU aerospace end user).")
+            .milestone(A::Referred, 88, vec![reason(
+                "INTERAGENCY_CONSULTATION",
+                "§ 8 Außenwirtschaftsverordnung (AWV)",
+                "Referred to the Federal Foreign Office for an assessment of the end user's links to military aircraft programmes.",
+            )], "Referral sent; the Federal Foreign Office answers within 30 days as a rule.")
+            .milestone(A::InformationRequested, 61, vec![reason(
+                "END_USE_STATEMENT_REQUIRED",
+                EU_ART16,
+                "A signed end-use statement of the end user, naming the aircraft programmes the machines will serve, is required.",
+            )], "Applicant asked for the end user's signed end-use statement.")
+            .grant(96, 34, 730, "Granted after consultation: no objection by the Federal Foreign Office; end-use statement received.")
+            .done(),
+    );
+
+    // Flow-forming machines to Türkiye: still under review (further information requested).
+    out.push(
+        Lic::new(c, au, s, Terms {
+            end_users: vec![party(
+                "Anadolu Basınçlı Kaplar A.Ş.",
+                "TR",
+                "Organize Sanayi Bölgesi 4. Cadde No: 9, 26110 Eskişehir",
+                &[("TR-VKN", "0690412877")],
+            )],
+            end_use: "Production of seamless high-pressure gas cylinders for industrial and medical gases",
+            items: vec![item(
+                R::EuDualUse,
+                "2B009",
+                "Flow-forming machines with numerical control, three rollers, for cylindrical parts up to 600 mm diameter",
+                "1",
+                "pcs",
+                "1675000.00",
+                "EUR",
+            )],
+            destinations: vec!["TR"],
+            risk_tier: 4,
+            ..machining
+        })
+        .lodge(40, 38, "Application registered; tier-4 review (flow-forming, MTCR-relevant technology).")
+        .milestone(A::InformationRequested, 24, vec![reason(
+            "TECHNICAL_SPECIFICATION_REQUIRED",
+            EU_ART16,
+            "Roller count, maximum workpiece diameter and wall-thickness tolerances of the machine to be confirmed by the manufacturer's data sheet.",
+        )], "Awaiting the manufacturer's data sheet; the review clock is paused until it arrives.")
+        .done(),
+    );
+
     out
 }
 
@@ -1397,6 +1497,48 @@ fn ecju(c: &Clock) -> Vec<Built> {
         .done(),
     );
 
+
+    // Oscilloscope technology transfer to a Chinese university lab: referred to the MOD for
+    // advice, then withdrawn by the applicant before a decision.
+    out.push(
+        Lic::new(c, au, Series::UkSiel, Terms {
+            licence_type: LT::TechnologyTransfer,
+            applicant: party(
+                "Halewood Instruments Ltd",
+                "GB",
+                "3 Harrier Court, Woodside Park, Rugby CV21 2BS",
+                &[("GB-COH", "05532918"), ("EORI", "GB055329180000")],
+            ),
+            end_users: vec![party(
+                "Joint Laboratory for High-Speed Signal Integrity, Xidian Technology Park",
+                "CN",
+                "2 Taibai South Road, Yanta District, Xi'an, Shaanxi 710071",
+                &[],
+            )],
+            end_use: "Joint research on signal-integrity measurement for 5G base-station power amplifiers",
+            items: vec![item(
+                R::EuDualUse,
+                "3E001",
+                "Development technology for real-time digital oscilloscopes controlled by 3A002.a.5 (design files and calibration procedures)",
+                "1",
+                "licence",
+                "0.00",
+                "GBP",
+            )],
+            destinations: vec!["CN"],
+            risk_tier: 4,
+            conditions: vec![eus, no_reexport, records],
+            ..Terms::default()
+        })
+        .lodge(93, 91, "Application registered for a technology transfer; tier-4 review.")
+        .milestone(A::Referred, 84, vec![reason(
+            "REFERRED_TO_MOD",
+            UK_C7,
+            "Referred to the Ministry of Defence for advice on the end user's links to military electronics research.",
+        )], "Advice requested from MOD; standard turnaround 20 working days.")
+        .bare(A::ApplicationWithdrawn, 57, 57, "Application withdrawn by the applicant after the collaboration was postponed.")
+        .done(),
+    );
     out
 }
 
@@ -2053,6 +2195,8 @@ mod tests {
         Surrendered,
         Cancelled,
         UnderAppeal,
+        UnderReview,
+        Withdrawn,
     }
 
     struct Licence {
@@ -2064,9 +2208,10 @@ mod tests {
         valid_until: i64,
         last_decided: i64,
         version: u64,
+        received: i64,
     }
 
-    const ALL_ACTIONS: [A; 12] = [
+    const ALL_ACTIONS: [A; 16] = [
         A::Grant,
         A::Deny,
         A::Amend,
@@ -2079,13 +2224,20 @@ mod tests {
         A::AppealOverturned,
         A::Surrender,
         A::Cancel,
+        A::ApplicationLodged,
+        A::InformationRequested,
+        A::Referred,
+        A::ApplicationWithdrawn,
     ];
 
     fn next_state(state: Option<St>, appealed: Option<St>, action: A) -> Option<St> {
         use St::*;
         match (action, state) {
-            (A::Grant, None) => Some(Issued),
-            (A::Deny, None) => Some(Denied),
+            (A::Grant, None | Some(UnderReview)) => Some(Issued),
+            (A::Deny, None | Some(UnderReview)) => Some(Denied),
+            (A::ApplicationLodged, None) => Some(UnderReview),
+            (A::InformationRequested | A::Referred, Some(UnderReview)) => Some(UnderReview),
+            (A::ApplicationWithdrawn, Some(UnderReview)) => Some(Withdrawn),
             (A::Amend | A::Extend, Some(Issued)) => Some(Issued),
             (A::Suspend, Some(Issued)) => Some(Suspended),
             (A::Reinstate, Some(Suspended)) => Some(Issued),
@@ -2171,7 +2323,10 @@ mod tests {
             let next = next_state(state, appealed, doc.action)
                 .unwrap_or_else(|| panic!("{what}: illegal from {state:?}"));
 
-            let terms = matches!(doc.action, A::Grant | A::Amend | A::AppealOverturned | A::Deny);
+            if let Some(l) = existing.filter(|l| l.state == St::UnderReview) {
+                assert_eq!(wire.application_received, l.received, "{what}: a review keeps its application's receipt time");
+            }
+            let terms = matches!(doc.action, A::Grant | A::Amend | A::AppealOverturned | A::Deny | A::ApplicationLodged);
             if terms {
                 assert!(doc.licence_type.is_some() && doc.applicant.is_some(), "{what}: type/applicant");
                 assert!(!doc.end_users.is_empty() && !doc.items.is_empty(), "{what}: end users/items");
@@ -2181,7 +2336,7 @@ mod tests {
                 assert!(doc.licence_type.is_none() && doc.applicant.is_none() && doc.items.is_empty(), "{what}: terms");
                 assert!(doc.valid_from.is_none(), "{what}: valid_from");
             }
-            if matches!(doc.action, A::Deny | A::Suspend | A::Revoke | A::AppealUpheld) {
+            if matches!(doc.action, A::Deny | A::Suspend | A::Revoke | A::AppealUpheld | A::InformationRequested | A::Referred) {
                 assert!(!doc.reasons.is_empty(), "{what}: reasons required");
             } else {
                 assert!(doc.reasons.is_empty(), "{what}: unexpected reasons");
@@ -2189,7 +2344,7 @@ mod tests {
             if let Some(l) = existing.filter(|l| l.valid_until > 0) {
                 assert!(wire.decided_at < l.valid_until, "{what}: decided after expiry");
             }
-            if matches!(doc.action, A::Amend | A::AppealOverturned) {
+            if matches!(doc.action, A::Amend | A::AppealOverturned) || (existing.is_some() && matches!(doc.action, A::Grant | A::Deny)) {
                 let l = existing.unwrap();
                 assert_eq!(Some(l.licence_type), doc.licence_type, "{what}: licence type changed");
                 assert_eq!(Some(&l.applicant), doc.applicant.as_ref().map(|a| &a.name), "{what}: applicant changed");
@@ -2221,6 +2376,7 @@ mod tests {
                 valid_until: until,
                 last_decided: wire.decided_at,
                 version,
+                received: wire.application_received,
             });
         }
         licences

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::authoring::qualified_control_code;
-use crate::decision::{carries_terms, CheckedDecision};
+use crate::decision::{states_terms, CheckedDecision};
 use crate::pb::{self, Action, LicenceStatus};
 use crate::statement::StatementId;
 
@@ -21,6 +21,10 @@ pub enum Status {
     Cancelled,
     /// An appeal is pending against the decision that produced the inner state.
     UnderAppeal(Appealed),
+    /// An application lodged and not yet decided: only milestones so far.
+    UnderReview,
+    /// The applicant withdrew the application before a decision.
+    Withdrawn,
 }
 
 /// The states an appeal can be lodged against.
@@ -52,6 +56,8 @@ impl Status {
             Status::Surrendered => LicenceStatus::Surrendered,
             Status::Cancelled => LicenceStatus::Cancelled,
             Status::UnderAppeal(_) => LicenceStatus::UnderAppeal,
+            Status::UnderReview => LicenceStatus::UnderReview,
+            Status::Withdrawn => LicenceStatus::Withdrawn,
         }
     }
 }
@@ -71,8 +77,11 @@ pub fn transition(from: Option<Status>, action: Action) -> Option<Status> {
     use Action as A;
     use Status as S;
     match (from, action) {
-        (None, A::Grant) => Some(S::Issued),
-        (None, A::Deny) => Some(S::Denied),
+        (None | Some(S::UnderReview), A::Grant) => Some(S::Issued),
+        (None | Some(S::UnderReview), A::Deny) => Some(S::Denied),
+        (None, A::ApplicationLodged) => Some(S::UnderReview),
+        (Some(S::UnderReview), A::InformationRequested | A::Referred) => Some(S::UnderReview),
+        (Some(S::UnderReview), A::ApplicationWithdrawn) => Some(S::Withdrawn),
         (Some(S::Issued), A::Amend | A::Extend) => Some(S::Issued),
         (Some(S::Issued), A::Suspend) => Some(S::Suspended),
         (Some(S::Suspended), A::Reinstate) => Some(S::Issued),
@@ -107,6 +116,8 @@ pub enum RuleError {
     NotAnExtension { current: i64 },
     #[error("decided_at {got} is before the previous decision ({previous})")]
     DecidedEarlier { previous: i64, got: i64 },
+    #[error("application_received must stay {lodged} (when the application under review was received), got {got}")]
+    ApplicationChanged { lodged: i64, got: i64 },
 }
 
 /// A licence after folding its decisions.
@@ -134,7 +145,7 @@ impl LicenceState {
         }
         let status = transition(None, decision.action()).ok_or_else(|| RuleError::IllegalTransition {
             action: decision.action().as_str_name(),
-            from: "not yet decided (a licence starts with GRANT or DENY)".into(),
+            from: "not yet decided (a licence starts with GRANT, DENY or APPLICATION_LODGED)".into(),
         })?;
         Ok(Self {
             version: 1,
@@ -172,8 +183,13 @@ impl LicenceState {
         if d.decided_at < self.last_decided_at {
             return Err(RuleError::DecidedEarlier { previous: self.last_decided_at, got: d.decided_at });
         }
+        // Milestones and the decision ending a review belong to one application: its receipt
+        // time is what processing times are measured from, so it cannot drift.
+        if self.status == Status::UnderReview && d.application_received != self.terms.application_received {
+            return Err(RuleError::ApplicationChanged { lodged: self.terms.application_received, got: d.application_received });
+        }
         let mut terms = self.terms.clone();
-        if carries_terms(action) {
+        if states_terms(action) {
             self.check_same_licence_terms(d)?;
             terms = d.clone();
         } else if action == Action::Extend {
@@ -274,7 +290,7 @@ mod tests {
     use super::*;
     use crate::decision::fixtures::{follow_up, grant};
 
-    const ALL_ACTIONS: [Action; 12] = [
+    const ALL_ACTIONS: [Action; 16] = [
         Action::Grant,
         Action::Deny,
         Action::Amend,
@@ -287,6 +303,10 @@ mod tests {
         Action::AppealOverturned,
         Action::Surrender,
         Action::Cancel,
+        Action::ApplicationLodged,
+        Action::InformationRequested,
+        Action::Referred,
+        Action::ApplicationWithdrawn,
     ];
 
     fn id_of(d: &pb::Decision) -> StatementId {
@@ -323,7 +343,12 @@ mod tests {
         use Action as A;
         use Status as S;
         vec![
-            ("none", vec![], vec![(A::Grant, S::Issued), (A::Deny, S::Denied)]),
+            ("none", vec![], vec![(A::Grant, S::Issued), (A::Deny, S::Denied), (A::ApplicationLodged, S::UnderReview)]),
+            ("under review", vec![A::ApplicationLodged], vec![
+                (A::Grant, S::Issued), (A::Deny, S::Denied), (A::InformationRequested, S::UnderReview),
+                (A::Referred, S::UnderReview), (A::ApplicationWithdrawn, S::Withdrawn),
+            ]),
+            ("withdrawn", vec![A::ApplicationLodged, A::ApplicationWithdrawn], vec![]),
             ("issued", vec![A::Grant], vec![
                 (A::Amend, S::Issued), (A::Extend, S::Issued), (A::Suspend, S::Suspended),
                 (A::Revoke, S::Revoked), (A::Surrender, S::Surrendered), (A::Cancel, S::Cancelled),
@@ -411,6 +436,42 @@ mod tests {
     }
 
     #[test]
+    fn a_review_keeps_its_application_and_ends_in_a_decision() {
+        let state = run(&[Action::ApplicationLodged, Action::InformationRequested, Action::Referred]).unwrap().unwrap();
+        assert_eq!(state.status, Status::UnderReview);
+        assert_eq!(state.status_at(DECIDED_FAR_FUTURE), LicenceStatus::UnderReview, "no window makes a review expire");
+        assert_eq!((state.terms.valid_from, state.terms.valid_until), (0, 0), "an application has no validity window");
+        assert_eq!(state.terms.action, Action::ApplicationLodged as i32, "the terms applied for");
+
+        let base = grant("de.bafa", "DE-2026-000123");
+        let head = state.head.0;
+        let granted = CheckedDecision::try_from(follow_up(&base, Action::Grant, 4, head)).unwrap();
+        let issued = state.apply(StatementId([4; 32]), &granted).unwrap();
+        assert_eq!(issued.status, Status::Issued);
+        assert_eq!(issued.terms.valid_until, base.valid_until, "the grant states the terms in force");
+
+        let mut drifted = follow_up(&base, Action::InformationRequested, 4, head);
+        drifted.application_received += 1;
+        let drifted = CheckedDecision::try_from(drifted).unwrap();
+        assert_eq!(
+            state.apply(StatementId([4; 32]), &drifted),
+            Err(RuleError::ApplicationChanged { lodged: base.application_received, got: base.application_received + 1 })
+        );
+
+        let mut other_applicant = follow_up(&base, Action::Grant, 4, head);
+        other_applicant.applicant.as_mut().unwrap().name = "Someone Else GmbH".into();
+        let other_applicant = CheckedDecision::try_from(other_applicant).unwrap();
+        assert!(matches!(state.apply(StatementId([4; 32]), &other_applicant), Err(RuleError::TermsChanged { field: "applicant", .. })));
+
+        let mut denial = follow_up(&base, Action::Deny, 4, head);
+        denial.risk_tier = 4;
+        let denied = state.apply(StatementId([4; 32]), &CheckedDecision::try_from(denial).unwrap()).unwrap();
+        assert_eq!((denied.status, denied.terms.risk_tier), (Status::Denied, 4), "a denial states what it refused");
+    }
+
+    const DECIDED_FAR_FUTURE: i64 = 4_000_000_000;
+
+    #[test]
     fn extension_and_time_derived_status() {
         let state = run(&[Action::Grant, Action::Extend]).unwrap().unwrap();
         let g = grant("de.bafa", "DE-2026-000123");
@@ -429,7 +490,7 @@ mod tests {
         /// Any random sequence of actions: each step is accepted exactly when the table allows it,
         /// and the resulting status is the table's.
         #[test]
-        fn random_sequences_follow_the_table(indices in proptest::collection::vec(0usize..12, 1..12)) {
+        fn random_sequences_follow_the_table(indices in proptest::collection::vec(0usize..ALL_ACTIONS.len(), 1..12)) {
             let actions: Vec<Action> = indices.iter().map(|&i| ALL_ACTIONS[i]).collect();
             let mut expected: Option<Status> = None;
             let mut accepted = 0;

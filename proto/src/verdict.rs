@@ -245,6 +245,11 @@ fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reaso
         Status::Revoked | Status::UnderAppeal(Appealed::Revoked) => (Verdict::Revoked, with_reasons(format!("licence {licence} was revoked ({last})"))),
         Status::Surrendered => (Verdict::Revoked, vec![format!("licence {licence} was surrendered by its holder ({last}); it no longer authorises exports")]),
         Status::Cancelled => (Verdict::Revoked, vec![format!("licence {licence} was cancelled ({last}); it no longer authorises exports")]),
+        Status::UnderReview => (
+            Verdict::NotIssued,
+            with_reasons(format!("{licence} is an application under review, received {}; no licence has been granted ({last})", format_time(state.terms.application_received))),
+        ),
+        Status::Withdrawn => (Verdict::NotIssued, vec![format!("the application {licence} was withdrawn by the applicant ({last}); no licence was granted")]),
     };
     Some(verdict)
 }

@@ -136,6 +136,13 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     let mut crypto = grant(BAFA, "DE-2026-004217");
     crypto.items[0].control_code = "5A002.a".into();
     at_a.publish(publish(crypto, &k1)).await.unwrap();
+    // Applications tracked by milestones: one under review, one withdrawn.
+    for (licence, last) in [("DE-2026-004218", Action::InformationRequested), ("DE-2026-004219", Action::ApplicationWithdrawn)] {
+        let mut lodged = follow_up(&grant(BAFA, licence), Action::ApplicationLodged, 1, [0; 32]);
+        lodged.previous.clear();
+        let first = head(at_a.publish(publish(lodged.clone(), &k1)).await.unwrap());
+        at_a.publish(publish(follow_up(&lodged, last, 2, first), &k1)).await.unwrap();
+    }
 
     // Agreements at B: METI recognises BAFA's 3A001 licences (stale after a day); KSTC the
     // same, but treats a log silent for more than a second as stale.
@@ -167,6 +174,8 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
         Case { name: "item outside the agreement", licence: "DE-2026-004217", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotRecognised, reason: "matches none of the agreement's patterns" },
         Case { name: "compromised key", licence: "DE-2026-004215", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::BadSignature, reason: "compromised since" },
         Case { name: "forked", licence: "DE-2026-004216", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Forked, reason: "two different signed decisions" },
+        Case { name: "under review", licence: "DE-2026-004218", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotIssued, reason: "application under review" },
+        Case { name: "withdrawn", licence: "DE-2026-004219", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotIssued, reason: "withdrawn by the applicant" },
         Case { name: "stale", licence: "DE-2026-004211", relying: KSTC, destination: "JP", control_code: "", at: 0, verdict: Verdict::Stale, reason: "accepts at most 1 s" },
     ];
     let mut failures = Vec::new();

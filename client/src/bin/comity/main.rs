@@ -222,6 +222,8 @@ enum StatusArg {
     UnderAppeal,
     Expired,
     NotYetValid,
+    UnderReview,
+    Withdrawn,
 }
 
 impl From<StatusArg> for LicenceStatus {
@@ -236,6 +238,8 @@ impl From<StatusArg> for LicenceStatus {
             StatusArg::UnderAppeal => LicenceStatus::UnderAppeal,
             StatusArg::Expired => LicenceStatus::Expired,
             StatusArg::NotYetValid => LicenceStatus::NotYetValid,
+            StatusArg::UnderReview => LicenceStatus::UnderReview,
+            StatusArg::Withdrawn => LicenceStatus::Withdrawn,
         }
     }
 }
@@ -868,11 +872,12 @@ fn render_licence(l: &CheckedLicence) -> String {
     for (id, d) in &l.chain {
         let _ = writeln!(
             out,
-            "  v{:<3} {:<18} decided {}  received {}  statement {}",
+            "  v{:<3} {:<21} decided {}  received {}  ({} days)  statement {}",
             d.version,
             action_name(d.action),
             date(d.decided_at),
             date(d.application_received),
+            (d.decided_at - d.application_received) / 86_400,
             &id.to_hex()[..16]
         );
         for r in &d.reasons {
