@@ -194,6 +194,12 @@ impl Client {
         Ok(self.registry.search(request).await?.into_inner())
     }
 
+    /// Events after `request.cursor` (or from the start, or live only), each checked by
+    /// [`check_event`] as it arrives.
+    pub async fn watch(&mut self, request: pb::WatchRequest) -> Result<Events, ClientError> {
+        Ok(Events { inner: self.registry.watch(request).await?.into_inner() })
+    }
+
     /// The node's latest checkpoint (unverified: check it with a pinned log key).
     pub async fn checkpoint(&mut self) -> Result<pb::GetCheckpointResponse, ClientError> {
         Ok(self.log.get_checkpoint(pb::GetCheckpointRequest::default()).await?.into_inner())
@@ -280,6 +286,62 @@ impl Client {
             request.cursor = page.next_cursor;
         }
     }
+}
+
+/// A `Registry.Watch` stream.
+pub struct Events {
+    inner: tonic::Streaming<pb::WatchEvent>,
+}
+
+impl Events {
+    /// The next event, checked; `None` when the node ended the stream (it is shutting down).
+    pub async fn next(&mut self) -> Result<Option<pb::WatchEvent>, ClientError> {
+        match self.inner.message().await? {
+            None => Ok(None),
+            Some(event) => {
+                check_event(&event)?;
+                Ok(Some(event))
+            }
+        }
+    }
+}
+
+/// Checks what a watcher can check of an event without the authorities' keys: it has a
+/// cursor, its statement id is the hash of its envelope, and the fields it states are the
+/// statement's. (Signatures are checked by fetching the licence, or by an audit.)
+pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
+    use pb::WatchEventKind as K;
+    let bad = |m: String| ClientError::Verification(format!("watch event {}#{}: {m}", e.origin, e.index));
+    if e.cursor.is_empty() {
+        return Err(bad("no cursor".into()));
+    }
+    let kind = K::try_from(e.kind).map_err(|_| bad(format!("unknown kind {}", e.kind)))?;
+    match kind {
+        K::CaughtUp => return Ok(()),
+        K::Evidence => return e.evidence.as_ref().map(|_| ()).ok_or_else(|| bad("evidence event without evidence".into())),
+        K::Unspecified => return Err(bad("kind unspecified".into())),
+        _ => {}
+    }
+    if StatementId::of(&e.envelope).0.as_slice() != e.statement_id.as_slice() {
+        return Err(bad("statement id is not the hash of the envelope".into()));
+    }
+    let envelope = Envelope::parse(e.envelope.clone()).map_err(|err| bad(err.to_string()))?;
+    let states = |authority: &str, licence_id: &str, version: u64| {
+        (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version)
+    };
+    let agrees = match (kind, envelope.statement()) {
+        (K::Decision | K::StateChange | K::Revocation, pb::statement::Kind::Decision(d)) => {
+            states(&d.authority, &d.licence_id, d.version) && e.action == d.action && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
+        }
+        (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => states(&r.authority, &r.licence_id, r.version),
+        (K::Agreement, pb::statement::Kind::Agreement(a)) => e.authority == a.relying_authority,
+        (K::KeySet, pb::statement::Kind::KeySet(k)) => e.authority == k.authority && e.version == k.version,
+        _ => false,
+    };
+    if !agrees {
+        return Err(bad(format!("the event ({}) does not state what its statement says", kind.as_str_name())));
+    }
+    Ok(())
 }
 
 /// TLS settings of a client: the CA that issued the nodes' certificates, and optionally this

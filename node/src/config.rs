@@ -167,11 +167,24 @@ pub struct Limits {
     /// Per-peer ingest quota: most entries per second a catch-up takes from one path
     /// (0: no quota; the writer is still shared fairly, one part per path at a time).
     pub peer_entries_per_sec: u64,
+    /// Most Registry.Watch streams open at once, across all clients; beyond it a Watch is
+    /// refused with RESOURCE_EXHAUSTED. Each costs a small bounded buffer, never a backlog.
+    pub max_watch_streams: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, concurrency_per_connection: 64, concurrency_per_client: 128, requests_per_client_per_sec: 2000, max_publish_batch: 256, mirror_entries_per_part: 20_000, peer_entries_per_sec: 0 }
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
+            concurrency_per_connection: 64,
+            concurrency_per_client: 128,
+            requests_per_client_per_sec: 2000,
+            max_publish_batch: 256,
+            mirror_entries_per_part: 20_000,
+            peer_entries_per_sec: 0,
+            max_watch_streams: 1024,
+        }
     }
 }
 

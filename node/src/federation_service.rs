@@ -178,7 +178,8 @@ fn concerns(e: &Evidence, origin: &str) -> bool {
 
 type CheckpointStream = Pin<Box<dyn Stream<Item = Result<pb::CheckpointEvent, Status>> + Send>>;
 
-fn to_wire(e: Evidence) -> pb::Evidence {
+/// Evidence as `GetEvidence` and `Watch` serve it.
+pub(crate) fn evidence_to_wire(e: Evidence) -> pb::Evidence {
     match e {
         Evidence::LicenceFork { authority, licence_id, version, first_envelope, second_envelope, detected_at, origin } => pb::Evidence {
             kind: "licence_fork".into(),
@@ -211,7 +212,7 @@ impl federation_server::Federation for FederationService {
         let frozen = self.store.frozen_logs().map_err(Error::from)?;
         let evidence = self.store.evidence().map_err(Error::from)?;
         Ok(Response::new(pb::GetEvidenceResponse {
-            evidence: evidence.into_iter().map(to_wire).collect(),
+            evidence: evidence.into_iter().map(evidence_to_wire).collect(),
             frozen: frozen.into_iter().map(|(origin, reason)| pb::FrozenLog { origin, reason }).collect(),
         }))
     }

@@ -16,6 +16,7 @@ pub mod server;
 pub mod service;
 pub mod trust;
 pub mod verify;
+pub mod watch;
 pub mod store;
 pub mod tiles;
 pub mod tls;

@@ -20,7 +20,7 @@ use comity_proto::restricted::CheckedRestricted;
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -173,6 +173,9 @@ pub struct Registry {
     writer: mpsc::Sender<Work>,
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     checkpoints: broadcast::Sender<CommittedCheckpoint>,
+    /// Bumped after every batch the writer handles, so readers such as Watch streams know to
+    /// look at the store again.
+    changes: watch::Receiver<u64>,
 }
 
 /// A signed checkpoint just committed here, of the node's own log or a mirrored one.
@@ -197,9 +200,10 @@ impl Registry {
         let origin: Arc<str> = log.origin().into();
         let (checkpoints, _) = broadcast::channel(CHECKPOINT_BUFFER);
         let announce = checkpoints.clone();
+        let (changed, changes) = watch::channel(0);
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, changed, witnesses, writer_trust))
             .expect("spawn writer thread");
         Self {
             store,
@@ -208,6 +212,7 @@ impl Registry {
             writer: tx,
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
             checkpoints,
+            changes,
         }
     }
 
@@ -319,6 +324,12 @@ impl Registry {
     /// New checkpoints as they are committed (own and mirrored logs).
     pub fn subscribe(&self) -> broadcast::Receiver<CommittedCheckpoint> {
         self.checkpoints.subscribe()
+    }
+
+    /// A counter that moves after every batch the writer handles (publishes, mirrored parts,
+    /// evidence): wait on it, then read the store again.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     /// Asks the writer to sign a fresh checkpoint if the latest is older than `max_age` seconds,
@@ -495,6 +506,7 @@ fn writer_loop(
     max_batch: usize,
     mut log: NodeLog,
     announce: broadcast::Sender<CommittedCheckpoint>,
+    changed: watch::Sender<u64>,
     witnesses: Vec<WitnessVerifier>,
     trust: Arc<Trust>,
 ) {
@@ -629,6 +641,7 @@ fn writer_loop(
         if writes && committed.is_ok() {
             tracing::debug!(batch = count, log_size = log.latest().size, "committed publish batch");
         }
+        changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -74,7 +74,10 @@ impl RunningNode {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone()))
+        // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
+        // streams end then, so the server is not kept waiting for them.
+        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone(), limits.max_watch_streams, http_stopped.clone()))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         let log_verifier = verifier.clone();
@@ -83,9 +86,6 @@ impl RunningNode {
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         health.set_serving::<LogServer<LogService>>().await;
-        // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
-        // streams end then, so the server is not kept waiting for them.
-        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
         for peer in &config.mirror_paths() {

@@ -18,13 +18,26 @@ pub struct RegistryService {
     registry: Registry,
     max_staleness_secs: u64,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// One permit per open Watch stream.
+    watchers: std::sync::Arc<tokio::sync::Semaphore>,
+    max_watchers: usize,
+    /// Turns true when the node shuts down: Watch streams end.
+    shutting_down: tokio::sync::watch::Receiver<bool>,
 }
 
 impl RegistryService {
     /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
-    /// unless the agreement applied says otherwise.
-    pub fn new(registry: Registry, max_staleness_secs: u64, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
-        Self { registry, max_staleness_secs, metrics }
+    /// unless the agreement applied says otherwise. At most `max_watchers` Watch streams are
+    /// open at once; they end when `shutting_down` turns true.
+    pub fn new(
+        registry: Registry,
+        max_staleness_secs: u64,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        max_watchers: usize,
+        shutting_down: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let watchers = std::sync::Arc::new(tokio::sync::Semaphore::new(max_watchers));
+        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down }
     }
 }
 
@@ -155,6 +168,24 @@ impl registry_server::Registry for RegistryService {
             .ok_or_else(|| invalid(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
         let envelope = self.registry.statement(&id)?.ok_or_else(|| Error::NotFound(format!("statement {id} not found")))?;
         Ok(Response::new(pb::GetStatementResponse { statement_id: raw, envelope }))
+    }
+
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+
+    #[instrument(skip_all)]
+    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let r = request.into_inner();
+        let filter = crate::watch::Filter::from_wire(r.filter.unwrap_or_default(), search_query)?;
+        let start = match (r.cursor.as_str(), r.from_start) {
+            ("", true) => crate::watch::Start::Beginning,
+            ("", false) => crate::watch::Start::Now,
+            (text, _) => crate::watch::Start::After(crate::watch::Cursor::parse(text).map_err(invalid)?),
+        };
+        let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!("this node serves at most {} Watch streams at once (limits.max_watch_streams); retry later", self.max_watchers))
+        })?;
+        let events = crate::watch::stream(self.registry.clone(), filter, start, self.shutting_down.clone(), permit);
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(events)))
     }
 
     #[instrument(skip_all)]

@@ -183,6 +183,46 @@ impl Store {
             .collect()
     }
 
+    /// Evidence numbered `from` or later, oldest first, at most `limit`, with its numbers.
+    pub fn evidence_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, Evidence)>> {
+        self.db
+            .range(keys::evidence(from)..keys::evidence(u64::MAX))
+            .take(limit)
+            .map(|r| {
+                let (k, v) = r?;
+                let seq = k.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))?;
+                let evidence = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { table: "evidence", detail: e.to_string() })?;
+                Ok((seq, evidence))
+            })
+            .collect()
+    }
+
+    /// The number after the last evidence recorded (0 when there is none).
+    pub fn evidence_end(&self) -> Result<u64> {
+        match self.db.scan_prefix([table::EVIDENCE]).next_back() {
+            None => Ok(0),
+            Some(r) => {
+                let (k, _) = r?;
+                k.get(1..9).and_then(|b| b.try_into().ok()).map(|b| u64::from_be_bytes(b) + 1).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))
+            }
+        }
+    }
+
+    /// The origins of every log held here (the node's own and the mirrored ones), sorted.
+    pub fn log_origins(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in self.db.scan_prefix([table::LOG_META]) {
+            let (key, _) = entry?;
+            if let Some((origin, name)) = keys::licence_of_key(&key) {
+                if name == "size" {
+                    out.push(origin);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Logs whose ingest is frozen, with the reason.
     pub fn frozen_logs(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();

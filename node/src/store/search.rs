@@ -119,7 +119,8 @@ fn scan_prefix(q: &SearchQuery) -> Vec<u8> {
     }
 }
 
-fn matches(s: &pb::LicenceSummary, q: &SearchQuery, now: i64) -> bool {
+/// Whether a licence summary matches every filter of `q` (status evaluated at `now`).
+pub fn matches(s: &pb::LicenceSummary, q: &SearchQuery, now: i64) -> bool {
     let party_ok = q.party_words.is_empty()
         || std::iter::once(&s.applicant).chain(&s.end_users).chain(&s.consignees).any(|name| {
             let ws = words(name);

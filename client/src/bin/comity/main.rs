@@ -21,6 +21,7 @@ use comity_proto::statement::{sign_decision, sign_statement, Envelope, Statement
 use serde::Serialize;
 
 mod trust;
+mod watch;
 
 /// Author, sign, publish and look up signed export-licence decisions on a Comity node.
 #[derive(Parser)]
@@ -99,6 +100,9 @@ enum Command {
     },
     /// Search licences; all given filters must match.
     Search(SearchArgs),
+    /// Follow new decisions, state changes, revocations, agreements and evidence as they enter
+    /// the logs the node holds; resumable with --from CURSOR or --cursor-file.
+    Watch(watch::WatchArgs),
     /// Decode a signed envelope file locally: id, signing key ids and the decision.
     Inspect {
         /// Envelope file.
@@ -417,6 +421,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             show_envelope(&envelope, cli.json)
         }
         Command::Search(args) => search(&cli.node, cli.json, args).await,
+        Command::Watch(args) => watch::watch(&cli.node, cli.json, args).await,
         Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, &licence, context).await,
         Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
         Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,

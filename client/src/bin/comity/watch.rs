@@ -1,0 +1,265 @@
+//! `comity watch`: follow decisions, state changes, revocations, agreements and evidence as
+//! they enter the logs a node holds, resuming exactly where the last run stopped.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use comity_client::{Client, ClientError};
+use comity_proto::authoring::format_time;
+use comity_proto::pb::{self, WatchEventKind as K};
+use comity_proto::statement::Envelope;
+
+use crate::InputError;
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Issuing authority (for agreements: the relying or the recognised authority).
+    #[arg(long)]
+    authority: Option<String>,
+    /// One licence, AUTHORITY/LICENCE.
+    #[arg(long, conflicts_with = "authority")]
+    licence: Option<String>,
+    /// Words of a party name (applicant, end user, consignee), as in search.
+    #[arg(long)]
+    party: Option<String>,
+    /// Destination country (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    destination: Option<String>,
+    /// Control-code prefix, bare (3A001) or with regime (EU-DU:3A001.a).
+    #[arg(long)]
+    control_code: Option<String>,
+    /// Event kinds wanted (repeat the flag for several); default: all.
+    #[arg(long = "kind", value_enum)]
+    kinds: Vec<KindArg>,
+    /// Continue right after this cursor (the `cursor` of the last event received).
+    #[arg(long, conflicts_with = "from_start")]
+    from: Option<String>,
+    /// Replay every log the node holds from its first entry (default: new events only).
+    #[arg(long)]
+    from_start: bool,
+    /// Keep the cursor in this file: resume from it when it exists, rewrite it after every
+    /// event, so the next run continues exactly where this one stopped.
+    #[arg(long, conflicts_with_all = ["from", "from_start"])]
+    cursor_file: Option<PathBuf>,
+    /// Stop after this many events.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop once everything the node holds so far has been delivered.
+    #[arg(long)]
+    until_caught_up: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Decision,
+    StateChange,
+    Revocation,
+    Agreement,
+    KeySet,
+    Evidence,
+    Confidential,
+}
+
+impl From<KindArg> for K {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Decision => K::Decision,
+            KindArg::StateChange => K::StateChange,
+            KindArg::Revocation => K::Revocation,
+            KindArg::Agreement => K::Agreement,
+            KindArg::KeySet => K::KeySet,
+            KindArg::Evidence => K::Evidence,
+            KindArg::Confidential => K::ConfidentialDecision,
+        }
+    }
+}
+
+/// Longest wait between reconnection attempts after the stream broke.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub async fn watch(node: &str, json: bool, a: WatchArgs) -> anyhow::Result<()> {
+    let (authority, licence_id) = match &a.licence {
+        Some(l) => {
+            let (au, id) = l.split_once('/').ok_or_else(|| InputError(format!("--licence `{l}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))?;
+            (au.to_string(), id.to_string())
+        }
+        None => (a.authority.clone().unwrap_or_default(), String::new()),
+    };
+    let filter = pb::WatchFilter {
+        authority,
+        licence_id,
+        party: a.party.clone().unwrap_or_default(),
+        destination: a.destination.clone().unwrap_or_default(),
+        control_code: a.control_code.clone().unwrap_or_default(),
+        kinds: a.kinds.iter().map(|k| K::from(*k) as i32).collect(),
+    };
+    let mut cursor = match (&a.cursor_file, &a.from) {
+        (Some(file), _) if file.exists() => std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?.trim().to_string(),
+        (_, Some(c)) => c.clone(),
+        _ => String::new(),
+    };
+    let from_start = a.from_start || a.cursor_file.is_some();
+    let mut delivered = 0u64;
+    let mut backoff = Duration::from_millis(250);
+    let mut opened_once = false;
+    loop {
+        let request = pb::WatchRequest { filter: Some(filter.clone()), cursor: cursor.clone(), from_start };
+        let opened = async { Client::connect(node).await?.watch(request).await }.await;
+        let mut events = match opened {
+            Ok(events) => events,
+            // A broken stream is resumed; a first failure (bad filter, node down) is the answer.
+            Err(e) if opened_once && transient(&e) => {
+                eprintln!("watch: {e}; retrying in {:.1} s from the last cursor", backoff.as_secs_f64());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        opened_once = true;
+        loop {
+            let event = match events.next().await {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    eprintln!("watch: the node ended the stream (shutting down); resuming from the last cursor");
+                    break;
+                }
+                Err(e) if transient(&e) => {
+                    eprintln!("watch: {e}; resuming from the last cursor");
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            backoff = Duration::from_millis(250);
+            cursor.clone_from(&event.cursor);
+            if let Some(file) = &a.cursor_file {
+                save_cursor(file, &cursor)?;
+            }
+            if event.kind == K::CaughtUp as i32 {
+                if json {
+                    println!("{}", serde_json::json!({ "kind": "CAUGHT_UP", "cursor": event.cursor }));
+                } else {
+                    eprintln!("-- caught up; resume with --from '{}'", event.cursor);
+                }
+                if a.until_caught_up {
+                    return Ok(());
+                }
+                continue;
+            }
+            if json {
+                println!("{}", event_json(&event));
+            } else {
+                print!("{}", render_event(&event));
+            }
+            delivered += 1;
+            if a.count.is_some_and(|n| delivered >= n) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+/// Whether a failure is worth retrying from the last cursor (the node went away or is busy).
+fn transient(e: &ClientError) -> bool {
+    match e {
+        ClientError::Connect { .. } => true,
+        ClientError::Status(s) => matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::ResourceExhausted),
+        _ => false,
+    }
+}
+
+/// Replaces the cursor file atomically, so a crash leaves the old cursor or the new one.
+fn save_cursor(file: &Path, cursor: &str) -> anyhow::Result<()> {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, cursor).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, file).with_context(|| format!("replace {}", file.display()))
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match K::try_from(kind) {
+        Ok(K::Decision) => "DECISION",
+        Ok(K::StateChange) => "STATE_CHANGE",
+        Ok(K::Revocation) => "REVOCATION",
+        Ok(K::Agreement) => "AGREEMENT",
+        Ok(K::KeySet) => "KEY_SET",
+        Ok(K::Evidence) => "EVIDENCE",
+        Ok(K::ConfidentialDecision) => "CONFIDENTIAL",
+        Ok(K::CaughtUp) => "CAUGHT_UP",
+        _ => "?",
+    }
+}
+
+fn status(s: i32) -> &'static str {
+    match pb::LicenceStatus::try_from(s) {
+        Ok(pb::LicenceStatus::Unspecified) => "-",
+        Ok(s) => s.as_str_name(),
+        Err(_) => "?",
+    }
+}
+
+fn action(a: i32) -> &'static str {
+    pb::Action::try_from(a).map_or("?", |a| a.as_str_name())
+}
+
+/// One event as a line (and its reasons on the lines below).
+fn render_event(e: &pb::WatchEvent) -> String {
+    let when = if e.logged_at > 0 { format_time(e.logged_at) } else { "-".into() };
+    let statement = Envelope::parse(e.envelope.clone()).ok();
+    let what = match (K::try_from(e.kind), statement.as_ref().map(Envelope::statement)) {
+        (Ok(K::Decision | K::StateChange | K::Revocation), Some(pb::statement::Kind::Decision(d))) => {
+            let mut line = format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after));
+            for r in &d.reasons {
+                line.push_str(&format!("\n    reason {}: {} ({})", r.code, r.text, r.legal_basis));
+            }
+            line
+        }
+        (Ok(K::ConfidentialDecision), _) => format!("{}/{} v{}  (confidential: content withheld)", e.authority, e.licence_id, e.version),
+        (Ok(K::Agreement), Some(pb::statement::Kind::Agreement(a))) => format!(
+            "{} recognises {} ({} v{}){}",
+            a.relying_authority,
+            a.recognised_authority,
+            a.agreement_id,
+            a.version,
+            if a.withdrawn { " WITHDRAWN" } else { "" }
+        ),
+        (Ok(K::KeySet), Some(pb::statement::Kind::KeySet(k))) => {
+            let compromised = k.keys.iter().filter(|key| key.compromised_since != 0).count();
+            format!("{} key set v{} ({} keys, {compromised} declared compromised)", k.authority, k.version, k.keys.len())
+        }
+        (Ok(K::Evidence), _) => match &e.evidence {
+            Some(ev) if ev.kind == "licence_fork" => format!("licence fork: {}/{} v{} signed twice", ev.authority, ev.licence_id, ev.version),
+            Some(ev) => format!("split view of {}: {}", ev.origin, ev.reason),
+            None => "evidence".into(),
+        },
+        _ => String::new(),
+    };
+    let place = if e.origin.is_empty() { format!("evidence #{}", e.index) } else { format!("{}#{}", e.origin, e.index) };
+    format!("{when}  {:<12}  {what}  [{place}]\n", kind_name(e.kind))
+}
+
+fn event_json(e: &pb::WatchEvent) -> serde_json::Value {
+    let statement = Envelope::parse(e.envelope.clone()).ok();
+    let reasons: Vec<serde_json::Value> = match statement.as_ref().and_then(Envelope::decision) {
+        Some(d) => d.reasons.iter().map(|r| serde_json::json!({ "code": r.code, "legal_basis": r.legal_basis, "text": r.text })).collect(),
+        None => Vec::new(),
+    };
+    serde_json::json!({
+        "kind": kind_name(e.kind),
+        "cursor": e.cursor,
+        "origin": e.origin,
+        "index": e.index,
+        "statement_id": hex::encode(&e.statement_id),
+        "logged_at": (e.logged_at > 0).then(|| format_time(e.logged_at)),
+        "authority": e.authority,
+        "licence": (!e.licence_id.is_empty()).then(|| format!("{}/{}", e.authority, e.licence_id)),
+        "version": e.version,
+        "action": (e.action != 0).then(|| action(e.action)),
+        "status_before": (e.status_before != 0).then(|| status(e.status_before)),
+        "status_after": (e.status_after != 0).then(|| status(e.status_after)),
+        "reasons": reasons,
+        "evidence": e.evidence.as_ref().map(|ev| serde_json::json!({ "kind": ev.kind, "origin": ev.origin, "reason": ev.reason })),
+    })
+}

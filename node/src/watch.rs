@@ -1,0 +1,434 @@
+//! `Registry.Watch`: a resumable stream of events derived from the logs held here.
+//!
+//! Events are read from the store, never queued per watcher. A watcher's position is its
+//! cursor (for every log the next index to consider, and the next evidence number), so a slow
+//! watcher costs one small bounded channel and nothing grows while it lags: when it reads
+//! again, the stream goes on reading the store from where it was. Logs are append-only and the
+//! same at every honest node, so a cursor resumes exactly after a disconnect, after a restart,
+//! and at another node that holds the same logs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use comity_proto::decision::{is_authority_id, is_licence_id, CheckedDecision};
+use comity_proto::pb::{self, statement::Kind, Action, WatchEventKind};
+use comity_proto::rules::LicenceState;
+use comity_proto::statement::{Envelope, StatementId};
+use tokio::sync::{mpsc, watch};
+use tonic::Status;
+
+use crate::error::Error;
+use crate::registry::{now, Registry};
+use crate::store::{search, Evidence, SearchQuery};
+
+/// The cursor's name for the evidence sequence (log origins never start with `#`).
+const EVIDENCE: &str = "#evidence";
+/// Bounds on a cursor sent by a client.
+const MAX_CURSOR_LOGS: usize = 256;
+const MAX_CURSOR_BYTES: usize = 32 * 1024;
+/// Entries read from one log per round, so one busy log cannot hold back the others.
+const ENTRIES_PER_ROUND: u64 = 256;
+/// Evidence records read per round.
+const EVIDENCE_PER_ROUND: usize = 64;
+/// Events buffered per watcher: a watcher that reads slower than events arrive waits here, and
+/// the stream pauses reading the store until it has read them.
+const EVENTS_BUFFERED: usize = 32;
+
+/// Where a watcher stands: for every log the next index to consider, and the next evidence
+/// number. Logs not named are at 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    logs: BTreeMap<String, u64>,
+    evidence: u64,
+}
+
+impl Cursor {
+    /// Parses a cursor as [`fmt::Display`] writes it: `origin=index,...,#evidence=n`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() > MAX_CURSOR_BYTES {
+            return Err(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes"));
+        }
+        let mut cursor = Cursor::default();
+        let mut evidence_seen = false;
+        for part in text.split(',').filter(|p| !p.is_empty()) {
+            let (name, number) = part.rsplit_once('=').ok_or_else(|| format!("cursor: `{part}` is not NAME=NUMBER; pass the `cursor` of an event unchanged"))?;
+            let number: u64 = number.parse().map_err(|_| format!("cursor: `{number}` in `{part}` is not a number"))?;
+            if name == EVIDENCE {
+                if evidence_seen {
+                    return Err(format!("cursor: {EVIDENCE} appears twice"));
+                }
+                evidence_seen = true;
+                cursor.evidence = number;
+                continue;
+            }
+            if name.is_empty() || name.starts_with('#') || name.contains(|c: char| c.is_whitespace() || c == '=') {
+                return Err(format!("cursor: `{name}` is not a log origin"));
+            }
+            if cursor.logs.insert(name.to_string(), number).is_some() {
+                return Err(format!("cursor: log `{name}` appears twice"));
+            }
+            if cursor.logs.len() > MAX_CURSOR_LOGS {
+                return Err(format!("cursor: more than {MAX_CURSOR_LOGS} logs"));
+            }
+        }
+        Ok(cursor)
+    }
+
+    fn position(&self, origin: &str) -> u64 {
+        self.logs.get(origin).copied().unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (origin, index) in &self.logs {
+            write!(f, "{origin}={index},")?;
+        }
+        // Always present, so a cursor is never empty (an empty one means "no cursor").
+        write!(f, "{EVIDENCE}={}", self.evidence)
+    }
+}
+
+/// Where a new stream starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Right after a cursor the watcher received earlier.
+    After(Cursor),
+    /// At the first entry of every log.
+    Beginning,
+    /// At the current end of every log: live events only.
+    Now,
+}
+
+/// A validated watch filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Authority, party, destination and control code, with Search's meaning.
+    query: SearchQuery,
+    licence_id: Option<String>,
+    kinds: Vec<WatchEventKind>,
+}
+
+impl Filter {
+    /// Validates a wire filter; `search_query` validates the fields it shares with Search.
+    pub fn from_wire(f: pb::WatchFilter, search_query: impl FnOnce(pb::SearchRequest) -> Result<SearchQuery, Status>) -> Result<Self, Status> {
+        let licence_id = match f.licence_id.as_str() {
+            "" => None,
+            id if f.authority.is_empty() => return Err(Status::invalid_argument(format!("filter.licence_id: `{id}` needs filter.authority"))),
+            id if !is_licence_id(id) => return Err(Status::invalid_argument(format!("filter.licence_id: `{id}` is not a licence reference"))),
+            id => Some(id.to_string()),
+        };
+        if !f.authority.is_empty() && !is_authority_id(&f.authority) {
+            return Err(Status::invalid_argument(format!("filter.authority: `{}` is not a lowercase dotted id like de.bafa", f.authority)));
+        }
+        let mut kinds = Vec::with_capacity(f.kinds.len());
+        for k in &f.kinds {
+            match WatchEventKind::try_from(*k) {
+                Ok(WatchEventKind::Unspecified | WatchEventKind::CaughtUp) | Err(_) => {
+                    return Err(Status::invalid_argument(format!("filter.kinds: {k} is not an event kind")))
+                }
+                Ok(kind) => kinds.push(kind),
+            }
+        }
+        let query = search_query(pb::SearchRequest {
+            authority: f.authority,
+            party: f.party,
+            destination: f.destination,
+            control_code: f.control_code,
+            ..Default::default()
+        })
+        .map_err(|s| Status::invalid_argument(format!("filter.{}", s.message())))?;
+        Ok(Self { query, licence_id, kinds })
+    }
+
+    /// Whether a filter on the licence's content (not just its reference) is set.
+    fn on_content(&self) -> bool {
+        !self.query.party_words.is_empty() || self.query.destination.is_some() || self.query.control_code.is_some()
+    }
+
+    fn on_licence(&self) -> bool {
+        self.licence_id.is_some() || self.on_content()
+    }
+
+    fn names(&self, authority: &str) -> bool {
+        self.query.authority.as_deref().is_none_or(|a| a == authority)
+    }
+
+    fn names_licence(&self, authority: &str, licence_id: &str) -> bool {
+        self.names(authority) && self.licence_id.as_deref().is_none_or(|l| l == licence_id)
+    }
+
+    /// Whether `event` passes. Filters that do not apply to an event's kind exclude it.
+    fn accepts(&self, event: &pb::WatchEvent, subject: &Subject) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| *k as i32 == event.kind) {
+            return false;
+        }
+        match subject {
+            Subject::Decision(summary) => {
+                self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now())
+            }
+            Subject::Confidential => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
+            Subject::Agreement { relying, recognised } => !self.on_licence() && (self.names(relying) || self.names(recognised)),
+            Subject::KeySet => !self.on_licence() && self.names(&event.authority),
+            Subject::Fork => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
+            Subject::SplitView => !self.on_licence() && self.query.authority.is_none(),
+        }
+    }
+}
+
+/// What an event concerns, for filtering.
+enum Subject {
+    Decision(pb::LicenceSummary),
+    Confidential,
+    Agreement { relying: String, recognised: String },
+    KeySet,
+    Fork,
+    SplitView,
+}
+
+/// Streams events after `start` that pass `filter`, until the watcher goes away or the node
+/// shuts down.
+pub fn stream(
+    registry: Registry,
+    filter: Filter,
+    start: Start,
+    shutting_down: watch::Receiver<bool>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> mpsc::Receiver<Result<pb::WatchEvent, Status>> {
+    let (tx, rx) = mpsc::channel(EVENTS_BUFFERED);
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Err(Stop::Failed(status)) = run(&registry, &filter, start, &tx, shutting_down).await {
+            let _ = tx.send(Err(status)).await;
+        }
+    });
+    rx
+}
+
+/// Why a stream ended.
+enum Stop {
+    /// The watcher went away, or the node is shutting down.
+    Done,
+    Failed(Status),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Stop::from(Error::from(e))
+    }
+}
+
+async fn run(
+    registry: &Registry,
+    filter: &Filter,
+    start: Start,
+    tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>,
+    mut shutting_down: watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    let mut changes = registry.changes();
+    let mut cursor = match start {
+        Start::After(c) => c,
+        Start::Beginning => Cursor::default(),
+        Start::Now => current_end(registry)?,
+    };
+    // The cursor last sent; a live-only watch announces its starting point at once.
+    let mut announced: Option<String> = None;
+    loop {
+        // Marked seen before reading, so a commit during the round wakes the next wait.
+        changes.borrow_and_update();
+        if round(registry, filter, &mut cursor, tx).await? {
+            continue;
+        }
+        let position = cursor.to_string();
+        if announced.as_deref() != Some(position.as_str()) {
+            let marker = pb::WatchEvent { kind: WatchEventKind::CaughtUp as i32, cursor: position.clone(), ..Default::default() };
+            tx.send(Ok(marker)).await.map_err(|_| Stop::Done)?;
+            announced = Some(position);
+        }
+        tokio::select! {
+            changed = changes.changed() => changed.map_err(|_| Stop::Done)?,
+            _ = shutting_down.wait_for(|s| *s) => return Err(Stop::Done),
+            _ = tx.closed() => return Err(Stop::Done),
+        }
+    }
+}
+
+/// The end of every log held now, and of the evidence.
+fn current_end(registry: &Registry) -> Result<Cursor, Stop> {
+    let store = registry.store();
+    let mut cursor = Cursor::default();
+    for origin in store.log_origins()? {
+        let size = store.log(&origin).size()?;
+        cursor.logs.insert(origin, size);
+    }
+    cursor.evidence = store.evidence_end()?;
+    Ok(cursor)
+}
+
+/// Considers up to a round's worth of new entries of every log and new evidence, sending the
+/// events that pass; false when there was nothing new.
+async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>) -> Result<bool, Stop> {
+    let store = registry.store();
+    let mut progressed = false;
+    for origin in store.log_origins()? {
+        let size = store.log(&origin).size()?;
+        let from = cursor.position(&origin);
+        let to = size.min(from.saturating_add(ENTRIES_PER_ROUND));
+        for index in from..to {
+            let (mut event, subject) = entry_event(registry, &origin, index)?;
+            cursor.logs.insert(origin.clone(), index + 1);
+            if filter.accepts(&event, &subject) {
+                event.cursor = cursor.to_string();
+                tx.send(Ok(event)).await.map_err(|_| Stop::Done)?;
+            }
+            progressed = true;
+        }
+    }
+    for (seq, evidence) in store.evidence_from(cursor.evidence, EVIDENCE_PER_ROUND)? {
+        cursor.evidence = seq + 1;
+        let (mut event, subject) = evidence_event(seq, evidence);
+        if filter.accepts(&event, &subject) {
+            event.cursor = cursor.to_string();
+            tx.send(Ok(event)).await.map_err(|_| Stop::Done)?;
+        }
+        progressed = true;
+    }
+    Ok(progressed)
+}
+
+/// The event for entry `index` of log `origin`.
+fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::WatchEvent, Subject), Stop> {
+    let store = registry.store();
+    let log = store.log(origin);
+    let missing = || Stop::Failed(Status::internal("stored log is incomplete; see the node's log"));
+    let id = log.entry(index)?.ok_or_else(missing)?;
+    let bytes = store.statement(&id)?.ok_or_else(missing)?;
+    let envelope = Envelope::parse(bytes).map_err(|e| Stop::Failed(Status::internal(format!("stored statement {id} does not parse: {e}"))))?;
+    let mut event = pb::WatchEvent {
+        origin: origin.to_string(),
+        index,
+        statement_id: id.0.to_vec(),
+        logged_at: log.entered_at(index)?.unwrap_or(0),
+        ..Default::default()
+    };
+    let subject = match envelope.statement() {
+        Kind::Decision(d) => {
+            let (kind, before, after) = transition(registry, id, d)?;
+            event.kind = kind as i32;
+            event.authority.clone_from(&d.authority);
+            event.licence_id.clone_from(&d.licence_id);
+            event.version = d.version;
+            event.action = d.action;
+            event.status_before = before.map_or(0, |s| s.status.to_wire() as i32);
+            let summary = after.as_ref().map(LicenceState::decided_summary).unwrap_or_default();
+            event.status_after = summary.status;
+            event.licence = Some(summary.clone());
+            Subject::Decision(summary)
+        }
+        Kind::RestrictedDecision(r) => {
+            event.kind = WatchEventKind::ConfidentialDecision as i32;
+            event.authority.clone_from(&r.authority);
+            event.licence_id.clone_from(&r.licence_id);
+            event.version = r.version;
+            Subject::Confidential
+        }
+        Kind::Agreement(a) => {
+            event.kind = WatchEventKind::Agreement as i32;
+            event.authority.clone_from(&a.relying_authority);
+            Subject::Agreement { relying: a.relying_authority.clone(), recognised: a.recognised_authority.clone() }
+        }
+        Kind::KeySet(k) => {
+            event.kind = WatchEventKind::KeySet as i32;
+            event.authority.clone_from(&k.authority);
+            event.version = k.version;
+            Subject::KeySet
+        }
+    };
+    event.envelope = envelope.into_bytes();
+    Ok((event, subject))
+}
+
+/// The event kind of decision `d` (statement `id`) and the licence's state before and after
+/// it, from the decisions of the chain before its version. A decision that does not follow
+/// (one side of a fork) keeps `after` empty.
+fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<(WatchEventKind, Option<LicenceState>, Option<LicenceState>), Stop> {
+    let chain = registry.chain(&d.authority, &d.licence_id)?;
+    let checked: Vec<(StatementId, CheckedDecision)> = chain
+        .iter()
+        .filter(|link| link.decision.version < d.version)
+        .filter_map(|link| CheckedDecision::try_from(link.decision.clone()).ok().map(|c| (link.id, c)))
+        .collect();
+    let before = comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).ok().flatten();
+    let after = CheckedDecision::try_from(d.clone()).ok().and_then(|this| match &before {
+        None => LicenceState::start(id, &this).ok(),
+        Some(state) => state.apply(id, &this).ok(),
+    });
+    let status = |s: &Option<LicenceState>| s.as_ref().map(|s| s.status.to_wire());
+    let kind = if d.action == Action::Revoke as i32 {
+        WatchEventKind::Revocation
+    } else if status(&before) != status(&after) {
+        WatchEventKind::StateChange
+    } else {
+        WatchEventKind::Decision
+    };
+    Ok((kind, before, after))
+}
+
+fn evidence_event(seq: u64, evidence: Evidence) -> (pb::WatchEvent, Subject) {
+    let subject = match &evidence {
+        Evidence::LicenceFork { .. } => Subject::Fork,
+        Evidence::SplitView { .. } => Subject::SplitView,
+    };
+    let wire = crate::federation_service::evidence_to_wire(evidence);
+    let event = pb::WatchEvent {
+        kind: WatchEventKind::Evidence as i32,
+        index: seq,
+        authority: wire.authority.clone(),
+        licence_id: wire.licence_id.clone(),
+        version: wire.version,
+        logged_at: wire.detected_at,
+        evidence: Some(wire),
+        ..Default::default()
+    };
+    (event, subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_survives_its_text_form() {
+        let mut c = Cursor::default();
+        c.logs.insert("registry.bafa.example/log".into(), 12);
+        c.logs.insert("registry.meti.example/log".into(), 0);
+        c.evidence = 3;
+        let text = c.to_string();
+        assert_eq!(text, "registry.bafa.example/log=12,registry.meti.example/log=0,#evidence=3");
+        assert_eq!(Cursor::parse(&text).unwrap(), c);
+        assert_eq!(Cursor::default().to_string(), "#evidence=0", "never empty");
+    }
+
+    #[test]
+    fn a_bad_cursor_is_refused_with_the_reason() {
+        for (text, why) in [
+            ("registry.bafa.example/log", "is not NAME=NUMBER"),
+            ("registry.bafa.example/log=x", "is not a number"),
+            ("a/log=1,a/log=2", "appears twice"),
+            ("#evidence=1,#evidence=2", "appears twice"),
+            ("#other=1", "is not a log origin"),
+        ] {
+            let err = Cursor::parse(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_BYTES + 1)).unwrap_err().contains("longer than"));
+        let many: Vec<String> = (0..=MAX_CURSOR_LOGS).map(|i| format!("l{i}/log=1")).collect();
+        assert!(Cursor::parse(&many.join(",")).unwrap_err().contains("more than"));
+    }
+}
