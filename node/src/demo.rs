@@ -387,6 +387,10 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
   comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
+Follow decisions as they happen, and applications under review:
+  comity --node {meti_url} watch --from-start --until-caught-up --kind revocation   (every revocation in the federation)
+  comity watch --cursor-file demo.cursor  (new events; stop it, run it again: it continues exactly)
+  comity search --status under-review     (applications tracked by milestones; `licence show` prints the timeline)
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA applies):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token

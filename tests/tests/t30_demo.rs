@@ -26,7 +26,7 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         let mut client = Client::connect(&n.node.url()).await.unwrap();
         let all = client.search_all(pb::SearchRequest::default(), 1000).await.unwrap();
         assert_eq!(all.len(), demo.licences, "node {}", n.name);
-        for status in [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Revoked, LicenceStatus::Suspended, LicenceStatus::Expired] {
+        for status in [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Revoked, LicenceStatus::Suspended, LicenceStatus::Expired, LicenceStatus::UnderReview, LicenceStatus::Withdrawn] {
             assert!(all.iter().any(|s| s.status == status as i32), "no {status:?} licence at {}", n.name);
         }
         for s in &all {
@@ -82,6 +82,22 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
             assert_eq!(pb::Verdict::try_from(answer.verdict).unwrap().as_str_name().trim_start_matches("VERDICT_"), expected, "`{t}` at {}: {:?}", n.name, answer.reasons);
         }
     }
+
+    // The guide's watch: every revocation in the federation, read at METI's node.
+    assert!(guide.contains("watch --from-start --until-caught-up --kind revocation"));
+    let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
+    let filter = pb::WatchFilter { kinds: vec![pb::WatchEventKind::Revocation as i32], ..Default::default() };
+    let mut events = Client::connect(&meti.node.url()).await.unwrap().watch(pb::WatchRequest { filter: Some(filter), from_start: true, ..Default::default() }).await.unwrap();
+    let mut revocations = Vec::new();
+    while let Some(e) = events.next().await.unwrap() {
+        if e.kind == pb::WatchEventKind::CaughtUp as i32 {
+            break;
+        }
+        revocations.push(e);
+    }
+    let revoked_origins: std::collections::BTreeSet<&str> = revocations.iter().map(|e| e.origin.as_str()).collect();
+    assert!(revoked_origins.len() >= 2, "revocations from {revoked_origins:?}");
+    assert!(revocations.iter().all(|e| e.action == pb::Action::Revoke as i32 && e.status_after == LicenceStatus::Revoked as i32));
 
     // The confidential licence: readable at BAFA's and METI's nodes, only proven to exist at ECJU's.
     let (a, l) = &demo.confidential;
