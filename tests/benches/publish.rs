@@ -164,6 +164,49 @@ async fn grpc_reads(node: &TestNode, n: usize, connections: usize, per_connectio
     Row { name, ops: latencies.len(), elapsed: start.elapsed(), latencies }
 }
 
+/// Replays the node's whole history to one watcher over loopback gRPC.
+async fn watch_replay(node: &TestNode) -> Row {
+    let mut client = node.client().await;
+    let start = Instant::now();
+    let mut events = client.watch(pb::WatchRequest { from_start: true, ..Default::default() }).await.unwrap();
+    let mut ops = 0;
+    while let Some(e) = events.next().await.unwrap() {
+        if e.kind == pb::WatchEventKind::CaughtUp as i32 {
+            break;
+        }
+        ops += 1;
+    }
+    Row { name: "comity Watch replay from the start, 1 watcher, loopback gRPC".into(), ops, elapsed: start.elapsed(), latencies: vec![] }
+}
+
+/// Time from the start of a publish to the event reaching a live watcher, publishes one at a time.
+async fn publish_to_watch(node: &TestNode, n: usize) -> Row {
+    let mut events = node.client().await.watch(pb::WatchRequest::default()).await.unwrap();
+    let sent: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let watcher = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n);
+            while latencies.len() < n {
+                let e = events.next().await.unwrap().unwrap();
+                if let Some(t) = sent.lock().unwrap().remove(&e.licence_id) {
+                    latencies.push(t.elapsed());
+                }
+            }
+            latencies
+        })
+    };
+    let mut client = node.client().await;
+    let envelopes = envelopes(node, "WATCH", n);
+    let start = Instant::now();
+    for (i, envelope) in envelopes.into_iter().enumerate() {
+        sent.lock().unwrap().insert(format!("WATCH-{i:07}"), Instant::now());
+        client.publish(envelope).await.unwrap();
+    }
+    let latencies = watcher.await.unwrap();
+    Row { name: "comity publish -> live Watch event, 1 publish in flight".into(), ops: latencies.len(), elapsed: start.elapsed(), latencies }
+}
+
 fn main() {
     let n: usize = std::env::var("COMITY_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -181,5 +224,7 @@ fn main() {
         row.print();
         grpc_reads(&node, n * 2, 8, 8, true).await.print();
         grpc_reads(&node, n * 2, 8, 8, false).await.print();
+        publish_to_watch(&node, n / 4).await.print();
+        watch_replay(&node).await.print();
     });
 }
