@@ -240,6 +240,10 @@ async fn run(
     // The cursor last sent; a live-only watch announces its starting point at once.
     let mut announced: Option<String> = None;
     loop {
+        // A long replay stops at shutdown too, not only an idle stream.
+        if *shutting_down.borrow() {
+            return Err(Stop::Done);
+        }
         // Marked seen before reading, so a commit during the round wakes the next wait.
         changes.borrow_and_update();
         if round(registry, filter, &mut cursor, tx).await? {
