@@ -20,6 +20,7 @@ use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
 
+mod stats;
 mod trust;
 
 /// Author, sign, publish and look up signed export-licence decisions on a Comity node.
@@ -99,6 +100,10 @@ enum Command {
     },
     /// Search licences; all given filters must match.
     Search(SearchArgs),
+    /// Transparency report: per authority, regime, licence type and risk tier, the decisions by
+    /// action, processing times (median, p90, max), denial and revocation rates and the most
+    /// frequent reason codes, computed from the logs the node holds.
+    Stats(stats::StatsArgs),
     /// Decode a signed envelope file locally: id, signing key ids and the decision.
     Inspect {
         /// Envelope file.
@@ -413,6 +418,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             show_envelope(&envelope, cli.json)
         }
         Command::Search(args) => search(&cli.node, cli.json, args).await,
+        Command::Stats(args) => stats::stats(&cli.node, cli.json, args).await,
         Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, &licence, context).await,
         Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
         Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,
@@ -900,12 +906,17 @@ fn render_withheld(l: &CheckedLicence) -> String {
     out
 }
 
-/// A plain left-aligned text table.
+/// A plain left-aligned text table, cells cut at 48 characters.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    table_capped(headers, rows, 48)
+}
+
+/// A plain left-aligned text table, cells cut at `cap` characters.
+fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count()).min(48);
+            *w = (*w).max(cell.chars().count()).min(cap);
         }
     }
     let line = |cells: Vec<String>| {
