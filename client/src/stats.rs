@@ -46,7 +46,7 @@ fn check_group(g: &pb::StatsGroup) -> Result<(), String> {
     if (g.grants, g.denials, g.revocations, g.determinations) != (grants, denials, revocations, grants + denials) {
         return Err("grants, denials, revocations or determinations disagree with the actions".into());
     }
-    let p = g.processing.clone().unwrap_or_default();
+    let p = g.processing.unwrap_or_default();
     if p.count > g.decisions || p.median_secs < 0 || p.median_secs > p.p90_secs || p.p90_secs > p.max_secs {
         return Err(format!("processing times do not hold together ({} timed, median {} s, p90 {} s, max {} s)", p.count, p.median_secs, p.p90_secs, p.max_secs));
     }

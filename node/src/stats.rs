@@ -96,7 +96,7 @@ impl Tally {
         self.times.sort_unstable();
         let mut reasons: Vec<(String, u64)> = std::mem::take(&mut self.reasons).into_iter().collect();
         // Most first; the map iterates codes in ascending order and the sort is stable.
-        reasons.sort_by(|a, b| b.1.cmp(&a.1));
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
         reasons.truncate(TOP_REASONS);
         pb::StatsGroup {
             authority,

@@ -105,7 +105,7 @@ fn render_table(report: &pb::StatsResponse) -> String {
     let mut rows = Vec::new();
     for total in &totals {
         for g in report.groups.iter().filter(|g| g.authority == total.authority) {
-            let p = g.processing.clone().unwrap_or_default();
+            let p = g.processing.unwrap_or_default();
             let timed = |secs: i64| if p.count == 0 { "—".to_string() } else { duration(secs) };
             rows.push(vec![
                 g.authority.clone(),
@@ -165,7 +165,7 @@ fn csv_text(report: &pb::StatsResponse) -> anyhow::Result<String> {
     out.write_record(&header)?;
     let pct = |n: u64, d: u64| rate_percent(n, d).map_or_else(String::new, |p| format!("{p:.1}"));
     for g in &report.groups {
-        let p = g.processing.clone().unwrap_or_default();
+        let p = g.processing.unwrap_or_default();
         let mut record = vec![g.authority.clone(), regime_name(g.regime).into(), type_name(g.licence_type).into(), g.risk_tier.to_string(), g.decisions.to_string()];
         record.extend(actions.iter().map(|a| g.actions.get(a.as_str_name()).copied().unwrap_or(0).to_string()));
         record.extend([
@@ -261,7 +261,7 @@ impl ReportJson {
 
 impl From<&pb::StatsGroup> for GroupJson {
     fn from(g: &pb::StatsGroup) -> Self {
-        let p = g.processing.clone().unwrap_or_default();
+        let p = g.processing.unwrap_or_default();
         Self {
             authority: g.authority.clone(),
             regime: regime_name(g.regime),
