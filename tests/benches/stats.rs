@@ -21,15 +21,15 @@ const RUNS: usize = 7;
 /// revoked; every fifth is denied, appealed, granted on appeal and suspended. Tiers, regimes and
 /// types vary so that the report has many groups.
 fn chain(node: &TestNode, i: usize) -> Vec<Vec<u8>> {
-    let authority = if i % 3 == 0 { SBDU } else { BAFA };
+    let authority = if i.is_multiple_of(3) { SBDU } else { BAFA };
     let mut base = grant(authority, &format!("B-{i:06}"));
     base.risk_tier = 1 + (i % 4) as u32;
     base.licence_type = 1 + (i % 2) as i32;
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         base.items[0].regime = Regime::Wassenaar as i32;
         base.items[0].control_code = "3.A.1.a.1".into();
     }
-    let actions = if i % 5 == 0 {
+    let actions = if i.is_multiple_of(5) {
         [Action::Deny, Action::AppealLodged, Action::AppealOverturned, Action::Suspend]
     } else {
         [Action::Grant, Action::Amend, Action::Suspend, Action::Revoke]
