@@ -10,8 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("comity_descriptor.bin"))
+        // Ordered, so a report prints and compares the same everywhere.
+        .btree_map(".comity.v1.StatsGroup.actions")
         .compile_protos(
-            &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto"],
+            &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto", "comity/v1/stats.proto"],
             &["."],
         )?;
     Ok(())

@@ -200,6 +200,13 @@ impl Client {
         Ok(Events { inner: self.registry.watch(request).await?.into_inner() })
     }
 
+    /// A transparency report, checked to hold together ([`stats::check_stats`]).
+    pub async fn stats(&mut self, request: pb::StatsRequest) -> Result<pb::StatsResponse, ClientError> {
+        let report = self.registry.stats(request).await?.into_inner();
+        stats::check_stats(&report).map_err(|e| ClientError::Verification(format!("transparency report: {e}")))?;
+        Ok(report)
+    }
+
     /// The node's latest checkpoint (unverified: check it with a pinned log key).
     pub async fn checkpoint(&mut self) -> Result<pb::GetCheckpointResponse, ClientError> {
         Ok(self.log.get_checkpoint(pb::GetCheckpointRequest::default()).await?.into_inner())
@@ -377,6 +384,7 @@ pub fn set_default_tls(tls: ClientTls) {
 }
 
 pub mod audit;
+pub mod stats;
 pub mod token;
 
 /// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the

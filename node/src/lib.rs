@@ -14,6 +14,7 @@ pub mod recover;
 pub mod registry;
 pub mod server;
 pub mod service;
+pub mod stats;
 pub mod trust;
 pub mod verify;
 pub mod watch;

@@ -401,13 +401,13 @@ impl Registry {
 }
 
 /// Stored data that no longer passes the checks it passed on the way in.
-fn stored_corrupt(e: impl std::fmt::Display) -> Error {
+pub(crate) fn stored_corrupt(e: impl std::fmt::Display) -> Error {
     Error::Store(crate::store::StoreError::Corrupt { table: "statement", detail: e.to_string() })
 }
 
 /// A statement's bytes must still hash to its id: a record damaged in the data dir is never
 /// answered from (the log itself serves it as stored, for auditors and mirrors to catch).
-fn check_stored_hash(id: &StatementId, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_stored_hash(id: &StatementId, bytes: &[u8]) -> Result<(), Error> {
     if StatementId::of(bytes) != *id {
         return Err(stored_corrupt(format!("statement {id} no longer hashes to its id: the data dir is damaged")));
     }

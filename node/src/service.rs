@@ -8,6 +8,7 @@ use tracing::instrument;
 
 use crate::error::Error;
 use crate::registry::{now, Registry};
+use crate::stats::StatsQuery;
 use crate::store::{search::words, SearchQuery, Store, MAX_PAGE_SIZE};
 
 /// Default search page size.
@@ -159,6 +160,17 @@ impl registry_server::Registry for RegistryService {
         let agreements = self.registry.trust().agreements();
         let envelopes = agreements.iter().filter(|a| relying.is_empty() || a.agreement.agreement().relying_authority == relying).map(|a| a.envelope.clone()).collect();
         Ok(Response::new(pb::ListAgreementsResponse { envelopes }))
+    }
+
+    #[instrument(skip_all, fields(authority = %request.get_ref().authority))]
+    async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
+        let query = StatsQuery::try_from(request.into_inner())?;
+        let store = self.registry.store().clone();
+        // A report reads every decision of the authorities asked about: off the async workers.
+        let report = tokio::task::spawn_blocking(move || crate::stats::compute(&store, &query, now()))
+            .await
+            .map_err(|e| Error::Internal(format!("stats task failed: {e}")))??;
+        Ok(Response::new(report))
     }
 
     #[instrument(skip_all)]

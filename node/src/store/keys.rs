@@ -52,6 +52,25 @@ pub fn decision_prefix(authority: &str, licence_id: &str) -> Vec<u8> {
     k
 }
 
+/// `DECISION ‖ authority ‖ SEP` : prefix of every decision of one authority; `DECISION` alone
+/// (authority `None`) covers every authority's.
+pub fn authority_decisions_prefix(authority: Option<&str>) -> Vec<u8> {
+    match authority {
+        Some(a) => tagged(table::DECISION, &[a.as_bytes(), &[]]),
+        None => vec![table::DECISION],
+    }
+}
+
+/// Splits a decision key into (authority, licence, version). The version is the fixed-width
+/// tail: its bytes may be `0xFF`, so it is cut off before the strings are split.
+pub fn decision_of_key(key: &[u8]) -> Option<(String, String, u64)> {
+    let (rest, version) = key.strip_prefix(&[table::DECISION])?.split_last_chunk::<8>()?;
+    let mut parts = rest.strip_suffix(&[SEP])?.splitn(2, |b| *b == SEP);
+    let authority = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    let licence = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    Some((authority, licence, u64::from_be_bytes(*version)))
+}
+
 /// `DECISION ‖ authority ‖ SEP ‖ licence ‖ SEP ‖ version (u64 BE)` → statement id.
 pub fn decision(authority: &str, licence_id: &str, version: u64) -> Vec<u8> {
     let mut k = decision_prefix(authority, licence_id);
@@ -181,6 +200,19 @@ mod tests {
         // `L1` must not see the decisions of `L10`, nor `de.bafa` those of `de.bafa2`.
         assert!(!decision("de.bafa", "L10", 1).starts_with(&decision_prefix("de.bafa", "L1")));
         assert!(!decision("de.bafa2", "L1", 1).starts_with(&decision_prefix("de.bafa", "L1")));
+    }
+
+    #[test]
+    fn decision_keys_split_back_even_when_the_version_holds_the_separator() {
+        for version in [1u64, 255, 0xFFFF_FFFF_FFFF_FFFF, 0x01FF] {
+            let k = decision("de.bafa", "DE-2026/1", version);
+            assert_eq!(decision_of_key(&k), Some(("de.bafa".into(), "DE-2026/1".into(), version)));
+        }
+        assert_eq!(decision_of_key(&licence("de.bafa", "L1")), None);
+        // One authority's prefix covers its own decisions and no other authority's.
+        assert!(decision("de.bafa", "L1", 1).starts_with(&authority_decisions_prefix(Some("de.bafa"))));
+        assert!(!decision("de.bafa2", "L1", 1).starts_with(&authority_decisions_prefix(Some("de.bafa"))));
+        assert!(decision("de.bafa2", "L1", 1).starts_with(&authority_decisions_prefix(None)));
     }
 
     #[test]

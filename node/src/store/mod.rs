@@ -157,6 +157,32 @@ impl Store {
             .collect()
     }
 
+    /// Every decision of `authority` (of every authority when `None`) as (authority, licence,
+    /// version, statement id), in that order: each licence's chain comes whole, versions rising.
+    pub fn decisions(&self, authority: Option<&str>) -> impl Iterator<Item = Result<(String, String, u64, StatementId)>> + '_ {
+        self.db.scan_prefix(keys::authority_decisions_prefix(authority)).map(|r| {
+            let (k, v) = r?;
+            let (authority, licence_id, version) = keys::decision_of_key(&k).ok_or_else(|| corrupt("decision", "key is not authority/licence/version"))?;
+            let id = StatementId::from_slice(&v).ok_or_else(|| corrupt("decision", "statement id is not 32 bytes"))?;
+            Ok((authority, licence_id, version, id))
+        })
+    }
+
+    /// Every log held here (the node's own and those it mirrors) with its size.
+    pub fn log_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for entry in self.db.scan_prefix([table::LOG_META]) {
+            let (key, value) = entry?;
+            if let Some((origin, name)) = keys::licence_of_key(&key) {
+                if name == "size" {
+                    let size = value.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| corrupt("log_meta", "size is not 8 bytes"))?;
+                    out.push((origin, size));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The id of a licence's decision at `version`.
     pub fn decision_id(&self, authority: &str, licence_id: &str, version: u64) -> Result<Option<StatementId>> {
         match self.db.get(keys::decision(authority, licence_id, version))? {

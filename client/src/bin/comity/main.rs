@@ -20,6 +20,7 @@ use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
 
+mod stats;
 mod trust;
 mod watch;
 
@@ -103,6 +104,10 @@ enum Command {
     /// Follow new decisions, state changes, revocations, agreements and evidence as they enter
     /// the logs the node holds; resumable with --from CURSOR or --cursor-file.
     Watch(watch::WatchArgs),
+    /// Transparency report: per authority, regime, licence type and risk tier, the decisions by
+    /// action, processing times (median, p90, max), denial and revocation rates and the most
+    /// frequent reason codes, computed from the logs the node holds.
+    Stats(stats::StatsArgs),
     /// Decode a signed envelope file locally: id, signing key ids and the decision.
     Inspect {
         /// Envelope file.
@@ -422,6 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Search(args) => search(&cli.node, cli.json, args).await,
         Command::Watch(args) => watch::watch(&cli.node, cli.json, args).await,
+        Command::Stats(args) => stats::stats(&cli.node, cli.json, args).await,
         Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, &licence, context).await,
         Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
         Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,
@@ -910,12 +916,17 @@ fn render_withheld(l: &CheckedLicence) -> String {
     out
 }
 
-/// A plain left-aligned text table.
+/// A plain left-aligned text table, cells cut at 48 characters.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    table_capped(headers, rows, 48)
+}
+
+/// A plain left-aligned text table, cells cut at `cap` characters.
+fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count()).min(48);
+            *w = (*w).max(cell.chars().count()).min(cap);
         }
     }
     let line = |cells: Vec<String>| {

@@ -1,0 +1,293 @@
+//! Transparency reports (`Registry.Stats`): decision statistics per authority, regime, licence
+//! type and risk tier, computed by folding the decision chains held here.
+//!
+//! The sizes of the logs held here are read first, and only decisions below those sizes are
+//! counted. The report is then a function of those log prefixes alone, whatever is published
+//! meanwhile: any partner holding the same prefixes (its `as_of`) computes the same report.
+//! Definitions are in `proto/comity/v1/stats.proto` and README "Transparency reports".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use comity_proto::decision::{is_authority_id, is_milestone, CheckedDecision};
+use comity_proto::pb;
+use comity_proto::rules::LicenceState;
+use comity_proto::statement::{Envelope, StatementId};
+
+use crate::error::Error;
+use crate::registry::{check_stored_hash, stored_corrupt};
+use crate::store::Store;
+
+/// Most reason codes listed per group.
+pub const TOP_REASONS: usize = 5;
+
+/// A validated `StatsRequest`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsQuery {
+    /// `None`: every authority with decisions held here.
+    pub authority: Option<String>,
+    /// Decisions with decided_at in [from, until); `None` = open.
+    pub decided_from: Option<i64>,
+    pub decided_until: Option<i64>,
+}
+
+impl StatsQuery {
+    fn in_window(&self, decided_at: i64) -> bool {
+        self.decided_from.is_none_or(|from| decided_at >= from) && self.decided_until.is_none_or(|until| decided_at < until)
+    }
+}
+
+impl TryFrom<pb::StatsRequest> for StatsQuery {
+    type Error = Error;
+
+    fn try_from(r: pb::StatsRequest) -> Result<Self, Error> {
+        let invalid = |m: String| Error::InvalidArgument(m);
+        if !r.authority.is_empty() && !is_authority_id(&r.authority) {
+            return Err(invalid(format!("authority: `{}` is not a lowercase dotted id like de.bafa", r.authority)));
+        }
+        for (field, value) in [("decided_from", r.decided_from), ("decided_until", r.decided_until)] {
+            if value < 0 {
+                return Err(invalid(format!("{field}: {value} is not Unix seconds (0 = open)")));
+            }
+        }
+        if r.decided_from != 0 && r.decided_until != 0 && r.decided_until <= r.decided_from {
+            return Err(invalid(format!(
+                "decided_until ({}) must be after decided_from ({}): the window [decided_from, decided_until) is empty",
+                r.decided_until, r.decided_from
+            )));
+        }
+        Ok(Self {
+            authority: (!r.authority.is_empty()).then_some(r.authority),
+            decided_from: (r.decided_from != 0).then_some(r.decided_from),
+            decided_until: (r.decided_until != 0).then_some(r.decided_until),
+        })
+    }
+}
+
+/// (authority, regime, licence type, risk tier): ordered as the rows are.
+type GroupKey = (String, i32, i32, u32);
+
+/// What is counted of one group while scanning.
+#[derive(Default)]
+struct Tally {
+    decisions: u64,
+    actions: BTreeMap<String, u64>,
+    /// Processing times of the group's non-milestone decisions, seconds.
+    times: Vec<i64>,
+    /// Decisions giving each reason code.
+    reasons: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, d: &pb::Decision, action: pb::Action) {
+        self.decisions += 1;
+        *self.actions.entry(action.as_str_name().to_string()).or_default() += 1;
+        if !is_milestone(action) {
+            self.times.push(d.decided_at - d.application_received);
+        }
+        let codes: BTreeSet<&str> = d.reasons.iter().map(|r| r.code.as_str()).collect();
+        for code in codes {
+            *self.reasons.entry(code.to_string()).or_default() += 1;
+        }
+    }
+
+    fn into_row(mut self, (authority, regime, licence_type, risk_tier): GroupKey) -> pb::StatsGroup {
+        let count = |name: &str| self.actions.get(name).copied().unwrap_or(0);
+        let (grants, denials, revocations) = (count("GRANT"), count("DENY"), count("REVOKE"));
+        self.times.sort_unstable();
+        let mut reasons: Vec<(String, u64)> = std::mem::take(&mut self.reasons).into_iter().collect();
+        // Most first; the map iterates codes in ascending order and the sort is stable.
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+        reasons.truncate(TOP_REASONS);
+        pb::StatsGroup {
+            authority,
+            regime,
+            licence_type,
+            risk_tier,
+            decisions: self.decisions,
+            processing: Some(processing_time(&self.times)),
+            denials,
+            determinations: grants + denials,
+            revocations,
+            grants,
+            top_reasons: reasons.into_iter().map(|(code, decisions)| pb::ReasonCount { code, decisions }).collect(),
+            actions: self.actions,
+        }
+    }
+}
+
+/// Count, median, p90 and max of `sorted` (ascending).
+fn processing_time(sorted: &[i64]) -> pb::ProcessingTime {
+    pb::ProcessingTime {
+        count: sorted.len() as u64,
+        median_secs: nearest_rank(sorted, 50),
+        p90_secs: nearest_rank(sorted, 90),
+        max_secs: sorted.last().copied().unwrap_or(0),
+    }
+}
+
+/// The `percent`-th percentile of `sorted` by the nearest-rank method: the value at 1-based rank
+/// ceil(percent/100 · n), in integers so that no rounding creeps in; 0 when empty.
+pub fn nearest_rank(sorted: &[i64], percent: u64) -> i64 {
+    let n = sorted.len() as u64;
+    let rank = (percent * n).div_ceil(100).max(1);
+    sorted.get(rank as usize - 1).copied().unwrap_or(0)
+}
+
+/// The report over the decisions held in `store`, as of now.
+pub fn compute(store: &Store, query: &StatsQuery, now: i64) -> Result<pb::StatsResponse, Error> {
+    // First the log sizes: decisions logged after this are left out (see the module comment).
+    let mut report = Report { sizes: store.log_sizes()?.into_iter().collect(), ..Default::default() };
+    let mut chain: Vec<StatementId> = Vec::new();
+    let mut decisions = store.decisions(query.authority.as_deref()).peekable();
+    while let Some(entry) = decisions.next() {
+        let (authority, licence_id, _, id) = entry?;
+        chain.push(id);
+        // Keys come in (authority, licence, version) order: a chain ends where another starts.
+        let same_licence = matches!(decisions.peek(), Some(Ok((a, l, _, _))) if *a == authority && *l == licence_id);
+        if !same_licence {
+            report.count_chain(store, query, &chain)?;
+            chain.clear();
+        }
+    }
+    Ok(report.finish(now))
+}
+
+/// A report being counted.
+#[derive(Default)]
+struct Report {
+    /// Log sizes read before the scan.
+    sizes: HashMap<String, u64>,
+    /// Logs holding a decision of the authorities reported on.
+    used_logs: BTreeSet<String>,
+    groups: BTreeMap<GroupKey, Tally>,
+    /// Confidential decisions in the window, per authority.
+    confidential: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// Counts one licence's decisions (`chain`, in version order) that fall in the window, each
+    /// in the group of the terms in force once it was taken.
+    fn count_chain(&mut self, store: &Store, query: &StatsQuery, chain: &[StatementId]) -> Result<(), Error> {
+        let mut state: Option<LicenceState> = None;
+        for id in chain {
+            let (origin, index) = store.location_of(id)?.ok_or_else(|| stored_corrupt(format!("decision {id} is in no log held here")))?;
+            // Logged after the sizes were read: this decision and the later ones of its licence
+            // wait for the next report.
+            if self.sizes.get(&origin).is_none_or(|size| index >= *size) {
+                return Ok(());
+            }
+            self.used_logs.insert(origin);
+            let bytes = store.statement(id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?;
+            check_stored_hash(id, &bytes)?;
+            let envelope = Envelope::parse(bytes).map_err(stored_corrupt)?;
+            let decision = match envelope.statement() {
+                pb::statement::Kind::Decision(d) => CheckedDecision::try_from(d.clone()).map_err(stored_corrupt)?,
+                // A confidential licence's content is not public (a node in its audience could
+                // read it, but then partners' reports would differ): counted, never classified.
+                pb::statement::Kind::RestrictedDecision(r) => {
+                    if query.in_window(r.decided_at) {
+                        *self.confidential.entry(r.authority.clone()).or_default() += 1;
+                    }
+                    continue;
+                }
+                _ => return Err(stored_corrupt(format!("statement {id} is not a decision"))),
+            };
+            let next = match &state {
+                None => LicenceState::start(*id, &decision),
+                Some(s) => s.apply(*id, &decision),
+            };
+            let next = next.map_err(|e| stored_corrupt(format!("chain of {id}: {e}")))?;
+            let d = decision.decision();
+            if query.in_window(d.decided_at) {
+                let t = &next.terms;
+                // The first item is the licence's primary classification: one group per decision.
+                let regime = t.items.first().map_or(0, |item| item.regime);
+                let key = (t.authority.clone(), regime, t.licence_type, t.risk_tier);
+                self.groups.entry(key).or_default().add(d, decision.action());
+            }
+            state = Some(next);
+        }
+        Ok(())
+    }
+
+    fn finish(self, now: i64) -> pb::StatsResponse {
+        let sizes = self.sizes;
+        pb::StatsResponse {
+            groups: self.groups.into_iter().map(|(key, tally)| tally.into_row(key)).collect(),
+            as_of: self.used_logs.into_iter().filter_map(|origin| Some(pb::LogExtent { size: *sizes.get(&origin)?, origin })).collect(),
+            generated_at: now,
+            confidential: self.confidential.into_iter().map(|(authority, decisions)| pb::ConfidentialCount { authority, decisions }).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(nearest_rank(&[], 50), 0);
+        assert_eq!(nearest_rank(&[7], 50), 7);
+        assert_eq!(nearest_rank(&[7], 90), 7);
+        // n = 4: median at rank ceil(2) = 2, p90 at rank ceil(3.6) = 4.
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 50), 2);
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 90), 4);
+        // n = 5: median at rank ceil(2.5) = 3.
+        assert_eq!(nearest_rank(&[10, 20, 30, 40, 50], 50), 30);
+        // n = 10: p90 at rank exactly 9 (no floating-point 9.000001 pushing it to 10).
+        let ten: Vec<i64> = (1..=10).collect();
+        assert_eq!(nearest_rank(&ten, 90), 9);
+        assert_eq!(nearest_rank(&ten, 100), 10);
+        // n = 11: p90 at rank ceil(9.9) = 10.
+        let eleven: Vec<i64> = (1..=11).collect();
+        assert_eq!(nearest_rank(&eleven, 90), 10);
+    }
+
+    #[test]
+    fn top_reasons_are_most_given_first_ties_by_code_and_a_decision_counts_once() {
+        let mut tally = Tally::default();
+        let decision = |codes: &[&str]| pb::Decision {
+            reasons: codes.iter().map(|c| pb::Reason { code: c.to_string(), ..Default::default() }).collect(),
+            ..Default::default()
+        };
+        tally.add(&decision(&["ZETA", "ALPHA", "ZETA"]), pb::Action::Deny);
+        tally.add(&decision(&["ZETA", "DELTA", "BETA", "GAMMA", "EPSILON"]), pb::Action::Deny);
+        let row = tally.into_row(("de.bafa".into(), 1, 1, 2));
+        let top: Vec<(&str, u64)> = row.top_reasons.iter().map(|r| (r.code.as_str(), r.decisions)).collect();
+        assert_eq!(top, [("ZETA", 2), ("ALPHA", 1), ("BETA", 1), ("DELTA", 1), ("EPSILON", 1)]);
+        assert_eq!((row.denials, row.determinations, row.decisions), (2, 2, 2));
+    }
+
+    #[test]
+    fn milestones_are_counted_by_action_but_not_timed() {
+        let mut tally = Tally::default();
+        let d = pb::Decision { application_received: 100, decided_at: 400, ..Default::default() };
+        tally.add(&d, pb::Action::ApplicationLodged);
+        tally.add(&d, pb::Action::Grant);
+        let row = tally.into_row(("de.bafa".into(), 1, 1, 2));
+        assert_eq!(row.decisions, 2);
+        assert_eq!(row.actions.get("APPLICATION_LODGED"), Some(&1));
+        assert_eq!(row.processing, Some(pb::ProcessingTime { count: 1, median_secs: 300, p90_secs: 300, max_secs: 300 }));
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_the_field_named() {
+        let refused = |r: pb::StatsRequest| match StatsQuery::try_from(r) {
+            Err(Error::InvalidArgument(m)) => m,
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        };
+        assert_eq!(
+            refused(pb::StatsRequest { authority: "DE BAFA".into(), ..Default::default() }),
+            "authority: `DE BAFA` is not a lowercase dotted id like de.bafa"
+        );
+        assert_eq!(
+            refused(pb::StatsRequest { decided_from: 200, decided_until: 200, ..Default::default() }),
+            "decided_until (200) must be after decided_from (200): the window [decided_from, decided_until) is empty"
+        );
+        assert_eq!(refused(pb::StatsRequest { decided_from: -1, ..Default::default() }), "decided_from: -1 is not Unix seconds (0 = open)");
+        let open = StatsQuery::try_from(pb::StatsRequest { decided_until: 200, ..Default::default() }).unwrap();
+        assert_eq!(open, StatsQuery { authority: None, decided_from: None, decided_until: Some(200) });
+        assert!(open.in_window(199) && !open.in_window(200));
+    }
+}
