@@ -185,6 +185,12 @@ pub struct CommittedCheckpoint {
     pub note: Arc<str>,
 }
 
+/// What the writer tells readers: each checkpoint it commits, and that it handled a batch.
+struct Announce {
+    checkpoints: broadcast::Sender<CommittedCheckpoint>,
+    changed: watch::Sender<u64>,
+}
+
 /// Checkpoints buffered per subscriber before it starts missing them.
 const CHECKPOINT_BUFFER: usize = 16;
 
@@ -199,11 +205,11 @@ impl Registry {
         let writer_store = store.clone();
         let origin: Arc<str> = log.origin().into();
         let (checkpoints, _) = broadcast::channel(CHECKPOINT_BUFFER);
-        let announce = checkpoints.clone();
         let (changed, changes) = watch::channel(0);
+        let announce = Announce { checkpoints: checkpoints.clone(), changed };
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, changed, witnesses, writer_trust))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust))
             .expect("spawn writer thread");
         Self {
             store,
@@ -505,14 +511,13 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Work>,
     max_batch: usize,
     mut log: NodeLog,
-    announce: broadcast::Sender<CommittedCheckpoint>,
-    changed: watch::Sender<u64>,
+    announce: Announce,
     witnesses: Vec<WitnessVerifier>,
     trust: Arc<Trust>,
 ) {
     // No subscribers is fine: the send result is ignored.
     let publish = |origin: &str, note: &str| {
-        let _ = announce.send(CommittedCheckpoint { origin: origin.to_string(), note: note.into() });
+        let _ = announce.checkpoints.send(CommittedCheckpoint { origin: origin.to_string(), note: note.into() });
     };
     let origin = log.origin().to_string();
     while let Some(first) = rx.blocking_recv() {
@@ -641,7 +646,7 @@ fn writer_loop(
         if writes && committed.is_ok() {
             tracing::debug!(batch = count, log_size = log.latest().size, "committed publish batch");
         }
-        changed.send_modify(|n| *n = n.wrapping_add(1));
+        announce.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -189,14 +189,9 @@ enum StatementCommand {
     Show { id: String },
 }
 
+/// Filters on a licence's content, shared by `search` and `watch`.
 #[derive(Args)]
-struct SearchArgs {
-    /// Authority id.
-    #[arg(long)]
-    authority: Option<String>,
-    /// Licence reference prefix.
-    #[arg(long)]
-    licence_prefix: Option<String>,
+struct ContentFilter {
     /// Words of a party name (applicant, end user, consignee), each matching a word start.
     #[arg(long)]
     party: Option<String>,
@@ -206,6 +201,18 @@ struct SearchArgs {
     /// Control-code prefix, bare (3A001) or with regime (EU-DU:3A001.a).
     #[arg(long)]
     control_code: Option<String>,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// Authority id.
+    #[arg(long)]
+    authority: Option<String>,
+    /// Licence reference prefix.
+    #[arg(long)]
+    licence_prefix: Option<String>,
+    #[command(flatten)]
+    content: ContentFilter,
     /// Current status.
     #[arg(long)]
     status: Option<StatusArg>,
@@ -669,9 +676,9 @@ async fn search(node: &str, json: bool, a: SearchArgs) -> anyhow::Result<()> {
     let request = pb::SearchRequest {
         authority: a.authority.unwrap_or_default(),
         licence_id_prefix: a.licence_prefix.unwrap_or_default(),
-        party: a.party.unwrap_or_default(),
-        destination: a.destination.unwrap_or_default(),
-        control_code: a.control_code.unwrap_or_default(),
+        party: a.content.party.unwrap_or_default(),
+        destination: a.content.destination.unwrap_or_default(),
+        control_code: a.content.control_code.unwrap_or_default(),
         status: a.status.map_or(0, |s| LicenceStatus::from(s) as i32),
         decided_from: time("decided-from", a.decided_from)?,
         decided_until: time("decided-until", a.decided_until)?,

@@ -21,15 +21,8 @@ pub struct WatchArgs {
     /// One licence, AUTHORITY/LICENCE.
     #[arg(long, conflicts_with = "authority")]
     licence: Option<String>,
-    /// Words of a party name (applicant, end user, consignee), as in search.
-    #[arg(long)]
-    party: Option<String>,
-    /// Destination country (ISO 3166-1 alpha-2).
-    #[arg(long)]
-    destination: Option<String>,
-    /// Control-code prefix, bare (3A001) or with regime (EU-DU:3A001.a).
-    #[arg(long)]
-    control_code: Option<String>,
+    #[command(flatten)]
+    content: crate::ContentFilter,
     /// Event kinds wanted (repeat the flag for several); default: all.
     #[arg(long = "kind", value_enum)]
     kinds: Vec<KindArg>,
@@ -90,9 +83,9 @@ pub async fn watch(node: &str, json: bool, a: WatchArgs) -> anyhow::Result<()> {
     let filter = pb::WatchFilter {
         authority,
         licence_id,
-        party: a.party.clone().unwrap_or_default(),
-        destination: a.destination.clone().unwrap_or_default(),
-        control_code: a.control_code.clone().unwrap_or_default(),
+        party: a.content.party.clone().unwrap_or_default(),
+        destination: a.content.destination.clone().unwrap_or_default(),
+        control_code: a.content.control_code.clone().unwrap_or_default(),
         kinds: a.kinds.iter().map(|k| K::from(*k) as i32).collect(),
     };
     let mut cursor = match (&a.cursor_file, &a.from) {
