@@ -203,11 +203,7 @@ fn render_event(e: &pb::WatchEvent) -> String {
     let statement = Envelope::parse(e.envelope.clone()).ok();
     let what = match (K::try_from(e.kind), statement.as_ref().map(Envelope::statement)) {
         (Ok(K::Decision | K::StateChange | K::Revocation), Some(pb::statement::Kind::Decision(d))) => {
-            let mut line = format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after));
-            for r in &d.reasons {
-                line.push_str(&format!("\n    reason {}: {} ({})", r.code, r.text, r.legal_basis));
-            }
-            line
+            format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after))
         }
         (Ok(K::ConfidentialDecision), _) => format!("{}/{} v{}  (confidential: content withheld)", e.authority, e.licence_id, e.version),
         (Ok(K::Agreement), Some(pb::statement::Kind::Agreement(a))) => format!(
@@ -230,7 +226,11 @@ fn render_event(e: &pb::WatchEvent) -> String {
         _ => String::new(),
     };
     let place = if e.origin.is_empty() { format!("evidence #{}", e.index) } else { format!("{}#{}", e.origin, e.index) };
-    format!("{when}  {:<12}  {what}  [{place}]\n", kind_name(e.kind))
+    let mut text = format!("{when}  {:<12}  {what}  [{place}]\n", kind_name(e.kind));
+    for r in statement.as_ref().and_then(Envelope::decision).map(|d| d.reasons.as_slice()).unwrap_or_default() {
+        text.push_str(&format!("    reason {}: {} ({})\n", r.code, r.text, r.legal_basis));
+    }
+    text
 }
 
 fn event_json(e: &pb::WatchEvent) -> serde_json::Value {
