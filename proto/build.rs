@@ -16,5 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto", "comity/v1/stats.proto"],
             &["."],
         )?;
+    // Canonical proto3 JSON (enums by name, bytes in base64, 64-bit integers as strings) for
+    // the node's JSON API: the same messages as gRPC, so the same fields and limits.
+    let descriptors = std::fs::read(out_dir.join("comity_descriptor.bin"))?;
+    pbjson_build::Builder::new().register_descriptors(&descriptors)?.build(&[".comity"])?;
     Ok(())
 }

@@ -385,7 +385,8 @@ pub fn set_default_tls(tls: ClientTls) {
 
 pub mod audit;
 pub mod stats;
-pub mod token;
+/// Offline licence tokens (in `comity-proto`, so a node's web page verifies them too).
+pub use comity_proto::token;
 
 /// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the
 /// licence rules are all recomputed from the envelopes.

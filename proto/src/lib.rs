@@ -5,6 +5,7 @@
 #[allow(missing_docs, clippy::all)]
 pub mod pb {
     tonic::include_proto!("comity.v1");
+    include!(concat!(env!("OUT_DIR"), "/comity.v1.serde.rs"));
 
     /// Encoded file descriptor set, for gRPC server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comity_descriptor");
@@ -23,4 +24,5 @@ pub mod fuzzing;
 pub mod rules;
 pub mod recognition;
 pub mod restricted;
+pub mod token;
 pub mod demo_data;

@@ -7,13 +7,13 @@
 
 use std::collections::HashMap;
 
-use comity_proto::decision::{is_authority_id, is_licence_id};
-use comity_proto::log::verify_receipt;
-use comity_proto::pb;
-use comity_proto::recognition::CheckedAgreement;
-use comity_proto::statement::Envelope;
-use comity_proto::trust::{check_key_set, KeySetView, TrustFile};
-use comity_proto::verdict::{judge, Facts, Judgement, Link, Question};
+use crate::decision::{is_authority_id, is_licence_id};
+use crate::log::verify_receipt;
+use crate::pb;
+use crate::recognition::CheckedAgreement;
+use crate::statement::Envelope;
+use crate::trust::{check_key_set, KeySetView, TrustFile};
+use crate::verdict::{judge, Facts, Judgement, Link, Question};
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
 
@@ -90,7 +90,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     for (i, (bytes, receipt)) in token.statements.iter().zip(&token.receipts).enumerate() {
         let verifier = logs.get(&receipt.origin).ok_or_else(|| refuse(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
         let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refuse(format!("statement {i}: {e}")))?;
-        comity_proto::log::check_not_future(&checkpoint, now).map_err(|e| refuse(format!("statement {i}: {e}")))?;
+        crate::log::check_not_future(&checkpoint, now).map_err(|e| refuse(format!("statement {i}: {e}")))?;
         let envelope = Envelope::parse(bytes.clone()).map_err(|e| refuse(format!("statement {i}: {e}")))?;
         envelopes.push((envelope, receipt.origin.clone()));
         logged_at.push(checkpoint.time);
@@ -175,7 +175,7 @@ pub fn compact_form(token_bytes: &[u8]) -> Result<String, TokenError> {
         }
     }
     let (version, id, receipt) = head.ok_or_else(|| TokenError::Refused("the token carries no decision".into()))?;
-    let (size, root, _) = comity_proto::log::stored_checkpoint_fields(&receipt.checkpoint).ok_or_else(|| TokenError::Refused("unreadable checkpoint".into()))?;
+    let (size, root, _) = crate::log::stored_checkpoint_fields(&receipt.checkpoint).ok_or_else(|| TokenError::Refused("unreadable checkpoint".into()))?;
     Ok(format!("comity:1:{}/{}:v{version}:{id}:{}:{size}:{}", token.authority, token.licence_id, receipt.origin, hex::encode(root)))
 }
 
@@ -183,13 +183,13 @@ pub fn compact_form(token_bytes: &[u8]) -> Result<String, TokenError> {
 /// fuzz corpus log key and a signing key the corpus uses. Must never panic. Returns the
 /// verdict when the bytes verify, so tests can check the corpus reaches the verdict.
 pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
-    use comity_proto::trust::TrustedAuthority;
-    let signer = comity_proto::statement::Signer::from_seed(&[3; 32]);
+    use crate::trust::TrustedAuthority;
+    let signer = crate::statement::Signer::from_seed(&[3; 32]);
     let trust = TrustFile {
         authorities: vec![TrustedAuthority {
             id: "de.bafa".into(),
             keys: vec![hex::encode(signer.verifying_key().to_bytes())],
-            logs: vec![comity_proto::fuzzing::corpus_log_key().verifier().to_string()],
+            logs: vec![crate::fuzzing::corpus_log_key().verifier().to_string()],
             ..Default::default()
         }],
     };
@@ -197,7 +197,7 @@ pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
         authority: "de.bafa".into(),
         licence_id: "DE-2026-004211".into(),
         relying_authority: "de.bafa".into(),
-        context: comity_proto::recognition::Context { destination: Some("JP".into()), at: 1_793_200_000, ..Default::default() },
+        context: crate::recognition::Context { destination: Some("JP".into()), at: 1_793_200_000, ..Default::default() },
     };
     let _ = compact_form(data);
     verify_token(data, &trust, &question, 1_793_200_000, 86_400).ok().map(|r| r.judgement.verdict)
