@@ -18,6 +18,7 @@ pub mod stats;
 pub mod trust;
 pub mod verify;
 pub mod watch;
+pub mod web;
 pub mod store;
 pub mod tiles;
 pub mod tls;

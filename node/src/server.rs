@@ -77,7 +77,8 @@ impl RunningNode {
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
-        let registry_service = RegistryServer::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone(), limits.max_watch_streams, http_stopped.clone()))
+        let registry_impl = std::sync::Arc::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone(), limits.max_watch_streams, http_stopped.clone()));
+        let registry_service = RegistryServer::from_arc(registry_impl.clone())
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
         let log_verifier = verifier.clone();
@@ -94,7 +95,7 @@ impl RunningNode {
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
-        let federation_service = comity_proto::pb::federation_server::FederationServer::new(crate::federation_service::FederationService::new(
+        let federation_impl = std::sync::Arc::new(crate::federation_service::FederationService::new(
             config.origin.clone(),
             peer_views,
             registry.clone(),
@@ -102,15 +103,23 @@ impl RunningNode {
             witnesses,
             http_stopped.clone(),
             config.tls.is_some(),
-        ))
-        .max_encoding_message_size(limits.max_message_bytes);
+        ));
+        let federation_service = comity_proto::pb::federation_server::FederationServer::from_arc(federation_impl.clone()).max_encoding_message_size(limits.max_message_bytes);
+        let web = crate::web::Web {
+            registry: registry_impl,
+            federation: federation_impl,
+            trust: config.trust_file_path().map(|p| comity_proto::trust::TrustFile::read(&p)).transpose()?.map(std::sync::Arc::new),
+            max_staleness_secs: config.max_staleness_secs,
+            origin: config.origin.as_str().into(),
+        };
+        let max_body = limits.max_message_bytes;
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop, stopped) = oneshot::channel::<()>();
         let (tiles_store, tiles_origin) = (store.clone(), config.origin.clone());
-        let (http_addr, http_task) = spawn_http(config.http_listen, "http_listen", http_stopped.clone(), "tiles", move |listener, shutdown| {
-            crate::tiles::serve(listener, tiles_store, tiles_origin, shutdown)
+        let (http_addr, http_task) = spawn_http(config.http_listen, "http_listen", http_stopped.clone(), "web and tiles", move |listener, shutdown| {
+            crate::tiles::serve(listener, tiles_store, tiles_origin, crate::web::router(web, max_body), shutdown)
         })
         .await?;
         let sources = std::sync::Arc::new(crate::metrics::Sources {

@@ -46,14 +46,16 @@ pub fn router(store: Store, origin: &str) -> Router {
         .with_state(Served { store, origin: origin.into() })
 }
 
-/// Serves `router(store, origin)` on `listener` until `shutdown` completes.
+/// Serves `router(store, origin)`, and `also` next to it (the web pages), on `listener` until
+/// `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Store,
     origin: String,
+    also: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store, &origin)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(store, &origin).merge(also)).with_graceful_shutdown(shutdown).await
 }
 
 /// Which resource a `/tile/...` path names.

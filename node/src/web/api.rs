@@ -1,0 +1,202 @@
+//! The JSON API (`/api/v1/...`): the gRPC messages in canonical proto3 JSON. Query parameters
+//! are the request message's fields; the answer is the response message; a refusal is the
+//! gRPC status as `{"error": {"code": "INVALID_ARGUMENT", "message": "..."}}` with the matching
+//! HTTP status. Described in `docs/openapi.yaml`, which is served at `/api/openapi.yaml`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
+use comity_proto::recognition::Context;
+use comity_proto::token::{verify_token, TokenError};
+use comity_proto::verdict::Question;
+use serde::{Deserialize, Serialize};
+use tonic::{Code, Request, Status};
+
+use super::Web;
+use crate::registry::now;
+
+/// The OpenAPI description of this API.
+const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/api/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
+        .route("/api/v1/licences/{authority}/{*licence_id}", get(licence))
+        .route("/api/v1/verify", get(verify))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/keysets/{authority}", get(key_set))
+        .route("/api/v1/agreements", get(agreements))
+        .route("/api/v1/federation", get(federation))
+        .route("/api/v1/evidence", get(evidence))
+        .route("/api/v1/tokens/verify", post(token))
+}
+
+/// A refusal: the gRPC status, as JSON with the matching HTTP status.
+#[derive(Debug)]
+pub struct ApiError(pub Status);
+
+impl From<Status> for ApiError {
+    fn from(s: Status) -> Self {
+        Self(s)
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self(Status::invalid_argument(format!("query: {}", r.body_text())))
+    }
+}
+
+/// The HTTP status for a gRPC code (as in Google's HTTP mapping of gRPC codes).
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The upper-snake name of a gRPC code.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": code_name(self.0.code()), "message": self.0.message() } });
+        (http_status(self.0.code()), Json(body)).into_response()
+    }
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+async fn licence(State(web): State<Web>, Path((authority, licence_id)): Path<(String, String)>) -> Answer<pb::GetLicenceResponse> {
+    Ok(Json(web.registry.get_licence(Request::new(pb::GetLicenceRequest { authority, licence_id })).await?.into_inner()))
+}
+
+async fn verify(State(web): State<Web>, query: Result<Query<pb::VerifyRequest>, QueryRejection>) -> Answer<pb::VerifyResponse> {
+    Ok(Json(web.registry.verify(Request::new(query?.0)).await?.into_inner()))
+}
+
+async fn search(State(web): State<Web>, query: Result<Query<pb::SearchRequest>, QueryRejection>) -> Answer<pb::SearchResponse> {
+    Ok(Json(web.registry.search(Request::new(query?.0)).await?.into_inner()))
+}
+
+async fn stats(State(web): State<Web>, query: Result<Query<pb::StatsRequest>, QueryRejection>) -> Answer<pb::StatsResponse> {
+    Ok(Json(web.registry.stats(Request::new(query?.0)).await?.into_inner()))
+}
+
+async fn key_set(State(web): State<Web>, Path(authority): Path<String>) -> Answer<pb::GetKeySetResponse> {
+    Ok(Json(web.registry.get_key_set(Request::new(pb::GetKeySetRequest { authority })).await?.into_inner()))
+}
+
+async fn agreements(State(web): State<Web>, query: Result<Query<pb::ListAgreementsRequest>, QueryRejection>) -> Answer<pb::ListAgreementsResponse> {
+    Ok(Json(web.registry.list_agreements(Request::new(query?.0)).await?.into_inner()))
+}
+
+async fn federation(State(web): State<Web>) -> Answer<pb::StatusResponse> {
+    Ok(Json(web.federation.status(Request::new(pb::StatusRequest::default())).await?.into_inner()))
+}
+
+async fn evidence(State(web): State<Web>) -> Answer<pb::GetEvidenceResponse> {
+    Ok(Json(web.federation.get_evidence(Request::new(pb::GetEvidenceRequest::default())).await?.into_inner()))
+}
+
+/// The question asked of an uploaded token (the licence is the token's own).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenQuestion {
+    pub relying_authority: String,
+    pub destination: String,
+    pub control_code: String,
+    pub end_user: String,
+    /// Unix seconds; 0 = now.
+    pub at: i64,
+}
+
+/// An offline token checked here, against this node's trust file and nothing else it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenAnswer {
+    pub licence: String,
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Status of the licence at the time asked about, as the token shows it.
+    pub status: Option<String>,
+    /// When the oldest checkpoint the token's statements are proven against was signed.
+    pub evidence_time: i64,
+    pub evidence_age_secs: i64,
+    /// What a token cannot show.
+    pub caveat: String,
+}
+
+/// Checks token `bytes` with this node's trust file.
+pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<TokenAnswer, Status> {
+    let trust = web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
+    let token = <pb::LicenceToken as prost::Message>::decode(bytes).map_err(|e| Status::invalid_argument(format!("token: not a licence token (truncated or corrupted): {e}")))?;
+    let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    let now = now();
+    let question = Question {
+        authority: token.authority.clone(),
+        licence_id: token.licence_id.clone(),
+        relying_authority: q.relying_authority.trim().to_string(),
+        context: Context {
+            destination: none_if_empty(&q.destination),
+            control_code: none_if_empty(&q.control_code),
+            end_user: none_if_empty(&q.end_user),
+            at: if q.at == 0 { now } else { q.at },
+        },
+    };
+    let report = verify_token(bytes, trust, &question, now, web.max_staleness_secs).map_err(|e| match e {
+        TokenError::Trust(m) => Status::failed_precondition(format!("trust file: {m}")),
+        other => Status::invalid_argument(format!("token: {other}")),
+    })?;
+    let j = report.judgement;
+    Ok(TokenAnswer {
+        licence: format!("{}/{}", token.authority, token.licence_id),
+        verdict: j.verdict.as_str_name().trim_start_matches("VERDICT_").to_string(),
+        reasons: j.reasons,
+        warnings: j.warnings,
+        status: j.state.map(|s| s.status_at(question.context.at).as_str_name().to_string()),
+        evidence_time: report.evidence_time,
+        evidence_age_secs: now - report.evidence_time,
+        caveat: "A token proves what was logged up to its checkpoints; a revocation or suspension logged later cannot be known from it. Verify the licence online for its current state.".into(),
+    })
+}
+
+async fn token(State(web): State<Web>, query: Result<Query<TokenQuestion>, QueryRejection>, body: Bytes) -> Answer<TokenAnswer> {
+    let q = query.map_err(ApiError::from)?.0;
+    Ok(Json(check_token(&web, &body, &q)?))
+}

@@ -1,0 +1,500 @@
+//! HTML pages for verifiers who use no CLI: rendered on the server (maud escapes every value),
+//! usable without JavaScript, readable on a phone.
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code};
+use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
+use comity_proto::statement::Envelope;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+use tonic::{Request, Status};
+
+use super::api::{check_token, code_name, http_status, TokenAnswer, TokenQuestion};
+use super::Web;
+
+const STYLE: &str = include_str!("comity.css");
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/", get(verify_page))
+        .route("/assets/comity.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLE) }))
+        .route("/licences/{authority}/{*licence_id}", get(licence_page))
+        .route("/search", get(search_page))
+        .route("/authorities/{authority}", get(authority_page))
+        .route("/federation", get(federation_page))
+        .route("/token", get(token_form_handler).post(token_result))
+}
+
+/// A page with the site's header and navigation.
+fn page(web: &Web, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Comity" }
+                link rel="stylesheet" href="/assets/comity.css";
+            }
+            body {
+                header {
+                    a.brand href="/" { "Comity" }
+                    span.origin { "registry node " code { (web.origin) } }
+                    nav aria-label="Main" {
+                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/federation" { "Federation" }
+                    }
+                }
+                main { h1 { (title) } (body) }
+                footer { "Answers are computed from signed, logged decisions; " a href="/api/openapi.yaml" { "JSON API" } "." }
+            }
+        }
+    }
+}
+
+/// A refusal shown as a page, with the HTTP status of the gRPC code.
+fn error_page(web: &Web, title: &str, status: &Status) -> Response {
+    let body = html! { p.error role="alert" { strong { (code_name(status.code())) } ": " (status.message()) } };
+    (http_status(status.code()), page(web, title, body)).into_response()
+}
+
+fn date(t: i64) -> String {
+    if t == 0 {
+        "—".into()
+    } else {
+        format_time(t).get(..10).unwrap_or_default().to_string()
+    }
+}
+
+fn human_age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} seconds"),
+        s if s < 7200 => format!("{} minutes", s / 60),
+        s if s < 172_800 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn enum_name<E: TryFrom<i32>>(v: i32, name: fn(&E) -> &'static str) -> &'static str {
+    E::try_from(v).ok().as_ref().map_or("?", name)
+}
+
+fn status_name(s: i32) -> &'static str {
+    enum_name::<pb::LicenceStatus>(s, |s| s.as_str_name())
+}
+
+fn action_name(a: i32) -> &'static str {
+    enum_name::<pb::Action>(a, |a| a.as_str_name())
+}
+
+fn licence_link(authority: &str, licence_id: &str) -> String {
+    format!("/licences/{authority}/{licence_id}")
+}
+
+/// The verify form's fields, as typed by a person.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct VerifyForm {
+    licence: String,
+    relying_authority: String,
+    destination: String,
+    item: String,
+    end_user: String,
+    /// YYYY-MM-DD; empty = now.
+    date: String,
+}
+
+fn verify_form(f: &VerifyForm) -> Markup {
+    html! {
+        form.card method="get" action="/" {
+            label { "Licence (authority/reference)" input name="licence" required placeholder="de.bafa/DE-2026-004211" value=(f.licence) autocomplete="off"; }
+            label { "Relying authority" input name="relying_authority" placeholder="jp.meti" value=(f.relying_authority); }
+            div.row {
+                label { "Destination" input name="destination" placeholder="JP" maxlength="2" value=(f.destination); }
+                label { "Item (regime:control code)" input name="item" placeholder="EU-DU:3A001.a.1" value=(f.item); }
+            }
+            div.row {
+                label { "End user" input name="end_user" placeholder="Tohoku Institute of Space Optics" value=(f.end_user); }
+                label { "Date" input type="date" name="date" value=(f.date); }
+            }
+            button type="submit" { "Verify" }
+        }
+    }
+}
+
+async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Response {
+    let title = "Verify a licence";
+    if f.licence.trim().is_empty() {
+        return page(&web, title, html! { p { "Is a licence valid for this item, destination and end user, and does the relying authority recognise its issuer for that?" } (verify_form(&f)) }).into_response();
+    }
+    let Some((authority, licence_id)) = f.licence.trim().split_once('/') else {
+        return error_page(&web, title, &Status::invalid_argument(format!("licence: `{}` must be AUTHORITY/REFERENCE, e.g. de.bafa/DE-2026-004211", f.licence)));
+    };
+    let at = match f.date.trim() {
+        "" => 0,
+        d => match parse_time(d) {
+            Ok(t) => t,
+            Err(e) => return error_page(&web, title, &Status::invalid_argument(format!("date: {e}"))),
+        },
+    };
+    let request = pb::VerifyRequest {
+        authority: authority.into(),
+        licence_id: licence_id.into(),
+        relying_authority: f.relying_authority.trim().into(),
+        destination: f.destination.trim().to_uppercase(),
+        control_code: f.item.trim().into(),
+        end_user: f.end_user.trim().into(),
+        at,
+    };
+    match web.registry.verify(Request::new(request)).await {
+        Ok(answer) => page(&web, title, html! { (verdict_card(&answer.into_inner(), authority, licence_id)) (verify_form(&f)) }).into_response(),
+        Err(status) => error_page(&web, title, &status),
+    }
+}
+
+fn verdict_card(a: &pb::VerifyResponse, authority: &str, licence_id: &str) -> Markup {
+    let verdict = enum_name::<pb::Verdict>(a.verdict, |v| v.as_str_name()).trim_start_matches("VERDICT_");
+    let class = if a.verdict == pb::Verdict::Valid as i32 { "verdict valid" } else { "verdict invalid" };
+    let agreement = (!a.agreement.is_empty()).then(|| Envelope::parse(a.agreement.clone()).ok()).flatten();
+    let agreement = agreement.as_ref().and_then(|e| match e.statement() {
+        pb::statement::Kind::Agreement(g) => Some(g.clone()),
+        _ => None,
+    });
+    let age = a.proof.as_ref().map(|p| p.checkpoint_age_secs);
+    html! {
+        section.card aria-live="polite" {
+            p class=(class) data-verdict=(verdict) { (verdict) }
+            p.subject { a href=(licence_link(authority, licence_id)) { (authority) "/" (licence_id) } }
+            ul.reasons { @for r in &a.reasons { li { (r) } } }
+            @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
+            @if let Some(g) = &agreement {
+                h2 { "Agreement applied" }
+                p { (g.relying_authority) " recognises " (g.recognised_authority) " (" (g.agreement_id) " v" (g.version) ")" }
+                @if !g.conditions.is_empty() { ul { @for c in &g.conditions { li { (c) } } } }
+            }
+            @if let Some(age) = age {
+                p.freshness { "Evidence: signed log checkpoint " (human_age(age)) " old; " (a.proof.as_ref().map_or(0, |p| p.statements.len())) " signed statements with inclusion proofs." }
+            }
+            @if !a.chain.is_empty() { h2 { "Decision timeline" } (timeline(&a.chain)) }
+        }
+    }
+}
+
+fn timeline(chain: &[pb::ChainLink]) -> Markup {
+    html! {
+        ol.timeline {
+            @for link in chain {
+                @if let Some(d) = &link.decision {
+                    li {
+                        strong { "v" (d.version) " " (action_name(d.action)) }
+                        " decided " time datetime=(format_time(d.decided_at)) { (date(d.decided_at)) }
+                        @if d.application_received > 0 { ", received " (date(d.application_received)) " (" ((d.decided_at - d.application_received) / 86_400) " days)" }
+                        @for r in &d.reasons { br; span.reason { (r.code) ": " (r.text) " (" (r.legal_basis) ")" } }
+                        @if !d.note.is_empty() { br; span.note { (d.note) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Path<(String, String)>) -> Response {
+    let title = format!("{authority}/{licence_id}");
+    let answer = match web.registry.get_licence(Request::new(pb::GetLicenceRequest { authority: authority.clone(), licence_id: licence_id.clone() })).await {
+        Ok(a) => a.into_inner(),
+        Err(status) => return error_page(&web, &title, &status),
+    };
+    let s = answer.licence.clone().unwrap_or_default();
+    let t = answer.terms.clone().unwrap_or_default();
+    let verify = format!("/?licence={authority}/{licence_id}");
+    let body = html! {
+        section.card {
+            @if answer.restricted {
+                p.verdict.invalid { "CONFIDENTIAL" }
+                p { "This licence exists and was logged, but its content is shared only with: " (answer.audience.join(", ")) "." }
+            } @else {
+                p class={ "status status-" (status_name(s.status).to_lowercase()) } { (status_name(s.status)) }
+                dl {
+                    dt { "Type, risk tier" } dd { (enum_name::<pb::LicenceType>(t.licence_type, |x| x.as_str_name())) ", tier " (t.risk_tier) }
+                    @if t.valid_until != 0 { dt { "Valid" } dd { (date(t.valid_from)) " to " (date(t.valid_until)) } }
+                    @if let Some(a) = &t.applicant { dt { "Applicant" } dd { (a.name) " (" (a.country) ")" } }
+                    @for p in &t.end_users { dt { "End user" } dd { (p.name) " (" (p.country) ")" } }
+                    @for p in &t.consignees { dt { "Consignee" } dd { (p.name) " (" (p.country) ")" } }
+                    dt { "End use" } dd { (t.end_use) }
+                    @for i in &t.items { dt { "Item" } dd { code { (qualified_control_code(i)) } " " (i.quantity) " " (i.unit) ", " (format_money(i.value_minor, &i.currency)) " " (i.currency) " — " (i.description) } }
+                    dt { "Destinations" } dd { (t.destinations.join(", ")) }
+                    @for c in &t.conditions { dt { "Condition" } dd { (c) } }
+                }
+                p { a.button href=(verify) { "Verify this licence for a shipment" } " " a href={ "/api/v1/licences/" (authority) "/" (licence_id) } { "JSON" } " " a href={ "/authorities/" (authority) } { "Issuing authority" } }
+            }
+            h2 { "Decision timeline" }
+            (timeline(&answer.chain))
+        }
+    };
+    page(&web, &title, body).into_response()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct SearchForm {
+    party: String,
+    destination: String,
+    control_code: String,
+    status: String,
+    authority: String,
+    cursor: String,
+}
+
+async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Response {
+    let title = "Licences";
+    let status = match f.status.as_str() {
+        "" => 0,
+        s => match pb::LicenceStatus::from_str_name(s) {
+            Some(s) => s as i32,
+            None => return error_page(&web, title, &Status::invalid_argument(format!("status: `{s}` is not a licence status"))),
+        },
+    };
+    let request = pb::SearchRequest {
+        party: f.party.clone(),
+        destination: f.destination.trim().to_uppercase(),
+        control_code: f.control_code.clone(),
+        authority: f.authority.clone(),
+        status,
+        page_size: 50,
+        cursor: f.cursor.clone(),
+        ..Default::default()
+    };
+    let found = match web.registry.search(Request::new(request)).await {
+        Ok(r) => r.into_inner(),
+        Err(status) => return error_page(&web, title, &status),
+    };
+    const STATUSES: [&str; 11] = ["ISSUED", "DENIED", "SUSPENDED", "REVOKED", "SURRENDERED", "CANCELLED", "UNDER_APPEAL", "EXPIRED", "NOT_YET_VALID", "UNDER_REVIEW", "WITHDRAWN"];
+    let next = (!found.next_cursor.is_empty()).then(|| {
+        format!("/search?party={}&destination={}&control_code={}&status={}&authority={}&cursor={}", f.party, f.destination, f.control_code, f.status, f.authority, found.next_cursor)
+    });
+    let body = html! {
+        form.card method="get" action="/search" {
+            div.row {
+                label { "Party" input name="party" value=(f.party) placeholder="kessler"; }
+                label { "Destination" input name="destination" value=(f.destination) maxlength="2" placeholder="JP"; }
+            }
+            div.row {
+                label { "Control code" input name="control_code" value=(f.control_code) placeholder="3A001"; }
+                label { "Status" select name="status" { option value="" { "any" } @for s in STATUSES { option value=(s) selected[f.status == s] { (s) } } } }
+            }
+            button type="submit" { "Search" }
+        }
+        table {
+            thead { tr { th { "Licence" } th { "Status" } th { "Applicant" } th { "Destinations" } th { "Control codes" } th { "Last decision" } } }
+            tbody {
+                @for s in &found.licences {
+                    tr {
+                        td { a href=(licence_link(&s.authority, &s.licence_id)) { (s.authority) "/" (s.licence_id) } }
+                        td { (status_name(s.status)) } td { (s.applicant) } td { (s.destinations.join(", ")) } td { (s.control_codes.join(", ")) } td { (date(s.last_decided_at)) }
+                    }
+                }
+            }
+        }
+        @if found.licences.is_empty() { p { "No licence matches." } }
+        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+    };
+    page(&web, title, body).into_response()
+}
+
+async fn authority_page(State(web): State<Web>, Path(authority): Path<String>) -> Response {
+    let title = format!("Authority {authority}");
+    let stats = match web.registry.stats(Request::new(pb::StatsRequest { authority: authority.clone(), ..Default::default() })).await {
+        Ok(s) => s.into_inner(),
+        Err(status) => return error_page(&web, &title, &status),
+    };
+    let key_set = web.registry.get_key_set(Request::new(pb::GetKeySetRequest { authority: authority.clone() })).await.ok().and_then(|r| Envelope::parse(r.into_inner().envelope).ok());
+    let key_set = key_set.as_ref().and_then(|e| match e.statement() {
+        pb::statement::Kind::KeySet(k) => Some(k.clone()),
+        _ => None,
+    });
+    let agreements: Vec<pb::RecognitionAgreement> = match web.registry.list_agreements(Request::new(pb::ListAgreementsRequest::default())).await {
+        Ok(r) => r
+            .into_inner()
+            .envelopes
+            .into_iter()
+            .filter_map(|e| Envelope::parse(e).ok())
+            .filter_map(|e| match e.statement() {
+                pb::statement::Kind::Agreement(a) if a.relying_authority == authority || a.recognised_authority == authority => Some(a.clone()),
+                _ => None,
+            })
+            .collect(),
+        Err(status) => return error_page(&web, &title, &status),
+    };
+    let body = html! {
+        section.card {
+            h2 { "Signing keys" }
+            @match &key_set {
+                Some(k) => {
+                    p { "Key set v" (k.version) ", issued " (date(k.issued_at)) ", signed by a threshold of the authority's root keys." }
+                    ul { @for key in &k.keys { li { code { (hex::encode(&key.public_key[..8.min(key.public_key.len())])) "…" } " valid " (date(key.valid_from)) " to " (if key.valid_until == 0 { "open".to_string() } else { date(key.valid_until) }) @if key.compromised_since != 0 { strong { " compromised since " (date(key.compromised_since)) } } } } }
+                }
+                None => p { "No key set logged: this node knows the authority's keys from its configuration." },
+            }
+            h2 { "Recognition agreements" }
+            @if agreements.is_empty() { p { "None in force." } }
+            ul { @for a in &agreements { li { (a.relying_authority) " recognises " (a.recognised_authority) " (" (a.agreement_id) " v" (a.version) "): " (if a.control_code_patterns.is_empty() { "any item".to_string() } else { a.control_code_patterns.join(", ") }) } } }
+            h2 { "Processing times" }
+            (processing_chart(&stats))
+            table {
+                thead { tr { th { "Regime" } th { "Type" } th { "Tier" } th { "Decisions" } th { "Median" } th { "p90" } th { "Denials" } th { "Revocations" } } }
+                tbody {
+                    @for g in &stats.groups {
+                        @let p = g.processing.clone().unwrap_or_default();
+                        tr {
+                            td { (enum_name::<pb::Regime>(g.regime, |x| x.as_str_name())) } td { (enum_name::<pb::LicenceType>(g.licence_type, |x| x.as_str_name())) } td { (g.risk_tier) }
+                            td { (g.decisions) } td { (days(p.median_secs)) } td { (days(p.p90_secs)) }
+                            td { (g.denials) "/" (g.determinations) } td { (g.revocations) "/" (g.grants) }
+                        }
+                    }
+                }
+            }
+            p.freshness { "As of " @for l in &stats.as_of { code { (l.origin) } " size " (l.size) " " } "— any partner holding these logs computes the same figures." }
+        }
+    };
+    page(&web, &title, body).into_response()
+}
+
+fn days(secs: i64) -> String {
+    format!("{:.1} d", secs as f64 / 86_400.0)
+}
+
+/// Median and p90 processing time per group as horizontal bars (inline SVG, no script).
+fn processing_chart(stats: &pb::StatsResponse) -> Markup {
+    let rows: Vec<(String, i64, i64)> = stats
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let p = g.processing.as_ref().filter(|p| p.count > 0)?;
+            let label = format!("{} {} t{}", enum_name::<pb::Regime>(g.regime, |x| x.as_str_name()), enum_name::<pb::LicenceType>(g.licence_type, |x| x.as_str_name()), g.risk_tier);
+            Some((label, p.median_secs, p.p90_secs))
+        })
+        .collect();
+    let longest = rows.iter().map(|r| r.2).max().unwrap_or(1).max(1) as f64;
+    let height = 24 * rows.len() + 24;
+    html! {
+        svg.chart role="img" aria-label="Median and 90th-percentile processing time per group, in days" viewBox={ "0 0 640 " (height) } width="100%" {
+            @for (i, (label, median, p90)) in rows.iter().enumerate() {
+                @let y = 24 * i + 4;
+                text x="0" y=(y + 14) font-size="11" { (label) }
+                rect.p90 x="260" y=(y) height="16" width=(format!("{:.0}", 360.0 * *p90 as f64 / longest)) {}
+                rect.median x="260" y=(y) height="16" width=(format!("{:.0}", 360.0 * *median as f64 / longest)) {}
+                text x="262" y=(y + 13) font-size="10" { (days(*median)) " / " (days(*p90)) }
+            }
+            text x="260" y=(height - 4) font-size="10" { "dark: median · light: p90 · full width " (days(longest as i64)) }
+        }
+    }
+}
+
+async fn federation_page(State(web): State<Web>) -> Response {
+    let title = "Federation";
+    let status = match web.federation.status(Request::new(pb::StatusRequest::default())).await {
+        Ok(s) => s.into_inner(),
+        Err(status) => return error_page(&web, title, &status),
+    };
+    let evidence = match web.federation.get_evidence(Request::new(pb::GetEvidenceRequest::default())).await {
+        Ok(e) => e.into_inner(),
+        Err(status) => return error_page(&web, title, &status),
+    };
+    let body = html! {
+        section.card {
+            h2 { "Logs held here" }
+            table {
+                thead { tr { th { "Log" } th { "Entries" } th { "Checkpoint signed" } th { "Cosigned up to" } th { "Witnesses" } } }
+                tbody { @for l in &status.logs { tr { td { code { (l.origin) } @if l.own { " (this node)" } @if l.frozen { strong { " FROZEN" } } } td { (l.size) } td { (format_time(l.checkpoint_time)) } td { (l.cosigned_size) } td { (l.cosigners.join(", ")) } } } }
+            }
+            h2 { "Peers" }
+            table {
+                thead { tr { th { "Peer" } th { "Connected" } th { "Lag" } th { "Cosigned up to" } th { "Evidence" } } }
+                tbody { @for p in &status.peers { tr { td { (p.id) " " code { (p.origin) } } td { (if p.connected { "yes" } else { "no" }) @if !p.last_error.is_empty() { br; small { (p.last_error) } } } td { (p.lag_entries) " entries, " (human_age(p.lag_seconds)) } td { (p.cosigned_up_to) } td { (p.evidence_count) } } } }
+            }
+            h2 { "Evidence" }
+            @if evidence.evidence.is_empty() { p { "None: no log has shown two histories, and no licence version was signed twice." } }
+            ul { @for e in &evidence.evidence { li { strong { (e.kind) } " " (e.authority) "/" (e.licence_id) " " (e.origin) " " (e.reason) " (" (format_time(e.detected_at)) ")" } } }
+        }
+    };
+    page(&web, title, body).into_response()
+}
+
+fn token_form(q: &TokenQuestion) -> Markup {
+    html! {
+        form.card method="post" action="/token" enctype="multipart/form-data" {
+            label { "Token file (from " code { "comity token export" } ")" input type="file" name="token_file"; }
+            label { "…or paste the token in base64" textarea name="token_base64" rows="4" {} }
+            label { "Relying authority" input name="relying_authority" placeholder="jp.meti" value=(q.relying_authority); }
+            div.row {
+                label { "Destination" input name="destination" maxlength="2" value=(q.destination); }
+                label { "Item (regime:control code)" input name="control_code" value=(q.control_code); }
+            }
+            label { "End user" input name="end_user" value=(q.end_user); }
+            button type="submit" { "Check token" }
+        }
+    }
+}
+
+async fn token_form_page(web: &Web, answer: Option<Result<TokenAnswer, Status>>, q: &TokenQuestion) -> Response {
+    let title = "Check an offline licence token";
+    let result = match answer {
+        None => html! { p { "A token carries a licence's signed decisions and their log proofs. It is checked here against the root keys and log keys this node pins, without looking the licence up." } },
+        Some(Err(status)) => return error_page(web, title, &status),
+        Some(Ok(a)) => html! {
+            section.card aria-live="polite" {
+                p class=(if a.verdict == "VALID" { "verdict valid" } else { "verdict invalid" }) data-verdict=(a.verdict) { (a.verdict) }
+                p.subject { a href=(format!("/licences/{}", a.licence)) { (a.licence) } @if let Some(s) = &a.status { " — " (s) } }
+                ul.reasons { @for r in &a.reasons { li { (r) } } }
+                @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
+                p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_age(a.evidence_age_secs)) " ago). " (a.caveat) }
+            }
+        },
+    };
+    page(web, title, html! { (result) (token_form(q)) }).into_response()
+}
+
+async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
+    let mut q = TokenQuestion::default();
+    let (mut file, mut pasted) = (Vec::new(), String::new());
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return token_form_page(&web, Some(Err(Status::invalid_argument(format!("form: {e}")))), &q).await,
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) => return token_form_page(&web, Some(Err(Status::invalid_argument(format!("form field {name}: {e}")))), &q).await,
+        };
+        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+        match name.as_str() {
+            "token_file" => file = bytes.to_vec(),
+            "token_base64" => pasted = text(),
+            "relying_authority" => q.relying_authority = text(),
+            "destination" => q.destination = text().to_uppercase(),
+            "control_code" => q.control_code = text(),
+            "end_user" => q.end_user = text(),
+            _ => {}
+        }
+    }
+    let token = if !file.is_empty() {
+        Ok(file)
+    } else if !pasted.is_empty() {
+        let compact: String = pasted.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| Status::invalid_argument(format!("token_base64: not base64: {e}")))
+    } else {
+        Err(Status::invalid_argument("token: choose a token file or paste one"))
+    };
+    let answer = token.and_then(|t| check_token(&web, &t, &q));
+    token_form_page(&web, Some(answer), &q).await
+}
+
+async fn token_form_handler(State(web): State<Web>) -> Response {
+    token_form_page(&web, None, &TokenQuestion::default()).await
+}
