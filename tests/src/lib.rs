@@ -301,6 +301,20 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
     (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
 }
 
+/// A blocking `POST path` with `body` of `content_type` over HTTP/1.1 to `addr`: (status line,
+/// body). For the node's web pages and JSON API.
+pub fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(stream, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).expect("send request");
+    stream.write_all(body).expect("send body");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
+}
+
 /// The workspace's `examples/` directory.
 pub fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
