@@ -315,6 +315,26 @@ pub fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, bod
     (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
 }
 
+/// Debian's Chromium and ChromeDriver, for the browser tests: installed with apt-get when
+/// missing (as CI's fresh machine has neither), so `cargo test` alone sets everything up.
+pub fn chromium_and_driver() -> (PathBuf, PathBuf) {
+    let (browser, driver) = (PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromedriver"));
+    if !(browser.exists() && driver.exists()) {
+        let install = || std::process::Command::new("apt-get").args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive").status();
+        let installed = install().is_ok_and(|s| s.success())
+            || (std::process::Command::new("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success()) && install().is_ok_and(|s| s.success()));
+        assert!(installed && browser.exists() && driver.exists(), "the browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver");
+    }
+    (browser, driver)
+}
+
+/// Where tests leave files for people to look at (screenshots): `target/test-artefacts/`.
+pub fn artefacts_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artefacts");
+    std::fs::create_dir_all(&dir).expect("create target/test-artefacts");
+    dir
+}
+
 /// The workspace's `examples/` directory.
 pub fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
