@@ -45,7 +45,7 @@ impl<S> tower::Layer<S> for PerClientLimitLayer {
     type Service = PerClientLimit<S>;
 
     fn layer(&self, inner: S) -> PerClientLimit<S> {
-        PerClientLimit { inner, limit: self.limit, per_second: self.per_second, table: self.table.clone() }
+        PerClientLimit { inner, limits: self.clone() }
     }
 }
 
@@ -53,13 +53,11 @@ impl<S> tower::Layer<S> for PerClientLimitLayer {
 #[derive(Clone)]
 pub struct PerClientLimit<S> {
     inner: S,
-    limit: usize,
-    per_second: u32,
-    table: Table,
+    limits: PerClientLimitLayer,
 }
 
 /// Gives a client's slot back when its request ends, however it ends.
-struct Slot {
+pub struct Slot {
     ip: IpAddr,
     table: Table,
 }
@@ -74,9 +72,10 @@ impl Drop for Slot {
     }
 }
 
-impl<S> PerClientLimit<S> {
-    /// Takes a slot for a request from `ip`, or says why not.
-    fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
+impl PerClientLimitLayer {
+    /// Takes a slot for a request from `ip`, or says why not. Services outside tonic (the web
+    /// pages and JSON API) call it too, sharing the table: the limits are per client address.
+    pub fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
         let mut table = self.table.lock().expect("client table lock");
         // Forget idle clients now and then, so the table stays as small as the active set.
         if table.len() > 10_000 {
@@ -130,7 +129,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> BoxFuture<Result<S::Response, S::Error>> {
-        let slot = match client_ip(&request).map(|ip| self.admit(ip)) {
+        let slot = match client_ip(&request).map(|ip| self.limits.admit(ip)) {
             None => None,
             Some(Ok(slot)) => Some(slot),
             Some(Err(why)) => {

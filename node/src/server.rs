@@ -112,14 +112,15 @@ impl RunningNode {
             max_staleness_secs: config.max_staleness_secs,
             origin: config.origin.as_str().into(),
         };
-        let max_body = limits.max_message_bytes;
+        let per_client = crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec);
+        let web_limits = crate::web::WebLimits { per_client: per_client.clone(), timeout: limits.request_timeout(), max_body_bytes: limits.max_message_bytes };
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop, stopped) = oneshot::channel::<()>();
         let (tiles_store, tiles_origin) = (store.clone(), config.origin.clone());
         let (http_addr, http_task) = spawn_http(config.http_listen, "http_listen", http_stopped.clone(), "web and tiles", move |listener, shutdown| {
-            crate::tiles::serve(listener, tiles_store, tiles_origin, crate::web::router(web, max_body), shutdown)
+            crate::tiles::serve(listener, tiles_store, tiles_origin, crate::web::router(web, web_limits), shutdown)
         })
         .await?;
         let sources = std::sync::Arc::new(crate::metrics::Sources {
@@ -146,7 +147,7 @@ impl RunningNode {
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
-            .layer(crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec))
+            .layer(per_client)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)

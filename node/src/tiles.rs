@@ -55,7 +55,8 @@ pub async fn serve(
     also: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store, &origin).merge(also)).with_graceful_shutdown(shutdown).await
+    let app = router(store, &origin).merge(also);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await
 }
 
 /// Which resource a `/tile/...` path names.

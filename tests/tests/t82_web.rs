@@ -161,3 +161,17 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
         n.node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_requests_share_the_per_client_limits_of_grpc() {
+    let node = comity_tests::TestNode::start_with(&["de.bafa"], |c| c.limits.requests_per_client_per_sec = 3).await;
+    let http = node.node().http_addr().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(get(http, "/api/v1/federation").await);
+    }
+    let refused: Vec<_> = statuses.iter().filter(|(s, _)| s.contains("429")).collect();
+    assert!(!refused.is_empty(), "{statuses:?}");
+    assert!(refused.iter().all(|(_, body)| body.contains("RESOURCE_EXHAUSTED") && body.contains("requests per second")), "{refused:?}");
+    assert!(statuses[0].0.contains("200"), "the first requests are served: {:?}", statuses[0]);
+}

@@ -8,10 +8,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use comity_proto::trust::TrustFile;
 
+use crate::client_limit::PerClientLimitLayer;
 use crate::federation_service::FederationService;
 use crate::service::RegistryService;
 
@@ -32,7 +38,37 @@ pub struct Web {
     pub origin: Arc<str>,
 }
 
-/// The pages and the JSON API; request bodies (uploaded tokens) are bounded by `max_body_bytes`.
-pub fn router(web: Web, max_body_bytes: usize) -> Router {
-    Router::new().merge(api::routes()).merge(pages::routes()).layer(DefaultBodyLimit::max(max_body_bytes)).with_state(web)
+/// The limits gRPC requests have, applied to web requests too.
+#[derive(Clone)]
+pub struct WebLimits {
+    /// Shared with the gRPC server: a client's requests count together on both ports.
+    pub per_client: PerClientLimitLayer,
+    pub timeout: Duration,
+    /// Largest request body (an uploaded token), bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The pages and the JSON API. Serve it with connect info (`into_make_service_with_connect_info`),
+/// which the per-client limit needs.
+pub fn router(web: Web, limits: WebLimits) -> Router {
+    let max_body = limits.max_body_bytes;
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .with_state(web)
+        .layer(middleware::from_fn_with_state(limits, limited))
+        .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// Refuses a client over its limits (RESOURCE_EXHAUSTED, 429) and bounds the request's time
+/// (DEADLINE_EXCEEDED, 504), as the gRPC server does.
+async fn limited(State(limits): State<WebLimits>, ConnectInfo(client): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    let _slot = match limits.per_client.admit(client.ip()) {
+        Ok(slot) => slot,
+        Err(why) => return api::ApiError(tonic::Status::resource_exhausted(why)).into_response(),
+    };
+    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => api::ApiError(tonic::Status::deadline_exceeded(format!("no answer within {} s (limits.request_timeout_secs)", limits.timeout.as_secs()))).into_response(),
+    }
 }
