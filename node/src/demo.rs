@@ -363,7 +363,7 @@ pub fn guide(demo: &Demo) -> String {
         .nodes
         .iter()
         .map(|n| {
-            let tiles = n.node.http_addr().map(|a| format!("  tiles http://{a}")).unwrap_or_default();
+            let tiles = n.node.http_addr().map(|a| format!("  web http://{a}/")).unwrap_or_default();
             let tiles = tiles + &n.node.metrics_addr().map(|a| format!("  metrics http://{a}/metrics")).unwrap_or_default();
             format!("  {:<5} {}{tiles}  hosts {}  log {}", n.name, n.node.url(), n.authorities.join(", "), n.node.log_verifier().name())
         })
@@ -387,6 +387,8 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
   comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
+Verify in a browser (the verification page, licence search, authorities with their statistics, the federation):
+  {web}
 Follow decisions as they happen, and applications under review:
   comity --node {meti_url} watch --from-start --until-caught-up --kind revocation   (every revocation in the federation)
   comity watch --cursor-file demo.cursor  (new events; stop it, run it again: it continues exactly)
@@ -412,5 +414,6 @@ Press Ctrl-C to stop.",
         confidential = format!("{}/{}", demo.confidential.0, demo.confidential.1),
         ecju_url = demo.nodes.iter().find(|n| n.name == "ecju").map_or_else(|| first.url(), |n| n.node.url()),
         verifier = first.log_verifier(),
+        web = demo.nodes.iter().find(|n| n.name == "meti").and_then(|n| n.node.http_addr()).map_or_else(|| "(the HTTP port is off)".to_string(), |a| format!("http://{a}/   (METI's node; every node serves the same pages)")),
     )
 }
