@@ -504,7 +504,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, store, ORIGIN.to_string(), async {
+        let server = tokio::spawn(serve(listener, store, ORIGIN.to_string(), Router::new(), async {
             let _ = stopped.await;
         }));
         let reply = tokio::task::spawn_blocking(move || {

@@ -348,7 +348,7 @@ async fn authority_page(State(web): State<Web>, Path(authority): Path<String>) -
                 thead { tr { th { "Regime" } th { "Type" } th { "Tier" } th { "Decisions" } th { "Median" } th { "p90" } th { "Denials" } th { "Revocations" } } }
                 tbody {
                     @for g in &stats.groups {
-                        @let p = g.processing.clone().unwrap_or_default();
+                        @let p = g.processing.unwrap_or_default();
                         tr {
                             td { (enum_name::<pb::Regime>(g.regime, |x| x.as_str_name())) } td { (enum_name::<pb::LicenceType>(g.licence_type, |x| x.as_str_name())) } td { (g.risk_tier) }
                             td { (g.decisions) } td { (days(p.median_secs)) } td { (days(p.p90_secs)) }
