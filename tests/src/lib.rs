@@ -328,6 +328,15 @@ pub fn chromium_and_driver() -> (PathBuf, PathBuf) {
     (browser, driver)
 }
 
+/// The demo guide's suggested verification that ends in `(VERDICT)`, as a Verify request.
+pub fn demo_suggestion(demo: &comity_node::demo::Demo, verdict: &str) -> pb::VerifyRequest {
+    let t = demo.verify_tries.iter().find(|t| t.ends_with(&format!("({verdict})"))).unwrap_or_else(|| panic!("no {verdict} suggestion"));
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let (a, l) = words[4].split_once('/').expect("AUTHORITY/LICENCE");
+    let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
+    pb::VerifyRequest { authority: a.into(), licence_id: l.into(), relying_authority: flag("--for"), destination: flag("--destination"), control_code: flag("--item"), ..Default::default() }
+}
+
 /// Where tests leave files for people to look at (screenshots): `target/test-artefacts/`.
 pub fn artefacts_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artefacts");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use comity_client::Client;
 use comity_proto::pb;
-use comity_tests::{artefacts_dir, chromium_and_driver, eventually};
+use comity_tests::{artefacts_dir, chromium_and_driver, demo_suggestion, eventually};
 use fantoccini::{ClientBuilder, Locator};
 
 /// ChromeDriver on a free port, killed when dropped.
@@ -53,17 +53,10 @@ async fn browser() -> (fantoccini::Client, Driver) {
     (client, driver)
 }
 
-/// The demo's suggested verification ending in `(VERDICT)`: (licence, relying, destination, item).
-fn suggested(demo: &comity_node::demo::Demo, verdict: &str) -> (String, String, String, String) {
-    let t = demo.verify_tries.iter().find(|t| t.ends_with(&format!("({verdict})"))).unwrap();
-    let words: Vec<&str> = t.split_whitespace().collect();
-    let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
-    (words[4].to_string(), flag("--for"), flag("--destination"), flag("--item"))
-}
-
-async fn verify_in_the_form(b: &fantoccini::Client, base: &str, (licence, relying, destination, item): &(String, String, String, String)) -> String {
+async fn verify_in_the_form(b: &fantoccini::Client, base: &str, r: &pb::VerifyRequest) -> String {
     b.goto(base).await.unwrap();
-    for (name, value) in [("licence", licence), ("relying_authority", relying), ("destination", destination), ("item", item)] {
+    let licence = format!("{}/{}", r.authority, r.licence_id);
+    for (name, value) in [("licence", &licence), ("relying_authority", &r.relying_authority), ("destination", &r.destination), ("item", &r.control_code)] {
         b.find(Locator::Css(&format!("input[name={name}]"))).await.unwrap().send_keys(value).await.unwrap();
     }
     b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
@@ -84,7 +77,7 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     let (b, _driver) = browser().await;
 
     // A VALID licence, then a REVOKED one, read off the page as a person would.
-    let valid = suggested(&demo, "VALID");
+    let valid = demo_suggestion(&demo, "VALID");
     assert_eq!(verify_in_the_form(&b, &base, &valid).await, "VALID");
     let reasons = b.find(Locator::Css("ul.reasons")).await.unwrap().text().await.unwrap();
     assert!(reasons.contains("recognised under jp.meti"), "{reasons}");
@@ -94,7 +87,7 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     assert!(shot.starts_with(b"\x89PNG") && shot.len() > 10_000, "a real screenshot");
     std::fs::write(artefacts_dir().join("web-verify-valid.png"), &shot).unwrap();
 
-    let revoked = suggested(&demo, "REVOKED");
+    let revoked = demo_suggestion(&demo, "REVOKED");
     assert_eq!(verify_in_the_form(&b, &base, &revoked).await, "REVOKED");
     let reasons = b.find(Locator::Css("ul.reasons")).await.unwrap().text().await.unwrap();
     assert!(reasons.contains("revoked"), "{reasons}");
@@ -102,18 +95,16 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     b.find(Locator::Css("p.subject a")).await.unwrap().click().await.unwrap();
     let status = b.wait().for_element(Locator::Css("p.status")).await.unwrap().text().await.unwrap();
     assert_eq!(status, "REVOKED");
-    assert!(b.current_url().await.unwrap().path().starts_with(&format!("/licences/{}", revoked.0)));
+    assert!(b.current_url().await.unwrap().path().starts_with(&format!("/licences/{}/{}", revoked.authority, revoked.licence_id)));
 
     // An offline token, uploaded through the form.
-    let (authority, licence_id) = valid.0.split_once('/').unwrap();
-    let request = pb::VerifyRequest { authority: authority.into(), licence_id: licence_id.into(), relying_authority: valid.1.clone(), ..Default::default() };
-    let answer = Client::connect(&meti.node.url()).await.unwrap().verify(request).await.unwrap();
-    let token = comity_proto::token::token_from_answer(authority, licence_id, &answer).unwrap();
+    let answer = Client::connect(&meti.node.url()).await.unwrap().verify(valid.clone()).await.unwrap();
+    let token = comity_proto::token::token_from_answer(&valid.authority, &valid.licence_id, &answer).unwrap();
     let token_path = tmp.path().join("licence.token");
     std::fs::write(&token_path, token).unwrap();
     b.goto(&format!("{base}token")).await.unwrap();
     b.find(Locator::Css("input[name=token_file]")).await.unwrap().send_keys(token_path.to_str().unwrap()).await.unwrap();
-    b.find(Locator::Css("input[name=relying_authority]")).await.unwrap().send_keys(&valid.1).await.unwrap();
+    b.find(Locator::Css("input[name=relying_authority]")).await.unwrap().send_keys(&valid.relying_authority).await.unwrap();
     b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     let verdict = b.wait().for_element(Locator::Css("p.verdict")).await.unwrap().text().await.unwrap();
     assert_eq!(verdict, "VALID");

@@ -4,7 +4,7 @@
 
 use comity_client::Client;
 use comity_proto::pb;
-use comity_tests::{http_get, http_post};
+use comity_tests::{demo_suggestion, http_get, http_post};
 use tokio::net::TcpListener;
 
 async fn listeners() -> Vec<TcpListener> {
@@ -13,15 +13,6 @@ async fn listeners() -> Vec<TcpListener> {
         out.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
     }
     out
-}
-
-/// The demo's suggested verification ending in `(VERDICT)`, as a request.
-fn suggested(demo: &comity_node::demo::Demo, verdict: &str) -> pb::VerifyRequest {
-    let t = demo.verify_tries.iter().find(|t| t.ends_with(&format!("({verdict})"))).unwrap_or_else(|| panic!("no {verdict} suggestion"));
-    let words: Vec<&str> = t.split_whitespace().collect();
-    let (a, l) = words[4].split_once('/').unwrap();
-    let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
-    pb::VerifyRequest { authority: a.into(), licence_id: l.into(), relying_authority: flag("--for"), destination: flag("--destination"), control_code: flag("--item"), ..Default::default() }
 }
 
 fn query(r: &pb::VerifyRequest) -> String {
@@ -64,7 +55,7 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
 
     // The JSON API's Verify is gRPC's Verify in canonical JSON, for a VALID and a REVOKED licence.
     for verdict in ["VALID", "REVOKED"] {
-        let request = suggested(&demo, verdict);
+        let request = demo_suggestion(&demo, verdict);
         let over_grpc = grpc.verify(request.clone()).await.unwrap();
         let (status, body) = get(http, &format!("/api/v1/verify?{}", query(&request))).await;
         assert!(status.contains("200"), "{status} {body}");
@@ -87,7 +78,7 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     }
 
     // Refusals are gRPC's, with the matching HTTP status.
-    let bad = pb::VerifyRequest { destination: "Japan".into(), ..suggested(&demo, "VALID") };
+    let bad = pb::VerifyRequest { destination: "Japan".into(), ..demo_suggestion(&demo, "VALID") };
     let grpc_error = match grpc.verify(bad.clone()).await {
         Err(comity_client::ClientError::Status(s)) => s,
         other => panic!("expected a refusal, got {other:?}"),
@@ -106,7 +97,7 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
 
     // Browse: search, an authority with its chart, the federation.
     let (_, revoked) = get(http, "/search?status=REVOKED").await;
-    let revoked_licence = suggested(&demo, "REVOKED");
+    let revoked_licence = demo_suggestion(&demo, "REVOKED");
     assert!(revoked.contains(&format!("/licences/{}/{}", revoked_licence.authority, revoked_licence.licence_id)), "{revoked}");
     let (_, authority) = get(http, "/authorities/de.bafa").await;
     assert!(authority.contains("<svg") && authority.contains("Key set v1") && authority.contains("recognises de.bafa"), "{authority}");
@@ -116,7 +107,7 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     }
 
     // Tokens: checked against this node's trust file, uploaded, pasted or posted to the API.
-    let valid = suggested(&demo, "VALID");
+    let valid = demo_suggestion(&demo, "VALID");
     let answer = grpc.verify(valid.clone()).await.unwrap();
     let token = comity_proto::token::token_from_answer(&valid.authority, &valid.licence_id, &answer).unwrap();
     let api = format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code);
