@@ -1191,7 +1191,7 @@ fn fold_readable(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
 
 /// Folds a stored chain whose decisions are all readable here. Stored decisions passed these
 /// checks on the way in, so a failure here means the store was damaged.
-fn fold_chain(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
+pub(crate) fn fold_chain(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
     let checked: Vec<(StatementId, CheckedDecision)> = chain
         .iter()
         .map(|link| CheckedDecision::try_from(link.decision.clone()).map(|c| (link.id, c)).map_err(stored_corrupt))

@@ -267,10 +267,7 @@ async fn run(
 fn current_end(registry: &Registry) -> Result<Cursor, Stop> {
     let store = registry.store();
     let mut cursor = Cursor::default();
-    for origin in store.log_origins()? {
-        let size = store.log(&origin).size()?;
-        cursor.logs.insert(origin, size);
-    }
+    cursor.logs.extend(store.log_sizes()?);
     cursor.evidence = store.evidence_end()?;
     Ok(cursor)
 }
@@ -280,8 +277,7 @@ fn current_end(registry: &Registry) -> Result<Cursor, Stop> {
 async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>) -> Result<bool, Stop> {
     let store = registry.store();
     let mut progressed = false;
-    for origin in store.log_origins()? {
-        let size = store.log(&origin).size()?;
+    for (origin, size) in store.log_sizes()? {
         let from = cursor.position(&origin);
         let to = size.min(from.saturating_add(ENTRIES_PER_ROUND));
         for index in from..to {
@@ -363,12 +359,8 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
 /// (one side of a fork) keeps `after` empty.
 fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<(WatchEventKind, Option<LicenceState>, Option<LicenceState>), Stop> {
     let chain = registry.chain(&d.authority, &d.licence_id)?;
-    let checked: Vec<(StatementId, CheckedDecision)> = chain
-        .iter()
-        .filter(|link| link.decision.version < d.version)
-        .filter_map(|link| CheckedDecision::try_from(link.decision.clone()).ok().map(|c| (link.id, c)))
-        .collect();
-    let before = comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).ok().flatten();
+    let earlier = chain.iter().take_while(|link| link.decision.version < d.version).count();
+    let before = crate::registry::fold_chain(&chain[..earlier])?;
     let after = CheckedDecision::try_from(d.clone()).ok().and_then(|this| match &before {
         None => LicenceState::start(id, &this).ok(),
         Some(state) => state.apply(id, &this).ok(),

@@ -254,7 +254,8 @@ fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reaso
     Some(verdict)
 }
 
-fn human_secs(secs: i64) -> String {
+/// A duration as people read it: `45 s`, `12 min`, `5 h`, `3 days`.
+pub fn human_secs(secs: i64) -> String {
     match secs {
         s if s < 120 => format!("{s} s"),
         s if s < 7200 => format!("{} min", s / 60),

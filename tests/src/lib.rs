@@ -328,6 +328,15 @@ pub fn chromium_and_driver() -> (PathBuf, PathBuf) {
     (browser, driver)
 }
 
+/// One gRPC listener on a free loopback port for each demo node.
+pub async fn demo_listeners() -> Vec<TcpListener> {
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        out.push(TcpListener::bind("127.0.0.1:0").await.expect("bind port 0"));
+    }
+    out
+}
+
 /// The demo guide's suggested verification that ends in `(VERDICT)`, as a Verify request.
 pub fn demo_suggestion(demo: &comity_node::demo::Demo, verdict: &str) -> pb::VerifyRequest {
     let t = demo.verify_tries.iter().find(|t| t.ends_with(&format!("({verdict})"))).unwrap_or_else(|| panic!("no {verdict} suggestion"));

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use comity_client::Client;
 use comity_proto::pb;
-use comity_tests::{artefacts_dir, chromium_and_driver, demo_suggestion, eventually};
+use comity_tests::{artefacts_dir, chromium_and_driver, demo_listeners, demo_suggestion, eventually};
 use fantoccini::{ClientBuilder, Locator};
 
 /// ChromeDriver on a free port, killed when dropped.
@@ -67,11 +67,7 @@ async fn verify_in_the_form(b: &fantoccini::Client, base: &str, r: &pb::VerifyRe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), listeners, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
     let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
     let base = format!("http://{}/", meti.node.http_addr().unwrap());
     let (b, _driver) = browser().await;

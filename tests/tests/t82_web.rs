@@ -4,16 +4,7 @@
 
 use comity_client::Client;
 use comity_proto::pb;
-use comity_tests::{demo_suggestion, http_get, http_post};
-use tokio::net::TcpListener;
-
-async fn listeners() -> Vec<TcpListener> {
-    let mut out = Vec::new();
-    for _ in 0..3 {
-        out.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    out
-}
+use comity_tests::{demo_listeners, demo_suggestion, http_get, http_post};
 
 fn query(r: &pb::VerifyRequest) -> String {
     format!("authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}", r.authority, r.licence_id, r.relying_authority, r.destination, r.control_code)
@@ -48,7 +39,7 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 async fn the_web_api_and_pages_answer_as_grpc_does() {
     let tmp = tempfile::tempdir().unwrap();
     let http = vec![Some("127.0.0.1:0".parse().unwrap()); 3];
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), listeners().await, http).await.expect("demo starts");
+    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, http).await.expect("demo starts");
     let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
     let http = meti.node.http_addr().expect("the HTTP port is on");
     let mut grpc = Client::connect(&meti.node.url()).await.unwrap();

@@ -95,6 +95,11 @@ pub fn evidence(seq: u64) -> Vec<u8> {
     k
 }
 
+/// The sequence number of an `EVIDENCE` key.
+pub fn evidence_seq(key: &[u8]) -> Option<u64> {
+    key.strip_prefix(&[table::EVIDENCE])?.try_into().ok().map(u64::from_be_bytes)
+}
+
 /// Items per log chunk: entry ids and stored hashes are kept 256 to a value, because sled's
 /// cost is per key and these are only ever appended.
 pub const CHUNK: u64 = 256;

@@ -168,7 +168,7 @@ impl Store {
         })
     }
 
-    /// Every log held here (the node's own and those it mirrors) with its size.
+    /// Every log held here (the node's own and those it mirrors) with its size, in origin order.
     pub fn log_sizes(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
         for entry in self.db.scan_prefix([table::LOG_META]) {
@@ -200,13 +200,7 @@ impl Store {
 
     /// Every piece of evidence, oldest first.
     pub fn evidence(&self) -> Result<Vec<Evidence>> {
-        self.db
-            .scan_prefix([table::EVIDENCE])
-            .map(|r| {
-                let (_, v) = r?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { table: "evidence", detail: e.to_string() })
-            })
-            .collect()
+        Ok(self.evidence_from(0, usize::MAX)?.into_iter().map(|(_, e)| e).collect())
     }
 
     /// Evidence numbered `from` or later, oldest first, at most `limit`, with its numbers.
@@ -216,7 +210,7 @@ impl Store {
             .take(limit)
             .map(|r| {
                 let (k, v) = r?;
-                let seq = k.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))?;
+                let seq = keys::evidence_seq(&k).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))?;
                 let evidence = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { table: "evidence", detail: e.to_string() })?;
                 Ok((seq, evidence))
             })
@@ -229,24 +223,9 @@ impl Store {
             None => Ok(0),
             Some(r) => {
                 let (k, _) = r?;
-                k.get(1..9).and_then(|b| b.try_into().ok()).map(|b| u64::from_be_bytes(b) + 1).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))
+                keys::evidence_seq(&k).map(|seq| seq + 1).ok_or_else(|| corrupt("evidence", "key is not a sequence number"))
             }
         }
-    }
-
-    /// The origins of every log held here (the node's own and the mirrored ones), sorted.
-    pub fn log_origins(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for entry in self.db.scan_prefix([table::LOG_META]) {
-            let (key, _) = entry?;
-            if let Some((origin, name)) = keys::licence_of_key(&key) {
-                if name == "size" {
-                    out.push(origin);
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
     }
 
     /// Logs whose ingest is frozen, with the reason.

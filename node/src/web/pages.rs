@@ -10,11 +10,14 @@ use base64::Engine as _;
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code};
 use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
 use comity_proto::statement::Envelope;
+use comity_proto::verdict::human_secs;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use tonic::{Request, Status};
 
-use super::api::{check_token, code_name, http_status, TokenAnswer, TokenQuestion};
+use comity_proto::code_name;
+
+use super::api::{check_token, http_status, TokenAnswer, TokenQuestion};
 use super::Web;
 
 const STYLE: &str = include_str!("comity.css");
@@ -67,15 +70,6 @@ fn date(t: i64) -> String {
         "—".into()
     } else {
         format_time(t).get(..10).unwrap_or_default().to_string()
-    }
-}
-
-fn human_age(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} seconds"),
-        s if s < 7200 => format!("{} minutes", s / 60),
-        s if s < 172_800 => format!("{} hours", s / 3600),
-        s => format!("{} days", s / 86_400),
     }
 }
 
@@ -177,7 +171,7 @@ fn verdict_card(a: &pb::VerifyResponse, authority: &str, licence_id: &str) -> Ma
                 @if !g.conditions.is_empty() { ul { @for c in &g.conditions { li { (c) } } } }
             }
             @if let Some(age) = age {
-                p.freshness { "Evidence: signed log checkpoint " (human_age(age)) " old; " (a.proof.as_ref().map_or(0, |p| p.statements.len())) " signed statements with inclusion proofs." }
+                p.freshness { "Evidence: signed log checkpoint " (human_secs(age)) " old; " (a.proof.as_ref().map_or(0, |p| p.statements.len())) " signed statements with inclusion proofs." }
             }
             @if !a.chain.is_empty() { h2 { "Decision timeline" } (timeline(&a.chain)) }
         }
@@ -414,7 +408,7 @@ async fn federation_page(State(web): State<Web>) -> Response {
             h2 { "Peers" }
             table {
                 thead { tr { th { "Peer" } th { "Connected" } th { "Lag" } th { "Cosigned up to" } th { "Evidence" } } }
-                tbody { @for p in &status.peers { tr { td { (p.id) " " code { (p.origin) } } td { (if p.connected { "yes" } else { "no" }) @if !p.last_error.is_empty() { br; small { (p.last_error) } } } td { (p.lag_entries) " entries, " (human_age(p.lag_seconds)) } td { (p.cosigned_up_to) } td { (p.evidence_count) } } } }
+                tbody { @for p in &status.peers { tr { td { (p.id) " " code { (p.origin) } } td { (if p.connected { "yes" } else { "no" }) @if !p.last_error.is_empty() { br; small { (p.last_error) } } } td { (p.lag_entries) " entries, " (human_secs(p.lag_seconds)) } td { (p.cosigned_up_to) } td { (p.evidence_count) } } } }
             }
             h2 { "Evidence" }
             @if evidence.evidence.is_empty() { p { "None: no log has shown two histories, and no licence version was signed twice." } }
@@ -451,7 +445,7 @@ async fn token_form_page(web: &Web, answer: Option<Result<TokenAnswer, Status>>,
                 p.subject { a href=(format!("/licences/{}", a.licence)) { (a.licence) } @if let Some(s) = &a.status { " — " (s) } }
                 ul.reasons { @for r in &a.reasons { li { (r) } } }
                 @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
-                p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_age(a.evidence_age_secs)) " ago). " (a.caveat) }
+                p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_secs(a.evidence_age_secs)) " ago). " (a.caveat) }
             }
         },
     };
