@@ -170,6 +170,9 @@ pub struct Limits {
     /// Most Registry.Watch streams open at once, across all clients; beyond it a Watch is
     /// refused with RESOURCE_EXHAUSTED. Each costs a small bounded buffer, never a backlog.
     pub max_watch_streams: usize,
+    /// Licences whose Verify reads (decision chain, receipts) are kept in memory between
+    /// writes, a few KB each; 0 turns the cache off.
+    pub verify_cache_licences: usize,
 }
 
 impl Default for Limits {
@@ -184,6 +187,7 @@ impl Default for Limits {
             mirror_entries_per_part: 20_000,
             peer_entries_per_sec: 0,
             max_watch_streams: 1024,
+            verify_cache_licences: 4096,
         }
     }
 }

@@ -27,3 +27,8 @@ pub mod witness;
 
 pub use config::Config;
 pub use server::RunningNode;
+
+/// The allocator `comity-node` runs with (the benchmarks use it too, to measure the node as
+/// shipped): mimalloc, which serves the many small allocations of a gRPC answer faster than
+/// the system allocator (BENCHMARKS.md, Verify).
+pub use mimalloc::MiMalloc as Allocator;

@@ -11,6 +11,9 @@ use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
 use tokio::net::TcpListener;
 
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
 /// Comity registry node: holds signed export-licence decisions and serves them over gRPC.
 #[derive(Parser)]
 #[command(version, about)]

@@ -176,6 +176,7 @@ pub struct Registry {
     /// Bumped after every batch the writer handles, so readers such as Watch streams know to
     /// look at the store again.
     changes: watch::Receiver<u64>,
+    verify_cache: Arc<crate::verify::VerifyCache>,
 }
 
 /// A signed checkpoint just committed here, of the node's own log or a mirrored one.
@@ -219,6 +220,7 @@ impl Registry {
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
             checkpoints,
             changes,
+            verify_cache: Arc::new(crate::verify::VerifyCache::new(config.limits.verify_cache_licences)),
         }
     }
 
@@ -233,6 +235,11 @@ impl Registry {
                 tracing::error!("writer thread panicked");
             }
         }
+    }
+
+    /// What Verify keeps of the store between writes.
+    pub(crate) fn verify_cache(&self) -> &crate::verify::VerifyCache {
+        &self.verify_cache
     }
 
     /// The underlying store (read-only use).

@@ -3,6 +3,7 @@
 //! authority seen in any log it holds. Shared by publishing, mirroring and verification.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use comity_proto::pb;
@@ -23,6 +24,8 @@ pub struct Trust {
     key_sets: RwLock<HashMap<String, Arc<KeySetView>>>,
     /// Recognition agreements in force (latest version of each, not withdrawn), as stored.
     agreements: RwLock<Arc<Vec<StoredAgreement>>>,
+    /// Bumped whenever a key set or agreement is put in force (see [`Trust::version`]).
+    version: AtomicU64,
 }
 
 /// A stored recognition agreement.
@@ -74,7 +77,7 @@ impl Trust {
                 agreements.push(stored);
             }
         }
-        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()), agreements: RwLock::new(Arc::new(agreements)) };
+        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()), agreements: RwLock::new(Arc::new(agreements)), version: AtomicU64::new(0) };
         for (authority, id) in store.key_set_ids()? {
             let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("key set {id} of {authority} is missing from the store"))?;
             match Envelope::parse(bytes).map_err(|e| e.to_string()).and_then(|e| check_key_set(&e, &trust.roots, None).map_err(|e| e.to_string())) {
@@ -111,6 +114,7 @@ impl Trust {
         // Only forward: a concurrent install of an older set never wins.
         if sets.get(&view.authority).is_none_or(|s| s.version < view.version) {
             sets.insert(view.authority.clone(), Arc::new(view));
+            self.version.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -132,6 +136,13 @@ impl Trust {
         }
         next.sort_by(|a, b| a.key().cmp(&b.key()));
         *lock = Arc::new(next);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A number that changes whenever a key set or an agreement is put in force: caches of
+    /// answers that depend on them (Verify's) read it first, like [`crate::store::Store::generation`].
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Checks a key set against the roots and `current` (the set in force at that point).

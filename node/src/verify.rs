@@ -3,12 +3,17 @@
 //! bundle a partner can check without trusting this node. No signature is verified here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
 
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
 use comity_proto::recognition::{CheckedAgreement, Context};
 use comity_proto::statement::StatementId;
-use comity_proto::verdict::{judge, Facts, Link, Question};
+use comity_proto::trust::KeySetView;
+use comity_proto::decision::CheckedDecision;
+use comity_proto::verdict::{check_chain, judge, Facts, Link, Question};
 
 use crate::error::Error;
 use crate::registry::{Registry, StoredLink};
@@ -17,77 +22,204 @@ use crate::trust::StoredAgreement;
 
 /// Answers `q` at time `now`.
 pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
-    let store = registry.store();
     let trust = registry.trust();
-    let chain = registry.chain(&q.authority, &q.licence_id)?;
-    let mut logs = LogViews::default();
-    let mut locations: HashMap<StatementId, (String, u64)> = HashMap::new();
+    let cache = registry.verify_cache();
+    let licence = cache.licence(registry, &q.authority, &q.licence_id)?;
+    let in_force = trust.agreements();
+    let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
+    let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
+    let facts = Facts {
+        issuer_trusted: trust.knows(&q.authority),
+        key_set: licence.key_set.as_deref(),
+        chain: &licence.links,
+        fork: licence.fork.clone(),
+        agreements: &checked,
+        log_heard_at: licence.log_heard_at,
+        default_max_staleness_secs,
+        now,
+        withheld: licence.withheld.clone(),
+        checked: licence.checked.as_deref(),
+    };
+    let judgement = judge(q, &facts);
 
+    // The statements of the proof: the chain, the agreement applied, the issuer's key set and
+    // the relying authority's key set (so the agreement's signature can be checked offline).
+    let mut proven: Vec<Arc<Proven>> = licence.chain_proofs.clone();
+    let agreement = judgement.agreement.map(|i| agreements[i]);
+    if let Some(a) = agreement {
+        proven.extend(cache.statement(registry, &a.id)?);
+    }
+    proven.extend(licence.key_set_proof.clone());
+    if agreement.is_some() {
+        if let Some(set) = trust.key_set(&q.relying_authority) {
+            proven.extend(cache.statement(registry, &set.id)?);
+        }
+    }
+    let oldest = proven.iter().map(|p| p.checkpoint_time).fold(now, i64::min);
+    let proof = pb::ProofBundle {
+        statements: proven.iter().map(|p| p.envelope.clone()).collect(),
+        receipts: proven.iter().map(|p| p.receipt.clone()).collect(),
+        checkpoint_age_secs: now - oldest,
+        openings: licence.openings.clone(),
+    };
+    Ok(pb::VerifyResponse {
+        verdict: judgement.verdict as i32,
+        reasons: judgement.reasons,
+        warnings: judgement.warnings,
+        licence: judgement.state.as_ref().map(|s| s.summary_at(q.context.at)),
+        chain: licence.links.iter().map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: Vec::new(), decision: Some(link.decision.clone()) }).collect(),
+        agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
+        proof: Some(proof),
+        checked_at: now,
+    })
+}
+
+/// What the store holds about one licence, as Verify needs it: everything of an answer that
+/// depends neither on the question's context nor on the time.
+struct LicenceFacts {
+    links: Vec<Link>,
+    /// The decisions of `links`, checked once (`None` when one fails: `judge` says why).
+    checked: Option<Vec<(StatementId, CheckedDecision)>>,
+    key_set: Option<Arc<KeySetView>>,
+    fork: Option<String>,
+    withheld: Option<String>,
+    log_heard_at: Option<i64>,
+    /// The chain's statements with their receipts, in version order.
+    chain_proofs: Vec<Arc<Proven>>,
+    /// The issuer's key set with its receipt.
+    key_set_proof: Option<Arc<Proven>>,
+    openings: Vec<pb::RestrictedOpening>,
+}
+
+/// A statement with its receipt.
+struct Proven {
+    envelope: Vec<u8>,
+    receipt: pb::Receipt,
+    /// Time of the checkpoint the receipt proves inclusion in.
+    checkpoint_time: i64,
+}
+
+/// Reads `authority`'s licence `licence_id` from the store.
+fn read_licence(registry: &Registry, authority: &str, licence_id: &str) -> Result<LicenceFacts, Error> {
+    let store = registry.store();
+    let chain = registry.chain(authority, licence_id)?;
+    let mut logs = LogViews::default();
     let mut links = Vec::with_capacity(chain.len());
     let mut origins: Vec<String> = Vec::new();
+    let mut chain_proofs = Vec::with_capacity(chain.len());
     for link in &chain {
         let location = store.location_of(&link.id)?;
         let logged_at = match &location {
             Some((origin, index)) => store.log(origin).entered_at(*index)?,
             None => None,
         };
-        if let Some((origin, index)) = location {
-            if !origins.contains(&origin) {
-                origins.push(origin.clone());
-            }
-            locations.insert(link.id, (origin, index));
+        let (origin, index) = location.ok_or_else(|| corrupt(format!("statement {} is in no log", link.id)))?;
+        if !origins.contains(&origin) {
+            origins.push(origin.clone());
         }
+        chain_proofs.push(Arc::new(prove(store, &mut logs, origin, index, link.envelope.clone())?));
         links.push(Link { id: link.id, decision: link.decision.clone(), key_ids: link.key_ids.clone(), logged_at });
     }
-
-    let in_force = trust.agreements();
-    let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
-    let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
-    let key_set = trust.key_set(&q.authority);
+    let key_set = registry.trust().key_set(authority);
+    let key_set_proof = match &key_set {
+        Some(set) => proven_statement(store, &mut logs, &set.id)?.map(Arc::new),
+        None => None,
+    };
     // The issuer's log is the one carrying its latest decision; heard from = that log's newest checkpoint.
     let log_heard_at = match origins.last() {
         Some(origin) => logs.latest(store, origin)?.map(|(_, _, time)| time),
         None => None,
     };
-    let facts = Facts {
-        issuer_trusted: trust.knows(&q.authority),
-        key_set: key_set.as_deref(),
-        chain: &links,
-        fork: fork_of(store, &q.authority, &q.licence_id, &origins)?,
-        agreements: &checked,
+    let withheld = withheld_reason(&chain, registry.origin());
+    Ok(LicenceFacts {
+        checked: if withheld.is_none() { check_chain(&links).ok() } else { None },
+        fork: fork_of(store, authority, licence_id, &origins)?,
+        withheld,
+        openings: chain.iter().filter_map(StoredLink::opening).collect(),
+        links,
+        key_set,
         log_heard_at,
-        default_max_staleness_secs,
-        now,
-        withheld: withheld_reason(&chain, registry.origin()),
-    };
-    let judgement = judge(q, &facts);
-
-    // The statements of the proof: the chain, the issuer's key set, the agreement applied and
-    // the relying authority's key set (so the agreement's signature can be checked offline).
-    let mut statements: Vec<(StatementId, Vec<u8>)> = chain.iter().map(|l| (l.id, l.envelope.clone())).collect();
-    let agreement = judgement.agreement.map(|i| agreements[i]);
-    let mut key_sets = vec![key_set];
-    if let Some(a) = agreement {
-        statements.push((a.id, a.envelope.clone()));
-        key_sets.push(trust.key_set(&q.relying_authority));
-    }
-    for set in key_sets.into_iter().flatten() {
-        if let Some(bytes) = store.statement(&set.id)? {
-            statements.push((set.id, bytes));
-        }
-    }
-    let mut proof = proof_bundle(store, &mut logs, &locations, statements, now)?;
-    proof.openings = chain.iter().filter_map(StoredLink::opening).collect();
-    Ok(pb::VerifyResponse {
-        verdict: judgement.verdict as i32,
-        reasons: judgement.reasons,
-        warnings: judgement.warnings,
-        licence: judgement.state.as_ref().map(|s| s.summary_at(q.context.at)),
-        chain: links.into_iter().map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: Vec::new(), decision: Some(link.decision) }).collect(),
-        agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
-        proof: Some(proof),
-        checked_at: now,
+        chain_proofs,
+        key_set_proof,
     })
+}
+
+/// Statement `id` with its receipt, if the store holds it.
+fn proven_statement(store: &Store, logs: &mut LogViews, id: &StatementId) -> Result<Option<Proven>, Error> {
+    let Some(envelope) = store.statement(id)? else { return Ok(None) };
+    let (origin, index) = store.location_of(id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?;
+    prove(store, logs, origin, index, envelope).map(Some)
+}
+
+/// A receipt for entry `index` of log `origin`, proven against the cosigned checkpoint of that
+/// log when it covers the entry, else the latest.
+fn prove(store: &Store, logs: &mut LogViews, origin: String, index: u64, envelope: Vec<u8>) -> Result<Proven, Error> {
+    let (note, (size, _, time)) = logs
+        .notes(store, &origin)?
+        .iter()
+        .find(|(_, (size, _, _))| *size > index)
+        .cloned()
+        .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
+    let hashes = prove_inclusion(size, index, &store.log(&origin)).map_err(corrupt)?;
+    let receipt = pb::Receipt {
+        leaf_hash: comity_proto::log::leaf_hash(&envelope).to_vec(),
+        origin,
+        index,
+        checkpoint: note,
+        inclusion_proof: hashes.into_iter().map(|h| h.to_vec()).collect(),
+    };
+    Ok(Proven { envelope, receipt, checkpoint_time: time })
+}
+
+/// Verify's reads of the store, kept while the store and the trust in force are unchanged: a
+/// partner checking the same licence before every shipment costs one store read per change,
+/// not one per call. Bounded by `limits.verify_cache_licences`; 0 turns it off.
+pub struct VerifyCache {
+    licences: Option<Cache<(String, String), Stamped<LicenceFacts>>>,
+    statements: Option<Cache<StatementId, Stamped<Proven>>>,
+}
+
+/// A cached value with the (store generation, trust version) it was read at.
+type Stamped<T> = Arc<((u64, u64), Arc<T>)>;
+
+impl VerifyCache {
+    /// A cache of up to `licences` licences (and as many agreements and key sets, up to 4096).
+    pub fn new(licences: usize) -> Self {
+        Self { licences: (licences > 0).then(|| Cache::new(licences)), statements: (licences > 0).then(|| Cache::new(licences.min(4096))) }
+    }
+
+    fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<Arc<LicenceFacts>, Error> {
+        let Some(cache) = &self.licences else { return read_licence(registry, authority, licence_id).map(Arc::new) };
+        let key = (authority.to_string(), licence_id.to_string());
+        // Read the stamp before the store: a write racing with the read leaves an entry
+        // stamped older than the data, which the next call reads again.
+        let stamp = stamp(registry);
+        if let Some(hit) = cache.get(&key).filter(|hit| hit.0 == stamp) {
+            return Ok(hit.1.clone());
+        }
+        let facts = Arc::new(read_licence(registry, authority, licence_id)?);
+        cache.insert(key, Arc::new((stamp, facts.clone())));
+        Ok(facts)
+    }
+
+    /// Statement `id` (an agreement or a key set) with its receipt, if it is stored.
+    fn statement(&self, registry: &Registry, id: &StatementId) -> Result<Option<Arc<Proven>>, Error> {
+        let read = || proven_statement(registry.store(), &mut LogViews::default(), id).map(|p| p.map(Arc::new));
+        let Some(cache) = &self.statements else { return read() };
+        let stamp = stamp(registry);
+        if let Some(hit) = cache.get(id).filter(|hit| hit.0 == stamp) {
+            return Ok(Some(hit.1.clone()));
+        }
+        let proven = read()?;
+        if let Some(p) = &proven {
+            cache.insert(*id, Arc::new((stamp, p.clone())));
+        }
+        Ok(proven)
+    }
+}
+
+fn stamp(registry: &Registry) -> (u64, u64) {
+    (registry.store().generation(), registry.trust().version())
 }
 
 /// Why a confidential licence cannot be judged here, when it cannot: this node is not in the
@@ -126,37 +258,6 @@ impl LogViews {
     fn latest(&mut self, store: &Store, origin: &str) -> Result<Option<(u64, TreeHash, i64)>, Error> {
         Ok(self.notes(store, origin)?.iter().map(|(_, f)| *f).max_by_key(|(size, _, time)| (*size, *time)))
     }
-}
-
-/// Each statement with a receipt: its place in its log (from `known`, else the store), proven
-/// against the cosigned checkpoint of that log when it covers it, else the latest.
-fn proof_bundle(store: &Store, logs: &mut LogViews, known: &HashMap<StatementId, (String, u64)>, statements: Vec<(StatementId, Vec<u8>)>, now: i64) -> Result<pb::ProofBundle, Error> {
-    let mut bundle = pb::ProofBundle::default();
-    let mut oldest = now;
-    for (id, bytes) in statements {
-        let (origin, index) = match known.get(&id) {
-            Some(location) => location.clone(),
-            None => store.location_of(&id)?.ok_or_else(|| corrupt(format!("statement {id} is in no log")))?,
-        };
-        let (note, (size, _, time)) = logs
-            .notes(store, &origin)?
-            .iter()
-            .find(|(_, (size, _, _))| *size > index)
-            .cloned()
-            .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
-        oldest = oldest.min(time);
-        let hashes = prove_inclusion(size, index, &store.log(&origin)).map_err(corrupt)?;
-        bundle.receipts.push(pb::Receipt {
-            origin,
-            index,
-            leaf_hash: comity_proto::log::leaf_hash(&bytes).to_vec(),
-            checkpoint: note,
-            inclusion_proof: hashes.into_iter().map(|h| h.to_vec()).collect(),
-        });
-        bundle.statements.push(bytes);
-    }
-    bundle.checkpoint_age_secs = now - oldest;
-    Ok(bundle)
 }
 
 /// Why the licence cannot be relied on: fork evidence against it, or a frozen log carrying it.

@@ -156,6 +156,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         default_max_staleness_secs: max_age_secs,
         now,
         withheld: None,
+        checked: None,
     };
     let judgement = judge(question, &facts);
     Ok(TokenReport { judgement, evidence_time: logged_at.iter().copied().min().unwrap_or(now), issuer_checkpoint_time })

@@ -55,6 +55,14 @@ pub struct Facts<'a> {
     pub now: i64,
     /// Why a confidential licence's decisions cannot be read here, when they cannot.
     pub withheld: Option<String>,
+    /// The chain's decisions already checked ([`check_chain`]), for a caller that answers
+    /// about one licence often; `None`: `judge` checks those it needs.
+    pub checked: Option<&'a [(StatementId, CheckedDecision)]>,
+}
+
+/// Every decision of `chain` checked, or why one fails.
+pub fn check_chain<'a>(chain: impl IntoIterator<Item = &'a Link>) -> Result<Vec<(StatementId, CheckedDecision)>, String> {
+    chain.into_iter().map(|l| CheckedDecision::try_from(l.decision.clone()).map(|d| (l.id, d)).map_err(|e| e.to_string())).collect()
 }
 
 /// The answer.
@@ -107,16 +115,18 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         return Judgement { verdict: Verdict::Restricted, reasons: vec![exists, why.clone()], warnings, state: None, agreement: None };
     }
     let at = q.context.at;
-    let decisions: Vec<(StatementId, CheckedDecision)> = match f
-        .chain
-        .iter()
-        .filter(|l| l.decision.decided_at <= at)
-        .map(|l| CheckedDecision::try_from(l.decision.clone()).map(|d| (l.id, d)))
-        .collect::<Result<_, _>>()
-    {
-        Ok(d) => d,
-        Err(e) => return Judgement::new(Verdict::BadSignature, vec![format!("a stored decision of {licence} is not valid: {e}")]),
+    let checked_here;
+    let checked = match f.checked {
+        Some(checked) => checked,
+        None => {
+            checked_here = match check_chain(f.chain.iter().filter(|l| l.decision.decided_at <= at)) {
+                Ok(d) => d,
+                Err(e) => return Judgement::new(Verdict::BadSignature, vec![format!("a stored decision of {licence} is not valid: {e}")]),
+            };
+            &checked_here
+        }
     };
+    let decisions: Vec<&(StatementId, CheckedDecision)> = checked.iter().filter(|(_, d)| d.decision().decided_at <= at).collect();
     let state = match fold(decisions.iter().map(|(id, d)| (*id, d))) {
         Ok(Some(state)) => state,
         Ok(None) => {

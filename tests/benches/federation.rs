@@ -5,6 +5,10 @@
 //! `COMITY_BENCH_CATCH_UP` lists the log sizes to catch up with (default `100000`; the 1M run in
 //! BENCHMARKS.md used `100000,1000000`).
 
+// The allocator comity-node runs with, so the node is measured as shipped.
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,10 @@
 //! Run: `cargo bench -p comity-tests --bench log` (figures go into BENCHMARKS.md).
 //! `COMITY_BENCH_LOG_SIZE` sets the big log's size (default 1000000).
 
+// The allocator comity-node runs with, so the node is measured as shipped.
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
 use std::time::{Duration, Instant};
 
 use comity_node::log::Overlay;

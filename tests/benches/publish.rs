@@ -3,6 +3,10 @@
 //! Run: `cargo bench -p comity-tests --bench publish` (figures go into BENCHMARKS.md).
 //! Set `COMITY_BENCH_N` to change the number of operations per measurement (default 4000).
 
+// The allocator comity-node runs with, so the node is measured as shipped.
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

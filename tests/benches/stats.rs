@@ -4,6 +4,10 @@
 //! Run: `cargo bench -p comity-tests --bench stats` (figures go into BENCHMARKS.md).
 //! `COMITY_BENCH_LICENCES` sets the number of licences (default 2500, four decisions each).
 
+// The allocator comity-node runs with, so the node is measured as shipped.
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
 use std::time::{Duration, Instant};
 
 use comity_node::stats::{compute, StatsQuery};

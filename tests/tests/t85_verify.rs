@@ -216,3 +216,95 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     assert_eq!(err.code(), Some(tonic::Code::InvalidArgument));
     assert!(err.to_string().contains("destination"), "{err}");
 }
+
+/// Verify keeps what it reads of a licence between writes (`limits.verify_cache_licences`):
+/// every change that bears on an answer — a new decision, a key declared compromised, an
+/// agreement withdrawn, fork evidence — shows in the very next answer after it is
+/// acknowledged, with the earlier answer read (and kept) just before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_answer_never_outlives_a_change() {
+    let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
+    let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
+    let trust_dir = tempfile::tempdir().unwrap();
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
+    };
+    let trust_path = trust_dir.path().join("trust.toml");
+    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    // One node holding BAFA's licences and METI's agreement, so every change is acknowledged here.
+    let node = TestNode::start_with(&[METI], move |c: &mut Config| {
+        c.trust_file = Some(trust_path);
+        c.authorities.push(AuthorityConfig { id: BAFA.into(), name: "BAFA".into(), keys: vec![] });
+    })
+    .await;
+    assert_eq!(node.config().limits.verify_cache_licences, 4096, "the cache is on by default");
+    let mut client = node.client().await;
+    let key_set = |version: u64, k2_compromised: i64| {
+        sign_key_set(pb::KeySet { authority: BAFA.into(), version, keys: vec![signing_key(&k1, 0), signing_key(&k2, k2_compromised)], issued_at: DECIDED }, &[&roots[0], &roots[1]])
+    };
+    client.publish(key_set(1, 0)).await.unwrap();
+    let mut recognition = agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400);
+    client.publish(sign_statement(&recognition, &[&node.signer(METI)])).await.unwrap();
+    let ask = |licence: &str| pb::VerifyRequest {
+        authority: BAFA.into(),
+        licence_id: licence.into(),
+        relying_authority: METI.into(),
+        destination: "JP".into(),
+        control_code: "EU-DU:3A001.a.1".into(),
+        end_user: String::new(),
+        at: 0,
+    };
+    // Asked twice, so the second answer comes from what the node kept.
+    let valid_twice = |client: comity_client::Client, licence: &'static str| async move {
+        let mut client = client;
+        for _ in 0..2 {
+            let answer = client.verify(ask(licence)).await.unwrap();
+            assert_eq!(Verdict::try_from(answer.verdict), Ok(Verdict::Valid), "{licence}: {:?}", answer.reasons);
+        }
+    };
+    let verdict = |answer: pb::VerifyResponse| (Verdict::try_from(answer.verdict).unwrap(), answer.reasons.join("; "));
+
+    // A new decision: a revocation.
+    let g = grant(BAFA, "DE-2026-005001");
+    let first = StatementId::from_slice(&client.publish(sign_decision(g.clone(), &k1)).await.unwrap().statement_id).unwrap();
+    valid_twice(client.clone(), "DE-2026-005001").await;
+    client.publish(sign_decision(follow_up(&g, Action::Revoke, 2, first.0), &k1)).await.unwrap();
+    let (v, why) = verdict(client.verify(ask("DE-2026-005001")).await.unwrap());
+    assert_eq!(v, Verdict::Revoked, "{why}");
+    let answer = client.verify(ask("DE-2026-005001")).await.unwrap();
+    assert_eq!(answer.chain.len(), 2, "the kept chain is the new one");
+    assert_eq!(answer.proof.unwrap().statements.len(), 3, "two decisions and the key set");
+
+    // A key declared compromised (the trust in force changes, not just the store).
+    client.publish(sign_decision(grant(BAFA, "DE-2026-005002"), &k2)).await.unwrap();
+    valid_twice(client.clone(), "DE-2026-005002").await;
+    client.publish(key_set(2, comity_node::registry::now() - 3600)).await.unwrap();
+    let (v, why) = verdict(client.verify(ask("DE-2026-005002")).await.unwrap());
+    assert_eq!(v, Verdict::BadSignature, "{why}");
+    assert!(why.contains("compromised since"), "{why}");
+
+    // The agreement withdrawn.
+    client.publish(sign_decision(grant(BAFA, "DE-2026-005003"), &k1)).await.unwrap();
+    valid_twice(client.clone(), "DE-2026-005003").await;
+    let Some(pb::statement::Kind::Agreement(a)) = &mut recognition.kind else { unreachable!() };
+    a.version = 2;
+    a.withdrawn = true;
+    client.publish(sign_statement(&recognition, &[&node.signer(METI)])).await.unwrap();
+    let (v, why) = verdict(client.verify(ask("DE-2026-005003")).await.unwrap());
+    assert_eq!(v, Verdict::NotRecognised, "{why}");
+
+    // Fork evidence: a second, different version 1, refused but recorded.
+    let mut back = recognition.clone();
+    let Some(pb::statement::Kind::Agreement(a)) = &mut back.kind else { unreachable!() };
+    a.version = 3;
+    a.withdrawn = false;
+    client.publish(sign_statement(&back, &[&node.signer(METI)])).await.unwrap();
+    let fork = grant(BAFA, "DE-2026-005004");
+    client.publish(sign_decision(fork.clone(), &k1)).await.unwrap();
+    valid_twice(client.clone(), "DE-2026-005004").await;
+    let mut other = fork;
+    other.note = "issued twice".into();
+    assert!(client.publish(sign_decision(other, &k1)).await.is_err());
+    let (v, why) = verdict(client.verify(ask("DE-2026-005004")).await.unwrap());
+    assert_eq!(v, Verdict::Forked, "{why}");
+}

@@ -91,6 +91,9 @@ pub struct Store {
     /// Set by the first commit that fails: sled's memory may then hold writes that are not on
     /// disk, so no later commit is attempted until the node restarts and recovers from disk.
     failed: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// Bumped after every write, so caches of what the store held (Verify's) know when to
+    /// read again.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -108,7 +111,7 @@ impl Store {
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
-        let store = Self { db, failed: Default::default() };
+        let store = Self { db, failed: Default::default(), generation: Default::default() };
         store.check_schema(&shown)?;
         Ok(store)
     }
@@ -258,12 +261,23 @@ impl Store {
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
+        self.bump_generation();
         if let Err(e) = written {
             let _ = self.failed.set(e.to_string());
             tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// A number that changes whenever anything is written: read it before reading what a cache
+    /// keeps, and the cached copy is current while the number is unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump_generation(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Every stored statement: (id, envelope bytes).
@@ -446,6 +460,7 @@ impl Store {
         let index = self.log_index_of(id)?.unwrap_or(NOT_IN_OWN_LOG);
         self.db.insert(keys::statement(id), [&index.to_be_bytes()[..], bytes].concat())?;
         self.db.flush()?;
+        self.bump_generation();
         Ok(())
     }
 
@@ -458,6 +473,7 @@ impl Store {
         chunk[at..at + 32].copy_from_slice(&hash);
         self.db.insert(key, chunk)?;
         self.db.flush()?;
+        self.bump_generation();
         Ok(())
     }
 
