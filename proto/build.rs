@@ -12,6 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("comity_descriptor.bin"))
         // Ordered, so a report prints and compares the same everywhere.
         .btree_map(".comity.v1.StatsGroup.actions")
+        // Proofs as shared buffers: a node answers Verify from receipts and envelopes it keeps
+        // (cloning one is a reference count), and a client decodes them without copying.
+        .bytes(".comity.v1.ProofBundle")
+        .bytes(".comity.v1.Receipt")
         .compile_protos(
             &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto", "comity/v1/stats.proto"],
             &["."],

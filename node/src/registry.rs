@@ -667,9 +667,9 @@ fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<P
         receipt: pb::Receipt {
             origin: cp.origin.clone(),
             index: staged.index,
-            leaf_hash: staged.leaf.to_vec(),
+            leaf_hash: staged.leaf.to_vec().into(),
             checkpoint: cp.note.clone(),
-            inclusion_proof: proof.into_iter().map(|h| h.to_vec()).collect(),
+            inclusion_proof: comity_proto::log::wire_proof(&proof),
         },
     })
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use prost::bytes::Bytes;
 use quick_cache::sync::Cache;
 
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
@@ -93,7 +94,7 @@ struct LicenceFacts {
 
 /// A statement with its receipt.
 struct Proven {
-    envelope: Vec<u8>,
+    envelope: Bytes,
     receipt: pb::Receipt,
     /// Time of the checkpoint the receipt proves inclusion in.
     checkpoint_time: i64,
@@ -162,13 +163,13 @@ fn prove(store: &Store, logs: &mut LogViews, origin: String, index: u64, envelop
         .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
     let hashes = prove_inclusion(size, index, &store.log(&origin)).map_err(corrupt)?;
     let receipt = pb::Receipt {
-        leaf_hash: comity_proto::log::leaf_hash(&envelope).to_vec(),
+        leaf_hash: comity_proto::log::leaf_hash(&envelope).to_vec().into(),
         origin,
         index,
         checkpoint: note,
-        inclusion_proof: hashes.into_iter().map(|h| h.to_vec()).collect(),
+        inclusion_proof: comity_proto::log::wire_proof(&hashes),
     };
-    Ok(Proven { envelope, receipt, checkpoint_time: time })
+    Ok(Proven { envelope: envelope.into(), receipt, checkpoint_time: time })
 }
 
 /// Verify's reads of the store, kept while the store and the trust in force are unchanged: a

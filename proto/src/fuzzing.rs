@@ -106,7 +106,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         receipts: vec![pb::Receipt {
             origin: key.verifier().name().into(),
             index: 0,
-            leaf_hash: leaf.to_vec(),
+            leaf_hash: leaf.to_vec().into(),
             checkpoint: key.sign_checkpoint(1, &leaf, 1_793_196_000).expect("sign"),
             inclusion_proof: vec![],
         }],

@@ -336,7 +336,7 @@ pub struct SignedCheckpoint {
 pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &LogVerifier) -> Result<SignedCheckpoint, LogError> {
     let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
     let leaf = leaf_hash(envelope);
-    if receipt.leaf_hash.as_slice() != leaf.as_slice() {
+    if receipt.leaf_hash.as_ref() != leaf.as_slice() {
         return Err(LogError::BadInclusionProof("receipt's leaf hash is not the hash of the envelope".into()));
     }
     if receipt.origin != checkpoint.origin {
@@ -347,9 +347,15 @@ pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &
     Ok(checkpoint)
 }
 
+/// Proof hashes for the wire: one buffer, each hash a slice of it.
+pub fn wire_proof(hashes: &[TreeHash]) -> Vec<prost::bytes::Bytes> {
+    let all = prost::bytes::Bytes::from(hashes.concat());
+    (0..hashes.len()).map(|i| all.slice(i * 32..(i + 1) * 32)).collect()
+}
+
 /// Converts wire proof hashes, refusing any that is not 32 bytes.
-pub fn proof_hashes(raw: &[Vec<u8>]) -> Result<Vec<TreeHash>, String> {
-    raw.iter().map(|h| h.as_slice().try_into().map_err(|_| format!("proof hash of {} bytes", h.len()))).collect()
+pub fn proof_hashes(raw: &[impl AsRef<[u8]>]) -> Result<Vec<TreeHash>, String> {
+    raw.iter().map(|h| h.as_ref().try_into().map_err(|_| format!("proof hash of {} bytes", h.as_ref().len()))).collect()
 }
 
 /// Reads stored hashes by their `tlog` stored-hash index (see [`stored_hash_index`]).

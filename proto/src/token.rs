@@ -55,7 +55,7 @@ pub fn token_from_answer(authority: &str, licence_id: &str, answer: &pb::VerifyR
     if proof.statements.is_empty() {
         return Err(TokenError::Refused(format!("the node holds no decision on {authority}/{licence_id}")));
     }
-    let token = pb::LicenceToken { format: TOKEN_FORMAT, authority: authority.into(), licence_id: licence_id.into(), statements: proof.statements, receipts: proof.receipts };
+    let token = pb::LicenceToken { format: TOKEN_FORMAT, authority: authority.into(), licence_id: licence_id.into(), statements: proof.statements.into_iter().map(Vec::from).collect(), receipts: proof.receipts };
     Ok(token.encode_to_vec())
 }
 

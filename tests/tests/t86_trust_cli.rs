@@ -171,6 +171,12 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
         let i = v.len() / 2;
         v[i] ^= 1;
     };
+    // Receipts hold shared buffers: flip a copy.
+    let flip_shared = move |b: &mut prost::bytes::Bytes| {
+        let mut v = b.to_vec();
+        flip(&mut v);
+        *b = v.into();
+    };
     type Edit = Box<dyn Fn(&mut pb::LicenceToken)>;
     let edits: Vec<(&str, Edit)> = vec![
         ("format", Box::new(|t| t.format = 2)),
@@ -182,13 +188,13 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
         })),
         ("receipt origin", Box::new(|t| t.receipts[0].origin = "registry.evil.example/log".into())),
         ("receipt index", Box::new(|t| t.receipts[0].index += 1)),
-        ("receipt leaf hash", Box::new(move |t| flip(&mut t.receipts[0].leaf_hash))),
+        ("receipt leaf hash", Box::new(move |t| flip_shared(&mut t.receipts[0].leaf_hash))),
         ("receipt checkpoint", Box::new(|t| t.receipts[0].checkpoint = t.receipts[0].checkpoint.replacen('\n', "\n1", 1))),
         ("receipt inclusion proof", Box::new(move |t| {
             if let Some(h) = t.receipts[1].inclusion_proof.first_mut() {
-                flip(h);
+                flip_shared(h);
             } else {
-                t.receipts[1].inclusion_proof.push(vec![0; 32]);
+                t.receipts[1].inclusion_proof.push(vec![0; 32].into());
             }
         })),
     ];
