@@ -131,7 +131,7 @@ impl registry_server::Registry for RegistryService {
         let r = request.into_inner();
         licence_ref(&r.authority, &r.licence_id)?;
         let question = crate::verify::question(r, now)?;
-        // A verdict is a few cached sled reads and no signature work (~70 µs, BENCHMARKS.md):
+        // A verdict is a few cached sled reads and no signature work (~10-50 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
         let answer = crate::verify::verify(&self.registry, &question, self.max_staleness_secs, now)?;
