@@ -64,16 +64,22 @@ fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
     }
 }
 
+/// A trust file pinning BAFA's two root keys (2 of 2), in a directory kept while it is held.
+fn trust_file(roots: &[Signer; 2]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
+    };
+    let path = dir.path().join("trust.toml");
+    std::fs::write(&path, trust.to_toml()).unwrap();
+    (dir, path)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
-    let trust_dir = tempfile::tempdir().unwrap();
-    let trust = TrustFile {
-        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
-    };
-    let trust_path = trust_dir.path().join("trust.toml");
-    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    let (_trust_dir, trust_path) = trust_file(&roots);
 
     // B: the Japanese and Korean authorities' node, trusting BAFA by its root keys.
     let b_trust = trust_path.clone();
@@ -225,12 +231,7 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
 async fn a_kept_answer_never_outlives_a_change() {
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
-    let trust_dir = tempfile::tempdir().unwrap();
-    let trust = TrustFile {
-        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
-    };
-    let trust_path = trust_dir.path().join("trust.toml");
-    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    let (_trust_dir, trust_path) = trust_file(&roots);
     // One node holding BAFA's licences and METI's agreement, so every change is acknowledged here.
     let node = TestNode::start_with(&[METI], move |c: &mut Config| {
         c.trust_file = Some(trust_path);
