@@ -8,12 +8,12 @@ use std::sync::Arc;
 use prost::bytes::Bytes;
 use quick_cache::sync::Cache;
 
+use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
 use comity_proto::recognition::{CheckedAgreement, Context};
 use comity_proto::statement::StatementId;
 use comity_proto::trust::KeySetView;
-use comity_proto::decision::CheckedDecision;
 use comity_proto::verdict::{check_chain, judge, Facts, Link, Question};
 
 use crate::error::Error;
@@ -109,12 +109,8 @@ fn read_licence(registry: &Registry, authority: &str, licence_id: &str) -> Resul
     let mut origins: Vec<String> = Vec::new();
     let mut chain_proofs = Vec::with_capacity(chain.len());
     for link in &chain {
-        let location = store.location_of(&link.id)?;
-        let logged_at = match &location {
-            Some((origin, index)) => store.log(origin).entered_at(*index)?,
-            None => None,
-        };
-        let (origin, index) = location.ok_or_else(|| corrupt(format!("statement {} is in no log", link.id)))?;
+        let (origin, index) = store.location_of(&link.id)?.ok_or_else(|| corrupt(format!("statement {} is in no log", link.id)))?;
+        let logged_at = store.log(&origin).entered_at(index)?;
         if !origins.contains(&origin) {
             origins.push(origin.clone());
         }
@@ -181,7 +177,7 @@ pub struct VerifyCache {
 }
 
 /// A cached value with the (store generation, trust version) it was read at.
-type Stamped<T> = Arc<((u64, u64), Arc<T>)>;
+type Stamped<T> = ((u64, u64), Arc<T>);
 
 impl VerifyCache {
     /// A cache of up to `licences` licences (and as many agreements and key sets, up to 4096).
@@ -190,37 +186,32 @@ impl VerifyCache {
     }
 
     fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<Arc<LicenceFacts>, Error> {
-        let Some(cache) = &self.licences else { return read_licence(registry, authority, licence_id).map(Arc::new) };
-        let key = (authority.to_string(), licence_id.to_string());
-        // Read the stamp before the store: a write racing with the read leaves an entry
-        // stamped older than the data, which the next call reads again.
-        let stamp = stamp(registry);
-        if let Some(hit) = cache.get(&key).filter(|hit| hit.0 == stamp) {
-            return Ok(hit.1.clone());
-        }
-        let facts = Arc::new(read_licence(registry, authority, licence_id)?);
-        cache.insert(key, Arc::new((stamp, facts.clone())));
-        Ok(facts)
+        let read = || read_licence(registry, authority, licence_id).map(Some);
+        let facts = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), read)?;
+        Ok(facts.expect("read_licence always answers"))
     }
 
     /// Statement `id` (an agreement or a key set) with its receipt, if it is stored.
     fn statement(&self, registry: &Registry, id: &StatementId) -> Result<Option<Arc<Proven>>, Error> {
-        let read = || proven_statement(registry.store(), &mut LogViews::default(), id).map(|p| p.map(Arc::new));
-        let Some(cache) = &self.statements else { return read() };
-        let stamp = stamp(registry);
-        if let Some(hit) = cache.get(id).filter(|hit| hit.0 == stamp) {
-            return Ok(Some(hit.1.clone()));
-        }
-        let proven = read()?;
-        if let Some(p) = &proven {
-            cache.insert(*id, Arc::new((stamp, p.clone())));
-        }
-        Ok(proven)
+        kept(self.statements.as_ref(), registry, *id, || proven_statement(registry.store(), &mut LogViews::default(), id))
     }
 }
 
-fn stamp(registry: &Registry) -> (u64, u64) {
-    (registry.store().generation(), registry.trust().version())
+/// The value kept under `key` if it was read at the current stamp, else `read()` (kept when
+/// there is one). Without a cache, always `read()`.
+fn kept<K: Eq + std::hash::Hash, T>(cache: Option<&Cache<K, Stamped<T>>>, registry: &Registry, key: K, read: impl FnOnce() -> Result<Option<T>, Error>) -> Result<Option<Arc<T>>, Error> {
+    let Some(cache) = cache else { return Ok(read()?.map(Arc::new)) };
+    // Read the stamp before the store: a write racing with the read leaves an entry stamped
+    // older than the data, which the next call reads again.
+    let stamp = (registry.store().generation(), registry.trust().version());
+    if let Some((_, value)) = cache.get(&key).filter(|(at, _)| *at == stamp) {
+        return Ok(Some(value));
+    }
+    let value = read()?.map(Arc::new);
+    if let Some(v) = &value {
+        cache.insert(key, (stamp, v.clone()));
+    }
+    Ok(value)
 }
 
 /// Why a confidential licence cannot be judged here, when it cannot: this node is not in the

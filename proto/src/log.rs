@@ -350,7 +350,7 @@ pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &
 /// Proof hashes for the wire: one buffer, each hash a slice of it.
 pub fn wire_proof(hashes: &[TreeHash]) -> Vec<prost::bytes::Bytes> {
     let all = prost::bytes::Bytes::from(hashes.concat());
-    (0..hashes.len()).map(|i| all.slice(i * 32..(i + 1) * 32)).collect()
+    (0..hashes.len()).map(|i| all.slice(i * HASH_SIZE..(i + 1) * HASH_SIZE)).collect()
 }
 
 /// Converts wire proof hashes, refusing any that is not 32 bytes.
