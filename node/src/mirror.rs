@@ -15,7 +15,7 @@ use comity_proto::decision::CheckedDecision;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::statement::{Envelope, StatementError};
+use comity_proto::statement::{verify_batch, Envelope, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
@@ -454,13 +454,25 @@ enum Verified {
     NewKey(Envelope, String, Checked),
 }
 
+impl Verified {
+    fn envelope(&self) -> &Envelope {
+        match self {
+            Verified::Done(e, _) | Verified::NewKey(e, _, _) => e,
+        }
+    }
+}
+
 /// Parses entries `offset..` of log `origin` and checks each: a decision of an authority
 /// trusted here with every signature verified, or a key set signed by a threshold of its
-/// authority's roots.
+/// authority's roots. Signatures by keys known here are checked together with ed25519 batch
+/// verification, which accepts exactly what `verify_strict` accepts (`verify_batch`).
 fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> Result<Vec<Verified>, RoundError> {
     let refuse = |index: u64, m: String| RoundError::Refused(format!("entry {index} of {origin}: {m}"));
     let mut out = Vec::with_capacity(raw.len());
-    let mut keys_of: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
+    // Each authority's candidate keys with their key ids, worked out once per part.
+    let mut keys_of: HashMap<String, Arc<Vec<(String, VerifyingKey)>>> = HashMap::new();
+    // Entries whose signatures are checked in the batch: (position in `out`, the keys they may use).
+    let mut batch: Vec<(usize, Arc<Vec<(String, VerifyingKey)>>)> = Vec::new();
     for (i, bytes) in raw.into_iter().enumerate() {
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
@@ -487,16 +499,33 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
         if !trust.knows(&authority) {
             return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
         }
-        let keys = keys_of.entry(authority.clone()).or_insert_with(|| trust.candidate_keys(&authority));
-        // One verify_strict per signature: batch verification with the pre-checks that make
-        // it accept exactly what verify_strict accepts measured slower (BENCHMARKS.md).
-        let verified = match envelope.verify_with(keys) {
-            Ok(signers) => Verified::Done(envelope, checked.signed_by(signers)),
+        let keys = keys_of
+            .entry(authority.clone())
+            .or_insert_with(|| Arc::new(trust.candidate_keys(&authority).into_iter().map(|k| (comity_proto::statement::key_id(&k), k)).collect()))
+            .clone();
+        if envelope.key_ids().all(|id| keys.iter().any(|(known, _)| known == id)) {
+            batch.push((out.len(), keys));
+            out.push(Verified::Done(envelope, checked));
+        } else if matches!(checked, Checked::Agreement { .. }) {
+            return Err(refuse(index, StatementError::UnknownKey(envelope.key_ids().find(|id| !keys.iter().any(|(k, _)| k == id)).unwrap_or_default().into()).to_string()));
+        } else {
             // A decision may be signed by a key that a key set earlier in this batch introduces.
-            Err(StatementError::UnknownKey(_)) if !matches!(checked, Checked::Agreement { .. }) => Verified::NewKey(envelope, authority, checked),
-            Err(e) => return Err(refuse(index, e.to_string())),
-        };
-        out.push(verified);
+            out.push(Verified::NewKey(envelope, authority, checked));
+        }
     }
-    Ok(out)
+    let envelopes: Vec<&Envelope> = batch.iter().map(|(at, _)| out[*at].envelope()).collect();
+    let lookup = |n: usize, id: &str| batch[n].1.iter().find(|(known, _)| known == id).map(|(_, k)| *k);
+    let signers = verify_batch(&envelopes, lookup).map_err(|(n, e)| refuse(offset + batch[n].0 as u64, e.to_string()))?;
+    let mut signed_by: Vec<Option<Vec<VerifyingKey>>> = vec![None; out.len()];
+    for ((at, _), keys) in batch.iter().zip(signers) {
+        signed_by[*at] = Some(keys);
+    }
+    Ok(out
+        .into_iter()
+        .zip(signed_by)
+        .map(|(verified, keys)| match (verified, keys) {
+            (Verified::Done(envelope, checked), Some(keys)) => Verified::Done(envelope, checked.signed_by(keys)),
+            (verified, _) => verified,
+        })
+        .collect())
 }

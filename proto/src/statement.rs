@@ -5,6 +5,7 @@
 //! never re-encoded: a statement's id is the SHA-256 of the envelope exactly as received, and an
 //! envelope that is not in canonical protobuf form is refused, so one statement has one id.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -269,61 +270,108 @@ impl Envelope {
 }
 
 /// Checks the signatures of many envelopes with ed25519 batch verification, accepting exactly
-/// what [`Envelope::verify`] (`verify_strict`) accepts, and returns the first failure as
-/// (index, error).
+/// what [`Envelope::verify`] (`verify_strict`) accepts. Returns the keys that signed each
+/// envelope, or the first failure as (index, error).
 ///
-/// Batch verification checks one random linear combination of the cofactorless equations,
-/// and alone it would accept some signatures `verify_strict` refuses: one whose R (or key)
-/// carries a small-order component passes whenever the random weight kills that component
-/// (half the time for order 2). So every R and key must first be torsion-free and not of
-/// small order; then a combination that sums to zero means every equation holds, except with
-/// probability about 2^-128. A failing batch is re-checked one signature at a time to name
-/// the culprit.
+/// A batch checks one random linear combination of the cofactorless equations
+/// `R = [s]B - [k]A`. Alone it would accept some signatures `verify_strict` refuses: one whose
+/// R carries a small-order component T passes whenever the random weight kills T (half the time
+/// for order 2). With a torsion-free key every R that `verify_strict` accepts is torsion-free,
+/// so the batch also requires every R to be torsion-free ([`all_torsion_free`]: one random
+/// subset-sum test per 64 trials instead of a scalar multiplication per signature), canonically
+/// encoded and not the identity. Signatures by a key with a small-order component (which
+/// `verify_strict` does accept) are checked alone. A batch that fails is checked again one
+/// signature at a time, so the answer, and the error named, are `verify_strict`'s.
 ///
-/// `lookup(envelope, key_id)` gives the key an envelope's signature may be checked with (so it
-/// can depend on the envelope's authority).
-pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(&Envelope, &str) -> Option<VerifyingKey>) -> Result<(), (usize, StatementError)> {
+/// `lookup(index, key_id)` gives the key the signature of `envelopes[index]` may be checked
+/// with (so it can depend on the envelope's authority).
+pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(usize, &str) -> Option<VerifyingKey>) -> Result<Vec<Vec<VerifyingKey>>, (usize, StatementError)> {
     use curve25519_dalek::edwards::CompressedEdwardsY;
-    const CHUNK: usize = 256;
-    let mut torsion_free_keys: Vec<VerifyingKey> = Vec::new();
+    // Large enough that the per-chunk costs (the multiscalar set-up, 64 torsion checks) vanish
+    // per signature, small enough to keep a failing chunk's re-check short.
+    const CHUNK: usize = 1024;
+    let mut batchable_keys: HashMap<[u8; 32], bool> = HashMap::new();
+    let mut signers = Vec::with_capacity(envelopes.len());
     for (start, chunk) in envelopes.chunks(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)) {
+        let strict = |offset: usize| chunk[offset].verify(|id| lookup(start + offset, id)).map(|_| ()).map_err(|e| (start + offset, e));
         let mut messages = Vec::with_capacity(chunk.len());
         let mut signatures = Vec::with_capacity(chunk.len());
         let mut keys = Vec::with_capacity(chunk.len());
+        let mut rs = Vec::with_capacity(chunk.len());
+        let mut alone = Vec::new();
         for (offset, envelope) in chunk.iter().enumerate() {
-            let index = start + offset;
-            let lookup = |id: &str| lookup(envelope, id);
-            let parts = envelope.signed_parts(&lookup).map_err(|e| (index, e))?;
-            let message = pae(STATEMENT_PAYLOAD_TYPE, &envelope.body);
-            for (signature, key) in parts {
-                let r_ok = CompressedEdwardsY(signature.r_bytes().to_owned())
-                    .decompress()
-                    .is_some_and(|r| !r.is_small_order() && r.is_torsion_free());
-                if !torsion_free_keys.contains(&key) {
-                    if key.is_weak() || !key.to_edwards().is_torsion_free() {
-                        return Err((index, envelope.verify(lookup).err().unwrap_or(StatementError::BadSignature("key with a small-order component".into()))));
+            let parts = envelope.signed_parts(&|id: &str| lookup(start + offset, id)).map_err(|e| (start + offset, e))?;
+            signers.push(parts.iter().map(|(_, key)| *key).collect());
+            let batchable = parts.iter().all(|(signature, key)| {
+                *batchable_keys.entry(key.to_bytes()).or_insert_with(|| !key.is_weak() && key.to_edwards().is_torsion_free())
+                    && canonical_point_encoding(signature.r_bytes())
+            });
+            let decompressed: Option<Vec<_>> = parts.iter().map(|(signature, _)| CompressedEdwardsY(*signature.r_bytes()).decompress()).collect();
+            match decompressed {
+                // The identity and every other small-order R: refused by verify_strict, which says why.
+                Some(points) if batchable && points.iter().all(|r| !r.is_small_order()) => {
+                    let message = pae(STATEMENT_PAYLOAD_TYPE, &envelope.body);
+                    for ((signature, key), r) in parts.into_iter().zip(points) {
+                        messages.push(message.clone());
+                        signatures.push(signature);
+                        keys.push(key);
+                        rs.push(r);
                     }
-                    torsion_free_keys.push(key);
                 }
-                if !r_ok {
-                    // verify_strict refuses it too; let it say why.
-                    return Err((index, envelope.verify(lookup).err().unwrap_or(StatementError::BadSignature("signature R has a small-order component".into()))));
-                }
-                messages.push(message.clone());
-                signatures.push(signature);
-                keys.push(key);
+                _ => alone.push(offset),
             }
         }
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        if ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_err() {
-            for (offset, envelope) in chunk.iter().enumerate() {
-                envelope.verify(|id| lookup(envelope, id)).map_err(|e| (start + offset, e))?;
-            }
-            // Every signature verifies alone: cannot happen when the batch fails; refuse anyway.
-            return Err((start, StatementError::BadSignature("batch verification failed".into())));
+        let batch_holds = all_torsion_free(&rs) && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+        if batch_holds {
+            alone.into_iter().try_for_each(strict)?;
+        } else {
+            (0..chunk.len()).try_for_each(strict)?;
         }
     }
-    Ok(())
+    Ok(signers)
+}
+
+/// Whether the bytes are the canonical encoding of a field element y < p (x's sign bit aside),
+/// as `verify_strict` requires of R by comparing it with a freshly compressed point.
+fn canonical_point_encoding(bytes: &[u8; 32]) -> bool {
+    // p = 2^255 - 19: y is non-canonical exactly when its low 255 bits are p..2^255-1, that is
+    // bytes 1..31 all 0xff (bit 255 masked) and byte 0 at least 0xed.
+    let top_ones = bytes[1..31].iter().all(|b| *b == 0xff) && bytes[31] & 0x7f == 0x7f;
+    let y_canonical = !(top_ones && bytes[0] >= 0xed);
+    // x = 0 only for y = 1 and y = -1; its sign bit must then be 0.
+    let y_is_plus_minus_one = bytes[1..31].iter().all(|b| *b == 0) && bytes[31] & 0x7f == 0 && bytes[0] == 1
+        || top_ones && bytes[0] == 0xec;
+    y_canonical && !(y_is_plus_minus_one && bytes[31] & 0x80 != 0)
+}
+
+/// Trials of [`all_torsion_free`]: a point with a small-order component survives each with
+/// probability at most 1/2.
+const TORSION_TRIALS: usize = 64;
+
+/// Whether every point lies in the prime-order subgroup, except with probability 2^-64 when
+/// one does not. Each trial sums a random subset of the points and checks the sum alone: if
+/// point j carries a small-order component T, then for any choice of the other points the two
+/// sums with and without j differ by T, so at most one of them is torsion-free. Costs 32 point
+/// additions per point plus 64 scalar multiplications, instead of one scalar multiplication
+/// per point.
+pub fn all_torsion_free(points: &[curve25519_dalek::EdwardsPoint]) -> bool {
+    use rand::RngCore;
+    if points.is_empty() {
+        return true;
+    }
+    // thread_rng is a CSPRNG seeded by the OS: a signer cannot predict the subsets.
+    let mut rng = rand::thread_rng();
+    let mut sums = [curve25519_dalek::EdwardsPoint::default(); TORSION_TRIALS];
+    for point in points {
+        let mut chosen = rng.next_u64();
+        while chosen != 0 {
+            let trial = chosen.trailing_zeros() as usize;
+            sums[trial] += point;
+            chosen &= chosen - 1;
+        }
+    }
+    sums.iter().all(|sum| sum.is_torsion_free())
 }
 
 #[cfg(test)]
@@ -492,50 +540,139 @@ mod tests {
         assert!(matches!(error, StatementError::UnknownKey(_)));
     }
 
+    /// The point of order 2, (0, -1).
+    fn order_two() -> curve25519_dalek::EdwardsPoint {
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let t = curve25519_dalek::edwards::CompressedEdwardsY(minus_one).decompress().unwrap();
+        assert!(t.is_small_order() && t != curve25519_dalek::EdwardsPoint::default());
+        t
+    }
+
+    /// An envelope whose signature has R = [r]B + T for a small-order T, the scalar s made with
+    /// the secret `a` of the public key `public` (which need not be `a`'s own key):
+    /// s = r + k·a, so [s]B - [k]A = R - T - [k](A - [a]B).
+    fn crafted(key_id: &str, a: curve25519_dalek::Scalar, public: &VerifyingKey, licence: &str, r: u8, t: curve25519_dalek::EdwardsPoint) -> (Envelope, bool) {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::Sha512;
+        let mut d = sample_decision();
+        d.licence_id = licence.into();
+        let body = pb::Statement { kind: Some(pb::statement::Kind::Decision(d)) }.encode_to_vec();
+        let message = pae(STATEMENT_PAYLOAD_TYPE, &body);
+        let big_r = (Scalar::from_bytes_mod_order([r; 32]) * B + t).compress();
+        let k = Scalar::from_hash(Sha512::new().chain_update(big_r.as_bytes()).chain_update(public.as_bytes()).chain_update(&message));
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(big_r.as_bytes());
+        sig[32..].copy_from_slice((Scalar::from_bytes_mod_order([r; 32]) + k * a).as_bytes());
+        let bare_batch_accepts = ed25519_dalek::verify_batch(&[&message], &[Signature::from_bytes(&sig)], &[*public]).is_ok();
+        let env = pb::SignedStatement { body, signatures: vec![pb::Signature { key_id: key_id.into(), sig: sig.to_vec() }] };
+        (Envelope::parse(env.encode_to_vec()).unwrap(), bare_batch_accepts)
+    }
+
     /// A signer who knows the secret scalar can add a small-order point T to R: then
     /// [s]B - [k]A = R - T, so verify_strict refuses it, while a bare batch check (whose random
     /// weight z kills T whenever z is even) would accept it about half the time.
     #[test]
     fn batch_verification_refuses_what_verify_strict_refuses() {
-        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
-        use curve25519_dalek::edwards::CompressedEdwardsY;
-        use curve25519_dalek::scalar::Scalar;
-        use sha2::Sha512;
         let s = signer();
-        let a = s.key.to_scalar();
-        let public = s.verifying_key();
-        // The point of order 2: (0, -1).
-        let mut minus_one = [0u8; 32];
-        minus_one[0] = 0xec;
-        minus_one[1..31].fill(0xff);
-        minus_one[31] = 0x7f;
-        let t = CompressedEdwardsY(minus_one).decompress().unwrap();
-        assert!(t.is_small_order() && t != curve25519_dalek::EdwardsPoint::default());
-        let mut refused_by_bare_batch = 0;
+        let (a, public, t) = (s.key.to_scalar(), s.verifying_key(), order_two());
+        let mut accepted_by_bare_batch = 0;
         for i in 0..16u8 {
-            let mut d = sample_decision();
-            d.licence_id = format!("DE-2026-TORSION-{i}");
-            let body = pb::Statement { kind: Some(pb::statement::Kind::Decision(d)) }.encode_to_vec();
-            let message = pae(STATEMENT_PAYLOAD_TYPE, &body);
-            let r = Scalar::from_bytes_mod_order([i + 1; 32]);
-            let big_r = (r * B + t).compress();
-            let k = Scalar::from_hash(Sha512::new().chain_update(big_r.as_bytes()).chain_update(public.as_bytes()).chain_update(&message));
-            let sig_s = r + k * a;
-            let mut sig = [0u8; 64];
-            sig[..32].copy_from_slice(big_r.as_bytes());
-            sig[32..].copy_from_slice(sig_s.as_bytes());
-            let signature = Signature::from_bytes(&sig);
-            assert!(public.verify_strict(&message, &signature).is_err());
-            if ed25519_dalek::verify_batch(&[&message], &[signature], &[public]).is_err() {
-                refused_by_bare_batch += 1;
-            }
-            let env = pb::SignedStatement { body, signatures: vec![pb::Signature { key_id: s.key_id().into(), sig: sig.to_vec() }] };
-            let envelope = Envelope::parse(env.encode_to_vec()).unwrap();
+            let (envelope, bare) = crafted(s.key_id(), a, &public, &format!("DE-2026-TORSION-{i}"), i + 1, t);
+            assert!(envelope.verify(lookup_for(&s)).is_err());
+            accepted_by_bare_batch += usize::from(bare);
             let valid = envelopes(3, &s);
             let refs = [&valid[0], &envelope, &valid[1]];
             assert_eq!(verify_batch(&refs, |_, id| lookup_for(&s)(id)).unwrap_err().0, 1);
         }
-        // The pre-check matters: the bare batch equation let some of these through.
-        assert!(refused_by_bare_batch < 16, "bare batch refused all 16; the test no longer shows the gap");
+        // The torsion test matters: the bare batch equation let some of these through.
+        assert!(accepted_by_bare_batch > 0, "bare batch refused all 16; the test no longer shows the gap");
+    }
+
+    /// Two such signatures whose small-order parts cancel in any combination with weights of
+    /// equal parity: a torsion test on the sum of all R would miss them; one per random subset
+    /// does not.
+    #[test]
+    fn batch_verification_refuses_torsion_that_cancels_in_pairs() {
+        let s = signer();
+        let (a, public, t) = (s.key.to_scalar(), s.verifying_key(), order_two());
+        for round in 0..8u8 {
+            let mut all = envelopes(40, &s);
+            all[17] = crafted(s.key_id(), a, &public, "DE-2026-PAIR-1", 2 * round + 1, t).0;
+            all[29] = crafted(s.key_id(), a, &public, "DE-2026-PAIR-2", 2 * round + 2, t).0;
+            let refs: Vec<&Envelope> = all.iter().collect();
+            let (index, error) = verify_batch(&refs, |_, id| lookup_for(&s)(id)).unwrap_err();
+            assert_eq!((index, error), (17, StatementError::BadSignature(s.key_id().into())));
+        }
+    }
+
+    /// verify_strict accepts a key with a small-order component (it only refuses keys of small
+    /// order), and so must the batch: such signatures are checked alone.
+    #[test]
+    fn batch_verification_accepts_what_verify_strict_accepts_from_a_mixed_order_key() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        let a = curve25519_dalek::Scalar::from_bytes_mod_order([5u8; 32]);
+        let t = order_two();
+        let public = VerifyingKey::from_bytes((a * B + t).compress().as_bytes()).unwrap();
+        assert!(!public.is_weak() && !public.to_edwards().is_torsion_free());
+        let id = key_id(&public);
+        // [s]B - [k]A = [r]B + [k]T: with R = [r]B + T that holds when k is odd.
+        let mut strict_valid = Vec::new();
+        let mut strict_invalid = Vec::new();
+        for r in 1..=40u8 {
+            let (envelope, _) = crafted(&id, a, &public, &format!("DE-2026-MIXED-{r}"), r, t);
+            if envelope.verify(|_| Some(public)).is_ok() { strict_valid.push(envelope) } else { strict_invalid.push(envelope) }
+        }
+        assert!(!strict_valid.is_empty() && !strict_invalid.is_empty());
+        let s = signer();
+        let mut all = envelopes(5, &s);
+        all.extend(strict_valid);
+        let lookup = |_: usize, key: &str| if key == id { Some(public) } else { lookup_for(&s)(key) };
+        let refs: Vec<&Envelope> = all.iter().collect();
+        assert_eq!(verify_batch(&refs, lookup).unwrap().len(), all.len());
+        all.push(strict_invalid.remove(0));
+        let refs: Vec<&Envelope> = all.iter().collect();
+        assert_eq!(verify_batch(&refs, lookup).unwrap_err().0, all.len() - 1);
+    }
+
+    #[test]
+    fn point_encodings_must_be_canonical() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        // Real points encode canonically.
+        for i in 1..50u8 {
+            let p = (curve25519_dalek::Scalar::from(i) * B).compress();
+            assert!(canonical_point_encoding(p.as_bytes()));
+        }
+        // y = p + 1 (the identity written the long way) and y = 2^255 - 1.
+        let mut p_plus_one = [0xffu8; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        assert!(!canonical_point_encoding(&p_plus_one));
+        assert!(!canonical_point_encoding(&[0xff; 32]));
+        // The identity and (0, -1) with the sign bit of x set, though x = 0.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(canonical_point_encoding(&identity));
+        identity[31] |= 0x80;
+        assert!(!canonical_point_encoding(&identity));
+        let mut minus_one = order_two().compress().to_bytes();
+        assert!(canonical_point_encoding(&minus_one));
+        minus_one[31] |= 0x80;
+        assert!(!canonical_point_encoding(&minus_one));
+    }
+
+    #[test]
+    fn torsion_test_finds_one_small_order_component_among_many() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        let mut points: Vec<_> = (1..300u64).map(|i| curve25519_dalek::Scalar::from(i * 7919) * B).collect();
+        assert!(all_torsion_free(&points));
+        assert!(all_torsion_free(&[]));
+        points[123] += order_two();
+        assert!(!all_torsion_free(&points));
+        // Two equal components cancel in a plain sum, never in every subset sum.
+        points[200] += order_two();
+        assert!(!all_torsion_free(&points));
     }
 }
