@@ -446,6 +446,9 @@ pub fn verify_peer_checkpoint(verifier: &LogVerifier, note: &str, now: i64) -> R
     Ok(checkpoint)
 }
 
+/// An authority's candidate keys, each with its key id.
+type KeysById = Arc<Vec<(String, VerifyingKey)>>;
+
 /// An entry after the parallel checks.
 enum Verified {
     Done(Envelope, Checked),
@@ -470,9 +473,9 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
     let refuse = |index: u64, m: String| RoundError::Refused(format!("entry {index} of {origin}: {m}"));
     let mut out = Vec::with_capacity(raw.len());
     // Each authority's candidate keys with their key ids, worked out once per part.
-    let mut keys_of: HashMap<String, Arc<Vec<(String, VerifyingKey)>>> = HashMap::new();
+    let mut keys_of: HashMap<String, KeysById> = HashMap::new();
     // Entries whose signatures are checked in the batch: (position in `out`, the keys they may use).
-    let mut batch: Vec<(usize, Arc<Vec<(String, VerifyingKey)>>)> = Vec::new();
+    let mut batch: Vec<(usize, KeysById)> = Vec::new();
     for (i, bytes) in raw.into_iter().enumerate() {
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use prost::bytes::Bytes;
 use quick_cache::sync::Cache;
@@ -35,7 +36,10 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         chain: &licence.links,
         fork: licence.fork.clone(),
         agreements: &checked,
-        log_heard_at: licence.log_heard_at,
+        log_heard_at: match &licence.issuer_log {
+            Some(origin) => cache.heard_at(registry, origin)?,
+            None => None,
+        },
         default_max_staleness_secs,
         now,
         withheld: licence.withheld.clone(),
@@ -84,7 +88,8 @@ struct LicenceFacts {
     key_set: Option<Arc<KeySetView>>,
     fork: Option<String>,
     withheld: Option<String>,
-    log_heard_at: Option<i64>,
+    /// The log carrying the latest decision: when it was last heard from is asked afresh.
+    issuer_log: Option<String>,
     /// The chain's statements with their receipts, in version order.
     chain_proofs: Vec<Arc<Proven>>,
     /// The issuer's key set with its receipt.
@@ -100,11 +105,10 @@ struct Proven {
     checkpoint_time: i64,
 }
 
-/// Reads `authority`'s licence `licence_id` from the store.
-fn read_licence(registry: &Registry, authority: &str, licence_id: &str) -> Result<LicenceFacts, Error> {
+/// Reads `authority`'s licence `licence_id` from the store, its checkpoints through `logs`.
+fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licence_id: &str) -> Result<LicenceFacts, Error> {
     let store = registry.store();
     let chain = registry.chain(authority, licence_id)?;
-    let mut logs = LogViews::default();
     let mut links = Vec::with_capacity(chain.len());
     let mut origins: Vec<String> = Vec::new();
     let mut chain_proofs = Vec::with_capacity(chain.len());
@@ -114,17 +118,12 @@ fn read_licence(registry: &Registry, authority: &str, licence_id: &str) -> Resul
         if !origins.contains(&origin) {
             origins.push(origin.clone());
         }
-        chain_proofs.push(Arc::new(prove(store, &mut logs, origin, index, link.envelope.clone())?));
+        chain_proofs.push(Arc::new(prove(store, logs, origin, index, link.envelope.clone())?));
         links.push(Link { id: link.id, decision: link.decision.clone(), key_ids: link.key_ids.clone(), logged_at });
     }
     let key_set = registry.trust().key_set(authority);
     let key_set_proof = match &key_set {
-        Some(set) => proven_statement(store, &mut logs, &set.id)?.map(Arc::new),
-        None => None,
-    };
-    // The issuer's log is the one carrying its latest decision; heard from = that log's newest checkpoint.
-    let log_heard_at = match origins.last() {
-        Some(origin) => logs.latest(store, origin)?.map(|(_, _, time)| time),
+        Some(set) => proven_statement(store, logs, &set.id)?.map(Arc::new),
         None => None,
     };
     let withheld = withheld_reason(&chain, registry.origin());
@@ -135,7 +134,8 @@ fn read_licence(registry: &Registry, authority: &str, licence_id: &str) -> Resul
         openings: chain.iter().filter_map(StoredLink::opening).collect(),
         links,
         key_set,
-        log_heard_at,
+        // The issuer's log is the one carrying its latest decision.
+        issuer_log: origins.last().cloned(),
         chain_proofs,
         key_set_proof,
     })
@@ -168,48 +168,113 @@ fn prove(store: &Store, logs: &mut LogViews, origin: String, index: u64, envelop
     Ok(Proven { envelope: envelope.into(), receipt, checkpoint_time: time })
 }
 
-/// Verify's reads of the store, kept while the store and the trust in force are unchanged: a
-/// partner checking the same licence before every shipment costs one store read per change,
-/// not one per call. Bounded by `limits.verify_cache_licences`; 0 turns it off.
+/// Verify's reads of the store, kept while what they depend on is unchanged: a partner
+/// checking the same licence before every shipment costs one store read per change of that
+/// licence, not one per call, and writes to other licences do not count. Bounded by
+/// `limits.verify_cache_licences`; 0 turns it off.
+///
+/// A kept copy is read again as soon as its licence, the trust in force (key sets,
+/// agreements), evidence or freezes change. A new checkpoint of a log it was proven in only
+/// matters for its receipts, which stay valid proofs against the older checkpoint: the copy
+/// is then read again once it is up to [`RECEIPTS_REFRESH`] old, so a log growing many times
+/// a second does not make every answer a store read. When the issuer's log was last heard from
+/// (for STALE) is always current.
 pub struct VerifyCache {
-    licences: Option<Cache<(String, String), Stamped<LicenceFacts>>>,
-    statements: Option<Cache<StatementId, Stamped<Proven>>>,
+    licences: Option<KeptCache<(String, String), LicenceFacts>>,
+    statements: Option<KeptCache<StatementId, Proven>>,
+    heard: Option<Cache<String, (u64, Option<i64>)>>,
 }
 
-/// A cached value with the (store generation, trust version) it was read at.
-type Stamped<T> = ((u64, u64), Arc<T>);
+/// Longest that receipts kept in an answer lag behind a newer checkpoint of their log. Each
+/// kept copy is refreshed at a random age between half this and this, so copies read
+/// together are not all read again at once.
+pub const RECEIPTS_REFRESH: Duration = Duration::from_secs(5);
+
+type KeptCache<K, T> = Cache<K, Arc<Kept<T>>>;
+
+/// A kept value with the change counters it was read at.
+struct Kept<T> {
+    stamp: Stamp,
+    /// The logs whose checkpoints the value's receipts were proven against, with their counters.
+    logs: Vec<(String, u64)>,
+    /// When the receipts are refreshed if their logs moved on.
+    refresh_at: Instant,
+    value: Arc<T>,
+}
+
+#[derive(PartialEq)]
+struct Stamp {
+    other: u64,
+    trust: u64,
+    licence: Option<u64>,
+}
 
 impl VerifyCache {
     /// A cache of up to `licences` licences (and as many agreements and key sets, up to 4096).
     pub fn new(licences: usize) -> Self {
-        Self { licences: (licences > 0).then(|| Cache::new(licences)), statements: (licences > 0).then(|| Cache::new(licences.min(4096))) }
+        let on = licences > 0;
+        Self {
+            licences: on.then(|| Cache::new(licences)),
+            statements: on.then(|| Cache::new(licences.min(4096))),
+            heard: on.then(|| Cache::new(1024)),
+        }
     }
 
     fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<Arc<LicenceFacts>, Error> {
-        let read = || read_licence(registry, authority, licence_id).map(Some);
-        let facts = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), read)?;
+        let read = |logs: &mut LogViews| read_licence(registry, logs, authority, licence_id).map(Some);
+        let facts = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), Some((authority, licence_id)), read)?;
         Ok(facts.expect("read_licence always answers"))
     }
 
     /// Statement `id` (an agreement or a key set) with its receipt, if it is stored.
     fn statement(&self, registry: &Registry, id: &StatementId) -> Result<Option<Arc<Proven>>, Error> {
-        kept(self.statements.as_ref(), registry, *id, || proven_statement(registry.store(), &mut LogViews::default(), id))
+        kept(self.statements.as_ref(), registry, *id, None, |logs| proven_statement(registry.store(), logs, id))
+    }
+
+    /// Time of the newest checkpoint held of log `origin`.
+    fn heard_at(&self, registry: &Registry, origin: &str) -> Result<Option<i64>, Error> {
+        let store = registry.store();
+        let counter = store.changes().log(origin);
+        if let Some((at, time)) = self.heard.as_ref().and_then(|c| c.get(origin)) {
+            if at == counter {
+                return Ok(time);
+            }
+        }
+        let time = LogViews::default().latest(store, origin)?.map(|(_, _, time)| time);
+        if let Some(cache) = &self.heard {
+            cache.insert(origin.to_string(), (counter, time));
+        }
+        Ok(time)
     }
 }
 
-/// The value kept under `key` if it was read at the current stamp, else `read()` (kept when
-/// there is one). Without a cache, always `read()`.
-fn kept<K: Eq + std::hash::Hash, T>(cache: Option<&Cache<K, Stamped<T>>>, registry: &Registry, key: K, read: impl FnOnce() -> Result<Option<T>, Error>) -> Result<Option<Arc<T>>, Error> {
-    let Some(cache) = cache else { return Ok(read()?.map(Arc::new)) };
-    // Read the stamp before the store: a write racing with the read leaves an entry stamped
-    // older than the data, which the next call reads again.
-    let stamp = (registry.store().generation(), registry.trust().version());
-    if let Some((_, value)) = cache.get(&key).filter(|(at, _)| *at == stamp) {
-        return Ok(Some(value));
+/// The value kept under `key` if nothing it depends on changed since it was read (see
+/// [`VerifyCache`]), else `read(logs)` (kept when there is one). `licence` names the licence
+/// the value depends on, if any. Without a cache, always `read`.
+fn kept<K: Eq + std::hash::Hash, T>(
+    cache: Option<&KeptCache<K, T>>,
+    registry: &Registry,
+    key: K,
+    licence: Option<(&str, &str)>,
+    read: impl FnOnce(&mut LogViews) -> Result<Option<T>, Error>,
+) -> Result<Option<Arc<T>>, Error> {
+    let Some(cache) = cache else { return Ok(read(&mut LogViews::default())?.map(Arc::new)) };
+    let changes = registry.store().changes();
+    // Read the counters before the store: a write racing with the read leaves a copy stamped
+    // older than its data, which the next call reads again.
+    let stamp = Stamp { other: changes.other(), trust: registry.trust().version(), licence: licence.map(|(a, l)| changes.licence(a, l)) };
+    if let Some(k) = cache.get(&key) {
+        let receipts_current = || k.logs.iter().all(|(origin, at)| changes.log(origin) == *at);
+        if k.stamp == stamp && (Instant::now() < k.refresh_at || receipts_current()) {
+            return Ok(Some(k.value.clone()));
+        }
     }
-    let value = read()?.map(Arc::new);
+    let refresh_at = Instant::now() + RECEIPTS_REFRESH.mul_f64(rand::random::<f64>() / 2.0 + 0.5);
+    let mut logs = LogViews::default();
+    let value = read(&mut logs)?.map(Arc::new);
     if let Some(v) = &value {
-        cache.insert(key, (stamp, v.clone()));
+        let logs = logs.notes.into_iter().map(|(origin, (at, _))| (origin, at)).collect();
+        cache.insert(key, Arc::new(Kept { stamp, logs, refresh_at, value: v.clone() }));
     }
     Ok(value)
 }
@@ -229,21 +294,23 @@ fn withheld_reason(chain: &[StoredLink], own_origin: &str) -> Option<String> {
 /// A stored checkpoint note with its (size, root, time).
 type Note = (String, (u64, TreeHash, i64));
 
-/// The checkpoint notes of the logs one answer uses, read once each.
+/// The checkpoint notes of the logs one answer uses, read once each, with each log's change
+/// counter taken before its notes were read.
 #[derive(Default)]
 struct LogViews {
-    notes: HashMap<String, Vec<Note>>,
+    notes: HashMap<String, (u64, Vec<Note>)>,
 }
 
 impl LogViews {
     /// The cosigned and the latest checkpoint of `origin`, cosigned first.
     fn notes(&mut self, store: &Store, origin: &str) -> Result<&[Note], Error> {
         if !self.notes.contains_key(origin) {
+            let counter = store.changes().log(origin);
             let log = store.log(origin);
             let notes = [log.cosigned()?, log.checkpoint()?].into_iter().flatten().filter_map(|n| stored_checkpoint_fields(&n).map(|f| (n, f))).collect();
-            self.notes.insert(origin.to_string(), notes);
+            self.notes.insert(origin.to_string(), (counter, notes));
         }
-        Ok(&self.notes[origin])
+        Ok(&self.notes[origin].1)
     }
 
     /// (size, root, time) of the newest checkpoint held of `origin`.

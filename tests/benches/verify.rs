@@ -9,6 +9,8 @@
 #[global_allocator]
 static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comity_node::config::{AuthorityConfig, Config};
@@ -24,6 +26,8 @@ const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
 const LICENCES: usize = 1000;
 const IN_FLIGHT: usize = 64;
+/// Publishes per second at the issuer during the round that measures Verify under writes.
+const WRITES_PER_SEC: u64 = 50;
 
 fn row(name: &str, latencies: &mut [Duration], elapsed: Duration) {
     latencies.sort();
@@ -211,6 +215,34 @@ fn main() {
         eprintln!("Verify / echo throughput: {:.0}%", ratio * 100.0);
         let (mut latencies, elapsed) = load_on(&c.url(), 1, n, verify).await;
         row(&format!("comity Verify, every answer read from the store, {IN_FLIGHT} in flight, one connection"), &mut latencies, elapsed);
+
+        // The issuer keeps deciding meanwhile: every publish at A is a new checkpoint of the
+        // log B mirrors, which B ingests while it answers. Echo and Verify each get a round
+        // under the same load, long enough (several seconds) that kept receipts are refreshed
+        // (verify::RECEIPTS_REFRESH) during it.
+        for (what, call) in [("bare loopback gRPC (health check, the echo)", 0), ("comity Verify, answers kept", 1)] {
+            let publishing = Arc::new(AtomicBool::new(true));
+            let publisher = {
+                let (publishing, mut at_a, k1) = (publishing.clone(), at_a.clone(), Signer::from_seed(&[10; 32]));
+                tokio::spawn(async move {
+                    let mut published = 0u64;
+                    let mut tick = tokio::time::interval(Duration::from_millis(1000 / WRITES_PER_SEC));
+                    while publishing.load(Ordering::Relaxed) {
+                        tick.tick().await;
+                        at_a.publish(sign_decision(grant(BAFA, &format!("DE-2026-W{call}{published:06}")), &k1)).await.unwrap();
+                        published += 1;
+                    }
+                    published
+                })
+            };
+            let before = b.node().mirror_status("bafa").unwrap().size;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (mut latencies, elapsed) = if call == 0 { load_on(&b.url(), 1, 12 * n, echo).await } else { load_on(&b.url(), 1, 12 * n, verify).await };
+            publishing.store(false, Ordering::Relaxed);
+            let published = publisher.await.unwrap();
+            let mirrored = b.node().mirror_status("bafa").unwrap().size - before;
+            row(&format!("{what}, {IN_FLIGHT} in flight, one connection, while the issuer publishes {WRITES_PER_SEC}/s ({published} published, {mirrored} mirrored)"), &mut latencies, elapsed);
+        }
         let (mut latencies, elapsed) = load_on(&b.url(), CONNECTIONS, n, echo).await;
         row(&format!("bare loopback gRPC (health check), {IN_FLIGHT} in flight, {CONNECTIONS} connections"), &mut latencies, elapsed);
         let (mut latencies, elapsed) = load_on(&b.url(), CONNECTIONS, n, verify).await;

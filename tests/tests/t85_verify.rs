@@ -309,3 +309,61 @@ async fn a_kept_answer_never_outlives_a_change() {
     let (v, why) = verdict(client.verify(ask("DE-2026-005004")).await.unwrap());
     assert_eq!(v, Verdict::Forked, "{why}");
 }
+
+/// What Verify keeps of a licence survives writes that do not bear on it: another licence
+/// published to the same log changes only the log's checkpoint, and the kept receipts stay
+/// valid proofs against the earlier one until they are up to `RECEIPTS_REFRESH` old; after
+/// that the next answer is proven against the newest checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow_the_log() {
+    use comity_node::verify::RECEIPTS_REFRESH;
+    use comity_proto::witness::note_size;
+    let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
+    let k1 = Signer::from_seed(&[10; 32]);
+    let (_trust_dir, trust_path) = trust_file(&roots);
+    let node = TestNode::start_with(&[METI], move |c: &mut Config| {
+        c.trust_file = Some(trust_path);
+        c.authorities.push(AuthorityConfig { id: BAFA.into(), name: "BAFA".into(), keys: vec![] });
+    })
+    .await;
+    let mut client = node.client().await;
+    client.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]])).await.unwrap();
+    client.publish(sign_statement(&agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400), &[&node.signer(METI)])).await.unwrap();
+    let ask = |licence: &str| pb::VerifyRequest {
+        authority: BAFA.into(),
+        licence_id: licence.into(),
+        relying_authority: METI.into(),
+        destination: "JP".into(),
+        control_code: "EU-DU:3A001.a.1".into(),
+        end_user: String::new(),
+        at: 0,
+    };
+    // The size of the checkpoint the licence's grant is proven against.
+    let proven_at = |answer: pb::VerifyResponse| {
+        assert_eq!(Verdict::try_from(answer.verdict), Ok(Verdict::Valid), "{:?}", answer.reasons);
+        note_size(&answer.proof.unwrap().receipts[0].checkpoint).unwrap()
+    };
+    let mut kept = None;
+    for attempt in 0..5 {
+        // A licence not asked about before, so the first answer is read now.
+        let licence = format!("DE-2026-00600{attempt}");
+        client.publish(sign_decision(grant(BAFA, &licence), &k1)).await.unwrap();
+        let asked = std::time::Instant::now();
+        let first = proven_at(client.verify(ask(&licence)).await.unwrap());
+        // Another licence's publish moves the log's checkpoint past the one the answer holds.
+        let other = client.publish(sign_decision(grant(BAFA, &format!("DE-2026-00610{attempt}")), &k1)).await.unwrap();
+        assert!(other.receipt.unwrap().index + 1 > first);
+        let again = proven_at(client.verify(ask(&licence)).await.unwrap());
+        // The copy is refreshed at an age of RECEIPTS_REFRESH / 2 at the earliest; on a machine
+        // too slow to ask again before that, either answer is right, so try again.
+        if asked.elapsed() < RECEIPTS_REFRESH / 2 {
+            assert_eq!(again, first, "the answer was read again for a write to another licence");
+            kept = Some(licence);
+            break;
+        }
+    }
+    let licence = kept.expect("five attempts each took longer than RECEIPTS_REFRESH / 2");
+    tokio::time::sleep(RECEIPTS_REFRESH + Duration::from_millis(100)).await;
+    let size = node.node().registry().store().log(node.node().registry().origin()).size().unwrap();
+    assert_eq!(proven_at(client.verify(ask(&licence)).await.unwrap()), size, "receipts follow the newest checkpoint once they are old");
+}

@@ -3,6 +3,7 @@
 //! Writes go through [`WriteBatch`], applied atomically and flushed before [`Store::commit`]
 //! returns, so a caller may acknowledge as soon as it does.
 
+mod changes;
 mod keys;
 pub mod search;
 
@@ -14,6 +15,7 @@ use comity_proto::statement::StatementId;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+pub use changes::Changes;
 pub use keys::table;
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 
@@ -91,9 +93,9 @@ pub struct Store {
     /// Set by the first commit that fails: sled's memory may then hold writes that are not on
     /// disk, so no later commit is attempted until the node restarts and recovers from disk.
     failed: std::sync::Arc<std::sync::OnceLock<String>>,
-    /// Bumped after every write, so caches of what the store held (Verify's) know when to
-    /// read again.
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Bumped after every write for what it changed, so caches of what the store held
+    /// (Verify's) know when to read again.
+    changes: std::sync::Arc<Changes>,
 }
 
 impl Store {
@@ -111,7 +113,7 @@ impl Store {
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
-        let store = Self { db, failed: Default::default(), generation: Default::default() };
+        let store = Self { db, failed: Default::default(), changes: Default::default() };
         store.check_schema(&shown)?;
         Ok(store)
     }
@@ -257,11 +259,11 @@ impl Store {
         if let Some(reason) = self.failed.get() {
             return Err(StoreError::Failed(reason.clone()));
         }
-        let WriteBatch { mut inner, log_ids, log_hashes } = batch;
+        let WriteBatch { mut inner, log_ids, log_hashes, touched } = batch;
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
-        self.bump_generation();
+        self.changes.bump(&touched);
         if let Err(e) = written {
             let _ = self.failed.set(e.to_string());
             tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
@@ -270,14 +272,10 @@ impl Store {
         Ok(())
     }
 
-    /// A number that changes whenever anything is written: read it before reading what a cache
-    /// keeps, and the cached copy is current while the number is unchanged.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    fn bump_generation(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    /// Counters of what commits changed: read the ones a cached copy depends on before
+    /// reading the store, and the copy is current while they are unchanged.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Every stored statement: (id, envelope bytes).
@@ -460,7 +458,7 @@ impl Store {
         let index = self.log_index_of(id)?.unwrap_or(NOT_IN_OWN_LOG);
         self.db.insert(keys::statement(id), [&index.to_be_bytes()[..], bytes].concat())?;
         self.db.flush()?;
-        self.bump_generation();
+        self.changes.bump_all();
         Ok(())
     }
 
@@ -473,7 +471,7 @@ impl Store {
         chunk[at..at + 32].copy_from_slice(&hash);
         self.db.insert(key, chunk)?;
         self.db.flush()?;
-        self.bump_generation();
+        self.changes.bump_all();
         Ok(())
     }
 
@@ -623,17 +621,22 @@ pub struct WriteBatch {
     /// written as chunks on commit.
     log_ids: BTreeMap<(String, u64), [u8; 32]>,
     log_hashes: BTreeMap<(String, u64), [u8; 32]>,
+    /// What the batch changes, for [`Changes`]. New statements and log entries change nothing
+    /// a reader holds: they only ever add.
+    touched: changes::Touched,
 }
 
 impl WriteBatch {
     /// Records that `id` is version `version` of the licence.
     pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
+        self.touched.licence(authority, licence_id);
         self.inner.insert(keys::decision(authority, licence_id, version), &id.0);
     }
 
     /// Replaces a licence's summary and its index entries (`old`: the summary it replaces).
     /// Only index keys that change are written: sled's cost is per key.
     pub fn put_licence(&mut self, old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) {
+        self.touched.licence(&new.authority, &new.licence_id);
         let old_keys = old.map(search::index_keys).unwrap_or_default();
         let new_keys = search::index_keys(new);
         for k in old_keys.iter().filter(|k| new_keys.binary_search(k).is_err()) {
@@ -660,6 +663,7 @@ impl WriteBatch {
 
     /// Records a new signed checkpoint of `size` entries for log `origin`.
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
@@ -667,6 +671,7 @@ impl WriteBatch {
     /// Records that log `origin` first reached `size` entries in a checkpoint dated `time`
     /// (call it only when the log grows: re-signed checkpoints must not move it later).
     pub fn put_log_time(&mut self, origin: &str, size: u64, time: i64) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_time(origin, size), &time.to_be_bytes());
     }
 
@@ -677,53 +682,63 @@ impl WriteBatch {
 
     /// Makes statement `id` the key set in force for `authority`.
     pub fn put_key_set(&mut self, authority: &str, id: &StatementId) {
+        self.touched.other();
         self.inner.insert(keys::key_set(authority), &id.0);
     }
 
     /// Makes statement `id` the latest version of an agreement.
     pub fn put_agreement(&mut self, relying: &str, recognised: &str, agreement_id: &str, id: &StatementId) {
+        self.touched.other();
         self.inner.insert(keys::agreement(relying, recognised, agreement_id), &id.0);
     }
 
     /// Records that log `origin` holds `size` entries, ahead of its stored checkpoint (a part
     /// of a long catch-up, proven to be a prefix of a newer checkpoint).
     pub fn put_log_size(&mut self, origin: &str, size: u64) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
     }
 
     /// Replaces the stored note of the latest checkpoint of `origin` by the same checkpoint
     /// with more cosignatures.
     pub fn put_checkpoint_note(&mut self, origin: &str, note: &str) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
 
     /// Records the latest cosigned checkpoint of `origin`.
     pub fn put_cosigned(&mut self, origin: &str, note: &str) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "cosigned"), note.as_bytes());
     }
 
     /// Records the checkpoint of `origin` this node has just cosigned as a witness.
     pub fn put_witnessed(&mut self, origin: &str, note: &str) {
+        self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "witnessed"), note.as_bytes());
     }
 
     /// Freezes ingest into log `origin` (evidence was found), with the reason.
     pub fn freeze(&mut self, origin: &str, reason: &str) {
+        self.touched.other();
         self.inner.insert(keys::log_meta(origin, "frozen"), reason.as_bytes());
     }
 
     /// Lifts a freeze; an operator's decision.
     pub fn unfreeze(&mut self, origin: &str) {
+        self.touched.other();
         self.inner.remove(keys::log_meta(origin, "frozen"));
     }
 
     /// Records the origin of the node's own log (once, with its first checkpoint).
     pub fn put_own_log_origin(&mut self, origin: &str) {
+        self.touched.other();
         self.inner.insert(keys::meta("log_origin"), origin.as_bytes());
     }
 
     /// Stores the body of restricted decision `id` (its commitment opened) and marks it received.
     pub fn put_restricted_body(&mut self, id: &StatementId, body: &pb::RestrictedBody) {
+        self.touched.other();
         self.inner.insert(keys::restricted_body(id), body.encode_to_vec());
         self.inner.remove(keys::body_wanted(id));
     }
@@ -731,11 +746,13 @@ impl WriteBatch {
     /// Records that this node is in the audience of restricted decision `id` and should fetch
     /// its body.
     pub fn want_body(&mut self, id: &StatementId) {
+        self.touched.other();
         self.inner.insert(keys::body_wanted(id), &[]);
     }
 
     /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].
     pub fn put_evidence(&mut self, seq: u64, evidence: &Evidence) {
+        self.touched.other();
         let json = serde_json::to_vec(evidence).expect("evidence serialises");
         self.inner.insert(keys::evidence(seq), json);
     }
