@@ -506,11 +506,12 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
             .entry(authority.clone())
             .or_insert_with(|| Arc::new(trust.candidate_keys(&authority).into_iter().map(|k| (comity_proto::statement::key_id(&k), k)).collect()))
             .clone();
-        if envelope.key_ids().all(|id| keys.iter().any(|(known, _)| known == id)) {
+        let unknown = envelope.key_ids().find(|id| !keys.iter().any(|(known, _)| known == id)).map(str::to_string);
+        if unknown.is_none() {
             batch.push((out.len(), keys));
             out.push(Verified::Done(envelope, checked));
         } else if matches!(checked, Checked::Agreement { .. }) {
-            return Err(refuse(index, StatementError::UnknownKey(envelope.key_ids().find(|id| !keys.iter().any(|(k, _)| k == id)).unwrap_or_default().into()).to_string()));
+            return Err(refuse(index, StatementError::UnknownKey(unknown.unwrap_or_default()).to_string()));
         } else {
             // A decision may be signed by a key that a key set earlier in this batch introduces.
             out.push(Verified::NewKey(envelope, authority, checked));

@@ -65,6 +65,19 @@ fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
 }
 
 /// A trust file pinning BAFA's two root keys (2 of 2), in a directory kept while it is held.
+/// METI asks whether BAFA's `licence` covers a 3A001.a.1 item for Japan.
+fn ask_meti_for_japan(licence: &str) -> pb::VerifyRequest {
+    pb::VerifyRequest {
+        authority: BAFA.into(),
+        licence_id: licence.into(),
+        relying_authority: METI.into(),
+        destination: "JP".into(),
+        control_code: "EU-DU:3A001.a.1".into(),
+        end_user: String::new(),
+        at: 0,
+    }
+}
+
 fn trust_file(roots: &[Signer; 2]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let trust = TrustFile {
@@ -246,20 +259,11 @@ async fn a_kept_answer_never_outlives_a_change() {
     client.publish(key_set(1, 0)).await.unwrap();
     let mut recognition = agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400);
     client.publish(sign_statement(&recognition, &[&node.signer(METI)])).await.unwrap();
-    let ask = |licence: &str| pb::VerifyRequest {
-        authority: BAFA.into(),
-        licence_id: licence.into(),
-        relying_authority: METI.into(),
-        destination: "JP".into(),
-        control_code: "EU-DU:3A001.a.1".into(),
-        end_user: String::new(),
-        at: 0,
-    };
     // Asked twice, so the second answer comes from what the node kept.
     let valid_twice = |client: comity_client::Client, licence: &'static str| async move {
         let mut client = client;
         for _ in 0..2 {
-            let answer = client.verify(ask(licence)).await.unwrap();
+            let answer = client.verify(ask_meti_for_japan(licence)).await.unwrap();
             assert_eq!(Verdict::try_from(answer.verdict), Ok(Verdict::Valid), "{licence}: {:?}", answer.reasons);
         }
     };
@@ -270,9 +274,9 @@ async fn a_kept_answer_never_outlives_a_change() {
     let first = StatementId::from_slice(&client.publish(sign_decision(g.clone(), &k1)).await.unwrap().statement_id).unwrap();
     valid_twice(client.clone(), "DE-2026-005001").await;
     client.publish(sign_decision(follow_up(&g, Action::Revoke, 2, first.0), &k1)).await.unwrap();
-    let (v, why) = verdict(client.verify(ask("DE-2026-005001")).await.unwrap());
+    let (v, why) = verdict(client.verify(ask_meti_for_japan("DE-2026-005001")).await.unwrap());
     assert_eq!(v, Verdict::Revoked, "{why}");
-    let answer = client.verify(ask("DE-2026-005001")).await.unwrap();
+    let answer = client.verify(ask_meti_for_japan("DE-2026-005001")).await.unwrap();
     assert_eq!(answer.chain.len(), 2, "the kept chain is the new one");
     assert_eq!(answer.proof.unwrap().statements.len(), 3, "two decisions and the key set");
 
@@ -280,7 +284,7 @@ async fn a_kept_answer_never_outlives_a_change() {
     client.publish(sign_decision(grant(BAFA, "DE-2026-005002"), &k2)).await.unwrap();
     valid_twice(client.clone(), "DE-2026-005002").await;
     client.publish(key_set(2, comity_node::registry::now() - 3600)).await.unwrap();
-    let (v, why) = verdict(client.verify(ask("DE-2026-005002")).await.unwrap());
+    let (v, why) = verdict(client.verify(ask_meti_for_japan("DE-2026-005002")).await.unwrap());
     assert_eq!(v, Verdict::BadSignature, "{why}");
     assert!(why.contains("compromised since"), "{why}");
 
@@ -291,7 +295,7 @@ async fn a_kept_answer_never_outlives_a_change() {
     a.version = 2;
     a.withdrawn = true;
     client.publish(sign_statement(&recognition, &[&node.signer(METI)])).await.unwrap();
-    let (v, why) = verdict(client.verify(ask("DE-2026-005003")).await.unwrap());
+    let (v, why) = verdict(client.verify(ask_meti_for_japan("DE-2026-005003")).await.unwrap());
     assert_eq!(v, Verdict::NotRecognised, "{why}");
 
     // Fork evidence: a second, different version 1, refused but recorded.
@@ -306,7 +310,7 @@ async fn a_kept_answer_never_outlives_a_change() {
     let mut other = fork;
     other.note = "issued twice".into();
     assert!(client.publish(sign_decision(other, &k1)).await.is_err());
-    let (v, why) = verdict(client.verify(ask("DE-2026-005004")).await.unwrap());
+    let (v, why) = verdict(client.verify(ask_meti_for_japan("DE-2026-005004")).await.unwrap());
     assert_eq!(v, Verdict::Forked, "{why}");
 }
 
@@ -329,15 +333,6 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
     let mut client = node.client().await;
     client.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]])).await.unwrap();
     client.publish(sign_statement(&agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400), &[&node.signer(METI)])).await.unwrap();
-    let ask = |licence: &str| pb::VerifyRequest {
-        authority: BAFA.into(),
-        licence_id: licence.into(),
-        relying_authority: METI.into(),
-        destination: "JP".into(),
-        control_code: "EU-DU:3A001.a.1".into(),
-        end_user: String::new(),
-        at: 0,
-    };
     // The size of the checkpoint the licence's grant is proven against.
     let proven_at = |answer: pb::VerifyResponse| {
         assert_eq!(Verdict::try_from(answer.verdict), Ok(Verdict::Valid), "{:?}", answer.reasons);
@@ -349,11 +344,11 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
         let licence = format!("DE-2026-00600{attempt}");
         client.publish(sign_decision(grant(BAFA, &licence), &k1)).await.unwrap();
         let asked = std::time::Instant::now();
-        let first = proven_at(client.verify(ask(&licence)).await.unwrap());
+        let first = proven_at(client.verify(ask_meti_for_japan(&licence)).await.unwrap());
         // Another licence's publish moves the log's checkpoint past the one the answer holds.
         let other = client.publish(sign_decision(grant(BAFA, &format!("DE-2026-00610{attempt}")), &k1)).await.unwrap();
         assert!(other.receipt.unwrap().index + 1 > first);
-        let again = proven_at(client.verify(ask(&licence)).await.unwrap());
+        let again = proven_at(client.verify(ask_meti_for_japan(&licence)).await.unwrap());
         // The copy is refreshed at an age of RECEIPTS_REFRESH / 2 at the earliest; on a machine
         // too slow to ask again before that, either answer is right, so try again.
         if asked.elapsed() < RECEIPTS_REFRESH / 2 {
@@ -365,5 +360,5 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
     let licence = kept.expect("five attempts each took longer than RECEIPTS_REFRESH / 2");
     tokio::time::sleep(RECEIPTS_REFRESH + Duration::from_millis(100)).await;
     let size = node.node().registry().store().log(node.node().registry().origin()).size().unwrap();
-    assert_eq!(proven_at(client.verify(ask(&licence)).await.unwrap()), size, "receipts follow the newest checkpoint once they are old");
+    assert_eq!(proven_at(client.verify(ask_meti_for_japan(&licence)).await.unwrap()), size, "receipts follow the newest checkpoint once they are old");
 }
