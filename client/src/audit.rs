@@ -2,15 +2,20 @@
 //! validly signed statement, against the state kept from the previous run.
 //!
 //! The state holds the last verified checkpoint and the tree's frontier (O(log n) hashes), so a
-//! run fetches only the new entries and still recomputes the full root.
+//! run fetches only the new entries and still recomputes the full root. It also holds the key
+//! sets in force in the log, so a decision signed with a key that an earlier run's key set
+//! introduced is checked against it.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::keyfile::parse_public_key;
 use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
+use comity_proto::pb::statement::Kind;
+use comity_proto::recognition::CheckedAgreement;
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::Envelope;
+use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +35,9 @@ pub struct AuditState {
     pub frontier: Vec<String>,
     /// The last verified checkpoint note.
     pub checkpoint: String,
+    /// Hex envelopes of the key sets in force in the log at `size`, one per authority.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_sets: Vec<String>,
 }
 
 impl AuditState {
@@ -62,11 +70,14 @@ impl AuditState {
     }
 }
 
-/// Authority signing keys, read from a TOML file with `[[authority]]` tables (`id`, `keys`):
-/// a node's `comity.toml` works as it is.
+/// The keys statements are checked with, read from TOML files with `[[authority]]` tables:
+/// root keys and threshold (a trust file), which check the key sets in the log, and signing
+/// keys (`keys`, as a node's `comity.toml` lists them) for authorities that sign without one.
+/// Other fields and tables are ignored, so a node's config and a trust file both work as they are.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorityKeys {
-    keys: HashMap<String, Vec<VerifyingKey>>,
+    roots: HashMap<String, Roots>,
+    configured: HashMap<String, Vec<VerifyingKey>>,
 }
 
 #[derive(Deserialize)]
@@ -78,31 +89,64 @@ struct KeysFile {
 #[derive(Deserialize)]
 struct KeysEntry {
     id: String,
+    #[serde(default)]
     keys: Vec<String>,
+    #[serde(default)]
+    root_keys: Vec<String>,
+    #[serde(default)]
+    threshold: usize,
 }
 
 impl AuthorityKeys {
-    /// Reads the `[[authority]]` tables of a TOML file, ignoring everything else in it.
-    pub fn load(path: &Path) -> Result<Self, ClientError> {
-        let bad = |m: String| ClientError::Document(format!("{}: {m}", path.display()));
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let file: KeysFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        let mut keys = HashMap::new();
-        for entry in file.authority {
-            let parsed: Vec<VerifyingKey> = entry.keys.iter().map(|k| parse_public_key(k)).collect::<Result<_, _>>().map_err(bad)?;
-            keys.insert(entry.id, parsed);
+    /// Reads the `[[authority]]` tables of TOML files; an authority may appear in several
+    /// (its signing keys in a node's config, its root keys in a trust file), not twice in one.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, ClientError> {
+        let mut out = Self::default();
+        for path in paths {
+            let path = path.as_ref();
+            let bad = |m: String| ClientError::Document(format!("{}: {m}", path.display()));
+            let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+            let file: KeysFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            // A node's config may list an authority it hosts by key set only: nothing to read.
+            let authorities = file
+                .authority
+                .into_iter()
+                .filter(|a| !(a.keys.is_empty() && a.root_keys.is_empty() && a.threshold == 0))
+                .map(|a| TrustedAuthority { id: a.id, keys: a.keys, root_keys: a.root_keys, threshold: a.threshold, ..Default::default() })
+                .collect();
+            let file = TrustFile { authorities };
+            out.roots.extend(file.roots().map_err(|e| bad(e.to_string()))?);
+            for (id, keys) in file.configured_keys().map_err(|e| bad(e.to_string()))? {
+                out.configured.entry(id).or_default().extend(keys);
+            }
         }
-        Ok(Self { keys })
+        Ok(out)
     }
 
-    fn verify(&self, envelope: &Envelope, authority: &str) -> Result<(), String> {
-        let keys = self.keys.get(authority).ok_or_else(|| format!("authority `{authority}` is not in the keys file"))?;
-        envelope
-            .verify_with(keys)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    /// Checks one statement of the log, in log order: a key set against its authority's roots
+    /// (and the key set in force, which it must supersede), anything else against the keys
+    /// of its authority's key set in force, or its configured keys when it has none. Returns
+    /// the key set the statement puts in force, if it is one.
+    fn check(&self, envelope: &Envelope, key_sets: &KeySets) -> Result<Option<KeySetView>, String> {
+        let authority = match envelope.statement() {
+            Kind::KeySet(k) => {
+                let current = key_sets.get(&k.authority).map(|(set, _)| set);
+                return check_key_set(envelope, &self.roots, current).map(Some).map_err(|e| e.to_string());
+            }
+            Kind::Decision(d) => CheckedDecision::try_from(d.clone()).map_err(|e| format!("invalid decision: {e}"))?.decision().authority.clone(),
+            Kind::RestrictedDecision(r) => CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?.restricted().authority.clone(),
+            Kind::Agreement(a) => CheckedAgreement::try_from(a.clone()).map_err(|e| format!("invalid agreement: {e}"))?.agreement().relying_authority.clone(),
+        };
+        let keys: Vec<VerifyingKey> = match key_sets.get(&authority) {
+            Some((set, _)) => set.keys.iter().map(|k| k.key).collect(),
+            None => self.configured.get(&authority).cloned().ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?,
+        };
+        envelope.verify_with(&keys).map(|_| None).map_err(|e| e.to_string())
     }
 }
+
+/// The key sets in force in a log, by authority, with their envelopes.
+type KeySets = HashMap<String, (KeySetView, Vec<u8>)>;
 
 /// The log misbehaved (or was tampered with): what a monitor exists to catch.
 #[derive(Debug, thiserror::Error)]
@@ -126,10 +170,17 @@ pub enum AuditFailure {
 /// Why an audit did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    // Not a `source`: the message already holds it, and error chains would print it twice.
     #[error("AUDIT FAILED: {0}")]
-    Failed(#[from] AuditFailure),
+    Failed(AuditFailure),
     #[error(transparent)]
     Client(#[from] ClientError),
+}
+
+impl From<AuditFailure> for AuditError {
+    fn from(failure: AuditFailure) -> Self {
+        AuditError::Failed(failure)
+    }
 }
 
 /// What a successful audit saw.
@@ -163,6 +214,13 @@ pub async fn audit(
     }
     let checkpoint = verifier.verify_checkpoint(&served.checkpoint).map_err(AuditFailure::Checkpoint)?;
 
+    let mut key_sets = KeySets::new();
+    for hex_envelope in state.map(|s| s.key_sets.as_slice()).unwrap_or_default() {
+        let bad = |m: String| ClientError::Document(format!("state file: key set: {m}"));
+        let envelope = hex::decode(hex_envelope).map_err(|e| bad(e.to_string())).and_then(|b| Envelope::parse(b).map_err(|e| bad(e.to_string())))?;
+        let set = check_key_set(&envelope, &keys.roots, None).map_err(|e| bad(e.to_string()))?;
+        key_sets.insert(set.authority.clone(), (set, envelope.into_bytes()));
+    }
     let (old_size, mut frontier) = match state {
         None => (0, Frontier::new()),
         Some(s) => {
@@ -191,8 +249,12 @@ pub async fn audit(
 
     if checkpoint.size > old_size {
         for entry in client.entries(old_size, checkpoint.size).await? {
-            check_entry(&entry, keys).map_err(|reason| AuditFailure::BadEntry { index: entry.index, reason })?;
-            frontier.push(leaf_hash(&entry.envelope));
+            let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
+            let envelope = Envelope::parse(entry.envelope).map_err(|e| bad(e.to_string()))?;
+            if let Some(set) = keys.check(&envelope, &key_sets).map_err(bad)? {
+                key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
+            }
+            frontier.push(leaf_hash(envelope.bytes()));
         }
     }
     if frontier.root() != checkpoint.root {
@@ -205,14 +267,12 @@ pub async fn audit(
         root: hex::encode(checkpoint.root),
         frontier: frontier.peaks().iter().map(hex::encode).collect(),
         checkpoint: checkpoint.note.clone(),
+        key_sets: {
+            let mut sets: Vec<(String, Vec<u8>)> = key_sets.into_iter().map(|(id, (_, envelope))| (id, envelope)).collect();
+            sets.sort();
+            sets.iter().map(|(_, envelope)| hex::encode(envelope)).collect()
+        },
     };
     Ok((AuditReport { origin: checkpoint.origin.clone(), old_size, checkpoint, key_from_node }, new_state))
 }
 
-/// An entry must be a well-formed envelope of a well-formed decision, signed by its authority.
-fn check_entry(entry: &comity_proto::pb::LogEntry, keys: &AuthorityKeys) -> Result<(), String> {
-    let envelope = Envelope::parse(entry.envelope.clone()).map_err(|e| e.to_string())?;
-    let decision = envelope.decision().cloned().ok_or("not a decision (other statement kinds are not logged yet)")?;
-    let checked = CheckedDecision::try_from(decision).map_err(|e| format!("invalid decision: {e}"))?;
-    keys.verify(&envelope, &checked.decision().authority)
-}

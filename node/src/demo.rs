@@ -114,9 +114,6 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
     // The trust file every node (and an offline verifier) uses: roots and log keys.
     let trust_path = dir.join("trust.toml");
     std::fs::write(&trust_path, trust.to_toml()).context("write demo trust file")?;
-    // Every authority's keys in one file, for `comity log audit --keys`.
-    let all = Config { authorities: SITES.iter().flat_map(|s| s.authorities).map(|a| authorities[a].clone()).collect(), ..Config::default() };
-    std::fs::write(dir.join("authorities.toml"), all.to_toml()).context("write demo authorities")?;
 
     // Log keys first: each node's peers must know them.
     let mut peers = Vec::new();
@@ -383,7 +380,7 @@ Try, in another terminal (from this directory; `comity` talks to the bafa node u
   comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
   comity --node {meti_url} licence show de.bafa/DE-2026-009001   (mirrored within a second)
   comity log checkpoint                   (the bafa node's log key: {verifier})
-  comity log audit --state audit.json --keys {dir}/authorities.toml
+  comity log audit --state audit.json --keys {dir}/trust.toml
   comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)

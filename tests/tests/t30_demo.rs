@@ -103,6 +103,18 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         assert_eq!(verdict == pb::Verdict::Restricted as i32, n.name == "ecju", "verdict {verdict} at {}", n.name);
     }
 
+    // The guide's log audit: every node's log (key sets, agreements, decisions and confidential
+    // commitments) checks out against the demo's trust file, twice over.
+    let trust = tmp.path().join("demo").join("trust.toml");
+    assert!(guide.contains(&format!("log audit --state audit.json --keys {}", trust.display())), "{guide}");
+    let keys = comity_client::audit::AuthorityKeys::load(&[&trust]).unwrap();
+    for n in &demo.nodes {
+        let mut client = Client::connect(&n.node.url()).await.unwrap();
+        let (report, state) = comity_client::audit::audit(&mut client, None, None, &keys).await.unwrap_or_else(|e| panic!("audit of {}: {e}", n.name));
+        assert!(report.checkpoint.size > 10 && !state.key_sets.is_empty(), "{}: {report:?}", n.name);
+        comity_client::audit::audit(&mut client, Some(&state), None, &keys).await.unwrap();
+    }
+
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();

@@ -29,7 +29,7 @@ async fn publish_grants(node: &TestNode, client: &mut Client, prefix: &str, n: u
 fn keys_file(node: &TestNode) -> AuthorityKeys {
     let path = node.dir.path().join("keys.toml");
     std::fs::write(&path, node.config().to_toml()).unwrap();
-    AuthorityKeys::load(&path).unwrap()
+    AuthorityKeys::load(&[path]).unwrap()
 }
 
 fn status_code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Code {
@@ -193,6 +193,51 @@ async fn audit_follows_growth_and_catches_a_rewritten_history() {
     assert!(matches!(err, AuditError::Failed(AuditFailure::Fork { size: 7, .. })), "{err}");
 }
 
+/// A log holding a key set, an agreement and decisions signed with the key set's keys: the
+/// audit checks the key set against the root keys of a trust file, and remembers it in its
+/// state, so a later run checks new decisions by its keys without seeing it again.
+#[tokio::test]
+async fn audit_checks_key_sets_by_their_roots_and_remembers_them_between_runs() {
+    use comity_proto::statement::{sign_decision, sign_statement, Signer};
+    use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
+    const METI: &str = "jp.meti";
+    let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
+    let signer = Signer::from_seed(&[10; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let trust_path = dir.path().join("trust.toml");
+    let trust = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }] };
+    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    let tp = trust_path.clone();
+    let node = TestNode::start_with(&[METI], move |c| {
+        c.trust_file = Some(tp);
+        c.authorities.push(comity_node::config::AuthorityConfig { id: BAFA.into(), name: "BAFA".into(), keys: vec![] });
+    })
+    .await;
+    let mut client = node.client().await;
+    let key_set = pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }], issued_at: comity_proto::decision::fixtures::DECIDED };
+    client.publish(sign_key_set(key_set, &[&roots[0], &roots[1]])).await.unwrap();
+    let agreement = pb::RecognitionAgreement { relying_authority: METI.into(), recognised_authority: BAFA.into(), version: 1, agreement_id: "eu-du".into(), control_code_patterns: vec!["EU-DU:3A001.*".into()], max_risk_tier: 3, ..Default::default() };
+    client.publish(sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[&node.signer(METI)])).await.unwrap();
+    client.publish(sign_decision(grant(BAFA, "DE-2026-KS-1"), &signer)).await.unwrap();
+
+    // METI signs with the keys in the node's config; BAFA's come from its key set.
+    let config = dir.path().join("comity.toml");
+    std::fs::write(&config, node.config().to_toml()).unwrap();
+    let keys = AuthorityKeys::load(&[&trust_path, &config]).unwrap();
+    let (_, state) = audit(&mut client, None, None, &keys).await.unwrap();
+    assert_eq!((state.size, state.key_sets.len()), (3, 1));
+    client.publish(sign_decision(grant(BAFA, "DE-2026-KS-2"), &signer)).await.unwrap();
+    let (report, state) = audit(&mut client, Some(&state), None, &keys).await.unwrap();
+    assert_eq!((report.old_size, state.size), (3, 4));
+
+    // Without the root keys the key set cannot be checked, and the audit says so.
+    let err = audit(&mut client, None, None, &AuthorityKeys::load(&[&config]).unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("entry 0") && err.to_string().contains("root keys"), "{err}");
+    // Without the config, METI's agreement has no keys to be checked with.
+    let err = audit(&mut client, None, None, &AuthorityKeys::load(&[&trust_path]).unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("entry 1: authority `jp.meti` has no key set in the log and no keys"), "{err}");
+}
+
 #[tokio::test]
 async fn audit_catches_tampered_entries_in_the_data_dir() {
     let mut node = TestNode::start(&[BAFA]).await;
@@ -287,7 +332,7 @@ async fn log_commands_of_the_cli() {
     forged.frontier = peaks;
     forged.root = hex::encode(Frontier::from_parts(5, forged.frontier.iter().map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect()).unwrap().root());
     forged.save(&state).unwrap();
-    audit_cmd().assert().code(9).stderr(contains("AUDIT FAILED: fork"));
+    audit_cmd().assert().code(9).stderr(contains("AUDIT FAILED: fork")).stderr(predicates::function::function(|e: &str| e.matches("AUDIT FAILED").count() == 1));
 
     // Wrong pinned key: the checkpoint signature does not verify.
     std::fs::remove_file(&state).unwrap();

@@ -168,9 +168,11 @@ enum LogCommand {
         /// State file kept between runs (created on the first run).
         #[arg(long)]
         state: PathBuf,
-        /// TOML file with `[[authority]]` tables (id, keys); a node's comity.toml works.
-        #[arg(long)]
-        keys: PathBuf,
+        /// TOML file with `[[authority]]` tables: root keys and threshold (a trust file, to
+        /// check the key sets in the log) and signing keys (`keys`, as in a node's comity.toml,
+        /// for authorities without a key set). Repeat to read several.
+        #[arg(long, required = true)]
+        keys: Vec<PathBuf>,
     },
 }
 
