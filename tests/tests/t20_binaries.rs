@@ -182,3 +182,28 @@ fn unreachable_node_and_bad_documents_give_clear_errors() {
         .failure()
         .stderr(contains("missing.toml"));
 }
+
+/// `comity ... | head` ends the CLI quietly by SIGPIPE, as it ends other Unix tools, instead of
+/// a panic on a failed print: here the reader is gone before the CLI prints its first line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let node = comity_tests::TestNode::start(&["de.bafa"]).await;
+    let url = node.url();
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(bin_path("comity"))
+            .args(["--node", &url, "peers"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.signal(), Some(13), "not ended by SIGPIPE: {status:?}, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -269,6 +269,9 @@ struct InputError(String);
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Ended quietly by SIGPIPE when the reader goes away (`comity search ... | head`), as other
+    // Unix tools are, instead of panicking on a failed print.
+    sigpipe::reset();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
