@@ -248,13 +248,20 @@ pub async fn audit(
     };
 
     if checkpoint.size > old_size {
-        for entry in client.entries(old_size, checkpoint.size).await? {
-            let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
-            let envelope = Envelope::parse(entry.envelope).map_err(|e| bad(e.to_string()))?;
-            if let Some(set) = keys.check(&envelope, &key_sets).map_err(bad)? {
-                key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
+        // Page by page, so memory stays bounded however long the log is.
+        const PAGE: u64 = 10_000;
+        let mut next = old_size;
+        while next < checkpoint.size {
+            let upto = checkpoint.size.min(next + PAGE);
+            for entry in client.entries(next, upto).await? {
+                let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
+                let envelope = Envelope::parse(entry.envelope).map_err(|e| bad(e.to_string()))?;
+                if let Some(set) = keys.check(&envelope, &key_sets).map_err(bad)? {
+                    key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
+                }
+                frontier.push(leaf_hash(envelope.bytes()));
             }
-            frontier.push(leaf_hash(envelope.bytes()));
+            next = upto;
         }
     }
     if frontier.root() != checkpoint.root {
