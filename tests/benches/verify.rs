@@ -18,7 +18,7 @@ use comity_proto::decision::fixtures::{grant, DECIDED};
 use comity_proto::pb::{self, Verdict};
 use comity_proto::recognition::Context;
 use comity_proto::statement::{pae, sign_decision, sign_statement, Signer, STATEMENT_PAYLOAD_TYPE};
-use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
+use comity_proto::trust::sign_key_set;
 use comity_proto::verdict::Question;
 use comity_tests::TestNode;
 
@@ -116,10 +116,7 @@ fn main() {
     runtime.block_on(async {
         let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
         let k1 = Signer::from_seed(&[10; 32]);
-        let dir = tempfile::tempdir().unwrap();
-        let trust_path = dir.path().join("trust.toml");
-        let trust = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }] };
-        std::fs::write(&trust_path, trust.to_toml()).unwrap();
+        let (_trust_dir, trust_path) = comity_tests::trust_file(BAFA, &roots);
         let ta = trust_path.clone();
         let a = TestNode::start_with(&[], move |c: &mut Config| {
             c.origin = "registry.bafa.example/log".into();

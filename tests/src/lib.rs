@@ -159,6 +159,18 @@ impl TestNode {
 /// Path of a binary built by this workspace. `cargo test --workspace` builds a package's
 /// binaries only for packages with integration tests: `node/tests/` and `client/tests/` exist
 /// partly for that reason.
+/// A trust file in a fresh temporary directory pinning `authority` with `roots` as its root
+/// keys, all of which must sign its key sets. Keep the directory alive while it is used.
+pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, PathBuf) {
+    use comity_proto::trust::{TrustFile, TrustedAuthority};
+    let dir = tempfile::tempdir().unwrap();
+    let root_keys = roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect();
+    let trust = TrustFile { authorities: vec![TrustedAuthority { id: authority.into(), threshold: roots.len(), root_keys, ..Default::default() }] };
+    let path = dir.path().join("trust.toml");
+    std::fs::write(&path, trust.to_toml()).unwrap();
+    (dir, path)
+}
+
 pub fn bin_path(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");
     dir.pop(); // the test binary

@@ -199,14 +199,11 @@ async fn audit_follows_growth_and_catches_a_rewritten_history() {
 #[tokio::test]
 async fn audit_checks_key_sets_by_their_roots_and_remembers_them_between_runs() {
     use comity_proto::statement::{sign_decision, sign_statement, Signer};
-    use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
+    use comity_proto::trust::sign_key_set;
     const METI: &str = "jp.meti";
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let signer = Signer::from_seed(&[10; 32]);
-    let dir = tempfile::tempdir().unwrap();
-    let trust_path = dir.path().join("trust.toml");
-    let trust = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }] };
-    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    let (dir, trust_path) = comity_tests::trust_file(BAFA, &roots);
     let tp = trust_path.clone();
     let node = TestNode::start_with(&[METI], move |c| {
         c.trust_file = Some(tp);

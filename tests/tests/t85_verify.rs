@@ -8,8 +8,8 @@ use comity_node::config::{AuthorityConfig, Config};
 use comity_proto::decision::fixtures::{follow_up, grant, DECIDED};
 use comity_proto::pb::{self, Action, Verdict};
 use comity_proto::statement::{sign_decision, sign_statement, Signer, StatementId};
-use comity_proto::trust::{sign_key_set, TrustFile, TrustedAuthority};
-use comity_tests::{eventually, TestNode};
+use comity_proto::trust::sign_key_set;
+use comity_tests::{eventually, trust_file, TestNode};
 
 const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
@@ -78,21 +78,11 @@ fn ask_meti_for_japan(licence: &str) -> pb::VerifyRequest {
     }
 }
 
-fn trust_file(roots: &[Signer; 2]) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let trust = TrustFile {
-        authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(), ..Default::default() }],
-    };
-    let path = dir.path().join("trust.toml");
-    std::fs::write(&path, trust.to_toml()).unwrap();
-    (dir, path)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
-    let (_trust_dir, trust_path) = trust_file(&roots);
+    let (_trust_dir, trust_path) = trust_file(BAFA, &roots);
 
     // B: the Japanese and Korean authorities' node, trusting BAFA by its root keys.
     let b_trust = trust_path.clone();
@@ -244,7 +234,7 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
 async fn a_kept_answer_never_outlives_a_change() {
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let (k1, k2) = (Signer::from_seed(&[10; 32]), Signer::from_seed(&[11; 32]));
-    let (_trust_dir, trust_path) = trust_file(&roots);
+    let (_trust_dir, trust_path) = trust_file(BAFA, &roots);
     // One node holding BAFA's licences and METI's agreement, so every change is acknowledged here.
     let node = TestNode::start_with(&[METI], move |c: &mut Config| {
         c.trust_file = Some(trust_path);
@@ -324,7 +314,7 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
     use comity_proto::witness::note_size;
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let k1 = Signer::from_seed(&[10; 32]);
-    let (_trust_dir, trust_path) = trust_file(&roots);
+    let (_trust_dir, trust_path) = trust_file(BAFA, &roots);
     let node = TestNode::start_with(&[METI], move |c: &mut Config| {
         c.trust_file = Some(trust_path);
         c.authorities.push(AuthorityConfig { id: BAFA.into(), name: "BAFA".into(), keys: vec![] });
