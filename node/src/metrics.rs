@@ -23,6 +23,7 @@ pub struct Metrics {
     publish_seconds: Histogram,
     verifications: Family<Labels, Counter>,
     verify_seconds: Histogram,
+    verify_cache: Family<Labels, Counter>,
     log_entries: Family<Labels, Gauge>,
     log_cosigners: Family<Labels, Gauge>,
     peer_lag_entries: Family<Labels, Gauge>,
@@ -48,6 +49,7 @@ impl Metrics {
             publish_seconds: latency(),
             verifications: Family::default(),
             verify_seconds: latency(),
+            verify_cache: Family::default(),
             log_entries: Family::default(),
             log_cosigners: Family::default(),
             peer_lag_entries: Family::default(),
@@ -61,6 +63,11 @@ impl Metrics {
         registry.register("publish_seconds", "Publish latency, acknowledged publishes", m.publish_seconds.clone());
         registry.register("verifications", "Verify answers by verdict", m.verifications.clone());
         registry.register("verify_seconds", "Verify latency", m.verify_seconds.clone());
+        registry.register(
+            "verify_cache",
+            "Where Verify answers read their licence: kept from an earlier answer, read from the store, refreshed receipts, or cache off",
+            m.verify_cache.clone(),
+        );
         registry.register("log_entries", "Entries held per log (own and mirrored)", m.log_entries.clone());
         registry.register("log_cosigners", "Witnesses on the latest cosigned checkpoint held per log", m.log_cosigners.clone());
         registry.register("peer_lag_entries", "Entries a mirror path is behind its peer's checkpoint", m.peer_lag_entries.clone());
@@ -82,9 +89,11 @@ impl Metrics {
         }
     }
 
-    /// Counts a Verify answer with `verdict` after `took`.
-    pub fn verification(&self, verdict: &str, took: Duration) {
+    /// Counts a Verify answer with `verdict` after `took`, its licence's reads coming from
+    /// `cache` (a `verify::CacheOutcome` label).
+    pub fn verification(&self, verdict: &str, cache: &str, took: Duration) {
         self.verifications.get_or_create(&vec![("verdict", verdict.to_string())]).inc();
+        self.verify_cache.get_or_create(&vec![("result", cache.to_string())]).inc();
         self.verify_seconds.observe(took.as_secs_f64());
     }
 

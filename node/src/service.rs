@@ -134,9 +134,9 @@ impl registry_server::Registry for RegistryService {
         // A verdict is a few cached sled reads and no signature work (~10-50 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
-        let answer = crate::verify::verify(&self.registry, &question, self.max_staleness_secs, now)?;
+        let (answer, cache) = crate::verify::verify_counted(&self.registry, &question, self.max_staleness_secs, now)?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", |v| v.as_str_name().trim_start_matches("VERDICT_"));
-        self.metrics.verification(verdict, started.elapsed());
+        self.metrics.verification(verdict, cache.as_str(), started.elapsed());
         Ok(Response::new(answer))
     }
 

@@ -24,9 +24,39 @@ use crate::trust::StoredAgreement;
 
 /// Answers `q` at time `now`.
 pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
+    verify_counted(registry, q, default_max_staleness_secs, now).map(|(answer, _)| answer)
+}
+
+/// Where an answer's reads of its licence came from, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Kept from an earlier answer.
+    Kept,
+    /// Read from the store: not kept, or the licence, trust, evidence or a freeze changed.
+    Read,
+    /// Read again because the receipts kept had grown old behind a newer checkpoint.
+    Refreshed,
+    /// The cache is off (`limits.verify_cache_licences = 0`).
+    Off,
+}
+
+impl CacheOutcome {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Kept => "kept",
+            CacheOutcome::Read => "read",
+            CacheOutcome::Refreshed => "refreshed",
+            CacheOutcome::Off => "off",
+        }
+    }
+}
+
+/// [`verify`], also saying where the licence's reads came from.
+pub fn verify_counted(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<(pb::VerifyResponse, CacheOutcome), Error> {
     let trust = registry.trust();
     let cache = registry.verify_cache();
-    let licence = cache.licence(registry, &q.authority, &q.licence_id)?;
+    let (licence, outcome) = cache.licence(registry, &q.authority, &q.licence_id)?;
     let in_force = trust.agreements();
     let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
     let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
@@ -67,7 +97,7 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         checkpoint_age_secs: now - oldest,
         openings: licence.openings.clone(),
     };
-    Ok(pb::VerifyResponse {
+    let answer = pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
         warnings: judgement.warnings,
@@ -76,7 +106,8 @@ pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64
         agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
         proof: Some(proof),
         checked_at: now,
-    })
+    };
+    Ok((answer, outcome))
 }
 
 /// What the store holds about one licence, as Verify needs it: everything of an answer that
@@ -220,15 +251,15 @@ impl VerifyCache {
         }
     }
 
-    fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<Arc<LicenceFacts>, Error> {
+    fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<(Arc<LicenceFacts>, CacheOutcome), Error> {
         let read = |logs: &mut LogViews| read_licence(registry, logs, authority, licence_id).map(Some);
-        let facts = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), Some((authority, licence_id)), read)?;
-        Ok(facts.expect("read_licence always answers"))
+        let (facts, outcome) = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), Some((authority, licence_id)), read)?;
+        Ok((facts.expect("read_licence always answers"), outcome))
     }
 
     /// Statement `id` (an agreement or a key set) with its receipt, if it is stored.
     fn statement(&self, registry: &Registry, id: &StatementId) -> Result<Option<Arc<Proven>>, Error> {
-        kept(self.statements.as_ref(), registry, *id, None, |logs| proven_statement(registry.store(), logs, id))
+        kept(self.statements.as_ref(), registry, *id, None, |logs| proven_statement(registry.store(), logs, id)).map(|(value, _)| value)
     }
 
     /// Time of the newest checkpoint held of log `origin`.
@@ -249,24 +280,28 @@ impl VerifyCache {
 }
 
 /// The value kept under `key` if nothing it depends on changed since it was read (see
-/// [`VerifyCache`]), else `read(logs)` (kept when there is one). `licence` names the licence
-/// the value depends on, if any. Without a cache, always `read`.
+/// [`VerifyCache`]), else `read(logs)` (kept when there is one), and which it was. `licence`
+/// names the licence the value depends on, if any. Without a cache, always `read`.
 fn kept<K: Eq + std::hash::Hash, T>(
     cache: Option<&KeptCache<K, T>>,
     registry: &Registry,
     key: K,
     licence: Option<(&str, &str)>,
     read: impl FnOnce(&mut LogViews) -> Result<Option<T>, Error>,
-) -> Result<Option<Arc<T>>, Error> {
-    let Some(cache) = cache else { return Ok(read(&mut LogViews::default())?.map(Arc::new)) };
+) -> Result<(Option<Arc<T>>, CacheOutcome), Error> {
+    let Some(cache) = cache else { return Ok((read(&mut LogViews::default())?.map(Arc::new), CacheOutcome::Off)) };
     let changes = registry.store().changes();
     // Read the counters before the store: a write racing with the read leaves a copy stamped
     // older than its data, which the next call reads again.
     let stamp = Stamp { other: changes.other(), trust: registry.trust().version(), licence: licence.map(|(a, l)| changes.licence(a, l)) };
+    let mut outcome = CacheOutcome::Read;
     if let Some(k) = cache.get(&key) {
         let receipts_current = || k.logs.iter().all(|(origin, at)| changes.log(origin) == *at);
-        if k.stamp == stamp && (Instant::now() < k.refresh_at || receipts_current()) {
-            return Ok(Some(k.value.clone()));
+        if k.stamp == stamp {
+            if Instant::now() < k.refresh_at || receipts_current() {
+                return Ok((Some(k.value.clone()), CacheOutcome::Kept));
+            }
+            outcome = CacheOutcome::Refreshed;
         }
     }
     let refresh_at = Instant::now() + RECEIPTS_REFRESH.mul_f64(rand::random::<f64>() / 2.0 + 0.5);
@@ -276,7 +311,7 @@ fn kept<K: Eq + std::hash::Hash, T>(
         let logs = logs.notes.into_iter().map(|(origin, (at, _))| (origin, at)).collect();
         cache.insert(key, Arc::new(Kept { stamp, logs, refresh_at, value: v.clone() }));
     }
-    Ok(value)
+    Ok((value, outcome))
 }
 
 /// Why a confidential licence cannot be judged here, when it cannot: this node is not in the

@@ -29,6 +29,8 @@ async fn metrics_count_what_the_node_does_and_show_its_state() {
     client.verify(ask("DE-2026-MET-0")).await.unwrap();
     client.verify(ask("DE-2026-MET-1")).await.unwrap();
     client.verify(ask("DE-2026-NONE")).await.unwrap();
+    // Asked again with nothing written meanwhile: answered from what the node kept.
+    client.verify(ask("DE-2026-MET-1")).await.unwrap();
 
     let b = TestNode::start_mirror_of(&a, "bafa", &[METI], "registry.meti.example/log", |_| {}).await;
     eventually(Duration::from_secs(15), "B to mirror A", || async { b.node().mirror_status("bafa").filter(|s| s.size == 3).map(|_| ()) }).await;
@@ -43,7 +45,9 @@ async fn metrics_count_what_the_node_does_and_show_its_state() {
     assert_eq!(sample(&text, "comity_publishes_total{result=\"ok\"}"), Some(3.0), "{text}");
     assert_eq!(sample(&text, "comity_publishes_total{result=\"PERMISSION_DENIED\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "comity_publish_seconds_count"), Some(3.0), "{text}");
-    assert_eq!(sample(&text, "comity_verifications_total{verdict=\"VALID\"}"), Some(2.0), "{text}");
+    assert_eq!(sample(&text, "comity_verifications_total{verdict=\"VALID\"}"), Some(3.0), "{text}");
+    assert_eq!(sample(&text, "comity_verify_cache_total{result=\"read\"}"), Some(3.0), "{text}");
+    assert_eq!(sample(&text, "comity_verify_cache_total{result=\"kept\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "comity_verifications_total{verdict=\"NOT_FOUND\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "comity_log_entries{origin=\"registry.bafa.example/log\"}"), Some(3.0), "{text}");
     assert_eq!(sample(&text, "comity_evidence"), Some(0.0), "{text}");
