@@ -933,7 +933,8 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     table_capped(headers, rows, 48)
 }
 
-/// A plain left-aligned text table, cells cut at `cap` characters.
+/// A plain left-aligned text table, cells cut at `cap` characters; a cut cell ends in `…`, so
+/// a cut list (of control-code patterns, say) is never read as complete.
 fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -946,7 +947,7 @@ fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
             .iter()
             .zip(&widths)
             .map(|(c, w)| {
-                let cut: String = c.chars().take(*w).collect();
+                let cut: String = if c.chars().count() > *w { c.chars().take(w.saturating_sub(1)).chain(['…']).collect() } else { c.clone() };
                 format!("{cut:<w$}")
             })
             .collect();
@@ -991,5 +992,20 @@ async fn wait_for_mirrors(client: &mut Client) -> anyhow::Result<()> {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_cell_ends_in_an_ellipsis_and_a_whole_one_does_not() {
+        let rows = vec![vec!["EU-DU:3A001.* EU-DU:3A002.* EU-DU:3B001.*".to_string(), "any".to_string()]];
+        let text = table_capped(&["PATTERNS", "DEST"], &rows, 20);
+        let line = text.lines().nth(1).unwrap();
+        assert!(line.starts_with("EU-DU:3A001.* EU-DU…  any"), "{text}");
+        assert_eq!(line.split("  ").next().unwrap().chars().count(), 20);
+        assert_eq!(table_capped(&["A"], &[vec!["short".into()]], 20), "A\nshort\n");
     }
 }
