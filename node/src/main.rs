@@ -202,6 +202,16 @@ enum CaCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Revoke a member node's certificate (a leaked key, a member leaving): writes DIR/crl.pem,
+    /// which every member sets as `[tls] crl_file`.
+    Revoke {
+        /// CA directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The certificate to revoke (PEM, as `ca issue` wrote it).
+        #[arg(long)]
+        cert: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -296,6 +306,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Ca { command: CaCommand::Issue { dir, name, out } } => {
             comity_node::tls::ca_issue(&dir, &name, &out)?;
             println!("certificate for {name}: {} and key {}", out.join(comity_node::tls::NODE_CERT).display(), out.join(comity_node::tls::NODE_KEY).display());
+            Ok(())
+        }
+        Command::Ca { command: CaCommand::Revoke { dir, cert } } => {
+            let revoked = comity_node::tls::ca_revoke(&dir, &cert)?;
+            println!("revoked certificate {} ({}); {} certificate(s) on the list", revoked.serial, revoked.names.join(", "), revoked.listed);
+            println!(
+                "give {} to every member: set it as [tls] crl_file and restart the node; it then refuses that certificate",
+                dir.join(comity_node::tls::CA_CRL).display()
+            );
             Ok(())
         }
         Command::Run { config, data_dir, listen, http_listen, insecure_plaintext, metrics_listen } => {
@@ -417,11 +436,17 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
         let tls_dir = data_dir.join("tls");
         comity_node::tls::ca_issue(ca, &host, &tls_dir)?;
         std::fs::copy(ca.join(comity_node::tls::CA_CERT), tls_dir.join(comity_node::tls::CA_CERT)).context("copy the CA certificate")?;
+        // The CA's revocation list, once it has revoked anything.
+        let crl_file = ca.join(comity_node::tls::CA_CRL).exists().then(|| tls_dir.join(comity_node::tls::CA_CRL));
+        if let Some(crl) = &crl_file {
+            std::fs::copy(ca.join(comity_node::tls::CA_CRL), crl).context("copy the CA's revocation list")?;
+        }
         config.tls = Some(comity_node::tls::TlsConfig {
             cert_file: tls_dir.join(comity_node::tls::NODE_CERT),
             key_file: tls_dir.join(comity_node::tls::NODE_KEY),
             ca_file: tls_dir.join(comity_node::tls::CA_CERT),
             require_client_certs: false,
+            crl_file,
         });
         println!("TLS: certificate for {host} issued by {} in {}", ca.display(), tls_dir.display());
         "https"

@@ -132,12 +132,12 @@ impl RunningNode {
             crate::metrics::serve(listener, scraped, sources, shutdown)
         })
         .await?;
-        let mut builder = Server::builder();
-        match &config.tls {
-            Some(tls) => builder = builder.tls_config(tls.server()?)?,
-            None => tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node"),
+        // TLS is done here, not by tonic, whose acceptor cannot take a revocation list.
+        let acceptor = config.tls.as_ref().map(crate::tls::TlsConfig::acceptor).transpose()?;
+        if acceptor.is_none() {
+            tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node");
         }
-        let router = builder
+        let router = Server::builder()
             // One span per request, naming the call and the client, so every log line of a
             // request says who asked.
             .trace_fn(|request| {
@@ -155,10 +155,14 @@ impl RunningNode {
             .add_service(registry_service)
             .add_service(log_service)
             .add_service(federation_service);
-        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+        let shutdown = async move {
             let _ = stopped.await;
             let _ = http_stop.send(true);
-        }));
+        };
+        let task = match acceptor {
+            Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor), shutdown)),
+            None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),
+        };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs, health.clone()));
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();

@@ -1,20 +1,24 @@
-//! TLS between nodes (rustls through tonic): a consortium CA issues each node a certificate for
-//! its DNS name; a node presents it as a server and, calling its peers, as a client (mutual
-//! TLS). A peer's identity is the name its certificate is valid for, which must be the
-//! `tls_name` configured for that peer. `comity-node ca` creates the CA and issues certificates.
+//! TLS between nodes (rustls): a consortium CA issues each node a certificate for its DNS name;
+//! a node presents it as a server and, calling its peers, as a client (mutual TLS). A peer's
+//! identity is the name its certificate is valid for, which must be the `tls_name` configured
+//! for that peer. `comity-node ca` creates the CA, issues certificates and revokes them: a
+//! node given the CA's revocation list refuses client certificates on it.
 
 use std::path::Path;
 
 use anyhow::Context;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 /// File names inside a CA directory and a node's TLS directory.
 pub const CA_CERT: &str = "ca.crt";
 pub const CA_KEY: &str = "ca.key";
 pub const NODE_CERT: &str = "node.crt";
 pub const NODE_KEY: &str = "node.key";
+/// The CA's certificate revocation list (give it to every member) and its record of what it revoked.
+pub const CA_CRL: &str = "crl.pem";
+const CA_REVOKED: &str = "revoked.json";
 
 /// A node's TLS files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,20 +35,48 @@ pub struct TlsConfig {
     /// peers always need one for federation calls.
     #[serde(default)]
     pub require_client_certs: bool,
+    /// PEM certificate revocation list of the consortium CA (`comity-node ca revoke`): client
+    /// certificates on it are refused in the handshake. Read at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_file: Option<std::path::PathBuf>,
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
 }
 
+/// A PEM reading error, naming the file.
+fn pem_error(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{}: {e}", path.display())
+}
+
 impl TlsConfig {
-    /// The server side: this node's identity, and client certificates checked against the CA.
-    pub fn server(&self) -> anyhow::Result<ServerTlsConfig> {
-        let identity = Identity::from_pem(read(&self.cert_file)?, read(&self.key_file)?);
-        Ok(ServerTlsConfig::new()
-            .identity(identity)
-            .client_ca_root(Certificate::from_pem(read(&self.ca_file)?))
-            .client_auth_optional(!self.require_client_certs))
+    /// The server side: this node's identity, and client certificates checked against the CA
+    /// and its revocation list. Speaks HTTP/2 only, as gRPC does.
+    pub fn acceptor(&self) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+        use rustls::server::WebPkiClientVerifier;
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_file_iter(&self.ca_file).map_err(pem_error(&self.ca_file))? {
+            roots.add(ca.map_err(pem_error(&self.ca_file))?).with_context(|| format!("CA certificate {}", self.ca_file.display()))?;
+        }
+        let mut verifier = WebPkiClientVerifier::builder(roots.into());
+        if let Some(path) = &self.crl_file {
+            let crls: Vec<_> = CertificateRevocationListDer::pem_file_iter(path).map_err(pem_error(path))?.collect::<Result<_, _>>().map_err(pem_error(path))?;
+            anyhow::ensure!(!crls.is_empty(), "{}: no certificate revocation list in it", path.display());
+            // The CA's list covers the certificates it issued; the CA itself is the trust anchor.
+            verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
+        }
+        if !self.require_client_certs {
+            verifier = verifier.allow_unauthenticated();
+        }
+        let verifier = verifier.build().with_context(|| format!("client certificate checks from {}", self.ca_file.display()))?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert_file).map_err(pem_error(&self.cert_file))?.collect::<Result<_, _>>().map_err(pem_error(&self.cert_file))?;
+        let key = PrivateKeyDer::from_pem_file(&self.key_file).map_err(pem_error(&self.key_file))?;
+        let mut config = rustls::ServerConfig::builder().with_client_cert_verifier(verifier).with_single_cert(chain, key).with_context(|| format!("certificate {}", self.cert_file.display()))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
     }
 
     /// The client side for calling a peer that must present a certificate for `peer_name`.
@@ -54,6 +86,48 @@ impl TlsConfig {
             .identity(Identity::from_pem(read(&self.cert_file)?, read(&self.key_file)?))
             .domain_name(peer_name))
     }
+}
+
+/// Longest a client may take over the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The accepted connections of `tcp` after their TLS handshake. Each handshake runs in its own
+/// task under a deadline, so a slow or silent client never holds up the others; a refused one
+/// (a revoked or foreign certificate) is logged and dropped. Ends when the server stops
+/// taking connections, which releases the listener.
+pub fn handshakes(mut tcp: tonic::transport::server::TcpIncoming, acceptor: tokio_rustls::TlsAcceptor) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
+    use tokio_stream::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = tx.closed() => return,
+                next = tcp.next() => next,
+            };
+            let stream = match accepted {
+                Some(Ok(stream)) => stream,
+                Some(Err(e)) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                None => return,
+            };
+            let (tx, acceptor) = (tx.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let client = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = tx.send(Ok(tls)).await;
+                    }
+                    Ok(Err(e)) => tracing::info!(%client, error = %e, "TLS handshake refused"),
+                    Err(_) => tracing::info!(%client, "TLS handshake not finished within {HANDSHAKE_TIMEOUT:?}"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 /// An endpoint for calling a peer at `url`: over TLS, presenting this node's certificate and
@@ -110,6 +184,102 @@ pub fn ca_issue(ca_dir: &Path, name: &str, out: &Path) -> anyhow::Result<()> {
     std::fs::write(&cert_path, cert.pem())?;
     write_private(&key_path, &key.serialize_pem())?;
     Ok(())
+}
+
+/// What `comity-node ca revoke` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    /// Serial number of the revoked certificate, hex.
+    pub serial: String,
+    /// The names the certificate was issued for.
+    pub names: Vec<String>,
+    /// Certificates on the list now.
+    pub listed: usize,
+}
+
+/// One entry of the CA's record of revocations (`revoked.json`), from which every new list is made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokedEntry {
+    serial: String,
+    names: Vec<String>,
+    /// UTC date, YYYY-MM-DD.
+    revoked_on: String,
+}
+
+/// Revokes the node certificate `cert` issued by the CA in `ca_dir`: adds it to the CA's record
+/// and writes a new signed revocation list, `crl.pem`, for every member's `tls.crl_file`.
+pub fn ca_revoke(ca_dir: &Path, cert: &Path) -> anyhow::Result<Revocation> {
+    let cert_pem = std::fs::read(cert).with_context(|| format!("read {}", cert.display()))?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&cert_pem).map_err(|e| anyhow::anyhow!("{}: not a PEM certificate: {e}", cert.display()))?;
+    let parsed = pem.parse_x509().map_err(|e| anyhow::anyhow!("{}: not a certificate: {e}", cert.display()))?;
+    let ca_pem = std::fs::read(ca_dir.join(CA_CERT)).with_context(|| format!("read {}", ca_dir.join(CA_CERT).display()))?;
+    let (_, ca) = x509_parser::pem::parse_x509_pem(&ca_pem).map_err(|e| anyhow::anyhow!("CA certificate: {e}"))?;
+    let ca = ca.parse_x509().map_err(|e| anyhow::anyhow!("CA certificate: {e}"))?;
+    anyhow::ensure!(
+        parsed.issuer() == ca.subject() && parsed.verify_signature(Some(ca.public_key())).is_ok(),
+        "{} was not issued by the CA in {}",
+        cert.display(),
+        ca_dir.display()
+    );
+    let serial = hex::encode(parsed.raw_serial());
+    let names = certificate_dns_names(&parsed);
+    let record_path = ca_dir.join(CA_REVOKED);
+    let mut record: Vec<RevokedEntry> = match std::fs::read_to_string(&record_path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| format!("{}", record_path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("read {}", record_path.display())),
+    };
+    anyhow::ensure!(!record.iter().any(|r| r.serial == serial), "certificate {serial} ({}) is revoked already", names.join(", "));
+    record.push(RevokedEntry { serial: serial.clone(), names: names.clone(), revoked_on: chrono::Utc::now().format("%Y-%m-%d").to_string() });
+    write_crl(ca_dir, &record)?;
+    std::fs::write(&record_path, serde_json::to_string_pretty(&record)?).with_context(|| format!("write {}", record_path.display()))?;
+    Ok(Revocation { serial, names, listed: record.len() })
+}
+
+/// Signs the revocation list of `record` with the CA's key; numbered by its length, valid a year.
+fn write_crl(ca_dir: &Path, record: &[RevokedEntry]) -> anyhow::Result<()> {
+    use chrono::Datelike;
+    let ca_key = KeyPair::from_pem(&read(&ca_dir.join(CA_KEY))?).context("CA key")?;
+    let issuer = Issuer::from_ca_cert_pem(&read(&ca_dir.join(CA_CERT))?, ca_key).context("CA certificate")?;
+    let date = |d: chrono::NaiveDate| rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8);
+    let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("revocation date {text}"));
+    let today = chrono::Utc::now().date_naive();
+    let mut revoked_certs = Vec::with_capacity(record.len());
+    for r in record {
+        revoked_certs.push(rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(&hex::decode(&r.serial).context("serial in the CA's record")?),
+            revocation_time: date(day(&r.revoked_on)?),
+            reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        });
+    }
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: date(today),
+        next_update: date(today + chrono::Days::new(365)),
+        crl_number: rcgen::SerialNumber::from(record.len() as u64),
+        issuing_distribution_point: None,
+        revoked_certs,
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    let crl = params.signed_by(&issuer).context("sign the revocation list")?;
+    std::fs::write(ca_dir.join(CA_CRL), crl.pem()?).with_context(|| format!("write {}", ca_dir.join(CA_CRL).display()))?;
+    Ok(())
+}
+
+/// The DNS names a certificate is for (its subject alternative names, else its common name).
+fn certificate_dns_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let mut names: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| san.value.general_names.iter().filter_map(|n| if let GeneralName::DNSName(d) = n { Some(d.to_string()) } else { None }).collect())
+        .unwrap_or_default();
+    if names.is_empty() {
+        names.extend(cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_string));
+    }
+    names
 }
 
 /// Writes a private key readable by its owner only.

@@ -19,7 +19,7 @@ const METI: &str = "jp.meti";
 const WAIT: Duration = Duration::from_secs(15);
 
 fn tls_of(ca: &Path, dir: &Path) -> TlsConfig {
-    TlsConfig { cert_file: dir.join(NODE_CERT), key_file: dir.join(NODE_KEY), ca_file: ca.join(CA_CERT), require_client_certs: false }
+    TlsConfig { cert_file: dir.join(NODE_CERT), key_file: dir.join(NODE_KEY), ca_file: ca.join(CA_CERT), require_client_certs: false, crl_file: None }
 }
 
 fn https(node: &TestNode) -> String {
@@ -161,6 +161,20 @@ fn ca_init_issue_and_a_tls_node_through_the_binaries() {
         .success()
         .stdout(contains("TLS: certificate for registry.bafa.example"))
         .stdout(contains("url = \"https://"));
+    // Revoking a member's certificate writes the list every member then sets as crl_file.
+    let leaked = tmp.path().join("leaked");
+    node_bin().args(["ca", "issue", "--dir"]).arg(&ca).args(["--name", "registry.leaked.example", "--out"]).arg(&leaked).assert().success();
+    node_bin()
+        .args(["ca", "revoke", "--dir"])
+        .arg(&ca)
+        .arg("--cert")
+        .arg(leaked.join(NODE_CERT))
+        .assert()
+        .success()
+        .stdout(contains("(registry.leaked.example); 1 certificate(s) on the list"))
+        .stdout(contains("crl.pem"));
+    node_bin().args(["ca", "revoke", "--dir"]).arg(&ca).arg("--cert").arg(leaked.join(NODE_CERT)).assert().failure().stderr(contains("revoked already"));
+    assert!(std::fs::read_to_string(ca.join(comity_node::tls::CA_CRL)).unwrap().starts_with("-----BEGIN X509 CRL-----"));
     let node = comity_tests::NodeProcess::spawn(&["--data-dir", data.to_str().unwrap()], &tmp.path().join("node.log"));
     let url = node.url().replace("http://", "https://");
     let comity = || {
@@ -243,4 +257,54 @@ async fn restricted_bodies_go_only_to_the_certified_audience() {
     // Without a client certificate: refused outright.
     let mut anonymous = Client::connect_with(&https(&a), Some(&as_member(None, bafa))).await.unwrap();
     assert_eq!(anonymous.restricted_bodies(&[id], "registry.meti.example/log").await.unwrap_err().code(), Some(tonic::Code::PermissionDenied));
+}
+
+/// The CA revokes a member's certificate (its key leaked): with the CA's revocation list, a node
+/// refuses that certificate in the handshake, so it can no longer fetch confidential bodies,
+/// while the other members' certificates and clients without one are served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
+    use comity_node::tls::{ca_revoke, CA_CRL};
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
+    for name in ["registry.bafa.example", "registry.meti.example", "registry.leaked.example"] {
+        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
+    }
+    let leaked_cert = tmp.path().join("registry.leaked.example").join(NODE_CERT);
+    let revoked = ca_revoke(&ca, &leaked_cert).unwrap();
+    assert_eq!((revoked.names.as_slice(), revoked.listed), (&["registry.leaked.example".to_string()][..], 1));
+    assert!(ca_revoke(&ca, &leaked_cert).unwrap_err().to_string().contains("revoked already"));
+    // A certificate of another CA is not this CA's to revoke.
+    let other = tmp.path().join("other-ca");
+    ca_init(&other, "another CA").unwrap();
+    ca_issue(&other, "registry.bafa.example", &tmp.path().join("foreign")).unwrap();
+    assert!(ca_revoke(&ca, &tmp.path().join("foreign").join(NODE_CERT)).unwrap_err().to_string().contains("not issued by the CA"));
+
+    let mut a_tls = tls_of(&ca, &tmp.path().join("registry.bafa.example"));
+    a_tls.crl_file = Some(ca.join(CA_CRL));
+    let a = TestNode::start_with(&[BAFA], move |c: &mut Config| {
+        c.origin = "registry.bafa.example/log".into();
+        c.tls = Some(a_tls);
+    })
+    .await;
+    let bafa = "registry.bafa.example";
+    let as_member = |name: Option<&str>| ClientTls {
+        ca: ca.join(CA_CERT),
+        cert: name.map(|n| tmp.path().join(n).join(NODE_CERT)),
+        key: name.map(|n| tmp.path().join(n).join(NODE_KEY)),
+        domain: Some(bafa.into()),
+    };
+    let (restricted, body) = comity_proto::restricted::seal(&grant(BAFA, "DE-2026-TLS-0001"), vec!["registry.leaked.example/log".into(), "registry.meti.example/log".into()], rand::random());
+    let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[&a.signer(BAFA)]);
+    let mut anonymous = Client::connect_with(&https(&a), Some(&as_member(None))).await.unwrap();
+    let id = StatementId::from_slice(&anonymous.publish_with_body(envelope, Some(body.clone())).await.unwrap().statement_id).unwrap();
+
+    // The revoked certificate cannot even connect, though the decision names its node.
+    assert!(cannot_read(&https(&a), Some(&as_member(Some("registry.leaked.example")))).await);
+    // The other member, in the audience too, still gets the body; a client without a
+    // certificate still reads what is public.
+    let mut meti = Client::connect_with(&https(&a), Some(&as_member(Some("registry.meti.example")))).await.unwrap();
+    assert_eq!(meti.restricted_bodies(&[id], "").await.unwrap().bodies[0].body.as_ref(), Some(&body));
+    assert!(anonymous.licence(BAFA, "DE-2026-TLS-0001").await.is_ok());
 }
