@@ -22,6 +22,16 @@ fn tls_of(ca: &Path, dir: &Path) -> TlsConfig {
     TlsConfig { cert_file: dir.join(NODE_CERT), key_file: dir.join(NODE_KEY), ca_file: ca.join(CA_CERT), require_client_certs: false, crl_file: None }
 }
 
+/// A consortium CA in `dir/ca`, with a node certificate for each of `names` in `dir/NAME`.
+fn consortium(dir: &Path, names: &[&str]) -> std::path::PathBuf {
+    let ca = dir.join("ca");
+    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
+    for name in names {
+        ca_issue(&ca, name, &dir.join(name)).unwrap();
+    }
+    ca
+}
+
 fn https(node: &TestNode) -> String {
     format!("https://{}", node.node().addr())
 }
@@ -34,11 +44,7 @@ fn tls_peer(node: &TestNode, id: &str) -> PeerConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_mirror_over_mutual_tls_and_only_configured_peers_make_federation_calls() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca");
-    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
-    for name in ["registry.bafa.example", "registry.meti.example", "registry.evil.example"] {
-        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
-    }
+    let ca = consortium(tmp.path(), &["registry.bafa.example", "registry.meti.example", "registry.evil.example"]);
     let (a_tls, b_tls) = (tls_of(&ca, &tmp.path().join("registry.bafa.example")), tls_of(&ca, &tmp.path().join("registry.meti.example")));
 
     let a_config = a_tls.clone();
@@ -205,11 +211,7 @@ fn ca_init_issue_and_a_tls_node_through_the_binaries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restricted_bodies_go_only_to_the_certified_audience() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca");
-    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
-    for name in ["registry.bafa.example", "registry.meti.example", "registry.evil.example"] {
-        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
-    }
+    let ca = consortium(tmp.path(), &["registry.bafa.example", "registry.meti.example", "registry.evil.example"]);
     let a_tls = tls_of(&ca, &tmp.path().join("registry.bafa.example"));
     let a = TestNode::start_with(&[BAFA], move |c: &mut Config| {
         c.origin = "registry.bafa.example/log".into();
@@ -266,11 +268,7 @@ async fn restricted_bodies_go_only_to_the_certified_audience() {
 async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
     use comity_node::tls::{ca_revoke, CA_CRL};
     let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca");
-    ca_init(&ca, "EU-Japan export-control registry consortium").unwrap();
-    for name in ["registry.bafa.example", "registry.meti.example", "registry.leaked.example"] {
-        ca_issue(&ca, name, &tmp.path().join(name)).unwrap();
-    }
+    let ca = consortium(tmp.path(), &["registry.bafa.example", "registry.meti.example", "registry.leaked.example"]);
     let leaked_cert = tmp.path().join("registry.leaked.example").join(NODE_CERT);
     let revoked = ca_revoke(&ca, &leaked_cert).unwrap();
     assert_eq!((revoked.names.as_slice(), revoked.listed), (&["registry.leaked.example".to_string()][..], 1));
