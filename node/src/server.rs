@@ -133,7 +133,7 @@ impl RunningNode {
         })
         .await?;
         // TLS is done here, not by tonic, whose acceptor cannot take a revocation list.
-        let acceptor = config.tls.as_ref().map(crate::tls::TlsConfig::acceptor).transpose()?;
+        let acceptor = config.tls.as_ref().map(crate::tls::Acceptor::new).transpose()?;
         if acceptor.is_none() {
             tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node");
         }

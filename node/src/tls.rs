@@ -36,7 +36,7 @@ pub struct TlsConfig {
     #[serde(default)]
     pub require_client_certs: bool,
     /// PEM certificate revocation list of the consortium CA (`comity-node ca revoke`): client
-    /// certificates on it are refused in the handshake. Read at start.
+    /// certificates on it are refused in the handshake. Read again whenever the file changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl_file: Option<std::path::PathBuf>,
 }
@@ -88,6 +88,48 @@ impl TlsConfig {
     }
 }
 
+/// The server's TLS acceptor, made again when the revocation list file changes, so a
+/// revocation takes effect for new connections without a restart.
+pub struct Acceptor {
+    tls: TlsConfig,
+    /// The list file's (modification time, length) the acceptor was made with, and the acceptor.
+    current: std::sync::Mutex<(Option<(std::time::SystemTime, u64)>, tokio_rustls::TlsAcceptor)>,
+}
+
+impl Acceptor {
+    /// The acceptor of `tls`; fails on unreadable files, as a start must.
+    pub fn new(tls: &TlsConfig) -> anyhow::Result<Self> {
+        let seen = tls.crl_file.as_deref().and_then(file_stamp);
+        Ok(Self { tls: tls.clone(), current: std::sync::Mutex::new((seen, tls.acceptor()?)) })
+    }
+
+    /// The acceptor for a new connection. A list that changed is read again; one that no
+    /// longer reads (half written, say) leaves the previous list in force, with a warning.
+    fn get(&self) -> tokio_rustls::TlsAcceptor {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(path) = &self.tls.crl_file {
+            let stamp = file_stamp(path);
+            if stamp != current.0 {
+                current.0 = stamp;
+                match self.tls.acceptor() {
+                    Ok(acceptor) => {
+                        current.1 = acceptor;
+                        tracing::info!(crl = %path.display(), "certificate revocation list read again");
+                    }
+                    Err(e) => tracing::warn!(crl = %path.display(), error = %format!("{e:#}"), "revocation list unreadable; the previous one stays in force"),
+                }
+            }
+        }
+        current.1.clone()
+    }
+}
+
+/// (modification time, length) of a file, to notice that it changed.
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
 /// Longest a client may take over the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -95,7 +137,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// task under a deadline, so a slow or silent client never holds up the others; a refused one
 /// (a revoked or foreign certificate) is logged and dropped. Ends when the server stops
 /// taking connections, which releases the listener.
-pub fn handshakes(mut tcp: tonic::transport::server::TcpIncoming, acceptor: tokio_rustls::TlsAcceptor) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
+pub fn handshakes(mut tcp: tonic::transport::server::TcpIncoming, acceptor: Acceptor) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
     use tokio_stream::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
@@ -114,7 +156,7 @@ pub fn handshakes(mut tcp: tonic::transport::server::TcpIncoming, acceptor: toki
                 }
                 None => return,
             };
-            let (tx, acceptor) = (tx.clone(), acceptor.clone());
+            let (tx, acceptor) = (tx.clone(), acceptor.get());
             tokio::spawn(async move {
                 let client = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

@@ -263,7 +263,8 @@ async fn restricted_bodies_go_only_to_the_certified_audience() {
 
 /// The CA revokes a member's certificate (its key leaked): with the CA's revocation list, a node
 /// refuses that certificate in the handshake, so it can no longer fetch confidential bodies,
-/// while the other members' certificates and clients without one are served as before.
+/// while the other members' certificates and clients without one are served as before. A list
+/// replaced while the node runs applies to the next connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
     use comity_node::tls::{ca_revoke, CA_CRL};
@@ -305,4 +306,9 @@ async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
     let mut meti = Client::connect_with(&https(&a), Some(&as_member(Some("registry.meti.example")))).await.unwrap();
     assert_eq!(meti.restricted_bodies(&[id], "").await.unwrap().bodies[0].body.as_ref(), Some(&body));
     assert!(anonymous.licence(BAFA, "DE-2026-TLS-0001").await.is_ok());
+
+    // A later revocation takes effect for new connections while the node runs.
+    assert_eq!(ca_revoke(&ca, &tmp.path().join("registry.meti.example").join(NODE_CERT)).unwrap().listed, 2);
+    assert!(cannot_read(&https(&a), Some(&as_member(Some("registry.meti.example")))).await);
+    assert!(!cannot_read(&https(&a), Some(&as_member(None))).await);
 }
