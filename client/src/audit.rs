@@ -14,7 +14,7 @@ use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVe
 use comity_proto::pb::statement::Kind;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
-use comity_proto::statement::Envelope;
+use comity_proto::statement::{key_id, verify_batch, Envelope};
 use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -124,14 +124,14 @@ impl AuthorityKeys {
     }
 
     /// Checks one statement of the log, in log order: a key set against its authority's roots
-    /// (and the key set in force, which it must supersede), anything else against the keys
-    /// of its authority's key set in force, or its configured keys when it has none. Returns
-    /// the key set the statement puts in force, if it is one.
-    fn check(&self, envelope: &Envelope, key_sets: &KeySets) -> Result<Option<KeySetView>, String> {
+    /// (and the key set in force, which it must supersede); anything else must be well formed,
+    /// and its signatures are to be checked against the keys returned: those of its authority's
+    /// key set in force, or its configured keys when it has none.
+    fn check(&self, envelope: &Envelope, key_sets: &KeySets) -> Result<Checked, String> {
         let authority = match envelope.statement() {
             Kind::KeySet(k) => {
                 let current = key_sets.get(&k.authority).map(|(set, _)| set);
-                return check_key_set(envelope, &self.roots, current).map(Some).map_err(|e| e.to_string());
+                return check_key_set(envelope, &self.roots, current).map(Checked::KeySet).map_err(|e| e.to_string());
             }
             Kind::Decision(d) => CheckedDecision::try_from(d.clone()).map_err(|e| format!("invalid decision: {e}"))?.decision().authority.clone(),
             Kind::RestrictedDecision(r) => CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?.restricted().authority.clone(),
@@ -141,8 +141,16 @@ impl AuthorityKeys {
             Some((set, _)) => set.keys.iter().map(|k| k.key).collect(),
             None => self.configured.get(&authority).cloned().ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?,
         };
-        envelope.verify_with(&keys).map(|_| None).map_err(|e| e.to_string())
+        Ok(Checked::SignedBy(keys.into_iter().map(|k| (key_id(&k), k)).collect()))
     }
+}
+
+/// A statement of the log after [`AuthorityKeys::check`].
+enum Checked {
+    /// A key set, verified, now in force.
+    KeySet(KeySetView),
+    /// A statement to be verified with one of these keys (each with its key id).
+    SignedBy(Vec<(String, VerifyingKey)>),
 }
 
 /// The key sets in force in a log, by authority, with their envelopes.
@@ -253,13 +261,37 @@ pub async fn audit(
         let mut next = old_size;
         while next < checkpoint.size {
             let upto = checkpoint.size.min(next + PAGE);
+            // In log order: parse, check each key set, note the keys each other statement may be
+            // signed with; then verify the page's signatures together (exact batch verification),
+            // up to the first entry that failed.
+            let mut envelopes = Vec::with_capacity((upto - next) as usize);
+            let mut signed: Vec<(usize, Vec<(String, VerifyingKey)>)> = Vec::new();
+            let mut failed = None;
             for entry in client.entries(next, upto).await? {
                 let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
-                let envelope = Envelope::parse(entry.envelope).map_err(|e| bad(e.to_string()))?;
-                if let Some(set) = keys.check(&envelope, &key_sets).map_err(bad)? {
-                    key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
-                }
+                let checked = Envelope::parse(entry.envelope).map_err(|e| e.to_string()).and_then(|e| Ok((keys.check(&e, &key_sets)?, e)));
+                let envelope = match checked {
+                    Ok((Checked::KeySet(set), envelope)) => {
+                        key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
+                        envelope
+                    }
+                    Ok((Checked::SignedBy(candidates), envelope)) => {
+                        signed.push((envelopes.len(), candidates));
+                        envelope
+                    }
+                    Err(reason) => {
+                        failed = Some(bad(reason));
+                        break;
+                    }
+                };
                 frontier.push(leaf_hash(envelope.bytes()));
+                envelopes.push((entry.index, envelope));
+            }
+            let refs: Vec<&Envelope> = signed.iter().map(|(at, _)| &envelopes[*at].1).collect();
+            let lookup = |n: usize, id: &str| signed[n].1.iter().find(|(known, _)| known == id).map(|(_, k)| *k);
+            verify_batch(&refs, lookup).map_err(|(n, e)| AuditFailure::BadEntry { index: envelopes[signed[n].0].0, reason: e.to_string() })?;
+            if let Some(failure) = failed {
+                return Err(failure.into());
             }
             next = upto;
         }
