@@ -24,6 +24,8 @@ pub struct RegistryService {
     max_watchers: usize,
     /// Turns true when the node shuts down: Watch streams end.
     shutting_down: tokio::sync::watch::Receiver<bool>,
+    /// Transparency reports already made, until a log grows.
+    stats: std::sync::Arc<crate::stats::StatsCache>,
 }
 
 impl RegistryService {
@@ -38,7 +40,7 @@ impl RegistryService {
         shutting_down: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let watchers = std::sync::Arc::new(tokio::sync::Semaphore::new(max_watchers));
-        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down }
+        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down, stats: Default::default() }
     }
 }
 
@@ -165,9 +167,9 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(authority = %request.get_ref().authority))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;
-        let store = self.registry.store().clone();
-        // A report reads every decision of the authorities asked about: off the async workers.
-        let report = tokio::task::spawn_blocking(move || crate::stats::compute(&store, &query, now()))
+        let (store, reports) = (self.registry.store().clone(), self.stats.clone());
+        // A new report reads every decision of the authorities asked about: off the async workers.
+        let report = tokio::task::spawn_blocking(move || reports.compute(&store, &query, now()))
             .await
             .map_err(|e| Error::Internal(format!("stats task failed: {e}")))??;
         Ok(Response::new(report))

@@ -21,7 +21,7 @@ use crate::store::Store;
 pub const TOP_REASONS: usize = 5;
 
 /// A validated `StatsRequest`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct StatsQuery {
     /// `None`: every authority with decisions held here.
     pub authority: Option<String>,
@@ -136,7 +136,12 @@ pub fn nearest_rank(sorted: &[i64], percent: u64) -> i64 {
 /// The report over the decisions held in `store`, as of now.
 pub fn compute(store: &Store, query: &StatsQuery, now: i64) -> Result<pb::StatsResponse, Error> {
     // First the log sizes: decisions logged after this are left out (see the module comment).
-    let mut report = Report { sizes: store.log_sizes()?.into_iter().collect(), ..Default::default() };
+    compute_at(store, query, store.log_sizes()?, now)
+}
+
+/// The report over the first `sizes` entries of each log.
+fn compute_at(store: &Store, query: &StatsQuery, sizes: Vec<(String, u64)>, now: i64) -> Result<pb::StatsResponse, Error> {
+    let mut report = Report { sizes: sizes.into_iter().collect(), ..Default::default() };
     let mut chain: Vec<StatementId> = Vec::new();
     let mut decisions = store.decisions(query.authority.as_deref()).peekable();
     while let Some(entry) = decisions.next() {
@@ -150,6 +155,34 @@ pub fn compute(store: &Store, query: &StatsQuery, now: i64) -> Result<pb::StatsR
         }
     }
     Ok(report.finish(now))
+}
+
+/// Reports already made, by request and the log sizes they were made at. A report is a
+/// function of those alone (see the module comment), so a kept one is exact until a log grows:
+/// a partner's web page or a monitor asking again between publishes costs a few reads, not a
+/// scan of every decision.
+pub struct StatsCache {
+    reports: quick_cache::sync::Cache<(StatsQuery, Vec<(String, u64)>), std::sync::Arc<pb::StatsResponse>>,
+}
+
+impl Default for StatsCache {
+    fn default() -> Self {
+        Self { reports: quick_cache::sync::Cache::new(64) }
+    }
+}
+
+impl StatsCache {
+    /// [`compute`], from a kept report when the logs have not grown since it was made.
+    pub fn compute(&self, store: &Store, query: &StatsQuery, now: i64) -> Result<pb::StatsResponse, Error> {
+        let sizes = store.log_sizes()?;
+        let key = (query.clone(), sizes);
+        if let Some(kept) = self.reports.get(&key) {
+            return Ok(pb::StatsResponse { generated_at: now, ..(*kept).clone() });
+        }
+        let report = compute_at(store, query, key.1.clone(), now)?;
+        self.reports.insert(key, std::sync::Arc::new(report.clone()));
+        Ok(report)
+    }
 }
 
 /// A report being counted.

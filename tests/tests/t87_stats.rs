@@ -551,3 +551,21 @@ fn comity_stats_prints_csv_json_and_a_table_from_a_node_process() {
         .code(3)
         .stderr(predicates::str::contains("must be after decided_from"));
 }
+
+/// A report is kept until a log grows: asked again it is the same report, and once another
+/// decision is logged the next one counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_report_gives_way_to_a_grown_log() {
+    let node = TestNode::start(&[BAFA, SBDU]).await;
+    publish_hand_set(&node).await;
+    let mut client = node.client().await;
+    let first = client.stats(request(BAFA, 0, 0)).await.unwrap();
+    let again = client.stats(request(BAFA, 0, 0)).await.unwrap();
+    assert_eq!(timeless(again), timeless(first.clone()));
+    let l = terms(BAFA, "DE-2026-000099", Regime::EuDualUse, LicenceType::Individual, 2);
+    publish_chains(&client, &[sign_chain(&node.signer(BAFA), vec![decide(&l, Action::Grant, t(-4), t(1), &[])])]).await;
+    let grown = client.stats(request(BAFA, 0, 0)).await.unwrap();
+    let decisions = |r: &pb::StatsResponse| r.groups.iter().map(|g| g.decisions).sum::<u64>();
+    assert_eq!(decisions(&grown), decisions(&first) + 1);
+    assert!(grown.as_of[0].size > first.as_of[0].size, "{:?} then {:?}", first.as_of, grown.as_of);
+}
