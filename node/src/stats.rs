@@ -162,8 +162,11 @@ fn compute_at(store: &Store, query: &StatsQuery, sizes: Vec<(String, u64)>, now:
 /// a partner's web page or a monitor asking again between publishes costs a few reads, not a
 /// scan of every decision.
 pub struct StatsCache {
-    reports: quick_cache::sync::Cache<(StatsQuery, Vec<(String, u64)>), std::sync::Arc<pb::StatsResponse>>,
+    reports: quick_cache::sync::Cache<ReportKey, std::sync::Arc<pb::StatsResponse>>,
 }
+
+/// A request and the log sizes (origin, size) its report counts up to.
+type ReportKey = (StatsQuery, Vec<(String, u64)>);
 
 impl Default for StatsCache {
     fn default() -> Self {
