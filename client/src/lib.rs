@@ -319,7 +319,9 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::Decision | K::StateChange | K::Revocation, pb::statement::Kind::Decision(d)) => {
             states(&d.authority, &d.licence_id, d.version) && e.action == d.action && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
         }
-        (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => states(&r.authority, &r.licence_id, r.version),
+        (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => {
+            states(&r.authority, &r.licence_id, r.version) && check_confidential_content(e, r).map_err(&bad)?
+        }
         (K::Agreement, pb::statement::Kind::Agreement(a)) => e.authority == a.relying_authority,
         (K::KeySet, pb::statement::Kind::KeySet(k)) => e.authority == k.authority && e.version == k.version,
         _ => false,
@@ -328,6 +330,21 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         return Err(bad(format!("the event ({}) does not state what its statement says", kind.as_str_name())));
     }
     Ok(())
+}
+
+/// Whether what a confidential decision's event states of its content is proven: with the
+/// opening of its commitment the action must be the opened decision's; without one the event
+/// may state no content at all.
+fn check_confidential_content(e: &pb::WatchEvent, r: &pb::RestrictedDecision) -> Result<bool, String> {
+    let Some(opening) = &e.opening else {
+        return Ok(e.action == 0 && e.status_after == 0 && e.licence.is_none());
+    };
+    if opening.statement_id != e.statement_id {
+        return Err("the opening names another statement".into());
+    }
+    let body = opening.body.as_ref().ok_or("the opening has no body")?;
+    let opened = CheckedRestricted::try_from(r.clone()).and_then(|r| r.open(body)).map_err(|err| format!("opening: {err}"))?;
+    Ok(opened.decision().action == e.action)
 }
 
 /// TLS settings of a client: the CA that issued the nodes' certificates, and optionally this

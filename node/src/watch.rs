@@ -336,6 +336,8 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.authority.clone_from(&r.authority);
             event.licence_id.clone_from(&r.licence_id);
             event.version = r.version;
+            readable_content(registry, id, r, &mut event)?;
+            // Content filters never match it, here or anywhere: it is in no search index either.
             Subject::Confidential
         }
         Kind::Agreement(a) => {
@@ -352,6 +354,28 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
     };
     event.envelope = envelope.into_bytes();
     Ok((event, subject))
+}
+
+/// What a node in the audience of confidential decision `id` (of licence `r`) can say of it:
+/// its action, the statuses before and after and the licence, with the opening that proves
+/// them; only when it holds the bodies of the licence's decisions up to this one.
+fn readable_content(registry: &Registry, id: StatementId, r: &pb::RestrictedDecision, event: &mut pb::WatchEvent) -> Result<(), Stop> {
+    let chain = registry.chain(&r.authority, &r.licence_id)?;
+    let Some(at) = chain.iter().position(|link| link.id == id) else { return Ok(()) };
+    if !chain[..=at].iter().all(|link| link.readable()) {
+        return Ok(());
+    }
+    let before = crate::registry::fold_chain(&chain[..at])?;
+    let after = crate::registry::fold_chain(&chain[..=at])?;
+    event.action = chain[at].decision.action;
+    event.status_before = before.map_or(0, |s| s.status.to_wire() as i32);
+    if let Some(after) = after {
+        let summary = after.decided_summary();
+        event.status_after = summary.status;
+        event.licence = Some(summary);
+    }
+    event.opening = chain[at].opening();
+    Ok(())
 }
 
 /// The event kind of decision `d` (statement `id`) and the licence's state before and after

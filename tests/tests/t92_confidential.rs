@@ -45,15 +45,21 @@ fn dir_contains(dir: &Path, needle: &[u8]) -> bool {
     })
 }
 
+/// BAFA's node, and METI's and ECJU's nodes mirroring its log.
+async fn bafa_meti_ecju() -> (TestNode, TestNode, TestNode) {
+    let a = TestNode::start_with(&[BAFA], |c| c.origin = "bafa.test/log".into()).await;
+    let meti = TestNode::start_mirror_of(&a, "bafa", &["jp.meti"], METI_LOG, |_| {}).await;
+    let ecju = TestNode::start_mirror_of(&a, "bafa", &["uk.ecju"], ECJU_LOG, |_| {}).await;
+    (a, meti, ecju)
+}
+
 fn ask(relying: &str) -> pb::VerifyRequest {
     pb::VerifyRequest { authority: BAFA.into(), licence_id: LICENCE.into(), relying_authority: relying.into(), destination: "JP".into(), ..Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_audience_reads_a_confidential_licence() {
-    let a = TestNode::start_with(&[BAFA], |c| c.origin = "bafa.test/log".into()).await;
-    let meti = TestNode::start_mirror_of(&a, "bafa", &["jp.meti"], METI_LOG, |_| {}).await;
-    let ecju = TestNode::start_mirror_of(&a, "bafa", &["uk.ecju"], ECJU_LOG, |_| {}).await;
+    let (a, meti, ecju) = bafa_meti_ecju().await;
     let signer = a.signer(BAFA);
     let mut at_a = a.client().await;
 
@@ -221,4 +227,68 @@ fn confidential_publishing_from_the_command_line() {
     let log = std::fs::read_to_string(&node_log).unwrap();
     assert!(log.contains("restricted decision accepted"), "{log}");
     assert!(!log.contains("Korea Aerospace") && !log.contains("Elbtal"), "the node logged confidential content: {log}");
+}
+
+/// Watch at a node in the audience shows a confidential decision's content with the opening
+/// that proves it; elsewhere the event names the licence and states nothing of its content. An
+/// event whose opening does not match its commitment, or that states content without one, is
+/// refused by the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_shows_confidential_content_only_in_the_audience_and_proves_it() {
+    let (a, meti, ecju) = bafa_meti_ecju().await;
+    let signer = a.signer(BAFA);
+    let mut at_a = a.client().await;
+    let base = secret_grant();
+    let (envelope, body) = confidential(&base, &[METI_LOG], 7, &signer);
+    let v1 = StatementId::from_slice(&at_a.publish_with_body(envelope, Some(body)).await.unwrap().statement_id).unwrap();
+    let (revocation, revocation_body) = confidential(&follow_up(&base, Action::Revoke, 2, v1.0), &[METI_LOG], 8, &signer);
+    at_a.publish_with_body(revocation, Some(revocation_body)).await.unwrap();
+    let at_meti = meti.client().await;
+    eventually(WAIT, "METI's node to read the revocation", || {
+        let mut c = at_meti.clone();
+        async move { c.verify(ask(BAFA)).await.ok().filter(|a| a.verdict == Verdict::Revoked as i32) }
+    })
+    .await;
+    let at_ecju = ecju.client().await;
+    eventually(WAIT, "ECJU's node to mirror both commitments", || {
+        let mut c = at_ecju.clone();
+        async move { c.licence(BAFA, LICENCE).await.ok().filter(|l| l.chain.len() == 2) }
+    })
+    .await;
+
+    // Every confidential event of the licence, replayed from the start.
+    let confidential_events = |client: comity_client::Client| async move {
+        let mut client = client;
+        let filter = pb::WatchFilter { authority: BAFA.into(), licence_id: LICENCE.into(), kinds: vec![pb::WatchEventKind::ConfidentialDecision as i32], ..Default::default() };
+        let mut events = client.watch(pb::WatchRequest { filter: Some(filter), from_start: true, ..Default::default() }).await.unwrap();
+        let mut out = Vec::new();
+        while out.len() < 2 {
+            let e = events.next().await.unwrap().unwrap();
+            if e.kind != pb::WatchEventKind::CaughtUp as i32 {
+                out.push(e);
+            }
+        }
+        out
+    };
+    let at_audience = confidential_events(at_meti.clone()).await;
+    assert_eq!(at_audience.iter().map(|e| (e.action, e.status_after)).collect::<Vec<_>>(), vec![
+        (Action::Grant as i32, pb::LicenceStatus::Issued as i32),
+        (Action::Revoke as i32, pb::LicenceStatus::Revoked as i32),
+    ]);
+    assert_eq!(at_audience[1].status_before, pb::LicenceStatus::Issued as i32);
+    assert!(at_audience.iter().all(|e| e.opening.is_some()));
+    assert!(at_audience[0].licence.as_ref().unwrap().end_users.iter().any(|name| name.contains(SECRET)), "{:?}", at_audience[0].licence);
+    let elsewhere = confidential_events(at_ecju.clone()).await;
+    assert!(elsewhere.iter().all(|e| e.opening.is_none() && e.action == 0 && e.licence.is_none()), "{elsewhere:?}");
+
+    // The client proves what an event states.
+    let mut forged = at_audience[1].clone();
+    forged.action = Action::Amend as i32;
+    assert!(comity_client::check_event(&forged).unwrap_err().to_string().contains("does not state what its statement says"));
+    let mut tampered = at_audience[0].clone();
+    tampered.opening.as_mut().unwrap().body.as_mut().unwrap().salt[0] ^= 1;
+    assert!(comity_client::check_event(&tampered).unwrap_err().to_string().contains("opening"));
+    let mut unproven = elsewhere[1].clone();
+    unproven.action = Action::Revoke as i32;
+    assert!(comity_client::check_event(&unproven).is_err());
 }

@@ -205,6 +205,16 @@ fn render_event(e: &pb::WatchEvent) -> String {
         (Ok(K::Decision | K::StateChange | K::Revocation), Some(pb::statement::Kind::Decision(d))) => {
             format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after))
         }
+        // Readable here: the node is in its audience (check_event has opened the commitment).
+        (Ok(K::ConfidentialDecision), _) if e.opening.is_some() => format!(
+            "{}/{} v{} {}  {} -> {}  (confidential, readable here)",
+            e.authority,
+            e.licence_id,
+            e.version,
+            action(e.action),
+            status(e.status_before),
+            status(e.status_after)
+        ),
         (Ok(K::ConfidentialDecision), _) => format!("{}/{} v{}  (confidential: content withheld)", e.authority, e.licence_id, e.version),
         (Ok(K::Agreement), Some(pb::statement::Kind::Agreement(a))) => format!(
             "{} recognises {} ({} v{}){}",
