@@ -237,7 +237,10 @@ fn render_event(e: &pb::WatchEvent) -> String {
     };
     let place = if e.origin.is_empty() { format!("evidence #{}", e.index) } else { format!("{}#{}", e.origin, e.index) };
     let mut text = format!("{when}  {:<12}  {what}  [{place}]\n", kind_name(e.kind));
-    for r in statement.as_ref().and_then(Envelope::decision).map(|d| d.reasons.as_slice()).unwrap_or_default() {
+    // A confidential decision's reasons are in its opened body (checked by check_event).
+    let opened = e.opening.as_ref().and_then(|o| o.body.as_ref()).and_then(|b| <pb::Decision as prost::Message>::decode(b.decision.as_slice()).ok());
+    let reasons = statement.as_ref().and_then(Envelope::decision).or(opened.as_ref()).map(|d| d.reasons.as_slice()).unwrap_or_default();
+    for r in reasons {
         text.push_str(&format!("    reason {}: {} ({})\n", r.code, r.text, r.legal_basis));
     }
     text
