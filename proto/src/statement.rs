@@ -277,9 +277,9 @@ impl Envelope {
 /// `R = [s]B - [k]A`. Alone it would accept some signatures `verify_strict` refuses: one whose
 /// R carries a small-order component T passes whenever the random weight kills T (half the time
 /// for order 2). With a torsion-free key every R that `verify_strict` accepts is torsion-free,
-/// so the batch also requires every R to be torsion-free ([`all_torsion_free`]: one random
-/// subset-sum test per 64 trials instead of a scalar multiplication per signature), canonically
-/// encoded and not the identity. Signatures by a key with a small-order component (which
+/// so the batch also requires every R to be torsion-free ([`all_torsion_free`]: 64 random
+/// subset sums, each checked once, instead of a scalar multiplication per signature),
+/// canonically encoded and not of small order. Signatures by a key with a small-order component (which
 /// `verify_strict` does accept) are checked alone. A batch that fails is checked again one
 /// signature at a time, so the answer, and the error named, are `verify_strict`'s.
 ///
