@@ -8,13 +8,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
 use comity_proto::pb::statement::Kind;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
-use comity_proto::statement::{key_id, verify_batch, Envelope};
+use comity_proto::statement::{verify_batch, Envelope, KeyRing};
 use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -126,8 +127,9 @@ impl AuthorityKeys {
     /// Checks one statement of the log, in log order: a key set against its authority's roots
     /// (and the key set in force, which it must supersede); anything else must be well formed,
     /// and its signatures are to be checked against the keys returned: those of its authority's
-    /// key set in force, or its configured keys when it has none.
-    fn check(&self, envelope: &Envelope, key_sets: &KeySets) -> Result<Checked, String> {
+    /// key set in force, or its configured keys when it has none. `rings` keeps each
+    /// authority's keys; the caller drops an authority's when a key set of it comes into force.
+    fn check(&self, envelope: &Envelope, key_sets: &KeySets, rings: &mut HashMap<String, Arc<KeyRing>>) -> Result<Checked, String> {
         let authority = match envelope.statement() {
             Kind::KeySet(k) => {
                 let current = key_sets.get(&k.authority).map(|(set, _)| set);
@@ -137,11 +139,15 @@ impl AuthorityKeys {
             Kind::RestrictedDecision(r) => CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?.restricted().authority.clone(),
             Kind::Agreement(a) => CheckedAgreement::try_from(a.clone()).map_err(|e| format!("invalid agreement: {e}"))?.agreement().relying_authority.clone(),
         };
-        let keys: Vec<VerifyingKey> = match key_sets.get(&authority) {
-            Some((set, _)) => set.keys.iter().map(|k| k.key).collect(),
-            None => self.configured.get(&authority).cloned().ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?,
-        };
-        Ok(Checked::SignedBy(keys.into_iter().map(|k| (key_id(&k), k)).collect()))
+        if let Some(ring) = rings.get(&authority) {
+            return Ok(Checked::SignedBy(ring.clone()));
+        }
+        let ring = Arc::new(match key_sets.get(&authority) {
+            Some((set, _)) => KeyRing::new(set.keys.iter().map(|k| k.key)),
+            None => KeyRing::new(self.configured.get(&authority).cloned().ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?),
+        });
+        rings.insert(authority, ring.clone());
+        Ok(Checked::SignedBy(ring))
     }
 }
 
@@ -149,8 +155,8 @@ impl AuthorityKeys {
 enum Checked {
     /// A key set, verified, now in force.
     KeySet(KeySetView),
-    /// A statement to be verified with one of these keys (each with its key id).
-    SignedBy(Vec<(String, VerifyingKey)>),
+    /// A statement to be verified with one of these keys.
+    SignedBy(Arc<KeyRing>),
 }
 
 /// The key sets in force in a log, by authority, with their envelopes.
@@ -258,6 +264,8 @@ pub async fn audit(
     if checkpoint.size > old_size {
         // Page by page, so memory stays bounded however long the log is.
         const PAGE: u64 = 10_000;
+        // Each authority's keys, made again when a key set of it comes into force.
+        let mut rings: HashMap<String, Arc<KeyRing>> = HashMap::new();
         let mut next = old_size;
         while next < checkpoint.size {
             let upto = checkpoint.size.min(next + PAGE);
@@ -265,18 +273,19 @@ pub async fn audit(
             // signed with; then verify the page's signatures together (exact batch verification),
             // up to the first entry that failed.
             let mut envelopes = Vec::with_capacity((upto - next) as usize);
-            let mut signed: Vec<(usize, Vec<(String, VerifyingKey)>)> = Vec::new();
+            let mut signed: Vec<(usize, Arc<KeyRing>)> = Vec::new();
             let mut failed = None;
             for entry in client.entries(next, upto).await? {
                 let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
-                let checked = Envelope::parse(entry.envelope).map_err(|e| e.to_string()).and_then(|e| Ok((keys.check(&e, &key_sets)?, e)));
+                let checked = Envelope::parse(entry.envelope).map_err(|e| e.to_string()).and_then(|e| Ok((keys.check(&e, &key_sets, &mut rings)?, e)));
                 let envelope = match checked {
                     Ok((Checked::KeySet(set), envelope)) => {
+                        rings.remove(&set.authority);
                         key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
                         envelope
                     }
-                    Ok((Checked::SignedBy(candidates), envelope)) => {
-                        signed.push((envelopes.len(), candidates));
+                    Ok((Checked::SignedBy(ring), envelope)) => {
+                        signed.push((envelopes.len(), ring));
                         envelope
                     }
                     Err(reason) => {
@@ -288,7 +297,7 @@ pub async fn audit(
                 envelopes.push((entry.index, envelope));
             }
             let refs: Vec<&Envelope> = signed.iter().map(|(at, _)| &envelopes[*at].1).collect();
-            let lookup = |n: usize, id: &str| signed[n].1.iter().find(|(known, _)| known == id).map(|(_, k)| *k);
+            let lookup = |n: usize, id: &str| signed[n].1.get(id);
             verify_batch(&refs, lookup).map_err(|(n, e)| AuditFailure::BadEntry { index: envelopes[signed[n].0].0, reason: e.to_string() })?;
             if let Some(failure) = failed {
                 return Err(failure.into());

@@ -312,7 +312,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let revoked = comity_node::tls::ca_revoke(&dir, &cert)?;
             println!("revoked certificate {} ({}); {} certificate(s) on the list", revoked.serial, revoked.names.join(", "), revoked.listed);
             println!(
-                "give {} to every member: set it as [tls] crl_file and restart the node; it then refuses that certificate",
+                "give {} to every member, in place of the file its [tls] crl_file names: its next connections refuse that certificate",
                 dir.join(comity_node::tls::CA_CRL).display()
             );
             Ok(())

@@ -15,7 +15,7 @@ use comity_proto::decision::CheckedDecision;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::statement::{verify_batch, Envelope, StatementError};
+use comity_proto::statement::{verify_batch, Envelope, KeyRing, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
@@ -446,9 +446,6 @@ pub fn verify_peer_checkpoint(verifier: &LogVerifier, note: &str, now: i64) -> R
     Ok(checkpoint)
 }
 
-/// An authority's candidate keys, each with its key id.
-type KeysById = Arc<Vec<(String, VerifyingKey)>>;
-
 /// An entry after the parallel checks.
 enum Verified {
     Done(Envelope, Checked),
@@ -473,9 +470,9 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
     let refuse = |index: u64, m: String| RoundError::Refused(format!("entry {index} of {origin}: {m}"));
     let mut out = Vec::with_capacity(raw.len());
     // Each authority's candidate keys with their key ids, worked out once per part.
-    let mut keys_of: HashMap<String, KeysById> = HashMap::new();
+    let mut keys_of: HashMap<String, Arc<KeyRing>> = HashMap::new();
     // Entries whose signatures are checked in the batch: (position in `out`, the keys they may use).
-    let mut batch: Vec<(usize, KeysById)> = Vec::new();
+    let mut batch: Vec<(usize, Arc<KeyRing>)> = Vec::new();
     for (i, bytes) in raw.into_iter().enumerate() {
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
@@ -502,11 +499,8 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
         if !trust.knows(&authority) {
             return Err(refuse(index, format!("authority `{authority}` is not trusted here")));
         }
-        let keys = keys_of
-            .entry(authority.clone())
-            .or_insert_with(|| Arc::new(trust.candidate_keys(&authority).into_iter().map(|k| (comity_proto::statement::key_id(&k), k)).collect()))
-            .clone();
-        let unknown = envelope.key_ids().find(|id| !keys.iter().any(|(known, _)| known == id)).map(str::to_string);
+        let keys = keys_of.entry(authority.clone()).or_insert_with(|| Arc::new(KeyRing::new(trust.candidate_keys(&authority)))).clone();
+        let unknown = envelope.key_ids().find(|id| keys.get(id).is_none()).map(str::to_string);
         if unknown.is_none() {
             batch.push((out.len(), keys));
             out.push(Verified::Done(envelope, checked));
@@ -518,7 +512,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
         }
     }
     let envelopes: Vec<&Envelope> = batch.iter().map(|(at, _)| out[*at].envelope()).collect();
-    let lookup = |n: usize, id: &str| batch[n].1.iter().find(|(known, _)| known == id).map(|(_, k)| *k);
+    let lookup = |n: usize, id: &str| batch[n].1.get(id);
     let signers = verify_batch(&envelopes, lookup).map_err(|(n, e)| refuse(offset + batch[n].0 as u64, e.to_string()))?;
     let mut signed_by: Vec<Option<Vec<VerifyingKey>>> = vec![None; out.len()];
     for ((at, _), keys) in batch.iter().zip(signers) {

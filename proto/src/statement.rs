@@ -103,6 +103,22 @@ pub fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 
+/// Keys with their key ids worked out once, to find the key of each signature of many
+/// statements (`verify_batch`'s lookup) without hashing every key for every signature.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing(Vec<(String, VerifyingKey)>);
+
+impl KeyRing {
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
+        Self(keys.into_iter().map(|k| (key_id(&k), k)).collect())
+    }
+
+    /// The key with id `id`, if it is on the ring.
+    pub fn get(&self, id: &str) -> Option<VerifyingKey> {
+        self.0.iter().find(|(known, _)| known == id).map(|(_, k)| *k)
+    }
+}
+
 /// An ed25519 signing key with its key id.
 pub struct Signer {
     key: SigningKey,
