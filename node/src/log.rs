@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::licence_map;
 use comity_proto::witness::WitnessKey;
 use serde::{Deserialize, Serialize};
 
@@ -133,10 +134,18 @@ impl NodeLog {
                         hex::encode(cp.root)
                     )));
                 }
+                let map_root = map_root(&log, size).map_err(LogOpenError::Damaged)?;
+                if map_root != cp.map_root {
+                    return Err(LogOpenError::Damaged(format!(
+                        "stored licence-state map root {} differs from the signed one {} at size {size}",
+                        hex::encode(map_root),
+                        hex::encode(cp.map_root)
+                    )));
+                }
                 cp
             }
             None => {
-                let note = key.sign_checkpoint(0, &EMPTY_ROOT, now).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
+                let note = key.sign_checkpoint(0, &EMPTY_ROOT, &licence_map::EMPTY_HASH, now).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
                 let mut batch = WriteBatch::default();
                 batch.put_own_log_origin(verifier.name());
                 batch.put_checkpoint(verifier.name(), 0, &note);
@@ -163,9 +172,9 @@ impl NodeLog {
         &self.latest
     }
 
-    /// Signs a checkpoint for `size` entries with `root`.
-    pub fn sign(&self, size: u64, root: &TreeHash, now: i64) -> String {
-        self.key.sign_checkpoint(size, root, now).expect("the log's own origin and key form a valid checkpoint")
+    /// Signs a checkpoint for `size` entries with `root` and licence-state map root `map_root`.
+    pub fn sign(&self, size: u64, root: &TreeHash, map_root: &TreeHash, now: i64) -> String {
+        self.key.sign_checkpoint(size, root, map_root, now).expect("the log's own origin and key form a valid checkpoint")
     }
 
     /// Records that `note` was committed.
@@ -175,6 +184,12 @@ impl NodeLog {
             Err(e) => tracing::error!(error = %e, "own checkpoint does not verify"),
         }
     }
+}
+
+/// Root of the stored licence-state map of `log` at size `size`.
+pub fn map_root(log: &LogRef<'_>, size: u64) -> Result<TreeHash, String> {
+    use licence_map::NodeSource as _;
+    log.map(size).node(&licence_map::Path::ROOT).map(|n| n.hash())
 }
 
 /// A log's stored hashes plus those staged in the current batch.

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint};
+use comity_proto::licence_map;
+use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint, TreeHash};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
@@ -491,6 +492,8 @@ struct BatchState<'a> {
     staged_agreements: HashMap<(String, String, String), u64>,
     /// Agreements staged in this batch, put in force once committed.
     new_agreements: Vec<StoredAgreement>,
+    /// Licence heads the batch's entries set, in log order, for the licence-state map.
+    map_changes: Vec<(licence_map::MapKey, licence_map::Head)>,
     trust: &'a Trust,
 }
 
@@ -584,6 +587,7 @@ fn writer_loop(
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
             new_agreements: Vec::new(),
+            map_changes: Vec::new(),
             trust: &trust,
         };
         let mut writes = false;
@@ -599,10 +603,10 @@ fn writer_loop(
         let stale = heartbeat.is_some_and(|max_age| now() - log.latest().time >= max_age);
         let mut note = None;
         if state.log_size > old_size || stale {
-            match tree_root(state.log_size, &state.overlay) {
-                Ok(root) => {
+            match tree_root(state.log_size, &state.overlay).and_then(|root| Ok((root, stage_map(&store, &mut state, log.latest().map_root)?))) {
+                Ok((root, map_root)) => {
                     let time = now();
-                    let signed = log.sign(state.log_size, &root, time);
+                    let signed = log.sign(state.log_size, &root, &map_root, time);
                     state.batch.put_checkpoint(&origin, state.log_size, &signed);
                     if state.log_size > old_size {
                         state.batch.put_log_time(&origin, state.log_size, time);
@@ -655,6 +659,18 @@ fn writer_loop(
         }
         announce.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
+}
+
+/// Applies the batch's licence heads to the own log's licence-state map, staging the changed
+/// nodes at the batch's log size. Returns the map root to sign (`current` when nothing changed).
+fn stage_map(store: &Store, state: &mut BatchState<'_>, current: TreeHash) -> Result<TreeHash, String> {
+    if state.map_changes.is_empty() {
+        return Ok(current);
+    }
+    let (root, nodes) = licence_map::update(&store.log(state.origin).map(u64::MAX), &state.map_changes)?;
+    state.batch.put_map_nodes(state.origin, state.log_size, &nodes);
+    state.map_changes.clear();
+    Ok(root)
 }
 
 /// Completes a staged publish with its receipt against the checkpoint of its batch.
@@ -758,6 +774,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     state.batch.append_log(state.origin, index, &id, &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, index);
+    state.map_changes.extend(licence_map::change_of(&job.envelope));
     match &job.checked {
         Checked::Decision { decision, .. } => {
             let d = decision.decision();
@@ -919,6 +936,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
     let mut agreements = HashMap::new();
     let mut new_agreements = Vec::new();
+    let mut map_changes = Vec::new();
     for (offset, (envelope, checked)) in m.entries.iter().enumerate() {
         let index = m.first + offset as u64;
         let id = envelope.id();
@@ -968,8 +986,12 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
         overlay.stage(&hashes);
         batch.append_log(&m.checkpoint.origin, index, &id, &hashes);
+        // Every decision entry moves its licence's head in this log, relayed or not.
+        map_changes.extend(licence_map::change_of(envelope));
     }
     let root = tree_root(end, &overlay).map_err(stored_corrupt)?;
+    let (map_root, map_nodes) = licence_map::update(&log.map(u64::MAX), &map_changes).map_err(stored_corrupt)?;
+    batch.put_map_nodes(&m.checkpoint.origin, end, &map_nodes);
     if let Some(proof) = &m.prefix_proof {
         verify_consistency(proof, end, &root, m.checkpoint.size, &m.checkpoint.root).map_err(|e| {
             Error::InvalidArgument(format!("entries {}..{end} of {} are not a prefix of its signed checkpoint: {e}", m.first, m.checkpoint.origin))
@@ -982,6 +1004,17 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         return Err(Error::InvalidArgument(format!(
             "entries {}..{} of {} do not hash to its signed root",
             m.first, m.checkpoint.size, m.checkpoint.origin
+        )));
+    }
+    // The map is a pure function of the entries: a log that signs another map root lies about
+    // its licences' heads.
+    if map_root != m.checkpoint.map_root {
+        return Err(Error::InvalidArgument(format!(
+            "the licence-state map of {} entries 0..{} has root {}, but its checkpoint signs {}",
+            m.checkpoint.origin,
+            m.checkpoint.size,
+            hex::encode(map_root),
+            hex::encode(m.checkpoint.map_root)
         )));
     }
     // Keep the log's signature and the cosignatures this node can verify, nothing else.

@@ -302,7 +302,7 @@ mod tests {
             batch.append_log(ORIGIN, i, &id, &hashes);
         }
         let root = tree_root(to, &overlay).unwrap();
-        let note = LogKey::from_seed(ORIGIN, &[1; 32]).unwrap().sign_checkpoint(to, &root, 1_800_000_000).unwrap();
+        let note = LogKey::from_seed(ORIGIN, &[1; 32]).unwrap().sign_checkpoint(to, &root, &[0; 32], 1_800_000_000).unwrap();
         batch.put_checkpoint(ORIGIN, to, &note);
         store.commit(batch).unwrap();
         note

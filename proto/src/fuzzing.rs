@@ -88,7 +88,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         ..Default::default()
     };
     let key = corpus_log_key();
-    let note = key.sign_checkpoint(5, &[0x5a; 32], 1_793_196_000).expect("sign");
+    let note = key.sign_checkpoint(5, &[0x5a; 32], &[0xa5; 32], 1_793_196_000).expect("sign");
     let mut proof = Vec::new();
     proof.extend_from_slice(&3u64.to_le_bytes());
     proof.extend_from_slice(&8u64.to_le_bytes());
@@ -102,12 +102,12 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         format: 1,
         authority: "de.bafa".into(),
         licence_id: "DE-2026-004211".into(),
-        statements: vec![grant_envelope],
+        statements: vec![grant_envelope.clone()],
         receipts: vec![pb::Receipt {
             origin: key.verifier().name().into(),
             index: 0,
             leaf_hash: leaf.to_vec().into(),
-            checkpoint: key.sign_checkpoint(1, &leaf, 1_793_196_000).expect("sign"),
+            checkpoint: key.sign_checkpoint(1, &leaf, &crate::licence_map::root_of_entries([grant_envelope.as_slice()]), 1_793_196_000).expect("sign"),
             inclusion_proof: vec![],
         }],
     };
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_valid_checkpoint_of_the_corpus_key_parses() {
-        let note = corpus_log_key().sign_checkpoint(0, &crate::log::EMPTY_ROOT, 1_793_196_000).unwrap();
+        let note = corpus_log_key().sign_checkpoint(0, &crate::log::EMPTY_ROOT, &crate::licence_map::EMPTY_HASH, 1_793_196_000).unwrap();
         assert!(corpus_log_key().verifier().verify_checkpoint(&note).is_ok());
         checkpoint(note.as_bytes());
     }

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod decision;
 pub mod keyfile;
 pub mod log;
+pub mod licence_map;
 pub mod witness;
 pub mod trust;
 pub mod verdict;

@@ -180,9 +180,11 @@ impl LogKey {
     }
 
     /// Signs a checkpoint of `size` entries with `root` for `origin`, stamped with `time`
-    /// (Unix seconds) in an extension line. Returns the signed note text.
-    pub fn sign_checkpoint(&self, size: u64, root: &TreeHash, time: i64) -> Result<String, LogError> {
-        let checkpoint = Checkpoint::new(&self.name, size, Hash(*root), &format!("{TIME_EXTENSION}{time}\n"))
+    /// (Unix seconds) and committing to the root of the log's licence-state map at that size
+    /// (`map_root`), each in an extension line. Returns the signed note text.
+    pub fn sign_checkpoint(&self, size: u64, root: &TreeHash, map_root: &TreeHash, time: i64) -> Result<String, LogError> {
+        let extension = format!("{TIME_EXTENSION}{time}\n{MAP_EXTENSION}{}\n", BASE64_STANDARD.encode(map_root));
+        let checkpoint = Checkpoint::new(&self.name, size, Hash(*root), &extension)
             .map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
         let mut note = Note::new(&checkpoint.to_bytes(), &[]).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
         note.add_sigs(&[self]).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
@@ -204,6 +206,19 @@ impl signed_note::Signer for LogKey {
 
 /// Extension line carrying the checkpoint's signing time.
 const TIME_EXTENSION: &str = "time ";
+/// Extension line carrying the root of the log's licence-state map (`crate::licence_map`).
+const MAP_EXTENSION: &str = "licence-map ";
+
+/// (time, map root) from a checkpoint's extension lines.
+fn extension_fields(extension: &str) -> Result<(i64, TreeHash), LogError> {
+    let line = |prefix: &str| extension.lines().find_map(|l| l.strip_prefix(prefix));
+    let time = line(TIME_EXTENSION).and_then(|t| t.parse().ok()).ok_or_else(|| LogError::MalformedCheckpoint("no `time` extension line".into()))?;
+    let map_root = line(MAP_EXTENSION)
+        .and_then(|m| BASE64_STANDARD.decode(m).ok())
+        .and_then(|m| TreeHash::try_from(m).ok())
+        .ok_or_else(|| LogError::MalformedCheckpoint("no `licence-map` extension line with a 32-byte base64 root".into()))?;
+    Ok((time, map_root))
+}
 
 /// A log's public note key, in the C2SP verifier-key form `name+hexid+base64(0x01‖key)`.
 #[derive(Clone, PartialEq, Eq)]
@@ -294,16 +309,12 @@ impl LogVerifier {
         if checkpoint.origin() != self.name {
             return Err(LogError::WrongOrigin { expected: self.name.clone(), got: checkpoint.origin().into() });
         }
-        let time = checkpoint
-            .extension()
-            .lines()
-            .find_map(|l| l.strip_prefix(TIME_EXTENSION))
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| LogError::MalformedCheckpoint("no `time` extension line".into()))?;
+        let (time, map_root) = extension_fields(checkpoint.extension())?;
         Ok(SignedCheckpoint {
             origin: checkpoint.origin().into(),
             size: checkpoint.size(),
             root: checkpoint.hash().0,
+            map_root,
             time,
             note: note_text.into(),
         })
@@ -315,8 +326,16 @@ impl LogVerifier {
 pub fn stored_checkpoint_fields(note: &str) -> Option<(u64, TreeHash, i64)> {
     let (body, _) = note.rsplit_once("\n\n")?;
     let checkpoint = Checkpoint::from_bytes(format!("{body}\n").as_bytes()).ok()?;
-    let time = checkpoint.extension().lines().find_map(|l| l.strip_prefix(TIME_EXTENSION)).and_then(|t| t.parse().ok())?;
+    let (time, _) = extension_fields(checkpoint.extension()).ok()?;
     Some((checkpoint.size(), checkpoint.hash().0, time))
+}
+
+/// The licence-state map root of a checkpoint note, WITHOUT checking any signature: only for
+/// notes that were verified before they were stored.
+pub fn stored_map_root(note: &str) -> Option<TreeHash> {
+    let (body, _) = note.rsplit_once("\n\n")?;
+    let checkpoint = Checkpoint::from_bytes(format!("{body}\n").as_bytes()).ok()?;
+    extension_fields(checkpoint.extension()).ok().map(|(_, map_root)| map_root)
 }
 
 /// A checkpoint whose signature by the log key has been verified.
@@ -325,6 +344,8 @@ pub struct SignedCheckpoint {
     pub origin: String,
     pub size: u64,
     pub root: TreeHash,
+    /// Root of the log's licence-state map at `size` (`crate::licence_map`).
+    pub map_root: TreeHash,
     /// Unix seconds when the log signed it.
     pub time: i64,
     /// The signed note text.
@@ -555,10 +576,14 @@ mod tests {
     fn checkpoint_signs_and_verifies_and_refuses_tampering() {
         let key = LogKey::from_seed("registry.bafa.example/log", &[3; 32]).unwrap();
         let verifier: LogVerifier = key.verifier().to_string().parse().unwrap();
-        let note = key.sign_checkpoint(8, &h(ROOTS[7]), 1_793_196_000).unwrap();
-        assert!(note.starts_with("registry.bafa.example/log\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntime 1793196000\n\n— registry.bafa.example/log "), "{note}");
+        let note = key.sign_checkpoint(8, &h(ROOTS[7]), &[0xAB; 32], 1_793_196_000).unwrap();
+        assert!(
+            note.starts_with("registry.bafa.example/log\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntime 1793196000\nlicence-map q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\n\n— registry.bafa.example/log "),
+            "{note}"
+        );
         let cp = verifier.verify_checkpoint(&note).unwrap();
-        assert_eq!((cp.size, cp.root, cp.time), (8, h(ROOTS[7]), 1_793_196_000));
+        assert_eq!((cp.size, cp.root, cp.map_root, cp.time), (8, h(ROOTS[7]), [0xAB; 32], 1_793_196_000));
+        assert_eq!(stored_map_root(&note), Some([0xAB; 32]));
 
         let tampered = note.replacen("\n8\n", "\n9\n", 1);
         assert!(matches!(verifier.verify_checkpoint(&tampered), Err(LogError::BadCheckpointSignature(_))));

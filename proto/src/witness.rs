@@ -189,7 +189,7 @@ mod tests {
     use crate::log::LogKey;
 
     fn checkpoint() -> String {
-        LogKey::from_seed("registry.bafa.example/log", &[7; 32]).unwrap().sign_checkpoint(3, &[9; 32], 1_780_000_000).unwrap()
+        LogKey::from_seed("registry.bafa.example/log", &[7; 32]).unwrap().sign_checkpoint(3, &[9; 32], &[0; 32], 1_780_000_000).unwrap()
     }
 
     fn witness(name: &str, seed: u8) -> WitnessKey {
@@ -242,7 +242,7 @@ mod tests {
         let other = witness("b.example/w", 2);
         let note = checkpoint();
         // A cosignature on another checkpoint body does not carry over.
-        let other_note = LogKey::from_seed("registry.bafa.example/log", &[7; 32]).unwrap().sign_checkpoint(4, &[9; 32], 1).unwrap();
+        let other_note = LogKey::from_seed("registry.bafa.example/log", &[7; 32]).unwrap().sign_checkpoint(4, &[9; 32], &[0; 32], 1).unwrap();
         let foreign = format!("{other_note}{}", honest.cosign(&other_note, 5).unwrap());
         // A signature line under the honest name but made with another key.
         let impostor = WitnessKey { name: honest.name.clone(), id: honest.id, key: other.key.clone() };

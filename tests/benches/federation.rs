@@ -56,7 +56,9 @@ fn bulk_load(origin: &TestNode, n: u64) {
         }
         let root = tree_root(upto, &overlay).unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, now).unwrap());
+        let (map_root, nodes) = comity_proto::licence_map::update(&store.log(ORIGIN).map(u64::MAX), &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice))).unwrap();
+        batch.put_map_nodes(ORIGIN, upto, &nodes);
+        batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, &map_root, now).unwrap());
         store.commit(batch).unwrap();
         size = upto;
     }

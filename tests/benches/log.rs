@@ -62,7 +62,10 @@ fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
             writes.append_log(&origin, index, &id, &hashes);
         }
         let root = tree_root(upto, &overlay).unwrap();
-        writes.put_checkpoint(key.verifier().name(), upto, &key.sign_checkpoint(upto, &root, 1_793_196_000).unwrap());
+        let changes = comity_proto::licence_map::changes_of((size..upto).map(envelope).collect::<Vec<_>>().iter().map(Vec::as_slice));
+        let (map_root, nodes) = comity_proto::licence_map::update(&store.log(&origin).map(u64::MAX), &changes).unwrap();
+        writes.put_map_nodes(&origin, upto, &nodes);
+        writes.put_checkpoint(key.verifier().name(), upto, &key.sign_checkpoint(upto, &root, &map_root, 1_793_196_000).unwrap());
         store.commit(writes).unwrap();
         size = upto;
     }

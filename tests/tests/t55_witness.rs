@@ -139,7 +139,7 @@ async fn a_witness_cosigns_only_what_it_verified_itself() {
 
     // A log it does not mirror.
     let stranger = LogKey::from_seed("registry.elsewhere.example/log", &[3; 32]).unwrap();
-    let foreign = stranger.sign_checkpoint(1, &[0; 32], 1).unwrap();
+    let foreign = stranger.sign_checkpoint(1, &[0; 32], &[0; 32], 1).unwrap();
     assert_eq!(at_b.cosign(&foreign).await.unwrap_err().code(), Some(tonic::Code::NotFound));
 
     // A checkpoint whose signature does not verify.
@@ -148,7 +148,7 @@ async fn a_witness_cosigns_only_what_it_verified_itself() {
 
     // A checkpoint beyond what B has verified: B waits for its mirror, then gives up.
     let key = log_key_of(a);
-    let ahead = key.sign_checkpoint(50, &[7; 32], now()).unwrap();
+    let ahead = key.sign_checkpoint(50, &[7; 32], &[0; 32], now()).unwrap();
     assert_eq!(at_b.cosign(&ahead).await.unwrap_err().code(), Some(tonic::Code::Unavailable));
 
     // The genuine latest checkpoint is cosigned, with a line that verifies.
@@ -166,7 +166,7 @@ async fn a_witness_cosigns_only_what_it_verified_itself() {
     assert_eq!(at_b.cosign(&latest.checkpoint).await.unwrap_err().code(), Some(tonic::Code::FailedPrecondition));
 
     // A second root for the size B holds, signed with A's key: a split view, caught by the witness.
-    let conflicting = key.sign_checkpoint(2, &[9; 32], now()).unwrap();
+    let conflicting = key.sign_checkpoint(2, &[9; 32], &[0; 32], now()).unwrap();
     let refused = at_b.cosign(&conflicting).await.unwrap_err();
     assert_eq!(refused.code(), Some(tonic::Code::FailedPrecondition));
     let evidence = at_b.evidence().await.unwrap();
@@ -194,7 +194,7 @@ async fn what_a_witness_cosigned_survives_a_restart() {
     at_b = nodes[1].client().await;
     assert_eq!(cosigned_up_to(at_b.status().await.unwrap()), Some(1));
     // A checkpoint signed for size 1 with another root is refused after the restart too.
-    let conflicting = log_key_of(&nodes[0]).sign_checkpoint(1, &[5; 32], now()).unwrap();
+    let conflicting = log_key_of(&nodes[0]).sign_checkpoint(1, &[5; 32], &[0; 32], now()).unwrap();
     assert_eq!(at_b.cosign(&conflicting).await.unwrap_err().code(), Some(tonic::Code::FailedPrecondition));
 }
 

@@ -56,7 +56,8 @@ impl View {
         }
         let size = envelopes.len() as u64;
         let root = if size == 0 { EMPTY_ROOT } else { tree_root(size, &hashes).unwrap() };
-        let note = key.sign_checkpoint(size, &root, time).unwrap();
+        let map_root = comity_proto::licence_map::root_of_entries(envelopes.iter().map(Vec::as_slice));
+        let note = key.sign_checkpoint(size, &root, &map_root, time).unwrap();
         Arc::new(Self { envelopes, hashes, size, root, note })
     }
 }

@@ -28,6 +28,7 @@ pub mod table {
     pub const MIRRORED_AT: u8 = 0x11;
     pub const RESTRICTED_BODY: u8 = 0x12;
     pub const BODY_WANTED: u8 = 0x13;
+    pub const MAP_NODE: u8 = 0x14;
 }
 
 /// Separator between string parts.
@@ -114,6 +115,23 @@ pub fn log_entry_chunk(origin: &str, chunk: u64) -> Vec<u8> {
 /// stored-hash indexes `chunk * 256 ..`.
 pub fn log_hash_chunk(origin: &str, chunk: u64) -> Vec<u8> {
     [&tagged(table::LOG_HASH, &[origin.as_bytes(), &[]])[..], &chunk.to_be_bytes()].concat()
+}
+
+/// `MAP_NODE ‖ origin ‖ SEP ‖ depth (u16 BE) ‖ path bytes` : prefix of every version of one
+/// node of a log's licence-state map. The path's length follows from its depth, so no prefix
+/// of one node's key is another node's.
+pub fn map_node_prefix(origin: &str, path: &comity_proto::licence_map::Path) -> Vec<u8> {
+    let mut k = tagged(table::MAP_NODE, &[origin.as_bytes(), &[]]);
+    k.extend_from_slice(&(path.depth() as u16).to_be_bytes());
+    k.extend_from_slice(path.prefix_bytes());
+    k
+}
+
+/// `map_node_prefix ‖ version (u64 BE)` → the node as of that version (log size).
+pub fn map_node(origin: &str, path: &comity_proto::licence_map::Path, version: u64) -> Vec<u8> {
+    let mut k = map_node_prefix(origin, path);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
 }
 
 /// `LOG_META ‖ origin ‖ SEP ‖ name` → per-log values (`size`, `checkpoint`).

@@ -559,10 +559,39 @@ impl LogRef<'_> {
             .transpose()
     }
 
+    /// The licence-state map as of log size `version` (`u64::MAX`: the latest written).
+    pub fn map(&self, version: u64) -> MapRef<'_> {
+        MapRef { store: self.store, origin: self.origin, version }
+    }
+
     /// The statement id at `index`.
     pub fn entry(&self, index: u64) -> Result<Option<StatementId>> {
         let chunk = self.store.db.get(keys::log_entry_chunk(self.origin, index / keys::CHUNK))?;
         Ok(chunk.and_then(|c| chunk_item(&c, index % keys::CHUNK)).map(StatementId))
+    }
+}
+
+/// One version of a log's licence-state map in the store, read-only: each node as last written
+/// at or before `version` (a log size).
+#[derive(Clone, Copy)]
+pub struct MapRef<'a> {
+    store: &'a Store,
+    origin: &'a str,
+    version: u64,
+}
+
+impl comity_proto::licence_map::NodeSource for MapRef<'_> {
+    fn node(&self, path: &comity_proto::licence_map::Path) -> std::result::Result<comity_proto::licence_map::Node, String> {
+        use comity_proto::licence_map::Node;
+        let start = keys::map_node(self.origin, path, 0);
+        let end = keys::map_node(self.origin, path, self.version);
+        match self.store.db.range(start..=end).next_back() {
+            None => Ok(Node::Empty),
+            Some(kv) => {
+                let (_, v) = kv.map_err(|e| format!("read licence-map node: {e}"))?;
+                Node::decode(&v).ok_or_else(|| format!("licence-map node of {} at depth {} is malformed", self.origin, path.depth()))
+            }
+        }
     }
 }
 
@@ -627,6 +656,13 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
+    /// Writes the licence-state map nodes of `origin` that changed at log size `version`.
+    pub fn put_map_nodes(&mut self, origin: &str, version: u64, nodes: &[(comity_proto::licence_map::Path, comity_proto::licence_map::Node)]) {
+        for (path, node) in nodes {
+            self.inner.insert(keys::map_node(origin, path, version), node.encode());
+        }
+    }
+
     /// Records that `id` is version `version` of the licence.
     pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
         self.touched.licence(authority, licence_id);
