@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // (cloning one is a reference count), and a client decodes them without copying.
         .bytes(".comity.v1.ProofBundle")
         .bytes(".comity.v1.Receipt")
+        .bytes(".comity.v1.LicenceHeadProof")
         .compile_protos(
             &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto", "comity/v1/stats.proto"],
             &["."],

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use comity_proto::decision::CheckedDecision;
+use comity_proto::licence_map::{self, Head, MemoryMap};
+use comity_proto::witness::{cosigners, WitnessVerifier};
 use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
 use comity_proto::pb::statement::Kind;
 use comity_proto::recognition::CheckedAgreement;
@@ -39,6 +41,10 @@ pub struct AuditState {
     /// Hex envelopes of the key sets in force in the log at `size`, one per authority.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_sets: Vec<String>,
+    /// The log's licence-state map at `size`: one hex `key ‖ version (u64 BE) ‖ head id` per
+    /// licence (the map's root depends only on these, so the next run rebuilds it from them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<String>,
 }
 
 impl AuditState {
@@ -60,6 +66,20 @@ impl AuditState {
             .map_err(|e| ClientError::Document(format!("write {}: {e}", path.display())))
     }
 
+    fn licence_map(&self) -> Result<MemoryMap, ClientError> {
+        let bad = || ClientError::Document("state file: a licence must be 144 hex digits (key, version, head id)".into());
+        let mut heads = Vec::with_capacity(self.licences.len());
+        for text in &self.licences {
+            let bytes = hex::decode(text).map_err(|_| bad())?;
+            let (key, rest) = bytes.split_first_chunk::<32>().ok_or_else(bad)?;
+            let (version, id) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+            heads.push((*key, Head { version: u64::from_be_bytes(*version), id: id.try_into().map_err(|_| bad())? }));
+        }
+        let mut map = MemoryMap::default();
+        map.apply(&heads);
+        Ok(map)
+    }
+
     fn frontier(&self) -> Result<Frontier, ClientError> {
         let peaks: Vec<TreeHash> = self
             .frontier
@@ -75,16 +95,24 @@ impl AuditState {
 /// root keys and threshold (a trust file), which check the key sets in the log, and signing
 /// keys (`keys`, as a node's `comity.toml` lists them) for authorities that sign without one.
 /// Other fields and tables are ignored, so a node's config and a trust file both work as they are.
+/// A trust file's `witnesses` and `witness_quorum` make the audit require that many witness
+/// cosignatures on a checkpoint consistent with the one audited.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorityKeys {
     roots: HashMap<String, Roots>,
     configured: HashMap<String, Vec<VerifyingKey>>,
+    witnesses: Vec<WitnessVerifier>,
+    witness_quorum: usize,
 }
 
 #[derive(Deserialize)]
 struct KeysFile {
     #[serde(default)]
     authority: Vec<KeysEntry>,
+    #[serde(default)]
+    witnesses: Vec<String>,
+    #[serde(default)]
+    witness_quorum: usize,
 }
 
 #[derive(Deserialize)]
@@ -115,13 +143,21 @@ impl AuthorityKeys {
                 .filter(|a| !(a.keys.is_empty() && a.root_keys.is_empty() && a.threshold == 0))
                 .map(|a| TrustedAuthority { id: a.id, keys: a.keys, root_keys: a.root_keys, threshold: a.threshold, ..Default::default() })
                 .collect();
-            let file = TrustFile { authorities };
+            let file = TrustFile { authorities, witnesses: file.witnesses, witness_quorum: file.witness_quorum };
+            let (witnesses, quorum) = file.witness_verifiers().map_err(|e| bad(e.to_string()))?;
+            out.witnesses.extend(witnesses);
+            out.witness_quorum = out.witness_quorum.max(quorum);
             out.roots.extend(file.roots().map_err(|e| bad(e.to_string()))?);
             for (id, keys) in file.configured_keys().map_err(|e| bad(e.to_string()))? {
                 out.configured.entry(id).or_default().extend(keys);
             }
         }
         Ok(out)
+    }
+
+    /// Witness cosignatures a checkpoint must carry (0: none).
+    pub fn witness_quorum(&self) -> usize {
+        self.witness_quorum
     }
 
     /// Checks one statement of the log, in log order: a key set against its authority's roots
@@ -179,6 +215,10 @@ pub enum AuditFailure {
     BadEntry { index: u64, reason: String },
     #[error("entries {from}..{to} do not hash to the signed root: the served entries are not the logged ones")]
     RootMismatch { from: u64, to: u64 },
+    #[error("the licence-state map recomputed from entries 0..{size} has root {computed}, but the checkpoint signs {signed}: the log misstates its licences' heads")]
+    MapRootMismatch { size: u64, computed: String, signed: String },
+    #[error("witness quorum not met: {0}")]
+    Unwitnessed(String),
 }
 
 /// Why an audit did not complete.
@@ -205,6 +245,10 @@ pub struct AuditReport {
     pub checkpoint: SignedCheckpoint,
     /// The log key came from the node itself (first run without `--log-key`).
     pub key_from_node: bool,
+    /// Licences in the recomputed licence-state map.
+    pub licences: usize,
+    /// The witnessed checkpoint checked (size, cosigners), when the keys name witnesses.
+    pub witnessed: Option<(u64, Vec<String>)>,
 }
 
 /// Audits the node behind `client` against `state` (the previous run's, if any). The log key is
@@ -235,6 +279,10 @@ pub async fn audit(
         let set = check_key_set(&envelope, &keys.roots, None).map_err(|e| bad(e.to_string()))?;
         key_sets.insert(set.authority.clone(), (set, envelope.into_bytes()));
     }
+    let mut licence_map = match state {
+        Some(s) => s.licence_map()?,
+        None => MemoryMap::default(),
+    };
     let (old_size, mut frontier) = match state {
         None => (0, Frontier::new()),
         Some(s) => {
@@ -296,6 +344,7 @@ pub async fn audit(
                 frontier.push(leaf_hash(envelope.bytes()));
                 envelopes.push((entry.index, envelope));
             }
+            licence_map.apply(&envelopes.iter().filter_map(|(_, e)| licence_map::change_of(e)).collect::<Vec<_>>());
             let refs: Vec<&Envelope> = signed.iter().map(|(at, _)| &envelopes[*at].1).collect();
             let lookup = |n: usize, id: &str| signed[n].1.get(id);
             verify_batch(&refs, lookup).map_err(|(n, e)| AuditFailure::BadEntry { index: envelopes[signed[n].0].0, reason: e.to_string() })?;
@@ -308,6 +357,10 @@ pub async fn audit(
     if frontier.root() != checkpoint.root {
         return Err(AuditFailure::RootMismatch { from: old_size, to: checkpoint.size }.into());
     }
+    if licence_map.root() != checkpoint.map_root {
+        return Err(AuditFailure::MapRootMismatch { size: checkpoint.size, computed: hex::encode(licence_map.root()), signed: hex::encode(checkpoint.map_root) }.into());
+    }
+    let witnessed = if keys.witness_quorum > 0 { Some(check_witnessed(client, &verifier, &served.cosigned_checkpoint, &checkpoint, keys).await?) } else { None };
     let new_state = AuditState {
         origin: checkpoint.origin.clone(),
         verifier_key: verifier.to_string(),
@@ -320,7 +373,39 @@ pub async fn audit(
             sets.sort();
             sets.iter().map(|(_, envelope)| hex::encode(envelope)).collect()
         },
+        licences: {
+            let mut heads: Vec<String> = licence_map.leaves().map(|(k, h)| hex::encode([&k[..], &h.version.to_be_bytes(), &h.id].concat())).collect();
+            heads.sort();
+            heads
+        },
     };
-    Ok((AuditReport { origin: checkpoint.origin.clone(), old_size, checkpoint, key_from_node }, new_state))
+    let licences = licence_map.len();
+    Ok((AuditReport { origin: checkpoint.origin.clone(), old_size, checkpoint, key_from_node, licences, witnessed }, new_state))
+}
+
+/// Checks that the node's cosigned checkpoint carries the witness quorum and is consistent with
+/// the audited one (the same tree, or a prefix of it). Returns its size and cosigners.
+async fn check_witnessed(client: &mut Client, verifier: &LogVerifier, note: &str, audited: &SignedCheckpoint, keys: &AuthorityKeys) -> Result<(u64, Vec<String>), AuditError> {
+    let unwitnessed = |m: String| AuditError::Failed(AuditFailure::Unwitnessed(m));
+    if note.is_empty() {
+        return Err(unwitnessed(format!("the node holds no cosigned checkpoint of {}; {} cosignature(s) required", audited.origin, keys.witness_quorum)));
+    }
+    let cosigned = verifier.verify_checkpoint(note).map_err(AuditFailure::Checkpoint)?;
+    let names: Vec<String> = cosigners(note, &keys.witnesses).into_iter().map(|(name, _)| name).collect();
+    if names.len() < keys.witness_quorum {
+        return Err(unwitnessed(format!("the cosigned checkpoint of size {} carries {} of the {} required cosignatures", cosigned.size, names.len(), keys.witness_quorum)));
+    }
+    if cosigned.size > audited.size {
+        return Err(unwitnessed(format!("the cosigned checkpoint (size {}) is newer than the one audited (size {}); audit again", cosigned.size, audited.size)));
+    }
+    if cosigned.size == audited.size {
+        if cosigned.root != audited.root {
+            return Err(AuditFailure::Fork { size: cosigned.size, seen: hex::encode(cosigned.root), now: hex::encode(audited.root) }.into());
+        }
+    } else if cosigned.size > 0 {
+        let proof = client.consistency_proof(cosigned.size, audited.size).await?;
+        verify_consistency(&proof, cosigned.size, &cosigned.root, audited.size, &audited.root).map_err(|reason| AuditFailure::Inconsistent { old: cosigned.size, reason })?;
+    }
+    Ok((cosigned.size, names))
 }
 

@@ -27,6 +27,8 @@ pub enum ClientError {
     Status(tonic::Status),
     #[error("node answer failed verification: {0}")]
     Verification(String),
+    #[error("the node's verdict {node} is not what its proof shows ({proven}: {reasons})")]
+    Mismatch { node: String, proven: String, reasons: String },
     #[error("{0}")]
     Document(String),
 }
@@ -118,14 +120,14 @@ impl Client {
         Ok(response)
     }
 
-    /// Fetches a licence and checks it locally.
+    /// Fetches a licence and checks that the answer holds together ([`check_licence`]).
     pub async fn licence(&mut self, authority: &str, licence_id: &str) -> Result<CheckedLicence, ClientError> {
-        let response = self
-            .registry
-            .get_licence(pb::GetLicenceRequest { authority: authority.into(), licence_id: licence_id.into() })
-            .await?
-            .into_inner();
-        check_licence(response)
+        check_licence(self.licence_answer(authority, licence_id).await?)
+    }
+
+    /// The node's GetLicence answer as it came (check it with [`verified::check_licence_answer`]).
+    pub async fn licence_answer(&mut self, authority: &str, licence_id: &str) -> Result<pb::GetLicenceResponse, ClientError> {
+        Ok(self.registry.get_licence(pb::GetLicenceRequest { authority: authority.into(), licence_id: licence_id.into() }).await?.into_inner())
     }
 
     /// The current version and head id of a licence, or `None` if it has no decisions yet.
@@ -381,11 +383,13 @@ pub fn set_default_tls(tls: ClientTls) {
 
 pub mod audit;
 pub mod stats;
+pub mod verified;
 /// Offline licence tokens (in `comity-proto`, so a node's web page verifies them too).
 pub use comity_proto::token;
 
-/// Checks a `GetLicence` answer without trusting the node: ids, decoded decisions and the
-/// licence rules are all recomputed from the envelopes.
+/// Checks that a `GetLicence` answer holds together: ids, decoded decisions and the licence
+/// rules are recomputed from the envelopes. Signatures, receipts and the chain's completeness
+/// need a trust file: [`verified::check_licence_answer`].
 pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence, ClientError> {
     let bad = |m: String| ClientError::Verification(m);
     let summary = response.licence.ok_or_else(|| bad("answer has no licence summary".into()))?;

@@ -113,7 +113,9 @@ impl registry_server::Registry for RegistryService {
             None => withheld(&view.chain),
         };
         let openings = view.chain.iter().filter_map(crate::registry::StoredLink::opening).collect();
+        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id)?;
         Ok(Response::new(pb::GetLicenceResponse {
+            proof: Some(proof),
             licence: Some(licence),
             terms: Some(terms),
             restricted: view.state.is_none(),

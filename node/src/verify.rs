@@ -91,11 +91,13 @@ pub fn verify_counted(registry: &Registry, q: &Question, default_max_staleness_s
         }
     }
     let oldest = proven.iter().map(|p| p.checkpoint_time).fold(now, i64::min);
+    let oldest = licence.head_proof.as_ref().map_or(oldest, |h| oldest.min(h.1));
     let proof = pb::ProofBundle {
         statements: proven.iter().map(|p| p.envelope.clone()).collect(),
         receipts: proven.iter().map(|p| p.receipt.clone()).collect(),
         checkpoint_age_secs: now - oldest,
         openings: licence.openings.clone(),
+        head: licence.head_proof.as_ref().map(|h| h.0.clone()),
     };
     let answer = pb::VerifyResponse {
         verdict: judgement.verdict as i32,
@@ -126,6 +128,9 @@ struct LicenceFacts {
     /// The issuer's key set with its receipt.
     key_set_proof: Option<Arc<Proven>>,
     openings: Vec<pb::RestrictedOpening>,
+    /// The licence's head (or absence) in its issuer's log, proven against that log's
+    /// licence-state map, with the time of the checkpoint it is proven against.
+    head_proof: Option<(pb::LicenceHeadProof, i64)>,
 }
 
 /// A statement with its receipt.
@@ -143,8 +148,10 @@ fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licen
     let mut links = Vec::with_capacity(chain.len());
     let mut origins: Vec<String> = Vec::new();
     let mut chain_proofs = Vec::with_capacity(chain.len());
+    let mut last_index = None;
     for link in &chain {
         let (origin, index) = store.location_of(&link.id)?.ok_or_else(|| corrupt(format!("statement {} is in no log", link.id)))?;
+        last_index = Some(index);
         let logged_at = store.log(&origin).entered_at(index)?;
         if !origins.contains(&origin) {
             origins.push(origin.clone());
@@ -158,17 +165,60 @@ fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licen
         None => None,
     };
     let withheld = withheld_reason(&chain, registry.origin());
+    // The issuer's log: the one carrying the latest decision, or for a licence not held here
+    // the log this node knows the authority publishes in.
+    let issuer_log = origins.last().cloned().or_else(|| issuer_origin(registry, authority));
+    let head_proof = match &issuer_log {
+        Some(origin) => head_proof(store, logs, origin, authority, licence_id, last_index)?,
+        None => None,
+    };
     Ok(LicenceFacts {
+        head_proof,
         checked: if withheld.is_none() { check_chain(&links).ok() } else { None },
         fork: fork_of(store, authority, licence_id, &origins)?,
         withheld,
         openings: chain.iter().filter_map(StoredLink::opening).collect(),
         links,
         key_set,
-        // The issuer's log is the one carrying its latest decision.
         issuer_log: origins.last().cloned(),
         chain_proofs,
         key_set_proof,
+    })
+}
+
+/// The log `authority` publishes in, as this node knows it: its own for an authority hosted
+/// here, else the log carrying the authority's key set in force.
+fn issuer_origin(registry: &Registry, authority: &str) -> Option<String> {
+    if registry.trust().hosts(authority) {
+        return Some(registry.origin().to_string());
+    }
+    let set = registry.trust().key_set(authority)?;
+    registry.store().location_of(&set.id).ok().flatten().map(|(origin, _)| origin)
+}
+
+/// The head of `authority/licence_id` in log `origin`, proven against the licence-state map
+/// of the cosigned checkpoint when it covers the chain's last entry (`last_index`), else of
+/// the latest; with that checkpoint's time.
+fn head_proof(store: &Store, logs: &mut LogViews, origin: &str, authority: &str, licence_id: &str, last_index: Option<u64>) -> Result<Option<(pb::LicenceHeadProof, i64)>, Error> {
+    let notes = logs.notes(store, origin)?;
+    let covers = |size: u64| last_index.is_none_or(|i| size > i);
+    let Some((note, (size, _, time))) = notes.iter().find(|(_, (size, _, _))| covers(*size)).cloned() else { return Ok(None) };
+    let key = comity_proto::licence_map::licence_key(authority, licence_id);
+    let proof = comity_proto::licence_map::prove(&store.log(origin).map(size), &key).map_err(corrupt)?;
+    Ok(Some((comity_proto::bundle::wire_head_proof(origin, &note, authority, licence_id, &proof), time)))
+}
+
+/// The proof bundle of a licence as GetLicence serves it: its chain and its issuer's key set
+/// with their receipts, and its head proof.
+pub fn licence_proof(registry: &Registry, authority: &str, licence_id: &str) -> Result<pb::ProofBundle, Error> {
+    let (licence, _) = registry.verify_cache().licence(registry, authority, licence_id)?;
+    let proven: Vec<&Arc<Proven>> = licence.chain_proofs.iter().chain(&licence.key_set_proof).collect();
+    Ok(pb::ProofBundle {
+        statements: proven.iter().map(|p| p.envelope.clone()).collect(),
+        receipts: proven.iter().map(|p| p.receipt.clone()).collect(),
+        checkpoint_age_secs: 0,
+        openings: licence.openings.clone(),
+        head: licence.head_proof.as_ref().map(|h| h.0.clone()),
     })
 }
 

@@ -99,7 +99,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     let grant_envelope = sign_decision(g.clone(), &signer);
     let leaf = crate::log::leaf_hash(&grant_envelope);
     let token = pb::LicenceToken {
-        format: 1,
+        format: crate::token::TOKEN_FORMAT,
         authority: "de.bafa".into(),
         licence_id: "DE-2026-004211".into(),
         statements: vec![grant_envelope.clone()],
@@ -110,6 +110,13 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             checkpoint: key.sign_checkpoint(1, &leaf, &crate::licence_map::root_of_entries([grant_envelope.as_slice()]), 1_793_196_000).expect("sign"),
             inclusion_proof: vec![],
         }],
+        head: Some(crate::bundle::wire_head_proof(
+            key.verifier().name(),
+            &key.sign_checkpoint(1, &leaf, &crate::licence_map::root_of_entries([grant_envelope.as_slice()]), 1_793_196_000).expect("sign"),
+            "de.bafa",
+            "DE-2026-004211",
+            &crate::licence_map::MapProof { siblings: vec![], end: crate::licence_map::ProofEnd::Head(crate::licence_map::Head { version: 1, id: crate::statement::StatementId::of(&grant_envelope).0 }) },
+        )),
     };
     vec![
         ("token", "one-grant".into(), prost::Message::encode_to_vec(&token)),

@@ -25,6 +25,7 @@ pub mod fuzzing;
 pub mod rules;
 pub mod recognition;
 pub mod restricted;
+pub mod bundle;
 pub mod token;
 pub mod demo_data;
 

@@ -386,6 +386,14 @@ impl MemoryMap {
         self.len == 0
     }
 
+    /// Every licence with its head.
+    pub fn leaves(&self) -> impl Iterator<Item = (MapKey, Head)> + '_ {
+        self.nodes.values().filter_map(|n| match n {
+            Node::Leaf { key, head } => Some((*key, *head)),
+            _ => None,
+        })
+    }
+
     /// A proof for `key`.
     pub fn prove(&self, key: &MapKey) -> MapProof {
         prove(self, key).expect("an in-memory map reads every node")

@@ -2,23 +2,21 @@
 //! decisions, the key sets that vouch for their keys, the agreement applied, and a receipt per
 //! statement proving it sits in a log under a checkpoint signed by a pinned log key.
 //!
-//! What a token cannot show: anything logged after its checkpoints (a later revocation), and a
-//! decision its holder left out. The report says so, with the evidence's age.
+//! A token also carries the licence's head proven against its issuer's licence-state map, so a
+//! decision its holder left out is caught. What it cannot show is anything logged after its
+//! checkpoint (a later revocation): the report gives the evidence's age.
 
-use std::collections::HashMap;
-
+use crate::bundle::{check, judge_verified, Bundle, BundleError, ProvenHead};
 use crate::decision::{is_authority_id, is_licence_id};
-use crate::log::verify_receipt;
 use crate::pb;
-use crate::recognition::CheckedAgreement;
 use crate::statement::Envelope;
-use crate::trust::{check_key_set, KeySetView, TrustFile};
-use crate::verdict::{judge, Facts, Judgement, Link, Question};
-use ed25519_dalek::VerifyingKey;
+use crate::trust::TrustFile;
+use crate::verdict::{Judgement, Question};
 use prost::Message;
 
 /// Layout version written and read.
-pub const TOKEN_FORMAT: u32 = 1;
+/// Format 2 added the head proof: a format-1 token cannot show its chain is complete.
+pub const TOKEN_FORMAT: u32 = 2;
 /// Largest token accepted.
 pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// Most statements in one token.
@@ -45,8 +43,10 @@ pub struct TokenReport {
     pub judgement: Judgement,
     /// Time of the oldest checkpoint the token's statements are proven against.
     pub evidence_time: i64,
-    /// Time of the newest checkpoint of the issuer's log in the token.
+    /// Time of the checkpoint the licence's head is proven against.
     pub issuer_checkpoint_time: i64,
+    /// The proven head, its checkpoint and witnesses.
+    pub head: ProvenHead,
 }
 
 /// Builds a token from a Verify answer about `authority/licence_id`.
@@ -55,13 +55,22 @@ pub fn token_from_answer(authority: &str, licence_id: &str, answer: &pb::VerifyR
     if proof.statements.is_empty() {
         return Err(TokenError::Refused(format!("the node holds no decision on {authority}/{licence_id}")));
     }
-    let token = pb::LicenceToken { format: TOKEN_FORMAT, authority: authority.into(), licence_id: licence_id.into(), statements: proof.statements.into_iter().map(Vec::from).collect(), receipts: proof.receipts };
+    let head = proof.head.ok_or_else(|| TokenError::Refused("the node's answer has no proof of the licence's head".into()))?;
+    let token = pb::LicenceToken {
+        format: TOKEN_FORMAT,
+        authority: authority.into(),
+        licence_id: licence_id.into(),
+        statements: proof.statements.into_iter().map(Vec::from).collect(),
+        receipts: proof.receipts,
+        head: Some(head),
+    };
     Ok(token.encode_to_vec())
 }
 
 /// Verifies token `bytes` against `trust` and answers `question` (whose authority and licence
-/// must be the token's) at time `now`; the issuer's log counts as stale after
-/// `max_age_secs` unless the agreement applied says otherwise.
+/// must be the token's) at time `now`, through the one verification path
+/// ([`crate::bundle::check`]); the issuer's log counts as stale after `max_age_secs` unless
+/// the agreement applied says otherwise.
 pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i64, max_age_secs: u64) -> Result<TokenReport, TokenError> {
     if bytes.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge(bytes.len()));
@@ -77,89 +86,25 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     if (token.authority.as_str(), token.licence_id.as_str()) != (question.authority.as_str(), question.licence_id.as_str()) {
         return Err(refuse(format!("the token is for {}/{}, not {}/{}", token.authority, token.licence_id, question.authority, question.licence_id)));
     }
-    if token.statements.is_empty() || token.statements.len() > MAX_TOKEN_STATEMENTS || token.statements.len() != token.receipts.len() {
-        return Err(refuse(format!("{} statements and {} receipts (1 to {MAX_TOKEN_STATEMENTS}, one receipt each)", token.statements.len(), token.receipts.len())));
+    if token.statements.is_empty() || token.statements.len() > MAX_TOKEN_STATEMENTS {
+        return Err(refuse(format!("{} statements (1 to {MAX_TOKEN_STATEMENTS})", token.statements.len())));
     }
-    let roots = trust.roots().map_err(|e| TokenError::Trust(e.to_string()))?;
-    let configured = trust.configured_keys().map_err(|e| TokenError::Trust(e.to_string()))?;
-    let logs = trust.log_verifiers().map_err(|e| TokenError::Trust(e.to_string()))?;
-
-    // Every statement must sit in a log whose key is pinned, under a checkpoint it signed.
-    let mut envelopes = Vec::with_capacity(token.statements.len());
-    let mut logged_at = Vec::with_capacity(token.statements.len());
-    for (i, (bytes, receipt)) in token.statements.iter().zip(&token.receipts).enumerate() {
-        let verifier = logs.get(&receipt.origin).ok_or_else(|| refuse(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
-        let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refuse(format!("statement {i}: {e}")))?;
-        crate::log::check_not_future(&checkpoint, now).map_err(|e| refuse(format!("statement {i}: {e}")))?;
-        let envelope = Envelope::parse(bytes.clone()).map_err(|e| refuse(format!("statement {i}: {e}")))?;
-        envelopes.push((envelope, receipt.origin.clone()));
-        logged_at.push(checkpoint.time);
-    }
-
-    // Key sets first: they vouch for the keys of everything else.
-    let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
-    for (envelope, _) in &envelopes {
-        if let pb::statement::Kind::KeySet(_) = envelope.statement() {
-            let set = check_key_set(envelope, &roots, None).map_err(|e| refuse(e.to_string()))?;
-            if key_sets.get(&set.authority).is_none_or(|s| s.version < set.version) {
-                key_sets.insert(set.authority.clone(), set);
+    // A token is meant to be shown to anyone; a confidential licence is not.
+    for bytes in &token.statements {
+        if let Ok(envelope) = Envelope::parse(bytes.clone()) {
+            if let pb::statement::Kind::RestrictedDecision(_) = envelope.statement() {
+                return Err(refuse("it carries a confidential decision: confidential licences have no offline token".into()));
             }
         }
     }
-    let keys_of = |authority: &str| -> Vec<VerifyingKey> {
-        match key_sets.get(authority) {
-            Some(set) => set.keys.iter().map(|k| k.key).collect(),
-            None => configured.get(authority).cloned().unwrap_or_default(),
-        }
-    };
-    let verify = |envelope: &Envelope, authority: &str| {
-        let keys = keys_of(authority);
-        envelope.verify_with(&keys).map_err(|e| refuse(format!("statement {} of {authority}: {e}", envelope.id())))
-    };
-
-    let mut chain: Vec<Link> = Vec::new();
-    let mut agreements = Vec::new();
-    let mut issuer_checkpoint_time = i64::MIN;
-    for ((envelope, _), logged) in envelopes.iter().zip(&logged_at) {
-        match envelope.statement() {
-            pb::statement::Kind::Decision(d) => {
-                if (d.authority.as_str(), d.licence_id.as_str()) != (token.authority.as_str(), token.licence_id.as_str()) {
-                    return Err(refuse(format!("it carries a decision on {}/{}, not {}/{}", d.authority, d.licence_id, token.authority, token.licence_id)));
-                }
-                verify(envelope, &d.authority)?;
-                issuer_checkpoint_time = issuer_checkpoint_time.max(*logged);
-                chain.push(Link { id: envelope.id(), decision: d.clone(), key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at: Some(*logged) });
-            }
-            pb::statement::Kind::Agreement(a) => {
-                let checked = CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(format!("agreement: {e}")))?;
-                verify(envelope, &a.relying_authority)?;
-                agreements.push(checked);
-            }
-            pb::statement::Kind::KeySet(_) => {}
-            // A token is meant to be shown to anyone; a confidential licence is not.
-            pb::statement::Kind::RestrictedDecision(_) => return Err(refuse("it carries a confidential decision: confidential licences have no offline token".into())),
-        }
-    }
-    chain.sort_by_key(|l| l.decision.version);
-    for (i, link) in chain.iter().enumerate() {
-        if link.decision.version != i as u64 + 1 {
-            return Err(refuse(format!("its decision chain is incomplete: version {} is missing", i + 1)));
-        }
-    }
-    let facts = Facts {
-        issuer_trusted: roots.contains_key(&question.authority) || configured.contains_key(&question.authority),
-        key_set: key_sets.get(&question.authority),
-        chain: &chain,
-        fork: None,
-        agreements: &agreements.iter().collect::<Vec<_>>(),
-        log_heard_at: Some(issuer_checkpoint_time),
-        default_max_staleness_secs: max_age_secs,
-        now,
-        withheld: None,
-        checked: None,
-    };
-    let judgement = judge(question, &facts);
-    Ok(TokenReport { judgement, evidence_time: logged_at.iter().copied().min().unwrap_or(now), issuer_checkpoint_time })
+    let statements: Vec<&[u8]> = token.statements.iter().map(Vec::as_slice).collect();
+    let bundle = Bundle { authority: &token.authority, licence_id: &token.licence_id, statements: &statements, receipts: &token.receipts, head: token.head.as_ref(), openings: &[] };
+    let verified = check(&bundle, trust, now).map_err(|e| match e {
+        BundleError::Trust(m) => TokenError::Trust(m),
+        BundleError::Refused(m) => TokenError::Refused(m),
+    })?;
+    let judgement = judge_verified(question, &verified, now, max_age_secs);
+    Ok(TokenReport { judgement, evidence_time: verified.evidence_time, issuer_checkpoint_time: verified.head.checkpoint.time, head: verified.head })
 }
 
 /// A short text for a QR code: the licence, its head decision and the checkpoint proving it,
@@ -187,6 +132,8 @@ pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
     use crate::trust::TrustedAuthority;
     let signer = crate::statement::Signer::from_seed(&[3; 32]);
     let trust = TrustFile {
+        witnesses: vec![],
+        witness_quorum: 0,
         authorities: vec![TrustedAuthority {
             id: "de.bafa".into(),
             keys: vec![hex::encode(signer.verifying_key().to_bytes())],

@@ -42,8 +42,20 @@ pub enum TrustError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustFile {
+    /// Witnesses (C2SP cosignature/v1 vkeys, `name+id+key`) whose cosignatures this relying
+    /// party counts on a log's checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<String>,
+    /// How many distinct listed witnesses must have cosigned a checkpoint before an answer
+    /// proven against it counts as verified; 0 = none needed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub witness_quorum: usize,
     #[serde(default, rename = "authority")]
     pub authorities: Vec<TrustedAuthority>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One pinned authority.
@@ -137,6 +149,32 @@ impl TrustFile {
             out.insert(a.id.clone(), keys);
         }
         Ok(out)
+    }
+
+    /// The listed witnesses, checked (no weak keys, no duplicates), and the quorum, which must
+    /// not exceed their number.
+    pub fn witness_verifiers(&self) -> Result<(Vec<crate::witness::WitnessVerifier>, usize), TrustError> {
+        let mut out: Vec<crate::witness::WitnessVerifier> = Vec::new();
+        for w in &self.witnesses {
+            let v: crate::witness::WitnessVerifier = w.parse().map_err(|e| TrustError::File(format!("witness {w}: {e}")))?;
+            if out.iter().any(|o| o.name() == v.name()) {
+                return Err(TrustError::File(format!("witness `{}` is listed twice", v.name())));
+            }
+            out.push(v);
+        }
+        if self.witness_quorum > out.len() {
+            return Err(TrustError::File(format!("witness_quorum is {} but only {} witnesses are listed", self.witness_quorum, out.len())));
+        }
+        Ok((out, self.witness_quorum))
+    }
+
+    /// Origins of the logs pinned for `authority`.
+    pub fn logs_of(&self, authority: &str) -> Vec<String> {
+        self.authorities
+            .iter()
+            .filter(|a| a.id == authority)
+            .flat_map(|a| a.logs.iter().filter_map(|l| l.split('+').next().map(str::to_string)))
+            .collect()
     }
 
     /// The pinned log verifier keys, by origin.
@@ -403,7 +441,7 @@ mod tests {
     fn trust_files_are_checked() {
         let (r1, r2) = (signer(1), signer(2));
         let hex_of = |s: &Signer| hex::encode(s.verifying_key().to_bytes());
-        let good = TrustFile { authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: vec![hex_of(&r1), hex_of(&r2)], keys: vec![], logs: vec![] }] };
+        let good = TrustFile { witnesses: vec![], witness_quorum: 0, authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: vec![hex_of(&r1), hex_of(&r2)], keys: vec![], logs: vec![] }] };
         let parsed = TrustFile::parse(&good.to_toml()).unwrap();
         assert_eq!(parsed, good);
         assert_eq!(parsed.roots().unwrap()[BAFA].threshold, 2);

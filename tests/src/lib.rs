@@ -165,7 +165,7 @@ pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, Path
     use comity_proto::trust::{TrustFile, TrustedAuthority};
     let dir = tempfile::tempdir().unwrap();
     let root_keys = roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect();
-    let trust = TrustFile { authorities: vec![TrustedAuthority { id: authority.into(), threshold: roots.len(), root_keys, ..Default::default() }] };
+    let trust = TrustFile { authorities: vec![TrustedAuthority { id: authority.into(), threshold: roots.len(), root_keys, ..Default::default() }], ..Default::default() };
     let path = dir.path().join("trust.toml");
     std::fs::write(&path, trust.to_toml()).unwrap();
     (dir, path)

@@ -34,6 +34,7 @@ impl Keys {
                 root_keys: roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect(),
                 ..Default::default()
             }],
+            ..Default::default()
         };
         let trust_dir = tempfile::tempdir().unwrap();
         std::fs::write(trust_dir.path().join("trust.toml"), trust.to_toml()).unwrap();

@@ -179,7 +179,20 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
     };
     type Edit = Box<dyn Fn(&mut pb::LicenceToken)>;
     let edits: Vec<(&str, Edit)> = vec![
-        ("format", Box::new(|t| t.format = 2)),
+        ("format", Box::new(|t| t.format = 1)),
+        ("head proof dropped", Box::new(|t| t.head = None)),
+        ("head version", Box::new(|t| t.head.as_mut().unwrap().version += 1)),
+        ("head checkpoint", Box::new(|t| {
+            let head = t.head.as_mut().unwrap();
+            head.checkpoint = head.checkpoint.replacen('\n', "\n1", 1);
+        })),
+        ("head proof sibling", Box::new(move |t| {
+            let head = t.head.as_mut().unwrap();
+            match head.siblings.first_mut() {
+                Some(h) => flip_shared(h),
+                None => head.siblings.push(vec![0; 32].into()),
+            }
+        })),
         ("authority", Box::new(|t| t.authority = "de.bafb".into())),
         ("licence_id", Box::new(|t| t.licence_id = "DE-2026-009002".into())),
         ("statement bytes", Box::new(move |t| flip(&mut t.statements[0]))),

@@ -38,6 +38,10 @@ struct Cli {
     /// node itself reports is used and the output says so (trust on first use).
     #[arg(long, global = true, env = "COMITY_LOG_KEY")]
     log_key: Option<String>,
+    /// Trust file (root keys, log keys, witnesses and their quorum) to verify answers against.
+    /// Without one, `verify` and `licence show` print the node's word, unverified.
+    #[arg(long, global = true, env = "COMITY_TRUST")]
+    trust: Option<PathBuf>,
     /// CA certificate (PEM) that issued the nodes' TLS certificates; needed for https:// nodes.
     #[arg(long, global = true, env = "COMITY_CA")]
     ca: Option<PathBuf>,
@@ -312,6 +316,7 @@ fn client_exit_code(e: &ClientError) -> u8 {
         },
         ClientError::Connect { .. } => 7,
         ClientError::Verification(_) => 8,
+        ClientError::Mismatch { .. } => 10,
         ClientError::Document(_) => 3,
     }
 }
@@ -338,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Publish { file, key, audience } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref(), audience).await,
-        Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
+        Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), cli.trust.as_deref(), command).await,
         Command::Peers { wait } => {
             let mut client = Client::connect(&cli.node).await?;
             if wait {
@@ -424,11 +429,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (authority, licence_id) = licence
                 .split_once('/')
                 .ok_or_else(|| InputError(format!("`{licence}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))?;
-            let licence = Client::connect(&cli.node).await?.licence(authority, licence_id).await?;
+            let answer = Client::connect(&cli.node).await?.licence_answer(authority, licence_id).await?;
+            // The one verification path, before anything is printed.
+            let verified = match &cli.trust {
+                Some(path) => {
+                    let trust = comity_proto::trust::TrustFile::read(path)?;
+                    let now = chrono::Utc::now().timestamp();
+                    Some(comity_client::verified::check_licence_answer(&trust, authority, licence_id, &answer, now).map(|v| comity_client::verified::summary(&v, now))?)
+                }
+                None => None,
+            };
+            let licence = comity_client::check_licence(answer)?;
             if cli.json {
-                print_json(&LicenceJson::from(&licence))
+                let mut value = serde_json::to_value(LicenceJson::from(&licence))?;
+                value["verified"] = serde_json::json!(verified);
+                print_json(&value)
             } else {
                 print!("{}", render_licence(&licence));
+                println!("{}", verified.unwrap_or_else(|| trust::UNVERIFIED.into()));
                 Ok(())
             }
         }
@@ -440,10 +458,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search(&cli.node, cli.json, args).await,
         Command::Watch(args) => watch::watch(&cli.node, cli.json, args).await,
         Command::Stats(args) => stats::stats(&cli.node, cli.json, args).await,
-        Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, &licence, context).await,
+        Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, cli.trust.as_deref(), &licence, context).await,
         Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
         Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,
-        Command::Token { command } => trust::token(&cli.node, cli.json, command).await,
+        Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
             let envelope = Envelope::parse(bytes).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
@@ -604,7 +622,7 @@ fn age(checkpoint: &SignedCheckpoint) -> String {
     }
 }
 
-async fn log_command(node: &str, json: bool, log_key: Option<&str>, command: LogCommand) -> anyhow::Result<()> {
+async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Option<&Path>, command: LogCommand) -> anyhow::Result<()> {
     let mut client = Client::connect(node).await?;
     match command {
         LogCommand::Checkpoint => {
@@ -646,7 +664,8 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, command: Log
         }
         LogCommand::Audit { state, keys } => {
             let previous = AuditState::load(&state)?;
-            let keys = AuthorityKeys::load(&keys)?;
+            let keys = AuthorityKeys::load(&keys.iter().map(PathBuf::as_path).chain(trust).collect::<Vec<_>>())?;
+            let keys_quorum = keys.witness_quorum();
             let pinned = log_key.map(|k| k.parse::<LogVerifier>()).transpose().map_err(|e| InputError(format!("--log-key: {e}")))?;
             let (report, new_state) = audit(&mut client, previous.as_ref(), pinned.as_ref(), &keys).await?;
             new_state.save(&state)?;
@@ -655,6 +674,8 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, command: Log
                 return print_json(&serde_json::json!({
                     "origin": report.origin, "old_size": report.old_size, "size": cp.size, "root": hex::encode(cp.root),
                     "new_entries": cp.size - report.old_size, "checkpoint_time": format_time(cp.time), "key_from_node": report.key_from_node,
+                    "licence_map_root": hex::encode(cp.map_root), "licences": report.licences,
+                    "witnessed": report.witnessed.as_ref().map(|(size, names)| serde_json::json!({"size": size, "cosigners": names})),
                 }));
             }
             println!(
@@ -666,6 +687,10 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, command: Log
                 hex::encode(cp.root),
                 age(cp)
             );
+            println!("licence-state map recomputed from the entries: {} licence(s), root {} as signed", report.licences, hex::encode(cp.map_root));
+            if let Some((size, names)) = &report.witnessed {
+                println!("witnessed: the checkpoint of size {size} is cosigned by {} ({} required) and consistent with this one", names.join(", "), keys_quorum);
+            }
             if report.key_from_node {
                 println!("first run: log key {} taken from the node and pinned in {}", new_state.verifier_key, state.display());
             }

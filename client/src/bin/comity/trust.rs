@@ -127,10 +127,9 @@ pub enum TokenCommand {
         output: Option<PathBuf>,
     },
     /// Verify a token offline against a trust file.
+    /// Verify a token offline against the trust file (--trust or COMITY_TRUST).
     Verify {
         token: PathBuf,
-        #[arg(long)]
-        trust: PathBuf,
         #[command(flatten)]
         context: ContextArgs,
         /// The issuer's evidence counts as stale after this many days, unless the agreement sets
@@ -174,8 +173,12 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// `comity verify`
-pub async fn verify(node: &str, json: bool, licence: &str, context: ContextArgs) -> anyhow::Result<()> {
+/// Printed when no trust file is given: the answer is the node's word.
+pub const UNVERIFIED: &str = "NOT VERIFIED: no trust file (--trust or COMITY_TRUST), so this is the node's word, not a verified result";
+
+/// `comity verify`: asks the node, then checks its answer against the trust file (the proof
+/// bundle through the one verification path, and the verdict recomputed and compared).
+pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str, context: ContextArgs) -> anyhow::Result<()> {
     let (authority, licence_id) = licence_ref(licence)?;
     let at = context.at.as_deref().map(parse_time).transpose().map_err(InputError)?.unwrap_or(0);
     let request = pb::VerifyRequest {
@@ -188,20 +191,31 @@ pub async fn verify(node: &str, json: bool, licence: &str, context: ContextArgs)
         at,
     };
     let answer = Client::connect(node).await?.verify(request.clone()).await?;
-    let verdict = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);
+    let now = now();
+    let checked = match trust {
+        Some(path) => Some(comity_client::verified::check_verify_answer(&TrustFile::read(path)?, &request, &answer, now)?),
+        None => None,
+    };
+    let (verdict, reasons) = match &checked {
+        Some(c) => (c.judgement.verdict, c.judgement.reasons.clone()),
+        None => (Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified), answer.reasons.clone()),
+    };
+    let verified = checked.as_ref().map(|c| comity_client::verified::summary(&c.verified, now));
     if json {
-        print_json(&verify_json(&request, &answer))?;
+        let mut value = verify_json(&request, &answer);
+        value["verdict"] = serde_json::json!(verdict.as_str_name().trim_start_matches("VERDICT_"));
+        value["reasons"] = serde_json::json!(reasons);
+        value["verified"] = serde_json::json!(verified);
+        print_json(&value)?;
     } else {
         println!("{}  {}/{} for {}", verdict.as_str_name().trim_start_matches("VERDICT_"), request.authority, request.licence_id, request.relying_authority);
-        for r in &answer.reasons {
+        for r in &reasons {
             println!("  - {r}");
         }
         for w in &answer.warnings {
             println!("  ! {w}");
         }
-        if let Some(proof) = &answer.proof {
-            println!("proof: {} signed statement(s) with log receipts; checkpoint age {} s", proof.statements.len(), proof.checkpoint_age_secs);
-        }
+        println!("{}", verified.unwrap_or_else(|| UNVERIFIED.into()));
     }
     if verdict == Verdict::Valid {
         Ok(())
@@ -559,7 +573,7 @@ fn agreement_json(envelope: &Envelope, a: &pb::RecognitionAgreement) -> serde_js
 }
 
 /// `comity token …`
-pub async fn token(node: &str, json: bool, command: TokenCommand) -> anyhow::Result<()> {
+pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Export { licence, relying, output } => {
             let (authority, licence_id) = licence_ref(&licence)?;
@@ -587,9 +601,10 @@ pub async fn token(node: &str, json: bool, command: TokenCommand) -> anyhow::Res
             println!("QR code -> {}", output.display());
             Ok(())
         }
-        TokenCommand::Verify { token, trust, context, max_age_days } => {
+        TokenCommand::Verify { token, context, max_age_days } => {
             let bytes = std::fs::read(&token).with_context(|| format!("read {}", token.display()))?;
-            let trust_file = TrustFile::read(&trust)?;
+            let trust = trust.ok_or_else(|| InputError("a token is verified against a trust file: give --trust FILE (or COMITY_TRUST)".into()))?;
+            let trust_file = TrustFile::read(trust)?;
             let token_msg = <pb::LicenceToken as prost::Message>::decode(bytes.as_slice()).map_err(|e| comity_client::ClientError::Verification(format!("not a licence token (truncated or corrupted): {e}")))?;
             let now = now();
             let question = Question {

@@ -1,0 +1,121 @@
+//! The client's side of "check, don't trust": a node's Verify or GetLicence answer is checked
+//! against the relying party's trust file through the one verification path
+//! ([`comity_proto::bundle::check`], which offline tokens use too), and the verdict is
+//! recomputed with the node's own rules and compared with the node's.
+
+use comity_proto::bundle::{check, judge_as_node, Bundle, BundleError, Verified};
+use comity_proto::pb::{self, Verdict};
+use comity_proto::recognition::Context;
+use comity_proto::trust::TrustFile;
+use comity_proto::verdict::{Judgement, Question, DEFAULT_MAX_STALENESS_SECS};
+
+use crate::ClientError;
+
+/// How far the node's answer time may be from this machine's clock.
+const MAX_CLOCK_SKEW_SECS: i64 = 600;
+
+/// A Verify answer checked against a trust file.
+#[derive(Debug, Clone)]
+pub struct VerifiedAnswer {
+    pub verified: Verified,
+    /// The verdict recomputed from the proof, with the trust file's witness quorum applied.
+    pub judgement: Judgement,
+}
+
+fn refused(e: BundleError) -> ClientError {
+    ClientError::Verification(e.to_string())
+}
+
+/// Checks `answer` to `request` against `trust` at local time `now`: the proof bundle, then
+/// the verdict recomputed from it must be the node's. A node may know more than its proof shows
+/// only to be stricter: a FORKED verdict (evidence held at the node) stands.
+pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answer: &pb::VerifyResponse, now: i64) -> Result<VerifiedAnswer, ClientError> {
+    let proof = answer.proof.as_ref().ok_or_else(|| ClientError::Verification("the answer carries no proof bundle".into()))?;
+    if (answer.checked_at - now).abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(ClientError::Verification(format!("the node answered as of {}, {} s from this machine's clock", answer.checked_at, answer.checked_at - now)));
+    }
+    let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
+    let bundle = Bundle {
+        authority: &request.authority,
+        licence_id: &request.licence_id,
+        statements: &statements,
+        receipts: &proof.receipts,
+        head: proof.head.as_ref(),
+        openings: &proof.openings,
+    };
+    let verified = check(&bundle, trust, now).map_err(refused)?;
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let question = Question {
+        authority: request.authority.clone(),
+        licence_id: request.licence_id.clone(),
+        relying_authority: request.relying_authority.clone(),
+        context: Context {
+            destination: nonempty(&request.destination),
+            control_code: nonempty(&request.control_code),
+            end_user: nonempty(&request.end_user),
+            at: if request.at == 0 { answer.checked_at } else { request.at },
+        },
+    };
+    let node = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);
+    let mut judgement = judge_as_node(&question, &verified, answer.checked_at, DEFAULT_MAX_STALENESS_SECS);
+    if judgement.verdict != node {
+        if node == Verdict::Forked {
+            judgement.verdict = node;
+            judgement.reasons = answer.reasons.clone();
+        } else {
+            return Err(ClientError::Mismatch {
+                node: node.as_str_name().trim_start_matches("VERDICT_").into(),
+                proven: judgement.verdict.as_str_name().trim_start_matches("VERDICT_").into(),
+                reasons: judgement.reasons.join("; "),
+            });
+        }
+    }
+    if let Some(why) = verified.head.quorum_unmet() {
+        if judgement.verdict == Verdict::Valid {
+            judgement.verdict = Verdict::Stale;
+        }
+        judgement.reasons.push(why);
+    }
+    Ok(VerifiedAnswer { verified, judgement })
+}
+
+/// Checks a GetLicence answer's proof against `trust`: the chain it shows must be exactly the
+/// verified chain, ending at the proven head.
+pub fn check_licence_answer(trust: &TrustFile, authority: &str, licence_id: &str, answer: &pb::GetLicenceResponse, now: i64) -> Result<Verified, ClientError> {
+    let proof = answer.proof.as_ref().ok_or_else(|| ClientError::Verification("the answer carries no proof bundle".into()))?;
+    let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
+    let bundle = Bundle { authority, licence_id, statements: &statements, receipts: &proof.receipts, head: proof.head.as_ref(), openings: &proof.openings };
+    let verified = check(&bundle, trust, now).map_err(refused)?;
+    let shown: Vec<&[u8]> = answer.chain.iter().map(|l| l.statement_id.as_slice()).collect();
+    let proven: Vec<&[u8]> = verified.chain.iter().map(|l| l.id.0.as_slice()).collect();
+    if shown != proven {
+        return Err(ClientError::Verification(format!(
+            "the chain shown ({} decisions) is not the chain proven ({} decisions, ending at the head the issuer's log proves)",
+            shown.len(),
+            proven.len()
+        )));
+    }
+    Ok(verified)
+}
+
+/// One line saying what was checked.
+pub fn summary(verified: &Verified, now: i64) -> String {
+    let cp = &verified.head.checkpoint;
+    let head = match verified.head.head {
+        Some(h) => format!("head v{} proven", h.version),
+        None => "absence proven".into(),
+    };
+    let witnesses = if verified.head.quorum == 0 {
+        format!("{} witness cosignature(s), no quorum required", verified.head.cosigners.len())
+    } else {
+        format!("witnesses {}/{} required", verified.head.cosigners.len(), verified.head.quorum)
+    };
+    format!(
+        "verified: {} decision(s) signed by keys the trust file vouches for, each logged; {head} in {} at size {} (signed {}, {} s ago); {witnesses}",
+        verified.chain.len(),
+        cp.origin,
+        cp.size,
+        comity_proto::authoring::format_time(cp.time),
+        now - cp.time
+    )
+}
