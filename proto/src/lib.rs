@@ -25,6 +25,7 @@ pub mod rules;
 pub mod recognition;
 pub mod restricted;
 pub mod token;
+pub mod token_qr;
 pub mod demo_data;
 
 /// The canonical gRPC name of a status code, e.g. `NOT_FOUND`.
