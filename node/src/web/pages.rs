@@ -522,7 +522,11 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
     let request = pb::VerifyRequest {
         authority: pointer.authority.clone(),
         licence_id: pointer.licence_id.clone(),
-        relying_authority: q.relying_authority.trim().into(),
+        // As `comity token verify`: the issuer itself unless a relying authority is named.
+        relying_authority: match q.relying_authority.trim() {
+            "" => pointer.authority.clone(),
+            r => r.into(),
+        },
         destination: q.destination.trim().to_uppercase(),
         control_code: q.control_code.trim().into(),
         end_user: q.end_user.trim().into(),
