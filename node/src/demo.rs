@@ -398,7 +398,8 @@ A confidential licence, shared by BAFA with METI only (everyone can prove it exi
   comity --node {ecju_url} licence show {confidential}    (ECJU's node: CONFIDENTIAL)
   comity --node {ecju_url} verify {confidential} --for uk.ecju   (RESTRICTED, with the proof it was logged)
   comity token verify licence.token --trust {dir}/trust.toml --for jp.meti   (offline, no node)
-  comity token qr licence.token           (a QR code of its compact form, PNG and terminal)
+  comity token qr licence.token -o code.png   (its QR code: the head decision under a signed checkpoint)
+  comity --node {meti_url} token verify --qr code.png --trust {dir}/trust.toml --for jp.meti   (the code's head still the head?)
 
 Press Ctrl-C to stop.",
         nodes = nodes.join("\n"),

@@ -105,10 +105,18 @@ impl RunningNode {
             config.tls.is_some(),
         ));
         let federation_service = comity_proto::pb::federation_server::FederationServer::from_arc(federation_impl.clone()).max_encoding_message_size(limits.max_message_bytes);
+        let web_trust = config.trust_file_path().map(|p| comity_proto::trust::TrustFile::read(&p)).transpose()?;
+        let mut log_keys: std::collections::HashMap<String, comity_proto::log::LogVerifier> =
+            config.peers.iter().filter_map(|p| p.log_key.parse::<comity_proto::log::LogVerifier>().ok()).map(|v| (v.name().to_string(), v)).collect();
+        if let Some(trust) = &web_trust {
+            log_keys.extend(trust.log_verifiers()?);
+        }
+        log_keys.insert(log_verifier.name().to_string(), log_verifier.clone());
         let web = crate::web::Web {
             registry: registry_impl,
             federation: federation_impl,
-            trust: config.trust_file_path().map(|p| comity_proto::trust::TrustFile::read(&p)).transpose()?.map(std::sync::Arc::new),
+            trust: web_trust.map(std::sync::Arc::new),
+            log_keys: std::sync::Arc::new(log_keys),
             max_staleness_secs: config.max_staleness_secs,
             origin: config.origin.as_str().into(),
         };

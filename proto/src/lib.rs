@@ -27,6 +27,7 @@ pub mod recognition;
 pub mod restricted;
 pub mod bundle;
 pub mod token;
+pub mod token_qr;
 pub mod demo_data;
 
 /// The canonical gRPC name of a status code, e.g. `NOT_FOUND`.

@@ -107,24 +107,6 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     Ok(TokenReport { judgement, evidence_time: verified.evidence_time, issuer_checkpoint_time: verified.head.checkpoint.time, head: verified.head })
 }
 
-/// A short text for a QR code: the licence, its head decision and the checkpoint proving it,
-/// enough for a verifier to look the licence up and recognise the token it came from.
-pub fn compact_form(token_bytes: &[u8]) -> Result<String, TokenError> {
-    let token = pb::LicenceToken::decode(token_bytes).map_err(|e| TokenError::Malformed(e.to_string()))?;
-    let mut head: Option<(u64, String, &pb::Receipt)> = None;
-    for (bytes, receipt) in token.statements.iter().zip(&token.receipts) {
-        let envelope = Envelope::parse(bytes.clone()).map_err(|e| TokenError::Refused(e.to_string()))?;
-        if let Some(d) = envelope.decision() {
-            if head.as_ref().is_none_or(|(v, _, _)| d.version > *v) {
-                head = Some((d.version, envelope.id().to_hex(), receipt));
-            }
-        }
-    }
-    let (version, id, receipt) = head.ok_or_else(|| TokenError::Refused("the token carries no decision".into()))?;
-    let (size, root, _) = crate::log::stored_checkpoint_fields(&receipt.checkpoint).ok_or_else(|| TokenError::Refused("unreadable checkpoint".into()))?;
-    Ok(format!("comity:1:{}/{}:v{version}:{id}:{}:{size}:{}", token.authority, token.licence_id, receipt.origin, hex::encode(root)))
-}
-
 /// Fuzzing entry point: verifies arbitrary bytes as a token against a trust file that pins the
 /// fuzz corpus log key and a signing key the corpus uses. Must never panic. Returns the
 /// verdict when the bytes verify, so tests can check the corpus reaches the verdict.
@@ -147,6 +129,6 @@ pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
         relying_authority: "de.bafa".into(),
         context: crate::recognition::Context { destination: Some("JP".into()), at: 1_793_200_000, ..Default::default() },
     };
-    let _ = compact_form(data);
+    crate::token_qr::fuzz(data);
     verify_token(data, &trust, &question, 1_793_200_000, 86_400).ok().map(|r| r.judgement.verdict)
 }

@@ -123,7 +123,7 @@ async fn keys_agreements_verify_and_offline_tokens_from_the_command_line() {
     };
     token_verify(&token).assert().success().stdout(contains("VALID")).stdout(contains("cannot be known offline"));
     let png = tmp.path().join("token.png");
-    comity("http://127.0.0.1:1").args(["token", "qr", path(&token), "-o", path(&png)]).assert().success().stdout(contains("comity:1:de.bafa/DE-2026-009001:v1:"));
+    comity("http://127.0.0.1:1").args(["token", "qr", path(&token), "-o", path(&png)]).assert().success().stdout(contains("comity:2:"));
     assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
 
     // A truncated token file is refused with the reason (exit 8: verification failed).

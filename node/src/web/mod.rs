@@ -32,6 +32,9 @@ pub struct Web {
     /// The trust file pinned here, against which uploaded tokens are checked (`None`: this node
     /// pins no trust file, and says so).
     pub trust: Option<Arc<TrustFile>>,
+    /// Log keys pinned here, by origin (this node's own, its peers', the trust file's): a token
+    /// QR code's checkpoint must be signed by one of them.
+    pub log_keys: Arc<std::collections::HashMap<String, comity_proto::log::LogVerifier>>,
     /// The default maximum staleness of an issuer's log, seconds.
     pub max_staleness_secs: u64,
     /// The node's log origin, shown in page headers.

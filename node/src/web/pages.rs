@@ -9,7 +9,10 @@ use axum::Router;
 use base64::Engine as _;
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code};
 use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
+use comity_proto::log::SignedCheckpoint;
+use comity_proto::pb::TokenPointer;
 use comity_proto::statement::Envelope;
+use comity_proto::token_qr::{check_pointer_against_token, check_pointer_checkpoint, parse_pointer, pointer_text_from_upload, short_id, PointerError};
 use comity_proto::verdict::human_secs;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
@@ -19,6 +22,7 @@ use comity_proto::code_name;
 
 use super::api::{check_token, http_status, TokenAnswer, TokenQuestion};
 use super::Web;
+use crate::registry::now;
 
 const STYLE: &str = include_str!("comity.css");
 
@@ -423,6 +427,12 @@ fn token_form(q: &TokenQuestion) -> Markup {
         form.card method="post" action="/token" enctype="multipart/form-data" {
             label { "Token file (from " code { "comity token export" } ")" input type="file" name="token_file"; }
             label { "…or paste the token in base64" textarea name="token_base64" rows="4" {} }
+            fieldset {
+                legend { "The token's QR code (from " code { "comity token qr" } ")" }
+                p.hint id="qr-hint" { "With a token: checked to belong to it. On its own: its signed checkpoint is checked and this node tells whether the code's decision is still the licence's latest." }
+                label { "QR code image (PNG)" input type="file" name="qr_file" accept="image/png" aria-describedby="qr-hint"; }
+                label { "…or paste the scanned text (" code { "comity:2:…" } ")" textarea name="qr_text" rows="3" aria-describedby="qr-hint" {} }
+            }
             label { "Relying authority" input name="relying_authority" placeholder="jp.meti" value=(q.relying_authority); }
             div.row {
                 label { "Destination" input name="destination" maxlength="2" value=(q.destination); }
@@ -435,26 +445,113 @@ fn token_form(q: &TokenQuestion) -> Markup {
 }
 
 async fn token_form_page(web: &Web, answer: Option<Result<TokenAnswer, Status>>, q: &TokenQuestion) -> Response {
+    token_page(web, answer.map(|a| a.map(|a| token_answer_card(&a))), q)
+}
+
+fn token_page(web: &Web, result: Option<Result<Markup, Status>>, q: &TokenQuestion) -> Response {
     let title = "Check an offline licence token";
-    let result = match answer {
+    let result = match result {
         None => html! { p { "A token carries a licence's signed decisions and their log proofs. It is checked here against the root keys and log keys this node pins, without looking the licence up." } },
         Some(Err(status)) => return error_page(web, title, &status),
-        Some(Ok(a)) => html! {
-            section.card aria-live="polite" {
-                p class=(if a.verdict == "VALID" { "verdict valid" } else { "verdict invalid" }) data-verdict=(a.verdict) { (a.verdict) }
-                p.subject { a href=(format!("/licences/{}", a.licence)) { (a.licence) } @if let Some(s) = &a.status { " — " (s) } }
-                ul.reasons { @for r in &a.reasons { li { (r) } } }
-                @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
-                p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_secs(a.evidence_age_secs)) " ago). " (a.caveat) }
-            }
-        },
+        Some(Ok(markup)) => markup,
     };
     page(web, title, html! { (result) (token_form(q)) }).into_response()
 }
 
+fn token_answer_card(a: &TokenAnswer) -> Markup {
+    html! {
+        section.card aria-live="polite" {
+            p class=(if a.verdict == "VALID" { "verdict valid" } else { "verdict invalid" }) data-verdict=(a.verdict) { (a.verdict) }
+            p.subject { a href=(format!("/licences/{}", a.licence)) { (a.licence) } @if let Some(s) = &a.status { " — " (s) } }
+            ul.reasons { @for r in &a.reasons { li { (r) } } }
+            @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
+            p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_secs(a.evidence_age_secs)) " ago). " (a.caveat) }
+        }
+    }
+}
+
+/// A QR code's refusal as a status: a log this node does not pin is its limit, not the code's fault.
+fn code_status(e: PointerError) -> Status {
+    match e {
+        PointerError::UnpinnedLog(_) => Status::failed_precondition(format!("{e}: this node cannot check it")),
+        other => Status::invalid_argument(other.to_string()),
+    }
+}
+
+/// Where the code's head stands in this node's chain.
+enum CodeHead {
+    /// Checked against an uploaded token.
+    Token,
+    /// The node's chain: later decisions after the code's head (empty: still the head).
+    Later(Vec<String>),
+    /// The node's chain has no or another decision at the code's version.
+    Problem(String),
+}
+
+fn code_card(pointer: &TokenPointer, checkpoint: &SignedCheckpoint, head: &CodeHead) -> Markup {
+    let licence = format!("{}/{}", pointer.authority, pointer.licence_id);
+    let age = (now() - checkpoint.time).max(0);
+    html! {
+        section.card aria-live="polite" data-code="checked" {
+            h2 { "QR code" }
+            p { "Licence " a href=(licence_link(&pointer.authority, &pointer.licence_id)) { (licence) } ", head decision v" (pointer.version) " (" code { (short_id(&pointer.head_id)) } ")." }
+            p.freshness { "Its checkpoint of log " code { (checkpoint.origin) } " (size " (checkpoint.size) ") is signed by the log key this node pins, " (human_secs(age)) " ago (" (format_time(checkpoint.time)) ")." }
+            @match head {
+                CodeHead::Token => p data-code-head="token" { "The code belongs to this token: its SHA-256, head decision and receipt match." },
+                CodeHead::Later(later) if later.is_empty() => p data-code-head="current" { "The code's head version " (pointer.version) " is still the head of the licence here." },
+                CodeHead::Later(later) => div.error role="alert" data-code-head="outdated" {
+                    p { strong { (later.len()) " later decision(s) after the code" } " (its head is v" (pointer.version) "):" }
+                    ul { @for l in later { li { (l) } } }
+                },
+                CodeHead::Problem(m) => p.error role="alert" data-code-head="conflict" { (m) },
+            }
+            @if !pointer.fetch.is_empty() { p { "Online: " a href=(pointer.fetch) rel="nofollow noopener" { (pointer.fetch) } } }
+        }
+    }
+}
+
+/// Checks a QR code: against the token when one was given (then the token as usual), else
+/// against this node's own Verify answer for the licence.
+async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q: &TokenQuestion) -> Result<Markup, Status> {
+    if let Some(bytes) = token {
+        let checkpoint = check_pointer_against_token(&pointer, &bytes, &web.log_keys).map_err(code_status)?;
+        let answer = check_token(web, &bytes, q)?;
+        return Ok(html! { (code_card(&pointer, &checkpoint, &CodeHead::Token)) (token_answer_card(&answer)) });
+    }
+    let checkpoint = check_pointer_checkpoint(&pointer, &web.log_keys).map_err(code_status)?;
+    let request = pb::VerifyRequest {
+        authority: pointer.authority.clone(),
+        licence_id: pointer.licence_id.clone(),
+        // As `comity token verify`: the issuer itself unless a relying authority is named.
+        relying_authority: match q.relying_authority.trim() {
+            "" => pointer.authority.clone(),
+            r => r.into(),
+        },
+        destination: q.destination.trim().to_uppercase(),
+        control_code: q.control_code.trim().into(),
+        end_user: q.end_user.trim().into(),
+        at: q.at,
+    };
+    let answer = web.registry.verify(Request::new(request)).await?.into_inner();
+    let decisions: Vec<(&pb::Decision, &[u8])> = answer.chain.iter().filter_map(|l| l.decision.as_ref().map(|d| (d, l.statement_id.as_ref()))).collect();
+    let head = match decisions.iter().find(|(d, _)| d.version == pointer.version) {
+        None => CodeHead::Problem(format!("This node holds no decision v{} of the licence (its chain ends at v{}): it has not seen the code's log up to its checkpoint.", pointer.version, decisions.iter().map(|(d, _)| d.version).max().unwrap_or(0))),
+        Some((_, id)) if *id != pointer.head_id.as_slice() => CodeHead::Problem(format!(
+            "Conflict: this node's v{} is {}, the code names {}. Two decisions for one version: do not rely on this licence.",
+            pointer.version,
+            short_id(id),
+            short_id(&pointer.head_id)
+        )),
+        Some(_) => CodeHead::Later(
+            decisions.iter().filter(|(d, _)| d.version > pointer.version).map(|(d, _)| format!("v{} {} decided {}", d.version, action_name(d.action), date(d.decided_at))).collect(),
+        ),
+    };
+    Ok(html! { (code_card(&pointer, &checkpoint, &head)) (verdict_card(&answer, &pointer.authority, &pointer.licence_id)) })
+}
+
 async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
     let mut q = TokenQuestion::default();
-    let (mut file, mut pasted) = (Vec::new(), String::new());
+    let (mut file, mut pasted, mut qr_file, mut qr_text) = (Vec::new(), String::new(), Vec::new(), String::new());
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -470,6 +567,8 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
         match name.as_str() {
             "token_file" => file = bytes.to_vec(),
             "token_base64" => pasted = text(),
+            "qr_file" => qr_file = bytes.to_vec(),
+            "qr_text" => qr_text = text(),
             "relying_authority" => q.relying_authority = text(),
             "destination" => q.destination = text().to_uppercase(),
             "control_code" => q.control_code = text(),
@@ -478,15 +577,29 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
         }
     }
     let token = if !file.is_empty() {
-        Ok(file)
+        Some(Ok(file))
     } else if !pasted.is_empty() {
         let compact: String = pasted.split_whitespace().collect();
-        base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| Status::invalid_argument(format!("token_base64: not base64: {e}")))
+        Some(base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| Status::invalid_argument(format!("token_base64: not base64: {e}"))))
     } else {
-        Err(Status::invalid_argument("token: choose a token file or paste one"))
+        None
     };
-    let answer = token.and_then(|t| check_token(&web, &t, &q));
-    token_form_page(&web, Some(answer), &q).await
+    let code = if !qr_file.is_empty() {
+        Some(pointer_text_from_upload(&qr_file).and_then(|t| parse_pointer(&t)))
+    } else if !qr_text.is_empty() {
+        Some(parse_pointer(&qr_text))
+    } else {
+        None
+    };
+    let result = match (token, code) {
+        (None, None) => Err(Status::invalid_argument("token: choose a token file, paste one, or give its QR code")),
+        (Some(token), None) => token.and_then(|t| check_token(&web, &t, &q)).map(|a| token_answer_card(&a)),
+        (token, Some(code)) => match (token.transpose(), code.map_err(|e| Status::invalid_argument(format!("QR code: {e}")))) {
+            (Ok(token), Ok(pointer)) => check_code(&web, token, pointer, &q).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+    };
+    token_page(&web, Some(result), &q)
 }
 
 async fn token_form_handler(State(web): State<Web>) -> Response {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use comity_client::token::{compact_form, token_from_answer, verify_token};
+use comity_client::token::{token_from_answer, verify_token};
+use comity_proto::token_qr::{check_pointer_against_token, check_pointer_checkpoint, parse_pointer, pointer_for, pointer_text_from_upload, short_id};
 use comity_client::Client;
 use comity_proto::authoring::{format_time, parse_time, regime_prefix};
 use comity_proto::keyfile::KeyFile;
@@ -120,16 +121,27 @@ pub enum TokenCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Render a token's compact form as a QR code: PNG file and terminal.
+    /// Render a token's QR code (`comity:2:` text: the token's hash, its head decision and the
+    /// issuer log's signed checkpoint): PNG file with --output, terminal otherwise.
     Qr {
         token: PathBuf,
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// An http(s) URL where the licence can be checked online, carried in the code, e.g.
+        /// https://NODE/licences/AUTHORITY/LICENCE.
+        #[arg(long)]
+        link: Option<String>,
     },
-    /// Verify a token offline against a trust file.
-    /// Verify a token offline against the trust file (--trust or COMITY_TRUST).
+    /// Verify a token offline against the trust file (--trust or COMITY_TRUST); with --qr,
+    /// check its QR code too. With --qr and no token file, check the code's checkpoint and ask
+    /// the node (--node) whether the code's head decision is still the licence's head.
     Verify {
-        token: PathBuf,
+        /// The token file (optional with --qr).
+        #[arg(required_unless_present = "qr")]
+        token: Option<PathBuf>,
+        /// The token's QR code: the scanned `comity:2:` text, or a PNG image or text file of it.
+        #[arg(long)]
+        qr: Option<String>,
         #[command(flatten)]
         context: ContextArgs,
         /// The issuer's evidence counts as stale after this many days, unless the agreement sets
@@ -589,22 +601,47 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
             println!("token for {licence} ({} bytes, node's verdict at export: {}) -> {}", bytes.len(), verdict.trim_start_matches("VERDICT_"), output.display());
             Ok(())
         }
-        TokenCommand::Qr { token, output } => {
+        TokenCommand::Qr { token, output, link } => {
             let bytes = std::fs::read(&token).with_context(|| format!("read {}", token.display()))?;
-            let text = compact_form(&bytes)?;
-            let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| InputError(format!("QR code: {e}")))?;
-            let output = output.unwrap_or_else(|| token.with_extension("png"));
-            let image = code.render::<image::Luma<u8>>().min_dimensions(256, 256).build();
-            image.save(&output).with_context(|| format!("write {}", output.display()))?;
-            println!("{}", code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build());
+            let text = pointer_for(&bytes, link.as_deref()).map_err(|e| InputError(e.to_string()))?;
+            // Level M (15% of the code can be damaged): a printed code on a shipment gets scuffed.
+            let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).map_err(|e| InputError(format!("QR code: {e}")))?;
+            let version = match code.version() {
+                qrcode::Version::Normal(v) | qrcode::Version::Micro(v) => v,
+            };
+            match &output {
+                Some(output) => {
+                    // 4 pixels a module: a clean image that phones and rqrr read at once.
+                    let image = code.render::<image::Luma<u8>>().module_dimensions(4, 4).build();
+                    image.save(output).with_context(|| format!("write {}", output.display()))?;
+                }
+                None => println!("{}", code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build()),
+            }
             println!("{text}");
-            println!("QR code -> {}", output.display());
+            println!("QR code version {version}, error correction M, {} characters", text.len());
+            if let Some(output) = &output {
+                println!("QR code -> {}", output.display());
+            }
             Ok(())
         }
-        TokenCommand::Verify { token, context, max_age_days } => {
-            let bytes = std::fs::read(&token).with_context(|| format!("read {}", token.display()))?;
+        TokenCommand::Verify { token, qr, context, max_age_days } => {
             let trust = trust.ok_or_else(|| InputError("a token is verified against a trust file: give --trust FILE (or COMITY_TRUST)".into()))?;
             let trust_file = TrustFile::read(trust)?;
+            let pointer = qr.as_deref().map(read_pointer).transpose()?;
+            let Some(token) = token else {
+                // Checked above: without a token file there is a QR code.
+                let pointer = pointer.ok_or_else(|| InputError("give a token file, --qr, or both".into()))?;
+                return verify_pointer_online(node, json, &pointer, &trust_file, context, max_age_days * 86_400).await;
+            };
+            let bytes = std::fs::read(&token).with_context(|| format!("read {}", token.display()))?;
+            let code = match &pointer {
+                Some(pointer) => {
+                    let verifiers = trust_file.log_verifiers()?;
+                    let checkpoint = check_pointer_against_token(pointer, &bytes, &verifiers).map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
+                    Some(code_summary(pointer, &checkpoint, now()))
+                }
+                None => None,
+            };
             let token_msg = <pb::LicenceToken as prost::Message>::decode(bytes.as_slice()).map_err(|e| comity_client::ClientError::Verification(format!("not a licence token (truncated or corrupted): {e}")))?;
             let now = now();
             let question = Question {
@@ -636,8 +673,12 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                     "evidence_time": format_time(report.evidence_time),
                     "evidence_age_secs": age,
                     "offline_caveat": caveat,
+                    "qr": code.as_ref().map(|c| &c.json),
                 }))?;
             } else {
+                if let Some(c) = &code {
+                    println!("{}", c.text);
+                }
                 println!("{}  {}/{} for {} (offline)", verdict.as_str_name().trim_start_matches("VERDICT_"), question.authority, question.licence_id, question.relying_authority);
                 for r in &report.judgement.reasons {
                     println!("  - {r}");
@@ -653,5 +694,160 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                 Err(NotValid(verdict).into())
             }
         }
+    }
+}
+
+/// The QR code given with `--qr`: scanned text, or a file holding a PNG image or the text.
+fn read_pointer(arg: &str) -> anyhow::Result<pb::TokenPointer> {
+    let text = if arg.trim_start().starts_with("comity:") {
+        arg.to_string()
+    } else {
+        let path = Path::new(arg);
+        let size = std::fs::metadata(path).with_context(|| format!("--qr {arg}: neither `comity:2:` text nor a readable file"))?.len();
+        if size > comity_proto::token_qr::MAX_QR_IMAGE_BYTES as u64 {
+            return Err(InputError(format!("--qr {arg}: {size} bytes, more than a QR image needs")).into());
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("read {arg}"))?;
+        pointer_text_from_upload(&bytes).map_err(|e| InputError(format!("--qr {arg}: {e}")))?
+    };
+    Ok(parse_pointer(&text).map_err(|e| InputError(format!("--qr: {e}")))?)
+}
+
+/// What a checked QR code says, for printing.
+struct CodeSummary {
+    text: String,
+    json: serde_json::Value,
+}
+
+fn code_summary(pointer: &pb::TokenPointer, checkpoint: &comity_proto::log::SignedCheckpoint, now: i64) -> CodeSummary {
+    let age = now - checkpoint.time;
+    let mut text = format!(
+        "QR code: {}/{} head v{} {}, checkpoint {} size {} signed by its pinned log key {} ago ({})",
+        pointer.authority,
+        pointer.licence_id,
+        pointer.version,
+        short_id(&pointer.head_id),
+        checkpoint.origin,
+        checkpoint.size,
+        comity_proto::verdict::human_secs(age.max(0)),
+        format_time(checkpoint.time)
+    );
+    if !pointer.fetch.is_empty() {
+        text.push_str(&format!("; online: {}", pointer.fetch));
+    }
+    let json = serde_json::json!({
+        "licence": format!("{}/{}", pointer.authority, pointer.licence_id),
+        "head_version": pointer.version,
+        "head_id": hex::encode(&pointer.head_id),
+        "token_sha256": hex::encode(&pointer.token_sha256),
+        "checkpoint": {"origin": checkpoint.origin, "size": checkpoint.size, "time": format_time(checkpoint.time), "age_secs": age},
+        "fetch": (!pointer.fetch.is_empty()).then_some(&pointer.fetch),
+    });
+    CodeSummary { text, json }
+}
+
+/// `comity token verify --qr CODE` without a token file: the code's checkpoint is checked
+/// against the trust file, the node's Verify answer is checked against it too (its proof bundle
+/// verified as a token), and the code's head is compared with the node's chain. Exit 0 only
+/// when both verdicts are VALID.
+async fn verify_pointer_online(node: &str, json: bool, pointer: &pb::TokenPointer, trust: &TrustFile, context: ContextArgs, max_age_secs: u64) -> anyhow::Result<()> {
+    let failed = |m: String| comity_client::ClientError::Verification(m);
+    let verifiers = trust.log_verifiers()?;
+    let checkpoint = check_pointer_checkpoint(pointer, &verifiers).map_err(|e| failed(e.to_string()))?;
+    let now = now();
+    let code = code_summary(pointer, &checkpoint, now);
+    let at = context.at.as_deref().map(parse_time).transpose().map_err(InputError)?;
+    let request = pb::VerifyRequest {
+        relying_authority: context.relying.clone().unwrap_or_else(|| pointer.authority.clone()),
+        authority: pointer.authority.clone(),
+        licence_id: pointer.licence_id.clone(),
+        destination: context.destination.clone().unwrap_or_default(),
+        control_code: context.item.clone().unwrap_or_default(),
+        end_user: context.end_user.clone().unwrap_or_default(),
+        at: at.unwrap_or(0),
+    };
+    let answer = Client::connect(node).await?.verify(request.clone()).await?;
+    let verdict = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);
+    let licence = format!("{}/{}", pointer.authority, pointer.licence_id);
+    if answer.proof.as_ref().is_none_or(|p| p.statements.is_empty()) {
+        // Nothing to compare: the node holds no decision although a pinned log signed the code's checkpoint.
+        println!("{}", code.text);
+        println!("{}  {licence}: the node holds no decision on this licence", verdict.as_str_name().trim_start_matches("VERDICT_"));
+        return Err(NotValid(if verdict == Verdict::Valid { Verdict::NotFound } else { verdict }).into());
+    }
+
+    // The node's answer is checked like a token, so what follows is not the node's word alone.
+    let bytes = token_from_answer(&pointer.authority, &pointer.licence_id, &answer)?;
+    let question = Question {
+        relying_authority: request.relying_authority.clone(),
+        authority: pointer.authority.clone(),
+        licence_id: pointer.licence_id.clone(),
+        context: Scope { destination: context.destination, control_code: context.item, end_user: context.end_user, at: at.unwrap_or(now) },
+    };
+    let report = verify_token(&bytes, trust, &question, now, max_age_secs).map_err(|e| failed(format!("the node's answer does not verify against the trust file: {e}")))?;
+    let checked = report.judgement.verdict;
+    let mut chain: Vec<(u64, [u8; 32], i32, i64)> = answer
+        .proof
+        .iter()
+        .flat_map(|p| p.statements.iter())
+        .filter_map(|s| Envelope::parse(s.to_vec()).ok())
+        .filter_map(|e| e.decision().filter(|d| d.authority == pointer.authority && d.licence_id == pointer.licence_id).map(|d| (d.version, e.id().0, d.action, d.decided_at)))
+        .collect();
+    chain.sort_by_key(|c| c.0);
+    let node_head = chain.last().map_or(0, |c| c.0);
+    let at_version = chain.iter().find(|c| c.0 == pointer.version);
+    match at_version {
+        None => return Err(failed(format!("the node's chain of {licence} ends at v{node_head}, before the code's head v{}: the node is behind the code's log", pointer.version)).into()),
+        Some(c) if c.1.as_slice() != pointer.head_id.as_slice() => {
+            return Err(failed(format!(
+                "CONFLICT: the node's v{} of {licence} is {}, the code names {}: two decisions for one version; do not rely on this licence",
+                pointer.version,
+                short_id(&c.1),
+                short_id(&pointer.head_id)
+            ))
+            .into())
+        }
+        Some(_) => {}
+    }
+    let later: Vec<&(u64, [u8; 32], i32, i64)> = chain.iter().filter(|c| c.0 > pointer.version).collect();
+    let action = |a: i32| pb::Action::try_from(a).map_or("?", |a| a.as_str_name()).trim_start_matches("ACTION_");
+    let verdict_name = |v: Verdict| v.as_str_name().trim_start_matches("VERDICT_").to_string();
+    if json {
+        print_json(&serde_json::json!({
+            "licence": licence,
+            "relying_authority": request.relying_authority,
+            "verdict": verdict_name(verdict),
+            "verdict_checked": verdict_name(checked),
+            "reasons": answer.reasons,
+            "warnings": answer.warnings,
+            "qr": code.json,
+            "code_head_is_head": later.is_empty(),
+            "later_decisions": later.iter().map(|c| serde_json::json!({"version": c.0, "statement_id": hex::encode(c.1), "action": action(c.2), "decided_at": format_time(c.3)})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        println!("{}", code.text);
+        if later.is_empty() {
+            println!("the code's head v{} is still the head of {licence} at the node", pointer.version);
+        } else {
+            println!("!! {} LATER DECISION(S) after the code's head v{} — the code is out of date:", later.len(), pointer.version);
+            for c in &later {
+                println!("!!   v{} {} decided {} ({})", c.0, action(c.2), format_time(c.3), short_id(&c.1));
+            }
+        }
+        println!("{}  {licence} for {} (the node's answer, its proof checked against the trust file)", verdict_name(verdict), request.relying_authority);
+        for r in &answer.reasons {
+            println!("  - {r}");
+        }
+        for w in &answer.warnings {
+            println!("  ! {w}");
+        }
+        if checked != verdict {
+            println!("  ! checked against the trust file the proof gives {}", verdict_name(checked));
+        }
+    }
+    match (verdict, checked) {
+        (Verdict::Valid, Verdict::Valid) => Ok(()),
+        (Verdict::Valid, other) => Err(NotValid(other).into()),
+        (v, _) => Err(NotValid(v).into()),
     }
 }
