@@ -174,8 +174,9 @@ enum LogCommand {
         state: PathBuf,
         /// TOML file with `[[authority]]` tables: root keys and threshold (a trust file, to
         /// check the key sets in the log) and signing keys (`keys`, as in a node's comity.toml,
-        /// for authorities without a key set). Repeat to read several.
-        #[arg(long, required = true)]
+        /// for authorities without a key set). Repeat to read several. The trust file given with
+        /// --trust (or COMITY_TRUST) is read too, with its witnesses and quorum.
+        #[arg(long)]
         keys: Vec<PathBuf>,
     },
 }
@@ -664,6 +665,9 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
         }
         LogCommand::Audit { state, keys } => {
             let previous = AuditState::load(&state)?;
+            if keys.is_empty() && trust.is_none() {
+                return Err(InputError("log audit checks every entry's signature: give --trust FILE (or COMITY_TRUST) or --keys FILE".into()).into());
+            }
             let keys = AuthorityKeys::load(&keys.iter().map(PathBuf::as_path).chain(trust).collect::<Vec<_>>())?;
             let keys_quorum = keys.witness_quorum();
             let pinned = log_key.map(|k| k.parse::<LogVerifier>()).transpose().map_err(|e| InputError(format!("--log-key: {e}")))?;
