@@ -111,10 +111,6 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
         });
         signers.insert(authority.id.to_string(), signer);
     }
-    // The trust file every node (and an offline verifier) uses: roots and log keys.
-    let trust_path = dir.join("trust.toml");
-    std::fs::write(&trust_path, trust.to_toml()).context("write demo trust file")?;
-
     // Log keys first: each node's peers must know them.
     let mut peers = Vec::new();
     for (site, listener) in SITES.iter().zip(&listeners) {
@@ -131,6 +127,12 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
             tls_name: None, relay: false,
         });
     }
+    // The trust file every node (and a relying party) uses: roots, log keys, and the nodes'
+    // witnesses, one of whose cosignatures a checkpoint needs to count.
+    trust.witnesses = peers.iter().filter_map(|p| p.witness_key.clone()).collect();
+    trust.witness_quorum = 1;
+    let trust_path = dir.join("trust.toml");
+    std::fs::write(&trust_path, trust.to_toml()).context("write demo trust file")?;
     let mut nodes = Vec::new();
     for (i, (site, listener)) in SITES.iter().zip(listeners).enumerate() {
         let config = Config {
@@ -375,12 +377,13 @@ Comity demo federation: three registry nodes, each mirroring and verifying the o
 
 Try, in another terminal (from this directory; `comity` talks to the bafa node unless --node says otherwise):
   alias comity='cargo run -q --bin comity --'
+  export COMITY_TRUST={dir}/trust.toml    (verify, licence show, token verify and log audit check every answer against it)
 {tries}
   comity --node {meti_url} search --authority de.bafa      (BAFA's licences, read at the METI node)
   comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
   comity --node {meti_url} licence show de.bafa/DE-2026-009001   (mirrored within a second)
   comity log checkpoint                   (the bafa node's log key: {verifier})
-  comity log audit --state audit.json --keys {dir}/trust.toml
+  comity log audit --state audit.json     (every entry, the licence-state map and the witness quorum)
   comity peers                            (every log with the checkpoint the other nodes cosigned)
   comity evidence                         (licence forks and split views this node has seen)
   grpcurl -plaintext {addr} list          (server reflection and grpc.health.v1 are on)
@@ -397,9 +400,9 @@ A confidential licence, shared by BAFA with METI only (everyone can prove it exi
   comity --node {meti_url} licence show {confidential}    (METI's node: full terms)
   comity --node {ecju_url} licence show {confidential}    (ECJU's node: CONFIDENTIAL)
   comity --node {ecju_url} verify {confidential} --for uk.ecju   (RESTRICTED, with the proof it was logged)
-  comity token verify licence.token --trust {dir}/trust.toml --for jp.meti   (offline, no node)
+  comity token verify licence.token --for jp.meti   (offline, no node: the chain must end at the proven head)
   comity token qr licence.token -o code.png   (its QR code: the head decision under a signed checkpoint)
-  comity --node {meti_url} token verify --qr code.png --trust {dir}/trust.toml --for jp.meti   (the code's head still the head?)
+  comity --node {meti_url} token verify --qr code.png --for jp.meti   (the code's head still the head?)
 
 Press Ctrl-C to stop.",
         nodes = nodes.join("\n"),
