@@ -1,11 +1,13 @@
-//! The node's own log: its signing key, checkpoints, and the start-up check that the stored
-//! tree still matches the last signed checkpoint.
+//! The node's own log: its signing key, checkpoints, and the start-up checks that the stored
+//! tree still matches the last signed checkpoint, and that it holds everything the key has
+//! signed (the key's last signed checkpoint is kept next to the key, outside the store, so a
+//! deleted or cut store cannot make the key sign a second history).
 //!
 //! Appends happen in the registry's writer (one batch per group commit); this module holds
 //! what the writer needs to extend the tree and sign a checkpoint over it.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
 use comity_proto::witness::WitnessKey;
@@ -22,6 +24,18 @@ pub enum LogOpenError {
     OriginChanged { stored: String, configured: String },
     #[error("stored log is damaged: {0}; refetch it from a peer that mirrors it or restore a backup")]
     Damaged(String),
+    /// The store does not hold the history the log key last signed: it was deleted, cut back
+    /// (an older backup) or replaced. Signing on from it would sign a second history.
+    #[error(
+        "this node's log key last signed {origin} at size {signed_size} (root {signed_root}, time {signed_time}; recorded in {path}), \
+         but the store holds {held}. Starting would make the key sign a second history, so the node refuses. \
+         Fetch the log back from a peer that mirrors it: stop the node and run `comity-node recover --from <peer url>` \
+         (with this node's --config or --data-dir). If no peer holds {signed_size} entries of {origin}, this log cannot go on: \
+         start a new origin with a new log key. Never delete or replace {path}: it must stay with the key"
+    )]
+    NotWhatKeySigned { origin: String, signed_size: u64, signed_root: String, signed_time: i64, path: String, held: String },
+    #[error("{path}: {message}")]
+    SignedRecord { path: String, message: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -99,53 +113,194 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The last checkpoint a log key signed, kept next to the key (`<log key>.signed`, JSON).
+///
+/// Written after the store commit and before the checkpoint is announced or acknowledged, so
+/// the store is never behind it except when it was deleted or cut: then the node refuses to
+/// start instead of signing a second history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastSigned {
+    pub origin: String,
+    pub size: u64,
+    /// Hex root hash.
+    pub root: String,
+    /// Unix seconds of the checkpoint.
+    pub time: i64,
+    /// The signed note, for an operator or auditor to check with the log's verifier key.
+    pub note: String,
+}
+
+impl LastSigned {
+    fn of(cp: &SignedCheckpoint) -> Self {
+        Self { origin: cp.origin.clone(), size: cp.size, root: hex::encode(cp.root), time: cp.time, note: cp.note.clone() }
+    }
+}
+
+/// Where the log key's last signed checkpoint lives: next to the key file.
+pub fn last_signed_path(log_key_path: &Path) -> PathBuf {
+    let mut name = log_key_path.as_os_str().to_owned();
+    name.push(".signed");
+    PathBuf::from(name)
+}
+
+/// The `.signed` file of a log key, and what it holds.
+#[derive(Debug)]
+pub struct SignedRecord {
+    path: PathBuf,
+    last: Option<LastSigned>,
+    /// While a rebuild re-signs the history, the record is left as it is: the caller records
+    /// the end once it has checked the rebuilt tree against what the key signed.
+    frozen: bool,
+}
+
+impl SignedRecord {
+    /// Reads the record next to the log key at `log_key_path` (none yet is fine).
+    pub fn next_to_key(log_key_path: &Path) -> Result<Self, LogOpenError> {
+        let path = last_signed_path(log_key_path);
+        let last = read_json(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?;
+        Ok(Self { path, last, frozen: false })
+    }
+
+    /// What the key last signed, as recorded.
+    pub fn last(&self) -> Option<&LastSigned> {
+        self.last.as_ref()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records `cp` durably, unless the file already holds a larger checkpoint (a rebuild
+    /// re-signs the prefix of a history the key signed further; the record keeps the end).
+    pub fn record(&mut self, cp: &SignedCheckpoint) -> std::io::Result<()> {
+        if self.frozen || self.last.as_ref().is_some_and(|last| last.size > cp.size) {
+            return Ok(());
+        }
+        let last = LastSigned::of(cp);
+        write_durably(&self.path, serde_json::to_string_pretty(&last).expect("serialises").as_bytes())?;
+        self.last = Some(last);
+        Ok(())
+    }
+
+    /// Checks that `log` (holding `held`, its verified latest checkpoint, or nothing) holds the
+    /// history this key last signed. `Ok(true)` when the store is ahead of the record.
+    pub fn check(&self, origin: &str, held: Option<&SignedCheckpoint>, log: &impl StoredHashes) -> Result<bool, LogOpenError> {
+        let Some(last) = &self.last else { return Ok(held.is_some()) };
+        let refuse = |held: String| LogOpenError::NotWhatKeySigned {
+            origin: last.origin.clone(),
+            signed_size: last.size,
+            signed_root: last.root.clone(),
+            signed_time: last.time,
+            path: self.path.display().to_string(),
+            held,
+        };
+        if last.origin != origin {
+            return Err(LogOpenError::SignedRecord {
+                path: self.path.display().to_string(),
+                message: format!("it records log `{}` but this key signs `{origin}`; it belongs to another key: put back this key's own file", last.origin),
+            });
+        }
+        let Some(held) = held else {
+            // A key that signed only the empty tree may start it again: no history to contradict.
+            return if last.size == 0 { Ok(false) } else { Err(refuse("no log (an empty or new store)".into())) };
+        };
+        if held.size < last.size {
+            return Err(refuse(format!("only {} entries (root {}, time {})", held.size, hex::encode(held.root), held.time)));
+        }
+        let root = tree_root(last.size, log).map_err(LogOpenError::Damaged)?;
+        if hex::encode(root) != last.root {
+            return Err(refuse(format!("{} entries whose first {} hash to a different root {}", held.size, last.size, hex::encode(root))));
+        }
+        Ok(held.size > last.size)
+    }
+}
+
+/// Reads a JSON file, or `None` when it does not exist.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("unreadable ({e}); it is written atomically, so it was edited or damaged: restore it from the key's backup")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file, and the
+/// new one is on disk when this returns: temp file, fsync, rename, fsync the directory.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// The node's log as the writer sees it.
 pub struct NodeLog {
     key: LogKey,
     verifier: LogVerifier,
     latest: SignedCheckpoint,
+    signed: SignedRecord,
 }
 
 impl NodeLog {
-    /// Opens the log in `store`: checks the origin, the last checkpoint's signature, and that
-    /// the root recomputed from the stored hashes equals the signed root. A new log gets a
+    /// Opens the log in `store` to serve it: checks the origin, the last checkpoint's
+    /// signature, that the root recomputed from the stored hashes equals the signed root, and
+    /// that the store holds the history the key last signed (`signed`). A new log gets a
     /// signed checkpoint of size 0.
-    pub fn open(store: &Store, key: LogKey, now: i64) -> Result<Self, LogOpenError> {
+    pub fn open(store: &Store, key: LogKey, signed: SignedRecord, now: i64) -> Result<Self, LogOpenError> {
         let verifier = key.verifier();
-        if let Some(stored) = store.own_log_origin()? {
-            if stored != verifier.name() {
-                return Err(LogOpenError::OriginChanged { stored, configured: verifier.name().into() });
+        let held = verified_latest(store, &verifier)?;
+        let ahead = signed.check(verifier.name(), held.as_ref(), &store.log(verifier.name()))?;
+        let mut log = Self::start(store, key, held, signed, now)?;
+        if ahead {
+            let recorded = log.signed.last().map(|l| l.size);
+            match recorded {
+                None => tracing::warn!(path = %log.signed.path().display(), size = log.latest.size, "no record of the log key's last signed checkpoint (a store from before it was kept, or the file was moved); writing it from the store's verified checkpoint"),
+                Some(size) => tracing::warn!(path = %log.signed.path().display(), recorded = size, store = log.latest.size, "the store is ahead of the last signed record (a stop between commit and record); bringing the record forward"),
             }
+            log.signed.record(&log.latest).map_err(|e| LogOpenError::SignedRecord { path: log.signed.path().display().to_string(), message: e.to_string() })?;
         }
-        let log = store.log(verifier.name());
-        let latest = match log.checkpoint()? {
-            Some(note) => {
-                let cp = verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(format!("last checkpoint: {e}")))?;
-                let size = log.size()?;
-                if cp.size != size {
-                    return Err(LogOpenError::Damaged(format!("log size {size} differs from the checkpoint's {}", cp.size)));
-                }
-                let root = tree_root(size, &log).map_err(LogOpenError::Damaged)?;
-                if root != cp.root {
-                    return Err(LogOpenError::Damaged(format!(
-                        "recomputed root {} differs from the signed root {} at size {size}",
-                        hex::encode(root),
-                        hex::encode(cp.root)
-                    )));
-                }
-                cp
-            }
+        tracing::info!(origin = %log.origin(), size = log.latest.size, root = %hex::encode(log.latest.root), verifier_key = %log.verifier, "log verified");
+        Ok(log)
+    }
+
+    /// Opens an empty `store` that `recover` fills again with the history the key signed: no
+    /// check against `signed` here, and nothing is recorded in it while the rebuild re-signs
+    /// the history; the caller checks the rebuilt tree against the record and records its end.
+    pub fn open_to_rebuild(store: &Store, key: LogKey, mut signed: SignedRecord, now: i64) -> Result<Self, LogOpenError> {
+        signed.frozen = true;
+        let verifier = key.verifier();
+        let held = verified_latest(store, &verifier)?;
+        Self::start(store, key, held, signed, now)
+    }
+
+    fn start(store: &Store, key: LogKey, held: Option<SignedCheckpoint>, mut signed: SignedRecord, now: i64) -> Result<Self, LogOpenError> {
+        let verifier = key.verifier();
+        let latest = match held {
+            Some(cp) => cp,
             None => {
                 let note = key.sign_checkpoint(0, &EMPTY_ROOT, now).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
                 let mut batch = WriteBatch::default();
                 batch.put_own_log_origin(verifier.name());
                 batch.put_checkpoint(verifier.name(), 0, &note);
                 store.commit(batch)?;
-                verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(e.to_string()))?
+                let cp = verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
+                signed.record(&cp).map_err(|e| LogOpenError::SignedRecord { path: signed.path().display().to_string(), message: e.to_string() })?;
+                cp
             }
         };
-        tracing::info!(origin = %verifier.name(), size = latest.size, root = %hex::encode(latest.root), verifier_key = %verifier, "log verified");
-        Ok(Self { key, verifier, latest })
+        Ok(Self { key, verifier, latest, signed })
     }
 
     /// The origin.
@@ -168,13 +323,47 @@ impl NodeLog {
         self.key.sign_checkpoint(size, root, now).expect("the log's own origin and key form a valid checkpoint")
     }
 
-    /// Records that `note` was committed.
-    pub fn committed(&mut self, note: &str) {
+    /// Records that `note` was committed to the store, and records it durably next to the key:
+    /// only after this returns `Ok` may the checkpoint be announced or acknowledged. On an
+    /// error the store still holds it (so the next batch extends it, and the record is
+    /// written again then), but it must not be served as acknowledged.
+    pub fn committed(&mut self, note: &str) -> Result<(), std::io::Error> {
         match self.verifier.verify_checkpoint(note) {
             Ok(cp) => self.latest = cp,
-            Err(e) => tracing::error!(error = %e, "own checkpoint does not verify"),
+            Err(e) => {
+                tracing::error!(error = %e, "own checkpoint does not verify");
+                return Ok(());
+            }
+        }
+        self.signed.record(&self.latest).map_err(|e| std::io::Error::new(e.kind(), format!("recording the last signed checkpoint in {}: {e}", self.signed.path().display())))
+    }
+
+    /// What the key last signed, as recorded next to it.
+    pub fn last_signed(&self) -> Option<&LastSigned> {
+        self.signed.last()
+    }
+}
+
+/// The store's latest checkpoint of the node's own log, verified: origin, signature, size and
+/// the root recomputed from the stored hashes. `None` for a store without the log.
+pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<SignedCheckpoint>, LogOpenError> {
+    if let Some(stored) = store.own_log_origin()? {
+        if stored != verifier.name() {
+            return Err(LogOpenError::OriginChanged { stored, configured: verifier.name().into() });
         }
     }
+    let log = store.log(verifier.name());
+    let Some(note) = log.checkpoint()? else { return Ok(None) };
+    let cp = verifier.verify_checkpoint(&note).map_err(|e| LogOpenError::Damaged(format!("last checkpoint: {e}")))?;
+    let size = log.size()?;
+    if cp.size != size {
+        return Err(LogOpenError::Damaged(format!("log size {size} differs from the checkpoint's {}", cp.size)));
+    }
+    let root = tree_root(size, &log).map_err(LogOpenError::Damaged)?;
+    if root != cp.root {
+        return Err(LogOpenError::Damaged(format!("recomputed root {} differs from the signed root {} at size {size}", hex::encode(root), hex::encode(cp.root))));
+    }
+    Ok(Some(cp))
 }
 
 /// A log's stored hashes plus those staged in the current batch.

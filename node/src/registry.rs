@@ -613,7 +613,7 @@ fn writer_loop(
                 Err(e) => tracing::error!(error = %e, "cannot compute the log root; nothing in this batch is committed"),
             }
         }
-        let committed = if !writes {
+        let mut committed = if !writes {
             Ok(())
         } else if state.log_size > old_size && note.is_none() {
             Err("log root unavailable".to_string())
@@ -630,10 +630,14 @@ fn writer_loop(
             }
         }
         match (&committed, &note) {
-            (Ok(()), Some(n)) => {
-                log.committed(n);
-                publish(&origin, n);
-            }
+            (Ok(()), Some(n)) => match log.committed(n) {
+                Ok(()) => publish(&origin, n),
+                // Not recorded next to the key: neither announced nor acknowledged.
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed");
+                    committed = Err(e.to_string());
+                }
+            },
             (Err(e), _) => tracing::error!(error = %e, "commit failed"),
             _ => {}
         }
