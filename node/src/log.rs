@@ -394,3 +394,187 @@ impl StoredHashes for Overlay<'_> {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comity_proto::log::hashes_to_store;
+    use comity_proto::statement::StatementId;
+
+    const ORIGIN: &str = "registry.test.example/log";
+
+    fn key() -> LogKey {
+        LogKey::from_seed(ORIGIN, &[7; 32]).unwrap()
+    }
+
+    /// Appends entries with leaves `leaves` to the store's own log and commits a checkpoint
+    /// over them signed by the key, as the writer does (without touching the record).
+    fn append(store: &Store, leaves: &[u8]) {
+        let log = store.log(ORIGIN);
+        let mut size = log.size().unwrap();
+        let mut overlay = Overlay::new(store.log(ORIGIN));
+        let mut batch = WriteBatch::default();
+        batch.put_own_log_origin(ORIGIN);
+        for leaf in leaves {
+            let hash = [*leaf; 32];
+            let hashes = hashes_to_store(size, &hash, &overlay).unwrap();
+            overlay.stage(&hashes);
+            batch.append_log(ORIGIN, size, &StatementId([*leaf; 32]), &hashes);
+            size += 1;
+        }
+        let root = tree_root(size, &overlay).unwrap();
+        batch.put_checkpoint(ORIGIN, size, &key().sign_checkpoint(size, &root, 1_700_000_000 + size as i64).unwrap());
+        store.commit(batch).unwrap();
+    }
+
+    fn record(dir: &Path) -> SignedRecord {
+        SignedRecord::next_to_key(&dir.join("log.key")).unwrap()
+    }
+
+    fn recorded(dir: &Path) -> LastSigned {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("log.key.signed")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_new_log_records_its_empty_checkpoint_next_to_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let log = NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).unwrap();
+        let last = recorded(dir.path());
+        assert_eq!((last.origin.as_str(), last.size, last.root.as_str(), last.time), (ORIGIN, 0, hex::encode(EMPTY_ROOT).as_str(), 1_700_000_000));
+        assert_eq!(log.last_signed(), Some(&last));
+        assert!(key().verifier().verify_checkpoint(&last.note).is_ok(), "the note is the signed checkpoint");
+        assert!(!dir.path().join("log.key.signed.tmp").exists(), "no temp file is left");
+    }
+
+    #[test]
+    fn committed_records_each_checkpoint_and_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let mut log = NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).unwrap();
+        let mut hashes = comity_proto::log::MemoryHashes::default();
+        for leaf in [1u8, 2, 3] {
+            hashes.append(&[leaf; 32]);
+        }
+        let note = log.sign(3, &tree_root(3, &hashes).unwrap(), 1_700_000_010);
+        log.committed(&note).unwrap();
+        assert_eq!(recorded(dir.path()).size, 3);
+        let older = log.sign(2, &tree_root(2, &hashes).unwrap(), 1_700_000_011);
+        log.committed(&older).unwrap();
+        assert_eq!(recorded(dir.path()).size, 3, "a smaller checkpoint never replaces the record");
+    }
+
+    #[test]
+    fn a_store_ahead_of_the_record_brings_it_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        drop(NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).unwrap());
+        // A stop between the store commit and the record: the store holds 4, the record 0.
+        append(&store, &[1, 2, 3, 4]);
+        let log = NodeLog::open(&store, key(), record(dir.path()), 1_700_000_100).unwrap();
+        assert_eq!(log.latest().size, 4);
+        let last = recorded(dir.path());
+        assert_eq!((last.size, last.root), (4, hex::encode(log.latest().root)));
+    }
+
+    #[test]
+    fn a_missing_record_is_written_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        append(&store, &[1, 2, 3]);
+        assert!(!dir.path().join("log.key.signed").exists());
+        NodeLog::open(&store, key(), record(dir.path()), 1_700_000_100).unwrap();
+        assert_eq!(recorded(dir.path()).size, 3);
+    }
+
+    fn refused(result: Result<NodeLog, LogOpenError>) -> String {
+        match result {
+            Err(e @ LogOpenError::NotWhatKeySigned { .. }) => e.to_string(),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a store without what the key signed must be refused"),
+        }
+    }
+
+    #[test]
+    fn a_deleted_store_is_refused_naming_what_the_key_signed_and_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(&dir.path().join("store")).unwrap();
+            drop(NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).unwrap());
+            append(&store, &[1, 2, 3, 4, 5]);
+            NodeLog::open(&store, key(), record(dir.path()), 1_700_000_100).unwrap();
+        }
+        let signed_root = recorded(dir.path()).root;
+        std::fs::remove_dir_all(dir.path().join("store")).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let message = refused(NodeLog::open(&store, key(), record(dir.path()), 1_700_000_200));
+        assert!(message.contains("last signed registry.test.example/log at size 5"), "{message}");
+        assert!(message.contains(&signed_root), "{message}");
+        assert!(message.contains("no log (an empty or new store)"), "{message}");
+        assert!(message.contains("comity-node recover --from <peer url>"), "{message}");
+        assert_eq!(store.log(ORIGIN).checkpoint().unwrap(), None, "nothing was signed into the empty store");
+        assert_eq!(recorded(dir.path()).size, 5, "the record is untouched");
+    }
+
+    #[test]
+    fn a_store_cut_back_or_holding_another_history_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        append(&store, &[1, 2, 3, 4, 5]);
+        NodeLog::open(&store, key(), record(dir.path()), 1_700_000_100).unwrap();
+        drop(store);
+
+        // Cut back: the first three entries only.
+        let cut = Store::open(&dir.path().join("cut")).unwrap();
+        append(&cut, &[1, 2, 3]);
+        let message = refused(NodeLog::open(&cut, key(), record(dir.path()), 1_700_000_200));
+        assert!(message.contains("only 3 entries"), "{message}");
+
+        // Same size, another history (the key signed it, e.g. after an earlier deletion).
+        let other = Store::open(&dir.path().join("other")).unwrap();
+        append(&other, &[1, 2, 9, 4, 5]);
+        let message = refused(NodeLog::open(&other, key(), record(dir.path()), 1_700_000_200));
+        assert!(message.contains("hash to a different root"), "{message}");
+
+        // Longer but not extending the signed history.
+        let longer = Store::open(&dir.path().join("longer")).unwrap();
+        append(&longer, &[1, 2, 9, 4, 5, 6, 7]);
+        refused(NodeLog::open(&longer, key(), record(dir.path()), 1_700_000_200));
+
+        // Longer and extending it: fine, and the record moves on.
+        let ahead = Store::open(&dir.path().join("ahead")).unwrap();
+        append(&ahead, &[1, 2, 3, 4, 5, 6, 7]);
+        NodeLog::open(&ahead, key(), record(dir.path()), 1_700_000_200).unwrap();
+        assert_eq!(recorded(dir.path()).size, 7);
+    }
+
+    #[test]
+    fn a_rebuild_opens_an_empty_store_and_leaves_the_record_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        append(&store, &[1, 2, 3]);
+        NodeLog::open(&store, key(), record(dir.path()), 1_700_000_100).unwrap();
+        let fresh = Store::open(&dir.path().join("fresh")).unwrap();
+        let mut log = NodeLog::open_to_rebuild(&fresh, key(), record(dir.path()), 1_700_000_200).unwrap();
+        assert_eq!(log.latest().size, 0);
+        let mut hashes = comity_proto::log::MemoryHashes::default();
+        for leaf in [1u8, 2, 3, 4] {
+            hashes.append(&[leaf; 32]);
+        }
+        log.committed(&log.sign(4, &tree_root(4, &hashes).unwrap(), 1_700_000_300)).unwrap();
+        assert_eq!(recorded(dir.path()).size, 3, "the caller records the rebuilt end once checked");
+    }
+
+    #[test]
+    fn a_record_of_another_log_or_damaged_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = LastSigned { origin: "other.example/log".into(), size: 0, root: hex::encode(EMPTY_ROOT), time: 0, note: String::new() };
+        std::fs::write(dir.path().join("log.key.signed"), serde_json::to_string(&other).unwrap()).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let e = NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).err().expect("refused");
+        assert!(e.to_string().contains("it belongs to another key"), "{e}");
+        std::fs::write(dir.path().join("log.key.signed"), "{ not json").unwrap();
+        let e = SignedRecord::next_to_key(&dir.path().join("log.key")).unwrap_err();
+        assert!(e.to_string().contains("unreadable"), "{e}");
+    }
+}

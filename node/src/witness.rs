@@ -307,3 +307,66 @@ pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comity_proto::log::{LogKey, MemoryHashes};
+
+    const ORIGIN: &str = "registry.peer.example/log";
+
+    fn tree(leaves: &[u8]) -> MemoryHashes {
+        let mut hashes = MemoryHashes::default();
+        for leaf in leaves {
+            hashes.append(&[*leaf; 32]);
+        }
+        hashes
+    }
+
+    fn checkpoint(hashes: &MemoryHashes, size: u64) -> SignedCheckpoint {
+        let key = LogKey::from_seed(ORIGIN, &[3; 32]).unwrap();
+        let note = key.sign_checkpoint(size, &tree_root(size, hashes).unwrap(), 1_700_000_000).unwrap();
+        key.verifier().verify_checkpoint(&note).unwrap()
+    }
+
+    #[test]
+    fn the_cosigned_record_next_to_the_key_refuses_what_contradicts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("witness.key");
+        let log = tree(&[1, 2, 3, 4, 5]);
+        let mut record = CosignedRecord::next_to_key(&key_path).unwrap();
+        assert_eq!(record.last(ORIGIN), None);
+        record.check(&checkpoint(&log, 4), &log).unwrap();
+        record.record(&checkpoint(&log, 4)).unwrap();
+
+        // The store's record is gone (a deleted or cut store): the file alone still rules.
+        let record = CosignedRecord::next_to_key(&key_path).unwrap();
+        assert_eq!(record.last(ORIGIN), Some(&Cosigned { size: 4, root: hex::encode(tree_root(4, &log).unwrap()) }));
+        let smaller = record.check(&checkpoint(&log, 3), &log).unwrap_err();
+        assert!(smaller.contains("is older than the one this witness key last cosigned (size 4"), "{smaller}");
+        let forked = tree(&[1, 2, 9, 4, 5]);
+        let same_size = record.check(&checkpoint(&forked, 4), &forked).unwrap_err();
+        assert!(same_size.contains("is not consistent with"), "{same_size}");
+        let larger_forked = record.check(&checkpoint(&forked, 5), &forked).unwrap_err();
+        assert!(larger_forked.contains("is not consistent with"), "{larger_forked}");
+        record.check(&checkpoint(&log, 4), &log).expect("the same checkpoint again is fine");
+        record.check(&checkpoint(&log, 5), &log).expect("an extension is fine");
+    }
+
+    #[test]
+    fn the_cosigned_record_never_moves_back_and_keeps_other_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("witness.key");
+        let log = tree(&[1, 2, 3]);
+        let mut record = CosignedRecord::next_to_key(&key_path).unwrap();
+        record.record(&checkpoint(&log, 3)).unwrap();
+        record.record(&checkpoint(&log, 2)).unwrap();
+        let other_key = LogKey::from_seed("other.example/log", &[4; 32]).unwrap();
+        let other = other_key.verifier().verify_checkpoint(&other_key.sign_checkpoint(0, &comity_proto::log::EMPTY_ROOT, 1).unwrap()).unwrap();
+        record.record(&other).unwrap();
+        let text = std::fs::read_to_string(last_cosigned_path(&key_path)).unwrap();
+        let logs: BTreeMap<String, Cosigned> = serde_json::from_str(&text).unwrap();
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[ORIGIN].size, 3);
+    }
+}
