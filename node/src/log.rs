@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::authoring::format_time;
 use comity_proto::witness::WitnessKey;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,7 @@ pub enum LogOpenError {
          (with this node's --config or --data-dir). If no peer holds {signed_size} entries of {origin}, this log cannot go on: \
          start a new origin with a new log key. Never delete or replace {path}: it must stay with the key"
     )]
-    NotWhatKeySigned { origin: String, signed_size: u64, signed_root: String, signed_time: i64, path: String, held: String },
+    NotWhatKeySigned { origin: String, signed_size: u64, signed_root: String, signed_time: String, path: String, held: String },
     #[error("{path}: {message}")]
     SignedRecord { path: String, message: String },
     #[error(transparent)]
@@ -192,7 +193,7 @@ impl SignedRecord {
             origin: last.origin.clone(),
             signed_size: last.size,
             signed_root: last.root.clone(),
-            signed_time: last.time,
+            signed_time: format_time(last.time),
             path: self.path.display().to_string(),
             held,
         };
@@ -207,7 +208,7 @@ impl SignedRecord {
             return if last.size == 0 { Ok(false) } else { Err(refuse("no log (an empty or new store)".into())) };
         };
         if held.size < last.size {
-            return Err(refuse(format!("only {} entries (root {}, time {})", held.size, hex::encode(held.root), held.time)));
+            return Err(refuse(format!("only {} entries (root {}, time {})", held.size, hex::encode(held.root), format_time(held.time))));
         }
         let root = tree_root(last.size, log).map_err(LogOpenError::Damaged)?;
         if hex::encode(root) != last.root {

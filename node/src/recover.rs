@@ -47,10 +47,10 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
              Nothing was changed. Recover from a peer that holds at least {} entries; if none does, this log cannot go on: start a new origin with a new log key",
             checkpoint.size,
             config.origin,
-            checkpoint.time,
+            comity_proto::authoring::format_time(checkpoint.time),
             last.size,
             last.root,
-            last.time,
+            comity_proto::authoring::format_time(last.time),
             signed.path().display(),
             last.size
         );
