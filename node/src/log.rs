@@ -27,18 +27,30 @@ pub enum LogOpenError {
     Damaged(String),
     /// The store does not hold the history the log key last signed: it was deleted, cut back
     /// (an older backup) or replaced. Signing on from it would sign a second history.
-    #[error(
-        "this node's log key last signed {origin} at size {signed_size} (root {signed_root}, time {signed_time}; recorded in {path}), \
-         but the store holds {held}. Starting would make the key sign a second history, so the node refuses. \
-         Fetch the log back from a peer that mirrors it: stop the node and run `comity-node recover --from <peer url>` \
-         (with this node's --config or --data-dir). If no peer holds {signed_size} entries of {origin}, this log cannot go on: \
-         start a new origin with a new log key. Never delete or replace {path}: it must stay with the key"
-    )]
-    NotWhatKeySigned { origin: String, signed_size: u64, signed_root: String, signed_time: String, path: String, held: String },
+    #[error(transparent)]
+    NotWhatKeySigned(Box<NotWhatKeySigned>),
     #[error("{path}: {message}")]
     SignedRecord { path: String, message: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// What the log key last signed, against what the store holds (see [`LogOpenError::NotWhatKeySigned`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this node's log key last signed {origin} at size {signed_size} (root {signed_root}, time {signed_time}; recorded in {path}), \
+     but the store holds {held}. Starting would make the key sign a second history, so the node refuses. \
+     Fetch the log back from a peer that mirrors it: stop the node and run `comity-node recover --from <peer url>` \
+     (with this node's --config or --data-dir). If no peer holds {signed_size} entries of {origin}, this log cannot go on: \
+     start a new origin with a new log key. Never delete or replace {path}: it must stay with the key"
+)]
+pub struct NotWhatKeySigned {
+    pub origin: String,
+    pub signed_size: u64,
+    pub signed_root: String,
+    pub signed_time: String,
+    pub path: String,
+    pub held: String,
 }
 
 /// A note key on disk (log key or witness key): JSON, mode 0600.
@@ -114,7 +126,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// The last checkpoint a log key signed, kept next to the key (`<log key>.signed`, JSON).
+/// The last checkpoint a log key signed, kept next to the key (`<log key>.signed`).
 ///
 /// Written after the store commit and before the checkpoint is announced or acknowledged, so
 /// the store is never behind it except when it was deleted or cut: then the node refuses to
@@ -145,11 +157,57 @@ pub fn last_signed_path(log_key_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Bytes of one slot of the `.signed` file.
+const SLOT_BYTES: usize = 4096;
+
+/// One slot of the `.signed` file: a JSON line padded with spaces to [`SLOT_BYTES`].
+///
+/// The file holds two slots, written in turn in place with one `fdatasync` per checkpoint
+/// (a temp file, rename and directory fsync cost ~30 times more per batch, measured on ext4:
+/// 6.5 ms against 0.2 ms). A write torn by a crash fails its checksum, and the other slot, the
+/// checkpoint before, is read: the store is then ahead of the record, which is consistent.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Slot {
+    /// Higher is newer.
+    seq: u64,
+    /// SHA-256 (hex) of `last_signed` as serialised here.
+    sha256: String,
+    last_signed: LastSigned,
+}
+
+fn slot_checksum(last: &LastSigned) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(serde_json::to_vec(last).expect("serialises")))
+}
+
+/// The newest intact slot of a `.signed` file, or `None` when there is no file.
+fn read_slots(path: &Path) -> Result<Option<(u64, LastSigned)>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let newest = bytes
+        .chunks(SLOT_BYTES)
+        .filter_map(|chunk| serde_json::from_str::<Slot>(std::str::from_utf8(chunk).ok()?.trim()).ok())
+        .filter(|slot| slot.sha256 == slot_checksum(&slot.last_signed))
+        .max_by_key(|slot| slot.seq);
+    match newest {
+        Some(slot) => Ok(Some((slot.seq, slot.last_signed))),
+        None => Err("no intact record in it; it was edited or damaged: restore it from the key's backup (never an older copy than the last one), or, if it is lost, move it aside and start: the record is then written from the store".into()),
+    }
+}
+
 /// The `.signed` file of a log key, and what it holds.
 #[derive(Debug)]
 pub struct SignedRecord {
     path: PathBuf,
     last: Option<LastSigned>,
+    /// Sequence number of the newest slot.
+    seq: u64,
+    /// The file, open for writing once it exists.
+    file: Option<std::fs::File>,
     /// While a rebuild re-signs the history, the record is left as it is: the caller records
     /// the end once it has checked the rebuilt tree against what the key signed.
     frozen: bool,
@@ -159,8 +217,9 @@ impl SignedRecord {
     /// Reads the record next to the log key at `log_key_path` (none yet is fine).
     pub fn next_to_key(log_key_path: &Path) -> Result<Self, LogOpenError> {
         let path = last_signed_path(log_key_path);
-        let last = read_json(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?;
-        Ok(Self { path, last, frozen: false })
+        let found = read_slots(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?;
+        let (seq, last) = found.map_or((0, None), |(seq, last)| (seq, Some(last)));
+        Ok(Self { path, last, seq, file: None, frozen: false })
     }
 
     /// What the key last signed, as recorded.
@@ -180,7 +239,37 @@ impl SignedRecord {
             return Ok(());
         }
         let last = LastSigned::of(cp);
-        write_durably(&self.path, serde_json::to_string_pretty(&last).expect("serialises").as_bytes())?;
+        let seq = self.seq + 1;
+        let mut line = serde_json::to_vec(&Slot { seq, sha256: slot_checksum(&last), last_signed: last.clone() }).expect("serialises");
+        if line.len() >= SLOT_BYTES {
+            return Err(std::io::Error::other(format!("the checkpoint record takes {} bytes, more than a slot's {SLOT_BYTES}", line.len())));
+        }
+        line.resize(SLOT_BYTES - 1, b' ');
+        line.push(b'\n');
+        let offset = (seq % 2) * SLOT_BYTES as u64;
+        if self.file.is_none() && self.last.is_some() {
+            self.file = Some(std::fs::OpenOptions::new().write(true).open(&self.path)?);
+        }
+        match &self.file {
+            Some(file) => {
+                use std::io::{Seek, Write};
+                let mut file = file;
+                file.seek(std::io::SeekFrom::Start(offset))?;
+                file.write_all(&line)?;
+                // The file's size and blocks are fixed: the data is all there is to sync.
+                file.sync_data()?;
+            }
+            None => {
+                // First record: the whole file, both slots, created atomically.
+                let mut empty = vec![b' '; SLOT_BYTES - 1];
+                empty.push(b'\n');
+                let mut bytes = [empty.clone(), empty].concat();
+                bytes[offset as usize..offset as usize + SLOT_BYTES].copy_from_slice(&line);
+                write_durably(&self.path, &bytes)?;
+                self.file = Some(std::fs::OpenOptions::new().write(true).open(&self.path)?);
+            }
+        }
+        self.seq = seq;
         self.last = Some(last);
         Ok(())
     }
@@ -189,13 +278,15 @@ impl SignedRecord {
     /// history this key last signed. `Ok(true)` when the store is ahead of the record.
     pub fn check(&self, origin: &str, held: Option<&SignedCheckpoint>, log: &impl StoredHashes) -> Result<bool, LogOpenError> {
         let Some(last) = &self.last else { return Ok(held.is_some()) };
-        let refuse = |held: String| LogOpenError::NotWhatKeySigned {
-            origin: last.origin.clone(),
-            signed_size: last.size,
-            signed_root: last.root.clone(),
-            signed_time: format_time(last.time),
-            path: self.path.display().to_string(),
-            held,
+        let refuse = |held: String| {
+            LogOpenError::NotWhatKeySigned(Box::new(NotWhatKeySigned {
+                origin: last.origin.clone(),
+                signed_size: last.size,
+                signed_root: last.root.clone(),
+                signed_time: format_time(last.time),
+                path: self.path.display().to_string(),
+                held,
+            }))
         };
         if last.origin != origin {
             return Err(LogOpenError::SignedRecord {
@@ -221,7 +312,7 @@ impl SignedRecord {
 /// Reads a JSON file, or `None` when it does not exist.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("unreadable ({e}); it is written atomically, so it was edited or damaged: restore it from the key's backup")),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("unreadable ({e}); it is written atomically, so it was edited or damaged: restore it from the key's backup (never an older copy than the last one)")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.to_string()),
     }
@@ -433,7 +524,7 @@ mod tests {
     }
 
     fn recorded(dir: &Path) -> LastSigned {
-        serde_json::from_str(&std::fs::read_to_string(dir.join("log.key.signed")).unwrap()).unwrap()
+        record(dir).last().expect("a record").clone()
     }
 
     #[test]
@@ -490,7 +581,7 @@ mod tests {
 
     fn refused(result: Result<NodeLog, LogOpenError>) -> String {
         match result {
-            Err(e @ LogOpenError::NotWhatKeySigned { .. }) => e.to_string(),
+            Err(e @ LogOpenError::NotWhatKeySigned(_)) => e.to_string(),
             Err(e) => panic!("refused for another reason: {e}"),
             Ok(_) => panic!("a store without what the key signed must be refused"),
         }
@@ -569,13 +660,40 @@ mod tests {
     #[test]
     fn a_record_of_another_log_or_damaged_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let other = LastSigned { origin: "other.example/log".into(), size: 0, root: hex::encode(EMPTY_ROOT), time: 0, note: String::new() };
-        std::fs::write(dir.path().join("log.key.signed"), serde_json::to_string(&other).unwrap()).unwrap();
+        let other_key = LogKey::from_seed("other.example/log", &[8; 32]).unwrap();
+        let other = other_key.verifier().verify_checkpoint(&other_key.sign_checkpoint(0, &EMPTY_ROOT, 1).unwrap()).unwrap();
+        record(dir.path()).record(&other).unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
         let e = NodeLog::open(&store, key(), record(dir.path()), 1_700_000_000).err().expect("refused");
         assert!(e.to_string().contains("it belongs to another key"), "{e}");
         std::fs::write(dir.path().join("log.key.signed"), "{ not json").unwrap();
         let e = SignedRecord::next_to_key(&dir.path().join("log.key")).unwrap_err();
-        assert!(e.to_string().contains("unreadable"), "{e}");
+        assert!(e.to_string().contains("no intact record"), "{e}");
+    }
+
+    #[test]
+    fn the_record_alternates_slots_and_a_torn_slot_falls_back_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hashes = comity_proto::log::MemoryHashes::default();
+        let mut signed = record(dir.path());
+        for leaf in 1..=5u8 {
+            hashes.append(&[leaf; 32]);
+            let size = leaf as u64;
+            let note = key().sign_checkpoint(size, &tree_root(size, &hashes).unwrap(), 1_700_000_000 + size as i64).unwrap();
+            signed.record(&key().verifier().verify_checkpoint(&note).unwrap()).unwrap();
+            assert_eq!(recorded(dir.path()).size, size, "read back after each write");
+        }
+        let path = dir.path().join("log.key.signed");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * SLOT_BYTES as u64, "two fixed slots");
+        // The newest (seq 5) is in slot 1: tear it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[SLOT_BYTES + 40] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(recorded(dir.path()).size, 4, "the slot before is read");
+        // A fresh handle writes on from there, over the torn slot.
+        let mut signed = record(dir.path());
+        let note = key().sign_checkpoint(5, &tree_root(5, &hashes).unwrap(), 1_700_000_010).unwrap();
+        signed.record(&key().verifier().verify_checkpoint(&note).unwrap()).unwrap();
+        assert_eq!(recorded(dir.path()).time, 1_700_000_010);
     }
 }

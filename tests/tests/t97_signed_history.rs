@@ -84,9 +84,9 @@ async fn publish(node: &TestNode, prefix: &str, count: usize) {
 
 /// The recorded last signed checkpoint: (size, hex root).
 fn recorded(node: &TestNode) -> (u64, String) {
-    let path = comity_node::log::last_signed_path(&node.config().log_key_path());
-    let last: comity_node::log::LastSigned = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    (last.size, last.root)
+    let record = comity_node::log::SignedRecord::next_to_key(&node.config().log_key_path()).unwrap();
+    let last = record.last().expect("a record next to the key");
+    (last.size, last.root.clone())
 }
 
 fn assert_refused(output: &Output, size: u64, root: &str) {
