@@ -206,8 +206,6 @@ pub struct SignedRecord {
     last: Option<LastSigned>,
     /// Sequence number of the newest slot.
     seq: u64,
-    /// The file, open for writing once it exists.
-    file: Option<std::fs::File>,
     /// While a rebuild re-signs the history, the record is left as it is: the caller records
     /// the end once it has checked the rebuilt tree against what the key signed.
     frozen: bool,
@@ -219,7 +217,7 @@ impl SignedRecord {
         let path = last_signed_path(log_key_path);
         let found = read_slots(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?;
         let (seq, last) = found.map_or((0, None), |(seq, last)| (seq, Some(last)));
-        Ok(Self { path, last, seq, file: None, frozen: false })
+        Ok(Self { path, last, seq, frozen: false })
     }
 
     /// What the key last signed, as recorded.
@@ -247,26 +245,24 @@ impl SignedRecord {
         line.resize(SLOT_BYTES - 1, b' ');
         line.push(b'\n');
         let offset = (seq % 2) * SLOT_BYTES as u64;
-        if self.file.is_none() && self.last.is_some() {
-            self.file = Some(std::fs::OpenOptions::new().write(true).open(&self.path)?);
-        }
-        match &self.file {
-            Some(file) => {
+        // Opened each time (microseconds next to the sync), so the write lands at the path
+        // even if the file was replaced while the node runs.
+        match std::fs::OpenOptions::new().write(true).open(&self.path) {
+            Ok(mut file) if self.last.is_some() => {
                 use std::io::{Seek, Write};
-                let mut file = file;
                 file.seek(std::io::SeekFrom::Start(offset))?;
                 file.write_all(&line)?;
                 // The file's size and blocks are fixed: the data is all there is to sync.
                 file.sync_data()?;
             }
-            None => {
-                // First record: the whole file, both slots, created atomically.
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {
+                // First record (or the file went away): the whole file, both slots, atomically.
                 let mut empty = vec![b' '; SLOT_BYTES - 1];
                 empty.push(b'\n');
                 let mut bytes = [empty.clone(), empty].concat();
                 bytes[offset as usize..offset as usize + SLOT_BYTES].copy_from_slice(&line);
                 write_durably(&self.path, &bytes)?;
-                self.file = Some(std::fs::OpenOptions::new().write(true).open(&self.path)?);
             }
         }
         self.seq = seq;
