@@ -10,7 +10,7 @@ use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb::{self, log_client::LogClient};
 
 use crate::config::Config;
-use crate::log::{load_or_create_key, NodeLog};
+use crate::log::{load_or_create_key, verified_latest, NodeLog, SignedRecord};
 use crate::registry::{now, Registry};
 use crate::store::Store;
 use crate::trust::Trust;
@@ -37,6 +37,24 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     let mut peer = LogClient::new(channel).max_decoding_message_size(16 * 1024 * 1024);
     let served = peer.get_checkpoint(pb::GetCheckpointRequest { origin: config.origin.clone() }).await.context("the peer's checkpoint of this node's log")?.into_inner();
     let checkpoint: SignedCheckpoint = verifier.verify_checkpoint(&served.checkpoint).context("the peer's copy of this node's checkpoint does not verify with this node's log key")?;
+    // A peer that lags behind what the key signed cannot give the history back: re-logging
+    // its copy would leave the node to sign on from a smaller size, a second history.
+    let signed = SignedRecord::next_to_key(&config.log_key_path())?;
+    if let Some(last) = signed.last() {
+        anyhow::ensure!(
+            checkpoint.size >= last.size,
+            "{peer_url} holds only {} entries of {} (time {}), but this node's log key last signed size {} (root {}, time {}; recorded in {}). \
+             Nothing was changed. Recover from a peer that holds at least {} entries; if none does, this log cannot go on: start a new origin with a new log key",
+            checkpoint.size,
+            config.origin,
+            comity_proto::authoring::format_time(checkpoint.time),
+            last.size,
+            last.root,
+            comity_proto::authoring::format_time(last.time),
+            signed.path().display(),
+            last.size
+        );
+    }
 
     let store_dir = config.store_dir();
     let damaged = config.data_dir.join(format!("store.damaged-{}", now()));
@@ -44,7 +62,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
         std::fs::rename(&store_dir, &damaged).with_context(|| format!("move {} aside", store_dir.display()))?;
     }
     let store = Store::open(&store_dir)?;
-    let log = NodeLog::open(&store, key, now())?;
+    let log = NodeLog::open_to_rebuild(&store, key, signed, now())?;
     let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
     let registry = Registry::start(store.clone(), config, log, Vec::new(), trust);
 
@@ -67,6 +85,13 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     let rebuilt = comity_proto::log::tree_root(checkpoint.size, &store.log(&config.origin)).map_err(anyhow::Error::msg)?;
     anyhow::ensure!(rebuilt == checkpoint.root, "the rebuilt log does not match the checkpoint this node signed at size {}", checkpoint.size);
     registry.close();
+    // The rebuilt log must hold what the key last signed; only then does the record move on.
+    let mut signed = SignedRecord::next_to_key(&config.log_key_path())?;
+    let held = verified_latest(&store, &verifier)?;
+    signed.check(&config.origin, held.as_ref(), &store.log(&config.origin))?;
+    if let Some(cp) = &held {
+        signed.record(cp).with_context(|| format!("record the last signed checkpoint in {}", signed.path().display()))?;
+    }
     Ok(Recovered { entries: checkpoint.size, damaged_store: damaged })
 }
 
@@ -87,8 +112,10 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
     let backup = Store::open(from).with_context(|| format!("open the backup {}", from.display()))?;
     anyhow::ensure!(backup.own_log_origin()?.as_deref() == Some(config.origin.as_str()), "the backup is not of log {}", config.origin);
     let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
-    // Opening the log checks the root recomputed from the stored hashes against the signed one.
-    let log = NodeLog::open(&backup, key, now()).context("the backup's own log")?;
+    // The root recomputed from the stored hashes must equal the signed one, and the backup must
+    // hold what the key last signed (an older backup would make it sign a second history).
+    let latest = verified_latest(&backup, &key.verifier()).context("the backup's own log")?;
+    SignedRecord::next_to_key(&config.log_key_path())?.check(&config.origin, latest.as_ref(), &backup.log(&config.origin)).context("the backup's own log")?;
     for peer in config.mirror_paths() {
         let verifier: comity_proto::log::LogVerifier = peer.log_key.parse().map_err(|e| anyhow::anyhow!("peer {}: {e}", peer.id))?;
         let held = backup.log(verifier.name());
@@ -118,8 +145,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         envelope.verify_with(&keys).with_context(|| format!("statement {id} of {authority}"))?;
         statements += 1;
     }
-    let log_size = log.latest().size;
-    drop(log);
+    let log_size = latest.map_or(0, |cp| cp.size);
     backup.copy_to(&target)?;
     Ok(Restored { statements, log_size })
 }

@@ -617,7 +617,7 @@ fn writer_loop(
                 Err(e) => tracing::error!(error = %e, "cannot compute the log root; nothing in this batch is committed"),
             }
         }
-        let committed = if !writes {
+        let mut committed = if !writes {
             Ok(())
         } else if state.log_size > old_size && note.is_none() {
             Err("log root unavailable".to_string())
@@ -634,10 +634,14 @@ fn writer_loop(
             }
         }
         match (&committed, &note) {
-            (Ok(()), Some(n)) => {
-                log.committed(n);
-                publish(&origin, n);
-            }
+            (Ok(()), Some(n)) => match log.committed(n) {
+                Ok(()) => publish(&origin, n),
+                // Not recorded next to the key: neither announced nor acknowledged.
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed");
+                    committed = Err(e.to_string());
+                }
+            },
             (Err(e), _) => tracing::error!(error = %e, "commit failed"),
             _ => {}
         }
@@ -719,7 +723,9 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             let d = decision.decision();
             // Published now, so it enters the log now: a key compromised by now is refused.
             let logged_at = if job.restoring { i64::MIN } else { now() };
-            decided_by_log_time(d.decided_at, logged_at)?;
+            if !job.restoring {
+                decided_by_log_time(d.decided_at, logged_at)?;
+            }
             if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }
@@ -733,7 +739,9 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         Checked::Restricted { restricted, body, signers } => {
             let r = restricted.restricted();
             let logged_at = if job.restoring { i64::MIN } else { now() };
-            decided_by_log_time(r.decided_at, logged_at)?;
+            if !job.restoring {
+                decided_by_log_time(r.decided_at, logged_at)?;
+            }
             if let Signers::Refused(reason) = state.trust.standing(&r.authority, state.key_set(&r.authority).as_deref(), signers, r.decided_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }

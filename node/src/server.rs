@@ -12,8 +12,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::config::Config;
-use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog};
-use crate::witness::{gather_cosignatures, Witness};
+use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
+use crate::witness::{gather_cosignatures, CosignedRecord, Witness};
 use comity_proto::witness::WitnessVerifier;
 use crate::log_service::LogService;
 use crate::registry::{now, Registry};
@@ -54,16 +54,17 @@ impl RunningNode {
         );
         let store = Store::open(&config.store_dir())?;
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
-        let log = NodeLog::open(&store, key, now())?;
+        let log = NodeLog::open(&store, key, SignedRecord::next_to_key(&config.log_key_path())?, now())?;
         let verifier = log.verifier().clone();
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
+        let cosigned = CosignedRecord::next_to_key(&config.witness_key_path())?;
         let peer_witnesses = config.peer_witnesses();
         let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
         witnesses.push(witness_key.verifier());
         let trust = std::sync::Arc::new(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
         let witness_verifier = witness_key.verifier();
-        let witness = std::sync::Arc::new(Witness::new(witness_key, registry.clone(), &config.peers));
+        let witness = std::sync::Arc::new(Witness::new(witness_key, cosigned, registry.clone(), &config.peers));
         let addr = listener.local_addr()?;
         let limits = &config.limits;
 

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::transport::Channel;
 
 use crate::config::Config;
-use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog};
+use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
 use crate::logfile::{LogFileReader, LogFileWriter};
 use crate::registry::{now, Mirrored, Registry};
 use crate::store::{LogRef, Store};
@@ -233,7 +233,7 @@ fn check_entries(path: &Path, checkpoint: &SignedCheckpoint, stored: &LogRef<'_>
 /// loaded, witness keys known), so imported entries take the mirror's path into the store.
 fn start_registry(config: &Config, store: Store) -> anyhow::Result<Registry> {
     let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
-    let log = NodeLog::open(&store, key, now())?;
+    let log = NodeLog::open(&store, key, SignedRecord::next_to_key(&config.log_key_path())?, now())?;
     let mut witnesses: Vec<_> = config.peer_witnesses().into_iter().map(|(_, w)| w).collect();
     if config.witness_key_path().exists() {
         witnesses.push(load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?.verifier());

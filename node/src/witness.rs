@@ -4,20 +4,24 @@
 //! A witness here is also a full mirror, so it cosigns only what it verified itself: the
 //! checkpoint must be the latest one its mirror holds (every entry re-verified, the root
 //! recomputed) and consistent with the last checkpoint of that log it cosigned. It records
-//! what it cosigned durably before answering, so a restart can never make it cosign a
-//! conflicting view.
+//! what it cosigned durably before answering, in the store and next to the witness key
+//! (`<witness key>.cosigned`), so neither a restart nor a deleted or cut store can make the
+//! key cosign a conflicting view.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use comity_proto::log::{stored_checkpoint_fields, tree_root, LogVerifier};
+use comity_proto::log::{stored_checkpoint_fields, tree_root, LogVerifier, SignedCheckpoint, StoredHashes};
 use comity_proto::pb::{self, federation_client::FederationClient};
 use comity_proto::witness::{cosigners, WitnessKey, WitnessVerifier};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, Mutex};
 use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
 use crate::error::Error;
+use crate::log::{read_json, write_durably, LogOpenError};
 use crate::registry::{now, Registry};
 use crate::store::Evidence;
 
@@ -34,19 +38,110 @@ pub struct Witness {
     registry: Registry,
     /// Log keys of the mirrored logs, by origin.
     logs: HashMap<String, LogVerifier>,
-    /// One cosignature at a time, so "the last one cosigned" is well defined.
-    lock: Mutex<()>,
+    /// What the key last cosigned per log, kept next to it; one cosignature at a time, so
+    /// "the last one cosigned" is well defined.
+    cosigned: Mutex<CosignedRecord>,
+}
+
+/// The last checkpoint a witness key cosigned of one log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cosigned {
+    pub size: u64,
+    /// Hex root hash.
+    pub root: String,
+}
+
+/// Where the witness key's cosigned record lives: next to the key file.
+pub fn last_cosigned_path(witness_key_path: &Path) -> PathBuf {
+    let mut name = witness_key_path.as_os_str().to_owned();
+    name.push(".cosigned");
+    PathBuf::from(name)
+}
+
+/// The `.cosigned` file of a witness key (JSON, origin -> size and root), and what it holds.
+#[derive(Debug)]
+pub struct CosignedRecord {
+    path: PathBuf,
+    logs: BTreeMap<String, Cosigned>,
+}
+
+impl CosignedRecord {
+    /// Reads the record next to the witness key at `witness_key_path` (none yet is fine).
+    pub fn next_to_key(witness_key_path: &Path) -> Result<Self, LogOpenError> {
+        let path = last_cosigned_path(witness_key_path);
+        let logs = read_json(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?.unwrap_or_default();
+        Ok(Self { path, logs })
+    }
+
+    /// What the key last cosigned of `origin`.
+    pub fn last(&self, origin: &str) -> Option<&Cosigned> {
+        self.logs.get(origin)
+    }
+
+    /// Why `asked` must not be cosigned, given what the key cosigned of its log before: a
+    /// smaller checkpoint, another root at the same size, or a larger one whose tree (this
+    /// node's verified mirror, `log`) does not extend the one cosigned.
+    pub fn check(&self, asked: &SignedCheckpoint, log: &impl StoredHashes) -> Result<(), String> {
+        let Some(last) = self.logs.get(&asked.origin) else { return Ok(()) };
+        let refuse = |why: &str| {
+            Err(format!(
+                "checkpoint of {} at size {} {why} the one this witness key last cosigned (size {}, root {}; recorded in {})",
+                asked.origin,
+                asked.size,
+                last.size,
+                last.root,
+                self.path.display()
+            ))
+        };
+        if asked.size < last.size {
+            return refuse("is older than");
+        }
+        let root = if asked.size == last.size { asked.root } else { tree_root(last.size, log)? };
+        if hex::encode(root) != last.root {
+            return refuse("is not consistent with");
+        }
+        Ok(())
+    }
+
+    /// Records `cp` durably as the last cosigned checkpoint of its log (never moving back).
+    pub fn record(&mut self, cp: &SignedCheckpoint) -> std::io::Result<()> {
+        let Some((logs, bytes)) = self.with(cp) else { return Ok(()) };
+        write_durably(&self.path, &bytes)?;
+        self.logs = logs;
+        Ok(())
+    }
+
+    /// [`Self::record`] off the async runtime's threads (it waits for the disk).
+    async fn record_async(&mut self, cp: &SignedCheckpoint) -> std::io::Result<()> {
+        let Some((logs, bytes)) = self.with(cp) else { return Ok(()) };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_durably(&path, &bytes)).await.map_err(std::io::Error::other)??;
+        self.logs = logs;
+        Ok(())
+    }
+
+    /// The record with `cp` in it and its file's bytes, or `None` when it holds a larger one.
+    fn with(&self, cp: &SignedCheckpoint) -> Option<(BTreeMap<String, Cosigned>, Vec<u8>)> {
+        if self.logs.get(&cp.origin).is_some_and(|last| last.size > cp.size) {
+            return None;
+        }
+        let mut logs = self.logs.clone();
+        logs.insert(cp.origin.clone(), Cosigned { size: cp.size, root: hex::encode(cp.root) });
+        let bytes = serde_json::to_vec_pretty(&logs).expect("serialises");
+        Some((logs, bytes))
+    }
 }
 
 impl Witness {
-    /// A witness with `key` for the logs of `peers`.
-    pub fn new(key: WitnessKey, registry: Registry, peers: &[PeerConfig]) -> Self {
+    /// A witness with `key` (and its record of what it cosigned) for the logs of `peers`.
+    pub fn new(key: WitnessKey, cosigned: CosignedRecord, registry: Registry, peers: &[PeerConfig]) -> Self {
         let logs = peers
             .iter()
             .filter_map(|p| p.log_key.parse::<LogVerifier>().ok())
             .map(|v| (v.name().to_string(), v))
             .collect();
-        Self { key, registry, logs, lock: Mutex::new(()) }
+        Self { key, registry, logs, cosigned: Mutex::new(cosigned) }
     }
 
     /// The witness's public key.
@@ -70,7 +165,7 @@ impl Witness {
         }
         self.wait_for_mirror(origin, asked.size).await?;
 
-        let _one_at_a_time = self.lock.lock().await;
+        let mut cosigned = self.cosigned.lock().await;
         let held_note = log.checkpoint()?.ok_or_else(|| Error::Unavailable(format!("no checkpoint of {origin} held yet")))?;
         let held = verifier.verify_checkpoint(&held_note).map_err(|e| Error::Internal(format!("held checkpoint of {origin}: {e}")))?;
         if held.size > asked.size {
@@ -95,9 +190,12 @@ impl Witness {
                 )));
             }
         }
+        // The record next to the key wins over the store's, which may have been deleted or cut.
+        cosigned.check(&asked, &log).map_err(Error::FailedPrecondition)?;
         let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
-        // Durable before it leaves this node.
+        // Durable, in the store and next to the key, before it leaves this node.
         self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
+        cosigned.record_async(&asked).await.map_err(|e| Error::Unavailable(format!("cannot record the cosignature in {}: {e}; it is not given, ask again", cosigned.path.display())))?;
         tracing::debug!(%origin, size = asked.size, "cosigned");
         Ok(line)
     }
@@ -207,5 +305,68 @@ pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<
                 tracing::warn!(error = %e, "cannot store cosignatures");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comity_proto::log::{LogKey, MemoryHashes};
+
+    const ORIGIN: &str = "registry.peer.example/log";
+
+    fn tree(leaves: &[u8]) -> MemoryHashes {
+        let mut hashes = MemoryHashes::default();
+        for leaf in leaves {
+            hashes.append(&[*leaf; 32]);
+        }
+        hashes
+    }
+
+    fn checkpoint(hashes: &MemoryHashes, size: u64) -> SignedCheckpoint {
+        let key = LogKey::from_seed(ORIGIN, &[3; 32]).unwrap();
+        let note = key.sign_checkpoint(size, &tree_root(size, hashes).unwrap(), &comity_proto::licence_map::EMPTY_HASH, 1_700_000_000).unwrap();
+        key.verifier().verify_checkpoint(&note).unwrap()
+    }
+
+    #[test]
+    fn the_cosigned_record_next_to_the_key_refuses_what_contradicts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("witness.key");
+        let log = tree(&[1, 2, 3, 4, 5]);
+        let mut record = CosignedRecord::next_to_key(&key_path).unwrap();
+        assert_eq!(record.last(ORIGIN), None);
+        record.check(&checkpoint(&log, 4), &log).unwrap();
+        record.record(&checkpoint(&log, 4)).unwrap();
+
+        // The store's record is gone (a deleted or cut store): the file alone still rules.
+        let record = CosignedRecord::next_to_key(&key_path).unwrap();
+        assert_eq!(record.last(ORIGIN), Some(&Cosigned { size: 4, root: hex::encode(tree_root(4, &log).unwrap()) }));
+        let smaller = record.check(&checkpoint(&log, 3), &log).unwrap_err();
+        assert!(smaller.contains("is older than the one this witness key last cosigned (size 4"), "{smaller}");
+        let forked = tree(&[1, 2, 9, 4, 5]);
+        let same_size = record.check(&checkpoint(&forked, 4), &forked).unwrap_err();
+        assert!(same_size.contains("is not consistent with"), "{same_size}");
+        let larger_forked = record.check(&checkpoint(&forked, 5), &forked).unwrap_err();
+        assert!(larger_forked.contains("is not consistent with"), "{larger_forked}");
+        record.check(&checkpoint(&log, 4), &log).expect("the same checkpoint again is fine");
+        record.check(&checkpoint(&log, 5), &log).expect("an extension is fine");
+    }
+
+    #[test]
+    fn the_cosigned_record_never_moves_back_and_keeps_other_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("witness.key");
+        let log = tree(&[1, 2, 3]);
+        let mut record = CosignedRecord::next_to_key(&key_path).unwrap();
+        record.record(&checkpoint(&log, 3)).unwrap();
+        record.record(&checkpoint(&log, 2)).unwrap();
+        let other_key = LogKey::from_seed("other.example/log", &[4; 32]).unwrap();
+        let other = other_key.verifier().verify_checkpoint(&other_key.sign_checkpoint(0, &comity_proto::log::EMPTY_ROOT, &comity_proto::licence_map::EMPTY_HASH, 1).unwrap()).unwrap();
+        record.record(&other).unwrap();
+        let text = std::fs::read_to_string(last_cosigned_path(&key_path)).unwrap();
+        let logs: BTreeMap<String, Cosigned> = serde_json::from_str(&text).unwrap();
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[ORIGIN].size, 3);
     }
 }

@@ -171,9 +171,11 @@ async fn audit_follows_growth_and_catches_a_rewritten_history() {
     let (report, state) = audit(&mut client, Some(&state), None, &keys).await.unwrap();
     assert_eq!((report.old_size, report.checkpoint.size), (4, 7));
 
-    // The operator wipes the store and re-logs different history under the same origin and key.
+    // The operator wipes the store and re-logs different history under the same origin and key
+    // (removing the key's last signed record too, which an honest node refuses to start without).
     node.stop().await;
     std::fs::remove_dir_all(node.config().store_dir()).unwrap();
+    std::fs::remove_file(comity_node::log::last_signed_path(&node.config().log_key_path())).unwrap();
     node.start_again().await.unwrap();
     let mut client = node.client().await;
     publish_grants(&node, &mut client, "DE-2026-NEW", 9).await;
@@ -183,6 +185,7 @@ async fn audit_follows_growth_and_catches_a_rewritten_history() {
     // A shorter rewritten log, and one of equal size with another root.
     node.stop().await;
     std::fs::remove_dir_all(node.config().store_dir()).unwrap();
+    std::fs::remove_file(comity_node::log::last_signed_path(&node.config().log_key_path())).unwrap();
     node.start_again().await.unwrap();
     let mut client = node.client().await;
     publish_grants(&node, &mut client, "DE-2026-SHORT", 2).await;

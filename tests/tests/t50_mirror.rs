@@ -178,12 +178,14 @@ async fn publish_and_mirror(a: &TestNode, b: &TestNode, n: usize, prefix: &str) 
     .await;
 }
 
-/// A restarts with a wiped store but the same origin, key and port, and logs other history.
+/// A restarts with a wiped store but the same origin, key and port, and logs other history
+/// (its operator removes the key's last signed record too, which an honest node keeps).
 /// B is stopped meanwhile, so it sees only the finished rewrite (not the empty log on the way).
 async fn rewrite_history(a: &mut TestNode, b: &mut TestNode, entries: usize, prefix: &str) {
     b.stop().await;
     a.stop().await;
     std::fs::remove_dir_all(a.config().store_dir()).unwrap();
+    std::fs::remove_file(comity_node::log::last_signed_path(&a.config().log_key_path())).unwrap();
     a.start_again().await.unwrap();
     let mut at_a = a.client().await;
     for i in 0..entries {

@@ -193,10 +193,13 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
 
     // B already holds the first 4 entries of A's log, from a shorter file: a node with A's log
     // key that logs A's first 4 entries signs the same tree at size 4.
+    // (A copy of the key without its last signed record, which would refuse an empty store.)
     let prefix = tmp.path().join("prefix.log");
+    let a4_key = tmp.path().join("a4-log.key");
+    std::fs::copy(a.config().log_key_path(), &a4_key).unwrap();
     let a4 = TestNode::start_with(&[], |c| {
         c.origin = ORIGIN.into();
-        c.log_key_file = Some(a.config().log_key_path());
+        c.log_key_file = Some(a4_key);
         c.authorities = vec![a.authority(BAFA)];
     })
     .await;
@@ -252,10 +255,12 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
     cases.push(("an edited checkpoint", edited, "the file's checkpoint"));
 
     // A history B cannot reconcile with what it holds: signed with A's log key by a node that
-    // logged other decisions.
+    // logged other decisions (a copy of the key without its last signed record).
+    let stolen_key = tmp.path().join("a-log.key");
+    std::fs::copy(a.config().log_key_path(), &stolen_key).unwrap();
     let forked = TestNode::start_with(&[BAFA], |c| {
         c.origin = ORIGIN.into();
-        c.log_key_file = Some(a.config().log_key_path());
+        c.log_key_file = Some(stolen_key);
     })
     .await;
     publish(&forked, "DE-2026-OTHER", 6).await;
