@@ -723,9 +723,6 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             let d = decision.decision();
             // Published now, so it enters the log now: a key compromised by now is refused.
             let logged_at = if job.restoring { i64::MIN } else { now() };
-            if !job.restoring {
-                decided_by_log_time(d.decided_at, logged_at)?;
-            }
             if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }
@@ -739,9 +736,6 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         Checked::Restricted { restricted, body, signers } => {
             let r = restricted.restricted();
             let logged_at = if job.restoring { i64::MIN } else { now() };
-            if !job.restoring {
-                decided_by_log_time(r.decided_at, logged_at)?;
-            }
             if let Signers::Refused(reason) = state.trust.standing(&r.authority, state.key_set(&r.authority).as_deref(), signers, r.decided_at, logged_at) {
                 return Err(Error::PermissionDenied(reason));
             }
@@ -799,20 +793,6 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         }
     }
     Ok(Staged { id, already_present: false, licence, index, leaf })
-}
-
-/// A decision cannot be dated after the time the log takes it (beyond the clock difference
-/// allowed between nodes): its date would otherwise be the signer's word alone.
-fn decided_by_log_time(decided_at: i64, logged_at: i64) -> Result<(), Error> {
-    if decided_at > logged_at.saturating_add(comity_proto::log::MAX_FUTURE_SECS) {
-        return Err(Error::InvalidArgument(format!(
-            "decided_at {} is later than the time this log takes the decision ({}) by more than the {} s allowed for clock differences",
-            comity_proto::authoring::format_time(decided_at),
-            comity_proto::authoring::format_time(logged_at),
-            comity_proto::log::MAX_FUTURE_SECS
-        )));
-    }
-    Ok(())
 }
 
 /// The batch's view of a licence, loaded from the store on first use.
