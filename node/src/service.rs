@@ -113,9 +113,13 @@ impl registry_server::Registry for RegistryService {
             None => withheld(&view.chain),
         };
         let openings = view.chain.iter().filter_map(crate::registry::StoredLink::opening).collect();
-        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id)?;
+        // The proof is for relying parties with a trust file; a read that cannot build it (a
+        // full disk) still answers, and such a client then refuses the answer as unproven.
+        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id)
+            .inspect_err(|e| tracing::warn!(error = %e, "GetLicence answered without its proof bundle"))
+            .ok();
         Ok(Response::new(pb::GetLicenceResponse {
-            proof: Some(proof),
+            proof,
             licence: Some(licence),
             terms: Some(terms),
             restricted: view.state.is_none(),
