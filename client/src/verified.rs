@@ -3,7 +3,7 @@
 //! ([`comity_proto::bundle::check`], which offline tokens use too), and the verdict is
 //! recomputed with the node's own rules and compared with the node's.
 
-use comity_proto::bundle::{check, judge_as_node, Bundle, BundleError, Verified};
+use comity_proto::bundle::{apply_witness_quorum, check, judge_as_node, Bundle, BundleError, Verified};
 use comity_proto::pb::{self, Verdict};
 use comity_proto::recognition::Context;
 use comity_proto::trust::TrustFile;
@@ -70,12 +70,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
             });
         }
     }
-    if let Some(why) = verified.head.quorum_unmet() {
-        if judgement.verdict == Verdict::Valid {
-            judgement.verdict = Verdict::Stale;
-        }
-        judgement.reasons.push(why);
-    }
+    apply_witness_quorum(&mut judgement, &verified.head);
     Ok(VerifiedAnswer { verified, judgement })
 }
 

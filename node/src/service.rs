@@ -115,7 +115,7 @@ impl registry_server::Registry for RegistryService {
         let openings = view.chain.iter().filter_map(crate::registry::StoredLink::opening).collect();
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
-        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id)
+        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, now())
             .inspect_err(|e| tracing::warn!(error = %e, "GetLicence answered without its proof bundle"))
             .ok();
         Ok(Response::new(pb::GetLicenceResponse {

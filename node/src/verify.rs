@@ -90,15 +90,7 @@ pub fn verify_counted(registry: &Registry, q: &Question, default_max_staleness_s
             proven.extend(cache.statement(registry, &set.id)?);
         }
     }
-    let oldest = proven.iter().map(|p| p.checkpoint_time).fold(now, i64::min);
-    let oldest = licence.head_proof.as_ref().map_or(oldest, |h| oldest.min(h.1));
-    let proof = pb::ProofBundle {
-        statements: proven.iter().map(|p| p.envelope.clone()).collect(),
-        receipts: proven.iter().map(|p| p.receipt.clone()).collect(),
-        checkpoint_age_secs: now - oldest,
-        openings: licence.openings.clone(),
-        head: licence.head_proof.as_ref().map(|h| h.0.clone()),
-    };
+    let proof = proof_bundle(&proven, &licence, now);
     let answer = pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
@@ -210,16 +202,23 @@ fn head_proof(store: &Store, logs: &mut LogViews, origin: &str, authority: &str,
 
 /// The proof bundle of a licence as GetLicence serves it: its chain and its issuer's key set
 /// with their receipts, and its head proof.
-pub fn licence_proof(registry: &Registry, authority: &str, licence_id: &str) -> Result<pb::ProofBundle, Error> {
+pub fn licence_proof(registry: &Registry, authority: &str, licence_id: &str, now: i64) -> Result<pb::ProofBundle, Error> {
     let (licence, _) = registry.verify_cache().licence(registry, authority, licence_id)?;
-    let proven: Vec<&Arc<Proven>> = licence.chain_proofs.iter().chain(&licence.key_set_proof).collect();
-    Ok(pb::ProofBundle {
+    let proven: Vec<Arc<Proven>> = licence.chain_proofs.iter().chain(&licence.key_set_proof).cloned().collect();
+    Ok(proof_bundle(&proven, &licence, now))
+}
+
+/// `proven` statements with their receipts, the licence's openings and head proof, and the
+/// age at `now` of the oldest checkpoint used.
+fn proof_bundle(proven: &[Arc<Proven>], licence: &LicenceFacts, now: i64) -> pb::ProofBundle {
+    let oldest = proven.iter().map(|p| p.checkpoint_time).chain(licence.head_proof.as_ref().map(|h| h.1)).fold(now, i64::min);
+    pb::ProofBundle {
         statements: proven.iter().map(|p| p.envelope.clone()).collect(),
         receipts: proven.iter().map(|p| p.receipt.clone()).collect(),
-        checkpoint_age_secs: 0,
+        checkpoint_age_secs: now - oldest,
         openings: licence.openings.clone(),
         head: licence.head_proof.as_ref().map(|h| h.0.clone()),
-    })
+    }
 }
 
 /// Statement `id` with its receipt, if the store holds it.

@@ -307,13 +307,19 @@ pub fn wire_head_proof(origin: &str, note: &str, authority: &str, licence_id: &s
 /// quorum: a checkpoint without it makes a VALID answer STALE, saying why.
 pub fn judge_verified(question: &Question, verified: &Verified, now: i64, default_max_staleness_secs: u64) -> Judgement {
     let mut judgement = judge_as_node(question, verified, now, default_max_staleness_secs);
-    if let Some(why) = verified.head.quorum_unmet() {
+    apply_witness_quorum(&mut judgement, &verified.head);
+    judgement
+}
+
+/// The relying party's witness policy on a judgement: without the quorum a VALID answer is
+/// STALE, and the reasons say why.
+pub fn apply_witness_quorum(judgement: &mut Judgement, head: &ProvenHead) {
+    if let Some(why) = head.quorum_unmet() {
         if judgement.verdict == pb::Verdict::Valid {
             judgement.verdict = pb::Verdict::Stale;
         }
         judgement.reasons.push(why);
     }
-    judgement
 }
 
 /// Judges `question` on what `verified` proves with the node's own rules (no witness quorum:

@@ -209,7 +209,7 @@ pub fn update(source: &(impl NodeSource + ?Sized), changes: &[(MapKey, Head)]) -
         latest.insert(*key, *head);
     }
     let mut sorted: Vec<(MapKey, Head)> = latest.into_iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_unstable_by_key(|(key, _)| *key);
     let mut writes = Vec::new();
     let root = source.node(&Path::ROOT)?;
     let hash = update_at(source, Path::ROOT, root, &sorted, &mut writes)?;
@@ -414,7 +414,7 @@ pub fn root_of(leaves: &HashMap<MapKey, Head>) -> TreeHash {
         }
     }
     let mut sorted: Vec<(MapKey, Head)> = leaves.iter().map(|(k, h)| (*k, *h)).collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_unstable_by_key(|(key, _)| *key);
     subtree(&sorted, 0)
 }
 

@@ -114,7 +114,7 @@ fn main() {
     let build = start.elapsed();
     row(&format!("build a {n}-licence stored map (update + put_map_nodes + commit, batches of {BUILD_BATCH})"), format!("{:.1} s ({} per licence)", build.as_secs_f64(), per_op(build, n)));
     let built_size = store.size_on_disk().unwrap();
-    row(&format!("sled node writes for the build ({} per licence)", format!("{:.2}", built_nodes as f64 / n as f64)), built_nodes);
+    row(&format!("sled node writes for the build ({:.2} per licence)", built_nodes as f64 / n as f64), built_nodes);
     row(&format!("store size on disk: empty / with the {n}-licence map"), format!("{:.1} MB / {:.1} MB", empty_size as f64 / 1e6, built_size as f64 / 1e6));
 
     // Warm reads (sled settles after a bulk load), as the log bench does.
