@@ -103,7 +103,7 @@ pub fn summary(verified: &Verified, now: i64) -> String {
     let witnesses = if verified.head.quorum == 0 {
         format!("{} witness cosignature(s), no quorum required", verified.head.cosigners.len())
     } else {
-        format!("witnesses {}/{} required", verified.head.cosigners.len(), verified.head.quorum)
+        format!("{} witness cosignature(s), {} required", verified.head.cosigners.len(), verified.head.quorum)
     };
     format!(
         "verified: {} decision(s) signed by keys the trust file vouches for, each logged; {head} in {} at size {} (signed {}, {} s ago); {witnesses}",
