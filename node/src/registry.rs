@@ -620,7 +620,8 @@ fn writer_loop(
         let mut committed = if !writes {
             Ok(())
         } else if state.log_size > old_size && note.is_none() {
-            Err("log root unavailable".to_string())
+            // A store that failed a write can fail the root's reads too: its reason says more.
+            Err(store.failed().map_or_else(|| "log root unavailable".to_string(), |reason| crate::store::StoreError::Failed(reason.to_string()).to_string()))
         } else {
             store.commit(state.batch).map_err(|e| e.to_string())
         };
