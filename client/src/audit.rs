@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use comity_proto::authoring::format_time;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map::{self, Head, MemoryMap};
 use comity_proto::witness::{cosigners, WitnessVerifier};
-use comity_proto::log::{leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
+use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
 use comity_proto::pb::statement::Kind;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
@@ -315,6 +316,8 @@ pub async fn audit(
         // Each authority's keys, made again when a key set of it comes into force.
         let mut rings: HashMap<String, Arc<KeyRing>> = HashMap::new();
         let mut next = old_size;
+        // Entries before this run's were checked in order by an earlier run.
+        let mut last_logged_at = i64::MIN;
         while next < checkpoint.size {
             let upto = checkpoint.size.min(next + PAGE);
             // In log order: parse, check each key set, note the keys each other statement may be
@@ -341,7 +344,20 @@ pub async fn audit(
                         break;
                     }
                 };
-                frontier.push(leaf_hash(envelope.bytes()));
+                // Log times never fall and never pass the checkpoint; a decision is never dated
+                // after its log time (beyond the clock allowance).
+                if entry.logged_at < last_logged_at || entry.logged_at > checkpoint.time {
+                    failed = Some(bad(format!("log time {} is before the previous entry's or after the checkpoint's ({})", format_time(entry.logged_at), format_time(checkpoint.time))));
+                    break;
+                }
+                last_logged_at = entry.logged_at;
+                if let Some(dated) = statement_date(&envelope) {
+                    if let Err(e) = check_dated_by_log_time(dated, entry.logged_at) {
+                        failed = Some(bad(e));
+                        break;
+                    }
+                }
+                frontier.push(entry_leaf_hash(entry.logged_at, envelope.bytes()));
                 envelopes.push((entry.index, envelope));
             }
             licence_map.apply(&envelopes.iter().filter_map(|(_, e)| licence_map::change_of(e)).collect::<Vec<_>>());
@@ -409,3 +425,14 @@ async fn check_witnessed(client: &mut Client, verifier: &LogVerifier, note: &str
     Ok((cosigned.size, names))
 }
 
+
+/// The date a statement's signer wrote on it: a decision's (public face's) `decided_at`, an
+/// agreement's `issued_at`; none for a key set.
+fn statement_date(envelope: &Envelope) -> Option<i64> {
+    match envelope.statement() {
+        Kind::Decision(d) => Some(d.decided_at),
+        Kind::RestrictedDecision(r) => Some(r.decided_at),
+        Kind::Agreement(a) => Some(a.issued_at),
+        Kind::KeySet(_) => None,
+    }
+}

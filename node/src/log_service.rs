@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 
-use comity_proto::log::{leaf_hash, prove_consistency, prove_inclusion, LogVerifier};
+use comity_proto::log::{entry_leaf_hash, prove_consistency, prove_inclusion, LogVerifier};
 use comity_proto::pb::{self, get_inclusion_proof_request::Entry, log_server};
 use comity_proto::statement::StatementId;
 use tokio::sync::mpsc;
@@ -168,7 +168,8 @@ impl log_server::Log for LogService {
         Ok(Response::new(pb::GetInclusionProofResponse {
             index,
             tree_size,
-            leaf_hash: leaf_hash(&entry.envelope).to_vec(),
+            leaf_hash: entry_leaf_hash(entry.logged_at, &entry.envelope).to_vec(),
+            logged_at: entry.logged_at,
             hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
         }))
     }
@@ -198,5 +199,6 @@ impl log_server::Log for LogService {
 fn read_entry(store: &Store, origin: &str, index: u64) -> Result<pb::LogEntry, Status> {
     let id = store.log(origin).entry(index).map_err(Error::from)?.ok_or_else(|| internal(format!("log entry {index} missing")))?;
     let envelope = store.statement(&id).map_err(Error::from)?.ok_or_else(|| internal(format!("statement {id} of log entry {index} missing")))?;
-    Ok(pb::LogEntry { index, envelope })
+    let logged_at = store.log(origin).entered_at(index).map_err(Error::from)?.ok_or_else(|| internal(format!("log time of entry {index} missing")))?;
+    Ok(pb::LogEntry { index, envelope, logged_at })
 }

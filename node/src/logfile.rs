@@ -1,6 +1,7 @@
 //! The log export file format (`comity-node export` writes it, `comity-node import` reads it):
-//! a magic line, a length-prefixed [`pb::LogExportHeader`], then every entry's envelope bytes,
-//! length-prefixed, exactly as logged. `proto/comity/v1/export.proto` documents the layout.
+//! a magic line, a length-prefixed [`pb::LogExportHeader`], then every log entry (its log time
+//! then its envelope bytes, [`comity_proto::log::entry_bytes`]), length-prefixed, exactly as
+//! logged. `proto/comity/v1/export.proto` documents the layout.
 //!
 //! A file is untrusted input: every length is bounded before anything is allocated, a file cut
 //! short or with bytes after its last entry is refused, and nothing here checks signatures or
@@ -16,8 +17,10 @@ use prost::Message;
 pub const MAGIC: &[u8] = b"comity-log-export\n";
 /// The header's `format` field.
 pub const FORMAT: &str = "comity-log-export";
-/// The layout version this binary writes and reads.
-pub const VERSION: u32 = 1;
+/// The layout version this binary writes and reads (2: entries carry their log time).
+pub const VERSION: u32 = 2;
+/// Largest entry: its log time and the largest envelope.
+pub const MAX_ENTRY_BYTES: usize = 8 + MAX_ENVELOPE_BYTES;
 /// Largest header accepted: a checkpoint note with its cosignatures is a few KiB.
 pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
 
@@ -30,8 +33,10 @@ pub enum LogFileError {
     UnsupportedVersion { format: String, version: u32 },
     #[error("log export header: {0}")]
     Header(String),
-    #[error("entry {index} claims {len} bytes, more than an envelope may have ({MAX_ENVELOPE_BYTES})")]
+    #[error("entry {index} claims {len} bytes, more than a log entry may have ({MAX_ENTRY_BYTES})")]
     OversizedEntry { index: u64, len: u32 },
+    #[error("entry {index} is {len} bytes, shorter than its 8-byte log time")]
+    ShortEntry { index: u64, len: u32 },
     #[error("the file ends in entry {index} of its {expected}: it was cut short")]
     Truncated { index: u64, expected: u64 },
     #[error("bytes follow the last of the file's {expected} entries: it was altered")]
@@ -63,12 +68,12 @@ impl<W: Write> LogFileWriter<W> {
         Ok(writer)
     }
 
-    /// Appends the next entry's envelope, byte for byte.
-    pub fn entry(&mut self, envelope: &[u8]) -> io::Result<()> {
+    /// Appends the next entry: its log time and its envelope, byte for byte.
+    pub fn entry(&mut self, logged_at: i64, envelope: &[u8]) -> io::Result<()> {
         if envelope.len() > MAX_ENVELOPE_BYTES {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("an envelope of {} bytes is larger than any valid one", envelope.len())));
         }
-        self.frame(envelope)
+        self.frame(&comity_proto::log::entry_bytes(logged_at, envelope))
     }
 
     fn frame(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -128,7 +133,8 @@ impl<R: Read> LogFileReader<R> {
 
     /// The next of `expected` entries (the checkpoint's size), or `None` after the last one,
     /// once the end of the file is reached right there.
-    pub fn next_entry(&mut self, expected: u64) -> Result<Option<Vec<u8>>, LogFileError> {
+    /// Each entry is its log time and its envelope bytes.
+    pub fn next_entry(&mut self, expected: u64) -> Result<Option<(i64, Vec<u8>)>, LogFileError> {
         let index = self.read;
         if index == expected {
             let mut probe = [0u8; 1];
@@ -139,12 +145,17 @@ impl<R: Read> LogFileReader<R> {
         }
         let truncated = |e: io::Error| if e.kind() == io::ErrorKind::UnexpectedEof { LogFileError::Truncated { index, expected } } else { LogFileError::Io(e) };
         let len = self.length().map_err(truncated)?.ok_or_else(|| truncated(io::ErrorKind::UnexpectedEof.into()))?;
-        if len as usize > MAX_ENVELOPE_BYTES {
+        if len as usize > MAX_ENTRY_BYTES {
             return Err(LogFileError::OversizedEntry { index, len });
         }
-        let envelope = self.exactly(len).map_err(truncated)?;
+        if len < 8 {
+            return Err(LogFileError::ShortEntry { index, len });
+        }
+        let mut entry = self.exactly(len).map_err(truncated)?;
+        let envelope = entry.split_off(8);
+        let logged_at = i64::from_be_bytes(entry.try_into().expect("8 bytes checked above"));
         self.read += 1;
-        Ok(Some(envelope))
+        Ok(Some((logged_at, envelope)))
     }
 
     /// Entries read so far.
@@ -189,8 +200,8 @@ mod tests {
 
     fn file(entries: &[&[u8]]) -> Vec<u8> {
         let mut w = LogFileWriter::start(Vec::new(), "o.example/log", "note", "http://x", 7).unwrap();
-        for e in entries {
-            w.entry(e).unwrap();
+        for (i, e) in entries.iter().enumerate() {
+            w.entry(1_700_000_000 + i as i64, e).unwrap();
         }
         w.finish().unwrap()
     }
@@ -198,7 +209,8 @@ mod tests {
     fn read_all(bytes: &[u8], expected: u64) -> Result<Vec<Vec<u8>>, LogFileError> {
         let (_, mut r) = LogFileReader::open(bytes)?;
         let mut out = Vec::new();
-        while let Some(e) = r.next_entry(expected)? {
+        while let Some((time, e)) = r.next_entry(expected)? {
+            assert_eq!(time, 1_700_000_000 + out.len() as i64, "each entry's log time comes back");
             out.push(e);
         }
         Ok(out)
@@ -215,7 +227,7 @@ mod tests {
     #[test]
     fn refuses_a_file_cut_short_anywhere_or_with_extra_bytes() {
         let bytes = file(&[b"first", b"second"]);
-        let header_end = bytes.len() - (4 + 5) - (4 + 6);
+        let header_end = bytes.len() - (4 + 8 + 5) - (4 + 8 + 6);
         for cut in header_end..bytes.len() {
             let err = read_all(&bytes[..cut], 2).unwrap_err();
             assert!(matches!(err, LogFileError::Truncated { .. }), "cut at {cut}: {err}");
@@ -248,6 +260,14 @@ mod tests {
         bytes.extend_from_slice(&(header.len() as u32).to_be_bytes());
         bytes.extend_from_slice(&header);
         let err = LogFileReader::open(bytes.as_slice()).err().expect("refused");
-        assert!(err.to_string().contains("version 2 is not supported"), "{err}");
+        assert!(err.to_string().contains("version 3 is not supported"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_entry_without_its_log_time() {
+        let mut bytes = file(&[]);
+        bytes.extend_from_slice(&7u32.to_be_bytes());
+        bytes.extend_from_slice(&[0; 7]);
+        assert!(matches!(read_all(&bytes, 1), Err(LogFileError::ShortEntry { index: 0, len: 7 })));
     }
 }

@@ -219,7 +219,7 @@ impl PeerMirror {
         }
         if held_note.is_none() && checkpoint.size == 0 {
             // Hold even an empty log's checkpoint, so this node can relay it.
-            let empty = Mirrored { checkpoint: checkpoint.clone(), first: 0, entries: Vec::new(), prefix_proof: None };
+            let empty = Mirrored { checkpoint: checkpoint.clone(), first: 0, entries: Vec::new(), logged_at: Vec::new(), prefix_proof: None };
             self.registry.ingest_mirrored(empty).await.map_err(|e| RoundError::Refused(e.to_string()))?;
         }
         if checkpoint.size <= have {
@@ -294,10 +294,13 @@ impl PeerMirror {
             }
             let end = checkpoint.size.min(next + self.entries_per_part);
             let mut entries = Vec::with_capacity((end - next) as usize);
+            let mut logged_at = Vec::with_capacity((end - next) as usize);
             let mut at = next;
             while at < end {
                 let upto = end.min(at + ENTRIES_PER_CALL);
-                entries.extend(self.fetch(client, at, upto).await?);
+                let (checked, times) = self.fetch(client, at, upto).await?;
+                entries.extend(checked);
+                logged_at.extend(times);
                 at = upto;
             }
             let prefix_proof = if end < checkpoint.size {
@@ -307,7 +310,7 @@ impl PeerMirror {
             } else {
                 None
             };
-            if let Err(e) = self.registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, prefix_proof }).await {
+            if let Err(e) = self.registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await {
                 // Another path to the same log (a relay, or the direct link) stored these first.
                 if self.registry.store().log(origin).size().is_ok_and(|size| size > next) {
                     tracing::debug!(path = %self.peer.id, %origin, "another path stored these entries first");
@@ -365,13 +368,14 @@ impl PeerMirror {
         Ok(own.origin == origin)
     }
 
-    /// Entries `[start, end)`, each parsed and verified.
-    async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<Vec<(Envelope, Checked)>, RoundError> {
+    /// Entries `[start, end)`, each parsed and verified, with their log times.
+    async fn fetch(&self, client: &mut LogClient<Channel>, start: u64, end: u64) -> Result<(Vec<(Envelope, Checked)>, Vec<i64>), RoundError> {
         let request = pb::GetEntriesRequest { start, end, origin: self.verifier.name().into() };
         let deadline = tokio::time::Instant::now() + self.call_timeout;
         let late = || RoundError::Connect(format!("peer did not send entries {start}..{end} within {:?}", self.call_timeout));
         let mut stream = tokio::time::timeout_at(deadline, client.get_entries(request)).await.map_err(|_| late())??.into_inner();
         let mut raw = Vec::with_capacity((end - start) as usize);
+        let mut times = Vec::with_capacity((end - start) as usize);
         // A peer that streams too much, or too slowly, is cut off: the count and the deadline bound it.
         while let Some(message) = tokio::time::timeout_at(deadline, stream.message()).await.map_err(|_| late())?? {
             for entry in message.entries {
@@ -380,12 +384,14 @@ impl PeerMirror {
                     return Err(RoundError::Refused(format!("peer sent entry {} where {index} was due", entry.index)));
                 }
                 raw.push(entry.envelope);
+                times.push(entry.logged_at);
             }
         }
         if raw.len() as u64 != end - start {
             return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", raw.len(), end - start)));
         }
-        verify_entries(&self.trust, self.verifier.name(), start, raw).await.map_err(RoundError::Refused)
+        let checked = verify_entries(&self.trust, self.verifier.name(), start, raw).await.map_err(RoundError::Refused)?;
+        Ok((checked, times))
     }
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {

@@ -74,7 +74,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
         while let Some(message) = stream.message().await? {
             for entry in message.entries {
                 anyhow::ensure!(entry.index == next, "the peer sent entry {} where {next} was due", entry.index);
-                let published = registry.restore(entry.envelope, None).await.with_context(|| format!("re-logging entry {next}"))?;
+                let published = registry.restore(entry.envelope, None, entry.logged_at).await.with_context(|| format!("re-logging entry {next}"))?;
                 anyhow::ensure!(published.receipt.index == next, "entry {next} was re-logged at {}", published.receipt.index);
                 next += 1;
             }

@@ -12,7 +12,7 @@ use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map;
-use comity_proto::log::{hashes_to_store, leaf_hash, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint, TreeHash};
+use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, hashes_to_store, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint, TreeHash};
 use comity_proto::pb;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
@@ -122,9 +122,10 @@ impl Checked {
 struct Job {
     envelope: Envelope,
     checked: Checked,
-    /// Re-logging the node's own history (recovery): it entered the log long ago, so a key
-    /// compromised since does not refuse it; verification judges it by its original log time.
-    restoring: bool,
+    /// Re-logging the node's own history (recovery): the entry's original log time. It entered
+    /// the log then, so its keys are judged at that time and a key compromised since does not
+    /// refuse it (verification judges it by that log time).
+    history: Option<i64>,
     reply: oneshot::Sender<Result<(Staged, Arc<SignedCheckpoint>), Error>>,
 }
 
@@ -135,6 +136,9 @@ pub struct Mirrored {
     /// Index of the first entry.
     pub first: u64,
     pub entries: Vec<(Envelope, Checked)>,
+    /// Each entry's log time as the peer served it, same order (bound into its leaf, so the
+    /// signed root proves it).
+    pub logged_at: Vec<i64>,
     /// For a part that stops short of the checkpoint: the peer's consistency proof from the
     /// part's end to the checkpoint, which shows the entries are that prefix of the signed tree.
     pub prefix_proof: Option<Vec<comity_proto::log::TreeHash>>,
@@ -263,17 +267,19 @@ impl Registry {
     /// restricted decision comes with its `body`, which only this node and the decision's
     /// audience will hold.
     pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<Published, Error> {
-        self.submit(envelope, body, false).await
+        self.submit(envelope, body, None).await
     }
 
-    /// Re-logs an entry of this node's own log fetched from a peer, during recovery: the same
-    /// checks as a publish, except that a key compromised since does not refuse it, and a
-    /// restricted decision may come without its body (fetched later from its audience).
-    pub async fn restore(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<Published, Error> {
-        self.submit(envelope, body, true).await
+    /// Re-logs an entry of this node's own log fetched from a peer, during recovery, at its
+    /// original log time `logged_at` (so the leaf, and the log's root, come out the same): the
+    /// same checks as a publish judged at that time, except that a key compromised since does
+    /// not refuse it, and a restricted decision may come without its body (fetched later from
+    /// its audience).
+    pub async fn restore(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>, logged_at: i64) -> Result<Published, Error> {
+        self.submit(envelope, body, Some(logged_at)).await
     }
 
-    async fn submit(&self, envelope: Vec<u8>, mut body: Option<pb::RestrictedBody>, restoring: bool) -> Result<Published, Error> {
+    async fn submit(&self, envelope: Vec<u8>, mut body: Option<pb::RestrictedBody>, history: Option<i64>) -> Result<Published, Error> {
         let envelope = Envelope::parse(envelope)?;
         if body.is_some() && !matches!(envelope.statement(), pb::statement::Kind::RestrictedDecision(_)) {
             return Err(Error::InvalidArgument("restricted_body: only a RestrictedDecision comes with a body".into()));
@@ -312,7 +318,7 @@ impl Registry {
                         let decision = restricted.open(&b).map_err(|e| Error::InvalidArgument(format!("restricted_body: {e}")))?;
                         Some((b, decision))
                     }
-                    None if restoring => None,
+                    None if history.is_some() => None,
                     None => {
                         return Err(Error::InvalidArgument(
                             "restricted_body: a restricted decision is published with its body, which this node checks against the licence rules".into(),
@@ -323,7 +329,7 @@ impl Registry {
             }
         };
 
-        let (staged, checkpoint) = self.ask(|reply| Work::Publish(Box::new(Job { envelope, checked, restoring, reply }))).await?;
+        let (staged, checkpoint) = self.ask(|reply| Work::Publish(Box::new(Job { envelope, checked, history, reply }))).await?;
         // The proof is built here rather than on the writer thread, which every publish shares.
         receipt_for(&self.store, &checkpoint, staged)
     }
@@ -484,8 +490,14 @@ struct BatchState<'a> {
     origin: &'a str,
     /// Log size including the entries staged so far.
     log_size: u64,
-    /// Log index of each statement staged in this batch.
-    staged_index: HashMap<StatementId, u64>,
+    /// Log index and log time of each statement staged in this batch.
+    staged_index: HashMap<StatementId, (u64, i64)>,
+    /// The log time of this batch's new entries.
+    time: i64,
+    /// Log time of the last entry staged (or stored before the batch): log times never fall.
+    last_time: i64,
+    /// Log times of the staged entries as runs: (log size at the run's end, time).
+    time_runs: Vec<(u64, i64)>,
     /// Key sets staged in this batch, by authority: in force for the rest of the batch.
     key_sets: HashMap<String, KeySetView>,
     /// Versions of agreements staged in this batch.
@@ -498,6 +510,15 @@ struct BatchState<'a> {
 }
 
 impl BatchState<'_> {
+    /// Records that the entry at `index` entered the log at `time`.
+    fn note_time(&mut self, index: u64, time: i64) {
+        match self.time_runs.last_mut() {
+            Some((end, t)) if *t == time => *end = index + 1,
+            _ => self.time_runs.push((index + 1, time)),
+        }
+        self.last_time = time;
+    }
+
     /// The key set in force for `authority` at this point of the batch.
     fn key_set(&self, authority: &str) -> Option<std::borrow::Cow<'_, KeySetView>> {
         match self.key_sets.get(authority) {
@@ -514,6 +535,7 @@ struct Staged {
     licence: Option<LicenceState>,
     index: u64,
     leaf: [u8; 32],
+    logged_at: i64,
 }
 
 fn writer_loop(
@@ -577,6 +599,22 @@ fn writer_loop(
         }
 
         let old_size = log.latest().size;
+        let last_time = match old_size.checked_sub(1).map(|last| store.log(&origin).entered_at(last)) {
+            Some(Ok(Some(t))) => t,
+            None => i64::MIN,
+            Some(Ok(None)) => {
+                tracing::error!(size = old_size, "the log time of the last entry is missing; nothing in this batch is committed");
+                fail_jobs(jobs, "the log time of the last entry is missing from the store");
+                continue;
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the log time of the last entry; nothing in this batch is committed");
+                fail_jobs(jobs, &e.to_string());
+                continue;
+            }
+        };
+        // Log times never fall, even if the clock does.
+        let time = now().max(log.latest().time).max(last_time);
         let mut state = BatchState {
             batch: WriteBatch::default(),
             licences: HashMap::new(),
@@ -584,6 +622,9 @@ fn writer_loop(
             origin: &origin,
             log_size: old_size,
             staged_index: HashMap::new(),
+            time,
+            last_time,
+            time_runs: Vec::new(),
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
             new_agreements: Vec::new(),
@@ -605,11 +646,11 @@ fn writer_loop(
         if state.log_size > old_size || stale {
             match tree_root(state.log_size, &state.overlay).and_then(|root| Ok((root, stage_map(&store, &mut state, log.latest().map_root)?))) {
                 Ok((root, map_root)) => {
-                    let time = now();
-                    let signed = log.sign(state.log_size, &root, &map_root, time);
+                    // Never before the log time of an entry it covers.
+                    let signed = log.sign(state.log_size, &root, &map_root, state.time.max(state.last_time));
                     state.batch.put_checkpoint(&origin, state.log_size, &signed);
-                    if state.log_size > old_size {
-                        state.batch.put_log_time(&origin, state.log_size, time);
+                    for (end, t) in state.time_runs.drain(..) {
+                        state.batch.put_log_time(&origin, end, t);
                     }
                     note = Some(signed);
                     writes = true;
@@ -666,6 +707,13 @@ fn writer_loop(
     }
 }
 
+/// Answers every job of a batch that cannot be staged with `reason`.
+fn fail_jobs(jobs: Vec<Job>, reason: &str) {
+    for job in jobs {
+        let _ = job.reply.send(Err(Error::Unavailable(format!("the store cannot be read, the decision is not acknowledged: {reason}"))));
+    }
+}
+
 /// Applies the batch's licence heads to the own log's licence-state map, staging the changed
 /// nodes at the batch's log size. Returns the map root to sign (`current` when nothing changed).
 fn stage_map(store: &Store, state: &mut BatchState<'_>, current: TreeHash) -> Result<TreeHash, String> {
@@ -691,6 +739,7 @@ fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<P
             leaf_hash: staged.leaf.to_vec().into(),
             checkpoint: cp.note.clone(),
             inclusion_proof: comity_proto::log::wire_proof(&proof),
+            logged_at: staged.logged_at,
         },
     })
 }
@@ -699,12 +748,18 @@ fn receipt_for(store: &Store, cp: &SignedCheckpoint, staged: Staged) -> Result<P
 /// writes, including its log append.
 fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged, Error> {
     let id = job.envelope.id();
-    let leaf = leaf_hash(job.envelope.bytes());
-    let known_index = match state.staged_index.get(&id) {
-        Some(i) => Some(*i),
-        None => store.log_index_of(&id)?,
+    let known = match state.staged_index.get(&id) {
+        Some(known) => Some(*known),
+        None => match store.log_index_of(&id)? {
+            None => None,
+            Some(index) => {
+                let logged_at = store.log(state.origin).entered_at(index)?.ok_or_else(|| stored_corrupt(format!("log time of entry {index} missing")))?;
+                Some((index, logged_at))
+            }
+        },
     };
-    if let Some(index) = known_index {
+    if let Some((index, logged_at)) = known {
+        let leaf = entry_leaf_hash(logged_at, job.envelope.bytes());
         let licence = match &job.checked {
             Checked::Decision { decision, .. } => {
                 let d = decision.decision();
@@ -717,16 +772,39 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             }
             Checked::KeySet(_) | Checked::Agreement { .. } => None,
         };
-        return Ok(Staged { id, already_present: true, licence, index, leaf });
+        return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
     }
+    let logged_at = match job.history {
+        None => state.time,
+        Some(t) if t < state.last_time => {
+            return Err(Error::InvalidArgument(format!(
+                "re-logged entry {} has log time {}, before the previous entry's {}: log times never fall",
+                state.log_size,
+                comity_proto::authoring::format_time(t),
+                comity_proto::authoring::format_time(state.last_time)
+            )))
+        }
+        Some(t) => t,
+    };
+    // A statement is never dated after its log time; its keys are judged at the log time, and
+    // history re-logged in recovery is not refused for a compromise declared after it was
+    // first logged.
+    let admit = |authority: &str, signers: &[VerifyingKey], dated: i64| -> Result<(), Error> {
+        comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(|e| Error::InvalidArgument(format!("the statement's date: {e}")))?;
+        let set = state.key_set(authority);
+        let judged = match job.history {
+            None => state.trust.standing(authority, set.as_deref(), signers, logged_at),
+            Some(_) => state.trust.standing_in_history(authority, set.as_deref(), signers, logged_at),
+        };
+        match judged {
+            Signers::Refused(reason) => Err(Error::PermissionDenied(reason)),
+            _ => Ok(()),
+        }
+    };
     let licence = match &job.checked {
         Checked::Decision { decision, signers } => {
             let d = decision.decision();
-            // Published now, so it enters the log now: a key compromised by now is refused.
-            let logged_at = if job.restoring { i64::MIN } else { now() };
-            if let Signers::Refused(reason) = state.trust.standing(&d.authority, state.key_set(&d.authority).as_deref(), signers, d.decided_at, logged_at) {
-                return Err(Error::PermissionDenied(reason));
-            }
+            admit(&d.authority, signers, d.decided_at)?;
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision);
             for e in &evidence {
@@ -736,10 +814,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         }
         Checked::Restricted { restricted, body, signers } => {
             let r = restricted.restricted();
-            let logged_at = if job.restoring { i64::MIN } else { now() };
-            if let Signers::Refused(reason) = state.trust.standing(&r.authority, state.key_set(&r.authority).as_deref(), signers, r.decided_at, logged_at) {
-                return Err(Error::PermissionDenied(reason));
-            }
+            admit(&r.authority, signers, r.decided_at)?;
             let mut evidence = Vec::new();
             let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref());
             for e in &evidence {
@@ -760,10 +835,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
         }
         Checked::Agreement { agreement, signers } => {
             let a = agreement.agreement();
-            let logged_at = if job.restoring { i64::MIN } else { now() };
-            if let Signers::Refused(reason) = state.trust.standing(&a.relying_authority, state.key_set(&a.relying_authority).as_deref(), signers, a.issued_at, logged_at) {
-                return Err(Error::PermissionDenied(reason));
-            }
+            admit(&a.relying_authority, signers, a.issued_at)?;
             supersedes_agreement(store, &state.staged_agreements, agreement)?;
             state.batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
             state.staged_agreements.insert(agreement_key(agreement), a.version);
@@ -773,12 +845,14 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     };
 
     let index = state.log_size;
+    let leaf = entry_leaf_hash(logged_at, job.envelope.bytes());
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
     state.overlay.stage(&hashes);
     state.batch.put_statement(&id, job.envelope.bytes(), Some(index));
     state.batch.append_log(state.origin, index, &id, &hashes);
     state.log_size += 1;
-    state.staged_index.insert(id, index);
+    state.staged_index.insert(id, (index, logged_at));
+    state.note_time(index, logged_at);
     state.map_changes.extend(licence_map::change_of(&job.envelope));
     match &job.checked {
         Checked::Decision { decision, .. } => {
@@ -793,7 +867,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             tracing::info!(authority = %r.authority, licence = %r.licence_id, version = r.version, audience = r.audience.len(), id = %id, index, "restricted decision accepted");
         }
     }
-    Ok(Staged { id, already_present: false, licence, index, leaf })
+    Ok(Staged { id, already_present: false, licence, index, leaf, logged_at })
 }
 
 /// The batch's view of a licence, loaded from the store on first use.
@@ -930,6 +1004,14 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         return Err(Error::Unavailable(format!("mirror of {} is at {size}, not {}; fetch again", m.checkpoint.origin, m.first)));
     }
     let end = m.first + m.entries.len() as u64;
+    if m.logged_at.len() != m.entries.len() {
+        return Err(Error::InvalidArgument(format!("{} log times for {} entries of {}", m.logged_at.len(), m.entries.len(), m.checkpoint.origin)));
+    }
+    let mut last_time = match m.first.checked_sub(1) {
+        None => i64::MIN,
+        Some(last) => log.entered_at(last)?.ok_or_else(|| stored_corrupt(format!("log time of entry {last} of {} missing", m.checkpoint.origin)))?,
+    };
+    let mut time_runs: Vec<(u64, i64)> = Vec::new();
     let reaches = if m.prefix_proof.is_some() { end < m.checkpoint.size && end > m.first } else { end == m.checkpoint.size };
     if !reaches {
         return Err(Error::InvalidArgument(format!("{} entries from {} do not fit the checkpoint size {}", m.entries.len(), m.first, m.checkpoint.size)));
@@ -942,26 +1024,42 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     let mut agreements = HashMap::new();
     let mut new_agreements = Vec::new();
     let mut map_changes = Vec::new();
-    for (offset, (envelope, checked)) in m.entries.iter().enumerate() {
+    for (offset, ((envelope, checked), &logged_at)) in m.entries.iter().zip(&m.logged_at).enumerate() {
         let index = m.first + offset as u64;
         let id = envelope.id();
         let refused = |reason: String| Error::InvalidArgument(format!("entry {index} of {}: {reason}", m.checkpoint.origin));
+        // The root check below proves the times are the origin's; these are its promises.
+        if logged_at < last_time || logged_at > m.checkpoint.time {
+            return Err(refused(format!(
+                "log time {} is before the previous entry's or after its checkpoint's ({})",
+                comity_proto::authoring::format_time(logged_at),
+                comity_proto::authoring::format_time(m.checkpoint.time)
+            )));
+        }
+        last_time = logged_at;
+        match time_runs.last_mut() {
+            Some((run_end, t)) if *t == logged_at => *run_end = index + 1,
+            _ => time_runs.push((index + 1, logged_at)),
+        }
         // A statement may already be here (relayed by another path): its effects are stored.
         if seen.insert(id) && store.statement(&id)?.is_none() {
             let in_force = |authority: &str| key_sets.get(authority).cloned().or_else(|| trust.key_set(authority).map(|s| (*s).clone()));
             match checked {
                 Checked::Decision { decision, signers } => {
                     let d = decision.decision();
-                    // Listing and windows are checked in log order. Compromise is not: the entry is
-                    // history either way, and verification flags or refuses it by when it was logged.
-                    if let Signers::Refused(reason) = trust.standing(&d.authority, in_force(&d.authority).as_ref(), signers, d.decided_at, i64::MIN) {
+                    // Listing and windows are checked in log order at the entry's log time.
+                    // Compromise is not: the entry is history either way, and verification flags
+                    // or refuses it by when it was logged.
+                    check_dated_by_log_time(d.decided_at, logged_at).map_err(refused)?;
+                    if let Signers::Refused(reason) = trust.standing_in_history(&d.authority, in_force(&d.authority).as_ref(), signers, logged_at) {
                         return Err(refused(reason));
                     }
                     apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
                 }
                 Checked::Restricted { restricted, signers, .. } => {
                     let r = restricted.restricted();
-                    if let Signers::Refused(reason) = trust.standing(&r.authority, in_force(&r.authority).as_ref(), signers, r.decided_at, i64::MIN) {
+                    check_dated_by_log_time(r.decided_at, logged_at).map_err(refused)?;
+                    if let Signers::Refused(reason) = trust.standing_in_history(&r.authority, in_force(&r.authority).as_ref(), signers, logged_at) {
                         return Err(refused(reason));
                     }
                     apply_restricted(store, &mut licences, &mut batch, evidence, envelope, restricted, None)?;
@@ -976,7 +1074,8 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
                 }
                 Checked::Agreement { agreement, signers } => {
                     let a = agreement.agreement();
-                    if let Signers::Refused(reason) = trust.standing(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, a.issued_at, i64::MIN) {
+                    check_dated_by_log_time(a.issued_at, logged_at).map_err(refused)?;
+                    if let Signers::Refused(reason) = trust.standing_in_history(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, logged_at) {
                         return Err(refused(reason));
                     }
                     supersedes_agreement(store, &agreements, agreement).map_err(|e| refused(e.to_string()))?;
@@ -988,11 +1087,14 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
             batch.put_statement(&id, envelope.bytes(), None);
             batch.put_mirrored_at(&id, &m.checkpoint.origin, index);
         }
-        let hashes = hashes_to_store(index, &leaf_hash(envelope.bytes()), &overlay).map_err(stored_corrupt)?;
+        let hashes = hashes_to_store(index, &entry_leaf_hash(logged_at, envelope.bytes()), &overlay).map_err(stored_corrupt)?;
         overlay.stage(&hashes);
         batch.append_log(&m.checkpoint.origin, index, &id, &hashes);
         // Every decision entry moves its licence's head in this log, relayed or not.
         map_changes.extend(licence_map::change_of(envelope));
+    }
+    for (run_end, t) in time_runs {
+        batch.put_log_time(&m.checkpoint.origin, run_end, t);
     }
     let root = tree_root(end, &overlay).map_err(stored_corrupt)?;
     let (map_root, map_nodes) = licence_map::update(&log.map(u64::MAX), &map_changes).map_err(stored_corrupt)?;
@@ -1025,7 +1127,6 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
     // Keep the log's signature and the cosignatures this node can verify, nothing else.
     let note = merge_cosignatures(&m.checkpoint.note, &[], witnesses).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &note);
-    batch.put_log_time(&m.checkpoint.origin, m.checkpoint.size, m.checkpoint.time);
     stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
     Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }))
 }

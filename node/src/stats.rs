@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use comity_proto::decision::{is_authority_id, is_milestone, CheckedDecision};
+use comity_proto::decision::{is_authority_id, is_determination, CheckedDecision};
 use comity_proto::pb;
 use comity_proto::rules::LicenceState;
 use comity_proto::statement::{Envelope, StatementId};
@@ -71,7 +71,9 @@ type GroupKey = (String, i32, i32, u32);
 struct Tally {
     decisions: u64,
     actions: BTreeMap<String, u64>,
-    /// Processing times of the group's non-milestone decisions, seconds.
+    /// Processing times of the group's determinations (grant, denial, appeal outcome), from the
+    /// application's receipt, seconds. A decision's date is bounded by its log time: the node
+    /// refuses one dated later than it enters the log (beyond the clock allowance).
     times: Vec<i64>,
     /// Decisions giving each reason code.
     reasons: BTreeMap<String, u64>,
@@ -81,7 +83,7 @@ impl Tally {
     fn add(&mut self, d: &pb::Decision, action: pb::Action) {
         self.decisions += 1;
         *self.actions.entry(action.as_str_name().to_string()).or_default() += 1;
-        if !is_milestone(action) {
+        if is_determination(action) {
             self.times.push(d.decided_at - d.application_received);
         }
         let codes: BTreeSet<&str> = d.reasons.iter().map(|r| r.code.as_str()).collect();

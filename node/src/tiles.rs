@@ -5,7 +5,8 @@
 //! - `GET /checkpoint`: the latest signed checkpoint note.
 //! - `GET /tile/<L>/<N>[.p/<W>]`: hash tiles of height 8.
 //! - `GET /tile/entries/<N>[.p/<W>]`: entry bundles, each entry a big-endian `u16` length then
-//!   the envelope bytes.
+//!   the log entry: its log time (i64 big-endian Unix seconds) and the envelope bytes; its leaf
+//!   hash is SHA-256(0x00 ‖ entry) as the spec says.
 //!
 //! Only tiles inside the committed log are served. Sizes and hashes are committed together, so
 //! reading the size first and then the data never sees a half-written tile.
@@ -222,7 +223,8 @@ fn read_hashes(log: LogRef<'_>, level: u8, id: TileId) -> Result<Vec<u8>, Failur
     Ok(hashes.concat())
 }
 
-/// An entry bundle: each envelope as a big-endian `u16` length then its bytes.
+/// An entry bundle: each log entry (its log time then its envelope,
+/// `comity_proto::log::entry_bytes`) as a big-endian `u16` length then its bytes.
 fn read_entries(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, Failure> {
     let mut bundle = Vec::new();
     for index in id.first()..id.first() + u64::from(id.width) {
@@ -234,10 +236,14 @@ fn read_entries(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, F
             .statement(&entry_id)
             .map_err(|e| Failure::Internal(e.to_string()))?
             .ok_or_else(|| Failure::Internal(format!("statement {entry_id} of log entry {index} missing")))?;
-        let len = u16::try_from(envelope.len())
-            .map_err(|_| Failure::Internal(format!("log entry {index} is {} bytes, too long for an entry bundle", envelope.len())))?;
+        let logged_at = log
+            .entered_at(index)
+            .map_err(|e| Failure::Internal(e.to_string()))?
+            .ok_or_else(|| Failure::Internal(format!("log time of entry {index} missing")))?;
+        let entry = comity_proto::log::entry_bytes(logged_at, &envelope);
+        let len = u16::try_from(entry.len()).map_err(|_| Failure::Internal(format!("log entry {index} is {} bytes, too long for an entry bundle", entry.len())))?;
         bundle.extend_from_slice(&len.to_be_bytes());
-        bundle.extend_from_slice(&envelope);
+        bundle.extend_from_slice(&entry);
     }
     Ok(bundle)
 }
@@ -289,6 +295,16 @@ mod tests {
         out
     }
 
+    /// Entry `i`'s log time.
+    fn logged_at(i: u64) -> i64 {
+        1_700_000_000 + i as i64
+    }
+
+    /// Log entry `i` as the tiles serve it: its log time, then its envelope.
+    fn entry(i: u64) -> Vec<u8> {
+        comity_proto::log::entry_bytes(logged_at(i), &envelope(i))
+    }
+
     /// Appends entries `from..to` the way the node does and commits them with a signed checkpoint.
     fn append(store: &Store, from: u64, to: u64) -> String {
         let mut overlay = Overlay { store, staged: HashMap::new() };
@@ -296,7 +312,8 @@ mod tests {
         for i in from..to {
             let env = envelope(i);
             let id = StatementId(Sha256::digest(&env).into());
-            let hashes = hashes_to_store(i, &leaf_hash(&env), &overlay).unwrap();
+            let hashes = hashes_to_store(i, &leaf_hash(&entry(i)), &overlay).unwrap();
+            batch.put_log_time(ORIGIN, i + 1, logged_at(i));
             overlay.staged.extend(hashes.iter().copied());
             batch.put_statement(&id, &env, Some(i));
             batch.append_log(ORIGIN, i, &id, &hashes);
@@ -395,7 +412,7 @@ mod tests {
         let entries: Vec<Vec<u8>> = unbundle(&full).into_iter().chain(unbundle(&partial)).collect();
         assert_eq!(entries.len() as u64, n);
         for (i, entry) in entries.iter().enumerate() {
-            assert_eq!(entry, &envelope(i as u64));
+            assert_eq!(entry, &self::entry(i as u64));
             assert_eq!(leaf_hash(entry), leaves[i].0, "leaf {i}");
         }
     }
@@ -407,13 +424,13 @@ mod tests {
         assert_eq!((status, cache.as_str()), (StatusCode::OK, IMMUTABLE));
         let entries = unbundle(&body);
         assert_eq!(entries.len(), 256);
-        assert!(entries.iter().enumerate().all(|(i, e)| *e == envelope(i as u64)));
+        assert!(entries.iter().enumerate().all(|(i, e)| *e == entry(i as u64)));
 
         let (status, cache, body) = get(&store, "/tile/entries/001.p/44").await;
         assert_eq!((status, cache.as_str()), (StatusCode::OK, NO_STORE));
         let entries = unbundle(&body);
         assert_eq!(entries.len(), 44);
-        assert!(entries.iter().enumerate().all(|(i, e)| *e == envelope(256 + i as u64)));
+        assert!(entries.iter().enumerate().all(|(i, e)| *e == entry(256 + i as u64)));
     }
 
     #[tokio::test]

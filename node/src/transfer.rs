@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use comity_proto::log::{leaf_hash, prove_consistency, stored_checkpoint_fields, tree_root, Frontier, LogVerifier, MemoryHashes, SignedCheckpoint, TreeHash};
+use comity_proto::log::{entry_leaf_hash, prove_consistency, stored_checkpoint_fields, tree_root, Frontier, LogVerifier, MemoryHashes, SignedCheckpoint, TreeHash};
 use comity_proto::pb::{self, log_client::LogClient};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::transport::Channel;
@@ -109,8 +109,8 @@ async fn write_export(node: &mut LogClient<Channel>, url: &str, note: &str, (ori
         while let Some(message) = stream.message().await.with_context(|| format!("entries {next}..{end} of {origin}"))? {
             for entry in message.entries {
                 anyhow::ensure!(entry.index == next && next < end, "the node sent entry {} where {next} was due", entry.index);
-                writer.entry(&entry.envelope).with_context(|| format!("entry {next}"))?;
-                frontier.push(leaf_hash(&entry.envelope));
+                writer.entry(entry.logged_at, &entry.envelope).with_context(|| format!("entry {next}"))?;
+                frontier.push(entry_leaf_hash(entry.logged_at, &entry.envelope));
                 next += 1;
             }
             bar.set_position(next);
@@ -207,8 +207,8 @@ fn check_entries(path: &Path, checkpoint: &SignedCheckpoint, stored: &LogRef<'_>
     let (_, mut reader) = open_file(path)?;
     let bar = progress(checkpoint.size, "checking");
     let mut hashes = MemoryHashes::default();
-    while let Some(envelope) = reader.next_entry(checkpoint.size)? {
-        hashes.append(&leaf_hash(&envelope));
+    while let Some((logged_at, envelope)) = reader.next_entry(checkpoint.size)? {
+        hashes.append(&entry_leaf_hash(logged_at, &envelope));
         if hashes.size() % 1024 == 0 {
             bar.set_position(hashes.size());
         }
@@ -257,7 +257,7 @@ async fn store_entries(
     let (origin, size) = (&checkpoint.origin, checkpoint.size);
     let (again, mut reader) = open_file(path)?;
     anyhow::ensure!(again == *header, "{} changed while it was imported; nothing imported", path.display());
-    let mut next_entry = || -> anyhow::Result<Vec<u8>> { reader.next_entry(size)?.context("the file ended early") };
+    let mut next_entry = || -> anyhow::Result<(i64, Vec<u8>)> { reader.next_entry(size)?.context("the file ended early") };
     for _ in 0..held {
         next_entry()?;
     }
@@ -269,10 +269,10 @@ async fn store_entries(
             let kept = if next > held { format!("entries {held}..{next} are stored, verified") } else { "nothing imported".into() };
             format!("importing entries {next}..{end} of {origin} ({kept})")
         };
-        let raw = (next..end).map(|_| next_entry()).collect::<anyhow::Result<Vec<_>>>().with_context(stopped)?;
+        let (logged_at, raw): (Vec<i64>, Vec<Vec<u8>>) = (next..end).map(|_| next_entry()).collect::<anyhow::Result<Vec<_>>>().with_context(stopped)?.into_iter().unzip();
         let entries = crate::mirror::verify_entries(registry.trust(), origin, next, raw).await.map_err(anyhow::Error::msg).with_context(stopped)?;
         let prefix_proof = if end < size { Some(prove_consistency(end, size, hashes).map_err(anyhow::Error::msg)?) } else { None };
-        registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, prefix_proof }).await.with_context(stopped)?;
+        registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await.with_context(stopped)?;
         next = end;
         bar.set_position(next - held);
     }

@@ -160,10 +160,23 @@ impl Trust {
         }
     }
 
-    /// How `signers` of a decision of `authority` dated `decided_at` stand, for a statement
-    /// that entered the log at `logged_at`, judged against `set` (the key set in force at that
-    /// point; `None`: the configured keys).
-    pub fn standing(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], decided_at: i64, logged_at: i64) -> Signers {
+    /// How `signers` of a statement of `authority` stand, for a statement that enters the log
+    /// at `logged_at` (now, when publishing), judged against `set` (the key set in force at
+    /// that point; `None`: the configured keys). Keys are judged at the log time, never at the
+    /// date the signer wrote (see `comity_proto::log::check_dated_by_log_time` for that date).
+    pub fn standing(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64) -> Signers {
+        self.judge_signers(authority, set, signers, logged_at, true)
+    }
+
+    /// As [`Trust::standing`] for history already logged (a mirrored entry, or the node's own
+    /// entry re-logged in recovery) at `logged_at`: a key compromised since is not a refusal
+    /// here, as the entry is history either way; verification flags or refuses it by its log
+    /// time and the compromise time.
+    pub fn standing_in_history(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64) -> Signers {
+        self.judge_signers(authority, set, signers, logged_at, false)
+    }
+
+    fn judge_signers(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64, refuse_compromised: bool) -> Signers {
         let Some(set) = set else {
             let configured = self.configured.get(authority).map(Vec::as_slice).unwrap_or_default();
             return match signers.iter().find(|k| !configured.contains(k)) {
@@ -174,11 +187,13 @@ impl Trust {
         let mut flagged = None;
         for key in signers {
             let id = comity_proto::statement::key_id(key);
-            match set.standing(key, decided_at, logged_at) {
+            let time = comity_proto::authoring::format_time;
+            match set.standing(key, logged_at) {
                 KeyStanding::Good => {}
-                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", comity_proto::authoring::format_time(since))),
-                KeyStanding::Compromised { since } => return Signers::Refused(format!("signed with key {id}, compromised since {}", comity_proto::authoring::format_time(since))),
-                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} was not valid on the decision's date {}", comity_proto::authoring::format_time(decided_at))),
+                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", time(since))),
+                KeyStanding::Compromised { since } if refuse_compromised => return Signers::Refused(format!("signed with key {id}, compromised since {}", time(since))),
+                KeyStanding::Compromised { since } => flagged = Some(format!("signed with key {id}, compromised since {}, logged at {}", time(since), time(logged_at))),
+                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} is not valid at the statement's log time {}", time(logged_at))),
                 KeyStanding::Unknown => return Signers::Refused(format!("key {id} is not in key set v{} of {authority}", set.version)),
             }
         }

@@ -144,12 +144,13 @@ fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licen
     for link in &chain {
         let (origin, index) = store.location_of(&link.id)?.ok_or_else(|| corrupt(format!("statement {} is in no log", link.id)))?;
         last_index = Some(index);
-        let logged_at = store.log(&origin).entered_at(index)?;
         if !origins.contains(&origin) {
             origins.push(origin.clone());
         }
-        chain_proofs.push(Arc::new(prove(store, logs, origin, index, link.envelope.clone())?));
-        links.push(Link { id: link.id, decision: link.decision.clone(), key_ids: link.key_ids.clone(), logged_at });
+        let proven = Arc::new(prove(store, logs, origin, index, link.envelope.clone())?);
+        // The log time its receipt proves: what every copy of the log reads.
+        links.push(Link { id: link.id, decision: link.decision.clone(), key_ids: link.key_ids.clone(), logged_at: Some(proven.receipt.logged_at) });
+        chain_proofs.push(proven);
     }
     let key_set = registry.trust().key_set(authority);
     let key_set_proof = match &key_set {
@@ -238,8 +239,10 @@ fn prove(store: &Store, logs: &mut LogViews, origin: String, index: u64, envelop
         .cloned()
         .ok_or_else(|| corrupt(format!("no checkpoint of {origin} covers entry {index}")))?;
     let hashes = prove_inclusion(size, index, &store.log(&origin)).map_err(corrupt)?;
+    let logged_at = store.log(&origin).entered_at(index)?.ok_or_else(|| corrupt(format!("log time of entry {index} of {origin} missing")))?;
     let receipt = pb::Receipt {
-        leaf_hash: comity_proto::log::leaf_hash(&envelope).to_vec().into(),
+        leaf_hash: comity_proto::log::entry_leaf_hash(logged_at, &envelope).to_vec().into(),
+        logged_at,
         origin,
         index,
         checkpoint: note,

@@ -122,12 +122,12 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refused(format!("statement {i}: {e}")))?;
         check_not_future(&checkpoint, now).map_err(|e| refused(format!("statement {i}: {e}")))?;
         let envelope = Envelope::parse(bytes.to_vec()).map_err(|e| refused(format!("statement {i}: {e}")))?;
-        envelopes.push((envelope, checkpoint));
+        envelopes.push((envelope, checkpoint, receipt.logged_at));
     }
 
     // 2. Key sets first: they vouch for the keys of everything else.
     let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
-    for (envelope, _) in &envelopes {
+    for (envelope, _, _) in &envelopes {
         if let pb::statement::Kind::KeySet(_) = envelope.statement() {
             let set = check_key_set(envelope, &roots, None).map_err(|e| refused(e.to_string()))?;
             if key_sets.get(&set.authority).is_none_or(|s| s.version < set.version) {
@@ -149,8 +149,9 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
     let mut chain: Vec<(Link, String)> = Vec::new();
     let mut agreements = Vec::new();
     let mut withheld = None;
-    for (envelope, checkpoint) in &envelopes {
-        let link = |id: StatementId, decision: pb::Decision| Link { id, decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at: Some(checkpoint.time) };
+    for (envelope, checkpoint, logged_at) in &envelopes {
+        // Judged at the log time its receipt proves, the same for every copy of the log.
+        let link = |id: StatementId, decision: pb::Decision| Link { id, decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at: Some(*logged_at) };
         match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
                 if (d.authority.as_str(), d.licence_id.as_str()) != (authority, licence_id) {
@@ -229,7 +230,7 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         }
     }
     let cosigned = cosigners(&head.checkpoint, &witnesses).into_iter().map(|(name, _)| name).collect();
-    let evidence_time = envelopes.iter().map(|(_, c)| c.time).chain([proven.checkpoint.time]).min().unwrap_or(now);
+    let evidence_time = envelopes.iter().map(|(_, c, _)| c.time).chain([proven.checkpoint.time]).min().unwrap_or(now);
     Ok(Verified {
         chain: chain.into_iter().map(|(l, _)| l).collect(),
         key_sets,

@@ -84,6 +84,13 @@ pub fn is_milestone(action: Action) -> bool {
     matches!(action, Action::ApplicationLodged | Action::InformationRequested | Action::Referred | Action::ApplicationWithdrawn)
 }
 
+/// Determinations: the decisions that end an application's or an appeal's review (grant,
+/// denial, appeal outcomes). Processing times are counted for these only, from the
+/// application's receipt.
+pub fn is_determination(action: Action) -> bool {
+    matches!(action, Action::Grant | Action::Deny | Action::AppealUpheld | Action::AppealOverturned)
+}
+
 /// Actions that must give structured reasons.
 pub fn requires_reasons(action: Action) -> bool {
     matches!(

@@ -97,7 +97,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     // A token of one statement in a one-entry log, proven against a checkpoint of the corpus key.
     let grant_envelope = sign_decision(g.clone(), &signer);
-    let leaf = crate::log::leaf_hash(&grant_envelope);
+    let leaf = crate::log::entry_leaf_hash(1_793_196_000, &grant_envelope);
     let token = pb::LicenceToken {
         format: crate::token::TOKEN_FORMAT,
         authority: "de.bafa".into(),
@@ -109,6 +109,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             leaf_hash: leaf.to_vec().into(),
             checkpoint: key.sign_checkpoint(1, &leaf, &crate::licence_map::root_of_entries([grant_envelope.as_slice()]), 1_793_196_000).expect("sign"),
             inclusion_proof: vec![],
+            logged_at: 1_793_196_000,
         }],
         head: Some(crate::bundle::wire_head_proof(
             key.verifier().name(),

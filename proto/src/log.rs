@@ -54,6 +54,46 @@ pub fn leaf_hash(entry: &[u8]) -> TreeHash {
     tlog_tiles::record_hash(entry).0
 }
 
+/// A Comity log entry's bytes: the time its origin integrated it (its log time, Unix seconds,
+/// i64 big-endian) then the statement envelope. Binding the time into the leaf gives every copy
+/// of the log (mirror, import, recovered node, token) the same provable time for the entry.
+pub fn entry_bytes(logged_at: i64, envelope: &[u8]) -> Vec<u8> {
+    [&logged_at.to_be_bytes()[..], envelope].concat()
+}
+
+/// Splits a log entry's bytes into its log time and envelope.
+pub fn split_entry(entry: &[u8]) -> Result<(i64, &[u8]), String> {
+    match entry.split_first_chunk::<8>() {
+        Some((time, envelope)) => Ok((i64::from_be_bytes(*time), envelope)),
+        None => Err(format!("a log entry of {} bytes is shorter than its 8-byte log time", entry.len())),
+    }
+}
+
+/// Leaf hash of the log entry for `envelope` integrated at `logged_at`:
+/// SHA-256(0x00 ‖ logged_at ‖ envelope), without copying the envelope.
+pub fn entry_leaf_hash(logged_at: i64, envelope: &[u8]) -> TreeHash {
+    use sha2::{Digest, Sha256};
+    Sha256::new().chain_update([0u8]).chain_update(logged_at.to_be_bytes()).chain_update(envelope).finalize().into()
+}
+
+/// How far a decision's own date may run ahead of its log time (clocks differ).
+pub const CLOCK_ALLOWANCE_SECS: i64 = 600;
+
+/// A statement dated `dated` (its `decided_at` / `issued_at`) cannot have entered the log at
+/// `logged_at` if it is dated after it beyond the clock allowance: it was signed with a date
+/// the log's time contradicts. Backdated history (dated long before its log time) is fine.
+pub fn check_dated_by_log_time(dated: i64, logged_at: i64) -> Result<(), String> {
+    if dated.saturating_sub(logged_at) > CLOCK_ALLOWANCE_SECS {
+        return Err(format!(
+            "it is dated {} but entered the log at {}, more than {} s earlier",
+            crate::authoring::format_time(dated),
+            crate::authoring::format_time(logged_at),
+            CLOCK_ALLOWANCE_SECS
+        ));
+    }
+    Ok(())
+}
+
 /// RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right).
 pub fn node_hash(left: &TreeHash, right: &TreeHash) -> TreeHash {
     tlog_tiles::node_hash(Hash(*left), Hash(*right)).0
@@ -353,12 +393,20 @@ pub struct SignedCheckpoint {
 }
 
 /// Checks a publish receipt for `envelope`: the checkpoint is signed by `verifier`'s key, the
-/// leaf hash is that of the envelope, and the inclusion proof leads to the checkpoint's root.
+/// leaf hash is that of the envelope at the receipt's log time, that time is not after the
+/// checkpoint's, and the inclusion proof leads to the checkpoint's root.
 pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &LogVerifier) -> Result<SignedCheckpoint, LogError> {
     let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
-    let leaf = leaf_hash(envelope);
+    let leaf = entry_leaf_hash(receipt.logged_at, envelope);
     if receipt.leaf_hash.as_ref() != leaf.as_slice() {
-        return Err(LogError::BadInclusionProof("receipt's leaf hash is not the hash of the envelope".into()));
+        return Err(LogError::BadInclusionProof("receipt's leaf hash is not the hash of the envelope at its log time".into()));
+    }
+    if receipt.logged_at > checkpoint.time {
+        return Err(LogError::BadInclusionProof(format!(
+            "receipt's log time {} is after its checkpoint's time {}",
+            crate::authoring::format_time(receipt.logged_at),
+            crate::authoring::format_time(checkpoint.time)
+        )));
     }
     if receipt.origin != checkpoint.origin {
         return Err(LogError::WrongOrigin { expected: checkpoint.origin, got: receipt.origin.clone() });

@@ -343,7 +343,7 @@ mod tests {
         }
         let mut hashes = crate::log::MemoryHashes::default();
         for s in &statements {
-            hashes.append(&crate::log::leaf_hash(s));
+            hashes.append(&crate::log::entry_leaf_hash(1_793_000_000, s));
         }
         let size = hashes.size();
         let root = crate::log::tree_root(size, &hashes).unwrap();
@@ -357,9 +357,10 @@ mod tests {
             .map(|(i, s)| pb::Receipt {
                 origin: ORIGIN.into(),
                 index: i as u64,
-                leaf_hash: crate::log::leaf_hash(s).to_vec().into(),
+                leaf_hash: crate::log::entry_leaf_hash(1_793_000_000, s).to_vec().into(),
                 checkpoint: note.clone(),
                 inclusion_proof: crate::log::wire_proof(&crate::log::prove_inclusion(size, i as u64, &hashes).unwrap()),
+                logged_at: 1_793_000_000,
             })
             .collect();
         pb::LicenceToken { format: crate::token::TOKEN_FORMAT, authority: "de.bafa".into(), licence_id: "DE-2026-004211".into(), statements, receipts, head: Some(head) }.encode_to_vec()
@@ -401,7 +402,7 @@ mod tests {
         assert_eq!(text.len(), 500);
     }
     /// The code of `token(1)`: a one-grant token in a one-entry log of `ORIGIN`.
-    const TOKEN_POINTER: &str = "comity:2:CgdkZS5iYWZhEg5ERS0yMDI2LTAwNDIxMRgBIiDXYJT5_0c_yjFJ_1EOPUbctSHJkrZBhu3NFqJroyOIQCog1npb5JRCDsnZUX_7UfcwhvP45o7VIjVUP3jsZioqzCoyjgJyZWdpc3RyeS5iYWZhLmV4YW1wbGUvbG9nCjEKTVpLSmxGL0FwWDdoTmNrWGY1dStFUGFhcllCZVNPQzUrcWVRRW1FNFUrQT0KdGltZSAxNzkzMDAwMDAwCmxpY2VuY2UtbWFwIEk2TXd3TjhML1pydjU5K3E4OWRxRGtwUTQ1QU03LzU4dzVtQ2p2OVo1V0E9CgrigJQgcmVnaXN0cnkuYmFmYS5leGFtcGxlL2xvZyBVbStTUlZOdzNMYm9aY3BYckczbWxoSnpFQUJBamhuR1RFVDlsellyRGx2NzNZa01IMG5wSmdDRlc0alI5RmUxSHdVL3hIZVRueUNWaU1JZFJhUFJWVGxnUWdNPQo";
+    const TOKEN_POINTER: &str = "comity:2:CgdkZS5iYWZhEg5ERS0yMDI2LTAwNDIxMRgBIiDXYJT5_0c_yjFJ_1EOPUbctSHJkrZBhu3NFqJroyOIQCogs5LozslxLxgkbgmt4gPmBsfmo2gWidyBNsDmxBbOPH4yjgJyZWdpc3RyeS5iYWZhLmV4YW1wbGUvbG9nCjEKTGNNTFN6Z1lyRCtwaHRadXp1dUQ0ancrRm8valBQaFhhS3A4OE5CRFJoaz0KdGltZSAxNzkzMDAwMDAwCmxpY2VuY2UtbWFwIEk2TXd3TjhML1pydjU5K3E4OWRxRGtwUTQ1QU03LzU4dzVtQ2p2OVo1V0E9CgrigJQgcmVnaXN0cnkuYmFmYS5leGFtcGxlL2xvZyBVbStTUmNlMFBUem5IT2hST2xmNUNLbHhmN3dudFRMQzJoL2xVbUFqWCtZd0FuVWFvUmRtdkd4T0pSTkczN1RBYVdHdTQ0L2ZSVkU4dEp6ZUhiRTZtd3JzU0FJPQo";
 
     #[test]
     fn parsing_is_strict() {

@@ -244,12 +244,15 @@ impl KeySetView {
         self.keys.iter().map(|e| e.key).find(|k| key_id(k) == id)
     }
 
-    /// How `key` stands for a decision dated `decided_at` that entered the log at `logged_at`.
-    pub fn standing(&self, key: &VerifyingKey, decided_at: i64, logged_at: i64) -> KeyStanding {
+    /// How `key` stands for a statement that entered the log at `logged_at`: windows and
+    /// compromise are judged at the log time, never at the date the signer wrote (a retired
+    /// key cannot sign backdated decisions; backfilled history signed by a current key can be
+    /// logged).
+    pub fn standing(&self, key: &VerifyingKey, logged_at: i64) -> KeyStanding {
         let Some(entry) = self.entry(key) else { return KeyStanding::Unknown };
         match entry.compromised_since {
             Some(since) if logged_at >= since => KeyStanding::Compromised { since },
-            _ if !entry.covers(decided_at) => KeyStanding::OutsideWindow,
+            _ if !entry.covers(logged_at) => KeyStanding::OutsideWindow,
             Some(since) => KeyStanding::CompromisedAfter { since },
             None => KeyStanding::Good,
         }
@@ -428,11 +431,13 @@ mod tests {
         let (r1, k, other) = (signer(1), signer(10), signer(12));
         let view = check_key_set(&envelope(set(1, vec![key(&k, 100, 1000, 500)]), &[&r1]), &roots_of(1, &[&r1]), None).unwrap();
         let vk = k.verifying_key();
-        assert_eq!(view.standing(&vk, 200, 300), KeyStanding::CompromisedAfter { since: 500 });
-        assert_eq!(view.standing(&vk, 200, 500), KeyStanding::Compromised { since: 500 });
-        assert_eq!(view.standing(&vk, 50, 300), KeyStanding::OutsideWindow);
-        assert_eq!(view.standing(&vk, 1000, 300), KeyStanding::OutsideWindow);
-        assert_eq!(view.standing(&other.verifying_key(), 200, 300), KeyStanding::Unknown);
+        assert_eq!(view.standing(&vk, 300), KeyStanding::CompromisedAfter { since: 500 });
+        assert_eq!(view.standing(&vk, 500), KeyStanding::Compromised { since: 500 });
+        assert_eq!(view.standing(&vk, 50), KeyStanding::OutsideWindow);
+        assert_eq!(view.standing(&vk, 1000), KeyStanding::Compromised { since: 500 });
+        let never_compromised = check_key_set(&envelope(set(1, vec![key(&k, 100, 1000, 0)]), &[&r1]), &roots_of(1, &[&r1]), None).unwrap();
+        assert_eq!(never_compromised.standing(&vk, 1000), KeyStanding::OutsideWindow, "a retired key, whatever date the decision claims");
+        assert_eq!(view.standing(&other.verifying_key(), 300), KeyStanding::Unknown);
         assert_eq!(view.current(300).count(), 1);
         assert_eq!(view.current(500).count(), 0);
     }

@@ -221,7 +221,8 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
     for key_id in &link.key_ids {
         let key = set.find(key_id).ok_or_else(|| format!("decision v{version} was signed by key {key_id}, which key set v{} of {} does not list", set.version, set.authority))?;
         let logged = link.logged_at.unwrap_or(now);
-        match set.standing(&key, link.decision.decided_at, logged) {
+        crate::log::check_dated_by_log_time(link.decision.decided_at, logged).map_err(|e| format!("decision v{version}: {e}"))?;
+        match set.standing(&key, logged) {
             KeyStanding::Good => {}
             KeyStanding::CompromisedAfter { since } => warnings.push(format!(
                 "decision v{version} was signed with key {key_id}, declared compromised since {}; it entered the log before that ({}) and stays valid",
@@ -231,7 +232,7 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
             KeyStanding::Compromised { since } => {
                 return Err(format!("decision v{version} was signed with key {key_id}, compromised since {}, and entered the log at {}", format_time(since), format_time(logged)))
             }
-            KeyStanding::OutsideWindow => return Err(format!("decision v{version} is dated {}, outside the validity of its signing key {key_id}", format_time(link.decision.decided_at))),
+            KeyStanding::OutsideWindow => return Err(format!("decision v{version} entered the log at {}, outside the validity of its signing key {key_id}", format_time(logged))),
             KeyStanding::Unknown => return Err(format!("decision v{version} was signed by key {key_id}, which is not in key set v{}", set.version)),
         }
     }

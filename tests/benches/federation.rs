@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use comity_node::log::{load_or_create_key, Overlay};
 use comity_node::store::{Store, WriteBatch};
 use comity_proto::decision::fixtures::grant;
-use comity_proto::log::{hashes_to_store, leaf_hash, tree_root};
+use comity_proto::log::{entry_leaf_hash, hashes_to_store, tree_root};
 use comity_proto::pb::{self, federation_client::FederationClient};
 use comity_proto::statement::{sign_decision, verify_batch, Envelope, Signer};
 use comity_tests::TestNode;
@@ -42,6 +42,7 @@ fn bulk_load(origin: &TestNode, n: u64) {
     let signer = origin.signer(BAFA);
     let mut size = store.log(ORIGIN).size().unwrap();
     let end = size + n;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     while size < end {
         let upto = (size + 10_000).min(end);
         let envelopes = signed(&signer, "DE-2026-BULK", size..upto);
@@ -49,13 +50,13 @@ fn bulk_load(origin: &TestNode, n: u64) {
         let mut batch = WriteBatch::default();
         for (index, bytes) in (size..upto).zip(&envelopes) {
             let id = comity_proto::statement::StatementId::of(bytes);
-            let hashes = hashes_to_store(index, &leaf_hash(bytes), &overlay).unwrap();
+            let hashes = hashes_to_store(index, &entry_leaf_hash(now, bytes), &overlay).unwrap();
             overlay.stage(&hashes);
             batch.put_statement(&id, bytes, Some(index));
             batch.append_log(ORIGIN, index, &id, &hashes);
         }
+        batch.put_log_time(ORIGIN, upto, now);
         let root = tree_root(upto, &overlay).unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         let (map_root, nodes) = comity_proto::licence_map::update(&store.log(ORIGIN).map(u64::MAX), &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice))).unwrap();
         batch.put_map_nodes(ORIGIN, upto, &nodes);
         batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, &map_root, now).unwrap());

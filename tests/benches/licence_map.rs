@@ -15,7 +15,7 @@ use comity_node::store::{Store, WriteBatch};
 use comity_proto::bundle::{check, wire_head_proof, Bundle};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::licence_map::{self, Head, MapKey, MemoryMap};
-use comity_proto::log::{leaf_hash, prove_inclusion, tree_root, wire_proof, LogKey, MemoryHashes};
+use comity_proto::log::{entry_leaf_hash, prove_inclusion, tree_root, wire_proof, LogKey, MemoryHashes};
 use comity_proto::pb;
 use comity_proto::statement::{sign_decision, Signer, StatementId};
 use comity_proto::trust::{TrustFile, TrustedAuthority};
@@ -231,7 +231,7 @@ fn main() {
     // the big map's root; the bundle check does not recompute a map from the log).
     let mut hashes = MemoryHashes::default();
     for e in &envelopes {
-        hashes.append(&leaf_hash(e));
+        hashes.append(&entry_leaf_hash(TIME, e));
     }
     let log_root = tree_root(4, &hashes).unwrap();
     let cp = log_key.sign_checkpoint(4, &log_root, &map_root, TIME).unwrap();
@@ -241,9 +241,10 @@ fn main() {
         .map(|(i, e)| pb::Receipt {
             origin: origin.clone(),
             index: i as u64,
-            leaf_hash: leaf_hash(e).to_vec().into(),
+            leaf_hash: entry_leaf_hash(TIME, e).to_vec().into(),
             checkpoint: cp.clone(),
             inclusion_proof: wire_proof(&prove_inclusion(4, i as u64, &hashes).unwrap()),
+            logged_at: TIME,
         })
         .collect();
     let map_proof = licence_map::prove(&store.log(&origin).map(version), &licence_map::licence_key(BAFA, licence)).unwrap();

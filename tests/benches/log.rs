@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use comity_node::log::Overlay;
 use comity_node::store::{Store, WriteBatch};
 use comity_proto::log::{
-    hashes_to_store, leaf_hash, prove_consistency, prove_inclusion, tree_root, verify_consistency, verify_inclusion, LogKey,
+    hashes_to_store, entry_leaf_hash, prove_consistency, prove_inclusion, tree_root, verify_consistency, verify_inclusion, LogKey,
 };
 use comity_proto::statement::StatementId;
 
@@ -42,6 +42,9 @@ fn raw_sled(n: u64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The log time of every appended entry.
+const LOGGED_AT: i64 = 1_793_196_000;
+
 /// The log's append path: store the entry (with its index) and the new stored hashes, sign
 /// one checkpoint per batch, commit and flush. Returns (appends/s, store).
 fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
@@ -56,11 +59,12 @@ fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
         for index in size..upto {
             let entry = envelope(index);
             let id = StatementId::of(&entry);
-            let hashes = hashes_to_store(index, &leaf_hash(&entry), &overlay).unwrap();
+            let hashes = hashes_to_store(index, &entry_leaf_hash(LOGGED_AT, &entry), &overlay).unwrap();
             overlay.stage(&hashes);
             writes.put_statement(&id, &entry, Some(index));
             writes.append_log(&origin, index, &id, &hashes);
         }
+        writes.put_log_time(&origin, upto, LOGGED_AT);
         let root = tree_root(upto, &overlay).unwrap();
         let changes = comity_proto::licence_map::changes_of((size..upto).map(envelope).collect::<Vec<_>>().iter().map(Vec::as_slice));
         let (map_root, nodes) = comity_proto::licence_map::update(&store.log(&origin).map(u64::MAX), &changes).unwrap();
@@ -111,7 +115,7 @@ fn main() {
     let start = Instant::now();
     let proofs: Vec<_> = indexes.iter().map(|&i| prove_inclusion(big, i, &log).unwrap()).collect();
     println!("| inclusion proof generation at size {big} ({} hashes) | {} |", proofs[0].len(), per_op(start.elapsed(), samples));
-    let leaves: Vec<_> = indexes.iter().map(|&i| leaf_hash(&envelope(i))).collect();
+    let leaves: Vec<_> = indexes.iter().map(|&i| entry_leaf_hash(LOGGED_AT, &envelope(i))).collect();
     let start = Instant::now();
     for ((proof, &i), leaf) in proofs.iter().zip(&indexes).zip(&leaves) {
         verify_inclusion(proof, big, &root, i, leaf).unwrap();

@@ -7,7 +7,7 @@ use assert_cmd::Command;
 use comity_client::audit::{audit, AuditError, AuditFailure, AuditState, AuthorityKeys};
 use comity_client::{Client, ClientError};
 use comity_proto::decision::fixtures::grant;
-use comity_proto::log::{leaf_hash, proof_hashes, verify_consistency, verify_inclusion, verify_receipt, Frontier};
+use comity_proto::log::{entry_bytes, entry_leaf_hash, leaf_hash, proof_hashes, verify_consistency, verify_inclusion, verify_receipt, Frontier};
 use comity_proto::pb;
 use comity_proto::statement::StatementId;
 use comity_tests::{http_get, bin_path, TestNode};
@@ -75,19 +75,21 @@ async fn entries_and_proofs_match_the_signed_checkpoint() {
     let mut frontier = Frontier::new();
     for (entry, (_, envelope)) in entries.iter().zip(&published) {
         assert_eq!(&entry.envelope, envelope);
-        frontier.push(leaf_hash(&entry.envelope));
+        assert!(entry.logged_at > 0 && entry.logged_at <= cp.time, "each entry's log time is served, never after the checkpoint");
+        frontier.push(entry_leaf_hash(entry.logged_at, &entry.envelope));
     }
     assert_eq!(frontier.root(), cp.root);
 
     for (i, (id, envelope)) in published.iter().enumerate() {
         let proof = client.inclusion_proof(*id, 0).await.unwrap();
         assert_eq!(proof.index, i as u64);
-        verify_inclusion(&proof_hashes(&proof.hashes).unwrap(), cp.size, &cp.root, proof.index, &leaf_hash(envelope)).unwrap();
+        assert_eq!(proof.logged_at, entries[i].logged_at);
+        verify_inclusion(&proof_hashes(&proof.hashes).unwrap(), cp.size, &cp.root, proof.index, &entry_leaf_hash(proof.logged_at, envelope)).unwrap();
     }
     // Consistency between any earlier size and now, using roots recomputed from the entries.
     let mut prefix = Frontier::new();
     for (size, entry) in entries.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)) {
-        prefix.push(leaf_hash(&entry.envelope));
+        prefix.push(entry_leaf_hash(entry.logged_at, &entry.envelope));
         let proof = client.consistency_proof(size, 37).await.unwrap();
         verify_consistency(&proof, size, &prefix.root(), 37, &cp.root).unwrap();
     }
@@ -357,11 +359,14 @@ async fn the_log_is_served_as_tlog_tiles_over_http() {
     // The partial level-0 tile holds the three leaf hashes; the entry bundle the envelopes.
     let (status, tile) = tokio::task::spawn_blocking(move || http_get(addr, "/tile/0/000.p/3")).await.unwrap();
     assert!(status.contains("200"), "{status}");
-    let leaves: Vec<u8> = published.iter().flat_map(|(_, e)| leaf_hash(e)).collect();
+    // Each entry is its log time then its envelope, as GetEntries serves them.
+    let entries: Vec<Vec<u8>> = client.entries(0, 3).await.unwrap().iter().map(|e| entry_bytes(e.logged_at, &e.envelope)).collect();
+    assert!(entries.iter().zip(&published).all(|(entry, (_, e))| entry.ends_with(e)));
+    let leaves: Vec<u8> = entries.iter().flat_map(|e| leaf_hash(e)).collect();
     assert_eq!(tile, leaves);
     let (_, bundle) = tokio::task::spawn_blocking(move || http_get(addr, "/tile/entries/000.p/3")).await.unwrap();
     let mut expected = Vec::new();
-    for (_, e) in &published {
+    for e in &entries {
         expected.extend_from_slice(&(e.len() as u16).to_be_bytes());
         expected.extend_from_slice(e);
     }

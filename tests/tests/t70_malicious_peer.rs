@@ -14,7 +14,7 @@ use comity_client::Client;
 use comity_node::config::{AuthorityConfig, PeerConfig};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::keyfile::KeyFile;
-use comity_proto::log::{leaf_hash, prove_consistency, tree_root, LogKey, LogVerifier, MemoryHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::log::{entry_leaf_hash, prove_consistency, tree_root, LogKey, LogVerifier, MemoryHashes, TreeHash, EMPTY_ROOT};
 use comity_proto::pb::{self, log_server, Action};
 use comity_proto::statement::{sign_decision, StatementId};
 use comity_tests::fault_proxy::FaultProxy;
@@ -29,6 +29,9 @@ const METI: &str = "jp.meti";
 const SBDU: &str = "fr.sbdu";
 const EVIL_ORIGIN: &str = "registry.evil.example/log";
 const WAIT: Duration = Duration::from_secs(30);
+/// The log time of every entry of the liar's log: when its decisions were made, before any
+/// checkpoint it signs (even those a day behind).
+const LOGGED_AT: i64 = comity_proto::decision::fixtures::DECIDED;
 
 // ---------------------------------------------------------------------------------------------
 // The lying log server.
@@ -52,7 +55,7 @@ impl View {
     fn dated(key: &LogKey, envelopes: Vec<Vec<u8>>, time: i64) -> Arc<Self> {
         let mut hashes = MemoryHashes::default();
         for e in &envelopes {
-            hashes.append(&leaf_hash(e));
+            hashes.append(&entry_leaf_hash(LOGGED_AT, e));
         }
         let size = envelopes.len() as u64;
         let root = if size == 0 { EMPTY_ROOT } else { tree_root(size, &hashes).unwrap() };
@@ -136,7 +139,7 @@ impl LyingLog {
 type EntryStream = std::pin::Pin<Box<dyn Stream<Item = Result<pb::GetEntriesResponse, Status>> + Send>>;
 
 fn entry_message(view: &View, indexes: std::ops::Range<u64>) -> pb::GetEntriesResponse {
-    pb::GetEntriesResponse { entries: indexes.map(|i| pb::LogEntry { index: i, envelope: view.envelopes[i as usize].clone() }).collect() }
+    pb::GetEntriesResponse { entries: indexes.map(|i| pb::LogEntry { index: i, envelope: view.envelopes[i as usize].clone(), logged_at: LOGGED_AT }).collect() }
 }
 
 #[tonic::async_trait]
@@ -187,7 +190,7 @@ impl log_server::Log for LyingLog {
             match mode {
                 Entries::PastEnd => loop {
                     // Entry `next` and on, as if the log went on forever.
-                    let message = pb::GetEntriesResponse { entries: vec![pb::LogEntry { index: next, envelope: view.envelopes[0].clone() }] };
+                    let message = pb::GetEntriesResponse { entries: vec![pb::LogEntry { index: next, envelope: view.envelopes[0].clone(), logged_at: LOGGED_AT }] };
                     if tx.send(Ok(message)).await.is_err() {
                         hung_up.fetch_add(1, Ordering::SeqCst);
                         return;

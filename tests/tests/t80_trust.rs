@@ -120,7 +120,20 @@ async fn key_sets_rotate_and_compromise_keys_at_the_origin_and_its_mirror() {
     client.publish(sign_decision(decided("DE-2026-000902", rotated + 5), &keys.k2)).await.unwrap();
     let (code, m) = refused(&mut client, sign_decision(decided("DE-2026-000903", rotated + 5), &keys.k1)).await;
     assert_eq!(code, Code::PermissionDenied, "{m}");
-    assert!(m.contains("not valid on the decision's date"), "{m}");
+    assert!(m.contains("not valid at the statement's log time"), "{m}");
+    // Keys are judged when the log takes the decision, not by the date the signer wrote: the
+    // retired k1 cannot get a decision backdated into its window logged...
+    let (code, m) = refused(&mut client, sign_decision(decided("DE-2026-000906", rotated - 500), &keys.k1)).await;
+    assert_eq!(code, Code::PermissionDenied, "{m}");
+    assert!(m.contains("key ") && m.contains("not valid at the statement's log time"), "{m}");
+    // ...while history decided before k2's window, backfilled now, is signed by a key valid now.
+    client.publish(sign_decision(decided("DE-2026-000907", rotated - 86_400 * 30), &keys.k2)).await.unwrap();
+    // A decision dated after the time the log takes it (beyond the 600 s clock allowance) is
+    // refused whatever key signs it.
+    let ahead = comity_node::registry::now() + 3_600;
+    let (code, m) = refused(&mut client, sign_decision(decided("DE-2026-000908", ahead), &keys.k2)).await;
+    assert_eq!(code, Code::InvalidArgument, "{m}");
+    assert!(m.contains("entered the log at") && m.contains("more than 600 s earlier"), "{m}");
     // A key dropped from a later set, or a compromise cleared, is refused.
     let (code, m) = refused(&mut client, keys.key_set(3, vec![key(&keys.k2, rotated, 0, 0)], &[0, 1])).await;
     assert_eq!(code, Code::InvalidArgument, "{m}");

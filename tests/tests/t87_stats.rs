@@ -24,14 +24,20 @@ const SBDU: &str = "fr.sbdu";
 const DAY: i64 = 86_400;
 const WAIT: Duration = Duration::from_secs(30);
 
-/// `days` days after the fixtures' decision time.
+/// A year before the fixtures' decision time: every decision here is dated in the past (a node
+/// refuses one dated after it enters the log).
+const BASE: i64 = DECIDED - YEAR;
+const YEAR: i64 = 365 * DAY;
+
+/// `days` days after [`BASE`].
 fn t(days: i64) -> i64 {
-    DECIDED + days * DAY
+    BASE + days * DAY
 }
 
 /// The terms of a licence: the fixture grant in `regime` (first and only item), type and tier.
 fn terms(authority: &str, licence_id: &str, regime: Regime, licence_type: LicenceType, tier: u32) -> pb::Decision {
     let mut d = grant(authority, licence_id);
+    (d.valid_from, d.valid_until) = (d.valid_from - YEAR, d.valid_until - YEAR);
     d.items[0].regime = regime as i32;
     d.items[0].control_code = match regime {
         Regime::Wassenaar => "3.A.1.a.1",
@@ -165,8 +171,9 @@ async fn publish_hand_set(node: &TestNode) {
 /// Every group of the hand set, worked out by hand (times in days unless said).
 fn hand_computed_groups() -> Vec<pb::StatsGroup> {
     vec![
-        // L1 GRANT 40, AMEND 2, REVOKE 1; L2 GRANT 10; L3 DENY 30; L4 DENY 5. Sorted 1 2 5 10 30 40:
-        // median at rank ceil(3) = 3 → 5, p90 at rank ceil(5.4) = 6 → 40.
+        // Processing times of determinations only: L1 GRANT 40 (its AMEND and REVOKE are not);
+        // L2 GRANT 10; L3 DENY 30; L4 DENY 5. Sorted 5 10 30 40: median at rank ceil(2) = 2 → 10,
+        // p90 at rank ceil(3.6) = 4 → 40.
         pb::StatsGroup {
             authority: BAFA.into(),
             regime: Regime::EuDualUse as i32,
@@ -174,7 +181,7 @@ fn hand_computed_groups() -> Vec<pb::StatsGroup> {
             risk_tier: 2,
             decisions: 6,
             actions: actions(&[("AMEND", 1), ("DENY", 2), ("GRANT", 2), ("REVOKE", 1)]),
-            processing: processing(6, 5 * DAY, 40 * DAY, 40 * DAY),
+            processing: processing(4, 10 * DAY, 40 * DAY, 40 * DAY),
             denials: 2,
             determinations: 4,
             revocations: 1,
@@ -197,7 +204,7 @@ fn hand_computed_groups() -> Vec<pb::StatsGroup> {
             grants: 1,
             top_reasons: reasons(&[("ZETA_RISK", 2), ("ALPHA_RISK", 1), ("BETA_RISK", 1), ("DELTA_RISK", 1), ("EPSILON_RISK", 1)]),
         },
-        // L7 after its amendment: AMEND 1 day, SUSPEND 1 hour. Median rank 1 → 1 h, p90 rank 2 → 1 day.
+        // L7 after its amendment: AMEND and SUSPEND, no determination, so no processing time.
         pb::StatsGroup {
             authority: BAFA.into(),
             regime: Regime::Wassenaar as i32,
@@ -205,14 +212,14 @@ fn hand_computed_groups() -> Vec<pb::StatsGroup> {
             risk_tier: 2,
             decisions: 2,
             actions: actions(&[("AMEND", 1), ("SUSPEND", 1)]),
-            processing: processing(2, 3600, DAY, DAY),
+            processing: processing(0, 0, 0, 0),
             denials: 0,
             determinations: 0,
             revocations: 0,
             grants: 0,
             top_reasons: reasons(&[("SANCTIONS", 1)]),
         },
-        // L8 GRANT 20, EXTEND 1, SURRENDER 0: median rank 2 → 1, p90 rank 3 → 20.
+        // L8 GRANT 20; its EXTEND and SURRENDER are not determinations.
         pb::StatsGroup {
             authority: SBDU.into(),
             regime: Regime::EuDualUse as i32,
@@ -220,7 +227,7 @@ fn hand_computed_groups() -> Vec<pb::StatsGroup> {
             risk_tier: 1,
             decisions: 3,
             actions: actions(&[("EXTEND", 1), ("GRANT", 1), ("SURRENDER", 1)]),
-            processing: processing(3, DAY, 20 * DAY, 20 * DAY),
+            processing: processing(1, 20 * DAY, 20 * DAY, 20 * DAY),
             denials: 0,
             determinations: 1,
             revocations: 0,
@@ -261,7 +268,7 @@ async fn a_hand_computed_report_and_the_same_report_at_a_mirror() {
     let mut l1_later = hand_computed_groups()[0].clone();
     l1_later.decisions = 2;
     l1_later.actions = actions(&[("AMEND", 1), ("REVOKE", 1)]);
-    l1_later.processing = processing(2, DAY, 2 * DAY, 2 * DAY);
+    l1_later.processing = processing(0, 0, 0, 0);
     (l1_later.denials, l1_later.determinations, l1_later.grants) = (0, 0, 0);
     l1_later.top_reasons = reasons(&[("DIVERSION_RISK", 1)]);
     assert_eq!(window.groups, vec![l1_later, hand_computed_groups()[2].clone()]);
@@ -405,9 +412,9 @@ fn brute_force(made: &[Made], from: i64, until: i64) -> Vec<pb::StatsGroup> {
         .into_iter()
         .map(|((authority, regime, licence_type, risk_tier), ms)| {
             let count = |a: Action| ms.iter().filter(|m| m.action == a).count() as u64;
-            // Milestones record a review's steps; they are not decisions on the application.
-            let milestone = |a: Action| matches!(a, Action::ApplicationLodged | Action::InformationRequested | Action::Referred | Action::ApplicationWithdrawn);
-            let mut times: Vec<i64> = ms.iter().filter(|m| !milestone(m.action)).map(|m| m.decided - m.received).collect();
+            // Processing times are those of determinations: the decisions that end a review.
+            let determination = |a: Action| matches!(a, Action::Grant | Action::Deny | Action::AppealUpheld | Action::AppealOverturned);
+            let mut times: Vec<i64> = ms.iter().filter(|m| determination(m.action)).map(|m| m.decided - m.received).collect();
             times.sort();
             let mut by_code: BTreeMap<&str, u64> = BTreeMap::new();
             for m in &ms {
@@ -511,8 +518,9 @@ fn comity_stats_prints_csv_json_and_a_table_from_a_node_process() {
     let field = |name: &str| row.get(name).unwrap_or_else(|| panic!("no column {name} in {header:?}")).as_str();
     assert_eq!((field("authority"), field("regime"), field("licence_type"), field("risk_tier")), (BAFA, "EU_DUAL_USE", "INDIVIDUAL", "2"));
     assert_eq!((field("decisions"), field("grant"), field("deny"), field("revoke"), field("amend")), ("3", "1", "1", "1", "0"));
-    // Times 40 days, 1 day, 20 days: median 20 days, p90 and max 40 days.
-    assert_eq!((field("timed"), field("median_secs"), field("p90_secs"), field("max_secs")), ("3", "1728000", "3456000", "3456000"));
+    // Determinations' times 40 days and 20 days (the revocation is not one): median 20 days, p90
+    // and max 40 days.
+    assert_eq!((field("timed"), field("median_secs"), field("p90_secs"), field("max_secs")), ("2", "1728000", "3456000", "3456000"));
     assert_eq!((field("denials"), field("determinations"), field("denial_rate_pct")), ("1", "2", "50.0"));
     assert_eq!((field("revocations"), field("grants"), field("revocation_rate_pct")), ("1", "1", "100.0"));
     assert_eq!(field("top_reasons"), "DIVERSION_RISK:2;SANCTIONS:1");
@@ -522,15 +530,15 @@ fn comity_stats_prints_csv_json_and_a_table_from_a_node_process() {
     let group = &json["groups"][0];
     assert_eq!(json["authority"], BAFA);
     assert_eq!(group["actions"], serde_json::json!({"DENY": 1, "GRANT": 1, "REVOKE": 1}));
-    assert_eq!(group["processing"], serde_json::json!({"count": 3, "median_secs": 20 * DAY, "p90_secs": 40 * DAY, "max_secs": 40 * DAY}));
+    assert_eq!(group["processing"], serde_json::json!({"count": 2, "median_secs": 20 * DAY, "p90_secs": 40 * DAY, "max_secs": 40 * DAY}));
     assert_eq!((group["denial_rate_percent"].as_f64(), group["revocation_rate_percent"].as_f64()), (Some(50.0), Some(100.0)));
     assert_eq!(group["top_reasons"][0], serde_json::json!({"code": "DIVERSION_RISK", "decisions": 2}));
     assert_eq!(json["as_of"], serde_json::json!([{"origin": expected.as_of[0].origin, "size": 3}]));
 
-    // --since takes a date: only the revocation of day 10 is from 2026-11-01 on, and it has no
+    // --since takes a date: only the revocation of day 10 is from 2025-11-01 on, and it has no
     // grant in the window, so its revocation rate is undefined.
-    let json: serde_json::Value = serde_json::from_str(&stdout(comity(&url).args(["stats", "--json", "--since", "2026-11-01"]))).unwrap();
-    assert_eq!(json["since"], "2026-11-01T00:00:00Z");
+    let json: serde_json::Value = serde_json::from_str(&stdout(comity(&url).args(["stats", "--json", "--since", "2025-11-01"]))).unwrap();
+    assert_eq!(json["since"], "2025-11-01T00:00:00Z");
     assert_eq!(json["groups"][0]["actions"], serde_json::json!({"REVOKE": 1}));
     assert_eq!(json["groups"][0]["revocation_rate_percent"], serde_json::Value::Null);
 

@@ -83,8 +83,8 @@ fn contents(store_dir: &Path) -> (Vec<StatementId>, u64, Option<String>, Option<
     (ids, mirrored.size().unwrap(), mirrored.checkpoint().unwrap(), store.log(METI_ORIGIN).checkpoint().unwrap())
 }
 
-/// The file's header and entries.
-fn read_file(path: &Path) -> (pb::LogExportHeader, Vec<Vec<u8>>) {
+/// The file's header and entries (log time, envelope).
+fn read_file(path: &Path) -> (pb::LogExportHeader, Vec<(i64, Vec<u8>)>) {
     let (header, mut reader) = LogFileReader::open(std::fs::File::open(path).unwrap()).unwrap();
     let size = comity_proto::log::stored_checkpoint_fields(&header.checkpoint).unwrap().0;
     let mut entries = Vec::new();
@@ -95,10 +95,10 @@ fn read_file(path: &Path) -> (pb::LogExportHeader, Vec<Vec<u8>>) {
 }
 
 /// Writes a file with `header` and `entries`, as an attacker with the format would.
-fn write_file(path: &Path, header: &pb::LogExportHeader, entries: &[Vec<u8>]) {
+fn write_file(path: &Path, header: &pb::LogExportHeader, entries: &[(i64, Vec<u8>)]) {
     let mut w = LogFileWriter::start(Vec::new(), &header.origin, &header.checkpoint, &header.exported_from, header.exported_at).unwrap();
-    for e in entries {
-        w.entry(e).unwrap();
+    for (logged_at, e) in entries {
+        w.entry(*logged_at, e).unwrap();
     }
     std::fs::write(path, w.finish().unwrap()).unwrap();
 }
@@ -120,7 +120,7 @@ async fn an_exported_log_imports_into_a_stopped_peer_is_served_and_catches_up_li
     assert_eq!((header.origin.as_str(), header.checkpoint.as_str()), (ORIGIN, exported_at.checkpoint.as_str()));
     let mut at_a = a.client().await;
     for (i, entry) in at_a.entries(0, 16).await.unwrap().into_iter().enumerate() {
-        assert_eq!(entry.envelope, entries[i], "entry {i} is the logged envelope, byte for byte");
+        assert_eq!((entry.logged_at, &entry.envelope), (entries[i].0, &entries[i].1), "entry {i} is the logged envelope at its log time, byte for byte");
     }
     // A second export to the same path is refused, and the file stays.
     let again = comity_node(args(&["export", "--from", &a.url(), "-o", file.to_str().unwrap()])).await;
@@ -191,23 +191,18 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
     export(&b.url(), "", &own).await;
     b.stop().await;
 
-    // B already holds the first 4 entries of A's log, from a shorter file: a node with A's log
-    // key that logs A's first 4 entries signs the same tree at size 4.
-    // (A copy of the key without its last signed record, which would refuse an empty store.)
+    // B already holds the first 4 entries of A's log, from a shorter file: A's first 4 entries
+    // under a checkpoint of size 4 signed with A's log key.
     let prefix = tmp.path().join("prefix.log");
-    let a4_key = tmp.path().join("a4-log.key");
-    std::fs::copy(a.config().log_key_path(), &a4_key).unwrap();
-    let a4 = TestNode::start_with(&[], |c| {
-        c.origin = ORIGIN.into();
-        c.log_key_file = Some(a4_key);
-        c.authorities = vec![a.authority(BAFA)];
-    })
-    .await;
-    let mut at_a4 = a4.client().await;
-    for e in &entries[..4] {
-        at_a4.publish(e.clone()).await.unwrap();
+    let a_key = comity_node::log::load_or_create_key(&a.config().log_key_path(), ORIGIN).unwrap();
+    let mut first4 = comity_proto::log::MemoryHashes::default();
+    for (logged_at, e) in &entries[..4] {
+        first4.append(&comity_proto::log::entry_leaf_hash(*logged_at, e));
     }
-    export(&a4.url(), ORIGIN, &prefix).await;
+    let root4 = comity_proto::log::tree_root(4, &first4).unwrap();
+    let map4 = comity_proto::licence_map::root_of_entries(entries[..4].iter().map(|(_, e)| e.as_slice()));
+    let note4 = a_key.sign_checkpoint(4, &root4, &map4, entries[3].0).unwrap();
+    write_file(&prefix, &pb::LogExportHeader { checkpoint: note4, ..header.clone() }, &entries[..4]);
     let out = import(&b, &prefix).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let before = contents(&b.config().store_dir());
@@ -218,7 +213,7 @@ async fn damaged_inconsistent_or_unwanted_files_are_refused_and_change_nothing()
     // One flipped byte in an entry.
     let flipped = tmp.path().join("flipped.log");
     let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.len() - entries.last().unwrap().len() / 2;
+    let at = bytes.len() - entries.last().unwrap().1.len() / 2;
     bytes[at] ^= 0x01;
     std::fs::write(&flipped, bytes).unwrap();
     cases.push(("a flipped byte", flipped, "do not hash to the root its checkpoint"));

@@ -535,9 +535,8 @@ impl LogRef<'_> {
         self.note("witnessed")
     }
 
-    /// When entry `index` had entered this log, as far as this node knows: the time of the
-    /// first checkpoint held here that includes it (exact at the origin; at a mirror, when the
-    /// mirror first held it, which is never earlier than the truth).
+    /// When entry `index` entered this log: its log time, which the origin bound into the
+    /// entry's leaf, so the same at the origin, a mirror, an import and a recovered node.
     pub fn entered_at(&self, index: u64) -> Result<Option<i64>> {
         let start = keys::log_time(self.origin, index + 1);
         let end = keys::log_time(self.origin, u64::MAX);
@@ -704,8 +703,8 @@ impl WriteBatch {
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
 
-    /// Records that log `origin` first reached `size` entries in a checkpoint dated `time`
-    /// (call it only when the log grows: re-signed checkpoints must not move it later).
+    /// Records that the entries of log `origin` below `size`, back to the previous record, have
+    /// log time `time` (log times never fall, so runs of equal times are one record each).
     pub fn put_log_time(&mut self, origin: &str, size: u64, time: i64) {
         self.touched.log(origin);
         self.inner.insert(keys::log_time(origin, size), &time.to_be_bytes());

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use comity_client::audit::{audit, AuditError, AuditState, AuthorityKeys};
 use comity_client::{read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
-use comity_proto::log::{leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
+use comity_proto::log::{entry_leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code, DecisionDoc};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::keyfile::KeyFile;
@@ -650,16 +650,17 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
             let cp = verifier.verify_checkpoint(&client.checkpoint().await?.checkpoint).map_err(|e| ClientError::Verification(e.to_string()))?;
             let proof = client.inclusion_proof(id, cp.size).await?;
             let envelope = client.statement(id).await?;
-            let leaf = leaf_hash(envelope.bytes());
+            let leaf = entry_leaf_hash(proof.logged_at, envelope.bytes());
             let hashes = proof_hashes(&proof.hashes).map_err(ClientError::Verification)?;
             verify_inclusion(&hashes, cp.size, &cp.root, proof.index, &leaf).map_err(|e| ClientError::Verification(e.to_string()))?;
             if json {
                 return print_json(&serde_json::json!({
                     "statement_id": id.to_hex(), "origin": cp.origin, "index": proof.index, "tree_size": cp.size,
                     "root": hex::encode(cp.root), "leaf_hash": hex::encode(leaf), "proof": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "logged_at": format_time(proof.logged_at),
                 }));
             }
-            println!("statement {id} is entry {} of {} (size {})", proof.index, cp.origin, cp.size);
+            println!("statement {id} is entry {} of {} (size {}), logged at {}", proof.index, cp.origin, cp.size, format_time(proof.logged_at));
             println!("inclusion proof of {} hashes verified against root {}{}", hashes.len(), hex::encode(cp.root), key_note(from_node));
             Ok(())
         }
