@@ -1,6 +1,14 @@
-//! Mirroring a peer's log (pull): poll its checkpoint, fetch the new entries, verify every
-//! byte, and hand the result to the registry's writer, which checks the recomputed root
-//! against the signed checkpoint and commits it all at once.
+//! Mirroring a peer's log (pull): take its checkpoint (pushed on a Subscribe stream, polled
+//! only when no stream is open), fetch the new entries, verify every byte, and hand the result
+//! to the registry's writer, which checks the recomputed root against the signed checkpoint and
+//! commits it all at once.
+//!
+//! A log reaches this node by its direct path (from its origin) and, with `relay_paths`, by a
+//! relay path through each other peer. A relay path stays dormant while the direct path to the
+//! same log is healthy: it only spot-checks the peer's view of the log now and then (gossip,
+//! bounded in rate per node), and runs full rounds when the direct path fails or the views
+//! differ. So each entry is fetched about once, idle nodes do not poll each other every second,
+//! and a split view or an unreachable origin is still found and routed around.
 //!
 //! Every answer from a peer is untrusted: the checkpoint must carry the pinned log key's
 //! signature, each entry must be a valid decision signed by a key this node knows for its
@@ -34,6 +42,37 @@ const MAX_PEER_MESSAGE: usize = 16 * 1024 * 1024;
 pub const MAX_BODIES_PER_CALL: usize = 256;
 /// Longest wait between retries after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest wait on an open Subscribe stream before one poll (in case a push was lost).
+const STREAM_SAFETY_POLL: Duration = Duration::from_secs(60);
+/// HTTP/2 pings on peer connections, so a dead peer ends its streams instead of hanging them.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// One HTTP/2 connection per peer address (and TLS name), shared by every path through that
+/// peer and every call on it: connections per node grow with the peers, not with the paths.
+#[derive(Clone, Default)]
+pub struct PeerChannels(Arc<Mutex<HashMap<(String, String), Channel>>>);
+
+impl PeerChannels {
+    /// The channel to `peer`, connected lazily (and again after a failure) on first use.
+    pub fn get(&self, peer: &PeerConfig, tls: Option<&crate::tls::TlsConfig>, call_timeout: Duration) -> Result<Channel, String> {
+        let key = (peer.url.clone(), peer.tls_name());
+        let mut channels = self.0.lock().map_err(|_| "peer channels poisoned".to_string())?;
+        if let Some(channel) = channels.get(&key) {
+            return Ok(channel.clone());
+        }
+        let channel = crate::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
+            .map_err(|e| format!("{e:#}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(call_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(KEEP_ALIVE)
+            .keep_alive_timeout(KEEP_ALIVE)
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        channels.insert(key, channel.clone());
+        Ok(channel)
+    }
+}
 
 /// What the mirror of one peer last saw, for status and tests.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,9 +95,27 @@ enum RoundError {
     #[error("peer unreachable: {0}")]
     Connect(String),
     #[error("peer answered {0}")]
-    Status(#[from] tonic::Status),
+    Status(tonic::Status),
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<tonic::Status> for RoundError {
+    /// The shared channel connects lazily: a peer that cannot be reached shows as a status
+    /// carrying the transport's error, which is a failure to connect, not an answer.
+    fn from(status: tonic::Status) -> Self {
+        use std::error::Error as _;
+        if status.source().is_some_and(|e| e.is::<tonic::transport::Error>()) {
+            let mut why = status.message().to_string();
+            let mut source = status.source().and_then(|e| e.source());
+            while let Some(e) = source {
+                why = format!("{why}: {e}");
+                source = e.source();
+            }
+            return RoundError::Connect(why);
+        }
+        RoundError::Status(status)
+    }
 }
 
 /// Mirrors one peer.
@@ -74,6 +131,14 @@ pub struct PeerMirror {
     /// Deadline of every call to the peer, streams included.
     call_timeout: Duration,
     channel: Option<Channel>,
+    channels: PeerChannels,
+    /// For a relay path: the status of the direct path to the same log. While that path is
+    /// healthy this one is dormant and only spot-checks the peer's view every `spot_check_every`.
+    direct: Option<Arc<Mutex<MirrorStatus>>>,
+    spot_check_every: Duration,
+    /// The checkpoint note of the last successful round: a pushed note equal to it is news to
+    /// nobody and costs nothing.
+    last_note: Option<String>,
     /// Pushed checkpoints of the peer's log, when the peer offers them.
     subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
     /// This node's TLS settings, for `https://` peers.
@@ -84,6 +149,7 @@ pub struct PeerMirror {
 
 impl PeerMirror {
     /// A mirror of `peer` into `registry`, verifying entries against the registry's trust.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         peer: PeerConfig,
         registry: Registry,
@@ -92,12 +158,57 @@ impl PeerMirror {
         call_timeout: Duration,
         tls: Option<crate::tls::TlsConfig>,
         entries_per_sec: u64,
+        channels: PeerChannels,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
         let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
         let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         let trust = registry.trust().clone();
-        Ok((Self { peer, verifier, trust, registry, status: status.clone(), interval, entries_per_part, call_timeout, channel: None, subscription: None, tls, entries_per_sec }, status))
+        let mirror = Self {
+            peer,
+            verifier,
+            trust,
+            registry,
+            status: status.clone(),
+            interval,
+            entries_per_part,
+            call_timeout,
+            channel: None,
+            channels,
+            direct: None,
+            spot_check_every: interval * 30,
+            last_note: None,
+            subscription: None,
+            tls,
+            entries_per_sec,
+        };
+        Ok((mirror, status))
+    }
+
+    /// Makes this (relay) path dormant while `direct`, the direct path to the same log, is
+    /// healthy, spot-checking the peer's view every `every`.
+    pub fn behind_direct_path(&mut self, direct: Arc<Mutex<MirrorStatus>>, every: Duration) {
+        self.direct = Some(direct);
+        self.spot_check_every = every;
+    }
+
+    /// True while this is a relay path and the direct path to its log works.
+    fn dormant(&self) -> bool {
+        self.direct.as_ref().is_some_and(|d| d.lock().is_ok_and(|s| s.failures == 0))
+    }
+
+    /// The peer's view of the log against this node's: nothing more when they are the same
+    /// tree (size and root; the note's cosignatures may differ), else a full round, which
+    /// proves consistency (or stores split-view evidence) and catches up.
+    async fn spot_check(&mut self) -> Result<(), RoundError> {
+        let mut client = self.client().await?;
+        let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
+        let tree = |note: &str| comity_proto::log::stored_checkpoint_fields(note).map(|(size, root, _)| (size, root));
+        let held = self.registry.store().log(self.verifier.name()).checkpoint().map_err(|e| RoundError::Refused(e.to_string()))?;
+        if tree(&served.checkpoint).is_some() && held.as_deref().and_then(tree) == tree(&served.checkpoint) {
+            return Ok(());
+        }
+        self.round(Some(served.checkpoint)).await
     }
 
     /// The peer's log origin.
@@ -105,11 +216,27 @@ impl PeerMirror {
         self.verifier.name()
     }
 
+    /// True for a relay path (the log's origin is another peer).
+    pub fn is_relay(&self) -> bool {
+        self.peer.relay
+    }
+
     /// Mirrors until the task is aborted.
     pub async fn run(mut self) {
         let mut backoff = self.interval;
         loop {
-            match self.round().await {
+            if self.dormant() {
+                self.subscription = None;
+                let jitter = Duration::from_millis(rand::random::<u64>() % (self.spot_check_every.as_millis() as u64 / 2 + 1));
+                tokio::time::sleep(self.spot_check_every / 2 + jitter).await;
+                if self.dormant() {
+                    if let Err(e) = self.spot_check().await {
+                        tracing::debug!(path = %self.peer.id, error = %e, "spot check of a relay path");
+                    }
+                    continue;
+                }
+            }
+            match self.round(None).await {
                 Ok(()) => {
                     backoff = self.interval;
                     self.wait_for_news().await;
@@ -126,7 +253,7 @@ impl PeerMirror {
                     tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");
                     self.note_failure(&e.to_string());
                     if matches!(e, RoundError::Connect(_) | RoundError::Status(_)) {
-                        self.channel = None;
+                        // The shared channel reconnects by itself; the stream is opened again.
                         self.subscription = None;
                     }
                     let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
@@ -144,7 +271,10 @@ impl PeerMirror {
         }
     }
 
-    /// Returns when the peer pushes a new checkpoint, or after the poll interval.
+    /// Returns when the peer pushes a checkpoint note other than the last one handled (the next
+    /// round then asks for the latest: pushes queue up during a burst, and the newest may have
+    /// been dropped), when the stream ended or stayed quiet for long, or after the poll interval
+    /// for a peer that does not offer Subscribe. No polling while a stream is open.
     async fn wait_for_news(&mut self) {
         if self.subscription.is_none() {
             if let Some(channel) = &self.channel {
@@ -152,29 +282,37 @@ impl PeerMirror {
                 let request = pb::SubscribeRequest { origin: self.verifier.name().into() };
                 // A peer without Subscribe (or refusing it) is simply polled.
                 self.subscription = federation.subscribe(request).await.ok().map(|r| r.into_inner());
+                if self.subscription.is_some() {
+                    // One more poll now: a checkpoint committed before the stream opened is
+                    // never pushed on it.
+                    return;
+                }
             }
         }
-        match &mut self.subscription {
-            Some(stream) => match tokio::time::timeout(self.interval, stream.message()).await {
-                Ok(Ok(Some(_))) | Err(_) => {}
-                // Ended or failed (request deadlines end long streams): subscribe again next time.
-                Ok(_) => self.subscription = None,
-            },
-            None => tokio::time::sleep(self.interval).await,
+        let Some(stream) = &mut self.subscription else {
+            tokio::time::sleep(self.interval).await;
+            return;
+        };
+        let quiet_until = tokio::time::Instant::now() + STREAM_SAFETY_POLL.max(self.interval);
+        loop {
+            match tokio::time::timeout_at(quiet_until, stream.message()).await {
+                Ok(Ok(Some(event))) if self.last_note.as_deref() == Some(event.checkpoint.as_str()) => continue,
+                // News, or quiet for long: a round, keeping the stream.
+                Ok(Ok(Some(_))) | Err(_) => return,
+                // Ended or failed (request deadlines end long streams): a round, then subscribe again.
+                Ok(_) => {
+                    self.subscription = None;
+                    return;
+                }
+            }
         }
     }
 
     async fn client(&mut self) -> Result<LogClient<Channel>, RoundError> {
-        if let Some(channel) = &self.channel {
-            return Ok(LogClient::new(channel.clone()).max_decoding_message_size(MAX_PEER_MESSAGE));
+        if self.channel.is_none() {
+            self.channel = Some(self.channels.get(&self.peer, self.tls.as_ref(), self.call_timeout).map_err(RoundError::Connect)?);
         }
-        let endpoint = crate::tls::peer_endpoint(&self.peer.url, self.tls.as_ref(), &self.peer.tls_name())
-            .map_err(|e| RoundError::Connect(format!("{e:#}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(self.call_timeout)
-            .tcp_nodelay(true);
-        let channel = endpoint.connect().await.map_err(|e| RoundError::Connect(e.to_string()))?;
-        self.channel = Some(channel.clone());
+        let channel = self.channel.clone().expect("set above");
         Ok(LogClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE))
     }
 
@@ -186,12 +324,24 @@ impl PeerMirror {
             .map_err(RoundError::from)
     }
 
-    /// One round: verify the peer's checkpoint and ingest every entry up to it.
-    async fn round(&mut self) -> Result<(), RoundError> {
+    /// One round: verify the peer's checkpoint (`pushed`, or asked for) and ingest every entry
+    /// up to it.
+    async fn round(&mut self, pushed: Option<String>) -> Result<(), RoundError> {
         let mut client = self.client().await?;
-        // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
-        let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
-        let checkpoint = verify_peer_checkpoint(&self.verifier, &served.checkpoint, crate::registry::now()).map_err(RoundError::Refused)?;
+        let note = match pushed {
+            Some(note) => note,
+            // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
+            None => self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner().checkpoint,
+        };
+        if self.last_note.as_deref() == Some(note.as_str()) {
+            // Nothing new, and the peer answered.
+            if let Ok(mut s) = self.status.lock() {
+                (s.last_error, s.failures) = (None, 0);
+            }
+            self.fetch_bodies().await;
+            return Ok(());
+        }
+        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, crate::registry::now()).map_err(RoundError::Refused)?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }
@@ -229,11 +379,13 @@ impl PeerMirror {
                 self.registry.add_cosignatures(&origin, checkpoint.note.clone(), false).await.map_err(|e| RoundError::Refused(e.to_string()))?;
             }
             self.mark_synced(&checkpoint, have);
+            self.last_note = Some(note);
             self.fetch_bodies().await;
             return Ok(());
         }
         self.catch_up(&mut client, &checkpoint, have).await?;
         self.mark_synced(&checkpoint, checkpoint.size);
+        self.last_note = Some(note);
         self.fetch_bodies().await;
         Ok(())
     }

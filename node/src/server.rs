@@ -90,11 +90,33 @@ impl RunningNode {
         health.set_serving::<LogServer<LogService>>().await;
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
+        let channels = crate::mirror::PeerChannels::default();
+        let interval = Duration::from_millis(config.mirror_interval_ms);
         for peer in &config.mirror_paths() {
-            let interval = Duration::from_millis(config.mirror_interval_ms);
-            let (mirror, status) = crate::mirror::PeerMirror::new(peer.clone(), registry.clone(), interval, limits.mirror_entries_per_part, limits.request_timeout(), config.tls.clone(), limits.peer_entries_per_sec).map_err(anyhow::Error::msg)?;
+            let (mirror, status) = crate::mirror::PeerMirror::new(
+                peer.clone(),
+                registry.clone(),
+                interval,
+                limits.mirror_entries_per_part,
+                limits.request_timeout(),
+                config.tls.clone(),
+                limits.peer_entries_per_sec,
+                channels.clone(),
+            )
+            .map_err(anyhow::Error::msg)?;
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
+        }
+        // Relay paths rest behind the direct path to their log. Their spot checks are spread so
+        // this node makes at most about two a second however many paths it has.
+        let relays = pending_mirrors.iter().filter(|(_, _, m)| m.is_relay()).count() as u32;
+        let spot_check_every = (interval * 30).max(Duration::from_millis(500) * relays);
+        let direct: std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>> =
+            pending_mirrors.iter().filter(|(_, _, m)| !m.is_relay()).map(|(_, status, m)| (m.origin().to_string(), status.clone())).collect();
+        for (_, _, mirror) in pending_mirrors.iter_mut().filter(|(_, _, m)| m.is_relay()) {
+            if let Some(status) = direct.get(mirror.origin()) {
+                mirror.behind_direct_path(status.clone(), spot_check_every);
+            }
         }
         let federation_impl = std::sync::Arc::new(crate::federation_service::FederationService::new(
             config.origin.clone(),
@@ -173,7 +195,7 @@ impl RunningNode {
             None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),
         };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs, health.clone()));
-        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone()));
+        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })

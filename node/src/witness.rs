@@ -238,19 +238,24 @@ struct PeerWitness {
 /// after each new checkpoint, and again every `retry` while some witness has not cosigned
 /// the latest one. One round at a time, always for the latest checkpoint, so a busy log
 /// coalesces its checkpoints instead of queueing cosign requests.
-pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<(PeerConfig, WitnessVerifier)>, retry: Duration, tls: Option<crate::tls::TlsConfig>) {
+pub async fn gather_cosignatures(
+    registry: Registry,
+    origin: String,
+    peers: Vec<(PeerConfig, WitnessVerifier)>,
+    retry: Duration,
+    tls: Option<crate::tls::TlsConfig>,
+    channels: crate::mirror::PeerChannels,
+    call_timeout: Duration,
+) {
+    // The same connection to each peer as its mirror paths use.
     let witnesses: Vec<PeerWitness> = peers
         .into_iter()
-        .filter_map(|(peer, verifier)| {
-            let endpoint = match crate::tls::peer_endpoint(&peer.url, tls.as_ref(), &peer.tls_name()) {
-                Ok(e) => e.connect_timeout(Duration::from_secs(5)).timeout(COSIGN_TIMEOUT).tcp_nodelay(true),
-                Err(e) => {
-                    tracing::error!(peer = %peer.id, error = %format!("{e:#}"), "cannot call this witness");
-                    return None;
-                }
-            };
-            let client = FederationClient::new(endpoint.connect_lazy()).max_decoding_message_size(MAX_COSIGN_ANSWER);
-            Some(PeerWitness { id: peer.id, verifier, client })
+        .filter_map(|(peer, verifier)| match channels.get(&peer, tls.as_ref(), call_timeout) {
+            Ok(channel) => Some(PeerWitness { id: peer.id, verifier, client: FederationClient::new(channel).max_decoding_message_size(MAX_COSIGN_ANSWER) }),
+            Err(e) => {
+                tracing::error!(peer = %peer.id, error = %e, "cannot call this witness");
+                None
+            }
         })
         .collect();
     if witnesses.is_empty() {
@@ -281,7 +286,8 @@ pub async fn gather_cosignatures(registry: Registry, origin: String, peers: Vec<
         for w in missing {
             let request = pb::CosignRequest { checkpoint: note.clone() };
             asks.spawn(async move {
-                let answer = w.client.clone().cosign(request).await;
+                let late = || tonic::Status::deadline_exceeded(format!("no answer within {COSIGN_TIMEOUT:?}"));
+                let answer = tokio::time::timeout(COSIGN_TIMEOUT, w.client.clone().cosign(request)).await.unwrap_or_else(|_| Err(late()));
                 (w, answer)
             });
         }

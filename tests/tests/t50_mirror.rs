@@ -135,7 +135,8 @@ async fn an_unreachable_peer_is_retried_and_does_not_stop_the_node() {
         async move { s.filter(|s| s.failures >= 2) }
     })
     .await;
-    assert!(status.last_error.unwrap().contains("unreachable"));
+    let error = status.last_error.unwrap();
+    assert!(error.contains("unreachable"), "{error}");
     // The node still serves its own publishes meanwhile.
     let mut at_b = b.client().await;
     at_b.publish(b.sign(grant(METI, "JP-METI-2026-00001"))).await.unwrap();
