@@ -224,11 +224,14 @@ impl PeerMirror {
     /// Mirrors until the task is aborted.
     pub async fn run(mut self) {
         let mut backoff = self.interval;
+        // Spot checks at random times, on average one per `spot_check_every` (the first one
+        // anywhere in the first period, so a node's paths do not all wait the same long time).
+        let mut spot_check_at = tokio::time::Instant::now() + self.spot_check_every.mul_f64(rand::random::<f64>());
         loop {
             if self.dormant() {
                 self.subscription = None;
-                let jitter = Duration::from_millis(rand::random::<u64>() % (self.spot_check_every.as_millis() as u64 / 2 + 1));
-                tokio::time::sleep(self.spot_check_every / 2 + jitter).await;
+                tokio::time::sleep_until(spot_check_at).await;
+                spot_check_at = tokio::time::Instant::now() + self.spot_check_every.mul_f64(0.5 + rand::random::<f64>());
                 if self.dormant() {
                     if let Err(e) = self.spot_check().await {
                         tracing::debug!(path = %self.peer.id, error = %e, "spot check of a relay path");

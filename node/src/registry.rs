@@ -1218,6 +1218,18 @@ fn stage_cosigned(store: &Store, batch: &mut WriteBatch, origin: &str, note: &st
 /// Adds verified cosignatures to the stored notes of checkpoint `note` of `origin`; when
 /// `witnessed`, `note` carries this node's own new cosignature, recorded as the last checkpoint
 /// it cosigned. Returns the stored latest checkpoint note if it changed (to announce it).
+/// True when `note` signs the same tree as `held` (size and root) at a later time. Both notes'
+/// log signatures were verified by whoever stored or passed them.
+fn is_newer_signing_of(held: &str, note: &str) -> bool {
+    use comity_proto::log::stored_checkpoint_fields;
+    match (stored_checkpoint_fields(held), stored_checkpoint_fields(note)) {
+        (Some((size, root, time)), Some((new_size, new_root, new_time))) => size == new_size && root == new_root && new_time > time,
+        _ => false,
+    }
+}
+
+/// Merges `note`'s verified cosignatures into the stored checkpoint of `origin` (or holds `note`
+/// instead when it is the same tree signed later). The caller verified `note`'s log signature.
 fn add_cosignatures(store: &Store, origin: &str, note: &str, witnessed: bool, witnesses: &[WitnessVerifier]) -> Result<Option<String>, Error> {
     let log = store.log(origin);
     let mut batch = WriteBatch::default();
@@ -1229,6 +1241,12 @@ fn add_cosignatures(store: &Store, origin: &str, note: &str, witnessed: bool, wi
                 batch.put_checkpoint_note(origin, &merged);
                 changed = Some(merged);
             }
+        } else if is_newer_signing_of(&latest, note) {
+            // The log re-signed the same tree (its heartbeat): hold the fresher note, so an idle
+            // log does not look stale here.
+            let fresh = merge_cosignatures(note, &[], witnesses).map_err(stored_corrupt)?;
+            batch.put_checkpoint_note(origin, &fresh);
+            changed = Some(fresh);
         }
     }
     let note = merge_cosignatures(note, &[], witnesses).map_err(stored_corrupt)?;

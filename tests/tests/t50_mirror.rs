@@ -487,3 +487,23 @@ async fn a_long_catch_up_is_stored_in_proven_parts() {
         assert_eq!(at_b.licence(BAFA, &format!("DE-2026-PART-{i}")).await.unwrap().chain.len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_holds_the_fresh_heartbeats_of_an_idle_log() {
+    let a = TestNode::start_with(&[BAFA], |c| {
+        c.origin = "registry.bafa.example/log".into();
+        c.checkpoint_interval_secs = 1;
+    })
+    .await;
+    let b = mirror_of(&a, true, None).await;
+    publish_and_mirror(&a, &b, 1, "DE-2026-IDLE").await;
+    let held_time = || {
+        let note = b.node().registry().store().log("registry.bafa.example/log").checkpoint().unwrap().unwrap();
+        comity_proto::log::stored_checkpoint_fields(&note).unwrap().2
+    };
+    let first = held_time();
+    // A publishes nothing more; it re-signs the same tree every second, and B holds the fresher
+    // note (so the idle log never looks stale there).
+    eventually(WAIT, "B to hold a later signing of A's idle log", || async { (held_time() >= first + 2).then_some(()) }).await;
+    assert_eq!(b.node().mirror_status("bafa").unwrap().size, 1);
+}

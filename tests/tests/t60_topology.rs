@@ -21,8 +21,16 @@ use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(45);
 
-/// Authorities, one per node, in node order.
+/// Authorities, one per node, in node order (generated ids past the fifth).
 const AUTHORITIES: [&str; 5] = ["de.bafa", "jp.meti", "uk.ecju", "fr.sbdu", "us.bis"];
+
+fn authority_id(i: usize) -> &'static str {
+    match AUTHORITIES.get(i) {
+        Some(a) => a,
+        // Test-lifetime names for large simulated consortia.
+        None => Box::leak(format!("m{i:02}.sim").into_boxed_str()),
+    }
+}
 
 /// A node of a test network: it hosts one authority and runs the log `origin`.
 struct Member {
@@ -67,7 +75,7 @@ impl Plan {
     async fn new(n: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], dir };
-        for authority in &AUTHORITIES[..n] {
+        for authority in (0..n).map(authority_id) {
             let origin = format!("registry.{}.example/log", authority.replace('.', "-"));
             let path = plan.dir.path().join(format!("{authority}.log.key"));
             let log_key = comity_node::log::load_or_create_key(&path, &origin).unwrap();
@@ -92,7 +100,7 @@ impl Plan {
     }
 
     fn authority(&self, i: usize) -> AuthorityConfig {
-        AuthorityConfig { id: AUTHORITIES[i].into(), name: String::new(), keys: vec![self.keys[i].public_key.clone()] }
+        AuthorityConfig { id: authority_id(i).into(), name: String::new(), keys: vec![self.keys[i].public_key.clone()] }
     }
 
     /// Starts every node: node `i` mirrors `links[i]` and trusts every other node's authority.
@@ -131,7 +139,7 @@ impl Plan {
             })
             .await;
             self.fronts[i].set_target(node.node().addr());
-            members.push(Member { authority: AUTHORITIES[i], key, origin: self.origins[i].clone(), verifier: self.verifiers[i].clone(), node });
+            members.push(Member { authority: authority_id(i), key, origin: self.origins[i].clone(), verifier: self.verifiers[i].clone(), node });
         }
         Net { members, _fronts: self.fronts, _dir: self.dir }
     }
@@ -381,4 +389,78 @@ async fn a_slow_peer_with_a_long_log_does_not_hold_up_the_others() {
     slow_link.pass();
     eventually(WAIT, "C to catch up with A", || async { c.node().mirror_status("bafa").filter(|s| s.size == TOTAL).map(|_| ()) }).await;
     at_c.licence("de.bafa", "DE-2026-SLOW-01499").await.unwrap();
+}
+
+/// A consortium of `COMITY_SIM_MEMBERS` members (default 8; the simulation runs at 42 with
+/// `COMITY_SIM_MEMBERS=42`), full mesh with relay paths, the default topology. One member's log
+/// equivocates: a second node with a copy of its log key shows half the consortium another
+/// history of the same size. One member's direct link to another is cut. Every honest log
+/// still reaches every member (through relays where cut), and the two views of the lying log
+/// meet: members on both sides store split-view evidence against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_log() {
+    let n: usize = std::env::var("COMITY_SIM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(8).max(4);
+    let liar = n - 1;
+    let plan = Plan::new(n).await;
+    // The liar's second face: its own front, its own copy of the log key.
+    let fork_front = FaultProxy::reserve().await;
+    let fork_key = plan.dir.path().join("fork.log.key");
+    std::fs::copy(&plan.log_key_files[liar], &fork_key).unwrap();
+    let (fork_origin, fork_authority) = (plan.origins[liar].clone(), plan.authority(liar));
+    let trusted_by_fork: Vec<AuthorityConfig> = (0..n).filter(|i| *i != liar).map(|i| plan.authority(i)).collect();
+    // Member 0 reaches member 1 only through a link that will be cut.
+    let cut = FaultProxy::reserve().await;
+    let links = (0..n)
+        .map(|i| {
+            (0..n)
+                .filter(|j| *j != i)
+                .map(|j| match (i, j) {
+                    (0, 1) => Link { id: "n1".into(), origin: 1, url: cut.url() },
+                    // Odd members (other than the liar) see the liar through its second face.
+                    (i, j) if j == liar && i % 2 == 1 => Link { id: format!("n{j}"), origin: j, url: fork_front.url() },
+                    _ => plan.link(j, j),
+                })
+                .collect()
+        })
+        .collect();
+    let first_front = plan.fronts[1].url();
+    let net = plan.start(links).await;
+    // The cut link forwards to member 1's front until it is cut.
+    cut.set_target(first_front.trim_start_matches("http://").parse().unwrap());
+    let fork = TestNode::start_with(&[], move |c| {
+        c.origin = fork_origin;
+        c.log_key_file = Some(fork_key);
+        c.authorities = vec![fork_authority];
+        c.trusted = trusted_by_fork;
+    })
+    .await;
+    fork_front.set_target(fork.node().addr());
+    cut.cut();
+
+    // Each honest member publishes; the liar publishes three decisions at each face.
+    let honest = &net.members[..liar];
+    for m in honest {
+        publish_range(m, 0, 2).await;
+    }
+    let lying = &net.members[liar];
+    publish_range(lying, 0, 3).await;
+    let other: Vec<Vec<u8>> = (0..3).map(|i| lying.sign(grant(lying.authority, &format!("OTHER-{i}")))).collect();
+    publish_concurrently(fork.client().await, other, 2).await;
+
+    // Every honest log reaches every member, member 0 getting member 1's log through relays.
+    for log in honest {
+        let tip = held(&log.node, log).await.unwrap();
+        for at in &net.members {
+            eventually(WAIT, &format!("{} to hold {}", at.origin, log.origin), || async { (held(&at.node, log).await == Some(tip)).then_some(()) }).await;
+        }
+    }
+    // The two views of the liar's log meet: evidence on both sides.
+    let evidence_at = |m: &Member| {
+        let frozen = m.node.node().registry().store().frozen_logs().unwrap();
+        frozen.iter().any(|(origin, _)| *origin == lying.origin)
+    };
+    let sides: [Vec<&Member>; 2] = [honest.iter().filter(|m| m.node.config().peers.iter().all(|p| p.url != fork_front.url())).collect(), honest.iter().filter(|m| m.node.config().peers.iter().any(|p| p.url == fork_front.url())).collect()];
+    for (side, members) in sides.iter().enumerate() {
+        eventually(Duration::from_secs(90), &format!("a member of side {side} to catch the equivocating log"), || async { members.iter().any(|m| evidence_at(m)).then_some(()) }).await;
+    }
 }
