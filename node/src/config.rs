@@ -79,6 +79,11 @@ pub struct Config {
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
+    /// How many of the peers' witnesses are asked to cosign each checkpoint of this node's log
+    /// (the same ones for a log, ranked by rendezvous hashing, the next ones when one fails):
+    /// the work per checkpoint stays bounded however large the consortium. 0: every witness.
+    #[serde(default = "default_witnesses_per_checkpoint")]
+    pub witnesses_per_checkpoint: usize,
     /// TLS for the gRPC listener and calls to peers (`https://` URLs). Required unless
     /// `insecure_plaintext` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +242,10 @@ fn default_mirror_interval() -> u64 {
     1000
 }
 
+fn default_witnesses_per_checkpoint() -> usize {
+    5
+}
+
 fn default_checkpoint_interval() -> u64 {
     60
 }
@@ -282,6 +291,7 @@ impl Default for Config {
             tls: None,
             insecure_plaintext: false,
             mirror_interval_ms: default_mirror_interval(),
+            witnesses_per_checkpoint: default_witnesses_per_checkpoint(),
             limits: Limits::default(),
         }
     }

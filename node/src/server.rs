@@ -195,7 +195,7 @@ impl RunningNode {
             None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),
         };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs, health.clone()));
-        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
+        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })

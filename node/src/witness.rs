@@ -8,7 +8,7 @@
 //! (`<witness key>.cosigned`), so neither a restart nor a deleted or cut store can make the
 //! key cosign a conflicting view.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -238,17 +238,20 @@ struct PeerWitness {
 /// after each new checkpoint, and again every `retry` while some witness has not cosigned
 /// the latest one. One round at a time, always for the latest checkpoint, so a busy log
 /// coalesces its checkpoints instead of queueing cosign requests.
+#[allow(clippy::too_many_arguments)]
 pub async fn gather_cosignatures(
     registry: Registry,
     origin: String,
     peers: Vec<(PeerConfig, WitnessVerifier)>,
+    wanted: usize,
     retry: Duration,
     tls: Option<crate::tls::TlsConfig>,
     channels: crate::mirror::PeerChannels,
     call_timeout: Duration,
 ) {
     // The same connection to each peer as its mirror paths use.
-    let witnesses: Vec<PeerWitness> = peers
+    // The same witnesses for this log every time, best ranked first.
+    let mut witnesses: Vec<PeerWitness> = peers
         .into_iter()
         .filter_map(|(peer, verifier)| match channels.get(&peer, tls.as_ref(), call_timeout) {
             Ok(channel) => Some(PeerWitness { id: peer.id, verifier, client: FederationClient::new(channel).max_decoding_message_size(MAX_COSIGN_ANSWER) }),
@@ -261,6 +264,10 @@ pub async fn gather_cosignatures(
     if witnesses.is_empty() {
         return;
     }
+    witnesses.sort_by_key(|w| rendezvous_rank(&origin, w.verifier.name()));
+    let wanted = if wanted == 0 { witnesses.len() } else { wanted.min(witnesses.len()) };
+    // Witnesses that gave no cosignature in the last round: skipped while others can stand in.
+    let mut failed: HashSet<String> = HashSet::new();
     let all: Vec<WitnessVerifier> = witnesses.iter().map(|w| w.verifier.clone()).collect();
     let mut committed = registry.subscribe();
     let mut last_round: Option<(String, Instant)> = None;
@@ -275,7 +282,11 @@ pub async fn gather_cosignatures(
             _ => continue,
         };
         let have = cosigners(&note, &all);
-        let missing: Vec<PeerWitness> = witnesses.iter().filter(|w| !have.iter().any(|(name, _)| name == w.verifier.name())).cloned().collect();
+        let still = wanted.saturating_sub(have.len());
+        let unsigned: Vec<&PeerWitness> = witnesses.iter().filter(|w| !have.iter().any(|(name, _)| name == w.verifier.name())).collect();
+        // The best ranked that did not just fail; the ones that failed when nobody else is left.
+        let missing: Vec<PeerWitness> =
+            unsigned.iter().filter(|w| !failed.contains(w.verifier.name())).chain(unsigned.iter().filter(|w| failed.contains(w.verifier.name()))).take(still).map(|w| (*w).clone()).collect();
         let body = comity_proto::witness::note_body(&note).unwrap_or_default().to_string();
         let recent = last_round.as_ref().is_some_and(|(b, at)| *b == body && at.elapsed() < retry);
         if missing.is_empty() || recent {
@@ -299,11 +310,16 @@ pub async fn gather_cosignatures(
                     let candidate = format!("{note}{line}");
                     if w.verifier.cosigned_at(&candidate).is_some() {
                         gathered.push_str(&line);
+                        failed.remove(w.verifier.name());
                     } else {
                         tracing::warn!(peer = %w.id, "peer's cosignature does not verify with its witness key; dropped");
+                        failed.insert(w.verifier.name().to_string());
                     }
                 }
-                Err(e) => tracing::debug!(peer = %w.id, error = %e.message(), "no cosignature this round"),
+                Err(e) => {
+                    tracing::debug!(peer = %w.id, error = %e.message(), "no cosignature this round");
+                    failed.insert(w.verifier.name().to_string());
+                }
             }
         }
         if gathered != note {
@@ -312,6 +328,13 @@ pub async fn gather_cosignatures(
             }
         }
     }
+}
+
+/// A witness's rank for log `origin` (lower asks first): SHA-256 of both names, so every
+/// checkpoint of a log goes to the same witnesses and the logs spread over all of them.
+fn rendezvous_rank(origin: &str, witness: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new().chain_update(origin).chain_update([0]).chain_update(witness).finalize().into()
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! acknowledged → held by every member) p50/p99, and CPU and bytes per decision over all nodes
 //! (idle rate subtracted).
 //!
-//! Run: `cargo bench -p comity-tests --bench consortium` (release build; figures go into
+//! Run: `cargo build --release --workspace --bins && cargo bench -p comity-tests --bench consortium`
+//! (release build of the node; figures go into
 //! BENCHMARKS.md). Measured with /proc: CPU as utime + stime of every node process, bytes as
 //! the loopback interface's transmitted bytes (the nodes are the machine's only loopback
 //! traffic while it runs), connections as each process's socket descriptors.

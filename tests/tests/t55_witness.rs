@@ -201,3 +201,37 @@ async fn what_a_witness_cosigned_survives_a_restart() {
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_asks_only_as_many_witnesses_as_configured_and_the_next_when_one_is_down() {
+    let mut nodes = federation().await;
+    nodes[0].stop().await;
+    nodes[0].reconfigure(|c| c.witnesses_per_checkpoint = 1);
+    nodes[0].start_again().await.unwrap();
+    let witnesses = [witness_of(&nodes[1]), witness_of(&nodes[2])];
+    let cosigned_by = |note: &str| witnesses.iter().filter(|w| w.cosigned_at(note).is_some()).map(|w| w.name().to_string()).collect::<Vec<_>>();
+    let mut at_a = nodes[0].client().await;
+    at_a.publish(nodes[0].sign(grant("de.bafa", "DE-2026-ONE-1"))).await.unwrap();
+    eventually(WAIT, "A's checkpoint of size 1 to be cosigned", || {
+        let mut client = at_a.clone();
+        async move { client.checkpoint().await.ok().map(|cp| cp.cosigned_checkpoint).filter(|n| n.lines().nth(1) == Some("1")) }
+    })
+    .await;
+    // One witness asked, one cosignature; give the other time to (wrongly) answer too.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let note = at_a.checkpoint().await.unwrap().cosigned_checkpoint;
+    assert_eq!(note.lines().nth(1), Some("1"));
+    let chosen = cosigned_by(&note);
+    assert_eq!(chosen.len(), 1, "{note}");
+
+    // The chosen witness goes down: the next in rank cosigns the next checkpoint.
+    let down = if chosen[0] == witnesses[0].name() { 1 } else { 2 };
+    nodes[down].stop().await;
+    at_a.publish(nodes[0].sign(grant("de.bafa", "DE-2026-ONE-2"))).await.unwrap();
+    let note = eventually(WAIT, "A's checkpoint of size 2 to be cosigned by the other witness", || {
+        let mut client = at_a.clone();
+        async move { client.checkpoint().await.ok().map(|cp| cp.cosigned_checkpoint).filter(|n| n.lines().nth(1) == Some("2")) }
+    })
+    .await;
+    assert_eq!(cosigned_by(&note), vec![witnesses[2 - down].name().to_string()]);
+}
