@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use comity_proto::licence_map::{self, Head, MapKey, MapProof, Node, NodeSource, Path};
 use comity_proto::log::TreeHash;
@@ -33,6 +34,27 @@ pub const CACHED_DEPTH: usize = 16;
 /// Most undo records kept per log: a cosigned checkpoint further behind is proven against the
 /// latest instead (a reader applies every undo record after its size, so this bounds its work).
 pub const MAX_UNDO: usize = 256;
+
+/// Paths are prefixes of SHA-256 outputs, so a multiply-xor over their bytes spreads them well
+/// at a fraction of SipHash's cost (the writer looks up a few tiles per changed node).
+#[derive(Default)]
+struct PathHasher(u64);
+
+impl Hasher for PathHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type PathMap<V> = HashMap<Path, V, BuildHasherDefault<PathHasher>>;
 
 /// The nodes of one tile, by slot: level `r` below the top, position `i` in it at `2^r - 1 + i`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,16 +128,27 @@ fn push_undo(out: &mut Vec<u8>, path: &Path, before: &Node) {
     out.extend_from_slice(&before.encode());
 }
 
-fn read_undo(mut bytes: &[u8], mut each: impl FnMut(Path, Node)) -> Option<()> {
+/// Reads an undo record's entries, those a proof for `key` reads when one is given.
+fn read_undo(mut bytes: &[u8], key: Option<&MapKey>, mut each: impl FnMut(Path, Node)) -> Option<()> {
     while !bytes.is_empty() {
         let (depth, rest) = bytes.split_first_chunk::<2>()?;
         let depth = u16::from_be_bytes(*depth) as usize;
         let (prefix, rest) = rest.split_at_checked(depth.div_ceil(8))?;
         let (node, rest) = split_node(rest)?;
-        each(Path::from_parts(depth, prefix)?, node);
+        if key.is_none_or(|key| read_by_proof(depth, prefix, key)) {
+            each(Path::from_parts(depth, prefix)?, node);
+        }
         bytes = rest;
     }
     Some(())
+}
+
+/// Whether the node at `depth` with path bytes `prefix` is on `key`'s path or beside it: the
+/// nodes a proof for `key` reads (their parent's bits are the key's first bits).
+fn read_by_proof(depth: usize, prefix: &[u8], key: &MapKey) -> bool {
+    let Some(parent) = depth.checked_sub(1) else { return true };
+    let (full, rest) = (parent / 8, parent % 8);
+    prefix[..full] == key[..full] && (rest == 0 || (prefix[full] ^ key[full]) >> (8 - rest) == 0)
 }
 
 /// One log's licence-state map at one size, read from the store (a view reads each tile once).
@@ -123,8 +156,8 @@ pub struct MapView<'a> {
     store: &'a Store,
     origin: &'a str,
     /// Nodes changed after the view's size, with their values at it.
-    overlay: HashMap<Path, Node>,
-    tiles: RefCell<HashMap<Path, Tile>>,
+    overlay: PathMap<Node>,
+    tiles: RefCell<PathMap<Tile>>,
 }
 
 impl NodeSource for MapView<'_> {
@@ -147,7 +180,7 @@ impl NodeSource for MapView<'_> {
 #[derive(Default)]
 pub struct MapCache {
     origin: String,
-    tiles: HashMap<Path, Tile>,
+    tiles: PathMap<Tile>,
     /// Tiles the batch being committed rewrites.
     staged: Vec<(Path, Tile)>,
 }
@@ -206,7 +239,7 @@ impl Store {
             cache.origin = origin.to_string();
         }
         cache.staged.clear();
-        let view = MapView { store: self, origin, overlay: HashMap::new(), tiles: RefCell::new(std::mem::take(&mut cache.tiles)) };
+        let view = MapView { store: self, origin, overlay: PathMap::default(), tiles: RefCell::new(std::mem::take(&mut cache.tiles)) };
         let updated = licence_map::update(&view, changes);
         let mut tiles = view.tiles.into_inner();
         tiles.retain(|top, _| top.depth() < CACHED_DEPTH);
@@ -217,7 +250,7 @@ impl Store {
                 return Err(e);
             }
         };
-        let mut changed: HashMap<Path, Tile> = HashMap::new();
+        let mut changed: PathMap<Tile> = PathMap::default();
         let mut undo = Vec::with_capacity(writes.len() * 40);
         for (path, node) in &writes {
             let top = tile_of(path);
@@ -330,14 +363,20 @@ impl LogRef<'_> {
     /// older than the undo records kept reads a map that is not the one at that size: a proof
     /// read from it does not verify (see [`LogRef::prove_map`]).
     pub fn map(&self, version: u64) -> Result<MapView<'_>> {
-        let mut overlay = HashMap::new();
+        self.map_for(version, None)
+    }
+
+    /// [`LogRef::map`] holding, of the nodes changed after `version`, only those a proof for
+    /// `key` reads (when given).
+    fn map_for(&self, version: u64, key: Option<&MapKey>) -> Result<MapView<'_>> {
+        let mut overlay = PathMap::default();
         if version != u64::MAX {
             let prefix = keys::map_undo_prefix(self.origin);
             let undo = self.store.db.range(keys::map_undo(self.origin, version + 1)..);
             for kv in undo.take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))) {
                 let (_, v) = kv?;
                 // Oldest first: the first value recorded for a node is its value at `version`.
-                read_undo(&v, |path, node| {
+                read_undo(&v, key, |path, node| {
                     overlay.entry(path).or_insert(node);
                 })
                 .ok_or_else(|| corrupt("map_undo", &format!("undo record of {} is malformed", self.origin)))?;
@@ -351,7 +390,7 @@ impl LogRef<'_> {
     /// store no longer holds the map at that size.
     pub fn prove_map(&self, size: u64, root: &TreeHash, key: &MapKey) -> Result<Option<MapProof>> {
         for _ in 0..3 {
-            let proof = licence_map::prove(&self.map(size)?, key).map_err(|e| StoreError::Corrupt { table: "map_tile", detail: e })?;
+            let proof = licence_map::prove(&self.map_for(size, Some(key))?, key).map_err(|e| StoreError::Corrupt { table: "map_tile", detail: e })?;
             if licence_map::verify(root, key, &proof).is_ok() {
                 return Ok(Some(proof));
             }
@@ -434,6 +473,26 @@ mod tests {
         // A size whose undo records were pruned does not yield a proof against its root.
         let (old, old_root, _) = &roots[0];
         assert_eq!(log.prove_map(*old, old_root, &change(5, 0).0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_proof_reads_the_nodes_on_and_beside_its_path() {
+        let key: MapKey = [0b1011_0110; 32];
+        let on: Vec<Path> = (0..22).scan(Path::ROOT, |p, i| {
+            let here = *p;
+            *p = p.child(licence_map::bit(&key, i));
+            Some(here)
+        }).collect();
+        for p in on.iter().take(20) {
+            assert!(read_by_proof(p.depth(), p.prefix_bytes(), &key));
+            for c in [p.child(false), p.child(true)] {
+                assert!(read_by_proof(c.depth(), c.prefix_bytes(), &key), "a child of a node on the path");
+                for g in [c.child(false), c.child(true)] {
+                    let beside = on.contains(&c);
+                    assert_eq!(read_by_proof(g.depth(), g.prefix_bytes(), &key), beside);
+                }
+            }
+        }
     }
 
     #[test]
