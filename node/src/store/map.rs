@@ -513,11 +513,34 @@ mod tests {
     }
 
     #[test]
-    fn rebuild_replaces_schema_1_node_records() {
+    fn opening_a_schema_1_store_rebuilds_its_maps_from_the_log() {
+        use comity_proto::decision::fixtures::grant;
+        use comity_proto::statement::{sign_decision, Signer, StatementId};
         let dir = tempfile::tempdir().unwrap();
+        let origin = "test.example/log";
+        let signer = Signer::from_seed(&[4; 32]);
+        let envelopes: Vec<Vec<u8>> = (0..300).map(|i| sign_decision(grant("de.bafa", &format!("L{i}")), &signer)).collect();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut batch = WriteBatch::default();
+            for (i, e) in envelopes.iter().enumerate() {
+                let id = StatementId::of(e);
+                batch.put_statement(&id, e, Some(i as u64));
+                batch.append_log(origin, i as u64, &id, &[]);
+            }
+            batch.put_log_size(origin, envelopes.len() as u64);
+            store.commit(batch).unwrap();
+            // What a schema-1 store holds instead of tiles: node versions in table 0x14.
+            store.db.insert([&[keys::table::MAP_NODE][..], origin.as_bytes(), &[keys::SEP, 0, 0], &[0; 8]].concat(), &[1u8; 33][..]).unwrap();
+            store.db.insert(keys::meta("schema_version"), &1u32.to_be_bytes()).unwrap();
+            store.db.flush().unwrap();
+        }
         let store = Store::open(dir.path()).unwrap();
-        store.db.insert([&[keys::table::MAP_NODE][..], b"o\xff\0\0\0\0\0\0\0\0\0\x01"].concat(), &[0u8][..]).unwrap();
-        store.rebuild_maps().unwrap();
+        let root = licence_map::root_of_entries(envelopes.iter().map(Vec::as_slice));
+        assert_ne!(root, licence_map::EMPTY_HASH);
+        assert_eq!(store.log(origin).map(u64::MAX).unwrap().node(&Path::ROOT).unwrap().hash(), root);
         assert_eq!(store.db.scan_prefix([keys::table::MAP_NODE]).count(), 0);
+        assert_eq!(store.db.scan_prefix(keys::map_undo_prefix(origin)).count(), 0);
+        assert_eq!(store.db.get(keys::meta("schema_version")).unwrap().unwrap().as_ref(), &super::super::SCHEMA_VERSION.to_be_bytes());
     }
 }
