@@ -272,15 +272,16 @@ impl Store {
         if !writes.is_empty() {
             batch.inner.insert(keys::map_undo(origin, version), undo);
         }
-        self.prune_map_undo(batch, origin).map_err(|e| e.to_string())?;
+        self.prune_map_undo(batch, origin, version).map_err(|e| e.to_string())?;
         cache.tiles = tiles;
         cache.staged = changed.into_iter().filter(|(top, _)| top.depth() < CACHED_DEPTH).collect();
         Ok(StagedMap { root, nodes: writes.len(), records })
     }
 
     /// Removes the undo records of `origin` at or below its cosigned checkpoint (else its latest),
-    /// the smallest size a proof is served at, and all but the newest [`MAX_UNDO`].
-    fn prune_map_undo(&self, batch: &mut WriteBatch, origin: &str) -> Result<()> {
+    /// the smallest size a proof is served at, and all but the newest [`MAX_UNDO`] (counting the
+    /// one staged at `version`, which stays).
+    fn prune_map_undo(&self, batch: &mut WriteBatch, origin: &str, version: u64) -> Result<()> {
         let log = self.log(origin);
         let served = match log.cosigned()?.as_deref().and_then(comity_proto::log::stored_checkpoint_fields) {
             Some((size, _, _)) => size,
@@ -288,9 +289,9 @@ impl Store {
         };
         let mut versions = Vec::new();
         for kv in self.db.scan_prefix(keys::map_undo_prefix(origin)) {
-            versions.extend(keys::map_undo_version(&kv?.0));
+            versions.extend(keys::map_undo_version(&kv?.0).filter(|v| *v != version));
         }
-        let excess = versions.len().saturating_sub(MAX_UNDO);
+        let excess = (versions.len() + 1).saturating_sub(MAX_UNDO);
         for (i, v) in versions.iter().enumerate() {
             if *v <= served || i < excess {
                 batch.inner.remove(keys::map_undo(origin, *v));
@@ -493,6 +494,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn undo_records_are_kept_back_to_the_cosigned_checkpoint_and_at_most_max_undo() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let origin = "test.example/log";
+        let key = comity_proto::log::LogKey::from_seed(origin, &[1; 32]).unwrap();
+        let undo_count = || store.db.scan_prefix(keys::map_undo_prefix(origin)).count();
+        let mut memory = MemoryMap::default();
+        let mut roots = vec![(0, memory.root())];
+        for size in 1..=(MAX_UNDO as u64 + 20) {
+            let changes = [change(size % 97, size)];
+            memory.apply(&changes);
+            let mut batch = WriteBatch::default();
+            store.stage_map(&mut batch, origin, size, &changes, None).unwrap();
+            batch.put_log_size(origin, size);
+            if size == 10 {
+                // Witnesses cosigned size 10: proofs are served there, so history is kept from it.
+                batch.put_cosigned(origin, &key.sign_checkpoint(10, &[0; 32], &memory.root(), 1).unwrap());
+            }
+            store.commit(batch).unwrap();
+            roots.push((size, memory.root()));
+            if size == 30 {
+                assert_eq!(undo_count(), 20, "the commits after the cosigned size 10");
+            }
+        }
+        assert_eq!(undo_count(), MAX_UNDO);
+        let log = store.log(origin);
+        let probe = change(3, 0).0;
+        let (latest, _) = *roots.last().unwrap();
+        let (held, held_root) = roots[(latest - MAX_UNDO as u64) as usize];
+        assert!(log.prove_map(held, &held_root, &probe).unwrap().is_some());
+        let (gone, gone_root) = roots[10];
+        assert_eq!(log.prove_map(gone, &gone_root, &probe).unwrap(), None);
     }
 
     #[test]
