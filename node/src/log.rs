@@ -466,7 +466,7 @@ pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<S
 /// Root of the stored licence-state map of `log` at size `size`.
 pub fn map_root(log: &LogRef<'_>, size: u64) -> Result<TreeHash, String> {
     use licence_map::NodeSource as _;
-    log.map(size).node(&licence_map::Path::ROOT).map(|n| n.hash())
+    log.map(size).map_err(|e| e.to_string())?.node(&licence_map::Path::ROOT).map(|n| n.hash())
 }
 
 /// A log's stored hashes plus those staged in the current batch.

@@ -506,6 +506,8 @@ struct BatchState<'a> {
     new_agreements: Vec<StoredAgreement>,
     /// Licence heads the batch's entries set, in log order, for the licence-state map.
     map_changes: Vec<(licence_map::MapKey, licence_map::Head)>,
+    /// The writer's copy of the upper tiles of its log's map, settled after each commit.
+    map_cache: &'a mut crate::store::MapCache,
     trust: &'a Trust,
 }
 
@@ -552,6 +554,7 @@ fn writer_loop(
         let _ = announce.checkpoints.send(CommittedCheckpoint { origin: origin.to_string(), note: note.into() });
     };
     let origin = log.origin().to_string();
+    let mut map_cache = crate::store::MapCache::default();
     while let Some(first) = rx.blocking_recv() {
         let mut work = vec![first];
         while work.len() < max_batch {
@@ -629,6 +632,7 @@ fn writer_loop(
             staged_agreements: HashMap::new(),
             new_agreements: Vec::new(),
             map_changes: Vec::new(),
+            map_cache: &mut map_cache,
             trust: &trust,
         };
         let mut writes = false;
@@ -687,6 +691,7 @@ fn writer_loop(
             (Err(e), _) => tracing::error!(error = %e, "commit failed"),
             _ => {}
         }
+        state.map_cache.settle(committed.is_ok());
         let count = results.len();
         let checkpoint = Arc::new(log.latest().clone());
         for (reply, result) in results {
@@ -720,10 +725,9 @@ fn stage_map(store: &Store, state: &mut BatchState<'_>, current: TreeHash) -> Re
     if state.map_changes.is_empty() {
         return Ok(current);
     }
-    let (root, nodes) = licence_map::update(&store.log(state.origin).map(u64::MAX), &state.map_changes)?;
-    state.batch.put_map_nodes(state.origin, state.log_size, &nodes);
+    let staged = store.stage_map(&mut state.batch, state.origin, state.log_size, &state.map_changes, Some(&mut *state.map_cache))?;
     state.map_changes.clear();
-    Ok(root)
+    Ok(staged.root)
 }
 
 /// Completes a staged publish with its receipt against the checkpoint of its batch.
@@ -1097,8 +1101,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         batch.put_log_time(&m.checkpoint.origin, run_end, t);
     }
     let root = tree_root(end, &overlay).map_err(stored_corrupt)?;
-    let (map_root, map_nodes) = licence_map::update(&log.map(u64::MAX), &map_changes).map_err(stored_corrupt)?;
-    batch.put_map_nodes(&m.checkpoint.origin, end, &map_nodes);
+    let map_root = store.stage_map(&mut batch, &m.checkpoint.origin, end, &map_changes, None).map_err(stored_corrupt)?.root;
     if let Some(proof) = &m.prefix_proof {
         verify_consistency(proof, end, &root, m.checkpoint.size, &m.checkpoint.root).map_err(|e| {
             Error::InvalidArgument(format!("entries {}..{end} of {} are not a prefix of its signed checkpoint: {e}", m.first, m.checkpoint.origin))

@@ -191,14 +191,34 @@ fn issuer_origin(registry: &Registry, authority: &str) -> Option<String> {
 
 /// The head of `authority/licence_id` in log `origin`, proven against the licence-state map
 /// of the cosigned checkpoint when it covers the chain's last entry (`last_index`), else of
-/// the latest; with that checkpoint's time.
+/// the latest; with that checkpoint's time. The store keeps the map only back to the cosigned
+/// checkpoint it holds now (and at most `MAX_UNDO` commits back): when the notes read for this
+/// answer are older than that, the proof is made against the notes held now.
 fn head_proof(store: &Store, logs: &mut LogViews, origin: &str, authority: &str, licence_id: &str, last_index: Option<u64>) -> Result<Option<(pb::LicenceHeadProof, i64)>, Error> {
-    let notes = logs.notes(store, origin)?;
     let covers = |size: u64| last_index.is_none_or(|i| size > i);
-    let Some((note, (size, _, time))) = notes.iter().find(|(_, (size, _, _))| covers(*size)).cloned() else { return Ok(None) };
     let key = comity_proto::licence_map::licence_key(authority, licence_id);
-    let proof = comity_proto::licence_map::prove(&store.log(origin).map(size), &key).map_err(corrupt)?;
-    Ok(Some((comity_proto::bundle::wire_head_proof(origin, &note, authority, licence_id, &proof), time)))
+    let log = store.log(origin);
+    let read = logs.notes(store, origin)?.to_vec();
+    let held_now = || -> Result<Vec<Note>, Error> {
+        Ok([log.cosigned()?, log.checkpoint()?].into_iter().flatten().filter_map(|n| stored_checkpoint_fields(&n).map(|f| (n, f))).collect())
+    };
+    for notes in [Some(read), None] {
+        let notes = match notes {
+            Some(n) => n,
+            None => held_now()?,
+        };
+        if !notes.iter().any(|(_, (size, _, _))| covers(*size)) {
+            return Ok(None);
+        }
+        // The cosigned checkpoint first; the latest when the map at the cosigned size is gone.
+        for (note, (size, _, time)) in notes.iter().filter(|(_, (size, _, _))| covers(*size)) {
+            let map_root = comity_proto::log::stored_map_root(note).ok_or_else(|| corrupt(format!("stored checkpoint of {origin} carries no licence-map root")))?;
+            if let Some(proof) = log.prove_map(*size, &map_root, &key)? {
+                return Ok(Some((comity_proto::bundle::wire_head_proof(origin, note, authority, licence_id, &proof), *time)));
+            }
+        }
+    }
+    Err(corrupt(format!("the licence-state map of {origin} does not match its checkpoint's map root")))
 }
 
 /// The proof bundle of a licence as GetLicence serves it: its chain and its issuer's key set

@@ -57,8 +57,7 @@ fn bulk_load(origin: &TestNode, n: u64) {
         }
         batch.put_log_time(ORIGIN, upto, now);
         let root = tree_root(upto, &overlay).unwrap();
-        let (map_root, nodes) = comity_proto::licence_map::update(&store.log(ORIGIN).map(u64::MAX), &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice))).unwrap();
-        batch.put_map_nodes(ORIGIN, upto, &nodes);
+        let map_root = store.stage_map(&mut batch, ORIGIN, upto, &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice)), None).unwrap().root;
         batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, &map_root, now).unwrap());
         store.commit(batch).unwrap();
         size = upto;

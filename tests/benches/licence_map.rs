@@ -11,7 +11,7 @@ static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 
 use std::time::{Duration, Instant};
 
-use comity_node::store::{Store, WriteBatch};
+use comity_node::store::{MapCache, Store, WriteBatch};
 use comity_proto::bundle::{check, wire_head_proof, Bundle};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::licence_map::{self, Head, MapKey, MemoryMap};
@@ -42,17 +42,36 @@ fn row(name: &str, value: impl std::fmt::Display) {
     println!("| {name} | {value} |");
 }
 
-/// One publish batch's map work on the store: update, stage the nodes, commit (with flush).
-/// Returns (update time, commit time, nodes written).
-fn apply(store: &Store, origin: &str, version: u64, changes: &[(MapKey, Head)]) -> (Duration, Duration, usize) {
+/// What one batch's map work cost.
+#[derive(Default, Clone, Copy)]
+struct Cost {
+    update: Duration,
+    commit: Duration,
+    /// Map nodes changed.
+    nodes: usize,
+    /// sled records written (tiles and the undo record).
+    records: usize,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, o: Cost) {
+        (self.update, self.commit, self.nodes, self.records) = (self.update + o.update, self.commit + o.commit, self.nodes + o.nodes, self.records + o.records);
+    }
+}
+
+/// One publish batch's map work on the store, as the writer does it: update through its cache
+/// of upper tiles and stage the tiles (`Store::stage_map`), commit with the log size (with
+/// flush), settle the cache. Returns the cost and the new root.
+fn apply(store: &Store, cache: &mut MapCache, origin: &str, version: u64, changes: &[(MapKey, Head)]) -> (Cost, [u8; 32]) {
     let start = Instant::now();
-    let (_, nodes) = licence_map::update(&store.log(origin).map(u64::MAX), changes).unwrap();
     let mut batch = WriteBatch::default();
-    batch.put_map_nodes(origin, version, &nodes);
-    let updated = start.elapsed();
+    let staged = store.stage_map(&mut batch, origin, version, changes, Some(cache)).unwrap();
+    batch.put_log_size(origin, version);
+    let update = start.elapsed();
     let start = Instant::now();
     store.commit(batch).unwrap();
-    (updated, start.elapsed(), nodes.len())
+    cache.settle(true);
+    (Cost { update, commit: start.elapsed(), nodes: staged.nodes, records: staged.records }, staged.root)
 }
 
 fn main() {
@@ -105,61 +124,88 @@ fn main() {
     let empty_size = store.size_on_disk().unwrap();
     let start = Instant::now();
     let mut version = 0u64;
-    let mut built_nodes = 0usize;
+    let mut built = Cost::default();
+    let mut cache = MapCache::default();
     for first in (0..n).step_by(BUILD_BATCH) {
         let changes: Vec<_> = (first..(first + BUILD_BATCH as u64).min(n)).map(|i| (key_of(i), head_of(i, 1))).collect();
         version += changes.len() as u64;
-        built_nodes += apply(&store, &origin, version, &changes).2;
+        built += apply(&store, &mut cache, &origin, version, &changes).0;
     }
     let build = start.elapsed();
-    row(&format!("build a {n}-licence stored map (update + put_map_nodes + commit, batches of {BUILD_BATCH})"), format!("{:.1} s ({} per licence)", build.as_secs_f64(), per_op(build, n)));
+    row(&format!("build a {n}-licence stored map (stage_map + commit, batches of {BUILD_BATCH})"), format!("{:.1} s ({} per licence)", build.as_secs_f64(), per_op(build, n)));
     let built_size = store.size_on_disk().unwrap();
-    row(&format!("sled node writes for the build ({:.2} per licence)", built_nodes as f64 / n as f64), built_nodes);
+    row(
+        "sled records written for the build: tiles + undo (map nodes changed)",
+        format!("{} ({:.2} per licence; {:.2} nodes per licence)", built.records, built.records as f64 / n as f64, built.nodes as f64 / n as f64),
+    );
     row(&format!("store size on disk: empty / with the {n}-licence map"), format!("{:.1} MB / {:.1} MB", empty_size as f64 / 1e6, built_size as f64 / 1e6));
 
     // Warm reads (sled settles after a bulk load), as the log bench does.
     for i in (0..n).step_by(97) {
-        licence_map::prove(&store.log(&origin).map(version), &key_of(i)).unwrap();
+        licence_map::prove(&store.log(&origin).map(version).unwrap(), &key_of(i)).unwrap();
     }
+    row(&format!("writer's cache: tiles above depth {} held", comity_node::store::CACHED_DEPTH), cache.len());
 
     // Adding licences to the big map, in the batch sizes a writer sees.
     let mut next = n;
     for (batch_size, rounds) in [(1u64, 200u64), (34, 100), (1000, 20)] {
-        let (mut upd, mut com, mut writes) = (Duration::ZERO, Duration::ZERO, 0usize);
+        let mut cost = Cost::default();
         for _ in 0..rounds {
             let changes: Vec<_> = (next..next + batch_size).map(|i| (key_of(i), head_of(i, 1))).collect();
             next += batch_size;
             version += batch_size;
-            let (u, c, w) = apply(&store, &origin, version, &changes);
-            (upd, com, writes) = (upd + u, com + c, writes + w);
+            cost += apply(&store, &mut cache, &origin, version, &changes).0;
         }
         let changes = batch_size * rounds;
         row(
-            &format!("add licences in batches of {batch_size}: map update (read + hash) per change"),
-            format!("{} ({:.1} node writes/change)", per_op(upd, changes), writes as f64 / changes as f64),
+            &format!("add licences in batches of {batch_size}: map update (read + hash + stage) per change"),
+            format!("{} ({:.1} records, {:.1} nodes/change)", per_op(cost.update, changes), cost.records as f64 / changes as f64, cost.nodes as f64 / changes as f64),
         );
-        row(&format!("add licences in batches of {batch_size}: commit + flush of those nodes per batch"), per_op(com, rounds));
+        row(&format!("add licences in batches of {batch_size}: commit + flush of those records per batch"), per_op(cost.commit, rounds));
     }
-    // Head changes of licences already in the map (amend, revoke), batches of 34.
-    let (mut upd, mut writes) = (Duration::ZERO, 0usize);
+    // Head changes of licences already in the map (amend, revoke), batches of 34, with a
+    // cosigned checkpoint left behind at the start so that every commit keeps its undo record.
+    let lag_from = version;
+    let mut batch = WriteBatch::default();
+    batch.put_cosigned(&origin, &log_key.sign_checkpoint(lag_from, &[0x5a; 32], &[0; 32], TIME).unwrap());
+    store.commit(batch).unwrap();
+    let mut cost = Cost::default();
+    let mut roots = Vec::new();
     for r in 0..100u64 {
         let changes: Vec<_> = (0..34u64).map(|j| ((r * 34 + j) * 104_729) % n).map(|i| (key_of(i), head_of(i, 2))).collect();
         version += 34;
-        let (u, _, w) = apply(&store, &origin, version, &changes);
-        (upd, writes) = (upd + u, writes + w);
+        let (c, root) = apply(&store, &mut cache, &origin, version, &changes);
+        cost += c;
+        roots.push((version, root));
     }
-    row("new heads of existing licences in batches of 34: map update per change", format!("{} ({:.1} node writes/change)", per_op(upd, 3400), writes as f64 / 3400.0));
+    row(
+        "new heads of existing licences in batches of 34: map update per change",
+        format!("{} ({:.1} records, {:.1} nodes/change)", per_op(cost.update, 3400), cost.records as f64 / 3400.0, cost.nodes as f64 / 3400.0),
+    );
+    row("new heads of existing licences in batches of 34: commit + flush per batch", per_op(cost.commit, 100));
+    // Proofs at a size some commits behind the latest (a cosigned checkpoint lagging).
+    for lag in [1usize, 3, 10, 99] {
+        let (size, root) = roots[roots.len() - 1 - lag];
+        let samples = 1000u64;
+        let start = Instant::now();
+        for i in 0..samples {
+            let key = key_of((i * 7_919_993) % n);
+            let proof = store.log(&origin).prove_map(size, &root, &key).unwrap().expect("held");
+            std::hint::black_box(proof);
+        }
+        row(&format!("membership proof {lag} commits of 34 behind the latest (undo records read and checked against the root)"), per_op(start.elapsed(), samples));
+    }
     let total = next;
     let after_size = store.size_on_disk().unwrap();
     row("store size on disk after those updates", format!("{:.1} MB", after_size as f64 / 1e6));
 
     // Proofs at this size.
-    let map_root = licence_map::update(&store.log(&origin).map(version), &[]).unwrap().0;
+    let map_root = licence_map::update(&store.log(&origin).map(version).unwrap(), &[]).unwrap().0;
     let note = log_key.sign_checkpoint(version, &[0x5a; 32], &map_root, TIME).unwrap();
     let samples = 10_000u64;
     let present: Vec<u64> = (0..samples).map(|i| (i * 7_919_993) % total).collect();
     let start = Instant::now();
-    let proofs: Vec<_> = present.iter().map(|&i| licence_map::prove(&store.log(&origin).map(version), &key_of(i)).unwrap()).collect();
+    let proofs: Vec<_> = present.iter().map(|&i| licence_map::prove(&store.log(&origin).map(version).unwrap(), &key_of(i)).unwrap()).collect();
     row(&format!("membership proof generation from the store ({total} licences)"), per_op(start.elapsed(), samples));
     let depths: Vec<usize> = proofs.iter().map(|p| p.siblings.len()).collect();
     let mean = depths.iter().sum::<usize>() as f64 / depths.len() as f64;
@@ -183,7 +229,7 @@ fn main() {
     row("membership proof verification (licence_map::verify)", per_op(start.elapsed(), samples));
     let absent: Vec<MapKey> = (0..samples).map(|i| licence_map::licence_key(BAFA, &format!("XX-{i}"))).collect();
     let start = Instant::now();
-    let nproofs: Vec<_> = absent.iter().map(|k| licence_map::prove(&store.log(&origin).map(version), k).unwrap()).collect();
+    let nproofs: Vec<_> = absent.iter().map(|k| licence_map::prove(&store.log(&origin).map(version).unwrap(), k).unwrap()).collect();
     row("non-membership proof generation from the store", per_op(start.elapsed(), samples));
     let others = nproofs.iter().filter(|p| matches!(p.end, licence_map::ProofEnd::Other { .. })).count();
     let nsize: f64 = nproofs.iter().map(|p| wire_head_proof(&origin, "", BAFA, "XX-1", p).encoded_len()).sum::<usize>() as f64 / samples as f64;
@@ -225,8 +271,8 @@ fn main() {
     }
     let changes = licence_map::changes_of(envelopes.iter().map(Vec::as_slice));
     version += 4;
-    apply(&store, &origin, version, &changes);
-    let map_root = licence_map::update(&store.log(&origin).map(version), &[]).unwrap().0;
+    apply(&store, &mut cache, &origin, version, &changes);
+    let map_root = licence_map::update(&store.log(&origin).map(version).unwrap(), &[]).unwrap().0;
     // The chain's receipts: a small log holding the four decisions (its checkpoint carries
     // the big map's root; the bundle check does not recompute a map from the log).
     let mut hashes = MemoryHashes::default();
@@ -247,7 +293,7 @@ fn main() {
             logged_at: TIME,
         })
         .collect();
-    let map_proof = licence_map::prove(&store.log(&origin).map(version), &licence_map::licence_key(BAFA, licence)).unwrap();
+    let map_proof = licence_map::prove(&store.log(&origin).map(version).unwrap(), &licence_map::licence_key(BAFA, licence)).unwrap();
     let head = wire_head_proof(&origin, &cp, BAFA, licence, &map_proof);
     let token = pb::LicenceToken {
         format: comity_proto::token::TOKEN_FORMAT,

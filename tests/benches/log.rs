@@ -67,8 +67,7 @@ fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
         writes.put_log_time(&origin, upto, LOGGED_AT);
         let root = tree_root(upto, &overlay).unwrap();
         let changes = comity_proto::licence_map::changes_of((size..upto).map(envelope).collect::<Vec<_>>().iter().map(Vec::as_slice));
-        let (map_root, nodes) = comity_proto::licence_map::update(&store.log(&origin).map(u64::MAX), &changes).unwrap();
-        writes.put_map_nodes(&origin, upto, &nodes);
+        let map_root = store.stage_map(&mut writes, &origin, upto, &changes, None).unwrap().root;
         writes.put_checkpoint(key.verifier().name(), upto, &key.sign_checkpoint(upto, &root, &map_root, 1_793_196_000).unwrap());
         store.commit(writes).unwrap();
         size = upto;

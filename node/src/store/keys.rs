@@ -28,7 +28,11 @@ pub mod table {
     pub const MIRRORED_AT: u8 = 0x11;
     pub const RESTRICTED_BODY: u8 = 0x12;
     pub const BODY_WANTED: u8 = 0x13;
+    /// Retired: one record per map node per version (schema 1); schema 2 rebuilds the map
+    /// into `MAP_TILE` and removes these.
     pub const MAP_NODE: u8 = 0x14;
+    pub const MAP_TILE: u8 = 0x15;
+    pub const MAP_UNDO: u8 = 0x16;
 }
 
 /// Separator between string parts.
@@ -117,21 +121,35 @@ pub fn log_hash_chunk(origin: &str, chunk: u64) -> Vec<u8> {
     [&tagged(table::LOG_HASH, &[origin.as_bytes(), &[]])[..], &chunk.to_be_bytes()].concat()
 }
 
-/// `MAP_NODE ‖ origin ‖ SEP ‖ depth (u16 BE) ‖ path bytes` : prefix of every version of one
-/// node of a log's licence-state map. The path's length follows from its depth, so no prefix
-/// of one node's key is another node's.
-pub fn map_node_prefix(origin: &str, path: &comity_proto::licence_map::Path) -> Vec<u8> {
-    let mut k = tagged(table::MAP_NODE, &[origin.as_bytes(), &[]]);
-    k.extend_from_slice(&(path.depth() as u16).to_be_bytes());
-    k.extend_from_slice(path.prefix_bytes());
+/// `MAP_TILE ‖ origin ‖ SEP ‖ depth (u16 BE) ‖ path bytes` → the current nodes of one tile of
+/// a log's licence-state map (`tile` is the path of the tile's top node). The path's length
+/// follows from its depth, so no tile's key is a prefix of another's.
+pub fn map_tile(origin: &str, tile: &comity_proto::licence_map::Path) -> Vec<u8> {
+    let mut k = tagged(table::MAP_TILE, &[origin.as_bytes(), &[]]);
+    k.extend_from_slice(&(tile.depth() as u16).to_be_bytes());
+    k.extend_from_slice(tile.prefix_bytes());
     k
 }
 
-/// `map_node_prefix ‖ version (u64 BE)` → the node as of that version (log size).
-pub fn map_node(origin: &str, path: &comity_proto::licence_map::Path, version: u64) -> Vec<u8> {
-    let mut k = map_node_prefix(origin, path);
-    k.extend_from_slice(&version.to_be_bytes());
-    k
+/// `MAP_TILE ‖ origin ‖ SEP` : prefix of every tile of one log's map.
+pub fn map_tile_prefix(origin: &str) -> Vec<u8> {
+    tagged(table::MAP_TILE, &[origin.as_bytes(), &[]])
+}
+
+/// `MAP_UNDO ‖ origin ‖ SEP ‖ version (u64 BE)` → the map nodes the commit at log size
+/// `version` changed, each with its value before that commit.
+pub fn map_undo(origin: &str, version: u64) -> Vec<u8> {
+    [&map_undo_prefix(origin)[..], &version.to_be_bytes()].concat()
+}
+
+/// `MAP_UNDO ‖ origin ‖ SEP` : prefix of every undo record of one log's map.
+pub fn map_undo_prefix(origin: &str) -> Vec<u8> {
+    tagged(table::MAP_UNDO, &[origin.as_bytes(), &[]])
+}
+
+/// The version (log size) of a `MAP_UNDO` key.
+pub fn map_undo_version(key: &[u8]) -> Option<u64> {
+    key.last_chunk::<8>().map(|v| u64::from_be_bytes(*v))
 }
 
 /// `LOG_META ‖ origin ‖ SEP ‖ name` → per-log values (`size`, `checkpoint`).
@@ -246,6 +264,19 @@ mod tests {
         let mut chunks: Vec<Vec<u8>> = [3u64, 1, 256, 2].iter().map(|c| log_hash_chunk("o", *c)).collect();
         chunks.sort();
         assert_eq!(chunks, [1u64, 2, 3, 256].iter().map(|c| log_hash_chunk("o", *c)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn map_keys_are_byte_exact_and_undo_versions_sort_numerically() {
+        let tile = comity_proto::licence_map::Path::ROOT.child(true).child(false).child(true).child(true);
+        assert_eq!(map_tile("o", &tile), [&[0x15u8][..], b"o", &[0xFF], &[0, 4], &[0b1011_0000]].concat());
+        assert_eq!(map_tile("o", &comity_proto::licence_map::Path::ROOT), [&[0x15u8][..], b"o", &[0xFF], &[0, 0]].concat());
+        assert!(map_tile("o", &tile).starts_with(&map_tile_prefix("o")));
+        assert!(!map_tile("o2", &tile).starts_with(&map_tile_prefix("o")));
+        let mut undo: Vec<Vec<u8>> = [300u64, 2, 256, 10].iter().map(|v| map_undo("o", *v)).collect();
+        undo.sort();
+        assert_eq!(undo.iter().map(|k| map_undo_version(k).unwrap()).collect::<Vec<_>>(), vec![2, 10, 256, 300]);
+        assert!(undo.iter().all(|k| k.starts_with(&map_undo_prefix("o"))));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod changes;
 mod keys;
+mod map;
 pub mod search;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,10 +18,12 @@ use serde::{Deserialize, Serialize};
 
 pub use changes::Changes;
 pub use keys::table;
+pub use map::{MapCache, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 
 /// Layout version of the data this binary writes. Older data is migrated, newer is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: licence-state maps in tiles with undo records (1: a record per map node version).
+pub const SCHEMA_VERSION: u32 = 2;
 const FORMAT_MARKER: &[u8] = b"comity-store";
 
 /// A storage failure.
@@ -141,7 +144,13 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { dir: dir.into(), found: version });
         }
-        // Version 1 is the first layout: nothing to migrate yet.
+        if version < 2 {
+            // The map is a pure function of each log's entries: rebuilt, not converted.
+            tracing::info!(dir, "rebuilding the licence-state maps in tiles (store schema 1 to 2)");
+            self.rebuild_maps()?;
+            self.db.insert(keys::meta("schema_version"), &SCHEMA_VERSION.to_be_bytes())?;
+            self.db.flush()?;
+        }
         Ok(())
     }
 
@@ -558,39 +567,10 @@ impl LogRef<'_> {
             .transpose()
     }
 
-    /// The licence-state map as of log size `version` (`u64::MAX`: the latest written).
-    pub fn map(&self, version: u64) -> MapRef<'_> {
-        MapRef { store: self.store, origin: self.origin, version }
-    }
-
     /// The statement id at `index`.
     pub fn entry(&self, index: u64) -> Result<Option<StatementId>> {
         let chunk = self.store.db.get(keys::log_entry_chunk(self.origin, index / keys::CHUNK))?;
         Ok(chunk.and_then(|c| chunk_item(&c, index % keys::CHUNK)).map(StatementId))
-    }
-}
-
-/// One version of a log's licence-state map in the store, read-only: each node as last written
-/// at or before `version` (a log size).
-#[derive(Clone, Copy)]
-pub struct MapRef<'a> {
-    store: &'a Store,
-    origin: &'a str,
-    version: u64,
-}
-
-impl comity_proto::licence_map::NodeSource for MapRef<'_> {
-    fn node(&self, path: &comity_proto::licence_map::Path) -> std::result::Result<comity_proto::licence_map::Node, String> {
-        use comity_proto::licence_map::Node;
-        let start = keys::map_node(self.origin, path, 0);
-        let end = keys::map_node(self.origin, path, self.version);
-        match self.store.db.range(start..=end).next_back() {
-            None => Ok(Node::Empty),
-            Some(kv) => {
-                let (_, v) = kv.map_err(|e| format!("read licence-map node: {e}"))?;
-                Node::decode(&v).ok_or_else(|| format!("licence-map node of {} at depth {} is malformed", self.origin, path.depth()))
-            }
-        }
     }
 }
 
@@ -655,13 +635,6 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// Writes the licence-state map nodes of `origin` that changed at log size `version`.
-    pub fn put_map_nodes(&mut self, origin: &str, version: u64, nodes: &[(comity_proto::licence_map::Path, comity_proto::licence_map::Node)]) {
-        for (path, node) in nodes {
-            self.inner.insert(keys::map_node(origin, path, version), node.encode());
-        }
-    }
-
     /// Records that `id` is version `version` of the licence.
     pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
         self.touched.licence(authority, licence_id);
