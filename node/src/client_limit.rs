@@ -1,5 +1,7 @@
-//! Per-client limits, by client address across all its connections: requests in flight, and
-//! requests per second (a token bucket). The per-connection limit alone lets a client open many
+//! Per-client limits across all of a client's connections: requests in flight, and requests
+//! per second (a token bucket). A client is the certificate it presented over mutual TLS (so
+//! consortium members that share an address, behind one NAT or on one host, each get their
+//! own limits), else its address. The per-connection limit alone lets a client open many
 //! connections; with these, one flooding client is refused at once (`RESOURCE_EXHAUSTED`)
 //! while everyone else is served.
 
@@ -23,7 +25,25 @@ struct Usage {
     refilled: Option<Instant>,
 }
 
-type Table = Arc<Mutex<HashMap<IpAddr, Usage>>>;
+/// Whom a request counts against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    /// SHA-256 of the client certificate presented on the connection.
+    Certificate([u8; 32]),
+    /// The address of a client without a certificate.
+    Address(IpAddr),
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientKey::Certificate(hash) => write!(f, "with certificate {}", hex::encode(&hash[..8])),
+            ClientKey::Address(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+type Table = Arc<Mutex<HashMap<ClientKey, Usage>>>;
 
 /// The layer: one shared table of usage per client address.
 #[derive(Clone)]
@@ -58,14 +78,14 @@ pub struct PerClientLimit<S> {
 
 /// Gives a client's slot back when its request ends, however it ends.
 pub struct Slot {
-    ip: IpAddr,
+    client: ClientKey,
     table: Table,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Ok(mut table) = self.table.lock() {
-            if let Some(usage) = table.get_mut(&self.ip) {
+            if let Some(usage) = table.get_mut(&self.client) {
                 usage.in_flight -= 1;
             }
         }
@@ -73,17 +93,17 @@ impl Drop for Slot {
 }
 
 impl PerClientLimitLayer {
-    /// Takes a slot for a request from `ip`, or says why not. Services outside tonic (the web
-    /// pages and JSON API) call it too, sharing the table: the limits are per client address.
-    pub fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
+    /// Takes a slot for a request from `client`, or says why not. Services outside tonic (the
+    /// web pages and JSON API, by address) call it too, sharing the table.
+    pub fn admit(&self, client: ClientKey) -> Result<Slot, String> {
         let mut table = self.table.lock().expect("client table lock");
         // Forget idle clients now and then, so the table stays as small as the active set.
         if table.len() > 10_000 {
             table.retain(|_, u| u.in_flight > 0);
         }
-        let usage = table.entry(ip).or_default();
+        let usage = table.entry(client).or_default();
         if usage.in_flight >= self.limit {
-            return Err(format!("client {ip} already has {} requests in flight; retry later", self.limit));
+            return Err(format!("client {client} already has {} requests in flight; retry later", self.limit));
         }
         if self.per_second > 0 {
             let now = Instant::now();
@@ -94,13 +114,21 @@ impl PerClientLimitLayer {
             };
             usage.refilled = Some(now);
             if usage.tokens < 1.0 {
-                return Err(format!("client {ip} is above {} requests per second; retry later", self.per_second));
+                return Err(format!("client {client} is above {} requests per second; retry later", self.per_second));
             }
             usage.tokens -= 1.0;
         }
         usage.in_flight += 1;
-        Ok(Slot { ip, table: self.table.clone() })
+        Ok(Slot { client, table: self.table.clone() })
     }
+}
+
+/// Whom a request counts against: the client certificate presented on its TLS connection,
+/// else its address.
+pub fn client_key<B>(request: &http::Request<B>) -> Option<ClientKey> {
+    use sha2::{Digest, Sha256};
+    let certificate = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.peer_certs()).and_then(|certs| certs.first().map(|c| Sha256::digest(c.as_ref()).into()));
+    certificate.map(ClientKey::Certificate).or_else(|| client_ip(request).map(ClientKey::Address))
 }
 
 /// The address a request came from (plaintext or TLS connection).
@@ -129,7 +157,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> BoxFuture<Result<S::Response, S::Error>> {
-        let slot = match client_ip(&request).map(|ip| self.limits.admit(ip)) {
+        let slot = match client_key(&request).map(|client| self.limits.admit(client)) {
             None => None,
             Some(Ok(slot)) => Some(slot),
             Some(Err(why)) => {
@@ -144,5 +172,24 @@ where
             drop(slot);
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_sharing_an_address_each_get_their_own_limit() {
+        let limits = PerClientLimitLayer::new(1, 0);
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        let (a, b) = (ClientKey::Certificate([1; 32]), ClientKey::Certificate([2; 32]));
+        let held_a = limits.admit(a).unwrap();
+        let held_b = limits.admit(b).expect("another member behind the same address");
+        let held_ip = limits.admit(ClientKey::Address(ip)).expect("a client without a certificate");
+        assert!(limits.admit(a).err().expect("refused").contains("already has 1 requests in flight"));
+        assert!(limits.admit(ClientKey::Address(ip)).is_err());
+        drop((held_a, held_b, held_ip));
+        limits.admit(a).expect("the slot came back");
     }
 }
