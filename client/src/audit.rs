@@ -46,6 +46,13 @@ pub struct AuditState {
     /// licence (the map's root depends only on these, so the next run rebuilds it from them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licences: Vec<String>,
+    /// Log time of the last entry checked (log times never fall; the next run goes on from it).
+    #[serde(default = "no_log_time")]
+    pub last_logged_at: i64,
+}
+
+fn no_log_time() -> i64 {
+    i64::MIN
 }
 
 impl AuditState {
@@ -310,14 +317,14 @@ pub async fn audit(
         }
     };
 
+    // Log times never fall: from the last entry an earlier run checked.
+    let mut last_logged_at = state.map_or(i64::MIN, |s| s.last_logged_at);
     if checkpoint.size > old_size {
         // Page by page, so memory stays bounded however long the log is.
         const PAGE: u64 = 10_000;
         // Each authority's keys, made again when a key set of it comes into force.
         let mut rings: HashMap<String, Arc<KeyRing>> = HashMap::new();
         let mut next = old_size;
-        // Entries before this run's were checked in order by an earlier run.
-        let mut last_logged_at = i64::MIN;
         while next < checkpoint.size {
             let upto = checkpoint.size.min(next + PAGE);
             // In log order: parse, check each key set, note the keys each other statement may be
@@ -394,6 +401,7 @@ pub async fn audit(
             heads.sort();
             heads
         },
+        last_logged_at,
     };
     let licences = licence_map.len();
     Ok((AuditReport { origin: checkpoint.origin.clone(), old_size, checkpoint, key_from_node, licences, witnessed }, new_state))
