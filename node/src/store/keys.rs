@@ -28,8 +28,7 @@ pub mod table {
     pub const MIRRORED_AT: u8 = 0x11;
     pub const RESTRICTED_BODY: u8 = 0x12;
     pub const BODY_WANTED: u8 = 0x13;
-    /// Retired: one record per map node per version (schema 1); schema 2 rebuilds the map
-    /// into `MAP_TILE` and removes these.
+    /// Retired: one record per map node per version (schema 1, refused since schema 3).
     pub const MAP_NODE: u8 = 0x14;
     pub const MAP_TILE: u8 = 0x15;
     pub const MAP_UNDO: u8 = 0x16;
@@ -132,6 +131,7 @@ pub fn map_tile(origin: &str, tile: &comity_proto::licence_map::Path) -> Vec<u8>
 }
 
 /// `MAP_TILE ‖ origin ‖ SEP` : prefix of every tile of one log's map.
+#[cfg(test)]
 pub fn map_tile_prefix(origin: &str) -> Vec<u8> {
     tagged(table::MAP_TILE, &[origin.as_bytes(), &[]])
 }

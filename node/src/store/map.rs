@@ -306,57 +306,6 @@ impl Store {
             Some(v) => Tile::decode(&v).ok_or_else(|| corrupt("map_tile", &format!("tile of {origin} at depth {} is malformed", top.depth()))),
         }
     }
-
-    /// Rebuilds the licence-state map of every log held from its entries (schema 1 kept a
-    /// record per node version in table 0x14, which this removes).
-    pub(super) fn rebuild_maps(&self) -> Result<()> {
-        let mut logs = Vec::new();
-        for kv in self.db.scan_prefix([keys::table::LOG_META]) {
-            let (key, value) = kv?;
-            if let Some((origin, name)) = keys::licence_of_key(&key) {
-                if name == "size" {
-                    let size = value.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| corrupt("log_meta", "size is not 8 bytes"))?;
-                    logs.push((origin, size));
-                }
-            }
-        }
-        for (origin, size) in logs {
-            self.remove_prefixed(&keys::map_tile_prefix(&origin))?;
-            let log = self.log(&origin);
-            let mut index = 0;
-            while index < size {
-                let end = (index + 10_000).min(size);
-                let mut envelopes = Vec::new();
-                for i in index..end {
-                    let id = log.entry(i)?.ok_or_else(|| corrupt("log_entry", &format!("entry {i} of {origin} missing")))?;
-                    envelopes.push(self.statement(&id)?.ok_or_else(|| corrupt("statement", &format!("entry {i} of {origin} missing")))?);
-                }
-                let changes = licence_map::changes_of(envelopes.iter().map(Vec::as_slice));
-                let mut batch = WriteBatch::default();
-                self.stage_map(&mut batch, &origin, end, &changes, None).map_err(|e| corrupt("map_tile", &e))?;
-                self.commit(batch)?;
-                index = end;
-            }
-            self.remove_prefixed(&keys::map_undo_prefix(&origin))?;
-        }
-        self.remove_prefixed(&[keys::table::MAP_NODE])
-    }
-
-    fn remove_prefixed(&self, prefix: &[u8]) -> Result<()> {
-        loop {
-            let mut batch = sled::Batch::default();
-            let mut n = 0;
-            for kv in self.db.scan_prefix(prefix).take(10_000) {
-                batch.remove(kv?.0);
-                n += 1;
-            }
-            if n == 0 {
-                return Ok(());
-            }
-            self.db.apply_batch(batch)?;
-            self.db.flush()?;
-        }
-    }
 }
 
 impl LogRef<'_> {
@@ -546,37 +495,5 @@ mod tests {
         let mut memory = MemoryMap::default();
         memory.apply(&[change(2, 1)]);
         assert_eq!(staged.root, memory.root());
-    }
-
-    #[test]
-    fn opening_a_schema_1_store_rebuilds_its_maps_from_the_log() {
-        use comity_proto::decision::fixtures::grant;
-        use comity_proto::statement::{sign_decision, Signer, StatementId};
-        let dir = tempfile::tempdir().unwrap();
-        let origin = "test.example/log";
-        let signer = Signer::from_seed(&[4; 32]);
-        let envelopes: Vec<Vec<u8>> = (0..300).map(|i| sign_decision(grant("de.bafa", &format!("L{i}")), &signer)).collect();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            let mut batch = WriteBatch::default();
-            for (i, e) in envelopes.iter().enumerate() {
-                let id = StatementId::of(e);
-                batch.put_statement(&id, e, Some(i as u64));
-                batch.append_log(origin, i as u64, &id, &[]);
-            }
-            batch.put_log_size(origin, envelopes.len() as u64);
-            store.commit(batch).unwrap();
-            // What a schema-1 store holds instead of tiles: node versions in table 0x14.
-            store.db.insert([&[keys::table::MAP_NODE][..], origin.as_bytes(), &[keys::SEP, 0, 0], &[0; 8]].concat(), &[1u8; 33][..]).unwrap();
-            store.db.insert(keys::meta("schema_version"), &1u32.to_be_bytes()).unwrap();
-            store.db.flush().unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        let root = licence_map::root_of_entries(envelopes.iter().map(Vec::as_slice));
-        assert_ne!(root, licence_map::EMPTY_HASH);
-        assert_eq!(store.log(origin).map(u64::MAX).unwrap().node(&Path::ROOT).unwrap().hash(), root);
-        assert_eq!(store.db.scan_prefix([keys::table::MAP_NODE]).count(), 0);
-        assert_eq!(store.db.scan_prefix(keys::map_undo_prefix(origin)).count(), 0);
-        assert_eq!(store.db.get(keys::meta("schema_version")).unwrap().unwrap().as_ref(), &super::super::SCHEMA_VERSION.to_be_bytes());
     }
 }

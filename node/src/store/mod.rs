@@ -21,9 +21,10 @@ pub use keys::table;
 pub use map::{MapCache, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 
-/// Layout version of the data this binary writes. Older data is migrated, newer is refused.
-/// 2: licence-state maps in tiles with undo records (1: a record per map node version).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Layout version of the data this binary writes. Older and newer data are refused.
+/// 3: log entries carry their log time (in the leaf), licence-state maps in tiles with undo
+/// records. (2: maps in tiles, entries without log time; 1: a record per map node version.)
+pub const SCHEMA_VERSION: u32 = 3;
 const FORMAT_MARKER: &[u8] = b"comity-store";
 
 /// A storage failure.
@@ -33,6 +34,10 @@ pub enum StoreError {
     Open { dir: String, source: sled::Error },
     #[error("open data dir {dir}: schema version {found} is newer than this binary ({SCHEMA_VERSION}); upgrade comity-node")]
     NewerSchema { dir: String, found: u32 },
+    #[error(
+        "open data dir {dir}: schema version {found} was written before log entries carried their log time (schema {SCHEMA_VERSION}); a log's signed leaves cannot be converted: start this node on a new data dir with a new origin, and re-publish the decisions there"
+    )]
+    OlderSchema { dir: String, found: u32 },
     #[error("open data dir {dir}: it holds data that is not a Comity store")]
     Foreign { dir: String },
     #[error("storage: {0}")]
@@ -144,12 +149,8 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { dir: dir.into(), found: version });
         }
-        if version < 2 {
-            // The map is a pure function of each log's entries: rebuilt, not converted.
-            tracing::info!(dir, "rebuilding the licence-state maps in tiles (store schema 1 to 2)");
-            self.rebuild_maps()?;
-            self.db.insert(keys::meta("schema_version"), &SCHEMA_VERSION.to_be_bytes())?;
-            self.db.flush()?;
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::OlderSchema { dir: dir.into(), found: version });
         }
         Ok(())
     }
@@ -826,6 +827,19 @@ mod tests {
         let mut gap = WriteBatch::default();
         gap.append_log("o", 700, &StatementId([1; 32]), &[]);
         assert!(matches!(store.commit(gap), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_store_from_before_log_times_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.db.insert(keys::meta("schema_version"), &2u32.to_be_bytes()).unwrap();
+            store.db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("an older schema must be refused");
+        assert!(matches!(err, StoreError::OlderSchema { found: 2, .. }), "{err}");
+        assert!(err.to_string().contains("before log entries carried their log time") && err.to_string().contains("new data dir"), "{err}");
     }
 
     #[test]
