@@ -67,6 +67,10 @@ pub struct Config {
     /// [default: DATA_DIR/trust.toml when that file exists].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_file: Option<PathBuf>,
+    /// A consortium file the members share (`crate::consortium`): every other member in it is
+    /// mirrored, witnessed and trusted without its own `[[peer]]` and `[[trusted]]` entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consortium_file: Option<PathBuf>,
     /// Verify answers STALE when the issuer's log was last heard from longer ago than this,
     /// seconds, unless the agreement applied sets its own maximum.
     #[serde(default = "default_max_staleness")]
@@ -286,6 +290,7 @@ impl Default for Config {
             peers: Vec::new(),
             trusted: Vec::new(),
             trust_file: None,
+            consortium_file: None,
             max_staleness_secs: default_max_staleness(),
             relay_paths: true,
             tls: None,

@@ -2,6 +2,7 @@
 
 pub mod client_limit;
 pub mod config;
+pub mod consortium;
 pub mod demo;
 pub mod error;
 pub mod federation_service;

@@ -168,6 +168,23 @@ enum Command {
         /// Origin of the frozen log.
         origin: String,
     },
+    /// Print this node's `[[member]]` entry for a consortium file (its URL, log and witness
+    /// keys, and the authorities it hosts): append it to the file the members share, and every
+    /// node naming that file (`consortium_file`) mirrors, witnesses and trusts this one.
+    Member {
+        /// Config file [default: DATA_DIR/comity.toml].
+        #[arg(long, env = "COMITY_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, env = "COMITY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The URL the other members reach this node's gRPC port at, e.g.
+        /// https://registry.bafa.example:7700.
+        #[arg(long)]
+        url: String,
+        /// Short name for this member [default: the first label of the origin's host].
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Start a node with sample authorities and a realistic data set, and print what to try.
     Demo {
         /// Directory for the demo's keys, configs and data (re-created on every run).
@@ -344,6 +361,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             serve_until_signal(node).await
         }
+        Command::Member { config, data_dir, url, id } => {
+            let config = node_config(config.as_deref(), data_dir)?;
+            // `bafa` for a node hosting de.bafa; else the origin's host.
+            let host = config.origin.split('/').next().unwrap_or_default();
+            let id = id.or_else(|| config.authorities.first().and_then(|a| a.id.rsplit('.').next()).map(str::to_string)).unwrap_or_else(|| host.to_string());
+            let member = comity_node::consortium::member_entry(&config, &id, &url)?;
+            let file = comity_node::consortium::ConsortiumFile { name: String::new(), members: vec![member] };
+            print!("{}", file.to_toml().replace("name = \"\"\n", "").trim_start());
+            Ok(())
+        }
         Command::Unfreeze { data_dir, origin } => {
             let config = Config { data_dir, ..Config::default() };
             let store = comity_node::store::Store::open(&config.store_dir())?;
@@ -402,7 +429,7 @@ fn node_config(explicit: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Re
     if let Some(data_dir) = data_dir {
         config.data_dir = data_dir;
     }
-    Ok(config)
+    Ok(comity_node::consortium::resolve(config)?)
 }
 
 fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>, tls_ca: Option<&Path>) -> anyhow::Result<()> {

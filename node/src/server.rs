@@ -48,6 +48,7 @@ impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
     /// tests can bind port 0 without a race).
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let config = crate::consortium::resolve(config)?;
         anyhow::ensure!(
             config.tls.is_some() || config.insecure_plaintext,
             "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"

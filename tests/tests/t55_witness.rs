@@ -235,3 +235,54 @@ async fn a_log_asks_only_as_many_witnesses_as_configured_and_the_next_when_one_i
     .await;
     assert_eq!(cosigned_by(&note), vec![witnesses[2 - down].name().to_string()]);
 }
+
+/// Joining by consortium file: each member prints its entry with `comity-node member`, the
+/// entries make one file, and a node that names the file (and nothing else about its peers)
+/// mirrors, witnesses and trusts every other member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consortium_file_is_all_a_member_needs_to_join() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for (_, authority, origin) in SITES {
+        nodes.push(TestNode::start_with(&[authority], |c| c.origin = origin.into()).await);
+    }
+    let mut file = String::from("name = \"EU-Japan-UK export-control registry consortium\"\n\n");
+    for node in &nodes {
+        let config = node.dir.path().join("member.toml");
+        std::fs::write(&config, node.config().to_toml()).unwrap();
+        let out = std::process::Command::new(comity_tests::bin_path("comity-node")).args(["member", "--config", config.to_str().unwrap(), "--url", &node.url()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        file.push_str(&String::from_utf8(out.stdout).unwrap());
+        file.push('\n');
+    }
+    let consortium = tmp.path().join("consortium.toml");
+    std::fs::write(&consortium, &file).unwrap();
+    assert!(file.contains("id = \"bafa\"") && file.contains("[[member.authority]]"), "{file}");
+    for node in &mut nodes {
+        node.stop().await;
+        let path = consortium.clone();
+        node.reconfigure(|c| {
+            assert!(c.peers.is_empty() && c.trusted.is_empty());
+            c.consortium_file = Some(path);
+            c.mirror_interval_ms = 50;
+        });
+        node.start_again().await.unwrap();
+    }
+    for (node, (_, authority, _)) in nodes.iter().zip(SITES) {
+        node.client().await.publish(node.sign(grant(authority, &format!("{}-2026-JOIN-1", authority.to_uppercase())))).await.unwrap();
+    }
+    // Every node holds every other member's log, cosigned by the other two.
+    for (i, node) in nodes.iter().enumerate() {
+        for (_, _, origin) in SITES.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| s) {
+            let client = node.client().await;
+            eventually(WAIT, &format!("node {i} to hold {origin} cosigned"), || {
+                let mut client = client.clone();
+                async move {
+                    let status = client.status().await.ok()?;
+                    status.logs.into_iter().find(|l| l.origin == *origin && l.cosigned_size == 1 && l.cosigners.len() == 2).map(|_| ())
+                }
+            })
+            .await;
+        }
+    }
+}
