@@ -130,7 +130,7 @@ pub struct PeerMirror {
     entries_per_part: u64,
     /// Deadline of every call to the peer, streams included.
     call_timeout: Duration,
-    channel: Option<Channel>,
+    /// The connection to the peer, shared with every other path through it.
     channels: PeerChannels,
     /// For a relay path: the status of the direct path to the same log. While that path is
     /// healthy this one is dormant and only spot-checks the peer's view every `spot_check_every`.
@@ -173,7 +173,6 @@ impl PeerMirror {
             interval,
             entries_per_part,
             call_timeout,
-            channel: None,
             channels,
             direct: None,
             spot_check_every: interval * 30,
@@ -280,8 +279,8 @@ impl PeerMirror {
     /// for a peer that does not offer Subscribe. No polling while a stream is open.
     async fn wait_for_news(&mut self) {
         if self.subscription.is_none() {
-            if let Some(channel) = &self.channel {
-                let mut federation = FederationClient::new(channel.clone()).max_decoding_message_size(MAX_PEER_MESSAGE);
+            if let Ok(channel) = self.channel() {
+                let mut federation = FederationClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
                 let request = pb::SubscribeRequest { origin: self.verifier.name().into() };
                 // A peer without Subscribe (or refusing it) is simply polled.
                 self.subscription = federation.subscribe(request).await.ok().map(|r| r.into_inner());
@@ -311,12 +310,13 @@ impl PeerMirror {
         }
     }
 
+    /// The shared channel to the peer.
+    fn channel(&self) -> Result<Channel, RoundError> {
+        self.channels.get(&self.peer, self.tls.as_ref(), self.call_timeout).map_err(RoundError::Connect)
+    }
+
     async fn client(&mut self) -> Result<LogClient<Channel>, RoundError> {
-        if self.channel.is_none() {
-            self.channel = Some(self.channels.get(&self.peer, self.tls.as_ref(), self.call_timeout).map_err(RoundError::Connect)?);
-        }
-        let channel = self.channel.clone().expect("set above");
-        Ok(LogClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE))
+        Ok(LogClient::new(self.channel()?).max_decoding_message_size(MAX_PEER_MESSAGE))
     }
 
     /// A unary call to the peer, answer body included, within the call deadline.
@@ -401,7 +401,7 @@ impl PeerMirror {
             Ok(w) if !w.is_empty() => w,
             _ => return,
         };
-        let Some(channel) = self.channel.clone() else { return };
+        let Ok(channel) = self.channel() else { return };
         let mut federation = FederationClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
         let request = pb::GetRestrictedBodiesRequest {
             statement_ids: wanted.iter().map(|id| id.0.to_vec()).collect(),
