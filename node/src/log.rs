@@ -522,7 +522,7 @@ mod tests {
             let hash = [*leaf; 32];
             let hashes = hashes_to_store(size, &hash, &overlay).unwrap();
             overlay.stage(&hashes);
-            batch.append_log(ORIGIN, size, &StatementId([*leaf; 32]), &hashes);
+            batch.append_log(ORIGIN, size, &StatementId([*leaf; 32]), 0, &hashes);
             size += 1;
         }
         let root = tree_root(size, &overlay).unwrap();

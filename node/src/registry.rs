@@ -496,8 +496,6 @@ struct BatchState<'a> {
     time: i64,
     /// Log time of the last entry staged (or stored before the batch): log times never fall.
     last_time: i64,
-    /// Log times of the staged entries as runs: (log size at the run's end, time).
-    time_runs: Vec<(u64, i64)>,
     /// Key sets staged in this batch, by authority: in force for the rest of the batch.
     key_sets: HashMap<String, KeySetView>,
     /// Versions of agreements staged in this batch.
@@ -512,15 +510,6 @@ struct BatchState<'a> {
 }
 
 impl BatchState<'_> {
-    /// Records that the entry at `index` entered the log at `time`.
-    fn note_time(&mut self, index: u64, time: i64) {
-        match self.time_runs.last_mut() {
-            Some((end, t)) if *t == time => *end = index + 1,
-            _ => self.time_runs.push((index + 1, time)),
-        }
-        self.last_time = time;
-    }
-
     /// The key set in force for `authority` at this point of the batch.
     fn key_set(&self, authority: &str) -> Option<std::borrow::Cow<'_, KeySetView>> {
         match self.key_sets.get(authority) {
@@ -627,7 +616,6 @@ fn writer_loop(
             staged_index: HashMap::new(),
             time,
             last_time,
-            time_runs: Vec::new(),
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
             new_agreements: Vec::new(),
@@ -653,9 +641,6 @@ fn writer_loop(
                     // Never before the log time of an entry it covers.
                     let signed = log.sign(state.log_size, &root, &map_root, state.time.max(state.last_time));
                     state.batch.put_checkpoint(&origin, state.log_size, &signed);
-                    for (end, t) in state.time_runs.drain(..) {
-                        state.batch.put_log_time(&origin, end, t);
-                    }
                     note = Some(signed);
                     writes = true;
                 }
@@ -853,10 +838,10 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
     let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
     state.overlay.stage(&hashes);
     state.batch.put_statement(&id, job.envelope.bytes(), Some(index));
-    state.batch.append_log(state.origin, index, &id, &hashes);
+    state.batch.append_log(state.origin, index, &id, logged_at, &hashes);
     state.log_size += 1;
     state.staged_index.insert(id, (index, logged_at));
-    state.note_time(index, logged_at);
+    state.last_time = logged_at;
     state.map_changes.extend(licence_map::change_of(&job.envelope));
     match &job.checked {
         Checked::Decision { decision, .. } => {
@@ -1015,7 +1000,6 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         None => i64::MIN,
         Some(last) => log.entered_at(last)?.ok_or_else(|| stored_corrupt(format!("log time of entry {last} of {} missing", m.checkpoint.origin)))?,
     };
-    let mut time_runs: Vec<(u64, i64)> = Vec::new();
     let reaches = if m.prefix_proof.is_some() { end < m.checkpoint.size && end > m.first } else { end == m.checkpoint.size };
     if !reaches {
         return Err(Error::InvalidArgument(format!("{} entries from {} do not fit the checkpoint size {}", m.entries.len(), m.first, m.checkpoint.size)));
@@ -1041,10 +1025,6 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
             )));
         }
         last_time = logged_at;
-        match time_runs.last_mut() {
-            Some((run_end, t)) if *t == logged_at => *run_end = index + 1,
-            _ => time_runs.push((index + 1, logged_at)),
-        }
         // A statement may already be here (relayed by another path): its effects are stored.
         if seen.insert(id) && store.statement(&id)?.is_none() {
             let in_force = |authority: &str| key_sets.get(authority).cloned().or_else(|| trust.key_set(authority).map(|s| (*s).clone()));
@@ -1093,12 +1073,9 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         }
         let hashes = hashes_to_store(index, &entry_leaf_hash(logged_at, envelope.bytes()), &overlay).map_err(stored_corrupt)?;
         overlay.stage(&hashes);
-        batch.append_log(&m.checkpoint.origin, index, &id, &hashes);
+        batch.append_log(&m.checkpoint.origin, index, &id, logged_at, &hashes);
         // Every decision entry moves its licence's head in this log, relayed or not.
         map_changes.extend(licence_map::change_of(envelope));
-    }
-    for (run_end, t) in time_runs {
-        batch.put_log_time(&m.checkpoint.origin, run_end, t);
     }
     let root = tree_root(end, &overlay).map_err(stored_corrupt)?;
     let map_root = store.stage_map(&mut batch, &m.checkpoint.origin, end, &map_changes, None).map_err(stored_corrupt)?.root;

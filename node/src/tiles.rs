@@ -313,10 +313,9 @@ mod tests {
             let env = envelope(i);
             let id = StatementId(Sha256::digest(&env).into());
             let hashes = hashes_to_store(i, &leaf_hash(&entry(i)), &overlay).unwrap();
-            batch.put_log_time(ORIGIN, i + 1, logged_at(i));
             overlay.staged.extend(hashes.iter().copied());
             batch.put_statement(&id, &env, Some(i));
-            batch.append_log(ORIGIN, i, &id, &hashes);
+            batch.append_log(ORIGIN, i, &id, logged_at(i), &hashes);
         }
         let root = tree_root(to, &overlay).unwrap();
         let note = LogKey::from_seed(ORIGIN, &[1; 32]).unwrap().sign_checkpoint(to, &root, &[0; 32], 1_800_000_000).unwrap();

@@ -53,9 +53,8 @@ fn bulk_load(origin: &TestNode, n: u64) {
             let hashes = hashes_to_store(index, &entry_leaf_hash(now, bytes), &overlay).unwrap();
             overlay.stage(&hashes);
             batch.put_statement(&id, bytes, Some(index));
-            batch.append_log(ORIGIN, index, &id, &hashes);
+            batch.append_log(ORIGIN, index, &id, now, &hashes);
         }
-        batch.put_log_time(ORIGIN, upto, now);
         let root = tree_root(upto, &overlay).unwrap();
         let map_root = store.stage_map(&mut batch, ORIGIN, upto, &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice)), None).unwrap().root;
         batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, &map_root, now).unwrap());

@@ -62,9 +62,8 @@ fn log_appends(store: &Store, n: u64, batch: usize, key: &LogKey) -> f64 {
             let hashes = hashes_to_store(index, &entry_leaf_hash(LOGGED_AT, &entry), &overlay).unwrap();
             overlay.stage(&hashes);
             writes.put_statement(&id, &entry, Some(index));
-            writes.append_log(&origin, index, &id, &hashes);
+            writes.append_log(&origin, index, &id, LOGGED_AT, &hashes);
         }
-        writes.put_log_time(&origin, upto, LOGGED_AT);
         let root = tree_root(upto, &overlay).unwrap();
         let changes = comity_proto::licence_map::changes_of((size..upto).map(envelope).collect::<Vec<_>>().iter().map(Vec::as_slice));
         let map_root = store.stage_map(&mut writes, &origin, upto, &changes, None).unwrap().root;

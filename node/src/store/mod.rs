@@ -269,7 +269,10 @@ impl Store {
         if let Some(reason) = self.failed.get() {
             return Err(StoreError::Failed(reason.clone()));
         }
-        let WriteBatch { mut inner, log_ids, log_hashes, touched } = batch;
+        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched } = batch;
+        for ((origin, end), time) in log_times {
+            inner.insert(keys::log_time(&origin, end), &time.to_be_bytes());
+        }
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
@@ -630,6 +633,9 @@ pub struct WriteBatch {
     /// written as chunks on commit.
     log_ids: BTreeMap<(String, u64), [u8; 32]>,
     log_hashes: BTreeMap<(String, u64), [u8; 32]>,
+    /// Log times of the appended entries as runs of equal times, by (origin, log size at the
+    /// run's end): log times never fall, so a run is one `log_time` record.
+    log_times: BTreeMap<(String, u64), i64>,
     /// What the batch changes, for [`Changes`]. New statements and log entries change nothing
     /// a reader holds: they only ever add.
     touched: changes::Touched,
@@ -663,11 +669,18 @@ impl WriteBatch {
         self.inner.insert(keys::statement(id), [&index.to_be_bytes()[..], envelope].concat());
     }
 
-    /// Appends statement `id` at `index` of log `origin`, with the stored hashes that append
-    /// creates (from `comity_proto::log::hashes_to_store`).
-    pub fn append_log(&mut self, origin: &str, index: u64, id: &StatementId, hashes: &[(u64, [u8; 32])]) {
+    /// Appends statement `id` at `index` of log `origin`, integrated at `logged_at` (its log
+    /// time, bound into its leaf), with the stored hashes that append creates (from
+    /// `comity_proto::log::hashes_to_store`). Appends come in log order.
+    pub fn append_log(&mut self, origin: &str, index: u64, id: &StatementId, logged_at: i64, hashes: &[(u64, [u8; 32])]) {
         self.log_ids.insert((origin.to_string(), index), id.0);
         self.log_hashes.extend(hashes.iter().map(|(i, h)| ((origin.to_string(), *i), *h)));
+        // The same time as the entry before in this batch: extend its run.
+        let previous = (origin.to_string(), index);
+        if self.log_times.get(&previous) == Some(&logged_at) {
+            self.log_times.remove(&previous);
+        }
+        self.log_times.insert((origin.to_string(), index + 1), logged_at);
     }
 
     /// Records a new signed checkpoint of `size` entries for log `origin`.
@@ -675,13 +688,6 @@ impl WriteBatch {
         self.touched.log(origin);
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
-    }
-
-    /// Records that the entries of log `origin` below `size`, back to the previous record, have
-    /// log time `time` (log times never fall, so runs of equal times are one record each).
-    pub fn put_log_time(&mut self, origin: &str, size: u64, time: i64) {
-        self.touched.log(origin);
-        self.inner.insert(keys::log_time(origin, size), &time.to_be_bytes());
     }
 
     /// Records where a statement brought by mirrored log `origin` sits in it.
@@ -779,7 +785,7 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             let mut batch = WriteBatch::default();
             batch.put_statement(&id, b"envelope", Some(0));
-            batch.append_log("o", 0, &id, &[]);
+            batch.append_log("o", 0, &id, 0, &[]);
             batch.put_decision("de.bafa", "L1", 1, &id);
             store.commit(batch).unwrap();
         }
@@ -804,9 +810,9 @@ mod tests {
             for i in start..end {
                 let hashes: Vec<(u64, [u8; 32])> = (0..2).map(|k| (next_hash + k, [((next_hash + k) % 253) as u8; 32])).collect();
                 next_hash += 2;
-                batch.append_log("o", i, &StatementId([i as u8; 32]), &hashes);
+                batch.append_log("o", i, &StatementId([i as u8; 32]), 0, &hashes);
                 // A second log in the same batch stays separate.
-                batch.append_log("other", i, &StatementId([0xEE; 32]), &[]);
+                batch.append_log("other", i, &StatementId([0xEE; 32]), 0, &[]);
             }
             store.commit(batch).unwrap();
         }
@@ -825,8 +831,27 @@ mod tests {
 
         // An append that would leave a gap is refused, not written.
         let mut gap = WriteBatch::default();
-        gap.append_log("o", 700, &StatementId([1; 32]), &[]);
+        gap.append_log("o", 700, &StatementId([1; 32]), 0, &[]);
         assert!(matches!(store.commit(gap), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn log_times_are_kept_as_runs_and_read_back_per_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let times = [10, 10, 20, 20, 20, 20, 30];
+        for (from, to) in [(0, 5), (5, 7)] {
+            let mut batch = WriteBatch::default();
+            for i in from..to {
+                batch.append_log("o", i, &StatementId([i as u8; 32]), times[i as usize], &[]);
+            }
+            store.commit(batch).unwrap();
+        }
+        let read: Vec<i64> = (0..7).map(|i| store.log("o").entered_at(i).unwrap().unwrap()).collect();
+        assert_eq!(read, times);
+        assert_eq!(store.log("o").entered_at(7).unwrap(), None);
+        // One record per run of equal times within a batch: (2, 10), (5, 20), then (6, 20), (7, 30).
+        assert_eq!(store.db.scan_prefix([table::LOG_TIME]).count(), 4);
     }
 
     #[test]
