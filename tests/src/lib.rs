@@ -327,16 +327,11 @@ pub fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, bod
     (head.lines().next().unwrap_or_default().to_string(), response[split + 4..].to_vec())
 }
 
-/// Debian's Chromium and ChromeDriver, for the browser tests: installed with apt-get when
-/// missing (as CI's fresh machine has neither), so `cargo test` alone sets everything up.
+/// Debian's Chromium and ChromeDriver, for the browser tests. Tests install nothing:
+/// `scripts/install-test-tools` does (CI runs it before the suite).
 pub fn chromium_and_driver() -> (PathBuf, PathBuf) {
     let (browser, driver) = (PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromedriver"));
-    if !(browser.exists() && driver.exists()) {
-        let install = || std::process::Command::new("apt-get").args(["install", "-y", "-q", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive").status();
-        let installed = install().is_ok_and(|s| s.success())
-            || (std::process::Command::new("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success()) && install().is_ok_and(|s| s.success()));
-        assert!(installed && browser.exists() && driver.exists(), "the browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver");
-    }
+    assert!(browser.exists() && driver.exists(), "the browser tests need Debian's chromium and chromium-driver: run scripts/install-test-tools (or apt-get install chromium chromium-driver)");
     (browser, driver)
 }
 
