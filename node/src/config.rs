@@ -353,33 +353,6 @@ impl Config {
         self.peers.iter().filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
     }
 
-    /// Every path this node mirrors a log through: each `[[peer]]` entry, and with
-    /// `relay_paths` each peer again for every other peer's log (id `LOG-via-PEER`), unless that
-    /// path is configured already.
-    pub fn mirror_paths(&self) -> Vec<PeerConfig> {
-        let mut paths = self.peers.clone();
-        if !self.relay_paths {
-            return paths;
-        }
-        for via in &self.peers {
-            for log in &self.peers {
-                let same_path = |p: &PeerConfig| p.url == via.url && p.log_key == log.log_key;
-                if log.log_key == via.log_key || paths.iter().any(same_path) {
-                    continue;
-                }
-                paths.push(PeerConfig {
-                    id: format!("{}-via-{}", log.id, via.id),
-                    url: via.url.clone(),
-                    log_key: log.log_key.clone(),
-                    witness_key: None,
-                    tls_name: Some(via.tls_name()),
-                    relay: true,
-                });
-            }
-        }
-        paths
-    }
-
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.origin.is_empty() || self.origin.len() > 256 || self.origin.contains(|c: char| c.is_whitespace() || c == '+') {

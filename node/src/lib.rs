@@ -9,6 +9,7 @@ pub mod federation_service;
 pub mod log;
 pub mod log_service;
 pub mod logfile;
+pub mod memnet;
 pub mod metrics;
 pub mod mirror;
 pub mod recover;

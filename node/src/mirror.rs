@@ -3,12 +3,14 @@
 //! to the registry's writer, which checks the recomputed root against the signed checkpoint and
 //! commits it all at once.
 //!
-//! A log reaches this node by its direct path (from its origin) and, with `relay_paths`, by a
-//! relay path through each other peer. A relay path stays dormant while the direct path to the
-//! same log is healthy: it only spot-checks the peer's view of the log now and then (gossip,
-//! bounded in rate per node), and runs full rounds when the direct path fails or the views
-//! differ. So each entry is fetched about once, idle nodes do not poll each other every second,
-//! and a split view or an unreachable origin is still found and routed around.
+//! A log reaches this node by its direct path (from its origin) and, with `relay_paths`, by one
+//! relay path that can go through any other peer ([`RelayRoute`]). The relay path stays dormant
+//! while the direct path to the same log is healthy: it only spot-checks a random peer's view of
+//! the log now and then (gossip, bounded in rate per node), and runs full rounds — through one
+//! peer, moving to the next when that one fails — when the direct path fails or the views
+//! differ. So each entry is fetched about once, mirror tasks grow with the logs held (not with
+//! logs × peers), idle nodes do not poll each other every second, and a split view or an
+//! unreachable origin is still found and routed around.
 //!
 //! Every answer from a peer is untrusted: the checkpoint must carry the pinned log key's
 //! signature, each entry must be a valid decision signed by a key this node knows for its
@@ -60,15 +62,15 @@ impl PeerChannels {
         if let Some(channel) = channels.get(&key) {
             return Ok(channel.clone());
         }
-        let channel = crate::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
+        let endpoint = crate::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
             .map_err(|e| format!("{e:#}"))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(call_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(KEEP_ALIVE)
             .keep_alive_timeout(KEEP_ALIVE)
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+            .keep_alive_while_idle(true);
+        let channel = if crate::memnet::is_memnet(&peer.url) { endpoint.connect_with_connector_lazy(crate::memnet::connector()) } else { endpoint.connect_lazy() };
         channels.insert(key, channel.clone());
         Ok(channel)
     }
@@ -118,6 +120,53 @@ impl From<tonic::Status> for RoundError {
     }
 }
 
+/// The peers a log can be relayed through: every peer other than its origin that has no path
+/// of its own configured for the log. One relay path walks them instead of a path per peer.
+pub struct RelayRoute {
+    log: PeerConfig,
+    peers: Arc<[PeerConfig]>,
+    /// Indexes into `peers` of the usable relays.
+    vias: Vec<usize>,
+    at: usize,
+}
+
+impl RelayRoute {
+    /// The route for `log`'s log through `peers` (this node's configured peers), or `None` when
+    /// no peer can relay it.
+    pub fn new(log: &PeerConfig, peers: Arc<[PeerConfig]>) -> Option<Self> {
+        let has_own_path = |via: &PeerConfig| peers.iter().any(|p| p.url == via.url && p.log_key == log.log_key);
+        let vias: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].log_key != log.log_key && !has_own_path(&peers[*i])).collect();
+        let at = rand::random::<u64>() as usize % vias.len().max(1);
+        (!vias.is_empty()).then(|| Self { log: log.clone(), peers, vias, at })
+    }
+
+    /// The relay path's name in status and metrics.
+    pub fn id(&self) -> String {
+        format!("{}-relayed", self.log.id)
+    }
+
+    /// The path through the current relay.
+    pub fn path(&self) -> PeerConfig {
+        let via = &self.peers[self.vias[self.at]];
+        PeerConfig {
+            id: format!("{}-via-{}", self.log.id, via.id),
+            url: via.url.clone(),
+            log_key: self.log.log_key.clone(),
+            witness_key: None,
+            tls_name: Some(via.tls_name()),
+            relay: true,
+        }
+    }
+
+    fn next(&mut self) {
+        self.at = (self.at + 1) % self.vias.len();
+    }
+
+    fn random(&mut self) {
+        self.at = rand::random::<u64>() as usize % self.vias.len();
+    }
+}
+
 /// Mirrors one peer.
 pub struct PeerMirror {
     peer: PeerConfig,
@@ -145,6 +194,8 @@ pub struct PeerMirror {
     tls: Option<crate::tls::TlsConfig>,
     /// Most entries per second taken from this path in a catch-up (0: no quota).
     entries_per_sec: u64,
+    /// For a relay path: the peers it may go through; `peer` is the current one.
+    route: Option<RelayRoute>,
 }
 
 impl PeerMirror {
@@ -180,15 +231,30 @@ impl PeerMirror {
             subscription: None,
             tls,
             entries_per_sec,
+            route: None,
         };
         Ok((mirror, status))
     }
 
+    /// Makes this path a relay path over `route` (it starts at the route's current peer).
+    pub fn relay_over(&mut self, route: RelayRoute) {
+        self.peer = route.path();
+        self.route = Some(route);
+    }
+
     /// Makes this (relay) path dormant while `direct`, the direct path to the same log, is
-    /// healthy, spot-checking the peer's view every `every`.
+    /// healthy, spot-checking a peer's view every `every`.
     pub fn behind_direct_path(&mut self, direct: Arc<Mutex<MirrorStatus>>, every: Duration) {
         self.direct = Some(direct);
         self.spot_check_every = every;
+    }
+
+    /// Moves a relay path to another peer of its route: the next one, or one at random.
+    fn switch_relay(&mut self, at_random: bool) {
+        let Some(route) = &mut self.route else { return };
+        if at_random { route.random() } else { route.next() }
+        self.peer = route.path();
+        self.subscription = None;
     }
 
     /// True while this is a relay path and the direct path to its log works.
@@ -232,6 +298,8 @@ impl PeerMirror {
                 tokio::time::sleep_until(spot_check_at).await;
                 spot_check_at = tokio::time::Instant::now() + self.spot_check_every.mul_f64(0.5 + rand::random::<f64>());
                 if self.dormant() {
+                    // Gossip: each check asks another peer, so every peer's view is compared in time.
+                    self.switch_relay(true);
                     if let Err(e) = self.spot_check().await {
                         tracing::debug!(path = %self.peer.id, error = %e, "spot check of a relay path");
                     }
@@ -248,6 +316,7 @@ impl PeerMirror {
                 // Not a failure of anyone's: no warning, no failure count, the usual backoff.
                 Err(RoundError::Status(s)) if self.peer.relay && matches!(s.code(), tonic::Code::NotFound | tonic::Code::Unavailable) => {
                     tracing::debug!(path = %self.peer.id, answer = %s.message(), "peer does not relay this log (yet)");
+                    self.switch_relay(false);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -257,6 +326,8 @@ impl PeerMirror {
                     if matches!(e, RoundError::Connect(_) | RoundError::Status(_)) {
                         // The shared channel reconnects by itself; the stream is opened again.
                         self.subscription = None;
+                        // A relay path tries the next peer.
+                        self.switch_relay(false);
                     }
                     let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
                     tokio::time::sleep(backoff + jitter).await;

@@ -116,7 +116,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
     // hold what the key last signed (an older backup would make it sign a second history).
     let latest = verified_latest(&backup, &key.verifier()).context("the backup's own log")?;
     SignedRecord::next_to_key(&config.log_key_path())?.check(&config.origin, latest.as_ref(), &backup.log(&config.origin)).context("the backup's own log")?;
-    for peer in config.mirror_paths() {
+    for peer in &config.peers {
         let verifier: comity_proto::log::LogVerifier = peer.log_key.parse().map_err(|e| anyhow::anyhow!("peer {}: {e}", peer.id))?;
         let held = backup.log(verifier.name());
         if let Some(note) = held.checkpoint()? {

@@ -93,8 +93,26 @@ impl RunningNode {
         let mut peer_views = Vec::new();
         let channels = crate::mirror::PeerChannels::default();
         let interval = Duration::from_millis(config.mirror_interval_ms);
-        for peer in &config.mirror_paths() {
-            let (mirror, status) = crate::mirror::PeerMirror::new(
+        // A direct path per configured peer, and with `relay_paths` one relay path per log.
+        let all_peers: std::sync::Arc<[crate::config::PeerConfig]> = config.peers.clone().into();
+        let mut paths: Vec<(crate::config::PeerConfig, Option<crate::mirror::RelayRoute>)> = config.peers.iter().map(|p| (p.clone(), None)).collect();
+        if config.relay_paths {
+            let mut logs: Vec<&crate::config::PeerConfig> = Vec::new();
+            for peer in config.peers.iter().filter(|p| !p.relay) {
+                if !logs.iter().any(|l| l.log_key == peer.log_key) {
+                    logs.push(peer);
+                }
+            }
+            for log in logs {
+                if let Some(route) = crate::mirror::RelayRoute::new(log, all_peers.clone()) {
+                    let mut path = route.path();
+                    path.id = route.id();
+                    paths.push((path, Some(route)));
+                }
+            }
+        }
+        for (peer, route) in paths {
+            let (mut mirror, status) = crate::mirror::PeerMirror::new(
                 peer.clone(),
                 registry.clone(),
                 interval,
@@ -105,6 +123,9 @@ impl RunningNode {
                 channels.clone(),
             )
             .map_err(anyhow::Error::msg)?;
+            if let Some(route) = route {
+                mirror.relay_over(route);
+            }
             peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
@@ -191,6 +212,13 @@ impl RunningNode {
             let _ = stopped.await;
             let _ = http_stop.send(true);
         };
+        // Simulations: the same services inside the process as well (see `memnet`).
+        if let Some(pipes) = crate::memnet::serve(addr) {
+            let mut stopped = http_stopped.clone();
+            tokio::spawn(router.clone().serve_with_incoming_shutdown(pipes, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }));
+        }
         let task = match acceptor {
             Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor), shutdown)),
             None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),

@@ -6,6 +6,8 @@
 //! port is chosen when it starts. So every node gets a stable front address first (a
 //! [`FaultProxy`] reserved before the node starts, in pass mode) and its log key is created
 //! before it starts (`log_key_file`); all traffic between nodes goes through those fronts.
+//! The consortium simulation puts its fronts on the in-process network (`memnet`) instead of
+//! TCP, so a hundred members fit in the machine's file limit.
 
 use std::time::Duration;
 
@@ -54,25 +56,78 @@ struct Link {
     url: String,
 }
 
+/// A node's stable address, reserved before the node starts: a TCP proxy, or a host on the
+/// in-process network.
+enum Front {
+    Tcp(FaultProxy),
+    Mem(String),
+}
+
+impl Front {
+    async fn reserve(memnet: bool) -> Self {
+        if memnet {
+            Front::Mem(comity_node::memnet::host("front"))
+        } else {
+            Front::Tcp(FaultProxy::reserve().await)
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Front::Tcp(proxy) => proxy.url(),
+            Front::Mem(host) => format!("http://{host}"),
+        }
+    }
+
+    fn set_target(&self, target: std::net::SocketAddr) {
+        match self {
+            Front::Tcp(proxy) => proxy.set_target(target),
+            Front::Mem(host) => comity_node::memnet::point(host, target),
+        }
+    }
+
+    fn cut(&self) {
+        match self {
+            Front::Tcp(proxy) => proxy.cut(),
+            Front::Mem(host) => comity_node::memnet::cut(host),
+        }
+    }
+
+    fn tcp(&self) -> &FaultProxy {
+        match self {
+            Front::Tcp(proxy) => proxy,
+            Front::Mem(_) => panic!("a TCP front was needed"),
+        }
+    }
+}
+
 /// Everything a network's configs need before any node starts: keys, origins, front addresses.
 struct Plan {
     keys: Vec<KeyFile>,
     origins: Vec<String>,
     log_key_files: Vec<std::path::PathBuf>,
     verifiers: Vec<LogVerifier>,
-    fronts: Vec<FaultProxy>,
+    fronts: Vec<Front>,
     dir: TempDir,
 }
 
 struct Net {
     members: Vec<Member>,
     /// Each node's stable address; kept for the nodes' lifetime.
-    _fronts: Vec<FaultProxy>,
+    _fronts: Vec<Front>,
     _dir: TempDir,
 }
 
 impl Plan {
     async fn new(n: usize) -> Self {
+        Self::on(n, false).await
+    }
+
+    /// A plan whose nodes meet on the in-process network (`memnet = true`) or over TCP.
+    async fn on(n: usize, memnet: bool) -> Self {
+        if memnet {
+            comity_node::memnet::enable();
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], dir };
         for authority in (0..n).map(authority_id) {
@@ -83,7 +138,7 @@ impl Plan {
             plan.verifiers.push(log_key.verifier());
             plan.origins.push(origin);
             plan.log_key_files.push(path);
-            plan.fronts.push(FaultProxy::reserve().await);
+            plan.fronts.push(Front::reserve(memnet).await);
         }
         plan
     }
@@ -306,7 +361,7 @@ async fn publish_range(m: &Member, from: usize, to: usize) {
 async fn a_cut_or_blackholed_link_is_routed_around_through_another_peer() {
     let plan = Plan::new(3).await;
     // C (node 2) fetches A's log both over a faulty direct link and through B.
-    let direct = FaultProxy::start(plan.fronts[0].addr()).await;
+    let direct = FaultProxy::start(plan.fronts[0].tcp().addr()).await;
     let links = vec![
         vec![plan.link(1, 1), plan.link(2, 2)],
         vec![plan.link(0, 0), plan.link(2, 2)],
@@ -391,8 +446,9 @@ async fn a_slow_peer_with_a_long_log_does_not_hold_up_the_others() {
     at_c.licence("de.bafa", "DE-2026-SLOW-01499").await.unwrap();
 }
 
-/// A consortium of `COMITY_SIM_MEMBERS` members (default 8; the simulation runs at 42 with
-/// `COMITY_SIM_MEMBERS=42`), full mesh with relay paths, the default topology. One member's log
+/// A consortium of `COMITY_SIM_MEMBERS` members (default 8; the simulation runs at 42 and 100
+/// with `COMITY_SIM_MEMBERS=42` / `100`), on the in-process network: real nodes, real gRPC over
+/// in-memory pipes. Full mesh with relay paths, the default topology. One member's log
 /// equivocates: a second node with a copy of its log key shows half the consortium another
 /// history of the same size. One member's direct link to another is cut. Every honest log
 /// still reaches every member (through relays where cut), and the two views of the lying log
@@ -401,15 +457,15 @@ async fn a_slow_peer_with_a_long_log_does_not_hold_up_the_others() {
 async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_log() {
     let n: usize = std::env::var("COMITY_SIM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(8).max(4);
     let liar = n - 1;
-    let plan = Plan::new(n).await;
+    let plan = Plan::on(n, true).await;
     // The liar's second face: its own front, its own copy of the log key.
-    let fork_front = FaultProxy::reserve().await;
+    let fork_front = Front::reserve(true).await;
     let fork_key = plan.dir.path().join("fork.log.key");
     std::fs::copy(&plan.log_key_files[liar], &fork_key).unwrap();
     let (fork_origin, fork_authority) = (plan.origins[liar].clone(), plan.authority(liar));
     let trusted_by_fork: Vec<AuthorityConfig> = (0..n).filter(|i| *i != liar).map(|i| plan.authority(i)).collect();
     // Member 0 reaches member 1 only through a link that will be cut.
-    let cut = FaultProxy::reserve().await;
+    let cut = Front::reserve(true).await;
     let links = (0..n)
         .map(|i| {
             (0..n)
@@ -423,10 +479,9 @@ async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_lo
                 .collect()
         })
         .collect();
-    let first_front = plan.fronts[1].url();
     let net = plan.start(links).await;
-    // The cut link forwards to member 1's front until it is cut.
-    cut.set_target(first_front.trim_start_matches("http://").parse().unwrap());
+    // The cut link leads to member 1 until it is cut.
+    cut.set_target(net.members[1].node.node().addr());
     let fork = TestNode::start_with(&[], move |c| {
         c.origin = fork_origin;
         c.log_key_file = Some(fork_key);
