@@ -21,6 +21,7 @@ use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{verify_batch, Envelope, KeyRing};
 use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
 use ed25519_dalek::VerifyingKey;
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::{Client, ClientError};
@@ -267,6 +268,17 @@ pub async fn audit(
     pinned: Option<&LogVerifier>,
     keys: &AuthorityKeys,
 ) -> Result<(AuditReport, AuditState), AuditError> {
+    audit_with_progress(client, state, pinned, keys, &ProgressBar::hidden()).await
+}
+
+/// [`audit`], counting the new entries checked on `progress` (its length is set to their number).
+pub async fn audit_with_progress(
+    client: &mut Client,
+    state: Option<&AuditState>,
+    pinned: Option<&LogVerifier>,
+    keys: &AuthorityKeys,
+    progress: &ProgressBar,
+) -> Result<(AuditReport, AuditState), AuditError> {
     let served = client.checkpoint().await?;
     let (verifier, key_from_node) = match (state, pinned) {
         (Some(s), _) => (s.verifier_key.parse::<LogVerifier>().map_err(|e| ClientError::Document(format!("state file: {e}")))?, false),
@@ -325,6 +337,7 @@ pub async fn audit(
         // Each authority's keys, made again when a key set of it comes into force.
         let mut rings: HashMap<String, Arc<KeyRing>> = HashMap::new();
         let mut next = old_size;
+        progress.set_length(checkpoint.size - old_size);
         while next < checkpoint.size {
             let upto = checkpoint.size.min(next + PAGE);
             // In log order: parse, check each key set, note the keys each other statement may be
@@ -366,6 +379,7 @@ pub async fn audit(
                 }
                 frontier.push(entry_leaf_hash(entry.logged_at, envelope.bytes()));
                 envelopes.push((entry.index, envelope));
+                progress.inc(1);
             }
             licence_map.apply(&envelopes.iter().filter_map(|(_, e)| licence_map::change_of(e)).collect::<Vec<_>>());
             let refs: Vec<&Envelope> = signed.iter().map(|(at, _)| &envelopes[*at].1).collect();

@@ -21,7 +21,7 @@ const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// A client-side failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach node {url}: {message}")]
+    #[error("cannot reach the node at {url}: {message}")]
     Connect { url: String, message: String },
     #[error("node refused ({}): {}", code_name(.0.code()), .0.message())]
     Status(tonic::Status),
@@ -75,7 +75,7 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `url` (e.g. `http://127.0.0.1:7700`).
+    /// Connects to `url` (e.g. `http://127.0.0.1:7700`; see [`node_url`] for a bare address).
     pub async fn connect(url: &str) -> Result<Self, ClientError> {
         Self::connect_with(url, DEFAULT_TLS.get()).await
     }
@@ -93,7 +93,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
-        let channel = endpoint.connect().await.map_err(|e| connect_err(source_chain(&e)))?;
+        let channel = endpoint.connect().await.map_err(|e| connect_err(connect_failure(&e)))?;
         let registry = RegistryClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -446,13 +446,81 @@ pub fn read_decision_doc(path: &Path) -> Result<DecisionDoc, ClientError> {
     parsed.map_err(|e| ClientError::Document(format!("{}: {e}", path.display())))
 }
 
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+/// The URL of a node given as `--node`: a bare `host:port` gets `https://` when the client has
+/// TLS settings, else `http://`; a URL with a scheme is kept as it is.
+pub fn node_url(node: &str, tls: bool) -> String {
+    if node.contains("://") {
+        node.to_string()
+    } else {
+        format!("{}://{node}", if tls { "https" } else { "http" })
+    }
+}
+
+/// Why a connection failed, in one line: a refused connection says so plainly (the common case:
+/// no node on that port), anything else is the error chain without its repetitions.
+fn connect_failure(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source = Some(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return "connection refused; is comity-node running there?".into();
+            }
+        }
         source = s.source();
     }
-    text
+    source_chain(e)
+}
+
+/// An error and its sources, joined with `: `.
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    join_error_chain(std::iter::successors(Some(e), |e| e.source()).map(|e| e.to_string()))
+}
+
+/// Joins the messages of an error chain with `: `, leaving out a message the one before it
+/// already says (hyper and tonic wrap an error and repeat its text: `tcp connect error: tcp
+/// connect error`), and one that says all the one before it said, and more, in its place.
+pub fn join_error_chain(messages: impl IntoIterator<Item = String>) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for m in messages {
+        let m = m.trim().to_string();
+        match kept.last_mut() {
+            _ if m.is_empty() => {}
+            Some(last) if last.contains(&m) => {}
+            Some(last) if m.contains(last.as_str()) => *last = m,
+            _ => kept.push(m),
+        }
+    }
+    kept.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_address_gets_a_scheme_and_a_url_keeps_its_own() {
+        assert_eq!(node_url("127.0.0.1:7702", false), "http://127.0.0.1:7702");
+        assert_eq!(node_url("registry.bafa.example:7700", true), "https://registry.bafa.example:7700");
+        assert_eq!(node_url("http://127.0.0.1:7700", true), "http://127.0.0.1:7700");
+        assert_eq!(node_url("https://[::1]:7700", false), "https://[::1]:7700");
+    }
+
+    #[test]
+    fn an_error_chain_says_each_thing_once() {
+        let chain = |parts: &[&str]| join_error_chain(parts.iter().map(|p| p.to_string()));
+        assert_eq!(chain(&["transport error", "tcp connect error", "tcp connect error", "Connection refused (os error 111)"]), "transport error: tcp connect error: Connection refused (os error 111)");
+        // A message that already holds its source's text, and a source that repeats its wrapper's.
+        assert_eq!(chain(&["dns error: no such host", "no such host"]), "dns error: no such host");
+        assert_eq!(chain(&["timed out", "connect: timed out"]), "connect: timed out");
+        assert_eq!(chain(&["a", "", "b"]), "a: b");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_one_clear_sentence() {
+        // A port just freed: nothing listens there.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = node_url(&addr.to_string(), false);
+        let err = Client::connect(&url).await.err().expect("nothing listens there");
+        assert_eq!(err.to_string(), format!("cannot reach the node at {url}: connection refused; is comity-node running there?"));
+    }
 }

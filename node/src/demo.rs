@@ -23,6 +23,16 @@ use crate::server::RunningNode;
 /// Marks a directory as created by the demo, so re-running may wipe it and nothing else.
 const DEMO_MARKER: &str = "COMITY-DEMO";
 
+/// The repository's example decision documents, written into the demo directory so the
+/// guide's `comity publish DIR/examples/grant.yaml` works wherever the demo was started from.
+const EXAMPLES: [(&str, &str); 5] = [
+    ("grant.yaml", include_str!("../../examples/grant.yaml")),
+    ("amend.yaml", include_str!("../../examples/amend.yaml")),
+    ("suspend.yaml", include_str!("../../examples/suspend.yaml")),
+    ("lodged.yaml", include_str!("../../examples/lodged.yaml")),
+    ("deny.json", include_str!("../../examples/deny.json")),
+];
+
 /// How long the demo waits for the nodes to mirror each other before giving up.
 const CONVERGENCE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -74,6 +84,13 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
 pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<SocketAddr>>, metrics: Vec<Option<SocketAddr>>) -> anyhow::Result<Demo> {
     anyhow::ensure!(listeners.len() == SITES.len() && http.len() == SITES.len() && metrics.len() == SITES.len(), "the demo needs {} listeners", SITES.len());
     prepare_dir(dir)?;
+    // Absolute, so the paths the guide prints work from any directory.
+    let dir = &std::path::absolute(dir).with_context(|| format!("resolve {}", dir.display()))?;
+    let examples_dir = dir.join("examples");
+    std::fs::create_dir_all(&examples_dir).with_context(|| format!("create {}", examples_dir.display()))?;
+    for (name, text) in EXAMPLES {
+        std::fs::write(examples_dir.join(name), text).with_context(|| format!("write {}", examples_dir.join(name).display()))?;
+    }
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
 
@@ -375,12 +392,12 @@ Comity demo federation: three registry nodes, each mirroring and verifying the o
   published {decisions} signed decisions on {licences} licences, each at its authority's own node;
   every node now holds and has verified all of them. Keys and configs: {dir}/
 
-Try, in another terminal (from this directory; `comity` talks to the bafa node unless --node says otherwise):
+Try, in another terminal (the paths work from any directory; `comity` talks to the bafa node unless --node says otherwise):
   alias comity='cargo run -q --bin comity --'
   export COMITY_TRUST={dir}/trust.toml    (verify, licence show, token verify and log audit check every answer against it)
 {tries}
   comity --node {meti_url} search --authority de.bafa      (BAFA's licences, read at the METI node)
-  comity publish examples/grant.yaml --key {dir}/keys/de.bafa.key
+  comity publish {dir}/examples/grant.yaml --key {dir}/keys/de.bafa.key   (the repository's examples/, copied here)
   comity --node {meti_url} licence show de.bafa/DE-2026-009001   (mirrored within a second)
   comity log checkpoint                   (the bafa node's log key: {verifier})
   comity log audit --state audit.json     (every entry, the licence-state map and the witness quorum)

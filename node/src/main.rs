@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
 use comity_node::log::{load_or_create_key, load_or_create_witness_key};
 use comity_node::{demo, RunningNode};
@@ -16,7 +16,7 @@ static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 
 /// Comity registry node: holds signed export-licence decisions and serves them over gRPC.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "comity-node", bin_name = "comity-node", version, about, after_help = EXIT_CODES)]
 struct Cli {
     /// Log output format.
     #[arg(long, global = true, env = "COMITY_LOG_FORMAT", default_value = "text")]
@@ -24,6 +24,13 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// What `main` returns, for `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (`run` and `demo`: stopped by Ctrl-C or SIGTERM)
+  1  failure; the message on stderr says why
+  2  usage error";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -58,6 +65,7 @@ enum Command {
         /// Config file [default: DATA_DIR/comity.toml].
         #[arg(long, env = "COMITY_CONFIG")]
         config: Option<PathBuf>,
+        /// Data directory of the stopped node (overrides the config file).
         #[arg(long, env = "COMITY_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// URL of a peer that mirrors this node's log.
@@ -70,8 +78,10 @@ enum Command {
     /// Take a consistent snapshot of the running node's store into a new directory on this
     /// machine (asks the node, which writes it between batches).
     Backup {
+        /// Config file of the running node [default: DATA_DIR/comity.toml].
         #[arg(long, env = "COMITY_CONFIG")]
         config: Option<PathBuf>,
+        /// Data directory of the running node (overrides the config file).
         #[arg(long, env = "COMITY_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// New directory for the snapshot.
@@ -81,8 +91,10 @@ enum Command {
     /// Check a backup (own log root against its signed checkpoint, mirrored roots, every
     /// statement's hash and signatures) and restore it into this node's empty data dir.
     Restore {
+        /// Config file [default: DATA_DIR/comity.toml].
         #[arg(long, env = "COMITY_CONFIG")]
         config: Option<PathBuf>,
+        /// Data directory of the stopped node, without a store yet (overrides the config file).
         #[arg(long, env = "COMITY_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// The backup directory.
@@ -175,6 +187,7 @@ enum Command {
         /// Config file [default: DATA_DIR/comity.toml].
         #[arg(long, env = "COMITY_CONFIG")]
         config: Option<PathBuf>,
+        /// Data directory whose comity.toml is that config.
         #[arg(long, env = "COMITY_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// The URL the other members reach this node's gRPC port at, e.g.
@@ -195,12 +208,20 @@ enum Command {
         #[arg(long, env = "COMITY_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
     },
+    /// Print a shell completion script, e.g.
+    /// `comity-node completion bash > ~/.local/share/bash-completion/completions/comity-node`.
+    Completion {
+        /// The shell to complete in.
+        #[arg(ignore_case = true)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum CaCommand {
     /// Create the CA: DIR/ca.crt (give it to every member) and DIR/ca.key (keep it offline).
     Init {
+        /// Directory to create the CA in.
         #[arg(long)]
         dir: PathBuf,
         /// The CA's name, e.g. "EU-Japan export-control registry consortium".
@@ -255,6 +276,10 @@ fn init_tracing(format: LogFormat, default_level: &str) {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "comity-node", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Init { data_dir, authorities, listen, origin, tls_ca } => init(&data_dir, &authorities, listen, origin, tls_ca.as_deref()),
         Command::Recover { config, data_dir, from, tls_name } => {
             let config = node_config(config.as_deref(), data_dir)?;
@@ -518,4 +543,37 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     stop.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand, with the path of subcommands to it.
+    fn all_args(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((format!("{path} {}", arg.get_id()), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        let mut command = Cli::command();
+        command.build();
+        let mut args = Vec::new();
+        all_args(&command, "comity-node", &mut args);
+        assert!(args.len() > 30, "only {} arguments found", args.len());
+        let without_help: Vec<&str> = args.iter().filter(|(_, a)| a.get_help().is_none() && a.get_long_help().is_none()).map(|(p, _)| p.as_str()).collect();
+        assert!(without_help.is_empty(), "arguments without help: {without_help:?}");
+    }
+
+    #[test]
+    fn the_help_lists_the_exit_codes_and_the_version_names_the_command() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:\n  0  success") && help.contains("  1  failure") && help.contains("  2  usage error"), "{help}");
+        assert_eq!(Cli::command().render_version().trim(), format!("comity-node {}", env!("CARGO_PKG_VERSION")));
+    }
 }

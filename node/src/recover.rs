@@ -66,6 +66,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
     let registry = Registry::start(store.clone(), config, log, Vec::new(), trust);
 
+    let bar = crate::transfer::progress(checkpoint.size, "recovering", "entries");
     let mut next = 0;
     while next < checkpoint.size {
         let end = checkpoint.size.min(next + PER_CALL);
@@ -77,10 +78,12 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
                 let published = registry.restore(entry.envelope, None, entry.logged_at).await.with_context(|| format!("re-logging entry {next}"))?;
                 anyhow::ensure!(published.receipt.index == next, "entry {next} was re-logged at {}", published.receipt.index);
                 next += 1;
+                bar.set_position(next);
             }
         }
         anyhow::ensure!(next == end, "the peer's stream ended at {next}, not {end}");
     }
+    bar.finish_and_clear();
     // Same entries in the same order: the same tree, or the peer served something else.
     let rebuilt = comity_proto::log::tree_root(checkpoint.size, &store.log(&config.origin)).map_err(anyhow::Error::msg)?;
     anyhow::ensure!(rebuilt == checkpoint.root, "the rebuilt log does not match the checkpoint this node signed at size {}", checkpoint.size);
@@ -126,8 +129,10 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         }
     }
     let trust = Trust::load(config, config.trust_roots()?, &backup)?;
+    let bar = crate::transfer::progress(backup.statement_count() as u64, "checking", "statements");
     let mut statements = 0;
     for record in backup.statements() {
+        bar.set_position(statements);
         let (id, bytes) = record?;
         anyhow::ensure!(comity_proto::statement::StatementId::of(&bytes) == id, "statement {id} in the backup does not hash to its id");
         let envelope = comity_proto::statement::Envelope::parse(bytes).with_context(|| format!("statement {id}"))?;
@@ -145,8 +150,11 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         envelope.verify_with(&keys).with_context(|| format!("statement {id} of {authority}"))?;
         statements += 1;
     }
+    bar.finish_and_clear();
     let log_size = latest.map_or(0, |cp| cp.size);
+    let copying = crate::transfer::spinner(&format!("copying the backup into {}", target.display()));
     backup.copy_to(&target)?;
+    copying.finish_and_clear();
     Ok(Restored { statements, log_size })
 }
 
@@ -162,5 +170,8 @@ pub async fn request_backup(config: &Config, dir: &std::path::Path) -> anyhow::R
     let channel = endpoint.connect().await.with_context(|| format!("connect to the node at {addr}"))?;
     let mut federation = pb::federation_client::FederationClient::new(channel);
     let request = pb::BackupRequest { directory: dir.to_string_lossy().into_owned() };
-    Ok(federation.backup(request).await.context("the node refused the backup")?.into_inner())
+    let waiting = crate::transfer::spinner(&format!("the node is writing its snapshot to {}", dir.display()));
+    let answer = federation.backup(request).await.context("the node refused the backup");
+    waiting.finish_and_clear();
+    Ok(answer?.into_inner())
 }

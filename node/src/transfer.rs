@@ -99,7 +99,7 @@ async fn connect(config: &Config, url: &str, tls_name: &str) -> anyhow::Result<L
 async fn write_export(node: &mut LogClient<Channel>, url: &str, note: &str, (origin, size, root): (&str, u64, &TreeHash), path: &Path) -> anyhow::Result<u64> {
     let file = File::create_new(path).with_context(|| format!("create {}", path.display()))?;
     let mut writer = LogFileWriter::start(BufWriter::new(file), origin, note, url, now()).with_context(|| format!("write {}", path.display()))?;
-    let bar = progress(size, "exporting");
+    let bar = progress(size, "exporting", "entries");
     let mut frontier = Frontier::new();
     let mut next = 0;
     while next < size {
@@ -205,7 +205,7 @@ fn open_file(path: &Path) -> anyhow::Result<(pb::LogExportHeader, LogFileReader<
 fn check_entries(path: &Path, checkpoint: &SignedCheckpoint, stored: &LogRef<'_>, held: u64) -> anyhow::Result<(MemoryHashes, u64)> {
     let origin = &checkpoint.origin;
     let (_, mut reader) = open_file(path)?;
-    let bar = progress(checkpoint.size, "checking");
+    let bar = progress(checkpoint.size, "checking", "entries");
     let mut hashes = MemoryHashes::default();
     while let Some((logged_at, envelope)) = reader.next_entry(checkpoint.size)? {
         hashes.append(&entry_leaf_hash(logged_at, &envelope));
@@ -261,7 +261,7 @@ async fn store_entries(
     for _ in 0..held {
         next_entry()?;
     }
-    let bar = progress(size - held, "importing");
+    let bar = progress(size - held, "importing", "entries");
     let mut next = held;
     while next < size {
         let end = size.min(next + per_part);
@@ -280,16 +280,30 @@ async fn store_entries(
     Ok(())
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise, so scripts and logs get
-/// only the summary line.
-fn progress(len: u64, what: &str) -> ProgressBar {
+/// A progress bar counting `unit` on stderr when it is a terminal; hidden otherwise, so scripts
+/// and logs get only the summary line.
+pub(crate) fn progress(len: u64, what: &str, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})").map(|s| s.progress_chars("=> "));
+    let style = ProgressStyle::with_template(&format!("{{prefix:>10}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})")).map(|s| s.progress_chars("=> "));
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_prefix(what.to_string());
     if let Ok(style) = style {
         bar.set_style(style);
     }
+    bar
+}
+
+/// A spinner with the time elapsed, for a step that cannot count its progress (one request, one
+/// copy); on stderr when it is a terminal, hidden otherwise.
+pub(crate) fn spinner(what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_message(what.to_string());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }

@@ -153,7 +153,7 @@ fn init_run_publish_tamper_kill_9_and_restart_without_loss() {
 fn unreachable_node_and_bad_documents_give_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let unreachable = "http://127.0.0.1:1";
-    comity(unreachable).arg("search").assert().code(7).stderr(contains("cannot reach node"));
+    comity(unreachable).arg("search").assert().code(7).stderr(contains("cannot reach the node at http://127.0.0.1:1"));
 
     let key = tmp.path().join("bafa.key");
     Command::new(bin_path("comity"))
@@ -206,4 +206,69 @@ async fn a_closed_pipe_ends_the_cli_quietly() {
     .unwrap();
     assert_eq!(status.signal(), Some(13), "not ended by SIGPIPE: {status:?}, stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Habits from kubectl, cosign and rekor-cli: `--version` names the command, `--help` lists the
+/// exit codes, `--node` takes a bare HOST:PORT, choices are taken as printed (REVOKED), a refused
+/// connection is one clear sentence, and tables line up with Japanese names in them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_behaves_as_users_expect() {
+    use unicode_width::UnicodeWidthStr;
+    let node = comity_tests::TestNode::start(&["jp.meti"]).await;
+    let mut client = node.client().await;
+    for (id, applicant) in [("JP-2026-0001", "株式会社東京精密"), ("JP-2026-0002", "Kessler Optronik GmbH")] {
+        let mut decision = grant("jp.meti", id);
+        decision.applicant = Some(comity_proto::pb::Party { name: applicant.into(), country: "JP".into(), ..Default::default() });
+        client.publish(node.sign(decision)).await.unwrap();
+    }
+    let address = node.url().trim_start_matches("http://").to_string();
+    let run = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move { tokio::task::spawn_blocking(move || std::process::Command::new(bin_path("comity")).args(&args).output().unwrap()).await.unwrap() }
+    };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+
+    let version = run(&["--version"]).await;
+    assert_eq!(text(&version.stdout), format!("comity {}\n", env!("CARGO_PKG_VERSION")));
+    let help = text(&run(&["--help"]).await.stdout);
+    assert!(help.contains("Exit codes:") && help.contains("  7    node unreachable") && help.contains("24 REVOKED"), "{help}");
+    let node_help = Command::new(bin_path("comity-node")).arg("--help").output().unwrap();
+    assert!(text(&node_help.stdout).contains("Exit codes:\n  0  success"), "{}", text(&node_help.stdout));
+
+    // A bare HOST:PORT is an http:// node; statuses are taken as tables print them.
+    for status in ["ISSUED", "issued"] {
+        let out = run(&["--node", &address, "search", "--status", status]).await;
+        assert!(out.status.success(), "--status {status}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("2 licence(s)"), "{}", text(&out.stdout));
+    }
+    // The table's columns line up in terminal columns: 株式会社東京精密 is 16 wide, not 8.
+    let table = text(&run(&["--node", &address, "search"]).await.stdout);
+    let dest_columns: Vec<usize> = table.lines().take(3).map(|l| l[..l.find(" JP ").map_or_else(|| l.find("DEST").unwrap(), |i| i + 1)].width()).collect();
+    assert_eq!(dest_columns.len(), 3, "{table}");
+    assert!(dest_columns.iter().all(|c| *c == dest_columns[0]), "DEST is not one column: {dest_columns:?}\n{table}");
+    assert!(table.contains("株式会社東京精密"), "{table}");
+
+    // A refused connection: one sentence, no repeated "tcp connect error".
+    let refused = run(&["--node", "127.0.0.1:1", "search"]).await;
+    assert_eq!(refused.status.code(), Some(7));
+    assert_eq!(text(&refused.stderr), "comity: cannot reach the node at http://127.0.0.1:1: connection refused; is comity-node running there?\n");
+}
+
+/// `completion SHELL` prints a script the shell accepts: bash, sourced, completes the command.
+#[test]
+fn both_binaries_print_shell_completions() {
+    for binary in ["comity", "comity-node"] {
+        let script = Command::new(bin_path(binary)).args(["completion", "bash"]).output().unwrap();
+        assert!(script.status.success());
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &script.stdout).unwrap();
+        let sourced = std::process::Command::new("bash").arg("-c").arg(format!("source {} && complete -p {binary}", file.path().display())).output().expect("bash runs");
+        assert!(sourced.status.success(), "{binary}: {}", String::from_utf8_lossy(&sourced.stderr));
+        assert!(String::from_utf8_lossy(&sourced.stdout).starts_with("complete "), "{}", String::from_utf8_lossy(&sourced.stdout));
+        for shell in ["zsh", "FISH", "powershell", "elvish"] {
+            let out = Command::new(bin_path(binary)).args(["completion", shell]).output().unwrap();
+            assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains(binary), "{binary} completion {shell}");
+        }
+    }
+    Command::new(bin_path("comity")).args(["completion", "tcsh"]).assert().code(2);
 }

@@ -115,6 +115,20 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         comity_client::audit::audit(&mut client, Some(&state), None, &keys).await.unwrap();
     }
 
+    // The guide's publish, run as printed with the real CLI from inside the demo directory (the
+    // bafa node is the CLI's default node in a real demo; here it is on a free port).
+    let publish = guide.lines().map(str::trim).find(|l| l.starts_with("comity publish ")).expect("the guide publishes an example");
+    let words: Vec<String> = publish.split("   (").next().unwrap().split_whitespace().skip(1).map(String::from).collect();
+    let (bafa_url, demo_dir) = (demo.nodes[0].node.url(), tmp.path().join("demo"));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(comity_tests::bin_path("comity")).args(&words).env("COMITY_NODE", bafa_url).current_dir(demo_dir).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "`{publish}` failed: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("published de.bafa/DE-2026-009001 v1 GRANT"), "{stdout}");
+
     // Re-running the demo in the same directory replaces it; a foreign directory is refused.
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();

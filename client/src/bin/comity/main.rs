@@ -1,17 +1,14 @@
 //! `comity`: author, sign, publish, show and search signed export-licence decisions.
 //!
-//! Exit codes: 0 success; 1 other failure; 2 usage; 3 input refused (invalid document,
-//! envelope or signature); 4 permission denied; 5 licence rules violated (incl. forks);
-//! 6 not found; 7 node unreachable or unavailable; 8 node answer failed verification;
-//! 9 log audit failed (the log rewrote or forked its history, or serves entries it did not log).
+//! Exit codes: see [`exit_codes_help`] (printed by `comity --help`) and [`exit_code`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use comity_client::audit::{audit, AuditError, AuditState, AuthorityKeys};
-use comity_client::{read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use comity_client::audit::{audit_with_progress, AuditError, AuditState, AuthorityKeys};
+use comity_client::{join_error_chain, node_url, read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
 use comity_proto::log::{entry_leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code, DecisionDoc};
 use comity_proto::decision::CheckedDecision;
@@ -26,9 +23,10 @@ mod watch;
 
 /// Author, sign, publish and look up signed export-licence decisions on a Comity node.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "comity", bin_name = "comity", version, about, after_help = exit_codes_help())]
 struct Cli {
-    /// Node to talk to.
+    /// Node to talk to: a URL, or HOST:PORT, taken as http://HOST:PORT (https:// when --ca or
+    /// --tls-cert is given).
     #[arg(long, global = true, env = "COMITY_NODE", default_value = DEFAULT_NODE)]
     node: String,
     /// Print machine-readable JSON instead of tables.
@@ -48,6 +46,7 @@ struct Cli {
     /// This client's TLS certificate and key (PEM), for nodes that serve members only.
     #[arg(long, global = true, env = "COMITY_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
+    /// This client's TLS private key (PEM), the one of --tls-cert.
     #[arg(long, global = true, env = "COMITY_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// The name the node's certificate must be valid for [default: the host in --node].
@@ -155,6 +154,13 @@ enum Command {
         #[command(subcommand)]
         command: trust::TokenCommand,
     },
+    /// Print a shell completion script, e.g.
+    /// `comity completion bash > ~/.local/share/bash-completion/completions/comity`.
+    Completion {
+        /// The shell to complete in.
+        #[arg(ignore_case = true)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,7 +199,10 @@ enum LicenceCommand {
 #[derive(Subcommand)]
 enum StatementCommand {
     /// Show one statement by its hex id.
-    Show { id: String },
+    Show {
+        /// Hex statement id (64 digits).
+        id: String,
+    },
 }
 
 /// Filters on a licence's content, shared by `search` and `watch`.
@@ -220,8 +229,8 @@ struct SearchArgs {
     licence_prefix: Option<String>,
     #[command(flatten)]
     content: ContentFilter,
-    /// Current status.
-    #[arg(long)]
+    /// Current status, as printed (REVOKED, UNDER_APPEAL) or in lower case (under-appeal).
+    #[arg(long, ignore_case = true)]
     status: Option<StatusArg>,
     /// Latest decision at or after this date / RFC 3339 time.
     #[arg(long)]
@@ -234,6 +243,7 @@ struct SearchArgs {
     limit: usize,
 }
 
+/// A licence status; the aliases are the names tables print (matched ignoring case).
 #[derive(Clone, Copy, ValueEnum)]
 enum StatusArg {
     Issued,
@@ -242,9 +252,12 @@ enum StatusArg {
     Revoked,
     Surrendered,
     Cancelled,
+    #[value(alias = "under_appeal")]
     UnderAppeal,
     Expired,
+    #[value(alias = "not_yet_valid")]
     NotYetValid,
+    #[value(alias = "under_review")]
     UnderReview,
     Withdrawn,
 }
@@ -283,10 +296,36 @@ async fn main() -> ExitCode {
         // A verdict other than VALID was printed already; only the exit code says more.
         Err(e) if e.downcast_ref::<trust::NotValid>().is_some() => ExitCode::from(exit_code(&e)),
         Err(e) => {
-            eprintln!("comity: {e:#}");
+            eprintln!("comity: {}", join_error_chain(e.chain().map(|e| e.to_string())));
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The exit codes, for `--help`; the verdict codes come from [`trust::verdict_exit_code`].
+fn exit_codes_help() -> String {
+    let verdicts: Vec<String> = (pb::Verdict::NotFound as i32..)
+        .map_while(|v| pb::Verdict::try_from(v).ok())
+        .map(|v| format!("{} {}", trust::verdict_exit_code(v), v.as_str_name().trim_start_matches("VERDICT_")))
+        .collect();
+    format!(
+        "\
+Exit codes:
+  0    success
+  1    other failure
+  2    usage error
+  3    input refused: invalid document, envelope or signature
+  4    permission denied
+  5    licence rules violated (FAILED_PRECONDITION), including forks
+  6    not found
+  7    node unreachable or unavailable
+  8    the node's answer failed local verification
+  9    log audit failed: the log rewrote or forked its history, or serves entries it did not log
+  10   verify: the node's verdict is not the one its own proof supports
+  20+n verify, token verify: a verdict other than VALID, n its number:
+{}",
+        verdicts.chunks(5).map(|c| format!("       {}", c.join(", "))).collect::<Vec<_>>().join("\n")
+    )
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
@@ -322,11 +361,16 @@ fn client_exit_code(e: &ClientError) -> u8 {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
     if let Some(ca) = &cli.ca {
         comity_client::set_default_tls(comity_client::ClientTls { ca: ca.clone(), cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), domain: cli.tls_name.clone() });
     }
+    cli.node = node_url(&cli.node, cli.ca.is_some() || cli.tls_cert.is_some());
     match cli.command {
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "comity", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Keygen { authority, output } => keygen(&authority, output),
         Command::Sign { document, key, output } => {
             let output = output.unwrap_or_else(|| document.with_extension("signed"));
@@ -672,7 +716,9 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
             let keys = AuthorityKeys::load(&keys.iter().map(PathBuf::as_path).chain(trust).collect::<Vec<_>>())?;
             let keys_quorum = keys.witness_quorum();
             let pinned = log_key.map(|k| k.parse::<LogVerifier>()).transpose().map_err(|e| InputError(format!("--log-key: {e}")))?;
-            let (report, new_state) = audit(&mut client, previous.as_ref(), pinned.as_ref(), &keys).await?;
+            let bar = progress_bar("auditing");
+            let (report, new_state) = audit_with_progress(&mut client, previous.as_ref(), pinned.as_ref(), &keys, &bar).await?;
+            bar.finish_and_clear();
             new_state.save(&state)?;
             let cp = &report.checkpoint;
             if json {
@@ -958,18 +1004,20 @@ fn render_withheld(l: &CheckedLicence) -> String {
     out
 }
 
-/// A plain left-aligned text table, cells cut at 48 characters.
+/// A plain left-aligned text table, cells cut at 48 columns.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     table_capped(headers, rows, 48)
 }
 
-/// A plain left-aligned text table, cells cut at `cap` characters; a cut cell ends in `…`, so
-/// a cut list (of control-code patterns, say) is never read as complete.
+/// A plain left-aligned text table, cells cut at `cap` terminal columns; a cut cell ends in `…`,
+/// so a cut list (of control-code patterns, say) is never read as complete. Widths are display
+/// widths, not chars: 株式会社 takes eight columns, and pads as much less.
 fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    use unicode_width::UnicodeWidthStr;
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count()).min(cap);
+            *w = (*w).max(cell.width()).min(cap);
         }
     }
     let line = |cells: Vec<String>| {
@@ -977,8 +1025,10 @@ fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
             .iter()
             .zip(&widths)
             .map(|(c, w)| {
-                let cut: String = if c.chars().count() > *w { c.chars().take(w.saturating_sub(1)).chain(['…']).collect() } else { c.clone() };
-                format!("{cut:<w$}")
+                let cut = if c.width() > *w { cut_to_width(c, w.saturating_sub(1)) + "…" } else { c.clone() };
+                // format!'s padding counts chars; pad by columns.
+                let pad = w.saturating_sub(cut.width());
+                format!("{cut}{}", " ".repeat(pad))
             })
             .collect();
         format!("{}\n", padded.join("  ").trim_end())
@@ -988,6 +1038,30 @@ fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
         out.push_str(&line(row.clone()));
     }
     out
+}
+
+/// The longest prefix of `s` that fits in `columns` terminal columns.
+fn cut_to_width(s: &str, columns: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut used = 0;
+    s.chars().take_while(|c| {
+        used += c.width().unwrap_or(0);
+        used <= columns
+    }).collect()
+}
+
+/// A progress bar counting entries, on stderr when it is a terminal; hidden otherwise, so
+/// scripts and logs get only the result.
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr()).with_prefix(what.to_string());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }
 
 /// Shows a progress bar per peer until every mirror holds its peer's latest checkpoint.
@@ -1037,5 +1111,93 @@ mod tests {
         assert!(line.starts_with("EU-DU:3A001.* EU-DU…  any"), "{text}");
         assert_eq!(line.split("  ").next().unwrap().chars().count(), 20);
         assert_eq!(table_capped(&["A"], &[vec!["short".into()]], 20), "A\nshort\n");
+    }
+
+    /// Every argument of every subcommand, with the path of subcommands to it.
+    fn all_args(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((format!("{path} {}", arg.get_id()), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help_and_every_choice_ignores_case() {
+        let mut command = Cli::command();
+        command.build();
+        let mut args = Vec::new();
+        all_args(&command, "comity", &mut args);
+        assert!(args.len() > 50, "only {} arguments found", args.len());
+        let without_help: Vec<&str> = args.iter().filter(|(_, a)| a.get_help().is_none() && a.get_long_help().is_none()).map(|(p, _)| p.as_str()).collect();
+        assert!(without_help.is_empty(), "arguments without help: {without_help:?}");
+        let case_sensitive: Vec<&str> = args
+            .iter()
+            .filter(|(_, a)| a.get_action().takes_values() && !a.get_possible_values().is_empty() && !a.is_ignore_case_set())
+            .map(|(p, _)| p.as_str())
+            .collect();
+        assert!(case_sensitive.is_empty(), "choices that do not ignore case: {case_sensitive:?}");
+    }
+
+    #[test]
+    fn statuses_are_taken_as_printed() {
+        for (given, expected) in [("REVOKED", LicenceStatus::Revoked), ("revoked", LicenceStatus::Revoked), ("UNDER_APPEAL", LicenceStatus::UnderAppeal), ("under-review", LicenceStatus::UnderReview)] {
+            let cli = Cli::try_parse_from(["comity", "search", "--status", given]).unwrap_or_else(|e| panic!("{given}: {e}"));
+            let Command::Search(args) = cli.command else { panic!("not search") };
+            assert_eq!(LicenceStatus::from(args.status.unwrap()), expected, "{given}");
+        }
+        assert!(Cli::try_parse_from(["comity", "search", "--status", "REVOKE"]).is_err());
+    }
+
+    #[test]
+    fn the_help_lists_every_exit_code_the_cli_returns() {
+        let help = Cli::command().render_long_help().to_string();
+        let status = |code| anyhow::Error::from(ClientError::Status(tonic::Status::new(code, "x")));
+        let errors = [
+            anyhow::anyhow!("other"),
+            InputError("x".into()).into(),
+            status(tonic::Code::PermissionDenied),
+            status(tonic::Code::FailedPrecondition),
+            status(tonic::Code::NotFound),
+            ClientError::Connect { url: "u".into(), message: "m".into() }.into(),
+            ClientError::Verification("x".into()).into(),
+            AuditError::Failed(comity_client::audit::AuditFailure::Shrank { old: 2, new: 1 }).into(),
+            ClientError::Mismatch { node: "VALID".into(), proven: "REVOKED".into(), reasons: String::new() }.into(),
+        ];
+        for e in &errors {
+            let code = exit_code(e);
+            assert!(help.lines().any(|l| l.starts_with(&format!("  {code} "))), "exit code {code} ({e}) is not in --help:\n{help}");
+        }
+        for v in (pb::Verdict::NotFound as i32..).map_while(|v| pb::Verdict::try_from(v).ok()) {
+            let code = exit_code(&trust::NotValid(v).into());
+            let name = v.as_str_name().trim_start_matches("VERDICT_");
+            assert!(help.contains(&format!("{code} {name}")), "verdict {name} (exit code {code}) is not in --help:\n{help}");
+        }
+        assert!(help.contains("Exit codes:"));
+    }
+
+    #[test]
+    fn the_version_names_the_command() {
+        assert_eq!(Cli::command().render_version().trim(), format!("comity {}", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn wide_characters_are_sized_and_cut_by_their_columns() {
+        use unicode_width::UnicodeWidthStr;
+        let rows = vec![
+            vec!["株式会社東京精密".to_string(), "JP".to_string()],
+            vec!["Kessler GmbH".to_string(), "DE".to_string()],
+        ];
+        let text = table(&["APPLICANT", "DEST"], &rows);
+        // Every line's second column starts at the same terminal column.
+        let starts: Vec<usize> = text.lines().map(|l| l.rfind("  ").map(|i| l[..i + 2].width()).unwrap()).collect();
+        assert_eq!(starts, vec![18, 18, 18], "{text}");
+        // Cut at 9 columns: four 2-column characters and the ellipsis, never half a character.
+        let text = table_capped(&["A", "B"], &[vec!["株式会社東京精密".to_string(), "x".to_string()]], 9);
+        assert_eq!(text.lines().nth(1).unwrap(), "株式会社…  x", "{text}");
+        let text = table_capped(&["A", "B"], &[vec!["株式会社東京精密".to_string(), "x".to_string()]], 10);
+        assert_eq!(text.lines().nth(1).unwrap(), "株式会社…   x", "{text}");
+        assert_eq!(text.lines().next().unwrap(), "A           B", "{text}");
     }
 }

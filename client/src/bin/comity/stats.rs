@@ -24,7 +24,7 @@ pub struct StatsArgs {
     #[arg(long)]
     until: Option<String>,
     /// Output format; the global --json is the same as --format json.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Table)]
     format: Format,
 }
 

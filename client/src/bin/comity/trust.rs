@@ -35,6 +35,7 @@ pub enum KeysCommand {
     /// Create an authority's root keys (threshold m of n), its first signing key and key set v1,
     /// and the trust-file entry partners pin.
     Init {
+        /// Authority id, e.g. de.bafa.
         #[arg(long)]
         authority: String,
         /// Number of root keys.
@@ -53,6 +54,7 @@ pub enum KeysCommand {
     /// Add a new signing key and retire the current ones (their window closes now); signed by
     /// the given root keys and published.
     Rotate {
+        /// Authority id, e.g. de.bafa.
         #[arg(long)]
         authority: String,
         /// Root key files (at least the threshold).
@@ -65,6 +67,7 @@ pub enum KeysCommand {
     /// Declare a signing key compromised since a time: statements it signed that entered a log
     /// from then on are refused; earlier ones stay valid, flagged.
     Compromise {
+        /// Authority id, e.g. de.bafa.
         #[arg(long)]
         authority: String,
         /// Key id (16 hex digits) of the compromised key.
@@ -73,12 +76,15 @@ pub enum KeysCommand {
         /// Since when (date or RFC 3339 time).
         #[arg(long)]
         since: String,
+        /// Root key files (at least the threshold).
         #[arg(long = "root", required = true)]
         roots: Vec<PathBuf>,
     },
     /// The key set in force for an authority, checked against a trust file when given.
     Show {
+        /// Authority id, e.g. de.bafa.
         authority: String,
+        /// Trust file with the authority's root keys, to check the key set against.
         #[arg(long)]
         trust: Option<PathBuf>,
     },
@@ -88,13 +94,17 @@ pub enum KeysCommand {
 pub enum AgreementCommand {
     /// Sign and publish a recognition agreement from a YAML or JSON document.
     New {
+        /// Agreement document (.yaml, .yml or .json).
         document: PathBuf,
         /// Signing key of the relying authority.
         #[arg(long)]
         key: PathBuf,
     },
     /// One agreement in force: RELYING/RECOGNISED/ID, e.g. jp.meti/de.bafa/eu-du-2026.
-    Show { agreement: String },
+    Show {
+        /// RELYING/RECOGNISED/ID.
+        agreement: String,
+    },
     /// Agreements in force.
     List {
         /// Only those of this relying authority.
@@ -103,7 +113,9 @@ pub enum AgreementCommand {
     },
     /// Withdraw an agreement (publishes its next version, marked withdrawn).
     Withdraw {
+        /// RELYING/RECOGNISED/ID.
         agreement: String,
+        /// Signing key of the relying authority.
         #[arg(long)]
         key: PathBuf,
     },
@@ -118,13 +130,16 @@ pub enum TokenCommand {
         /// Include the agreement this relying authority applies.
         #[arg(long = "for")]
         relying: Option<String>,
+        /// Token file to write.
         #[arg(short, long)]
         output: PathBuf,
     },
     /// Render a token's QR code (`comity:2:` text: the token's hash, its head decision and the
     /// issuer log's signed checkpoint): PNG file with --output, terminal otherwise.
     Qr {
+        /// The token file.
         token: PathBuf,
+        /// PNG file to write [default: draw the code in the terminal].
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// An http(s) URL where the licence can be checked online, carried in the code, e.g.
@@ -163,6 +178,7 @@ pub struct ContextArgs {
     /// Control code with its regime, e.g. EU-DU:3A001.a.1.
     #[arg(long)]
     item: Option<String>,
+    /// End user's name as the licence names it (case and spacing aside).
     #[arg(long)]
     end_user: Option<String>,
     /// Date or RFC 3339 time the question is about [default: now].

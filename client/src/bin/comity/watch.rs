@@ -23,8 +23,9 @@ pub struct WatchArgs {
     licence: Option<String>,
     #[command(flatten)]
     content: crate::ContentFilter,
-    /// Event kinds wanted (repeat the flag for several); default: all.
-    #[arg(long = "kind", value_enum)]
+    /// Event kinds wanted (repeat the flag for several), as printed (STATE_CHANGE) or in lower
+    /// case (state-change); default: all.
+    #[arg(long = "kind", value_enum, ignore_case = true)]
     kinds: Vec<KindArg>,
     /// Continue right after this cursor (the `cursor` of the last event received).
     #[arg(long, conflicts_with = "from_start")]
@@ -47,9 +48,11 @@ pub struct WatchArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum KindArg {
     Decision,
+    #[value(alias = "state_change")]
     StateChange,
     Revocation,
     Agreement,
+    #[value(alias = "key_set")]
     KeySet,
     Evidence,
     Confidential,
