@@ -24,6 +24,10 @@ use comity_proto::pb::log_server::LogServer;
 /// How often the node asks again for a cosignature a witness did not give.
 const COSIGN_RETRY: Duration = Duration::from_secs(5);
 
+/// The descriptors of every service the gRPC server serves: the per-RPC metrics know their
+/// methods.
+const DESCRIPTOR_SETS: [&[u8]; 3] = [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET];
+
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
@@ -31,6 +35,7 @@ pub struct RunningNode {
     verifier: comity_proto::log::LogVerifier,
     witness_verifier: WitnessVerifier,
     registry: Option<Registry>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     heartbeat: Option<JoinHandle<()>>,
@@ -69,6 +74,7 @@ impl RunningNode {
         let addr = listener.local_addr()?;
         let limits = &config.limits;
 
+        let rpcs = crate::metrics::grpc::rpcs(&DESCRIPTOR_SETS);
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<RegistryServer<RegistryService>>().await;
         let reflection = tonic_reflection::server::Builder::configure()
@@ -179,6 +185,8 @@ impl RunningNode {
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
+            // Outside the per-client limit, so its refusals are counted too.
+            .layer(metrics.grpc().layer(&rpcs))
             .layer(per_client)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -199,7 +207,7 @@ impl RunningNode {
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
+        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), metrics, stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
     }
 
     /// The address the node listens on.
@@ -240,6 +248,11 @@ impl RunningNode {
     /// The node's registry (tests inspect evidence through it).
     pub fn registry(&self) -> &Registry {
         self.registry.as_ref().expect("registry lives until shutdown")
+    }
+
+    /// Publishes as a Publish call would, counted in the metrics (the demo loads its data so).
+    pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<crate::registry::Published, tonic::Status> {
+        crate::service::publish_counted(self.registry(), &self.metrics, envelope, body).await
     }
 
     /// Stops accepting, lets in-flight requests finish, waits for the server to end, then for
