@@ -24,9 +24,23 @@ use comity_proto::pb::log_server::LogServer;
 /// How often the node asks again for a cosignature a witness did not give.
 const COSIGN_RETRY: Duration = Duration::from_secs(5);
 
-/// The descriptors of every service the gRPC server serves: the per-RPC metrics know their
-/// methods.
-const DESCRIPTOR_SETS: [&[u8]; 3] = [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET];
+/// The descriptors of every service the gRPC server serves: reflection shows them, health
+/// reports each, and the per-RPC metrics know their methods.
+const DESCRIPTOR_SETS: [&[u8]; 4] = [
+    pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
+/// Server reflection from [`DESCRIPTOR_SETS`]; called once per protocol version.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    DESCRIPTOR_SETS
+        .iter()
+        .fold(tonic_reflection::server::Builder::configure(), |b, set| b.register_encoded_file_descriptor_set(set))
+        // Both reflection versions are in DESCRIPTOR_SETS already, so each lists both.
+        .include_reflection_service(false)
+}
 
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
@@ -75,12 +89,17 @@ impl RunningNode {
         let limits = &config.limits;
 
         let rpcs = crate::metrics::grpc::rpcs(&DESCRIPTOR_SETS);
+        // Every served service is SERVING in grpc.health.v1 (as is the whole server, ""), until
+        // the store fails (heartbeat_loop).
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<RegistryServer<RegistryService>>().await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
+        let services: std::collections::BTreeSet<&str> = rpcs.iter().map(|r| r.grpc_service.as_str()).collect();
+        for service in services {
+            health.set_service_status(service, tonic_health::ServingStatus::Serving).await;
+        }
+        // grpc.reflection v1 and v1alpha: grpcurl before 1.8.8 and Python's grpcio-reflection
+        // speak only v1alpha.
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
@@ -94,7 +113,6 @@ impl RunningNode {
         let log_service = LogServer::new(LogService::new(store.clone(), verifier, mirrored_keys))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
-        health.set_serving::<LogServer<LogService>>().await;
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
         let channels = crate::mirror::PeerChannels::default();
@@ -191,7 +209,8 @@ impl RunningNode {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(registry_service)
             .add_service(log_service)
             .add_service(federation_service);
@@ -324,6 +343,8 @@ async fn heartbeat_loop(registry: Registry, interval: u64, health: tonic_health:
         tick.tick().await;
         if !reported_failure && registry.store().failed().is_some() {
             health.set_not_serving::<RegistryServer<RegistryService>>().await;
+            // The whole server is not fit to take writes either.
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             reported_failure = true;
             continue;
         }
