@@ -174,13 +174,13 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
 
     let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
     for (authority, envelope) in key_sets {
-        home_of(authority)?.node.registry().publish(envelope, None).await.with_context(|| format!("publish demo key set of {authority}"))?;
+        home_of(authority)?.node.publish(envelope, None).await.with_context(|| format!("publish demo key set of {authority}"))?;
     }
     for agreement in demo_data::agreements(now()) {
         let relying = agreement.relying_authority.clone();
         let signer = signers.get(&relying).context("demo agreement without a relying authority key")?;
         let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[signer]);
-        home_of(&relying)?.node.registry().publish(envelope, None).await.with_context(|| format!("publish demo agreement of {relying}"))?;
+        home_of(&relying)?.node.publish(envelope, None).await.with_context(|| format!("publish demo agreement of {relying}"))?;
     }
     let mut heads: HashMap<(String, String), StatementId> = HashMap::new();
     let docs = demo_data::decisions(now());
@@ -194,7 +194,6 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
         let home = nodes.iter().find(|n| n.authorities.contains(&decision.authority.as_str())).context("demo authority without a node")?;
         let published = home
             .node
-            .registry()
             .publish(sign_decision(decision, signer), None)
             .await
             .with_context(|| format!("publish demo decision {}/{} v{:?}", licence.0, licence.1, doc.version))?;
@@ -205,7 +204,7 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
     let (restricted, body) = comity_proto::restricted::seal(&confidential, vec![meti_origin.to_string()], rand::random());
     let signer = signers.get(&confidential.authority).context("demo authority without key")?;
     let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[signer]);
-    home_of(&confidential.authority)?.node.registry().publish(envelope, Some(body)).await.context("publish the demo's confidential decision")?;
+    home_of(&confidential.authority)?.node.publish(envelope, Some(body)).await.context("publish the demo's confidential decision")?;
     wait_for_convergence(&nodes).await?;
     let confidential = (confidential.authority, confidential.licence_id);
     wait_for_body(&nodes, &confidential).await?;

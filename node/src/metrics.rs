@@ -1,10 +1,11 @@
-//! Prometheus metrics (OpenMetrics text) on their own HTTP port: publishes and verifications as
-//! they happen, and at each scrape the state of the logs, the peers, the evidence and the store.
+//! Prometheus metrics on their own HTTP port: publishes and verifications as they happen, every
+//! RPC by method and code ([`grpc`]), the process ([`process`]), and at each scrape the state of
+//! the logs, the peers, the evidence and the store. Served in the Prometheus text format 0.0.4,
+//! or in OpenMetrics to a scraper that asks for it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,6 +14,9 @@ use prometheus_client::registry::Registry as MetricRegistry;
 
 use crate::mirror::MirrorStatus;
 use crate::store::Store;
+
+pub mod grpc;
+pub mod process;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -31,6 +35,7 @@ pub struct Metrics {
     peer_failures: Family<Labels, Gauge>,
     evidence: Gauge,
     store_bytes: Gauge,
+    grpc: grpc::GrpcMetrics,
 }
 
 /// What a scrape reads besides the counters: the store and the mirror of each path.
@@ -40,9 +45,14 @@ pub struct Sources {
 }
 
 impl Metrics {
-    /// A fresh set of metrics, with `comity_build_info` set.
+    /// A fresh set of metrics, with `comity_build_info` set and every label value the node
+    /// knows in advance at 0, so that each family shows (and rates work) before its first event.
     pub fn new() -> Self {
-        let mut registry = MetricRegistry::with_prefix("comity");
+        // The node's own metrics are `comity_*`; the gRPC and process ones keep their standard names.
+        let mut root = MetricRegistry::default();
+        let grpc = grpc::GrpcMetrics::register(&mut root);
+        root.register_collector(Box::new(process::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("comity");
         let latency = || Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let m = Self {
             publishes: Family::default(),
@@ -57,6 +67,7 @@ impl Metrics {
             peer_failures: Family::default(),
             evidence: Gauge::default(),
             store_bytes: Gauge::default(),
+            grpc,
             registry: MetricRegistry::default(),
         };
         registry.register("publishes", "Publish requests by result (ok, or the gRPC code of the refusal)", m.publishes.clone());
@@ -78,7 +89,22 @@ impl Metrics {
         let build = Family::<Labels, Gauge>::default();
         build.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())]).set(1);
         registry.register("build_info", "The running build", build);
-        Self { registry, ..m }
+        // get_or_create makes each series, at 0.
+        for result in PUBLISH_RESULTS {
+            let _ = m.publishes.get_or_create(&vec![("result", result.to_string())]);
+        }
+        for verdict in (0..).map_while(|v| comity_proto::pb::Verdict::try_from(v).ok()) {
+            let _ = m.verifications.get_or_create(&vec![("verdict", verdict_label(verdict).to_string())]);
+        }
+        for outcome in crate::verify::CacheOutcome::ALL {
+            let _ = m.verify_cache.get_or_create(&vec![("result", outcome.as_str().to_string())]);
+        }
+        Self { registry: root, ..m }
+    }
+
+    /// The per-RPC metrics, for the gRPC server's layer.
+    pub fn grpc(&self) -> &grpc::GrpcMetrics {
+        &self.grpc
     }
 
     /// Counts a publish answered with `result` ("ok" or a gRPC code name) after `took`.
@@ -97,8 +123,8 @@ impl Metrics {
         self.verify_seconds.observe(took.as_secs_f64());
     }
 
-    /// The text exposition, with the scrape-time gauges read from `sources`.
-    pub fn render(&self, sources: &Sources) -> String {
+    /// The exposition in `format`, with the scrape-time gauges read from `sources`.
+    pub fn render(&self, sources: &Sources, format: Format) -> String {
         let store = &sources.store;
         let now = crate::registry::now();
         let mut origins: Vec<String> = sources.mirrors.iter().map(|(_, origin, _)| origin.clone()).collect();
@@ -124,7 +150,11 @@ impl Metrics {
         self.evidence.set(store.evidence().map_or(0, |e| e.len() as i64));
         self.store_bytes.set(store.size_on_disk().unwrap_or(0) as i64);
         let mut text = String::new();
-        encode(&mut text, &self.registry).expect("encoding to a String cannot fail");
+        match format {
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
+        }
+        .expect("encoding to a String cannot fail");
         text
     }
 }
@@ -135,17 +165,103 @@ impl Default for Metrics {
     }
 }
 
+/// The `result` label values of `comity_publishes_total`: "ok", or the refusal's code as
+/// [`publish_refusal`] names it.
+pub const PUBLISH_RESULTS: [&str; 9] =
+    ["ok", "INVALID_ARGUMENT", "PERMISSION_DENIED", "FAILED_PRECONDITION", "NOT_FOUND", "UNAVAILABLE", "UNIMPLEMENTED", "INTERNAL", "OTHER"];
+
+/// The `result` label of a publish refused with `code`.
+pub fn publish_refusal(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::Unavailable => "UNAVAILABLE",
+        tonic::Code::Unimplemented => "UNIMPLEMENTED",
+        tonic::Code::Internal => "INTERNAL",
+        _ => "OTHER",
+    }
+}
+
+/// The `verdict` label of a Verify answer: `VALID`, `NOT_FOUND`, ...
+pub fn verdict_label(verdict: comity_proto::pb::Verdict) -> &'static str {
+    verdict.as_str_name().trim_start_matches("VERDICT_")
+}
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4, which promtool and most scrapers read.
+    Text,
+    /// OpenMetrics 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// What to answer a request with this `Accept` header: OpenMetrics only when asked for.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let wants_openmetrics = accept.is_some_and(|a| {
+            a.split(',').any(|range| {
+                let mut params = range.split(';').map(str::trim);
+                let media = params.next().unwrap_or_default();
+                // A quality of 0 means "not this one".
+                let q = params.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f64>().ok()).unwrap_or(1.0);
+                media.eq_ignore_ascii_case("application/openmetrics-text") && q > 0.0
+            })
+        });
+        if wants_openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
 /// Serves `GET /metrics` on `listener` until `shutdown`.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, sources: Arc<Sources>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let app = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || {
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
             let (metrics, sources) = (metrics.clone(), sources.clone());
             async move {
-                let text = tokio::task::spawn_blocking(move || metrics.render(&sources)).await.unwrap_or_default();
-                ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                let format = Format::negotiate(headers.get(axum::http::header::ACCEPT).and_then(|a| a.to_str().ok()));
+                let text = tokio::task::spawn_blocking(move || metrics.render(&sources, format)).await.unwrap_or_default();
+                ([(axum::http::header::CONTENT_TYPE, format.content_type())], text)
             }
         }),
     );
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), Format::Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        // What Prometheus itself sends.
+        let prometheus = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some("Application/OpenMetrics-Text; version=1.0.0")), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some("application/openmetrics-text;q=0, text/plain")), Format::Text);
+    }
+
+    #[test]
+    fn every_publish_refusal_is_a_known_result() {
+        for i in 0..=16 {
+            assert!(PUBLISH_RESULTS.contains(&publish_refusal(tonic::Code::from_i32(i))));
+        }
+    }
 }

@@ -24,6 +24,24 @@ use comity_proto::pb::log_server::LogServer;
 /// How often the node asks again for a cosignature a witness did not give.
 const COSIGN_RETRY: Duration = Duration::from_secs(5);
 
+/// The descriptors of every service the gRPC server serves: reflection shows them, health
+/// reports each, and the per-RPC metrics know their methods.
+const DESCRIPTOR_SETS: [&[u8]; 4] = [
+    pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
+/// Server reflection from [`DESCRIPTOR_SETS`]; called once per protocol version.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    DESCRIPTOR_SETS
+        .iter()
+        .fold(tonic_reflection::server::Builder::configure(), |b, set| b.register_encoded_file_descriptor_set(set))
+        // Both reflection versions are in DESCRIPTOR_SETS already, so each lists both.
+        .include_reflection_service(false)
+}
+
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
@@ -31,6 +49,7 @@ pub struct RunningNode {
     verifier: comity_proto::log::LogVerifier,
     witness_verifier: WitnessVerifier,
     registry: Option<Registry>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     heartbeat: Option<JoinHandle<()>>,
@@ -69,12 +88,18 @@ impl RunningNode {
         let addr = listener.local_addr()?;
         let limits = &config.limits;
 
+        let rpcs = crate::metrics::grpc::rpcs(&DESCRIPTOR_SETS);
+        // Every served service is SERVING in grpc.health.v1 (as is the whole server, ""), until
+        // the store fails (heartbeat_loop).
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<RegistryServer<RegistryService>>().await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
+        let services: std::collections::BTreeSet<&str> = rpcs.iter().map(|r| r.grpc_service.as_str()).collect();
+        for service in services {
+            health.set_service_status(service, tonic_health::ServingStatus::Serving).await;
+        }
+        // grpc.reflection v1 and v1alpha: grpcurl before 1.8.8 and Python's grpcio-reflection
+        // speak only v1alpha.
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
@@ -88,7 +113,6 @@ impl RunningNode {
         let log_service = LogServer::new(LogService::new(store.clone(), verifier, mirrored_keys))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
-        health.set_serving::<LogServer<LogService>>().await;
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
         let channels = crate::mirror::PeerChannels::default();
@@ -200,11 +224,14 @@ impl RunningNode {
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
+            // Outside the per-client limit, so its refusals are counted too.
+            .layer(metrics.grpc().layer(&rpcs))
             .layer(per_client)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(registry_service)
             .add_service(log_service)
             .add_service(federation_service);
@@ -227,7 +254,7 @@ impl RunningNode {
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
+        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), metrics, stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
     }
 
     /// The address the node listens on.
@@ -268,6 +295,11 @@ impl RunningNode {
     /// The node's registry (tests inspect evidence through it).
     pub fn registry(&self) -> &Registry {
         self.registry.as_ref().expect("registry lives until shutdown")
+    }
+
+    /// Publishes as a Publish call would, counted in the metrics (the demo loads its data so).
+    pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<crate::registry::Published, tonic::Status> {
+        crate::service::publish_counted(self.registry(), &self.metrics, envelope, body).await
     }
 
     /// Stops accepting, lets in-flight requests finish, waits for the server to end, then for
@@ -339,6 +371,8 @@ async fn heartbeat_loop(registry: Registry, interval: u64, health: tonic_health:
         tick.tick().await;
         if !reported_failure && registry.store().failed().is_some() {
             health.set_not_serving::<RegistryServer<RegistryService>>().await;
+            // The whole server is not fit to take writes either.
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             reported_failure = true;
             continue;
         }

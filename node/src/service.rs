@@ -44,18 +44,22 @@ impl RegistryService {
     }
 }
 
-/// The upper-snake name of a gRPC code, for metric labels.
-fn code_name(code: tonic::Code) -> &'static str {
-    match code {
-        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
-        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
-        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
-        tonic::Code::NotFound => "NOT_FOUND",
-        tonic::Code::Unavailable => "UNAVAILABLE",
-        tonic::Code::Unimplemented => "UNIMPLEMENTED",
-        tonic::Code::Internal => "INTERNAL",
-        _ => "OTHER",
-    }
+/// Publishes through `registry`, counted in `metrics` by result: what a Publish call does, and
+/// how the demo loads its data (so its publishes show in the metrics too).
+pub async fn publish_counted(
+    registry: &Registry,
+    metrics: &crate::metrics::Metrics,
+    envelope: Vec<u8>,
+    body: Option<pb::RestrictedBody>,
+) -> Result<crate::registry::Published, Status> {
+    let started = std::time::Instant::now();
+    let published = registry.publish(envelope, body).await.map_err(Status::from);
+    let result = match &published {
+        Ok(_) => "ok",
+        Err(status) => crate::metrics::publish_refusal(status.code()),
+    };
+    metrics.publish(result, started.elapsed());
+    published
 }
 
 fn invalid(message: impl Into<String>) -> Status {
@@ -76,21 +80,11 @@ fn licence_ref(authority: &str, licence_id: &str) -> Result<(), Status> {
 impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(bytes = request.get_ref().envelope.len()))]
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
-        let started = std::time::Instant::now();
         let r = request.into_inner();
-        let published = match self.registry.publish(r.envelope, r.restricted_body).await {
-            Ok(p) => {
-                self.metrics.publish("ok", started.elapsed());
-                p
-            }
-            Err(e) => {
-                let status = Status::from(e);
-                self.metrics.publish(code_name(status.code()), started.elapsed());
-                // Inside the request's span, so the line names the client.
-                tracing::info!(code = code_name(status.code()), reason = %status.message(), "publish refused");
-                return Err(status);
-            }
-        };
+        let published = publish_counted(&self.registry, &self.metrics, r.envelope, r.restricted_body).await.inspect_err(|status| {
+            // Inside the request's span, so the line names the client.
+            tracing::info!(code = crate::metrics::publish_refusal(status.code()), reason = %status.message(), "publish refused");
+        })?;
         Ok(Response::new(pb::PublishResponse {
             statement_id: published.id.0.to_vec(),
             already_present: published.already_present,
@@ -143,7 +137,7 @@ impl registry_server::Registry for RegistryService {
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
         let (answer, cache) = crate::verify::verify_counted(&self.registry, &question, self.max_staleness_secs, now)?;
-        let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", |v| v.as_str_name().trim_start_matches("VERDICT_"));
+        let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", crate::metrics::verdict_label);
         self.metrics.verification(verdict, cache.as_str(), started.elapsed());
         Ok(Response::new(answer))
     }

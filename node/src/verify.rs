@@ -41,6 +41,9 @@ pub enum CacheOutcome {
 }
 
 impl CacheOutcome {
+    /// Every outcome (the metrics show each from the start).
+    pub const ALL: [CacheOutcome; 4] = [CacheOutcome::Kept, CacheOutcome::Read, CacheOutcome::Refreshed, CacheOutcome::Off];
+
     /// The metric label.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -67,11 +67,14 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     // Readiness says so: the Registry is NOT_SERVING until the node restarts.
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
     let health = tonic_health::pb::health_client::HealthClient::new(channel);
-    comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry to report NOT_SERVING", || {
+    comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry and the server to report NOT_SERVING", || {
         let mut health = health.clone();
         async move {
             let status = health.check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() }).await.ok()?.into_inner().status;
-            (status == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32).then_some(())
+            // The whole server ("") says so too.
+            let whole = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.ok()?.into_inner().status;
+            let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+            (status == not_serving && whole == not_serving).then_some(())
         }
     })
     .await;
