@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_ORIGIN};
+use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_ORIGIN};
 use comity_node::log::{load_or_create_key, load_or_create_witness_key};
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
@@ -42,13 +42,15 @@ enum LogFormat {
 enum Command {
     /// Create a data directory with a config file and signing keys for the given authorities.
     Init {
-        /// Data directory to create.
+        /// Data directory to create (the config names it, and the files in it, by absolute path).
         #[arg(long, env = "COMITY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// Authority to host, as ID or ID=Display name (repeatable), e.g. `de.bafa=BAFA`.
         #[arg(long = "authority")]
         authorities: Vec<String>,
-        /// Listen address written into the config.
+        /// gRPC listen address written into the config. The web (tiles) and metrics addresses
+        /// get the same IP and this port + 100 and + 200 (the defaults 7700, 7800, 7900), so
+        /// nodes initialised with different ports on one host do not collide.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
         /// The log's origin, naming this node's log forever [default: FIRST-AUTHORITY.registry/log].
@@ -267,7 +269,9 @@ async fn main() {
 
 fn init_tracing(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COMITY_LOG").unwrap_or_else(|_| default_level.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: journald, `docker logs` and files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -457,14 +461,32 @@ fn node_config(explicit: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Re
     Ok(comity_node::consortium::resolve(config)?)
 }
 
+/// The web (tiles) and metrics addresses for gRPC address `listen`: the same IP, the port + 100
+/// and + 200, as the defaults are (port 0 stays 0: any free port).
+fn http_and_metrics_for(listen: SocketAddr) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    let port = |default: &str| default.parse::<SocketAddr>().expect("default address parses").port();
+    let (web_offset, metrics_offset) = (port(DEFAULT_HTTP_LISTEN) - port(DEFAULT_LISTEN), port(DEFAULT_METRICS_LISTEN) - port(DEFAULT_LISTEN));
+    let at = |offset: u16| match listen.port() {
+        0 => Ok(SocketAddr::new(listen.ip(), 0)),
+        port => port
+            .checked_add(offset)
+            .map(|p| SocketAddr::new(listen.ip(), p))
+            .with_context(|| format!("--listen {listen}: the web and metrics ports are the gRPC port + {web_offset} and + {metrics_offset}, past 65535; choose a port up to {}", u16::MAX - metrics_offset)),
+    };
+    Ok((at(web_offset)?, at(metrics_offset)?))
+}
+
 fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Option<String>, tls_ca: Option<&Path>) -> anyhow::Result<()> {
+    // Absolute, so the node finds its files whatever directory it is started from.
+    let data_dir = &std::path::absolute(data_dir).with_context(|| format!("resolve {}", data_dir.display()))?;
     let config_path = data_dir.join(CONFIG_FILE_NAME);
     if config_path.exists() {
         anyhow::bail!("{} already exists; refusing to overwrite an initialised node", config_path.display());
     }
+    let (http_listen, metrics_listen) = http_and_metrics_for(listen)?;
     let keys_dir = data_dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
-    let mut config = Config { listen, data_dir: data_dir.to_path_buf(), ..Config::default() };
+    let mut config = Config { listen, http_listen: Some(http_listen), metrics_listen: Some(metrics_listen), data_dir: data_dir.to_path_buf(), ..Config::default() };
     for spec in authorities {
         let (id, name) = spec.split_once('=').unwrap_or((spec, ""));
         if !comity_proto::decision::is_authority_id(id) {

@@ -188,6 +188,7 @@ impl RunningNode {
             log_keys: std::sync::Arc::new(log_keys),
             max_staleness_secs: config.max_staleness_secs,
             origin: config.origin.as_str().into(),
+            health: std::sync::Arc::new(tonic_health::server::HealthService::from_health_reporter(health.clone())),
         };
         let per_client = crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec);
         let web_limits = crate::web::WebLimits { per_client: per_client.clone(), timeout: limits.request_timeout(), max_body_bytes: limits.max_message_bytes };

@@ -22,6 +22,7 @@ use crate::federation_service::FederationService;
 use crate::service::RegistryService;
 
 pub mod api;
+pub mod health;
 pub mod pages;
 
 /// What the web handlers call.
@@ -39,6 +40,8 @@ pub struct Web {
     pub max_staleness_secs: u64,
     /// The node's log origin, shown in page headers.
     pub origin: Arc<str>,
+    /// The statuses `grpc.health.v1` serves, answered again at `/healthz`.
+    pub health: Arc<tonic_health::server::HealthService>,
 }
 
 /// The limits gRPC requests have, applied to web requests too.
@@ -55,12 +58,16 @@ pub struct WebLimits {
 /// which the per-client limit needs.
 pub fn router(web: Web, limits: WebLimits) -> Router {
     let max_body = limits.max_body_bytes;
+    let health = health::routes(web.health.clone());
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
         .with_state(web)
         .layer(middleware::from_fn_with_state(limits, limited))
         .layer(DefaultBodyLimit::max(max_body))
+        // After the limits, so they do not apply: a probe is never refused for what other
+        // clients at its address (a kubelet, a load balancer) asked.
+        .merge(health)
 }
 
 /// Refuses a client over its limits (RESOURCE_EXHAUSTED, 429) and bounds the request's time
