@@ -121,11 +121,13 @@ def test_leaf_hashes_checkpoint_and_receipts(vectors):
     for entry in log["entries"]:
         assert entry_leaf_hash(entry["logged_at"], envelopes[entry["statement"]]).hex() == entry["leaf_hash"]
     verifier = NoteVerifier.parse(log["verifier_key"])
-    checkpoint = verify_checkpoint(log["checkpoint"], verifier)
+    checkpoint = verify_checkpoint(log["checkpoint"], verifier, now=log["time"])
     assert (checkpoint.origin, checkpoint.size, checkpoint.root.hex(), checkpoint.time, checkpoint.licence_map_root.hex()) == (
         log["origin"], log["size"], log["root"], log["time"], log["licence_map_root"])
     for i, r in enumerate(log["receipts"]):
-        assert verify_receipt(receipt_of(r), envelopes[i], verifier).root == checkpoint.root
+        assert verify_receipt(receipt_of(r), envelopes[i], verifier, now=log["time"]).root == checkpoint.root
+    with pytest.raises(LogError, match="future"):
+        verify_checkpoint(log["checkpoint"], verifier, now=log["time"] - 601)
 
 
 def test_altered_receipts_and_checkpoints_are_refused(vectors):
@@ -141,13 +143,13 @@ def test_altered_receipts_and_checkpoints_are_refused(vectors):
         {"origin": "registry.ecju.example/log"},
     ]:
         with pytest.raises(LogError):
-            verify_receipt(receipt_of({**good, **change}), envelope, verifier)
+            verify_receipt(receipt_of({**good, **change}), envelope, verifier, now=log["time"])
     with pytest.raises(LogError):
-        verify_receipt(receipt_of(good), bytes.fromhex(vectors["statements"][0]["envelope"]), verifier)
+        verify_receipt(receipt_of(good), bytes.fromhex(vectors["statements"][0]["envelope"]), verifier, now=log["time"])
     # The same checkpoint under another key of the same name is refused.
     other = bytes(nacl.signing.SigningKey(bytes(32)).verify_key)
     with pytest.raises(LogError):
-        verify_checkpoint(log["checkpoint"], NoteVerifier.parse(vkey(log["origin"], other)))
+        verify_checkpoint(log["checkpoint"], NoteVerifier.parse(vkey(log["origin"], other)), now=log["time"])
 
 
 def vkey(name, public):

@@ -7,12 +7,15 @@ import base64
 import binascii
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
 
 ALG_ED25519 = 0x01
+# How far in the future a checkpoint may be dated (clocks differ between nodes).
+MAX_FUTURE_SECS = 600
 SIGNATURE_LINE_PREFIX = "\u2014 "  # an em dash and a space
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
@@ -118,10 +121,11 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     return text, signatures
 
 
-def verify_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
+def verify_checkpoint(note: str, verifier: NoteVerifier, now: int | None = None) -> Checkpoint:
     """Checks the note's signature by `verifier` (other lines, e.g. witness cosignatures, are
     ignored here) and parses the checkpoint: origin, size, root and the `time` and
-    `licence-map` extension lines. The origin must be the verifier's name."""
+    `licence-map` extension lines. The origin must be the verifier's name, and the time not
+    more than MAX_FUTURE_SECS after `now` (default: the clock's)."""
     text, signatures = split_note(note)
     signed = False
     for name, raw in signatures:
@@ -156,15 +160,19 @@ def verify_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
         map_root = b""
     if len(map_root) != 32:
         raise LogError("checkpoint is malformed: no `licence-map` line with a 32-byte base64 root")
-    return Checkpoint(lines[0], int(lines[1]), root, int(extension["time"]), map_root, note)
+    signed_at = int(extension["time"])
+    ahead = signed_at - (int(time.time()) if now is None else now)
+    if ahead > MAX_FUTURE_SECS:
+        raise LogError(f"checkpoint is dated {ahead} s in the future, beyond the {MAX_FUTURE_SECS} s allowed")
+    return Checkpoint(lines[0], int(lines[1]), root, signed_at, map_root, note)
 
 
-def verify_receipt(receipt, envelope: bytes, verifier: NoteVerifier) -> Checkpoint:
+def verify_receipt(receipt, envelope: bytes, verifier: NoteVerifier, now: int | None = None) -> Checkpoint:
     """Checks a publish receipt (a `comity.v1.Receipt`, or anything with its fields) for
     `envelope`: the checkpoint is signed by the log key, the leaf hash is that of the envelope at
     the receipt's log time, that time is not after the checkpoint's, the origins agree, and the
     inclusion proof leads to the checkpoint's root. Returns the checkpoint."""
-    checkpoint = verify_checkpoint(receipt.checkpoint, verifier)
+    checkpoint = verify_checkpoint(receipt.checkpoint, verifier, now)
     leaf = entry_leaf_hash(receipt.logged_at, envelope)
     if bytes(receipt.leaf_hash) != leaf:
         raise LogError("receipt's leaf hash is not the hash of the envelope at its log time")

@@ -69,9 +69,9 @@ class KeyFile:
             raise ValueError(f"{path}: a key file has exactly the fields {sorted(expected)}")
         if len(fields["authority"]) > 64 or not _AUTHORITY_ID.fullmatch(fields["authority"]):
             raise ValueError(f"{path}: authority is not a dotted lowercase id")
-        seed = bytes.fromhex(fields["secret_key"])
-        if len(seed) != 32:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", fields["secret_key"]):
             raise ValueError(f"{path}: secret_key must be 64 hex digits")
+        seed = bytes.fromhex(fields["secret_key"])
         signing_key = nacl.signing.SigningKey(seed)
         public = bytes(signing_key.verify_key)
         if public.hex() != fields["public_key"] or key_id(public) != fields["key_id"]:
@@ -143,17 +143,18 @@ class Envelope:
         message = pae(PAYLOAD_TYPE, self.body)
         by_id = {key_id(k): k for k in keys}
         signers: list[bytes] = []
+        # Every key found (and every signature well-formed) first, then the signatures checked.
         for sig in self.signatures:
             key = by_id.get(sig.key_id)
             if key is None:
                 raise StatementError("unknown_key", f"signature by key {sig.key_id!r} is not accepted here")
             if key in signers:
                 raise StatementError("duplicate_signer", f"key {sig.key_id} signs the envelope more than once")
+            if len(sig.sig) != 64:
+                raise StatementError("bad_signature", f"signature by key {sig.key_id} is not 64 bytes")
             signers.append(key)
         for sig, key in zip(self.signatures, signers):
             try:
-                if len(sig.sig) != 64:
-                    raise nacl.exceptions.BadSignatureError()
                 nacl.signing.VerifyKey(key).verify(message, sig.sig)
             except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as e:
                 raise StatementError("bad_signature", f"signature by key {sig.key_id} does not verify") from e
