@@ -212,6 +212,25 @@ fn signing_vectors_match_the_file() {
     );
 }
 
+/// docs/signing.md shows the file's values (whitespace aside: long hex is wrapped there).
+#[test]
+fn the_signing_document_shows_the_vectors() {
+    let squeeze = |t: &str| t.split_whitespace().collect::<String>();
+    let doc = squeeze(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/signing.md")).expect("docs/signing.md"));
+    let v = vectors();
+    let grant = &v["statements"][0];
+    let suspension_receipt = &v["log"]["receipts"][1];
+    let mut shown: Vec<&Value> = vec![&v["key"]["seed"], &v["key"]["public_key"], &v["key"]["key_id"], &v["log"]["root"], &v["log"]["verifier_key"], &v["log"]["checkpoint"]];
+    shown.extend(["body", "pae", "signature", "envelope", "statement_id"].map(|field| &grant[field]));
+    shown.extend(v["log"]["entries"].as_array().unwrap().iter().map(|e| &e["leaf_hash"]));
+    shown.extend(suspension_receipt["inclusion_proof"].as_array().unwrap());
+    shown.extend(v["refused"].as_array().unwrap().iter().map(|r| &r["name"]));
+    for value in shown {
+        let text = value.as_str().expect("a string");
+        assert!(doc.contains(&squeeze(text)), "docs/signing.md does not show `{text}` from docs/signing-vectors.json");
+    }
+}
+
 /// The vectors say what they claim: every envelope verifies with the key, every receipt against
 /// the log key, and every refused envelope is refused for the stated reason.
 #[test]
