@@ -29,6 +29,8 @@ pub mod bundle;
 pub mod token;
 pub mod token_qr;
 pub mod demo_data;
+#[cfg(test)]
+mod signing_vectors;
 
 /// The canonical gRPC name of a status code, e.g. `NOT_FOUND`.
 pub fn code_name(code: tonic::Code) -> &'static str {
