@@ -344,11 +344,11 @@ async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Res
     let body = html! {
         form.card method="get" action="/search" {
             div.row {
-                label { "Party" input name="party" value=(f.party) placeholder="kessler"; }
-                label { "Destination" input name="destination" value=(f.destination) maxlength="2" placeholder="JP"; }
+                label { "Party" input name="party" value=(f.party) placeholder="e.g. kessler"; }
+                label { "Destination" input name="destination" value=(f.destination) maxlength="2" placeholder="e.g. JP"; }
             }
             div.row {
-                label { "Control code" input name="control_code" value=(f.control_code) placeholder="3A001"; }
+                label { "Control code" input name="control_code" value=(f.control_code) placeholder="e.g. 3A001"; }
                 label { "Status" select name="status" { option value="" { "any" } @for s in STATUSES { option value=(s) selected[f.status == s] { (s) } } } }
             }
             button type="submit" { "Search" }
