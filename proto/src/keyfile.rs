@@ -38,7 +38,11 @@ pub struct KeyFile {
 impl KeyFile {
     /// A fresh random key for `authority`.
     pub fn generate(authority: &str) -> Self {
-        Self::from_signing_key(authority, &SigningKey::generate(&mut rand::rngs::OsRng))
+        use rand::TryRng;
+        // Straight from the OS, as ed25519-dalek's own `generate(&mut OsRng)` would take it.
+        let mut seed = [0u8; 32];
+        rand::rngs::SysRng.try_fill_bytes(&mut seed).expect("the operating system's random number generator");
+        Self::from_signing_key(authority, &SigningKey::from_bytes(&seed))
     }
 
     /// Wraps an existing key.

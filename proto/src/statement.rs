@@ -372,12 +372,12 @@ const TORSION_TRIALS: usize = 64;
 /// additions per point plus 64 scalar multiplications, instead of one scalar multiplication
 /// per point.
 pub fn all_torsion_free(points: &[curve25519_dalek::EdwardsPoint]) -> bool {
-    use rand::RngCore;
+    use rand::Rng;
     if points.is_empty() {
         return true;
     }
-    // thread_rng is a CSPRNG seeded by the OS: a signer cannot predict the subsets.
-    let mut rng = rand::thread_rng();
+    // The thread RNG is a CSPRNG seeded by the OS: a signer cannot predict the subsets.
+    let mut rng = rand::rng();
     let mut sums = [curve25519_dalek::EdwardsPoint::default(); TORSION_TRIALS];
     for point in points {
         let mut chosen = rng.next_u64();

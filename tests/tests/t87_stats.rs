@@ -17,7 +17,7 @@ use comity_proto::rules::{transition, Status};
 use comity_proto::statement::{sign_decision, sign_statement, Signer, StatementId};
 use comity_tests::{bin_path, eventually, publish_concurrently, NodeProcess, TestNode};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 const BAFA: &str = "de.bafa";
 const SBDU: &str = "fr.sbdu";
@@ -340,29 +340,29 @@ fn random_set(node: &TestNode, rng: &mut StdRng, at_least: usize) -> (Vec<Vec<Ve
         n += 1;
         let authority = if n % 3 == 0 { SBDU } else { BAFA };
         let licence_id = format!("R-{n:04}");
-        let licence_type = TYPES[rng.gen_range(0..TYPES.len())];
-        let random_terms = |rng: &mut StdRng| terms(authority, &licence_id, REGIMES[rng.gen_range(0..REGIMES.len())], licence_type, rng.gen_range(1..=4));
+        let licence_type = TYPES[rng.random_range(0..TYPES.len())];
+        let random_terms = |rng: &mut StdRng| terms(authority, &licence_id, REGIMES[rng.random_range(0..REGIMES.len())], licence_type, rng.random_range(1..=4));
         let mut current = random_terms(rng);
         let mut status: Option<Status> = None;
         let mut valid_until = current.valid_until;
-        let mut decided = t(rng.gen_range(-200..0));
+        let mut decided = t(rng.random_range(-200..0));
         let mut review_received: Option<i64> = None;
         let mut decisions = Vec::new();
-        for _ in 0..rng.gen_range(1..=8) {
+        for _ in 0..rng.random_range(1..=8) {
             let legal: Vec<Action> = ACTIONS.iter().copied().filter(|a| transition(status, *a).is_some()).collect();
             if legal.is_empty() {
                 break;
             }
-            let action = legal[rng.gen_range(0..legal.len())];
+            let action = legal[rng.random_range(0..legal.len())];
             if matches!(action, Action::Amend | Action::AppealOverturned) {
                 current = random_terms(rng);
                 valid_until = current.valid_until;
             }
-            decided += rng.gen_range(0..30 * DAY);
+            decided += rng.random_range(0..30 * DAY);
             // A review's steps all repeat the receipt time of the application lodged.
             let received = match review_received {
                 Some(r) if status == Some(Status::UnderReview) => r,
-                _ => decided - rng.gen_range(0..90 * DAY),
+                _ => decided - rng.random_range(0..90 * DAY),
             };
             if action == Action::ApplicationLodged {
                 review_received = Some(received);
@@ -371,9 +371,9 @@ fn random_set(node: &TestNode, rng: &mut StdRng, at_least: usize) -> (Vec<Vec<Ve
                 action,
                 Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred
             );
-            let count = if required { rng.gen_range(1..=3) } else { rng.gen_range(0..=1) };
+            let count = if required { rng.random_range(1..=3) } else { rng.random_range(0..=1) };
             // Picks may repeat within a decision.
-            let codes: Vec<&str> = (0..count).map(|_| CODES[rng.gen_range(0..CODES.len())]).collect();
+            let codes: Vec<&str> = (0..count).map(|_| CODES[rng.random_range(0..CODES.len())]).collect();
             let mut d = decide(&current, action, received, decided, &codes);
             if action == Action::Extend {
                 valid_until += 30 * DAY;
