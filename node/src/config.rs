@@ -80,6 +80,14 @@ pub struct Config {
     /// nodes (a split view), without configuring relay paths by hand.
     #[serde(default = "default_true")]
     pub relay_paths: bool,
+    /// Which peers this node connects to. `full`: every peer, each log fetched from its origin
+    /// (2(n − 1) connections per node: one to each peer, one from each). `half`: the members
+    /// in a ring ordered by a hash of their log origins, each node connecting to the next half
+    /// of the ring, and every other log fetched through one of them, one relay hop away (n − 1
+    /// connections per node). `auto` (the default): full up to [`FULL_MESH_UP_TO`] members,
+    /// half beyond. Every member of a consortium must use the same setting.
+    #[serde(default)]
+    pub mesh: Mesh,
     /// How often each peer's checkpoint is polled, milliseconds.
     #[serde(default = "default_mirror_interval")]
     pub mirror_interval_ms: u64,
@@ -128,6 +136,11 @@ pub struct PeerConfig {
 }
 
 impl PeerConfig {
+    /// The origin of the log this path carries (from its log key).
+    pub fn origin(&self) -> &str {
+        self.log_key.split('+').next().unwrap_or_default()
+    }
+
     /// The name the peer's certificate must be valid for.
     pub fn tls_name(&self) -> String {
         self.tls_name.clone().unwrap_or_else(|| {
@@ -293,6 +306,7 @@ impl Default for Config {
             consortium_file: None,
             max_staleness_secs: default_max_staleness(),
             relay_paths: true,
+            mesh: Mesh::Auto,
             tls: None,
             insecure_plaintext: false,
             mirror_interval_ms: default_mirror_interval(),
@@ -351,6 +365,32 @@ impl Config {
     /// The witness keys of the peers that have one (checked by [`Config::check`]).
     pub fn peer_witnesses(&self) -> Vec<(PeerConfig, comity_proto::witness::WitnessVerifier)> {
         self.peers.iter().filter_map(|p| Some((p.clone(), p.witness_key.as_deref()?.parse().ok()?))).collect()
+    }
+
+    /// The peers this node connects to (see [`Mesh`]): all of them, or with `mesh = "half"`
+    /// those whose logs follow this node's in the ring of all members' logs, ordered by
+    /// SHA-256 of the origin, for half the ring. Every log that does not is one hop away: some
+    /// member this node connects to connects to its origin.
+    pub fn dialed_peers(&self) -> Vec<PeerConfig> {
+        if self.effective_mesh() == Mesh::Full {
+            return self.peers.clone();
+        }
+        let ring = self.ring();
+        self.peers.iter().filter(|p| dials(&ring, &self.origin, p.origin())).cloned().collect()
+    }
+
+    /// `mesh` with `auto` resolved by the number of members (this node and its peers' logs).
+    pub fn effective_mesh(&self) -> Mesh {
+        match self.mesh {
+            Mesh::Auto if self.ring().len() <= FULL_MESH_UP_TO => Mesh::Full,
+            Mesh::Auto => Mesh::Half,
+            chosen => chosen,
+        }
+    }
+
+    /// Every member's log origin (this node's and its peers'), in ring order.
+    pub fn ring(&self) -> Vec<String> {
+        ring(self.peers.iter().map(|p| p.origin().to_string()).chain([self.origin.clone()]))
     }
 
     /// Checks ids and keys, so a bad config fails at start rather than at the first publish.
@@ -434,9 +474,70 @@ impl Config {
     }
 }
 
+/// How the members of a consortium connect (config `mesh`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mesh {
+    /// Full up to [`FULL_MESH_UP_TO`] members, half beyond.
+    #[default]
+    Auto,
+    /// Every node connects to every peer.
+    Full,
+    /// Every node connects to the next half of the ring of members.
+    Half,
+}
+
+/// The largest consortium `mesh = "auto"` connects in a full mesh: there 2(n − 1) connections
+/// per node stay within members + 8, and every log is fetched from its origin.
+pub const FULL_MESH_UP_TO: usize = 10;
+
+/// The members' log origins in ring order (see [`Mesh::Half`]).
+pub fn ring(origins: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut ring: Vec<String> = origins.into_iter().collect();
+    ring.sort_by_key(|o| ring_position(o));
+    ring.dedup();
+    ring
+}
+
+/// A log's place in the ring of members: SHA-256 of its origin, so no member picks its place.
+fn ring_position(origin: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(origin.as_bytes()).into()
+}
+
+/// Whether the node running log `from` connects to the one running log `to` in a half mesh
+/// over `ring` (sorted by [`ring_position`]): `to` is among the next ⌈(n − 1)/2⌉ members
+/// after `from`. Each pair is then connected once (twice only for the opposite member of an
+/// even ring), and for any member `to` that `from` does not connect to, some member `from`
+/// connects to does.
+pub fn dials(ring: &[String], from: &str, to: &str) -> bool {
+    let n = ring.len();
+    let (Some(a), Some(b)) = (ring.iter().position(|o| o == from), ring.iter().position(|o| o == to)) else { return true };
+    let distance = (b + n - a) % n;
+    distance >= 1 && distance <= n / 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_half_mesh_connects_each_pair_about_once_and_leaves_every_log_one_hop_away() {
+        for n in 2..=60 {
+            let ring = ring((0..n).map(|i| format!("registry.m{i}.example/log")));
+            for from in &ring {
+                let dialled = ring.iter().filter(|to| *to != from && dials(&ring, from, to)).count();
+                assert_eq!(dialled, n / 2, "{n} members");
+                for to in ring.iter().filter(|to| *to != from) {
+                    // Each pair is connected at least once ...
+                    assert!(dials(&ring, from, to) || dials(&ring, to, from), "{n} members: {from} and {to} never meet");
+                    // ... and a log not fetched from its origin comes through a member that does.
+                    let through = ring.iter().any(|via| via != from && via != to && dials(&ring, from, via) && dials(&ring, via, to));
+                    assert!(dials(&ring, from, to) || through, "{n} members: {to} is more than one hop from {from}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn empty_file_gives_embedded_defaults() {

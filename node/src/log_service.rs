@@ -83,7 +83,9 @@ impl log_server::Log for LogService {
         let key = self.key_of(&request.get_ref().origin)?;
         let cp = self.latest(key)?;
         let cosigned = self.store.log(key.name()).cosigned().map_err(Error::from)?.unwrap_or_default();
+        let frozen = self.store.log(key.name()).frozen().map_err(Error::from)?.unwrap_or_default();
         Ok(Response::new(pb::GetCheckpointResponse {
+            frozen,
             cosigned_checkpoint: cosigned,
             checkpoint: cp.note,
             origin: cp.origin,

@@ -111,7 +111,11 @@ impl From<tonic::Status> for RoundError {
             let mut why = status.message().to_string();
             let mut source = status.source().and_then(|e| e.source());
             while let Some(e) = source {
-                why = format!("{why}: {e}");
+                // Transport errors often repeat their source in their own message.
+                let text = e.to_string();
+                if !why.contains(&text) {
+                    why = format!("{why}: {text}");
+                }
                 source = e.source();
             }
             return RoundError::Connect(why);
@@ -131,13 +135,22 @@ pub struct RelayRoute {
 }
 
 impl RelayRoute {
-    /// The route for `log`'s log through `peers` (this node's configured peers), or `None` when
-    /// no peer can relay it.
-    pub fn new(log: &PeerConfig, peers: Arc<[PeerConfig]>) -> Option<Self> {
+    /// The route for `log`'s log through `peers` (the peers this node connects to), or `None`
+    /// when no peer can relay it. It starts at a random peer, one of the `preferred` if any (in
+    /// a half mesh: those that fetch the log from its origin).
+    pub fn new(log: &PeerConfig, peers: Arc<[PeerConfig]>, preferred: impl Fn(&PeerConfig) -> bool) -> Option<Self> {
         let has_own_path = |via: &PeerConfig| peers.iter().any(|p| p.url == via.url && p.log_key == log.log_key);
-        let vias: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].log_key != log.log_key && !has_own_path(&peers[*i])).collect();
-        let at = rand::random::<u64>() as usize % vias.len().max(1);
-        (!vias.is_empty()).then(|| Self { log: log.clone(), peers, vias, at })
+        let mut vias: Vec<usize> = (0..peers.len()).filter(|i| peers[*i].log_key != log.log_key && !has_own_path(&peers[*i])).collect();
+        if vias.is_empty() {
+            return None;
+        }
+        vias.sort_by_key(|i| !preferred(&peers[*i]));
+        let first_choices = match vias.iter().filter(|i| preferred(&peers[**i])).count() {
+            0 => vias.len(),
+            some => some,
+        };
+        let at = rand::random::<u64>() as usize % first_choices;
+        Some(Self { log: log.clone(), peers, vias, at })
     }
 
     /// The relay path's name in status and metrics.
@@ -249,6 +262,11 @@ impl PeerMirror {
         self.spot_check_every = every;
     }
 
+    /// For a relay path with no direct path beside it: how often it moves to a random peer.
+    pub fn move_relay_every(&mut self, every: Duration) {
+        self.spot_check_every = every;
+    }
+
     /// Moves a relay path to another peer of its route: the next one, or one at random.
     fn switch_relay(&mut self, at_random: bool) {
         let Some(route) = &mut self.route else { return };
@@ -268,6 +286,9 @@ impl PeerMirror {
     async fn spot_check(&mut self) -> Result<(), RoundError> {
         let mut client = self.client().await?;
         let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
+        if !served.frozen.is_empty() {
+            return self.adopt_evidence().await;
+        }
         let tree = |note: &str| comity_proto::log::stored_checkpoint_fields(note).map(|(size, root, _)| (size, root));
         let held = self.registry.store().log(self.verifier.name()).checkpoint().map_err(|e| RoundError::Refused(e.to_string()))?;
         if tree(&served.checkpoint).is_some() && held.as_deref().and_then(tree) == tree(&served.checkpoint) {
@@ -306,10 +327,18 @@ impl PeerMirror {
                     continue;
                 }
             }
+            if self.route.is_some() && tokio::time::Instant::now() >= spot_check_at {
+                // A relay path at work (no healthy direct path, e.g. in a half mesh) also moves
+                // to a random peer now and then, so the views of several peers are compared.
+                spot_check_at = tokio::time::Instant::now() + self.spot_check_every.mul_f64(0.5 + rand::random::<f64>());
+                self.switch_relay(true);
+            }
             match self.round(None).await {
                 Ok(()) => {
                     backoff = self.interval;
-                    self.wait_for_news().await;
+                    // A relay path at work moves on at its next spot-check time, news or not.
+                    let move_at = self.route.is_some().then_some(spot_check_at);
+                    self.wait_for_news(move_at).await;
                 }
                 // A relay path through a peer that does not carry this log (or does not hold it
                 // yet): look again later.
@@ -318,7 +347,9 @@ impl PeerMirror {
                     tracing::debug!(path = %self.peer.id, answer = %s.message(), "peer does not relay this log (yet)");
                     self.switch_relay(false);
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    // While a consortium forms, its members get each other's logs within
+                    // seconds: look again at the pace of spot checks, not of a failing peer.
+                    backoff = (backoff * 2).min(MAX_BACKOFF).min(self.spot_check_every.max(self.interval));
                 }
                 Err(e) => {
                     tracing::warn!(peer = %self.peer.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "mirror round failed");
@@ -348,7 +379,7 @@ impl PeerMirror {
     /// round then asks for the latest: pushes queue up during a burst, and the newest may have
     /// been dropped), when the stream ended or stayed quiet for long, or after the poll interval
     /// for a peer that does not offer Subscribe. No polling while a stream is open.
-    async fn wait_for_news(&mut self) {
+    async fn wait_for_news(&mut self, until: Option<tokio::time::Instant>) {
         if self.subscription.is_none() {
             if let Ok(channel) = self.channel() {
                 let mut federation = FederationClient::new(channel).max_decoding_message_size(MAX_PEER_MESSAGE);
@@ -366,7 +397,8 @@ impl PeerMirror {
             tokio::time::sleep(self.interval).await;
             return;
         };
-        let quiet_until = tokio::time::Instant::now() + STREAM_SAFETY_POLL.max(self.interval);
+        let safety_poll = tokio::time::Instant::now() + STREAM_SAFETY_POLL.max(self.interval);
+        let quiet_until = until.map_or(safety_poll, |until| until.min(safety_poll));
         loop {
             match tokio::time::timeout_at(quiet_until, stream.message()).await {
                 Ok(Ok(Some(event))) if self.last_note.as_deref() == Some(event.checkpoint.as_str()) => continue,
@@ -398,6 +430,32 @@ impl PeerMirror {
             .map_err(RoundError::from)
     }
 
+    /// The peer says it froze this log on evidence of a split view: fetch that evidence and,
+    /// when it proves the split (two checkpoints signed by the log's key for the same size with
+    /// different roots), store it and freeze the log here too. Evidence this node cannot check
+    /// changes nothing: the peer's word alone freezes nothing.
+    async fn adopt_evidence(&mut self) -> Result<(), RoundError> {
+        let origin = self.verifier.name().to_string();
+        if self.registry.store().log(&origin).frozen().map_err(|e| RoundError::Refused(e.to_string()))?.is_some() {
+            return Ok(());
+        }
+        let mut federation = FederationClient::new(self.channel()?).max_decoding_message_size(MAX_PEER_MESSAGE);
+        let answer = self.bounded(federation.get_evidence(pb::GetEvidenceRequest::default())).await?.into_inner();
+        for evidence in answer.evidence.into_iter().filter(|e| e.kind == "split_view" && e.origin == origin) {
+            let [first, second] = &evidence.checkpoints[..] else { continue };
+            let (Ok(a), Ok(b)) = (self.verifier.verify_checkpoint(first), self.verifier.verify_checkpoint(second)) else { continue };
+            if a.size != b.size || a.root == b.root {
+                continue;
+            }
+            let reason = format!("two different roots for size {} (evidence from {})", a.size, self.peer.id);
+            tracing::warn!(log = %origin, peer = %self.peer.id, "split view proven by a peer's evidence; log frozen");
+            let stored = Evidence::SplitView { origin: origin.clone(), first_checkpoint: a.note, second_checkpoint: b.note, reason: reason.clone(), detected_at: crate::registry::now() };
+            self.registry.split_view(stored).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+            return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+        }
+        Err(RoundError::Refused(format!("the peer says {origin} is frozen but serves no evidence that proves a split view")))
+    }
+
     /// One round: verify the peer's checkpoint (`pushed`, or asked for) and ingest every entry
     /// up to it.
     async fn round(&mut self, pushed: Option<String>) -> Result<(), RoundError> {
@@ -405,7 +463,13 @@ impl PeerMirror {
         let note = match pushed {
             Some(note) => note,
             // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
-            None => self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner().checkpoint,
+            None => {
+                let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
+                if !served.frozen.is_empty() {
+                    return self.adopt_evidence().await;
+                }
+                served.checkpoint
+            }
         };
         if self.last_note.as_deref() == Some(note.as_str()) {
             // Nothing new, and the peer answered.

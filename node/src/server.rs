@@ -79,7 +79,10 @@ impl RunningNode {
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
         let cosigned = CosignedRecord::next_to_key(&config.witness_key_path())?;
         let peer_witnesses = config.peer_witnesses();
+        // Cosignatures from every peer's witness count; requests go to peers this node connects to.
         let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
+        let dialed_ids: Vec<String> = config.dialed_peers().into_iter().map(|p| p.id).collect();
+        let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed_ids.contains(&p.id)).collect();
         witnesses.push(witness_key.verifier());
         let trust = std::sync::Arc::new(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
@@ -117,22 +120,29 @@ impl RunningNode {
         let mut peer_views = Vec::new();
         let channels = crate::mirror::PeerChannels::default();
         let interval = Duration::from_millis(config.mirror_interval_ms);
-        // A direct path per configured peer, and with `relay_paths` one relay path per log.
-        let all_peers: std::sync::Arc<[crate::config::PeerConfig]> = config.peers.clone().into();
-        let mut paths: Vec<(crate::config::PeerConfig, Option<crate::mirror::RelayRoute>)> = config.peers.iter().map(|p| (p.clone(), None)).collect();
-        if config.relay_paths {
-            let mut logs: Vec<&crate::config::PeerConfig> = Vec::new();
-            for peer in config.peers.iter().filter(|p| !p.relay) {
-                if !logs.iter().any(|l| l.log_key == peer.log_key) {
-                    logs.push(peer);
-                }
+        // A direct path per peer this node connects to, and one relay path per log: with
+        // `relay_paths` for every log, and in a half mesh for every log it does not fetch from
+        // its origin (through the members that do, first).
+        let dialed: std::sync::Arc<[crate::config::PeerConfig]> = config.dialed_peers().into();
+        let ring = config.ring();
+        let half_mesh = config.effective_mesh() == crate::config::Mesh::Half;
+        let mut paths: Vec<(crate::config::PeerConfig, Option<crate::mirror::RelayRoute>)> = dialed.iter().map(|p| (p.clone(), None)).collect();
+        let mut logs: Vec<&crate::config::PeerConfig> = Vec::new();
+        for peer in config.peers.iter().filter(|p| !p.relay) {
+            if !logs.iter().any(|l| l.log_key == peer.log_key) {
+                logs.push(peer);
             }
-            for log in logs {
-                if let Some(route) = crate::mirror::RelayRoute::new(log, all_peers.clone()) {
-                    let mut path = route.path();
-                    path.id = route.id();
-                    paths.push((path, Some(route)));
-                }
+        }
+        for log in logs {
+            let fetched_from_origin = dialed.iter().any(|p| p.log_key == log.log_key);
+            if fetched_from_origin && !config.relay_paths {
+                continue;
+            }
+            let preferred = |via: &crate::config::PeerConfig| half_mesh && crate::config::dials(&ring, via.origin(), log.origin());
+            if let Some(route) = crate::mirror::RelayRoute::new(log, dialed.clone(), preferred) {
+                let mut path = route.path();
+                path.id = route.id();
+                paths.push((path, Some(route)));
             }
         }
         for (peer, route) in paths {
@@ -160,8 +170,9 @@ impl RunningNode {
         let direct: std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>> =
             pending_mirrors.iter().filter(|(_, _, m)| !m.is_relay()).map(|(_, status, m)| (m.origin().to_string(), status.clone())).collect();
         for (_, _, mirror) in pending_mirrors.iter_mut().filter(|(_, _, m)| m.is_relay()) {
-            if let Some(status) = direct.get(mirror.origin()) {
-                mirror.behind_direct_path(status.clone(), spot_check_every);
+            match direct.get(mirror.origin()) {
+                Some(status) => mirror.behind_direct_path(status.clone(), spot_check_every),
+                None => mirror.move_relay_every(spot_check_every),
             }
         }
         let federation_impl = std::sync::Arc::new(crate::federation_service::FederationService::new(

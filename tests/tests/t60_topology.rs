@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use comity_node::config::{AuthorityConfig, PeerConfig};
+use comity_node::config::{AuthorityConfig, Mesh, PeerConfig};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::keyfile::KeyFile;
 use comity_proto::log::{LogVerifier, TreeHash};
@@ -108,6 +108,8 @@ struct Plan {
     log_key_files: Vec<std::path::PathBuf>,
     verifiers: Vec<LogVerifier>,
     fronts: Vec<Front>,
+    /// How the members connect (`mesh` in their configs).
+    mesh: Mesh,
     dir: TempDir,
 }
 
@@ -129,7 +131,7 @@ impl Plan {
             comity_node::memnet::enable();
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], dir };
+        let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], mesh: Mesh::Auto, dir };
         for authority in (0..n).map(authority_id) {
             let origin = format!("registry.{}.example/log", authority.replace('.', "-"));
             let path = plan.dir.path().join(format!("{authority}.log.key"));
@@ -178,6 +180,7 @@ impl Plan {
         drop(template);
         let authorities: Vec<AuthorityConfig> = (0..self.keys.len()).map(|i| self.authority(i)).collect();
         let on_memnet = matches!(self.fronts.first(), Some(Front::Mem(_)));
+        let mesh = self.mesh;
         let mut members = Vec::new();
         for (i, (key, peers)) in self.keys.into_iter().zip(peers).enumerate() {
             let hosted = authorities[i].clone();
@@ -190,6 +193,7 @@ impl Plan {
                 c.trusted = trusted;
                 c.peers = peers;
                 c.mirror_interval_ms = 50;
+                c.mesh = mesh;
                 // Bounds how long a call into a blackholed link hangs (TCP fronts can blackhole;
                 // memnet refuses at once, and its hundred nodes share two cores).
                 c.limits.request_timeout_secs = if on_memnet { 60 } else { 5 };
@@ -450,22 +454,45 @@ async fn a_slow_peer_with_a_long_log_does_not_hold_up_the_others() {
 
 /// A consortium of `COMITY_SIM_MEMBERS` members (default 8; the simulation runs at 42 and 100
 /// with `COMITY_SIM_MEMBERS=42` / `100`), on the in-process network: real nodes, real gRPC over
-/// in-memory pipes. Full mesh with relay paths, the default topology. One member's log
-/// equivocates: a second node with a copy of its log key shows half the consortium another
-/// history of the same size. One member's direct link to another is cut. Every honest log
-/// still reaches every member (through relays where cut), and the two views of the lying log
-/// meet: members on both sides store split-view evidence against it.
+/// in-memory pipes, in the default topology (`mesh = "auto"`: a full mesh with relay paths up
+/// to 10 members, a half mesh beyond). One member's log equivocates: a second node with a copy
+/// of its log key shows half the members that connect to it another history of the same size.
+/// One member's direct link to another is cut. Every honest log still reaches every member
+/// (through relays where cut), the two views of the lying log meet (members on both sides
+/// store split-view evidence against it), and that evidence then reaches every member.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_log() {
-    let n: usize = std::env::var("COMITY_SIM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(8).max(4);
+    consortium_simulation(members_from_env(8), Mesh::Auto).await;
+}
+
+/// The same consortium in a half mesh (`mesh = "half"`): each member connects to half the
+/// others and gets the other logs one relay hop away, and still every honest log reaches every
+/// member and both sides catch the equivocating log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_mesh_consortium_converges_around_a_cut_link_and_catches_an_equivocating_log() {
+    consortium_simulation(members_from_env(9), Mesh::Half).await;
+}
+
+/// `COMITY_SIM_MEMBERS`, else `default`.
+fn members_from_env(default: usize) -> usize {
+    std::env::var("COMITY_SIM_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(default).max(4)
+}
+
+async fn consortium_simulation(n: usize, mesh: Mesh) {
     let liar = n - 1;
-    let plan = Plan::on(n, true).await;
+    let mut plan = Plan::on(n, true).await;
+    plan.mesh = mesh;
     // The liar's second face: its own front, its own copy of the log key.
     let fork_front = Front::reserve(true).await;
     let fork_key = plan.dir.path().join("fork.log.key");
     std::fs::copy(&plan.log_key_files[liar], &fork_key).unwrap();
     let (fork_origin, fork_authority) = (plan.origins[liar].clone(), plan.authority(liar));
     let trusted_by_fork: Vec<AuthorityConfig> = (0..n).filter(|i| *i != liar).map(|i| plan.authority(i)).collect();
+    // Which members connect to the liar (all, in a full mesh); every other one of them sees its
+    // second face.
+    let ring = comity_node::config::ring(plan.origins.iter().cloned());
+    let dialers: Vec<usize> = (0..liar).filter(|i| mesh == Mesh::Full || (mesh == Mesh::Auto && n <= comity_node::config::FULL_MESH_UP_TO) || comity_node::config::dials(&ring, &plan.origins[*i], &plan.origins[liar])).collect();
+    let sees_fork = |i: usize| dialers.iter().position(|d| *d == i).is_some_and(|rank| rank % 2 == 1);
     // Member 0 reaches member 1 only through a link that will be cut.
     let cut = Front::reserve(true).await;
     let links = (0..n)
@@ -474,8 +501,8 @@ async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_lo
                 .filter(|j| *j != i)
                 .map(|j| match (i, j) {
                     (0, 1) => Link { id: "n1".into(), origin: 1, url: cut.url() },
-                    // Odd members (other than the liar) see the liar through its second face.
-                    (i, j) if j == liar && i % 2 == 1 => Link { id: format!("n{j}"), origin: j, url: fork_front.url() },
+                    // Half of the members that connect to the liar see it through its second face.
+                    (i, j) if j == liar && sees_fork(i) => Link { id: format!("n{j}"), origin: j, url: fork_front.url() },
                     _ => plan.link(j, j),
                 })
                 .collect()
@@ -497,6 +524,7 @@ async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_lo
         c.log_key_file = Some(fork_key);
         c.authorities = vec![fork_authority];
         c.trusted = trusted_by_fork;
+        c.mesh = mesh;
     })
     .await;
     fork_front.set_target(fork.node().addr());
@@ -531,7 +559,13 @@ async fn a_consortium_converges_around_a_cut_link_and_catches_an_equivocating_lo
         eventually(Duration::from_secs(90), &format!("a member of side {side} to catch the equivocating log"), || async { members.iter().any(|m| evidence_at(m)).then_some(()) }).await;
     }
     let caught = started.elapsed();
-    eprintln!("{n} members: formed {formed:.1?}, {} decisions published by {published:.1?}, every honest log everywhere by {converged:.1?}, the equivocation caught on both sides by {caught:.1?}", 2 * honest.len() + 6);
+    // Whoever caught it first, its evidence reaches every honest member (a member that only
+    // ever saw one history freezes the log on a peer's evidence, which it checks).
+    for m in honest {
+        eventually(Duration::from_secs(60 + 2 * n as u64), &format!("{} to hold evidence against the equivocating log", m.origin), || async { evidence_at(m).then_some(()) }).await;
+    }
+    let everywhere = started.elapsed();
+    eprintln!("{n} members, {mesh:?} mesh: formed {formed:.1?}, {} decisions published by {published:.1?}, every honest log everywhere by {converged:.1?}, the equivocation caught on both sides by {caught:.1?}, by every member by {everywhere:.1?}", 2 * honest.len() + 6);
 }
 
 /// The checkpoint of `log` that `at` holds, read from its store and checked with the log's key.

@@ -155,6 +155,7 @@ impl log_server::Log for LyingLog {
             time: comity_node::registry::now(),
             verifier_key: self.key.verifier().to_string(),
             cosigned_checkpoint: String::new(),
+            frozen: String::new(),
         }))
     }
 
