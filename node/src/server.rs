@@ -181,7 +181,16 @@ impl RunningNode {
             log_keys.extend(trust.log_verifiers()?);
         }
         log_keys.insert(log_verifier.name().to_string(), log_verifier.clone());
+        // Display names: the trust file's, then trusted and hosted authorities' from the config.
+        let mut authority_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let configured = config.trusted.iter().chain(&config.authorities).map(|a| (&a.id, &a.name));
+        for (id, name) in web_trust.iter().flat_map(|t| t.authorities.iter().map(|a| (&a.id, &a.name))).chain(configured) {
+            if !name.trim().is_empty() {
+                authority_names.insert(id.clone(), name.trim().to_string());
+            }
+        }
         let web = crate::web::Web {
+            authority_names: std::sync::Arc::new(authority_names),
             registry: registry_impl,
             federation: federation_impl,
             trust: web_trust.map(std::sync::Arc::new),

@@ -451,6 +451,9 @@ fn fork_of(store: &Store, authority: &str, licence_id: &str, origins: &[String])
 /// checked by the service, as for GetLicence).
 pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
     let bad = |m: String| Error::InvalidArgument(m);
+    if r.relying_authority.trim().is_empty() {
+        return Err(bad("relying_authority: required: the authority relying on the licence, whose recognition agreements apply (e.g. jp.meti)".into()));
+    }
     if !comity_proto::decision::is_authority_id(&r.relying_authority) {
         return Err(bad(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", r.relying_authority)));
     }

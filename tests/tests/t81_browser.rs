@@ -72,9 +72,24 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     let base = format!("http://{}/", meti.node.http_addr().unwrap());
     let (b, _driver) = browser().await;
 
+    // The examples in the empty form are placeholders, greyed, never values.
+    b.goto(&base).await.unwrap();
+    let looks = b
+        .execute("const i = document.querySelector('input[name=relying_authority]'); return [i.value, i.placeholder, getComputedStyle(i, '::placeholder').color, getComputedStyle(i).color];", vec![])
+        .await
+        .unwrap();
+    let looks: Vec<String> = looks.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert!(looks[0].is_empty() && looks[1].starts_with("e.g. ") && looks[2] != looks[3], "placeholder, its colour, the text colour: {looks:?}");
+
     // A VALID licence, then a REVOKED one, read off the page as a person would.
     let valid = demo_suggestion(&demo, "VALID");
     assert_eq!(verify_in_the_form(&b, &base, &valid).await, "VALID");
+    let scope = b.find(Locator::Css("ul.scope")).await.unwrap().text().await.unwrap();
+    assert!(scope.contains("checked against the licence") && scope.contains("End user: not given, not checked"), "{scope}");
+    let checked_at = b.find(Locator::Css("p.checked-at")).await.unwrap().text().await.unwrap();
+    assert!(checked_at.starts_with("Checked at 20") && checked_at.contains("Z (UTC)"), "{checked_at}");
+    let parties = b.find(Locator::Css("p.parties")).await.unwrap().text().await.unwrap();
+    assert!(parties.contains(&authority_label(&valid.authority)), "{parties}");
     let reasons = b.find(Locator::Css("ul.reasons")).await.unwrap().text().await.unwrap();
     assert!(reasons.contains("recognised under jp.meti"), "{reasons}");
     let timeline = b.find(Locator::Css("ol.timeline")).await.unwrap().text().await.unwrap();
@@ -119,4 +134,10 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();
     }
+}
+
+/// How the pages name a demo authority: its configured name, then its id.
+fn authority_label(id: &str) -> String {
+    let name = comity_proto::demo_data::authorities().into_iter().find(|a| a.id == id).unwrap_or_else(|| panic!("{id} is not a demo authority")).name;
+    format!("{name} ({id})")
 }

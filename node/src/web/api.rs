@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use comity_proto::pb::{self, federation_server::Federation as _, registry_server
 use comity_proto::recognition::Context;
 use comity_proto::token::{verify_token, TokenError};
 use comity_proto::verdict::Question;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tonic::{Code, Request, Status};
 
 use super::Web;
@@ -36,6 +36,18 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/federation", get(federation))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/tokens/verify", post(token))
+}
+
+/// Any path nothing serves, under /api or elsewhere: the API's error shape, so a client or
+/// probe gets a reason it can parse instead of an empty body.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError(Status::not_found(format!("no such path: {} (the API is described at /api/openapi.yaml)", uri.path())))
+}
+
+/// A known path asked with a method it does not answer.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let body = serde_json::json!({ "error": { "code": "UNIMPLEMENTED", "message": format!("{} is not answered at {}", method, uri.path()) } });
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 /// A refusal: the gRPC status, as JSON with the matching HTTP status.
@@ -113,44 +125,40 @@ async fn evidence(State(web): State<Web>) -> Answer<pb::GetEvidenceResponse> {
     Ok(Json(web.federation.get_evidence(Request::new(pb::GetEvidenceRequest::default())).await?.into_inner()))
 }
 
-/// The question asked of an uploaded token (the licence is the token's own).
+/// The question asked of an uploaded token (the licence is the token's own). Field names as
+/// in every request of the API: snake_case or lowerCamelCase.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenQuestion {
+    #[serde(alias = "relyingAuthority")]
     pub relying_authority: String,
     pub destination: String,
+    #[serde(alias = "controlCode")]
     pub control_code: String,
+    #[serde(alias = "endUser")]
     pub end_user: String,
     /// Unix seconds; 0 = now.
     pub at: i64,
 }
 
-/// An offline token checked here, against this node's trust file and nothing else it holds.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenAnswer {
-    pub licence: String,
-    pub verdict: String,
-    pub reasons: Vec<String>,
-    pub warnings: Vec<String>,
-    /// Status of the licence at the time asked about, as the token shows it.
-    pub status: Option<String>,
-    /// When the oldest checkpoint the token's statements are proven against was signed.
-    pub evidence_time: i64,
-    pub evidence_age_secs: i64,
-    /// What a token cannot show.
-    pub caveat: String,
-}
-
 /// Checks token `bytes` with this node's trust file.
-pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<TokenAnswer, Status> {
+pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::TokenCheckResponse, Status> {
     let trust = web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
     let token = <pb::LicenceToken as prost::Message>::decode(bytes).map_err(|e| Status::invalid_argument(format!("token: not a licence token (truncated or corrupted): {e}")))?;
+    // As `comity token verify`: the issuer itself unless a relying authority is named.
+    let relying_authority = match q.relying_authority.trim() {
+        "" => token.authority.as_str(),
+        r => r,
+    };
+    if !comity_proto::decision::is_authority_id(relying_authority) {
+        return Err(Status::invalid_argument(format!("relying_authority: `{relying_authority}` is not a lowercase dotted id like jp.meti")));
+    }
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let now = now();
     let question = Question {
         authority: token.authority.clone(),
         licence_id: token.licence_id.clone(),
-        relying_authority: q.relying_authority.trim().to_string(),
+        relying_authority: relying_authority.to_string(),
         context: Context {
             destination: none_if_empty(&q.destination),
             control_code: none_if_empty(&q.control_code),
@@ -163,19 +171,21 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<TokenAn
         other => Status::invalid_argument(format!("token: {other}")),
     })?;
     let j = report.judgement;
-    Ok(TokenAnswer {
-        licence: format!("{}/{}", token.authority, token.licence_id),
-        verdict: j.verdict.as_str_name().trim_start_matches("VERDICT_").to_string(),
+    Ok(pb::TokenCheckResponse {
+        authority: token.authority,
+        licence_id: token.licence_id,
+        verdict: j.verdict as i32,
         reasons: j.reasons,
         warnings: j.warnings,
-        status: j.state.map(|s| s.status_at(question.context.at).as_str_name().to_string()),
+        status: j.state.map_or(0, |s| s.status_at(question.context.at) as i32),
         evidence_time: report.evidence_time,
         evidence_age_secs: now - report.evidence_time,
         caveat: "A token proves what was logged up to its checkpoints; a revocation or suspension logged later cannot be known from it. Verify the licence online for its current state.".into(),
+        checked_at: now,
     })
 }
 
-async fn token(State(web): State<Web>, query: Result<Query<TokenQuestion>, QueryRejection>, body: Bytes) -> Answer<TokenAnswer> {
+async fn token(State(web): State<Web>, query: Result<Query<TokenQuestion>, QueryRejection>, body: Bytes) -> Answer<pb::TokenCheckResponse> {
     let q = query.map_err(ApiError::from)?.0;
     Ok(Json(check_token(&web, &body, &q)?))
 }

@@ -38,6 +38,8 @@ pub struct Web {
     pub log_keys: Arc<std::collections::HashMap<String, comity_proto::log::LogVerifier>>,
     /// The default maximum staleness of an issuer's log, seconds.
     pub max_staleness_secs: u64,
+    /// Display names of the authorities this node knows, by id (hosted, trusted, trust file).
+    pub authority_names: Arc<std::collections::HashMap<String, String>>,
     /// The node's log origin, shown in page headers.
     pub origin: Arc<str>,
     /// The statuses `grpc.health.v1` serves, answered again at `/healthz`.
@@ -68,6 +70,8 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
         // After the limits, so they do not apply: a probe is never refused for what other
         // clients at its address (a kubelet, a load balancer) asked.
         .merge(health)
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
 }
 
 /// Refuses a client over its limits (RESOURCE_EXHAUSTED, 429) and bounds the request's time

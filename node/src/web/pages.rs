@@ -20,7 +20,7 @@ use tonic::{Request, Status};
 
 use comity_proto::code_name;
 
-use super::api::{check_token, http_status, TokenAnswer, TokenQuestion};
+use super::api::{check_token, http_status, TokenQuestion};
 use super::Web;
 use crate::registry::now;
 
@@ -65,8 +65,26 @@ fn page(web: &Web, title: &str, body: Markup) -> Markup {
 
 /// A refusal shown as a page, with the HTTP status of the gRPC code.
 fn error_page(web: &Web, title: &str, status: &Status) -> Response {
-    let body = html! { p.error role="alert" { strong { (code_name(status.code())) } ": " (status.message()) } };
-    (http_status(status.code()), page(web, title, body)).into_response()
+    (http_status(status.code()), page(web, title, refusal(status))).into_response()
+}
+
+/// A refusal in words; the gRPC code stays as small print for whoever reports it.
+fn refusal(status: &Status) -> Markup {
+    let lead = match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => "Please check what you entered",
+        tonic::Code::NotFound => "Not found",
+        tonic::Code::ResourceExhausted | tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => "The node is busy; try again shortly",
+        _ => "The node could not answer",
+    };
+    html! { p.error role="alert" { strong { (lead) } ": " (status.message()) " " small.code { "(" (code_name(status.code())) ")" } } }
+}
+
+/// An authority as people know it: its configured name with its id, or the id alone.
+fn authority_label(web: &Web, id: &str) -> String {
+    match web.authority_names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_string(),
+    }
 }
 
 fn date(t: i64) -> String {
@@ -85,8 +103,13 @@ fn status_name(s: i32) -> &'static str {
     enum_name::<pb::LicenceStatus>(s, |s| s.as_str_name())
 }
 
-fn action_name(a: i32) -> &'static str {
-    enum_name::<pb::Action>(a, |a| a.as_str_name())
+/// A decision's action for people: a confidential decision a node outside its audience holds
+/// has no readable action, and says so rather than ACTION_UNSPECIFIED.
+fn decision_label(d: &pb::Decision) -> String {
+    match pb::Action::try_from(d.action) {
+        Ok(pb::Action::Unspecified) | Err(_) => "confidential decision (details restricted)".into(),
+        Ok(a) => a.as_str_name().into(),
+    }
 }
 
 fn licence_link(authority: &str, licence_id: &str) -> String {
@@ -109,14 +132,15 @@ struct VerifyForm {
 fn verify_form(f: &VerifyForm) -> Markup {
     html! {
         form.card method="get" action="/" {
-            label { "Licence (authority/reference)" input name="licence" required placeholder="de.bafa/DE-2026-004211" value=(f.licence) autocomplete="off"; }
-            label { "Relying authority" input name="relying_authority" placeholder="jp.meti" value=(f.relying_authority); }
+            p.hint { "Examples in grey are not filled in: only what you type is checked." }
+            label { "Licence (authority/reference)" input name="licence" required placeholder="e.g. de.bafa/DE-2026-004211" value=(f.licence) autocomplete="off"; }
+            label { "Relying authority (whose recognition applies)" input name="relying_authority" required placeholder="e.g. jp.meti" value=(f.relying_authority); }
             div.row {
-                label { "Destination" input name="destination" placeholder="JP" maxlength="2" value=(f.destination); }
-                label { "Item (regime:control code)" input name="item" placeholder="EU-DU:3A001.a.1" value=(f.item); }
+                label { "Destination (optional)" input name="destination" placeholder="e.g. JP" maxlength="2" value=(f.destination); }
+                label { "Item, regime:control code (optional)" input name="item" placeholder="e.g. EU-DU:3A001.a.1" value=(f.item); }
             }
             div.row {
-                label { "End user" input name="end_user" placeholder="Tohoku Institute of Space Optics" value=(f.end_user); }
+                label { "End user (optional)" input name="end_user" placeholder="e.g. Tohoku Institute of Space Optics" value=(f.end_user); }
                 label { "Date" input type="date" name="date" value=(f.date); }
             }
             button type="submit" { "Verify" }
@@ -129,14 +153,21 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
     if f.licence.trim().is_empty() {
         return page(&web, title, html! { p { "Is a licence valid for this item, destination and end user, and does the relying authority recognise its issuer for that?" } (verify_form(&f)) }).into_response();
     }
+    // A refusal keeps the form as typed, so the person corrects it rather than starting again.
+    let refused = |status: Status| (http_status(status.code()), page(&web, title, html! { (refusal(&status)) (verify_form(&f)) })).into_response();
     let Some((authority, licence_id)) = f.licence.trim().split_once('/') else {
-        return error_page(&web, title, &Status::invalid_argument(format!("licence: `{}` must be AUTHORITY/REFERENCE, e.g. de.bafa/DE-2026-004211", f.licence)));
+        return refused(Status::invalid_argument(format!("licence: `{}` must be AUTHORITY/REFERENCE, e.g. de.bafa/DE-2026-004211", f.licence)));
     };
+    if f.relying_authority.trim().is_empty() {
+        return refused(Status::invalid_argument(
+            "enter the relying authority: the authority that relies on this licence (e.g. jp.meti), whose recognition agreements decide whether it is accepted",
+        ));
+    }
     let at = match f.date.trim() {
         "" => 0,
         d => match parse_time(d) {
             Ok(t) => t,
-            Err(e) => return error_page(&web, title, &Status::invalid_argument(format!("date: {e}"))),
+            Err(e) => return refused(Status::invalid_argument(format!("date: {e}"))),
         },
     };
     let request = pb::VerifyRequest {
@@ -148,13 +179,44 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
         end_user: f.end_user.trim().into(),
         at,
     };
-    match web.registry.verify(Request::new(request)).await {
-        Ok(answer) => page(&web, title, html! { (verdict_card(&answer.into_inner(), authority, licence_id)) (verify_form(&f)) }).into_response(),
-        Err(status) => error_page(&web, title, &status),
+    match web.registry.verify(Request::new(request.clone())).await {
+        Ok(answer) => page(&web, title, html! { (verdict_card(&web, &answer.into_inner(), &request)) (verify_form(&f)) }).into_response(),
+        Err(status) => refused(status),
     }
 }
 
-fn verdict_card(a: &pb::VerifyResponse, authority: &str, licence_id: &str) -> Markup {
+/// Which of item, destination and end user the question gave (and so were checked, for a
+/// VALID answer) and which it left out: a VALID verdict says nothing about what was not given.
+fn scope(valid: bool, item: &str, destination: &str, end_user: &str) -> Markup {
+    let fields = [("item", "Item", item), ("destination", "Destination", destination), ("end-user", "End user", end_user)];
+    let given_word = if valid { "checked against the licence" } else { "asked about" };
+    html! {
+        ul.scope {
+            @for (key, label, value) in fields {
+                @if value.trim().is_empty() {
+                    li.not-given data-scope=(key) data-checked="no" { (label) ": " em { "not given, not checked" } }
+                } @else {
+                    li.given data-scope=(key) data-checked=(if valid { "yes" } else { "asked" }) { (label) " " code { (value) } ": " (given_word) }
+                }
+            }
+        }
+    }
+}
+
+/// When an answer was computed, in UTC (ISO 8601), and for which date when not now.
+fn checked_at(checked_at: i64, asked_at: i64) -> Markup {
+    let checked_at = if checked_at == 0 { now() } else { checked_at };
+    html! {
+        p.checked-at {
+            "Checked at " time datetime=(format_time(checked_at)) { (format_time(checked_at)) } " (UTC)"
+            @if asked_at != 0 && asked_at != checked_at { ", for the licence as of " time datetime=(format_time(asked_at)) { (format_time(asked_at)) } }
+            "."
+        }
+    }
+}
+
+fn verdict_card(web: &Web, a: &pb::VerifyResponse, q: &pb::VerifyRequest) -> Markup {
+    let (authority, licence_id) = (q.authority.as_str(), q.licence_id.as_str());
     let verdict = enum_name::<pb::Verdict>(a.verdict, |v| v.as_str_name()).trim_start_matches("VERDICT_");
     let class = if a.verdict == pb::Verdict::Valid as i32 { "verdict valid" } else { "verdict invalid" };
     let agreement = (!a.agreement.is_empty()).then(|| Envelope::parse(a.agreement.clone()).ok()).flatten();
@@ -167,11 +229,14 @@ fn verdict_card(a: &pb::VerifyResponse, authority: &str, licence_id: &str) -> Ma
         section.card aria-live="polite" {
             p class=(class) data-verdict=(verdict) { (verdict) }
             p.subject { a href=(licence_link(authority, licence_id)) { (authority) "/" (licence_id) } }
+            p.parties { "Issued by " a href={ "/authorities/" (authority) } { (authority_label(web, authority)) } "; relying authority " (authority_label(web, &q.relying_authority)) "." }
+            (checked_at(a.checked_at, q.at))
+            (scope(a.verdict == pb::Verdict::Valid as i32, &q.control_code, &q.destination, &q.end_user))
             ul.reasons { @for r in &a.reasons { li { (r) } } }
             @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
             @if let Some(g) = &agreement {
                 h2 { "Agreement applied" }
-                p { (g.relying_authority) " recognises " (g.recognised_authority) " (" (g.agreement_id) " v" (g.version) ")" }
+                p { (authority_label(web, &g.relying_authority)) " recognises " (authority_label(web, &g.recognised_authority)) " (" (g.agreement_id) " v" (g.version) ")" }
                 @if !g.conditions.is_empty() { ul { @for c in &g.conditions { li { (c) } } } }
             }
             @if let Some(age) = age {
@@ -188,7 +253,7 @@ fn timeline(chain: &[pb::ChainLink]) -> Markup {
             @for link in chain {
                 @if let Some(d) = &link.decision {
                     li {
-                        strong { "v" (d.version) " " (action_name(d.action)) }
+                        strong { "v" (d.version) " " (decision_label(d)) }
                         " decided " time datetime=(format_time(d.decided_at)) { (date(d.decided_at)) }
                         @if d.application_received > 0 { ", received " (date(d.application_received)) " (" ((d.decided_at - d.application_received) / 86_400) " days)" }
                         @for r in &d.reasons { br; span.reason { (r.code) ": " (r.text) " (" (r.legal_basis) ")" } }
@@ -213,10 +278,12 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
         section.card {
             @if answer.restricted {
                 p.verdict.invalid { "CONFIDENTIAL" }
+                p { "Issued by " a href={ "/authorities/" (authority) } { (authority_label(&web, &authority)) } "." }
                 p { "This licence exists and was logged, but its content is shared only with: " (answer.audience.join(", ")) "." }
             } @else {
                 p class={ "status status-" (status_name(s.status).to_lowercase()) } { (status_name(s.status)) }
                 dl {
+                    dt { "Issuing authority" } dd { a href={ "/authorities/" (authority) } { (authority_label(&web, &authority)) } }
                     dt { "Type, risk tier" } dd { (enum_name::<pb::LicenceType>(t.licence_type, |x| x.as_str_name())) ", tier " (t.risk_tier) }
                     @if t.valid_until != 0 { dt { "Valid" } dd { (date(t.valid_from)) " to " (date(t.valid_until)) } }
                     @if let Some(a) = &t.applicant { dt { "Applicant" } dd { (a.name) " (" (a.country) ")" } }
@@ -277,11 +344,11 @@ async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Res
     let body = html! {
         form.card method="get" action="/search" {
             div.row {
-                label { "Party" input name="party" value=(f.party) placeholder="kessler"; }
-                label { "Destination" input name="destination" value=(f.destination) maxlength="2" placeholder="JP"; }
+                label { "Party" input name="party" value=(f.party) placeholder="e.g. kessler"; }
+                label { "Destination" input name="destination" value=(f.destination) maxlength="2" placeholder="e.g. JP"; }
             }
             div.row {
-                label { "Control code" input name="control_code" value=(f.control_code) placeholder="3A001"; }
+                label { "Control code" input name="control_code" value=(f.control_code) placeholder="e.g. 3A001"; }
                 label { "Status" select name="status" { option value="" { "any" } @for s in STATUSES { option value=(s) selected[f.status == s] { (s) } } } }
             }
             button type="submit" { "Search" }
@@ -304,7 +371,7 @@ async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Res
 }
 
 async fn authority_page(State(web): State<Web>, Path(authority): Path<String>) -> Response {
-    let title = format!("Authority {authority}");
+    let title = format!("Authority {}", authority_label(&web, &authority));
     let stats = match web.registry.stats(Request::new(pb::StatsRequest { authority: authority.clone(), ..Default::default() })).await {
         Ok(s) => s.into_inner(),
         Err(status) => return error_page(&web, &title, &status),
@@ -339,7 +406,7 @@ async fn authority_page(State(web): State<Web>, Path(authority): Path<String>) -
             }
             h2 { "Recognition agreements" }
             @if agreements.is_empty() { p { "None in force." } }
-            ul { @for a in &agreements { li { (a.relying_authority) " recognises " (a.recognised_authority) " (" (a.agreement_id) " v" (a.version) "): " (if a.control_code_patterns.is_empty() { "any item".to_string() } else { a.control_code_patterns.join(", ") }) } } }
+            ul { @for a in &agreements { li { (authority_label(&web, &a.relying_authority)) " recognises " (authority_label(&web, &a.recognised_authority)) " (" (a.agreement_id) " v" (a.version) "): " (if a.control_code_patterns.is_empty() { "any item".to_string() } else { a.control_code_patterns.join(", ") }) } } }
             h2 { "Processing times" }
             (processing_chart(&stats))
             table {
@@ -433,36 +500,42 @@ fn token_form(q: &TokenQuestion) -> Markup {
                 label { "QR code image (PNG)" input type="file" name="qr_file" accept="image/png" aria-describedby="qr-hint"; }
                 label { "…or paste the scanned text (" code { "comity:2:…" } ")" textarea name="qr_text" rows="3" aria-describedby="qr-hint" {} }
             }
-            label { "Relying authority" input name="relying_authority" placeholder="jp.meti" value=(q.relying_authority); }
+            label { "Relying authority (whose recognition applies)" input name="relying_authority" placeholder="e.g. jp.meti" value=(q.relying_authority); }
             div.row {
-                label { "Destination" input name="destination" maxlength="2" value=(q.destination); }
-                label { "Item (regime:control code)" input name="control_code" value=(q.control_code); }
+                label { "Destination (optional)" input name="destination" placeholder="e.g. JP" maxlength="2" value=(q.destination); }
+                label { "Item, regime:control code (optional)" input name="control_code" placeholder="e.g. EU-DU:3A001.a.1" value=(q.control_code); }
             }
-            label { "End user" input name="end_user" value=(q.end_user); }
+            label { "End user (optional)" input name="end_user" placeholder="e.g. Tohoku Institute of Space Optics" value=(q.end_user); }
             button type="submit" { "Check token" }
         }
     }
 }
 
-async fn token_form_page(web: &Web, answer: Option<Result<TokenAnswer, Status>>, q: &TokenQuestion) -> Response {
-    token_page(web, answer.map(|a| a.map(|a| token_answer_card(&a))), q)
+async fn token_form_page(web: &Web, answer: Option<Result<pb::TokenCheckResponse, Status>>, q: &TokenQuestion) -> Response {
+    token_page(web, answer.map(|a| a.map(|a| token_answer_card(web, q, &a))), q)
 }
 
 fn token_page(web: &Web, result: Option<Result<Markup, Status>>, q: &TokenQuestion) -> Response {
     let title = "Check an offline licence token";
     let result = match result {
         None => html! { p { "A token carries a licence's signed decisions and their log proofs. It is checked here against the root keys and log keys this node pins, without looking the licence up." } },
-        Some(Err(status)) => return error_page(web, title, &status),
+        // The form stays as typed under the refusal.
+        Some(Err(status)) => return (http_status(status.code()), page(web, title, html! { (refusal(&status)) (token_form(q)) })).into_response(),
         Some(Ok(markup)) => markup,
     };
     page(web, title, html! { (result) (token_form(q)) }).into_response()
 }
 
-fn token_answer_card(a: &TokenAnswer) -> Markup {
+fn token_answer_card(web: &Web, q: &TokenQuestion, a: &pb::TokenCheckResponse) -> Markup {
+    let verdict = enum_name::<pb::Verdict>(a.verdict, |v| v.as_str_name()).trim_start_matches("VERDICT_");
+    let valid = a.verdict == pb::Verdict::Valid as i32;
     html! {
         section.card aria-live="polite" {
-            p class=(if a.verdict == "VALID" { "verdict valid" } else { "verdict invalid" }) data-verdict=(a.verdict) { (a.verdict) }
-            p.subject { a href=(format!("/licences/{}", a.licence)) { (a.licence) } @if let Some(s) = &a.status { " — " (s) } }
+            p class=(if valid { "verdict valid" } else { "verdict invalid" }) data-verdict=(verdict) { (verdict) }
+            p.subject { a href=(licence_link(&a.authority, &a.licence_id)) { (a.authority) "/" (a.licence_id) } @if a.status != 0 { " — " (status_name(a.status)) } }
+            p.parties { "Issued by " (authority_label(web, &a.authority)) "; relying authority " (authority_label(web, if q.relying_authority.trim().is_empty() { &a.authority } else { q.relying_authority.trim() })) "." }
+            (checked_at(a.checked_at, q.at))
+            (scope(valid, &q.control_code, &q.destination, &q.end_user))
             ul.reasons { @for r in &a.reasons { li { (r) } } }
             @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
             p.freshness { "Evidence signed " (format_time(a.evidence_time)) " (" (human_secs(a.evidence_age_secs)) " ago). " (a.caveat) }
@@ -516,7 +589,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
     if let Some(bytes) = token {
         let checkpoint = check_pointer_against_token(&pointer, &bytes, &web.log_keys).map_err(code_status)?;
         let answer = check_token(web, &bytes, q)?;
-        return Ok(html! { (code_card(&pointer, &checkpoint, &CodeHead::Token)) (token_answer_card(&answer)) });
+        return Ok(html! { (code_card(&pointer, &checkpoint, &CodeHead::Token)) (token_answer_card(web, q, &answer)) });
     }
     let checkpoint = check_pointer_checkpoint(&pointer, &web.log_keys).map_err(code_status)?;
     let request = pb::VerifyRequest {
@@ -532,7 +605,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
         end_user: q.end_user.trim().into(),
         at: q.at,
     };
-    let answer = web.registry.verify(Request::new(request)).await?.into_inner();
+    let answer = web.registry.verify(Request::new(request.clone())).await?.into_inner();
     let decisions: Vec<(&pb::Decision, &[u8])> = answer.chain.iter().filter_map(|l| l.decision.as_ref().map(|d| (d, l.statement_id.as_ref()))).collect();
     let head = match decisions.iter().find(|(d, _)| d.version == pointer.version) {
         None => CodeHead::Problem(format!("This node holds no decision v{} of the licence (its chain ends at v{}): it has not seen the code's log up to its checkpoint.", pointer.version, decisions.iter().map(|(d, _)| d.version).max().unwrap_or(0))),
@@ -543,10 +616,10 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
             short_id(&pointer.head_id)
         )),
         Some(_) => CodeHead::Later(
-            decisions.iter().filter(|(d, _)| d.version > pointer.version).map(|(d, _)| format!("v{} {} decided {}", d.version, action_name(d.action), date(d.decided_at))).collect(),
+            decisions.iter().filter(|(d, _)| d.version > pointer.version).map(|(d, _)| format!("v{} {} decided {}", d.version, decision_label(d), date(d.decided_at))).collect(),
         ),
     };
-    Ok(html! { (code_card(&pointer, &checkpoint, &head)) (verdict_card(&answer, &pointer.authority, &pointer.licence_id)) })
+    Ok(html! { (code_card(&pointer, &checkpoint, &head)) (verdict_card(web, &answer, &request)) })
 }
 
 async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
@@ -593,7 +666,7 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
     };
     let result = match (token, code) {
         (None, None) => Err(Status::invalid_argument("token: choose a token file, paste one, or give its QR code")),
-        (Some(token), None) => token.and_then(|t| check_token(&web, &t, &q)).map(|a| token_answer_card(&a)),
+        (Some(token), None) => token.and_then(|t| check_token(&web, &t, &q)).map(|a| token_answer_card(&web, &q, &a)),
         (token, Some(code)) => match (token.transpose(), code.map_err(|e| Status::invalid_argument(format!("QR code: {e}")))) {
             (Ok(token), Ok(pointer)) => check_code(&web, token, pointer, &q).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
