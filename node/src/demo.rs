@@ -217,12 +217,12 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
 /// programme, granted as a confidential decision (its terms never leave the two nodes).
 fn confidential_decision(now: i64) -> pb::Decision {
     const DAY: i64 = 86_400;
-    let year = chrono::DateTime::from_timestamp(now, 0).map_or(2026, |t| chrono::Datelike::year(&t));
     let decided = now - 20 * DAY;
     let party = |name: &str, country: &str| pb::Party { name: name.into(), country: country.into(), ..Default::default() };
     pb::Decision {
         authority: "de.bafa".into(),
-        licence_id: format!("DE-{year}-VS-0117"),
+        // A fixed number, like every demo licence's (the README quotes it).
+        licence_id: "DE-2026-VS-0117".into(),
         version: 1,
         action: pb::Action::Grant as i32,
         licence_type: pb::LicenceType::Individual as i32,

@@ -8,8 +8,9 @@
 //! Times are relative to a caller-supplied `now`, so the data never goes stale. Applications may
 //! arrive at any hour (the licensing portals accept them around the clock); decisions are taken
 //! between 08:30 and 16:30 UTC, and a decision day falling on a weekend moves to the next Monday.
-//! Licence numbers are derived from the year and day of the first application, so they rise with
-//! time within each authority's series.
+//! Licence numbers are derived from the year and day of the first application as they fall on a
+//! fixed day, so they rise with the application date within each authority's series and stay the
+//! same whenever the data is generated.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -47,13 +48,15 @@ pub fn authorities() -> Vec<DemoAuthority> {
 /// Decisions in publish order, times relative to `now` (Unix seconds) so the data stays current.
 /// `version` is set; `previous` is left None (filled in when the chain is signed).
 pub fn decisions(now: i64) -> Vec<DecisionDoc> {
-    let clock = Clock::new(now);
-    let mut built = Vec::new();
-    built.extend(bafa(&clock));
-    built.extend(ecju(&clock));
-    built.extend(meti(&clock));
-    built.extend(ethz(&clock));
-    assign_licence_ids(&mut built);
+    let mut built = build(&Clock::new(now));
+    // Numbered as the data stands on a fixed day, so that a licence keeps its number whenever
+    // the demo runs (the README quotes them); only its dates follow today.
+    let mut numbered = build(&Clock::new(NUMBERED_ON));
+    assign_licence_ids(&mut numbered);
+    assert_eq!(built.len(), numbered.len(), "the demo data does not depend on the day");
+    for (licence, as_numbered) in built.iter_mut().zip(numbered) {
+        licence.id = as_numbered.id;
+    }
 
     let mut all: Vec<(i64, DecisionDoc)> = Vec::new();
     for licence in built {
@@ -66,6 +69,18 @@ pub fn decisions(now: i64) -> Vec<DecisionDoc> {
     // Stable: decisions of one licence keep their chain order when decided at the same second.
     all.sort_by_key(|(decided, _)| *decided);
     all.into_iter().map(|(_, doc)| doc).collect()
+}
+
+/// The day (2026-11-18, Unix seconds) the licence numbers are derived from.
+const NUMBERED_ON: i64 = 1_794_960_000;
+
+fn build(clock: &Clock) -> Vec<Built> {
+    let mut built = Vec::new();
+    built.extend(bafa(clock));
+    built.extend(ecju(clock));
+    built.extend(meti(clock));
+    built.extend(ethz(clock));
+    built
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2477,6 +2492,30 @@ mod tests {
         assert_eq!(checked.decision().version, 1);
         let back: DecisionDoc = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
         assert_eq!(back, doc);
+    }
+
+    /// The README quotes demo licence numbers, so they must not move with the day it runs; the
+    /// repository's examples publish into the demo, so they must not collide with them.
+    #[test]
+    fn licence_numbers_are_the_same_on_any_day_and_clear_of_the_examples() {
+        assert_eq!(NUMBERED_ON, parse_time("2026-11-18T00:00:00Z").unwrap());
+        let ids = |now: i64| decisions(now).into_iter().map(|d| (d.authority, d.licence_id)).collect::<BTreeSet<_>>();
+        let reference = ids(parse_time("2026-11-18T10:15:00Z").unwrap());
+        for now in ["2025-01-01T00:00:00Z", "2026-03-07T23:59:00Z", "2027-06-15T12:00:00Z", "2031-12-31T08:00:00Z"] {
+            assert_eq!(ids(parse_time(now).unwrap()), reference, "licence numbers differ on {now}");
+        }
+        let examples = [
+            include_str!("../../examples/grant.yaml"),
+            include_str!("../../examples/amend.yaml"),
+            include_str!("../../examples/suspend.yaml"),
+            include_str!("../../examples/lodged.yaml"),
+            include_str!("../../examples/deny.json"),
+        ];
+        let licence_id = Regex::new(r#"licence_id"?:\s*"?([^"\s,]+)"#).unwrap();
+        for text in examples {
+            let example = &licence_id.captures(text).expect("an example names its licence")[1];
+            assert!(reference.iter().all(|(_, id)| id != example), "{example} is a demo licence");
+        }
     }
 
     #[test]
