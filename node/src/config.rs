@@ -381,8 +381,13 @@ impl Config {
 
     /// `mesh` with `auto` resolved by the number of members (this node and its peers' logs).
     pub fn effective_mesh(&self) -> Mesh {
+        self.mesh_for(self.ring().len())
+    }
+
+    /// `mesh` with `auto` resolved for a consortium of `members`.
+    pub fn mesh_for(&self, members: usize) -> Mesh {
         match self.mesh {
-            Mesh::Auto if self.ring().len() <= FULL_MESH_UP_TO => Mesh::Full,
+            Mesh::Auto if members <= FULL_MESH_UP_TO => Mesh::Full,
             Mesh::Auto => Mesh::Half,
             chosen => chosen,
         }

@@ -19,7 +19,7 @@ static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 #[command(name = "comity-node", bin_name = "comity-node", version, about, after_help = EXIT_CODES)]
 struct Cli {
     /// Log output format.
-    #[arg(long, global = true, env = "COMITY_LOG_FORMAT", default_value = "text")]
+    #[arg(long, global = true, env = "COMITY_LOG_FORMAT", default_value = "text", ignore_case = true)]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,

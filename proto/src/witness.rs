@@ -178,9 +178,19 @@ pub fn note_size(note: &str) -> Option<u64> {
     note.lines().nth(1)?.parse().ok()
 }
 
-/// The witnesses among `witnesses` whose valid cosignatures `note` carries, with their times.
+/// The witnesses among `witnesses` whose valid cosignatures `note` carries, with their times,
+/// each once (a witness listed twice, say by two trust files, still counts once to a quorum).
 pub fn cosigners(note: &str, witnesses: &[WitnessVerifier]) -> Vec<(String, u64)> {
-    witnesses.iter().filter_map(|w| w.cosigned_at(note).map(|t| (w.name.clone(), t))).collect()
+    let mut found: Vec<(String, u64)> = Vec::new();
+    for w in witnesses {
+        if found.iter().any(|(name, _)| *name == w.name) {
+            continue;
+        }
+        if let Some(t) = w.cosigned_at(note) {
+            found.push((w.name.clone(), t));
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -194,6 +204,15 @@ mod tests {
 
     fn witness(name: &str, seed: u8) -> WitnessKey {
         WitnessKey::from_seed(name, &[seed; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_witness_listed_twice_counts_once() {
+        let note = checkpoint();
+        let w = witness("witness.example/w", 3);
+        let cosigned = format!("{note}{}", w.cosign(&note, 1_780_000_100).unwrap());
+        let twice = [w.verifier(), w.verifier()];
+        assert_eq!(cosigners(&cosigned, &twice), vec![("witness.example/w".to_string(), 1_780_000_100)]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Consortium scale: real `comity-node` processes in a full mesh (every member mirrors every
-//! other member's log, relay paths on, witnesses on: the default topology), at the sizes in
-//! `COMITY_BENCH_MEMBERS` (default `3,6,10,16`). Per size it prints: connections per node;
+//! Consortium scale: real `comity-node` processes in the default topology (`mesh = "auto"`: a
+//! full mesh up to 10 members, a half mesh beyond; `COMITY_BENCH_MESH=full|half` forces one;
+//! relay paths on, witnesses on), at the sizes in `COMITY_BENCH_MEMBERS` (default `3,6,10,16`). Per size it prints: connections per node;
 //! idle CPU and loopback traffic of the whole consortium; then, for `COMITY_BENCH_DECISIONS`
 //! decisions (default 200) published at one member, 16 in flight: convergence (publish
 //! acknowledged → held by every member) p50/p99, and CPU and bytes per decision over all nodes
@@ -94,6 +94,7 @@ fn start(dir: &Path, n: usize) -> Vec<Member> {
             http_listen: None,
             metrics_listen: None,
             checkpoint_interval_secs: HEARTBEAT_SECS,
+            mesh: mesh(),
             ..Config::default()
         };
         // Every member reaches the others from 127.0.0.1: one client address for the limits.
@@ -266,7 +267,8 @@ async fn run(n: usize, decisions: usize) {
     let measured = latencies.len();
     let (p50, p99) = if measured > 0 { (percentile(&latencies, 50.0), percentile(&latencies, 99.0)) } else { (Duration::ZERO, Duration::ZERO) };
     println!(
-        "| {n} | {connections:.0} | {:.3} cores | {:.1} KB/s | {decisions} in {:.1} s{} | {:.0} ms / {:.0} ms ({measured} timed) | {:.1} ms | {:.1} KB |",
+        "| {n} ({:?}) | {connections:.0} | {:.3} cores | {:.1} KB/s | {decisions} in {:.1} s{} | {:.0} ms / {:.0} ms ({measured} timed) | {:.1} ms | {:.1} KB |",
+        Config { mesh: mesh(), ..Config::default() }.mesh_for(n),
         idle_cores,
         idle_bytes / 1000.0,
         window.as_secs_f64(),
@@ -276,6 +278,16 @@ async fn run(n: usize, decisions: usize) {
         busy_cores_secs * 1000.0 / decisions as f64,
         busy_bytes / 1000.0 / decisions as f64,
     );
+}
+
+/// `COMITY_BENCH_MESH`, else the default.
+fn mesh() -> comity_node::config::Mesh {
+    match std::env::var("COMITY_BENCH_MESH").as_deref() {
+        Ok("full") => comity_node::config::Mesh::Full,
+        Ok("half") => comity_node::config::Mesh::Half,
+        Ok("auto") | Err(_) => comity_node::config::Mesh::Auto,
+        Ok(other) => panic!("COMITY_BENCH_MESH must be full, half or auto, not {other}"),
+    }
 }
 
 fn main() {
