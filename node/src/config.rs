@@ -379,6 +379,14 @@ impl Config {
         self.peers.iter().filter(|p| dials(&ring, &self.origin, p.origin())).cloned().collect()
     }
 
+    /// How often this node's idle log re-signs its checkpoint: `checkpoint_interval_secs`,
+    /// stretched in a consortium of more than [`HEARTBEATS_PER_INTERVAL`] + 1 members so that a
+    /// node receives at most that many heartbeats per interval however many members there are.
+    pub fn heartbeat_interval_secs(&self) -> u64 {
+        let others = self.ring().len().saturating_sub(1).max(1) as u64;
+        self.checkpoint_interval_secs * others.div_ceil(HEARTBEATS_PER_INTERVAL)
+    }
+
     /// `mesh` with `auto` resolved by the number of members (this node and its peers' logs).
     pub fn effective_mesh(&self) -> Mesh {
         self.mesh_for(self.ring().len())
@@ -492,6 +500,12 @@ pub enum Mesh {
     Half,
 }
 
+/// The most heartbeats (idle logs' re-signed checkpoints) a node receives per
+/// `checkpoint_interval_secs`: larger consortia re-sign less often (see
+/// [`Config::heartbeat_interval_secs`]), which bounds a node's idle work by this, not by the
+/// number of members.
+pub const HEARTBEATS_PER_INTERVAL: u64 = 16;
+
 /// The largest consortium `mesh = "auto"` connects in a full mesh: there 2(n − 1) connections
 /// per node stay within members + 8, and every log is fetched from its origin.
 pub const FULL_MESH_UP_TO: usize = 10;
@@ -525,6 +539,21 @@ pub fn dials(ring: &[String], from: &str, to: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeats_stretch_with_the_consortium_so_a_node_receives_a_bounded_number() {
+        let with_members = |n: usize| {
+            let peers = (1..n).map(|i| PeerConfig { id: format!("m{i}"), url: format!("http://m{i}.example:7700"), log_key: format!("registry.m{i}.example/log+01234567+AAAA"), witness_key: None, tls_name: None, relay: false }).collect();
+            Config { origin: "registry.m0.example/log".into(), checkpoint_interval_secs: 60, peers, ..Config::default() }
+        };
+        for (members, interval) in [(1, 60), (2, 60), (17, 60), (18, 120), (42, 180), (100, 420)] {
+            assert_eq!(with_members(members).heartbeat_interval_secs(), interval, "{members} members");
+        }
+        for members in [17, 18, 42, 100, 1000] {
+            let per_interval = (members - 1) as f64 * 60.0 / with_members(members).heartbeat_interval_secs() as f64;
+            assert!(per_interval <= HEARTBEATS_PER_INTERVAL as f64, "{members} members: {per_interval} heartbeats per interval");
+        }
+    }
 
     #[test]
     fn a_half_mesh_connects_each_pair_about_once_and_leaves_every_log_one_hop_away() {

@@ -271,7 +271,7 @@ impl RunningNode {
             Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor), shutdown)),
             None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),
         };
-        let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.checkpoint_interval_secs, health.clone()));
+        let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.heartbeat_interval_secs(), health.clone()));
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");

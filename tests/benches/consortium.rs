@@ -4,7 +4,8 @@
 //! idle CPU and loopback traffic of the whole consortium; then, for `COMITY_BENCH_DECISIONS`
 //! decisions (default 200) published at one member, 16 in flight: convergence (publish
 //! acknowledged → held by every member) p50/p99, and CPU and bytes per decision over all nodes
-//! (idle rate subtracted).
+//! (idle rate subtracted); then 50 decisions at 5 a second: convergence p50/p99 at a steady
+//! rate.
 //!
 //! Run: `cargo build --release --workspace --bins && cargo bench -p comity-tests --bench consortium`
 //! (release build of the node; figures go into
@@ -28,6 +29,10 @@ use comity_tests::bin_path;
 const HEARTBEAT_SECS: u64 = 10;
 const IDLE_WINDOW: Duration = Duration::from_secs(30);
 const IN_FLIGHT: usize = 16;
+/// After the burst: this many decisions, one every PACED_EVERY, for convergence at a steady
+/// rate (no backlog on the machine that runs every member).
+const PACED: usize = 50;
+const PACED_EVERY: Duration = Duration::from_millis(200);
 
 struct Member {
     authority: String,
@@ -246,28 +251,44 @@ async fn run(n: usize, decisions: usize) {
     let all_held = converged(&members, &sizes, Duration::from_secs(300)).await;
     let window = window_start.elapsed();
     let (cpu3, bytes3) = sample(&members);
+
+    // Then paced, as authorities publish: one decision at a time, PACED_EVERY apart.
+    let mut paced_acks = Vec::new();
+    let mut client = client.clone();
+    for i in 0..PACED {
+        tokio::time::sleep(PACED_EVERY).await;
+        let envelope = sign_decision(grant(&members[0].authority, &format!("XX-2026-{n:02}P{i:05}")), &signer);
+        let published = client.publish(envelope).await.expect("publish");
+        paced_acks.push((published.receipt.unwrap().index, start_at.elapsed()));
+    }
+    sizes.insert(origin.clone(), (decisions + PACED) as u64);
+    let all_held = all_held && converged(&members, &sizes, Duration::from_secs(60)).await;
     drop(members);
     let mut reached_at: Vec<Vec<(u64, Duration)>> = Vec::new();
     for w in watchers {
         reached_at.push(w.await.unwrap_or_default());
     }
     // Convergence of a decision: the latest of the times a member first held its index.
-    let mut latencies: Vec<Duration> = acks
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|(index, acked)| {
-            let held_by_all = reached_at.iter().map(|r| r.iter().find(|(size, _)| *size > *index).map(|(_, t)| *t)).collect::<Option<Vec<_>>>()?;
-            held_by_all.into_iter().max().map(|t| t.saturating_sub(*acked))
-        })
-        .collect();
-    latencies.sort();
+    let convergence = |acks: &[(u64, Duration)]| {
+        let mut latencies: Vec<Duration> = acks
+            .iter()
+            .filter_map(|(index, acked)| {
+                let held_by_all = reached_at.iter().map(|r| r.iter().find(|(size, _)| *size > *index).map(|(_, t)| *t)).collect::<Option<Vec<_>>>()?;
+                held_by_all.into_iter().max().map(|t| t.saturating_sub(*acked))
+            })
+            .collect();
+        latencies.sort();
+        latencies
+    };
+    let latencies = convergence(&acks.lock().unwrap());
+    let paced = convergence(&paced_acks);
+    let (paced_p50, paced_p99) = if paced.is_empty() { (Duration::ZERO, Duration::ZERO) } else { (percentile(&paced, 50.0), percentile(&paced, 99.0)) };
     let busy_cores_secs = (cpu3 - cpu2) as f64 / 100.0 - idle_cores * window.as_secs_f64();
     let busy_bytes = (bytes3 - bytes2) as f64 - idle_bytes * window.as_secs_f64();
     let measured = latencies.len();
     let (p50, p99) = if measured > 0 { (percentile(&latencies, 50.0), percentile(&latencies, 99.0)) } else { (Duration::ZERO, Duration::ZERO) };
     println!(
-        "| {n} ({:?}) | {connections:.0} | {:.3} cores | {:.1} KB/s | {decisions} in {:.1} s{} | {:.0} ms / {:.0} ms ({measured} timed) | {:.1} ms | {:.1} KB |",
+        "| {n} ({:?}) | {connections:.0} | {:.3} cores | {:.1} KB/s | {decisions} in {:.1} s{} | {:.0} ms / {:.0} ms ({measured} timed) | {:.0} ms / {:.0} ms ({} timed) | {:.1} ms | {:.1} KB |",
         Config { mesh: mesh(), ..Config::default() }.mesh_for(n),
         idle_cores,
         idle_bytes / 1000.0,
@@ -275,6 +296,9 @@ async fn run(n: usize, decisions: usize) {
         if all_held { "" } else { " (NOT CONVERGED)" },
         p50.as_secs_f64() * 1000.0,
         p99.as_secs_f64() * 1000.0,
+        paced_p50.as_secs_f64() * 1000.0,
+        paced_p99.as_secs_f64() * 1000.0,
+        paced.len(),
         busy_cores_secs * 1000.0 / decisions as f64,
         busy_bytes / 1000.0 / decisions as f64,
     );
@@ -294,8 +318,8 @@ fn main() {
     let sizes: Vec<usize> = std::env::var("COMITY_BENCH_MEMBERS").unwrap_or_else(|_| "3,6,10,16".into()).split(',').map(|s| s.trim().parse().expect("member count")).collect();
     let decisions: usize = std::env::var("COMITY_BENCH_DECISIONS").ok().and_then(|d| d.parse().ok()).unwrap_or(200);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("| members | sockets per node | idle CPU, all nodes | idle loopback traffic | publish window | convergence p50 / p99 | CPU per decision, all nodes | bytes per decision, all nodes |");
-    println!("|---|---:|---:|---:|---|---:|---:|---:|");
+    println!("| members | sockets per node | idle CPU, all nodes | idle loopback traffic | publish window | convergence p50 / p99, burst | convergence p50 / p99, paced | CPU per decision, all nodes | bytes per decision, all nodes |");
+    println!("|---|---:|---:|---:|---|---:|---:|---:|---:|");
     for n in sizes {
         runtime.block_on(run(n, decisions));
     }
