@@ -195,6 +195,14 @@ pub struct Limits {
     /// Licences whose Verify reads (decision chain, receipts) are kept in memory between
     /// writes, a few KB each; 0 turns the cache off.
     pub verify_cache_licences: usize,
+    /// Seconds a new connection has to finish its TLS handshake and send the HTTP/2 preface;
+    /// then it is closed.
+    pub handshake_timeout_secs: u64,
+    /// Seconds a connection with no request open (streams count as open) stays open; 0: no limit.
+    pub idle_connection_secs: u64,
+    /// Most connections open at once from one IP address; beyond it new ones are closed at
+    /// once. 0: no cap.
+    pub connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -210,6 +218,9 @@ impl Default for Limits {
             peer_entries_per_sec: 0,
             max_watch_streams: 1024,
             verify_cache_licences: 4096,
+            handshake_timeout_secs: 10,
+            idle_connection_secs: 300,
+            connections_per_address: 256,
         }
     }
 }
@@ -445,7 +456,7 @@ impl Config {
         if self.mirror_interval_ms == 0 {
             return Err(ConfigError::Invalid("mirror_interval_ms must be positive".into()));
         }
-        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.concurrency_per_client == 0 || self.limits.mirror_entries_per_part == 0 {
+        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.concurrency_per_client == 0 || self.limits.mirror_entries_per_part == 0 || self.limits.handshake_timeout_secs == 0 {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())

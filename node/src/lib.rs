@@ -2,6 +2,7 @@
 
 pub mod client_limit;
 pub mod config;
+pub mod connections;
 pub mod consortium;
 pub mod demo;
 pub mod error;

@@ -378,6 +378,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if http_listen.is_some() {
                 config.http_listen = http_listen;
             }
+            comity_node::connections::raise_open_file_limit();
             let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
             let node = RunningNode::start(config, listener).await?;
             // Scripts and tests started with port 0 read the real addresses from these lines.

@@ -35,6 +35,7 @@ pub struct Metrics {
     peer_failures: Family<Labels, Gauge>,
     evidence: Gauge,
     store_bytes: Gauge,
+    connections_refused: Family<Labels, Counter>,
     grpc: grpc::GrpcMetrics,
 }
 
@@ -67,6 +68,7 @@ impl Metrics {
             peer_failures: Family::default(),
             evidence: Gauge::default(),
             store_bytes: Gauge::default(),
+            connections_refused: Family::default(),
             grpc,
             registry: MetricRegistry::default(),
         };
@@ -86,6 +88,14 @@ impl Metrics {
         registry.register("peer_failures", "Failed rounds of a mirror path since its last success", m.peer_failures.clone());
         registry.register("evidence", "Pieces of evidence held (licence forks, split views)", m.evidence.clone());
         registry.register("store_bytes", "Size of the store on disk", m.store_bytes.clone());
+        registry.register(
+            "connections_refused",
+            "gRPC connections closed or refused by reason: preface_timeout (no TLS handshake and HTTP/2 preface in time), tls_handshake (refused), idle, per_address (its address holds its share)",
+            m.connections_refused.clone(),
+        );
+        for reason in crate::connections::REFUSALS {
+            let _ = m.connections_refused.get_or_create(&vec![("reason", reason.to_string())]);
+        }
         let build = Family::<Labels, Gauge>::default();
         build.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())]).set(1);
         registry.register("build_info", "The running build", build);
@@ -121,6 +131,11 @@ impl Metrics {
         self.verifications.get_or_create(&vec![("verdict", verdict.to_string())]).inc();
         self.verify_cache.get_or_create(&vec![("result", cache.to_string())]).inc();
         self.verify_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts a gRPC connection closed or refused for `reason` (one of `connections::REFUSALS`).
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
     }
 
     /// The exposition in `format`, with the scrape-time gauges read from `sources`.

@@ -232,6 +232,8 @@ impl RunningNode {
         .await?;
         // TLS is done here, not by tonic, whose acceptor cannot take a revocation list.
         let acceptor = config.tls.as_ref().map(crate::tls::Acceptor::new).transpose()?;
+        // Preface deadline, idle timeout and per-address cap on every accepted connection.
+        let connections = crate::connections::Connections::new(limits, metrics.clone());
         if acceptor.is_none() {
             tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node");
         }
@@ -245,6 +247,8 @@ impl RunningNode {
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
+            // Marks a connection busy while it has a request open: only idle ones time out.
+            .layer(crate::connections::ActivityLayer(connections.clone()))
             // Outside the per-client limit, so its refusals are counted too.
             .layer(metrics.grpc().layer(&rpcs))
             .layer(per_client)
@@ -268,8 +272,8 @@ impl RunningNode {
             }));
         }
         let task = match acceptor {
-            Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor), shutdown)),
-            None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)),
+            Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor, connections), shutdown)),
+            None => tokio::spawn(router.serve_with_incoming_shutdown(crate::connections::accept(incoming, connections, |stream| async move { Some(stream) }), shutdown)),
         };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.heartbeat_interval_secs(), health.clone()));
         let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));

@@ -130,46 +130,22 @@ fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Longest a client may take over the TLS handshake.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The accepted connections of `tcp` after their TLS handshake. Each handshake runs in its own
-/// task under a deadline, so a slow or silent client never holds up the others; a refused one
-/// (a revoked or foreign certificate) is logged and dropped. Ends when the server stops
-/// taking connections, which releases the listener.
-pub fn handshakes(mut tcp: tonic::transport::server::TcpIncoming, acceptor: Acceptor) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
-    use tokio_stream::StreamExt;
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = tx.closed() => return,
-                next = tcp.next() => next,
-            };
-            let stream = match accepted {
-                Some(Ok(stream)) => stream,
-                Some(Err(e)) => {
-                    // Out of file descriptors, say: wait a little rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-                None => return,
-            };
-            let (tx, acceptor) = (tx.clone(), acceptor.get());
-            tokio::spawn(async move {
-                let client = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        let _ = tx.send(Ok(tls)).await;
-                    }
-                    Ok(Err(e)) => tracing::info!(%client, error = %e, "TLS handshake refused"),
-                    Err(_) => tracing::info!(%client, "TLS handshake not finished within {HANDSHAKE_TIMEOUT:?}"),
-                }
-            });
+/// The accepted connections of `tcp` after their TLS handshake, under the guards of
+/// `connections` (see [`crate::connections::accept`]): each handshake runs in its own task
+/// within the handshake timeout; a refused one (a revoked or foreign certificate) is logged
+/// and dropped.
+pub fn handshakes(
+    tcp: tonic::transport::server::TcpIncoming,
+    acceptor: Acceptor,
+    connections: std::sync::Arc<crate::connections::Connections>,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::connections::Guarded<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>> {
+    crate::connections::accept(tcp, connections, move |stream| {
+        let acceptor = acceptor.get();
+        async move {
+            let client = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            acceptor.accept(stream).await.inspect_err(|e| tracing::info!(%client, error = %e, "TLS handshake refused")).ok()
         }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
+    })
 }
 
 /// An endpoint for calling a peer at `url`: over TLS, presenting this node's certificate and

@@ -232,6 +232,7 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
 pub struct NodeProcess {
     child: std::process::Child,
     url: String,
+    metrics: Option<std::net::SocketAddr>,
 }
 
 impl NodeProcess {
@@ -261,7 +262,16 @@ impl NodeProcess {
             panic!("comity-node did not report its address; log: {}", std::fs::read_to_string(log_file).unwrap_or_default())
         });
         let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line `{line}`"));
-        Self { child, url: format!("http://{addr}") }
+        // "tiles on ..." and "metrics on http://ADDR/metrics" follow at once, when enabled.
+        let metrics = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(2)).ok())
+            .take(2)
+            .find_map(|l| l.strip_prefix("metrics on http://").and_then(|a| a.strip_suffix("/metrics")).and_then(|a| a.parse().ok()));
+        Self { child, url: format!("http://{addr}"), metrics }
+    }
+
+    /// The address of the node's metrics endpoint, when it serves one.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics
     }
 
     /// The node's URL.
