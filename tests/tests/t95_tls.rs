@@ -312,3 +312,33 @@ async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
     assert!(cannot_read(&https(&a), Some(&as_member(Some("registry.meti.example")))).await);
     assert!(!cannot_read(&https(&a), Some(&as_member(None))).await);
 }
+
+/// A connection that does not finish its TLS handshake within `limits.handshake_timeout_secs`
+/// (silent, or half a ClientHello) is closed, while a member connecting meanwhile is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tls_handshake_is_closed_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = consortium(tmp.path(), &["registry.bafa.example"]);
+    let a_tls = tls_of(&ca, &tmp.path().join("registry.bafa.example"));
+    let a = TestNode::start_with(&[BAFA], move |c: &mut Config| {
+        c.origin = "registry.bafa.example/log".into();
+        c.tls = Some(a_tls);
+        c.limits.handshake_timeout_secs = 1;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let silent = tokio::net::TcpStream::connect(a.node().addr()).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(a.node().addr()).await.unwrap();
+    // The first bytes of a TLS record carrying a ClientHello, and nothing more.
+    half.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+    let client_tls = ClientTls { ca: ca.join(CA_CERT), cert: None, key: None, domain: Some("registry.bafa.example".into()) };
+    let mut member = Client::connect_with(&https(&a), Some(&client_tls)).await.unwrap();
+    member.status().await.expect("served while two handshakes stall");
+    for mut stream in [silent, half] {
+        let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut [0u8; 64])).await.expect("closed within the deadline");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "closed before the deadline: {took:?}");
+}
