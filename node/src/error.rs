@@ -44,6 +44,16 @@ pub enum Error {
     Internal(String),
 }
 
+/// The one answer to a write the store could not make durable (a full disk, a failing one):
+/// nothing of it was acknowledged, so the client can tell that repeating it is safe.
+pub fn write_refused(reason: impl std::fmt::Display) -> Error {
+    Error::Unavailable(refused_message(reason))
+}
+
+fn refused_message(reason: impl std::fmt::Display) -> String {
+    format!("storage write failed, the decision is not acknowledged (publishing the same envelope again is safe): {reason}")
+}
+
 impl From<FieldError> for Error {
     fn from(e: FieldError) -> Self {
         Error::InvalidArgument(format!("invalid decision: {e}"))
@@ -80,6 +90,10 @@ impl From<Error> for Status {
             Error::NotFound(_) => Code::NotFound,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Unavailable(_) => Code::Unavailable,
+            Error::Store(inner) if inner.is_write_failure() => {
+                tracing::error!(error = %inner, "storage write failure");
+                return Status::unavailable(refused_message(inner));
+            }
             Error::Store(inner) => {
                 // Internal detail goes to the log, not to the client.
                 tracing::error!(error = %inner, "storage failure");

@@ -24,7 +24,7 @@ use ed25519_dalek::VerifyingKey;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{write_refused, Error};
 use crate::log::{NodeLog, Overlay};
 use crate::store::{Evidence, SearchPage, SearchQuery, Store, WriteBatch};
 use crate::trust::{Signers, StoredAgreement, Trust};
@@ -590,6 +590,15 @@ fn writer_loop(
             }
         }
 
+        // After a failed commit sled's memory may hold writes that never reached the disk:
+        // staging against it could answer "already present" for a decision that is not stored.
+        if let Some(reason) = store.failed() {
+            let reason = crate::store::StoreError::Failed(reason.to_string());
+            for job in jobs {
+                let _ = job.reply.send(Err(write_refused(&reason)));
+            }
+            continue;
+        }
         let old_size = log.latest().size;
         let last_time = match old_size.checked_sub(1).map(|last| store.log(&origin).entered_at(last)) {
             Some(Ok(Some(t))) => t,
@@ -681,9 +690,8 @@ fn writer_loop(
         let checkpoint = Arc::new(log.latest().clone());
         for (reply, result) in results {
             let answer = match (&committed, result) {
-                (Err(e), Ok(p)) if !p.already_present => {
-                    Err(Error::Unavailable(format!("storage write failed, the decision is not acknowledged (publishing the same envelope again is safe): {e}")))
-                }
+                // Even one found already present: it may have been staged by this very batch.
+                (Err(e), Ok(_)) => Err(write_refused(e)),
                 (_, Ok(staged)) => Ok((staged, checkpoint.clone())),
                 (_, Err(e)) => Err(e),
             };
@@ -700,7 +708,7 @@ fn writer_loop(
 /// Answers every job of a batch that cannot be staged with `reason`.
 fn fail_jobs(jobs: Vec<Job>, reason: &str) {
     for job in jobs {
-        let _ = job.reply.send(Err(Error::Unavailable(format!("the store cannot be read, the decision is not acknowledged: {reason}"))));
+        let _ = job.reply.send(Err(Error::Unavailable(format!("the store cannot be read, the decision is not acknowledged (publishing the same envelope again is safe): {reason}"))));
     }
 }
 

@@ -72,9 +72,12 @@ impl RunningNode {
             config.tls.is_some() || config.insecure_plaintext,
             "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
         );
-        let store = Store::open(&config.store_dir())?;
+        let store_dir = config.store_dir();
+        let store = Store::open(&store_dir)?;
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
-        let log = NodeLog::open(&store, key, SignedRecord::next_to_key(&config.log_key_path())?, now())?;
+        let signed = SignedRecord::next_to_key(&config.log_key_path())?;
+        // The start-up checks read the whole log: damage sled panics on shows here.
+        let log = crate::store::guard_damage(&store_dir, || NodeLog::open(&store, key, signed, now()))?;
         let verifier = log.verifier().clone();
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
         let cosigned = CosignedRecord::next_to_key(&config.witness_key_path())?;
@@ -84,7 +87,7 @@ impl RunningNode {
         let dialed_ids: Vec<String> = config.dialed_peers().into_iter().map(|p| p.id).collect();
         let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed_ids.contains(&p.id)).collect();
         witnesses.push(witness_key.verifier());
-        let trust = std::sync::Arc::new(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?);
+        let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> { Ok(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?) })?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
         let witness_verifier = witness_key.verifier();
         let witness = std::sync::Arc::new(Witness::new(witness_key, cosigned, registry.clone(), &config.peers));

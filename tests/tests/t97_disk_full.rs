@@ -45,25 +45,55 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     // Fill the disk with ballast, then publish until the disk refuses.
     let ballast = disk.join("ballast");
     let _ = std::process::Command::new("dd").args(["if=/dev/zero", "bs=1M", "count=64"]).arg(format!("of={}", ballast.display())).status();
-    let mut refusal = None;
+    let mut refused = Vec::new();
     for i in 20..5000 {
         let id = format!("DE-2026-DISK-{i:05}");
-        match client.publish(node.sign(grant(BAFA, &id))).await {
+        let envelope = node.sign(grant(BAFA, &id));
+        match client.publish(envelope.clone()).await {
             Ok(_) => acknowledged.push(id),
             Err(e) => {
-                refusal = Some(e);
+                refused.push((id, envelope, e));
                 break;
             }
         }
     }
-    let refusal = refusal.expect("the disk never filled up");
-    assert_eq!(refusal.code(), Some(tonic::Code::Unavailable), "{refusal}");
-    assert!(refusal.to_string().contains("not acknowledged"), "{refusal}");
-    let refused = format!("DE-2026-DISK-{:05}", acknowledged.len());
+    assert!(!refused.is_empty(), "the disk never filled up");
     // Reads are still served.
     for id in acknowledged.iter().step_by(7) {
         client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("{id} unreadable on a full disk: {e}"));
     }
+    // Then many at a time: every refusal, whichever stage it hits, is the one retry-safe answer.
+    let mut wave = tokio::task::JoinSet::new();
+    for i in 5000..5064 {
+        let id = format!("DE-2026-DISK-{i:05}");
+        let envelope = node.sign(grant(BAFA, &id));
+        let mut client = client.clone();
+        wave.spawn(async move { (id, envelope.clone(), client.publish(envelope).await) });
+    }
+    while let Some(done) = wave.join_next().await {
+        match done.unwrap() {
+            (id, _, Ok(_)) => panic!("{id} acknowledged on a full disk"),
+            (id, envelope, Err(e)) => refused.push((id, envelope, e)),
+        }
+    }
+    // The checkpoint served is the last one on disk, not one of a batch that failed to flush
+    // (which sled's memory holds, and which a restart may not bring back).
+    let served = client.checkpoint().await.unwrap().size;
+    assert_eq!(served, acknowledged.len() as u64, "{} refused", refused.len());
+    for (id, _, refusal) in &refused {
+        assert_eq!(refusal.code(), Some(tonic::Code::Unavailable), "{id}: {refusal}");
+        assert!(refusal.to_string().contains("not acknowledged") && refusal.to_string().contains("publishing the same envelope again is safe"), "{id}: {refusal}");
+    }
+    // Retried as the answer invites, a refused envelope is refused the same way again: never
+    // acknowledged from what only sled's memory holds.
+    for (id, envelope, _) in refused.iter().take(20) {
+        let again = client.publish(envelope.clone()).await.unwrap_err();
+        assert_eq!(again.code(), Some(tonic::Code::Unavailable), "{id} retried: {again}");
+        assert!(again.to_string().contains("publishing the same envelope again is safe"), "{id} retried: {again}");
+    }
+    // Known gap (#19): `comity log audit` while the disk is full fails in some runs with the
+    // UNAVAILABLE answer: sled's reads finish node splits, which write, and after a failed
+    // write sled refuses every write until restart. Not asserted until that is fixed.
     // Readiness says so: the Registry is NOT_SERVING until the node restarts.
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
     let health = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -95,9 +125,11 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     for id in &acknowledged {
         client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("acknowledged {id} lost: {e}"));
     }
-    // The refused decision can be published again (it may or may not have reached the disk).
-    client.publish(node.sign(grant(BAFA, &refused))).await.unwrap();
+    // The refused decisions can be published again (each may or may not have reached the disk).
+    for (id, envelope, _) in &refused {
+        client.publish(envelope.clone()).await.unwrap_or_else(|e| panic!("refused {id} published again: {e}"));
+    }
     client.publish(node.sign(grant(BAFA, "DE-2026-DISK-AFTER"))).await.unwrap();
     let size = client.checkpoint().await.unwrap().size;
-    assert_eq!(size, acknowledged.len() as u64 + 2, "the log holds every acknowledged decision, the refused one once, and the new one");
+    assert_eq!(size, (acknowledged.len() + refused.len()) as u64 + 1, "the log holds every acknowledged decision, each refused one once, and the new one");
 }

@@ -40,12 +40,33 @@ pub enum StoreError {
     OlderSchema { dir: String, found: u32 },
     #[error("open data dir {dir}: it holds data that is not a Comity store")]
     Foreign { dir: String },
+    /// sled refused or panicked on its files: name them and the commands that repair them.
+    #[error(
+        "the store in {dir} is damaged ({reason}); rebuild it from a peer that mirrors this node's log with `comity-node recover --data-dir {data_dir} --from PEER_URL` (it keeps the damaged store aside), or move {dir} aside and restore a backup with `comity-node restore --data-dir {data_dir} --from BACKUP_DIR`"
+    )]
+    Damaged { dir: String, data_dir: String, reason: String },
     #[error("storage: {0}")]
     Sled(#[from] sled::Error),
     #[error("storage: corrupt record under {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
-    #[error("storage: an earlier write failed ({0}); writes stay refused until the node restarts, once the disk has space")]
+    /// A commit did not reach the disk (disk full, I/O error); set by the first and repeated
+    /// by every later one.
+    #[error("storage: {0}; writes stay refused until the node restarts, once the disk has space")]
     Failed(String),
+}
+
+impl StoreError {
+    /// The store in `dir` (a data dir's `store`) is damaged, for `reason`.
+    pub fn damaged(dir: &Path, reason: impl Into<String>) -> Self {
+        let data_dir = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        StoreError::Damaged { dir: dir.display().to_string(), data_dir: data_dir.display().to_string(), reason: reason.into() }
+    }
+
+    /// The store could not write (or read) its files: the request may be repeated once the
+    /// node has disk space again, unlike data found damaged.
+    pub fn is_write_failure(&self) -> bool {
+        matches!(self, StoreError::Failed(_) | StoreError::Sled(sled::Error::Io(_)))
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -101,14 +122,23 @@ pub struct Store {
     /// Set by the first commit that fails: sled's memory may then hold writes that are not on
     /// disk, so no later commit is attempted until the node restarts and recovers from disk.
     failed: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// The log records (checkpoints, sizes) a commit in progress replaces, as they were before
+    /// it; kept for good when it fails. Read in place of sled's, so no checkpoint is served
+    /// before it is on disk (after a failed flush sled's memory holds one that may never be).
+    durable: std::sync::Arc<std::sync::RwLock<HashMap<Vec<u8>, Option<sled::IVec>>>>,
     /// Bumped after every write for what it changed, so caches of what the store held
     /// (Verify's) know when to read again.
     changes: std::sync::Arc<Changes>,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can read.
+    /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can
+    /// read. Damaged files (a sled error or panic) give [`StoreError::Damaged`].
     pub fn open(dir: &Path) -> Result<Self> {
+        guard_damage(dir, || Self::open_unguarded(dir))
+    }
+
+    fn open_unguarded(dir: &Path) -> Result<Self> {
         let shown = dir.display().to_string();
         // sled releases its file lock from a background thread after the last handle is
         // dropped, so a reopen right after a close (a restart) may briefly find it held.
@@ -118,11 +148,17 @@ impl Store {
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
+                // sled's own word for damage; an I/O error (permissions, a lock) is not.
+                Err(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_))) => return Err(damaged_by(dir, e)),
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
-        let store = Self { db, failed: Default::default(), changes: Default::default() };
-        store.check_schema(&shown)?;
+        let store = Self { db, failed: Default::default(), durable: Default::default(), changes: Default::default() };
+        store.check_schema(&shown).map_err(|e| match e {
+            StoreError::Sled(e) => damaged_by(dir, e),
+            StoreError::Corrupt { table, detail } => StoreError::damaged(dir, format!("{table}: {detail}")),
+            other => other,
+        })?;
         Ok(store)
     }
 
@@ -269,18 +305,23 @@ impl Store {
         if let Some(reason) = self.failed.get() {
             return Err(StoreError::Failed(reason.clone()));
         }
-        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched } = batch;
+        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta } = batch;
         for ((origin, end), time) in log_times {
             inner.insert(keys::log_time(&origin, end), &time.to_be_bytes());
         }
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
+        let before = log_meta.into_iter().map(|k| Ok((self.db.get(&k)?, k))).collect::<Result<Vec<_>>>()?;
+        self.durable_view().extend(before.into_iter().map(|(v, k)| (k, v)));
         let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
         self.changes.bump(&touched);
+        if written.is_ok() {
+            self.durable_view().clear();
+        }
         if let Err(e) = written {
             let _ = self.failed.set(e.to_string());
             tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
-            return Err(e.into());
+            return Err(StoreError::Failed(e.to_string()));
         }
         Ok(())
     }
@@ -326,6 +367,18 @@ impl Store {
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    fn durable_view(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Vec<u8>, Option<sled::IVec>>> {
+        self.durable.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A log record as it is on disk: the value before a commit in progress or failed.
+    fn durable_get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        if let Some(before) = self.durable.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(key) {
+            return Ok(before.clone());
+        }
+        Ok(self.db.get(key)?)
     }
 
     /// Why writes are refused, after a failed commit.
@@ -505,6 +558,44 @@ impl Store {
     }
 }
 
+/// sled's error at open, said shortly: its message for a damaged `conf` file speaks of versions.
+fn damaged_by(dir: &Path, e: sled::Error) -> StoreError {
+    let reason = match &e {
+        sled::Error::Unsupported(m) if m.contains("earlier than 0.29") => "sled: its `conf` file cannot be read".to_string(),
+        sled::Error::Corruption { at, .. } => format!("sled: corrupt data at {at:?}"),
+        other => format!("sled: {other}"),
+    };
+    StoreError::damaged(dir, reason)
+}
+
+std::thread_local! {
+    /// Set while [`guard_damage`] runs on this thread: its panics are reported as damage, not printed.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, which reads the store in `dir`, turning a panic in it into [`StoreError::Damaged`]:
+/// sled panics on some damaged files instead of returning an error. The panic's message and
+/// backtrace are not printed (other threads' panics are, as before), so the operator sees one
+/// message naming the store and its repair.
+pub fn guard_damage<T, E: From<StoreError>>(dir: &Path, f: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(std::cell::Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    let was = QUIET_PANICS.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(was));
+    result.unwrap_or_else(|panic| {
+        let message = panic.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
+        Err(StoreError::damaged(dir, format!("sled: {message}")).into())
+    })
+}
+
 /// One log in the store, read-only.
 #[derive(Clone, Copy)]
 pub struct LogRef<'a> {
@@ -525,7 +616,7 @@ impl LogRef<'_> {
 
     /// Number of entries (as of the last commit).
     pub fn size(&self) -> Result<u64> {
-        match self.store.db.get(keys::log_meta(self.origin, "size"))? {
+        match self.store.durable_get(&keys::log_meta(self.origin, "size"))? {
             None => Ok(0),
             Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "size is not 8 bytes".into() }),
         }
@@ -565,8 +656,7 @@ impl LogRef<'_> {
 
     fn note(&self, name: &'static str) -> Result<Option<String>> {
         self.store
-            .db
-            .get(keys::log_meta(self.origin, name))?
+            .durable_get(&keys::log_meta(self.origin, name))?
             .map(|v| String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: format!("{name} is not UTF-8") }))
             .transpose()
     }
@@ -639,6 +729,8 @@ pub struct WriteBatch {
     /// What the batch changes, for [`Changes`]. New statements and log entries change nothing
     /// a reader holds: they only ever add.
     touched: changes::Touched,
+    /// The log records (checkpoints, sizes) the batch writes: served as they were until it is on disk.
+    log_meta: Vec<Vec<u8>>,
 }
 
 impl WriteBatch {
@@ -686,7 +778,9 @@ impl WriteBatch {
     /// Records a new signed checkpoint of `size` entries for log `origin`.
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
         self.touched.log(origin);
+        self.log_meta.push(keys::log_meta(origin, "size"));
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
+        self.log_meta.push(keys::log_meta(origin, "checkpoint"));
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
 
@@ -711,6 +805,7 @@ impl WriteBatch {
     /// of a long catch-up, proven to be a prefix of a newer checkpoint).
     pub fn put_log_size(&mut self, origin: &str, size: u64) {
         self.touched.log(origin);
+        self.log_meta.push(keys::log_meta(origin, "size"));
         self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
     }
 
@@ -718,18 +813,21 @@ impl WriteBatch {
     /// with more cosignatures.
     pub fn put_checkpoint_note(&mut self, origin: &str, note: &str) {
         self.touched.log(origin);
+        self.log_meta.push(keys::log_meta(origin, "checkpoint"));
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
 
     /// Records the latest cosigned checkpoint of `origin`.
     pub fn put_cosigned(&mut self, origin: &str, note: &str) {
         self.touched.log(origin);
+        self.log_meta.push(keys::log_meta(origin, "cosigned"));
         self.inner.insert(keys::log_meta(origin, "cosigned"), note.as_bytes());
     }
 
     /// Records the checkpoint of `origin` this node has just cosigned as a witness.
     pub fn put_witnessed(&mut self, origin: &str, note: &str) {
         self.touched.log(origin);
+        self.log_meta.push(keys::log_meta(origin, "witnessed"));
         self.inner.insert(keys::log_meta(origin, "witnessed"), note.as_bytes());
     }
 
