@@ -122,9 +122,9 @@ pub struct Store {
     /// Set by the first commit that fails: sled's memory may then hold writes that are not on
     /// disk, so no later commit is attempted until the node restarts and recovers from disk.
     failed: std::sync::Arc<std::sync::OnceLock<String>>,
-    /// The log records (checkpoints, sizes) a commit in progress replaces, as they were before
-    /// it; kept for good when it fails. Read in place of sled's, so no checkpoint is served
-    /// before it is on disk (after a failed flush sled's memory holds one that may never be).
+    /// The log records (checkpoints, sizes) a failed commit replaced, as they were before it.
+    /// Read in place of sled's, so no checkpoint of a batch that never reached the disk is
+    /// served (after a failed flush sled's memory holds one that may never be).
     durable: std::sync::Arc<std::sync::RwLock<HashMap<Vec<u8>, Option<sled::IVec>>>>,
     /// Bumped after every write for what it changed, so caches of what the store held
     /// (Verify's) know when to read again.
@@ -312,17 +312,19 @@ impl Store {
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let before = log_meta.into_iter().map(|k| Ok((self.db.get(&k)?, k))).collect::<Result<Vec<_>>>()?;
-        self.durable_view().extend(before.into_iter().map(|(v, k)| (k, v)));
         let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
-        self.changes.bump(&touched);
-        if written.is_ok() {
-            self.durable_view().clear();
-        }
         if let Err(e) = written {
+            // sled's memory now holds this batch's checkpoints and sizes, which may never reach
+            // the disk: serve the ones before it from now on. (Only after a failure: while a
+            // commit is in progress, hiding its records would make a mirror that reads its
+            // size mid-commit ask for entries the log already took.)
+            self.durable_view().extend(before.into_iter().map(|(v, k)| (k, v)));
+            self.changes.bump(&touched);
             let _ = self.failed.set(e.to_string());
             tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
             return Err(StoreError::Failed(e.to_string()));
         }
+        self.changes.bump(&touched);
         Ok(())
     }
 
@@ -373,7 +375,7 @@ impl Store {
         self.durable.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A log record as it is on disk: the value before a commit in progress or failed.
+    /// A log record as it is on disk: the value before a failed commit, if one replaced it.
     fn durable_get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
         if let Some(before) = self.durable.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(key) {
             return Ok(before.clone());
