@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("comity_descriptor.bin"))
+        // Undecodable bytes are the sender's fault: INVALID_ARGUMENT, not tonic's INTERNAL.
+        .codec_path("crate::codec::ComityCodec")
         // Ordered, so a report prints and compares the same everywhere.
         .btree_map(".comity.v1.StatsGroup.actions")
         // Proofs as shared buffers: a node answers Verify from receipts and envelopes it keeps

@@ -91,6 +91,7 @@ impl FederationService {
         if stated.is_empty() {
             return Err(Status::invalid_argument("caller_origin: required when the node serves without TLS"));
         }
+        crate::input::bounded("caller_origin", stated, crate::input::MAX_ID_BYTES)?;
         Ok(Caller::Stated(stated.to_string()))
     }
 
@@ -219,13 +220,15 @@ impl federation_server::Federation for FederationService {
 
     type SubscribeStream = CheckpointStream;
 
-    #[instrument(skip_all, fields(origin = %request.get_ref().origin))]
+    #[instrument(skip_all, fields(origin = %crate::input::shown(&request.get_ref().origin)))]
     async fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Response<CheckpointStream>, Status> {
         self.calling_peer(&request)?;
-        let wanted = match request.into_inner().origin {
+        let origin = request.into_inner().origin;
+        crate::input::bounded("origin", &origin, crate::input::MAX_ID_BYTES)?;
+        let wanted = match origin {
             o if o.is_empty() => self.origin.clone(),
             o if o == self.origin || self.peers.iter().any(|p| p.origin == o) => o,
-            o => return Err(Status::not_found(format!("this node neither runs nor mirrors log `{o}`"))),
+            o => return Err(Status::not_found(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(&o)))),
         };
         let mut committed = self.registry.subscribe();
         let mut shutting_down = self.shutting_down.clone();
@@ -304,9 +307,10 @@ impl federation_server::Federation for FederationService {
         if directory.is_empty() {
             return Err(Status::invalid_argument("directory: required"));
         }
+        crate::input::bounded("directory", &directory, crate::input::MAX_PATH_BYTES)?;
         let dir = std::path::Path::new(&directory);
         if !dir.is_absolute() || dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-            return Err(Status::invalid_argument(format!("directory: `{directory}` must be an absolute path that does not exist or is empty (not empty, or relative)")));
+            return Err(Status::invalid_argument(format!("directory: `{}` must be an absolute path that does not exist or is empty (not empty, or relative)", crate::input::shown(&directory))));
         }
         let (records, note) = self.registry.backup(directory.into()).await?;
         let log_size = comity_proto::log::stored_checkpoint_fields(&note).map_or(0, |(size, _, _)| size);
@@ -319,6 +323,7 @@ impl federation_server::Federation for FederationService {
             tracing::debug!(%peer, "cosign request");
         }
         let note = request.into_inner().checkpoint;
+        crate::input::bounded("checkpoint", &note, crate::input::MAX_NOTE_BYTES)?;
         let cosignature = self.witness.cosign(&note).await?;
         Ok(Response::new(pb::CosignResponse { cosignature, witness: self.witness.verifier().name().into() }))
     }

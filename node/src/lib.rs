@@ -7,6 +7,7 @@ pub mod consortium;
 pub mod demo;
 pub mod error;
 pub mod federation_service;
+pub mod input;
 pub mod log;
 pub mod log_service;
 pub mod logfile;

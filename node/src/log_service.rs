@@ -39,10 +39,11 @@ impl LogService {
 
     /// The log a request names: empty is the node's own.
     fn key_of(&self, origin: &str) -> Result<&LogVerifier, Status> {
+        crate::input::bounded("origin", origin, crate::input::MAX_ID_BYTES)?;
         if origin.is_empty() || origin == self.own.name() {
             return Ok(&self.own);
         }
-        self.mirrored.get(origin).ok_or_else(|| Status::not_found(format!("this node neither runs nor mirrors log `{origin}`")))
+        self.mirrored.get(origin).ok_or_else(|| Status::not_found(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(origin))))
     }
 
     /// The latest committed checkpoint of a log, verified.

@@ -7,12 +7,15 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use crate::error::Error;
+use crate::input::{all_bounded, bounded, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
 use crate::registry::{now, Registry};
 use crate::stats::StatsQuery;
 use crate::store::{search::words, SearchQuery, Store, MAX_PAGE_SIZE};
 
 /// Default search page size.
 const DEFAULT_PAGE_SIZE: usize = 50;
+/// Longest Search cursor: the hex of a stored key, which holds the query's terms.
+const MAX_CURSOR_BYTES: usize = 4096;
 
 /// The gRPC `comity.v1.Registry` service.
 pub struct RegistryService {
@@ -67,11 +70,19 @@ fn invalid(message: impl Into<String>) -> Status {
 }
 
 fn licence_ref(authority: &str, licence_id: &str) -> Result<(), Status> {
-    if !is_authority_id(authority) {
-        return Err(invalid(format!("authority: `{authority}` is not a lowercase dotted id like de.bafa")));
-    }
+    all_bounded([("authority", authority, MAX_ID_BYTES), ("licence_id", licence_id, MAX_ID_BYTES)])?;
+    authority_id("authority", authority)?;
     if !is_licence_id(licence_id) {
-        return Err(invalid(format!("licence_id: `{licence_id}` is not a licence reference")));
+        return Err(invalid(format!("licence_id: `{}` is not a licence reference", shown(licence_id))));
+    }
+    Ok(())
+}
+
+/// Refuses `value` of `field` unless it is an authority id (bounded first, quoted short).
+fn authority_id(field: &str, value: &str) -> Result<(), Status> {
+    bounded(field, value, MAX_ID_BYTES)?;
+    if !is_authority_id(value) {
+        return Err(invalid(format!("{field}: `{}` is not a lowercase dotted id like de.bafa", shown(value))));
     }
     Ok(())
 }
@@ -93,7 +104,7 @@ impl registry_server::Registry for RegistryService {
         }))
     }
 
-    #[instrument(skip_all, fields(authority = %request.get_ref().authority, licence = %request.get_ref().licence_id))]
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority), licence = %shown(&request.get_ref().licence_id)))]
     async fn get_licence(&self, request: Request<pb::GetLicenceRequest>) -> Result<Response<pb::GetLicenceResponse>, Status> {
         let r = request.into_inner();
         licence_ref(&r.authority, &r.licence_id)?;
@@ -127,7 +138,7 @@ impl registry_server::Registry for RegistryService {
         }))
     }
 
-    #[instrument(skip_all, fields(authority = %request.get_ref().authority, licence = %request.get_ref().licence_id, relying = %request.get_ref().relying_authority))]
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority), licence = %shown(&request.get_ref().licence_id), relying = %shown(&request.get_ref().relying_authority)))]
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Result<Response<pb::VerifyResponse>, Status> {
         let now = now();
         let r = request.into_inner();
@@ -142,12 +153,10 @@ impl registry_server::Registry for RegistryService {
         Ok(Response::new(answer))
     }
 
-    #[instrument(skip_all, fields(authority = %request.get_ref().authority))]
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn get_key_set(&self, request: Request<pb::GetKeySetRequest>) -> Result<Response<pb::GetKeySetResponse>, Status> {
         let authority = request.into_inner().authority;
-        if !is_authority_id(&authority) {
-            return Err(invalid(format!("authority: `{authority}` is not a lowercase dotted id like de.bafa")));
-        }
+        authority_id("authority", &authority)?;
         let set = self.registry.trust().key_set(&authority).ok_or_else(|| Error::NotFound(format!("no key set of {authority} is held here")))?;
         let envelope = self.registry.statement(&set.id)?.ok_or_else(|| Error::NotFound(format!("key set {} of {authority} not found", set.id)))?;
         Ok(Response::new(pb::GetKeySetResponse { envelope }))
@@ -156,15 +165,15 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all)]
     async fn list_agreements(&self, request: Request<pb::ListAgreementsRequest>) -> Result<Response<pb::ListAgreementsResponse>, Status> {
         let relying = request.into_inner().relying_authority;
-        if !relying.is_empty() && !is_authority_id(&relying) {
-            return Err(invalid(format!("relying_authority: `{relying}` is not a lowercase dotted id like jp.meti")));
+        if !relying.is_empty() {
+            authority_id("relying_authority", &relying)?;
         }
         let agreements = self.registry.trust().agreements();
         let envelopes = agreements.iter().filter(|a| relying.is_empty() || a.agreement.agreement().relying_authority == relying).map(|a| a.envelope.clone()).collect();
         Ok(Response::new(pb::ListAgreementsResponse { envelopes }))
     }
 
-    #[instrument(skip_all, fields(authority = %request.get_ref().authority))]
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;
         let (store, reports) = (self.registry.store().clone(), self.stats.clone());
@@ -193,7 +202,11 @@ impl registry_server::Registry for RegistryService {
         let start = match (r.cursor.as_str(), r.from_start) {
             ("", true) => crate::watch::Start::Beginning,
             ("", false) => crate::watch::Start::Now,
-            (text, _) => crate::watch::Start::After(crate::watch::Cursor::parse(text).map_err(invalid)?),
+            (text, _) => {
+                let cursor = crate::watch::Cursor::parse(text).map_err(invalid)?;
+                cursor.check_reachable(self.registry.store())?;
+                crate::watch::Start::After(cursor)
+            }
         };
         let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!("this node serves at most {} Watch streams at once (limits.max_watch_streams); retry later", self.max_watchers))
@@ -232,17 +245,25 @@ fn withheld(chain: &[crate::registry::StoredLink]) -> (pb::LicenceSummary, pb::D
 /// Validates a wire search request.
 fn search_query(r: pb::SearchRequest) -> Result<SearchQuery, Status> {
     let nonempty = |s: String| (!s.trim().is_empty()).then_some(s);
-    if !r.authority.is_empty() && !is_authority_id(&r.authority) {
-        return Err(invalid(format!("authority: `{}` is not a lowercase dotted id like de.bafa", r.authority)));
+    all_bounded([
+        ("party", r.party.as_str(), MAX_TERM_BYTES),
+        ("control_code", &r.control_code, MAX_TERM_BYTES),
+        ("licence_id_prefix", &r.licence_id_prefix, MAX_TERM_BYTES),
+        ("destination", &r.destination, MAX_TERM_BYTES),
+        ("cursor", &r.cursor, MAX_CURSOR_BYTES),
+    ])?;
+    if !r.authority.is_empty() {
+        authority_id("authority", &r.authority)?;
     }
     if !r.destination.is_empty() && !comity_proto::codes::is_country(&r.destination) {
-        return Err(invalid(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code", r.destination)));
+        return Err(invalid(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code", shown(&r.destination))));
     }
-    for (field, text) in [("party", &r.party), ("control_code", &r.control_code), ("licence_id_prefix", &r.licence_id_prefix)] {
-        if text.len() > 128 {
-            return Err(invalid(format!("{field}: longer than 128 bytes")));
+    for (field, value) in [("decided_from", r.decided_from), ("decided_until", r.decided_until)] {
+        if value < 0 {
+            return Err(invalid(format!("{field}: {value} is not Unix seconds (0 = open)")));
         }
     }
+    crate::stats::window(r.decided_from, r.decided_until)?;
     let status = match LicenceStatus::try_from(r.status) {
         Ok(LicenceStatus::Unspecified) => None,
         Ok(s) => Some(s),

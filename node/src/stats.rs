@@ -41,26 +41,32 @@ impl TryFrom<pb::StatsRequest> for StatsQuery {
 
     fn try_from(r: pb::StatsRequest) -> Result<Self, Error> {
         let invalid = |m: String| Error::InvalidArgument(m);
+        crate::input::bounded("authority", &r.authority, crate::input::MAX_ID_BYTES)?;
         if !r.authority.is_empty() && !is_authority_id(&r.authority) {
-            return Err(invalid(format!("authority: `{}` is not a lowercase dotted id like de.bafa", r.authority)));
+            return Err(invalid(format!("authority: `{}` is not a lowercase dotted id like de.bafa", crate::input::shown(&r.authority))));
         }
         for (field, value) in [("decided_from", r.decided_from), ("decided_until", r.decided_until)] {
             if value < 0 {
                 return Err(invalid(format!("{field}: {value} is not Unix seconds (0 = open)")));
             }
         }
-        if r.decided_from != 0 && r.decided_until != 0 && r.decided_until <= r.decided_from {
-            return Err(invalid(format!(
-                "decided_until ({}) must be after decided_from ({}): the window [decided_from, decided_until) is empty",
-                r.decided_until, r.decided_from
-            )));
-        }
+        window(r.decided_from, r.decided_until)?;
         Ok(Self {
             authority: (!r.authority.is_empty()).then_some(r.authority),
             decided_from: (r.decided_from != 0).then_some(r.decided_from),
             decided_until: (r.decided_until != 0).then_some(r.decided_until),
         })
     }
+}
+
+/// Refuses an empty window [decided_from, decided_until) (0 = open), as Stats and Search do.
+pub fn window(decided_from: i64, decided_until: i64) -> Result<(), Error> {
+    if decided_from != 0 && decided_until != 0 && decided_until <= decided_from {
+        return Err(Error::InvalidArgument(format!(
+            "decided_until ({decided_until}) must be after decided_from ({decided_from}): the window [decided_from, decided_until) is empty"
+        )));
+    }
+    Ok(())
 }
 
 /// (authority, regime, licence type, risk tier): ordered as the rows are.

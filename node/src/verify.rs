@@ -451,17 +451,21 @@ fn fork_of(store: &Store, authority: &str, licence_id: &str, origins: &[String])
 /// checked by the service, as for GetLicence).
 pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
     let bad = |m: String| Error::InvalidArgument(m);
+    use crate::input::{bounded, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
+    bounded("relying_authority", &r.relying_authority, MAX_ID_BYTES)?;
+    bounded("destination", &r.destination, MAX_TERM_BYTES)?;
+    bounded("control_code", &r.control_code, MAX_TERM_BYTES)?;
     if r.relying_authority.trim().is_empty() {
         return Err(bad("relying_authority: required: the authority relying on the licence, whose recognition agreements apply (e.g. jp.meti)".into()));
     }
     if !comity_proto::decision::is_authority_id(&r.relying_authority) {
-        return Err(bad(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", r.relying_authority)));
+        return Err(bad(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(&r.relying_authority))));
     }
     if !r.destination.is_empty() && !comity_proto::codes::is_country(&r.destination) {
-        return Err(bad(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code like JP", r.destination)));
+        return Err(bad(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code like JP", shown(&r.destination))));
     }
     if !r.control_code.is_empty() && !r.control_code.contains(':') {
-        return Err(bad(format!("control_code: `{}` needs its regime, like EU-DU:3A001.a.1", r.control_code)));
+        return Err(bad(format!("control_code: `{}` needs its regime, like EU-DU:3A001.a.1", shown(&r.control_code))));
     }
     if r.end_user.chars().count() > 300 {
         return Err(bad("end_user: longer than 300 characters".into()));

@@ -26,6 +26,8 @@ const EVIDENCE: &str = "#evidence";
 /// Bounds on a cursor sent by a client.
 const MAX_CURSOR_LOGS: usize = 256;
 const MAX_CURSOR_BYTES: usize = 32 * 1024;
+/// How far past the entries a node holds a cursor may point: a mirror lags its log by far less.
+pub const MAX_CURSOR_LEAD: u64 = 1_000_000;
 /// Entries read from one log per round, so one busy log cannot hold back the others.
 const ENTRIES_PER_ROUND: u64 = 256;
 /// Evidence records read per round.
@@ -45,14 +47,15 @@ pub struct Cursor {
 impl Cursor {
     /// Parses a cursor as [`fmt::Display`] writes it: `origin=index,...,#evidence=n`.
     pub fn parse(text: &str) -> Result<Self, String> {
+        use crate::input::shown;
         if text.len() > MAX_CURSOR_BYTES {
             return Err(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes"));
         }
         let mut cursor = Cursor::default();
         let mut evidence_seen = false;
         for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (name, number) = part.rsplit_once('=').ok_or_else(|| format!("cursor: `{part}` is not NAME=NUMBER; pass the `cursor` of an event unchanged"))?;
-            let number: u64 = number.parse().map_err(|_| format!("cursor: `{number}` in `{part}` is not a number"))?;
+            let (name, number) = part.rsplit_once('=').ok_or_else(|| format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part)))?;
+            let number: u64 = number.parse().map_err(|_| format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part)))?;
             if name == EVIDENCE {
                 if evidence_seen {
                     return Err(format!("cursor: {EVIDENCE} appears twice"));
@@ -62,16 +65,33 @@ impl Cursor {
                 continue;
             }
             if name.is_empty() || name.starts_with('#') || name.contains(|c: char| c.is_whitespace() || c == '=') {
-                return Err(format!("cursor: `{name}` is not a log origin"));
+                return Err(format!("cursor: `{}` is not a log origin", shown(name)));
             }
             if cursor.logs.insert(name.to_string(), number).is_some() {
-                return Err(format!("cursor: log `{name}` appears twice"));
+                return Err(format!("cursor: log `{}` appears twice", shown(name)));
             }
             if cursor.logs.len() > MAX_CURSOR_LOGS {
                 return Err(format!("cursor: more than {MAX_CURSOR_LOGS} logs"));
             }
         }
         Ok(cursor)
+    }
+
+    /// Refuses a cursor further ahead of this node's logs than [`MAX_CURSOR_LEAD`]: such a
+    /// position (2^64 - 1, say) would be waited for forever. A cursor a little ahead is kept,
+    /// so a watcher can move to a mirror that lags the node it was reading.
+    pub fn check_reachable(&self, store: &crate::store::Store) -> Result<(), Status> {
+        let held: BTreeMap<String, u64> = store.log_sizes().map_err(crate::error::Error::from)?.into_iter().collect();
+        let positions = self.logs.iter().map(|(origin, index)| (format!("log `{}`", crate::input::shown(origin)), *index, held.get(origin).copied().unwrap_or(0)));
+        let evidence = ("evidence".to_string(), self.evidence, store.evidence_end().map_err(crate::error::Error::from)?);
+        for (what, position, held) in positions.chain([evidence]) {
+            if position > held.saturating_add(MAX_CURSOR_LEAD) {
+                return Err(Status::out_of_range(format!(
+                    "cursor: position {position} of {what} is beyond the {held} this node holds (at most {MAX_CURSOR_LEAD} ahead is waited for); pass the cursor of an event unchanged"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn position(&self, origin: &str) -> u64 {
@@ -112,14 +132,16 @@ pub struct Filter {
 impl Filter {
     /// Validates a wire filter; `search_query` validates the fields it shares with Search.
     pub fn from_wire(f: pb::WatchFilter, search_query: impl FnOnce(pb::SearchRequest) -> Result<SearchQuery, Status>) -> Result<Self, Status> {
+        use crate::input::{all_bounded, shown, MAX_ID_BYTES};
+        all_bounded([("filter.authority", f.authority.as_str(), MAX_ID_BYTES), ("filter.licence_id", &f.licence_id, MAX_ID_BYTES)])?;
         let licence_id = match f.licence_id.as_str() {
             "" => None,
-            id if f.authority.is_empty() => return Err(Status::invalid_argument(format!("filter.licence_id: `{id}` needs filter.authority"))),
-            id if !is_licence_id(id) => return Err(Status::invalid_argument(format!("filter.licence_id: `{id}` is not a licence reference"))),
+            id if f.authority.is_empty() => return Err(Status::invalid_argument(format!("filter.licence_id: `{}` needs filter.authority", shown(id)))),
+            id if !is_licence_id(id) => return Err(Status::invalid_argument(format!("filter.licence_id: `{}` is not a licence reference", shown(id)))),
             id => Some(id.to_string()),
         };
         if !f.authority.is_empty() && !is_authority_id(&f.authority) {
-            return Err(Status::invalid_argument(format!("filter.authority: `{}` is not a lowercase dotted id like de.bafa", f.authority)));
+            return Err(Status::invalid_argument(format!("filter.authority: `{}` is not a lowercase dotted id like de.bafa", shown(&f.authority))));
         }
         let mut kinds = Vec::with_capacity(f.kinds.len());
         for k in &f.kinds {

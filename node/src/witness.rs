@@ -155,7 +155,7 @@ impl Witness {
         let verifier = self
             .logs
             .get(origin)
-            .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{origin}`, so it cannot witness it")))?;
+            .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{}`, so it cannot witness it", crate::input::shown(origin))))?;
         let asked = verifier.verify_checkpoint(note).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         comity_proto::log::check_not_future(&asked, crate::registry::now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let store = self.registry.store();

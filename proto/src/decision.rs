@@ -134,12 +134,12 @@ impl TryFrom<pb::Decision> for CheckedDecision {
 
     fn try_from(d: pb::Decision) -> Result<Self, FieldError> {
         if !is_authority_id(&d.authority) {
-            return Err(field_err("authority", format!("`{}` is not a lowercase dotted authority id like de.bafa", d.authority)));
+            return Err(field_err("authority", format!("`{}` is not a lowercase dotted authority id like de.bafa", crate::shown(&d.authority))));
         }
         if !is_licence_id(&d.licence_id) {
             return Err(field_err(
                 "licence_id",
-                format!("`{}` must be 1-64 characters of A-Z a-z 0-9 / _ . - starting with a letter or digit", d.licence_id),
+                format!("`{}` must be 1-64 characters of A-Z a-z 0-9 / _ . - starting with a letter or digit", crate::shown(&d.licence_id)),
             ));
         }
         if d.version == 0 {
@@ -262,7 +262,7 @@ fn check_reasons(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
     check_list_len("reasons", &d.reasons)?;
     for (i, r) in d.reasons.iter().enumerate() {
         if !REASON_CODE.is_match(&r.code) {
-            return Err(field_err(format!("reasons[{i}].code"), format!("`{}` must be UPPER_SNAKE_CASE like DIVERSION_RISK", r.code)));
+            return Err(field_err(format!("reasons[{i}].code"), format!("`{}` must be UPPER_SNAKE_CASE like DIVERSION_RISK", crate::shown(&r.code))));
         }
         check_text(&format!("reasons[{i}].legal_basis"), &r.legal_basis, MAX_SHORT, true)?;
         check_text(&format!("reasons[{i}].text"), &r.text, MAX_TEXT, true)?;
@@ -273,7 +273,7 @@ fn check_reasons(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
 fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> {
     check_text(&format!("{field}.name"), &p.name, MAX_SHORT, true)?;
     if !is_country(&p.country) {
-        return Err(field_err(format!("{field}.country"), format!("`{}` is not an ISO 3166-1 alpha-2 code", p.country)));
+        return Err(field_err(format!("{field}.country"), format!("`{}` is not an ISO 3166-1 alpha-2 code", crate::shown(&p.country))));
     }
     check_text(&format!("{field}.address"), &p.address, MAX_TEXT, false)?;
     check_list_len(&format!("{field}.identifiers"), &p.identifiers)?;
@@ -293,16 +293,16 @@ fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
     if !is_control_code(regime, &item.control_code) {
         return Err(field_err(
             field("control_code"),
-            format!("`{}` is not a valid {} control code", item.control_code, regime.as_str_name()),
+            format!("`{}` is not a valid {} control code", crate::shown(&item.control_code), regime.as_str_name()),
         ));
     }
     check_text(&field("description"), &item.description, MAX_TEXT, true)?;
     if !DECIMAL.is_match(&item.quantity) || item.quantity.trim_start_matches(['0', '.']).is_empty() {
-        return Err(field_err(field("quantity"), format!("`{}` must be a positive decimal number", item.quantity)));
+        return Err(field_err(field("quantity"), format!("`{}` must be a positive decimal number", crate::shown(&item.quantity))));
     }
     check_text(&field("unit"), &item.unit, 32, true)?;
     if !is_currency(&item.currency) {
-        return Err(field_err(field("currency"), format!("`{}` is not an ISO 4217 currency code", item.currency)));
+        return Err(field_err(field("currency"), format!("`{}` is not an ISO 4217 currency code", crate::shown(&item.currency))));
     }
     Ok(())
 }
@@ -311,10 +311,10 @@ fn check_countries(field: &str, codes: &[String]) -> Result<(), FieldError> {
     check_list_len(field, codes)?;
     for (i, c) in codes.iter().enumerate() {
         if !is_country(c) {
-            return Err(field_err(format!("{field}[{i}]"), format!("`{c}` is not an ISO 3166-1 alpha-2 code")));
+            return Err(field_err(format!("{field}[{i}]"), format!("`{}` is not an ISO 3166-1 alpha-2 code", crate::shown(c))));
         }
         if codes[..i].contains(c) {
-            return Err(field_err(format!("{field}[{i}]"), format!("`{c}` is listed twice")));
+            return Err(field_err(format!("{field}[{i}]"), format!("`{}` is listed twice", crate::shown(c))));
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comity_descriptor");
 }
 
+pub mod codec;
 pub mod authoring;
 pub mod statement;
 pub mod codes;
@@ -53,5 +54,30 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Characters of a client's value an error message quotes at most.
+pub const SHOWN_CHARS: usize = 64;
+
+/// `value` as an error message quotes it: whole when short, else its first [`SHOWN_CHARS`]
+/// characters and its length, so a refusal never repeats a huge input back (a 3 MB licence id
+/// once made a 3 MB error message no default gRPC client could read).
+pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => value.into(),
+        Some((cut, _)) => format!("{}…({} bytes)", &value[..cut], value.len()).into(),
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn long_values_are_cut_and_measured() {
+        assert_eq!(super::shown("de.bafa"), "de.bafa");
+        let exact = "x".repeat(super::SHOWN_CHARS);
+        assert_eq!(super::shown(&exact), exact);
+        let long = "é".repeat(100_000);
+        assert_eq!(super::shown(&long), format!("{}…(200000 bytes)", "é".repeat(64)));
     }
 }

@@ -374,3 +374,63 @@ pub fn artefacts_dir() -> PathBuf {
 pub fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
+
+/// `comity-node demo` in `dir`, killed on drop.
+pub struct DemoProcess(std::process::Child);
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A node of the demo: its gRPC URL, and its web and metrics addresses (`HOST:PORT`).
+pub struct DemoNode {
+    pub url: String,
+    pub web: String,
+    pub metrics: String,
+}
+
+/// Starts the demo in `cwd` on free ports and returns it with its nodes in the order bafa,
+/// ecju, meti, read from the guide it prints.
+pub fn start_demo(cwd: &std::path::Path) -> (DemoProcess, Vec<DemoNode>) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let log = std::fs::File::create(cwd.join("demo.log")).unwrap();
+    let mut child = Command::new(bin_path("comity-node"))
+        .args(["demo", "--dir", "comity-demo", "--listen", "127.0.0.1:0"])
+        .current_dir(cwd)
+        .env_remove("COMITY_LISTEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn comity-node demo");
+    let stdout = child.stdout.take().unwrap();
+    let demo = DemoProcess(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut guide = Vec::new();
+    // A bound against a hung demo, not a performance check.
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !guide.last().is_some_and(|l: &String| l.starts_with("Press Ctrl-C")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => guide.push(line),
+            Err(_) => panic!("the demo printed no guide; its log: {}", std::fs::read_to_string(cwd.join("demo.log")).unwrap_or_default()),
+        }
+    }
+    let mut nodes = Vec::new();
+    for name in ["bafa", "ecju", "meti"] {
+        let line = guide.iter().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("no {name} line in the guide: {guide:?}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((words[2], words[4]), ("web", "metrics"), "{line}");
+        let address = |url: &str| url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+        nodes.push(DemoNode { url: words[1].to_string(), web: address(words[3]), metrics: address(words[5]) });
+    }
+    (demo, nodes)
+}

@@ -41,12 +41,12 @@ pub fn routes() -> Router<Web> {
 /// Any path nothing serves, under /api or elsewhere: the API's error shape, so a client or
 /// probe gets a reason it can parse instead of an empty body.
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError(Status::not_found(format!("no such path: {} (the API is described at /api/openapi.yaml)", uri.path())))
+    ApiError(Status::not_found(format!("no such path: {} (the API is described at /api/openapi.yaml)", crate::input::shown(uri.path()))))
 }
 
 /// A known path asked with a method it does not answer.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    let body = serde_json::json!({ "error": { "code": "UNIMPLEMENTED", "message": format!("{} is not answered at {}", method, uri.path()) } });
+    let body = serde_json::json!({ "error": { "code": "UNIMPLEMENTED", "message": format!("{} is not answered at {}", method, crate::input::shown(uri.path())) } });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
@@ -62,7 +62,7 @@ impl From<Status> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self(Status::invalid_argument(format!("query: {}", r.body_text())))
+        Self(Status::invalid_argument(format!("query: {}", crate::input::brief(&r.body_text()))))
     }
 }
 
@@ -144,14 +144,22 @@ pub struct TokenQuestion {
 /// Checks token `bytes` with this node's trust file.
 pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::TokenCheckResponse, Status> {
     let trust = web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
-    let token = <pb::LicenceToken as prost::Message>::decode(bytes).map_err(|e| Status::invalid_argument(format!("token: not a licence token (truncated or corrupted): {e}")))?;
+    use crate::input::{all_bounded, brief, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
+    all_bounded([
+        ("relying_authority", q.relying_authority.as_str(), MAX_ID_BYTES),
+        ("destination", &q.destination, MAX_TERM_BYTES),
+        ("control_code", &q.control_code, MAX_TERM_BYTES),
+        ("end_user", &q.end_user, 4 * 300),
+    ])?;
+    let token = <pb::LicenceToken as prost::Message>::decode(bytes)
+        .map_err(|e| Status::invalid_argument(format!("token: not a licence token (truncated or corrupted): {}", brief(&e.to_string()))))?;
     // As `comity token verify`: the issuer itself unless a relying authority is named.
     let relying_authority = match q.relying_authority.trim() {
         "" => token.authority.as_str(),
         r => r,
     };
     if !comity_proto::decision::is_authority_id(relying_authority) {
-        return Err(Status::invalid_argument(format!("relying_authority: `{relying_authority}` is not a lowercase dotted id like jp.meti")));
+        return Err(Status::invalid_argument(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(relying_authority))));
     }
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let now = now();
@@ -168,7 +176,7 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
     };
     let report = verify_token(bytes, trust, &question, now, web.max_staleness_secs).map_err(|e| match e {
         TokenError::Trust(m) => Status::failed_precondition(format!("trust file: {m}")),
-        other => Status::invalid_argument(format!("token: {other}")),
+        other => Status::invalid_argument(format!("token: {}", brief(&other.to_string()))),
     })?;
     let j = report.judgement;
     Ok(pb::TokenCheckResponse {
