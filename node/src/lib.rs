@@ -1,5 +1,6 @@
 //! The Comity registry node: a gRPC service holding signed export-licence decisions in sled.
 
+pub mod check;
 pub mod client_limit;
 pub mod config;
 pub mod connections;

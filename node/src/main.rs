@@ -28,9 +28,10 @@ struct Cli {
 /// What `main` returns, for `--help`.
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (`run` and `demo`: stopped by Ctrl-C or SIGTERM)
+  0  success (`run` and `demo`: stopped by Ctrl-C or SIGTERM; `check`: the store is consistent)
   1  failure; the message on stderr says why
-  2  usage error";
+  2  usage error
+  3  `check` found differences (with --repair: even when it repaired them all)";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -181,6 +182,20 @@ enum Command {
         data_dir: PathBuf,
         /// Origin of the frozen log.
         origin: String,
+    },
+    /// Re-derive licence summaries, search index entries and stored Merkle hashes from the
+    /// logged statements of a stopped node, and report every difference (exit 3 when any).
+    ///
+    /// With --repair, licence summaries and their index entries are rewritten from the log.
+    /// Stored tree hashes are never repaired here: a wrong one means the store is damaged, and
+    /// `comity-node recover --data-dir DIR --from PEER_URL` rebuilds it from a mirror.
+    Check {
+        /// Data directory of the stopped node.
+        #[arg(long, env = "COMITY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Rewrite the licence summaries and search index entries that differ from the log.
+        #[arg(long)]
+        repair: bool,
     },
     /// Print this node's `[[member]]` entry for a consortium file (its URL, log and witness
     /// keys, and the authorities it hosts): append it to the file the members share, and every
@@ -408,6 +423,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("{origin}: unfrozen; the evidence is kept (comity evidence shows it)");
             } else {
                 println!("{origin}: was not frozen");
+            }
+            Ok(())
+        }
+        Command::Check { data_dir, repair } => {
+            let config = Config { data_dir: data_dir.clone(), ..Config::default() };
+            let store = comity_node::store::Store::open(&config.store_dir())?;
+            let report = comity_node::check::check_store(&store, repair)?;
+            for line in &report.differences {
+                println!("{line}");
+            }
+            for line in &report.repaired {
+                println!("repaired {line}");
+            }
+            if report.damaged_logs {
+                println!(
+                    "stored tree hashes are not repaired by check: the store is damaged; rebuild it with `comity-node recover --data-dir {} --from PEER_URL`",
+                    data_dir.display()
+                );
+            }
+            println!("checked {} licences in {} logs: {} differences", report.licences, report.logs, report.differences.len());
+            if !report.differences.is_empty() {
+                drop(store);
+                std::process::exit(3);
             }
             Ok(())
         }

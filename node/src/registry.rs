@@ -1331,6 +1331,17 @@ fn record_split_view(store: &Store, evidence: &Evidence) -> Result<(), Error> {
     Ok(())
 }
 
+/// The summary the writer stores for a licence, re-derived from its logged chain: `None` when
+/// it has no decisions and for a confidential licence (those get no summary). For the offline
+/// `comity-node check`.
+pub fn derived_summary(store: &Store, authority: &str, licence_id: &str) -> Result<Option<pb::LicenceSummary>, Error> {
+    let chain = load_chain(store, authority, licence_id, &HashMap::new())?;
+    if chain.first().is_none_or(|l| l.restricted.is_some()) {
+        return Ok(None);
+    }
+    Ok(fold_readable(&chain)?.map(|s| s.decided_summary()))
+}
+
 /// The state of a stored chain, or `None` when it is empty or holds a decision not readable
 /// here (a confidential licence outside its audience, or a body not received yet).
 fn fold_readable(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {

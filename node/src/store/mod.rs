@@ -519,6 +519,57 @@ impl Store {
         Ok(was)
     }
 
+    /// Every stored licence summary, in key order. For the offline `comity-node check`.
+    pub fn summaries(&self) -> Result<Vec<pb::LicenceSummary>> {
+        self.db.scan_prefix([table::LICENCE]).map(|r| decode_summary(&r?.1)).collect()
+    }
+
+    /// Every search index entry, by the (authority, licence) it points at. For `comity-node check`.
+    pub fn index_entries(&self) -> Result<BTreeMap<(String, String), Vec<Vec<u8>>>> {
+        let mut out: BTreeMap<(String, String), Vec<Vec<u8>>> = BTreeMap::new();
+        for tag in [table::IDX_PARTY, table::IDX_DESTINATION, table::IDX_CONTROL_CODE, table::IDX_STATUS] {
+            for r in self.db.scan_prefix([tag]) {
+                let (key, _) = r?;
+                let licence = keys::licence_of_key(&key).ok_or_else(|| corrupt("index", "key without licence"))?;
+                out.entry(licence).or_default().push(key.to_vec());
+            }
+        }
+        for entries in out.values_mut() {
+            entries.sort();
+        }
+        Ok(out)
+    }
+
+    /// Replaces a licence's summary and every index entry held for it (`held_index`) by those
+    /// of `derived` (none: removes them). For `comity-node check --repair`: the summary and
+    /// index are written by the writer's own [`WriteBatch::put_licence`].
+    pub fn repair_licence(&self, authority: &str, licence_id: &str, held_index: &[Vec<u8>], derived: Option<&pb::LicenceSummary>) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.touched.licence(authority, licence_id);
+        // sled applies a batch as a map: the inserts of put_licence win over these removals.
+        for k in held_index {
+            batch.inner.remove(k.as_slice());
+        }
+        batch.inner.remove(keys::licence(authority, licence_id));
+        if let Some(summary) = derived {
+            batch.put_licence(None, summary);
+        }
+        self.commit(batch)
+    }
+
+    /// Writes a licence summary without its index entries, or deletes it (`None`), to simulate
+    /// tampering with the data directory. Never used by the node itself.
+    #[doc(hidden)]
+    pub fn overwrite_summary_for_tests(&self, authority: &str, licence_id: &str, summary: Option<&pb::LicenceSummary>) -> Result<()> {
+        match summary {
+            Some(s) => self.db.insert(keys::licence(authority, licence_id), s.encode_to_vec())?,
+            None => self.db.remove(keys::licence(authority, licence_id))?,
+        };
+        self.db.flush()?;
+        self.changes.bump_all();
+        Ok(())
+    }
+
     /// Overwrites a stored statement's bytes, to simulate tampering with the data directory.
     /// Never used by the node itself.
     #[doc(hidden)]

@@ -69,7 +69,7 @@ fn bare_code(qualified: &str) -> &str {
 }
 
 /// Every index key of a licence summary.
-pub(super) fn index_keys(s: &pb::LicenceSummary) -> Vec<Vec<u8>> {
+pub fn index_keys(s: &pb::LicenceSummary) -> Vec<Vec<u8>> {
     let key = |tag: u8, term: &[u8]| keys::index(tag, term, &s.authority, &s.licence_id);
     let mut out = Vec::new();
     let parties = std::iter::once(&s.applicant).chain(&s.end_users).chain(&s.consignees);
