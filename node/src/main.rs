@@ -188,7 +188,7 @@ enum Command {
     ///
     /// With --repair, licence summaries and their index entries are rewritten from the log.
     /// Stored tree hashes are never repaired here: a wrong one means the store is damaged, and
-    /// `comity-node recover --data-dir DIR --from PEER_URL` rebuilds it from a mirror.
+    /// `comity-node recover` rebuilds it from a peer that mirrors this node's log.
     Check {
         /// Data directory of the stopped node.
         #[arg(long, env = "COMITY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
