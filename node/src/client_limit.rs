@@ -133,11 +133,13 @@ pub fn client_key<B>(request: &http::Request<B>) -> Option<ClientKey> {
 
 /// The address a request came from (plaintext or TLS connection).
 pub fn client_ip<B>(request: &http::Request<B>) -> Option<IpAddr> {
+    remote_addr(request).map(|a| a.ip())
+}
+
+/// The address and port of the connection a request came on (plaintext or TLS).
+pub fn remote_addr<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
     let ext = request.extensions();
-    ext.get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| ext.get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.get_ref().remote_addr()))
-        .map(|a| a.ip())
+    ext.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr).or_else(|| ext.get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.get_ref().remote_addr()))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

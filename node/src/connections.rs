@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tonic::codegen::http;
-use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming, TlsConnectInfo};
+use tonic::transport::server::{Connected, TcpIncoming};
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
@@ -337,8 +337,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let ext = request.extensions();
-        let remote = ext.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr).or_else(|| ext.get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.get_ref().remote_addr()));
+        let remote = crate::client_limit::remote_addr(&request);
         // None for connections that are not guarded (the simulations' in-memory pipes).
         let open = remote.and_then(|r| self.connections.activity.lock().unwrap_or_else(|e| e.into_inner()).get(&r).cloned()).map(OpenRequest::new);
         let future = self.inner.call(request);

@@ -285,10 +285,7 @@ impl PeerMirror {
     /// proves consistency (or stores split-view evidence) and catches up.
     async fn spot_check(&mut self) -> Result<(), RoundError> {
         let mut client = self.client().await?;
-        let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
-        if !served.frozen.is_empty() {
-            return self.adopt_evidence().await;
-        }
+        let Some(served) = self.served_checkpoint(&mut client).await? else { return Ok(()) };
         let tree = |note: &str| comity_proto::log::stored_checkpoint_fields(note).map(|(size, root, _)| (size, root));
         let held = self.registry.store().log(self.verifier.name()).checkpoint().map_err(|e| RoundError::Refused(e.to_string()))?;
         if tree(&served.checkpoint).is_some() && held.as_deref().and_then(tree) == tree(&served.checkpoint) {
@@ -430,6 +427,17 @@ impl PeerMirror {
             .map_err(RoundError::from)
     }
 
+    /// The peer's checkpoint of the log (asked by origin: the peer may be its origin or a relay),
+    /// or `None` when the peer says it froze the log and its evidence was adopted here.
+    async fn served_checkpoint(&mut self, client: &mut LogClient<Channel>) -> Result<Option<pb::GetCheckpointResponse>, RoundError> {
+        let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
+        if served.frozen.is_empty() {
+            return Ok(Some(served));
+        }
+        self.adopt_evidence().await?;
+        Ok(None)
+    }
+
     /// The peer says it froze this log on evidence of a split view: fetch that evidence and,
     /// when it proves the split (two checkpoints signed by the log's key for the same size with
     /// different roots), store it and freeze the log here too. Evidence this node cannot check
@@ -463,13 +471,10 @@ impl PeerMirror {
         let note = match pushed {
             Some(note) => note,
             // Ask for the pinned log by origin: the peer may be its origin or a relay that mirrors it.
-            None => {
-                let served = self.bounded(client.get_checkpoint(pb::GetCheckpointRequest { origin: self.verifier.name().into() })).await?.into_inner();
-                if !served.frozen.is_empty() {
-                    return self.adopt_evidence().await;
-                }
-                served.checkpoint
-            }
+            None => match self.served_checkpoint(&mut client).await? {
+                Some(served) => served.checkpoint,
+                None => return Ok(()),
+            },
         };
         if self.last_note.as_deref() == Some(note.as_str()) {
             // Nothing new, and the peer answered.

@@ -84,8 +84,8 @@ impl RunningNode {
         let peer_witnesses = config.peer_witnesses();
         // Cosignatures from every peer's witness count; requests go to peers this node connects to.
         let mut witnesses: Vec<WitnessVerifier> = peer_witnesses.iter().map(|(_, w)| w.clone()).collect();
-        let dialed_ids: Vec<String> = config.dialed_peers().into_iter().map(|p| p.id).collect();
-        let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed_ids.contains(&p.id)).collect();
+        let dialed: std::sync::Arc<[crate::config::PeerConfig]> = config.dialed_peers().into();
+        let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed.iter().any(|d| d.id == p.id)).collect();
         witnesses.push(witness_key.verifier());
         let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> { Ok(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?) })?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
@@ -126,7 +126,6 @@ impl RunningNode {
         // A direct path per peer this node connects to, and one relay path per log: with
         // `relay_paths` for every log, and in a half mesh for every log it does not fetch from
         // its origin (through the members that do, first).
-        let dialed: std::sync::Arc<[crate::config::PeerConfig]> = config.dialed_peers().into();
         let ring = config.ring();
         let half_mesh = config.effective_mesh() == crate::config::Mesh::Half;
         let mut paths: Vec<(crate::config::PeerConfig, Option<crate::mirror::RelayRoute>)> = dialed.iter().map(|p| (p.clone(), None)).collect();
