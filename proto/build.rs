@@ -20,7 +20,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".comity.v1.Receipt")
         .bytes(".comity.v1.LicenceHeadProof")
         .compile_protos(
-            &["comity/v1/statement.proto", "comity/v1/log.proto", "comity/v1/registry.proto", "comity/v1/federation.proto", "comity/v1/export.proto", "comity/v1/stats.proto"],
+            &[
+                "comity/v1/statement.proto",
+                "comity/v1/log.proto",
+                "comity/v1/registry.proto",
+                "comity/v1/federation.proto",
+                "comity/v1/export.proto",
+                "comity/v1/stats.proto",
+            ],
             &["."],
         )?;
     // Canonical proto3 JSON (enums by name, bytes in base64, 64-bit integers as strings) for

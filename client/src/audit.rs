@@ -13,13 +13,13 @@ use std::sync::Arc;
 use comity_proto::authoring::format_time;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map::{self, Head, MemoryMap};
-use comity_proto::witness::{cosigners, WitnessVerifier};
 use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
 use comity_proto::pb::statement::Kind;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{verify_batch, Envelope, KeyRing};
 use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
+use comity_proto::witness::{cosigners, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -70,9 +70,7 @@ impl AuditState {
     pub fn save(&self, path: &Path) -> Result<(), ClientError> {
         let tmp = path.with_extension("tmp");
         let text = serde_json::to_string_pretty(self).expect("state serialises");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| ClientError::Document(format!("write {}: {e}", path.display())))
+        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| ClientError::Document(format!("write {}: {e}", path.display())))
     }
 
     fn licence_map(&self) -> Result<MemoryMap, ClientError> {
@@ -189,7 +187,12 @@ impl AuthorityKeys {
         }
         let ring = Arc::new(match key_sets.get(&authority) {
             Some((set, _)) => KeyRing::new(set.keys.iter().map(|k| k.key)),
-            None => KeyRing::new(self.configured.get(&authority).cloned().ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?),
+            None => KeyRing::new(
+                self.configured
+                    .get(&authority)
+                    .cloned()
+                    .ok_or_else(|| format!("authority `{authority}` has no key set in the log and no keys in the keys files"))?,
+            ),
         });
         rings.insert(authority, ring.clone());
         Ok(Checked::SignedBy(ring))
@@ -224,7 +227,9 @@ pub enum AuditFailure {
     BadEntry { index: u64, reason: String },
     #[error("entries {from}..{to} do not hash to the signed root: the served entries are not the logged ones")]
     RootMismatch { from: u64, to: u64 },
-    #[error("the licence-state map recomputed from entries 0..{size} has root {computed}, but the checkpoint signs {signed}: the log misstates its licences' heads")]
+    #[error(
+        "the licence-state map recomputed from entries 0..{size} has root {computed}, but the checkpoint signs {signed}: the log misstates its licences' heads"
+    )]
     MapRootMismatch { size: u64, computed: String, signed: String },
     #[error("witness quorum not met: {0}")]
     Unwitnessed(String),
@@ -367,7 +372,11 @@ pub async fn audit_with_progress(
                 // Log times never fall and never pass the checkpoint; a decision is never dated
                 // after its log time (beyond the clock allowance).
                 if entry.logged_at < last_logged_at || entry.logged_at > checkpoint.time {
-                    failed = Some(bad(format!("log time {} is before the previous entry's or after the checkpoint's ({})", format_time(entry.logged_at), format_time(checkpoint.time))));
+                    failed = Some(bad(format!(
+                        "log time {} is before the previous entry's or after the checkpoint's ({})",
+                        format_time(entry.logged_at),
+                        format_time(checkpoint.time)
+                    )));
                     break;
                 }
                 last_logged_at = entry.logged_at;
@@ -395,9 +404,15 @@ pub async fn audit_with_progress(
         return Err(AuditFailure::RootMismatch { from: old_size, to: checkpoint.size }.into());
     }
     if licence_map.root() != checkpoint.map_root {
-        return Err(AuditFailure::MapRootMismatch { size: checkpoint.size, computed: hex::encode(licence_map.root()), signed: hex::encode(checkpoint.map_root) }.into());
+        return Err(AuditFailure::MapRootMismatch {
+            size: checkpoint.size,
+            computed: hex::encode(licence_map.root()),
+            signed: hex::encode(checkpoint.map_root),
+        }
+        .into());
     }
-    let witnessed = if keys.witness_quorum > 0 { Some(check_witnessed(client, &verifier, &served.cosigned_checkpoint, &checkpoint, keys).await?) } else { None };
+    let witnessed =
+        if keys.witness_quorum > 0 { Some(check_witnessed(client, &verifier, &served.cosigned_checkpoint, &checkpoint, keys).await?) } else { None };
     let new_state = AuditState {
         origin: checkpoint.origin.clone(),
         verifier_key: verifier.to_string(),
@@ -423,7 +438,13 @@ pub async fn audit_with_progress(
 
 /// Checks that the node's cosigned checkpoint carries the witness quorum and is consistent with
 /// the audited one (the same tree, or a prefix of it). Returns its size and cosigners.
-async fn check_witnessed(client: &mut Client, verifier: &LogVerifier, note: &str, audited: &SignedCheckpoint, keys: &AuthorityKeys) -> Result<(u64, Vec<String>), AuditError> {
+async fn check_witnessed(
+    client: &mut Client,
+    verifier: &LogVerifier,
+    note: &str,
+    audited: &SignedCheckpoint,
+    keys: &AuthorityKeys,
+) -> Result<(u64, Vec<String>), AuditError> {
     let unwitnessed = |m: String| AuditError::Failed(AuditFailure::Unwitnessed(m));
     if note.is_empty() {
         return Err(unwitnessed(format!("the node holds no cosigned checkpoint of {}; {} cosignature(s) required", audited.origin, keys.witness_quorum)));
@@ -431,10 +452,18 @@ async fn check_witnessed(client: &mut Client, verifier: &LogVerifier, note: &str
     let cosigned = verifier.verify_checkpoint(note).map_err(AuditFailure::Checkpoint)?;
     let names: Vec<String> = cosigners(note, &keys.witnesses).into_iter().map(|(name, _)| name).collect();
     if names.len() < keys.witness_quorum {
-        return Err(unwitnessed(format!("the cosigned checkpoint of size {} carries {} of the {} required cosignatures", cosigned.size, names.len(), keys.witness_quorum)));
+        return Err(unwitnessed(format!(
+            "the cosigned checkpoint of size {} carries {} of the {} required cosignatures",
+            cosigned.size,
+            names.len(),
+            keys.witness_quorum
+        )));
     }
     if cosigned.size > audited.size {
-        return Err(unwitnessed(format!("the cosigned checkpoint (size {}) is newer than the one audited (size {}); audit again", cosigned.size, audited.size)));
+        return Err(unwitnessed(format!(
+            "the cosigned checkpoint (size {}) is newer than the one audited (size {}); audit again",
+            cosigned.size, audited.size
+        )));
     }
     if cosigned.size == audited.size {
         if cosigned.root != audited.root {
@@ -442,11 +471,11 @@ async fn check_witnessed(client: &mut Client, verifier: &LogVerifier, note: &str
         }
     } else if cosigned.size > 0 {
         let proof = client.consistency_proof(cosigned.size, audited.size).await?;
-        verify_consistency(&proof, cosigned.size, &cosigned.root, audited.size, &audited.root).map_err(|reason| AuditFailure::Inconsistent { old: cosigned.size, reason })?;
+        verify_consistency(&proof, cosigned.size, &cosigned.root, audited.size, &audited.root)
+            .map_err(|reason| AuditFailure::Inconsistent { old: cosigned.size, reason })?;
     }
     Ok((cosigned.size, names))
 }
-
 
 /// The date a statement's signer wrote on it: a decision's (public face's) `decided_at`, an
 /// agreement's `issued_at`; none for a key set.

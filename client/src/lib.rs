@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use comity_proto::authoring::DecisionDoc;
 use comity_proto::decision::CheckedDecision;
-use comity_proto::restricted::CheckedRestricted;
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient, registry_client::RegistryClient};
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::{fold, LicenceState};
 use comity_proto::statement::{Envelope, StatementId};
 use tonic::transport::{Channel, Endpoint};
@@ -89,14 +89,9 @@ impl Client {
             let tls = tls.ok_or_else(|| connect_err("an https:// node needs the consortium CA certificate: give --ca (or COMITY_CA)".into()))?;
             endpoint = endpoint.tls_config(tls.config().map_err(connect_err)?).map_err(|e| connect_err(e.to_string()))?;
         }
-        let endpoint = endpoint
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .tcp_nodelay(true);
+        let endpoint = endpoint.connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(30)).tcp_nodelay(true);
         let channel = endpoint.connect().await.map_err(|e| connect_err(connect_failure(&e)))?;
-        let registry = RegistryClient::new(channel.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let registry = RegistryClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
         let log = LogClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
         let federation = FederationClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Self { registry, log, federation })
@@ -141,11 +136,7 @@ impl Client {
 
     /// One statement's envelope, checked against its id.
     pub async fn statement(&mut self, id: StatementId) -> Result<Envelope, ClientError> {
-        let response = self
-            .registry
-            .get_statement(pb::GetStatementRequest { statement_id: id.0.to_vec() })
-            .await?
-            .into_inner();
+        let response = self.registry.get_statement(pb::GetStatementRequest { statement_id: id.0.to_vec() }).await?.into_inner();
         let envelope = Envelope::parse(response.envelope).map_err(|e| ClientError::Verification(e.to_string()))?;
         if envelope.id() != id {
             return Err(ClientError::Verification(format!("asked for statement {id}, got {}", envelope.id())));
@@ -314,9 +305,7 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         return Err(bad("statement id is not the hash of the envelope".into()));
     }
     let envelope = Envelope::parse(e.envelope.clone()).map_err(|err| bad(err.to_string()))?;
-    let states = |authority: &str, licence_id: &str, version: u64| {
-        (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version)
-    };
+    let states = |authority: &str, licence_id: &str, version: u64| (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version);
     let agrees = match (kind, envelope.statement()) {
         (K::Decision | K::StateChange | K::Revocation, pb::statement::Kind::Decision(d)) => {
             states(&d.authority, &d.licence_id, d.version) && e.action == d.action && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
@@ -393,7 +382,8 @@ pub use comity_proto::token;
 pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence, ClientError> {
     let bad = |m: String| ClientError::Verification(m);
     let summary = response.licence.ok_or_else(|| bad("answer has no licence summary".into()))?;
-    let openings: std::collections::HashMap<Vec<u8>, pb::RestrictedBody> = response.openings.into_iter().filter_map(|o| Some((o.statement_id, o.body?))).collect();
+    let openings: std::collections::HashMap<Vec<u8>, pb::RestrictedBody> =
+        response.openings.into_iter().filter_map(|o| Some((o.statement_id, o.body?))).collect();
     let mut chain = Vec::with_capacity(response.chain.len());
     for link in response.chain {
         let envelope = Envelope::parse(link.envelope).map_err(|e| bad(e.to_string()))?;
@@ -438,11 +428,7 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
 pub fn read_decision_doc(path: &Path) -> Result<DecisionDoc, ClientError> {
     let text = std::fs::read_to_string(path).map_err(|e| ClientError::Document(format!("read {}: {e}", path.display())))?;
     let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let parsed = if is_json {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
-    } else {
-        serde_norway::from_str(&text).map_err(|e| e.to_string())
-    };
+    let parsed = if is_json { serde_json::from_str(&text).map_err(|e| e.to_string()) } else { serde_norway::from_str(&text).map_err(|e| e.to_string()) };
     parsed.map_err(|e| ClientError::Document(format!("{}: {e}", path.display())))
 }
 
@@ -508,7 +494,10 @@ mod tests {
     #[test]
     fn an_error_chain_says_each_thing_once() {
         let chain = |parts: &[&str]| join_error_chain(parts.iter().map(|p| p.to_string()));
-        assert_eq!(chain(&["transport error", "tcp connect error", "tcp connect error", "Connection refused (os error 111)"]), "transport error: tcp connect error: Connection refused (os error 111)");
+        assert_eq!(
+            chain(&["transport error", "tcp connect error", "tcp connect error", "Connection refused (os error 111)"]),
+            "transport error: tcp connect error: Connection refused (os error 111)"
+        );
         // A message that already holds its source's text, and a source that repeats its wrapper's.
         assert_eq!(chain(&["dns error: no such host", "no such host"]), "dns error: no such host");
         assert_eq!(chain(&["timed out", "connect: timed out"]), "connect: timed out");

@@ -48,7 +48,10 @@ fn check_group(g: &pb::StatsGroup) -> Result<(), String> {
     }
     let p = g.processing.unwrap_or_default();
     if p.count > g.decisions || p.median_secs < 0 || p.median_secs > p.p90_secs || p.p90_secs > p.max_secs {
-        return Err(format!("processing times do not hold together ({} timed, median {} s, p90 {} s, max {} s)", p.count, p.median_secs, p.p90_secs, p.max_secs));
+        return Err(format!(
+            "processing times do not hold together ({} timed, median {} s, p90 {} s, max {} s)",
+            p.count, p.median_secs, p.p90_secs, p.max_secs
+        ));
     }
     if g.top_reasons.len() > TOP_REASONS {
         return Err(format!("{} top reasons, more than {TOP_REASONS}", g.top_reasons.len()));

@@ -32,7 +32,11 @@ fn refused(e: BundleError) -> ClientError {
 pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answer: &pb::VerifyResponse, now: i64) -> Result<VerifiedAnswer, ClientError> {
     let proof = answer.proof.as_ref().ok_or_else(|| ClientError::Verification("the answer carries no proof bundle".into()))?;
     if (answer.checked_at - now).abs() > MAX_CLOCK_SKEW_SECS {
-        return Err(ClientError::Verification(format!("the node answered as of {}, {} s from this machine's clock", answer.checked_at, answer.checked_at - now)));
+        return Err(ClientError::Verification(format!(
+            "the node answered as of {}, {} s from this machine's clock",
+            answer.checked_at,
+            answer.checked_at - now
+        )));
     }
     let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
     let bundle = Bundle {

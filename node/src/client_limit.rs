@@ -127,7 +127,11 @@ impl PerClientLimitLayer {
 /// else its address.
 pub fn client_key<B>(request: &http::Request<B>) -> Option<ClientKey> {
     use sha2::{Digest, Sha256};
-    let certificate = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.peer_certs()).and_then(|certs| certs.first().map(|c| Sha256::digest(c.as_ref()).into()));
+    let certificate = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|t| t.peer_certs())
+        .and_then(|certs| certs.first().map(|c| Sha256::digest(c.as_ref()).into()));
     certificate.map(ClientKey::Certificate).or_else(|| client_ip(request).map(ClientKey::Address))
 }
 
@@ -139,7 +143,9 @@ pub fn client_ip<B>(request: &http::Request<B>) -> Option<IpAddr> {
 /// The address and port of the connection a request came on (plaintext or TLS).
 pub fn remote_addr<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
     let ext = request.extensions();
-    ext.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr).or_else(|| ext.get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.get_ref().remote_addr()))
+    ext.get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| ext.get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|t| t.get_ref().remote_addr()))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

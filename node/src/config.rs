@@ -456,7 +456,12 @@ impl Config {
         if self.mirror_interval_ms == 0 {
             return Err(ConfigError::Invalid("mirror_interval_ms must be positive".into()));
         }
-        if self.limits.max_publish_batch == 0 || self.limits.concurrency_per_connection == 0 || self.limits.concurrency_per_client == 0 || self.limits.mirror_entries_per_part == 0 || self.limits.handshake_timeout_secs == 0 {
+        if self.limits.max_publish_batch == 0
+            || self.limits.concurrency_per_connection == 0
+            || self.limits.concurrency_per_client == 0
+            || self.limits.mirror_entries_per_part == 0
+            || self.limits.handshake_timeout_secs == 0
+        {
             return Err(ConfigError::Invalid("limits must be positive".into()));
         }
         Ok(())
@@ -554,7 +559,16 @@ mod tests {
     #[test]
     fn heartbeats_stretch_with_the_consortium_so_a_node_receives_a_bounded_number() {
         let with_members = |n: usize| {
-            let peers = (1..n).map(|i| PeerConfig { id: format!("m{i}"), url: format!("http://m{i}.example:7700"), log_key: format!("registry.m{i}.example/log+01234567+AAAA"), witness_key: None, tls_name: None, relay: false }).collect();
+            let peers = (1..n)
+                .map(|i| PeerConfig {
+                    id: format!("m{i}"),
+                    url: format!("http://m{i}.example:7700"),
+                    log_key: format!("registry.m{i}.example/log+01234567+AAAA"),
+                    witness_key: None,
+                    tls_name: None,
+                    relay: false,
+                })
+                .collect();
             Config { origin: "registry.m0.example/log".into(), checkpoint_interval_secs: 60, peers, ..Config::default() }
         };
         for (members, interval) in [(1, 60), (2, 60), (17, 60), (18, 120), (42, 180), (100, 420)] {

@@ -199,7 +199,9 @@ where
                 match tokio::time::timeout_at(deadline, set_up).await {
                     Ok(Some(io)) => {
                         let idle = connections.idle;
-                        let _ = tx.send(Ok(Guarded { io, ticket, idle, preface_left: PREFACE_LEN, deadline: Some(Box::pin(tokio::time::sleep_until(deadline))) })).await;
+                        let _ = tx
+                            .send(Ok(Guarded { io, ticket, idle, preface_left: PREFACE_LEN, deadline: Some(Box::pin(tokio::time::sleep_until(deadline))) }))
+                            .await;
                     }
                     Ok(None) => connections.refuse("tls_handshake", remote.ip()),
                     Err(_) => connections.refuse("preface_timeout", remote.ip()),

@@ -113,7 +113,11 @@ mod tests {
             log_key: key.verifier().to_string(),
             witness_key: None,
             tls_name: None,
-            authorities: vec![AuthorityConfig { id: authority.into(), name: String::new(), keys: vec![hex::encode(comity_proto::statement::Signer::from_seed(&[i; 32]).verifying_key().to_bytes())] }],
+            authorities: vec![AuthorityConfig {
+                id: authority.into(),
+                name: String::new(),
+                keys: vec![hex::encode(comity_proto::statement::Signer::from_seed(&[i; 32]).verifying_key().to_bytes())],
+            }],
         }
     }
 

@@ -81,7 +81,12 @@ pub async fn start(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<Soc
 }
 
 /// Like [`start`], with each node's Prometheus metrics on `metrics` (if given).
-pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: Vec<Option<SocketAddr>>, metrics: Vec<Option<SocketAddr>>) -> anyhow::Result<Demo> {
+pub async fn start_with_metrics(
+    dir: &Path,
+    listeners: Vec<TcpListener>,
+    http: Vec<Option<SocketAddr>>,
+    metrics: Vec<Option<SocketAddr>>,
+) -> anyhow::Result<Demo> {
     anyhow::ensure!(listeners.len() == SITES.len() && http.len() == SITES.len() && metrics.len() == SITES.len(), "the demo needs {} listeners", SITES.len());
     prepare_dir(dir)?;
     // Absolute, so the paths the guide prints work from any directory.
@@ -141,7 +146,8 @@ pub async fn start_with_metrics(dir: &Path, listeners: Vec<TcpListener>, http: V
             url: format!("http://{}", listener.local_addr()?),
             log_key: key.verifier().to_string(),
             witness_key: Some(witness.verifier().to_string()),
-            tls_name: None, relay: false,
+            tls_name: None,
+            relay: false,
         });
     }
     // The trust file every node (and a relying party) uses: roots, log keys, and the nodes'
@@ -278,7 +284,8 @@ async fn wait_for_convergence(nodes: &[DemoNode]) -> anyhow::Result<()> {
                 for log in [origin, n.node.log_verifier().name()] {
                     let cosigned = n.node.registry().store().log(log).cosigned()?;
                     let size = cosigned.as_deref().and_then(comity_proto::witness::note_size).unwrap_or(0);
-                    let latest = nodes.iter().find(|o| o.node.log_verifier().name() == log).map(|o| o.node.registry().store().log(log).size()).transpose()?.unwrap_or(0);
+                    let latest =
+                        nodes.iter().find(|o| o.node.log_verifier().name() == log).map(|o| o.node.registry().store().log(log).size()).transpose()?.unwrap_or(0);
                     if size < latest {
                         behind.push(format!("{} holds no cosigned checkpoint of {log} at size {latest} yet", n.name));
                     }
@@ -347,7 +354,8 @@ fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String),
             args.push_str(&format!(" --item {code}"));
             context.control_code = Some(code);
         }
-        let question = comity_proto::verdict::Question { authority: authority.clone(), licence_id: licence_id.clone(), relying_authority: "jp.meti".into(), context };
+        let question =
+            comity_proto::verdict::Question { authority: authority.clone(), licence_id: licence_id.clone(), relying_authority: "jp.meti".into(), context };
         let answer = crate::verify::verify(meti.node.registry(), &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name()).trim_start_matches("VERDICT_").to_string();
         if !seen.contains(&verdict) {
@@ -431,6 +439,11 @@ Press Ctrl-C to stop.",
         confidential = format!("{}/{}", demo.confidential.0, demo.confidential.1),
         ecju_url = demo.nodes.iter().find(|n| n.name == "ecju").map_or_else(|| first.url(), |n| n.node.url()),
         verifier = first.log_verifier(),
-        web = demo.nodes.iter().find(|n| n.name == "meti").and_then(|n| n.node.http_addr()).map_or_else(|| "(the HTTP port is off)".to_string(), |a| format!("http://{a}/   (METI's node; every node serves the same pages)")),
+        web = demo
+            .nodes
+            .iter()
+            .find(|n| n.name == "meti")
+            .and_then(|n| n.node.http_addr())
+            .map_or_else(|| "(the HTTP port is off)".to_string(), |a| format!("http://{a}/   (METI's node; every node serves the same pages)")),
     )
 }

@@ -86,7 +86,9 @@ impl FederationService {
     fn body_caller<T>(&self, request: &Request<T>, stated: &str) -> Result<Caller, Status> {
         if self.tls {
             let leaf = request.peer_certs().and_then(|certs| certs.first().map(|c| c.to_vec()));
-            return leaf.map(Caller::Certified).ok_or_else(|| Status::permission_denied("restricted bodies are served to nodes presenting their client certificate"));
+            return leaf
+                .map(Caller::Certified)
+                .ok_or_else(|| Status::permission_denied("restricted bodies are served to nodes presenting their client certificate"));
         }
         if stated.is_empty() {
             return Err(Status::invalid_argument("caller_origin: required when the node serves without TLS"));
@@ -115,7 +117,9 @@ impl FederationService {
     fn body_for(&self, caller: &Caller, id: &StatementId) -> Result<Result<pb::RestrictedBody, &'static str>, Error> {
         let Some(bytes) = self.store.statement(id)? else { return Ok(Err("no such statement is held here")) };
         let restricted = match Envelope::parse(bytes).map(|e| e.statement().clone()) {
-            Ok(pb::statement::Kind::RestrictedDecision(r)) => CheckedRestricted::try_from(r).map_err(|e| Error::Store(crate::store::StoreError::Corrupt { table: "statement", detail: e.to_string() }))?,
+            Ok(pb::statement::Kind::RestrictedDecision(r)) => {
+                CheckedRestricted::try_from(r).map_err(|e| Error::Store(crate::store::StoreError::Corrupt { table: "statement", detail: e.to_string() }))?
+            }
             _ => return Ok(Err("not a restricted decision")),
         };
         let in_audience = restricted.restricted().audience.iter().any(|origin| self.caller_is(caller, origin));
@@ -310,7 +314,10 @@ impl federation_server::Federation for FederationService {
         crate::input::bounded("directory", &directory, crate::input::MAX_PATH_BYTES)?;
         let dir = std::path::Path::new(&directory);
         if !dir.is_absolute() || dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-            return Err(Status::invalid_argument(format!("directory: `{}` must be an absolute path that does not exist or is empty (not empty, or relative)", crate::input::shown(&directory))));
+            return Err(Status::invalid_argument(format!(
+                "directory: `{}` must be an absolute path that does not exist or is empty (not empty, or relative)",
+                crate::input::shown(&directory)
+            )));
         }
         let (records, note) = self.registry.backup(directory.into()).await?;
         let log_size = comity_proto::log::stored_checkpoint_fields(&note).map_or(0, |(size, _, _)| size);

@@ -20,14 +20,14 @@ pub mod registry;
 pub mod server;
 pub mod service;
 pub mod stats;
-pub mod trust;
-pub mod verify;
-pub mod watch;
-pub mod web;
 pub mod store;
 pub mod tiles;
 pub mod tls;
 pub mod transfer;
+pub mod trust;
+pub mod verify;
+pub mod watch;
+pub mod web;
 pub mod witness;
 
 pub use config::Config;

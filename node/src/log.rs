@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
 use comity_proto::authoring::format_time;
 use comity_proto::licence_map;
+use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
 use comity_proto::witness::WitnessKey;
 use serde::{Deserialize, Serialize};
 
@@ -109,10 +109,7 @@ fn load_or_create<K>(path: &Path, name: &str, make: impl Fn(&[u8; 32]) -> Result
     if file.name != name {
         return Ok(Loaded::OtherName(file.name));
     }
-    let seed: [u8; 32] = hex::decode(&file.secret_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| err("secret_key must be 64 hex digits".into()))?;
+    let seed: [u8; 32] = hex::decode(&file.secret_key).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| err("secret_key must be 64 hex digits".into()))?;
     make(&seed).map(|(_, key)| Loaded::Key(key)).map_err(|e| err(e.to_string()))
 }
 
@@ -355,8 +352,12 @@ impl NodeLog {
         if ahead {
             let recorded = log.signed.last().map(|l| l.size);
             match recorded {
-                None => tracing::warn!(path = %log.signed.path().display(), size = log.latest.size, "no record of the log key's last signed checkpoint (a store from before it was kept, or the file was moved); writing it from the store's verified checkpoint"),
-                Some(size) => tracing::warn!(path = %log.signed.path().display(), recorded = size, store = log.latest.size, "the store is ahead of the last signed record (a stop between commit and record); bringing the record forward"),
+                None => {
+                    tracing::warn!(path = %log.signed.path().display(), size = log.latest.size, "no record of the log key's last signed checkpoint (a store from before it was kept, or the file was moved); writing it from the store's verified checkpoint")
+                }
+                Some(size) => {
+                    tracing::warn!(path = %log.signed.path().display(), recorded = size, store = log.latest.size, "the store is ahead of the last signed record (a stop between commit and record); bringing the record forward")
+                }
             }
             log.signed.record(&log.latest).map_err(|e| LogOpenError::SignedRecord { path: log.signed.path().display().to_string(), message: e.to_string() })?;
         }
@@ -424,7 +425,9 @@ impl NodeLog {
                 return Ok(());
             }
         }
-        self.signed.record(&self.latest).map_err(|e| std::io::Error::new(e.kind(), format!("recording the last signed checkpoint in {}: {e}", self.signed.path().display())))
+        self.signed
+            .record(&self.latest)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("recording the last signed checkpoint in {}: {e}", self.signed.path().display())))
     }
 
     /// What the key last signed, as recorded next to it.
@@ -450,7 +453,11 @@ pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<S
     }
     let root = tree_root(size, &log).map_err(LogOpenError::Damaged)?;
     if root != cp.root {
-        return Err(LogOpenError::Damaged(format!("recomputed root {} differs from the signed root {} at size {size}", hex::encode(root), hex::encode(cp.root))));
+        return Err(LogOpenError::Damaged(format!(
+            "recomputed root {} differs from the signed root {} at size {size}",
+            hex::encode(root),
+            hex::encode(cp.root)
+        )));
     }
     let map_root = map_root(&log, size).map_err(LogOpenError::Damaged)?;
     if map_root != cp.map_root {
@@ -491,10 +498,7 @@ impl StoredHashes for Overlay<'_> {
     fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
         let missing: Vec<u64> = indexes.iter().filter(|i| !self.pending.contains_key(i)).copied().collect();
         let mut from_store = self.log.read(&missing)?.into_iter();
-        Ok(indexes
-            .iter()
-            .map(|i| self.pending.get(i).copied().unwrap_or_else(|| from_store.next().expect("one stored hash per missing index")))
-            .collect())
+        Ok(indexes.iter().map(|i| self.pending.get(i).copied().unwrap_or_else(|| from_store.next().expect("one stored hash per missing index"))).collect())
     }
 }
 

@@ -191,11 +191,7 @@ impl log_server::Log for LogService {
         } else {
             prove_consistency(r.old_size, new_size, &self.store.log(key.name())).map_err(internal)?
         };
-        Ok(Response::new(pb::GetConsistencyProofResponse {
-            old_size: r.old_size,
-            new_size,
-            hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
-        }))
+        Ok(Response::new(pb::GetConsistencyProofResponse { old_size: r.old_size, new_size, hashes: hashes.into_iter().map(|h| h.to_vec()).collect() }))
     }
 }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use comity_node::config::{AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_ORIGIN};
+use comity_node::config::{
+    AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_ORIGIN,
+};
 use comity_node::log::{load_or_create_key, load_or_create_witness_key};
 use comity_node::{demo, RunningNode};
 use comity_proto::keyfile::KeyFile;
@@ -326,7 +328,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Export { from, origin, output, config, data_dir, tls_name } => {
             let config = find_config(config.as_deref(), data_dir.as_deref())?.unwrap_or_default();
-            let exported = comity_node::transfer::export_log(&config, &from, tls_name.as_deref().unwrap_or_default(), origin.as_deref().unwrap_or_default(), &output).await?;
+            let exported =
+                comity_node::transfer::export_log(&config, &from, tls_name.as_deref().unwrap_or_default(), origin.as_deref().unwrap_or_default(), &output)
+                    .await?;
             println!(
                 "exported {} entries of {} ({}, root {}) from {from} to {} in {:.1} s",
                 exported.entries,
@@ -361,7 +365,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Ca { command: CaCommand::Init { dir, name } } => {
             comity_node::tls::ca_init(&dir, &name)?;
-            println!("CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)", dir.join(comity_node::tls::CA_CERT).display(), dir.join(comity_node::tls::CA_KEY).display());
+            println!(
+                "CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)",
+                dir.join(comity_node::tls::CA_CERT).display(),
+                dir.join(comity_node::tls::CA_KEY).display()
+            );
             Ok(())
         }
         Command::Ca { command: CaCommand::Issue { dir, name, out } } => {
@@ -507,10 +515,12 @@ fn http_and_metrics_for(listen: SocketAddr) -> anyhow::Result<(SocketAddr, Socke
     let (web_offset, metrics_offset) = (port(DEFAULT_HTTP_LISTEN) - port(DEFAULT_LISTEN), port(DEFAULT_METRICS_LISTEN) - port(DEFAULT_LISTEN));
     let at = |offset: u16| match listen.port() {
         0 => Ok(SocketAddr::new(listen.ip(), 0)),
-        port => port
-            .checked_add(offset)
-            .map(|p| SocketAddr::new(listen.ip(), p))
-            .with_context(|| format!("--listen {listen}: the web and metrics ports are the gRPC port + {web_offset} and + {metrics_offset}, past 65535; choose a port up to {}", u16::MAX - metrics_offset)),
+        port => port.checked_add(offset).map(|p| SocketAddr::new(listen.ip(), p)).with_context(|| {
+            format!(
+                "--listen {listen}: the web and metrics ports are the gRPC port + {web_offset} and + {metrics_offset}, past 65535; choose a port up to {}",
+                u16::MAX - metrics_offset
+            )
+        }),
     };
     Ok((at(web_offset)?, at(metrics_offset)?))
 }
@@ -525,7 +535,8 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     let (http_listen, metrics_listen) = http_and_metrics_for(listen)?;
     let keys_dir = data_dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
-    let mut config = Config { listen, http_listen: Some(http_listen), metrics_listen: Some(metrics_listen), data_dir: data_dir.to_path_buf(), ..Config::default() };
+    let mut config =
+        Config { listen, http_listen: Some(http_listen), metrics_listen: Some(metrics_listen), data_dir: data_dir.to_path_buf(), ..Config::default() };
     for spec in authorities {
         let (id, name) = spec.split_once('=').unwrap_or((spec, ""));
         if !comity_proto::decision::is_authority_id(id) {

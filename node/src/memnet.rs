@@ -111,7 +111,14 @@ fn connect(host: &str) -> io::Result<Pipe> {
 }
 
 /// A tower connector for tonic's `Endpoint::connect_with_connector_lazy`.
-pub fn connector() -> impl tower::Service<tonic::codegen::http::Uri, Response = hyper_util::rt::TokioIo<Pipe>, Error = io::Error, Future = std::future::Ready<io::Result<hyper_util::rt::TokioIo<Pipe>>>> + Clone + Send + 'static {
+pub fn connector() -> impl tower::Service<
+    tonic::codegen::http::Uri,
+    Response = hyper_util::rt::TokioIo<Pipe>,
+    Error = io::Error,
+    Future = std::future::Ready<io::Result<hyper_util::rt::TokioIo<Pipe>>>,
+> + Clone
+       + Send
+       + 'static {
     tower::service_fn(|uri: tonic::codegen::http::Uri| std::future::ready(connect(uri.host().unwrap_or_default()).map(hyper_util::rt::TokioIo::new)))
 }
 

@@ -22,17 +22,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use comity_proto::decision::CheckedDecision;
-use comity_proto::restricted::CheckedRestricted;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
+use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{verify_batch, Envelope, KeyRing, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
 use crate::registry::{Checked, Mirrored, Registry};
-use crate::trust::Trust;
 use crate::store::Evidence;
+use crate::trust::Trust;
 
 /// Most entries one `GetEntries` call asks for (the peer's own limit).
 const ENTRIES_PER_CALL: u64 = 10_000;
@@ -70,7 +70,8 @@ impl PeerChannels {
             .http2_keep_alive_interval(KEEP_ALIVE)
             .keep_alive_timeout(KEEP_ALIVE)
             .keep_alive_while_idle(true);
-        let channel = if crate::memnet::is_memnet(&peer.url) { endpoint.connect_with_connector_lazy(crate::memnet::connector()) } else { endpoint.connect_lazy() };
+        let channel =
+            if crate::memnet::is_memnet(&peer.url) { endpoint.connect_with_connector_lazy(crate::memnet::connector()) } else { endpoint.connect_lazy() };
         channels.insert(key, channel.clone());
         Ok(channel)
     }
@@ -270,7 +271,11 @@ impl PeerMirror {
     /// Moves a relay path to another peer of its route: the next one, or one at random.
     fn switch_relay(&mut self, at_random: bool) {
         let Some(route) = &mut self.route else { return };
-        if at_random { route.random() } else { route.next() }
+        if at_random {
+            route.random()
+        } else {
+            route.next()
+        }
         self.peer = route.path();
         self.subscription = None;
     }
@@ -457,7 +462,13 @@ impl PeerMirror {
             }
             let reason = format!("two different roots for size {} (evidence from {})", a.size, self.peer.id);
             tracing::warn!(log = %origin, peer = %self.peer.id, "split view proven by a peer's evidence; log frozen");
-            let stored = Evidence::SplitView { origin: origin.clone(), first_checkpoint: a.note, second_checkpoint: b.note, reason: reason.clone(), detected_at: crate::registry::now() };
+            let stored = Evidence::SplitView {
+                origin: origin.clone(),
+                first_checkpoint: a.note,
+                second_checkpoint: b.note,
+                reason: reason.clone(),
+                detected_at: crate::registry::now(),
+            };
             self.registry.split_view(stored).await.map_err(|e| RoundError::Refused(e.to_string()))?;
             return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
         }
@@ -637,16 +648,15 @@ impl PeerMirror {
             // An older view (e.g. from a relay that is behind) is fine if it is a prefix of the
             // verified tree held here, whose root at that size this node computes itself.
             let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(RoundError::Refused)?;
-            return Ok((prefix != new.root).then(|| format!("the root signed for size {} differs from that prefix of the tree signed at size {}", new.size, held.size)));
+            return Ok((prefix != new.root)
+                .then(|| format!("the root signed for size {} differs from that prefix of the tree signed at size {}", new.size, held.size)));
         }
         if held.size == 0 {
             return Ok(None);
         }
         let request = pb::GetConsistencyProofRequest { old_size: held.size, new_size: new.size, origin: new.origin.clone() };
         let proof = self.bounded(client.get_consistency_proof(request)).await?.into_inner();
-        let valid = proof_hashes(&proof.hashes)
-            .ok()
-            .is_some_and(|hashes| verify_consistency(&hashes, held.size, &held.root, new.size, &new.root).is_ok());
+        let valid = proof_hashes(&proof.hashes).ok().is_some_and(|hashes| verify_consistency(&hashes, held.size, &held.root, new.size, &new.root).is_ok());
         if valid {
             return Ok(None);
         }
@@ -691,7 +701,13 @@ impl PeerMirror {
 
     fn mark_synced(&self, checkpoint: &SignedCheckpoint, size: u64) {
         if let Ok(mut s) = self.status.lock() {
-            *s = MirrorStatus { size, peer_size: checkpoint.size.max(size), checkpoint_time: checkpoint.time.max(s.checkpoint_time), last_error: None, failures: 0 };
+            *s = MirrorStatus {
+                size,
+                peer_size: checkpoint.size.max(size),
+                checkpoint_time: checkpoint.time.max(s.checkpoint_time),
+                last_error: None,
+                failures: 0,
+            };
         }
     }
 }
@@ -788,7 +804,8 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
                 (restricted.restricted().authority.clone(), Checked::Restricted { restricted, body: None, signers: Vec::new() })
             }
             pb::statement::Kind::Agreement(a) => {
-                let agreement = comity_proto::recognition::CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(index, format!("invalid agreement: {e}")))?;
+                let agreement =
+                    comity_proto::recognition::CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(index, format!("invalid agreement: {e}")))?;
                 (agreement.agreement().relying_authority.clone(), Checked::Agreement { agreement, signers: Vec::new() })
             }
             pb::statement::Kind::KeySet(_) => {

@@ -32,11 +32,15 @@ pub struct Recovered {
 pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &str) -> anyhow::Result<Recovered> {
     let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
     let verifier = key.verifier();
-    let endpoint = crate::tls::peer_endpoint(peer_url, config.tls.as_ref(), peer_tls_name)?.timeout(config.limits.request_timeout()).connect_timeout(Duration::from_secs(5));
+    let endpoint = crate::tls::peer_endpoint(peer_url, config.tls.as_ref(), peer_tls_name)?
+        .timeout(config.limits.request_timeout())
+        .connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.with_context(|| format!("connect to {peer_url}"))?;
     let mut peer = LogClient::new(channel).max_decoding_message_size(16 * 1024 * 1024);
-    let served = peer.get_checkpoint(pb::GetCheckpointRequest { origin: config.origin.clone() }).await.context("the peer's checkpoint of this node's log")?.into_inner();
-    let checkpoint: SignedCheckpoint = verifier.verify_checkpoint(&served.checkpoint).context("the peer's copy of this node's checkpoint does not verify with this node's log key")?;
+    let served =
+        peer.get_checkpoint(pb::GetCheckpointRequest { origin: config.origin.clone() }).await.context("the peer's checkpoint of this node's log")?.into_inner();
+    let checkpoint: SignedCheckpoint =
+        verifier.verify_checkpoint(&served.checkpoint).context("the peer's copy of this node's checkpoint does not verify with this node's log key")?;
     // A peer that lags behind what the key signed cannot give the history back: re-logging
     // its copy would leave the node to sign on from a smaller size, a second history.
     let signed = SignedRecord::next_to_key(&config.log_key_path())?;
@@ -111,7 +115,11 @@ pub struct Restored {
 pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result<Restored> {
     let target = config.store_dir();
     anyhow::ensure!(!target.exists(), "{} exists: restore only into a data dir without a store (move it aside first)", target.display());
-    anyhow::ensure!(config.log_key_path().exists(), "the node's log key {} is missing: restore it with the data dir's other files", config.log_key_path().display());
+    anyhow::ensure!(
+        config.log_key_path().exists(),
+        "the node's log key {} is missing: restore it with the data dir's other files",
+        config.log_key_path().display()
+    );
     let backup = Store::open(from).with_context(|| format!("open the backup {}", from.display()))?;
     anyhow::ensure!(backup.own_log_origin()?.as_deref() == Some(config.origin.as_str()), "the backup is not of log {}", config.origin);
     let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
@@ -125,7 +133,11 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         if let Some(note) = held.checkpoint()? {
             let checkpoint = verifier.verify_checkpoint(&note).with_context(|| format!("the backup's checkpoint of {}", verifier.name()))?;
             let root = comity_proto::log::tree_root(checkpoint.size, &held).map_err(anyhow::Error::msg)?;
-            anyhow::ensure!(root == checkpoint.root || held.size()? != checkpoint.size, "the backup's copy of {} does not hash to its signed root", verifier.name());
+            anyhow::ensure!(
+                root == checkpoint.root || held.size()? != checkpoint.size,
+                "the backup's copy of {} does not hash to its signed root",
+                verifier.name()
+            );
         }
     }
     let trust = Trust::load(config, config.trust_roots()?, &backup)?;

@@ -12,12 +12,14 @@ use std::thread::{self, JoinHandle};
 
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map;
-use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, hashes_to_store, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint, TreeHash};
+use comity_proto::log::{
+    check_dated_by_log_time, entry_leaf_hash, hashes_to_store, prove_inclusion, tree_root, verify_consistency, SignedCheckpoint, TreeHash,
+};
 use comity_proto::pb;
-use comity_proto::rules::{LicenceState, RuleError};
-use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
+use comity_proto::rules::{LicenceState, RuleError};
+use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::{cosigners, merge_cosignatures, note_body, note_size, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
@@ -151,13 +153,26 @@ enum Work {
     /// Store split-view evidence and freeze the origin.
     SplitView(Box<Evidence>, oneshot::Sender<Result<(), Error>>),
     /// Add verified cosignatures to a checkpoint of a log.
-    Cosignatures { origin: String, note: String, witnessed: bool, reply: oneshot::Sender<Result<(), Error>> },
+    Cosignatures {
+        origin: String,
+        note: String,
+        witnessed: bool,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
     /// Re-sign the checkpoint if the latest is older than this many seconds.
-    Heartbeat { max_age: i64 },
+    Heartbeat {
+        max_age: i64,
+    },
     /// Copy the store to a new directory between batches: a consistent snapshot.
-    Backup { dir: std::path::PathBuf, reply: oneshot::Sender<Result<(u64, String), Error>> },
+    Backup {
+        dir: std::path::PathBuf,
+        reply: oneshot::Sender<Result<(u64, String), Error>>,
+    },
     /// Store the bodies of restricted decisions received from a peer.
-    Bodies { openings: Vec<pb::RestrictedOpening>, reply: oneshot::Sender<Result<BodiesStored, Error>> },
+    Bodies {
+        openings: Vec<pb::RestrictedOpening>,
+        reply: oneshot::Sender<Result<BodiesStored, Error>>,
+    },
 }
 
 /// What became of restricted bodies received from a peer.
@@ -708,7 +723,9 @@ fn writer_loop(
 /// Answers every job of a batch that cannot be staged with `reason`.
 fn fail_jobs(jobs: Vec<Job>, reason: &str) {
     for job in jobs {
-        let _ = job.reply.send(Err(Error::Unavailable(format!("the store cannot be read, the decision is not acknowledged (publishing the same envelope again is safe): {reason}"))));
+        let _ = job.reply.send(Err(Error::Unavailable(format!(
+            "the store cannot be read, the decision is not acknowledged (publishing the same envelope again is safe): {reason}"
+        ))));
     }
 }
 
@@ -857,7 +874,9 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
             tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = decision.action().as_str_name(), id = %id, index, "decision accepted");
         }
         Checked::KeySet(set) => tracing::info!(authority = %set.authority, version = set.version, id = %id, index, "key set accepted"),
-        Checked::Agreement { agreement, .. } => tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted"),
+        Checked::Agreement { agreement, .. } => {
+            tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted")
+        }
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {
             let r = restricted.restricted();
@@ -868,12 +887,7 @@ fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged,
 }
 
 /// The batch's view of a licence, loaded from the store on first use.
-fn licence_entry<'m>(
-    store: &Store,
-    licences: &'m mut HashMap<(String, String), Pending>,
-    authority: &str,
-    licence_id: &str,
-) -> Result<&'m mut Pending, Error> {
+fn licence_entry<'m>(store: &Store, licences: &'m mut HashMap<(String, String), Pending>, authority: &str, licence_id: &str) -> Result<&'m mut Pending, Error> {
     let key = (authority.to_string(), licence_id.to_string());
     if !licences.contains_key(&key) {
         let chain = load_chain(store, authority, licence_id, &HashMap::new())?;
@@ -967,7 +981,9 @@ fn apply_restricted(
                 (None, 0) => LicenceState::start(id, decision)?,
                 (Some(s), _) => s.apply(id, decision)?,
                 (None, _) => {
-                    return Err(Error::FailedPrecondition(format!("the bodies of earlier decisions of {name} are not held here, so the licence rules cannot be checked")));
+                    return Err(Error::FailedPrecondition(format!(
+                        "the bodies of earlier decisions of {name} are not held here, so the licence rules cannot be checked"
+                    )));
                 }
             };
             batch.put_restricted_body(&id, opened);
@@ -991,7 +1007,14 @@ struct Installs {
 }
 
 /// Returns the batch and what it puts in force.
-fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witnesses: &[WitnessVerifier], trust: &Trust, own_origin: &str) -> Result<(WriteBatch, Installs), Error> {
+fn stage_mirror(
+    store: &Store,
+    m: &Mirrored,
+    evidence: &mut Vec<Evidence>,
+    witnesses: &[WitnessVerifier],
+    trust: &Trust,
+    own_origin: &str,
+) -> Result<(WriteBatch, Installs), Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         return Err(Error::FailedPrecondition(format!("{} is frozen ({reason}); an operator must clear it", m.checkpoint.origin)));
@@ -1067,7 +1090,9 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
                 Checked::Agreement { agreement, signers } => {
                     let a = agreement.agreement();
                     check_dated_by_log_time(a.issued_at, logged_at).map_err(refused)?;
-                    if let Signers::Refused(reason) = trust.standing_in_history(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, logged_at) {
+                    if let Signers::Refused(reason) =
+                        trust.standing_in_history(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, logged_at)
+                    {
                         return Err(refused(reason));
                     }
                     supersedes_agreement(store, &agreements, agreement).map_err(|e| refused(e.to_string()))?;
@@ -1096,10 +1121,7 @@ fn stage_mirror(store: &Store, m: &Mirrored, evidence: &mut Vec<Evidence>, witne
         return Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }));
     }
     if root != m.checkpoint.root {
-        return Err(Error::InvalidArgument(format!(
-            "entries {}..{} of {} do not hash to its signed root",
-            m.first, m.checkpoint.size, m.checkpoint.origin
-        )));
+        return Err(Error::InvalidArgument(format!("entries {}..{} of {} do not hash to its signed root", m.first, m.checkpoint.size, m.checkpoint.origin)));
     }
     // The map is a pure function of the entries: a log that signs another map root lies about
     // its licences' heads.
@@ -1296,7 +1318,12 @@ fn store_bodies(store: &Store, own_origin: &str, openings: Vec<pb::RestrictedOpe
 
 /// The restricted decision `id` with its `body` and the decision it opens to, when this node
 /// may hold it and the body opens its commitment; `None` when the body is already held.
-fn open_body(store: &Store, own_origin: &str, id: &StatementId, body: Option<pb::RestrictedBody>) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody, CheckedDecision)>, String> {
+fn open_body(
+    store: &Store,
+    own_origin: &str,
+    id: &StatementId,
+    body: Option<pb::RestrictedBody>,
+) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody, CheckedDecision)>, String> {
     let body = body.ok_or("no body sent")?;
     let stored_err = |e: crate::store::StoreError| e.to_string();
     if store.restricted_body(id).map_err(stored_err)?.is_some() {
@@ -1355,16 +1382,22 @@ fn fold_readable(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
 /// Folds a stored chain whose decisions are all readable here. Stored decisions passed these
 /// checks on the way in, so a failure here means the store was damaged.
 pub(crate) fn fold_chain(chain: &[StoredLink]) -> Result<Option<LicenceState>, Error> {
-    let checked: Vec<(StatementId, CheckedDecision)> = chain
-        .iter()
-        .map(|link| CheckedDecision::try_from(link.decision.clone()).map(|c| (link.id, c)).map_err(stored_corrupt))
-        .collect::<Result<_, _>>()?;
+    let checked: Vec<(StatementId, CheckedDecision)> =
+        chain.iter().map(|link| CheckedDecision::try_from(link.decision.clone()).map(|c| (link.id, c)).map_err(stored_corrupt)).collect::<Result<_, _>>()?;
     comity_proto::rules::fold(checked.iter().map(|(id, c)| (*id, c))).map_err(stored_corrupt)
 }
 
 /// A validly signed decision (or restricted decision) for a version that already has another
 /// one: keep both as evidence and refuse the second.
-fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, envelope: &Envelope, authority: &str, licence_id: &str, version: u64) -> Result<Error, Error> {
+fn record_fork(
+    store: &Store,
+    licence: &Pending,
+    evidence: &mut Vec<Evidence>,
+    envelope: &Envelope,
+    authority: &str,
+    licence_id: &str,
+    version: u64,
+) -> Result<Error, Error> {
     let first = match licence.staged.get(&version) {
         Some((_, bytes)) => bytes.clone(),
         None => {
@@ -1375,7 +1408,8 @@ fn record_fork(store: &Store, licence: &Pending, evidence: &mut Vec<Evidence>, e
         }
     };
     let second = hex::encode(envelope.bytes());
-    let known = store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
+    let known =
+        store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
     if !known {
         evidence.push(Evidence::LicenceFork {
             authority: authority.to_string(),

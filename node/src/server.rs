@@ -13,13 +13,13 @@ use tonic::transport::Server;
 
 use crate::config::Config;
 use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
-use crate::witness::{gather_cosignatures, CosignedRecord, Witness};
-use comity_proto::witness::WitnessVerifier;
 use crate::log_service::LogService;
 use crate::registry::{now, Registry};
 use crate::service::RegistryService;
 use crate::store::Store;
+use crate::witness::{gather_cosignatures, CosignedRecord, Witness};
 use comity_proto::pb::log_server::LogServer;
+use comity_proto::witness::WitnessVerifier;
 
 /// How often the node asks again for a cosignature a witness did not give.
 const COSIGN_RETRY: Duration = Duration::from_secs(5);
@@ -87,7 +87,9 @@ impl RunningNode {
         let dialed: std::sync::Arc<[crate::config::PeerConfig]> = config.dialed_peers().into();
         let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed.iter().any(|d| d.id == p.id)).collect();
         witnesses.push(witness_key.verifier());
-        let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> { Ok(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?) })?);
+        let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> {
+            crate::trust::Trust::load(&config, config.trust_roots()?, &store)
+        })?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
         let witness_verifier = witness_key.verifier();
         let witness = std::sync::Arc::new(Witness::new(witness_key, cosigned, registry.clone(), &config.peers));
@@ -110,7 +112,13 @@ impl RunningNode {
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
-        let registry_impl = std::sync::Arc::new(RegistryService::new(registry.clone(), config.max_staleness_secs, metrics.clone(), limits.max_watch_streams, http_stopped.clone()));
+        let registry_impl = std::sync::Arc::new(RegistryService::new(
+            registry.clone(),
+            config.max_staleness_secs,
+            metrics.clone(),
+            limits.max_watch_streams,
+            http_stopped.clone(),
+        ));
         let registry_service = RegistryServer::from_arc(registry_impl.clone())
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
@@ -186,7 +194,8 @@ impl RunningNode {
             http_stopped.clone(),
             config.tls.is_some(),
         ));
-        let federation_service = comity_proto::pb::federation_server::FederationServer::from_arc(federation_impl.clone()).max_encoding_message_size(limits.max_message_bytes);
+        let federation_service =
+            comity_proto::pb::federation_server::FederationServer::from_arc(federation_impl.clone()).max_encoding_message_size(limits.max_message_bytes);
         let web_trust = config.trust_file_path().map(|p| comity_proto::trust::TrustFile::read(&p)).transpose()?;
         let mut log_keys: std::collections::HashMap<String, comity_proto::log::LogVerifier> =
             config.peers.iter().filter_map(|p| p.log_key.parse::<comity_proto::log::LogVerifier>().ok()).map(|v| (v.name().to_string(), v)).collect();
@@ -275,13 +284,39 @@ impl RunningNode {
         }
         let task = match acceptor {
             Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor, connections), shutdown)),
-            None => tokio::spawn(router.serve_with_incoming_shutdown(crate::connections::accept(incoming, connections, |stream| async move { Some(stream) }), shutdown)),
+            None => tokio::spawn(
+                router.serve_with_incoming_shutdown(crate::connections::accept(incoming, connections, |stream| async move { Some(stream) }), shutdown),
+            ),
         };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.heartbeat_interval_secs(), health.clone()));
-        let gatherer = tokio::spawn(gather_cosignatures(registry.clone(), config.origin.clone(), peer_witnesses, config.witnesses_per_checkpoint, COSIGN_RETRY, config.tls.clone(), channels, limits.request_timeout()));
+        let gatherer = tokio::spawn(gather_cosignatures(
+            registry.clone(),
+            config.origin.clone(),
+            peer_witnesses,
+            config.witnesses_per_checkpoint,
+            COSIGN_RETRY,
+            config.tls.clone(),
+            channels,
+            limits.request_timeout(),
+        ));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
-        Ok(Self { addr, http_addr, verifier: log_verifier, witness_verifier, registry: Some(registry), metrics, stop: Some(stop), task: Some(task), heartbeat: Some(heartbeat), gatherer: Some(gatherer), http_task, metrics_task, metrics_addr, mirrors })
+        Ok(Self {
+            addr,
+            http_addr,
+            verifier: log_verifier,
+            witness_verifier,
+            registry: Some(registry),
+            metrics,
+            stop: Some(stop),
+            task: Some(task),
+            heartbeat: Some(heartbeat),
+            gatherer: Some(gatherer),
+            http_task,
+            metrics_task,
+            metrics_addr,
+            mirrors,
+        })
     }
 
     /// The address the node listens on.
@@ -356,7 +391,6 @@ impl RunningNode {
         }
         Ok(())
     }
-
 }
 
 /// Re-signs the checkpoint of an idle log so that it is never older than about `interval`

@@ -169,7 +169,8 @@ impl registry_server::Registry for RegistryService {
             authority_id("relying_authority", &relying)?;
         }
         let agreements = self.registry.trust().agreements();
-        let envelopes = agreements.iter().filter(|a| relying.is_empty() || a.agreement.agreement().relying_authority == relying).map(|a| a.envelope.clone()).collect();
+        let envelopes =
+            agreements.iter().filter(|a| relying.is_empty() || a.agreement.agreement().relying_authority == relying).map(|a| a.envelope.clone()).collect();
         Ok(Response::new(pb::ListAgreementsResponse { envelopes }))
     }
 
@@ -187,8 +188,7 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all)]
     async fn get_statement(&self, request: Request<pb::GetStatementRequest>) -> Result<Response<pb::GetStatementResponse>, Status> {
         let raw = request.into_inner().statement_id;
-        let id = StatementId::from_slice(&raw)
-            .ok_or_else(|| invalid(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
+        let id = StatementId::from_slice(&raw).ok_or_else(|| invalid(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
         let envelope = self.registry.statement(&id)?.ok_or_else(|| Error::NotFound(format!("statement {id} not found")))?;
         Ok(Response::new(pb::GetStatementResponse { statement_id: raw, envelope }))
     }
@@ -219,10 +219,7 @@ impl registry_server::Registry for RegistryService {
     async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
         let query = search_query(request.into_inner())?;
         let page = self.registry.search(&query)?;
-        Ok(Response::new(pb::SearchResponse {
-            licences: page.licences,
-            next_cursor: page.next.map(hex::encode).unwrap_or_default(),
-        }))
+        Ok(Response::new(pb::SearchResponse { licences: page.licences, next_cursor: page.next.map(hex::encode).unwrap_or_default() }))
     }
 }
 

@@ -41,10 +41,7 @@ struct Served {
 
 /// The tiles router over log `origin` in `store`.
 pub fn router(store: Store, origin: &str) -> Router {
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*rest}", get(tile))
-        .with_state(Served { store, origin: origin.into() })
+    Router::new().route("/checkpoint", get(checkpoint)).route("/tile/{*rest}", get(tile)).with_state(Served { store, origin: origin.into() })
 }
 
 /// Serves `router(store, origin)`, and `also` next to it (the web pages), on `listener` until
@@ -228,10 +225,8 @@ fn read_hashes(log: LogRef<'_>, level: u8, id: TileId) -> Result<Vec<u8>, Failur
 fn read_entries(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, Failure> {
     let mut bundle = Vec::new();
     for index in id.first()..id.first() + u64::from(id.width) {
-        let entry_id = log
-            .entry(index)
-            .map_err(|e| Failure::Internal(e.to_string()))?
-            .ok_or_else(|| Failure::Internal(format!("log entry {index} missing")))?;
+        let entry_id =
+            log.entry(index).map_err(|e| Failure::Internal(e.to_string()))?.ok_or_else(|| Failure::Internal(format!("log entry {index} missing")))?;
         let envelope = store
             .statement(&entry_id)
             .map_err(|e| Failure::Internal(e.to_string()))?
@@ -241,7 +236,8 @@ fn read_entries(store: &Store, log: LogRef<'_>, id: TileId) -> Result<Vec<u8>, F
             .map_err(|e| Failure::Internal(e.to_string()))?
             .ok_or_else(|| Failure::Internal(format!("log time of entry {index} missing")))?;
         let entry = comity_proto::log::entry_bytes(logged_at, &envelope);
-        let len = u16::try_from(entry.len()).map_err(|_| Failure::Internal(format!("log entry {index} is {} bytes, too long for an entry bundle", entry.len())))?;
+        let len =
+            u16::try_from(entry.len()).map_err(|_| Failure::Internal(format!("log entry {index} is {} bytes, too long for an entry bundle", entry.len())))?;
         bundle.extend_from_slice(&len.to_be_bytes());
         bundle.extend_from_slice(&entry);
     }
@@ -475,17 +471,17 @@ mod tests {
             "/tile/entries",
             "/tile/0/0",
             "/tile/0/0000",
-            "/tile/0/x000/000",   // not canonical: leading zero group
+            "/tile/0/x000/000", // not canonical: leading zero group
             "/tile/0/x1/000",
-            "/tile/00/000",       // leading zero in level
+            "/tile/00/000", // leading zero in level
             "/tile/+0/000",
-            "/tile/64/000",       // level out of range
-            "/tile/0/000.p/0",    // empty tile
+            "/tile/64/000",    // level out of range
+            "/tile/0/000.p/0", // empty tile
             "/tile/0/000.p/256",
             "/tile/0/000.p/044",
             "/tile/0/000.p/+3",
             "/tile/0/000.p/",
-            "/tile/0/%30%30%30",  // percent-encoding does not alias a tile
+            "/tile/0/%30%30%30", // percent-encoding does not alias a tile
             "/tile/data/000",
             long.as_str(),
         ] {

@@ -63,7 +63,8 @@ impl TlsConfig {
         }
         let mut verifier = WebPkiClientVerifier::builder(roots.into());
         if let Some(path) = &self.crl_file {
-            let crls: Vec<_> = CertificateRevocationListDer::pem_file_iter(path).map_err(pem_error(path))?.collect::<Result<_, _>>().map_err(pem_error(path))?;
+            let crls: Vec<_> =
+                CertificateRevocationListDer::pem_file_iter(path).map_err(pem_error(path))?.collect::<Result<_, _>>().map_err(pem_error(path))?;
             anyhow::ensure!(!crls.is_empty(), "{}: no certificate revocation list in it", path.display());
             // The CA's list covers the certificates it issued; the CA itself is the trust anchor.
             verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
@@ -72,9 +73,15 @@ impl TlsConfig {
             verifier = verifier.allow_unauthenticated();
         }
         let verifier = verifier.build().with_context(|| format!("client certificate checks from {}", self.ca_file.display()))?;
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert_file).map_err(pem_error(&self.cert_file))?.collect::<Result<_, _>>().map_err(pem_error(&self.cert_file))?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert_file)
+            .map_err(pem_error(&self.cert_file))?
+            .collect::<Result<_, _>>()
+            .map_err(pem_error(&self.cert_file))?;
         let key = PrivateKeyDer::from_pem_file(&self.key_file).map_err(pem_error(&self.key_file))?;
-        let mut config = rustls::ServerConfig::builder().with_client_cert_verifier(verifier).with_single_cert(chain, key).with_context(|| format!("certificate {}", self.cert_file.display()))?;
+        let mut config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .with_context(|| format!("certificate {}", self.cert_file.display()))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
     }

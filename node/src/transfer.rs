@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use comity_proto::log::{entry_leaf_hash, prove_consistency, stored_checkpoint_fields, tree_root, Frontier, LogVerifier, MemoryHashes, SignedCheckpoint, TreeHash};
+use comity_proto::log::{
+    entry_leaf_hash, prove_consistency, stored_checkpoint_fields, tree_root, Frontier, LogVerifier, MemoryHashes, SignedCheckpoint, TreeHash,
+};
 use comity_proto::pb::{self, log_client::LogClient};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::transport::Channel;
@@ -60,7 +62,11 @@ pub async fn export_log(config: &Config, url: &str, tls_name: &str, origin: &str
     anyhow::ensure!(!out.exists(), "{} exists; refusing to overwrite it", out.display());
     let mut node = connect(config, url, tls_name).await?;
     let wanted = if origin.is_empty() { "the node's own log".to_string() } else { format!("log {origin}") };
-    let served = node.get_checkpoint(pb::GetCheckpointRequest { origin: origin.into() }).await.with_context(|| format!("the checkpoint of {wanted} at {url}"))?.into_inner();
+    let served = node
+        .get_checkpoint(pb::GetCheckpointRequest { origin: origin.into() })
+        .await
+        .with_context(|| format!("the checkpoint of {wanted} at {url}"))?
+        .into_inner();
     let (origin, size, root) = unverified_checkpoint(&served.checkpoint, origin)?;
     // Written under a temporary name and renamed when complete, so a failed export leaves no file.
     let partial = PathBuf::from(format!("{}.partial", out.display()));
@@ -132,7 +138,15 @@ pub async fn import_log(config: &Config, path: &Path) -> anyhow::Result<Moved> {
     let started = Instant::now();
     let checked = check_import(config, path).context("nothing imported")?;
     let CheckedImport { header, checkpoint, store, held, hashes, bytes } = checked;
-    let moved = |entries| Moved { origin: checkpoint.origin.clone(), entries, log_size: checkpoint.size, held_before: held, bytes, root: checkpoint.root, elapsed: started.elapsed() };
+    let moved = |entries| Moved {
+        origin: checkpoint.origin.clone(),
+        entries,
+        log_size: checkpoint.size,
+        held_before: held,
+        bytes,
+        root: checkpoint.root,
+        elapsed: started.elapsed(),
+    };
     if checkpoint.size <= held {
         return Ok(moved(0));
     }
@@ -161,7 +175,8 @@ struct CheckedImport {
 fn check_import(config: &Config, path: &Path) -> anyhow::Result<CheckedImport> {
     let (header, _) = open_file(path)?;
     let verifier = pinned_verifier(config, &header.origin)?;
-    let checkpoint = crate::mirror::verify_peer_checkpoint(&verifier, &header.checkpoint, now()).map_err(anyhow::Error::msg).context("the file's checkpoint")?;
+    let checkpoint =
+        crate::mirror::verify_peer_checkpoint(&verifier, &header.checkpoint, now()).map_err(anyhow::Error::msg).context("the file's checkpoint")?;
     anyhow::ensure!(
         config.log_key_path().exists(),
         "{} is missing: import into an initialised node (comity-node init, or a node started once)",
@@ -269,7 +284,8 @@ async fn store_entries(
             let kept = if next > held { format!("entries {held}..{next} are stored, verified") } else { "nothing imported".into() };
             format!("importing entries {next}..{end} of {origin} ({kept})")
         };
-        let (logged_at, raw): (Vec<i64>, Vec<Vec<u8>>) = (next..end).map(|_| next_entry()).collect::<anyhow::Result<Vec<_>>>().with_context(stopped)?.into_iter().unzip();
+        let (logged_at, raw): (Vec<i64>, Vec<Vec<u8>>) =
+            (next..end).map(|_| next_entry()).collect::<anyhow::Result<Vec<_>>>().with_context(stopped)?.into_iter().unzip();
         let entries = crate::mirror::verify_entries(registry.trust(), origin, next, raw).await.map_err(anyhow::Error::msg).with_context(stopped)?;
         let prefix_proof = if end < size { Some(prove_consistency(end, size, hashes).map_err(anyhow::Error::msg)?) } else { None };
         registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await.with_context(stopped)?;
@@ -286,7 +302,8 @@ pub(crate) fn progress(len: u64, what: &str, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template(&format!("{{prefix:>10}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})")).map(|s| s.progress_chars("=> "));
+    let style = ProgressStyle::with_template(&format!("{{prefix:>10}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"))
+        .map(|s| s.progress_chars("=> "));
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_prefix(what.to_string());
     if let Ok(style) = style {
         bar.set_style(style);

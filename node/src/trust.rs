@@ -77,7 +77,14 @@ impl Trust {
                 agreements.push(stored);
             }
         }
-        let trust = Self { roots, configured, hosted, key_sets: RwLock::new(HashMap::new()), agreements: RwLock::new(Arc::new(agreements)), version: AtomicU64::new(0) };
+        let trust = Self {
+            roots,
+            configured,
+            hosted,
+            key_sets: RwLock::new(HashMap::new()),
+            agreements: RwLock::new(Arc::new(agreements)),
+            version: AtomicU64::new(0),
+        };
         for (authority, id) in store.key_set_ids()? {
             let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("key set {id} of {authority} is missing from the store"))?;
             match Envelope::parse(bytes).map_err(|e| e.to_string()).and_then(|e| check_key_set(&e, &trust.roots, None).map_err(|e| e.to_string())) {
@@ -190,10 +197,18 @@ impl Trust {
             let time = comity_proto::authoring::format_time;
             match set.standing(key, logged_at) {
                 KeyStanding::Good => {}
-                KeyStanding::CompromisedAfter { since } => flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", time(since))),
-                KeyStanding::Compromised { since } if refuse_compromised => return Signers::Refused(format!("signed with key {id}, compromised since {}", time(since))),
-                KeyStanding::Compromised { since } => flagged = Some(format!("signed with key {id}, compromised since {}, logged at {}", time(since), time(logged_at))),
-                KeyStanding::OutsideWindow => return Signers::Refused(format!("key {id} of {authority} is not valid at the statement's log time {}", time(logged_at))),
+                KeyStanding::CompromisedAfter { since } => {
+                    flagged = Some(format!("signed with key {id}, declared compromised since {}, before that compromise", time(since)))
+                }
+                KeyStanding::Compromised { since } if refuse_compromised => {
+                    return Signers::Refused(format!("signed with key {id}, compromised since {}", time(since)))
+                }
+                KeyStanding::Compromised { since } => {
+                    flagged = Some(format!("signed with key {id}, compromised since {}, logged at {}", time(since), time(logged_at)))
+                }
+                KeyStanding::OutsideWindow => {
+                    return Signers::Refused(format!("key {id} of {authority} is not valid at the statement's log time {}", time(logged_at)))
+                }
                 KeyStanding::Unknown => return Signers::Refused(format!("key {id} is not in key set v{} of {authority}", set.version)),
             }
         }

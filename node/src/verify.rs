@@ -99,7 +99,11 @@ pub fn verify_counted(registry: &Registry, q: &Question, default_max_staleness_s
         reasons: judgement.reasons,
         warnings: judgement.warnings,
         licence: judgement.state.as_ref().map(|s| s.summary_at(q.context.at)),
-        chain: licence.links.iter().map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: Vec::new(), decision: Some(link.decision.clone()) }).collect(),
+        chain: licence
+            .links
+            .iter()
+            .map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: Vec::new(), decision: Some(link.decision.clone()) })
+            .collect(),
         agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
         proof: Some(proof),
         checked_at: now,
@@ -197,7 +201,14 @@ fn issuer_origin(registry: &Registry, authority: &str) -> Option<String> {
 /// the latest; with that checkpoint's time. The store keeps the map only back to the cosigned
 /// checkpoint it holds now (and at most `MAX_UNDO` commits back): when the notes read for this
 /// answer are older than that, the proof is made against the notes held now.
-fn head_proof(store: &Store, logs: &mut LogViews, origin: &str, authority: &str, licence_id: &str, last_index: Option<u64>) -> Result<Option<(pb::LicenceHeadProof, i64)>, Error> {
+fn head_proof(
+    store: &Store,
+    logs: &mut LogViews,
+    origin: &str,
+    authority: &str,
+    licence_id: &str,
+    last_index: Option<u64>,
+) -> Result<Option<(pb::LicenceHeadProof, i64)>, Error> {
     let covers = |size: u64| last_index.is_none_or(|i| size > i);
     let key = comity_proto::licence_map::licence_key(authority, licence_id);
     let log = store.log(origin);
@@ -215,7 +226,8 @@ fn head_proof(store: &Store, logs: &mut LogViews, origin: &str, authority: &str,
         }
         // The cosigned checkpoint first; the latest when the map at the cosigned size is gone.
         for (note, (size, _, time)) in notes.iter().filter(|(_, (size, _, _))| covers(*size)) {
-            let map_root = comity_proto::log::stored_map_root(note).ok_or_else(|| corrupt(format!("stored checkpoint of {origin} carries no licence-map root")))?;
+            let map_root =
+                comity_proto::log::stored_map_root(note).ok_or_else(|| corrupt(format!("stored checkpoint of {origin} carries no licence-map root")))?;
             if let Some(proof) = log.prove_map(*size, &map_root, &key)? {
                 return Ok(Some((comity_proto::bundle::wire_head_proof(origin, note, authority, licence_id, &proof), *time)));
             }
@@ -319,11 +331,7 @@ impl VerifyCache {
     /// A cache of up to `licences` licences (and as many agreements and key sets, up to 4096).
     pub fn new(licences: usize) -> Self {
         let on = licences > 0;
-        Self {
-            licences: on.then(|| Cache::new(licences)),
-            statements: on.then(|| Cache::new(licences.min(4096))),
-            heard: on.then(|| Cache::new(1024)),
-        }
+        Self { licences: on.then(|| Cache::new(licences)), statements: on.then(|| Cache::new(licences.min(4096))), heard: on.then(|| Cache::new(1024)) }
     }
 
     fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<(Arc<LicenceFacts>, CacheOutcome), Error> {
@@ -475,7 +483,12 @@ pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
         authority: r.authority,
         licence_id: r.licence_id,
         relying_authority: r.relying_authority,
-        context: Context { destination: nonempty(r.destination), control_code: nonempty(r.control_code), end_user: nonempty(r.end_user), at: if r.at == 0 { now } else { r.at } },
+        context: Context {
+            destination: nonempty(r.destination),
+            control_code: nonempty(r.control_code),
+            end_user: nonempty(r.end_user),
+            at: if r.at == 0 { now } else { r.at },
+        },
     })
 }
 

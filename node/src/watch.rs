@@ -54,7 +54,8 @@ impl Cursor {
         let mut cursor = Cursor::default();
         let mut evidence_seen = false;
         for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (name, number) = part.rsplit_once('=').ok_or_else(|| format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part)))?;
+            let (name, number) =
+                part.rsplit_once('=').ok_or_else(|| format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part)))?;
             let number: u64 = number.parse().map_err(|_| format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part)))?;
             if name == EVIDENCE {
                 if evidence_seen {
@@ -82,7 +83,8 @@ impl Cursor {
     /// so a watcher can move to a mirror that lags the node it was reading.
     pub fn check_reachable(&self, store: &crate::store::Store) -> Result<(), Status> {
         let held: BTreeMap<String, u64> = store.log_sizes().map_err(crate::error::Error::from)?.into_iter().collect();
-        let positions = self.logs.iter().map(|(origin, index)| (format!("log `{}`", crate::input::shown(origin)), *index, held.get(origin).copied().unwrap_or(0)));
+        let positions =
+            self.logs.iter().map(|(origin, index)| (format!("log `{}`", crate::input::shown(origin)), *index, held.get(origin).copied().unwrap_or(0)));
         let evidence = ("evidence".to_string(), self.evidence, store.evidence_end().map_err(crate::error::Error::from)?);
         for (what, position, held) in positions.chain([evidence]) {
             if position > held.saturating_add(MAX_CURSOR_LEAD) {
@@ -186,9 +188,7 @@ impl Filter {
             return false;
         }
         match subject {
-            Subject::Decision(summary) => {
-                self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now())
-            }
+            Subject::Decision(summary) => self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now()),
             Subject::Confidential => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
             Subject::Agreement { relying, recognised } => !self.on_licence() && (self.names(relying) || self.names(recognised)),
             Subject::KeySet => !self.on_licence() && self.names(&event.authority),
@@ -332,13 +332,8 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
     let id = log.entry(index)?.ok_or_else(missing)?;
     let bytes = store.statement(&id)?.ok_or_else(missing)?;
     let envelope = Envelope::parse(bytes).map_err(|e| Stop::Failed(Status::internal(format!("stored statement {id} does not parse: {e}"))))?;
-    let mut event = pb::WatchEvent {
-        origin: origin.to_string(),
-        index,
-        statement_id: id.0.to_vec(),
-        logged_at: log.entered_at(index)?.unwrap_or(0),
-        ..Default::default()
-    };
+    let mut event =
+        pb::WatchEvent { origin: origin.to_string(), index, statement_id: id.0.to_vec(), logged_at: log.entered_at(index)?.unwrap_or(0), ..Default::default() };
     let subject = match envelope.statement() {
         Kind::Decision(d) => {
             let (kind, before, after) = transition(registry, id, d)?;

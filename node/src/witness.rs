@@ -136,11 +136,7 @@ impl CosignedRecord {
 impl Witness {
     /// A witness with `key` (and its record of what it cosigned) for the logs of `peers`.
     pub fn new(key: WitnessKey, cosigned: CosignedRecord, registry: Registry, peers: &[PeerConfig]) -> Self {
-        let logs = peers
-            .iter()
-            .filter_map(|p| p.log_key.parse::<LogVerifier>().ok())
-            .map(|v| (v.name().to_string(), v))
-            .collect();
+        let logs = peers.iter().filter_map(|p| p.log_key.parse::<LogVerifier>().ok()).map(|v| (v.name().to_string(), v)).collect();
         Self { key, registry, logs, cosigned: Mutex::new(cosigned) }
     }
 
@@ -176,7 +172,13 @@ impl Witness {
         }
         if held.root != asked.root {
             let reason = format!("two different roots for size {} (the second was sent to be cosigned)", held.size);
-            let evidence = Evidence::SplitView { origin: origin.into(), first_checkpoint: held_note, second_checkpoint: note.into(), reason: reason.clone(), detected_at: now() };
+            let evidence = Evidence::SplitView {
+                origin: origin.into(),
+                first_checkpoint: held_note,
+                second_checkpoint: note.into(),
+                reason: reason.clone(),
+                detected_at: now(),
+            };
             self.registry.split_view(evidence).await?;
             return Err(Error::FailedPrecondition(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
         }
@@ -195,7 +197,10 @@ impl Witness {
         let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
         // Durable, in the store and next to the key, before it leaves this node.
         self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
-        cosigned.record_async(&asked).await.map_err(|e| Error::Unavailable(format!("cannot record the cosignature in {}: {e}; it is not given, ask again", cosigned.path.display())))?;
+        cosigned
+            .record_async(&asked)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot record the cosignature in {}: {e}; it is not given, ask again", cosigned.path.display())))?;
         tracing::debug!(%origin, size = asked.size, "cosigned");
         Ok(line)
     }
@@ -214,11 +219,7 @@ impl Witness {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, committed.recv()).await {
-                Err(_) => {
-                    return Err(Error::Unavailable(format!(
-                        "this witness has verified {have} entries of {origin}, not yet {size}; ask again shortly"
-                    )))
-                }
+                Err(_) => return Err(Error::Unavailable(format!("this witness has verified {have} entries of {origin}, not yet {size}; ask again shortly"))),
                 Ok(Err(broadcast::error::RecvError::Closed)) => return Err(Error::Unavailable("node is shutting down".into())),
                 Ok(_) => {}
             }
@@ -285,8 +286,13 @@ pub async fn gather_cosignatures(
         let still = wanted.saturating_sub(have.len());
         let unsigned: Vec<&PeerWitness> = witnesses.iter().filter(|w| !have.iter().any(|(name, _)| name == w.verifier.name())).collect();
         // The best ranked that did not just fail; the ones that failed when nobody else is left.
-        let missing: Vec<PeerWitness> =
-            unsigned.iter().filter(|w| !failed.contains(w.verifier.name())).chain(unsigned.iter().filter(|w| failed.contains(w.verifier.name()))).take(still).map(|w| (*w).clone()).collect();
+        let missing: Vec<PeerWitness> = unsigned
+            .iter()
+            .filter(|w| !failed.contains(w.verifier.name()))
+            .chain(unsigned.iter().filter(|w| failed.contains(w.verifier.name())))
+            .take(still)
+            .map(|w| (*w).clone())
+            .collect();
         let body = comity_proto::witness::note_body(&note).unwrap_or_default().to_string();
         let recent = last_round.as_ref().is_some_and(|(b, at)| *b == body && at.elapsed() < retry);
         if missing.is_empty() || recent {
@@ -391,7 +397,10 @@ mod tests {
         record.record(&checkpoint(&log, 3)).unwrap();
         record.record(&checkpoint(&log, 2)).unwrap();
         let other_key = LogKey::from_seed("other.example/log", &[4; 32]).unwrap();
-        let other = other_key.verifier().verify_checkpoint(&other_key.sign_checkpoint(0, &comity_proto::log::EMPTY_ROOT, &comity_proto::licence_map::EMPTY_HASH, 1).unwrap()).unwrap();
+        let other = other_key
+            .verifier()
+            .verify_checkpoint(&other_key.sign_checkpoint(0, &comity_proto::log::EMPTY_ROOT, &comity_proto::licence_map::EMPTY_HASH, 1).unwrap())
+            .unwrap();
         record.record(&other).unwrap();
         let text = std::fs::read_to_string(last_cosigned_path(&key_path)).unwrap();
         let logs: BTreeMap<String, Cosigned> = serde_json::from_str(&text).unwrap();

@@ -15,12 +15,7 @@ fn comity_node() -> Command {
 fn init_writes_a_loadable_config_and_private_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let out = comity_node()
-        .args(["init", "--data-dir"])
-        .arg(&dir)
-        .args(["--authority", "de.bafa=BAFA", "--authority", "uni.ethz"])
-        .output()
-        .unwrap();
+    let out = comity_node().args(["init", "--data-dir"]).arg(&dir).args(["--authority", "de.bafa=BAFA", "--authority", "uni.ethz"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let config = Config::from_file(&dir.join("comity.toml")).unwrap();
     let ids: Vec<&str> = config.authorities.iter().map(|a| a.id.as_str()).collect();

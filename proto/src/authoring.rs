@@ -243,13 +243,8 @@ impl DecisionDoc {
             valid_until: optional_time("valid_until", self.valid_until.as_deref())?,
             risk_tier: self.risk_tier.unwrap_or(0),
             conditions: self.conditions.clone(),
-            reasons: self
-                .reasons
-                .iter()
-                .map(|r| pb::Reason { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() })
-                .collect(),
-            application_received: parse_time(&self.application_received)
-                .map_err(|m| doc_err("application_received", m))?,
+            reasons: self.reasons.iter().map(|r| pb::Reason { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }).collect(),
+            application_received: parse_time(&self.application_received).map_err(|m| doc_err("application_received", m))?,
             decided_at: parse_time(&self.decided_at).map_err(|m| doc_err("decided_at", m))?,
             note: self.note.clone(),
         })
@@ -349,11 +344,7 @@ impl PartyDoc {
         pb::Party {
             name: self.name.clone(),
             country: self.country.clone(),
-            identifiers: self
-                .identifiers
-                .iter()
-                .map(|i| pb::Identifier { scheme: i.scheme.clone(), value: i.value.clone() })
-                .collect(),
+            identifiers: self.identifiers.iter().map(|i| pb::Identifier { scheme: i.scheme.clone(), value: i.value.clone() }).collect(),
             address: self.address.clone(),
         }
     }
@@ -367,8 +358,7 @@ impl ItemDoc {
             description: self.description.clone(),
             quantity: self.quantity.clone(),
             unit: self.unit.clone(),
-            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency))
-                .map_err(|m| doc_err("value", m))?,
+            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency)).map_err(|m| doc_err("value", m))?,
             currency: self.currency.clone(),
         })
     }
@@ -393,8 +383,7 @@ pub fn format_time(unix: i64) -> String {
     if unix == 0 {
         return "-".to_string();
     }
-    DateTime::<Utc>::from_timestamp(unix, 0)
-        .map_or_else(|| unix.to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    DateTime::<Utc>::from_timestamp(unix, 0).map_or_else(|| unix.to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 /// Parses a non-negative decimal amount into minor units, refusing more decimals than the currency has.

@@ -118,7 +118,9 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
     // 1. Every statement sits in a pinned log, under a checkpoint its key signed.
     let mut envelopes = Vec::with_capacity(statements.len());
     for (i, (bytes, receipt)) in statements.iter().zip(receipts).enumerate() {
-        let verifier = logs.get(&receipt.origin).ok_or_else(|| refused(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
+        let verifier = logs
+            .get(&receipt.origin)
+            .ok_or_else(|| refused(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
         let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refused(format!("statement {i}: {e}")))?;
         check_not_future(&checkpoint, now).map_err(|e| refused(format!("statement {i}: {e}")))?;
         let envelope = Envelope::parse(bytes.to_vec()).map_err(|e| refused(format!("statement {i}: {e}")))?;
@@ -151,7 +153,12 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
     let mut withheld = None;
     for (envelope, checkpoint, logged_at) in &envelopes {
         // Judged at the log time its receipt proves, the same for every copy of the log.
-        let link = |id: StatementId, decision: pb::Decision| Link { id, decision, key_ids: envelope.key_ids().map(str::to_string).collect(), logged_at: Some(*logged_at) };
+        let link = |id: StatementId, decision: pb::Decision| Link {
+            id,
+            decision,
+            key_ids: envelope.key_ids().map(str::to_string).collect(),
+            logged_at: Some(*logged_at),
+        };
         match envelope.statement() {
             pb::statement::Kind::Decision(d) => {
                 if (d.authority.as_str(), d.licence_id.as_str()) != (authority, licence_id) {
@@ -169,8 +176,16 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 let decision = match opening_of.get(envelope.id().0.as_slice()) {
                     Some(body) => checked.open(body).map_err(|e| refused(format!("confidential decision v{}: {e}", r.version)))?.decision().clone(),
                     None => {
-                        withheld = Some(format!("its decisions are confidential (shared only with {}) and this answer does not open them", r.audience.join(", ")));
-                        pb::Decision { authority: r.authority.clone(), licence_id: r.licence_id.clone(), version: r.version, previous: r.previous.clone(), decided_at: r.decided_at, ..Default::default() }
+                        withheld =
+                            Some(format!("its decisions are confidential (shared only with {}) and this answer does not open them", r.audience.join(", ")));
+                        pb::Decision {
+                            authority: r.authority.clone(),
+                            licence_id: r.licence_id.clone(),
+                            version: r.version,
+                            previous: r.previous.clone(),
+                            decided_at: r.decided_at,
+                            ..Default::default()
+                        }
                     }
                 };
                 chain.push((link(envelope.id(), decision), checkpoint.origin.clone()));
@@ -191,16 +206,26 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
     }
 
     // 3. The chain ends exactly at the head its issuer's log proves.
-    let head = head.ok_or_else(|| refused(format!("it carries no proof of the head of {name} in its issuer's log, so a later decision (a revocation) could be missing")))?;
+    let head = head.ok_or_else(|| {
+        refused(format!("it carries no proof of the head of {name} in its issuer's log, so a later decision (a revocation) could be missing"))
+    })?;
     let proven = check_head(head, trust, &logs, authority, licence_id, now)?;
     let last = chain.last().map(|(l, origin)| (l.decision.version, l.id, origin));
     match (proven.head, last) {
         (None, None) => {}
         (None, Some((version, _, _))) => {
-            return Err(refused(format!("the issuer's log {} proves it holds no decision on {name} at size {}, yet the answer carries a chain up to version {version}", proven.checkpoint.origin, proven.checkpoint.size)));
+            return Err(refused(format!(
+                "the issuer's log {} proves it holds no decision on {name} at size {}, yet the answer carries a chain up to version {version}",
+                proven.checkpoint.origin, proven.checkpoint.size
+            )));
         }
         (Some(h), None) => {
-            return Err(refused(format!("the issuer's log {} proves {name} has decisions up to version {} (head {}), but the answer carries none of them", proven.checkpoint.origin, h.version, short(&h.id))));
+            return Err(refused(format!(
+                "the issuer's log {} proves {name} has decisions up to version {} (head {}), but the answer carries none of them",
+                proven.checkpoint.origin,
+                h.version,
+                short(&h.id)
+            )));
         }
         (Some(h), Some((version, id, origin))) => {
             if version < h.version {
@@ -268,7 +293,8 @@ fn check_head(
     check_not_future(&checkpoint, now).map_err(|e| refused(format!("head proof: {e}")))?;
     let map_proof = map_proof_of(proof).map_err(|e| refused(format!("head proof: {e}")))?;
     let key = licence_map::licence_key(authority, licence_id);
-    let head = licence_map::verify(&checkpoint.map_root, &key, &map_proof).map_err(|e| refused(format!("head proof of {authority}/{licence_id} in {}: {e}", proof.origin)))?;
+    let head = licence_map::verify(&checkpoint.map_root, &key, &map_proof)
+        .map_err(|e| refused(format!("head proof of {authority}/{licence_id} in {}: {e}", proof.origin)))?;
     Ok(Proven { checkpoint, head })
 }
 
@@ -299,7 +325,9 @@ pub fn wire_head_proof(origin: &str, note: &str, authority: &str, licence_id: &s
     match proof.end {
         ProofEnd::Head(h) => (wire.version, wire.head_id) = (h.version, h.id.to_vec().into()),
         ProofEnd::Empty => {}
-        ProofEnd::Other { key, head } => (wire.other_key, wire.other_version, wire.other_head_id) = (key.to_vec().into(), head.version, head.id.to_vec().into()),
+        ProofEnd::Other { key, head } => {
+            (wire.other_key, wire.other_version, wire.other_head_id) = (key.to_vec().into(), head.version, head.id.to_vec().into())
+        }
     }
     wire
 }

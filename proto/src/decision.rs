@@ -31,20 +31,14 @@ fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError
     FieldError { field: field.into(), message: message.into() }
 }
 
-static AUTHORITY_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$").expect("valid regex"));
-static LICENCE_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$").expect("valid regex"));
+static AUTHORITY_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$").expect("valid regex"));
+static LICENCE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$").expect("valid regex"));
 /// EU Annex I / CCL style: category digit, product group A–E, three digits, optional sub-items.
-static ECCN_STYLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").expect("valid regex"));
+static ECCN_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").expect("valid regex"));
 /// Wassenaar / MTCR / NSG style: `3.A.1.a.1`, `2.A.1`.
-static DOTTED_STYLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]+)*$").expect("valid regex"));
-static REASON_CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9_]{1,63}$").expect("valid regex"));
-static DECIMAL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9]{1,15}(\.[0-9]{1,6})?$").expect("valid regex"));
+static DOTTED_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]+)*$").expect("valid regex"));
+static REASON_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9_]{1,63}$").expect("valid regex"));
+static DECIMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{1,15}(\.[0-9]{1,6})?$").expect("valid regex"));
 
 /// True when `id` is a well-formed authority id such as `de.bafa`.
 pub fn is_authority_id(id: &str) -> bool {
@@ -93,10 +87,7 @@ pub fn is_determination(action: Action) -> bool {
 
 /// Actions that must give structured reasons.
 pub fn requires_reasons(action: Action) -> bool {
-    matches!(
-        action,
-        Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred
-    )
+    matches!(action, Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred)
 }
 
 /// A decision whose fields are all well formed.
@@ -155,8 +146,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
             Ok(Action::Unspecified) | Err(_) => return Err(field_err("action", "missing or unknown action")),
             Ok(a) => a,
         };
-        let licence_type = LicenceType::try_from(d.licence_type)
-            .map_err(|_| field_err("licence_type", format!("unknown licence type {}", d.licence_type)))?;
+        let licence_type = LicenceType::try_from(d.licence_type).map_err(|_| field_err("licence_type", format!("unknown licence type {}", d.licence_type)))?;
 
         if states_terms(action) {
             check_terms(&d, licence_type)?;
@@ -228,7 +218,9 @@ fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
         ("risk_tier", d.risk_tier != 0),
     ];
     match present.iter().find(|(_, set)| *set) {
-        Some((field, _)) => Err(field_err(*field, format!("must be empty for {name}: only GRANT, DENY, AMEND, APPEAL_OVERTURNED and APPLICATION_LODGED state licence terms"))),
+        Some((field, _)) => {
+            Err(field_err(*field, format!("must be empty for {name}: only GRANT, DENY, AMEND, APPEAL_OVERTURNED and APPLICATION_LODGED state licence terms")))
+        }
         None => Ok(()),
     }
 }
@@ -291,10 +283,7 @@ fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
         Ok(r) => r,
     };
     if !is_control_code(regime, &item.control_code) {
-        return Err(field_err(
-            field("control_code"),
-            format!("`{}` is not a valid {} control code", crate::shown(&item.control_code), regime.as_str_name()),
-        ));
+        return Err(field_err(field("control_code"), format!("`{}` is not a valid {} control code", crate::shown(&item.control_code), regime.as_str_name())));
     }
     check_text(&field("description"), &item.description, MAX_TEXT, true)?;
     if !DECIMAL.is_match(&item.quantity) || item.quantity.trim_start_matches(['0', '.']).is_empty() {

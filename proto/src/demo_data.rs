@@ -17,10 +17,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::authoring::{
-    format_time, ActionName as A, DecisionDoc, IdentifierDoc, ItemDoc, LicenceTypeName as LT, PartyDoc,
-    ReasonDoc, RegimeName as R,
-};
+use crate::authoring::{format_time, ActionName as A, DecisionDoc, IdentifierDoc, ItemDoc, LicenceTypeName as LT, PartyDoc, ReasonDoc, RegimeName as R};
 
 const DAY: i64 = 86_400;
 
@@ -36,11 +33,7 @@ pub fn authorities() -> Vec<DemoAuthority> {
     vec![
         DemoAuthority { id: "de.bafa", name: "Federal Office for Economic Affairs and Export Control", country: "DE" },
         DemoAuthority { id: "uk.ecju", name: "Export Control Joint Unit", country: "GB" },
-        DemoAuthority {
-            id: "jp.meti",
-            name: "Ministry of Economy, Trade and Industry, Security Export Control Policy Division",
-            country: "JP",
-        },
+        DemoAuthority { id: "jp.meti", name: "Ministry of Economy, Trade and Industry, Security Export Control Policy Division", country: "JP" },
         DemoAuthority { id: "uni.ethz", name: "ETH Zurich Export Control Office", country: "CH" },
     ]
 }
@@ -439,14 +432,7 @@ impl<'c> Lic<'c> {
     }
 
     /// The denial is overturned on appeal: the licence is issued on the (possibly revised) terms.
-    fn appeal_overturned(
-        mut self,
-        rcv: i64,
-        dec: i64,
-        change: impl FnOnce(&mut Terms),
-        valid_days: i64,
-        note: &str,
-    ) -> Self {
+    fn appeal_overturned(mut self, rcv: i64, dec: i64, change: impl FnOnce(&mut Terms), valid_days: i64, note: &str) -> Self {
         let times = self.times(rcv, dec);
         change(&mut self.terms);
         let from = midnight(times.1);
@@ -469,10 +455,7 @@ fn party(name: &str, country: &str, address: &str, ids: &[(&str, &str)]) -> Part
     PartyDoc {
         name: name.to_string(),
         country: country.to_string(),
-        identifiers: ids
-            .iter()
-            .map(|(scheme, value)| IdentifierDoc { scheme: (*scheme).to_string(), value: (*value).to_string() })
-            .collect(),
+        identifiers: ids.iter().map(|(scheme, value)| IdentifierDoc { scheme: (*scheme).to_string(), value: (*value).to_string() }).collect(),
         address: address.to_string(),
     }
 }
@@ -515,56 +498,56 @@ fn bafa(c: &Clock) -> Vec<Built> {
     let eus = "Original end-use certificate (form EUC) of the end user to be kept on file for 5 years";
     let pcv = "End user to permit post-shipment verification by German diplomatic staff on request";
 
-    let kessler = party(
-        "Kessler Optronik GmbH",
-        "DE",
-        "Am Felsenkeller 14, 07745 Jena",
-        &[("EORI", "DE4471920"), ("LEI", "529900KQ7R3HT5XW2C18")],
-    );
-    let ets = party(
-        "Elbkai Spedition GmbH & Co. KG",
-        "DE",
-        "Hachmannkai 3, 20457 Hamburg",
-        &[("EORI", "DE2208473")],
-    );
+    let kessler = party("Kessler Optronik GmbH", "DE", "Am Felsenkeller 14, 07745 Jena", &[("EORI", "DE4471920"), ("LEI", "529900KQ7R3HT5XW2C18")]);
+    let ets = party("Elbkai Spedition GmbH & Co. KG", "DE", "Hachmannkai 3, 20457 Hamburg", &[("EORI", "DE2208473")]);
 
     let mut out = Vec::new();
 
     // Thermal imaging cameras to Korea; amended to add the importer's bonded warehouse.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: kessler.clone(),
-            end_users: vec![party(
-                "Hangang Thermal Systems Co., Ltd.",
-                "KR",
-                "88 Samsung-ro 168beon-gil, Yeongtong-gu, Suwon-si, Gyeonggi-do 16677",
-                &[("KR-BRN", "124-81-55210")],
-            )],
-            consignees: vec![ets.clone()],
-            end_use: "Integration into fixed industrial process-monitoring and fire-detection thermal imagers for steel and petrochemical plants",
-            items: vec![item(
-                R::EuDualUse,
-                "6A003.b.4",
-                "Uncooled thermal imaging camera cores, 640 x 512 vanadium-oxide microbolometer focal plane array, 12 um pitch, 8-14 um, frame rate 30 Hz",
-                "400",
-                "pcs",
-                "1184000.00",
-                "EUR",
-            )],
-            destinations: vec!["KR"],
-            risk_tier: 2,
-            conditions: vec![no_reexport, eus],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: kessler.clone(),
+                end_users: vec![party(
+                    "Hangang Thermal Systems Co., Ltd.",
+                    "KR",
+                    "88 Samsung-ro 168beon-gil, Yeongtong-gu, Suwon-si, Gyeonggi-do 16677",
+                    &[("KR-BRN", "124-81-55210")],
+                )],
+                consignees: vec![ets.clone()],
+                end_use: "Integration into fixed industrial process-monitoring and fire-detection thermal imagers for steel and petrochemical plants",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6A003.b.4",
+                    "Uncooled thermal imaging camera cores, 640 x 512 vanadium-oxide microbolometer focal plane array, 12 um pitch, 8-14 um, frame rate 30 Hz",
+                    "400",
+                    "pcs",
+                    "1184000.00",
+                    "EUR",
+                )],
+                destinations: vec!["KR"],
+                risk_tier: 2,
+                conditions: vec![no_reexport, eus],
+                ..Terms::default()
+            },
+        )
         .grant(352, 310, 730, "Individual licence granted; end use consistent with end user's published product range.")
-        .amend(224, 203, |t| {
-            t.consignees.push(party(
-                "Incheon Bonded Logistics Co., Ltd.",
-                "KR",
-                "27 Gonghang-ro 424beon-gil, Jung-gu, Incheon 22382",
-                &[("KR-BRN", "121-86-30917")],
-            ));
-        }, "Amendment: importer's bonded warehouse at Incheon added as consignee. Other terms unchanged.")
+        .amend(
+            224,
+            203,
+            |t| {
+                t.consignees.push(party(
+                    "Incheon Bonded Logistics Co., Ltd.",
+                    "KR",
+                    "27 Gonghang-ro 424beon-gil, Jung-gu, Incheon 22382",
+                    &[("KR-BRN", "121-86-30917")],
+                ));
+            },
+            "Amendment: importer's bonded warehouse at Incheon added as consignee. Other terms unchanged.",
+        )
         .done(),
     );
 
@@ -688,34 +671,34 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // Heat exchangers to India (Australia Group); expired.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Rheinfels Chemieanlagen GmbH",
-                "DE",
-                "Industriepark Süd 41, 56154 Boppard",
-                &[("EORI", "DE3092741")],
-            ),
-            end_users: vec![party(
-                "Godavari Agro Intermediates Pvt. Ltd.",
-                "IN",
-                "Plot 14, APIIC Industrial Park, Parawada, Anakapalli District, Andhra Pradesh 531021",
-                &[("IN-CIN", "U24100AP2011PTC074219")],
-            )],
-            end_use: "Chlorination unit of a plant producing pyrethroid insecticide intermediates",
-            items: vec![item(
-                R::AustraliaGroup,
-                "2B350.c",
-                "Shell-and-tube heat exchangers, wetted surfaces of Hastelloy C-276 (nickel alloy > 40 % Ni), heat transfer area 4.2 m2",
-                "4",
-                "pcs",
-                "386000.00",
-                "EUR",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 3,
-            conditions: vec![no_reexport, eus, pcv],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Rheinfels Chemieanlagen GmbH", "DE", "Industriepark Süd 41, 56154 Boppard", &[("EORI", "DE3092741")]),
+                end_users: vec![party(
+                    "Godavari Agro Intermediates Pvt. Ltd.",
+                    "IN",
+                    "Plot 14, APIIC Industrial Park, Parawada, Anakapalli District, Andhra Pradesh 531021",
+                    &[("IN-CIN", "U24100AP2011PTC074219")],
+                )],
+                end_use: "Chlorination unit of a plant producing pyrethroid insecticide intermediates",
+                items: vec![item(
+                    R::AustraliaGroup,
+                    "2B350.c",
+                    "Shell-and-tube heat exchangers, wetted surfaces of Hastelloy C-276 (nickel alloy > 40 % Ni), heat transfer area 4.2 m2",
+                    "4",
+                    "pcs",
+                    "386000.00",
+                    "EUR",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, eus, pcv],
+                ..Terms::default()
+            },
+        )
         .grant(583, 521, 365, "Granted; chemical process and production volumes verified against the end user's environmental permit.")
         .done(),
     );
@@ -766,22 +749,21 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // Machining centres to Turkey: amended, then revoked for diversion.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Lindqvist & Hauer Präzisionsmaschinen GmbH",
-                "DE",
-                "Im Gewerbepark 12, 72766 Reutlingen",
-                &[("EORI", "DE1947366")],
-            ),
-            end_users: vec![party(
-                "Meriç Aeroyapı Sanayi A.Ş.",
-                "TR",
-                "Organize Sanayi Bölgesi 7. Cadde No. 22, 26110 Odunpazarı, Eskişehir",
-                &[("TR-VKN", "6130482291")],
-            )],
-            consignees: vec![ets.clone()],
-            end_use: "Machining of titanium structural parts for civil aircraft (tier-2 supplier)",
-            items: vec![item(
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Lindqvist & Hauer Präzisionsmaschinen GmbH", "DE", "Im Gewerbepark 12, 72766 Reutlingen", &[("EORI", "DE1947366")]),
+                end_users: vec![party(
+                    "Meriç Aeroyapı Sanayi A.Ş.",
+                    "TR",
+                    "Organize Sanayi Bölgesi 7. Cadde No. 22, 26110 Odunpazarı, Eskişehir",
+                    &[("TR-VKN", "6130482291")],
+                )],
+                consignees: vec![ets.clone()],
+                end_use: "Machining of titanium structural parts for civil aircraft (tier-2 supplier)",
+                items: vec![item(
                 R::EuDualUse,
                 "2B001.b",
                 "Five-axis simultaneous CNC machining centre for milling, two contouring rotary axes, positioning accuracy better than 6 um (ISO 230-2:2014)",
@@ -790,62 +772,75 @@ fn bafa(c: &Clock) -> Vec<Built> {
                 "1460000.00",
                 "EUR",
             )],
-            destinations: vec!["TR"],
-            risk_tier: 3,
-            conditions: vec![
-                no_reexport,
-                "Machines to be installed only at the end user's Eskişehir plant",
-                pcv,
-            ],
-            ..Terms::default()
-        })
+                destinations: vec!["TR"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, "Machines to be installed only at the end user's Eskişehir plant", pcv],
+                ..Terms::default()
+            },
+        )
         .grant(431, 377, 730, "Granted with site-specific installation condition.")
-        .amend(268, 247, |t| {
-            t.items[0].quantity = "3".to_string();
-            t.items[0].value = "2190000.00".to_string();
-        }, "Amendment: quantity increased from 2 to 3 machines after the end user's capacity expansion.")
-        .revoke(88, 61, vec![reason(
-            "DIVERSION_RISK",
-            EU_ART16,
-            "Post-shipment verification found one machine absent from the declared plant; information indicates onward transfer to a third country.",
-        )], "Licence revoked; unshipped quantity may not be exported. Revocation notified under Art. 16(2).")
+        .amend(
+            268,
+            247,
+            |t| {
+                t.items[0].quantity = "3".to_string();
+                t.items[0].value = "2190000.00".to_string();
+            },
+            "Amendment: quantity increased from 2 to 3 machines after the end user's capacity expansion.",
+        )
+        .revoke(
+            88,
+            61,
+            vec![reason(
+                "DIVERSION_RISK",
+                EU_ART16,
+                "Post-shipment verification found one machine absent from the declared plant; information indicates onward transfer to a third country.",
+            )],
+            "Licence revoked; unshipped quantity may not be exported. Revocation notified under Art. 16(2).",
+        )
         .done(),
     );
 
     // Global licence for pulsed lasers; extended.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::Global,
-            applicant: party(
-                "Morgenstern Lasertechnik GmbH",
-                "DE",
-                "Lindenallee 7, 37085 Göttingen",
-                &[("EORI", "DE7731058"), ("LEI", "5299006QG2ZL4MNB7E41")],
-            ),
-            end_users: vec![
-                party("Straits Photonics Distribution Pte. Ltd.", "SG", "9 Tai Seng Drive, #05-02, Singapore 535227", &[("SG-UEN", "201734218K")]),
-                party("Lumisul Óptica Industrial Ltda.", "BR", "Rua Alexandre Dumas 1711, São Paulo - SP, 04717-004", &[]),
-                party("Aravalli Laser Systems Pvt. Ltd.", "IN", "Sector 58, Gurugram, Haryana 122011", &[]),
-            ],
-            end_use: "Resale to industrial users for micromachining (display glass cutting, medical stent manufacture) and to university research laboratories",
-            items: vec![item(
-                R::EuDualUse,
-                "6A005.b",
-                "Non-tunable pulsed ytterbium fibre lasers, femtosecond pulse duration, average output power 60 W at 1030 nm",
-                "120",
-                "pcs",
-                "9600000.00",
-                "EUR",
-            )],
-            destinations: vec!["SG", "BR", "IN", "KR", "TW", "MX"],
-            risk_tier: 2,
-            conditions: vec![
-                no_reexport,
-                "Six-monthly report of shipments per destination and end user",
-                "Internal compliance programme to be maintained as audited by BAFA",
-            ],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::Global,
+                applicant: party(
+                    "Morgenstern Lasertechnik GmbH",
+                    "DE",
+                    "Lindenallee 7, 37085 Göttingen",
+                    &[("EORI", "DE7731058"), ("LEI", "5299006QG2ZL4MNB7E41")],
+                ),
+                end_users: vec![
+                    party("Straits Photonics Distribution Pte. Ltd.", "SG", "9 Tai Seng Drive, #05-02, Singapore 535227", &[("SG-UEN", "201734218K")]),
+                    party("Lumisul Óptica Industrial Ltda.", "BR", "Rua Alexandre Dumas 1711, São Paulo - SP, 04717-004", &[]),
+                    party("Aravalli Laser Systems Pvt. Ltd.", "IN", "Sector 58, Gurugram, Haryana 122011", &[]),
+                ],
+                end_use:
+                    "Resale to industrial users for micromachining (display glass cutting, medical stent manufacture) and to university research laboratories",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6A005.b",
+                    "Non-tunable pulsed ytterbium fibre lasers, femtosecond pulse duration, average output power 60 W at 1030 nm",
+                    "120",
+                    "pcs",
+                    "9600000.00",
+                    "EUR",
+                )],
+                destinations: vec!["SG", "BR", "IN", "KR", "TW", "MX"],
+                risk_tier: 2,
+                conditions: vec![
+                    no_reexport,
+                    "Six-monthly report of shipments per destination and end user",
+                    "Internal compliance programme to be maintained as audited by BAFA",
+                ],
+                ..Terms::default()
+            },
+        )
         .grant(862, 801, 730, "Global export authorisation granted; ICP audited.")
         .extend(131, 118, 365, "Extended by 12 months pending the renewal application.")
         .done(),
@@ -853,35 +848,35 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // Rad-hard ICs for an Indian satellite constellation: not yet valid.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Elbtal Halbleiter GmbH",
-                "DE",
-                "Moritzburger Weg 67, 01109 Dresden",
-                &[("EORI", "DE9103374")],
-            ),
-            end_users: vec![party(
-                "Bengaluru Orbital Systems Pvt. Ltd.",
-                "IN",
-                "No. 41, KIADB Aerospace Park, Devanahalli, Bengaluru 562149",
-                &[("IN-CIN", "U35300KA2019PTC128877")],
-            )],
-            consignees: vec![ets],
-            end_use: "On-board computers of a civil Earth-observation smallsat constellation",
-            items: vec![item(
-                R::EuDualUse,
-                "3A001.a.1",
-                "Radiation-hardened integrated circuits (microcontrollers and SRAM), total dose >= 5 x 10^3 Gy(Si), latch-up immune",
-                "1800",
-                "pcs",
-                "2340000.00",
-                "EUR",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 3,
-            conditions: vec![no_reexport, eus, "Items may be used only in the satellites named in the end-use certificate"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Elbtal Halbleiter GmbH", "DE", "Moritzburger Weg 67, 01109 Dresden", &[("EORI", "DE9103374")]),
+                end_users: vec![party(
+                    "Bengaluru Orbital Systems Pvt. Ltd.",
+                    "IN",
+                    "No. 41, KIADB Aerospace Park, Devanahalli, Bengaluru 562149",
+                    &[("IN-CIN", "U35300KA2019PTC128877")],
+                )],
+                consignees: vec![ets],
+                end_use: "On-board computers of a civil Earth-observation smallsat constellation",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3A001.a.1",
+                    "Radiation-hardened integrated circuits (microcontrollers and SRAM), total dose >= 5 x 10^3 Gy(Si), latch-up immune",
+                    "1800",
+                    "pcs",
+                    "2340000.00",
+                    "EUR",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, eus, "Items may be used only in the satellites named in the end-use certificate"],
+                ..Terms::default()
+            },
+        )
         .grant_deferred(74, 19, 30, 730, "Granted; validity starts with the contractual delivery window after the customer's critical design review.")
         .done(),
     );
@@ -927,30 +922,30 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // Technology transfer for camera production to Singapore; extended.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: kessler,
-            end_users: vec![party(
-                "Straits Infrared Pte. Ltd.",
-                "SG",
-                "2 Woodlands Sector 1, #03-14, Singapore 738068",
-                &[("SG-UEN", "201905533R")],
-            )],
-            end_use: "Licensed production of microbolometer camera cores for industrial thermography",
-            items: vec![item(
-                R::EuDualUse,
-                "6E002",
-                "Production technology for 6A003.b.4 camera cores: assembly drawings, calibration procedures and test specifications",
-                "1",
-                "technology package",
-                "850000.00",
-                "EUR",
-            )],
-            destinations: vec!["SG"],
-            risk_tier: 2,
-            conditions: vec![no_reexport, "Technology to be transmitted only over the applicant's encrypted file-exchange service"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: kessler,
+                end_users: vec![party("Straits Infrared Pte. Ltd.", "SG", "2 Woodlands Sector 1, #03-14, Singapore 738068", &[("SG-UEN", "201905533R")])],
+                end_use: "Licensed production of microbolometer camera cores for industrial thermography",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6E002",
+                    "Production technology for 6A003.b.4 camera cores: assembly drawings, calibration procedures and test specifications",
+                    "1",
+                    "technology package",
+                    "850000.00",
+                    "EUR",
+                )],
+                destinations: vec!["SG"],
+                risk_tier: 2,
+                conditions: vec![no_reexport, "Technology to be transmitted only over the applicant's encrypted file-exchange service"],
+                ..Terms::default()
+            },
+        )
         .grant(402, 352, 365, "Technology transfer authorised.")
         .extend(47, 26, 183, "Extended by 6 months: second training phase postponed.")
         .done(),
@@ -958,34 +953,34 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // HPC cluster to a Brazilian university; surrendered after delivery.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Nordlicht Rechensysteme GmbH",
-                "DE",
-                "Kieler Straße 210, 22525 Hamburg",
-                &[("EORI", "DE4409281")],
-            ),
-            end_users: vec![party(
-                "Universidade de São Paulo, Instituto de Astronomia, Geofísica e Ciências Atmosféricas",
-                "BR",
-                "Rua do Matão 1226, Cidade Universitária, São Paulo - SP, 05508-090",
-                &[],
-            )],
-            end_use: "Regional climate and numerical weather prediction modelling",
-            items: vec![item(
-                R::EuDualUse,
-                "4A003.b",
-                "High-performance computing cluster, 96 GPU nodes, adjusted peak performance exceeding 70 weighted teraFLOPS",
-                "1",
-                "system",
-                "4720000.00",
-                "EUR",
-            )],
-            destinations: vec!["BR"],
-            risk_tier: 2,
-            conditions: vec![no_reexport, "Remote access by users outside Brazil only with the exporter's prior notification to BAFA"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Nordlicht Rechensysteme GmbH", "DE", "Kieler Straße 210, 22525 Hamburg", &[("EORI", "DE4409281")]),
+                end_users: vec![party(
+                    "Universidade de São Paulo, Instituto de Astronomia, Geofísica e Ciências Atmosféricas",
+                    "BR",
+                    "Rua do Matão 1226, Cidade Universitária, São Paulo - SP, 05508-090",
+                    &[],
+                )],
+                end_use: "Regional climate and numerical weather prediction modelling",
+                items: vec![item(
+                    R::EuDualUse,
+                    "4A003.b",
+                    "High-performance computing cluster, 96 GPU nodes, adjusted peak performance exceeding 70 weighted teraFLOPS",
+                    "1",
+                    "system",
+                    "4720000.00",
+                    "EUR",
+                )],
+                destinations: vec!["BR"],
+                risk_tier: 2,
+                conditions: vec![no_reexport, "Remote access by users outside Brazil only with the exporter's prior notification to BAFA"],
+                ..Terms::default()
+            },
+        )
         .grant(371, 329, 365, "Granted.")
         .surrender(57, 52, "All shipments completed; holder surrenders the licence.")
         .done(),
@@ -993,59 +988,56 @@ fn bafa(c: &Clock) -> Vec<Built> {
 
     // MMICs to India: denied for diversion risk, overturned on objection with the end user named.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Okertal Mikrowellentechnik GmbH",
-                "DE",
-                "Am Hüttenteich 4, 38640 Goslar",
-                &[("EORI", "DE2875510")],
-            ),
-            end_users: vec![party(
-                "Konkan Telecom Infrastructure Pvt. Ltd.",
-                "IN",
-                "Unit 5, TTC Industrial Area, Mahape, Navi Mumbai 400710",
-                &[],
-            )],
-            end_use: "Stated: resale to manufacturers of 5G base stations",
-            items: vec![item(
-                R::EuDualUse,
-                "3A001.b.2",
-                "GaN-on-SiC MMIC power amplifiers, 3.3-3.8 GHz, saturated output power 45 W",
-                "5000",
-                "pcs",
-                "615000.00",
-                "EUR",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 3,
-            ..Terms::default()
-        })
-        .deny(455, 398, vec![reason(
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Okertal Mikrowellentechnik GmbH", "DE", "Am Hüttenteich 4, 38640 Goslar", &[("EORI", "DE2875510")]),
+                end_users: vec![party("Konkan Telecom Infrastructure Pvt. Ltd.", "IN", "Unit 5, TTC Industrial Area, Mahape, Navi Mumbai 400710", &[])],
+                end_use: "Stated: resale to manufacturers of 5G base stations",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3A001.b.2",
+                    "GaN-on-SiC MMIC power amplifiers, 3.3-3.8 GHz, saturated output power 45 W",
+                    "5000",
+                    "pcs",
+                    "615000.00",
+                    "EUR",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 3,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            455,
+            398,
+            vec![reason(
             "DIVERSION_RISK",
             EU_ART15_D,
             "The consignee is a trading intermediary whose customers are not identified; the risk of diversion to an unauthorised end use cannot be excluded.",
-        )], "Application refused.")
+        )],
+            "Application refused.",
+        )
         .appeal_lodged(377, 374, "Objection lodged with an end-use certificate from the radio manufacturer.")
-        .appeal_overturned(377, 287, |t| {
-            t.end_users = vec![party(
-                "Sahyadri Radio Networks Ltd.",
-                "IN",
-                "Plot D-3, MIDC Chakan Phase II, Pune 410501",
-                &[("IN-CIN", "L32201MH2008PLC181634")],
-            )];
-            t.consignees = vec![party(
-                "Konkan Telecom Infrastructure Pvt. Ltd.",
-                "IN",
-                "Unit 5, TTC Industrial Area, Mahape, Navi Mumbai 400710",
-                &[],
-            )];
-            t.end_use = "Power amplifier stages of 5G NR macro base-station radios manufactured by the end user";
-            t.conditions = vec![
-                "No re-export or onward transfer without the prior written consent of BAFA",
-                "Consignee may deliver only to the named end user",
-                "End user to permit post-shipment verification by German diplomatic staff on request",
-            ];
-        }, 730, "Objection successful: end user identified and end-use certificate provided. Licence issued on revised terms.")
+        .appeal_overturned(
+            377,
+            287,
+            |t| {
+                t.end_users =
+                    vec![party("Sahyadri Radio Networks Ltd.", "IN", "Plot D-3, MIDC Chakan Phase II, Pune 410501", &[("IN-CIN", "L32201MH2008PLC181634")])];
+                t.consignees = vec![party("Konkan Telecom Infrastructure Pvt. Ltd.", "IN", "Unit 5, TTC Industrial Area, Mahape, Navi Mumbai 400710", &[])];
+                t.end_use = "Power amplifier stages of 5G NR macro base-station radios manufactured by the end user";
+                t.conditions = vec![
+                    "No re-export or onward transfer without the prior written consent of BAFA",
+                    "Consignee may deliver only to the named end user",
+                    "End user to permit post-shipment verification by German diplomatic staff on request",
+                ];
+            },
+            730,
+            "Objection successful: end user identified and end-use certificate provided. Licence issued on revised terms.",
+        )
         .done(),
     );
 
@@ -1079,49 +1071,69 @@ fn bafa(c: &Clock) -> Vec<Built> {
     out.push(
         Lic::new(c, au, s, machining.clone())
             .lodge(96, 95, "Application registered; tier-3 review (machine tools to a non-EU aerospace end user).")
-            .milestone(A::Referred, 88, vec![reason(
-                "INTERAGENCY_CONSULTATION",
-                "§ 8 Außenwirtschaftsverordnung (AWV)",
-                "Referred to the Federal Foreign Office for an assessment of the end user's links to military aircraft programmes.",
-            )], "Referral sent; the Federal Foreign Office answers within 30 days as a rule.")
-            .milestone(A::InformationRequested, 61, vec![reason(
-                "END_USE_STATEMENT_REQUIRED",
-                EU_ART16,
-                "A signed end-use statement of the end user, naming the aircraft programmes the machines will serve, is required.",
-            )], "Applicant asked for the end user's signed end-use statement.")
+            .milestone(
+                A::Referred,
+                88,
+                vec![reason(
+                    "INTERAGENCY_CONSULTATION",
+                    "§ 8 Außenwirtschaftsverordnung (AWV)",
+                    "Referred to the Federal Foreign Office for an assessment of the end user's links to military aircraft programmes.",
+                )],
+                "Referral sent; the Federal Foreign Office answers within 30 days as a rule.",
+            )
+            .milestone(
+                A::InformationRequested,
+                61,
+                vec![reason(
+                    "END_USE_STATEMENT_REQUIRED",
+                    EU_ART16,
+                    "A signed end-use statement of the end user, naming the aircraft programmes the machines will serve, is required.",
+                )],
+                "Applicant asked for the end user's signed end-use statement.",
+            )
             .grant(96, 34, 730, "Granted after consultation: no objection by the Federal Foreign Office; end-use statement received.")
             .done(),
     );
 
     // Flow-forming machines to Türkiye: still under review (further information requested).
     out.push(
-        Lic::new(c, au, s, Terms {
-            end_users: vec![party(
-                "Anadolu Basınçlı Kaplar A.Ş.",
-                "TR",
-                "Organize Sanayi Bölgesi 4. Cadde No: 9, 26110 Eskişehir",
-                &[("TR-VKN", "0690412877")],
-            )],
-            end_use: "Production of seamless high-pressure gas cylinders for industrial and medical gases",
-            items: vec![item(
-                R::EuDualUse,
-                "2B009",
-                "Flow-forming machines with numerical control, three rollers, for cylindrical parts up to 600 mm diameter",
-                "1",
-                "pcs",
-                "1675000.00",
-                "EUR",
-            )],
-            destinations: vec!["TR"],
-            risk_tier: 4,
-            ..machining
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                end_users: vec![party(
+                    "Anadolu Basınçlı Kaplar A.Ş.",
+                    "TR",
+                    "Organize Sanayi Bölgesi 4. Cadde No: 9, 26110 Eskişehir",
+                    &[("TR-VKN", "0690412877")],
+                )],
+                end_use: "Production of seamless high-pressure gas cylinders for industrial and medical gases",
+                items: vec![item(
+                    R::EuDualUse,
+                    "2B009",
+                    "Flow-forming machines with numerical control, three rollers, for cylindrical parts up to 600 mm diameter",
+                    "1",
+                    "pcs",
+                    "1675000.00",
+                    "EUR",
+                )],
+                destinations: vec!["TR"],
+                risk_tier: 4,
+                ..machining
+            },
+        )
         .lodge(40, 38, "Application registered; tier-4 review (flow-forming, MTCR-relevant technology).")
-        .milestone(A::InformationRequested, 24, vec![reason(
-            "TECHNICAL_SPECIFICATION_REQUIRED",
-            EU_ART16,
-            "Roller count, maximum workpiece diameter and wall-thickness tolerances of the machine to be confirmed by the manufacturer's data sheet.",
-        )], "Awaiting the manufacturer's data sheet; the review clock is paused until it arrives.")
+        .milestone(
+            A::InformationRequested,
+            24,
+            vec![reason(
+                "TECHNICAL_SPECIFICATION_REQUIRED",
+                EU_ART16,
+                "Roller count, maximum workpiece diameter and wall-thickness tolerances of the machine to be confirmed by the manufacturer's data sheet.",
+            )],
+            "Awaiting the manufacturer's data sheet; the review clock is paused until it arrives.",
+        )
         .done(),
     );
 
@@ -1141,80 +1153,90 @@ fn ecju(c: &Clock) -> Vec<Built> {
 
     // Cooled IR detectors to Australia: suspended, appeal dismissed, later reinstated.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Fenwick Cryogenics Ltd",
-                "GB",
-                "Unit 7, Riverside Business Park, Abingdon OX14 5RT",
-                &[("GB-COH", "08817342"), ("EORI", "GB088173420000")],
-            ),
-            end_users: vec![party(
-                "Kestrel Bay Optronics Pty Ltd",
-                "AU",
-                "14 Wingfield Road, Mawson Lakes SA 5095",
-                &[("AU-ABN", "51 824 753 556")],
-            )],
-            end_use: "Integration into bushfire-detection and maritime search-and-rescue thermal imagers",
-            items: vec![item(
-                R::EuDualUse,
-                "6A002.a.3",
-                "Cooled MWIR focal plane array detector-dewar-cooler assemblies, 640 x 512 InSb, Stirling cryocooler",
-                "60",
-                "pcs",
-                "1530000.00",
-                "GBP",
-            )],
-            destinations: vec!["AU"],
-            risk_tier: 2,
-            conditions: vec![no_reexport, eus, records],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Fenwick Cryogenics Ltd",
+                    "GB",
+                    "Unit 7, Riverside Business Park, Abingdon OX14 5RT",
+                    &[("GB-COH", "08817342"), ("EORI", "GB088173420000")],
+                ),
+                end_users: vec![party("Kestrel Bay Optronics Pty Ltd", "AU", "14 Wingfield Road, Mawson Lakes SA 5095", &[("AU-ABN", "51 824 753 556")])],
+                end_use: "Integration into bushfire-detection and maritime search-and-rescue thermal imagers",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6A002.a.3",
+                    "Cooled MWIR focal plane array detector-dewar-cooler assemblies, 640 x 512 InSb, Stirling cryocooler",
+                    "60",
+                    "pcs",
+                    "1530000.00",
+                    "GBP",
+                )],
+                destinations: vec!["AU"],
+                risk_tier: 2,
+                conditions: vec![no_reexport, eus, records],
+                ..Terms::default()
+            },
+        )
         .grant(349, 291, 730, "SIEL issued.")
-        .suspend(131, 119, vec![reason(
-            "BREACH_OF_CONDITIONS",
-            UK_ECO32,
-            "A compliance audit found that exports under this licence were not recorded as required by the record-keeping condition.",
-        )], "Licence suspended pending a corrective action plan.")
+        .suspend(
+            131,
+            119,
+            vec![reason(
+                "BREACH_OF_CONDITIONS",
+                UK_ECO32,
+                "A compliance audit found that exports under this licence were not recorded as required by the record-keeping condition.",
+            )],
+            "Licence suspended pending a corrective action plan.",
+        )
         .appeal_lodged(104, 102, "Appeal against the suspension received.")
-        .appeal_upheld(104, 58, vec![reason(
-            "BREACH_OF_CONDITIONS",
-            UK_ECO32,
-            "The appeal does not dispute the missing records. The suspension stands until a follow-up compliance visit has taken place.",
-        )], "Appeal refused; the licence remains suspended.")
+        .appeal_upheld(
+            104,
+            58,
+            vec![reason(
+                "BREACH_OF_CONDITIONS",
+                UK_ECO32,
+                "The appeal does not dispute the missing records. The suspension stands until a follow-up compliance visit has taken place.",
+            )],
+            "Appeal refused; the licence remains suspended.",
+        )
         .reinstate(31, 19, "Follow-up compliance visit satisfactory; licence reinstated.")
         .done(),
     );
 
     // Femtosecond lasers to KAIST; expired.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Harrowgate Photonics Ltd",
-                "GB",
-                "3 Pennyroyal Court, Harrogate HG1 4PF",
-                &[("GB-COH", "10344871"), ("EORI", "GB103448710000")],
-            ),
-            end_users: vec![party(
-                "Korea Advanced Institute of Science and Technology (KAIST)",
-                "KR",
-                "291 Daehak-ro, Yuseong-gu, Daejeon 34141",
-                &[],
-            )],
-            end_use: "Ultrafast spectroscopy research in a university physics laboratory",
-            items: vec![item(
-                R::EuDualUse,
-                "6A005.b",
-                "Non-tunable pulsed laser, 200 fs pulse duration, average output power 40 W",
-                "2",
-                "pcs",
-                "486000.00",
-                "GBP",
-            )],
-            destinations: vec!["KR"],
-            risk_tier: 1,
-            conditions: vec![eus],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Harrowgate Photonics Ltd",
+                    "GB",
+                    "3 Pennyroyal Court, Harrogate HG1 4PF",
+                    &[("GB-COH", "10344871"), ("EORI", "GB103448710000")],
+                ),
+                end_users: vec![party("Korea Advanced Institute of Science and Technology (KAIST)", "KR", "291 Daehak-ro, Yuseong-gu, Daejeon 34141", &[])],
+                end_use: "Ultrafast spectroscopy research in a university physics laboratory",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6A005.b",
+                    "Non-tunable pulsed laser, 200 fs pulse duration, average output power 40 W",
+                    "2",
+                    "pcs",
+                    "486000.00",
+                    "GBP",
+                )],
+                destinations: vec!["KR"],
+                risk_tier: 1,
+                conditions: vec![eus],
+                ..Terms::default()
+            },
+        )
         .grant(596, 543, 365, "SIEL issued.")
         .done(),
     );
@@ -1279,278 +1301,308 @@ fn ecju(c: &Clock) -> Vec<Built> {
 
     // Carbon fibre to a UAE trading company: refused.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Pennine Composite Structures Ltd",
-                "GB",
-                "Unit 3, Calder Park, Wakefield WF2 7AW",
-                &[("GB-COH", "05129870"), ("EORI", "GB051298700000")],
-            ),
-            end_users: vec![party(
-                "Qorvalis Trading FZE",
-                "AE",
-                "Warehouse LB07, Jebel Ali Free Zone, Dubai",
-                &[],
-            )],
-            end_use: "Stated: stock for resale to composite workshops in the Gulf region",
-            items: vec![item(
-                R::EuDualUse,
-                "1C010.b",
-                "Intermediate-modulus carbon fibre, 24K tow, tensile modulus 290 GPa",
-                "6000",
-                "kg",
-                "312000.00",
-                "GBP",
-            )],
-            destinations: vec!["AE"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(529, 478, vec![
-            reason(
-                "DIVERSION_RISK",
-                UK_C7,
-                "There is a clear risk that the goods would be diverted to an undesirable end user or re-exported under undesirable conditions.",
-            ),
-            reason(
-                "END_USER_CONCERN",
-                UK_C7,
-                "The consignee is a free-zone trading company with no identifiable manufacturing activity; ultimate end users not declared.",
-            ),
-        ], "Licence refused.")
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Pennine Composite Structures Ltd",
+                    "GB",
+                    "Unit 3, Calder Park, Wakefield WF2 7AW",
+                    &[("GB-COH", "05129870"), ("EORI", "GB051298700000")],
+                ),
+                end_users: vec![party("Qorvalis Trading FZE", "AE", "Warehouse LB07, Jebel Ali Free Zone, Dubai", &[])],
+                end_use: "Stated: stock for resale to composite workshops in the Gulf region",
+                items: vec![item(
+                    R::EuDualUse,
+                    "1C010.b",
+                    "Intermediate-modulus carbon fibre, 24K tow, tensile modulus 290 GPa",
+                    "6000",
+                    "kg",
+                    "312000.00",
+                    "GBP",
+                )],
+                destinations: vec!["AE"],
+                risk_tier: 4,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            529,
+            478,
+            vec![
+                reason(
+                    "DIVERSION_RISK",
+                    UK_C7,
+                    "There is a clear risk that the goods would be diverted to an undesirable end user or re-exported under undesirable conditions.",
+                ),
+                reason(
+                    "END_USER_CONCERN",
+                    UK_C7,
+                    "The consignee is a free-zone trading company with no identifiable manufacturing activity; ultimate end users not declared.",
+                ),
+            ],
+            "Licence refused.",
+        )
         .done(),
     );
 
     // Solid rocket motor stage to Brazil: refused (MTCR Category I).
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Thornbury Aerospace Propulsion Ltd",
-                "GB",
-                "Hangar 4, Cotswold Airport, Kemble GL7 6BA",
-                &[("GB-COH", "11902764"), ("EORI", "GB119027640000")],
-            ),
-            end_users: vec![party(
-                "Maranhão Orbital Sistemas Ltda.",
-                "BR",
-                "Av. dos Holandeses 9, São Luís - MA, 65071-380",
-                &[],
-            )],
-            end_use: "Stated: upper stage of a commercial small-satellite launch vehicle",
-            items: vec![item(
-                R::Mtcr,
-                "2.A.1",
-                "Complete solid-propellant rocket motor upper stage, total impulse capacity above MTCR Category I threshold",
-                "1",
-                "pcs",
-                "7400000.00",
-                "GBP",
-            )],
-            destinations: vec!["BR"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(283, 214, vec![reason(
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Thornbury Aerospace Propulsion Ltd",
+                    "GB",
+                    "Hangar 4, Cotswold Airport, Kemble GL7 6BA",
+                    &[("GB-COH", "11902764"), ("EORI", "GB119027640000")],
+                ),
+                end_users: vec![party("Maranhão Orbital Sistemas Ltda.", "BR", "Av. dos Holandeses 9, São Luís - MA, 65071-380", &[])],
+                end_use: "Stated: upper stage of a commercial small-satellite launch vehicle",
+                items: vec![item(
+                    R::Mtcr,
+                    "2.A.1",
+                    "Complete solid-propellant rocket motor upper stage, total impulse capacity above MTCR Category I threshold",
+                    "1",
+                    "pcs",
+                    "7400000.00",
+                    "GBP",
+                )],
+                destinations: vec!["BR"],
+                risk_tier: 4,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            283,
+            214,
+            vec![reason(
             "MTCR_CATEGORY_I",
             "Criterion 1, Strategic Export Licensing Criteria (2021); MTCR Guidelines, paragraph 2",
             "Complete rocket stages are MTCR Category I items subject to a strong presumption of denial; no government-to-government assurances were offered.",
-        )], "Licence refused after interdepartmental consultation.")
+        )],
+            "Licence refused after interdepartmental consultation.",
+        )
         .done(),
     );
 
     // Navigation-grade accelerometers to Australia: amended and extended.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Calder Valley Instruments Ltd",
-                "GB",
-                "Mytholm Works, Hebden Bridge HX7 6DL",
-                &[("GB-COH", "03885126"), ("EORI", "GB038851260000")],
-            ),
-            end_users: vec![party(
-                "Tasman Autonomy Pty Ltd",
-                "AU",
-                "Level 2, 60 Union Street, Pyrmont NSW 2009",
-                &[("AU-ABN", "73 615 208 934")],
-            )],
-            end_use: "Inertial measurement units for coastal hydrographic survey unmanned aircraft (range below 300 km)",
-            items: vec![item(
-                R::Mtcr,
-                "9.A.3",
-                "Linear accelerometers for inertial navigation, bias stability better than 130 micro-g",
-                "40",
-                "pcs",
-                "264000.00",
-                "GBP",
-            )],
-            destinations: vec!["AU"],
-            risk_tier: 3,
-            conditions: vec![no_reexport, eus, "Not to be integrated into unmanned aircraft capable of a range of 300 km or more"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Calder Valley Instruments Ltd",
+                    "GB",
+                    "Mytholm Works, Hebden Bridge HX7 6DL",
+                    &[("GB-COH", "03885126"), ("EORI", "GB038851260000")],
+                ),
+                end_users: vec![party("Tasman Autonomy Pty Ltd", "AU", "Level 2, 60 Union Street, Pyrmont NSW 2009", &[("AU-ABN", "73 615 208 934")])],
+                end_use: "Inertial measurement units for coastal hydrographic survey unmanned aircraft (range below 300 km)",
+                items: vec![item(
+                    R::Mtcr,
+                    "9.A.3",
+                    "Linear accelerometers for inertial navigation, bias stability better than 130 micro-g",
+                    "40",
+                    "pcs",
+                    "264000.00",
+                    "GBP",
+                )],
+                destinations: vec!["AU"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, eus, "Not to be integrated into unmanned aircraft capable of a range of 300 km or more"],
+                ..Terms::default()
+            },
+        )
         .grant(781, 724, 730, "SIEL issued; MTCR Category II item, end-use assurances obtained.")
-        .amend(412, 389, |t| {
-            t.items[0].quantity = "60".to_string();
-            t.items[0].value = "396000.00".to_string();
-        }, "Amendment: quantity increased from 40 to 60 for a second survey fleet.")
+        .amend(
+            412,
+            389,
+            |t| {
+                t.items[0].quantity = "60".to_string();
+                t.items[0].value = "396000.00".to_string();
+            },
+            "Amendment: quantity increased from 40 to 60 for a second survey fleet.",
+        )
         .extend(39, 21, 365, "Validity extended by 12 months.")
         .done(),
     );
 
     // Fermenters to India: suspended, then revoked for a false end-user undertaking.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            applicant: party(
-                "Mersey Bioprocess Engineering Ltd",
-                "GB",
-                "22 Estuary Commerce Park, Speke, Liverpool L24 8RB",
-                &[("GB-COH", "06472019"), ("EORI", "GB064720190000")],
-            ),
-            end_users: vec![party(
-                "Velliangiri Biologics Pvt. Ltd.",
-                "IN",
-                "SIDCO Industrial Estate, Kurichi, Coimbatore 641021",
-                &[],
-            )],
-            end_use: "Stated: production of veterinary vaccines",
-            items: vec![item(
-                R::AustraliaGroup,
-                "2B352.b",
-                "Steam-sterilisable stainless-steel fermenters, 300 litre working volume, closed single-use sampling",
-                "3",
-                "pcs",
-                "921000.00",
-                "GBP",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 3,
-            conditions: vec![no_reexport, eus, "Installation report with photographs to be provided within 90 days of delivery"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                applicant: party(
+                    "Mersey Bioprocess Engineering Ltd",
+                    "GB",
+                    "22 Estuary Commerce Park, Speke, Liverpool L24 8RB",
+                    &[("GB-COH", "06472019"), ("EORI", "GB064720190000")],
+                ),
+                end_users: vec![party("Velliangiri Biologics Pvt. Ltd.", "IN", "SIDCO Industrial Estate, Kurichi, Coimbatore 641021", &[])],
+                end_use: "Stated: production of veterinary vaccines",
+                items: vec![item(
+                    R::AustraliaGroup,
+                    "2B352.b",
+                    "Steam-sterilisable stainless-steel fermenters, 300 litre working volume, closed single-use sampling",
+                    "3",
+                    "pcs",
+                    "921000.00",
+                    "GBP",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, eus, "Installation report with photographs to be provided within 90 days of delivery"],
+                ..Terms::default()
+            },
+        )
         .grant(566, 509, 730, "SIEL issued.")
-        .suspend(219, 206, vec![reason(
-            "END_USER_CONCERN",
-            UK_C7,
-            "Installation report not provided; information received that the declared production site is not operational.",
-        )], "Licence suspended pending enquiries.")
-        .revoke(171, 148, vec![reason(
-            "FALSE_DECLARATION",
-            "Article 34, Export Control Order 2008",
-            "The end-user undertaking misstated the installation site; the fermenters were installed at an undeclared facility.",
-        )], "Licence revoked.")
+        .suspend(
+            219,
+            206,
+            vec![reason(
+                "END_USER_CONCERN",
+                UK_C7,
+                "Installation report not provided; information received that the declared production site is not operational.",
+            )],
+            "Licence suspended pending enquiries.",
+        )
+        .revoke(
+            171,
+            148,
+            vec![reason(
+                "FALSE_DECLARATION",
+                "Article 34, Export Control Order 2008",
+                "The end-user undertaking misstated the installation site; the fermenters were installed at an undeclared facility.",
+            )],
+            "Licence revoked.",
+        )
         .done(),
     );
 
     // Hot-section technology to India.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: party(
-                "Kelsall Turbine Technologies Ltd",
-                "GB",
-                "Kelsall Lane, Tarporley CW6 0QD",
-                &[("GB-COH", "09157734"), ("EORI", "GB091577340000")],
-            ),
-            end_users: vec![party(
-                "Hosur Aero Engine Components Pvt. Ltd.",
-                "IN",
-                "SIPCOT Industrial Complex Phase II, Hosur, Tamil Nadu 635126",
-                &[],
-            )],
-            end_use: "Production of turbine blades for civil turbofan engine overhaul",
-            items: vec![item(
-                R::EuDualUse,
-                "9E003.a.1",
-                "Technology for production of single-crystal gas turbine blades: casting process parameters and inspection procedures",
-                "1",
-                "technology package",
-                "1250000.00",
-                "GBP",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 3,
-            conditions: vec![no_reexport, "Transfers to be logged with date, recipient and document identifiers"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: party(
+                    "Kelsall Turbine Technologies Ltd",
+                    "GB",
+                    "Kelsall Lane, Tarporley CW6 0QD",
+                    &[("GB-COH", "09157734"), ("EORI", "GB091577340000")],
+                ),
+                end_users: vec![party("Hosur Aero Engine Components Pvt. Ltd.", "IN", "SIPCOT Industrial Complex Phase II, Hosur, Tamil Nadu 635126", &[])],
+                end_use: "Production of turbine blades for civil turbofan engine overhaul",
+                items: vec![item(
+                    R::EuDualUse,
+                    "9E003.a.1",
+                    "Technology for production of single-crystal gas turbine blades: casting process parameters and inspection procedures",
+                    "1",
+                    "technology package",
+                    "1250000.00",
+                    "GBP",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 3,
+                conditions: vec![no_reexport, "Transfers to be logged with date, recipient and document identifiers"],
+                ..Terms::default()
+            },
+        )
         .grant(143, 88, 730, "SIEL (technology) issued.")
         .done(),
     );
 
     // OGEL registration for exhibitions; cancelled when the holder was dissolved.
     out.push(
-        Lic::new(c, au, Series::UkOgel, Terms {
-            licence_type: LT::GeneralAuthorisation,
-            applicant: party(
-                "Ridgeway Thermal Imaging Ltd",
-                "GB",
-                "4 Kingsmead Business Park, High Wycombe HP11 1JU",
-                &[("GB-COH", "08230451")],
-            ),
-            end_users: vec![party(
-                "Ridgeway Thermal Imaging Ltd (exhibits remain the holder's property)",
-                "GB",
-                "4 Kingsmead Business Park, High Wycombe HP11 1JU",
-                &[],
-            )],
-            end_use: "Temporary export of demonstration units to trade exhibitions, returned to the UK afterwards",
-            items: vec![item(
-                R::EuDualUse,
-                "6A003.b.4",
-                "Handheld thermal imaging cameras, uncooled 640 x 480 focal plane array (demonstration units)",
-                "12",
-                "pcs",
-                "54000.00",
-                "GBP",
-            )],
-            destinations: vec!["SG", "AE", "IN", "BR"],
-            risk_tier: 1,
-            conditions: vec!["Open General Export Licence (Export for Exhibition: Dual-Use Items) conditions apply", records],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkOgel,
+            Terms {
+                licence_type: LT::GeneralAuthorisation,
+                applicant: party("Ridgeway Thermal Imaging Ltd", "GB", "4 Kingsmead Business Park, High Wycombe HP11 1JU", &[("GB-COH", "08230451")]),
+                end_users: vec![party(
+                    "Ridgeway Thermal Imaging Ltd (exhibits remain the holder's property)",
+                    "GB",
+                    "4 Kingsmead Business Park, High Wycombe HP11 1JU",
+                    &[],
+                )],
+                end_use: "Temporary export of demonstration units to trade exhibitions, returned to the UK afterwards",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6A003.b.4",
+                    "Handheld thermal imaging cameras, uncooled 640 x 480 focal plane array (demonstration units)",
+                    "12",
+                    "pcs",
+                    "54000.00",
+                    "GBP",
+                )],
+                destinations: vec!["SG", "AE", "IN", "BR"],
+                risk_tier: 1,
+                conditions: vec!["Open General Export Licence (Export for Exhibition: Dual-Use Items) conditions apply", records],
+                ..Terms::default()
+            },
+        )
         .grant(409, 402, 1095, "OGEL registration accepted.")
         .cancel(33, 25, "Holder dissolved after members' voluntary liquidation; registration cancelled administratively.")
         .done(),
     );
 
-
     // Oscilloscope technology transfer to a Chinese university lab: referred to the MOD for
     // advice, then withdrawn by the applicant before a decision.
     out.push(
-        Lic::new(c, au, Series::UkSiel, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: party(
-                "Halewood Instruments Ltd",
-                "GB",
-                "3 Harrier Court, Woodside Park, Rugby CV21 2BS",
-                &[("GB-COH", "05532918"), ("EORI", "GB055329180000")],
-            ),
-            end_users: vec![party(
-                "Joint Laboratory for High-Speed Signal Integrity, Xidian Technology Park",
-                "CN",
-                "2 Taibai South Road, Yanta District, Xi'an, Shaanxi 710071",
-                &[],
-            )],
-            end_use: "Joint research on signal-integrity measurement for 5G base-station power amplifiers",
-            items: vec![item(
-                R::EuDualUse,
-                "3E001",
-                "Development technology for real-time digital oscilloscopes controlled by 3A002.a.5 (design files and calibration procedures)",
-                "1",
-                "licence",
-                "0.00",
-                "GBP",
-            )],
-            destinations: vec!["CN"],
-            risk_tier: 4,
-            conditions: vec![eus, no_reexport, records],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            Series::UkSiel,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: party(
+                    "Halewood Instruments Ltd",
+                    "GB",
+                    "3 Harrier Court, Woodside Park, Rugby CV21 2BS",
+                    &[("GB-COH", "05532918"), ("EORI", "GB055329180000")],
+                ),
+                end_users: vec![party(
+                    "Joint Laboratory for High-Speed Signal Integrity, Xidian Technology Park",
+                    "CN",
+                    "2 Taibai South Road, Yanta District, Xi'an, Shaanxi 710071",
+                    &[],
+                )],
+                end_use: "Joint research on signal-integrity measurement for 5G base-station power amplifiers",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3E001",
+                    "Development technology for real-time digital oscilloscopes controlled by 3A002.a.5 (design files and calibration procedures)",
+                    "1",
+                    "licence",
+                    "0.00",
+                    "GBP",
+                )],
+                destinations: vec!["CN"],
+                risk_tier: 4,
+                conditions: vec![eus, no_reexport, records],
+                ..Terms::default()
+            },
+        )
         .lodge(93, 91, "Application registered for a technology transfer; tier-4 review.")
-        .milestone(A::Referred, 84, vec![reason(
-            "REFERRED_TO_MOD",
-            UK_C7,
-            "Referred to the Ministry of Defence for advice on the end user's links to military electronics research.",
-        )], "Advice requested from MOD; standard turnaround 20 working days.")
+        .milestone(
+            A::Referred,
+            84,
+            vec![reason("REFERRED_TO_MOD", UK_C7, "Referred to the Ministry of Defence for advice on the end user's links to military electronics research.")],
+            "Advice requested from MOD; standard turnaround 20 working days.",
+        )
         .bare(A::ApplicationWithdrawn, 57, 57, "Application withdrawn by the applicant after the collaboration was postponed.")
         .done(),
     );
@@ -1566,327 +1618,315 @@ fn meti(c: &Clock) -> Vec<Built> {
     let pledge = "Written pledge of the end user on file";
     let no_reexport = "No re-export or transfer to third parties without the consent of the Minister of Economy, Trade and Industry";
 
-    let kurosaki = party(
-        "Kurosaki Carbon Materials Co., Ltd.",
-        "JP",
-        "1-4-2 Kaigan-dori, Naka-ku, Yokohama-shi, Kanagawa 231-0002",
-        &[("JP-CORP", "3020001046215")],
-    );
+    let kurosaki =
+        party("Kurosaki Carbon Materials Co., Ltd.", "JP", "1-4-2 Kaigan-dori, Naka-ku, Yokohama-shi, Kanagawa 231-0002", &[("JP-CORP", "3020001046215")]);
 
     let mut out = Vec::new();
 
     // Thermal cameras to Thailand: amended and extended.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Hoshino Photonics K.K.",
-                "JP",
-                "3-8-21 Shin-Yokohama, Kohoku-ku, Yokohama-shi, Kanagawa 222-0033",
-                &[("JP-CORP", "6020001078912")],
-            ),
-            end_users: vec![party(
-                "Chao Phraya Industrial Inspection Co., Ltd.",
-                "TH",
-                "99/12 Moo 4, Eastern Seaboard Industrial Estate, Pluak Daeng, Rayong 21140",
-                &[("TH-TIN", "0215561004387")],
-            )],
-            end_use: "Predictive-maintenance thermography services for petrochemical plants",
-            items: vec![item(
-                R::Wassenaar,
-                "6.A.3.b.4",
-                "Uncooled thermal imaging cameras, 640 x 480 focal plane array, radiometric, 7.5-14 um",
-                "150",
-                "pcs",
-                "98000000",
-                "JPY",
-            )],
-            destinations: vec!["TH"],
-            risk_tier: 2,
-            conditions: vec![pledge, no_reexport],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party(
+                    "Hoshino Photonics K.K.",
+                    "JP",
+                    "3-8-21 Shin-Yokohama, Kohoku-ku, Yokohama-shi, Kanagawa 222-0033",
+                    &[("JP-CORP", "6020001078912")],
+                ),
+                end_users: vec![party(
+                    "Chao Phraya Industrial Inspection Co., Ltd.",
+                    "TH",
+                    "99/12 Moo 4, Eastern Seaboard Industrial Estate, Pluak Daeng, Rayong 21140",
+                    &[("TH-TIN", "0215561004387")],
+                )],
+                end_use: "Predictive-maintenance thermography services for petrochemical plants",
+                items: vec![item(
+                    R::Wassenaar,
+                    "6.A.3.b.4",
+                    "Uncooled thermal imaging cameras, 640 x 480 focal plane array, radiometric, 7.5-14 um",
+                    "150",
+                    "pcs",
+                    "98000000",
+                    "JPY",
+                )],
+                destinations: vec!["TH"],
+                risk_tier: 2,
+                conditions: vec![pledge, no_reexport],
+                ..Terms::default()
+            },
+        )
         .grant(301, 262, 365, "Individual export licence granted.")
-        .amend(168, 151, |t| {
-            t.transit.push("SG");
-            t.consignees.push(party(
-                "Straits Freight Forwarding Pte. Ltd.",
-                "SG",
-                "25 Pioneer Road, Singapore 628458",
-                &[],
-            ));
-        }, "Amendment: routing via Singapore with a freight forwarder as consignee.")
+        .amend(
+            168,
+            151,
+            |t| {
+                t.transit.push("SG");
+                t.consignees.push(party("Straits Freight Forwarding Pte. Ltd.", "SG", "25 Pioneer Road, Singapore 628458", &[]));
+            },
+            "Amendment: routing via Singapore with a freight forwarder as consignee.",
+        )
         .extend(44, 29, 183, "Validity extended by 6 months.")
         .done(),
     );
 
     // Machining centres to China; expired.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Tsukimura Precision Machinery Co., Ltd.",
-                "JP",
-                "2-17 Hoshizaki-cho, Minami-ku, Nagoya-shi, Aichi 457-0058",
-                &[("JP-CORP", "5180001029937")],
-            ),
-            end_users: vec![party(
-                "Wuxi Lanteng Precision Moulds Co., Ltd.",
-                "CN",
-                "No. 58 Xinmei Road, Xinwu District, Wuxi, Jiangsu 214028",
-                &[],
-            )],
-            end_use: "Machining of aluminium die-casting moulds for automotive transmission housings",
-            items: vec![item(
-                R::Wassenaar,
-                "2.B.1.b",
-                "Five-axis vertical machining centre for milling, positioning accuracy better than 6 um",
-                "2",
-                "pcs",
-                "186000000",
-                "JPY",
-            )],
-            destinations: vec!["CN"],
-            risk_tier: 2,
-            conditions: vec![pledge, no_reexport, "Machines fitted with relocation-detection function"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party(
+                    "Tsukimura Precision Machinery Co., Ltd.",
+                    "JP",
+                    "2-17 Hoshizaki-cho, Minami-ku, Nagoya-shi, Aichi 457-0058",
+                    &[("JP-CORP", "5180001029937")],
+                ),
+                end_users: vec![party("Wuxi Lanteng Precision Moulds Co., Ltd.", "CN", "No. 58 Xinmei Road, Xinwu District, Wuxi, Jiangsu 214028", &[])],
+                end_use: "Machining of aluminium die-casting moulds for automotive transmission housings",
+                items: vec![item(
+                    R::Wassenaar,
+                    "2.B.1.b",
+                    "Five-axis vertical machining centre for milling, positioning accuracy better than 6 um",
+                    "2",
+                    "pcs",
+                    "186000000",
+                    "JPY",
+                )],
+                destinations: vec!["CN"],
+                risk_tier: 2,
+                conditions: vec![pledge, no_reexport, "Machines fitted with relocation-detection function"],
+                ..Terms::default()
+            },
+        )
         .grant(738, 701, 365, "Individual export licence granted.")
         .done(),
     );
 
     // Crucibles to Pakistan: refused; review request pending.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Aokawa Fine Ceramics K.K.",
-                "JP",
-                "1-9 Nishiki-machi, Seto-shi, Aichi 489-0805",
-                &[("JP-CORP", "1180001094473")],
-            ),
-            end_users: vec![party(
-                "Rawal Metallurgical Research Services (Pvt.) Ltd.",
-                "PK",
-                "Plot 31, Street 7, I-9/2 Industrial Area, Islamabad",
-                &[],
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Aokawa Fine Ceramics K.K.", "JP", "1-9 Nishiki-machi, Seto-shi, Aichi 489-0805", &[("JP-CORP", "1180001094473")]),
+                end_users: vec![party("Rawal Metallurgical Research Services (Pvt.) Ltd.", "PK", "Plot 31, Street 7, I-9/2 Industrial Area, Islamabad", &[])],
+                end_use: "Stated: vacuum melting of specialty alloys for a university materials laboratory",
+                items: vec![item(
+                    R::Nsg,
+                    "2.A.1",
+                    "Crucibles of yttria-stabilised ceramic, volume 0.6 litre, resistant to liquid actinide metals",
+                    "24",
+                    "pcs",
+                    "14400000",
+                    "JPY",
+                )],
+                destinations: vec!["PK"],
+                risk_tier: 4,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            212,
+            160,
+            vec![reason(
+                "WMD_END_USE_CONCERN",
+                "Article 48(1), Foreign Exchange and Foreign Trade Act; Export Trade Control Order, Appended Table 1, item 16 (catch-all)",
+                "The items may be used for the development of nuclear weapons; the end user could not be verified as a university laboratory.",
             )],
-            end_use: "Stated: vacuum melting of specialty alloys for a university materials laboratory",
-            items: vec![item(
-                R::Nsg,
-                "2.A.1",
-                "Crucibles of yttria-stabilised ceramic, volume 0.6 litre, resistant to liquid actinide metals",
-                "24",
-                "pcs",
-                "14400000",
-                "JPY",
-            )],
-            destinations: vec!["PK"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(212, 160, vec![reason(
-            "WMD_END_USE_CONCERN",
-            "Article 48(1), Foreign Exchange and Foreign Trade Act; Export Trade Control Order, Appended Table 1, item 16 (catch-all)",
-            "The items may be used for the development of nuclear weapons; the end user could not be verified as a university laboratory.",
-        )], "Application refused.")
+            "Application refused.",
+        )
         .appeal_lodged(98, 95, "Request for review filed under the Administrative Complaint Review Act.")
         .done(),
     );
 
     // Bulk licence for dry-etch equipment: amended, suspended, reinstated.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::Global,
-            applicant: party(
-                "Shirakaba Semiconductor Equipment K.K.",
-                "JP",
-                "5-2-8 Kamiyoga, Setagaya-ku, Tokyo 158-0098",
-                &[("JP-CORP", "9010901033186")],
-            ),
-            end_users: vec![
-                party("Formosa Wafer Test Co., Ltd.", "TW", "No. 8, Li-Hsin 6th Rd., Hsinchu Science Park, Hsinchu 300", &[]),
-                party("Straits Wafer Services Pte. Ltd.", "SG", "60 Woodlands Industrial Park D Street 2, Singapore 737836", &[]),
-                party("Penang Microfab Sdn. Bhd.", "MY", "Plot 102, Bayan Lepas Industrial Zone Phase 4, 11900 Penang", &[]),
-            ],
-            end_use: "Front-end wafer processing at semiconductor foundries and packaging houses",
-            items: vec![item(
-                R::Wassenaar,
-                "3.B.1.c",
-                "Plasma dry-etching equipment for 300 mm wafers, anisotropic, and spare modules",
-                "30",
-                "pcs",
-                "7800000000",
-                "JPY",
-            )],
-            destinations: vec!["TW", "SG", "MY", "IN"],
-            risk_tier: 3,
-            conditions: vec![
-                "Internal compliance programme (CP) to be maintained and reported annually",
-                "Shipment records per destination to be kept for 7 years",
-                no_reexport,
-            ],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::Global,
+                applicant: party(
+                    "Shirakaba Semiconductor Equipment K.K.",
+                    "JP",
+                    "5-2-8 Kamiyoga, Setagaya-ku, Tokyo 158-0098",
+                    &[("JP-CORP", "9010901033186")],
+                ),
+                end_users: vec![
+                    party("Formosa Wafer Test Co., Ltd.", "TW", "No. 8, Li-Hsin 6th Rd., Hsinchu Science Park, Hsinchu 300", &[]),
+                    party("Straits Wafer Services Pte. Ltd.", "SG", "60 Woodlands Industrial Park D Street 2, Singapore 737836", &[]),
+                    party("Penang Microfab Sdn. Bhd.", "MY", "Plot 102, Bayan Lepas Industrial Zone Phase 4, 11900 Penang", &[]),
+                ],
+                end_use: "Front-end wafer processing at semiconductor foundries and packaging houses",
+                items: vec![item(
+                    R::Wassenaar,
+                    "3.B.1.c",
+                    "Plasma dry-etching equipment for 300 mm wafers, anisotropic, and spare modules",
+                    "30",
+                    "pcs",
+                    "7800000000",
+                    "JPY",
+                )],
+                destinations: vec!["TW", "SG", "MY", "IN"],
+                risk_tier: 3,
+                conditions: vec![
+                    "Internal compliance programme (CP) to be maintained and reported annually",
+                    "Shipment records per destination to be kept for 7 years",
+                    no_reexport,
+                ],
+                ..Terms::default()
+            },
+        )
         .grant(648, 606, 1095, "Specific bulk export licence granted.")
-        .amend(271, 252, |t| {
-            t.destinations.push("VN");
-            t.end_users.push(party(
-                "Saigon Semiconductor Assembly JSC",
-                "VN",
-                "Lot I-3, Saigon Hi-Tech Park, Thu Duc City, Ho Chi Minh City",
-                &[],
-            ));
-        }, "Amendment: Viet Nam added as destination.")
-        .suspend(117, 103, vec![reason(
-            "BREACH_OF_CONDITIONS",
-            "Article 67(1), Foreign Exchange and Foreign Trade Act (licence conditions)",
-            "On-site inspection found that the annual CP report was not filed and classification records were incomplete.",
-        )], "Bulk licence suspended until the CP deficiencies are remedied.")
+        .amend(
+            271,
+            252,
+            |t| {
+                t.destinations.push("VN");
+                t.end_users.push(party("Saigon Semiconductor Assembly JSC", "VN", "Lot I-3, Saigon Hi-Tech Park, Thu Duc City, Ho Chi Minh City", &[]));
+            },
+            "Amendment: Viet Nam added as destination.",
+        )
+        .suspend(
+            117,
+            103,
+            vec![reason(
+                "BREACH_OF_CONDITIONS",
+                "Article 67(1), Foreign Exchange and Foreign Trade Act (licence conditions)",
+                "On-site inspection found that the annual CP report was not filed and classification records were incomplete.",
+            )],
+            "Bulk licence suspended until the CP deficiencies are remedied.",
+        )
         .reinstate(68, 54, "CP report filed and records completed; suspension lifted.")
         .done(),
     );
 
     // Carbon fibre to Taiwan: extended, then revoked for diversion.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: kurosaki.clone(),
-            end_users: vec![party(
-                "Kaohsiung Pressure Vessel Industries Co., Ltd.",
-                "TW",
-                "No. 12, Benzhou Rd., Gangshan Dist., Kaohsiung 820",
-                &[],
-            )],
-            end_use: "Filament winding of type IV hydrogen storage cylinders for fuel-cell buses",
-            items: vec![item(
-                R::Wassenaar,
-                "1.C.10.b",
-                "Carbon fibre, 24K tow, tensile strength 5.5 GPa",
-                "12000",
-                "kg",
-                "69600000",
-                "JPY",
-            )],
-            destinations: vec!["TW"],
-            risk_tier: 3,
-            conditions: vec![pledge, no_reexport],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: kurosaki.clone(),
+                end_users: vec![party("Kaohsiung Pressure Vessel Industries Co., Ltd.", "TW", "No. 12, Benzhou Rd., Gangshan Dist., Kaohsiung 820", &[])],
+                end_use: "Filament winding of type IV hydrogen storage cylinders for fuel-cell buses",
+                items: vec![item(R::Wassenaar, "1.C.10.b", "Carbon fibre, 24K tow, tensile strength 5.5 GPa", "12000", "kg", "69600000", "JPY")],
+                destinations: vec!["TW"],
+                risk_tier: 3,
+                conditions: vec![pledge, no_reexport],
+                ..Terms::default()
+            },
+        )
         .grant(468, 432, 365, "Individual export licence granted.")
         .extend(104, 90, 365, "Validity extended by 12 months.")
-        .revoke(52, 38, vec![reason(
-            "DIVERSION_RISK",
-            JP_48,
-            "Information obtained that part of the fibre was re-exported to a third country without consent.",
-        )], "Licence revoked.")
+        .revoke(
+            52,
+            38,
+            vec![reason("DIVERSION_RISK", JP_48, "Information obtained that part of the fibre was re-exported to a third country without consent.")],
+            "Licence revoked.",
+        )
         .done(),
     );
 
     // GaN MMIC technology to NUS.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: party(
-                "Minase Microwave Devices K.K.",
-                "JP",
-                "4-1-11 Ichiban-cho, Aoba-ku, Sendai-shi, Miyagi 980-0811",
-                &[("JP-CORP", "8370001021450")],
-            ),
-            end_users: vec![party(
-                "National University of Singapore",
-                "SG",
-                "21 Lower Kent Ridge Road, Singapore 119077",
-                &[],
-            )],
-            end_use: "Joint research on GaN MMIC thermal management for satellite ground terminals",
-            items: vec![item(
-                R::Wassenaar,
-                "3.E.1",
-                "Technology for the development of 3.A.1.b.2 MMIC power amplifiers: layout rules and thermal models",
-                "1",
-                "technology package",
-                "12000000",
-                "JPY",
-            )],
-            destinations: vec!["SG"],
-            risk_tier: 2,
-            conditions: vec![pledge, "Technology to be used only within the joint research agreement"],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: party(
+                    "Minase Microwave Devices K.K.",
+                    "JP",
+                    "4-1-11 Ichiban-cho, Aoba-ku, Sendai-shi, Miyagi 980-0811",
+                    &[("JP-CORP", "8370001021450")],
+                ),
+                end_users: vec![party("National University of Singapore", "SG", "21 Lower Kent Ridge Road, Singapore 119077", &[])],
+                end_use: "Joint research on GaN MMIC thermal management for satellite ground terminals",
+                items: vec![item(
+                    R::Wassenaar,
+                    "3.E.1",
+                    "Technology for the development of 3.A.1.b.2 MMIC power amplifiers: layout rules and thermal models",
+                    "1",
+                    "technology package",
+                    "12000000",
+                    "JPY",
+                )],
+                destinations: vec!["SG"],
+                risk_tier: 2,
+                conditions: vec![pledge, "Technology to be used only within the joint research agreement"],
+                ..Terms::default()
+            },
+        )
         .grant(223, 181, 365, "Service transaction licence (technology) granted under Article 25(1).")
         .done(),
     );
 
     // AI servers to the UAE: refused for diversion risk.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party(
-                "Takanawa Systems Integration K.K.",
-                "JP",
-                "2-6-3 Takanawa, Minato-ku, Tokyo 108-0074",
-                &[("JP-CORP", "2010401117642")],
-            ),
-            end_users: vec![party(
-                "Sarvenaz Data Solutions FZCO",
-                "AE",
-                "Building A4, Dubai Silicon Oasis, Dubai",
-                &[],
-            )],
-            end_use: "Stated: cloud hosting for regional e-commerce customers",
-            items: vec![
-                item(
-                    R::Wassenaar,
-                    "4.A.3.b",
-                    "GPU server systems, adjusted peak performance exceeding 70 weighted teraFLOPS per rack",
-                    "16",
-                    "pcs",
-                    "912000000",
-                    "JPY",
-                ),
-                item(
-                    R::UsEar,
-                    "3A090.a",
-                    "US-origin data-centre AI accelerator boards integrated in the servers",
-                    "128",
-                    "pcs",
-                    "640000000",
-                    "JPY",
-                ),
-            ],
-            destinations: vec!["AE"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(129, 76, vec![reason(
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: party("Takanawa Systems Integration K.K.", "JP", "2-6-3 Takanawa, Minato-ku, Tokyo 108-0074", &[("JP-CORP", "2010401117642")]),
+                end_users: vec![party("Sarvenaz Data Solutions FZCO", "AE", "Building A4, Dubai Silicon Oasis, Dubai", &[])],
+                end_use: "Stated: cloud hosting for regional e-commerce customers",
+                items: vec![
+                    item(
+                        R::Wassenaar,
+                        "4.A.3.b",
+                        "GPU server systems, adjusted peak performance exceeding 70 weighted teraFLOPS per rack",
+                        "16",
+                        "pcs",
+                        "912000000",
+                        "JPY",
+                    ),
+                    item(R::UsEar, "3A090.a", "US-origin data-centre AI accelerator boards integrated in the servers", "128", "pcs", "640000000", "JPY"),
+                ],
+                destinations: vec!["AE"],
+                risk_tier: 4,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            129,
+            76,
+            vec![reason(
             "DIVERSION_RISK",
             JP_48,
             "The end user was established recently, has no verifiable hosting operations and shares an address with parties supplying sanctioned destinations.",
-        )], "Application refused.")
+        )],
+            "Application refused.",
+        )
         .done(),
     );
 
     // Carbon fibre to the US.
     out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: kurosaki,
-            end_users: vec![party(
-                "Cascade Composite Airframes Inc.",
-                "US",
-                "4100 S 212th Street, Kent, WA 98032",
-                &[("LEI", "5493004JTZ8QW1KX7M62")],
-            )],
-            end_use: "Prepreg production for civil business-jet fuselage panels",
-            items: vec![item(
-                R::Wassenaar,
-                "1.C.10.b",
-                "Intermediate-modulus carbon fibre, 12K tow",
-                "20000",
-                "kg",
-                "132000000",
-                "JPY",
-            )],
-            destinations: vec!["US"],
-            risk_tier: 1,
-            conditions: vec![pledge],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                applicant: kurosaki,
+                end_users: vec![party("Cascade Composite Airframes Inc.", "US", "4100 S 212th Street, Kent, WA 98032", &[("LEI", "5493004JTZ8QW1KX7M62")])],
+                end_use: "Prepreg production for civil business-jet fuselage panels",
+                items: vec![item(R::Wassenaar, "1.C.10.b", "Intermediate-modulus carbon fibre, 12K tow", "20000", "kg", "132000000", "JPY")],
+                destinations: vec!["US"],
+                risk_tier: 1,
+                conditions: vec![pledge],
+                ..Terms::default()
+            },
+        )
         .grant(66, 34, 365, "Individual export licence granted.")
         .done(),
     );
@@ -1908,193 +1948,223 @@ fn ethz(c: &Clock) -> Vec<Built> {
 
     // Cryogenic amplifier collaboration with IISc; amended to add a partner institute.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::ResearchCollaboration,
-            applicant: eth("Department of Physics"),
-            end_users: vec![party("Indian Institute of Science", "IN", "CV Raman Road, Bengaluru 560012", &[])],
-            end_use: "Joint research on cryogenic low-noise amplifiers for superconducting qubit readout",
-            items: vec![item(
-                R::EuDualUse,
-                "3E001",
-                "Development technology for 3A001.b.4 cryogenic low-noise amplifiers: designs, layouts and measurement data",
-                "1",
-                "technology package",
-                "240000.00",
-                "CHF",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 2,
-            conditions: vec![tcp, no_onward],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::ResearchCollaboration,
+                applicant: eth("Department of Physics"),
+                end_users: vec![party("Indian Institute of Science", "IN", "CV Raman Road, Bengaluru 560012", &[])],
+                end_use: "Joint research on cryogenic low-noise amplifiers for superconducting qubit readout",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3E001",
+                    "Development technology for 3A001.b.4 cryogenic low-noise amplifiers: designs, layouts and measurement data",
+                    "1",
+                    "technology package",
+                    "240000.00",
+                    "CHF",
+                )],
+                destinations: vec!["IN"],
+                risk_tier: 2,
+                conditions: vec![tcp, no_onward],
+                ..Terms::default()
+            },
+        )
         .grant(279, 241, 1095, "Research collaboration cleared for three years.")
-        .amend(117, 99, |t| {
-            t.end_users.push(party("Raman Research Institute", "IN", "C. V. Raman Avenue, Sadashivanagar, Bengaluru 560080", &[]));
-        }, "Amendment: partner institute added to the consortium.")
+        .amend(
+            117,
+            99,
+            |t| {
+                t.end_users.push(party("Raman Research Institute", "IN", "C. V. Raman Avenue, Sadashivanagar, Bengaluru 560080", &[]));
+            },
+            "Amendment: partner institute added to the consortium.",
+        )
         .done(),
     );
 
     // Composite technology to KAIST.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: eth("Department of Mechanical and Process Engineering"),
-            end_users: vec![party(
-                "Korea Advanced Institute of Science and Technology (KAIST)",
-                "KR",
-                "291 Daehak-ro, Yuseong-gu, Daejeon 34141",
-                &[],
-            )],
-            end_use: "Research on automated fibre placement of thermoplastic composites",
-            items: vec![item(
-                R::EuDualUse,
-                "1E001",
-                "Development technology for 1C010.b fibrous materials: process windows and tooling designs",
-                "1",
-                "technology package",
-                "60000.00",
-                "CHF",
-            )],
-            destinations: vec!["KR"],
-            risk_tier: 1,
-            conditions: vec![no_onward],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: eth("Department of Mechanical and Process Engineering"),
+                end_users: vec![party("Korea Advanced Institute of Science and Technology (KAIST)", "KR", "291 Daehak-ro, Yuseong-gu, Daejeon 34141", &[])],
+                end_use: "Research on automated fibre placement of thermoplastic composites",
+                items: vec![item(
+                    R::EuDualUse,
+                    "1E001",
+                    "Development technology for 1C010.b fibrous materials: process windows and tooling designs",
+                    "1",
+                    "technology package",
+                    "60000.00",
+                    "CHF",
+                )],
+                destinations: vec!["KR"],
+                risk_tier: 1,
+                conditions: vec![no_onward],
+                ..Terms::default()
+            },
+        )
         .grant(163, 131, 548, "Technology transfer cleared.")
         .done(),
     );
 
     // Radar MMIC collaboration with a military-linked institute: refused, review board confirms.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::ResearchCollaboration,
-            applicant: eth("Department of Information Technology and Electrical Engineering"),
-            end_users: vec![party(
-                "Lunhe Institute of Applied Radiophysics",
-                "CN",
-                "No. 16 Keji Road, Lunhe District",
-                &[],
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::ResearchCollaboration,
+                applicant: eth("Department of Information Technology and Electrical Engineering"),
+                end_users: vec![party("Lunhe Institute of Applied Radiophysics", "CN", "No. 16 Keji Road, Lunhe District", &[])],
+                end_use: "Stated: joint research on GaN MMIC efficiency for X-band phased arrays",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3E001",
+                    "Development technology for 3A001.b.2 MMIC power amplifiers (X-band)",
+                    "1",
+                    "technology package",
+                    "380000.00",
+                    "CHF",
+                )],
+                destinations: vec!["CN"],
+                risk_tier: 4,
+                ..Terms::default()
+            },
+        )
+        .deny(
+            361,
+            318,
+            vec![reason(
+                "MILITARY_END_USE",
+                CH_GCO,
+                "The partner institute is affiliated with a defence research group; X-band phased-array work is likely to serve a military end use.",
             )],
-            end_use: "Stated: joint research on GaN MMIC efficiency for X-band phased arrays",
-            items: vec![item(
-                R::EuDualUse,
-                "3E001",
-                "Development technology for 3A001.b.2 MMIC power amplifiers (X-band)",
-                "1",
-                "technology package",
-                "380000.00",
-                "CHF",
-            )],
-            destinations: vec!["CN"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(361, 318, vec![reason(
-            "MILITARY_END_USE",
-            CH_GCO,
-            "The partner institute is affiliated with a defence research group; X-band phased-array work is likely to serve a military end use.",
-        )], "Clearance refused.")
+            "Clearance refused.",
+        )
         .appeal_lodged(297, 292, "Principal investigator requested review by the Export Control Review Board.")
-        .appeal_upheld(297, 226, vec![reason(
-            "MILITARY_END_USE",
-            CH_GCO,
-            "The Review Board confirms the refusal: no assurances were obtained that the results would not be used for military radar.",
-        )], "Review Board confirms the refusal.")
+        .appeal_upheld(
+            297,
+            226,
+            vec![reason(
+                "MILITARY_END_USE",
+                CH_GCO,
+                "The Review Board confirms the refusal: no assurances were obtained that the results would not be used for military radar.",
+            )],
+            "Review Board confirms the refusal.",
+        )
         .done(),
     );
 
     // Laser technology to the Technion; expired.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: eth("Department of Physics"),
-            end_users: vec![party(
-                "Technion - Israel Institute of Technology",
-                "IL",
-                "Technion City, Haifa 3200003",
-                &[],
-            )],
-            end_use: "Joint development of high-power ultrafast laser amplifiers for attosecond science",
-            items: vec![item(
-                R::EuDualUse,
-                "6E001",
-                "Development technology for 6A005.b pulsed lasers: amplifier designs and simulation code",
-                "1",
-                "technology package",
-                "95000.00",
-                "CHF",
-            )],
-            destinations: vec!["IL"],
-            risk_tier: 2,
-            conditions: vec![tcp],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: eth("Department of Physics"),
+                end_users: vec![party("Technion - Israel Institute of Technology", "IL", "Technion City, Haifa 3200003", &[])],
+                end_use: "Joint development of high-power ultrafast laser amplifiers for attosecond science",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6E001",
+                    "Development technology for 6A005.b pulsed lasers: amplifier designs and simulation code",
+                    "1",
+                    "technology package",
+                    "95000.00",
+                    "CHF",
+                )],
+                destinations: vec!["IL"],
+                risk_tier: 2,
+                conditions: vec![tcp],
+                ..Terms::default()
+            },
+        )
         .grant(641, 603, 365, "Technology transfer cleared.")
         .done(),
     );
 
     // Etch process collaboration with NTU: suspended for an affiliation check, reinstated.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::ResearchCollaboration,
-            applicant: eth("Department of Information Technology and Electrical Engineering"),
-            end_users: vec![party(
-                "National Taiwan University",
-                "TW",
-                "No. 1, Sec. 4, Roosevelt Road, Taipei 10617",
-                &[],
-            )],
-            end_use: "Joint research on atomic-layer etching for 2D-material transistors",
-            items: vec![item(
-                R::EuDualUse,
-                "3E001",
-                "Development technology for 3B001.c etching equipment: process recipes and chamber designs",
-                "1",
-                "technology package",
-                "150000.00",
-                "CHF",
-            )],
-            destinations: vec!["TW"],
-            risk_tier: 2,
-            conditions: vec![tcp, no_onward],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::ResearchCollaboration,
+                applicant: eth("Department of Information Technology and Electrical Engineering"),
+                end_users: vec![party("National Taiwan University", "TW", "No. 1, Sec. 4, Roosevelt Road, Taipei 10617", &[])],
+                end_use: "Joint research on atomic-layer etching for 2D-material transistors",
+                items: vec![item(
+                    R::EuDualUse,
+                    "3E001",
+                    "Development technology for 3B001.c etching equipment: process recipes and chamber designs",
+                    "1",
+                    "technology package",
+                    "150000.00",
+                    "CHF",
+                )],
+                destinations: vec!["TW"],
+                risk_tier: 2,
+                conditions: vec![tcp, no_onward],
+                ..Terms::default()
+            },
+        )
         .grant(337, 302, 730, "Research collaboration cleared.")
-        .suspend(149, 141, vec![reason(
-            "END_USER_CONCERN",
-            CH_GCO,
-            "A visiting researcher's declared affiliation does not match records; clearance suspended pending clarification.",
-        )], "Suspended; no further transfers until clarified.")
+        .suspend(
+            149,
+            141,
+            vec![reason(
+                "END_USER_CONCERN",
+                CH_GCO,
+                "A visiting researcher's declared affiliation does not match records; clearance suspended pending clarification.",
+            )],
+            "Suspended; no further transfers until clarified.",
+        )
         .reinstate(124, 110, "Affiliation verified with the partner university; clearance reinstated.")
         .done(),
     );
 
     // Hyperspectral sensor technology to USP; surrendered when the project ended.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: eth("Department of Environmental Systems Science"),
-            end_users: vec![party(
-                "Universidade de São Paulo, Escola Superior de Agricultura Luiz de Queiroz",
-                "BR",
-                "Av. Pádua Dias 11, Piracicaba - SP, 13418-900",
-                &[],
-            )],
-            end_use: "Hyperspectral remote sensing of crop stress",
-            items: vec![item(
-                R::EuDualUse,
-                "6E001",
-                "Development technology for 6A002.a.3 focal plane arrays: readout calibration methods",
-                "1",
-                "technology package",
-                "45000.00",
-                "CHF",
-            )],
-            destinations: vec!["BR"],
-            risk_tier: 1,
-            conditions: vec![no_onward],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: eth("Department of Environmental Systems Science"),
+                end_users: vec![party(
+                    "Universidade de São Paulo, Escola Superior de Agricultura Luiz de Queiroz",
+                    "BR",
+                    "Av. Pádua Dias 11, Piracicaba - SP, 13418-900",
+                    &[],
+                )],
+                end_use: "Hyperspectral remote sensing of crop stress",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6E001",
+                    "Development technology for 6A002.a.3 focal plane arrays: readout calibration methods",
+                    "1",
+                    "technology package",
+                    "45000.00",
+                    "CHF",
+                )],
+                destinations: vec!["BR"],
+                risk_tier: 1,
+                conditions: vec![no_onward],
+                ..Terms::default()
+            },
+        )
         .grant(234, 199, 365, "Technology transfer cleared.")
         .surrender(14, 10, "Project concluded early; principal investigator returns the clearance.")
         .done(),
@@ -2102,49 +2172,51 @@ fn ethz(c: &Clock) -> Vec<Built> {
 
     // Laser collaboration with ANU.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::ResearchCollaboration,
-            applicant: eth("Department of Physics"),
-            end_users: vec![party("Australian National University", "AU", "Canberra ACT 2600", &[])],
-            end_use: "Joint research on fibre-laser frequency combs for precision spectroscopy",
-            items: vec![item(
-                R::EuDualUse,
-                "6E001",
-                "Development technology for 6A005.b pulsed fibre lasers",
-                "1",
-                "technology package",
-                "120000.00",
-                "CHF",
-            )],
-            destinations: vec!["AU"],
-            risk_tier: 1,
-            conditions: vec![no_onward],
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::ResearchCollaboration,
+                applicant: eth("Department of Physics"),
+                end_users: vec![party("Australian National University", "AU", "Canberra ACT 2600", &[])],
+                end_use: "Joint research on fibre-laser frequency combs for precision spectroscopy",
+                items: vec![item(
+                    R::EuDualUse,
+                    "6E001",
+                    "Development technology for 6A005.b pulsed fibre lasers",
+                    "1",
+                    "technology package",
+                    "120000.00",
+                    "CHF",
+                )],
+                destinations: vec!["AU"],
+                risk_tier: 1,
+                conditions: vec![no_onward],
+                ..Terms::default()
+            },
+        )
         .grant(91, 62, 730, "Research collaboration cleared.")
         .done(),
     );
 
     // Clearance to IIT Bombay issued in error and cancelled.
     out.push(
-        Lic::new(c, au, s, Terms {
-            licence_type: LT::TechnologyTransfer,
-            applicant: eth("Department of Civil, Environmental and Geomatic Engineering"),
-            end_users: vec![party("Indian Institute of Technology Bombay", "IN", "Powai, Mumbai 400076", &[])],
-            end_use: "Joint research on GNSS-based structural monitoring",
-            items: vec![item(
-                R::EuDualUse,
-                "7E001",
-                "Development technology for 7A005 GNSS receivers",
-                "1",
-                "technology package",
-                "30000.00",
-                "CHF",
-            )],
-            destinations: vec!["IN"],
-            risk_tier: 1,
-            ..Terms::default()
-        })
+        Lic::new(
+            c,
+            au,
+            s,
+            Terms {
+                licence_type: LT::TechnologyTransfer,
+                applicant: eth("Department of Civil, Environmental and Geomatic Engineering"),
+                end_users: vec![party("Indian Institute of Technology Bombay", "IN", "Powai, Mumbai 400076", &[])],
+                end_use: "Joint research on GNSS-based structural monitoring",
+                items: vec![item(R::EuDualUse, "7E001", "Development technology for 7A005 GNSS receivers", "1", "technology package", "30000.00", "CHF")],
+                destinations: vec!["IN"],
+                risk_tier: 1,
+                ..Terms::default()
+            },
+        )
         .grant(188, 161, 365, "Technology transfer cleared.")
         .cancel(147, 139, "Issued in error: the work is basic scientific research, so no clearance is required. Cancelled.")
         .done(),
@@ -2157,7 +2229,7 @@ fn ethz(c: &Clock) -> Vec<Built> {
 /// each relying authority recognises a partner's licences for the partner's usual regimes,
 /// never for embargoed destinations, and up to a review tier. Times relative to `now`.
 pub fn agreements(now: i64) -> Vec<crate::pb::RecognitionAgreement> {
-    use crate::pb::{LicenceType, Regime, RecognitionAgreement};
+    use crate::pb::{LicenceType, RecognitionAgreement, Regime};
     let embargoed = || ["RU", "BY", "KP", "IR", "SY"].map(String::from).to_vec();
     let base = |relying: &str, recognised: &str, id: &str| RecognitionAgreement {
         relying_authority: relying.into(),
@@ -2335,8 +2407,7 @@ mod tests {
             }
             let state = existing.map(|l| l.state);
             let appealed = existing.and_then(|l| l.appealed);
-            let next = next_state(state, appealed, doc.action)
-                .unwrap_or_else(|| panic!("{what}: illegal from {state:?}"));
+            let next = next_state(state, appealed, doc.action).unwrap_or_else(|| panic!("{what}: illegal from {state:?}"));
 
             if let Some(l) = existing.filter(|l| l.state == St::UnderReview) {
                 assert_eq!(wire.application_received, l.received, "{what}: a review keeps its application's receipt time");
@@ -2382,17 +2453,20 @@ mod tests {
                 Some(l) => (l.licence_type, l.applicant.clone()),
                 None => (doc.licence_type.unwrap(), doc.applicant.as_ref().unwrap().name.clone()),
             };
-            licences.insert(key, Licence {
-                state: next,
-                appealed: if doc.action == A::AppealLodged { state } else { None },
-                licence_type,
-                applicant,
-                valid_from: from,
-                valid_until: until,
-                last_decided: wire.decided_at,
-                version,
-                received: wire.application_received,
-            });
+            licences.insert(
+                key,
+                Licence {
+                    state: next,
+                    appealed: if doc.action == A::AppealLodged { state } else { None },
+                    licence_type,
+                    applicant,
+                    valid_from: from,
+                    valid_until: until,
+                    last_decided: wire.decided_at,
+                    version,
+                    received: wire.application_received,
+                },
+            );
         }
         licences
     }
@@ -2420,21 +2494,13 @@ mod tests {
         assert!(issued(&|l| l.valid_from <= now && now < l.valid_until) >= 10, "too few current licences");
 
         // Licence numbers look real.
-        let id = Regex::new(
-            r"^(DE-20\d\d-\d{6}|GB(SIEL|OIEL|OGEL)/20\d\d/\d{7}|JP-METI-20\d\d-\d{5}|ETHZ-ECO-20\d\d-\d{4})$",
-        )
-        .unwrap();
+        let id = Regex::new(r"^(DE-20\d\d-\d{6}|GB(SIEL|OIEL|OGEL)/20\d\d/\d{7}|JP-METI-20\d\d-\d{5}|ETHZ-ECO-20\d\d-\d{4})$").unwrap();
         for (_, licence_id) in licences.keys() {
             assert!(id.is_match(licence_id), "{licence_id}");
         }
 
         // Appeals: one denial upheld on appeal and one overturned.
-        let chain = |action: A| {
-            docs.iter()
-                .filter(|d| d.action == action)
-                .map(|d| d.licence_id.clone())
-                .collect::<BTreeSet<_>>()
-        };
+        let chain = |action: A| docs.iter().filter(|d| d.action == action).map(|d| d.licence_id.clone()).collect::<BTreeSet<_>>();
         let denied = chain(A::Deny);
         assert!(chain(A::AppealUpheld).intersection(&denied).next().is_some());
         assert!(chain(A::AppealOverturned).intersection(&denied).next().is_some());
@@ -2534,4 +2600,3 @@ mod tests {
         }
     }
 }
-

@@ -116,7 +116,10 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             &key.sign_checkpoint(1, &leaf, &crate::licence_map::root_of_entries([grant_envelope.as_slice()]), 1_793_196_000).expect("sign"),
             "de.bafa",
             "DE-2026-004211",
-            &crate::licence_map::MapProof { siblings: vec![], end: crate::licence_map::ProofEnd::Head(crate::licence_map::Head { version: 1, id: crate::statement::StatementId::of(&grant_envelope).0 }) },
+            &crate::licence_map::MapProof {
+                siblings: vec![],
+                end: crate::licence_map::ProofEnd::Head(crate::licence_map::Head { version: 1, id: crate::statement::StatementId::of(&grant_envelope).0 }),
+            },
         )),
     };
     vec![

@@ -48,20 +48,14 @@ impl KeyFile {
     /// Wraps an existing key.
     pub fn from_signing_key(authority: &str, key: &SigningKey) -> Self {
         let public = key.verifying_key();
-        Self {
-            authority: authority.to_string(),
-            key_id: key_id(&public),
-            public_key: hex::encode(public.as_bytes()),
-            secret_key: hex::encode(key.to_bytes()),
-        }
+        Self { authority: authority.to_string(), key_id: key_id(&public), public_key: hex::encode(public.as_bytes()), secret_key: hex::encode(key.to_bytes()) }
     }
 
     /// Reads and checks a key file.
     pub fn read(path: &Path) -> Result<Self, KeyFileError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: shown.clone(), source })?;
-        let file: Self = serde_json::from_str(&text)
-            .map_err(|e| KeyFileError::Format { path: shown.clone(), message: e.to_string() })?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| KeyFileError::Format { path: shown.clone(), message: e.to_string() })?;
         let fmt_err = |message: &str| KeyFileError::Format { path: shown.clone(), message: message.into() };
         if !is_authority_id(&file.authority) {
             return Err(fmt_err("authority is not a dotted lowercase id"));
@@ -85,18 +79,12 @@ impl KeyFile {
             _ => KeyFileError::Io { path: shown.clone(), source },
         })?;
         let json = serde_json::to_string_pretty(self).expect("key file serialises");
-        f.write_all(json.as_bytes())
-            .and_then(|_| f.write_all(b"\n"))
-            .and_then(|_| f.sync_all())
-            .map_err(|source| KeyFileError::Io { path: shown, source })
+        f.write_all(json.as_bytes()).and_then(|_| f.write_all(b"\n")).and_then(|_| f.sync_all()).map_err(|source| KeyFileError::Io { path: shown, source })
     }
 
     /// The signer for this key.
     pub fn signer(&self) -> Result<Signer, String> {
-        let seed: [u8; 32] = hex::decode(&self.secret_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or("secret_key must be 64 hex digits")?;
+        let seed: [u8; 32] = hex::decode(&self.secret_key).ok().and_then(|b| b.try_into().ok()).ok_or("secret_key must be 64 hex digits")?;
         Ok(Signer::from_seed(&seed))
     }
 }
@@ -104,10 +92,7 @@ impl KeyFile {
 /// Parses a hex ed25519 public key, refusing weak (small-order) keys, which would let anyone
 /// forge signatures that verify.
 pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
-    let bytes: [u8; 32] = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("`{hex_key}` is not 64 hex digits"))?;
+    let bytes: [u8; 32] = hex::decode(hex_key).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| format!("`{hex_key}` is not 64 hex digits"))?;
     let key = VerifyingKey::from_bytes(&bytes).map_err(|_| format!("`{hex_key}` is not a valid ed25519 point"))?;
     if key.is_weak() {
         return Err(format!("`{hex_key}` is a weak (small-order) ed25519 key and is refused"));

@@ -11,27 +11,27 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comity_descriptor");
 }
 
-pub mod codec;
 pub mod authoring;
-pub mod statement;
+pub mod bundle;
+pub mod codec;
 pub mod codes;
 pub mod decision;
-pub mod keyfile;
-pub mod log;
-pub mod licence_map;
-pub mod witness;
-pub mod trust;
-pub mod verdict;
+pub mod demo_data;
 pub mod fuzzing;
-pub mod rules;
+pub mod keyfile;
+pub mod licence_map;
+pub mod log;
 pub mod recognition;
 pub mod restricted;
-pub mod bundle;
-pub mod token;
-pub mod token_qr;
-pub mod demo_data;
+pub mod rules;
 #[cfg(test)]
 mod signing_vectors;
+pub mod statement;
+pub mod token;
+pub mod token_qr;
+pub mod trust;
+pub mod verdict;
+pub mod witness;
 
 /// The canonical gRPC name of a status code, e.g. `NOT_FOUND`.
 pub fn code_name(code: tonic::Code) -> &'static str {

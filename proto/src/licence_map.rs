@@ -218,7 +218,13 @@ pub fn update(source: &(impl NodeSource + ?Sized), changes: &[(MapKey, Head)]) -
 
 /// Updates the subtree at `path`, currently `existing`, with `changes` (sorted by key, all
 /// below `path`).
-fn update_at(source: &(impl NodeSource + ?Sized), path: Path, existing: Node, changes: &[(MapKey, Head)], writes: &mut Vec<(Path, Node)>) -> Result<TreeHash, String> {
+fn update_at(
+    source: &(impl NodeSource + ?Sized),
+    path: Path,
+    existing: Node,
+    changes: &[(MapKey, Head)],
+    writes: &mut Vec<(Path, Node)>,
+) -> Result<TreeHash, String> {
     if changes.is_empty() {
         return Ok(existing.hash());
     }
@@ -244,7 +250,13 @@ fn update_at(source: &(impl NodeSource + ?Sized), path: Path, existing: Node, ch
     }
 }
 
-fn split(source: &(impl NodeSource + ?Sized), path: Path, changes: &[(MapKey, Head)], stored_children: bool, writes: &mut Vec<(Path, Node)>) -> Result<TreeHash, String> {
+fn split(
+    source: &(impl NodeSource + ?Sized),
+    path: Path,
+    changes: &[(MapKey, Head)],
+    stored_children: bool,
+    writes: &mut Vec<(Path, Node)>,
+) -> Result<TreeHash, String> {
     let depth = path.depth();
     if depth >= KEY_BITS {
         return Err("two licences with the same map key".into());
@@ -432,15 +444,11 @@ mod tests {
     // placement) changes these, and docs/licence-map.md must change with them.
     #[test]
     fn known_answer_vectors() {
-    // The values were computed independently with the Python reference in docs/licence-map.md.
+        // The values were computed independently with the Python reference in docs/licence-map.md.
         let key = licence_key("de.bafa", "DE-2026-000123");
         assert_eq!(hex::encode(key), "b8af4566454d5a4ad258d7cf485cb71aaefc6b67721a985c5016b77cb3b6e535");
         let mut map = MemoryMap::default();
-        map.apply(&[
-            (key, head(1, 0x11)),
-            (licence_key("de.bafa", "DE-2026-000124"), head(3, 0x22)),
-            (licence_key("jp.meti", "JP-2026-0042"), head(2, 0x33)),
-        ]);
+        map.apply(&[(key, head(1, 0x11)), (licence_key("de.bafa", "DE-2026-000124"), head(3, 0x22)), (licence_key("jp.meti", "JP-2026-0042"), head(2, 0x33))]);
         assert_eq!(hex::encode(map.root()), "90fd6d239b7603e74488e0563ef392bb66509814b6d32bbafbcd71e91d72837a");
     }
 

@@ -112,24 +112,16 @@ pub fn verify_inclusion(proof: &[TreeHash], tree_size: u64, root: &TreeHash, ind
     if index >= tree_size {
         return Err(LogError::BadInclusionProof(format!("index {index} is outside a tree of size {tree_size}")));
     }
-    tlog_tiles::check_record(&to_hashes(proof), tree_size, Hash(*root), index, Hash(*leaf))
-        .map_err(|e| LogError::BadInclusionProof(e.to_string()))
+    tlog_tiles::check_record(&to_hashes(proof), tree_size, Hash(*root), index, Hash(*leaf)).map_err(|e| LogError::BadInclusionProof(e.to_string()))
 }
 
 /// Checks that the tree of `old_size` entries with root `old_root` is a prefix of the tree of
 /// `new_size` entries with root `new_root` (RFC 9162 §2.1.4.2).
-pub fn verify_consistency(
-    proof: &[TreeHash],
-    old_size: u64,
-    old_root: &TreeHash,
-    new_size: u64,
-    new_root: &TreeHash,
-) -> Result<(), LogError> {
+pub fn verify_consistency(proof: &[TreeHash], old_size: u64, old_root: &TreeHash, new_size: u64, new_root: &TreeHash) -> Result<(), LogError> {
     if old_size > new_size {
         return Err(LogError::BadConsistencyProof(format!("old size {old_size} is larger than new size {new_size}")));
     }
-    tlog_tiles::check_tree(&to_hashes(proof), new_size, Hash(*new_root), old_size, Hash(*old_root))
-        .map_err(|e| LogError::BadConsistencyProof(e.to_string()))
+    tlog_tiles::check_tree(&to_hashes(proof), new_size, Hash(*new_root), old_size, Hash(*old_root)).map_err(|e| LogError::BadConsistencyProof(e.to_string()))
 }
 
 /// The right edge of a Merkle tree: the roots of its complete subtrees, largest first. An
@@ -224,8 +216,7 @@ impl LogKey {
     /// (`map_root`), each in an extension line. Returns the signed note text.
     pub fn sign_checkpoint(&self, size: u64, root: &TreeHash, map_root: &TreeHash, time: i64) -> Result<String, LogError> {
         let extension = format!("{TIME_EXTENSION}{time}\n{MAP_EXTENSION}{}\n", BASE64_STANDARD.encode(map_root));
-        let checkpoint = Checkpoint::new(&self.name, size, Hash(*root), &extension)
-            .map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
+        let checkpoint = Checkpoint::new(&self.name, size, Hash(*root), &extension).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
         let mut note = Note::new(&checkpoint.to_bytes(), &[]).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
         note.add_sigs(&[self]).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))?;
         String::from_utf8(note.to_bytes()).map_err(|e| LogError::MalformedCheckpoint(e.to_string()))
@@ -292,12 +283,7 @@ impl std::str::FromStr for LogVerifier {
 
 /// Parses a C2SP vkey `name+hexid+base64(alg‖key)` of algorithm `alg` with an Ed25519 key,
 /// refusing weak (small-order) keys and a key ID other than `key_id(name, key)`.
-pub(crate) fn parse_vkey(
-    text: &str,
-    alg: u8,
-    kind: &str,
-    key_id: fn(&str, &VerifyingKey) -> u32,
-) -> Result<(String, u32, VerifyingKey), LogError> {
+pub(crate) fn parse_vkey(text: &str, alg: u8, kind: &str, key_id: fn(&str, &VerifyingKey) -> u32) -> Result<(String, u32, VerifyingKey), LogError> {
     let bad = |m: &str| LogError::BadKey(format!("`{text}`: {m}"));
     let (name, rest) = text.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
     let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("expected name+id+key"))?;
@@ -350,14 +336,7 @@ impl LogVerifier {
             return Err(LogError::WrongOrigin { expected: self.name.clone(), got: checkpoint.origin().into() });
         }
         let (time, map_root) = extension_fields(checkpoint.extension())?;
-        Ok(SignedCheckpoint {
-            origin: checkpoint.origin().into(),
-            size: checkpoint.size(),
-            root: checkpoint.hash().0,
-            map_root,
-            time,
-            note: note_text.into(),
-        })
+        Ok(SignedCheckpoint { origin: checkpoint.origin().into(), size: checkpoint.size(), root: checkpoint.hash().0, map_root, time, note: note_text.into() })
     }
 }
 
@@ -556,20 +535,25 @@ mod tests {
     fn known_answer_consistency_proofs() {
         let (stored, _) = vector_tree(8);
         let cases: [(u64, u64, &[&str]); 3] = [
-            (1, 8, &[
-                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-            ]),
-            (6, 8, &[
-                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            ]),
-            (2, 5, &[
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-            ]),
+            (
+                1,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                6,
+                8,
+                &[
+                    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
+            (2, 5, &["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
         ];
         for (old, new, expected) in cases {
             let expected: Vec<TreeHash> = expected.iter().map(|x| h(x)).collect();

@@ -25,8 +25,7 @@ pub const MAX_CONDITION_CHARS: usize = 1000;
 static AGREEMENT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,63}$").expect("valid regex"));
 
 /// Every regime a control code can be qualified with (not `Unspecified`, whose prefix is `?`).
-const REGIMES: [Regime; 7] =
-    [Regime::EuDualUse, Regime::Wassenaar, Regime::UsEar, Regime::Mtcr, Regime::Nsg, Regime::AustraliaGroup, Regime::National];
+const REGIMES: [Regime; 7] = [Regime::EuDualUse, Regime::Wassenaar, Regime::UsEar, Regime::Mtcr, Regime::Nsg, Regime::AustraliaGroup, Regime::National];
 
 /// A recognition agreement whose fields are all well formed (a withdrawn one: its identifying
 /// fields).
@@ -300,7 +299,11 @@ pub fn agreement_covers(agreement: &CheckedAgreement, terms: &pb::Decision, ctx:
 }
 
 fn verdict(reasons: Vec<String>) -> Result<(), Vec<String>> {
-    if reasons.is_empty() { Ok(()) } else { Err(reasons) }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons)
+    }
 }
 
 fn type_name(t: i32) -> &'static str {
@@ -308,7 +311,11 @@ fn type_name(t: i32) -> &'static str {
 }
 
 fn listed(values: &[String]) -> String {
-    if values.is_empty() { "none".into() } else { values.join(", ") }
+    if values.is_empty() {
+        "none".into()
+    } else {
+        values.join(", ")
+    }
 }
 
 /// The agreements in force: the highest version of each (relying, recognised, agreement_id), unless
@@ -439,8 +446,22 @@ mod tests {
             assert_eq!(check_pattern(ok), Ok(()), "{ok}");
         }
         for bad in [
-            "*", "EU-DU:", "EU-DU:.*", "EU-DU:*.*", "3A001.a.1", "US-EAR:*", "?:*", "eu-du:3A001", "EU:3A001",
-            "EU-DU:3A001*", "EU-DU:3A*", "EU-DU:3A001.a*", "EU-DU:3A001.*.a", "EU-DU:3a001", "WA:3A001", "NAT:PL-*",
+            "*",
+            "EU-DU:",
+            "EU-DU:.*",
+            "EU-DU:*.*",
+            "3A001.a.1",
+            "US-EAR:*",
+            "?:*",
+            "eu-du:3A001",
+            "EU:3A001",
+            "EU-DU:3A001*",
+            "EU-DU:3A*",
+            "EU-DU:3A001.a*",
+            "EU-DU:3A001.*.a",
+            "EU-DU:3a001",
+            "WA:3A001",
+            "NAT:PL-*",
         ] {
             assert!(check_pattern(bad).is_err(), "{bad}");
         }
@@ -449,16 +470,25 @@ mod tests {
     #[test]
     fn patterns_match_at_code_boundaries() {
         for (pattern, code, expected) in [
-            ("EU-DU:3A001.*", "EU-DU:3A001", true), ("EU-DU:3A001.*", "EU-DU:3A001.a.1", true),
-            ("EU-DU:3A001.*", "EU-DU:3A0010", false), ("EU-DU:3A001.*", "AG:3A001.a", false),
+            ("EU-DU:3A001.*", "EU-DU:3A001", true),
+            ("EU-DU:3A001.*", "EU-DU:3A001.a.1", true),
+            ("EU-DU:3A001.*", "EU-DU:3A0010", false),
+            ("EU-DU:3A001.*", "AG:3A001.a", false),
             ("EU-DU:3A001.*", "eu-du:3A001.a", false),
-            ("EU-DU:3A001.a.1", "EU-DU:3A001.a.1", true), ("EU-DU:3A001.a.1", "EU-DU:3A001.a.10", false),
-            ("EU-DU:3A001.a.1", "EU-DU:3A001.a", false), ("EU-DU:3A001.a.1", "EU-DU:3A001.a.1.b", false),
-            ("WA:3.A.1.*", "WA:3.A.1.a.1", true), ("WA:3.A.1.*", "WA:3.A.10", false),
-            ("EAR:*", "EAR:5A002", true), ("EAR:*", "EAR:", false), ("EAR:*", "EU-DU:5A002", false),
-            ("EU-DU:*", "EU-DU:9A012", true), ("*", "EU-DU:9A012", false),
+            ("EU-DU:3A001.a.1", "EU-DU:3A001.a.1", true),
+            ("EU-DU:3A001.a.1", "EU-DU:3A001.a.10", false),
+            ("EU-DU:3A001.a.1", "EU-DU:3A001.a", false),
+            ("EU-DU:3A001.a.1", "EU-DU:3A001.a.1.b", false),
+            ("WA:3.A.1.*", "WA:3.A.1.a.1", true),
+            ("WA:3.A.1.*", "WA:3.A.10", false),
+            ("EAR:*", "EAR:5A002", true),
+            ("EAR:*", "EAR:", false),
+            ("EAR:*", "EU-DU:5A002", false),
+            ("EU-DU:*", "EU-DU:9A012", true),
+            ("*", "EU-DU:9A012", false),
             // Invalid patterns match nothing, not even themselves.
-            ("US-EAR:*", "US-EAR:5A002", false), ("EU-DU:3A*", "EU-DU:3A*", false),
+            ("US-EAR:*", "US-EAR:5A002", false),
+            ("EU-DU:3A*", "EU-DU:3A*", false),
         ] {
             assert_eq!(pattern_matches(pattern, code), expected, "{pattern} vs {code}");
         }
@@ -470,7 +500,11 @@ mod tests {
         terms.destinations = vec!["JP".into(), "KR".into()];
         terms.items[0].control_code = "3A001.a".into();
         let ctx = |dest: &str, code: &str, user: &str| Context {
-            destination: Some(dest.into()), control_code: Some(code.into()), end_user: Some(user.into()), at: DECIDED };
+            destination: Some(dest.into()),
+            control_code: Some(code.into()),
+            end_user: Some(user.into()),
+            at: DECIDED,
+        };
         let user = "Tohoku Institute of Space Optics";
         assert_eq!(licence_covers(&terms, &ctx("KR", "EU-DU:3A001.a.1", user)), Ok(()));
         assert_eq!(licence_covers(&terms, &ctx("JP", "EU-DU:3A001.a", "  tohoku   INSTITUTE of\tspace optics ")), Ok(()));
@@ -582,15 +616,17 @@ mod tests {
 
     #[test]
     fn the_latest_version_of_each_agreement_is_in_force() {
-        let version = |id: &str, v: u64, withdrawn: bool| {
-            checked(pb::RecognitionAgreement { agreement_id: id.into(), version: v, withdrawn, ..meti_bafa() })
-        };
+        let version = |id: &str, v: u64, withdrawn: bool| checked(pb::RecognitionAgreement { agreement_id: id.into(), version: v, withdrawn, ..meti_bafa() });
         let uk = checked(pb::RecognitionAgreement { recognised_authority: "uk.ecju".into(), version: 1, ..meti_bafa() });
         let in_force = latest_agreements([
-            version("eu-du-2026", 1, false), version("eu-du-2026", 3, false), version("eu-du-2026", 2, false),
+            version("eu-du-2026", 1, false),
+            version("eu-du-2026", 3, false),
+            version("eu-du-2026", 2, false),
             // Withdrawn by its latest version; a withdrawn version since superseded.
-            version("uav-2025", 1, false), version("uav-2025", 2, true),
-            version("crypto-2026", 2, false), version("crypto-2026", 1, true),
+            version("uav-2025", 1, false),
+            version("uav-2025", 2, true),
+            version("crypto-2026", 2, false),
+            version("crypto-2026", 1, true),
             uk,
         ]);
         let keys: Vec<_> = in_force.iter().map(|c| c.agreement()).map(|a| (&*a.recognised_authority, &*a.agreement_id, a.version)).collect();
@@ -599,10 +635,7 @@ mod tests {
 
     /// ECCN-style codes under EU, US and Australia Group prefixes; dotted ones under WA, MTCR, NSG.
     fn qualified_code() -> impl Strategy<Value = (String, String)> {
-        prop_oneof![
-            ("EU-DU|EAR|AG", r"[0-9][A-E][0-9]{3}(\.[a-z0-9]{1,3}){0,3}"),
-            ("WA|MTCR|NSG", r"[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]{1,3}){0,3}"),
-        ]
+        prop_oneof![("EU-DU|EAR|AG", r"[0-9][A-E][0-9]{3}(\.[a-z0-9]{1,3}){0,3}"), ("WA|MTCR|NSG", r"[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]{1,3}){0,3}"),]
     }
 
     proptest! {

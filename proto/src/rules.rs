@@ -147,14 +147,7 @@ impl LicenceState {
             action: decision.action().as_str_name(),
             from: "not yet decided (a licence starts with GRANT, DENY or APPLICATION_LODGED)".into(),
         })?;
-        Ok(Self {
-            version: 1,
-            head: id,
-            status,
-            terms: d.clone(),
-            last_action: decision.action(),
-            last_decided_at: d.decided_at,
-        })
+        Ok(Self { version: 1, head: id, status, terms: d.clone(), last_action: decision.action(), last_decided_at: d.decided_at })
     }
 
     /// The state after `decision` (with statement id `id`), or why it cannot follow.
@@ -176,10 +169,8 @@ impl LicenceState {
         if d.previous.as_slice() != self.head.0.as_slice() {
             return Err(RuleError::PreviousMismatch { version: self.version, expected: self.head });
         }
-        let status = transition(Some(self.status), action).ok_or_else(|| RuleError::IllegalTransition {
-            action: action.as_str_name(),
-            from: self.status.to_string(),
-        })?;
+        let status = transition(Some(self.status), action)
+            .ok_or_else(|| RuleError::IllegalTransition { action: action.as_str_name(), from: self.status.to_string() })?;
         if d.decided_at < self.last_decided_at {
             return Err(RuleError::DecidedEarlier { previous: self.last_decided_at, got: d.decided_at });
         }
@@ -269,9 +260,7 @@ fn type_name(t: i32) -> &'static str {
 }
 
 /// Folds a whole chain (in version order) into its state.
-pub fn fold<'a>(
-    chain: impl IntoIterator<Item = (StatementId, &'a CheckedDecision)>,
-) -> Result<Option<LicenceState>, RuleError> {
+pub fn fold<'a>(chain: impl IntoIterator<Item = (StatementId, &'a CheckedDecision)>) -> Result<Option<LicenceState>, RuleError> {
     let mut state: Option<LicenceState> = None;
     for (id, decision) in chain {
         state = Some(match &state {
@@ -284,8 +273,8 @@ pub fn fold<'a>(
 
 #[cfg(test)]
 mod tests {
-    use prost::Message;
     use proptest::prelude::*;
+    use prost::Message;
 
     use super::*;
     use crate::decision::fixtures::{follow_up, grant};
@@ -344,32 +333,48 @@ mod tests {
         use Status as S;
         vec![
             ("none", vec![], vec![(A::Grant, S::Issued), (A::Deny, S::Denied), (A::ApplicationLodged, S::UnderReview)]),
-            ("under review", vec![A::ApplicationLodged], vec![
-                (A::Grant, S::Issued), (A::Deny, S::Denied), (A::InformationRequested, S::UnderReview),
-                (A::Referred, S::UnderReview), (A::ApplicationWithdrawn, S::Withdrawn),
-            ]),
+            (
+                "under review",
+                vec![A::ApplicationLodged],
+                vec![
+                    (A::Grant, S::Issued),
+                    (A::Deny, S::Denied),
+                    (A::InformationRequested, S::UnderReview),
+                    (A::Referred, S::UnderReview),
+                    (A::ApplicationWithdrawn, S::Withdrawn),
+                ],
+            ),
             ("withdrawn", vec![A::ApplicationLodged, A::ApplicationWithdrawn], vec![]),
-            ("issued", vec![A::Grant], vec![
-                (A::Amend, S::Issued), (A::Extend, S::Issued), (A::Suspend, S::Suspended),
-                (A::Revoke, S::Revoked), (A::Surrender, S::Surrendered), (A::Cancel, S::Cancelled),
-            ]),
+            (
+                "issued",
+                vec![A::Grant],
+                vec![
+                    (A::Amend, S::Issued),
+                    (A::Extend, S::Issued),
+                    (A::Suspend, S::Suspended),
+                    (A::Revoke, S::Revoked),
+                    (A::Surrender, S::Surrendered),
+                    (A::Cancel, S::Cancelled),
+                ],
+            ),
             ("denied", vec![A::Deny], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Denied))]),
-            ("suspended", vec![A::Grant, A::Suspend], vec![
-                (A::Reinstate, S::Issued), (A::Revoke, S::Revoked), (A::Surrender, S::Surrendered),
-                (A::Cancel, S::Cancelled), (A::AppealLodged, S::UnderAppeal(Appealed::Suspended)),
-            ]),
+            (
+                "suspended",
+                vec![A::Grant, A::Suspend],
+                vec![
+                    (A::Reinstate, S::Issued),
+                    (A::Revoke, S::Revoked),
+                    (A::Surrender, S::Surrendered),
+                    (A::Cancel, S::Cancelled),
+                    (A::AppealLodged, S::UnderAppeal(Appealed::Suspended)),
+                ],
+            ),
             ("revoked", vec![A::Grant, A::Revoke], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Revoked))]),
             ("surrendered", vec![A::Grant, A::Surrender], vec![]),
             ("cancelled", vec![A::Grant, A::Cancel], vec![]),
-            ("appeal against denial", vec![A::Deny, A::AppealLodged], vec![
-                (A::AppealUpheld, S::Denied), (A::AppealOverturned, S::Issued),
-            ]),
-            ("appeal against suspension", vec![A::Grant, A::Suspend, A::AppealLodged], vec![
-                (A::AppealUpheld, S::Suspended), (A::AppealOverturned, S::Issued),
-            ]),
-            ("appeal against revocation", vec![A::Grant, A::Revoke, A::AppealLodged], vec![
-                (A::AppealUpheld, S::Revoked), (A::AppealOverturned, S::Issued),
-            ]),
+            ("appeal against denial", vec![A::Deny, A::AppealLodged], vec![(A::AppealUpheld, S::Denied), (A::AppealOverturned, S::Issued)]),
+            ("appeal against suspension", vec![A::Grant, A::Suspend, A::AppealLodged], vec![(A::AppealUpheld, S::Suspended), (A::AppealOverturned, S::Issued)]),
+            ("appeal against revocation", vec![A::Grant, A::Revoke, A::AppealLodged], vec![(A::AppealUpheld, S::Revoked), (A::AppealOverturned, S::Issued)]),
         ]
     }
 
@@ -385,10 +390,7 @@ mod tests {
                         let state = result.unwrap_or_else(|e| panic!("{name} + {action:?} refused: {e}")).unwrap();
                         assert_eq!(state.status, *to, "{name} + {action:?}");
                     }
-                    None => assert!(
-                        matches!(result, Err(RuleError::IllegalTransition { .. })),
-                        "{name} + {action:?} should be illegal, got {result:?}"
-                    ),
+                    None => assert!(matches!(result, Err(RuleError::IllegalTransition { .. })), "{name} + {action:?} should be illegal, got {result:?}"),
                 }
             }
         }

@@ -220,7 +220,8 @@ fn the_signing_document_shows_the_vectors() {
     let v = vectors();
     let grant = &v["statements"][0];
     let suspension_receipt = &v["log"]["receipts"][1];
-    let mut shown: Vec<&Value> = vec![&v["key"]["seed"], &v["key"]["public_key"], &v["key"]["key_id"], &v["log"]["root"], &v["log"]["verifier_key"], &v["log"]["checkpoint"]];
+    let mut shown: Vec<&Value> =
+        vec![&v["key"]["seed"], &v["key"]["public_key"], &v["key"]["key_id"], &v["log"]["root"], &v["log"]["verifier_key"], &v["log"]["checkpoint"]];
     shown.extend(["body", "pae", "signature", "envelope", "statement_id"].map(|field| &grant[field]));
     shown.extend(v["log"]["entries"].as_array().unwrap().iter().map(|e| &e["leaf_hash"]));
     shown.extend(suspension_receipt["inclusion_proof"].as_array().unwrap());

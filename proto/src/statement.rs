@@ -164,10 +164,7 @@ impl fmt::Debug for Signer {
 /// Signs an already encoded `Statement` body and returns the envelope bytes.
 pub fn sign_body(body: Vec<u8>, signers: &[&Signer]) -> Vec<u8> {
     let message = pae(STATEMENT_PAYLOAD_TYPE, &body);
-    let signatures = signers
-        .iter()
-        .map(|s| pb::Signature { key_id: s.key_id.clone(), sig: s.sign_raw(&message).to_bytes().to_vec() })
-        .collect();
+    let signatures = signers.iter().map(|s| pb::Signature { key_id: s.key_id.clone(), sig: s.sign_raw(&message).to_bytes().to_vec() }).collect();
     pb::SignedStatement { body, signatures }.encode_to_vec()
 }
 
@@ -198,8 +195,7 @@ impl Envelope {
         if bytes.len() > MAX_ENVELOPE_BYTES {
             return Err(StatementError::TooLarge(bytes.len()));
         }
-        let decoded = pb::SignedStatement::decode(bytes.as_slice())
-            .map_err(|e| StatementError::Malformed(e.to_string()))?;
+        let decoded = pb::SignedStatement::decode(bytes.as_slice()).map_err(|e| StatementError::Malformed(e.to_string()))?;
         if decoded.encoded_len() != bytes.len() || decoded.encode_to_vec() != bytes {
             return Err(StatementError::NonCanonical);
         }
@@ -210,20 +206,14 @@ impl Envelope {
         if signatures.len() > MAX_SIGNATURES {
             return Err(StatementError::TooManySignatures(signatures.len()));
         }
-        let statement = pb::Statement::decode(body.as_slice())
-            .map_err(|e| StatementError::BadBody(e.to_string()))?
-            .kind
-            .ok_or(StatementError::EmptyBody)?;
+        let statement = pb::Statement::decode(body.as_slice()).map_err(|e| StatementError::BadBody(e.to_string()))?.kind.ok_or(StatementError::EmptyBody)?;
         let id = StatementId::of(&bytes);
         Ok(Self { bytes, id, signatures, body, statement })
     }
 
     /// Checks every signature with `verify_strict` against the key `lookup` returns for its key id.
     /// All signatures must verify and no key may sign twice. Returns the keys that signed.
-    pub fn verify(
-        &self,
-        lookup: impl Fn(&str) -> Option<VerifyingKey>,
-    ) -> Result<Vec<VerifyingKey>, StatementError> {
+    pub fn verify(&self, lookup: impl Fn(&str) -> Option<VerifyingKey>) -> Result<Vec<VerifyingKey>, StatementError> {
         let message = pae(STATEMENT_PAYLOAD_TYPE, &self.body);
         let parts = self.signed_parts(&lookup)?;
         for ((signature, key), sig) in parts.iter().zip(&self.signatures) {
@@ -356,8 +346,7 @@ fn canonical_point_encoding(bytes: &[u8; 32]) -> bool {
     let top_ones = bytes[1..31].iter().all(|b| *b == 0xff) && bytes[31] & 0x7f == 0x7f;
     let y_canonical = !(top_ones && bytes[0] >= 0xed);
     // x = 0 only for y = 1 and y = -1; its sign bit must then be 0.
-    let y_is_plus_minus_one = bytes[1..31].iter().all(|b| *b == 0) && bytes[31] & 0x7f == 0 && bytes[0] == 1
-        || top_ones && bytes[0] == 0xec;
+    let y_is_plus_minus_one = bytes[1..31].iter().all(|b| *b == 0) && bytes[31] & 0x7f == 0 && bytes[0] == 1 || top_ones && bytes[0] == 0xec;
     y_canonical && !(y_is_plus_minus_one && bytes[31] & 0x80 != 0)
 }
 
@@ -639,7 +628,11 @@ mod tests {
         let mut strict_invalid = Vec::new();
         for r in 1..=40u8 {
             let (envelope, _) = crafted(&id, a, &public, &format!("DE-2026-MIXED-{r}"), r, t);
-            if envelope.verify(|_| Some(public)).is_ok() { strict_valid.push(envelope) } else { strict_invalid.push(envelope) }
+            if envelope.verify(|_| Some(public)).is_ok() {
+                strict_valid.push(envelope)
+            } else {
+                strict_invalid.push(envelope)
+            }
         }
         assert!(!strict_valid.is_empty() && !strict_invalid.is_empty());
         let s = signer();

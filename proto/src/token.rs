@@ -98,7 +98,14 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         }
     }
     let statements: Vec<&[u8]> = token.statements.iter().map(Vec::as_slice).collect();
-    let bundle = Bundle { authority: &token.authority, licence_id: &token.licence_id, statements: &statements, receipts: &token.receipts, head: token.head.as_ref(), openings: &[] };
+    let bundle = Bundle {
+        authority: &token.authority,
+        licence_id: &token.licence_id,
+        statements: &statements,
+        receipts: &token.receipts,
+        head: token.head.as_ref(),
+        openings: &[],
+    };
     let verified = check(&bundle, trust, now).map_err(|e| match e {
         BundleError::Trust(m) => TokenError::Trust(m),
         BundleError::Refused(m) => TokenError::Refused(m),

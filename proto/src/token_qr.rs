@@ -106,7 +106,11 @@ fn decode_token(token_bytes: &[u8]) -> Result<pb::LicenceToken, PointerError> {
     }
     let token = pb::LicenceToken::decode(token_bytes).map_err(|e| PointerError::Token(format!("not a licence token (truncated or corrupted): {e}")))?;
     if token.statements.is_empty() || token.statements.len() > MAX_TOKEN_STATEMENTS || token.statements.len() != token.receipts.len() {
-        return Err(PointerError::Token(format!("{} statements and {} receipts (1 to {MAX_TOKEN_STATEMENTS}, one receipt each)", token.statements.len(), token.receipts.len())));
+        return Err(PointerError::Token(format!(
+            "{} statements and {} receipts (1 to {MAX_TOKEN_STATEMENTS}, one receipt each)",
+            token.statements.len(),
+            token.receipts.len()
+        )));
     }
     Ok(token)
 }
@@ -117,7 +121,9 @@ fn token_head(token: &pb::LicenceToken) -> Result<Head, PointerError> {
     for (index, bytes) in token.statements.iter().enumerate() {
         let envelope = Envelope::parse(bytes.clone()).map_err(|e| PointerError::Token(format!("statement {index}: {e}")))?;
         if let Some(d) = envelope.decision() {
-            if (d.authority.as_str(), d.licence_id.as_str()) == (token.authority.as_str(), token.licence_id.as_str()) && head.as_ref().is_none_or(|h| d.version > h.version) {
+            if (d.authority.as_str(), d.licence_id.as_str()) == (token.authority.as_str(), token.licence_id.as_str())
+                && head.as_ref().is_none_or(|h| d.version > h.version)
+            {
                 head = Some(Head { version: d.version, id: envelope.id().0, index });
             }
         }
@@ -234,7 +240,11 @@ pub fn check_pointer_checkpoint(pointer: &TokenPointer, log_verifiers: &HashMap<
 /// checkpoint's signature by a pinned log key, the licence, the head decision (version and
 /// statement id), and the head's receipt against that same checkpoint. Returns the verified
 /// checkpoint. The token itself is verified separately (`token::verify_token`).
-pub fn check_pointer_against_token(pointer: &TokenPointer, token_bytes: &[u8], log_verifiers: &HashMap<String, LogVerifier>) -> Result<SignedCheckpoint, PointerError> {
+pub fn check_pointer_against_token(
+    pointer: &TokenPointer,
+    token_bytes: &[u8],
+    log_verifiers: &HashMap<String, LogVerifier>,
+) -> Result<SignedCheckpoint, PointerError> {
     let digest = Sha256::digest(token_bytes);
     if digest.as_slice() != pointer.token_sha256.as_slice() {
         return Err(PointerError::TokenHash { expected: short_id(&pointer.token_sha256), got: short_id(&digest) });
@@ -242,7 +252,10 @@ pub fn check_pointer_against_token(pointer: &TokenPointer, token_bytes: &[u8], l
     let checkpoint = check_pointer_checkpoint(pointer, log_verifiers)?;
     let token = decode_token(token_bytes)?;
     if (token.authority.as_str(), token.licence_id.as_str()) != (pointer.authority.as_str(), pointer.licence_id.as_str()) {
-        return Err(PointerError::Licence { expected: format!("{}/{}", pointer.authority, pointer.licence_id), got: format!("{}/{}", token.authority, token.licence_id) });
+        return Err(PointerError::Licence {
+            expected: format!("{}/{}", pointer.authority, pointer.licence_id),
+            got: format!("{}/{}", token.authority, token.licence_id),
+        });
     }
     let head = token_head(&token)?;
     if head.version != pointer.version || head.id.as_slice() != pointer.head_id.as_slice() {
@@ -259,7 +272,8 @@ pub fn check_pointer_against_token(pointer: &TokenPointer, token_bytes: &[u8], l
     }
     // The head really sits under that checkpoint (the pinned key signed the receipt's note too).
     let verifier = log_verifiers.get(&checkpoint.origin).ok_or_else(|| PointerError::UnpinnedLog(checkpoint.origin.clone()))?;
-    let proven = verify_receipt(receipt, &token.statements[head.index], verifier).map_err(|e| PointerError::Receipt { expected: expected.clone(), got: format!("a receipt that does not verify ({e})") })?;
+    let proven = verify_receipt(receipt, &token.statements[head.index], verifier)
+        .map_err(|e| PointerError::Receipt { expected: expected.clone(), got: format!("a receipt that does not verify ({e})") })?;
     if (proven.size, proven.root) != (checkpoint.size, checkpoint.root) {
         return Err(PointerError::Receipt { expected, got: checkpoint_label(&proven.origin, proven.size, &proven.root) });
     }
@@ -350,7 +364,13 @@ mod tests {
         let mut map = crate::licence_map::MemoryMap::default();
         map.apply(&crate::licence_map::changes_of(statements.iter().map(Vec::as_slice)));
         let note = log_key().sign_checkpoint(size, &root, &map.root(), 1_793_000_000).unwrap();
-        let head = crate::bundle::wire_head_proof(ORIGIN, &note, "de.bafa", "DE-2026-004211", &map.prove(&crate::licence_map::licence_key("de.bafa", "DE-2026-004211")));
+        let head = crate::bundle::wire_head_proof(
+            ORIGIN,
+            &note,
+            "de.bafa",
+            "DE-2026-004211",
+            &map.prove(&crate::licence_map::licence_key("de.bafa", "DE-2026-004211")),
+        );
         let receipts = statements
             .iter()
             .enumerate()
@@ -363,7 +383,15 @@ mod tests {
                 logged_at: 1_793_000_000,
             })
             .collect();
-        pb::LicenceToken { format: crate::token::TOKEN_FORMAT, authority: "de.bafa".into(), licence_id: "DE-2026-004211".into(), statements, receipts, head: Some(head) }.encode_to_vec()
+        pb::LicenceToken {
+            format: crate::token::TOKEN_FORMAT,
+            authority: "de.bafa".into(),
+            licence_id: "DE-2026-004211".into(),
+            statements,
+            receipts,
+            head: Some(head),
+        }
+        .encode_to_vec()
     }
 
     #[test]

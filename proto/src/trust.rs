@@ -145,7 +145,11 @@ impl TrustFile {
     pub fn configured_keys(&self) -> Result<HashMap<String, Vec<VerifyingKey>>, TrustError> {
         let mut out = HashMap::new();
         for a in self.authorities.iter().filter(|a| !a.keys.is_empty()) {
-            let keys = a.keys.iter().map(|k| parse_public_key(k).map_err(|e| TrustError::File(format!("authority `{}`: key {k}: {e}", a.id)))).collect::<Result<Vec<_>, _>>()?;
+            let keys = a
+                .keys
+                .iter()
+                .map(|k| parse_public_key(k).map_err(|e| TrustError::File(format!("authority `{}`: key {k}: {e}", a.id))))
+                .collect::<Result<Vec<_>, _>>()?;
             out.insert(a.id.clone(), keys);
         }
         Ok(out)
@@ -170,11 +174,7 @@ impl TrustFile {
 
     /// Origins of the logs pinned for `authority`.
     pub fn logs_of(&self, authority: &str) -> Vec<String> {
-        self.authorities
-            .iter()
-            .filter(|a| a.id == authority)
-            .flat_map(|a| a.logs.iter().filter_map(|l| l.split('+').next().map(str::to_string)))
-            .collect()
+        self.authorities.iter().filter(|a| a.id == authority).flat_map(|a| a.logs.iter().filter_map(|l| l.split('+').next().map(str::to_string))).collect()
     }
 
     /// The pinned log verifier keys, by origin.
@@ -275,9 +275,7 @@ pub fn check_key_set(envelope: &Envelope, roots: &HashMap<String, Roots>, curren
         return Err(invalid("authority is not a lowercase dotted id like de.bafa".into()));
     }
     let root = roots.get(&authority).ok_or_else(|| TrustError::NotTrusted(authority.clone()))?;
-    let signed = envelope
-        .verify_with(&root.keys)
-        .map_err(|source| TrustError::Signature { authority: authority.clone(), source })?;
+    let signed = envelope.verify_with(&root.keys).map_err(|source| TrustError::Signature { authority: authority.clone(), source })?;
     // `verify` refuses a key signing twice, so this counts distinct public keys.
     if signed.len() < root.threshold {
         return Err(TrustError::BelowThreshold { authority, signed: signed.len(), threshold: root.threshold });
@@ -313,7 +311,12 @@ fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, String>
         if k.compromised_since < 0 {
             return Err(format!("keys[{i}]: compromised_since must not be negative"));
         }
-        keys.push(KeyEntry { key, valid_from: k.valid_from, valid_until: k.valid_until, compromised_since: (k.compromised_since != 0).then_some(k.compromised_since) });
+        keys.push(KeyEntry {
+            key,
+            valid_from: k.valid_from,
+            valid_until: k.valid_until,
+            compromised_since: (k.compromised_since != 0).then_some(k.compromised_since),
+        });
     }
     Ok(KeySetView { authority: set.authority.clone(), version: set.version, issued_at: set.issued_at, keys, id })
 }
@@ -322,7 +325,8 @@ fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, String>
 /// only move earlier: otherwise a stolen root quorum could quietly rehabilitate a stolen key.
 fn supersedes(new: &KeySetView, old: &KeySetView) -> Result<(), String> {
     for o in &old.keys {
-        let n = new.entry(&o.key).ok_or_else(|| format!("key {} of version {} is missing (retire keys by closing their window)", key_id(&o.key), old.version))?;
+        let n =
+            new.entry(&o.key).ok_or_else(|| format!("key {} of version {} is missing (retire keys by closing their window)", key_id(&o.key), old.version))?;
         if let Some(since) = o.compromised_since {
             if n.compromised_since.is_none_or(|s| s > since) {
                 return Err(format!("key {} was declared compromised since {since}; a later key set cannot clear or postpone that", key_id(&o.key)));
@@ -446,7 +450,18 @@ mod tests {
     fn trust_files_are_checked() {
         let (r1, r2) = (signer(1), signer(2));
         let hex_of = |s: &Signer| hex::encode(s.verifying_key().to_bytes());
-        let good = TrustFile { witnesses: vec![], witness_quorum: 0, authorities: vec![TrustedAuthority { id: BAFA.into(), name: "BAFA".into(), threshold: 2, root_keys: vec![hex_of(&r1), hex_of(&r2)], keys: vec![], logs: vec![] }] };
+        let good = TrustFile {
+            witnesses: vec![],
+            witness_quorum: 0,
+            authorities: vec![TrustedAuthority {
+                id: BAFA.into(),
+                name: "BAFA".into(),
+                threshold: 2,
+                root_keys: vec![hex_of(&r1), hex_of(&r2)],
+                keys: vec![],
+                logs: vec![],
+            }],
+        };
         let parsed = TrustFile::parse(&good.to_toml()).unwrap();
         assert_eq!(parsed, good);
         assert_eq!(parsed.roots().unwrap()[BAFA].threshold, 2);

@@ -90,7 +90,10 @@ impl Judgement {
 pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     let licence = format!("{}/{}", q.authority, q.licence_id);
     if !f.issuer_trusted {
-        return Judgement::new(Verdict::IssuerNotTrusted, vec![format!("{} is not a trusted issuer here: its root keys are not pinned in the trust file", q.authority)]);
+        return Judgement::new(
+            Verdict::IssuerNotTrusted,
+            vec![format!("{} is not a trusted issuer here: its root keys are not pinned in the trust file", q.authority)],
+        );
     }
     if f.chain.is_empty() {
         return Judgement::new(Verdict::NotFound, vec![format!("no decision on licence {licence} is held here")]);
@@ -131,11 +134,15 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         Ok(Some(state)) => state,
         Ok(None) => {
             let first = f.chain[0].decision.decided_at;
-            return Judgement::new(Verdict::NotYetValid, vec![format!("licence {licence} was first decided at {}, after the time asked about ({})", format_time(first), format_time(at))]);
+            return Judgement::new(
+                Verdict::NotYetValid,
+                vec![format!("licence {licence} was first decided at {}, after the time asked about ({})", format_time(first), format_time(at))],
+            );
         }
         Err(e) => return Judgement::new(Verdict::BadSignature, vec![format!("the decision chain of {licence} breaks the licence rules: {e}")]),
     };
-    let answer = |verdict: Verdict, reasons: Vec<String>| Judgement { verdict, reasons, warnings: warnings.clone(), state: Some(state.clone()), agreement: None };
+    let answer =
+        |verdict: Verdict, reasons: Vec<String>| Judgement { verdict, reasons, warnings: warnings.clone(), state: Some(state.clone()), agreement: None };
 
     // The reasons of the decision that put the licence in its state (a denial, a revocation).
     let last_reasons = decisions.last().map(|(_, d)| d.decision().reasons.clone()).unwrap_or_default();
@@ -154,7 +161,10 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
             })
             .collect();
         if candidates.is_empty() {
-            return answer(Verdict::NotRecognised, vec![format!("{} has no recognition agreement in force for licences of {}", q.relying_authority, q.authority)]);
+            return answer(
+                Verdict::NotRecognised,
+                vec![format!("{} has no recognition agreement in force for licences of {}", q.relying_authority, q.authority)],
+            );
         }
         let mut why_not = Vec::new();
         for i in candidates {
@@ -170,10 +180,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
             return answer(Verdict::NotRecognised, why_not);
         }
     }
-    let max_age = applied
-        .map(|i| f.agreements[i].agreement().max_staleness_secs)
-        .filter(|s| *s > 0)
-        .unwrap_or(f.default_max_staleness_secs);
+    let max_age = applied.map(|i| f.agreements[i].agreement().max_staleness_secs).filter(|s| *s > 0).unwrap_or(f.default_max_staleness_secs);
     let stale = match f.log_heard_at {
         None => Some(format!("no checkpoint of {}'s log is held here", q.authority)),
         Some(t) if f.now.saturating_sub(t) > max_age as i64 => Some(format!(
@@ -192,17 +199,14 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         return j;
     }
     let t = &state.terms;
-    let mut reasons = vec![format!(
-        "licence {licence} (version {}) is ISSUED, valid {} to {}",
-        state.version,
-        format_time(t.valid_from),
-        format_time(t.valid_until)
-    )];
+    let mut reasons =
+        vec![format!("licence {licence} (version {}) is ISSUED, valid {} to {}", state.version, format_time(t.valid_from), format_time(t.valid_until))];
     if q.context.destination.is_some() || q.context.control_code.is_some() || q.context.end_user.is_some() {
-        let asked: Vec<String> = [q.context.destination.clone(), q.context.control_code.clone(), q.context.end_user.as_ref().map(|u| format!("end user {u:?}"))]
-            .into_iter()
-            .flatten()
-            .collect();
+        let asked: Vec<String> =
+            [q.context.destination.clone(), q.context.control_code.clone(), q.context.end_user.as_ref().map(|u| format!("end user {u:?}"))]
+                .into_iter()
+                .flatten()
+                .collect();
         reasons.push(format!("the licence covers {}", asked.join(", ")));
     }
     match applied {
@@ -219,7 +223,9 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
 fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), String> {
     let version = link.decision.version;
     for key_id in &link.key_ids {
-        let key = set.find(key_id).ok_or_else(|| format!("decision v{version} was signed by key {key_id}, which key set v{} of {} does not list", set.version, set.authority))?;
+        let key = set
+            .find(key_id)
+            .ok_or_else(|| format!("decision v{version} was signed by key {key_id}, which key set v{} of {} does not list", set.version, set.authority))?;
         let logged = link.logged_at.unwrap_or(now);
         crate::log::check_dated_by_log_time(link.decision.decided_at, logged).map_err(|e| format!("decision v{version}: {e}"))?;
         match set.standing(&key, logged) {
@@ -230,9 +236,15 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
                 format_time(logged)
             )),
             KeyStanding::Compromised { since } => {
-                return Err(format!("decision v{version} was signed with key {key_id}, compromised since {}, and entered the log at {}", format_time(since), format_time(logged)))
+                return Err(format!(
+                    "decision v{version} was signed with key {key_id}, compromised since {}, and entered the log at {}",
+                    format_time(since),
+                    format_time(logged)
+                ))
             }
-            KeyStanding::OutsideWindow => return Err(format!("decision v{version} entered the log at {}, outside the validity of its signing key {key_id}", format_time(logged))),
+            KeyStanding::OutsideWindow => {
+                return Err(format!("decision v{version} entered the log at {}, outside the validity of its signing key {key_id}", format_time(logged)))
+            }
             KeyStanding::Unknown => return Err(format!("decision v{version} was signed by key {key_id}, which is not in key set v{}", set.version)),
         }
     }
@@ -246,19 +258,28 @@ fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reaso
     let with_reasons = |head: String| std::iter::once(head).chain(why.iter().cloned()).collect::<Vec<_>>();
     let verdict = match state.status {
         Status::Issued => match state.status_at(at) {
-            pb::LicenceStatus::Expired => return Some((Verdict::Expired, vec![format!("licence {licence} expired at {}", format_time(state.terms.valid_until))])),
-            pb::LicenceStatus::NotYetValid => return Some((Verdict::NotYetValid, vec![format!("licence {licence} is valid only from {}", format_time(state.terms.valid_from))])),
+            pb::LicenceStatus::Expired => {
+                return Some((Verdict::Expired, vec![format!("licence {licence} expired at {}", format_time(state.terms.valid_until))]))
+            }
+            pb::LicenceStatus::NotYetValid => {
+                return Some((Verdict::NotYetValid, vec![format!("licence {licence} is valid only from {}", format_time(state.terms.valid_from))]))
+            }
             _ => return None,
         },
         Status::Denied => (Verdict::Denied, with_reasons(format!("licence application {licence} was denied ({last})"))),
-        Status::UnderAppeal(Appealed::Denied) => (Verdict::Denied, with_reasons(format!("licence application {licence} was denied; an appeal is pending ({last})"))),
+        Status::UnderAppeal(Appealed::Denied) => {
+            (Verdict::Denied, with_reasons(format!("licence application {licence} was denied; an appeal is pending ({last})")))
+        }
         Status::Suspended | Status::UnderAppeal(Appealed::Suspended) => (Verdict::Suspended, with_reasons(format!("licence {licence} is suspended ({last})"))),
         Status::Revoked | Status::UnderAppeal(Appealed::Revoked) => (Verdict::Revoked, with_reasons(format!("licence {licence} was revoked ({last})"))),
         Status::Surrendered => (Verdict::Revoked, vec![format!("licence {licence} was surrendered by its holder ({last}); it no longer authorises exports")]),
         Status::Cancelled => (Verdict::Revoked, vec![format!("licence {licence} was cancelled ({last}); it no longer authorises exports")]),
         Status::UnderReview => (
             Verdict::NotIssued,
-            with_reasons(format!("{licence} is an application under review, received {}; no licence has been granted ({last})", format_time(state.terms.application_received))),
+            with_reasons(format!(
+                "{licence} is an application under review, received {}; no licence has been granted ({last})",
+                format_time(state.terms.application_received)
+            )),
         ),
         Status::Withdrawn => (Verdict::NotIssued, vec![format!("the application {licence} was withdrawn by the applicant ({last}); no licence was granted")]),
     };

@@ -146,7 +146,13 @@ fn start(dir: &Path, n: usize) -> Vec<Member> {
                 .stderr(Stdio::from(log))
                 .spawn()
                 .expect("spawn comity-node");
-            Member { authority: p.config.authorities[0].id.clone(), origin: p.config.origin.clone(), url: format!("http://{}", p.config.listen), key: p.key, child }
+            Member {
+                authority: p.config.authorities[0].id.clone(),
+                origin: p.config.origin.clone(),
+                url: format!("http://{}", p.config.listen),
+                key: p.key,
+                child,
+            }
         })
         .collect()
 }
@@ -315,7 +321,8 @@ fn mesh() -> comity_node::config::Mesh {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("COMITY_BENCH_MEMBERS").unwrap_or_else(|_| "3,6,10,16".into()).split(',').map(|s| s.trim().parse().expect("member count")).collect();
+    let sizes: Vec<usize> =
+        std::env::var("COMITY_BENCH_MEMBERS").unwrap_or_else(|_| "3,6,10,16".into()).split(',').map(|s| s.trim().parse().expect("member count")).collect();
     let decisions: usize = std::env::var("COMITY_BENCH_DECISIONS").ok().and_then(|d| d.parse().ok()).unwrap_or(200);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("| members | sockets per node | idle CPU, all nodes | idle loopback traffic | publish window | convergence p50 / p99, burst | convergence p50 / p99, paced | CPU per decision, all nodes | bytes per decision, all nodes |");

@@ -29,7 +29,8 @@ fn signed(signer: &Signer, prefix: &str, range: std::ops::Range<u64>) -> Vec<Vec
     // Two threads: signing a million decisions is the slow part of setting up.
     let mid = range.start + (range.end - range.start) / 2;
     std::thread::scope(|s| {
-        let halves = [range.start..mid, mid..range.end].map(|r| s.spawn(move || r.map(|i| sign_decision(grant(BAFA, &format!("{prefix}-{i:08}")), signer)).collect::<Vec<_>>()));
+        let halves = [range.start..mid, mid..range.end]
+            .map(|r| s.spawn(move || r.map(|i| sign_decision(grant(BAFA, &format!("{prefix}-{i:08}")), signer)).collect::<Vec<_>>()));
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     })
 }
@@ -56,7 +57,8 @@ fn bulk_load(origin: &TestNode, n: u64) {
             batch.append_log(ORIGIN, index, &id, now, &hashes);
         }
         let root = tree_root(upto, &overlay).unwrap();
-        let map_root = store.stage_map(&mut batch, ORIGIN, upto, &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice)), None).unwrap().root;
+        let map_root =
+            store.stage_map(&mut batch, ORIGIN, upto, &comity_proto::licence_map::changes_of(envelopes.iter().map(Vec::as_slice)), None).unwrap().root;
         batch.put_checkpoint(ORIGIN, upto, &key.sign_checkpoint(upto, &root, &map_root, now).unwrap());
         store.commit(batch).unwrap();
         size = upto;
@@ -231,10 +233,8 @@ async fn visible_at_peer(load: usize, probes: usize) {
 }
 
 fn main() {
-    let sizes: Vec<u64> = std::env::var("COMITY_BENCH_CATCH_UP")
-        .ok()
-        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![100_000]);
+    let sizes: Vec<u64> =
+        std::env::var("COMITY_BENCH_CATCH_UP").ok().map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect()).unwrap_or_else(|| vec![100_000]);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("| measurement | n | value |");
     println!("|---|---:|---:|");

@@ -132,7 +132,10 @@ fn main() {
         built += apply(&store, &mut cache, &origin, version, &changes).0;
     }
     let build = start.elapsed();
-    row(&format!("build a {n}-licence stored map (stage_map + commit, batches of {BUILD_BATCH})"), format!("{:.1} s ({} per licence)", build.as_secs_f64(), per_op(build, n)));
+    row(
+        &format!("build a {n}-licence stored map (stage_map + commit, batches of {BUILD_BATCH})"),
+        format!("{:.1} s ({} per licence)", build.as_secs_f64(), per_op(build, n)),
+    );
     let built_size = store.size_on_disk().unwrap();
     row(
         "sled records written for the build: tiles + undo (map nodes changed)",
@@ -159,7 +162,12 @@ fn main() {
         let changes = batch_size * rounds;
         row(
             &format!("add licences in batches of {batch_size}: map update (read + hash + stage) per change"),
-            format!("{} ({:.1} records, {:.1} nodes/change)", per_op(cost.update, changes), cost.records as f64 / changes as f64, cost.nodes as f64 / changes as f64),
+            format!(
+                "{} ({:.1} records, {:.1} nodes/change)",
+                per_op(cost.update, changes),
+                cost.records as f64 / changes as f64,
+                cost.nodes as f64 / changes as f64
+            ),
         );
         row(&format!("add licences in batches of {batch_size}: commit + flush of those records per batch"), per_op(cost.commit, rounds));
     }
@@ -193,7 +201,10 @@ fn main() {
             let proof = store.log(&origin).prove_map(size, &root, &key).unwrap().expect("held");
             std::hint::black_box(proof);
         }
-        row(&format!("membership proof {lag} commits of 34 behind the latest (undo records read and checked against the root)"), per_op(start.elapsed(), samples));
+        row(
+            &format!("membership proof {lag} commits of 34 behind the latest (undo records read and checked against the root)"),
+            per_op(start.elapsed(), samples),
+        );
     }
     let total = next;
     let after_size = store.size_on_disk().unwrap();
@@ -305,17 +316,20 @@ fn main() {
     };
     let with_head = token.encoded_len();
     let without_head = pb::LicenceToken { head: None, ..token.clone() }.encoded_len();
-    row(&format!("token, 4-decision chain, head proof of {} siblings: with / without head", map_proof.siblings.len()), format!("{with_head} / {without_head} bytes (+{})", with_head - without_head));
+    row(
+        &format!("token, 4-decision chain, head proof of {} siblings: with / without head", map_proof.siblings.len()),
+        format!("{with_head} / {without_head} bytes (+{})", with_head - without_head),
+    );
     // The same token with receipts as long as a 1M-entry log's (20 hashes each).
     let padded = pb::LicenceToken {
-        receipts: receipts
-            .iter()
-            .map(|r| pb::Receipt { inclusion_proof: wire_proof(&vec![[0x77; 32]; 20]), ..r.clone() })
-            .collect(),
+        receipts: receipts.iter().map(|r| pb::Receipt { inclusion_proof: wire_proof(&vec![[0x77; 32]; 20]), ..r.clone() }).collect(),
         ..token.clone()
     };
     let (pw, pwo) = (padded.encoded_len(), pb::LicenceToken { head: None, ..padded.clone() }.encoded_len());
-    row("same token, receipts with 20-hash inclusion proofs (a 1M-entry log): with / without head", format!("{pw} / {pwo} bytes (+{:.0}%)", 100.0 * (pw - pwo) as f64 / pwo as f64));
+    row(
+        "same token, receipts with 20-hash inclusion proofs (a 1M-entry log): with / without head",
+        format!("{pw} / {pwo} bytes (+{:.0}%)", 100.0 * (pw - pwo) as f64 / pwo as f64),
+    );
 
     // Full bundle check (receipts, signatures, head proof) against a trust file.
     let trust = TrustFile {

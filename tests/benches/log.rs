@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use comity_node::log::Overlay;
 use comity_node::store::{Store, WriteBatch};
-use comity_proto::log::{
-    hashes_to_store, entry_leaf_hash, prove_consistency, prove_inclusion, tree_root, verify_consistency, verify_inclusion, LogKey,
-};
+use comity_proto::log::{entry_leaf_hash, hashes_to_store, prove_consistency, prove_inclusion, tree_root, verify_consistency, verify_inclusion, LogKey};
 use comity_proto::statement::StatementId;
 
 const ENTRY_BYTES: usize = 600;

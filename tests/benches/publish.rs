@@ -121,12 +121,7 @@ async fn comity_grpc(n: usize, connections: usize, per_connection: usize) -> (Ro
     for t in tasks {
         latencies.push(t.await.unwrap());
     }
-    let row = Row {
-        name: format!("comity publish, loopback gRPC, {} in flight", connections * per_connection),
-        ops: n,
-        elapsed: start.elapsed(),
-        latencies,
-    };
+    let row = Row { name: format!("comity publish, loopback gRPC, {} in flight", connections * per_connection), ops: n, elapsed: start.elapsed(), latencies };
     (row, node)
 }
 

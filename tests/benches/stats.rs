@@ -103,7 +103,8 @@ fn main() {
             let mut client = client.clone();
             // A window ending after every decision: the same report, but a request the node
             // has not answered before, so it is counted afresh.
-            let fresh = |run: i64| pb::StatsRequest { authority: authority.unwrap_or_default().into(), decided_until: 4_000_000_000 + run, ..Default::default() };
+            let fresh =
+                |run: i64| pb::StatsRequest { authority: authority.unwrap_or_default().into(), decided_until: 4_000_000_000 + run, ..Default::default() };
             let mut times = Vec::new();
             for run in 0..RUNS {
                 let t = Instant::now();

@@ -140,7 +140,12 @@ fn main() {
         let b = mirror(Config::default().limits.verify_cache_licences).await;
         let c = mirror(0).await;
         let mut at_a = a.client().await;
-        let key_set = pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![pb::SigningKey { public_key: k1.verifying_key().to_bytes().to_vec(), ..Default::default() }], issued_at: DECIDED };
+        let key_set = pb::KeySet {
+            authority: BAFA.into(),
+            version: 1,
+            keys: vec![pb::SigningKey { public_key: k1.verifying_key().to_bytes().to_vec(), ..Default::default() }],
+            issued_at: DECIDED,
+        };
         at_a.publish(sign_key_set(key_set, &[&roots[0], &roots[1]])).await.unwrap();
         let envelopes: Vec<Vec<u8>> = (0..LICENCES).map(|i| sign_decision(grant(BAFA, &format!("DE-2026-{i:06}")), &k1)).collect();
         comity_tests::publish_concurrently(at_a.clone(), envelopes, 64).await;
@@ -175,7 +180,12 @@ fn main() {
                     authority: r.authority,
                     licence_id: r.licence_id,
                     relying_authority: r.relying_authority,
-                    context: Context { destination: Some(r.destination), control_code: Some(r.control_code), end_user: Some(r.end_user), at: comity_node::registry::now() },
+                    context: Context {
+                        destination: Some(r.destination),
+                        control_code: Some(r.control_code),
+                        end_user: Some(r.end_user),
+                        at: comity_node::registry::now(),
+                    },
                 };
                 let t = Instant::now();
                 let answer = comity_node::verify::verify(&registry, &q, 86_400, comity_node::registry::now()).unwrap();
@@ -185,8 +195,23 @@ fn main() {
             row(&format!("Verify in process (no gRPC), one thread, {what}"), &mut latencies, start.elapsed());
         }
         let registry = b.node().registry().clone();
-        let sample = comity_node::verify::verify(&registry, &Question { authority: BAFA.into(), licence_id: "DE-2026-000001".into(), relying_authority: METI.into(), context: Context { at: comity_node::registry::now(), ..Default::default() } }, 86_400, comity_node::registry::now()).unwrap();
-        eprintln!("a Verify answer is {} bytes encoded (proof: {} bytes)", prost::Message::encoded_len(&sample), sample.proof.as_ref().map_or(0, prost::Message::encoded_len));
+        let sample = comity_node::verify::verify(
+            &registry,
+            &Question {
+                authority: BAFA.into(),
+                licence_id: "DE-2026-000001".into(),
+                relying_authority: METI.into(),
+                context: Context { at: comity_node::registry::now(), ..Default::default() },
+            },
+            86_400,
+            comity_node::registry::now(),
+        )
+        .unwrap();
+        eprintln!(
+            "a Verify answer is {} bytes encoded (proof: {} bytes)",
+            prost::Message::encoded_len(&sample),
+            sample.proof.as_ref().map_or(0, prost::Message::encoded_len)
+        );
 
         let echo = |channel: tonic::transport::Channel, _| async move {
             let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -238,7 +263,13 @@ fn main() {
             publishing.store(false, Ordering::Relaxed);
             let published = publisher.await.unwrap();
             let mirrored = b.node().mirror_status("bafa").unwrap().size - before;
-            row(&format!("{what}, {IN_FLIGHT} in flight, one connection, while the issuer publishes {WRITES_PER_SEC}/s ({published} published, {mirrored} mirrored)"), &mut latencies, elapsed);
+            row(
+                &format!(
+                    "{what}, {IN_FLIGHT} in flight, one connection, while the issuer publishes {WRITES_PER_SEC}/s ({published} published, {mirrored} mirrored)"
+                ),
+                &mut latencies,
+                elapsed,
+            );
         }
         let (mut latencies, elapsed) = load_on(&b.url(), CONNECTIONS, n, echo).await;
         row(&format!("bare loopback gRPC (health check), {IN_FLIGHT} in flight, {CONNECTIONS} connections"), &mut latencies, elapsed);

@@ -145,7 +145,8 @@ impl TestNode {
             url: self.url(),
             log_key: self.node().log_verifier().to_string(),
             witness_key: Some(self.node().witness_verifier().to_string()),
-            tls_name: None, relay: false,
+            tls_name: None,
+            relay: false,
         }
     }
 
@@ -165,7 +166,10 @@ pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, Path
     use comity_proto::trust::{TrustFile, TrustedAuthority};
     let dir = tempfile::tempdir().unwrap();
     let root_keys = roots.iter().map(|r| hex::encode(r.verifying_key().to_bytes())).collect();
-    let trust = TrustFile { authorities: vec![TrustedAuthority { id: authority.into(), threshold: roots.len(), root_keys, ..Default::default() }], ..Default::default() };
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority { id: authority.into(), threshold: roots.len(), root_keys, ..Default::default() }],
+        ..Default::default()
+    };
     let path = dir.path().join("trust.toml");
     std::fs::write(&path, trust.to_toml()).unwrap();
     (dir, path)
@@ -283,7 +287,11 @@ impl NodeProcess {
     pub fn memory_kib(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("read the node's /proc status");
         let field = |name: &str| {
-            status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("{name} in /proc status"))
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in /proc status"))
         };
         (field("VmRSS:"), field("VmHWM:"))
     }
@@ -328,7 +336,8 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
 pub fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).expect("send request");
+    write!(stream, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+        .expect("send request");
     stream.write_all(body).expect("send body");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read response");
@@ -341,7 +350,10 @@ pub fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, bod
 /// `scripts/install-test-tools` does (CI runs it before the suite).
 pub fn chromium_and_driver() -> (PathBuf, PathBuf) {
     let (browser, driver) = (PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromedriver"));
-    assert!(browser.exists() && driver.exists(), "the browser tests need Debian's chromium and chromium-driver: run scripts/install-test-tools (or apt-get install chromium chromium-driver)");
+    assert!(
+        browser.exists() && driver.exists(),
+        "the browser tests need Debian's chromium and chromium-driver: run scripts/install-test-tools (or apt-get install chromium chromium-driver)"
+    );
     (browser, driver)
 }
 
@@ -360,7 +372,14 @@ pub fn demo_suggestion(demo: &comity_node::demo::Demo, verdict: &str) -> pb::Ver
     let words: Vec<&str> = t.split_whitespace().collect();
     let (a, l) = words[4].split_once('/').expect("AUTHORITY/LICENCE");
     let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
-    pb::VerifyRequest { authority: a.into(), licence_id: l.into(), relying_authority: flag("--for"), destination: flag("--destination"), control_code: flag("--item"), ..Default::default() }
+    pb::VerifyRequest {
+        authority: a.into(),
+        licence_id: l.into(),
+        relying_authority: flag("--for"),
+        destination: flag("--destination"),
+        control_code: flag("--item"),
+        ..Default::default()
+    }
 }
 
 /// Where tests leave files for people to look at (screenshots): `target/test-artefacts/`.

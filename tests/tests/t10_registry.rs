@@ -33,11 +33,7 @@ async fn publish_chain(node: &TestNode, client: &mut Client, decisions: Vec<pb::
 
 fn chain_of(actions: &[Action], licence_id: &str) -> Vec<pb::Decision> {
     let base = grant(BAFA, licence_id);
-    actions
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| if i == 0 { base.clone() } else { follow_up(&base, a, i as u64 + 1, [0; 32]) })
-        .collect()
+    actions.iter().enumerate().map(|(i, &a)| if i == 0 { base.clone() } else { follow_up(&base, a, i as u64 + 1, [0; 32]) }).collect()
 }
 
 #[tokio::test]
@@ -308,12 +304,7 @@ async fn health_and_reflection_are_served() {
     let node = TestNode::start(&[BAFA]).await;
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
+    let status = health.check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() }).await.unwrap().into_inner().status;
     assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     let whole = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status;
     assert_eq!(whole, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);

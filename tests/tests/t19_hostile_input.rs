@@ -123,20 +123,51 @@ async fn refusals_quote_huge_inputs_briefly() {
     let channel = channel(&node.url()).await;
     let long = |n: usize| "x".repeat(n);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("/comity.v1.Registry/GetLicence", pb::GetLicenceRequest { authority: BAFA.into(), licence_id: long(3_000_000) }.encode_to_vec(), "licence_id: at most 256 bytes"),
-        ("/comity.v1.Registry/Search", pb::SearchRequest { destination: long(100_000), ..Default::default() }.encode_to_vec(), "destination: at most 128 bytes"),
+        (
+            "/comity.v1.Registry/GetLicence",
+            pb::GetLicenceRequest { authority: BAFA.into(), licence_id: long(3_000_000) }.encode_to_vec(),
+            "licence_id: at most 256 bytes",
+        ),
+        (
+            "/comity.v1.Registry/Search",
+            pb::SearchRequest { destination: long(100_000), ..Default::default() }.encode_to_vec(),
+            "destination: at most 128 bytes",
+        ),
         ("/comity.v1.Registry/Search", pb::SearchRequest { authority: long(100_000), ..Default::default() }.encode_to_vec(), "authority: at most 256 bytes"),
-        ("/comity.v1.Registry/Verify", pb::VerifyRequest { authority: BAFA.into(), licence_id: "DE-1".into(), relying_authority: BAFA.into(), control_code: format!("EU-DU:{}", long(100_000)), ..Default::default() }.encode_to_vec(), "control_code: at most 128 bytes"),
+        (
+            "/comity.v1.Registry/Verify",
+            pb::VerifyRequest {
+                authority: BAFA.into(),
+                licence_id: "DE-1".into(),
+                relying_authority: BAFA.into(),
+                control_code: format!("EU-DU:{}", long(100_000)),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            "control_code: at most 128 bytes",
+        ),
         ("/comity.v1.Registry/Stats", pb::StatsRequest { authority: long(100_000), ..Default::default() }.encode_to_vec(), "authority: at most 256 bytes"),
-        ("/comity.v1.Registry/Watch", pb::WatchRequest { filter: Some(pb::WatchFilter { licence_id: long(100_000), ..Default::default() }), ..Default::default() }.encode_to_vec(), "filter.licence_id: at most 256 bytes"),
+        (
+            "/comity.v1.Registry/Watch",
+            pb::WatchRequest { filter: Some(pb::WatchFilter { licence_id: long(100_000), ..Default::default() }), ..Default::default() }.encode_to_vec(),
+            "filter.licence_id: at most 256 bytes",
+        ),
         ("/comity.v1.Log/GetCheckpoint", pb::GetCheckpointRequest { origin: long(3_900_000) }.encode_to_vec(), "origin: at most 256 bytes"),
-        ("/comity.v1.Federation/GetRestrictedBodies", pb::GetRestrictedBodiesRequest { caller_origin: long(100_000), ..Default::default() }.encode_to_vec(), "caller_origin: at most 256 bytes"),
+        (
+            "/comity.v1.Federation/GetRestrictedBodies",
+            pb::GetRestrictedBodiesRequest { caller_origin: long(100_000), ..Default::default() }.encode_to_vec(),
+            "caller_origin: at most 256 bytes",
+        ),
     ];
     for (path, body, says) in cases {
         assert_refused(call(&channel, path, body).await, Code::InvalidArgument, says);
     }
     // A value under the limit that is still wrong is quoted, cut short.
-    let status = assert_refused(call(&channel, "/comity.v1.Registry/GetKeySet", pb::GetKeySetRequest { authority: long(200) }.encode_to_vec()).await, Code::InvalidArgument, "…(200 bytes)");
+    let status = assert_refused(
+        call(&channel, "/comity.v1.Registry/GetKeySet", pb::GetKeySetRequest { authority: long(200) }.encode_to_vec()).await,
+        Code::InvalidArgument,
+        "…(200 bytes)",
+    );
     assert!(!status.message().contains(&long(65)), "{}", status.message());
 
     // The JSON API answers from the same code.
@@ -245,12 +276,28 @@ fn odd_request(rng: &mut StdRng, path: &str) -> Vec<u8> {
         }
         .encode_to_vec(),
         "Watch" => pb::WatchRequest {
-            filter: Some(pb::WatchFilter { authority: s(rng), licence_id: s(rng), party: s(rng), destination: s(rng), control_code: s(rng), kinds: vec![i(rng) as i32] }),
+            filter: Some(pb::WatchFilter {
+                authority: s(rng),
+                licence_id: s(rng),
+                party: s(rng),
+                destination: s(rng),
+                control_code: s(rng),
+                kinds: vec![i(rng) as i32],
+            }),
             cursor: if rng.random_bool(0.5) { format!("{}={},#evidence={}", s(rng), odd_u64(rng), odd_u64(rng)) } else { s(rng) },
             from_start: rng.random_bool(0.5),
         }
         .encode_to_vec(),
-        "Verify" => pb::VerifyRequest { authority: s(rng), licence_id: s(rng), relying_authority: s(rng), destination: s(rng), control_code: s(rng), end_user: s(rng), at: i(rng) }.encode_to_vec(),
+        "Verify" => pb::VerifyRequest {
+            authority: s(rng),
+            licence_id: s(rng),
+            relying_authority: s(rng),
+            destination: s(rng),
+            control_code: s(rng),
+            end_user: s(rng),
+            at: i(rng),
+        }
+        .encode_to_vec(),
         "GetKeySet" => pb::GetKeySetRequest { authority: s(rng) }.encode_to_vec(),
         "ListAgreements" => pb::ListAgreementsRequest { relying_authority: s(rng) }.encode_to_vec(),
         "Stats" => pb::StatsRequest { authority: s(rng), decided_from: i(rng), decided_until: i(rng) }.encode_to_vec(),
@@ -264,8 +311,12 @@ fn odd_request(rng: &mut StdRng, path: &str) -> Vec<u8> {
         "GetConsistencyProof" => pb::GetConsistencyProofRequest { old_size: odd_u64(rng), new_size: odd_u64(rng), origin: s(rng) }.encode_to_vec(),
         "Subscribe" => pb::SubscribeRequest { origin: s(rng) }.encode_to_vec(),
         "Cosign" => pb::CosignRequest { checkpoint: format!("{}\n{}\n{}\n\n— {}", s(rng), odd_u64(rng), s(rng), s(rng)) }.encode_to_vec(),
-        "Backup" => pb::BackupRequest { directory: if rng.random_bool(0.5) { format!("relative/{}", s(rng)) } else { format!("/{}", "x".repeat(100_000)) } }.encode_to_vec(),
-        "GetRestrictedBodies" => pb::GetRestrictedBodiesRequest { statement_ids: (0..rng.random_range(0..3)).map(|_| odd_bytes(rng)).collect(), caller_origin: s(rng) }.encode_to_vec(),
+        "Backup" => pb::BackupRequest { directory: if rng.random_bool(0.5) { format!("relative/{}", s(rng)) } else { format!("/{}", "x".repeat(100_000)) } }
+            .encode_to_vec(),
+        "GetRestrictedBodies" => {
+            pb::GetRestrictedBodiesRequest { statement_ids: (0..rng.random_range(0..3)).map(|_| odd_bytes(rng)).collect(), caller_origin: s(rng) }
+                .encode_to_vec()
+        }
         _ => Vec::new(), // GetEvidence, Status: no fields
     }
 }
@@ -312,8 +363,26 @@ fn hostile_api_request(rng: &mut StdRng) -> (&'static str, String, Vec<u8>) {
         escaped(&value.chars().take(2_000).collect::<String>())
     };
     let path = match rng.random_range(0..8) {
-        0 => format!("/api/v1/verify?authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}&end_user={}&at={}", s(rng), s(rng), s(rng), s(rng), s(rng), s(rng), s(rng)),
-        1 => format!("/api/v1/search?authority={}&party={}&destination={}&decided_from={}&decided_until={}&page_size={}&status={}", s(rng), s(rng), s(rng), odd_u64(rng) as i64, odd_u64(rng) as i64, odd_u64(rng), s(rng)),
+        0 => format!(
+            "/api/v1/verify?authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}&end_user={}&at={}",
+            s(rng),
+            s(rng),
+            s(rng),
+            s(rng),
+            s(rng),
+            s(rng),
+            s(rng)
+        ),
+        1 => format!(
+            "/api/v1/search?authority={}&party={}&destination={}&decided_from={}&decided_until={}&page_size={}&status={}",
+            s(rng),
+            s(rng),
+            s(rng),
+            odd_u64(rng) as i64,
+            odd_u64(rng) as i64,
+            odd_u64(rng),
+            s(rng)
+        ),
         2 => format!("/api/v1/stats?authority={}&decided_from={}&decided_until={}", s(rng), s(rng), odd_u64(rng)),
         3 => format!("/api/v1/licences/{}/{}", s(rng), s(rng)),
         4 => format!("/api/v1/keysets/{}", s(rng)),
@@ -345,7 +414,12 @@ async fn the_demo_survives_thousands_of_hostile_requests() {
                 refused += 1;
                 longest = longest.max(status.message().len());
                 assert!(!matches!(status.code(), Code::Internal | Code::Unknown), "round {round}, {path}: {status:?}");
-                assert!(status.message().len() <= MAX_MESSAGE, "round {round}, {path}: a {}-byte message: {}", status.message().len(), comity_proto::shown(status.message()));
+                assert!(
+                    status.message().len() <= MAX_MESSAGE,
+                    "round {round}, {path}: a {}-byte message: {}",
+                    status.message().len(),
+                    comity_proto::shown(status.message())
+                );
             }
         }
     }
@@ -357,7 +431,8 @@ async fn the_demo_survives_thousands_of_hostile_requests() {
             let (line, answer) = if method == "POST" { http_post(web, &path, "application/octet-stream", &body) } else { http_get(web, &path) };
             assert!(!line.contains(" 500 "), "{method} {}: {line}", comity_proto::shown(&path));
             if !line.contains(" 200 ") {
-                let error: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("{method} {}: {line}: not JSON", comity_proto::shown(&path)));
+                let error: serde_json::Value =
+                    serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("{method} {}: {line}: not JSON", comity_proto::shown(&path)));
                 let message = error["error"]["message"].as_str().unwrap_or_default();
                 longest = longest.max(message.len());
                 assert!(message.len() <= MAX_MESSAGE, "{method} {}: {}", comity_proto::shown(&path), comity_proto::shown(message));

@@ -71,14 +71,7 @@ fn init_run_publish_tamper_kill_9_and_restart_without_loss() {
     comity(&url).arg("publish").arg(&tampered).assert().code(3).stderr(contains("does not verify"));
     comity(&url).arg("publish").arg(&signed).assert().success().stdout(contains("v2 AMEND"));
     comity(&url).arg("publish").arg(&signed).assert().success().stdout(contains("already published"));
-    comity(&url)
-        .arg("publish")
-        .arg(examples.join("suspend.yaml"))
-        .arg("--key")
-        .arg(&key_path)
-        .assert()
-        .success()
-        .stdout(contains("licence is now SUSPENDED"));
+    comity(&url).arg("publish").arg(examples.join("suspend.yaml")).arg("--key").arg(&key_path).assert().success().stdout(contains("licence is now SUSPENDED"));
 
     comity(&url)
         .args(["licence", "show", "de.bafa/DE-2026-009001"])
@@ -95,12 +88,7 @@ fn init_run_publish_tamper_kill_9_and_restart_without_loss() {
 
     // Failure classes have distinct exit codes.
     comity(&url).args(["licence", "show", "de.bafa/DE-2099-000001"]).assert().code(6).stderr(contains("not found"));
-    comity(&url)
-        .arg("publish")
-        .arg(examples.join("suspend.yaml"))
-        .assert()
-        .code(3)
-        .stderr(contains("--key"));
+    comity(&url).arg("publish").arg(examples.join("suspend.yaml")).assert().code(3).stderr(contains("--key"));
 
     // Load from many connections, then kill -9 while it may still be writing. At most 100 in
     // flight: one client address may have 128 (limits.concurrency_per_client).
@@ -156,12 +144,7 @@ fn unreachable_node_and_bad_documents_give_clear_errors() {
     comity(unreachable).arg("search").assert().code(7).stderr(contains("cannot reach the node at http://127.0.0.1:1"));
 
     let key = tmp.path().join("bafa.key");
-    Command::new(bin_path("comity"))
-        .args(["keygen", "--authority", "de.bafa", "-o"])
-        .arg(&key)
-        .assert()
-        .success()
-        .stdout(contains("public key:"));
+    Command::new(bin_path("comity")).args(["keygen", "--authority", "de.bafa", "-o"]).arg(&key).assert().success().stdout(contains("public key:"));
 
     // A document with a bad country code is refused locally, naming the field.
     let doc = std::fs::read_to_string(examples_dir().join("grant.yaml")).unwrap().replace("destinations: [KR]", "destinations: [UK]");
@@ -172,15 +155,11 @@ fn unreachable_node_and_bad_documents_give_clear_errors() {
 
     // Unknown fields are refused rather than ignored.
     let path = tmp.path().join("typo.yaml");
-    std::fs::write(&path, "authority: de.bafa\nlicence_id: X\naction: grant\ndestination: [JP]\napplication_received: 2026-01-01\ndecided_at: 2026-01-02\n").unwrap();
+    std::fs::write(&path, "authority: de.bafa\nlicence_id: X\naction: grant\ndestination: [JP]\napplication_received: 2026-01-01\ndecided_at: 2026-01-02\n")
+        .unwrap();
     comity(unreachable).arg("sign").arg(&path).arg("--key").arg(&key).assert().code(3).stderr(contains("unknown field `destination`"));
 
-    Command::new(bin_path("comity-node"))
-        .args(["run", "--config"])
-        .arg(tmp.path().join("missing.toml"))
-        .assert()
-        .failure()
-        .stderr(contains("missing.toml"));
+    Command::new(bin_path("comity-node")).args(["run", "--config"]).arg(tmp.path().join("missing.toml")).assert().failure().stderr(contains("missing.toml"));
 }
 
 /// `comity ... | head` ends the CLI quietly by SIGPIPE, as it ends other Unix tools, instead of
@@ -192,12 +171,8 @@ async fn a_closed_pipe_ends_the_cli_quietly() {
     let node = comity_tests::TestNode::start(&["de.bafa"]).await;
     let url = node.url();
     let (status, stderr) = tokio::task::spawn_blocking(move || {
-        let mut child = std::process::Command::new(bin_path("comity"))
-            .args(["--node", &url, "peers"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            std::process::Command::new(bin_path("comity")).args(["--node", &url, "peers"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         drop(child.stdout.take());
         let output = child.wait_with_output().unwrap();
         (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
@@ -262,7 +237,8 @@ fn both_binaries_print_shell_completions() {
         assert!(script.status.success());
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &script.stdout).unwrap();
-        let sourced = std::process::Command::new("bash").arg("-c").arg(format!("source {} && complete -p {binary}", file.path().display())).output().expect("bash runs");
+        let sourced =
+            std::process::Command::new("bash").arg("-c").arg(format!("source {} && complete -p {binary}", file.path().display())).output().expect("bash runs");
         assert!(sourced.status.success(), "{binary}: {}", String::from_utf8_lossy(&sourced.stderr));
         assert!(String::from_utf8_lossy(&sourced.stdout).starts_with("complete "), "{}", String::from_utf8_lossy(&sourced.stdout));
         for shell in ["zsh", "FISH", "powershell", "elvish"] {

@@ -87,7 +87,11 @@ async fn a_token_qr_code_is_checked_against_its_token_a_node_and_the_web_page() 
     comity(&url).args(["token", "export", LICENCE, "-o", path(&token)]).assert().success();
     let png = tmp.path().join("code.png");
     let link = format!("http://{http}/licences/{LICENCE}");
-    let out = comity("http://127.0.0.1:1").args(["token", "qr", path(&token), "--output", path(&png), "--link", &link]).assert().success().stdout(contains("error correction M"));
+    let out = comity("http://127.0.0.1:1")
+        .args(["token", "qr", path(&token), "--output", path(&png), "--link", &link])
+        .assert()
+        .success()
+        .stdout(contains("error correction M"));
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let text = decode_png(&png);
     assert!(text.starts_with("comity:2:") && stdout.lines().any(|l| l == text), "the PNG holds the printed text: {stdout}");
@@ -99,7 +103,12 @@ async fn a_token_qr_code_is_checked_against_its_token_a_node_and_the_web_page() 
         cmd.args(["token", "verify"]).args(args).args(["--trust", path(&trust_path)]);
         cmd
     };
-    verify(&["--qr", path(&png), path(&token)]).assert().success().stdout(contains("QR code: de.bafa/DE-2026-004211 head v1")).stdout(contains("VALID")).stdout(contains("signed by its pinned log key"));
+    verify(&["--qr", path(&png), path(&token)])
+        .assert()
+        .success()
+        .stdout(contains("QR code: de.bafa/DE-2026-004211 head v1"))
+        .stdout(contains("VALID"))
+        .stdout(contains("signed by its pinned log key"));
     verify(&["--qr", &text, path(&token)]).assert().success();
     // Without the token, against the node: the code's head is still the head.
     verify(&["--qr", path(&png)]).assert().success().stdout(contains("is still the head")).stdout(contains("VALID"));

@@ -77,7 +77,11 @@ async fn a_token_hiding_a_revocation_is_refused_offline_and_at_the_web_page() {
     let other = export("de.bafa/DE-2026-004212", "other.token");
 
     // The REVOKE statement and its receipt deleted; statements of another token spliced in.
-    let revoke_at = revoked.statements.iter().position(|s| comity_proto::statement::Envelope::parse(s.clone()).unwrap().decision().is_some_and(|d| d.version == 2)).unwrap();
+    let revoke_at = revoked
+        .statements
+        .iter()
+        .position(|s| comity_proto::statement::Envelope::parse(s.clone()).unwrap().decision().is_some_and(|d| d.version == 2))
+        .unwrap();
     let mut spliced = revoked.clone();
     spliced.statements.remove(revoke_at);
     spliced.receipts.remove(revoke_at);
@@ -244,8 +248,19 @@ async fn comity_verify_checks_what_it_prints() {
     let revoked = "de.bafa/DE-2026-004211";
 
     // The honest node: the verdict recomputed from its proof is its own.
-    comity(&node.url(), Some(&trust)).args(["verify", revoked]).assert().code(20 + pb::Verdict::Revoked as i32).stdout(contains("REVOKED")).stdout(contains("verified: 2 decision(s)")).stdout(contains("head v2 proven"));
-    comity(&node.url(), Some(&trust)).args(["verify", "de.bafa/DE-2026-004212"]).assert().success().stdout(contains("VALID")).stdout(contains("verified: 1 decision(s)"));
+    comity(&node.url(), Some(&trust))
+        .args(["verify", revoked])
+        .assert()
+        .code(20 + pb::Verdict::Revoked as i32)
+        .stdout(contains("REVOKED"))
+        .stdout(contains("verified: 2 decision(s)"))
+        .stdout(contains("head v2 proven"));
+    comity(&node.url(), Some(&trust))
+        .args(["verify", "de.bafa/DE-2026-004212"])
+        .assert()
+        .success()
+        .stdout(contains("VALID"))
+        .stdout(contains("verified: 1 decision(s)"));
     // Without a trust file the node's word is printed, and said to be only that.
     comity(&node.url(), None).args(["verify", revoked]).assert().stdout(contains("NOT VERIFIED: no trust file"));
 
@@ -279,7 +294,11 @@ async fn comity_verify_checks_what_it_prints() {
         .stdout(contains("STALE"))
         .stdout(contains("carries 0 of the 1 witness cosignatures the trust file requires"));
     let (plain, _task) = Proxy::start(&node, unchanged, None).await;
-    comity(&plain, Some(&strict)).args(["log", "audit", "--state", path(&tmp.path().join("strict.json"))]).assert().code(9).stderr(contains("witness quorum not met"));
+    comity(&plain, Some(&strict))
+        .args(["log", "audit", "--state", path(&tmp.path().join("strict.json"))])
+        .assert()
+        .code(9)
+        .stderr(contains("witness quorum not met"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,15 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         let mut client = Client::connect(&n.node.url()).await.unwrap();
         let all = client.search_all(pb::SearchRequest::default(), 1000).await.unwrap();
         assert_eq!(all.len(), demo.licences, "node {}", n.name);
-        for status in [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Revoked, LicenceStatus::Suspended, LicenceStatus::Expired, LicenceStatus::UnderReview, LicenceStatus::Withdrawn] {
+        for status in [
+            LicenceStatus::Issued,
+            LicenceStatus::Denied,
+            LicenceStatus::Revoked,
+            LicenceStatus::Suspended,
+            LicenceStatus::Expired,
+            LicenceStatus::UnderReview,
+            LicenceStatus::Withdrawn,
+        ] {
             assert!(all.iter().any(|s| s.status == status as i32), "no {status:?} licence at {}", n.name);
         }
         for s in &all {
@@ -69,9 +77,22 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
         let flag = |name: &str| words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string()).unwrap_or_default();
         let expected = words.last().unwrap().trim_matches(|c| c == '(' || c == ')');
         for n in &demo.nodes {
-            let request = pb::VerifyRequest { authority: a.into(), licence_id: l.into(), relying_authority: flag("--for"), destination: flag("--destination"), control_code: flag("--item"), ..Default::default() };
+            let request = pb::VerifyRequest {
+                authority: a.into(),
+                licence_id: l.into(),
+                relying_authority: flag("--for"),
+                destination: flag("--destination"),
+                control_code: flag("--item"),
+                ..Default::default()
+            };
             let answer = Client::connect(&n.node.url()).await.unwrap().verify(request).await.unwrap();
-            assert_eq!(pb::Verdict::try_from(answer.verdict).unwrap().as_str_name().trim_start_matches("VERDICT_"), expected, "`{t}` at {}: {:?}", n.name, answer.reasons);
+            assert_eq!(
+                pb::Verdict::try_from(answer.verdict).unwrap().as_str_name().trim_start_matches("VERDICT_"),
+                expected,
+                "`{t}` at {}: {:?}",
+                n.name,
+                answer.reasons
+            );
         }
     }
 
@@ -79,7 +100,12 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
     assert!(guide.contains("watch --from-start --until-caught-up --kind revocation"));
     let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
     let filter = pb::WatchFilter { kinds: vec![pb::WatchEventKind::Revocation as i32], ..Default::default() };
-    let mut events = Client::connect(&meti.node.url()).await.unwrap().watch(pb::WatchRequest { filter: Some(filter), from_start: true, ..Default::default() }).await.unwrap();
+    let mut events = Client::connect(&meti.node.url())
+        .await
+        .unwrap()
+        .watch(pb::WatchRequest { filter: Some(filter), from_start: true, ..Default::default() })
+        .await
+        .unwrap();
     let mut revocations = Vec::new();
     while let Some(e) = events.next().await.unwrap() {
         if e.kind == pb::WatchEventKind::CaughtUp as i32 {

@@ -163,7 +163,8 @@ fn vocabulary() -> BTreeSet<String> {
     for i in 1..=16 {
         // InvalidArgument -> INVALID_ARGUMENT
         let camel = format!("{:?}", tonic::Code::from_i32(i));
-        let snake: String = camel.chars().enumerate().flat_map(|(j, c)| if j > 0 && c.is_uppercase() { vec!['_', c] } else { vec![c.to_ascii_uppercase()] }).collect();
+        let snake: String =
+            camel.chars().enumerate().flat_map(|(j, c)| if j > 0 && c.is_uppercase() { vec!['_', c] } else { vec![c.to_ascii_uppercase()] }).collect();
         words.insert(snake);
     }
     words
@@ -282,7 +283,8 @@ fn every_command_of_the_readme_tour_works_against_the_demo_as_the_readme_says() 
     let blocks = excerpts(&readme);
     assert_eq!(blocks.len(), EXCERPTS.len(), "every output excerpt of the tour needs its command in EXCERPTS: {blocks:#?}");
     for (first, command) in EXCERPTS {
-        let block = blocks.iter().find(|b| b.first().is_some_and(|l| normalise(l).starts_with(first))).unwrap_or_else(|| panic!("no excerpt starts with `{first}`"));
+        let block =
+            blocks.iter().find(|b| b.first().is_some_and(|l| normalise(l).starts_with(first))).unwrap_or_else(|| panic!("no excerpt starts with `{first}`"));
         let (code, output) = run(command, cwd, &nodes[0].url, &exports);
         eprintln!("$ {command}\n{output}");
         assert_eq!(code, 0, "`{command}` exited {code}:\n{output}");

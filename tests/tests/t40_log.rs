@@ -10,7 +10,7 @@ use comity_proto::decision::fixtures::grant;
 use comity_proto::log::{entry_bytes, entry_leaf_hash, leaf_hash, proof_hashes, verify_consistency, verify_inclusion, verify_receipt, Frontier};
 use comity_proto::pb;
 use comity_proto::statement::StatementId;
-use comity_tests::{http_get, bin_path, TestNode};
+use comity_tests::{bin_path, http_get, TestNode};
 use predicates::str::contains;
 use tonic::Code;
 
@@ -216,9 +216,22 @@ async fn audit_checks_key_sets_by_their_roots_and_remembers_them_between_runs() 
     })
     .await;
     let mut client = node.client().await;
-    let key_set = pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }], issued_at: comity_proto::decision::fixtures::DECIDED };
+    let key_set = pb::KeySet {
+        authority: BAFA.into(),
+        version: 1,
+        keys: vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }],
+        issued_at: comity_proto::decision::fixtures::DECIDED,
+    };
     client.publish(sign_key_set(key_set, &[&roots[0], &roots[1]])).await.unwrap();
-    let agreement = pb::RecognitionAgreement { relying_authority: METI.into(), recognised_authority: BAFA.into(), version: 1, agreement_id: "eu-du".into(), control_code_patterns: vec!["EU-DU:3A001.*".into()], max_risk_tier: 3, ..Default::default() };
+    let agreement = pb::RecognitionAgreement {
+        relying_authority: METI.into(),
+        recognised_authority: BAFA.into(),
+        version: 1,
+        agreement_id: "eu-du".into(),
+        control_code_patterns: vec!["EU-DU:3A001.*".into()],
+        max_risk_tier: 3,
+        ..Default::default()
+    };
     client.publish(sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[&node.signer(METI)])).await.unwrap();
     client.publish(sign_decision(grant(BAFA, "DE-2026-KS-1"), &signer)).await.unwrap();
 
@@ -334,7 +347,11 @@ async fn log_commands_of_the_cli() {
     forged.frontier = peaks;
     forged.root = hex::encode(Frontier::from_parts(5, forged.frontier.iter().map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect()).unwrap().root());
     forged.save(&state).unwrap();
-    audit_cmd().assert().code(9).stderr(contains("AUDIT FAILED: fork")).stderr(predicates::function::function(|e: &str| e.matches("AUDIT FAILED").count() == 1));
+    audit_cmd()
+        .assert()
+        .code(9)
+        .stderr(contains("AUDIT FAILED: fork"))
+        .stderr(predicates::function::function(|e: &str| e.matches("AUDIT FAILED").count() == 1));
 
     // Wrong pinned key: the checkpoint signature does not verify.
     std::fs::remove_file(&state).unwrap();

@@ -123,7 +123,8 @@ async fn an_unreachable_peer_is_retried_and_does_not_stop_the_node() {
         url: "http://127.0.0.1:1".into(),
         log_key: comity_proto::log::LogKey::from_seed("gone.example/log", &[1; 32]).unwrap().verifier().to_string(),
         witness_key: None,
-        tls_name: None, relay: false,
+        tls_name: None,
+        relay: false,
     };
     let b = TestNode::start_with(&[METI], move |c| {
         c.peers = vec![unreachable];
@@ -299,7 +300,8 @@ async fn a_log_reaches_a_node_through_a_relay_that_cannot_forge_it() {
     // C has no link to A: it mirrors A's log through B, pinning A's key.
     let a = origin_node().await;
     let b = mirror_of(&a, true, None).await;
-    let via_b = PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string(), witness_key: None, tls_name: None, relay: false };
+    let via_b =
+        PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string(), witness_key: None, tls_name: None, relay: false };
     let trusted = vec![a.authority(BAFA)];
     let c = TestNode::start_with(&["uk.ecju"], move |cfg| {
         cfg.origin = "registry.ecju.example/log".into();
@@ -370,7 +372,8 @@ async fn a_relay_that_is_behind_is_not_evidence_against_the_origin() {
     let mut a = origin_node().await;
     let mut b = mirror_of(&a, true, None).await;
     let direct = a.as_peer("bafa");
-    let via_b = PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string(), witness_key: None, tls_name: None, relay: false };
+    let via_b =
+        PeerConfig { id: "bafa-via-meti".into(), url: b.url(), log_key: a.node().log_verifier().to_string(), witness_key: None, tls_name: None, relay: false };
     let trusted = vec![a.authority(BAFA)];
     let c = TestNode::start_with(&["uk.ecju"], move |cfg| {
         cfg.origin = "registry.ecju.example/log".into();
@@ -382,7 +385,13 @@ async fn a_relay_that_is_behind_is_not_evidence_against_the_origin() {
     publish_and_mirror(&a, &b, 3, "DE-2026-LAG").await;
     let wait_for = |peer: &'static str, what: &'static str, want: fn(&comity_node::mirror::MirrorStatus) -> bool| {
         let node = &c;
-        async move { eventually(WAIT, what, || { let s = node.node().mirror_status(peer); async move { s.filter(want).map(|_| ()) } }).await }
+        async move {
+            eventually(WAIT, what, || {
+                let s = node.node().mirror_status(peer);
+                async move { s.filter(want).map(|_| ()) }
+            })
+            .await
+        }
     };
     wait_for("bafa-via-meti", "C to mirror A through B", |s| s.size == 3).await;
 

@@ -11,11 +11,8 @@ use comity_proto::witness::WitnessVerifier;
 use comity_tests::{eventually, TestNode};
 
 const WAIT: Duration = Duration::from_secs(30);
-const SITES: [(&str, &str, &str); 3] = [
-    ("bafa", "de.bafa", "registry.bafa.example/log"),
-    ("ecju", "uk.ecju", "registry.ecju.example/log"),
-    ("meti", "jp.meti", "registry.meti.example/log"),
-];
+const SITES: [(&str, &str, &str); 3] =
+    [("bafa", "de.bafa", "registry.bafa.example/log"), ("ecju", "uk.ecju", "registry.ecju.example/log"), ("meti", "jp.meti", "registry.meti.example/log")];
 
 /// Three nodes, each mirroring and witnessing the other two. Nodes start one after the other,
 /// so each learns the earlier ones' URLs; the later ones are added by restarting with peers.
@@ -250,7 +247,10 @@ async fn a_consortium_file_is_all_a_member_needs_to_join() {
     for node in &nodes {
         let config = node.dir.path().join("member.toml");
         std::fs::write(&config, node.config().to_toml()).unwrap();
-        let out = std::process::Command::new(comity_tests::bin_path("comity-node")).args(["member", "--config", config.to_str().unwrap(), "--url", &node.url()]).output().unwrap();
+        let out = std::process::Command::new(comity_tests::bin_path("comity-node"))
+            .args(["member", "--config", config.to_str().unwrap(), "--url", &node.url()])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         file.push_str(&String::from_utf8(out.stdout).unwrap());
         file.push('\n');

@@ -247,7 +247,8 @@ async fn star() -> Net {
 async fn held(at: &TestNode, log: &Member) -> Option<(u64, TreeHash)> {
     let mut client = LogClient::connect(at.url()).await.ok()?;
     let served = client.get_checkpoint(pb::GetCheckpointRequest { origin: log.origin.clone() }).await.ok()?.into_inner();
-    let checkpoint = log.verifier.verify_checkpoint(&served.checkpoint).unwrap_or_else(|e| panic!("{} serves a bad checkpoint of {}: {e}", at.url(), log.origin));
+    let checkpoint =
+        log.verifier.verify_checkpoint(&served.checkpoint).unwrap_or_else(|e| panic!("{} serves a bad checkpoint of {}: {e}", at.url(), log.origin));
     Some((checkpoint.size, checkpoint.root))
 }
 
@@ -352,7 +353,8 @@ async fn a_node_stopped_during_a_thousand_publishes_catches_up() {
     for m in &net.members[..2] {
         assert_eq!(held(&c.node, m).await.unwrap().0, 500);
         // Each licence once: nothing lost, nothing doubled.
-        let found = c.node.client().await.search_all(pb::SearchRequest { authority: m.authority.into(), page_size: 500, ..Default::default() }, 1000).await.unwrap();
+        let found =
+            c.node.client().await.search_all(pb::SearchRequest { authority: m.authority.into(), page_size: 500, ..Default::default() }, 1000).await.unwrap();
         assert_eq!(found.len(), 500, "{} licences at C", m.authority);
     }
 }
@@ -404,10 +406,8 @@ async fn a_cut_or_blackholed_link_is_routed_around_through_another_peer() {
     assert_eq!(direct_status.failures, hung, "C's request into the blackhole was still hanging while the others progressed");
     // Only the mirror's own request deadline ends the hung round: the link never answers.
     let timed_out = |e: &String| e.contains("Timeout expired") || e.contains("did not answer within") || e.contains("did not send entries");
-    let failed = eventually(Duration::from_secs(30), "C's request into the blackhole to time out", || async {
-        status("a-direct").last_error.filter(timed_out)
-    })
-    .await;
+    let failed =
+        eventually(Duration::from_secs(30), "C's request into the blackhole to time out", || async { status("a-direct").last_error.filter(timed_out) }).await;
     assert!(timed_out(&failed), "{failed}");
 }
 
@@ -491,7 +491,13 @@ async fn consortium_simulation(n: usize, mesh: Mesh) {
     // Which members connect to the liar (all, in a full mesh); every other one of them sees its
     // second face.
     let ring = comity_node::config::ring(plan.origins.iter().cloned());
-    let dialers: Vec<usize> = (0..liar).filter(|i| mesh == Mesh::Full || (mesh == Mesh::Auto && n <= comity_node::config::FULL_MESH_UP_TO) || comity_node::config::dials(&ring, &plan.origins[*i], &plan.origins[liar])).collect();
+    let dialers: Vec<usize> = (0..liar)
+        .filter(|i| {
+            mesh == Mesh::Full
+                || (mesh == Mesh::Auto && n <= comity_node::config::FULL_MESH_UP_TO)
+                || comity_node::config::dials(&ring, &plan.origins[*i], &plan.origins[liar])
+        })
+        .collect();
     let sees_fork = |i: usize| dialers.iter().position(|d| *d == i).is_some_and(|rank| rank % 2 == 1);
     // Member 0 reaches member 1 only through a link that will be cut.
     let cut = Front::reserve(true).await;
@@ -554,15 +560,24 @@ async fn consortium_simulation(n: usize, mesh: Mesh) {
         let frozen = m.node.node().registry().store().frozen_logs().unwrap();
         frozen.iter().any(|(origin, _)| *origin == lying.origin)
     };
-    let sides: [Vec<&Member>; 2] = [honest.iter().filter(|m| m.node.config().peers.iter().all(|p| p.url != fork_front.url())).collect(), honest.iter().filter(|m| m.node.config().peers.iter().any(|p| p.url == fork_front.url())).collect()];
+    let sides: [Vec<&Member>; 2] = [
+        honest.iter().filter(|m| m.node.config().peers.iter().all(|p| p.url != fork_front.url())).collect(),
+        honest.iter().filter(|m| m.node.config().peers.iter().any(|p| p.url == fork_front.url())).collect(),
+    ];
     for (side, members) in sides.iter().enumerate() {
-        eventually(Duration::from_secs(90), &format!("a member of side {side} to catch the equivocating log"), || async { members.iter().any(|m| evidence_at(m)).then_some(()) }).await;
+        eventually(Duration::from_secs(90), &format!("a member of side {side} to catch the equivocating log"), || async {
+            members.iter().any(|m| evidence_at(m)).then_some(())
+        })
+        .await;
     }
     let caught = started.elapsed();
     // Whoever caught it first, its evidence reaches every honest member (a member that only
     // ever saw one history freezes the log on a peer's evidence, which it checks).
     for m in honest {
-        eventually(Duration::from_secs(60 + 2 * n as u64), &format!("{} to hold evidence against the equivocating log", m.origin), || async { evidence_at(m).then_some(()) }).await;
+        eventually(Duration::from_secs(60 + 2 * n as u64), &format!("{} to hold evidence against the equivocating log", m.origin), || async {
+            evidence_at(m).then_some(())
+        })
+        .await;
     }
     let everywhere = started.elapsed();
     eprintln!("{n} members, {mesh:?} mesh: formed {formed:.1?}, {} decisions published by {published:.1?}, every honest log everywhere by {converged:.1?}, the equivocation caught on both sides by {caught:.1?}, by every member by {everywhere:.1?}", 2 * honest.len() + 6);

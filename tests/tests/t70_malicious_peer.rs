@@ -191,7 +191,8 @@ impl log_server::Log for LyingLog {
             match mode {
                 Entries::PastEnd => loop {
                     // Entry `next` and on, as if the log went on forever.
-                    let message = pb::GetEntriesResponse { entries: vec![pb::LogEntry { index: next, envelope: view.envelopes[0].clone(), logged_at: LOGGED_AT }] };
+                    let message =
+                        pb::GetEntriesResponse { entries: vec![pb::LogEntry { index: next, envelope: view.envelopes[0].clone(), logged_at: LOGGED_AT }] };
                     if tx.send(Ok(message)).await.is_err() {
                         hung_up.fetch_add(1, Ordering::SeqCst);
                         return;
@@ -316,10 +317,7 @@ impl Scene {
 
     /// Waits for a failed round of the liar's mirror whose error contains `text`.
     async fn refused(&self, text: &str) -> String {
-        eventually(WAIT, &format!("the victim to refuse the liar with `{text}`"), || async {
-            self.evil_status().last_error.filter(|e| e.contains(text))
-        })
-        .await
+        eventually(WAIT, &format!("the victim to refuse the liar with `{text}`"), || async { self.evil_status().last_error.filter(|e| e.contains(text)) }).await
     }
 
     /// The liar's licences the victim serves.
@@ -377,11 +375,14 @@ fn forge(mut envelope: Vec<u8>) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_entries_under_a_valid_checkpoint_are_refused_and_nothing_is_stored() {
     // A bad signature on entry 1 of 2.
-    let mut scene = Scene::new(|k| {
-        let mut view = grants(k, "FORGED", 0..2);
-        view[1] = forge(view[1].clone());
-        view
-    }, Entries::Honest)
+    let mut scene = Scene::new(
+        |k| {
+            let mut view = grants(k, "FORGED", 0..2);
+            view[1] = forge(view[1].clone());
+            view
+        },
+        Entries::Honest,
+    )
     .await;
     scene.refused("entry 1 of registry.evil.example/log: signature by key").await;
     assert!(scene.evil_status().last_error.unwrap().contains("does not verify"));
@@ -476,7 +477,8 @@ async fn an_entry_stream_that_never_ends_fails_the_round_in_bounded_time() {
     assert_eq!(scene.evil_stored(), 0, "{status:?}");
     // The victim dropped the stream when the round failed; the liar's server sees the reset
     // a moment later.
-    eventually(WAIT, "the liar to see the victim hang up on the stuck stream", || async { (scene.liar.log.hung_up.load(Ordering::SeqCst) > 0).then_some(()) }).await;
+    eventually(WAIT, "the liar to see the victim hang up on the stuck stream", || async { (scene.liar.log.hung_up.load(Ordering::SeqCst) > 0).then_some(()) })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

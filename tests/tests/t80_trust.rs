@@ -99,7 +99,9 @@ async fn key_sets_rotate_and_compromise_keys_at_the_origin_and_its_mirror() {
     assert_eq!(code, Code::PermissionDenied, "{m}");
     assert!(m.contains("1 distinct root keys, 2 needed"), "{m}");
     let forged = comity_proto::statement::sign_statement(
-        &pb::Statement { kind: Some(pb::statement::Kind::KeySet(pb::KeySet { authority: BAFA.into(), version: 1, keys: v1_keys.clone(), issued_at: DECIDED })) },
+        &pb::Statement {
+            kind: Some(pb::statement::Kind::KeySet(pb::KeySet { authority: BAFA.into(), version: 1, keys: v1_keys.clone(), issued_at: DECIDED })),
+        },
         &[&keys.roots[0], &keys.k1],
     );
     let (code, m) = refused(&mut client, forged).await;

@@ -7,7 +7,10 @@ use comity_proto::pb;
 use comity_tests::{demo_listeners, demo_suggestion, http_get, http_post};
 
 fn query(r: &pb::VerifyRequest) -> String {
-    format!("authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}", r.authority, r.licence_id, r.relying_authority, r.destination, r.control_code)
+    format!(
+        "authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}",
+        r.authority, r.licence_id, r.relying_authority, r.destination, r.control_code
+    )
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
@@ -57,7 +60,10 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
         assert_eq!(json["verdict"], format!("VERDICT_{verdict}"), "enums by name");
 
         // The page shows the verdict prominently, the reasons and the timeline.
-        let page_query = format!("licence={}/{}&relying_authority={}&destination={}&item={}", request.authority, request.licence_id, request.relying_authority, request.destination, request.control_code);
+        let page_query = format!(
+            "licence={}/{}&relying_authority={}&destination={}&item={}",
+            request.authority, request.licence_id, request.relying_authority, request.destination, request.control_code
+        );
         let (status, page) = get(http, &format!("/?{page_query}")).await;
         assert!(status.contains("200"), "{status}");
         assert!(page.contains(&format!("data-verdict=\"{verdict}\"")), "{page}");
@@ -91,7 +97,10 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     let revoked_licence = demo_suggestion(&demo, "REVOKED");
     assert!(revoked.contains(&format!("/licences/{}/{}", revoked_licence.authority, revoked_licence.licence_id)), "{revoked}");
     let (_, authority) = get(http, "/authorities/de.bafa").await;
-    assert!(authority.contains("<svg") && authority.contains("Key set v1") && authority.contains(&format!("recognises {}", authority_label("de.bafa"))), "{authority}");
+    assert!(
+        authority.contains("<svg") && authority.contains("Key set v1") && authority.contains(&format!("recognises {}", authority_label("de.bafa"))),
+        "{authority}"
+    );
     let (_, federation) = get(http, "/federation").await;
     for origin in ["registry.bafa.example/log", "registry.ecju.example/log", "registry.meti.example/log"] {
         assert!(federation.contains(origin), "{origin} missing");
@@ -101,7 +110,8 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     let valid = demo_suggestion(&demo, "VALID");
     let answer = grpc.verify(valid.clone()).await.unwrap();
     let token = comity_proto::token::token_from_answer(&valid.authority, &valid.licence_id, &answer).unwrap();
-    let api = format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code);
+    let api =
+        format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code);
     let (status, body) = post(http, &api, "application/octet-stream", token.clone()).await;
     assert!(status.contains("200"), "{status} {body}");
     let checked: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -115,7 +125,8 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     tampered[at + 3] ^= 0x01;
     let (status, body) = post(http, &api, "application/octet-stream", tampered).await;
     assert!(status.contains("400") && body.contains("INVALID_ARGUMENT"), "a tampered token is refused: {status} {body}");
-    let (content_type, form) = multipart(&[("token_file", &token), ("relying_authority", valid.relying_authority.as_bytes()), ("destination", valid.destination.as_bytes())]);
+    let (content_type, form) =
+        multipart(&[("token_file", &token), ("relying_authority", valid.relying_authority.as_bytes()), ("destination", valid.destination.as_bytes())]);
     let (status, page) = post(http, "/token", &content_type, form).await;
     assert!(status.contains("200") && page.contains("data-verdict=\"VALID\""), "{status} {page}");
     use base64::Engine as _;
@@ -135,7 +146,8 @@ async fn the_web_api_and_pages_answer_as_grpc_does() {
     assert!(paths.len() >= 9);
     for (path, ops) in paths {
         let filled = path.replace("{authority}", "de.bafa").replace("{licence_id}", &valid.licence_id);
-        let (status, body) = if ops.get("post").is_some() { post(http, &filled, "application/octet-stream", token.clone()).await } else { get(http, &filled).await };
+        let (status, body) =
+            if ops.get("post").is_some() { post(http, &filled, "application/octet-stream", token.clone()).await } else { get(http, &filled).await };
         assert!(!status.contains("404") || body.contains("NOT_FOUND"), "{path}: {status} {body}");
         assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{path}: answers JSON");
     }
@@ -190,7 +202,17 @@ mod schemas {
     }
 
     /// Every message and enum by fully qualified name, with its source-info path (for comments).
-    fn index<'a>(prefix: &str, path: Vec<i32>, messages: &'a [DescriptorProto], enums: &'a [EnumDescriptorProto], message_tag: i32, enum_tag: i32, out: &mut BTreeMap<String, (usize, Def<'a>)>, file: usize) {
+    #[allow(clippy::too_many_arguments)] // one recursion over descriptor parts; a struct would only rename them
+    fn index<'a>(
+        prefix: &str,
+        path: Vec<i32>,
+        messages: &'a [DescriptorProto],
+        enums: &'a [EnumDescriptorProto],
+        message_tag: i32,
+        enum_tag: i32,
+        out: &mut BTreeMap<String, (usize, Def<'a>)>,
+        file: usize,
+    ) {
         for (i, e) in enums.iter().enumerate() {
             out.insert(format!("{prefix}{}", e.name()), (file, Def::Enum(e, [path.clone(), vec![enum_tag, i as i32]].concat())));
         }
@@ -253,13 +275,13 @@ mod schemas {
             match def {
                 Def::Enum(e, path) => {
                     let about = comment(*file, path);
-                    let _ = writeln!(y, "      description: {}", quote(&format!("enum comity.v1.{name}, by value name. {about}").trim().to_string()));
+                    let _ = writeln!(y, "      description: {}", quote(format!("enum comity.v1.{name}, by value name. {about}").trim()));
                     let values: Vec<&str> = e.value.iter().map(|v| v.name()).collect();
                     let _ = writeln!(y, "      type: string\n      enum: [{}]", values.join(", "));
                 }
                 Def::Message(m, path) => {
                     let about = comment(*file, path);
-                    let _ = writeln!(y, "      description: {}", quote(&format!("comity.v1.{name}. {about}").trim().to_string()));
+                    let _ = writeln!(y, "      description: {}", quote(format!("comity.v1.{name}. {about}").trim()));
                     y.push_str("      type: object\n      additionalProperties: false\n");
                     if m.field.is_empty() {
                         y.push_str("      properties: {}\n");
@@ -332,21 +354,32 @@ fn openapi_schemas_are_the_proto_messages() {
     if std::env::var_os("COMITY_BLESS").is_some() {
         std::fs::write(&path, format!("{}{generated}", &document[..at])).unwrap();
     }
-    assert!(document[at..] == generated, "docs/openapi.yaml's generated schemas differ from proto/comity/v1: run COMITY_BLESS=1 cargo test -p comity-tests --test t82_web openapi_schemas");
+    assert!(
+        document[at..] == generated,
+        "docs/openapi.yaml's generated schemas differ from proto/comity/v1: run COMITY_BLESS=1 cargo test -p comity-tests --test t82_web openapi_schemas"
+    );
 }
 
 /// One request over HTTP/1.1: (status, content type, body).
 fn exchange(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
     stream.write_all(body).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&response[..split]).to_string();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let content_type = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim().to_string())).unwrap_or_default();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_default();
     (status, content_type, String::from_utf8_lossy(&response[split + 4..]).to_string())
 }
 
@@ -365,7 +398,8 @@ fn openapi_python() -> std::path::PathBuf {
 async fn every_api_answer_matches_the_openapi_document() {
     let python = openapi_python();
     let tmp = tempfile::tempdir().unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo =
+        comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
     let node = |name: &str| demo.nodes.iter().find(|n| n.name == name).unwrap();
     let (meti, ecju) = (node("meti").node.http_addr().unwrap(), node("ecju").node.http_addr().unwrap());
     let valid = demo_suggestion(&demo, "VALID");
@@ -379,7 +413,8 @@ async fn every_api_answer_matches_the_openapi_document() {
 
     // (node, method, the document's path, the request, body, expected status).
     let licence = "/api/v1/licences/{authority}/{licence_id}";
-    let calls: Vec<(std::net::SocketAddr, &str, &str, String, Vec<u8>, u16)> = vec![
+    type Call<'a> = (std::net::SocketAddr, &'a str, &'a str, String, Vec<u8>, u16);
+    let calls: Vec<Call> = vec![
         (meti, "GET", licence, format!("/api/v1/licences/{}/{}", valid.authority, valid.licence_id), vec![], 200),
         (meti, "GET", licence, format!("/api/v1/licences/{}/{}", revoked.authority, revoked.licence_id), vec![], 200),
         (meti, "GET", licence, format!("/api/v1/licences/{secret_authority}/{secret_id}"), vec![], 200),
@@ -389,7 +424,14 @@ async fn every_api_answer_matches_the_openapi_document() {
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?{}", query(&valid)), vec![], 200),
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?{}", query(&revoked)), vec![], 200),
         (ecju, "GET", "/api/v1/verify", format!("/api/v1/verify?authority={secret_authority}&licence_id={secret_id}&relying_authority=uk.ecju"), vec![], 200),
-        (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?authority={}&licenceId={}&relyingAuthority=jp.meti", valid.authority, valid.licence_id), vec![], 200),
+        (
+            meti,
+            "GET",
+            "/api/v1/verify",
+            format!("/api/v1/verify?authority={}&licenceId={}&relyingAuthority=jp.meti", valid.authority, valid.licence_id),
+            vec![],
+            200,
+        ),
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?authority={}&licence_id={}", valid.authority, valid.licence_id), vec![], 400),
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?{}&destination=Japan", query(&valid)), vec![], 400),
         (meti, "GET", "/api/v1/search", "/api/v1/search".into(), vec![], 200),
@@ -405,7 +447,17 @@ async fn every_api_answer_matches_the_openapi_document() {
         (meti, "GET", "/api/v1/agreements", "/api/v1/agreements?relying_authority=jp.meti".into(), vec![], 200),
         (meti, "GET", "/api/v1/federation", "/api/v1/federation".into(), vec![], 200),
         (meti, "GET", "/api/v1/evidence", "/api/v1/evidence".into(), vec![], 200),
-        (meti, "POST", "/api/v1/tokens/verify", format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code), token.clone(), 200),
+        (
+            meti,
+            "POST",
+            "/api/v1/tokens/verify",
+            format!(
+                "/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}",
+                valid.relying_authority, valid.destination, valid.control_code
+            ),
+            token.clone(),
+            200,
+        ),
         (meti, "POST", "/api/v1/tokens/verify", "/api/v1/tokens/verify".into(), token.clone(), 200),
         (meti, "POST", "/api/v1/tokens/verify", "/api/v1/tokens/verify?relying_authority=jp.meti".into(), tampered, 400),
         (meti, "GET", "/healthz", "/healthz".into(), vec![], 200),
@@ -419,14 +471,18 @@ async fn every_api_answer_matches_the_openapi_document() {
     let mut exchanges = Vec::new();
     let mut answers = std::collections::HashMap::new();
     for (addr, method, template, path, body, expected) in calls {
-        let (status, content_type, text) = { let (m, p) = (method.to_string(), path.clone()); tokio::task::spawn_blocking(move || exchange(addr, &m, &p, &body)).await.unwrap() };
+        let (status, content_type, text) = {
+            let (m, p) = (method.to_string(), path.clone());
+            tokio::task::spawn_blocking(move || exchange(addr, &m, &p, &body)).await.unwrap()
+        };
         assert_eq!(status, expected, "{method} {path}: {text}");
         answers.insert(format!("{method} {path}"), text.clone());
         exchanges.push(serde_json::json!({ "method": method, "path": template, "url": path, "status": status, "content_type": content_type, "body": text }));
     }
 
     // The stock validators: the document, then every answer against it.
-    let spec: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml")).unwrap()).unwrap();
+    let spec: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml")).unwrap()).unwrap();
     std::fs::write(tmp.path().join("spec.json"), spec.to_string()).unwrap();
     std::fs::write(tmp.path().join("exchanges.json"), serde_json::Value::Array(exchanges).to_string()).unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_openapi.py");
@@ -437,13 +493,25 @@ async fn every_api_answer_matches_the_openapi_document() {
 
     // One dialect: the token check is proto3 JSON like the rest (camelCase, enums by name,
     // 64-bit integers as strings), and an unknown path says what it is in the error shape.
-    let tokens = format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code);
+    let tokens =
+        format!("/api/v1/tokens/verify?relying_authority={}&destination={}&control_code={}", valid.relying_authority, valid.destination, valid.control_code);
     let checked: serde_json::Value = serde_json::from_str(&answers[&format!("POST {tokens}")]).unwrap();
-    assert_eq!((checked["verdict"].as_str(), checked["licenceId"].as_str(), checked["status"].as_str()), (Some("VERDICT_VALID"), Some(valid.licence_id.as_str()), Some("ISSUED")), "{checked}");
+    assert_eq!(
+        (checked["verdict"].as_str(), checked["licenceId"].as_str(), checked["status"].as_str()),
+        (Some("VERDICT_VALID"), Some(valid.licence_id.as_str()), Some("ISSUED")),
+        "{checked}"
+    );
     assert!(checked["evidenceTime"].as_str().is_some_and(|t| t.parse::<i64>().unwrap() > 0) && checked.get("evidence_time").is_none(), "{checked}");
     let verified: serde_json::Value = serde_json::from_str(&answers[&format!("GET /api/v1/verify?{}", query(&valid))]).unwrap();
-    assert!(verified["checkedAt"].is_string() && verified["chain"][0]["statementId"].as_str().is_some_and(|id| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, id).is_ok_and(|b| b.len() == 32)), "{verified}");
-    let missing: serde_json::Value = serde_json::from_str(&answers[&format!("GET /api/v1/verify?authority={}&licence_id={}", valid.authority, valid.licence_id)]).unwrap();
+    assert!(
+        verified["checkedAt"].is_string()
+            && verified["chain"][0]["statementId"]
+                .as_str()
+                .is_some_and(|id| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, id).is_ok_and(|b| b.len() == 32)),
+        "{verified}"
+    );
+    let missing: serde_json::Value =
+        serde_json::from_str(&answers[&format!("GET /api/v1/verify?authority={}&licence_id={}", valid.authority, valid.licence_id)]).unwrap();
     assert_eq!(missing["error"]["code"], "INVALID_ARGUMENT");
     assert!(missing["error"]["message"].as_str().unwrap().contains("relying_authority: required"), "{missing}");
     for path in ["/api/v1/nothing-here", "/no/such/page"] {
@@ -464,7 +532,8 @@ async fn every_api_answer_matches_the_openapi_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
     let tmp = tempfile::tempdir().unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo =
+        comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
     let node = |name: &str| demo.nodes.iter().find(|n| n.name == name).unwrap().node.http_addr().unwrap();
     let (meti, ecju) = (node("meti"), node("ecju"));
 
@@ -478,7 +547,14 @@ async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
     // A VALID verdict for item and destination, no end user: the page says exactly that.
     let valid = demo_suggestion(&demo, "VALID");
     assert!(!valid.control_code.is_empty() && !valid.destination.is_empty());
-    let (status, page) = get(meti, &format!("/?licence={}/{}&relying_authority={}&destination={}&item={}", valid.authority, valid.licence_id, valid.relying_authority, valid.destination, valid.control_code)).await;
+    let (status, page) = get(
+        meti,
+        &format!(
+            "/?licence={}/{}&relying_authority={}&destination={}&item={}",
+            valid.authority, valid.licence_id, valid.relying_authority, valid.destination, valid.control_code
+        ),
+    )
+    .await;
     assert!(status.contains("200") && page.contains("data-verdict=\"VALID\""), "{status}");
     for checked in ["item", "destination"] {
         assert!(page.contains(&format!("data-scope=\"{checked}\" data-checked=\"yes\"")), "{checked} checked: {page}");
@@ -496,14 +572,26 @@ async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
 
     // A REVOKED verdict does not claim to have checked what it was asked about.
     let revoked = demo_suggestion(&demo, "REVOKED");
-    let (_, page) = get(meti, &format!("/?licence={}/{}&relying_authority={}&destination={}", revoked.authority, revoked.licence_id, revoked.relying_authority, revoked.destination)).await;
-    assert!(page.contains("data-verdict=\"REVOKED\"") && page.contains("data-scope=\"destination\" data-checked=\"asked\"") && !page.contains("data-checked=\"yes\""), "{page}");
+    let (_, page) = get(
+        meti,
+        &format!("/?licence={}/{}&relying_authority={}&destination={}", revoked.authority, revoked.licence_id, revoked.relying_authority, revoked.destination),
+    )
+    .await;
+    assert!(
+        page.contains("data-verdict=\"REVOKED\"")
+            && page.contains("data-scope=\"destination\" data-checked=\"asked\"")
+            && !page.contains("data-checked=\"yes\""),
+        "{page}"
+    );
 
     // A blank relying authority: a sentence a person can act on, and the form as typed.
     let (status, page) = get(meti, &format!("/?licence={}/{}&relying_authority=&destination=JP", valid.authority, valid.licence_id)).await;
     assert!(status.contains("400"), "{status}");
     assert!(page.contains("Please check what you entered") && page.contains("enter the relying authority"), "{page}");
-    assert!(page.contains(&format!("value=\"{}/{}\"", valid.authority, valid.licence_id)) && page.contains("value=\"JP\""), "the form keeps what was typed: {page}");
+    assert!(
+        page.contains(&format!("value=\"{}/{}\"", valid.authority, valid.licence_id)) && page.contains("value=\"JP\""),
+        "the form keeps what was typed: {page}"
+    );
     assert!(!page.contains("<strong>INVALID_ARGUMENT</strong>"), "no raw gRPC code as the message");
 
     // A confidential licence on a node outside its audience: the entry says what it is.

@@ -181,7 +181,15 @@ async fn filters_select_by_authority_licence_party_destination_code_and_kind() {
             let (events, _) = until_caught_up(&mut events).await;
             events
                 .iter()
-                .map(|e| format!("{} {}/{} v{}", K::try_from(e.kind).unwrap().as_str_name().trim_start_matches("WATCH_EVENT_KIND_"), e.authority, e.licence_id, e.version))
+                .map(|e| {
+                    format!(
+                        "{} {}/{} v{}",
+                        K::try_from(e.kind).unwrap().as_str_name().trim_start_matches("WATCH_EVENT_KIND_"),
+                        e.authority,
+                        e.licence_id,
+                        e.version
+                    )
+                })
                 .collect::<Vec<_>>()
         }
     };

@@ -19,9 +19,7 @@ fn comity(url: &str) -> Command {
 /// A follow-up document of `action` for the example application, with `extra` YAML lines.
 fn follow_up(dir: &Path, name: &str, action: &str, received: &str, decided: &str, extra: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    let doc = format!(
-        "authority: de.bafa\nlicence_id: DE-2026-021907\naction: {action}\napplication_received: {received}\ndecided_at: {decided}\n{extra}"
-    );
+    let doc = format!("authority: de.bafa\nlicence_id: DE-2026-021907\naction: {action}\napplication_received: {received}\ndecided_at: {decided}\n{extra}");
     std::fs::write(&path, doc).unwrap();
     path
 }

@@ -111,9 +111,12 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     b.start_again().await.unwrap();
 
     let mut at_a = a.client().await;
-    at_a.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0), signing_key(&k2, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]]))
-        .await
-        .unwrap();
+    at_a.publish(sign_key_set(
+        pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0), signing_key(&k2, 0)], issued_at: DECIDED },
+        &[&roots[0], &roots[1]],
+    ))
+    .await
+    .unwrap();
     let publish = |d: pb::Decision, k: &Signer| sign_decision(d, k);
     let head = |resp: pb::PublishResponse| -> [u8; 32] { StatementId::from_slice(&resp.statement_id).unwrap().0 };
 
@@ -132,9 +135,12 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     // Signed with k2, which is then declared compromised since before it was logged.
     at_a.publish(publish(grant(BAFA, "DE-2026-004215"), &k2)).await.unwrap();
     let since = comity_node::registry::now() - 3600;
-    at_a.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 2, keys: vec![signing_key(&k1, 0), signing_key(&k2, since)], issued_at: DECIDED }, &[&roots[0], &roots[1]]))
-        .await
-        .unwrap();
+    at_a.publish(sign_key_set(
+        pb::KeySet { authority: BAFA.into(), version: 2, keys: vec![signing_key(&k1, 0), signing_key(&k2, since)], issued_at: DECIDED },
+        &[&roots[0], &roots[1]],
+    ))
+    .await
+    .unwrap();
     // A fork: a second, different decision for version 1 of a licence.
     let fork = grant(BAFA, "DE-2026-004216");
     at_a.publish(publish(fork.clone(), &k1)).await.unwrap();
@@ -168,24 +174,186 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
 
     let now = comity_node::registry::now();
     let cases = [
-        Case { name: "valid", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "EU-DU:3A001.a.1", at: 0, verdict: Verdict::Valid, reason: "recognised under jp.meti recognises de.bafa (eu-du-2026 v1)" },
-        Case { name: "issuer relies on itself", licence: "DE-2026-004211", relying: BAFA, destination: "JP", control_code: "", at: 0, verdict: Verdict::Valid, reason: "relies on its own licence" },
-        Case { name: "not found", licence: "DE-2026-999999", relying: METI, destination: "", control_code: "", at: 0, verdict: Verdict::NotFound, reason: "no decision" },
-        Case { name: "denied", licence: "DE-2026-004212", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Denied, reason: "DIVERSION_RISK" },
-        Case { name: "revoked", licence: "DE-2026-004213", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Revoked, reason: "DIVERSION_RISK" },
-        Case { name: "suspended", licence: "DE-2026-004214", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Suspended, reason: "DIVERSION_RISK" },
-        Case { name: "expired", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "", at: DECIDED + 800 * DAY, verdict: Verdict::Expired, reason: "expired" },
-        Case { name: "not yet valid", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "", at: DECIDED - DAY, verdict: Verdict::NotYetValid, reason: "after the time asked about" },
-        Case { name: "out of scope: destination", licence: "DE-2026-004211", relying: METI, destination: "RU", control_code: "", at: 0, verdict: Verdict::OutOfScope, reason: "destination RU" },
-        Case { name: "out of scope: item", licence: "DE-2026-004211", relying: METI, destination: "JP", control_code: "EU-DU:3A001.b", at: 0, verdict: Verdict::OutOfScope, reason: "control code EU-DU:3A001.b" },
-        Case { name: "issuer not trusted", licence: "FR-2026-000001", relying: METI, destination: "", control_code: "", at: 0, verdict: Verdict::IssuerNotTrusted, reason: "fr.sbdu" },
-        Case { name: "no agreement", licence: "DE-2026-004211", relying: "uk.ecju", destination: "JP", control_code: "", at: 0, verdict: Verdict::NotRecognised, reason: "uk.ecju has no recognition agreement" },
-        Case { name: "item outside the agreement", licence: "DE-2026-004217", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotRecognised, reason: "matches none of the agreement's patterns" },
-        Case { name: "compromised key", licence: "DE-2026-004215", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::BadSignature, reason: "compromised since" },
-        Case { name: "forked", licence: "DE-2026-004216", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::Forked, reason: "two different signed decisions" },
-        Case { name: "under review", licence: "DE-2026-004218", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotIssued, reason: "application under review" },
-        Case { name: "withdrawn", licence: "DE-2026-004219", relying: METI, destination: "JP", control_code: "", at: 0, verdict: Verdict::NotIssued, reason: "withdrawn by the applicant" },
-        Case { name: "stale", licence: "DE-2026-004211", relying: KSTC, destination: "JP", control_code: "", at: 0, verdict: Verdict::Stale, reason: "accepts at most 1 s" },
+        Case {
+            name: "valid",
+            licence: "DE-2026-004211",
+            relying: METI,
+            destination: "JP",
+            control_code: "EU-DU:3A001.a.1",
+            at: 0,
+            verdict: Verdict::Valid,
+            reason: "recognised under jp.meti recognises de.bafa (eu-du-2026 v1)",
+        },
+        Case {
+            name: "issuer relies on itself",
+            licence: "DE-2026-004211",
+            relying: BAFA,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Valid,
+            reason: "relies on its own licence",
+        },
+        Case {
+            name: "not found",
+            licence: "DE-2026-999999",
+            relying: METI,
+            destination: "",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::NotFound,
+            reason: "no decision",
+        },
+        Case {
+            name: "denied",
+            licence: "DE-2026-004212",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Denied,
+            reason: "DIVERSION_RISK",
+        },
+        Case {
+            name: "revoked",
+            licence: "DE-2026-004213",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Revoked,
+            reason: "DIVERSION_RISK",
+        },
+        Case {
+            name: "suspended",
+            licence: "DE-2026-004214",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Suspended,
+            reason: "DIVERSION_RISK",
+        },
+        Case {
+            name: "expired",
+            licence: "DE-2026-004211",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: DECIDED + 800 * DAY,
+            verdict: Verdict::Expired,
+            reason: "expired",
+        },
+        Case {
+            name: "not yet valid",
+            licence: "DE-2026-004211",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: DECIDED - DAY,
+            verdict: Verdict::NotYetValid,
+            reason: "after the time asked about",
+        },
+        Case {
+            name: "out of scope: destination",
+            licence: "DE-2026-004211",
+            relying: METI,
+            destination: "RU",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::OutOfScope,
+            reason: "destination RU",
+        },
+        Case {
+            name: "out of scope: item",
+            licence: "DE-2026-004211",
+            relying: METI,
+            destination: "JP",
+            control_code: "EU-DU:3A001.b",
+            at: 0,
+            verdict: Verdict::OutOfScope,
+            reason: "control code EU-DU:3A001.b",
+        },
+        Case {
+            name: "issuer not trusted",
+            licence: "FR-2026-000001",
+            relying: METI,
+            destination: "",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::IssuerNotTrusted,
+            reason: "fr.sbdu",
+        },
+        Case {
+            name: "no agreement",
+            licence: "DE-2026-004211",
+            relying: "uk.ecju",
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::NotRecognised,
+            reason: "uk.ecju has no recognition agreement",
+        },
+        Case {
+            name: "item outside the agreement",
+            licence: "DE-2026-004217",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::NotRecognised,
+            reason: "matches none of the agreement's patterns",
+        },
+        Case {
+            name: "compromised key",
+            licence: "DE-2026-004215",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::BadSignature,
+            reason: "compromised since",
+        },
+        Case {
+            name: "forked",
+            licence: "DE-2026-004216",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Forked,
+            reason: "two different signed decisions",
+        },
+        Case {
+            name: "under review",
+            licence: "DE-2026-004218",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::NotIssued,
+            reason: "application under review",
+        },
+        Case {
+            name: "withdrawn",
+            licence: "DE-2026-004219",
+            relying: METI,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::NotIssued,
+            reason: "withdrawn by the applicant",
+        },
+        Case {
+            name: "stale",
+            licence: "DE-2026-004211",
+            relying: KSTC,
+            destination: "JP",
+            control_code: "",
+            at: 0,
+            verdict: Verdict::Stale,
+            reason: "accepts at most 1 s",
+        },
     ];
     let mut failures = Vec::new();
     for c in &cases {
@@ -244,7 +412,10 @@ async fn a_kept_answer_never_outlives_a_change() {
     assert_eq!(node.config().limits.verify_cache_licences, 4096, "the cache is on by default");
     let mut client = node.client().await;
     let key_set = |version: u64, k2_compromised: i64| {
-        sign_key_set(pb::KeySet { authority: BAFA.into(), version, keys: vec![signing_key(&k1, 0), signing_key(&k2, k2_compromised)], issued_at: DECIDED }, &[&roots[0], &roots[1]])
+        sign_key_set(
+            pb::KeySet { authority: BAFA.into(), version, keys: vec![signing_key(&k1, 0), signing_key(&k2, k2_compromised)], issued_at: DECIDED },
+            &[&roots[0], &roots[1]],
+        )
     };
     client.publish(key_set(1, 0)).await.unwrap();
     let mut recognition = agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400);
@@ -321,7 +492,10 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
     })
     .await;
     let mut client = node.client().await;
-    client.publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]])).await.unwrap();
+    client
+        .publish(sign_key_set(pb::KeySet { authority: BAFA.into(), version: 1, keys: vec![signing_key(&k1, 0)], issued_at: DECIDED }, &[&roots[0], &roots[1]]))
+        .await
+        .unwrap();
     client.publish(sign_statement(&agreement(METI, "eu-du-2026", &["EU-DU:3A001.*"], 86_400), &[&node.signer(METI)])).await.unwrap();
     // The size of the checkpoint the licence's grant is proven against.
     let proven_at = |answer: pb::VerifyResponse| {

@@ -105,7 +105,12 @@ async fn keys_agreements_verify_and_offline_tokens_from_the_command_line() {
     let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(answer["verdict"], "VALID");
     assert_eq!(answer["proof"]["receipts"].as_array().unwrap().len(), 3, "grant, key set, agreement");
-    comity(&url_b).args(["keys", "show", BAFA, "--trust", path(&trust_path)]).assert().success().stdout(contains("key set v1 of de.bafa")).stdout(contains("verified against"));
+    comity(&url_b)
+        .args(["keys", "show", BAFA, "--trust", path(&trust_path)])
+        .assert()
+        .success()
+        .stdout(contains("key set v1 of de.bafa"))
+        .stdout(contains("verified against"));
 
     // Offline token: exported at B, verified with no node against a trust file that also pins
     // both logs' keys and KSTC's signing key.
@@ -113,7 +118,12 @@ async fn keys_agreements_verify_and_offline_tokens_from_the_command_line() {
     comity(&url_b).args(["token", "export", "de.bafa/DE-2026-009001", "--for", KSTC, "-o", path(&token)]).assert().success();
     let mut offline = TrustFile::read(&trust_path).unwrap();
     offline.authorities[0].logs = vec![a.node().log_verifier().to_string()];
-    offline.authorities.push(TrustedAuthority { id: KSTC.into(), keys: vec![kstc_key.public_key.clone()], logs: vec![b.node().log_verifier().to_string()], ..Default::default() });
+    offline.authorities.push(TrustedAuthority {
+        id: KSTC.into(),
+        keys: vec![kstc_key.public_key.clone()],
+        logs: vec![b.node().log_verifier().to_string()],
+        ..Default::default()
+    });
     let offline_path = tmp.path().join("verifier-trust.toml");
     std::fs::write(&offline_path, offline.to_toml()).unwrap();
     let token_verify = |file: &Path| {
@@ -147,13 +157,20 @@ async fn keys_agreements_verify_and_offline_tokens_from_the_command_line() {
     let signing_2 = tmp.path().join("de.bafa.signing-2.key");
     comity(&url_a).args(["keys", "rotate", "--authority", BAFA, "-o", path(&signing_2)]).args(roots).assert().success().stdout(contains("key set v2"));
     let k1 = KeyFile::read(&signing_1).unwrap().signer().unwrap().key_id().to_string();
-    comity(&url_a).args(["keys", "compromise", "--authority", BAFA, "--key", &k1, "--since", "2026-10-01"]).args(roots).assert().success().stdout(contains("key set v3"));
+    comity(&url_a)
+        .args(["keys", "compromise", "--authority", BAFA, "--key", &k1, "--since", "2026-10-01"])
+        .args(roots)
+        .assert()
+        .success()
+        .stdout(contains("key set v3"));
     comity(&url_a).args(["--json", "keys", "show", BAFA]).assert().success().stdout(contains("COMPROMISED")).stdout(contains("\"version\": 3"));
     // The grant was signed with k1, declared compromised since before it was logged.
     comity(&url_a).arg("verify").args(CHECK).assert().code(31).stdout(contains("BAD_SIGNATURE")).stdout(contains("compromised since"));
     // A single root cannot sign a key set.
-    comity(&url_a).args(["keys", "compromise", "--authority", BAFA, "--key", &k1, "--since", "2026-09-01", "--root", path(&keys_dir.join("de.bafa.root-2.key"))]).assert().code(4);
-
+    comity(&url_a)
+        .args(["keys", "compromise", "--authority", BAFA, "--key", &k1, "--since", "2026-09-01", "--root", path(&keys_dir.join("de.bafa.root-2.key"))])
+        .assert()
+        .code(4);
 }
 
 /// Each field of a valid token, changed, makes the offline verifier refuse it.
@@ -182,34 +199,46 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
         ("format", Box::new(|t| t.format = 1)),
         ("head proof dropped", Box::new(|t| t.head = None)),
         ("head version", Box::new(|t| t.head.as_mut().unwrap().version += 1)),
-        ("head checkpoint", Box::new(|t| {
-            let head = t.head.as_mut().unwrap();
-            head.checkpoint = head.checkpoint.replacen('\n', "\n1", 1);
-        })),
-        ("head proof sibling", Box::new(move |t| {
-            let head = t.head.as_mut().unwrap();
-            match head.siblings.first_mut() {
-                Some(h) => flip_shared(h),
-                None => head.siblings.push(vec![0; 32].into()),
-            }
-        })),
+        (
+            "head checkpoint",
+            Box::new(|t| {
+                let head = t.head.as_mut().unwrap();
+                head.checkpoint = head.checkpoint.replacen('\n', "\n1", 1);
+            }),
+        ),
+        (
+            "head proof sibling",
+            Box::new(move |t| {
+                let head = t.head.as_mut().unwrap();
+                match head.siblings.first_mut() {
+                    Some(h) => flip_shared(h),
+                    None => head.siblings.push(vec![0; 32].into()),
+                }
+            }),
+        ),
         ("authority", Box::new(|t| t.authority = "de.bafb".into())),
         ("licence_id", Box::new(|t| t.licence_id = "DE-2026-009002".into())),
         ("statement bytes", Box::new(move |t| flip(&mut t.statements[0]))),
-        ("a statement dropped", Box::new(|t| {
-            t.statements.remove(0);
-        })),
+        (
+            "a statement dropped",
+            Box::new(|t| {
+                t.statements.remove(0);
+            }),
+        ),
         ("receipt origin", Box::new(|t| t.receipts[0].origin = "registry.evil.example/log".into())),
         ("receipt index", Box::new(|t| t.receipts[0].index += 1)),
         ("receipt leaf hash", Box::new(move |t| flip_shared(&mut t.receipts[0].leaf_hash))),
         ("receipt checkpoint", Box::new(|t| t.receipts[0].checkpoint = t.receipts[0].checkpoint.replacen('\n', "\n1", 1))),
-        ("receipt inclusion proof", Box::new(move |t| {
-            if let Some(h) = t.receipts[1].inclusion_proof.first_mut() {
-                flip_shared(h);
-            } else {
-                t.receipts[1].inclusion_proof.push(vec![0; 32].into());
-            }
-        })),
+        (
+            "receipt inclusion proof",
+            Box::new(move |t| {
+                if let Some(h) = t.receipts[1].inclusion_proof.first_mut() {
+                    flip_shared(h);
+                } else {
+                    t.receipts[1].inclusion_proof.push(vec![0; 32].into());
+                }
+            }),
+        ),
     ];
     for (field, edit) in edits {
         let mut t = good.clone();

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use comity_client::{Client, ClientError};
-use comity_proto::decision::states_terms;
 use comity_proto::decision::fixtures::{grant, DECIDED};
+use comity_proto::decision::states_terms;
 use comity_proto::keyfile::KeyFile;
 use comity_proto::pb::{self, Action, LicenceType, Regime};
 use comity_proto::restricted::seal;
@@ -134,22 +134,28 @@ async fn publish_hand_set(node: &TestNode) {
     let mut l8_extend = decide(&l8, Action::Extend, t(100), t(101), &[]);
     l8_extend.valid_until = l8.valid_until + 365 * DAY;
     let chains = vec![
-        sign_chain(&bafa, vec![
-            decide(&l1, Action::Grant, t(-40), t(0), &[]),
-            decide(&l1, Action::Amend, t(10), t(12), &[]),
-            decide(&l1, Action::Revoke, t(20), t(21), &["DIVERSION_RISK"]),
-        ]),
+        sign_chain(
+            &bafa,
+            vec![
+                decide(&l1, Action::Grant, t(-40), t(0), &[]),
+                decide(&l1, Action::Amend, t(10), t(12), &[]),
+                decide(&l1, Action::Revoke, t(20), t(21), &["DIVERSION_RISK"]),
+            ],
+        ),
         sign_chain(&bafa, vec![decide(&l2, Action::Grant, t(-10), t(0), &[])]),
         sign_chain(&bafa, vec![decide(&l3, Action::Deny, t(-30), t(0), &["DIVERSION_RISK", "END_USER_CONCERN"])]),
         // A code given twice by one decision counts once.
         sign_chain(&bafa, vec![decide(&l4, Action::Deny, t(-5), t(0), &["END_USER_CONCERN", "END_USER_CONCERN", "SANCTIONS"])]),
         sign_chain(&bafa, vec![decide(&l5, Action::Deny, t(-3), t(0), &["ZETA_RISK", "ALPHA_RISK", "BETA_RISK", "GAMMA_RISK", "DELTA_RISK", "EPSILON_RISK"])]),
         sign_chain(&bafa, vec![decide(&l6, Action::Deny, t(-7), t(0), &["ZETA_RISK"])]),
-        sign_chain(&bafa, vec![
-            decide(&l7, Action::Grant, t(-60), t(0), &[]),
-            decide(&l7_amended, Action::Amend, t(5), t(6), &[]),
-            decide(&l7_amended, Action::Suspend, t(30), t(30) + 3600, &["SANCTIONS"]),
-        ]),
+        sign_chain(
+            &bafa,
+            vec![
+                decide(&l7, Action::Grant, t(-60), t(0), &[]),
+                decide(&l7_amended, Action::Amend, t(5), t(6), &[]),
+                decide(&l7_amended, Action::Suspend, t(30), t(30) + 3600, &["SANCTIONS"]),
+            ],
+        ),
         sign_chain(&sbdu, vec![decide(&l8, Action::Grant, t(-20), t(0), &[]), l8_extend, decide(&l8, Action::Surrender, t(200), t(200), &[])]),
     ];
     let client = node.client().await;
@@ -298,7 +304,10 @@ async fn bad_arguments_are_refused_with_a_precise_message() {
     };
     assert_eq!(
         refused(client.stats(request("", t(5), t(5))).await),
-        (tonic::Code::InvalidArgument, format!("decided_until ({}) must be after decided_from ({}): the window [decided_from, decided_until) is empty", t(5), t(5)))
+        (
+            tonic::Code::InvalidArgument,
+            format!("decided_until ({}) must be after decided_from ({}): the window [decided_from, decided_until) is empty", t(5), t(5))
+        )
     );
     assert_eq!(
         refused(client.stats(request("", t(5), t(4))).await).1,
@@ -328,11 +337,25 @@ struct Made {
 fn random_set(node: &TestNode, rng: &mut StdRng, at_least: usize) -> (Vec<Vec<Vec<u8>>>, Vec<Made>) {
     const REGIMES: [Regime; 3] = [Regime::EuDualUse, Regime::Wassenaar, Regime::UsEar];
     const TYPES: [LicenceType; 3] = [LicenceType::Individual, LicenceType::Global, LicenceType::TechnologyTransfer];
-    const CODES: [&str; 8] = ["DIVERSION_RISK", "END_USER_CONCERN", "SANCTIONS", "WMD_CONCERN", "HUMAN_RIGHTS", "REGIONAL_STABILITY", "INCOMPLETE_FILE", "LATE_REPORT"];
+    const CODES: [&str; 8] =
+        ["DIVERSION_RISK", "END_USER_CONCERN", "SANCTIONS", "WMD_CONCERN", "HUMAN_RIGHTS", "REGIONAL_STABILITY", "INCOMPLETE_FILE", "LATE_REPORT"];
     const ACTIONS: [Action; 16] = [
-        Action::Grant, Action::Deny, Action::Amend, Action::Extend, Action::Suspend, Action::Reinstate,
-        Action::Revoke, Action::AppealLodged, Action::AppealUpheld, Action::AppealOverturned, Action::Surrender, Action::Cancel,
-        Action::ApplicationLodged, Action::InformationRequested, Action::Referred, Action::ApplicationWithdrawn,
+        Action::Grant,
+        Action::Deny,
+        Action::Amend,
+        Action::Extend,
+        Action::Suspend,
+        Action::Reinstate,
+        Action::Revoke,
+        Action::AppealLodged,
+        Action::AppealUpheld,
+        Action::AppealOverturned,
+        Action::Surrender,
+        Action::Cancel,
+        Action::ApplicationLodged,
+        Action::InformationRequested,
+        Action::Referred,
+        Action::ApplicationWithdrawn,
     ];
     let (mut chains, mut made) = (Vec::new(), Vec::new());
     let mut n = 0;
@@ -367,10 +390,8 @@ fn random_set(node: &TestNode, rng: &mut StdRng, at_least: usize) -> (Vec<Vec<Ve
             if action == Action::ApplicationLodged {
                 review_received = Some(received);
             }
-            let required = matches!(
-                action,
-                Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred
-            );
+            let required =
+                matches!(action, Action::Deny | Action::Revoke | Action::Suspend | Action::AppealUpheld | Action::InformationRequested | Action::Referred);
             let count = if required { rng.random_range(1..=3) } else { rng.random_range(0..=1) };
             // Picks may repeat within a decision.
             let codes: Vec<&str> = (0..count).map(|_| CODES[rng.random_range(0..CODES.len())]).collect();
@@ -436,7 +457,12 @@ fn brute_force(made: &[Made], from: i64, until: i64) -> Vec<pb::StatsGroup> {
                 risk_tier,
                 decisions: ms.len() as u64,
                 actions,
-                processing: processing(times.len() as u64, percentile_by_definition(&times, 50), percentile_by_definition(&times, 90), times.last().copied().unwrap_or(0)),
+                processing: processing(
+                    times.len() as u64,
+                    percentile_by_definition(&times, 50),
+                    percentile_by_definition(&times, 90),
+                    times.last().copied().unwrap_or(0),
+                ),
                 denials: count(Action::Deny),
                 determinations: count(Action::Grant) + count(Action::Deny),
                 revocations: count(Action::Revoke),
@@ -458,7 +484,9 @@ async fn a_random_data_set_matches_a_brute_force_recount() {
     // The set reaches the interesting cases: regrouping by amendment, appeals, every group size.
     assert!(made.iter().any(|m| m.action == Action::AppealOverturned) && made.iter().any(|m| m.action == Action::Revoke));
     // Milestones: counted by action, left out of processing times.
-    assert!([Action::ApplicationLodged, Action::InformationRequested, Action::Referred, Action::ApplicationWithdrawn].iter().all(|a| made.iter().any(|m| m.action == *a)));
+    assert!([Action::ApplicationLodged, Action::InformationRequested, Action::Referred, Action::ApplicationWithdrawn]
+        .iter()
+        .all(|a| made.iter().any(|m| m.action == *a)));
 
     let mut client = client;
     for (from, until) in [(0, 0), (t(-120), t(-20)), (t(-60), 0), (0, t(-100))] {
@@ -511,8 +539,7 @@ fn comity_stats_prints_csv_json_and_a_table_from_a_node_process() {
     let csv_out = stdout(comity(&url).args(["stats", "--format", "csv"]));
     let mut reader = csv::Reader::from_reader(csv_out.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows: Vec<BTreeMap<String, String>> =
-        reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect();
+    let rows: Vec<BTreeMap<String, String>> = reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect();
     assert_eq!(rows.len(), 1, "{csv_out}");
     let row = &rows[0];
     let field = |name: &str| row.get(name).unwrap_or_else(|| panic!("no column {name} in {header:?}")).as_str();

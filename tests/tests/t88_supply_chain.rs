@@ -76,11 +76,8 @@ fn accepted() -> Vec<Acceptance> {
 /// match nothing found (stale). Both empty when the lock file passes.
 fn judge(found: &[Finding], accepted: &[Acceptance]) -> (Vec<String>, Vec<String>) {
     let matches = |f: &Finding, a: &Acceptance| f.id == a.id && f.krate == a.krate && f.kind == a.kind;
-    let unaccepted = found
-        .iter()
-        .filter(|f| !accepted.iter().any(|a| matches(f, a)))
-        .map(|f| format!("{} ({}) in {} {}", f.id, f.kind, f.krate, f.version))
-        .collect();
+    let unaccepted =
+        found.iter().filter(|f| !accepted.iter().any(|a| matches(f, a))).map(|f| format!("{} ({}) in {} {}", f.id, f.kind, f.krate, f.version)).collect();
     let stale = accepted.iter().filter(|a| !found.iter().any(|f| matches(f, a))).map(|a| format!("{} ({}) in {}", a.id, a.kind, a.krate)).collect();
     (unaccepted, stale)
 }
@@ -88,7 +85,9 @@ fn judge(found: &[Finding], accepted: &[Acceptance]) -> (Vec<String>, Vec<String
 fn lockfile(packages: &[(&str, &str)]) -> Lockfile {
     let mut text = String::from("version = 3\n\n");
     for (name, version) in packages {
-        text.push_str(&format!("[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n"));
+        text.push_str(&format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n"
+        ));
     }
     text.parse().expect("lock file parses")
 }
@@ -113,7 +112,11 @@ fn the_lock_file_has_no_advisory_that_is_not_accepted_and_every_acceptance_still
     assert!(lockfile.packages.iter().any(|p| p.name.as_str() == "h2"), "the lock file carries the HTTP/2 stack the advisories are about");
     let accepted = accepted();
     for a in &accepted {
-        assert!(!a.reason.trim().is_empty() && !a.via.trim().is_empty() && !a.revisit.trim().is_empty(), "{}: say why, through what, and when to revisit", a.id);
+        assert!(
+            !a.reason.trim().is_empty() && !a.via.trim().is_empty() && !a.revisit.trim().is_empty(),
+            "{}: say why, through what, and when to revisit",
+            a.id
+        );
     }
     let (unaccepted, stale) = judge(&advisories_for(&database(), &lockfile), &accepted);
     assert!(

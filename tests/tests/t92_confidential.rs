@@ -212,17 +212,26 @@ fn confidential_publishing_from_the_command_line() {
         .success()
         .stdout(contains(format!("confidential decision de.bafa/DE-2026-009001 v1 GRANT (readable only by {METI_LOG})")));
     comity().args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains(format!("confidential  readable only by {METI_LOG}")));
+    comity().arg("publish").arg(examples.join("amend.yaml")).arg("--key").arg(&key).assert().code(3).stderr(contains("must be restricted decisions too"));
     comity()
         .arg("publish")
         .arg(examples.join("amend.yaml"))
         .arg("--key")
         .arg(&key)
+        .args(["--audience", METI_LOG])
+        .assert()
+        .success()
+        .stdout(contains("v2 AMEND"));
+    comity().args(["publish", "some.signed", "--audience", METI_LOG]).assert().code(3).stderr(contains("--audience needs a decision document"));
+    comity()
+        .args(["publish"])
+        .arg(examples.join("suspend.yaml"))
+        .arg("--key")
+        .arg(&key)
+        .args(["--audience", "not an origin"])
         .assert()
         .code(3)
-        .stderr(contains("must be restricted decisions too"));
-    comity().arg("publish").arg(examples.join("amend.yaml")).arg("--key").arg(&key).args(["--audience", METI_LOG]).assert().success().stdout(contains("v2 AMEND"));
-    comity().args(["publish", "some.signed", "--audience", METI_LOG]).assert().code(3).stderr(contains("--audience needs a decision document"));
-    comity().args(["publish"]).arg(examples.join("suspend.yaml")).arg("--key").arg(&key).args(["--audience", "not an origin"]).assert().code(3).stderr(contains("audience[0]"));
+        .stderr(contains("audience[0]"));
 
     let log = std::fs::read_to_string(&node_log).unwrap();
     assert!(log.contains("restricted decision accepted"), "{log}");
@@ -259,7 +268,12 @@ async fn watch_shows_confidential_content_only_in_the_audience_and_proves_it() {
     // Every confidential event of the licence, replayed from the start.
     let confidential_events = |client: comity_client::Client| async move {
         let mut client = client;
-        let filter = pb::WatchFilter { authority: BAFA.into(), licence_id: LICENCE.into(), kinds: vec![pb::WatchEventKind::ConfidentialDecision as i32], ..Default::default() };
+        let filter = pb::WatchFilter {
+            authority: BAFA.into(),
+            licence_id: LICENCE.into(),
+            kinds: vec![pb::WatchEventKind::ConfidentialDecision as i32],
+            ..Default::default()
+        };
         let mut events = client.watch(pb::WatchRequest { filter: Some(filter), from_start: true, ..Default::default() }).await.unwrap();
         let mut out = Vec::new();
         while out.len() < 2 {
@@ -271,10 +285,10 @@ async fn watch_shows_confidential_content_only_in_the_audience_and_proves_it() {
         out
     };
     let at_audience = confidential_events(at_meti.clone()).await;
-    assert_eq!(at_audience.iter().map(|e| (e.action, e.status_after)).collect::<Vec<_>>(), vec![
-        (Action::Grant as i32, pb::LicenceStatus::Issued as i32),
-        (Action::Revoke as i32, pb::LicenceStatus::Revoked as i32),
-    ]);
+    assert_eq!(
+        at_audience.iter().map(|e| (e.action, e.status_after)).collect::<Vec<_>>(),
+        vec![(Action::Grant as i32, pb::LicenceStatus::Issued as i32), (Action::Revoke as i32, pb::LicenceStatus::Revoked as i32),]
+    );
     assert_eq!(at_audience[1].status_before, pb::LicenceStatus::Issued as i32);
     assert!(at_audience.iter().all(|e| e.opening.is_some()));
     assert!(at_audience[0].licence.as_ref().unwrap().end_users.iter().any(|name| name.contains(SECRET)), "{:?}", at_audience[0].licence);

@@ -52,7 +52,14 @@ async fn a_backup_taken_under_load_restores_after_its_checks_and_a_damaged_one_i
     let backed_up: u64 = stdout.split("own log at ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!(backed_up >= 30, "{stdout}");
     // A second backup into the same directory is refused.
-    Command::new(bin_path("comity-node")).args(["backup", "--config"]).arg(&live_config).arg("--to").arg(&backup).assert().failure().stderr(contains("not empty"));
+    Command::new(bin_path("comity-node"))
+        .args(["backup", "--config"])
+        .arg(&live_config)
+        .arg("--to")
+        .arg(&backup)
+        .assert()
+        .failure()
+        .stderr(contains("not empty"));
     node.stop().await;
 
     // A damaged copy of the backup is refused.

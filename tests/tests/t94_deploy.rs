@@ -23,7 +23,11 @@ fn deploy(path: &str) -> PathBuf {
 
 /// A stock tool these tests check the deploy files with; tests install nothing.
 fn tool(path: PathBuf) -> PathBuf {
-    assert!(path.exists(), "{} is missing: run scripts/install-test-tools (its step scripts/test-tools/30-deploy.sh installs the deploy tests' tools)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-test-tools (its step scripts/test-tools/30-deploy.sh installs the deploy tests' tools)",
+        path.display()
+    );
     path
 }
 
@@ -69,7 +73,13 @@ fn container_port(container: &serde_norway::Value, port: &serde_norway::Value) -
         return number;
     }
     let name = port.as_str().unwrap_or_else(|| panic!("port {port:?}"));
-    container["ports"].as_sequence().unwrap().iter().find(|p| p["name"].as_str() == Some(name)).and_then(|p| p["containerPort"].as_u64()).unwrap_or_else(|| panic!("no container port {name}"))
+    container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some(name))
+        .and_then(|p| p["containerPort"].as_u64())
+        .unwrap_or_else(|| panic!("no container port {name}"))
 }
 
 #[test]
@@ -109,7 +119,10 @@ fn kubernetes_manifests_carry_a_config_the_node_loads_and_match_it() {
     }
     let config_path = args[args.iter().position(|a| *a == "--config").unwrap() + 1];
     let mounts = container["volumeMounts"].as_sequence().unwrap();
-    assert!(mounts.iter().any(|m| config_path.starts_with(m["mountPath"].as_str().unwrap()) && m["name"].as_str() == Some("config")), "{config_path} is not on the config mount");
+    assert!(
+        mounts.iter().any(|m| config_path.starts_with(m["mountPath"].as_str().unwrap()) && m["name"].as_str() == Some("config")),
+        "{config_path} is not on the config mount"
+    );
 
     // The StatefulSet's governing Service is headless; a second one serves clients. Both
     // reach the three ports.
@@ -180,7 +193,9 @@ async fn the_kubernetes_probes_answer_while_grpc_speaks_tls() {
     // What the old grpc probes did: plaintext gRPC health on the TLS port gets no answer.
     let plaintext = async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.node().addr()))?.connect().await?;
-        let answer = tonic_health::pb::health_client::HealthClient::new(channel).check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() }).await?;
+        let answer = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest { service: "comity.v1.Registry".into() })
+            .await?;
         Ok::<_, Box<dyn std::error::Error>>(answer)
     };
     assert!(plaintext.await.is_err(), "plaintext gRPC reached a TLS node");
@@ -236,7 +251,8 @@ fn the_compose_setup_script_creates_configs_the_node_loads() {
         assert!(help.contains("--config"));
         // gRPC, web and metrics listen on every interface of the container, and each is
         // published on the host.
-        let published: Vec<u16> = services[site]["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap()).collect();
+        let published: Vec<u16> =
+            services[site]["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap()).collect();
         for (what, addr) in [("listen", Some(config.listen)), ("http_listen", config.http_listen), ("metrics_listen", config.metrics_listen)] {
             let addr = addr.unwrap_or_else(|| panic!("{site}: {what} is off"));
             assert!(addr.ip().is_unspecified(), "{site}: {what} {addr} is unreachable from outside the container");
@@ -275,7 +291,12 @@ fn the_systemd_unit_passes_systemd_analyze_verify_and_is_hardened() {
 #[test]
 fn the_sysusers_file_creates_the_user_the_unit_and_the_image_run_as() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(system_tool("systemd-sysusers")).arg("--dry-run").arg(format!("--root={}", tmp.path().display())).arg(deploy("comity.sysusers")).output().unwrap();
+    let out = std::process::Command::new(system_tool("systemd-sysusers"))
+        .arg("--dry-run")
+        .arg(format!("--root={}", tmp.path().display()))
+        .arg(deploy("comity.sysusers"))
+        .output()
+        .unwrap();
     let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && !said.contains("comity.sysusers:"), "systemd-sysusers: {said}");
     assert!(said.contains("Creating user 'comity'"), "{said}");
@@ -288,7 +309,16 @@ fn the_docker_build_context_leaves_out_build_output_and_private_keys() {
     // A tree like a developer's checkout, with the repository's .dockerignore, read by the
     // Docker SDK's own build-context code.
     let tmp = tempfile::tempdir().unwrap();
-    let kept = ["Cargo.toml", "Cargo.lock", "node/src/main.rs", "proto/comity/v1/registry.proto", "docs/openapi.yaml", "tests/benches/publish.rs", "client/src/lib.rs", "deploy/Dockerfile"];
+    let kept = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "node/src/main.rs",
+        "proto/comity/v1/registry.proto",
+        "docs/openapi.yaml",
+        "tests/benches/publish.rs",
+        "client/src/lib.rs",
+        "deploy/Dockerfile",
+    ];
     let left_out = [
         "target/release/comity-node",
         "target/debug/deps/libsled.rlib",
@@ -331,7 +361,10 @@ fn the_dockerfile_pins_its_base_images() {
         // An exact release, e.g. rust:1.95.0-bookworm or debian:12.11-slim, never a moving tag.
         let tag = image.split_once(':').map(|(_, tag)| tag).unwrap_or_else(|| panic!("{image} has no tag"));
         let version = tag.split('-').next().unwrap();
-        assert!(version.split('.').count() >= 2 && version.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())), "{image}: not an exact version");
+        assert!(
+            version.split('.').count() >= 2 && version.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+            "{image}: not an exact version"
+        );
     }
 }
 
@@ -383,7 +416,11 @@ fn init_derives_the_web_and_metrics_ports_from_the_grpc_port() {
     assert!(a.iter().all(|x| !b.contains(x)), "two nodes on one host collide: {a:?} {b:?}");
     assert!(node_help("init").contains("+ 100 and + 200"), "--help says so");
     // A port whose offsets do not fit is refused, saying why.
-    let out = Command::new(comity_tests::bin_path("comity-node")).current_dir(tmp.path()).args(["init", "--data-dir", "c", "--listen", "127.0.0.1:65500"]).output().unwrap();
+    let out = Command::new(comity_tests::bin_path("comity-node"))
+        .current_dir(tmp.path())
+        .args(["init", "--data-dir", "c", "--listen", "127.0.0.1:65500"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("65535"), "{err}");
     assert!(!tmp.path().join("c/comity.toml").exists());

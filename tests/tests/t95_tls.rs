@@ -200,7 +200,14 @@ fn ca_init_issue_and_a_tls_node_through_the_binaries() {
     wrong.args(["search"]).assert().code(7);
     let mut publish = comity();
     tls(&mut publish);
-    publish.args(["--tls-name", "registry.bafa.example", "publish"]).arg(comity_tests::examples_dir().join("grant.yaml")).arg("--key").arg(&key).assert().success().stdout(contains("published de.bafa/DE-2026-009001"));
+    publish
+        .args(["--tls-name", "registry.bafa.example", "publish"])
+        .arg(comity_tests::examples_dir().join("grant.yaml"))
+        .arg("--key")
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("published de.bafa/DE-2026-009001"));
     let mut show = comity();
     tls(&mut show);
     show.env("COMITY_TLS_NAME", "registry.bafa.example").args(["licence", "show", "de.bafa/DE-2026-009001"]).assert().success().stdout(contains("ISSUED"));
@@ -294,7 +301,11 @@ async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
         key: name.map(|n| tmp.path().join(n).join(NODE_KEY)),
         domain: Some(bafa.into()),
     };
-    let (restricted, body) = comity_proto::restricted::seal(&grant(BAFA, "DE-2026-TLS-0001"), vec!["registry.leaked.example/log".into(), "registry.meti.example/log".into()], rand::random());
+    let (restricted, body) = comity_proto::restricted::seal(
+        &grant(BAFA, "DE-2026-TLS-0001"),
+        vec!["registry.leaked.example/log".into(), "registry.meti.example/log".into()],
+        rand::random(),
+    );
     let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[&a.signer(BAFA)]);
     let mut anonymous = Client::connect_with(&https(&a), Some(&as_member(None))).await.unwrap();
     let id = StatementId::from_slice(&anonymous.publish_with_body(envelope, Some(body.clone())).await.unwrap().statement_id).unwrap();

@@ -120,7 +120,9 @@ fn silent_half_open_idle_and_excess_connections_are_closed_and_an_honest_client_
             closed_after(stream, Duration::from_secs(HANDSHAKE_SECS + 2).saturating_sub(started.elapsed())).await;
         }
         let all_closed = started.elapsed();
-        eprintln!("{PER_ADDRESS} silent or half-preface connections all closed {all_closed:?} after they opened; honest requests meanwhile took at most {slowest:?}");
+        eprintln!(
+            "{PER_ADDRESS} silent or half-preface connections all closed {all_closed:?} after they opened; honest requests meanwhile took at most {slowest:?}"
+        );
         assert!(all_closed >= Duration::from_millis(HANDSHAKE_SECS * 1000 - 200), "closed before the deadline: {all_closed:?}");
         assert!(refused(metrics, "preface_timeout") >= PER_ADDRESS as u64);
 

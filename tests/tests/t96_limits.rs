@@ -29,7 +29,12 @@ async fn a_client_flooding_from_many_connections_does_not_crowd_out_another() {
                 let mut registry = RegistryClient::new(channel);
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
-                    let request = pb::VerifyRequest { authority: BAFA.into(), licence_id: format!("DE-2026-FLOOD-{:03}", i % 50), relying_authority: BAFA.into(), ..Default::default() };
+                    let request = pb::VerifyRequest {
+                        authority: BAFA.into(),
+                        licence_id: format!("DE-2026-FLOOD-{:03}", i % 50),
+                        relying_authority: BAFA.into(),
+                        ..Default::default()
+                    };
                     match registry.verify(request).await {
                         Ok(_) => served.fetch_add(1, Ordering::Relaxed),
                         Err(s) if s.code() == tonic::Code::ResourceExhausted => refused.fetch_add(1, Ordering::Relaxed),
@@ -132,7 +137,10 @@ async fn a_per_peer_ingest_quota_spreads_a_long_catch_up() {
         c.limits.peer_entries_per_sec = 300;
     })
     .await;
-    comity_tests::eventually(Duration::from_secs(30), "B to catch up with A", || async { b.node().mirror_status("bafa").filter(|s| s.size == TOTAL).map(|_| ()) }).await;
+    comity_tests::eventually(Duration::from_secs(30), "B to catch up with A", || async {
+        b.node().mirror_status("bafa").filter(|s| s.size == TOTAL).map(|_| ())
+    })
+    .await;
     // Parts start at 0, 1/3, 2/3, ... s: the sixth (entries 500..600) no earlier than 5/3 s.
     assert!(started.elapsed() >= Duration::from_millis(1600), "caught up in {:?}, faster than the quota allows", started.elapsed());
 }
@@ -164,7 +172,13 @@ async fn memory_stays_bounded_under_a_flood_of_large_requests() {
                 // Every other flooder sends a 256 KiB end user: read, decoded, refused.
                 let end_user = if (c + w) % 2 == 0 { "x".repeat(256 * 1024) } else { String::new() };
                 while !stop.load(Ordering::Relaxed) {
-                    let request = pb::VerifyRequest { authority: BAFA.into(), licence_id: "DE-2026-000001".into(), relying_authority: BAFA.into(), end_user: end_user.clone(), ..Default::default() };
+                    let request = pb::VerifyRequest {
+                        authority: BAFA.into(),
+                        licence_id: "DE-2026-000001".into(),
+                        relying_authority: BAFA.into(),
+                        end_user: end_user.clone(),
+                        ..Default::default()
+                    };
                     // Served, refused as too long, or refused as over the client's share: all
                     // answers. A node that is gone ends the flood.
                     match registry.verify(request).await {

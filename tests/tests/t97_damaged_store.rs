@@ -27,11 +27,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// sled's files in a store: `conf`, `db`, and its snapshots.
 fn sled_files(store: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(store)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && std::fs::metadata(p).unwrap().len() > 0)
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(store).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file() && std::fs::metadata(p).unwrap().len() > 0).collect();
     files.sort();
     files
 }
@@ -140,7 +137,10 @@ async fn byte_flips_in_the_store_start_the_node_or_name_the_damage_and_the_repai
                 let what = format!("seed {seed}: flip at {at} of {}: {status}; stderr:\n{stderr}", file.display());
                 assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "a panic escaped; {what}");
                 assert_eq!(status.code(), Some(1), "{what}");
-                assert!(stderr.contains(&copy.display().to_string()) && stderr.contains("comity-node recover"), "the message names neither the data dir nor the repair; {what}");
+                assert!(
+                    stderr.contains(&copy.display().to_string()) && stderr.contains("comity-node recover"),
+                    "the message names neither the data dir nor the repair; {what}"
+                );
                 refused += 1;
             }
         }

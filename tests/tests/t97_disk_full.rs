@@ -82,7 +82,10 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     assert_eq!(served, acknowledged.len() as u64, "{} refused", refused.len());
     for (id, _, refusal) in &refused {
         assert_eq!(refusal.code(), Some(tonic::Code::Unavailable), "{id}: {refusal}");
-        assert!(refusal.to_string().contains("not acknowledged") && refusal.to_string().contains("publishing the same envelope again is safe"), "{id}: {refusal}");
+        assert!(
+            refusal.to_string().contains("not acknowledged") && refusal.to_string().contains("publishing the same envelope again is safe"),
+            "{id}: {refusal}"
+        );
     }
     // Retried as the answer invites, a refused envelope is refused the same way again: never
     // acknowledged from what only sled's memory holds.
@@ -111,7 +114,10 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     // And so do their plain-HTTP twins the Kubernetes probes ask: the pod leaves the Service,
     // and the liveness probe restarts it, which recovers from what is on disk.
     let http = node.node().http_addr().unwrap();
-    let (ready, live) = tokio::task::spawn_blocking(move || (comity_tests::http_get(http, "/healthz?service=comity.v1.Registry"), comity_tests::http_get(http, "/healthz"))).await.unwrap();
+    let (ready, live) =
+        tokio::task::spawn_blocking(move || (comity_tests::http_get(http, "/healthz?service=comity.v1.Registry"), comity_tests::http_get(http, "/healthz")))
+            .await
+            .unwrap();
     assert!(ready.0.contains(" 503 ") && String::from_utf8_lossy(&ready.1).contains("NOT_SERVING"), "{ready:?}");
     assert!(live.0.contains(" 503 "), "{live:?}");
     // Space freed: sled's memory may still hold the failed batch, so writes stay refused, with

@@ -56,7 +56,13 @@ fn promtool_check(text: &str) {
         .expect("run promtool");
     child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("feed promtool");
     let out = child.wait_with_output().expect("promtool ends");
-    assert!(out.status.success(), "promtool check metrics: {}\n{}{}\n--- the metrics ---\n{text}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}\n{}{}\n--- the metrics ---\n{text}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The label set of one RPC in the grpc_server_* families.
@@ -116,7 +122,8 @@ async fn metrics_count_what_the_node_does_and_show_its_state() {
 
     // OpenMetrics when asked for, as Prometheus asks.
     let addr = a.node().metrics_addr().unwrap();
-    let (content_type, open) = tokio::task::spawn_blocking(move || scrape_as(addr, Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"))).await.unwrap();
+    let (content_type, open) =
+        tokio::task::spawn_blocking(move || scrape_as(addr, Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"))).await.unwrap();
     assert_eq!(content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
     assert!(open.ends_with("# EOF\n") && open.contains("# TYPE comity_publishes counter\n"), "{open}");
     assert!(!text.contains("# EOF") && text.contains("# TYPE comity_publishes_total counter\n"), "{text}");
@@ -161,7 +168,8 @@ async fn every_family_shows_from_the_start_at_zero() {
 async fn the_demo_counts_the_publishes_that_filled_its_logs() {
     let tmp = tempfile::tempdir().unwrap();
     let local = Some("127.0.0.1:0".parse().unwrap());
-    let demo = comity_node::demo::start_with_metrics(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3], vec![local; 3]).await.expect("demo starts");
+    let demo =
+        comity_node::demo::start_with_metrics(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3], vec![local; 3]).await.expect("demo starts");
     for site in &demo.nodes {
         let addr = site.node.metrics_addr().expect("metrics enabled");
         let text = tokio::task::spawn_blocking(move || scrape_as(addr, None)).await.unwrap().1;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http_body::Body as _;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use http_body::Body as _;
 use prost::Message;
 use tonic::body::Body;
 use tonic::codegen::http;
@@ -83,7 +83,11 @@ impl GrpcMetrics {
         let seconds = Family::<Rpc, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
         let m = Self { handled: Family::default(), seconds };
         registry.register("grpc_server_handled", "RPCs completed on the server, by gRPC status code", m.handled.clone());
-        registry.register("grpc_server_handling_seconds", "Time from an RPC's arrival until its status was sent (streams: the whole stream)", m.seconds.clone());
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Time from an RPC's arrival until its status was sent (streams: the whole stream)",
+            m.seconds.clone(),
+        );
         m
     }
 

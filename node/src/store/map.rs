@@ -379,7 +379,23 @@ mod tests {
             assert!(slot_of(p) < TILE_SLOTS);
             assert!(seen.insert((top, slot_of(p))), "two paths share a slot");
         }
-        let tile = Tile([Node::Interior([3; 32]), Node::Empty, Node::Leaf { key: [1; 32], head: head(2, 9) }, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Empty, Node::Interior([4; 32])]);
+        let tile = Tile([
+            Node::Interior([3; 32]),
+            Node::Empty,
+            Node::Leaf { key: [1; 32], head: head(2, 9) },
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Empty,
+            Node::Interior([4; 32]),
+        ]);
         assert_eq!(Tile::decode(&tile.encode()), Some(tile));
         assert_eq!(Tile::decode(&[15, 0]), None);
     }
@@ -428,11 +444,13 @@ mod tests {
     #[test]
     fn a_proof_reads_the_nodes_on_and_beside_its_path() {
         let key: MapKey = [0b1011_0110; 32];
-        let on: Vec<Path> = (0..22).scan(Path::ROOT, |p, i| {
-            let here = *p;
-            *p = p.child(licence_map::bit(&key, i));
-            Some(here)
-        }).collect();
+        let on: Vec<Path> = (0..22)
+            .scan(Path::ROOT, |p, i| {
+                let here = *p;
+                *p = p.child(licence_map::bit(&key, i));
+                Some(here)
+            })
+            .collect();
         for p in on.iter().take(20) {
             assert!(read_by_proof(p.depth(), p.prefix_bytes(), &key));
             for c in [p.child(false), p.child(true)] {

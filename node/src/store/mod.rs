@@ -115,6 +115,9 @@ impl Evidence {
     }
 }
 
+/// Search index keys by the (authority, licence) they point at.
+pub type IndexEntries = BTreeMap<(String, String), Vec<Vec<u8>>>;
+
 /// The node's database.
 #[derive(Clone)]
 pub struct Store {
@@ -202,8 +205,7 @@ impl Store {
             .scan_prefix(keys::decision_prefix(authority, licence_id))
             .map(|r| {
                 let (_, v) = r?;
-                StatementId::from_slice(&v)
-                    .ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) })
+                StatementId::from_slice(&v).ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) })
             })
             .collect()
     }
@@ -238,9 +240,7 @@ impl Store {
     pub fn decision_id(&self, authority: &str, licence_id: &str, version: u64) -> Result<Option<StatementId>> {
         match self.db.get(keys::decision(authority, licence_id, version))? {
             None => Ok(None),
-            Some(v) => StatementId::from_slice(&v)
-                .map(Some)
-                .ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) }),
+            Some(v) => StatementId::from_slice(&v).map(Some).ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) }),
         }
     }
 
@@ -525,8 +525,8 @@ impl Store {
     }
 
     /// Every search index entry, by the (authority, licence) it points at. For `comity-node check`.
-    pub fn index_entries(&self) -> Result<BTreeMap<(String, String), Vec<Vec<u8>>>> {
-        let mut out: BTreeMap<(String, String), Vec<Vec<u8>>> = BTreeMap::new();
+    pub fn index_entries(&self) -> Result<IndexEntries> {
+        let mut out = IndexEntries::new();
         for tag in [table::IDX_PARTY, table::IDX_DESTINATION, table::IDX_CONTROL_CODE, table::IDX_STATUS] {
             for r in self.db.scan_prefix([tag]) {
                 let (key, _) = r?;
@@ -644,7 +644,8 @@ pub fn guard_damage<T, E: From<StoreError>>(dir: &Path, f: impl FnOnce() -> std:
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET_PANICS.with(|q| q.set(was));
     result.unwrap_or_else(|panic| {
-        let message = panic.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
+        let message =
+            panic.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
         Err(StoreError::damaged(dir, format!("sled: {message}")).into())
     })
 }
@@ -671,7 +672,9 @@ impl LogRef<'_> {
     pub fn size(&self) -> Result<u64> {
         match self.store.durable_get(&keys::log_meta(self.origin, "size"))? {
             None => Ok(0),
-            Some(v) => v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "size is not 8 bytes".into() }),
+            Some(v) => {
+                v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { table: "log_meta", detail: "size is not 8 bytes".into() })
+            }
         }
     }
 

@@ -49,8 +49,8 @@ pub fn words(name: &str) -> Vec<String> {
 /// Legal forms and filler words: in nearly every name, so useless to search by, and each
 /// index key costs a write.
 const UNINDEXED_WORDS: &[&str] = &[
-    "ab", "ag", "and", "as", "bv", "co", "corp", "de", "der", "des", "die", "du", "et", "for", "gmbh", "inc", "kg", "kk", "la",
-    "le", "limited", "llc", "ltd", "nv", "of", "oy", "plc", "pte", "pty", "sa", "sarl", "spa", "srl", "the", "und", "von",
+    "ab", "ag", "and", "as", "bv", "co", "corp", "de", "der", "des", "die", "du", "et", "for", "gmbh", "inc", "kg", "kk", "la", "le", "limited", "llc", "ltd",
+    "nv", "of", "oy", "plc", "pte", "pty", "sa", "sarl", "spa", "srl", "the", "und", "von",
 ];
 
 /// True when `word` gets a party-index entry.
@@ -156,15 +156,13 @@ impl Store {
             let summary = if is_licence_scan {
                 decode_summary(&value)?
             } else {
-                let (authority, licence_id) = keys::licence_of_key(&key)
-                    .ok_or(StoreError::Corrupt { table: "index", detail: "key without licence".into() })?;
+                let (authority, licence_id) = keys::licence_of_key(&key).ok_or(StoreError::Corrupt { table: "index", detail: "key without licence".into() })?;
                 match self.licence(&authority, &licence_id)? {
                     Some(s) => s,
                     None => return Err(StoreError::Corrupt { table: "index", detail: format!("{authority}/{licence_id} has no summary") }),
                 }
             };
-            let first_key_in_scan =
-                is_licence_scan || index_keys(&summary).iter().find(|k| k.starts_with(&prefix)).is_some_and(|k| k[..] == key[..]);
+            let first_key_in_scan = is_licence_scan || index_keys(&summary).iter().find(|k| k.starts_with(&prefix)).is_some_and(|k| k[..] == key[..]);
             if first_key_in_scan && matches(&summary, q, now) {
                 let mut shown = summary;
                 let stored = LicenceStatus::try_from(shown.status).unwrap_or(LicenceStatus::Unspecified);
@@ -188,7 +186,8 @@ mod tests {
     use super::*;
     use crate::store::WriteBatch;
 
-    const NAMES: [&str; 5] = ["Kessler Optronik GmbH", "Nordwerk Präzisionstechnik GmbH", "Tohoku Institute of Space Optics", "Optics Valley Ltd", "K K Holdings"];
+    const NAMES: [&str; 5] =
+        ["Kessler Optronik GmbH", "Nordwerk Präzisionstechnik GmbH", "Tohoku Institute of Space Optics", "Optics Valley Ltd", "K K Holdings"];
     const CODES: [&str; 4] = ["EU-DU:3A001.a.1", "EU-DU:3A001.b.2", "EAR:5A992.c", "WA:3.A.1.a.1"];
     const COUNTRIES: [&str; 4] = ["JP", "KR", "IN", "US"];
     const STATUSES: [LicenceStatus; 4] = [LicenceStatus::Issued, LicenceStatus::Denied, LicenceStatus::Suspended, LicenceStatus::Revoked];
@@ -227,7 +226,9 @@ mod tests {
                         q.party_words.iter().all(|qw| ws.iter().any(|w| w.starts_with(qw.as_str())))
                     });
                 let code = q.control_code.as_ref().is_none_or(|c| {
-                    s.control_codes.iter().any(|sc| if c.contains(':') { sc.starts_with(c.as_str()) } else { sc.split(':').nth(1).unwrap().starts_with(c.as_str()) })
+                    s.control_codes
+                        .iter()
+                        .any(|sc| if c.contains(':') { sc.starts_with(c.as_str()) } else { sc.split(':').nth(1).unwrap().starts_with(c.as_str()) })
                 });
                 let status = LicenceStatus::try_from(s.status).unwrap();
                 let effective = if status == LicenceStatus::Issued && NOW >= s.valid_until {

@@ -46,7 +46,8 @@ pub async fn not_found(uri: Uri) -> ApiError {
 
 /// A known path asked with a method it does not answer.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    let body = serde_json::json!({ "error": { "code": "UNIMPLEMENTED", "message": format!("{} is not answered at {}", method, crate::input::shown(uri.path())) } });
+    let body =
+        serde_json::json!({ "error": { "code": "UNIMPLEMENTED", "message": format!("{} is not answered at {}", method, crate::input::shown(uri.path())) } });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
@@ -82,7 +83,6 @@ pub fn http_status(code: Code) -> StatusCode {
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
-
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -143,7 +143,8 @@ pub struct TokenQuestion {
 
 /// Checks token `bytes` with this node's trust file.
 pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::TokenCheckResponse, Status> {
-    let trust = web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
+    let trust =
+        web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
     use crate::input::{all_bounded, brief, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
     all_bounded([
         ("relying_authority", q.relying_authority.as_str(), MAX_ID_BYTES),

@@ -83,6 +83,7 @@ async fn limited(State(limits): State<WebLimits>, ConnectInfo(client): ConnectIn
     };
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => api::ApiError(tonic::Status::deadline_exceeded(format!("no answer within {} s (limits.request_timeout_secs)", limits.timeout.as_secs()))).into_response(),
+        Err(_) => api::ApiError(tonic::Status::deadline_exceeded(format!("no answer within {} s (limits.request_timeout_secs)", limits.timeout.as_secs())))
+            .into_response(),
     }
 }

@@ -8,9 +8,9 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code};
-use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
 use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb::TokenPointer;
+use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
 use comity_proto::statement::Envelope;
 use comity_proto::token_qr::{check_pointer_against_token, check_pointer_checkpoint, parse_pointer, pointer_text_from_upload, short_id, PointerError};
 use comity_proto::verdict::human_secs;
@@ -337,9 +337,13 @@ async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Res
         Ok(r) => r.into_inner(),
         Err(status) => return error_page(&web, title, &status),
     };
-    const STATUSES: [&str; 11] = ["ISSUED", "DENIED", "SUSPENDED", "REVOKED", "SURRENDERED", "CANCELLED", "UNDER_APPEAL", "EXPIRED", "NOT_YET_VALID", "UNDER_REVIEW", "WITHDRAWN"];
+    const STATUSES: [&str; 11] =
+        ["ISSUED", "DENIED", "SUSPENDED", "REVOKED", "SURRENDERED", "CANCELLED", "UNDER_APPEAL", "EXPIRED", "NOT_YET_VALID", "UNDER_REVIEW", "WITHDRAWN"];
     let next = (!found.next_cursor.is_empty()).then(|| {
-        format!("/search?party={}&destination={}&control_code={}&status={}&authority={}&cursor={}", f.party, f.destination, f.control_code, f.status, f.authority, found.next_cursor)
+        format!(
+            "/search?party={}&destination={}&control_code={}&status={}&authority={}&cursor={}",
+            f.party, f.destination, f.control_code, f.status, f.authority, found.next_cursor
+        )
     });
     let body = html! {
         form.card method="get" action="/search" {
@@ -376,7 +380,12 @@ async fn authority_page(State(web): State<Web>, Path(authority): Path<String>) -
         Ok(s) => s.into_inner(),
         Err(status) => return error_page(&web, &title, &status),
     };
-    let key_set = web.registry.get_key_set(Request::new(pb::GetKeySetRequest { authority: authority.clone() })).await.ok().and_then(|r| Envelope::parse(r.into_inner().envelope).ok());
+    let key_set = web
+        .registry
+        .get_key_set(Request::new(pb::GetKeySetRequest { authority: authority.clone() }))
+        .await
+        .ok()
+        .and_then(|r| Envelope::parse(r.into_inner().envelope).ok());
     let key_set = key_set.as_ref().and_then(|e| match e.statement() {
         pb::statement::Kind::KeySet(k) => Some(k.clone()),
         _ => None,
@@ -439,7 +448,12 @@ fn processing_chart(stats: &pb::StatsResponse) -> Markup {
         .iter()
         .filter_map(|g| {
             let p = g.processing.as_ref().filter(|p| p.count > 0)?;
-            let label = format!("{} {} t{}", enum_name::<pb::Regime>(g.regime, |x| x.as_str_name()), enum_name::<pb::LicenceType>(g.licence_type, |x| x.as_str_name()), g.risk_tier);
+            let label = format!(
+                "{} {} t{}",
+                enum_name::<pb::Regime>(g.regime, |x| x.as_str_name()),
+                enum_name::<pb::LicenceType>(g.licence_type, |x| x.as_str_name()),
+                g.risk_tier
+            );
             Some((label, p.median_secs, p.p90_secs))
         })
         .collect();
@@ -518,7 +532,9 @@ async fn token_form_page(web: &Web, answer: Option<Result<pb::TokenCheckResponse
 fn token_page(web: &Web, result: Option<Result<Markup, Status>>, q: &TokenQuestion) -> Response {
     let title = "Check an offline licence token";
     let result = match result {
-        None => html! { p { "A token carries a licence's signed decisions and their log proofs. It is checked here against the root keys and log keys this node pins, without looking the licence up." } },
+        None => {
+            html! { p { "A token carries a licence's signed decisions and their log proofs. It is checked here against the root keys and log keys this node pins, without looking the licence up." } }
+        }
         // The form stays as typed under the refusal.
         Some(Err(status)) => return (http_status(status.code()), page(web, title, html! { (refusal(&status)) (token_form(q)) })).into_response(),
         Some(Ok(markup)) => markup,
@@ -608,7 +624,11 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
     let answer = web.registry.verify(Request::new(request.clone())).await?.into_inner();
     let decisions: Vec<(&pb::Decision, &[u8])> = answer.chain.iter().filter_map(|l| l.decision.as_ref().map(|d| (d, l.statement_id.as_ref()))).collect();
     let head = match decisions.iter().find(|(d, _)| d.version == pointer.version) {
-        None => CodeHead::Problem(format!("This node holds no decision v{} of the licence (its chain ends at v{}): it has not seen the code's log up to its checkpoint.", pointer.version, decisions.iter().map(|(d, _)| d.version).max().unwrap_or(0))),
+        None => CodeHead::Problem(format!(
+            "This node holds no decision v{} of the licence (its chain ends at v{}): it has not seen the code's log up to its checkpoint.",
+            pointer.version,
+            decisions.iter().map(|(d, _)| d.version).max().unwrap_or(0)
+        )),
         Some((_, id)) if *id != pointer.head_id.as_slice() => CodeHead::Problem(format!(
             "Conflict: this node's v{} is {}, the code names {}. Two decisions for one version: do not rely on this licence.",
             pointer.version,
@@ -616,7 +636,11 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
             short_id(&pointer.head_id)
         )),
         Some(_) => CodeHead::Later(
-            decisions.iter().filter(|(d, _)| d.version > pointer.version).map(|(d, _)| format!("v{} {} decided {}", d.version, decision_label(d), date(d.decided_at))).collect(),
+            decisions
+                .iter()
+                .filter(|(d, _)| d.version > pointer.version)
+                .map(|(d, _)| format!("v{} {} decided {}", d.version, decision_label(d), date(d.decided_at)))
+                .collect(),
         ),
     };
     Ok(html! { (code_card(&pointer, &checkpoint, &head)) (verdict_card(web, &answer, &request)) })

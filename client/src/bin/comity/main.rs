@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use comity_client::audit::{audit_with_progress, AuditError, AuditState, AuthorityKeys};
 use comity_client::{join_error_chain, node_url, read_decision_doc, CheckedLicence, Client, ClientError, DEFAULT_NODE};
-use comity_proto::log::{entry_leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code, DecisionDoc};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::keyfile::KeyFile;
+use comity_proto::log::{entry_leaf_hash, proof_hashes, verify_inclusion, verify_receipt, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
@@ -363,7 +363,12 @@ fn client_exit_code(e: &ClientError) -> u8 {
 
 async fn run(mut cli: Cli) -> anyhow::Result<()> {
     if let Some(ca) = &cli.ca {
-        comity_client::set_default_tls(comity_client::ClientTls { ca: ca.clone(), cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), domain: cli.tls_name.clone() });
+        comity_client::set_default_tls(comity_client::ClientTls {
+            ca: ca.clone(),
+            cert: cli.tls_cert.clone(),
+            key: cli.tls_key.clone(),
+            domain: cli.tls_name.clone(),
+        });
     }
     cli.node = node_url(&cli.node, cli.ca.is_some() || cli.tls_cert.is_some());
     match cli.command {
@@ -416,7 +421,13 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 .peers
                 .iter()
                 .map(|p| {
-                    let state = if p.frozen { "FROZEN" } else if p.connected { "ok" } else { "failing" };
+                    let state = if p.frozen {
+                        "FROZEN"
+                    } else if p.connected {
+                        "ok"
+                    } else {
+                        "failing"
+                    };
                     vec![
                         p.id.clone(),
                         state.into(),
@@ -471,16 +482,18 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Licence { command: LicenceCommand::Show { licence } } => {
-            let (authority, licence_id) = licence
-                .split_once('/')
-                .ok_or_else(|| InputError(format!("`{licence}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))?;
+            let (authority, licence_id) =
+                licence.split_once('/').ok_or_else(|| InputError(format!("`{licence}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))?;
             let answer = Client::connect(&cli.node).await?.licence_answer(authority, licence_id).await?;
             // The one verification path, before anything is printed.
             let verified = match &cli.trust {
                 Some(path) => {
                     let trust = comity_proto::trust::TrustFile::read(path)?;
                     let now = chrono::Utc::now().timestamp();
-                    Some(comity_client::verified::check_licence_answer(&trust, authority, licence_id, &answer, now).map(|v| comity_client::verified::summary(&v, now))?)
+                    Some(
+                        comity_client::verified::check_licence_answer(&trust, authority, licence_id, &answer, now)
+                            .map(|v| comity_client::verified::summary(&v, now))?,
+                    )
                 }
                 None => None,
             };
@@ -558,7 +571,10 @@ async fn prepare_document(node: &str, document: &Path, key: &Path) -> anyhow::Re
             (Some(v), Some((version, id))) if v == version + 1 => decision.previous = id.0.to_vec(),
             (Some(v), head) => {
                 let current = head.map_or(0, |(version, _)| version);
-                return Err(InputError(format!("version {v} does not follow the node's current version {current}; set `previous` explicitly or omit `version`")).into());
+                return Err(InputError(format!(
+                    "version {v} does not follow the node's current version {current}; set `previous` explicitly or omit `version`"
+                ))
+                .into());
             }
         }
     }
@@ -573,7 +589,8 @@ fn is_document(path: &Path) -> bool {
 
 async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key: Option<&Path>, audience: Vec<String>) -> anyhow::Result<()> {
     let (envelope, body) = if is_document(file) {
-        let key = key.ok_or_else(|| InputError(format!("{} is a decision document: give --key to sign it, or sign it first with `comity sign`", file.display())))?;
+        let key =
+            key.ok_or_else(|| InputError(format!("{} is a decision document: give --key to sign it, or sign it first with `comity sign`", file.display())))?;
         if audience.is_empty() {
             (sign_document(node, file, key).await?.0, None)
         } else {
@@ -629,13 +646,7 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
     if !summary.licence_id.is_empty() {
         println!("licence is now {}", status_name(summary.status));
     }
-    println!(
-        "logged as entry {} of {} (checkpoint size {}); receipt verified{}",
-        receipt.index,
-        checkpoint.origin,
-        checkpoint.size,
-        key_note(from_node)
-    );
+    println!("logged as entry {} of {} (checkpoint size {}); receipt verified{}", receipt.index, checkpoint.origin, checkpoint.size, key_note(from_node));
     Ok(())
 }
 
@@ -740,7 +751,11 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
             );
             println!("licence-state map recomputed from the entries: {} licence(s), root {} as signed", report.licences, hex::encode(cp.map_root));
             if let Some((size, names)) = &report.witnessed {
-                println!("witnessed: the checkpoint of size {size} is cosigned by {} ({} required) and consistent with this one", names.join(", "), keys_quorum);
+                println!(
+                    "witnessed: the checkpoint of size {size} is cosigned by {} ({} required) and consistent with this one",
+                    names.join(", "),
+                    keys_quorum
+                );
             }
             if report.key_from_node {
                 println!("first run: log key {} taken from the node and pinned in {}", new_state.verifier_key, state.display());
@@ -751,9 +766,8 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
 }
 
 async fn search(node: &str, json: bool, a: SearchArgs) -> anyhow::Result<()> {
-    let time = |flag: &str, t: Option<String>| -> anyhow::Result<i64> {
-        t.map_or(Ok(0), |t| parse_time(&t).map_err(|m| InputError(format!("--{flag}: {m}")).into()))
-    };
+    let time =
+        |flag: &str, t: Option<String>| -> anyhow::Result<i64> { t.map_or(Ok(0), |t| parse_time(&t).map_err(|m| InputError(format!("--{flag}: {m}")).into())) };
     let request = pb::SearchRequest {
         authority: a.authority.unwrap_or_default(),
         licence_id_prefix: a.licence_prefix.unwrap_or_default(),
@@ -928,7 +942,16 @@ fn render_licence(l: &CheckedLicence) -> String {
     let t = &state.terms;
     let mut out = String::new();
     let party = |p: &pb::Party| format!("{} ({})", p.name, p.country);
-    let _ = writeln!(out, "{}/{}  {}  (version {}, last {} on {})", s.authority, s.licence_id, status_name(s.status), s.version, action_name(s.last_action), date(s.last_decided_at));
+    let _ = writeln!(
+        out,
+        "{}/{}  {}  (version {}, last {} on {})",
+        s.authority,
+        s.licence_id,
+        status_name(s.status),
+        s.version,
+        action_name(s.last_action),
+        date(s.last_decided_at)
+    );
     if !l.audience.is_empty() {
         let _ = writeln!(out, "  confidential  readable only by {}", l.audience.join(", "));
     }
@@ -1044,10 +1067,12 @@ fn table_capped(headers: &[&str], rows: &[Vec<String>], cap: usize) -> String {
 fn cut_to_width(s: &str, columns: usize) -> String {
     use unicode_width::UnicodeWidthChar;
     let mut used = 0;
-    s.chars().take_while(|c| {
-        used += c.width().unwrap_or(0);
-        used <= columns
-    }).collect()
+    s.chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= columns
+        })
+        .collect()
 }
 
 /// A progress bar counting entries, on stderr when it is a terminal; hidden otherwise, so
@@ -1142,7 +1167,12 @@ mod tests {
 
     #[test]
     fn statuses_are_taken_as_printed() {
-        for (given, expected) in [("REVOKED", LicenceStatus::Revoked), ("revoked", LicenceStatus::Revoked), ("UNDER_APPEAL", LicenceStatus::UnderAppeal), ("under-review", LicenceStatus::UnderReview)] {
+        for (given, expected) in [
+            ("REVOKED", LicenceStatus::Revoked),
+            ("revoked", LicenceStatus::Revoked),
+            ("UNDER_APPEAL", LicenceStatus::UnderAppeal),
+            ("under-review", LicenceStatus::UnderReview),
+        ] {
             let cli = Cli::try_parse_from(["comity", "search", "--status", given]).unwrap_or_else(|e| panic!("{given}: {e}"));
             let Command::Search(args) = cli.command else { panic!("not search") };
             assert_eq!(LicenceStatus::from(args.status.unwrap()), expected, "{given}");
@@ -1185,10 +1215,7 @@ mod tests {
     #[test]
     fn wide_characters_are_sized_and_cut_by_their_columns() {
         use unicode_width::UnicodeWidthStr;
-        let rows = vec![
-            vec!["株式会社東京精密".to_string(), "JP".to_string()],
-            vec!["Kessler GmbH".to_string(), "DE".to_string()],
-        ];
+        let rows = vec![vec!["株式会社東京精密".to_string(), "JP".to_string()], vec!["Kessler GmbH".to_string(), "DE".to_string()]];
         let text = table(&["APPLICANT", "DEST"], &rows);
         // Every line's second column starts at the same terminal column.
         let starts: Vec<usize> = text.lines().map(|l| l.rfind("  ").map(|i| l[..i + 2].width()).unwrap()).collect();

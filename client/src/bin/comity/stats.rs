@@ -37,14 +37,10 @@ enum Format {
 
 /// Asks `node` for the report and prints it.
 pub async fn stats(node: &str, json: bool, args: StatsArgs) -> anyhow::Result<()> {
-    let time = |flag: &str, t: Option<String>| -> anyhow::Result<i64> {
-        t.map_or(Ok(0), |t| parse_time(&t).map_err(|m| InputError(format!("--{flag}: {m}")).into()))
-    };
-    let request = pb::StatsRequest {
-        authority: args.authority.unwrap_or_default(),
-        decided_from: time("since", args.since)?,
-        decided_until: time("until", args.until)?,
-    };
+    let time =
+        |flag: &str, t: Option<String>| -> anyhow::Result<i64> { t.map_or(Ok(0), |t| parse_time(&t).map_err(|m| InputError(format!("--{flag}: {m}")).into())) };
+    let request =
+        pb::StatsRequest { authority: args.authority.unwrap_or_default(), decided_from: time("since", args.since)?, decided_until: time("until", args.until)? };
     let report = Client::connect(node).await?.stats(request.clone()).await?;
     match if json { Format::Json } else { args.format } {
         Format::Json => print_json(&ReportJson::new(&request, &report)),
@@ -159,14 +155,27 @@ fn csv_text(report: &pb::StatsResponse) -> anyhow::Result<String> {
     let mut header: Vec<String> = ["authority", "regime", "licence_type", "risk_tier", "decisions"].map(String::from).to_vec();
     header.extend(actions.iter().map(|a| a.as_str_name().to_ascii_lowercase()));
     header.extend(
-        ["timed", "median_secs", "p90_secs", "max_secs", "denials", "determinations", "denial_rate_pct", "revocations", "grants", "revocation_rate_pct", "top_reasons"]
-            .map(String::from),
+        [
+            "timed",
+            "median_secs",
+            "p90_secs",
+            "max_secs",
+            "denials",
+            "determinations",
+            "denial_rate_pct",
+            "revocations",
+            "grants",
+            "revocation_rate_pct",
+            "top_reasons",
+        ]
+        .map(String::from),
     );
     out.write_record(&header)?;
     let pct = |n: u64, d: u64| rate_percent(n, d).map_or_else(String::new, |p| format!("{p:.1}"));
     for g in &report.groups {
         let p = g.processing.unwrap_or_default();
-        let mut record = vec![g.authority.clone(), regime_name(g.regime).into(), type_name(g.licence_type).into(), g.risk_tier.to_string(), g.decisions.to_string()];
+        let mut record =
+            vec![g.authority.clone(), regime_name(g.regime).into(), type_name(g.licence_type).into(), g.risk_tier.to_string(), g.decisions.to_string()];
         record.extend(actions.iter().map(|a| g.actions.get(a.as_str_name()).copied().unwrap_or(0).to_string()));
         record.extend([
             p.count.to_string(),

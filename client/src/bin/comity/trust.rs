@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use comity_client::token::{token_from_answer, verify_token};
-use comity_proto::token_qr::{check_pointer_against_token, check_pointer_checkpoint, parse_pointer, pointer_for, pointer_text_from_upload, short_id};
 use comity_client::Client;
 use comity_proto::authoring::{format_time, parse_time, regime_prefix};
 use comity_proto::keyfile::KeyFile;
 use comity_proto::pb::{self, Verdict};
 use comity_proto::recognition::{CheckedAgreement, Context as Scope};
 use comity_proto::statement::{key_id, sign_statement, Envelope, Signer};
+use comity_proto::token_qr::{check_pointer_against_token, check_pointer_checkpoint, parse_pointer, pointer_for, pointer_text_from_upload, short_id};
 use comity_proto::trust::{check_key_set, sign_key_set, TrustFile, TrustedAuthority};
 use comity_proto::verdict::Question;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,11 @@ use super::{print_json, table, InputError};
 /// Exit code of a verdict: 0 only for VALID, 20 + the verdict's number otherwise (22 NOT_FOUND …
 /// 33 STALE), so scripts can tell every class apart.
 pub fn verdict_exit_code(v: Verdict) -> u8 {
-    if v == Verdict::Valid { 0 } else { 20 + v as u8 }
+    if v == Verdict::Valid {
+        0
+    } else {
+        20 + v as u8
+    }
 }
 
 /// A verdict that is not VALID: printed, then the process exits with its code.
@@ -305,13 +309,21 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             let envelope = sign_key_set(set, &root_signers.iter().collect::<Vec<_>>());
             let set_path = dir.join(format!("{authority}.keyset-1.signed"));
             std::fs::write(&set_path, &envelope).with_context(|| format!("write {}", set_path.display()))?;
-            let entry = TrustedAuthority { id: authority.clone(), threshold, root_keys: root_files.iter().map(|(_, k)| k.public_key.clone()).collect(), ..Default::default() };
+            let entry = TrustedAuthority {
+                id: authority.clone(),
+                threshold,
+                root_keys: root_files.iter().map(|(_, k)| k.public_key.clone()).collect(),
+                ..Default::default()
+            };
             let trust_path = dir.join("trust.toml");
             let mut trust = if trust_path.exists() { TrustFile::read(&trust_path)? } else { TrustFile::default() };
             trust.authorities.retain(|a| a.id != authority);
             trust.authorities.push(entry);
             std::fs::write(&trust_path, trust.to_toml()).with_context(|| format!("write {}", trust_path.display()))?;
-            println!("root keys ({threshold} of {roots} sign each key set): {}", root_files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(", "));
+            println!(
+                "root keys ({threshold} of {roots} sign each key set): {}",
+                root_files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
             println!("signing key {} -> {}", signer.key_id(), signing_path.display());
             println!("key set v1 -> {}", set_path.display());
             println!("trust entry for {authority} -> {} (give it to every partner; keep root keys offline)", trust_path.display());
@@ -339,7 +351,12 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             write_new(&path, |p| signing.write(p).map_err(anyhow::Error::from))?;
             let envelope = sign_with_roots(pb::KeySet { authority: authority.clone(), version, keys, issued_at: now }, &roots)?;
             client.publish(envelope).await?;
-            println!("key set v{version} of {authority} published: new signing key {} -> {}; earlier keys retired from {}", signer.key_id(), path.display(), format_time(now));
+            println!(
+                "key set v{version} of {authority} published: new signing key {} -> {}; earlier keys retired from {}",
+                signer.key_id(),
+                path.display(),
+                format_time(now)
+            );
             Ok(())
         }
         KeysCommand::Compromise { authority, key, since, roots } => {
@@ -360,7 +377,9 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
         }
         KeysCommand::Show { authority, trust } => {
             let envelope = Client::connect(node).await?.key_set(&authority).await?;
-            let pb::statement::Kind::KeySet(set) = envelope.statement() else { return Err(InputError("the node answered with a statement that is not a key set".into()).into()) };
+            let pb::statement::Kind::KeySet(set) = envelope.statement() else {
+                return Err(InputError("the node answered with a statement that is not a key set".into()).into());
+            };
             let checked = match &trust {
                 Some(path) => {
                     let roots = TrustFile::read(path)?.roots()?;
@@ -462,12 +481,20 @@ impl AgreementDoc {
         let regimes = self
             .regimes
             .iter()
-            .map(|r| comity_proto::recognition::regime_of_prefix(r).map(|x| x as i32).ok_or_else(|| InputError(format!("regimes: unknown regime `{r}` (use a prefix such as EU-DU or EAR)"))))
+            .map(|r| {
+                comity_proto::recognition::regime_of_prefix(r)
+                    .map(|x| x as i32)
+                    .ok_or_else(|| InputError(format!("regimes: unknown regime `{r}` (use a prefix such as EU-DU or EAR)")))
+            })
             .collect::<Result<_, _>>()?;
         let licence_types = self
             .licence_types
             .iter()
-            .map(|t| pb::LicenceType::from_str_name(t).map(|t| t as i32).ok_or_else(|| InputError(format!("licence_types: unknown type `{t}` (e.g. INDIVIDUAL, GLOBAL)"))))
+            .map(|t| {
+                pb::LicenceType::from_str_name(t)
+                    .map(|t| t as i32)
+                    .ok_or_else(|| InputError(format!("licence_types: unknown type `{t}` (e.g. INDIVIDUAL, GLOBAL)")))
+            })
             .collect::<Result<_, _>>()?;
         Ok(pb::RecognitionAgreement {
             relying_authority: self.relying_authority.clone(),
@@ -605,7 +632,12 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
     match command {
         TokenCommand::Export { licence, relying, output } => {
             let (authority, licence_id) = licence_ref(&licence)?;
-            let request = pb::VerifyRequest { relying_authority: relying.unwrap_or_else(|| authority.clone()), authority: authority.clone(), licence_id: licence_id.clone(), ..Default::default() };
+            let request = pb::VerifyRequest {
+                relying_authority: relying.unwrap_or_else(|| authority.clone()),
+                authority: authority.clone(),
+                licence_id: licence_id.clone(),
+                ..Default::default()
+            };
             let answer = Client::connect(node).await?.verify(request).await?;
             let confidential = answer.verdict == Verdict::Restricted as i32 || answer.proof.as_ref().is_some_and(|p| !p.openings.is_empty());
             if confidential {
@@ -614,7 +646,12 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
             let bytes = token_from_answer(&authority, &licence_id, &answer)?;
             std::fs::write(&output, &bytes).with_context(|| format!("write {}", output.display()))?;
             let verdict = Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name());
-            println!("token for {licence} ({} bytes, node's verdict at export: {}) -> {}", bytes.len(), verdict.trim_start_matches("VERDICT_"), output.display());
+            println!(
+                "token for {licence} ({} bytes, node's verdict at export: {}) -> {}",
+                bytes.len(),
+                verdict.trim_start_matches("VERDICT_"),
+                output.display()
+            );
             Ok(())
         }
         TokenCommand::Qr { token, output, link } => {
@@ -653,12 +690,14 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
             let code = match &pointer {
                 Some(pointer) => {
                     let verifiers = trust_file.log_verifiers()?;
-                    let checkpoint = check_pointer_against_token(pointer, &bytes, &verifiers).map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
+                    let checkpoint =
+                        check_pointer_against_token(pointer, &bytes, &verifiers).map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
                     Some(code_summary(pointer, &checkpoint, now()))
                 }
                 None => None,
             };
-            let token_msg = <pb::LicenceToken as prost::Message>::decode(bytes.as_slice()).map_err(|e| comity_client::ClientError::Verification(format!("not a licence token (truncated or corrupted): {e}")))?;
+            let token_msg = <pb::LicenceToken as prost::Message>::decode(bytes.as_slice())
+                .map_err(|e| comity_client::ClientError::Verification(format!("not a licence token (truncated or corrupted): {e}")))?;
             let now = now();
             let question = Question {
                 relying_authority: context.relying.unwrap_or_else(|| token_msg.authority.clone()),
@@ -671,7 +710,8 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                     at: context.at.as_deref().map(parse_time).transpose().map_err(InputError)?.unwrap_or(now),
                 },
             };
-            let report = verify_token(&bytes, &trust_file, &question, now, max_age_days * 86_400).map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
+            let report = verify_token(&bytes, &trust_file, &question, now, max_age_days * 86_400)
+                .map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
             let verdict = report.judgement.verdict;
             let age = now - report.evidence_time;
             let caveat = format!(
@@ -695,7 +735,13 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                 if let Some(c) = &code {
                     println!("{}", c.text);
                 }
-                println!("{}  {}/{} for {} (offline)", verdict.as_str_name().trim_start_matches("VERDICT_"), question.authority, question.licence_id, question.relying_authority);
+                println!(
+                    "{}  {}/{} for {} (offline)",
+                    verdict.as_str_name().trim_start_matches("VERDICT_"),
+                    question.authority,
+                    question.licence_id,
+                    question.relying_authority
+                );
                 for r in &report.judgement.reasons {
                     println!("  - {r}");
                 }
@@ -766,7 +812,14 @@ fn code_summary(pointer: &pb::TokenPointer, checkpoint: &comity_proto::log::Sign
 /// against the trust file, the node's Verify answer is checked against it too (its proof bundle
 /// verified as a token), and the code's head is compared with the node's chain. Exit 0 only
 /// when both verdicts are VALID.
-async fn verify_pointer_online(node: &str, json: bool, pointer: &pb::TokenPointer, trust: &TrustFile, context: ContextArgs, max_age_secs: u64) -> anyhow::Result<()> {
+async fn verify_pointer_online(
+    node: &str,
+    json: bool,
+    pointer: &pb::TokenPointer,
+    trust: &TrustFile,
+    context: ContextArgs,
+    max_age_secs: u64,
+) -> anyhow::Result<()> {
     let failed = |m: String| comity_client::ClientError::Verification(m);
     let verifiers = trust.log_verifiers()?;
     let checkpoint = check_pointer_checkpoint(pointer, &verifiers).map_err(|e| failed(e.to_string()))?;
@@ -800,20 +853,31 @@ async fn verify_pointer_online(node: &str, json: bool, pointer: &pb::TokenPointe
         licence_id: pointer.licence_id.clone(),
         context: Scope { destination: context.destination, control_code: context.item, end_user: context.end_user, at: at.unwrap_or(now) },
     };
-    let report = verify_token(&bytes, trust, &question, now, max_age_secs).map_err(|e| failed(format!("the node's answer does not verify against the trust file: {e}")))?;
+    let report = verify_token(&bytes, trust, &question, now, max_age_secs)
+        .map_err(|e| failed(format!("the node's answer does not verify against the trust file: {e}")))?;
     let checked = report.judgement.verdict;
     let mut chain: Vec<(u64, [u8; 32], i32, i64)> = answer
         .proof
         .iter()
         .flat_map(|p| p.statements.iter())
         .filter_map(|s| Envelope::parse(s.to_vec()).ok())
-        .filter_map(|e| e.decision().filter(|d| d.authority == pointer.authority && d.licence_id == pointer.licence_id).map(|d| (d.version, e.id().0, d.action, d.decided_at)))
+        .filter_map(|e| {
+            e.decision()
+                .filter(|d| d.authority == pointer.authority && d.licence_id == pointer.licence_id)
+                .map(|d| (d.version, e.id().0, d.action, d.decided_at))
+        })
         .collect();
     chain.sort_by_key(|c| c.0);
     let node_head = chain.last().map_or(0, |c| c.0);
     let at_version = chain.iter().find(|c| c.0 == pointer.version);
     match at_version {
-        None => return Err(failed(format!("the node's chain of {licence} ends at v{node_head}, before the code's head v{}: the node is behind the code's log", pointer.version)).into()),
+        None => {
+            return Err(failed(format!(
+                "the node's chain of {licence} ends at v{node_head}, before the code's head v{}: the node is behind the code's log",
+                pointer.version
+            ))
+            .into())
+        }
         Some(c) if c.1.as_slice() != pointer.head_id.as_slice() => {
             return Err(failed(format!(
                 "CONFLICT: the node's v{} of {licence} is {}, the code names {}: two decisions for one version; do not rely on this licence",
