@@ -3,10 +3,15 @@
 //! every difference. The node trusts that derived data when it answers, so a summary or hash
 //! edited in the data dir would otherwise be served until someone happened to notice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use comity_proto::log::{entry_leaf_hash, hashes_to_store, stored_checkpoint_fields, tree_root, MemoryHashes, StoredHashes};
+use comity_proto::licence_map;
+use comity_proto::log::{entry_leaf_hash, hashes_to_store, stored_checkpoint_fields, stored_map_root, tree_root, MemoryHashes, StoredHashes};
 use comity_proto::pb;
+use comity_proto::statement::Envelope;
 
 use crate::registry::derived_summary;
 use crate::store::{search, Store};
@@ -24,66 +29,170 @@ pub struct CheckReport {
     pub damaged_logs: bool,
 }
 
+/// How a check runs.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Rewrite the licence summaries and index entries that differ (offline only: the node's
+    /// writer would race the rewrite).
+    pub repair: bool,
+    /// The node is running and writing: a difference counts only if a second, fresh read a
+    /// moment later still shows it (a publish commits its decision, summary and index entries
+    /// in one batch, but the check reads them one after another).
+    pub confirm: bool,
+    /// Sleep this long after each licence and each 256 log entries, so a background check
+    /// leaves the disk and the cores to the node's requests.
+    pub pause: Duration,
+    /// Set to stop a check before it ends (the node is shutting down).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
 /// Checks every licence and log in `store`; with `repair`, rewrites the licence summaries and
 /// index entries that differ (never tree hashes: a wrong one means the store is damaged).
 pub fn check_store(store: &Store, repair: bool) -> anyhow::Result<CheckReport> {
+    check_with(store, &CheckOptions { repair, ..CheckOptions::default() })
+}
+
+/// [`check_store`] with every option. Reads as it goes: memory does not grow with the number of
+/// licences (only with the differences found).
+pub fn check_with(store: &Store, options: &CheckOptions) -> anyhow::Result<CheckReport> {
     let mut report = CheckReport::default();
-    check_licences(store, repair, &mut report)?;
-    check_logs(store, &mut report)?;
+    check_licences(store, options, &mut report)?;
+    check_logs(store, options, &mut report)?;
     Ok(report)
 }
 
-fn check_licences(store: &Store, repair: bool, report: &mut CheckReport) -> anyhow::Result<()> {
-    let mut stored: BTreeMap<(String, String), pb::LicenceSummary> =
-        store.summaries()?.into_iter().map(|s| ((s.authority.clone(), s.licence_id.clone()), s)).collect();
-    let mut index = store.index_entries()?;
-    // Every licence named anywhere: by a logged decision, a summary or an index entry.
-    let mut licences: BTreeSet<(String, String)> = BTreeSet::new();
+type Licence = (String, String);
+
+/// Three passes, each streaming one table: the licences the log holds decisions for, the stored
+/// summaries with no logged decision, and index entries that no summary accounts for.
+fn check_licences(store: &Store, options: &CheckOptions, report: &mut CheckReport) -> anyhow::Result<()> {
+    let mut reported: BTreeSet<Licence> = BTreeSet::new();
+    let mut last: Option<Licence> = None;
     for d in store.decisions(None) {
         let (authority, licence_id, _, _) = d?;
-        licences.insert((authority, licence_id));
-    }
-    licences.extend(stored.keys().cloned());
-    licences.extend(index.keys().cloned());
-    report.licences = licences.len();
-
-    for key in licences {
-        let (authority, licence_id) = &key;
-        let name = format!("{authority}/{licence_id}");
-        let derived = match derived_summary(store, authority, licence_id) {
-            Ok(d) => d,
-            Err(e) => {
-                // The chain itself is unreadable: nothing to re-derive from, so nothing to repair.
-                report.differences.push(format!("{name}: its logged decisions cannot be read: {e}"));
-                continue;
-            }
-        };
-        let held_summary = stored.remove(&key);
-        let held_index = index.remove(&key).unwrap_or_default();
-        let mut found = Vec::new();
-        match (&held_summary, &derived) {
-            (Some(h), Some(d)) if h != d => found.push(summary_difference(h, d)),
-            (None, Some(d)) => found.push(format!("no stored summary, the log says {} (version {})", status_name(d.status), d.version)),
-            (Some(h), None) => found.push(format!("a stored summary says {}, but the log holds no public decision for it", status_name(h.status))),
-            _ => {}
-        }
-        let wanted = derived.as_ref().map(search::index_keys).unwrap_or_default();
-        let missing = wanted.iter().filter(|k| held_index.binary_search(k).is_err()).count();
-        let extra = held_index.iter().filter(|k| wanted.binary_search(k).is_err()).count();
-        if missing > 0 || extra > 0 {
-            found.push(format!("{missing} search index entries missing and {extra} extra"));
-        }
-        if found.is_empty() {
+        if last.as_ref().is_some_and(|(a, l)| *a == authority && *l == licence_id) {
             continue;
         }
-        report.differences.push(format!("{name}: {}", found.join("; ")));
-        if repair {
-            store.repair_licence(authority, licence_id, &held_index, derived.as_ref())?;
-            report.repaired.push(match &derived {
-                Some(d) => format!("{name}: summary and search index rewritten from the log ({}, version {})", status_name(d.status), d.version),
-                None => format!("{name}: summary and search index entries removed"),
-            });
+        let licence = (authority, licence_id);
+        report.licences += 1;
+        if check_licence(store, &licence, &[], options, report)? {
+            reported.insert(licence.clone());
         }
+        last = Some(licence);
+        pause(options)?;
+    }
+    for summary in store.summaries() {
+        let summary = summary?;
+        if !store.chain_ids(&summary.authority, &summary.licence_id)?.is_empty() {
+            continue;
+        }
+        let licence = (summary.authority, summary.licence_id);
+        report.licences += 1;
+        if check_licence(store, &licence, &[], options, report)? {
+            reported.insert(licence);
+        }
+    }
+    // An entry outside the keys of its licence's summary (or, with no summary, of what the log
+    // derives) is a stray: a search would return a licence that does not match.
+    let mut strays: BTreeMap<Licence, Vec<Vec<u8>>> = BTreeMap::new();
+    for entry in store.index_entries() {
+        let (key, licence) = entry?;
+        if reported.contains(&licence) && !options.repair {
+            continue;
+        }
+        let expected = match store.licence(&licence.0, &licence.1)? {
+            Some(summary) => Some(summary),
+            None => derived_summary(store, &licence.0, &licence.1).ok().flatten(),
+        };
+        if expected.is_none_or(|s| search::index_keys(&s).binary_search(&key).is_err()) {
+            strays.entry(licence).or_default().push(key);
+        }
+    }
+    for (licence, extra) in strays {
+        if !reported.contains(&licence) && store.chain_ids(&licence.0, &licence.1)?.is_empty() && store.licence(&licence.0, &licence.1)?.is_none() {
+            report.licences += 1;
+        }
+        check_licence(store, &licence, &extra, options, report)?;
+    }
+    Ok(())
+}
+
+/// Compares one licence's stored summary and index entries (those its derived and stored
+/// summaries name, plus `extra`) with what its logged decisions give. Returns whether it
+/// reported a difference.
+fn check_licence(store: &Store, licence: &Licence, extra: &[Vec<u8>], options: &CheckOptions, report: &mut CheckReport) -> anyhow::Result<bool> {
+    let (authority, licence_id) = licence;
+    let name = format!("{authority}/{licence_id}");
+    let mut finding = licence_finding(store, licence, extra)?;
+    if finding.is_some() && options.confirm {
+        std::thread::sleep(Duration::from_millis(200));
+        finding = licence_finding(store, licence, extra)?;
+    }
+    let Some(finding) = finding else { return Ok(false) };
+    let (text, held_index, derived) = match finding {
+        LicenceFinding::Unreadable(e) => {
+            // The chain itself is unreadable: nothing to re-derive from, so nothing to repair.
+            report.differences.push(format!("{name}: its logged decisions cannot be read: {e}"));
+            return Ok(true);
+        }
+        LicenceFinding::Differs { text, held_index, derived } => (text, held_index, derived),
+    };
+    report.differences.push(format!("{name}: {text}"));
+    if options.repair {
+        store.repair_licence(authority, licence_id, &held_index, derived.as_deref())?;
+        report.repaired.push(match &derived {
+            Some(d) => format!("{name}: summary and search index rewritten from the log ({}, version {})", status_name(d.status), d.version),
+            None => format!("{name}: summary and search index entries removed"),
+        });
+    }
+    Ok(true)
+}
+
+enum LicenceFinding {
+    Unreadable(crate::error::Error),
+    Differs { text: String, held_index: Vec<Vec<u8>>, derived: Option<Box<pb::LicenceSummary>> },
+}
+
+/// One fresh read of a licence: `None` when its summary and index match its log.
+fn licence_finding(store: &Store, (authority, licence_id): &Licence, extra: &[Vec<u8>]) -> anyhow::Result<Option<LicenceFinding>> {
+    let derived = match derived_summary(store, authority, licence_id) {
+        Ok(d) => d,
+        Err(e) => return Ok(Some(LicenceFinding::Unreadable(e))),
+    };
+    let held_summary = store.licence(authority, licence_id)?;
+    let wanted = derived.as_ref().map(search::index_keys).unwrap_or_default();
+    // The entries held: of those either summary names or the caller found, the ones present.
+    let mut candidates: Vec<Vec<u8>> = wanted.iter().chain(held_summary.as_ref().map(search::index_keys).iter().flatten()).chain(extra).cloned().collect();
+    candidates.sort();
+    candidates.dedup();
+    let mut held_index = Vec::new();
+    for key in candidates {
+        if store.holds_index_entry(&key)? {
+            held_index.push(key);
+        }
+    }
+    let mut found = Vec::new();
+    match (&held_summary, &derived) {
+        (Some(h), Some(d)) if h != d => found.push(summary_difference(h, d)),
+        (None, Some(d)) => found.push(format!("no stored summary, the log says {} (version {})", status_name(d.status), d.version)),
+        (Some(h), None) => found.push(format!("a stored summary says {}, but the log holds no public decision for it", status_name(h.status))),
+        _ => {}
+    }
+    let missing = wanted.iter().filter(|k| held_index.binary_search(k).is_err()).count();
+    let extra = held_index.iter().filter(|k| wanted.binary_search(k).is_err()).count();
+    if missing > 0 || extra > 0 {
+        found.push(format!("{missing} search index entries missing and {extra} extra"));
+    }
+    Ok((!found.is_empty()).then(|| LicenceFinding::Differs { text: found.join("; "), held_index, derived: derived.map(Box::new) }))
+}
+
+/// Pauses as asked, and ends the check when asked to stop.
+fn pause(options: &CheckOptions) -> anyhow::Result<()> {
+    if !options.pause.is_zero() {
+        std::thread::sleep(options.pause);
+    }
+    if options.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+        anyhow::bail!("stopped");
     }
     Ok(())
 }
@@ -109,16 +218,33 @@ fn status_name(status: i32) -> &'static str {
 
 /// Recomputes every log's leaf and stored hashes from its entries (statement and log time) and
 /// compares them, and the root at the stored checkpoint, with what the store holds.
-fn check_logs(store: &Store, report: &mut CheckReport) -> anyhow::Result<()> {
+fn check_logs(store: &Store, options: &CheckOptions, report: &mut CheckReport) -> anyhow::Result<()> {
     let logs = store.log_sizes()?;
     report.logs = logs.len();
-    for (origin, size) in logs {
+    for (origin, _) in logs {
         let log = store.log(&origin);
+        // The checkpoint first, then the size: on a running node the log may grow in between,
+        // and the checkpoint's root is checked at its own size.
+        let checkpoint = log.checkpoint()?;
+        let size = log.size()?;
         let before = report.differences.len();
         let mut recomputed = MemoryHashes::default();
+        // Each licence's head at the checkpoint's size: its licence-state map.
+        let map_size = checkpoint.as_deref().and_then(stored_checkpoint_fields).map_or(0, |(cp_size, _, _)| cp_size);
+        let mut heads: HashMap<licence_map::MapKey, licence_map::Head> = HashMap::new();
         for index in 0..size {
-            let leaf = match entry_leaf(store, &origin, index) {
-                Ok(leaf) => leaf,
+            if index % 256 == 255 {
+                pause(options)?;
+            }
+            let leaf = match entry(store, &origin, index) {
+                Ok((leaf, envelope)) => {
+                    if index < map_size {
+                        if let Some((key, head)) = Envelope::parse(envelope).ok().as_ref().and_then(licence_map::change_of) {
+                            heads.insert(key, head);
+                        }
+                    }
+                    leaf
+                }
                 Err(why) => {
                     // Later hashes depend on this leaf: stop this log here.
                     report.differences.push(format!("log {origin}: entry {index}: {why}"));
@@ -143,12 +269,13 @@ fn check_logs(store: &Store, report: &mut CheckReport) -> anyhow::Result<()> {
             report.damaged_logs = true;
             continue;
         }
-        if let Some(note) = log.checkpoint()? {
+        if let Some(note) = checkpoint {
             let Some((cp_size, cp_root, _)) = stored_checkpoint_fields(&note) else {
                 report.differences.push(format!("log {origin}: the stored checkpoint cannot be read"));
                 report.damaged_logs = true;
                 continue;
             };
+            check_map(&log, &note, cp_size, &heads, report);
             match tree_root(cp_size, &recomputed) {
                 Ok(root) if root == cp_root => {}
                 Ok(root) => {
@@ -169,11 +296,98 @@ fn check_logs(store: &Store, report: &mut CheckReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Compares the licence-state map the entries give (`heads`, at `size`) with the root the
+/// checkpoint signs and with the stored map's root.
+fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &HashMap<licence_map::MapKey, licence_map::Head>, report: &mut CheckReport) {
+    let origin = log.origin();
+    let derived = licence_map::root_of(heads);
+    if let Some(signed) = stored_map_root(note) {
+        if signed != derived {
+            report.differences.push(format!(
+                "log {origin}: its first {size} entries give licence-state map root {}, the stored checkpoint says {}",
+                hex::encode(derived),
+                hex::encode(signed)
+            ));
+            report.damaged_logs = true;
+        }
+    }
+    match crate::log::map_root(log, size) {
+        Ok(stored) if stored == derived => {}
+        Ok(stored) => {
+            report.differences.push(format!(
+                "log {origin}: the stored licence-state map's root at size {size} is {}, its entries give {}",
+                hex::encode(stored),
+                hex::encode(derived)
+            ));
+            report.damaged_logs = true;
+        }
+        Err(e) => {
+            report.differences.push(format!("log {origin}: the stored licence-state map at size {size} cannot be read: {e}"));
+            report.damaged_logs = true;
+        }
+    }
+}
+
 /// Leaf hash of entry `index` of log `origin`, from its stored statement and log time.
 fn entry_leaf(store: &Store, origin: &str, index: u64) -> Result<[u8; 32], String> {
+    entry(store, origin, index).map(|(leaf, _)| leaf)
+}
+
+/// Leaf hash and envelope bytes of entry `index` of log `origin`.
+fn entry(store: &Store, origin: &str, index: u64) -> Result<([u8; 32], Vec<u8>), String> {
     let log = store.log(origin);
     let id = log.entry(index).map_err(|e| e.to_string())?.ok_or("no statement id stored")?;
     let envelope = store.statement(&id).map_err(|e| e.to_string())?.ok_or_else(|| format!("statement {id} missing"))?;
     let logged_at = log.entered_at(index).map_err(|e| e.to_string())?.ok_or("no log time stored")?;
-    Ok(entry_leaf_hash(logged_at, &envelope))
+    Ok((entry_leaf_hash(logged_at, &envelope), envelope))
+}
+
+/// The start-up check: what can be checked without reading whole logs. For every log held,
+/// the newest entry's leaf (from its stored statement and log time) and the hashes it closed
+/// are the stored ones, and the stored hashes give the stored checkpoint's root at its size
+/// (O(log n) reads each). Returns (origin, what differs) per difference; the background check
+/// reads the rest.
+pub fn quick_check(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
+    let mut differences = Vec::new();
+    for (origin, size) in store.log_sizes()? {
+        let mut differences = Tagged(&origin, &mut differences);
+        let log = store.log(&origin);
+        if size > 0 {
+            let index = size - 1;
+            match entry_leaf(store, &origin, index) {
+                Err(why) => differences.push(format!("log {origin}: newest entry {index}: {why}")),
+                Ok(leaf) => {
+                    let expected = hashes_to_store(index, &leaf, &log).map_err(anyhow::Error::msg)?;
+                    let stored: Vec<u64> = expected.iter().map(|(i, _)| *i).collect();
+                    let held = log.read(&stored).map_err(anyhow::Error::msg)?;
+                    if expected.iter().zip(&held).any(|((_, want), have)| want != have) {
+                        differences.push(format!("log {origin}: the stored hashes of newest entry {index} are not those of its statement"));
+                    }
+                }
+            }
+        }
+        let Some(note) = log.checkpoint()? else { continue };
+        match stored_checkpoint_fields(&note) {
+            None => differences.push(format!("log {origin}: the stored checkpoint cannot be read")),
+            Some((cp_size, cp_root, _)) => match tree_root(cp_size, &log) {
+                Ok(root) if root == cp_root => {}
+                Ok(root) => differences.push(format!(
+                    "log {origin}: the stored hashes give root {} at size {cp_size}, the stored checkpoint says {}",
+                    hex::encode(root),
+                    hex::encode(cp_root)
+                )),
+                Err(e) => differences.push(format!("log {origin}: root at the checkpoint's size {cp_size}: {e}")),
+            },
+        }
+    }
+    Ok(differences)
+}
+
+/// Collects differences tagged with their log's origin.
+struct Tagged<'a>(&'a str, &'a mut Vec<(String, String)>);
+
+impl Tagged<'_> {
+    fn push(&mut self, difference: String) {
+        self.1.push((self.0.to_string(), difference));
+    }
 }

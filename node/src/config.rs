@@ -53,6 +53,12 @@ pub struct Config {
     /// An idle log re-signs its checkpoint this often, so readers can tell how fresh it is.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_secs: u64,
+    /// The background check (what `comity-node check` does, without repairing) re-derives
+    /// every licence summary, search index entry and stored tree hash from the logged
+    /// statements this often, slowly, while the node serves; the first runs a minute after
+    /// start (or after the interval, when shorter). 0: never.
+    #[serde(default = "default_scrub_interval")]
+    pub scrub_interval_secs: u64,
     /// Authorities hosted by this node: only their current keys may publish here.
     #[serde(default, rename = "authority")]
     pub authorities: Vec<AuthorityConfig>,
@@ -203,6 +209,11 @@ pub struct Limits {
     /// Most connections open at once from one IP address; beyond it new ones are closed at
     /// once. 0: no cap.
     pub connections_per_address: usize,
+    /// Bytes the node keeps free on the disk holding its store: a write that finds less is
+    /// refused (UNAVAILABLE, safe to repeat) before it starts, and writes resume once space is
+    /// freed. 0: no reserve (a write that then runs out of space mid-way leaves the store
+    /// refusing writes until the node restarts).
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for Limits {
@@ -221,6 +232,7 @@ impl Default for Limits {
             handshake_timeout_secs: 10,
             idle_connection_secs: 300,
             connections_per_address: 256,
+            min_free_disk_bytes: 128 * 1024 * 1024,
         }
     }
 }
@@ -310,6 +322,7 @@ impl Default for Config {
             witness_name: None,
             witness_key_file: None,
             checkpoint_interval_secs: default_checkpoint_interval(),
+            scrub_interval_secs: default_scrub_interval(),
             authorities: Vec::new(),
             peers: Vec::new(),
             trusted: Vec::new(),
@@ -517,6 +530,10 @@ pub enum Mesh {
 }
 
 /// The most heartbeats (idle logs' re-signed checkpoints) a node receives per
+fn default_scrub_interval() -> u64 {
+    24 * 3600
+}
+
 /// `checkpoint_interval_secs`: larger consortia re-sign less often (see
 /// [`Config::heartbeat_interval_secs`]), which bounds a node's idle work by this, not by the
 /// number of members.

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod recover;
 pub mod registry;
+pub mod scrub;
 pub mod server;
 pub mod service;
 pub mod stats;

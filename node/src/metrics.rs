@@ -36,6 +36,9 @@ pub struct Metrics {
     evidence: Gauge,
     store_bytes: Gauge,
     connections_refused: Family<Labels, Counter>,
+    scrub_runs: Counter,
+    scrub_differences: Gauge,
+    scrub_completed: Gauge,
     grpc: grpc::GrpcMetrics,
 }
 
@@ -69,6 +72,9 @@ impl Metrics {
             evidence: Gauge::default(),
             store_bytes: Gauge::default(),
             connections_refused: Family::default(),
+            scrub_runs: Counter::default(),
+            scrub_differences: Gauge::default(),
+            scrub_completed: Gauge::default(),
             grpc,
             registry: MetricRegistry::default(),
         };
@@ -96,6 +102,13 @@ impl Metrics {
         for reason in crate::connections::REFUSALS {
             let _ = m.connections_refused.get_or_create(&vec![("reason", reason.to_string())]);
         }
+        registry.register("scrub_runs", "Background checks completed (summaries, search index and tree hashes re-derived from the log)", m.scrub_runs.clone());
+        registry.register(
+            "scrub_differences",
+            "Differences between derived data and the log found by the last background check; repair offline with `comity-node check --repair`",
+            m.scrub_differences.clone(),
+        );
+        registry.register("scrub_completed_timestamp_seconds", "Unix time the last background check completed (0: none yet)", m.scrub_completed.clone());
         let build = Family::<Labels, Gauge>::default();
         build.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())]).set(1);
         registry.register("build_info", "The running build", build);
@@ -136,6 +149,18 @@ impl Metrics {
     /// Counts a gRPC connection closed or refused for `reason` (one of `connections::REFUSALS`).
     pub fn connection_refused(&self, reason: &'static str) {
         self.connections_refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
+    }
+
+    /// Records a completed background check that found `differences`, at Unix time `at`.
+    pub fn scrubbed(&self, differences: usize, at: i64) {
+        self.scrub_runs.inc();
+        self.scrub_differences.set(differences as i64);
+        self.scrub_completed.set(at);
+    }
+
+    /// Records the differences the start-up check found, until the first background check.
+    pub fn checked_at_start(&self, differences: usize) {
+        self.scrub_differences.set(differences as i64);
     }
 
     /// The exposition in `format`, with the scrape-time gauges read from `sources`.

@@ -55,6 +55,8 @@ pub struct RunningNode {
     heartbeat: Option<JoinHandle<()>>,
     /// Gathers peers' cosignatures of the node's checkpoints.
     gatherer: Option<JoinHandle<()>>,
+    /// The background check (`scrub_interval_secs`).
+    scrub: Option<JoinHandle<()>>,
     /// The HTTP tiles server; it holds a store handle, so shutdown waits for it.
     http_task: Option<JoinHandle<()>>,
     /// The metrics HTTP server (also holds a store handle).
@@ -74,6 +76,7 @@ impl RunningNode {
         );
         let store_dir = config.store_dir();
         let store = Store::open(&store_dir)?;
+        store.set_min_free_bytes(config.limits.min_free_disk_bytes);
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let signed = SignedRecord::next_to_key(&config.log_key_path())?;
         // The start-up checks read the whole log: damage sled panics on shows here.
@@ -109,6 +112,18 @@ impl RunningNode {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        // Every log's newest entry and root, cheaply (the own log's root was checked above);
+        // derived data is left to the background check. Damage to the own log stops the node,
+        // as the checks above do; a mirrored log's is named, counted and served on (its origin
+        // still holds the truth).
+        let differences = crate::store::guard_damage(&store_dir, || crate::check::quick_check(&store))?;
+        if let Some((_, difference)) = differences.iter().find(|(origin, _)| *origin == config.origin) {
+            return Err(crate::store::StoreError::damaged(&store_dir, difference.clone()).into());
+        }
+        for (_, difference) in &differences {
+            tracing::error!(%difference, "start-up check: a mirrored log differs from its own entries; run `comity-node check` to see every difference");
+        }
+        metrics.checked_at_start(differences.len());
         // Turns true when graceful shutdown starts: the HTTP tiles view and open subscription
         // streams end then, so the server is not kept waiting for them.
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
@@ -299,6 +314,8 @@ impl RunningNode {
             channels,
             limits.request_timeout(),
         ));
+        let scrub = (config.scrub_interval_secs > 0)
+            .then(|| tokio::spawn(crate::scrub::run(store.clone(), Duration::from_secs(config.scrub_interval_secs), metrics.clone(), config.data_dir.clone())));
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self {
@@ -312,6 +329,7 @@ impl RunningNode {
             task: Some(task),
             heartbeat: Some(heartbeat),
             gatherer: Some(gatherer),
+            scrub,
             http_task,
             metrics_task,
             metrics_addr,
@@ -377,7 +395,7 @@ impl RunningNode {
             // Stopped with the gRPC server; waiting releases its store handle.
             let _ = http.await;
         }
-        for task in [self.heartbeat.take(), self.gatherer.take()].into_iter().flatten() {
+        for task in [self.heartbeat.take(), self.gatherer.take(), self.scrub.take()].into_iter().flatten() {
             task.abort();
             let _ = task.await;
         }
@@ -428,6 +446,7 @@ async fn heartbeat_loop(registry: Registry, interval: u64, health: tonic_health:
     let mut tick = tokio::time::interval(Duration::from_millis((interval * 1000 / 4).clamp(250, 1000)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reported_failure = false;
+    let mut reported_low = false;
     loop {
         tick.tick().await;
         if !reported_failure && registry.store().failed().is_some() {
@@ -438,6 +457,25 @@ async fn heartbeat_loop(registry: Registry, interval: u64, health: tonic_health:
             continue;
         }
         if reported_failure {
+            continue;
+        }
+        // Below the disk reserve the Registry takes no writes (readiness), but a restart would
+        // not help, so the server as a whole (liveness) stays SERVING.
+        let low = registry.store().disk_low();
+        if low.is_some() != reported_low {
+            reported_low = low.is_some();
+            match low {
+                Some((free, reserve)) => {
+                    tracing::warn!(free, reserve, "disk space below limits.min_free_disk_bytes: writes refused until space is freed");
+                    health.set_not_serving::<RegistryServer<RegistryService>>().await;
+                }
+                None => {
+                    tracing::info!("disk space above limits.min_free_disk_bytes again: writes resume");
+                    health.set_serving::<RegistryServer<RegistryService>>().await;
+                }
+            }
+        }
+        if reported_low {
             continue;
         }
         if registry.heartbeat(interval as i64).await.is_err() {
@@ -451,7 +489,7 @@ impl Drop for RunningNode {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        for task in [self.heartbeat.take(), self.gatherer.take()].into_iter().flatten() {
+        for task in [self.heartbeat.take(), self.gatherer.take(), self.scrub.take()].into_iter().flatten() {
             task.abort();
         }
         for (_, _, task) in &self.mirrors {

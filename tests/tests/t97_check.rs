@@ -133,3 +133,89 @@ async fn check_reports_and_repairs_derived_data_that_disagrees_with_the_log() {
     }
     assert_eq!(all, vec![EDITED, DELETED, UNTOUCHED]);
 }
+
+/// The value of the metric sample named exactly `name` in a scrape of `addr`.
+fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let (_, body) = comity_tests::http_get(addr, "/metrics");
+    String::from_utf8_lossy(&body).lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Waits for `runs` more completed background checks; returns what the last one found.
+fn scrubbed(addr: std::net::SocketAddr, runs: f64) -> f64 {
+    comity_tests::wait_until(std::time::Duration::from_secs(60), "a background check to complete", || {
+        (metric(addr, "comity_scrub_runs_total")? >= runs).then_some(())?;
+        metric(addr, "comity_scrub_differences")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_node_checks_in_the_background_without_false_alarms_and_names_drift() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut node = TestNode::start_with(&[BAFA], |c| c.data_dir = data.clone()).await;
+    let mut client = node.client().await;
+    for id in [EDITED, UNTOUCHED] {
+        client.publish(node.sign(grant(BAFA, id))).await.expect("grant published");
+    }
+    let origin = node.config().origin.clone();
+    let envelopes: Vec<Vec<u8>> = (0..400).map(|i| node.sign(grant(BAFA, &format!("DE-2026-SCRUB-{i:05}")))).collect();
+    node.stop().await;
+    let config = tmp.path().join("comity.toml");
+    node.reconfigure(|c| c.scrub_interval_secs = 1);
+    std::fs::write(&config, node.config().to_toml()).unwrap();
+    drop(client);
+    let args = ["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()];
+
+    // A consistent store under steady publishing: checks complete and find nothing, although
+    // each reads licences the writer is changing.
+    let running = comity_tests::NodeProcess::spawn(&args, &tmp.path().join("first.log"));
+    let metrics = running.metrics_addr().expect("metrics endpoint");
+    assert_eq!(metric(metrics, "comity_scrub_differences"), Some(0.0), "the start-up check of a sound store finds nothing");
+    let client = comity_client::Client::connect(running.url()).await.unwrap();
+    let publishing = tokio::spawn(comity_tests::publish_concurrently(client.clone(), envelopes, 8));
+    let (runs, differences) = tokio::task::spawn_blocking(move || {
+        let found: Vec<f64> = (1..=3).map(|runs| scrubbed(metrics, runs as f64)).collect();
+        (metric(metrics, "comity_scrub_runs_total").unwrap(), found)
+    })
+    .await
+    .unwrap();
+    publishing.await.unwrap();
+    assert!(runs >= 3.0);
+    assert_eq!(differences, vec![0.0; 3], "false alarms while publishing");
+    let log = std::fs::read_to_string(tmp.path().join("first.log")).unwrap();
+    assert!(log.contains("background check: derived data agrees with the log"), "{log}");
+    assert!(running.terminate().success());
+
+    // Drift in the derived data: the next check finds it, counts it and names the repair.
+    {
+        let store = Store::open(&data.join("store")).unwrap();
+        let mut edited = store.licence(BAFA, EDITED).unwrap().unwrap();
+        edited.status = LicenceStatus::Revoked as i32;
+        store.overwrite_summary_for_tests(BAFA, EDITED, Some(&edited)).unwrap();
+    }
+    let running = comity_tests::NodeProcess::spawn(&args, &tmp.path().join("second.log"));
+    let metrics = running.metrics_addr().unwrap();
+    let found = tokio::task::spawn_blocking(move || scrubbed(metrics, 1.0)).await.unwrap();
+    assert_eq!(found, 1.0);
+    let log = std::fs::read_to_string(tmp.path().join("second.log")).unwrap();
+    assert!(log.contains(&format!("{BAFA}/{EDITED}: stored summary says REVOKED (version 1), the log says ISSUED (version 1)")), "{log}");
+    assert!(log.contains(&format!("comity-node check --data-dir {} --repair", data.display())), "{log}");
+    assert!(running.terminate().success());
+
+    // Damage to the newest entry of the node's own log: the cheap start-up check refuses to
+    // start, naming the store and the repair.
+    {
+        let store = Store::open(&data.join("store")).unwrap();
+        let size = store.log(&origin).size().unwrap();
+        let newest = store.log(&origin).entry(size - 1).unwrap().unwrap();
+        let mut bytes = store.statement(&newest).unwrap().unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        store.overwrite_statement_for_tests(&newest, &bytes).unwrap();
+    }
+    let out = std::process::Command::new(bin_path("comity-node")).arg("run").args(["--listen", "127.0.0.1:0"]).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the stored hashes of newest entry") && stderr.contains(&data.join("store").display().to_string()), "{stderr}");
+    assert!(stderr.contains("comity-node recover"), "{stderr}");
+}

@@ -1,6 +1,10 @@
 //! A full disk: writes fail cleanly (UNAVAILABLE, nothing acknowledged), reads keep being served,
-//! and once space is freed nothing acknowledged is missing. Runs the node's data dir on a small
-//! tmpfs, which needs root (as on the project's machines; elsewhere the test says it skipped).
+//! and once space is freed nothing acknowledged is missing. With the disk reserve
+//! (`limits.min_free_disk_bytes`) writes are refused before sled starts one, so reads and
+//! `comity log audit` keep working and writes resume as soon as space is freed; without it, a
+//! write that runs out of space mid-way leaves writes refused until restart. Runs the node's
+//! data dir on a small tmpfs, which needs root (as on the project's machines; elsewhere the
+//! test says it skipped).
 
 use std::path::Path;
 
@@ -24,17 +28,22 @@ impl Drop for Unmount<'_> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
+async fn without_a_reserve_a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let disk = tmp.path().join("disk");
     if !mount_tmpfs(&disk, 24) {
         // Only where mounting is not permitted (not root, or no CAP_SYS_ADMIN): say so loudly.
-        eprintln!("SKIPPED a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing: cannot mount a tmpfs here");
+        eprintln!("SKIPPED without_a_reserve_a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing: cannot mount a tmpfs here");
         return;
     }
     let _unmount = Unmount(&disk);
     let data = disk.join("data");
-    let mut node = TestNode::start_with(&[BAFA], |c| c.data_dir = data.clone()).await;
+    // No reserve: sled itself runs out of space (the backstop the reserve normally spares).
+    let mut node = TestNode::start_with(&[BAFA], |c| {
+        c.data_dir = data.clone();
+        c.limits.min_free_disk_bytes = 0;
+    })
+    .await;
     let mut client = node.client().await;
     let mut acknowledged = Vec::new();
     for i in 0..20 {
@@ -94,9 +103,9 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
         assert_eq!(again.code(), Some(tonic::Code::Unavailable), "{id} retried: {again}");
         assert!(again.to_string().contains("publishing the same envelope again is safe"), "{id} retried: {again}");
     }
-    // Known gap (#19): `comity log audit` while the disk is full fails in some runs with the
-    // UNAVAILABLE answer: sled's reads finish node splits, which write, and after a failed
-    // write sled refuses every write until restart. Not asserted until that is fixed.
+    // Without the reserve, `comity log audit` may fail here: sled's reads finish node splits,
+    // which write, and after a failed write sled refuses every write. The reserve (the next
+    // test) keeps sled from getting here.
     // Readiness says so: the Registry is NOT_SERVING until the node restarts.
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
     let health = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -138,4 +147,127 @@ async fn a_full_disk_fails_writes_cleanly_keeps_reads_and_loses_nothing() {
     client.publish(node.sign(grant(BAFA, "DE-2026-DISK-AFTER"))).await.unwrap();
     let size = client.checkpoint().await.unwrap().size;
     assert_eq!(size, (acknowledged.len() + refused.len()) as u64 + 1, "the log holds every acknowledged decision, each refused one once, and the new one");
+}
+
+/// A trust file pinning de.bafa's key and the node's log key, for `comity log audit`.
+fn trust_file(node: &TestNode, dir: &Path) -> std::path::PathBuf {
+    use comity_proto::trust::{TrustFile, TrustedAuthority};
+    let trust = TrustFile {
+        authorities: vec![TrustedAuthority {
+            id: BAFA.into(),
+            keys: vec![hex::encode(node.signer(BAFA).verifying_key().to_bytes())],
+            logs: vec![node.node().log_verifier().to_string()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let path = dir.join("trust.toml");
+    std::fs::write(&path, trust.to_toml()).unwrap();
+    path
+}
+
+/// Runs `comity log audit` against `url`: (success, stdout and stderr).
+fn audit(url: &str, trust: &Path, state: &Path) -> (bool, String) {
+    let out = std::process::Command::new(comity_tests::bin_path("comity"))
+        .env("COMITY_NODE", url)
+        .env("COMITY_TRUST", trust)
+        .args(["log", "audit", "--state"])
+        .arg(state)
+        .output()
+        .expect("comity runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_the_disk_reserve_writes_are_refused_reads_and_audit_work_and_writes_resume_when_freed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    if !mount_tmpfs(&disk, 24) {
+        eprintln!("SKIPPED below_the_disk_reserve_writes_are_refused_reads_and_audit_work_and_writes_resume_when_freed: cannot mount a tmpfs here");
+        return;
+    }
+    let _unmount = Unmount(&disk);
+    let data = disk.join("data");
+    let mut node = TestNode::start_with(&[BAFA], |c| {
+        c.data_dir = data.clone();
+        c.limits.min_free_disk_bytes = 4 * 1024 * 1024;
+    })
+    .await;
+    let mut client = node.client().await;
+    let mut acknowledged = Vec::new();
+    for i in 0..200 {
+        let id = format!("DE-2026-RESERVE-{i:05}");
+        client.publish(node.sign(grant(BAFA, &id))).await.unwrap();
+        acknowledged.push(id);
+    }
+    let log_key = trust_file(&node, tmp.path());
+    let (ok, out) = audit(&node.url(), &log_key, &tmp.path().join("audit.json"));
+    assert!(ok, "audit of a healthy node: {out}");
+
+    // Other files take most of the disk, then the node's own writes fill it to the reserve:
+    // from then on every write is refused before sled starts it, retry-safe and naming the
+    // reserve, and nothing is acknowledged.
+    let ballast = disk.join("ballast");
+    let _ = std::process::Command::new("dd").args(["if=/dev/zero", "bs=1M", "count=12"]).arg(format!("of={}", ballast.display())).status();
+    let mut first_refusal = None;
+    for i in 200..50_000 {
+        let id = format!("DE-2026-RESERVE-{i:05}");
+        match client.publish(node.sign(grant(BAFA, &id))).await {
+            Ok(_) => acknowledged.push(id),
+            Err(e) => {
+                first_refusal = Some(e);
+                break;
+            }
+        }
+    }
+    let first_refusal = first_refusal.expect("the reserve was never reached");
+    assert!(first_refusal.to_string().contains("limits.min_free_disk_bytes"), "{first_refusal}");
+    let mut wave = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let mut client = client.clone();
+        let envelope = node.sign(grant(BAFA, &format!("DE-2026-REFUSED-{i:05}")));
+        wave.spawn(async move { client.publish(envelope).await });
+    }
+    while let Some(done) = wave.join_next().await {
+        let refusal = done.unwrap().expect_err("acknowledged below the reserve");
+        assert_eq!(refusal.code(), Some(tonic::Code::Unavailable), "{refusal}");
+        let text = refusal.to_string();
+        assert!(text.contains("not acknowledged") && text.contains("publishing the same envelope again is safe"), "{text}");
+        assert!(text.contains("limits.min_free_disk_bytes") && text.contains("writes resume once space is freed"), "{text}");
+    }
+    // Reads, proofs and a full audit (checkpoint, every entry, consistency) are all served.
+    for id in acknowledged.iter().step_by(11) {
+        client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("{id} unreadable below the reserve: {e}"));
+    }
+    assert_eq!(client.checkpoint().await.unwrap().size, acknowledged.len() as u64);
+    let (ok, out) = audit(&node.url(), &log_key, &tmp.path().join("audit.json"));
+    assert!(ok, "audit on a full disk: {out}");
+    // Readiness says no writes; liveness stays SERVING (a restart would not free the disk).
+    let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = |service: &'static str| {
+        let mut health = health.clone();
+        async move { health.check(tonic_health::pb::HealthCheckRequest { service: service.into() }).await.ok().map(|r| r.into_inner().status) }
+    };
+    use tonic_health::pb::health_check_response::ServingStatus;
+    comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry to report NOT_SERVING", || async {
+        (status("comity.v1.Registry").await? == ServingStatus::NotServing as i32).then_some(())
+    })
+    .await;
+    assert_eq!(status("").await, Some(ServingStatus::Serving as i32));
+
+    // Space freed: writes resume without a restart, and readiness returns.
+    std::fs::remove_file(&ballast).unwrap();
+    comity_tests::eventually(std::time::Duration::from_secs(10), "the Registry to report SERVING again", || async {
+        (status("comity.v1.Registry").await? == ServingStatus::Serving as i32).then_some(())
+    })
+    .await;
+    client.publish(node.sign(grant(BAFA, "DE-2026-RESERVE-FREED"))).await.expect("a write after space is freed");
+    acknowledged.push("DE-2026-RESERVE-FREED".into());
+    node.restart().await;
+    let mut client = node.client().await;
+    for id in &acknowledged {
+        client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("acknowledged {id} lost: {e}"));
+    }
+    assert_eq!(client.checkpoint().await.unwrap().size, acknowledged.len() as u64);
 }

@@ -53,6 +53,12 @@ pub enum StoreError {
     /// by every later one.
     #[error("storage: {0}; writes stay refused until the node restarts, once the disk has space")]
     Failed(String),
+    /// The disk holding the store has less free space than the reserve: refused before sled
+    /// writes anything, so reads stay unaffected and writes resume once space is freed.
+    #[error(
+        "storage: the disk holding {dir} has {free} bytes free, below the reserve of {reserve} (limits.min_free_disk_bytes); writes resume once space is freed"
+    )]
+    DiskLow { dir: String, free: u64, reserve: u64 },
 }
 
 impl StoreError {
@@ -65,7 +71,7 @@ impl StoreError {
     /// The store could not write (or read) its files: the request may be repeated once the
     /// node has disk space again, unlike data found damaged.
     pub fn is_write_failure(&self) -> bool {
-        matches!(self, StoreError::Failed(_) | StoreError::Sled(sled::Error::Io(_)))
+        matches!(self, StoreError::Failed(_) | StoreError::DiskLow { .. } | StoreError::Sled(sled::Error::Io(_)))
     }
 }
 
@@ -115,9 +121,6 @@ impl Evidence {
     }
 }
 
-/// Search index keys by the (authority, licence) they point at.
-pub type IndexEntries = BTreeMap<(String, String), Vec<Vec<u8>>>;
-
 /// The node's database.
 #[derive(Clone)]
 pub struct Store {
@@ -132,6 +135,12 @@ pub struct Store {
     /// Bumped after every write for what it changed, so caches of what the store held
     /// (Verify's) know when to read again.
     changes: std::sync::Arc<Changes>,
+    /// Where the store lives, for its free space.
+    dir: std::sync::Arc<std::path::PathBuf>,
+    /// Free bytes a commit leaves on the disk at least (0: no reserve). sled that runs out of
+    /// space mid-write refuses every later write, and even some reads, until restart; a commit
+    /// refused before it starts leaves sled sound.
+    reserve: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -156,7 +165,14 @@ impl Store {
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
-        let store = Self { db, failed: Default::default(), durable: Default::default(), changes: Default::default() };
+        let store = Self {
+            db,
+            failed: Default::default(),
+            durable: Default::default(),
+            changes: Default::default(),
+            dir: std::sync::Arc::new(dir.to_path_buf()),
+            reserve: Default::default(),
+        };
         store.check_schema(&shown).map_err(|e| match e {
             StoreError::Sled(e) => damaged_by(dir, e),
             StoreError::Corrupt { table, detail } => StoreError::damaged(dir, format!("{table}: {detail}")),
@@ -305,6 +321,9 @@ impl Store {
         if let Some(reason) = self.failed.get() {
             return Err(StoreError::Failed(reason.clone()));
         }
+        if let Some((free, reserve)) = self.disk_low() {
+            return Err(StoreError::DiskLow { dir: self.dir.display().to_string(), free, reserve });
+        }
         let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta } = batch;
         for ((origin, end), time) in log_times {
             inner.insert(keys::log_time(&origin, end), &time.to_be_bytes());
@@ -381,6 +400,23 @@ impl Store {
             return Ok(before.clone());
         }
         Ok(self.db.get(key)?)
+    }
+
+    /// Keeps `bytes` free on the store's disk: a commit that finds less is refused.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.reserve.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (free bytes, reserve) when the store's disk has less free space than the reserve.
+    pub fn disk_low(&self) -> Option<(u64, u64)> {
+        let reserve = self.reserve.load(std::sync::atomic::Ordering::Relaxed);
+        if reserve == 0 {
+            return None;
+        }
+        // Unreadable free space (an odd file system) does not block writes: sled's own
+        // failure handling still stands behind this check.
+        let free = fs2::available_space(self.dir.as_path()).ok()?;
+        (free < reserve).then_some((free, reserve))
     }
 
     /// Why writes are refused, after a failed commit.
@@ -519,25 +555,27 @@ impl Store {
         Ok(was)
     }
 
-    /// Every stored licence summary, in key order. For the offline `comity-node check`.
-    pub fn summaries(&self) -> Result<Vec<pb::LicenceSummary>> {
-        self.db.scan_prefix([table::LICENCE]).map(|r| decode_summary(&r?.1)).collect()
+    /// Every stored licence summary, in key order, read as it goes. For `comity-node check`.
+    pub fn summaries(&self) -> impl Iterator<Item = Result<pb::LicenceSummary>> + '_ {
+        self.db.scan_prefix([table::LICENCE]).map(|r| decode_summary(&r?.1))
     }
 
-    /// Every search index entry, by the (authority, licence) it points at. For `comity-node check`.
-    pub fn index_entries(&self) -> Result<IndexEntries> {
-        let mut out = IndexEntries::new();
-        for tag in [table::IDX_PARTY, table::IDX_DESTINATION, table::IDX_CONTROL_CODE, table::IDX_STATUS] {
-            for r in self.db.scan_prefix([tag]) {
+    /// Every search index entry with the (authority, licence) it points at, read as it goes.
+    /// For `comity-node check`.
+    pub fn index_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, (String, String))>> + '_ {
+        [table::IDX_PARTY, table::IDX_DESTINATION, table::IDX_CONTROL_CODE, table::IDX_STATUS].into_iter().flat_map(|tag| {
+            self.db.scan_prefix([tag]).map(|r| {
                 let (key, _) = r?;
                 let licence = keys::licence_of_key(&key).ok_or_else(|| corrupt("index", "key without licence"))?;
-                out.entry(licence).or_default().push(key.to_vec());
-            }
-        }
-        for entries in out.values_mut() {
-            entries.sort();
-        }
-        Ok(out)
+                Ok((key.to_vec(), licence))
+            })
+        })
+    }
+
+    /// Whether the store holds `key` (one returned by [`search::index_keys`] or
+    /// [`Store::index_entries`]).
+    pub fn holds_index_entry(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.db.contains_key(key)?)
     }
 
     /// Replaces a licence's summary and every index entry held for it (`held_index`) by those
