@@ -261,6 +261,25 @@ fn disk_bytes(dir: &Path) -> (u64, u64) {
     total
 }
 
+/// Every file under `dir` (path relative to `dir`, allocated bytes).
+fn files(dir: &Path) -> Vec<(String, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                let path = entry.path().strip_prefix(dir).map(|p| p.display().to_string()).unwrap_or_default();
+                out.push((path, meta.blocks() * 512));
+            }
+        }
+    }
+    out
+}
+
 async fn channel(url: &str) -> Channel {
     Endpoint::from_shared(url.to_string()).expect("url").tcp_nodelay(true).connect().await.expect("connect")
 }
@@ -567,9 +586,17 @@ fn main() {
     let (rss_after, _) = again.memory_kib();
     again.kill_9();
     let since = Instant::now();
-    let (third, _) = NodeProcess::spawn(&binary, &config_path, &log);
+    let (mut third, _) = NodeProcess::spawn(&binary, &config_path, &log);
     let (kill_serving, kill_answered) = runtime.block_on(until_serving(&third.url, since));
-    drop(third);
+    // SIGTERM once more: the first restart after the load may pay for work later ones do not.
+    third.terminate();
+    let since = Instant::now();
+    let (fourth, _) = NodeProcess::spawn(&binary, &config_path, &log);
+    let (again_serving, again_answered) = runtime.block_on(until_serving(&fourth.url, since));
+    drop(fourth);
+    let mut largest = files(&data_dir);
+    largest.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    let largest: Vec<String> = largest.iter().take(6).map(|(path, size)| format!("{path} {:.0} MB", mb(*size))).collect();
 
     let avg = (envelope_bytes / stored as u64) as usize;
     let sled_n = n.clamp(10_000, 200_000);
@@ -586,10 +613,16 @@ fn main() {
     );
     println!("| node RSS just after that restart | {:.0} MB |", rss_after as f64 / 1024.0);
     println!(
-        "| start after kill -9: SERVING / first GetLicence answered | {:.0} / {:.0} ms |",
+        "| then start after kill -9: SERVING / first GetLicence answered | {:.0} / {:.0} ms |",
         kill_serving.as_secs_f64() * 1e3,
         kill_answered.as_secs_f64() * 1e3
     );
+    println!(
+        "| then start after SIGTERM again: SERVING / first GetLicence answered | {:.0} / {:.0} ms |",
+        again_serving.as_secs_f64() * 1e3,
+        again_answered.as_secs_f64() * 1e3
+    );
+    println!("| largest files in the data dir at the end (allocated) | {} |", largest.join(", "));
     println!("| comity publish, loopback gRPC, {IN_FLIGHT} in flight, all {stored} | {overall:.0} /s |");
     println!("| raw sled: {sled_n} inserts of the same envelopes ({avg} B avg), batches of 1000, flush per batch | {sled_rate:.0} /s |");
     println!("| publish / raw sled | {:.0}% (last segment {:.0}%) |", 100.0 * overall / sled_rate, 100.0 * segment_rates.last().unwrap_or(&0.0) / sled_rate);
