@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stock tools the deploy tests (tests/tests/t94_deploy.rs) check deploy/ with:
+# Stock tools the deploy tests (tests/tests/suite/t94_deploy.rs) check deploy/ with:
 # - systemd-analyze and systemd-sysusers (Debian's systemd), to check the unit and the
 #   sysusers.d file;
 # - script (util-linux), which gives the node a terminal in the log-colour test;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # promtool (Debian package prometheus), for `promtool check metrics` on a live node's metrics
-# (tests/tests/t99_metrics.rs).
+# (tests/tests/suite/t99_metrics.rs).
 set -euo pipefail
 if command -v promtool >/dev/null; then exit 0; fi
 # Without recommends: no node exporter, no SMART tools.

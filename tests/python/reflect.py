@@ -6,7 +6,7 @@ Lists the services with grpcio-reflection's own client (reflection v1alpha) and 
 request, then asks grpc.health.v1 about the whole server ("") and each service, building the
 health messages from the descriptors the server gave. Prints one JSON object:
 {"v1alpha": [...], "v1": [...], "health": {"": "SERVING", ...}}.
-Run by tests/tests/t99_reflection.rs with target/test-venv/bin/python.
+Run by tests/tests/suite/t99_reflection.rs with target/test-venv/bin/python.
 """
 
 import json

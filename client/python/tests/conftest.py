@@ -1,6 +1,6 @@
 """Fixtures: the fixed test vectors of docs/signing.md, and the node the node tests run against
 (COMITY_NODE: its URL; COMITY_KEY: a key file of an authority it hosts; COMITY_TRUST: a trust
-file pinning that authority's roots and log). tests/tests/t18_python_client.rs sets all three
+file pinning that authority's roots and log). tests/tests/suite/t18_python_client.rs sets all three
 for the demo federation."""
 
 import json

@@ -348,7 +348,7 @@ mod schemas {
 fn openapi_schemas_are_the_proto_messages() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
     let document = std::fs::read_to_string(&path).unwrap();
-    let marker = "    # Generated from proto/comity/v1 by tests/tests/t82_web.rs (COMITY_BLESS=1 rewrites it): do not edit below.\n";
+    let marker = "    # Generated from proto/comity/v1 by tests/tests/suite/t82_web.rs (COMITY_BLESS=1 rewrites it): do not edit below.\n";
     let at = document.find(marker).expect("docs/openapi.yaml keeps the marker line before the generated schemas") + marker.len();
     let generated = schemas::generate();
     if std::env::var_os("COMITY_BLESS").is_some() {
@@ -356,7 +356,7 @@ fn openapi_schemas_are_the_proto_messages() {
     }
     assert!(
         document[at..] == generated,
-        "docs/openapi.yaml's generated schemas differ from proto/comity/v1: run COMITY_BLESS=1 cargo test -p comity-tests --test t82_web openapi_schemas"
+        "docs/openapi.yaml's generated schemas differ from proto/comity/v1: run COMITY_BLESS=1 cargo test -p comity-tests --test suite t82_web::openapi_schemas"
     );
 }
 

@@ -1,0 +1,42 @@
+//! The integration tests, one module per former test file, linked into one test binary (`suite`)
+//! instead of one binary each: `cargo test -p comity-tests t97_` still runs a group.
+
+mod t10_registry;
+mod t18_python_client;
+mod t19_hostile_input;
+mod t20_binaries;
+mod t25_token_qr;
+mod t26_relying_party;
+mod t27_log_time;
+mod t30_demo;
+mod t31_readme_tour;
+mod t40_log;
+mod t50_mirror;
+mod t55_witness;
+mod t60_topology;
+mod t70_malicious_peer;
+mod t80_trust;
+mod t81_browser;
+mod t82_web;
+mod t83_watch;
+mod t84_milestones;
+mod t85_verify;
+mod t86_trust_cli;
+mod t87_stats;
+mod t88_supply_chain;
+mod t89_config_reference;
+mod t90_fuzz_corpus;
+mod t91_export_import;
+mod t92_confidential;
+mod t93_backup;
+mod t94_deploy;
+mod t95_tls;
+mod t96_idle_sockets;
+mod t96_limits;
+mod t97_check;
+mod t97_damaged_store;
+mod t97_disk_full;
+mod t97_signed_history;
+mod t98_recover;
+mod t99_metrics;
+mod t99_reflection;
