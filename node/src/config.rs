@@ -214,6 +214,9 @@ pub struct Limits {
     /// freed. 0: no reserve (a write that then runs out of space mid-way leaves the store
     /// refusing writes until the node restarts).
     pub min_free_disk_bytes: u64,
+    /// Bytes of the store's pages the node keeps in its own memory (sled's cache); the
+    /// operating system caches the file besides.
+    pub store_cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -233,6 +236,7 @@ impl Default for Limits {
             idle_connection_secs: 300,
             connections_per_address: 256,
             min_free_disk_bytes: 128 * 1024 * 1024,
+            store_cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
         }
     }
 }

@@ -26,6 +26,10 @@ pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 /// records. (2: maps in tiles, entries without log time; 1: a record per map node version.)
 pub const SCHEMA_VERSION: u32 = 3;
 const FORMAT_MARKER: &[u8] = b"comity-store";
+/// sled's page cache, bytes. Its default (1 GiB) let a node's memory grow with its store to
+/// that size; the operating system's page cache holds the file as well (BENCHMARKS.md,
+/// Storage at scale).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -147,16 +151,21 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can
     /// read. Damaged files (a sled error or panic) give [`StoreError::Damaged`].
     pub fn open(dir: &Path) -> Result<Self> {
-        guard_damage(dir, || Self::open_unguarded(dir))
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }
 
-    fn open_unguarded(dir: &Path) -> Result<Self> {
+    /// [`Store::open`] with sled's page cache bounded to `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self> {
+        guard_damage(dir, || Self::open_unguarded(dir, cache_bytes))
+    }
+
+    fn open_unguarded(dir: &Path, cache_bytes: u64) -> Result<Self> {
         let shown = dir.display().to_string();
         // sled releases its file lock from a background thread after the last handle is
         // dropped, so a reopen right after a close (a restart) may briefly find it held.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         let db = loop {
-            match sled::Config::new().path(dir).open() {
+            match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
