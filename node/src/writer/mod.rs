@@ -28,13 +28,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::config::Config;
 use crate::error::{write_refused, Error};
 use crate::log::{NodeLog, Overlay};
+use crate::now;
 use crate::store::{Evidence, SearchPage, SearchQuery, Store, WriteBatch};
 use crate::trust::{Signers, StoredAgreement, Trust};
-
-/// Current Unix time in seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 /// The result of a publish.
 #[derive(Debug, Clone)]
@@ -196,7 +192,7 @@ pub struct Registry {
     /// Bumped after every batch the writer handles, so readers such as Watch streams know to
     /// look at the store again.
     changes: watch::Receiver<u64>,
-    verify_cache: Arc<crate::verify::VerifyCache>,
+    verify_cache: Arc<crate::service::verify::VerifyCache>,
 }
 
 /// A signed checkpoint just committed here, of the node's own log or a mirrored one.
@@ -240,7 +236,7 @@ impl Registry {
             writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
             checkpoints,
             changes,
-            verify_cache: Arc::new(crate::verify::VerifyCache::new(config.limits.verify_cache_licences)),
+            verify_cache: Arc::new(crate::service::verify::VerifyCache::new(config.limits.verify_cache_licences)),
         }
     }
 
@@ -258,7 +254,7 @@ impl Registry {
     }
 
     /// What Verify keeps of the store between writes.
-    pub(crate) fn verify_cache(&self) -> &crate::verify::VerifyCache {
+    pub(crate) fn verify_cache(&self) -> &crate::service::verify::VerifyCache {
         &self.verify_cache
     }
 
