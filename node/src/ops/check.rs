@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use comity_proto::log::{entry_leaf_hash, hashes_to_store, stored_checkpoint_fields, tree_root, MemoryHashes, StoredHashes};
 use comity_proto::pb;
 
+use crate::chain::derived_summary;
 use crate::store::{search, Store};
-use crate::writer::derived_summary;
 
 /// What a check found.
 #[derive(Debug, Default)]

@@ -100,7 +100,7 @@ impl registry_server::Registry for RegistryService {
             Some(state) => (state.summary_at(now()), state.terms.clone()),
             None => withheld(&view.chain),
         };
-        let openings = view.chain.iter().filter_map(crate::writer::StoredLink::opening).collect();
+        let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
         let proof = crate::service::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, now())

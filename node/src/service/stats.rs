@@ -13,9 +13,9 @@ use comity_proto::pb;
 use comity_proto::rules::LicenceState;
 use comity_proto::statement::{Envelope, StatementId};
 
+use crate::chain::{check_stored_hash, stored_corrupt};
 use crate::error::Error;
 use crate::store::Store;
-use crate::writer::{check_stored_hash, stored_corrupt};
 
 /// Most reason codes listed per group.
 pub const TOP_REASONS: usize = 5;

@@ -17,10 +17,11 @@ use comity_proto::statement::StatementId;
 use comity_proto::trust::KeySetView;
 use comity_proto::verdict::{check_chain, judge, Facts, Link, Question};
 
+use crate::chain::StoredLink;
 use crate::error::Error;
 use crate::store::{Evidence, Store};
 use crate::trust::StoredAgreement;
-use crate::writer::{Registry, StoredLink};
+use crate::writer::Registry;
 
 /// Answers `q` at time `now`.
 pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {

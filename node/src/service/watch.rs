@@ -383,8 +383,8 @@ fn readable_content(registry: &Registry, id: StatementId, r: &pb::RestrictedDeci
     if !chain[..=at].iter().all(|link| link.readable()) {
         return Ok(());
     }
-    let before = crate::writer::fold_chain(&chain[..at])?;
-    let after = crate::writer::fold_chain(&chain[..=at])?;
+    let before = crate::chain::fold_chain(&chain[..at])?;
+    let after = crate::chain::fold_chain(&chain[..=at])?;
     event.action = chain[at].decision.action;
     event.status_before = before.map_or(0, |s| s.status.to_wire() as i32);
     if let Some(after) = after {
@@ -402,7 +402,7 @@ fn readable_content(registry: &Registry, id: StatementId, r: &pb::RestrictedDeci
 fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<(WatchEventKind, Option<LicenceState>, Option<LicenceState>), Stop> {
     let chain = registry.chain(&d.authority, &d.licence_id)?;
     let earlier = chain.iter().take_while(|link| link.decision.version < d.version).count();
-    let before = crate::writer::fold_chain(&chain[..earlier])?;
+    let before = crate::chain::fold_chain(&chain[..earlier])?;
     let after = CheckedDecision::try_from(d.clone()).ok().and_then(|this| match &before {
         None => LicenceState::start(id, &this).ok(),
         Some(state) => state.apply(id, &this).ok(),

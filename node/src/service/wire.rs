@@ -93,7 +93,7 @@ pub(crate) fn search_query(r: pb::SearchRequest) -> Result<SearchQuery, Status> 
 /// What may be said of a confidential licence this node cannot read: its place in the log
 /// (summary with authority, reference, version, head and last decision time; status
 /// unspecified) and the public face of its latest decision as the terms.
-pub(crate) fn withheld(chain: &[crate::writer::StoredLink]) -> (pb::LicenceSummary, pb::Decision) {
+pub(crate) fn withheld(chain: &[crate::chain::StoredLink]) -> (pb::LicenceSummary, pb::Decision) {
     let head = chain.last().map(|l| (l.id, l.decision.clone())).unwrap_or_else(|| (StatementId([0; 32]), pb::Decision::default()));
     let summary = pb::LicenceSummary {
         authority: head.1.authority.clone(),
