@@ -73,7 +73,7 @@ pub struct Config {
     /// [default: DATA_DIR/trust.toml when that file exists].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_file: Option<PathBuf>,
-    /// A consortium file the members share (`crate::consortium`): every other member in it is
+    /// A consortium file the members share (`crate::federation::consortium`): every other member in it is
     /// mirrored, witnessed and trusted without its own `[[peer]]` and `[[trusted]]` entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consortium_file: Option<PathBuf>,
@@ -105,7 +105,7 @@ pub struct Config {
     /// TLS for the gRPC listener and calls to peers (`https://` URLs). Required unless
     /// `insecure_plaintext` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::tls::TlsConfig>,
+    pub tls: Option<crate::net::tls::TlsConfig>,
     /// Serve plaintext gRPC without TLS: for development on one machine only (the demo, tests);
     /// the node logs a warning. Without it, a node with no `[tls]` refuses to start.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

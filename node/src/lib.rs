@@ -1,38 +1,28 @@
 //! The Comity registry node: a gRPC service holding signed export-licence decisions in sled.
 
-pub mod check;
-pub mod client_limit;
+pub mod chain;
 pub mod config;
-pub mod connections;
-pub mod consortium;
-pub mod demo;
 pub mod error;
-pub mod federation_service;
+pub mod federation;
 pub mod input;
 pub mod log;
-pub mod log_service;
-pub mod logfile;
-pub mod memnet;
 pub mod metrics;
-pub mod mirror;
-pub mod recover;
-pub mod registry;
-pub mod scrub;
+pub mod net;
+pub mod ops;
 pub mod server;
 pub mod service;
-pub mod stats;
 pub mod store;
-pub mod tiles;
-pub mod tls;
-pub mod transfer;
 pub mod trust;
-pub mod verify;
-pub mod watch;
 pub mod web;
-pub mod witness;
+pub mod writer;
 
 pub use config::Config;
 pub use server::RunningNode;
+
+/// Current Unix time in seconds: the node's one clock (log times, staleness, evidence).
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
 
 /// The allocator `comity-node` runs with (the benchmarks use it too, to measure the node as
 /// shipped): mimalloc, which serves the many small allocations of a gRPC answer faster than

@@ -9,7 +9,8 @@ use comity_node::config::{
     AuthorityConfig, Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_ORIGIN,
 };
 use comity_node::log::{load_or_create_key, load_or_create_witness_key};
-use comity_node::{demo, RunningNode};
+use comity_node::ops::demo;
+use comity_node::RunningNode;
 use comity_proto::keyfile::KeyFile;
 use tokio::net::TcpListener;
 
@@ -304,7 +305,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Init { data_dir, authorities, listen, origin, tls_ca } => init(&data_dir, &authorities, listen, origin, tls_ca.as_deref()),
         Command::Recover { config, data_dir, from, tls_name } => {
             let config = node_config(config.as_deref(), data_dir)?;
-            let recovered = comity_node::recover::recover_own_log(&config, &from, &tls_name).await?;
+            let recovered = comity_node::ops::recover::recover_own_log(&config, &from, &tls_name).await?;
             println!(
                 "recovered {} entries of {} from {from}; the damaged store is in {}; start the node again",
                 recovered.entries,
@@ -316,20 +317,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Backup { config, data_dir, to } => {
             let config = node_config(config.as_deref(), data_dir)?;
             let to = std::path::absolute(&to)?;
-            let answer = comity_node::recover::request_backup(&config, &to).await?;
+            let answer = comity_node::ops::recover::request_backup(&config, &to).await?;
             println!("backup of {} written to {}: {} records, own log at {} entries", config.origin, to.display(), answer.records, answer.log_size);
             Ok(())
         }
         Command::Restore { config, data_dir, from } => {
             let config = node_config(config.as_deref(), data_dir)?;
-            let restored = comity_node::recover::restore_backup(&config, &from)?;
+            let restored = comity_node::ops::recover::restore_backup(&config, &from)?;
             println!("backup checked and restored: {} statements, own log at {} entries; start the node", restored.statements, restored.log_size);
             Ok(())
         }
         Command::Export { from, origin, output, config, data_dir, tls_name } => {
             let config = find_config(config.as_deref(), data_dir.as_deref())?.unwrap_or_default();
             let exported =
-                comity_node::transfer::export_log(&config, &from, tls_name.as_deref().unwrap_or_default(), origin.as_deref().unwrap_or_default(), &output)
+                comity_node::ops::transfer::export_log(&config, &from, tls_name.as_deref().unwrap_or_default(), origin.as_deref().unwrap_or_default(), &output)
                     .await?;
             println!(
                 "exported {} entries of {} ({}, root {}) from {from} to {} in {:.1} s",
@@ -344,7 +345,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Import { file, config, data_dir } => {
             let config = node_config(config.as_deref(), data_dir)?;
-            let imported = comity_node::transfer::import_log(&config, &file).await?;
+            let imported = comity_node::ops::transfer::import_log(&config, &file).await?;
             if imported.entries == 0 {
                 println!(
                     "nothing to import: this node holds {} entries of {}, and the file's {} agree with them",
@@ -364,25 +365,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ca { command: CaCommand::Init { dir, name } } => {
-            comity_node::tls::ca_init(&dir, &name)?;
+            comity_node::net::tls::ca_init(&dir, &name)?;
             println!(
                 "CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)",
-                dir.join(comity_node::tls::CA_CERT).display(),
-                dir.join(comity_node::tls::CA_KEY).display()
+                dir.join(comity_node::net::tls::CA_CERT).display(),
+                dir.join(comity_node::net::tls::CA_KEY).display()
             );
             Ok(())
         }
         Command::Ca { command: CaCommand::Issue { dir, name, out } } => {
-            comity_node::tls::ca_issue(&dir, &name, &out)?;
-            println!("certificate for {name}: {} and key {}", out.join(comity_node::tls::NODE_CERT).display(), out.join(comity_node::tls::NODE_KEY).display());
+            comity_node::net::tls::ca_issue(&dir, &name, &out)?;
+            println!(
+                "certificate for {name}: {} and key {}",
+                out.join(comity_node::net::tls::NODE_CERT).display(),
+                out.join(comity_node::net::tls::NODE_KEY).display()
+            );
             Ok(())
         }
         Command::Ca { command: CaCommand::Revoke { dir, cert } } => {
-            let revoked = comity_node::tls::ca_revoke(&dir, &cert)?;
+            let revoked = comity_node::net::tls::ca_revoke(&dir, &cert)?;
             println!("revoked certificate {} ({}); {} certificate(s) on the list", revoked.serial, revoked.names.join(", "), revoked.listed);
             println!(
                 "give {} to every member, in place of the file its [tls] crl_file names: its next connections refuse that certificate",
-                dir.join(comity_node::tls::CA_CRL).display()
+                dir.join(comity_node::net::tls::CA_CRL).display()
             );
             Ok(())
         }
@@ -401,7 +406,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if http_listen.is_some() {
                 config.http_listen = http_listen;
             }
-            comity_node::connections::raise_open_file_limit();
+            comity_node::net::connections::raise_open_file_limit();
             let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
             let node = RunningNode::start(config, listener).await?;
             // Scripts and tests started with port 0 read the real addresses from these lines.
@@ -419,8 +424,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             // `bafa` for a node hosting de.bafa; else the origin's host.
             let host = config.origin.split('/').next().unwrap_or_default();
             let id = id.or_else(|| config.authorities.first().and_then(|a| a.id.rsplit('.').next()).map(str::to_string)).unwrap_or_else(|| host.to_string());
-            let member = comity_node::consortium::member_entry(&config, &id, &url)?;
-            let file = comity_node::consortium::ConsortiumFile { name: String::new(), members: vec![member] };
+            let member = comity_node::federation::consortium::member_entry(&config, &id, &url)?;
+            let file = comity_node::federation::consortium::ConsortiumFile { name: String::new(), members: vec![member] };
             print!("{}", file.to_toml().replace("name = \"\"\n", "").trim_start());
             Ok(())
         }
@@ -437,7 +442,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Check { data_dir, repair } => {
             let config = Config { data_dir: data_dir.clone(), ..Config::default() };
             let store = comity_node::store::Store::open(&config.store_dir())?;
-            let report = comity_node::check::check_store(&store, repair)?;
+            let report = comity_node::ops::check::check_store(&store, repair)?;
             for line in &report.differences {
                 println!("{line}");
             }
@@ -505,7 +510,7 @@ fn node_config(explicit: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Re
     if let Some(data_dir) = data_dir {
         config.data_dir = data_dir;
     }
-    Ok(comity_node::consortium::resolve(config)?)
+    Ok(comity_node::federation::consortium::resolve(config)?)
 }
 
 /// The web (tiles) and metrics addresses for gRPC address `listen`: the same IP, the port + 100
@@ -558,17 +563,17 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     let host = config.origin.split('/').next().unwrap_or("node").to_string();
     let scheme = if let Some(ca) = tls_ca {
         let tls_dir = data_dir.join("tls");
-        comity_node::tls::ca_issue(ca, &host, &tls_dir)?;
-        std::fs::copy(ca.join(comity_node::tls::CA_CERT), tls_dir.join(comity_node::tls::CA_CERT)).context("copy the CA certificate")?;
+        comity_node::net::tls::ca_issue(ca, &host, &tls_dir)?;
+        std::fs::copy(ca.join(comity_node::net::tls::CA_CERT), tls_dir.join(comity_node::net::tls::CA_CERT)).context("copy the CA certificate")?;
         // The CA's revocation list, once it has revoked anything.
-        let crl_file = ca.join(comity_node::tls::CA_CRL).exists().then(|| tls_dir.join(comity_node::tls::CA_CRL));
+        let crl_file = ca.join(comity_node::net::tls::CA_CRL).exists().then(|| tls_dir.join(comity_node::net::tls::CA_CRL));
         if let Some(crl) = &crl_file {
-            std::fs::copy(ca.join(comity_node::tls::CA_CRL), crl).context("copy the CA's revocation list")?;
+            std::fs::copy(ca.join(comity_node::net::tls::CA_CRL), crl).context("copy the CA's revocation list")?;
         }
-        config.tls = Some(comity_node::tls::TlsConfig {
-            cert_file: tls_dir.join(comity_node::tls::NODE_CERT),
-            key_file: tls_dir.join(comity_node::tls::NODE_KEY),
-            ca_file: tls_dir.join(comity_node::tls::CA_CERT),
+        config.tls = Some(comity_node::net::tls::TlsConfig {
+            cert_file: tls_dir.join(comity_node::net::tls::NODE_CERT),
+            key_file: tls_dir.join(comity_node::net::tls::NODE_KEY),
+            ca_file: tls_dir.join(comity_node::net::tls::CA_CERT),
             require_client_certs: false,
             crl_file,
         });

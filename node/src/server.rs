@@ -12,12 +12,13 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::config::Config;
+use crate::federation::witness::{gather_cosignatures, CosignedRecord, Witness};
+use crate::log::service::LogService;
 use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
-use crate::log_service::LogService;
-use crate::registry::{now, Registry};
-use crate::service::RegistryService;
+use crate::now;
+use crate::service::registry::RegistryService;
 use crate::store::Store;
-use crate::witness::{gather_cosignatures, CosignedRecord, Witness};
+use crate::writer::Registry;
 use comity_proto::pb::log_server::LogServer;
 use comity_proto::witness::WitnessVerifier;
 
@@ -62,14 +63,14 @@ pub struct RunningNode {
     /// The metrics HTTP server (also holds a store handle).
     metrics_task: Option<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
-    mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>, JoinHandle<()>)>,
+    mirrors: Vec<(String, std::sync::Arc<std::sync::Mutex<crate::federation::mirror::MirrorStatus>>, JoinHandle<()>)>,
 }
 
 impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
     /// tests can bind port 0 without a race).
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let config = crate::consortium::resolve(config)?;
+        let config = crate::federation::consortium::resolve(config)?;
         anyhow::ensure!(
             config.tls.is_some() || config.insecure_plaintext,
             "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
@@ -116,7 +117,7 @@ impl RunningNode {
         // derived data is left to the background check. Damage to the own log stops the node,
         // as the checks above do; a mirrored log's is named, counted and served on (its origin
         // still holds the truth).
-        let differences = crate::store::guard_damage(&store_dir, || crate::check::quick_check(&store))?;
+        let differences = crate::store::guard_damage(&store_dir, || crate::ops::check::quick_check(&store))?;
         if let Some((_, difference)) = differences.iter().find(|(origin, _)| *origin == config.origin) {
             return Err(crate::store::StoreError::damaged(&store_dir, difference.clone()).into());
         }
@@ -144,14 +145,14 @@ impl RunningNode {
             .max_encoding_message_size(limits.max_message_bytes);
         let mut pending_mirrors = Vec::new();
         let mut peer_views = Vec::new();
-        let channels = crate::mirror::PeerChannels::default();
+        let channels = crate::federation::mirror::PeerChannels::default();
         let interval = Duration::from_millis(config.mirror_interval_ms);
         // A direct path per peer this node connects to, and one relay path per log: with
         // `relay_paths` for every log, and in a half mesh for every log it does not fetch from
         // its origin (through the members that do, first).
         let ring = config.ring();
         let half_mesh = config.effective_mesh() == crate::config::Mesh::Half;
-        let mut paths: Vec<(crate::config::PeerConfig, Option<crate::mirror::RelayRoute>)> = dialed.iter().map(|p| (p.clone(), None)).collect();
+        let mut paths: Vec<(crate::config::PeerConfig, Option<crate::federation::mirror::RelayRoute>)> = dialed.iter().map(|p| (p.clone(), None)).collect();
         let mut logs: Vec<&crate::config::PeerConfig> = Vec::new();
         for peer in config.peers.iter().filter(|p| !p.relay) {
             if !logs.iter().any(|l| l.log_key == peer.log_key) {
@@ -164,14 +165,14 @@ impl RunningNode {
                 continue;
             }
             let preferred = |via: &crate::config::PeerConfig| half_mesh && crate::config::dials(&ring, via.origin(), log.origin());
-            if let Some(route) = crate::mirror::RelayRoute::new(log, dialed.clone(), preferred) {
+            if let Some(route) = crate::federation::mirror::RelayRoute::new(log, dialed.clone(), preferred) {
                 let mut path = route.path();
                 path.id = route.id();
                 paths.push((path, Some(route)));
             }
         }
         for (peer, route) in paths {
-            let (mut mirror, status) = crate::mirror::PeerMirror::new(
+            let (mut mirror, status) = crate::federation::mirror::PeerMirror::new(
                 peer.clone(),
                 registry.clone(),
                 interval,
@@ -185,14 +186,14 @@ impl RunningNode {
             if let Some(route) = route {
                 mirror.relay_over(route);
             }
-            peer_views.push(crate::federation_service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
+            peer_views.push(crate::federation::service::PeerView { config: peer.clone(), origin: mirror.origin().to_string(), status: status.clone() });
             pending_mirrors.push((peer.id.clone(), status, mirror));
         }
         // Relay paths rest behind the direct path to their log. Their spot checks are spread so
         // this node makes at most about two a second however many paths it has.
         let relays = pending_mirrors.iter().filter(|(_, _, m)| m.is_relay()).count() as u32;
         let spot_check_every = (interval * 30).max(Duration::from_millis(500) * relays);
-        let direct: std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<crate::mirror::MirrorStatus>>> =
+        let direct: std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<crate::federation::mirror::MirrorStatus>>> =
             pending_mirrors.iter().filter(|(_, _, m)| !m.is_relay()).map(|(_, status, m)| (m.origin().to_string(), status.clone())).collect();
         for (_, _, mirror) in pending_mirrors.iter_mut().filter(|(_, _, m)| m.is_relay()) {
             match direct.get(mirror.origin()) {
@@ -200,7 +201,7 @@ impl RunningNode {
                 None => mirror.move_relay_every(spot_check_every),
             }
         }
-        let federation_impl = std::sync::Arc::new(crate::federation_service::FederationService::new(
+        let federation_impl = std::sync::Arc::new(crate::federation::service::FederationService::new(
             config.origin.clone(),
             peer_views,
             registry.clone(),
@@ -236,7 +237,7 @@ impl RunningNode {
             origin: config.origin.as_str().into(),
             health: std::sync::Arc::new(tonic_health::server::HealthService::from_health_reporter(health.clone())),
         };
-        let per_client = crate::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec);
+        let per_client = crate::net::client_limit::PerClientLimitLayer::new(limits.concurrency_per_client, limits.requests_per_client_per_sec);
         let web_limits = crate::web::WebLimits { per_client: per_client.clone(), timeout: limits.request_timeout(), max_body_bytes: limits.max_message_bytes };
 
         // TCP_NODELAY: without it loopback p99 latency is ~45 ms instead of ~3 ms.
@@ -244,7 +245,7 @@ impl RunningNode {
         let (stop, stopped) = oneshot::channel::<()>();
         let (tiles_store, tiles_origin) = (store.clone(), config.origin.clone());
         let (http_addr, http_task) = spawn_http(config.http_listen, "http_listen", http_stopped.clone(), "web and tiles", move |listener, shutdown| {
-            crate::tiles::serve(listener, tiles_store, tiles_origin, crate::web::router(web, web_limits), shutdown)
+            crate::log::tiles::serve(listener, tiles_store, tiles_origin, crate::web::router(web, web_limits), shutdown)
         })
         .await?;
         let sources = std::sync::Arc::new(crate::metrics::Sources {
@@ -257,9 +258,9 @@ impl RunningNode {
         })
         .await?;
         // TLS is done here, not by tonic, whose acceptor cannot take a revocation list.
-        let acceptor = config.tls.as_ref().map(crate::tls::Acceptor::new).transpose()?;
+        let acceptor = config.tls.as_ref().map(crate::net::tls::Acceptor::new).transpose()?;
         // Preface deadline, idle timeout and per-address cap on every accepted connection.
-        let connections = crate::connections::Connections::new(limits, metrics.clone());
+        let connections = crate::net::connections::Connections::new(limits, metrics.clone());
         if acceptor.is_none() {
             tracing::warn!("serving plaintext gRPC (insecure_plaintext): for development only; peers and clients cannot authenticate this node");
         }
@@ -267,14 +268,14 @@ impl RunningNode {
             // One span per request, naming the call and the client, so every log line of a
             // request says who asked.
             .trace_fn(|request| {
-                let client = crate::client_limit::client_ip(request).map(|ip| ip.to_string()).unwrap_or_default();
+                let client = crate::net::client_limit::client_ip(request).map(|ip| ip.to_string()).unwrap_or_default();
                 tracing::info_span!("request", rpc = %request.uri().path(), %client)
             })
             .timeout(limits.request_timeout())
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
             .load_shed(true)
             // Marks a connection busy while it has a request open: only idle ones time out.
-            .layer(crate::connections::ActivityLayer(connections.clone()))
+            .layer(crate::net::connections::ActivityLayer(connections.clone()))
             // Outside the per-client limit, so its refusals are counted too.
             .layer(metrics.grpc().layer(&rpcs))
             .layer(per_client)
@@ -291,16 +292,16 @@ impl RunningNode {
             let _ = http_stop.send(true);
         };
         // Simulations: the same services inside the process as well (see `memnet`).
-        if let Some(pipes) = crate::memnet::serve(addr) {
+        if let Some(pipes) = crate::net::memnet::serve(addr) {
             let mut stopped = http_stopped.clone();
             tokio::spawn(router.clone().serve_with_incoming_shutdown(pipes, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }));
         }
         let task = match acceptor {
-            Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::tls::handshakes(incoming, acceptor, connections), shutdown)),
+            Some(acceptor) => tokio::spawn(router.serve_with_incoming_shutdown(crate::net::tls::handshakes(incoming, acceptor, connections), shutdown)),
             None => tokio::spawn(
-                router.serve_with_incoming_shutdown(crate::connections::accept(incoming, connections, |stream| async move { Some(stream) }), shutdown),
+                router.serve_with_incoming_shutdown(crate::net::connections::accept(incoming, connections, |stream| async move { Some(stream) }), shutdown),
             ),
         };
         let heartbeat = tokio::spawn(heartbeat_loop(registry.clone(), config.heartbeat_interval_secs(), health.clone()));
@@ -314,8 +315,9 @@ impl RunningNode {
             channels,
             limits.request_timeout(),
         ));
-        let scrub = (config.scrub_interval_secs > 0)
-            .then(|| tokio::spawn(crate::scrub::run(store.clone(), Duration::from_secs(config.scrub_interval_secs), metrics.clone(), config.data_dir.clone())));
+        let scrub = (config.scrub_interval_secs > 0).then(|| {
+            tokio::spawn(crate::ops::scrub::run(store.clone(), Duration::from_secs(config.scrub_interval_secs), metrics.clone(), config.data_dir.clone()))
+        });
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self {
@@ -358,7 +360,7 @@ impl RunningNode {
     }
 
     /// What the mirror of peer `id` last saw.
-    pub fn mirror_status(&self, id: &str) -> Option<crate::mirror::MirrorStatus> {
+    pub fn mirror_status(&self, id: &str) -> Option<crate::federation::mirror::MirrorStatus> {
         self.mirrors.iter().find(|(p, _, _)| p == id).and_then(|(_, s, _)| s.lock().ok().map(|s| s.clone()))
     }
 
@@ -378,8 +380,8 @@ impl RunningNode {
     }
 
     /// Publishes as a Publish call would, counted in the metrics (the demo loads its data so).
-    pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<crate::registry::Published, tonic::Status> {
-        crate::service::publish_counted(self.registry(), &self.metrics, envelope, body).await
+    pub async fn publish(&self, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> Result<crate::writer::Published, tonic::Status> {
+        crate::service::registry::publish_counted(self.registry(), &self.metrics, envelope, body).await
     }
 
     /// Stops accepting, lets in-flight requests finish, waits for the server to end, then for

@@ -10,7 +10,7 @@ static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 
 use std::time::{Duration, Instant};
 
-use comity_node::stats::{compute, StatsQuery};
+use comity_node::service::stats::{compute, StatsQuery};
 use comity_proto::decision::carries_terms;
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::pb::{self, Action, Regime};

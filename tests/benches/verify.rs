@@ -184,27 +184,27 @@ fn main() {
                         destination: Some(r.destination),
                         control_code: Some(r.control_code),
                         end_user: Some(r.end_user),
-                        at: comity_node::registry::now(),
+                        at: comity_node::now(),
                     },
                 };
                 let t = Instant::now();
-                let answer = comity_node::verify::verify(&registry, &q, 86_400, comity_node::registry::now()).unwrap();
+                let answer = comity_node::service::verify::verify(&registry, &q, 86_400, comity_node::now()).unwrap();
                 latencies.push(t.elapsed());
                 assert_eq!(answer.verdict, Verdict::Valid as i32, "{:?}", answer.reasons);
             }
             row(&format!("Verify in process (no gRPC), one thread, {what}"), &mut latencies, start.elapsed());
         }
         let registry = b.node().registry().clone();
-        let sample = comity_node::verify::verify(
+        let sample = comity_node::service::verify::verify(
             &registry,
             &Question {
                 authority: BAFA.into(),
                 licence_id: "DE-2026-000001".into(),
                 relying_authority: METI.into(),
-                context: Context { at: comity_node::registry::now(), ..Default::default() },
+                context: Context { at: comity_node::now(), ..Default::default() },
             },
             86_400,
-            comity_node::registry::now(),
+            comity_node::now(),
         )
         .unwrap();
         eprintln!(

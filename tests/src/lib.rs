@@ -367,7 +367,7 @@ pub async fn demo_listeners() -> Vec<TcpListener> {
 }
 
 /// The demo guide's suggested verification that ends in `(VERDICT)`, as a Verify request.
-pub fn demo_suggestion(demo: &comity_node::demo::Demo, verdict: &str) -> pb::VerifyRequest {
+pub fn demo_suggestion(demo: &comity_node::ops::demo::Demo, verdict: &str) -> pb::VerifyRequest {
     let t = demo.verify_tries.iter().find(|t| t.ends_with(&format!("({verdict})"))).unwrap_or_else(|| panic!("no {verdict} suggestion"));
     let words: Vec<&str> = t.split_whitespace().collect();
     let (a, l) = words[4].split_once('/').expect("AUTHORITY/LICENCE");

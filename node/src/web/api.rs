@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tonic::{Code, Request, Status};
 
 use super::Web;
-use crate::registry::now;
+use crate::now;
 
 /// The OpenAPI description of this API.
 const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");

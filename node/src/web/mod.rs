@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use comity_proto::trust::TrustFile;
 
-use crate::client_limit::PerClientLimitLayer;
-use crate::federation_service::FederationService;
-use crate::service::RegistryService;
+use crate::federation::service::FederationService;
+use crate::net::client_limit::PerClientLimitLayer;
+use crate::service::registry::RegistryService;
 
 pub mod api;
 pub mod health;
@@ -77,7 +77,7 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
 /// Refuses a client over its limits (RESOURCE_EXHAUSTED, 429) and bounds the request's time
 /// (DEADLINE_EXCEEDED, 504), as the gRPC server does.
 async fn limited(State(limits): State<WebLimits>, ConnectInfo(client): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
-    let _slot = match limits.per_client.admit(crate::client_limit::ClientKey::Address(client.ip())) {
+    let _slot = match limits.per_client.admit(crate::net::client_limit::ClientKey::Address(client.ip())) {
         Ok(slot) => slot,
         Err(why) => return api::ApiError(tonic::Status::resource_exhausted(why)).into_response(),
     };

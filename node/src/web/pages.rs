@@ -22,7 +22,7 @@ use comity_proto::code_name;
 
 use super::api::{check_token, http_status, TokenQuestion};
 use super::Web;
-use crate::registry::now;
+use crate::now;
 
 const STYLE: &str = include_str!("comity.css");
 

@@ -41,7 +41,7 @@ async fn run(python: &Path, args: &[&str], env: &[(&str, String)]) -> String {
 async fn python_client_tests_and_tour_pass_against_the_demo() {
     let python = python();
     let tmp = tempfile::tempdir().unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo starts");
     let bafa = demo.nodes.iter().find(|n| n.name == "bafa").expect("bafa node");
     let env = [
         ("COMITY_NODE", bafa.node.url()),

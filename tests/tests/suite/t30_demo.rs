@@ -8,7 +8,7 @@ use comity_tests::demo_listeners;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_federation_converges_and_its_suggestions_find_data() {
     let tmp = tempfile::tempdir().unwrap();
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo starts");
     assert!(demo.decisions >= 50, "only {} decisions", demo.decisions);
     assert!(demo.licences >= 30);
     assert_eq!(demo.nodes.len(), 3);
@@ -59,7 +59,7 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
             _ => panic!("unexpected suggestion `{command}`"),
         }
     }
-    let guide = comity_node::demo::guide(&demo);
+    let guide = comity_node::ops::demo::guide(&demo);
     assert!(guide.contains("three registry nodes"));
 
     // Every node holds every authority's key set, and the suggested verifications give the
@@ -159,11 +159,11 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
     for n in demo.nodes {
         n.node.shutdown().await.unwrap();
     }
-    let again = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo restarts in its own dir");
+    let again = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3]).await.expect("demo restarts in its own dir");
     for n in again.nodes {
         n.node.shutdown().await.unwrap();
     }
     std::fs::create_dir_all(tmp.path().join("precious")).unwrap();
-    let refused = comity_node::demo::start(&tmp.path().join("precious"), demo_listeners().await, vec![None; 3]).await;
+    let refused = comity_node::ops::demo::start(&tmp.path().join("precious"), demo_listeners().await, vec![None; 3]).await;
     assert!(refused.err().unwrap().to_string().contains("was not created by"));
 }

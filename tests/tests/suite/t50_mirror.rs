@@ -383,7 +383,7 @@ async fn a_relay_that_is_behind_is_not_evidence_against_the_origin() {
     })
     .await;
     publish_and_mirror(&a, &b, 3, "DE-2026-LAG").await;
-    let wait_for = |peer: &'static str, what: &'static str, want: fn(&comity_node::mirror::MirrorStatus) -> bool| {
+    let wait_for = |peer: &'static str, what: &'static str, want: fn(&comity_node::federation::mirror::MirrorStatus) -> bool| {
         let node = &c;
         async move {
             eventually(WAIT, what, || {

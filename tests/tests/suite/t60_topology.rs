@@ -66,7 +66,7 @@ enum Front {
 impl Front {
     async fn reserve(memnet: bool) -> Self {
         if memnet {
-            Front::Mem(comity_node::memnet::host("front"))
+            Front::Mem(comity_node::net::memnet::host("front"))
         } else {
             Front::Tcp(FaultProxy::reserve().await)
         }
@@ -82,14 +82,14 @@ impl Front {
     fn set_target(&self, target: std::net::SocketAddr) {
         match self {
             Front::Tcp(proxy) => proxy.set_target(target),
-            Front::Mem(host) => comity_node::memnet::point(host, target),
+            Front::Mem(host) => comity_node::net::memnet::point(host, target),
         }
     }
 
     fn cut(&self) {
         match self {
             Front::Tcp(proxy) => proxy.cut(),
-            Front::Mem(host) => comity_node::memnet::cut(host),
+            Front::Mem(host) => comity_node::net::memnet::cut(host),
         }
     }
 
@@ -128,7 +128,7 @@ impl Plan {
     /// A plan whose nodes meet on the in-process network (`memnet = true`) or over TCP.
     async fn on(n: usize, memnet: bool) -> Self {
         if memnet {
-            comity_node::memnet::enable();
+            comity_node::net::memnet::enable();
         }
         let dir = tempfile::tempdir().unwrap();
         let mut plan = Plan { keys: vec![], origins: vec![], log_key_files: vec![], verifiers: vec![], fronts: vec![], mesh: Mesh::Auto, dir };

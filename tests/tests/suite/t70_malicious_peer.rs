@@ -48,7 +48,7 @@ struct View {
 impl View {
     /// `envelopes` as a log, with a checkpoint validly signed by `key` whatever they contain.
     fn new(key: &LogKey, envelopes: Vec<Vec<u8>>) -> Arc<Self> {
-        Self::dated(key, envelopes, comity_node::registry::now())
+        Self::dated(key, envelopes, comity_node::now())
     }
 
     /// Like [`View::new`], with the checkpoint dated `time` (a peer whose clock is off).
@@ -114,7 +114,7 @@ impl LyingLog {
 
     /// Serves `envelopes` under a checkpoint dated `skew` seconds off the true time.
     fn serve_skewed(&self, envelopes: Vec<Vec<u8>>, skew: i64) -> Arc<View> {
-        let view = View::dated(&self.key, envelopes, comity_node::registry::now() + skew);
+        let view = View::dated(&self.key, envelopes, comity_node::now() + skew);
         self.behaviour.lock().unwrap().view = view.clone();
         view
     }
@@ -152,7 +152,7 @@ impl log_server::Log for LyingLog {
             origin: EVIL_ORIGIN.into(),
             size: view.size,
             root: view.root.to_vec(),
-            time: comity_node::registry::now(),
+            time: comity_node::now(),
             verifier_key: self.key.verifier().to_string(),
             cosigned_checkpoint: String::new(),
             frozen: String::new(),
@@ -306,7 +306,7 @@ impl Scene {
         Self { honest, liar, victim, sbdu, published: 0 }
     }
 
-    fn evil_status(&self) -> comity_node::mirror::MirrorStatus {
+    fn evil_status(&self) -> comity_node::federation::mirror::MirrorStatus {
         self.victim.node().mirror_status("evil").unwrap()
     }
 

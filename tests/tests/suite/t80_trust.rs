@@ -132,7 +132,7 @@ async fn key_sets_rotate_and_compromise_keys_at_the_origin_and_its_mirror() {
     client.publish(sign_decision(decided("DE-2026-000907", rotated - 86_400 * 30), &keys.k2)).await.unwrap();
     // A decision dated after the time the log takes it (beyond the 600 s clock allowance) is
     // refused whatever key signs it.
-    let ahead = comity_node::registry::now() + 3_600;
+    let ahead = comity_node::now() + 3_600;
     let (code, m) = refused(&mut client, sign_decision(decided("DE-2026-000908", ahead), &keys.k2)).await;
     assert_eq!(code, Code::InvalidArgument, "{m}");
     assert!(m.contains("entered the log at") && m.contains("more than 600 s earlier"), "{m}");
@@ -142,7 +142,7 @@ async fn key_sets_rotate_and_compromise_keys_at_the_origin_and_its_mirror() {
     assert!(m.contains("missing"), "{m}");
 
     // Compromise of k2 since a minute ago: k2 can no longer publish.
-    let since = comity_node::registry::now() - 60;
+    let since = comity_node::now() - 60;
     client.publish(keys.key_set(3, vec![key(&keys.k1, 0, rotated, 0), key(&keys.k2, rotated, 0, since)], &[0, 1])).await.unwrap();
     let (code, m) = refused(&mut client, sign_decision(decided("DE-2026-000904", rotated + 5), &keys.k2)).await;
     assert_eq!(code, Code::PermissionDenied, "{m}");

@@ -67,8 +67,9 @@ async fn verify_in_the_form(b: &fantoccini::Client, base: &str, r: &pb::VerifyRe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
-    let demo =
-        comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3])
+        .await
+        .expect("demo starts");
     let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
     let base = format!("http://{}/", meti.node.http_addr().unwrap());
     let (b, _driver) = browser().await;

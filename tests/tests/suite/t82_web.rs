@@ -42,7 +42,7 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 async fn the_web_api_and_pages_answer_as_grpc_does() {
     let tmp = tempfile::tempdir().unwrap();
     let http = vec![Some("127.0.0.1:0".parse().unwrap()); 3];
-    let demo = comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, http).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, http).await.expect("demo starts");
     let meti = demo.nodes.iter().find(|n| n.name == "meti").unwrap();
     let http = meti.node.http_addr().expect("the HTTP port is on");
     let mut grpc = Client::connect(&meti.node.url()).await.unwrap();
@@ -398,8 +398,9 @@ fn openapi_python() -> std::path::PathBuf {
 async fn every_api_answer_matches_the_openapi_document() {
     let python = openapi_python();
     let tmp = tempfile::tempdir().unwrap();
-    let demo =
-        comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3])
+        .await
+        .expect("demo starts");
     let node = |name: &str| demo.nodes.iter().find(|n| n.name == name).unwrap();
     let (meti, ecju) = (node("meti").node.http_addr().unwrap(), node("ecju").node.http_addr().unwrap());
     let valid = demo_suggestion(&demo, "VALID");
@@ -532,8 +533,9 @@ async fn every_api_answer_matches_the_openapi_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
     let tmp = tempfile::tempdir().unwrap();
-    let demo =
-        comity_node::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3]).await.expect("demo starts");
+    let demo = comity_node::ops::demo::start(&tmp.path().join("demo"), demo_listeners().await, vec![Some("127.0.0.1:0".parse().unwrap()); 3])
+        .await
+        .expect("demo starts");
     let node = |name: &str| demo.nodes.iter().find(|n| n.name == name).unwrap().node.http_addr().unwrap();
     let (meti, ecju) = (node("meti"), node("ecju"));
 
@@ -563,7 +565,7 @@ async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
     // Checked at an absolute time, UTC, ISO 8601, and close to now.
     let at = page.split("Checked at <time datetime=\"").nth(1).map(|r| &r[..r.find('"').unwrap()]).expect("a checked-at time");
     let at = comity_proto::authoring::parse_time(at).expect("ISO 8601");
-    assert!(page.contains("(UTC)") && at.abs_diff(comity_node::registry::now()) < 600, "{at}");
+    assert!(page.contains("(UTC)") && at.abs_diff(comity_node::now()) < 600, "{at}");
     // Authorities by name, with their ids.
     assert!(page.contains(&maud::html! { (authority_label(&valid.authority)) }.into_string()), "issuer by name: {page}");
     assert!(page.contains(&maud::html! { (authority_label(&valid.relying_authority)) }.into_string()), "relying authority by name");

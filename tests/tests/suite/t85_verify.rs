@@ -134,7 +134,7 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     }
     // Signed with k2, which is then declared compromised since before it was logged.
     at_a.publish(publish(grant(BAFA, "DE-2026-004215"), &k2)).await.unwrap();
-    let since = comity_node::registry::now() - 3600;
+    let since = comity_node::now() - 3600;
     at_a.publish(sign_key_set(
         pb::KeySet { authority: BAFA.into(), version: 2, keys: vec![signing_key(&k1, 0), signing_key(&k2, since)], issued_at: DECIDED },
         &[&roots[0], &roots[1]],
@@ -172,7 +172,7 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     // Let A's last checkpoint age past KSTC's one second.
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
-    let now = comity_node::registry::now();
+    let now = comity_node::now();
     let cases = [
         Case {
             name: "valid",
@@ -444,7 +444,7 @@ async fn a_kept_answer_never_outlives_a_change() {
     // A key declared compromised (the trust in force changes, not just the store).
     client.publish(sign_decision(grant(BAFA, "DE-2026-005002"), &k2)).await.unwrap();
     valid_twice(client.clone(), "DE-2026-005002").await;
-    client.publish(key_set(2, comity_node::registry::now() - 3600)).await.unwrap();
+    client.publish(key_set(2, comity_node::now() - 3600)).await.unwrap();
     let (v, why) = verdict(client.verify(ask_meti_for_japan("DE-2026-005002")).await.unwrap());
     assert_eq!(v, Verdict::BadSignature, "{why}");
     assert!(why.contains("compromised since"), "{why}");
@@ -481,7 +481,7 @@ async fn a_kept_answer_never_outlives_a_change() {
 /// that the next answer is proven against the newest checkpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow_the_log() {
-    use comity_node::verify::RECEIPTS_REFRESH;
+    use comity_node::service::verify::RECEIPTS_REFRESH;
     use comity_proto::witness::note_size;
     let roots = [Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32])];
     let k1 = Signer::from_seed(&[10; 32]);

@@ -179,9 +179,9 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
         authority: BAFA.into(),
         licence_id: "DE-2026-009001".into(),
         relying_authority: KSTC.into(),
-        context: Context { destination: Some("KR".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, at: comity_node::registry::now() },
+        context: Context { destination: Some("KR".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, at: comity_node::now() },
     };
-    let now = comity_node::registry::now();
+    let now = comity_node::now();
     let good = pb::LicenceToken::decode(bytes).unwrap();
     assert!(verify_token(bytes, trust, &question, now, 86_400 * 30).is_ok());
     let flip = |v: &mut Vec<u8>| {

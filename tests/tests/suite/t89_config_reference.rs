@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use comity_node::config::{AuthorityConfig, Config, Limits, PeerConfig};
-use comity_node::tls::TlsConfig;
+use comity_node::net::tls::TlsConfig;
 use comity_tests::bin_path;
 use serde::de::{DeserializeOwned, Visitor};
 

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use base64::Engine;
-use comity_node::logfile::{LogFileReader, LogFileWriter, MAGIC};
+use comity_node::log::logfile::{LogFileReader, LogFileWriter, MAGIC};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::pb::{self, Action};
 use comity_proto::statement::StatementId;

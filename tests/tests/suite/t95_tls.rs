@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use comity_client::{Client, ClientTls};
 use comity_node::config::{Config, PeerConfig};
-use comity_node::tls::{ca_init, ca_issue, TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
+use comity_node::net::tls::{ca_init, ca_issue, TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
 use comity_proto::decision::fixtures::grant;
 use comity_proto::pb;
 use comity_proto::statement::{sign_statement, StatementId};
@@ -130,8 +130,8 @@ fn the_ca_refuses_to_overwrite_and_keys_are_private() {
     // The certificate is valid for its name and no other.
     let pem = std::fs::read_to_string(tmp.path().join("bafa").join(NODE_CERT)).unwrap();
     let der = pem_body(&pem);
-    assert!(comity_node::tls::certificate_names(&der, "registry.bafa.example"));
-    assert!(!comity_node::tls::certificate_names(&der, "registry.meti.example"));
+    assert!(comity_node::net::tls::certificate_names(&der, "registry.bafa.example"));
+    assert!(!comity_node::net::tls::certificate_names(&der, "registry.meti.example"));
 }
 
 /// True when a client at `url` cannot read a licence (it cannot connect, or its call fails).
@@ -180,7 +180,7 @@ fn ca_init_issue_and_a_tls_node_through_the_binaries() {
         .stdout(contains("(registry.leaked.example); 1 certificate(s) on the list"))
         .stdout(contains("crl.pem"));
     node_bin().args(["ca", "revoke", "--dir"]).arg(&ca).arg("--cert").arg(leaked.join(NODE_CERT)).assert().failure().stderr(contains("revoked already"));
-    assert!(std::fs::read_to_string(ca.join(comity_node::tls::CA_CRL)).unwrap().starts_with("-----BEGIN X509 CRL-----"));
+    assert!(std::fs::read_to_string(ca.join(comity_node::net::tls::CA_CRL)).unwrap().starts_with("-----BEGIN X509 CRL-----"));
     let node = comity_tests::NodeProcess::spawn(&["--data-dir", data.to_str().unwrap()], &tmp.path().join("node.log"));
     let url = node.url().replace("http://", "https://");
     let comity = || {
@@ -274,7 +274,7 @@ async fn restricted_bodies_go_only_to_the_certified_audience() {
 /// replaced while the node runs applies to the next connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
-    use comity_node::tls::{ca_revoke, CA_CRL};
+    use comity_node::net::tls::{ca_revoke, CA_CRL};
     let tmp = tempfile::tempdir().unwrap();
     let ca = consortium(tmp.path(), &["registry.bafa.example", "registry.meti.example", "registry.leaked.example"]);
     let leaked_cert = tmp.path().join("registry.leaked.example").join(NODE_CERT);

@@ -40,7 +40,7 @@ async fn a_damaged_node_refetches_its_own_log_from_a_peer() {
     assert!(a.start_again().await.is_err(), "a damaged tree must be refused at start");
 
     // Recovery from B.
-    let recovered = comity_node::recover::recover_own_log(a.config(), &b.url(), "").await.unwrap();
+    let recovered = comity_node::ops::recover::recover_own_log(a.config(), &b.url(), "").await.unwrap();
     assert_eq!(recovered.entries, before.size);
     assert!(recovered.damaged_store.exists(), "the damaged store is kept");
     a.start_again().await.unwrap();

@@ -169,7 +169,7 @@ async fn the_demo_counts_the_publishes_that_filled_its_logs() {
     let tmp = tempfile::tempdir().unwrap();
     let local = Some("127.0.0.1:0".parse().unwrap());
     let demo =
-        comity_node::demo::start_with_metrics(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3], vec![local; 3]).await.expect("demo starts");
+        comity_node::ops::demo::start_with_metrics(&tmp.path().join("demo"), demo_listeners().await, vec![None; 3], vec![local; 3]).await.expect("demo starts");
     for site in &demo.nodes {
         let addr = site.node.metrics_addr().expect("metrics enabled");
         let text = tokio::task::spawn_blocking(move || scrape_as(addr, None)).await.unwrap().1;

@@ -1,21 +1,17 @@
 //! Thin tonic handlers for the `Registry` service: convert, call, return.
 
-use comity_proto::decision::{is_authority_id, is_licence_id};
-use comity_proto::pb::{self, registry_server, LicenceStatus};
+use comity_proto::decision::is_licence_id;
+use comity_proto::pb::{self, registry_server};
 use comity_proto::statement::StatementId;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use crate::error::Error;
-use crate::input::{all_bounded, bounded, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
-use crate::registry::{now, Registry};
-use crate::stats::StatsQuery;
-use crate::store::{search::words, SearchQuery, Store, MAX_PAGE_SIZE};
-
-/// Default search page size.
-const DEFAULT_PAGE_SIZE: usize = 50;
-/// Longest Search cursor: the hex of a stored key, which holds the query's terms.
-const MAX_CURSOR_BYTES: usize = 4096;
+use crate::input::{all_bounded, shown, MAX_ID_BYTES};
+use crate::now;
+use crate::service::stats::StatsQuery;
+use crate::service::wire::{authority_id, invalid, search_query, withheld};
+use crate::writer::Registry;
 
 /// The gRPC `comity.v1.Registry` service.
 pub struct RegistryService {
@@ -28,7 +24,7 @@ pub struct RegistryService {
     /// Turns true when the node shuts down: Watch streams end.
     shutting_down: tokio::sync::watch::Receiver<bool>,
     /// Transparency reports already made, until a log grows.
-    stats: std::sync::Arc<crate::stats::StatsCache>,
+    stats: std::sync::Arc<crate::service::stats::StatsCache>,
 }
 
 impl RegistryService {
@@ -54,7 +50,7 @@ pub async fn publish_counted(
     metrics: &crate::metrics::Metrics,
     envelope: Vec<u8>,
     body: Option<pb::RestrictedBody>,
-) -> Result<crate::registry::Published, Status> {
+) -> Result<crate::writer::Published, Status> {
     let started = std::time::Instant::now();
     let published = registry.publish(envelope, body).await.map_err(Status::from);
     let result = match &published {
@@ -65,24 +61,11 @@ pub async fn publish_counted(
     published
 }
 
-fn invalid(message: impl Into<String>) -> Status {
-    Status::invalid_argument(message.into())
-}
-
 fn licence_ref(authority: &str, licence_id: &str) -> Result<(), Status> {
     all_bounded([("authority", authority, MAX_ID_BYTES), ("licence_id", licence_id, MAX_ID_BYTES)])?;
     authority_id("authority", authority)?;
     if !is_licence_id(licence_id) {
         return Err(invalid(format!("licence_id: `{}` is not a licence reference", shown(licence_id))));
-    }
-    Ok(())
-}
-
-/// Refuses `value` of `field` unless it is an authority id (bounded first, quoted short).
-fn authority_id(field: &str, value: &str) -> Result<(), Status> {
-    bounded(field, value, MAX_ID_BYTES)?;
-    if !is_authority_id(value) {
-        return Err(invalid(format!("{field}: `{}` is not a lowercase dotted id like de.bafa", shown(value))));
     }
     Ok(())
 }
@@ -117,10 +100,10 @@ impl registry_server::Registry for RegistryService {
             Some(state) => (state.summary_at(now()), state.terms.clone()),
             None => withheld(&view.chain),
         };
-        let openings = view.chain.iter().filter_map(crate::registry::StoredLink::opening).collect();
+        let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
-        let proof = crate::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, now())
+        let proof = crate::service::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, now())
             .inspect_err(|e| tracing::warn!(error = %e, "GetLicence answered without its proof bundle"))
             .ok();
         Ok(Response::new(pb::GetLicenceResponse {
@@ -143,11 +126,11 @@ impl registry_server::Registry for RegistryService {
         let now = now();
         let r = request.into_inner();
         licence_ref(&r.authority, &r.licence_id)?;
-        let question = crate::verify::question(r, now)?;
+        let question = crate::service::wire::question(r, now)?;
         // A verdict is a few cached sled reads and no signature work (~10-50 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
-        let (answer, cache) = crate::verify::verify_counted(&self.registry, &question, self.max_staleness_secs, now)?;
+        let (answer, cache) = crate::service::verify::verify_counted(&self.registry, &question, self.max_staleness_secs, now)?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", crate::metrics::verdict_label);
         self.metrics.verification(verdict, cache.as_str(), started.elapsed());
         Ok(Response::new(answer))
@@ -198,20 +181,20 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all)]
     async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let r = request.into_inner();
-        let filter = crate::watch::Filter::from_wire(r.filter.unwrap_or_default(), search_query)?;
+        let filter = crate::service::watch::Filter::from_wire(r.filter.unwrap_or_default(), search_query)?;
         let start = match (r.cursor.as_str(), r.from_start) {
-            ("", true) => crate::watch::Start::Beginning,
-            ("", false) => crate::watch::Start::Now,
+            ("", true) => crate::service::watch::Start::Beginning,
+            ("", false) => crate::service::watch::Start::Now,
             (text, _) => {
-                let cursor = crate::watch::Cursor::parse(text).map_err(invalid)?;
+                let cursor = crate::service::watch::Cursor::parse(text).map_err(invalid)?;
                 cursor.check_reachable(self.registry.store())?;
-                crate::watch::Start::After(cursor)
+                crate::service::watch::Start::After(cursor)
             }
         };
         let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!("this node serves at most {} Watch streams at once (limits.max_watch_streams); retry later", self.max_watchers))
         })?;
-        let events = crate::watch::stream(self.registry.clone(), filter, start, self.shutting_down.clone(), permit);
+        let events = crate::service::watch::stream(self.registry.clone(), filter, start, self.shutting_down.clone(), permit);
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(events)))
     }
 
@@ -221,78 +204,4 @@ impl registry_server::Registry for RegistryService {
         let page = self.registry.search(&query)?;
         Ok(Response::new(pb::SearchResponse { licences: page.licences, next_cursor: page.next.map(hex::encode).unwrap_or_default() }))
     }
-}
-
-/// What may be said of a confidential licence this node cannot read: its place in the log
-/// (summary with authority, reference, version, head and last decision time; status
-/// unspecified) and the public face of its latest decision as the terms.
-fn withheld(chain: &[crate::registry::StoredLink]) -> (pb::LicenceSummary, pb::Decision) {
-    let head = chain.last().map(|l| (l.id, l.decision.clone())).unwrap_or_else(|| (StatementId([0; 32]), pb::Decision::default()));
-    let summary = pb::LicenceSummary {
-        authority: head.1.authority.clone(),
-        licence_id: head.1.licence_id.clone(),
-        version: head.1.version,
-        head_id: head.0 .0.to_vec(),
-        last_decided_at: head.1.decided_at,
-        ..Default::default()
-    };
-    (summary, head.1)
-}
-
-/// Validates a wire search request.
-fn search_query(r: pb::SearchRequest) -> Result<SearchQuery, Status> {
-    let nonempty = |s: String| (!s.trim().is_empty()).then_some(s);
-    all_bounded([
-        ("party", r.party.as_str(), MAX_TERM_BYTES),
-        ("control_code", &r.control_code, MAX_TERM_BYTES),
-        ("licence_id_prefix", &r.licence_id_prefix, MAX_TERM_BYTES),
-        ("destination", &r.destination, MAX_TERM_BYTES),
-        ("cursor", &r.cursor, MAX_CURSOR_BYTES),
-    ])?;
-    if !r.authority.is_empty() {
-        authority_id("authority", &r.authority)?;
-    }
-    if !r.destination.is_empty() && !comity_proto::codes::is_country(&r.destination) {
-        return Err(invalid(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code", shown(&r.destination))));
-    }
-    for (field, value) in [("decided_from", r.decided_from), ("decided_until", r.decided_until)] {
-        if value < 0 {
-            return Err(invalid(format!("{field}: {value} is not Unix seconds (0 = open)")));
-        }
-    }
-    crate::stats::window(r.decided_from, r.decided_until)?;
-    let status = match LicenceStatus::try_from(r.status) {
-        Ok(LicenceStatus::Unspecified) => None,
-        Ok(s) => Some(s),
-        Err(_) => return Err(invalid(format!("status: unknown value {}", r.status))),
-    };
-    let page_size = match r.page_size as usize {
-        0 => DEFAULT_PAGE_SIZE,
-        n if n > MAX_PAGE_SIZE => return Err(invalid(format!("page_size: at most {MAX_PAGE_SIZE}, got {n}"))),
-        n => n,
-    };
-    let party_words = words(&r.party);
-    if !r.party.trim().is_empty() && party_words.is_empty() {
-        return Err(invalid("party: must contain letters or digits"));
-    }
-    let mut query = SearchQuery {
-        authority: nonempty(r.authority),
-        licence_id_prefix: nonempty(r.licence_id_prefix),
-        party_words,
-        destination: nonempty(r.destination),
-        control_code: nonempty(r.control_code),
-        status,
-        decided_from: (r.decided_from != 0).then_some(r.decided_from),
-        decided_until: (r.decided_until != 0).then_some(r.decided_until),
-        page_size,
-        after: None,
-    };
-    if !r.cursor.is_empty() {
-        let cursor = hex::decode(&r.cursor).map_err(|_| invalid("cursor: not a cursor returned by Search"))?;
-        if !Store::cursor_fits(&query, &cursor) {
-            return Err(invalid("cursor: belongs to a different query"));
-        }
-        query.after = Some(cursor);
-    }
-    Ok(query)
 }

@@ -30,9 +30,9 @@ use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
-use crate::registry::{Checked, Mirrored, Registry};
 use crate::store::Evidence;
 use crate::trust::Trust;
+use crate::writer::{Checked, Mirrored, Registry};
 
 /// Most entries one `GetEntries` call asks for (the peer's own limit).
 const ENTRIES_PER_CALL: u64 = 10_000;
@@ -56,13 +56,13 @@ pub struct PeerChannels(Arc<Mutex<HashMap<(String, String), Channel>>>);
 
 impl PeerChannels {
     /// The channel to `peer`, connected lazily (and again after a failure) on first use.
-    pub fn get(&self, peer: &PeerConfig, tls: Option<&crate::tls::TlsConfig>, call_timeout: Duration) -> Result<Channel, String> {
+    pub fn get(&self, peer: &PeerConfig, tls: Option<&crate::net::tls::TlsConfig>, call_timeout: Duration) -> Result<Channel, String> {
         let key = (peer.url.clone(), peer.tls_name());
         let mut channels = self.0.lock().map_err(|_| "peer channels poisoned".to_string())?;
         if let Some(channel) = channels.get(&key) {
             return Ok(channel.clone());
         }
-        let endpoint = crate::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
+        let endpoint = crate::net::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
             .map_err(|e| format!("{e:#}"))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(call_timeout)
@@ -70,8 +70,11 @@ impl PeerChannels {
             .http2_keep_alive_interval(KEEP_ALIVE)
             .keep_alive_timeout(KEEP_ALIVE)
             .keep_alive_while_idle(true);
-        let channel =
-            if crate::memnet::is_memnet(&peer.url) { endpoint.connect_with_connector_lazy(crate::memnet::connector()) } else { endpoint.connect_lazy() };
+        let channel = if crate::net::memnet::is_memnet(&peer.url) {
+            endpoint.connect_with_connector_lazy(crate::net::memnet::connector())
+        } else {
+            endpoint.connect_lazy()
+        };
         channels.insert(key, channel.clone());
         Ok(channel)
     }
@@ -205,7 +208,7 @@ pub struct PeerMirror {
     /// Pushed checkpoints of the peer's log, when the peer offers them.
     subscription: Option<tonic::Streaming<pb::CheckpointEvent>>,
     /// This node's TLS settings, for `https://` peers.
-    tls: Option<crate::tls::TlsConfig>,
+    tls: Option<crate::net::tls::TlsConfig>,
     /// Most entries per second taken from this path in a catch-up (0: no quota).
     entries_per_sec: u64,
     /// For a relay path: the peers it may go through; `peer` is the current one.
@@ -221,7 +224,7 @@ impl PeerMirror {
         interval: Duration,
         entries_per_part: u64,
         call_timeout: Duration,
-        tls: Option<crate::tls::TlsConfig>,
+        tls: Option<crate::net::tls::TlsConfig>,
         entries_per_sec: u64,
         channels: PeerChannels,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
@@ -467,7 +470,7 @@ impl PeerMirror {
                 first_checkpoint: a.note,
                 second_checkpoint: b.note,
                 reason: reason.clone(),
-                detected_at: crate::registry::now(),
+                detected_at: crate::now(),
             };
             self.registry.split_view(stored).await.map_err(|e| RoundError::Refused(e.to_string()))?;
             return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
@@ -495,7 +498,7 @@ impl PeerMirror {
             self.fetch_bodies().await;
             return Ok(());
         }
-        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, crate::registry::now()).map_err(RoundError::Refused)?;
+        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, crate::now()).map_err(RoundError::Refused)?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }
@@ -515,7 +518,7 @@ impl PeerMirror {
                     first_checkpoint: held.note,
                     second_checkpoint: checkpoint.note,
                     reason: reason.clone(),
-                    detected_at: crate::registry::now(),
+                    detected_at: crate::now(),
                 };
                 self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
                 return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));

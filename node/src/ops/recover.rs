@@ -11,9 +11,10 @@ use comity_proto::pb::{self, log_client::LogClient};
 
 use crate::config::Config;
 use crate::log::{load_or_create_key, verified_latest, NodeLog, SignedRecord};
-use crate::registry::{now, Registry};
+use crate::now;
 use crate::store::Store;
 use crate::trust::Trust;
+use crate::writer::Registry;
 
 /// Entries asked for per call.
 const PER_CALL: u64 = 10_000;
@@ -32,7 +33,7 @@ pub struct Recovered {
 pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &str) -> anyhow::Result<Recovered> {
     let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
     let verifier = key.verifier();
-    let endpoint = crate::tls::peer_endpoint(peer_url, config.tls.as_ref(), peer_tls_name)?
+    let endpoint = crate::net::tls::peer_endpoint(peer_url, config.tls.as_ref(), peer_tls_name)?
         .timeout(config.limits.request_timeout())
         .connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.with_context(|| format!("connect to {peer_url}"))?;
@@ -70,7 +71,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
     let registry = Registry::start(store.clone(), config, log, Vec::new(), trust);
 
-    let bar = crate::transfer::progress(checkpoint.size, "recovering", "entries");
+    let bar = crate::ops::transfer::progress(checkpoint.size, "recovering", "entries");
     let mut next = 0;
     while next < checkpoint.size {
         let end = checkpoint.size.min(next + PER_CALL);
@@ -141,7 +142,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         }
     }
     let trust = Trust::load(config, config.trust_roots()?, &backup)?;
-    let bar = crate::transfer::progress(backup.statement_count() as u64, "checking", "statements");
+    let bar = crate::ops::transfer::progress(backup.statement_count() as u64, "checking", "statements");
     let mut statements = 0;
     for record in backup.statements() {
         bar.set_position(statements);
@@ -164,7 +165,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
     }
     bar.finish_and_clear();
     let log_size = latest.map_or(0, |cp| cp.size);
-    let copying = crate::transfer::spinner(&format!("copying the backup into {}", target.display()));
+    let copying = crate::ops::transfer::spinner(&format!("copying the backup into {}", target.display()));
     backup.copy_to(&target)?;
     copying.finish_and_clear();
     Ok(Restored { statements, log_size })
@@ -178,11 +179,11 @@ pub async fn request_backup(config: &Config, dir: &std::path::Path) -> anyhow::R
     }
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let own_name = config.origin.split('/').next().unwrap_or_default().to_string();
-    let endpoint = crate::tls::peer_endpoint(&format!("{scheme}://{addr}"), config.tls.as_ref(), &own_name)?.connect_timeout(Duration::from_secs(5));
+    let endpoint = crate::net::tls::peer_endpoint(&format!("{scheme}://{addr}"), config.tls.as_ref(), &own_name)?.connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.with_context(|| format!("connect to the node at {addr}"))?;
     let mut federation = pb::federation_client::FederationClient::new(channel);
     let request = pb::BackupRequest { directory: dir.to_string_lossy().into_owned() };
-    let waiting = crate::transfer::spinner(&format!("the node is writing its snapshot to {}", dir.display()));
+    let waiting = crate::ops::transfer::spinner(&format!("the node is writing its snapshot to {}", dir.display()));
     let answer = federation.backup(request).await.context("the node refused the backup");
     waiting.finish_and_clear();
     Ok(answer?.into_inner())

@@ -1,6 +1,6 @@
 //! Moving whole logs as files. `comity-node export` reads a log (a node's own, or one it
 //! mirrors) from a running node up to its latest signed checkpoint into one portable file
-//! ([`crate::logfile`]); `comity-node import` loads such a file into a stopped node as its
+//! ([`crate::log::logfile`]); `comity-node import` loads such a file into a stopped node as its
 //! mirror of that peer's log, which then catches up the rest from the live peer.
 //!
 //! An import trusts nothing in the file. First it reads the whole file without writing
@@ -8,7 +8,7 @@
 //! every length must be in bounds, the root recomputed from all entries must equal the
 //! checkpoint's, and the file must agree with the entries of that log already held here. Then
 //! the new entries take a mirror catch-up's path into the store, with the mirror's own checks
-//! ([`crate::mirror::verify_entries`], then the writer: key standing, licence rules, the root
+//! ([`crate::federation::mirror::verify_entries`], then the writer: key standing, licence rules, the root
 //! again), in parts of `limits.mirror_entries_per_part`, each proven a prefix of the checkpoint.
 
 use std::fs::File;
@@ -26,14 +26,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::transport::Channel;
 
 use crate::config::Config;
+use crate::log::logfile::{LogFileReader, LogFileWriter};
 use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
-use crate::logfile::{LogFileReader, LogFileWriter};
-use crate::registry::{now, Mirrored, Registry};
+use crate::now;
 use crate::store::{LogRef, Store};
 use crate::trust::Trust;
+use crate::writer::{Mirrored, Registry};
 
 /// Entries asked for per `GetEntries` call (what a node serves at most).
-const ENTRIES_PER_CALL: u64 = crate::log_service::MAX_ENTRIES_PER_CALL;
+const ENTRIES_PER_CALL: u64 = crate::log::service::MAX_ENTRIES_PER_CALL;
 /// Largest message accepted from the node exported from.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
@@ -95,7 +96,8 @@ fn unverified_checkpoint(note: &str, asked: &str) -> anyhow::Result<(String, u64
 async fn connect(config: &Config, url: &str, tls_name: &str) -> anyhow::Result<LogClient<Channel>> {
     let host = || url.parse::<tonic::transport::Uri>().ok().and_then(|u| u.host().map(str::to_string)).unwrap_or_default();
     let name = if tls_name.is_empty() { host() } else { tls_name.to_string() };
-    let endpoint = crate::tls::peer_endpoint(url, config.tls.as_ref(), &name)?.timeout(config.limits.request_timeout()).connect_timeout(Duration::from_secs(5));
+    let endpoint =
+        crate::net::tls::peer_endpoint(url, config.tls.as_ref(), &name)?.timeout(config.limits.request_timeout()).connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.with_context(|| format!("connect to {url}"))?;
     Ok(LogClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
 }
@@ -176,7 +178,7 @@ fn check_import(config: &Config, path: &Path) -> anyhow::Result<CheckedImport> {
     let (header, _) = open_file(path)?;
     let verifier = pinned_verifier(config, &header.origin)?;
     let checkpoint =
-        crate::mirror::verify_peer_checkpoint(&verifier, &header.checkpoint, now()).map_err(anyhow::Error::msg).context("the file's checkpoint")?;
+        crate::federation::mirror::verify_peer_checkpoint(&verifier, &header.checkpoint, now()).map_err(anyhow::Error::msg).context("the file's checkpoint")?;
     anyhow::ensure!(
         config.log_key_path().exists(),
         "{} is missing: import into an initialised node (comity-node init, or a node started once)",
@@ -286,7 +288,7 @@ async fn store_entries(
         };
         let (logged_at, raw): (Vec<i64>, Vec<Vec<u8>>) =
             (next..end).map(|_| next_entry()).collect::<anyhow::Result<Vec<_>>>().with_context(stopped)?.into_iter().unzip();
-        let entries = crate::mirror::verify_entries(registry.trust(), origin, next, raw).await.map_err(anyhow::Error::msg).with_context(stopped)?;
+        let entries = crate::federation::mirror::verify_entries(registry.trust(), origin, next, raw).await.map_err(anyhow::Error::msg).with_context(stopped)?;
         let prefix_proof = if end < size { Some(prove_consistency(end, size, hashes).map_err(anyhow::Error::msg)?) } else { None };
         registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await.with_context(stopped)?;
         next = end;

@@ -13,7 +13,7 @@ use comity_proto::log::{entry_leaf_hash, hashes_to_store, stored_checkpoint_fiel
 use comity_proto::pb;
 use comity_proto::statement::Envelope;
 
-use crate::registry::derived_summary;
+use crate::chain::derived_summary;
 use crate::store::{search, Store};
 
 /// What a check found.

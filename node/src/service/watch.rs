@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, watch};
 use tonic::Status;
 
 use crate::error::Error;
-use crate::registry::{now, Registry};
+use crate::now;
 use crate::store::{search, Evidence, SearchQuery};
+use crate::writer::Registry;
 
 /// The cursor's name for the evidence sequence (log origins never start with `#`).
 const EVIDENCE: &str = "#evidence";
@@ -382,8 +383,8 @@ fn readable_content(registry: &Registry, id: StatementId, r: &pb::RestrictedDeci
     if !chain[..=at].iter().all(|link| link.readable()) {
         return Ok(());
     }
-    let before = crate::registry::fold_chain(&chain[..at])?;
-    let after = crate::registry::fold_chain(&chain[..=at])?;
+    let before = crate::chain::fold_chain(&chain[..at])?;
+    let after = crate::chain::fold_chain(&chain[..=at])?;
     event.action = chain[at].decision.action;
     event.status_before = before.map_or(0, |s| s.status.to_wire() as i32);
     if let Some(after) = after {
@@ -401,7 +402,7 @@ fn readable_content(registry: &Registry, id: StatementId, r: &pb::RestrictedDeci
 fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<(WatchEventKind, Option<LicenceState>, Option<LicenceState>), Stop> {
     let chain = registry.chain(&d.authority, &d.licence_id)?;
     let earlier = chain.iter().take_while(|link| link.decision.version < d.version).count();
-    let before = crate::registry::fold_chain(&chain[..earlier])?;
+    let before = crate::chain::fold_chain(&chain[..earlier])?;
     let after = CheckedDecision::try_from(d.clone()).ok().and_then(|this| match &before {
         None => LicenceState::start(id, &this).ok(),
         Some(state) => state.apply(id, &this).ok(),
@@ -422,7 +423,7 @@ fn evidence_event(seq: u64, evidence: Evidence) -> (pb::WatchEvent, Subject) {
         Evidence::LicenceFork { .. } => Subject::Fork,
         Evidence::SplitView { .. } => Subject::SplitView,
     };
-    let wire = crate::federation_service::evidence_to_wire(evidence);
+    let wire = crate::service::wire::evidence_to_wire(evidence);
     let event = pb::WatchEvent {
         kind: WatchEventKind::Evidence as i32,
         index: seq,

@@ -12,17 +12,19 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 
 use crate::config::PeerConfig;
-use crate::mirror::MAX_BODIES_PER_CALL;
+use crate::federation::mirror::MAX_BODIES_PER_CALL;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{Envelope, StatementId};
 
 /// Body bytes one answer carries at most (well under a peer's 16 MiB message limit).
 const MAX_BODY_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 use crate::error::Error;
-use crate::mirror::MirrorStatus;
-use crate::registry::{now, Registry};
+use crate::federation::mirror::MirrorStatus;
+use crate::federation::witness::Witness;
+use crate::now;
+use crate::service::wire::evidence_to_wire;
 use crate::store::{Evidence, Store};
-use crate::witness::Witness;
+use crate::writer::Registry;
 use comity_proto::log::stored_checkpoint_fields;
 use comity_proto::witness::{cosigners, note_size, WitnessVerifier};
 
@@ -75,7 +77,7 @@ impl FederationService {
         let leaf = certs.first().ok_or_else(refused)?;
         self.peers
             .iter()
-            .find(|p| crate::tls::certificate_names(leaf, &p.config.tls_name()))
+            .find(|p| crate::net::tls::certificate_names(leaf, &p.config.tls_name()))
             .map(|p| Some(p.config.id.clone()))
             .ok_or_else(|| Status::permission_denied("the client certificate is not that of a configured peer"))
     }
@@ -107,7 +109,7 @@ impl FederationService {
                     Some(p) => p.config.tls_name(),
                     None => origin.split('/').next().unwrap_or(origin).to_string(),
                 };
-                crate::tls::certificate_names(leaf, &name)
+                crate::net::tls::certificate_names(leaf, &name)
             }
         }
     }
@@ -182,31 +184,6 @@ fn concerns(e: &Evidence, origin: &str) -> bool {
 }
 
 type CheckpointStream = Pin<Box<dyn Stream<Item = Result<pb::CheckpointEvent, Status>> + Send>>;
-
-/// Evidence as `GetEvidence` and `Watch` serve it.
-pub(crate) fn evidence_to_wire(e: Evidence) -> pb::Evidence {
-    match e {
-        Evidence::LicenceFork { authority, licence_id, version, first_envelope, second_envelope, detected_at, origin } => pb::Evidence {
-            kind: "licence_fork".into(),
-            detected_at,
-            origin: origin.unwrap_or_default(),
-            authority,
-            licence_id,
-            version,
-            envelopes: [first_envelope, second_envelope].iter().map(|h| hex::decode(h).unwrap_or_default()).collect(),
-            reason: format!("two signed decisions for version {version}"),
-            ..Default::default()
-        },
-        Evidence::SplitView { origin, first_checkpoint, second_checkpoint, reason, detected_at } => pb::Evidence {
-            kind: "split_view".into(),
-            detected_at,
-            origin,
-            checkpoints: vec![first_checkpoint, second_checkpoint],
-            reason,
-            ..Default::default()
-        },
-    }
-}
 
 #[tonic::async_trait]
 impl federation_server::Federation for FederationService {

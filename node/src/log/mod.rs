@@ -5,6 +5,13 @@
 //!
 //! Appends happen in the registry's writer (one batch per group commit); this module holds
 //! what the writer needs to extend the tree and sign a checkpoint over it.
+//!
+//! Beside it: the read-only tlog-tiles view of the log over HTTP ([`tiles`]), the log export
+//! file format ([`logfile`]), and the `Log` gRPC service ([`service`]).
+
+pub mod logfile;
+pub mod service;
+pub mod tiles;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -138,15 +138,15 @@ fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
 }
 
 /// The accepted connections of `tcp` after their TLS handshake, under the guards of
-/// `connections` (see [`crate::connections::accept`]): each handshake runs in its own task
+/// `connections` (see [`crate::net::connections::accept`]): each handshake runs in its own task
 /// within the handshake timeout; a refused one (a revoked or foreign certificate) is logged
 /// and dropped.
 pub fn handshakes(
     tcp: tonic::transport::server::TcpIncoming,
     acceptor: Acceptor,
-    connections: std::sync::Arc<crate::connections::Connections>,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::connections::Guarded<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>> {
-    crate::connections::accept(tcp, connections, move |stream| {
+    connections: std::sync::Arc<crate::net::connections::Connections>,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::net::connections::Guarded<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>> {
+    crate::net::connections::accept(tcp, connections, move |stream| {
         let acceptor = acceptor.get();
         async move {
             let client = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();

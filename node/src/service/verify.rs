@@ -12,15 +12,16 @@ use quick_cache::sync::Cache;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
-use comity_proto::recognition::{CheckedAgreement, Context};
+use comity_proto::recognition::CheckedAgreement;
 use comity_proto::statement::StatementId;
 use comity_proto::trust::KeySetView;
 use comity_proto::verdict::{check_chain, judge, Facts, Link, Question};
 
+use crate::chain::StoredLink;
 use crate::error::Error;
-use crate::registry::{Registry, StoredLink};
 use crate::store::{Evidence, Store};
 use crate::trust::StoredAgreement;
+use crate::writer::Registry;
 
 /// Answers `q` at time `now`.
 pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
@@ -453,43 +454,6 @@ fn fork_of(store: &Store, authority: &str, licence_id: &str, origins: &[String])
         }
     }
     Ok(None)
-}
-
-/// The question a request asks, with its context fields checked (the licence reference is
-/// checked by the service, as for GetLicence).
-pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
-    let bad = |m: String| Error::InvalidArgument(m);
-    use crate::input::{bounded, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
-    bounded("relying_authority", &r.relying_authority, MAX_ID_BYTES)?;
-    bounded("destination", &r.destination, MAX_TERM_BYTES)?;
-    bounded("control_code", &r.control_code, MAX_TERM_BYTES)?;
-    if r.relying_authority.trim().is_empty() {
-        return Err(bad("relying_authority: required: the authority relying on the licence, whose recognition agreements apply (e.g. jp.meti)".into()));
-    }
-    if !comity_proto::decision::is_authority_id(&r.relying_authority) {
-        return Err(bad(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(&r.relying_authority))));
-    }
-    if !r.destination.is_empty() && !comity_proto::codes::is_country(&r.destination) {
-        return Err(bad(format!("destination: `{}` is not an ISO 3166-1 alpha-2 code like JP", shown(&r.destination))));
-    }
-    if !r.control_code.is_empty() && !r.control_code.contains(':') {
-        return Err(bad(format!("control_code: `{}` needs its regime, like EU-DU:3A001.a.1", shown(&r.control_code))));
-    }
-    if r.end_user.chars().count() > 300 {
-        return Err(bad("end_user: longer than 300 characters".into()));
-    }
-    let nonempty = |s: String| (!s.is_empty()).then_some(s);
-    Ok(Question {
-        authority: r.authority,
-        licence_id: r.licence_id,
-        relying_authority: r.relying_authority,
-        context: Context {
-            destination: nonempty(r.destination),
-            control_code: nonempty(r.control_code),
-            end_user: nonempty(r.end_user),
-            at: if r.at == 0 { now } else { r.at },
-        },
-    })
 }
 
 fn corrupt(e: impl std::fmt::Display) -> Error {

@@ -22,8 +22,9 @@ use tonic::transport::Channel;
 use crate::config::PeerConfig;
 use crate::error::Error;
 use crate::log::{read_json, write_durably, LogOpenError};
-use crate::registry::{now, Registry};
+use crate::now;
 use crate::store::Evidence;
+use crate::writer::Registry;
 
 /// How long a cosign request waits for this node's mirror to reach the checkpoint.
 const MIRROR_WAIT: Duration = Duration::from_secs(5);
@@ -153,7 +154,7 @@ impl Witness {
             .get(origin)
             .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{}`, so it cannot witness it", crate::input::shown(origin))))?;
         let asked = verifier.verify_checkpoint(note).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        comity_proto::log::check_not_future(&asked, crate::registry::now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        comity_proto::log::check_not_future(&asked, crate::now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let store = self.registry.store();
         let log = store.log(origin);
         if let Some(reason) = log.frozen()? {
@@ -246,8 +247,8 @@ pub async fn gather_cosignatures(
     peers: Vec<(PeerConfig, WitnessVerifier)>,
     wanted: usize,
     retry: Duration,
-    tls: Option<crate::tls::TlsConfig>,
-    channels: crate::mirror::PeerChannels,
+    tls: Option<crate::net::tls::TlsConfig>,
+    channels: crate::federation::mirror::PeerChannels,
     call_timeout: Duration,
 ) {
     // The same connection to each peer as its mirror paths use.

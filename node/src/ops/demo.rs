@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{AuthorityConfig, Config, PeerConfig};
 use crate::log::{load_or_create_key, load_or_create_witness_key};
-use crate::registry::now;
+use crate::now;
 use crate::server::RunningNode;
 
 /// Marks a directory as created by the demo, so re-running may wipe it and nothing else.
@@ -26,11 +26,11 @@ const DEMO_MARKER: &str = "COMITY-DEMO";
 /// The repository's example decision documents, written into the demo directory so the
 /// guide's `comity publish DIR/examples/grant.yaml` works wherever the demo was started from.
 const EXAMPLES: [(&str, &str); 5] = [
-    ("grant.yaml", include_str!("../../examples/grant.yaml")),
-    ("amend.yaml", include_str!("../../examples/amend.yaml")),
-    ("suspend.yaml", include_str!("../../examples/suspend.yaml")),
-    ("lodged.yaml", include_str!("../../examples/lodged.yaml")),
-    ("deny.json", include_str!("../../examples/deny.json")),
+    ("grant.yaml", include_str!("../../../examples/grant.yaml")),
+    ("amend.yaml", include_str!("../../../examples/amend.yaml")),
+    ("suspend.yaml", include_str!("../../../examples/suspend.yaml")),
+    ("lodged.yaml", include_str!("../../../examples/lodged.yaml")),
+    ("deny.json", include_str!("../../../examples/deny.json")),
 ];
 
 /// How long the demo waits for the nodes to mirror each other before giving up.
@@ -356,7 +356,7 @@ fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String),
         }
         let question =
             comity_proto::verdict::Question { authority: authority.clone(), licence_id: licence_id.clone(), relying_authority: "jp.meti".into(), context };
-        let answer = crate::verify::verify(meti.node.registry(), &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
+        let answer = crate::service::verify::verify(meti.node.registry(), &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name()).trim_start_matches("VERDICT_").to_string();
         if !seen.contains(&verdict) {
             out.push(format!("comity --node {} verify {args}   ({verdict})", meti.node.url()));

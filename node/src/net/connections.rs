@@ -339,7 +339,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let remote = crate::client_limit::remote_addr(&request);
+        let remote = crate::net::client_limit::remote_addr(&request);
         // None for connections that are not guarded (the simulations' in-memory pipes).
         let open = remote.and_then(|r| self.connections.activity.lock().unwrap_or_else(|e| e.into_inner()).get(&r).cloned()).map(OpenRequest::new);
         let future = self.inner.call(request);

@@ -13,8 +13,8 @@ use comity_proto::pb;
 use comity_proto::rules::LicenceState;
 use comity_proto::statement::{Envelope, StatementId};
 
+use crate::chain::{check_stored_hash, stored_corrupt};
 use crate::error::Error;
-use crate::registry::{check_stored_hash, stored_corrupt};
 use crate::store::Store;
 
 /// Most reason codes listed per group.

@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry as MetricRegistry;
 
-use crate::mirror::MirrorStatus;
+use crate::federation::mirror::MirrorStatus;
 use crate::store::Store;
 
 pub mod grpc;
@@ -99,7 +99,7 @@ impl Metrics {
             "gRPC connections closed or refused by reason: preface_timeout (no TLS handshake and HTTP/2 preface in time), tls_handshake (refused), idle, per_address (its address holds its share)",
             m.connections_refused.clone(),
         );
-        for reason in crate::connections::REFUSALS {
+        for reason in crate::net::connections::REFUSALS {
             let _ = m.connections_refused.get_or_create(&vec![("reason", reason.to_string())]);
         }
         registry.register("scrub_runs", "Background checks completed (summaries, search index and tree hashes re-derived from the log)", m.scrub_runs.clone());
@@ -119,7 +119,7 @@ impl Metrics {
         for verdict in (0..).map_while(|v| comity_proto::pb::Verdict::try_from(v).ok()) {
             let _ = m.verifications.get_or_create(&vec![("verdict", verdict_label(verdict).to_string())]);
         }
-        for outcome in crate::verify::CacheOutcome::ALL {
+        for outcome in crate::service::verify::CacheOutcome::ALL {
             let _ = m.verify_cache.get_or_create(&vec![("result", outcome.as_str().to_string())]);
         }
         Self { registry: root, ..m }
@@ -166,7 +166,7 @@ impl Metrics {
     /// The exposition in `format`, with the scrape-time gauges read from `sources`.
     pub fn render(&self, sources: &Sources, format: Format) -> String {
         let store = &sources.store;
-        let now = crate::registry::now();
+        let now = crate::now();
         let mut origins: Vec<String> = sources.mirrors.iter().map(|(_, origin, _)| origin.clone()).collect();
         if let Ok(Some(own)) = store.own_log_origin() {
             origins.push(own);

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::check::{check_with, CheckOptions};
 use crate::metrics::Metrics;
+use crate::ops::check::{check_with, CheckOptions};
 use crate::store::Store;
 
 /// The first check runs this long after start (or after the interval, when shorter), so it
@@ -35,7 +35,7 @@ pub async fn run(store: Store, interval: Duration, metrics: Arc<Metrics>, data_d
         let options = CheckOptions { repair: false, confirm: true, pause: PAUSE, stop: Some(stop.0.clone()) };
         match tokio::task::spawn_blocking(move || check_with(&checked, &options)).await {
             Ok(Ok(report)) => {
-                metrics.scrubbed(report.differences.len(), crate::registry::now());
+                metrics.scrubbed(report.differences.len(), crate::now());
                 let took = format!("{:.1?}", started.elapsed());
                 if report.differences.is_empty() {
                     tracing::info!(licences = report.licences, logs = report.logs, %took, "background check: derived data agrees with the log");

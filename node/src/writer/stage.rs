@@ -1,0 +1,401 @@
+//! Staging one statement into a batch: the licence rules against the stored chain plus what
+//! the batch staged before it, key standing at the log time, agreements' versions, fork
+//! evidence, and the log append. Publish stages through [`stage`]; a mirrored part (and so an
+//! import) applies each entry with the same [`apply_decision`] / [`apply_restricted`].
+
+use std::collections::HashMap;
+
+use comity_proto::decision::CheckedDecision;
+use comity_proto::licence_map;
+use comity_proto::log::{entry_leaf_hash, hashes_to_store};
+use comity_proto::pb;
+use comity_proto::recognition::CheckedAgreement;
+use comity_proto::restricted::CheckedRestricted;
+use comity_proto::rules::{LicenceState, RuleError};
+use comity_proto::statement::{Envelope, StatementId};
+use comity_proto::trust::KeySetView;
+use ed25519_dalek::VerifyingKey;
+
+use super::{Checked, Job};
+use crate::chain::{fold_readable, load_chain, stored_corrupt};
+use crate::error::Error;
+use crate::log::Overlay;
+use crate::now;
+use crate::store::{Evidence, Store, WriteBatch};
+use crate::trust::{Signers, StoredAgreement, Trust};
+
+/// A licence as the current batch sees it.
+pub(super) struct Pending {
+    /// The folded state; `None` before the first decision, or when the licence is confidential
+    /// and not every decision's body is held here.
+    pub(super) state: Option<LicenceState>,
+    /// Latest version and its statement id, readable or not.
+    pub(super) version: u64,
+    pub(super) head: Option<StatementId>,
+    /// Whether the licence is confidential (`None`: no decision yet).
+    pub(super) restricted: Option<bool>,
+    /// Decisions of this licence staged in the current batch, by version.
+    pub(super) staged: HashMap<u64, (StatementId, Vec<u8>)>,
+}
+
+/// Everything staged in one batch.
+pub(super) struct BatchState<'a> {
+    pub(super) batch: WriteBatch,
+    pub(super) licences: HashMap<(String, String), Pending>,
+    pub(super) overlay: Overlay<'a>,
+    /// The node's own log.
+    pub(super) origin: &'a str,
+    /// Log size including the entries staged so far.
+    pub(super) log_size: u64,
+    /// Log index and log time of each statement staged in this batch.
+    pub(super) staged_index: HashMap<StatementId, (u64, i64)>,
+    /// The log time of this batch's new entries.
+    pub(super) time: i64,
+    /// Log time of the last entry staged (or stored before the batch): log times never fall.
+    pub(super) last_time: i64,
+    /// Key sets staged in this batch, by authority: in force for the rest of the batch.
+    pub(super) key_sets: HashMap<String, KeySetView>,
+    /// Versions of agreements staged in this batch.
+    pub(super) staged_agreements: HashMap<(String, String, String), u64>,
+    /// Agreements staged in this batch, put in force once committed.
+    pub(super) new_agreements: Vec<StoredAgreement>,
+    /// Licence heads the batch's entries set, in log order, for the licence-state map.
+    pub(super) map_changes: Vec<(licence_map::MapKey, licence_map::Head)>,
+    /// The writer's copy of the upper tiles of its log's map, settled after each commit.
+    pub(super) map_cache: &'a mut crate::store::MapCache,
+    pub(super) trust: &'a Trust,
+}
+
+impl BatchState<'_> {
+    /// The key set in force for `authority` at this point of the batch.
+    fn key_set(&self, authority: &str) -> Option<std::borrow::Cow<'_, KeySetView>> {
+        match self.key_sets.get(authority) {
+            Some(set) => Some(std::borrow::Cow::Borrowed(set)),
+            None => self.trust.key_set(authority).map(|s| std::borrow::Cow::Owned((*s).clone())),
+        }
+    }
+}
+
+/// A publish checked and staged, waiting for its receipt.
+pub(super) struct Staged {
+    pub(super) id: StatementId,
+    pub(super) already_present: bool,
+    pub(super) licence: Option<LicenceState>,
+    pub(super) index: u64,
+    pub(super) leaf: [u8; 32],
+    pub(super) logged_at: i64,
+}
+
+/// Checks one job against the licence state and the key sets in force, and stages its
+/// writes, including its log append.
+pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Result<Staged, Error> {
+    let id = job.envelope.id();
+    let known = match state.staged_index.get(&id) {
+        Some(known) => Some(*known),
+        None => match store.log_index_of(&id)? {
+            None => None,
+            Some(index) => {
+                let logged_at = store.log(state.origin).entered_at(index)?.ok_or_else(|| stored_corrupt(format!("log time of entry {index} missing")))?;
+                Some((index, logged_at))
+            }
+        },
+    };
+    if let Some((index, logged_at)) = known {
+        let leaf = entry_leaf_hash(logged_at, job.envelope.bytes());
+        let licence = match &job.checked {
+            Checked::Decision { decision, .. } => {
+                let d = decision.decision();
+                let current = licence_entry(store, &mut state.licences, &d.authority, &d.licence_id)?.state.clone();
+                Some(current.ok_or_else(|| stored_corrupt(format!("statement {id} stored without its licence")))?)
+            }
+            Checked::Restricted { restricted, .. } => {
+                let r = restricted.restricted();
+                licence_entry(store, &mut state.licences, &r.authority, &r.licence_id)?.state.clone()
+            }
+            Checked::KeySet(_) | Checked::Agreement { .. } => None,
+        };
+        return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
+    }
+    let logged_at = match job.history {
+        None => state.time,
+        Some(t) if t < state.last_time => {
+            return Err(Error::InvalidArgument(format!(
+                "re-logged entry {} has log time {}, before the previous entry's {}: log times never fall",
+                state.log_size,
+                comity_proto::authoring::format_time(t),
+                comity_proto::authoring::format_time(state.last_time)
+            )))
+        }
+        Some(t) => t,
+    };
+    // A statement is never dated after its log time; its keys are judged at the log time, and
+    // history re-logged in recovery is not refused for a compromise declared after it was
+    // first logged.
+    let admit = |authority: &str, signers: &[VerifyingKey], dated: i64| -> Result<(), Error> {
+        comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(|e| Error::InvalidArgument(format!("the statement's date: {e}")))?;
+        let set = state.key_set(authority);
+        let judged = match job.history {
+            None => state.trust.standing(authority, set.as_deref(), signers, logged_at),
+            Some(_) => state.trust.standing_in_history(authority, set.as_deref(), signers, logged_at),
+        };
+        match judged {
+            Signers::Refused(reason) => Err(Error::PermissionDenied(reason)),
+            _ => Ok(()),
+        }
+    };
+    let licence = match &job.checked {
+        Checked::Decision { decision, signers } => {
+            let d = decision.decision();
+            admit(&d.authority, signers, d.decided_at)?;
+            let mut evidence = Vec::new();
+            let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision);
+            for e in &evidence {
+                state.batch.put_evidence(store.next_evidence_seq()?, e);
+            }
+            Some(applied?)
+        }
+        Checked::Restricted { restricted, body, signers } => {
+            let r = restricted.restricted();
+            admit(&r.authority, signers, r.decided_at)?;
+            let mut evidence = Vec::new();
+            let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref());
+            for e in &evidence {
+                state.batch.put_evidence(store.next_evidence_seq()?, e);
+            }
+            let applied = applied?;
+            if body.is_none() {
+                // Recovery without the body: fetch it back from the audience.
+                state.batch.want_body(&id);
+            }
+            applied
+        }
+        Checked::KeySet(set) => {
+            let set = state.trust.check_key_set(&job.envelope, state.key_set(&set.authority).as_deref())?;
+            state.batch.put_key_set(&set.authority, &id);
+            state.key_sets.insert(set.authority.clone(), set);
+            None
+        }
+        Checked::Agreement { agreement, signers } => {
+            let a = agreement.agreement();
+            admit(&a.relying_authority, signers, a.issued_at)?;
+            supersedes_agreement(store, &state.staged_agreements, agreement)?;
+            state.batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
+            state.staged_agreements.insert(agreement_key(agreement), a.version);
+            state.new_agreements.push(StoredAgreement { id, envelope: job.envelope.bytes().to_vec(), agreement: agreement.clone() });
+            None
+        }
+    };
+
+    let index = state.log_size;
+    let leaf = entry_leaf_hash(logged_at, job.envelope.bytes());
+    let hashes = hashes_to_store(index, &leaf, &state.overlay).map_err(stored_corrupt)?;
+    state.overlay.stage(&hashes);
+    state.batch.put_statement(&id, job.envelope.bytes(), Some(index));
+    state.batch.append_log(state.origin, index, &id, logged_at, &hashes);
+    state.log_size += 1;
+    state.staged_index.insert(id, (index, logged_at));
+    state.last_time = logged_at;
+    state.map_changes.extend(licence_map::change_of(&job.envelope));
+    match &job.checked {
+        Checked::Decision { decision, .. } => {
+            let d = decision.decision();
+            tracing::info!(authority = %d.authority, licence = %d.licence_id, version = d.version, action = decision.action().as_str_name(), id = %id, index, "decision accepted");
+        }
+        Checked::KeySet(set) => tracing::info!(authority = %set.authority, version = set.version, id = %id, index, "key set accepted"),
+        Checked::Agreement { agreement, .. } => {
+            tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted")
+        }
+        // Nothing of the decision's content: this line may reach log collectors outside the audience.
+        Checked::Restricted { restricted, .. } => {
+            let r = restricted.restricted();
+            tracing::info!(authority = %r.authority, licence = %r.licence_id, version = r.version, audience = r.audience.len(), id = %id, index, "restricted decision accepted");
+        }
+    }
+    Ok(Staged { id, already_present: false, licence, index, leaf, logged_at })
+}
+
+/// The batch's view of a licence, loaded from the store on first use.
+pub(super) fn licence_entry<'m>(
+    store: &Store,
+    licences: &'m mut HashMap<(String, String), Pending>,
+    authority: &str,
+    licence_id: &str,
+) -> Result<&'m mut Pending, Error> {
+    let key = (authority.to_string(), licence_id.to_string());
+    if !licences.contains_key(&key) {
+        let chain = load_chain(store, authority, licence_id, &HashMap::new())?;
+        let state = fold_readable(&chain)?;
+        licences.insert(
+            key.clone(),
+            Pending {
+                state,
+                version: chain.len() as u64,
+                head: chain.last().map(|l| l.id),
+                restricted: chain.first().map(|l| l.restricted.is_some()),
+                staged: HashMap::new(),
+            },
+        );
+    }
+    Ok(licences.get_mut(&key).expect("inserted above"))
+}
+
+/// Applies a verified decision to its licence: the licence rules, fork evidence, and the chain
+/// and summary writes. Shared by publishing and by mirroring a peer's log.
+pub(super) fn apply_decision(
+    store: &Store,
+    licences: &mut HashMap<(String, String), Pending>,
+    batch: &mut WriteBatch,
+    evidence: &mut Vec<Evidence>,
+    envelope: &Envelope,
+    decision: &CheckedDecision,
+) -> Result<LicenceState, Error> {
+    let d = decision.decision();
+    let id = envelope.id();
+    let licence = licence_entry(store, licences, &d.authority, &d.licence_id)?;
+    if licence.restricted == Some(true) {
+        return Err(Error::InvalidArgument(format!(
+            "licence {}/{} is confidential: its further decisions must be restricted decisions too",
+            d.authority, d.licence_id
+        )));
+    }
+    let next = match &licence.state {
+        None => LicenceState::start(id, decision),
+        Some(s) => s.apply(id, decision),
+    };
+    let next = match next {
+        Ok(n) => n,
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, &d.authority, &d.licence_id, d.version)?),
+        Err(e) => return Err(e.into()),
+    };
+    let old = licence.state.as_ref().map(LicenceState::decided_summary);
+    batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
+    batch.put_licence(old.as_ref(), &next.decided_summary());
+    licence.staged.insert(d.version, (id, envelope.bytes().to_vec()));
+    licence.state = Some(next.clone());
+    (licence.version, licence.head, licence.restricted) = (d.version, Some(id), Some(false));
+    Ok(next)
+}
+
+/// Applies a verified restricted decision to its licence: its place in the chain (version,
+/// previous, fork evidence) always, and the licence rules when its body is here (always at the
+/// publishing node). Confidential licences get no summary and no search index entries, so
+/// nothing of their content can surface in a search.
+pub(super) fn apply_restricted(
+    store: &Store,
+    licences: &mut HashMap<(String, String), Pending>,
+    batch: &mut WriteBatch,
+    evidence: &mut Vec<Evidence>,
+    envelope: &Envelope,
+    restricted: &CheckedRestricted,
+    body: Option<&(pb::RestrictedBody, CheckedDecision)>,
+) -> Result<Option<LicenceState>, Error> {
+    let r = restricted.restricted();
+    let id = envelope.id();
+    let licence = licence_entry(store, licences, &r.authority, &r.licence_id)?;
+    let name = format!("{}/{}", r.authority, r.licence_id);
+    if licence.restricted == Some(false) {
+        return Err(Error::InvalidArgument(format!("licence {name} is public: a restricted decision cannot join its chain")));
+    }
+    if r.version <= licence.version {
+        return Err(record_fork(store, licence, evidence, envelope, &r.authority, &r.licence_id, r.version)?);
+    }
+    if r.version != licence.version + 1 {
+        return Err(RuleError::VersionGap { current: licence.version, got: r.version }.into());
+    }
+    if let Some(head) = licence.head {
+        if r.previous.as_slice() != head.0.as_slice() {
+            return Err(RuleError::PreviousMismatch { version: licence.version, expected: head }.into());
+        }
+    }
+    let next = match body {
+        None => None,
+        Some((opened, decision)) => {
+            let next = match (&licence.state, licence.version) {
+                (None, 0) => LicenceState::start(id, decision)?,
+                (Some(s), _) => s.apply(id, decision)?,
+                (None, _) => {
+                    return Err(Error::FailedPrecondition(format!(
+                        "the bodies of earlier decisions of {name} are not held here, so the licence rules cannot be checked"
+                    )));
+                }
+            };
+            batch.put_restricted_body(&id, opened);
+            Some(next)
+        }
+    };
+    batch.put_decision(&r.authority, &r.licence_id, r.version, &id);
+    licence.staged.insert(r.version, (id, envelope.bytes().to_vec()));
+    licence.state = next.clone();
+    (licence.version, licence.head, licence.restricted) = (r.version, Some(id), Some(true));
+    Ok(next)
+}
+
+pub(super) fn agreement_key(a: &CheckedAgreement) -> (String, String, String) {
+    let a = a.agreement();
+    (a.relying_authority.clone(), a.recognised_authority.clone(), a.agreement_id.clone())
+}
+
+/// An agreement's version must rise above the latest stored (or staged) one of the same agreement.
+pub(super) fn supersedes_agreement(store: &Store, staged: &HashMap<(String, String, String), u64>, agreement: &CheckedAgreement) -> Result<(), Error> {
+    let key = agreement_key(agreement);
+    let current = match staged.get(&key) {
+        Some(v) => Some(*v),
+        None => match store.agreement_id(&key.0, &key.1, &key.2)? {
+            None => None,
+            Some(id) => {
+                let bytes = store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("agreement {id} missing")))?;
+                match Envelope::parse(bytes).map_err(stored_corrupt)?.statement() {
+                    pb::statement::Kind::Agreement(a) => Some(a.version),
+                    _ => return Err(stored_corrupt(format!("statement {id} is not an agreement"))),
+                }
+            }
+        },
+    };
+    match current {
+        Some(v) if agreement.agreement().version <= v => {
+            Err(Error::FailedPrecondition(format!("{agreement} does not supersede version {v} in force (a later version is needed)")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A validly signed decision (or restricted decision) for a version that already has another
+/// one: keep both as evidence and refuse the second.
+pub(super) fn record_fork(
+    store: &Store,
+    licence: &Pending,
+    evidence: &mut Vec<Evidence>,
+    envelope: &Envelope,
+    authority: &str,
+    licence_id: &str,
+    version: u64,
+) -> Result<Error, Error> {
+    let first = match licence.staged.get(&version) {
+        Some((_, bytes)) => bytes.clone(),
+        None => {
+            let first_id = store
+                .decision_id(authority, licence_id, version)?
+                .ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
+            store.statement(&first_id)?.ok_or_else(|| stored_corrupt(format!("statement {first_id} missing")))?
+        }
+    };
+    let second = hex::encode(envelope.bytes());
+    let known =
+        store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
+    if !known {
+        evidence.push(Evidence::LicenceFork {
+            authority: authority.to_string(),
+            licence_id: licence_id.to_string(),
+            version,
+            first_envelope: hex::encode(&first),
+            second_envelope: second,
+            detected_at: now(),
+            origin: None,
+        });
+    }
+    tracing::error!(authority = %authority, licence = %licence_id, version, first = %StatementId::of(&first), second = %envelope.id(), "fork: two signed decisions for one licence version; evidence recorded");
+    Ok(Error::Fork(format!(
+        "version {version} of {authority}/{licence_id} is already decided by statement {}; this conflicting, validly signed decision was recorded as evidence",
+        StatementId::of(&first)
+    )))
+}
