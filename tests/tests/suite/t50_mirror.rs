@@ -148,6 +148,8 @@ async fn entries_that_do_not_hash_to_the_signed_root_are_refused() {
     let mut a = origin_node().await;
     let mut at_a = a.client().await;
     let published = at_a.publish(a.sign(grant(BAFA, "DE-2026-ROOT-1"))).await.unwrap();
+    // A later entry, so the swapped one is not the newest, which A's own start-up check reads.
+    at_a.publish(a.sign(grant(BAFA, "DE-2026-ROOT-2"))).await.unwrap();
     // A's operator swaps the logged envelope for another validly signed decision.
     a.stop().await;
     let swapped = a.sign(grant(BAFA, "DE-2026-ROOT-SWAPPED"));
