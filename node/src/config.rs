@@ -59,6 +59,10 @@ pub struct Config {
     /// start (or after the interval, when shorter). 0: never.
     #[serde(default = "default_scrub_interval")]
     pub scrub_interval_secs: u64,
+    /// The key-value engine a new store is created with: `sled` (the default) or `fjall` (an
+    /// LSM tree; BENCHMARKS.md, Storage engines). An existing store keeps its engine.
+    #[serde(default)]
+    pub store_engine: crate::store::EngineKind,
     /// Authorities hosted by this node: only their current keys may publish here.
     #[serde(default, rename = "authority")]
     pub authorities: Vec<AuthorityConfig>,
@@ -327,6 +331,7 @@ impl Default for Config {
             witness_key_file: None,
             checkpoint_interval_secs: default_checkpoint_interval(),
             scrub_interval_secs: default_scrub_interval(),
+            store_engine: Default::default(),
             authorities: Vec::new(),
             peers: Vec::new(),
             trusted: Vec::new(),

@@ -76,7 +76,7 @@ impl RunningNode {
             "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
         );
         let store_dir = config.store_dir();
-        let store = Store::open_with_cache(&store_dir, config.limits.store_cache_bytes)?;
+        let store = Store::open_with(&store_dir, config.store_engine, config.limits.store_cache_bytes)?;
         store.set_min_free_bytes(config.limits.min_free_disk_bytes);
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let signed = SignedRecord::next_to_key(&config.log_key_path())?;

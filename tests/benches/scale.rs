@@ -9,6 +9,8 @@
 //! `COMITY_BENCH_SCALE_N` sets N (default 100000; the documented figure is 1000000, which needs
 //! several GB of free disk under the temp dir, `COMITY_BENCH_DIR` to put it elsewhere).
 //! `COMITY_NODE_BIN` names the binary when it is not next to this bench (`target/release/`).
+//! `COMITY_BENCH_ENGINE=fjall` creates the node's store with fjall instead of sled
+//! (`store_engine`; BENCHMARKS.md, Storage engines).
 //!
 //! Envelopes are signed in chunks between timed publish windows, so signing (on the same two
 //! cores in CI) neither limits nor slows the publish rate; the node is idle while a chunk is
@@ -501,6 +503,10 @@ fn main() {
     config.authorities.push(AuthorityConfig { id: BAFA.into(), name: String::new(), keys: vec![key.public_key.clone()] });
     config.limits.requests_per_client_per_sec = 0;
     config.limits.concurrency_per_client = 4096;
+    if let Ok(engine) = std::env::var("COMITY_BENCH_ENGINE") {
+        config.store_engine = toml::Value::String(engine.clone()).try_into().unwrap_or_else(|_| panic!("COMITY_BENCH_ENGINE={engine}: sled or fjall"));
+    }
+    eprintln!("store engine: {:?}", config.store_engine);
     let config_path = tmp.path().join("comity.toml");
     std::fs::write(&config_path, toml::to_string(&config).expect("config as TOML")).expect("write config");
 

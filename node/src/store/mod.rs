@@ -4,6 +4,7 @@
 //! returns, so a caller may acknowledge as soon as it does.
 
 mod changes;
+pub mod engine;
 mod keys;
 mod map;
 pub mod search;
@@ -17,6 +18,8 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 pub use changes::Changes;
+pub use engine::{EngineError, EngineKind};
+use engine::{Engine, Value};
 pub use keys::table;
 pub use map::{MapCache, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
@@ -35,7 +38,7 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("open data dir {dir}: {source}")]
-    Open { dir: String, source: sled::Error },
+    Open { dir: String, source: EngineError },
     #[error("open data dir {dir}: schema version {found} is newer than this binary ({SCHEMA_VERSION}); upgrade comity-node")]
     NewerSchema { dir: String, found: u32 },
     #[error(
@@ -50,7 +53,7 @@ pub enum StoreError {
     )]
     Damaged { dir: String, data_dir: String, reason: String },
     #[error("storage: {0}")]
-    Sled(#[from] sled::Error),
+    Engine(#[from] EngineError),
     #[error("storage: corrupt record under {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
     /// A commit did not reach the disk (disk full, I/O error); set by the first and repeated
@@ -74,8 +77,15 @@ impl StoreError {
 
     /// The store could not write (or read) its files: the request may be repeated once the
     /// node has disk space again, unlike data found damaged.
+    fn is_io_or_refused(&self) -> bool {
+        match self {
+            StoreError::Engine(e) => e.is_io(),
+            _ => true,
+        }
+    }
+
     pub fn is_write_failure(&self) -> bool {
-        matches!(self, StoreError::Failed(_) | StoreError::DiskLow { .. } | StoreError::Sled(sled::Error::Io(_)))
+        matches!(self, StoreError::Failed(_) | StoreError::DiskLow { .. } | StoreError::Engine(_)) && self.is_io_or_refused()
     }
 }
 
@@ -128,14 +138,14 @@ impl Evidence {
 /// The node's database.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    db: Engine,
     /// Set by the first commit that fails: sled's memory may then hold writes that are not on
     /// disk, so no later commit is attempted until the node restarts and recovers from disk.
     failed: std::sync::Arc<std::sync::OnceLock<String>>,
     /// The log records (checkpoints, sizes) a failed commit replaced, as they were before it.
     /// Read in place of sled's, so no checkpoint of a batch that never reached the disk is
     /// served (after a failed flush sled's memory holds one that may never be).
-    durable: std::sync::Arc<std::sync::RwLock<HashMap<Vec<u8>, Option<sled::IVec>>>>,
+    durable: std::sync::Arc<std::sync::RwLock<HashMap<Vec<u8>, Option<Value>>>>,
     /// Bumped after every write for what it changed, so caches of what the store held
     /// (Verify's) know when to read again.
     changes: std::sync::Arc<Changes>,
@@ -151,26 +161,37 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can
     /// read. Damaged files (a sled error or panic) give [`StoreError::Damaged`].
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Self::open_with(dir, EngineKind::default(), DEFAULT_CACHE_BYTES)
     }
 
-    /// [`Store::open`] with sled's page cache bounded to `cache_bytes`.
-    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self> {
-        guard_damage(dir, || Self::open_unguarded(dir, cache_bytes))
+    /// [`Store::open`], creating a new store with `engine`, with the engine's page cache
+    /// bounded to `cache_bytes`. An existing store keeps the engine it was created with.
+    pub fn open_with(dir: &Path, engine: EngineKind, cache_bytes: u64) -> Result<Self> {
+        guard_damage(dir, || Self::open_unguarded(dir, engine, cache_bytes))
     }
 
-    fn open_unguarded(dir: &Path, cache_bytes: u64) -> Result<Self> {
+    /// The engine under this store.
+    pub fn engine(&self) -> EngineKind {
+        self.db.kind()
+    }
+
+    fn open_unguarded(dir: &Path, engine: EngineKind, cache_bytes: u64) -> Result<Self> {
         let shown = dir.display().to_string();
         // sled releases its file lock from a background thread after the last handle is
         // dropped, so a reopen right after a close (a restart) may briefly find it held.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         let db = loop {
-            match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {
-                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+            match Engine::open(dir, engine, cache_bytes) {
+                Err(EngineError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 // sled's own word for damage; an I/O error (permissions, a lock) is not.
-                Err(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_))) => return Err(damaged_by(dir, e)),
+                Err(EngineError::Sled(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_)))) => {
+                    return Err(damaged_by(dir, e.into()))
+                }
+                Err(e @ EngineError::Fjall(fjall::Error::Decode(_) | fjall::Error::JournalRecovery(_) | fjall::Error::Storage(_) | fjall::Error::InvalidVersion(_))) => {
+                    return Err(damaged_by(dir, e))
+                }
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
@@ -183,7 +204,7 @@ impl Store {
             reserve: Default::default(),
         };
         store.check_schema(&shown).map_err(|e| match e {
-            StoreError::Sled(e) => damaged_by(dir, e),
+            StoreError::Engine(e) => damaged_by(dir, e),
             StoreError::Corrupt { table, detail } => StoreError::damaged(dir, format!("{table}: {detail}")),
             other => other,
         })?;
@@ -191,15 +212,15 @@ impl Store {
     }
 
     fn check_schema(&self, dir: &str) -> Result<()> {
-        let foreign_trees = self.db.tree_names().into_iter().any(|n| n.as_ref() != b"__sled__default");
+        let foreign_trees = self.db.has_foreign_trees();
         match self.db.get(keys::meta("format"))? {
             Some(marker) if marker.as_ref() == FORMAT_MARKER => {}
             Some(_) => return Err(StoreError::Foreign { dir: dir.into() }),
-            None if self.db.is_empty() && !foreign_trees => {
-                let mut batch = sled::Batch::default();
+            None if self.db.is_empty()? && !foreign_trees => {
+                let mut batch = engine::Batch::default();
                 batch.insert(keys::meta("format"), FORMAT_MARKER);
-                batch.insert(keys::meta("schema_version"), &SCHEMA_VERSION.to_be_bytes());
-                self.db.apply_batch(batch)?;
+                batch.insert(keys::meta("schema_version"), SCHEMA_VERSION.to_be_bytes());
+                self.db.apply(batch)?;
                 self.db.flush()?;
                 return Ok(());
             }
@@ -340,7 +361,7 @@ impl Store {
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let before = log_meta.into_iter().map(|k| Ok((self.db.get(&k)?, k))).collect::<Result<Vec<_>>>()?;
-        let written = self.db.apply_batch(inner).and_then(|()| self.db.flush().map(|_| ()));
+        let written = self.db.apply(inner).and_then(|()| self.db.flush());
         if let Err(e) = written {
             // sled's memory now holds this batch's checkpoints and sizes, which may never reach
             // the disk: serve the ones before it from now on. (Only after a failure: while a
@@ -378,18 +399,19 @@ impl Store {
         if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
             return Err(StoreError::Corrupt { table: "backup", detail: format!("{} exists and is not empty", dir.display()) });
         }
-        let target = sled::Config::new().path(dir).open().map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
+        // A backup has the engine of its store.
+        let target = Engine::open(dir, self.db.kind(), DEFAULT_CACHE_BYTES).map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
         let mut records = 0u64;
-        let mut batch = sled::Batch::default();
+        let mut batch = engine::Batch::default();
         for kv in self.db.iter() {
             let (k, v) = kv?;
             batch.insert(k, v);
             records += 1;
             if records.is_multiple_of(10_000) {
-                target.apply_batch(std::mem::take(&mut batch))?;
+                target.apply(std::mem::take(&mut batch))?;
             }
         }
-        target.apply_batch(batch)?;
+        target.apply(batch)?;
         target.flush()?;
         Ok(records)
     }
@@ -399,12 +421,12 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
-    fn durable_view(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Vec<u8>, Option<sled::IVec>>> {
+    fn durable_view(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Vec<u8>, Option<Value>>> {
         self.durable.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A log record as it is on disk: the value before a failed commit, if one replaced it.
-    fn durable_get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+    fn durable_get(&self, key: &[u8]) -> Result<Option<Value>> {
         if let Some(before) = self.durable.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(key) {
             return Ok(before.clone());
         }
@@ -436,7 +458,7 @@ impl Store {
     /// Appends `items` (by position) to their chunks. Items only ever extend a chunk at its end.
     fn extend_chunks(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut engine::Batch,
         key: fn(&str, u64) -> Vec<u8>,
         table: &'static str,
         items: BTreeMap<(String, u64), [u8; 32]>,
@@ -647,7 +669,7 @@ impl Store {
     }
 
     /// Raw access for the search module.
-    fn scan_from(&self, prefix: &[u8], after: Option<&[u8]>) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> {
+    fn scan_from(&self, prefix: &[u8], after: Option<&[u8]>) -> impl Iterator<Item = std::result::Result<(Value, Value), EngineError>> {
         let start: Vec<u8> = match after {
             // The smallest key greater than `after`.
             Some(a) => [a, &[0]].concat(),
@@ -658,12 +680,13 @@ impl Store {
     }
 }
 
-/// sled's error at open, said shortly: its message for a damaged `conf` file speaks of versions.
-fn damaged_by(dir: &Path, e: sled::Error) -> StoreError {
+/// The engine's error at open, said shortly: sled's message for a damaged `conf` file speaks of versions.
+fn damaged_by(dir: &Path, e: EngineError) -> StoreError {
     let reason = match &e {
-        sled::Error::Unsupported(m) if m.contains("earlier than 0.29") => "sled: its `conf` file cannot be read".to_string(),
-        sled::Error::Corruption { at, .. } => format!("sled: corrupt data at {at:?}"),
-        other => format!("sled: {other}"),
+        EngineError::Sled(sled::Error::Unsupported(m)) if m.contains("earlier than 0.29") => "sled: its `conf` file cannot be read".to_string(),
+        EngineError::Sled(sled::Error::Corruption { at, .. }) => format!("sled: corrupt data at {at:?}"),
+        EngineError::Sled(other) => format!("sled: {other}"),
+        EngineError::Fjall(other) => format!("fjall: {other}"),
     };
     StoreError::damaged(dir, reason)
 }
@@ -774,7 +797,7 @@ impl LogRef<'_> {
 impl comity_proto::log::StoredHashes for LogRef<'_> {
     fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, String> {
         // Proofs ask for hashes from few chunks: read each chunk once.
-        let mut chunks: HashMap<u64, Option<sled::IVec>> = HashMap::new();
+        let mut chunks: HashMap<u64, Option<Value>> = HashMap::new();
         indexes
             .iter()
             .map(|i| {
@@ -821,7 +844,7 @@ fn decode_summary(bytes: &[u8]) -> Result<pb::LicenceSummary> {
 /// Writes that must land together.
 #[derive(Default)]
 pub struct WriteBatch {
-    inner: sled::Batch,
+    inner: engine::Batch,
     /// Log entry ids by (origin, index), and stored hashes by (origin, stored-hash index):
     /// written as chunks on commit.
     log_ids: BTreeMap<(String, u64), [u8; 32]>,

@@ -1,0 +1,245 @@
+//! The key-value engine under [`super::Store`]: sled (the default, the design's store) or fjall
+//! (an LSM tree, measured against sled in BENCHMARKS.md, Storage engines). The store uses
+//! only what both offer: point reads, ordered prefix and range scans, atomic batches made
+//! durable by `flush`, and a counter. A store keeps the engine it was created with.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A value as the store reads it (sled's shared bytes; fjall's are copied in).
+pub type Value = sled::IVec;
+
+/// Which engine a new store is created with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Sled,
+    Fjall,
+}
+
+impl EngineKind {
+    /// The engine of the store in `dir`, if it holds one.
+    pub fn of_dir(dir: &Path) -> Option<Self> {
+        if dir.join("conf").exists() {
+            Some(EngineKind::Sled)
+        } else if dir.join("version").exists() {
+            Some(EngineKind::Fjall)
+        } else {
+            None
+        }
+    }
+}
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Sled(#[from] sled::Error),
+    #[error("fjall: {0}")]
+    Fjall(#[from] fjall::Error),
+}
+
+impl EngineError {
+    /// A failure to write or read the files (disk full, I/O), not damage.
+    pub fn is_io(&self) -> bool {
+        matches!(self, EngineError::Sled(sled::Error::Io(_)) | EngineError::Fjall(fjall::Error::Io(_) | fjall::Error::Poisoned))
+    }
+}
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// Writes applied together. Later writes of a key replace earlier ones of the same batch.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Batch {
+    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.ops.insert(key.as_ref().to_vec(), Some(value.as_ref().to_vec()));
+    }
+
+    pub fn remove(&mut self, key: impl AsRef<[u8]>) {
+        self.ops.insert(key.as_ref().to_vec(), None);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// An open engine.
+#[derive(Clone)]
+pub enum Engine {
+    Sled(sled::Db),
+    Fjall(Fjall),
+}
+
+#[derive(Clone)]
+pub struct Fjall {
+    keyspace: fjall::Keyspace,
+    data: fjall::PartitionHandle,
+    /// The next id [`Engine::generate_id`] hands out; its high-water mark is stored.
+    next_id: std::sync::Arc<AtomicU64>,
+}
+
+/// Where fjall keeps the counter's high-water mark (outside the store's tables, which start
+/// with a table byte below 0xff).
+const FJALL_ID_KEY: &[u8] = b"\xff\xffgenerated_id";
+
+type Entry = Result<(Value, Value)>;
+
+impl Engine {
+    /// Opens the engine in `dir` with `cache_bytes` of page cache: the one the store there was
+    /// created with, or `new` for a new store.
+    pub fn open(dir: &Path, new: EngineKind, cache_bytes: u64) -> Result<Self> {
+        match EngineKind::of_dir(dir).unwrap_or(new) {
+            EngineKind::Sled => Ok(Engine::Sled(sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?)),
+            EngineKind::Fjall => {
+                let keyspace = fjall::Config::new(dir).cache_size(cache_bytes).open()?;
+                let data = keyspace.open_partition("store", fjall::PartitionCreateOptions::default())?;
+                let stored = data.get(FJALL_ID_KEY)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
+                Ok(Engine::Fjall(Fjall { keyspace, data, next_id: std::sync::Arc::new(AtomicU64::new(stored)) }))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        match self {
+            Engine::Sled(_) => EngineKind::Sled,
+            Engine::Fjall(_) => EngineKind::Fjall,
+        }
+    }
+
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        match self {
+            Engine::Sled(db) => Ok(db.get(key)?),
+            Engine::Fjall(f) => Ok(f.data.get(key)?.map(|v| Value::from(v.as_ref()))),
+        }
+    }
+
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        match self {
+            Engine::Sled(db) => Ok(db.contains_key(key)?),
+            Engine::Fjall(f) => Ok(f.data.contains_key(key)?),
+        }
+    }
+
+    /// Entries whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
+        match self {
+            Engine::Sled(db) => Box::new(db.scan_prefix(prefix).map(|r| r.map_err(EngineError::from))),
+            Engine::Fjall(f) => Box::new(f.data.prefix(prefix.as_ref().to_vec()).map(fjall_entry)),
+        }
+    }
+
+    /// Entries with keys in `range`, in key order.
+    pub fn range(&self, range: impl std::ops::RangeBounds<Vec<u8>>) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
+        let range = (range.start_bound().cloned(), range.end_bound().cloned());
+        match self {
+            Engine::Sled(db) => Box::new(db.range(range).map(|r| r.map_err(EngineError::from))),
+            Engine::Fjall(f) => Box::new(f.data.range(range).map(fjall_entry)),
+        }
+    }
+
+    /// Every entry, in key order (fjall's id counter left out).
+    pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
+        match self {
+            Engine::Sled(db) => Box::new(db.iter().map(|r| r.map_err(EngineError::from))),
+            Engine::Fjall(f) => Box::new(f.data.range(..FJALL_ID_KEY.to_vec()).map(fjall_entry)),
+        }
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.iter().next().is_none())
+    }
+
+    /// Applies `batch` atomically; durable after [`Engine::flush`].
+    pub fn apply(&self, batch: Batch) -> Result<()> {
+        match self {
+            Engine::Sled(db) => {
+                let mut b = sled::Batch::default();
+                for (k, v) in batch.ops {
+                    match v {
+                        Some(v) => b.insert(k, v),
+                        None => b.remove(k),
+                    }
+                }
+                Ok(db.apply_batch(b)?)
+            }
+            Engine::Fjall(f) => {
+                let mut b = f.keyspace.batch();
+                for (k, v) in batch.ops {
+                    match v {
+                        Some(v) => b.insert(&f.data, k, v),
+                        None => b.remove(&f.data, k),
+                    }
+                }
+                Ok(b.commit()?)
+            }
+        }
+    }
+
+    /// One write (for tools and tests that edit a store; the node writes in batches).
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = Batch::default();
+        batch.insert(key, value);
+        self.apply(batch)
+    }
+
+    /// One removal (as [`Engine::insert`]).
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = Batch::default();
+        batch.remove(key);
+        self.apply(batch)
+    }
+
+    /// Makes every applied batch durable.
+    pub fn flush(&self) -> Result<()> {
+        match self {
+            Engine::Sled(db) => db.flush().map(|_| ()).map_err(Into::into),
+            Engine::Fjall(f) => Ok(f.keyspace.persist(fjall::PersistMode::SyncAll)?),
+        }
+    }
+
+    /// A number never handed out before in this store, across restarts.
+    pub fn generate_id(&self) -> Result<u64> {
+        match self {
+            Engine::Sled(db) => Ok(db.generate_id()?),
+            Engine::Fjall(f) => {
+                let id = f.next_id.fetch_add(1, Ordering::SeqCst);
+                // Stored before it is used; made durable with the commit that uses it.
+                f.data.insert(FJALL_ID_KEY, (id + 1).to_be_bytes())?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// Bytes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        match self {
+            Engine::Sled(db) => Ok(db.size_on_disk()?),
+            Engine::Fjall(f) => Ok(f.keyspace.disk_space()),
+        }
+    }
+
+    /// Whether the engine holds data of something other than a Comity store (sled trees
+    /// besides its default one).
+    pub fn has_foreign_trees(&self) -> bool {
+        match self {
+            Engine::Sled(db) => db.tree_names().into_iter().any(|n| n.as_ref() != b"__sled__default"),
+            Engine::Fjall(f) => f.keyspace.partition_count() != 1,
+        }
+    }
+}
+
+fn fjall_entry(r: fjall::Result<fjall::KvPair>) -> Entry {
+    let (k, v) = r?;
+    Ok((Value::from(k.as_ref()), Value::from(v.as_ref())))
+}
