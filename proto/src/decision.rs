@@ -336,7 +336,8 @@ fn check_list_len<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Sample decisions for tests of this crate and its dependants.
+/// Sample decisions for tests of this crate and its dependants (feature `fixtures`).
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures {
     use crate::pb;
 

@@ -1,7 +1,7 @@
 //! Entry points for fuzzing the parsers that read bytes from outside: each takes arbitrary bytes,
 //! must never panic, and exercises one decoder the way a node or verifier uses it. The
 //! cargo-fuzz targets in `fuzz/` call these, and the normal test suite runs them on the seed
-//! corpus and on proptest inputs, so CI exercises them too.
+//! corpus and on proptest inputs, so CI exercises them too. Behind feature `fixtures`.
 
 use crate::log::{verify_consistency, verify_inclusion, LogKey, TreeHash};
 use crate::statement::Envelope;

@@ -1,5 +1,8 @@
 //! Shared Comity code: the `comity.v1` wire types, signed statements, decision validation and
 //! the licence rules. Everything a verifier needs and nothing a server needs.
+//!
+//! Feature `fixtures` (off by default) adds sample decisions ([`decision::fixtures`]) and the
+//! fuzzing entry points ([`fuzzing`], `token::fuzz`) for tests, benches and `fuzz/`.
 
 /// Generated protobuf and gRPC code for package `comity.v1`. Nothing hand-written lives here.
 #[allow(missing_docs, clippy::all)]
@@ -16,7 +19,7 @@ pub mod bundle;
 pub mod codec;
 pub mod codes;
 pub mod decision;
-pub mod demo_data;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fuzzing;
 pub mod keyfile;
 pub mod licence_map;

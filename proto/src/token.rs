@@ -117,6 +117,8 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
 /// Fuzzing entry point: verifies arbitrary bytes as a token against a trust file that pins the
 /// fuzz corpus log key and a signing key the corpus uses. Must never panic. Returns the
 /// verdict when the bytes verify, so tests can check the corpus reaches the verdict.
+/// Feature `fixtures`, as it uses the corpus key of [`crate::fuzzing`].
+#[cfg(any(test, feature = "fixtures"))]
 pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
     use crate::trust::TrustedAuthority;
     let signer = crate::statement::Signer::from_seed(&[3; 32]);

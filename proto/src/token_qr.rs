@@ -321,7 +321,8 @@ pub fn pointer_text_from_upload(bytes: &[u8]) -> Result<String, PointerError> {
     }
 }
 
-/// Fuzzing entry point (called from `token::fuzz`): must never panic.
+/// Fuzzing entry point (called from `token::fuzz`): must never panic. Feature `fixtures`.
+#[cfg(any(test, feature = "fixtures"))]
 pub fn fuzz(data: &[u8]) {
     let _ = pointer_for(data, None);
     let _ = parse_pointer(&String::from_utf8_lossy(data));

@@ -140,6 +140,6 @@ async fn a_verifier_checks_licences_and_a_token_in_a_real_browser() {
 
 /// How the pages name a demo authority: its configured name, then its id.
 fn authority_label(id: &str) -> String {
-    let name = comity_proto::demo_data::authorities().into_iter().find(|a| a.id == id).unwrap_or_else(|| panic!("{id} is not a demo authority")).name;
+    let name = comity_node::ops::demo::data::authorities().into_iter().find(|a| a.id == id).unwrap_or_else(|| panic!("{id} is not a demo authority")).name;
     format!("{name} ({id})")
 }

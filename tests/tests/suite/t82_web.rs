@@ -611,6 +611,6 @@ async fn the_verify_page_says_what_was_checked_when_and_by_whom() {
 
 /// How the pages name a demo authority: its configured name, then its id.
 fn authority_label(id: &str) -> String {
-    let name = comity_proto::demo_data::authorities().into_iter().find(|a| a.id == id).unwrap_or_else(|| panic!("{id} is not a demo authority")).name;
+    let name = comity_node::ops::demo::data::authorities().into_iter().find(|a| a.id == id).unwrap_or_else(|| panic!("{id} is not a demo authority")).name;
     format!("{name} ({id})")
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use comity_proto::demo_data;
 use comity_proto::keyfile::KeyFile;
 use comity_proto::pb;
 use comity_proto::statement::{sign_decision, sign_statement, StatementId};
@@ -20,17 +19,19 @@ use crate::log::{load_or_create_key, load_or_create_witness_key};
 use crate::now;
 use crate::server::RunningNode;
 
+pub mod data;
+
 /// Marks a directory as created by the demo, so re-running may wipe it and nothing else.
 const DEMO_MARKER: &str = "COMITY-DEMO";
 
 /// The repository's example decision documents, written into the demo directory so the
 /// guide's `comity publish DIR/examples/grant.yaml` works wherever the demo was started from.
 const EXAMPLES: [(&str, &str); 5] = [
-    ("grant.yaml", include_str!("../../../examples/grant.yaml")),
-    ("amend.yaml", include_str!("../../../examples/amend.yaml")),
-    ("suspend.yaml", include_str!("../../../examples/suspend.yaml")),
-    ("lodged.yaml", include_str!("../../../examples/lodged.yaml")),
-    ("deny.json", include_str!("../../../examples/deny.json")),
+    ("grant.yaml", include_str!("../../../../examples/grant.yaml")),
+    ("amend.yaml", include_str!("../../../../examples/amend.yaml")),
+    ("suspend.yaml", include_str!("../../../../examples/suspend.yaml")),
+    ("lodged.yaml", include_str!("../../../../examples/lodged.yaml")),
+    ("deny.json", include_str!("../../../../examples/deny.json")),
 ];
 
 /// How long the demo waits for the nodes to mirror each other before giving up.
@@ -103,7 +104,7 @@ pub async fn start_with_metrics(
     let mut signers = HashMap::new();
     let mut key_sets = Vec::new();
     let mut trust = TrustFile::default();
-    for authority in demo_data::authorities() {
+    for authority in data::authorities() {
         let key = KeyFile::generate(authority.id);
         key.write(&keys_dir.join(format!("{}.key", authority.id)))?;
         authorities.insert(authority.id, AuthorityConfig { id: authority.id.into(), name: authority.name.into(), keys: vec![key.public_key.clone()] });
@@ -182,14 +183,14 @@ pub async fn start_with_metrics(
     for (authority, envelope) in key_sets {
         home_of(authority)?.node.publish(envelope, None).await.with_context(|| format!("publish demo key set of {authority}"))?;
     }
-    for agreement in demo_data::agreements(now()) {
+    for agreement in data::agreements(now()) {
         let relying = agreement.relying_authority.clone();
         let signer = signers.get(&relying).context("demo agreement without a relying authority key")?;
         let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Agreement(agreement)) }, &[signer]);
         home_of(&relying)?.node.publish(envelope, None).await.with_context(|| format!("publish demo agreement of {relying}"))?;
     }
     let mut heads: HashMap<(String, String), StatementId> = HashMap::new();
-    let docs = demo_data::decisions(now());
+    let docs = data::decisions(now());
     for doc in &docs {
         let mut decision = doc.to_wire().with_context(|| format!("demo decision for {}", doc.licence_id))?;
         let licence = (decision.authority.clone(), decision.licence_id.clone());
