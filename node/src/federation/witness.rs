@@ -198,10 +198,11 @@ impl Witness {
         let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
         // Durable, in the store and next to the key, before it leaves this node.
         self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
-        cosigned
-            .record_async(&asked)
-            .await
-            .map_err(|e| Error::Unavailable(format!("cannot record the cosignature in {}: {e}; it is not given, ask again", cosigned.path.display())))?;
+        cosigned.record_async(&asked).await.map_err(|e| {
+            // Where and why the record failed is this node's business: the log says it.
+            tracing::error!(path = %cosigned.path.display(), error = %e, "cannot record the cosignature");
+            Error::Unavailable("cannot record the cosignature; it is not given, ask again".into())
+        })?;
         tracing::debug!(%origin, size = asked.size, "cosigned");
         Ok(line)
     }
@@ -304,7 +305,7 @@ pub async fn gather_cosignatures(
         for w in missing {
             let request = pb::CosignRequest { checkpoint: note.clone() };
             asks.spawn(async move {
-                let late = || tonic::Status::deadline_exceeded(format!("no answer within {COSIGN_TIMEOUT:?}"));
+                let late = || tonic::Status::from(Error::DeadlineExceeded(format!("no answer within {COSIGN_TIMEOUT:?}")));
                 let answer = tokio::time::timeout(COSIGN_TIMEOUT, w.client.clone().cosign(request)).await.unwrap_or_else(|_| Err(late()));
                 (w, answer)
             });
