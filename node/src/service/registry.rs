@@ -186,7 +186,7 @@ impl registry_server::Registry for RegistryService {
             ("", true) => crate::service::watch::Start::Beginning,
             ("", false) => crate::service::watch::Start::Now,
             (text, _) => {
-                let cursor = crate::service::watch::Cursor::parse(text).map_err(invalid)?;
+                let cursor = crate::service::watch::Cursor::parse(text)?;
                 cursor.check_reachable(self.registry.store())?;
                 crate::service::watch::Start::After(cursor)
             }

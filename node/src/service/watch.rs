@@ -48,33 +48,35 @@ pub struct Cursor {
 
 impl Cursor {
     /// Parses a cursor as [`fmt::Display`] writes it: `origin=index,...,#evidence=n`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         use crate::input::shown;
         if text.len() > MAX_CURSOR_BYTES {
-            return Err(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes"));
+            return Err(Error::InvalidArgument(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes")));
         }
         let mut cursor = Cursor::default();
         let mut evidence_seen = false;
         for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (name, number) =
-                part.rsplit_once('=').ok_or_else(|| format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part)))?;
-            let number: u64 = number.parse().map_err(|_| format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part)))?;
+            let (name, number) = part
+                .rsplit_once('=')
+                .ok_or_else(|| Error::InvalidArgument(format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part))))?;
+            let number: u64 =
+                number.parse().map_err(|_| Error::InvalidArgument(format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part))))?;
             if name == EVIDENCE {
                 if evidence_seen {
-                    return Err(format!("cursor: {EVIDENCE} appears twice"));
+                    return Err(Error::InvalidArgument(format!("cursor: {EVIDENCE} appears twice")));
                 }
                 evidence_seen = true;
                 cursor.evidence = number;
                 continue;
             }
             if name.is_empty() || name.starts_with('#') || name.contains(|c: char| c.is_whitespace() || c == '=') {
-                return Err(format!("cursor: `{}` is not a log origin", shown(name)));
+                return Err(Error::InvalidArgument(format!("cursor: `{}` is not a log origin", shown(name))));
             }
             if cursor.logs.insert(name.to_string(), number).is_some() {
-                return Err(format!("cursor: log `{}` appears twice", shown(name)));
+                return Err(Error::InvalidArgument(format!("cursor: log `{}` appears twice", shown(name))));
             }
             if cursor.logs.len() > MAX_CURSOR_LOGS {
-                return Err(format!("cursor: more than {MAX_CURSOR_LOGS} logs"));
+                return Err(Error::InvalidArgument(format!("cursor: more than {MAX_CURSOR_LOGS} logs")));
             }
         }
         Ok(cursor)
@@ -463,11 +465,11 @@ mod tests {
             ("#evidence=1,#evidence=2", "appears twice"),
             ("#other=1", "is not a log origin"),
         ] {
-            let err = Cursor::parse(text).unwrap_err();
+            let err = Cursor::parse(text).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");
         }
-        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_BYTES + 1)).unwrap_err().contains("longer than"));
+        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_BYTES + 1)).unwrap_err().to_string().contains("longer than"));
         let many: Vec<String> = (0..=MAX_CURSOR_LOGS).map(|i| format!("l{i}/log=1")).collect();
-        assert!(Cursor::parse(&many.join(",")).unwrap_err().contains("more than"));
+        assert!(Cursor::parse(&many.join(",")).unwrap_err().to_string().contains("more than"));
     }
 }
