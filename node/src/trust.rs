@@ -36,12 +36,23 @@ pub struct StoredAgreement {
     pub agreement: CheckedAgreement,
 }
 
+/// Why a stored statement is not an agreement.
+#[derive(Debug, thiserror::Error)]
+pub enum AgreementError {
+    #[error(transparent)]
+    Envelope(#[from] comity_proto::statement::StatementError),
+    #[error("statement {0} is not an agreement")]
+    NotAgreement(StatementId),
+    #[error(transparent)]
+    Field(#[from] comity_proto::decision::FieldError),
+}
+
 impl StoredAgreement {
     /// The stored agreement `id` with envelope `bytes`, or why it is not one.
-    pub fn parse(id: StatementId, bytes: Vec<u8>) -> Result<Self, String> {
-        let envelope = Envelope::parse(bytes.clone()).map_err(|e| e.to_string())?;
-        let pb::statement::Kind::Agreement(a) = envelope.statement() else { return Err(format!("statement {id} is not an agreement")) };
-        let agreement = CheckedAgreement::try_from(a.clone()).map_err(|e| e.to_string())?;
+    pub fn parse(id: StatementId, bytes: Vec<u8>) -> Result<Self, AgreementError> {
+        let envelope = Envelope::parse(bytes.clone())?;
+        let pb::statement::Kind::Agreement(a) = envelope.statement() else { return Err(AgreementError::NotAgreement(id)) };
+        let agreement = CheckedAgreement::try_from(a.clone())?;
         Ok(Self { id, envelope: bytes, agreement })
     }
 
@@ -72,7 +83,7 @@ impl Trust {
         let mut agreements = Vec::new();
         for id in store.agreement_ids(None)? {
             let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("agreement {id} is missing from the store"))?;
-            let stored = StoredAgreement::parse(id, bytes).map_err(anyhow::Error::msg)?;
+            let stored = StoredAgreement::parse(id, bytes)?;
             if !stored.agreement.agreement().withdrawn {
                 agreements.push(stored);
             }

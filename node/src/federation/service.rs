@@ -72,14 +72,14 @@ impl FederationService {
         if !self.tls {
             return Ok(None);
         }
-        let refused = || Status::permission_denied("federation calls are for configured peers: present the client certificate of one");
+        let refused = || Status::from(Error::PermissionDenied("federation calls are for configured peers: present the client certificate of one".into()));
         let certs = request.peer_certs().ok_or_else(refused)?;
         let leaf = certs.first().ok_or_else(refused)?;
         self.peers
             .iter()
             .find(|p| crate::net::tls::certificate_names(leaf, &p.config.tls_name()))
             .map(|p| Some(p.config.id.clone()))
-            .ok_or_else(|| Status::permission_denied("the client certificate is not that of a configured peer"))
+            .ok_or_else(|| Error::PermissionDenied("the client certificate is not that of a configured peer".into()).into())
     }
 
     /// Who is asking for restricted bodies: with TLS, the node whose client certificate the
@@ -90,10 +90,10 @@ impl FederationService {
             let leaf = request.peer_certs().and_then(|certs| certs.first().map(|c| c.to_vec()));
             return leaf
                 .map(Caller::Certified)
-                .ok_or_else(|| Status::permission_denied("restricted bodies are served to nodes presenting their client certificate"));
+                .ok_or_else(|| Error::PermissionDenied("restricted bodies are served to nodes presenting their client certificate".into()).into());
         }
         if stated.is_empty() {
-            return Err(Status::invalid_argument("caller_origin: required when the node serves without TLS"));
+            return Err(Error::InvalidArgument("caller_origin: required when the node serves without TLS".into()).into());
         }
         crate::input::bounded("caller_origin", stated, crate::input::MAX_ID_BYTES)?;
         Ok(Caller::Stated(stated.to_string()))
@@ -209,7 +209,7 @@ impl federation_server::Federation for FederationService {
         let wanted = match origin {
             o if o.is_empty() => self.origin.clone(),
             o if o == self.origin || self.peers.iter().any(|p| p.origin == o) => o,
-            o => return Err(Status::not_found(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(&o)))),
+            o => return Err(Error::NotFound(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(&o))).into()),
         };
         let mut committed = self.registry.subscribe();
         let mut shutting_down = self.shutting_down.clone();
@@ -282,19 +282,20 @@ impl federation_server::Federation for FederationService {
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<pb::BackupResponse>, Status> {
         // The snapshot is written on this machine: only its operator, from this machine, asks.
         if !request.remote_addr().is_some_and(|a| a.ip().is_loopback()) {
-            return Err(Status::permission_denied("backups are taken from the node's own machine (a loopback client)"));
+            return Err(Error::PermissionDenied("backups are taken from the node's own machine (a loopback client)".into()).into());
         }
         let directory = request.into_inner().directory;
         if directory.is_empty() {
-            return Err(Status::invalid_argument("directory: required"));
+            return Err(Error::InvalidArgument("directory: required".into()).into());
         }
         crate::input::bounded("directory", &directory, crate::input::MAX_PATH_BYTES)?;
         let dir = std::path::Path::new(&directory);
         if !dir.is_absolute() || dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-            return Err(Status::invalid_argument(format!(
+            return Err(Error::InvalidArgument(format!(
                 "directory: `{}` must be an absolute path that does not exist or is empty (not empty, or relative)",
                 crate::input::shown(&directory)
-            )));
+            ))
+            .into());
         }
         let (records, note) = self.registry.backup(directory.into()).await?;
         let log_size = comity_proto::log::stored_checkpoint_fields(&note).map_or(0, |(size, _, _)| size);
@@ -317,7 +318,7 @@ impl federation_server::Federation for FederationService {
         let caller = self.body_caller(&request, &request.get_ref().caller_origin)?;
         let ids = request.into_inner().statement_ids;
         if ids.len() > MAX_BODIES_PER_CALL {
-            return Err(Status::invalid_argument(format!("statement_ids: at most {MAX_BODIES_PER_CALL} per call, got {}", ids.len())));
+            return Err(Error::InvalidArgument(format!("statement_ids: at most {MAX_BODIES_PER_CALL} per call, got {}", ids.len())).into());
         }
         let mut answer = pb::GetRestrictedBodiesResponse::default();
         let mut bytes = 0;

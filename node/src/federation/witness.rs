@@ -83,22 +83,26 @@ impl CosignedRecord {
     /// Why `asked` must not be cosigned, given what the key cosigned of its log before: a
     /// smaller checkpoint, another root at the same size, or a larger one whose tree (this
     /// node's verified mirror, `log`) does not extend the one cosigned.
-    pub fn check(&self, asked: &SignedCheckpoint, log: &impl StoredHashes) -> Result<(), String> {
+    pub fn check(&self, asked: &SignedCheckpoint, log: &impl StoredHashes) -> Result<(), Error> {
         let Some(last) = self.logs.get(&asked.origin) else { return Ok(()) };
         let refuse = |why: &str| {
-            Err(format!(
+            Err(Error::FailedPrecondition(format!(
                 "checkpoint of {} at size {} {why} the one this witness key last cosigned (size {}, root {}; recorded in {})",
                 asked.origin,
                 asked.size,
                 last.size,
                 last.root,
                 self.path.display()
-            ))
+            )))
         };
         if asked.size < last.size {
             return refuse("is older than");
         }
-        let root = if asked.size == last.size { asked.root } else { tree_root(last.size, log)? };
+        let root = if asked.size == last.size {
+            asked.root
+        } else {
+            tree_root(last.size, log).map_err(|e| Error::damaged("the mirrored log cannot be checked", e))?
+        };
         if hex::encode(root) != last.root {
             return refuse("is not consistent with");
         }
@@ -194,14 +198,15 @@ impl Witness {
             }
         }
         // The record next to the key wins over the store's, which may have been deleted or cut.
-        cosigned.check(&asked, &log).map_err(Error::FailedPrecondition)?;
+        cosigned.check(&asked, &log)?;
         let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
         // Durable, in the store and next to the key, before it leaves this node.
         self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
-        cosigned
-            .record_async(&asked)
-            .await
-            .map_err(|e| Error::Unavailable(format!("cannot record the cosignature in {}: {e}; it is not given, ask again", cosigned.path.display())))?;
+        cosigned.record_async(&asked).await.map_err(|e| {
+            // Where and why the record failed is this node's business: the log says it.
+            tracing::error!(path = %cosigned.path.display(), error = %e, "cannot record the cosignature");
+            Error::Unavailable("cannot record the cosignature; it is not given, ask again".into())
+        })?;
         tracing::debug!(%origin, size = asked.size, "cosigned");
         Ok(line)
     }
@@ -304,7 +309,7 @@ pub async fn gather_cosignatures(
         for w in missing {
             let request = pb::CosignRequest { checkpoint: note.clone() };
             asks.spawn(async move {
-                let late = || tonic::Status::deadline_exceeded(format!("no answer within {COSIGN_TIMEOUT:?}"));
+                let late = || tonic::Status::from(Error::DeadlineExceeded(format!("no answer within {COSIGN_TIMEOUT:?}")));
                 let answer = tokio::time::timeout(COSIGN_TIMEOUT, w.client.clone().cosign(request)).await.unwrap_or_else(|_| Err(late()));
                 (w, answer)
             });
@@ -378,12 +383,12 @@ mod tests {
         // The store's record is gone (a deleted or cut store): the file alone still rules.
         let record = CosignedRecord::next_to_key(&key_path).unwrap();
         assert_eq!(record.last(ORIGIN), Some(&Cosigned { size: 4, root: hex::encode(tree_root(4, &log).unwrap()) }));
-        let smaller = record.check(&checkpoint(&log, 3), &log).unwrap_err();
+        let smaller = record.check(&checkpoint(&log, 3), &log).unwrap_err().to_string();
         assert!(smaller.contains("is older than the one this witness key last cosigned (size 4"), "{smaller}");
         let forked = tree(&[1, 2, 9, 4, 5]);
-        let same_size = record.check(&checkpoint(&forked, 4), &forked).unwrap_err();
+        let same_size = record.check(&checkpoint(&forked, 4), &forked).unwrap_err().to_string();
         assert!(same_size.contains("is not consistent with"), "{same_size}");
-        let larger_forked = record.check(&checkpoint(&forked, 5), &forked).unwrap_err();
+        let larger_forked = record.check(&checkpoint(&forked, 5), &forked).unwrap_err().to_string();
         assert!(larger_forked.contains("is not consistent with"), "{larger_forked}");
         record.check(&checkpoint(&log, 4), &log).expect("the same checkpoint again is fine");
         record.check(&checkpoint(&log, 5), &log).expect("an extension is fine");

@@ -43,7 +43,7 @@ impl LogService {
         if origin.is_empty() || origin == self.own.name() {
             return Ok(&self.own);
         }
-        self.mirrored.get(origin).ok_or_else(|| Status::not_found(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(origin))))
+        self.mirrored.get(origin).ok_or_else(|| Error::NotFound(format!("this node neither runs nor mirrors log `{}`", crate::input::shown(origin))).into())
     }
 
     /// The latest committed checkpoint of a log, verified.
@@ -53,26 +53,22 @@ impl LogService {
             .log(key.name())
             .checkpoint()
             .map_err(Error::from)?
-            .ok_or_else(|| Status::unavailable(format!("no checkpoint of {} here yet", key.name())))?;
-        key.verify_checkpoint(&note).map_err(|e| {
-            tracing::error!(origin = %key.name(), error = %e, "stored checkpoint does not verify");
-            Status::internal("stored checkpoint does not verify; see the node's log")
-        })
+            .ok_or_else(|| Error::Unavailable(format!("no checkpoint of {} here yet", key.name())))?;
+        key.verify_checkpoint(&note).map_err(|e| Error::damaged("stored checkpoint does not verify", format_args!("{}: {e}", key.name())).into())
     }
 
     /// `requested` or, when 0, the latest size; refuses sizes beyond the latest checkpoint.
     fn tree_size(&self, requested: u64, latest: u64, field: &str) -> Result<u64, Status> {
         match requested {
             0 => Ok(latest),
-            n if n > latest => Err(Status::out_of_range(format!("{field}: {n} is beyond the log size {latest}"))),
+            n if n > latest => Err(Error::OutOfRange(format!("{field}: {n} is beyond the log size {latest}")).into()),
             n => Ok(n),
         }
     }
 }
 
-fn internal(e: String) -> Status {
-    tracing::error!(error = %e, "log proof failed");
-    Status::internal("stored log is incomplete; see the node's log")
+fn internal(e: impl std::fmt::Display) -> Status {
+    Error::damaged("stored log is incomplete", e).into()
 }
 
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::GetEntriesResponse, Status>> + Send>>;
@@ -105,13 +101,13 @@ impl log_server::Log for LogService {
         let key = self.key_of(&origin)?;
         let size = self.latest(key)?.size;
         if start >= end {
-            return Err(Status::invalid_argument(format!("start {start} must be less than end {end}")));
+            return Err(Error::InvalidArgument(format!("start {start} must be less than end {end}")).into());
         }
         if end > size {
-            return Err(Status::out_of_range(format!("end {end} is beyond the log size {size}")));
+            return Err(Error::OutOfRange(format!("end {end} is beyond the log size {size}")).into());
         }
         if end - start > MAX_ENTRIES_PER_CALL {
-            return Err(Status::invalid_argument(format!("at most {MAX_ENTRIES_PER_CALL} entries per call, asked for {}", end - start)));
+            return Err(Error::InvalidArgument(format!("at most {MAX_ENTRIES_PER_CALL} entries per call, asked for {}", end - start)).into());
         }
         let (tx, rx) = mpsc::channel(4);
         let store = self.store.clone();
@@ -155,16 +151,16 @@ impl log_server::Log for LogService {
         let index = match r.entry {
             Some(Entry::Index(i)) => i,
             Some(Entry::StatementId(_)) if key.name() != self.own.name() => {
-                return Err(Status::invalid_argument("a mirrored log's entries are proven by index, not by statement id"))
+                return Err(Error::InvalidArgument("a mirrored log's entries are proven by index, not by statement id".into()).into())
             }
             Some(Entry::StatementId(raw)) => {
-                let id = StatementId::from_slice(&raw).ok_or_else(|| Status::invalid_argument(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
-                self.store.log_index_of(&id).map_err(Error::from)?.ok_or_else(|| Status::not_found(format!("statement {id} is not in this log")))?
+                let id = StatementId::from_slice(&raw).ok_or_else(|| Error::InvalidArgument(format!("statement_id: must be 32 bytes, got {}", raw.len())))?;
+                self.store.log_index_of(&id).map_err(Error::from)?.ok_or_else(|| Error::NotFound(format!("statement {id} is not in this log")))?
             }
-            None => return Err(Status::invalid_argument("give statement_id or index")),
+            None => return Err(Error::InvalidArgument("give statement_id or index".into()).into()),
         };
         if index >= tree_size {
-            return Err(Status::out_of_range(format!("index {index} is not in a tree of size {tree_size}")));
+            return Err(Error::OutOfRange(format!("index {index} is not in a tree of size {tree_size}")).into());
         }
         let entry = read_entry(&self.store, key.name(), index)?;
         let hashes = prove_inclusion(tree_size, index, &self.store.log(key.name())).map_err(internal)?;
@@ -184,7 +180,7 @@ impl log_server::Log for LogService {
         let latest = self.latest(key)?.size;
         let new_size = self.tree_size(r.new_size, latest, "new_size")?;
         if r.old_size > new_size {
-            return Err(Status::invalid_argument(format!("old_size {} is larger than new_size {new_size}", r.old_size)));
+            return Err(Error::InvalidArgument(format!("old_size {} is larger than new_size {new_size}", r.old_size)).into());
         }
         let hashes = if r.old_size == 0 || r.old_size == new_size {
             Vec::new()

@@ -24,16 +24,27 @@ pub struct ProcessStats {
     pub start_time_seconds: f64,
 }
 
+/// Why this process's stats could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[cfg(target_os = "linux")]
+    #[error("/proc: {0}")]
+    Proc(#[from] procfs::ProcError),
+    #[cfg(not(target_os = "linux"))]
+    #[error("process metrics are read from /proc, on Linux only")]
+    NotLinux,
+}
+
 impl ProcessStats {
     /// This process's stats, or why /proc could not be read.
     #[cfg(target_os = "linux")]
-    pub fn read() -> Result<Self, String> {
+    pub fn read() -> Result<Self, ProcessError> {
         use procfs::process::{LimitValue, Process};
-        let me = Process::myself().map_err(|e| e.to_string())?;
-        let stat = me.stat().map_err(|e| e.to_string())?;
+        let me = Process::myself()?;
+        let stat = me.stat()?;
         let ticks = procfs::ticks_per_second() as f64;
-        let boot = procfs::boot_time_secs().map_err(|e| e.to_string())?;
-        let max_fds = match me.limits().map_err(|e| e.to_string())?.max_open_files.soft_limit {
+        let boot = procfs::boot_time_secs()?;
+        let max_fds = match me.limits()?.max_open_files.soft_limit {
             LimitValue::Value(n) => Some(n),
             LimitValue::Unlimited => None,
         };
@@ -41,15 +52,15 @@ impl ProcessStats {
             cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
             resident_bytes: stat.rss * procfs::page_size(),
             virtual_bytes: stat.vsize,
-            open_fds: me.fd_count().map_err(|e| e.to_string())? as u64,
+            open_fds: me.fd_count()? as u64,
             max_fds,
             start_time_seconds: boot as f64 + stat.starttime as f64 / ticks,
         })
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn read() -> Result<Self, String> {
-        Err("process metrics are read from /proc, on Linux only".into())
+    pub fn read() -> Result<Self, ProcessError> {
+        Err(ProcessError::NotLinux)
     }
 }
 

@@ -14,6 +14,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tonic::codegen::http;
+
+use crate::error::Error;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 /// What one client address is using.
@@ -95,7 +97,7 @@ impl Drop for Slot {
 impl PerClientLimitLayer {
     /// Takes a slot for a request from `client`, or says why not. Services outside tonic (the
     /// web pages and JSON API, by address) call it too, sharing the table.
-    pub fn admit(&self, client: ClientKey) -> Result<Slot, String> {
+    pub fn admit(&self, client: ClientKey) -> Result<Slot, Error> {
         let mut table = self.table.lock().expect("client table lock");
         // Forget idle clients now and then, so the table stays as small as the active set.
         if table.len() > 10_000 {
@@ -103,7 +105,7 @@ impl PerClientLimitLayer {
         }
         let usage = table.entry(client).or_default();
         if usage.in_flight >= self.limit {
-            return Err(format!("client {client} already has {} requests in flight; retry later", self.limit));
+            return Err(Error::ResourceExhausted(format!("client {client} already has {} requests in flight; retry later", self.limit)));
         }
         if self.per_second > 0 {
             let now = Instant::now();
@@ -114,7 +116,7 @@ impl PerClientLimitLayer {
             };
             usage.refilled = Some(now);
             if usage.tokens < 1.0 {
-                return Err(format!("client {client} is above {} requests per second; retry later", self.per_second));
+                return Err(Error::ResourceExhausted(format!("client {client} is above {} requests per second; retry later", self.per_second)));
             }
             usage.tokens -= 1.0;
         }
@@ -169,7 +171,8 @@ where
             None => None,
             Some(Ok(slot)) => Some(slot),
             Some(Err(why)) => {
-                let refusal = tonic::Status::resource_exhausted(why);
+                // A tower layer answers outside the handlers, but through the same mapping.
+                let refusal = tonic::Status::from(why);
                 return Box::pin(async move { Ok(refusal.into_http()) });
             }
         };
@@ -195,7 +198,7 @@ mod tests {
         let held_a = limits.admit(a).unwrap();
         let held_b = limits.admit(b).expect("another member behind the same address");
         let held_ip = limits.admit(ClientKey::Address(ip)).expect("a client without a certificate");
-        assert!(limits.admit(a).err().expect("refused").contains("already has 1 requests in flight"));
+        assert!(limits.admit(a).err().expect("refused").to_string().contains("already has 1 requests in flight"));
         assert!(limits.admit(ClientKey::Address(ip)).is_err());
         drop((held_a, held_b, held_ip));
         limits.admit(a).expect("the slot came back");

@@ -186,13 +186,13 @@ impl registry_server::Registry for RegistryService {
             ("", true) => crate::service::watch::Start::Beginning,
             ("", false) => crate::service::watch::Start::Now,
             (text, _) => {
-                let cursor = crate::service::watch::Cursor::parse(text).map_err(invalid)?;
+                let cursor = crate::service::watch::Cursor::parse(text)?;
                 cursor.check_reachable(self.registry.store())?;
                 crate::service::watch::Start::After(cursor)
             }
         };
         let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!("this node serves at most {} Watch streams at once (limits.max_watch_streams); retry later", self.max_watchers))
+            Error::ResourceExhausted(format!("this node serves at most {} Watch streams at once (limits.max_watch_streams); retry later", self.max_watchers))
         })?;
         let events = crate::service::watch::stream(self.registry.clone(), filter, start, self.shutting_down.clone(), permit);
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(events)))

@@ -19,6 +19,7 @@ use tonic::Status;
 
 use crate::error::Error;
 use crate::now;
+use crate::service::wire::invalid;
 use crate::store::{search, Evidence, SearchQuery};
 use crate::writer::Registry;
 
@@ -47,33 +48,35 @@ pub struct Cursor {
 
 impl Cursor {
     /// Parses a cursor as [`fmt::Display`] writes it: `origin=index,...,#evidence=n`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         use crate::input::shown;
         if text.len() > MAX_CURSOR_BYTES {
-            return Err(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes"));
+            return Err(Error::InvalidArgument(format!("cursor: longer than {MAX_CURSOR_BYTES} bytes")));
         }
         let mut cursor = Cursor::default();
         let mut evidence_seen = false;
         for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (name, number) =
-                part.rsplit_once('=').ok_or_else(|| format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part)))?;
-            let number: u64 = number.parse().map_err(|_| format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part)))?;
+            let (name, number) = part
+                .rsplit_once('=')
+                .ok_or_else(|| Error::InvalidArgument(format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part))))?;
+            let number: u64 =
+                number.parse().map_err(|_| Error::InvalidArgument(format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part))))?;
             if name == EVIDENCE {
                 if evidence_seen {
-                    return Err(format!("cursor: {EVIDENCE} appears twice"));
+                    return Err(Error::InvalidArgument(format!("cursor: {EVIDENCE} appears twice")));
                 }
                 evidence_seen = true;
                 cursor.evidence = number;
                 continue;
             }
             if name.is_empty() || name.starts_with('#') || name.contains(|c: char| c.is_whitespace() || c == '=') {
-                return Err(format!("cursor: `{}` is not a log origin", shown(name)));
+                return Err(Error::InvalidArgument(format!("cursor: `{}` is not a log origin", shown(name))));
             }
             if cursor.logs.insert(name.to_string(), number).is_some() {
-                return Err(format!("cursor: log `{}` appears twice", shown(name)));
+                return Err(Error::InvalidArgument(format!("cursor: log `{}` appears twice", shown(name))));
             }
             if cursor.logs.len() > MAX_CURSOR_LOGS {
-                return Err(format!("cursor: more than {MAX_CURSOR_LOGS} logs"));
+                return Err(Error::InvalidArgument(format!("cursor: more than {MAX_CURSOR_LOGS} logs")));
             }
         }
         Ok(cursor)
@@ -89,9 +92,10 @@ impl Cursor {
         let evidence = ("evidence".to_string(), self.evidence, store.evidence_end().map_err(crate::error::Error::from)?);
         for (what, position, held) in positions.chain([evidence]) {
             if position > held.saturating_add(MAX_CURSOR_LEAD) {
-                return Err(Status::out_of_range(format!(
+                return Err(crate::error::Error::OutOfRange(format!(
                     "cursor: position {position} of {what} is beyond the {held} this node holds (at most {MAX_CURSOR_LEAD} ahead is waited for); pass the cursor of an event unchanged"
-                )));
+                ))
+                .into());
             }
         }
         Ok(())
@@ -139,19 +143,17 @@ impl Filter {
         all_bounded([("filter.authority", f.authority.as_str(), MAX_ID_BYTES), ("filter.licence_id", &f.licence_id, MAX_ID_BYTES)])?;
         let licence_id = match f.licence_id.as_str() {
             "" => None,
-            id if f.authority.is_empty() => return Err(Status::invalid_argument(format!("filter.licence_id: `{}` needs filter.authority", shown(id)))),
-            id if !is_licence_id(id) => return Err(Status::invalid_argument(format!("filter.licence_id: `{}` is not a licence reference", shown(id)))),
+            id if f.authority.is_empty() => return Err(invalid(format!("filter.licence_id: `{}` needs filter.authority", shown(id)))),
+            id if !is_licence_id(id) => return Err(invalid(format!("filter.licence_id: `{}` is not a licence reference", shown(id)))),
             id => Some(id.to_string()),
         };
         if !f.authority.is_empty() && !is_authority_id(&f.authority) {
-            return Err(Status::invalid_argument(format!("filter.authority: `{}` is not a lowercase dotted id like de.bafa", shown(&f.authority))));
+            return Err(invalid(format!("filter.authority: `{}` is not a lowercase dotted id like de.bafa", shown(&f.authority))));
         }
         let mut kinds = Vec::with_capacity(f.kinds.len());
         for k in &f.kinds {
             match WatchEventKind::try_from(*k) {
-                Ok(WatchEventKind::Unspecified | WatchEventKind::CaughtUp) | Err(_) => {
-                    return Err(Status::invalid_argument(format!("filter.kinds: {k} is not an event kind")))
-                }
+                Ok(WatchEventKind::Unspecified | WatchEventKind::CaughtUp) | Err(_) => return Err(invalid(format!("filter.kinds: {k} is not an event kind"))),
                 Ok(kind) => kinds.push(kind),
             }
         }
@@ -162,7 +164,7 @@ impl Filter {
             control_code: f.control_code,
             ..Default::default()
         })
-        .map_err(|s| Status::invalid_argument(format!("filter.{}", s.message())))?;
+        .map_err(|s| invalid(format!("filter.{}", s.message())))?;
         Ok(Self { query, licence_id, kinds })
     }
 
@@ -329,10 +331,11 @@ async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &m
 fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::WatchEvent, Subject), Stop> {
     let store = registry.store();
     let log = store.log(origin);
-    let missing = || Stop::Failed(Status::internal("stored log is incomplete; see the node's log"));
+    let missing = || Stop::Failed(Error::damaged("stored log is incomplete", format_args!("entry {index} of {origin} or its statement is missing")).into());
     let id = log.entry(index)?.ok_or_else(missing)?;
     let bytes = store.statement(&id)?.ok_or_else(missing)?;
-    let envelope = Envelope::parse(bytes).map_err(|e| Stop::Failed(Status::internal(format!("stored statement {id} does not parse: {e}"))))?;
+    let envelope =
+        Envelope::parse(bytes).map_err(|e| Stop::Failed(Error::damaged("a stored statement does not parse", format_args!("statement {id}: {e}")).into()))?;
     let mut event =
         pb::WatchEvent { origin: origin.to_string(), index, statement_id: id.0.to_vec(), logged_at: log.entered_at(index)?.unwrap_or(0), ..Default::default() };
     let subject = match envelope.statement() {
@@ -462,11 +465,11 @@ mod tests {
             ("#evidence=1,#evidence=2", "appears twice"),
             ("#other=1", "is not a log origin"),
         ] {
-            let err = Cursor::parse(text).unwrap_err();
+            let err = Cursor::parse(text).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");
         }
-        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_BYTES + 1)).unwrap_err().contains("longer than"));
+        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_BYTES + 1)).unwrap_err().to_string().contains("longer than"));
         let many: Vec<String> = (0..=MAX_CURSOR_LOGS).map(|i| format!("l{i}/log=1")).collect();
-        assert!(Cursor::parse(&many.join(",")).unwrap_err().contains("more than"));
+        assert!(Cursor::parse(&many.join(",")).unwrap_err().to_string().contains("more than"));
     }
 }

@@ -20,7 +20,7 @@ const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_CURSOR_BYTES: usize = 4096;
 
 pub(crate) fn invalid(message: impl Into<String>) -> Status {
-    Status::invalid_argument(message.into())
+    Error::InvalidArgument(message.into()).into()
 }
 
 /// Refuses `value` of `field` unless it is an authority id (bounded first, quoted short).

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tonic::{Code, Request, Status};
 
 use super::Web;
+use crate::error::Error;
 use crate::now;
 
 /// The OpenAPI description of this API.
@@ -41,7 +42,7 @@ pub fn routes() -> Router<Web> {
 /// Any path nothing serves, under /api or elsewhere: the API's error shape, so a client or
 /// probe gets a reason it can parse instead of an empty body.
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError(Status::not_found(format!("no such path: {} (the API is described at /api/openapi.yaml)", crate::input::shown(uri.path()))))
+    ApiError::from(Error::NotFound(format!("no such path: {} (the API is described at /api/openapi.yaml)", crate::input::shown(uri.path()))))
 }
 
 /// A known path asked with a method it does not answer.
@@ -61,9 +62,15 @@ impl From<Status> for ApiError {
     }
 }
 
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e.into())
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self(Status::invalid_argument(format!("query: {}", crate::input::brief(&r.body_text()))))
+        Error::InvalidArgument(format!("query: {}", crate::input::brief(&r.body_text()))).into()
     }
 }
 
@@ -143,8 +150,10 @@ pub struct TokenQuestion {
 
 /// Checks token `bytes` with this node's trust file.
 pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::TokenCheckResponse, Status> {
-    let trust =
-        web.trust.as_deref().ok_or_else(|| Status::failed_precondition("this node pins no trust file (trust_file), so it cannot check tokens on its own"))?;
+    let trust = web
+        .trust
+        .as_deref()
+        .ok_or_else(|| Error::FailedPrecondition("this node pins no trust file (trust_file), so it cannot check tokens on its own".into()))?;
     use crate::input::{all_bounded, brief, shown, MAX_ID_BYTES, MAX_TERM_BYTES};
     all_bounded([
         ("relying_authority", q.relying_authority.as_str(), MAX_ID_BYTES),
@@ -153,14 +162,14 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
         ("end_user", &q.end_user, 4 * 300),
     ])?;
     let token = <pb::LicenceToken as prost::Message>::decode(bytes)
-        .map_err(|e| Status::invalid_argument(format!("token: not a licence token (truncated or corrupted): {}", brief(&e.to_string()))))?;
+        .map_err(|e| Error::InvalidArgument(format!("token: not a licence token (truncated or corrupted): {}", brief(&e.to_string()))))?;
     // As `comity token verify`: the issuer itself unless a relying authority is named.
     let relying_authority = match q.relying_authority.trim() {
         "" => token.authority.as_str(),
         r => r,
     };
     if !comity_proto::decision::is_authority_id(relying_authority) {
-        return Err(Status::invalid_argument(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(relying_authority))));
+        return Err(Error::InvalidArgument(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(relying_authority))).into());
     }
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let now = now();
@@ -176,8 +185,8 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
         },
     };
     let report = verify_token(bytes, trust, &question, now, web.max_staleness_secs).map_err(|e| match e {
-        TokenError::Trust(m) => Status::failed_precondition(format!("trust file: {m}")),
-        other => Status::invalid_argument(format!("token: {}", brief(&other.to_string()))),
+        TokenError::Trust(m) => Error::FailedPrecondition(format!("trust file: {}", brief(&m))),
+        other => Error::InvalidArgument(format!("token: {}", brief(&other.to_string()))),
     })?;
     let j = report.judgement;
     Ok(pb::TokenCheckResponse {

@@ -79,11 +79,13 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
 async fn limited(State(limits): State<WebLimits>, ConnectInfo(client): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
     let _slot = match limits.per_client.admit(crate::net::client_limit::ClientKey::Address(client.ip())) {
         Ok(slot) => slot,
-        Err(why) => return api::ApiError(tonic::Status::resource_exhausted(why)).into_response(),
+        Err(why) => return api::ApiError::from(why).into_response(),
     };
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => api::ApiError(tonic::Status::deadline_exceeded(format!("no answer within {} s (limits.request_timeout_secs)", limits.timeout.as_secs())))
-            .into_response(),
+        Err(_) => {
+            api::ApiError::from(crate::error::Error::DeadlineExceeded(format!("no answer within {} s (limits.request_timeout_secs)", limits.timeout.as_secs())))
+                .into_response()
+        }
     }
 }

@@ -22,6 +22,8 @@ use comity_proto::code_name;
 
 use super::api::{check_token, http_status, TokenQuestion};
 use super::Web;
+use crate::error::Error;
+use crate::input::{brief, shown};
 use crate::now;
 
 const STYLE: &str = include_str!("comity.css");
@@ -156,18 +158,22 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
     // A refusal keeps the form as typed, so the person corrects it rather than starting again.
     let refused = |status: Status| (http_status(status.code()), page(&web, title, html! { (refusal(&status)) (verify_form(&f)) })).into_response();
     let Some((authority, licence_id)) = f.licence.trim().split_once('/') else {
-        return refused(Status::invalid_argument(format!("licence: `{}` must be AUTHORITY/REFERENCE, e.g. de.bafa/DE-2026-004211", f.licence)));
+        return refused(Error::InvalidArgument(format!("licence: `{}` must be AUTHORITY/REFERENCE, e.g. de.bafa/DE-2026-004211", shown(&f.licence))).into());
     };
     if f.relying_authority.trim().is_empty() {
-        return refused(Status::invalid_argument(
-            "enter the relying authority: the authority that relies on this licence (e.g. jp.meti), whose recognition agreements decide whether it is accepted",
-        ));
+        return refused(
+            Error::InvalidArgument(
+                "enter the relying authority: the authority that relies on this licence (e.g. jp.meti), whose recognition agreements decide whether it is accepted"
+                    .into(),
+            )
+            .into(),
+        );
     }
     let at = match f.date.trim() {
         "" => 0,
         d => match parse_time(d) {
             Ok(t) => t,
-            Err(e) => return refused(Status::invalid_argument(format!("date: {e}"))),
+            Err(_) => return refused(Error::InvalidArgument(format!("date: `{}` is not an RFC 3339 time or a YYYY-MM-DD date", shown(d))).into()),
         },
     };
     let request = pb::VerifyRequest {
@@ -320,7 +326,7 @@ async fn search_page(State(web): State<Web>, Query(f): Query<SearchForm>) -> Res
         "" => 0,
         s => match pb::LicenceStatus::from_str_name(s) {
             Some(s) => s as i32,
-            None => return error_page(&web, title, &Status::invalid_argument(format!("status: `{s}` is not a licence status"))),
+            None => return error_page(&web, title, &Error::InvalidArgument(format!("status: `{}` is not a licence status", shown(s))).into()),
         },
     };
     let request = pb::SearchRequest {
@@ -562,8 +568,8 @@ fn token_answer_card(web: &Web, q: &TokenQuestion, a: &pb::TokenCheckResponse) -
 /// A QR code's refusal as a status: a log this node does not pin is its limit, not the code's fault.
 fn code_status(e: PointerError) -> Status {
     match e {
-        PointerError::UnpinnedLog(_) => Status::failed_precondition(format!("{e}: this node cannot check it")),
-        other => Status::invalid_argument(other.to_string()),
+        PointerError::UnpinnedLog(_) => Error::FailedPrecondition(format!("{e}: this node cannot check it")).into(),
+        other => Error::InvalidArgument(other.to_string()).into(),
     }
 }
 
@@ -653,12 +659,15 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return token_form_page(&web, Some(Err(Status::invalid_argument(format!("form: {e}")))), &q).await,
+            Err(e) => return token_form_page(&web, Some(Err(Error::InvalidArgument(format!("form: {}", brief(&e.to_string()))).into())), &q).await,
         };
         let name = field.name().unwrap_or_default().to_string();
         let bytes = match field.bytes().await {
             Ok(b) => b,
-            Err(e) => return token_form_page(&web, Some(Err(Status::invalid_argument(format!("form field {name}: {e}")))), &q).await,
+            Err(e) => {
+                return token_form_page(&web, Some(Err(Error::InvalidArgument(format!("form field {}: {}", shown(&name), brief(&e.to_string()))).into())), &q)
+                    .await
+            }
         };
         let text = || String::from_utf8_lossy(&bytes).trim().to_string();
         match name.as_str() {
@@ -677,7 +686,7 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
         Some(Ok(file))
     } else if !pasted.is_empty() {
         let compact: String = pasted.split_whitespace().collect();
-        Some(base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| Status::invalid_argument(format!("token_base64: not base64: {e}"))))
+        Some(base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| Error::InvalidArgument(format!("token_base64: not base64: {e}")).into()))
     } else {
         None
     };
@@ -689,9 +698,9 @@ async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {
         None
     };
     let result = match (token, code) {
-        (None, None) => Err(Status::invalid_argument("token: choose a token file, paste one, or give its QR code")),
+        (None, None) => Err(Error::InvalidArgument("token: choose a token file, paste one, or give its QR code".into()).into()),
         (Some(token), None) => token.and_then(|t| check_token(&web, &t, &q)).map(|a| token_answer_card(&web, &q, &a)),
-        (token, Some(code)) => match (token.transpose(), code.map_err(|e| Status::invalid_argument(format!("QR code: {e}")))) {
+        (token, Some(code)) => match (token.transpose(), code.map_err(|e| Status::from(Error::InvalidArgument(format!("QR code: {e}"))))) {
             (Ok(token), Ok(pointer)) => check_code(&web, token, pointer, &q).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
