@@ -18,8 +18,8 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 pub use changes::Changes;
-pub use engine::{EngineError, EngineKind};
 use engine::{Engine, Value};
+pub use engine::{EngineError, EngineKind};
 pub use keys::table;
 pub use map::{MapCache, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
@@ -189,9 +189,11 @@ impl Store {
                 Err(EngineError::Sled(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_)))) => {
                     return Err(damaged_by(dir, e.into()))
                 }
-                Err(e @ EngineError::Fjall(fjall::Error::Decode(_) | fjall::Error::JournalRecovery(_) | fjall::Error::Storage(_) | fjall::Error::InvalidVersion(_))) => {
-                    return Err(damaged_by(dir, e))
-                }
+                Err(
+                    e @ EngineError::Fjall(
+                        fjall::Error::Decode(_) | fjall::Error::JournalRecovery(_) | fjall::Error::Storage(_) | fjall::Error::InvalidVersion(_),
+                    ),
+                ) => return Err(damaged_by(dir, e)),
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
@@ -356,7 +358,7 @@ impl Store {
         }
         let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta } = batch;
         for ((origin, end), time) in log_times {
-            inner.insert(keys::log_time(&origin, end), &time.to_be_bytes());
+            inner.insert(keys::log_time(&origin, end), time.to_be_bytes());
         }
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
@@ -571,7 +573,7 @@ impl Store {
     /// version. Never used by the node itself.
     #[doc(hidden)]
     pub fn set_schema_version_for_tests(&self, version: u32) -> Result<()> {
-        self.db.insert(keys::meta("schema_version"), &version.to_be_bytes())?;
+        self.db.insert(keys::meta("schema_version"), version.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
     }
@@ -863,7 +865,7 @@ impl WriteBatch {
     /// Records that `id` is version `version` of the licence.
     pub fn put_decision(&mut self, authority: &str, licence_id: &str, version: u64, id: &StatementId) {
         self.touched.licence(authority, licence_id);
-        self.inner.insert(keys::decision(authority, licence_id, version), &id.0);
+        self.inner.insert(keys::decision(authority, licence_id, version), id.0);
     }
 
     /// Replaces a licence's summary and its index entries (`old`: the summary it replaces).
@@ -876,7 +878,7 @@ impl WriteBatch {
             self.inner.remove(k.as_slice());
         }
         for k in new_keys.iter().filter(|k| old_keys.binary_search(k).is_err()) {
-            self.inner.insert(k.as_slice(), &[]);
+            self.inner.insert(k.as_slice(), []);
         }
         self.inner.insert(keys::licence(&new.authority, &new.licence_id), new.encode_to_vec());
     }
@@ -905,7 +907,7 @@ impl WriteBatch {
     pub fn put_checkpoint(&mut self, origin: &str, size: u64, note: &str) {
         self.touched.log(origin);
         self.log_meta.push(keys::log_meta(origin, "size"));
-        self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
+        self.inner.insert(keys::log_meta(origin, "size"), size.to_be_bytes());
         self.log_meta.push(keys::log_meta(origin, "checkpoint"));
         self.inner.insert(keys::log_meta(origin, "checkpoint"), note.as_bytes());
     }
@@ -918,13 +920,13 @@ impl WriteBatch {
     /// Makes statement `id` the key set in force for `authority`.
     pub fn put_key_set(&mut self, authority: &str, id: &StatementId) {
         self.touched.other();
-        self.inner.insert(keys::key_set(authority), &id.0);
+        self.inner.insert(keys::key_set(authority), id.0);
     }
 
     /// Makes statement `id` the latest version of an agreement.
     pub fn put_agreement(&mut self, relying: &str, recognised: &str, agreement_id: &str, id: &StatementId) {
         self.touched.other();
-        self.inner.insert(keys::agreement(relying, recognised, agreement_id), &id.0);
+        self.inner.insert(keys::agreement(relying, recognised, agreement_id), id.0);
     }
 
     /// Records that log `origin` holds `size` entries, ahead of its stored checkpoint (a part
@@ -932,7 +934,7 @@ impl WriteBatch {
     pub fn put_log_size(&mut self, origin: &str, size: u64) {
         self.touched.log(origin);
         self.log_meta.push(keys::log_meta(origin, "size"));
-        self.inner.insert(keys::log_meta(origin, "size"), &size.to_be_bytes());
+        self.inner.insert(keys::log_meta(origin, "size"), size.to_be_bytes());
     }
 
     /// Replaces the stored note of the latest checkpoint of `origin` by the same checkpoint
@@ -986,7 +988,7 @@ impl WriteBatch {
     /// its body.
     pub fn want_body(&mut self, id: &StatementId) {
         self.touched.other();
-        self.inner.insert(keys::body_wanted(id), &[]);
+        self.inner.insert(keys::body_wanted(id), []);
     }
 
     /// Stores evidence under a sequence number from [`Store::next_evidence_seq`].
@@ -1083,7 +1085,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.db.insert(keys::meta("schema_version"), &2u32.to_be_bytes()).unwrap();
+            store.db.insert(keys::meta("schema_version"), 2u32.to_be_bytes()).unwrap();
             store.db.flush().unwrap();
         }
         let err = Store::open(dir.path()).err().expect("an older schema must be refused");
@@ -1096,7 +1098,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.db.insert(keys::meta("schema_version"), &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            store.db.insert(keys::meta("schema_version"), (SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
             store.db.flush().unwrap();
         }
         let err = Store::open(dir.path()).err().expect("newer schema must be refused");
