@@ -1,8 +1,9 @@
 //! A statement parsed and checked once: [`CheckedStatement`] is built from an [`Envelope`] with
 //! every check that needs neither a store nor a trust state (the fields of a decision, of a
-//! restricted decision's signed commitment, of an agreement, the contents of a key set). What
-//! is left to check needs state: the signatures against the keys in force, key standing at the
-//! log time, and the licence rules against the stored chain.
+//! restricted decision's signed commitment, of an agreement; a key set's authority id, its
+//! contents being checked once its roots' signatures are, by [`crate::trust::verify_key_set`]).
+//! What is left to check needs state: the signatures against the keys in force, key standing at
+//! the log time, and the licence rules against the stored chain.
 //!
 //! Publishing, mirroring (and so importing and recovering) and the log audit all build one;
 //! their error texts are this module's.
@@ -136,6 +137,8 @@ mod tests {
 
         let set = checked(pb::statement::Kind::KeySet(key_set(1))).unwrap();
         assert!(matches!(&set, CheckedStatement::KeySet(s) if s.unverified().version == 1 && s.unverified().keys.len() == 1));
+        // Its contents are read once its signatures are checked.
+        assert!(matches!(checked(pb::statement::Kind::KeySet(key_set(0))), Ok(CheckedStatement::KeySet(_))));
         assert_eq!((set.authority(), set.dated()), ("de.bafa", None));
 
         let a = checked(pb::statement::Kind::Agreement(agreement())).unwrap();
@@ -156,11 +159,9 @@ mod tests {
         assert!(matches!(err, CheckError::Restricted(RestrictedError::Field(_))), "{err:?}");
         assert!(err.to_string().starts_with("restricted decision: audience must name 1 to"), "{err}");
 
-        let err = checked(pb::statement::Kind::KeySet(key_set(0))).unwrap_err();
-        assert_eq!(err, CheckError::KeySet(TrustError::Invalid { authority: "de.bafa".into(), detail: "version must be 1 or more".into() }));
-        assert_eq!(err.to_string(), "key set of de.bafa: version must be 1 or more");
         let bad_authority = pb::KeySet { authority: "BAFA".into(), ..key_set(1) };
         let err = checked(pb::statement::Kind::KeySet(bad_authority)).unwrap_err();
+        assert!(matches!(&err, CheckError::KeySet(TrustError::Invalid { authority, .. }) if authority == "BAFA"), "{err:?}");
         assert_eq!(err.to_string(), "key set of BAFA: authority is not a lowercase dotted id like de.bafa");
 
         let a = pb::RecognitionAgreement { recognised_authority: "jp.meti".into(), ..agreement() };
@@ -185,6 +186,14 @@ mod tests {
         // Signed by the signing key rather than a root: refused as check_key_set refuses it.
         let unrooted = Envelope::parse(sign_key_set(key_set(2), &[&signer()])).unwrap();
         assert_eq!(verify_key_set(&unrooted, set.clone(), &roots, None).unwrap_err(), check_key_set(&unrooted, &roots, None).unwrap_err());
+        // Its contents after its signatures, as check_key_set.
+        let roots_of_other = std::collections::HashMap::new();
+        let unversioned = Envelope::parse(sign_key_set(key_set(0), &[&root()])).unwrap();
+        let CheckedStatement::KeySet(bad) = CheckedStatement::try_from(&unversioned).unwrap() else { panic!("a key set") };
+        assert_eq!(verify_key_set(&unversioned, bad.clone(), &roots_of_other, None).unwrap_err(), TrustError::NotTrusted("de.bafa".into()));
+        let err = verify_key_set(&unversioned, bad, &roots, None).unwrap_err();
+        assert_eq!(err, TrustError::Invalid { authority: "de.bafa".into(), detail: "version must be 1 or more".into() });
+        assert_eq!(err, check_key_set(&unversioned, &roots, None).unwrap_err());
         // No rollback.
         let err = verify_key_set(&envelope, set, &roots, Some(&whole)).unwrap_err();
         assert!(matches!(err, TrustError::Rollback { version: 2, current: 2, .. }), "{err}");

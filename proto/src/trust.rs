@@ -264,29 +264,32 @@ impl KeySetView {
     }
 }
 
-/// A key set statement whose contents are well formed (authority id, version, keys, windows,
-/// compromise times), its signatures not checked yet: [`verify_key_set`] checks those.
+/// A key set statement with a well-formed authority id. Its signatures and then its contents
+/// (version, keys, windows, compromise times) are checked by [`verify_key_set`]: a key set is
+/// refused for who signed it before anything else it says is read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CheckedKeySet(KeySetView);
+pub struct CheckedKeySet {
+    set: pb::KeySet,
+    id: StatementId,
+}
 
 impl CheckedKeySet {
-    /// Checks the contents of `set`, carried by statement `id`.
+    /// Checks `set`, carried by statement `id`.
     pub fn check(set: &pb::KeySet, id: StatementId) -> Result<Self, TrustError> {
-        let invalid = |detail: String| TrustError::Invalid { authority: set.authority.clone(), detail };
         if !is_authority_id(&set.authority) {
-            return Err(invalid("authority is not a lowercase dotted id like de.bafa".into()));
+            return Err(TrustError::Invalid { authority: set.authority.clone(), detail: "authority is not a lowercase dotted id like de.bafa".into() });
         }
-        key_set_view(set, id).map(Self).map_err(invalid)
+        Ok(Self { set: set.clone(), id })
     }
 
     /// The authority whose roots must sign it.
     pub fn authority(&self) -> &str {
-        &self.0.authority
+        &self.set.authority
     }
 
-    /// What the key set says, not yet verified.
-    pub fn unverified(&self) -> &KeySetView {
-        &self.0
+    /// The key set as signed, not yet verified.
+    pub fn unverified(&self) -> &pb::KeySet {
+        &self.set
     }
 }
 
@@ -295,22 +298,17 @@ impl CheckedKeySet {
 /// without dropping keys or clearing or postponing a compromise.
 pub fn check_key_set(envelope: &Envelope, roots: &HashMap<String, Roots>, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
     let pb::statement::Kind::KeySet(set) = envelope.statement() else { return Err(TrustError::NotKeySet) };
-    if !is_authority_id(&set.authority) {
-        return Err(TrustError::Invalid { authority: set.authority.clone(), detail: "authority is not a lowercase dotted id like de.bafa".into() });
-    }
-    // The signatures before the contents, as this function always checked them.
-    verify_roots(envelope, &set.authority, roots)?;
-    let view = CheckedKeySet::check(set, envelope.id())?.0;
-    check_supersedes(&view, current)?;
-    Ok(view)
+    verify_key_set(envelope, CheckedKeySet::check(set, envelope.id())?, roots, current)
 }
 
-/// [`check_key_set`] for a key set whose contents are already checked (`set`, from
-/// `envelope`): a threshold of its authority's root keys signed it, and it supersedes `current`.
+/// [`check_key_set`] for a key set already parsed from `envelope` ([`CheckedKeySet`]): a
+/// threshold of its authority's root keys signed it, its contents are well formed, and it
+/// supersedes `current`.
 pub fn verify_key_set(envelope: &Envelope, set: CheckedKeySet, roots: &HashMap<String, Roots>, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
-    verify_roots(envelope, set.authority(), roots)?;
-    check_supersedes(&set.0, current)?;
-    Ok(set.0)
+    verify_roots(envelope, &set.set.authority, roots)?;
+    let view = key_set_view(&set.set, set.id).map_err(|detail| TrustError::Invalid { authority: set.set.authority.clone(), detail })?;
+    check_supersedes(&view, current)?;
+    Ok(view)
 }
 
 /// A threshold of distinct root keys of `authority` signed `envelope`, every signature verifying.
