@@ -11,14 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use comity_proto::authoring::format_time;
-use comity_proto::decision::CheckedDecision;
+use comity_proto::checked::CheckedStatement;
 use comity_proto::licence_map::{self, Head, MemoryMap};
 use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, verify_consistency, Frontier, LogError, LogVerifier, SignedCheckpoint, TreeHash};
-use comity_proto::pb::statement::Kind;
-use comity_proto::recognition::CheckedAgreement;
-use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{verify_batch, Envelope, KeyRing};
-use comity_proto::trust::{check_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
+use comity_proto::trust::{check_key_set, verify_key_set, KeySetView, Roots, TrustFile, TrustedAuthority};
 use comity_proto::witness::{cosigners, WitnessVerifier};
 use ed25519_dalek::VerifyingKey;
 use indicatif::ProgressBar;
@@ -173,17 +170,17 @@ impl AuthorityKeys {
     /// key set in force, or its configured keys when it has none. `rings` keeps each
     /// authority's keys; the caller drops an authority's when a key set of it comes into force.
     fn check(&self, envelope: &Envelope, key_sets: &KeySets, rings: &mut HashMap<String, Arc<KeyRing>>) -> Result<Checked, String> {
-        let authority = match envelope.statement() {
-            Kind::KeySet(k) => {
-                let current = key_sets.get(&k.authority).map(|(set, _)| set);
-                return check_key_set(envelope, &self.roots, current).map(Checked::KeySet).map_err(|e| e.to_string());
+        let statement = CheckedStatement::try_from(envelope).map_err(|e| e.to_string())?;
+        let dated = statement.dated();
+        let authority = match statement {
+            CheckedStatement::KeySet(set) => {
+                let current = key_sets.get(set.authority()).map(|(set, _)| set);
+                return verify_key_set(envelope, set, &self.roots, current).map(Checked::KeySet).map_err(|e| e.to_string());
             }
-            Kind::Decision(d) => CheckedDecision::try_from(d.clone()).map_err(|e| format!("invalid decision: {e}"))?.decision().authority.clone(),
-            Kind::RestrictedDecision(r) => CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?.restricted().authority.clone(),
-            Kind::Agreement(a) => CheckedAgreement::try_from(a.clone()).map_err(|e| format!("invalid agreement: {e}"))?.agreement().relying_authority.clone(),
+            other => other.authority().to_string(),
         };
         if let Some(ring) = rings.get(&authority) {
-            return Ok(Checked::SignedBy(ring.clone()));
+            return Ok(Checked::SignedBy(ring.clone(), dated));
         }
         let ring = Arc::new(match key_sets.get(&authority) {
             Some((set, _)) => KeyRing::new(set.keys.iter().map(|k| k.key)),
@@ -195,7 +192,7 @@ impl AuthorityKeys {
             ),
         });
         rings.insert(authority, ring.clone());
-        Ok(Checked::SignedBy(ring))
+        Ok(Checked::SignedBy(ring, dated))
     }
 }
 
@@ -203,8 +200,8 @@ impl AuthorityKeys {
 enum Checked {
     /// A key set, verified, now in force.
     KeySet(KeySetView),
-    /// A statement to be verified with one of these keys.
-    SignedBy(Arc<KeyRing>),
+    /// A statement to be verified with one of these keys, and the date its signer wrote on it.
+    SignedBy(Arc<KeyRing>, Option<i64>),
 }
 
 /// The key sets in force in a log, by authority, with their envelopes.
@@ -354,15 +351,15 @@ pub async fn audit_with_progress(
             for entry in client.entries(next, upto).await? {
                 let bad = |reason: String| AuditFailure::BadEntry { index: entry.index, reason };
                 let checked = Envelope::parse(entry.envelope).map_err(|e| e.to_string()).and_then(|e| Ok((keys.check(&e, &key_sets, &mut rings)?, e)));
-                let envelope = match checked {
+                let (envelope, dated) = match checked {
                     Ok((Checked::KeySet(set), envelope)) => {
                         rings.remove(&set.authority);
                         key_sets.insert(set.authority.clone(), (set, envelope.bytes().to_vec()));
-                        envelope
+                        (envelope, None)
                     }
-                    Ok((Checked::SignedBy(ring), envelope)) => {
+                    Ok((Checked::SignedBy(ring, dated), envelope)) => {
                         signed.push((envelopes.len(), ring));
-                        envelope
+                        (envelope, dated)
                     }
                     Err(reason) => {
                         failed = Some(bad(reason));
@@ -380,7 +377,7 @@ pub async fn audit_with_progress(
                     break;
                 }
                 last_logged_at = entry.logged_at;
-                if let Some(dated) = statement_date(&envelope) {
+                if let Some(dated) = dated {
                     if let Err(e) = check_dated_by_log_time(dated, entry.logged_at) {
                         failed = Some(bad(e));
                         break;
@@ -475,15 +472,4 @@ async fn check_witnessed(
             .map_err(|reason| AuditFailure::Inconsistent { old: cosigned.size, reason })?;
     }
     Ok((cosigned.size, names))
-}
-
-/// The date a statement's signer wrote on it: a decision's (public face's) `decided_at`, an
-/// agreement's `issued_at`; none for a key set.
-fn statement_date(envelope: &Envelope) -> Option<i64> {
-    match envelope.statement() {
-        Kind::Decision(d) => Some(d.decided_at),
-        Kind::RestrictedDecision(r) => Some(r.decided_at),
-        Kind::Agreement(a) => Some(a.issued_at),
-        Kind::KeySet(_) => None,
-    }
 }

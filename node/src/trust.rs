@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::statement::{Envelope, StatementId};
-use comity_proto::trust::{check_key_set, KeySetView, KeyStanding, Roots, TrustError};
+use comity_proto::trust::{check_key_set, verify_key_set, CheckedKeySet, KeySetView, KeyStanding, Roots, TrustError};
 use ed25519_dalek::VerifyingKey;
 
 use crate::config::Config;
@@ -60,6 +60,17 @@ impl StoredAgreement {
         let a = self.agreement.agreement();
         (&a.relying_authority, &a.recognised_authority, &a.agreement_id)
     }
+}
+
+/// Why a statement may not enter a log at its log time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inadmissible {
+    /// It is dated after its log time (beyond the clock allowance).
+    #[error("the statement's date: {0}")]
+    Dated(String),
+    /// A signing key does not stand at the log time.
+    #[error("{0}")]
+    Signers(String),
 }
 
 /// How a decision's signers stand.
@@ -168,8 +179,34 @@ impl Trust {
         check_key_set(envelope, &self.roots, current)
     }
 
+    /// [`Trust::check_key_set`] for a key set whose contents are already checked.
+    pub fn verify_key_set(&self, envelope: &Envelope, set: CheckedKeySet, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
+        verify_key_set(envelope, set, &self.roots, current)
+    }
+
+    /// Whether a statement of `authority` dated `dated` and signed by `signers` may enter a log
+    /// at `logged_at`: not dated after it, and every signer standing at that time in `set` (the
+    /// key set in force at that point of the log; `None`: the configured keys). For `history`
+    /// (a mirrored entry, or the node's own re-logged in recovery) a key compromised since is
+    /// not a refusal. The one key-standing check of publishing, re-logging and mirroring.
+    pub fn admit(
+        &self,
+        authority: &str,
+        set: Option<&KeySetView>,
+        signers: &[VerifyingKey],
+        dated: i64,
+        logged_at: i64,
+        history: bool,
+    ) -> Result<(), Inadmissible> {
+        comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(Inadmissible::Dated)?;
+        match self.judge_signers(authority, set, signers, logged_at, !history) {
+            Signers::Refused(reason) => Err(Inadmissible::Signers(reason)),
+            Signers::Good | Signers::Flagged(_) => Ok(()),
+        }
+    }
+
     /// Every key that may have signed a decision of `authority`: the key set's keys (whatever
-    /// their standing, which [`Trust::standing`] judges), or the configured keys before the
+    /// their standing, which [`Trust::admit`] judges), or the configured keys before the
     /// first key set.
     pub fn candidate_keys(&self, authority: &str) -> Vec<VerifyingKey> {
         match self.key_set(authority) {
@@ -182,18 +219,10 @@ impl Trust {
     /// at `logged_at` (now, when publishing), judged against `set` (the key set in force at
     /// that point; `None`: the configured keys). Keys are judged at the log time, never at the
     /// date the signer wrote (see `comity_proto::log::check_dated_by_log_time` for that date).
-    pub fn standing(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64) -> Signers {
-        self.judge_signers(authority, set, signers, logged_at, true)
-    }
-
-    /// As [`Trust::standing`] for history already logged (a mirrored entry, or the node's own
-    /// entry re-logged in recovery) at `logged_at`: a key compromised since is not a refusal
-    /// here, as the entry is history either way; verification flags or refuses it by its log
-    /// time and the compromise time.
-    pub fn standing_in_history(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64) -> Signers {
-        self.judge_signers(authority, set, signers, logged_at, false)
-    }
-
+    /// With `refuse_compromised` false (history already logged: a mirrored entry, or the node's
+    /// own entry re-logged in recovery) a key compromised since is not a refusal, as the entry is
+    /// history either way; verification flags or refuses it by its log time and the compromise
+    /// time.
     fn judge_signers(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64, refuse_compromised: bool) -> Signers {
         let Some(set) = set else {
             let configured = self.configured.get(authority).map(Vec::as_slice).unwrap_or_default();

@@ -18,11 +18,11 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::checked::CheckedStatement;
 use crate::licence_map::{self, Head, MapProof, ProofEnd};
 use crate::log::{check_not_future, proof_hashes, verify_receipt, SignedCheckpoint};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
-use crate::restricted::CheckedRestricted;
 use crate::statement::{Envelope, StatementId};
 use crate::trust::{check_key_set, KeySetView, TrustFile};
 use crate::verdict::{judge, Facts, Judgement, Link, Question};
@@ -159,20 +159,31 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             key_ids: envelope.key_ids().map(str::to_string).collect(),
             logged_at: Some(*logged_at),
         };
-        match envelope.statement() {
+        let statement = match envelope.statement() {
+            // Not refused here for its fields: the judgement checks the decisions it relies on
+            // (a malformed one is answered BAD_SIGNATURE).
             pb::statement::Kind::Decision(d) => {
                 if (d.authority.as_str(), d.licence_id.as_str()) != (authority, licence_id) {
                     return Err(refused(format!("it carries a decision on {}/{}, not {name}", d.authority, d.licence_id)));
                 }
                 verify(envelope, &d.authority)?;
                 chain.push((link(envelope.id(), d.clone()), checkpoint.origin.clone()));
+                continue;
             }
+            // Checked above.
+            pb::statement::Kind::KeySet(_) => continue,
             pb::statement::Kind::RestrictedDecision(r) => {
                 if (r.authority.as_str(), r.licence_id.as_str()) != (authority, licence_id) {
                     return Err(refused(format!("it carries a decision on {}/{}, not {name}", r.authority, r.licence_id)));
                 }
                 verify(envelope, &r.authority)?;
-                let checked = CheckedRestricted::try_from(r.clone()).map_err(|e| refused(format!("confidential decision v{}: {e}", r.version)))?;
+                CheckedStatement::try_from(envelope).map_err(|e| refused(format!("confidential decision v{}: {e}", r.version)))?
+            }
+            pb::statement::Kind::Agreement(_) => CheckedStatement::try_from(envelope).map_err(|e| refused(e.to_string()))?,
+        };
+        match statement {
+            CheckedStatement::Restricted(checked) => {
+                let r = checked.restricted();
                 let decision = match opening_of.get(envelope.id().0.as_slice()) {
                     Some(body) => checked.open(body).map_err(|e| refused(format!("confidential decision v{}: {e}", r.version)))?.decision().clone(),
                     None => {
@@ -190,12 +201,11 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 };
                 chain.push((link(envelope.id(), decision), checkpoint.origin.clone()));
             }
-            pb::statement::Kind::Agreement(a) => {
-                let checked = CheckedAgreement::try_from(a.clone()).map_err(|e| refused(format!("agreement: {e}")))?;
-                verify(envelope, &a.relying_authority)?;
+            CheckedStatement::Agreement(checked) => {
+                verify(envelope, &checked.agreement().relying_authority)?;
                 agreements.push(checked);
             }
-            pb::statement::Kind::KeySet(_) => {}
+            CheckedStatement::Decision(_) | CheckedStatement::KeySet(_) => {}
         }
     }
     chain.sort_by_key(|(l, _)| l.decision.version);

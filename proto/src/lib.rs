@@ -16,6 +16,7 @@ pub mod pb {
 
 pub mod authoring;
 pub mod bundle;
+pub mod checked;
 pub mod codec;
 pub mod codes;
 pub mod decision;

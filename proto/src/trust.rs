@@ -264,30 +264,74 @@ impl KeySetView {
     }
 }
 
+/// A key set statement with a well-formed authority id. Its signatures and then its contents
+/// (version, keys, windows, compromise times) are checked by [`verify_key_set`]: a key set is
+/// refused for who signed it before anything else it says is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedKeySet {
+    set: pb::KeySet,
+    id: StatementId,
+}
+
+impl CheckedKeySet {
+    /// Checks `set`, carried by statement `id`.
+    pub fn check(set: &pb::KeySet, id: StatementId) -> Result<Self, TrustError> {
+        if !is_authority_id(&set.authority) {
+            return Err(TrustError::Invalid { authority: set.authority.clone(), detail: "authority is not a lowercase dotted id like de.bafa".into() });
+        }
+        Ok(Self { set: set.clone(), id })
+    }
+
+    /// The authority whose roots must sign it.
+    pub fn authority(&self) -> &str {
+        &self.set.authority
+    }
+
+    /// The key set as signed, not yet verified.
+    pub fn unverified(&self) -> &pb::KeySet {
+        &self.set
+    }
+}
+
 /// Checks a key set envelope: the statement, a threshold of distinct root keys of its authority
 /// (every signature must verify with `verify_strict`), and that it supersedes `current`
 /// without dropping keys or clearing or postponing a compromise.
 pub fn check_key_set(envelope: &Envelope, roots: &HashMap<String, Roots>, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
     let pb::statement::Kind::KeySet(set) = envelope.statement() else { return Err(TrustError::NotKeySet) };
-    let authority = set.authority.clone();
-    let invalid = |detail: String| TrustError::Invalid { authority: authority.clone(), detail };
-    if !is_authority_id(&authority) {
-        return Err(invalid("authority is not a lowercase dotted id like de.bafa".into()));
-    }
-    let root = roots.get(&authority).ok_or_else(|| TrustError::NotTrusted(authority.clone()))?;
-    let signed = envelope.verify_with(&root.keys).map_err(|source| TrustError::Signature { authority: authority.clone(), source })?;
+    verify_key_set(envelope, CheckedKeySet::check(set, envelope.id())?, roots, current)
+}
+
+/// [`check_key_set`] for a key set already parsed from `envelope` ([`CheckedKeySet`]): a
+/// threshold of its authority's root keys signed it, its contents are well formed, and it
+/// supersedes `current`.
+pub fn verify_key_set(envelope: &Envelope, set: CheckedKeySet, roots: &HashMap<String, Roots>, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
+    verify_roots(envelope, &set.set.authority, roots)?;
+    let view = key_set_view(&set.set, set.id).map_err(|detail| TrustError::Invalid { authority: set.set.authority.clone(), detail })?;
+    check_supersedes(&view, current)?;
+    Ok(view)
+}
+
+/// A threshold of distinct root keys of `authority` signed `envelope`, every signature verifying.
+fn verify_roots(envelope: &Envelope, authority: &str, roots: &HashMap<String, Roots>) -> Result<(), TrustError> {
+    let root = roots.get(authority).ok_or_else(|| TrustError::NotTrusted(authority.to_string()))?;
+    let signed = envelope.verify_with(&root.keys).map_err(|source| TrustError::Signature { authority: authority.to_string(), source })?;
     // `verify` refuses a key signing twice, so this counts distinct public keys.
     if signed.len() < root.threshold {
-        return Err(TrustError::BelowThreshold { authority, signed: signed.len(), threshold: root.threshold });
+        return Err(TrustError::BelowThreshold { authority: authority.to_string(), signed: signed.len(), threshold: root.threshold });
     }
-    let view = key_set_view(set, envelope.id()).map_err(invalid)?;
+    Ok(())
+}
+
+/// A verified key set `view` may follow `current` (the set in force, if any): a higher version,
+/// no key dropped, no compromise cleared or postponed.
+pub fn check_supersedes(view: &KeySetView, current: Option<&KeySetView>) -> Result<(), TrustError> {
     if let Some(current) = current {
         if view.version <= current.version {
-            return Err(TrustError::Rollback { authority, version: view.version, current: current.version });
+            return Err(TrustError::Rollback { authority: view.authority.clone(), version: view.version, current: current.version });
         }
-        supersedes(&view, current).map_err(invalid)?;
+        supersedes(view, current).map_err(|detail| TrustError::Invalid { authority: view.authority.clone(), detail })?;
     }
-    Ok(view)
+    Ok(())
 }
 
 /// The checked contents of a key set statement.

@@ -21,10 +21,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use comity_proto::decision::CheckedDecision;
+use comity_proto::checked::CheckedStatement;
 use comity_proto::log::{proof_hashes, verify_consistency, LogVerifier, SignedCheckpoint};
 use comity_proto::pb::{self, federation_client::FederationClient, log_client::LogClient};
-use comity_proto::restricted::CheckedRestricted;
 use comity_proto::statement::{verify_batch, Envelope, KeyRing, StatementError};
 use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
@@ -797,22 +796,14 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
         let index = offset + i as u64;
         let envelope = Envelope::parse(bytes).map_err(|e| refuse(index, e.to_string()))?;
         // The authority whose keys must have signed, and what the statement is.
-        let (authority, checked) = match envelope.statement() {
-            pb::statement::Kind::Decision(d) => {
-                let decision = CheckedDecision::try_from(d.clone()).map_err(|e| refuse(index, format!("invalid decision: {e}")))?;
-                (decision.decision().authority.clone(), Checked::Decision { decision, signers: Vec::new() })
-            }
-            pb::statement::Kind::RestrictedDecision(r) => {
-                let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| refuse(index, e.to_string()))?;
-                (restricted.restricted().authority.clone(), Checked::Restricted { restricted, body: None, signers: Vec::new() })
-            }
-            pb::statement::Kind::Agreement(a) => {
-                let agreement =
-                    comity_proto::recognition::CheckedAgreement::try_from(a.clone()).map_err(|e| refuse(index, format!("invalid agreement: {e}")))?;
-                (agreement.agreement().relying_authority.clone(), Checked::Agreement { agreement, signers: Vec::new() })
-            }
-            pb::statement::Kind::KeySet(_) => {
-                let set = trust.check_key_set(&envelope, None).map_err(|e| refuse(index, e.to_string()))?;
+        let statement = CheckedStatement::try_from(&envelope).map_err(|e| refuse(index, e.to_string()))?;
+        let authority = statement.authority().to_string();
+        let checked = match statement {
+            CheckedStatement::Decision(decision) => Checked::Decision { decision, signers: Vec::new() },
+            CheckedStatement::Restricted(restricted) => Checked::Restricted { restricted, body: None, signers: Vec::new() },
+            CheckedStatement::Agreement(agreement) => Checked::Agreement { agreement, signers: Vec::new() },
+            CheckedStatement::KeySet(set) => {
+                let set = trust.verify_key_set(&envelope, set, None).map_err(|e| refuse(index, e.to_string()))?;
                 out.push(Verified::Done(envelope, Checked::KeySet(set)));
                 continue;
             }

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use comity_proto::licence_map;
-use comity_proto::log::{check_dated_by_log_time, entry_leaf_hash, hashes_to_store, tree_root, verify_consistency};
-use comity_proto::trust::KeySetView;
+use comity_proto::log::{entry_leaf_hash, hashes_to_store, tree_root, verify_consistency};
+use comity_proto::trust::{check_supersedes, KeySetView};
 use comity_proto::witness::{merge_cosignatures, WitnessVerifier};
 
 use super::cosign::stage_cosigned;
@@ -17,7 +17,7 @@ use crate::chain::stored_corrupt;
 use crate::error::Error;
 use crate::log::Overlay;
 use crate::store::{Evidence, Store, WriteBatch};
-use crate::trust::{Signers, StoredAgreement, Trust};
+use crate::trust::{StoredAgreement, Trust};
 
 /// Stages a peer's verified entries `first..` and its checkpoint as the next part of the
 /// mirrored log `origin`, applying each new decision to its licence. All or nothing.
@@ -81,42 +81,30 @@ pub(super) fn stage_mirror(
         // A statement may already be here (relayed by another path): its effects are stored.
         if seen.insert(id) && store.statement(&id)?.is_none() {
             let in_force = |authority: &str| key_sets.get(authority).cloned().or_else(|| trust.key_set(authority).map(|s| (*s).clone()));
+            // Listing and windows are checked in log order at the entry's log time. Compromise is
+            // not: the entry is history either way, and verification flags or refuses it by when
+            // it was logged.
+            if let Some((authority, signers, dated)) = checked.signed() {
+                trust.admit(authority, in_force(authority).as_ref(), signers, dated, logged_at, true).map_err(|e| refused(e.to_string()))?;
+            }
             match checked {
-                Checked::Decision { decision, signers } => {
-                    let d = decision.decision();
-                    // Listing and windows are checked in log order at the entry's log time.
-                    // Compromise is not: the entry is history either way, and verification flags
-                    // or refuses it by when it was logged.
-                    check_dated_by_log_time(d.decided_at, logged_at).map_err(refused)?;
-                    if let Signers::Refused(reason) = trust.standing_in_history(&d.authority, in_force(&d.authority).as_ref(), signers, logged_at) {
-                        return Err(refused(reason));
-                    }
+                Checked::Decision { decision, .. } => {
                     apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
                 }
-                Checked::Restricted { restricted, signers, .. } => {
-                    let r = restricted.restricted();
-                    check_dated_by_log_time(r.decided_at, logged_at).map_err(refused)?;
-                    if let Signers::Refused(reason) = trust.standing_in_history(&r.authority, in_force(&r.authority).as_ref(), signers, logged_at) {
-                        return Err(refused(reason));
-                    }
+                Checked::Restricted { restricted, .. } => {
                     apply_restricted(store, &mut licences, &mut batch, evidence, envelope, restricted, None)?;
                     if restricted.may_receive(own_origin) {
                         batch.want_body(&id);
                     }
                 }
                 Checked::KeySet(set) => {
-                    let set = trust.check_key_set(envelope, in_force(&set.authority).as_ref()).map_err(|e| refused(e.to_string()))?;
+                    // Its signatures were checked against the roots by the mirror task.
+                    check_supersedes(set, in_force(&set.authority).as_ref()).map_err(|e| refused(e.to_string()))?;
                     batch.put_key_set(&set.authority, &id);
-                    key_sets.insert(set.authority.clone(), set);
+                    key_sets.insert(set.authority.clone(), set.clone());
                 }
-                Checked::Agreement { agreement, signers } => {
+                Checked::Agreement { agreement, .. } => {
                     let a = agreement.agreement();
-                    check_dated_by_log_time(a.issued_at, logged_at).map_err(refused)?;
-                    if let Signers::Refused(reason) =
-                        trust.standing_in_history(&a.relying_authority, in_force(&a.relying_authority).as_ref(), signers, logged_at)
-                    {
-                        return Err(refused(reason));
-                    }
                     supersedes_agreement(store, &agreements, agreement).map_err(|e| refused(e.to_string()))?;
                     batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
                     agreements.insert(agreement_key(agreement), a.version);

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use comity_proto::checked::CheckedStatement;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb;
@@ -80,6 +81,17 @@ impl Checked {
             Checked::Agreement { agreement, .. } => Checked::Agreement { agreement, signers },
             Checked::Restricted { restricted, body, .. } => Checked::Restricted { restricted, body, signers },
             key_set @ Checked::KeySet(_) => key_set,
+        }
+    }
+
+    /// For a statement signed by its authority's signing keys (anything but a key set): that
+    /// authority, the keys that signed, and the date the signer wrote on it.
+    fn signed(&self) -> Option<(&str, &[VerifyingKey], i64)> {
+        match self {
+            Checked::Decision { decision, signers } => Some((&decision.decision().authority, signers, decision.decision().decided_at)),
+            Checked::Restricted { restricted, signers, .. } => Some((&restricted.restricted().authority, signers, restricted.restricted().decided_at)),
+            Checked::Agreement { agreement, signers } => Some((&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at)),
+            Checked::KeySet(_) => None,
         }
     }
 }
@@ -263,6 +275,13 @@ impl Registry {
             return Err(Error::InvalidArgument("restricted_body: only a RestrictedDecision comes with a body".into()));
         }
         let not_hosted = |authority: &str| Error::PermissionDenied(format!("authority `{authority}` is not hosted by this node"));
+        // A key set of an authority not hosted here is refused before its contents are read.
+        if let pb::statement::Kind::KeySet(set) = envelope.statement() {
+            if !self.trust.hosts(&set.authority) {
+                return Err(not_hosted(&set.authority));
+            }
+        }
+        let statement = CheckedStatement::try_from(&envelope).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         // The keys of hosted `authority` that signed the envelope.
         let signed_by_hosted = |authority: &str| -> Result<Vec<VerifyingKey>, Error> {
             if !self.trust.hosts(authority) {
@@ -270,26 +289,18 @@ impl Registry {
             }
             Ok(envelope.verify_with(&self.trust.candidate_keys(authority))?)
         };
-        let checked = match envelope.statement() {
-            pb::statement::Kind::Decision(d) => {
-                let decision = CheckedDecision::try_from(d.clone())?;
+        let checked = match statement {
+            CheckedStatement::Decision(decision) => {
                 let signers = signed_by_hosted(&decision.decision().authority)?;
                 Checked::Decision { decision, signers }
             }
-            pb::statement::Kind::KeySet(set) => {
-                if !self.trust.hosts(&set.authority) {
-                    return Err(not_hosted(&set.authority));
-                }
-                // Signatures and contents here; the version against the set in force on the writer.
-                Checked::KeySet(self.trust.check_key_set(&envelope, None)?)
-            }
-            pb::statement::Kind::Agreement(a) => {
-                let agreement = CheckedAgreement::try_from(a.clone()).map_err(|e| Error::InvalidArgument(format!("invalid agreement: {e}")))?;
+            // Signatures here; the version against the set in force on the writer.
+            CheckedStatement::KeySet(set) => Checked::KeySet(self.trust.verify_key_set(&envelope, set, None)?),
+            CheckedStatement::Agreement(agreement) => {
                 let signers = signed_by_hosted(&agreement.agreement().relying_authority)?;
                 Checked::Agreement { agreement, signers }
             }
-            pb::statement::Kind::RestrictedDecision(r) => {
-                let restricted = CheckedRestricted::try_from(r.clone()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;
                 let body = match body.take() {
                     Some(b) => {

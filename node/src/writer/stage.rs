@@ -13,8 +13,7 @@ use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::{LicenceState, RuleError};
 use comity_proto::statement::{Envelope, StatementId};
-use comity_proto::trust::KeySetView;
-use ed25519_dalek::VerifyingKey;
+use comity_proto::trust::{check_supersedes, KeySetView};
 
 use super::{Checked, Job};
 use crate::chain::{fold_readable, load_chain, stored_corrupt};
@@ -22,7 +21,7 @@ use crate::error::Error;
 use crate::log::Overlay;
 use crate::now;
 use crate::store::{Evidence, Store, WriteBatch};
-use crate::trust::{Signers, StoredAgreement, Trust};
+use crate::trust::{Inadmissible, StoredAgreement, Trust};
 
 /// A licence as the current batch sees it.
 pub(super) struct Pending {
@@ -131,22 +130,15 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
     // A statement is never dated after its log time; its keys are judged at the log time, and
     // history re-logged in recovery is not refused for a compromise declared after it was
     // first logged.
-    let admit = |authority: &str, signers: &[VerifyingKey], dated: i64| -> Result<(), Error> {
-        comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(|e| Error::InvalidArgument(format!("the statement's date: {e}")))?;
+    if let Some((authority, signers, dated)) = job.checked.signed() {
         let set = state.key_set(authority);
-        let judged = match job.history {
-            None => state.trust.standing(authority, set.as_deref(), signers, logged_at),
-            Some(_) => state.trust.standing_in_history(authority, set.as_deref(), signers, logged_at),
-        };
-        match judged {
-            Signers::Refused(reason) => Err(Error::PermissionDenied(reason)),
-            _ => Ok(()),
-        }
-    };
+        state.trust.admit(authority, set.as_deref(), signers, dated, logged_at, job.history.is_some()).map_err(|e| match e {
+            Inadmissible::Dated(_) => Error::InvalidArgument(e.to_string()),
+            Inadmissible::Signers(reason) => Error::PermissionDenied(reason),
+        })?;
+    }
     let licence = match &job.checked {
-        Checked::Decision { decision, signers } => {
-            let d = decision.decision();
-            admit(&d.authority, signers, d.decided_at)?;
+        Checked::Decision { decision, .. } => {
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision);
             for e in &evidence {
@@ -154,9 +146,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             }
             Some(applied?)
         }
-        Checked::Restricted { restricted, body, signers } => {
-            let r = restricted.restricted();
-            admit(&r.authority, signers, r.decided_at)?;
+        Checked::Restricted { restricted, body, .. } => {
             let mut evidence = Vec::new();
             let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref());
             for e in &evidence {
@@ -170,14 +160,15 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             applied
         }
         Checked::KeySet(set) => {
-            let set = state.trust.check_key_set(&job.envelope, state.key_set(&set.authority).as_deref())?;
+            // Its signatures were checked against the roots before it was queued.
+            check_supersedes(set, state.key_set(&set.authority).as_deref())?;
+            let set = set.clone();
             state.batch.put_key_set(&set.authority, &id);
             state.key_sets.insert(set.authority.clone(), set);
             None
         }
-        Checked::Agreement { agreement, signers } => {
+        Checked::Agreement { agreement, .. } => {
             let a = agreement.agreement();
-            admit(&a.relying_authority, signers, a.issued_at)?;
             supersedes_agreement(store, &state.staged_agreements, agreement)?;
             state.batch.put_agreement(&a.relying_authority, &a.recognised_authority, &a.agreement_id, &id);
             state.staged_agreements.insert(agreement_key(agreement), a.version);
