@@ -1,6 +1,7 @@
 //! The Comity registry node: a gRPC service holding signed export-licence decisions in sled.
 
 pub mod chain;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod federation;
@@ -16,10 +17,12 @@ pub mod trust;
 pub mod web;
 pub mod writer;
 
+pub use clock::Clock;
 pub use config::Config;
 pub use server::RunningNode;
 
-/// Current Unix time in seconds: the node's one clock (log times, staleness, evidence).
+/// Current Unix time in seconds from the system clock, for commands run outside a node (a
+/// running node reads its [`Clock`], which tests can move).
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

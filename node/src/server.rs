@@ -11,11 +11,11 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::federation::witness::{gather_cosignatures, CosignedRecord, Witness};
 use crate::log::service::LogService;
 use crate::log::{load_or_create_key, load_or_create_witness_key, NodeLog, SignedRecord};
-use crate::now;
 use crate::service::registry::RegistryService;
 use crate::store::Store;
 use crate::writer::Registry;
@@ -68,8 +68,14 @@ pub struct RunningNode {
 
 impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
-    /// tests can bind port 0 without a race).
+    /// tests can bind port 0 without a race), on the system clock.
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::start_with_clock(config, listener, Clock::system()).await
+    }
+
+    /// [`RunningNode::start`] with the node reading the time from `clock` (log times,
+    /// staleness, validity windows, evidence): tests pass a test clock and move it.
+    pub async fn start_with_clock(config: Config, listener: TcpListener, clock: Clock) -> anyhow::Result<Self> {
         let config = crate::federation::consortium::resolve(config)?;
         anyhow::ensure!(
             config.tls.is_some() || config.insecure_plaintext,
@@ -81,7 +87,7 @@ impl RunningNode {
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let signed = SignedRecord::next_to_key(&config.log_key_path())?;
         // The start-up checks read the whole log: damage sled panics on shows here.
-        let log = crate::store::guard_damage(&store_dir, || NodeLog::open(&store, key, signed, now()))?;
+        let log = crate::store::guard_damage(&store_dir, || NodeLog::open(&store, key, signed, clock.now()))?;
         let verifier = log.verifier().clone();
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
         let cosigned = CosignedRecord::next_to_key(&config.witness_key_path())?;
@@ -94,7 +100,7 @@ impl RunningNode {
         let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> {
             crate::trust::Trust::load(&config, config.trust_roots()?, &store)
         })?);
-        let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust);
+        let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust, clock.clone());
         let witness_verifier = witness_key.verifier();
         let witness = std::sync::Arc::new(Witness::new(witness_key, cosigned, registry.clone(), &config.peers));
         let addr = listener.local_addr()?;
@@ -250,6 +256,7 @@ impl RunningNode {
         .await?;
         let sources = std::sync::Arc::new(crate::metrics::Sources {
             store: store.clone(),
+            clock: clock.clone(),
             mirrors: pending_mirrors.iter().map(|(id, status, mirror)| (id.clone(), mirror.origin().to_string(), status.clone())).collect(),
         });
         let scraped = metrics.clone();
@@ -316,7 +323,13 @@ impl RunningNode {
             limits.request_timeout(),
         ));
         let scrub = (config.scrub_interval_secs > 0).then(|| {
-            tokio::spawn(crate::ops::scrub::run(store.clone(), Duration::from_secs(config.scrub_interval_secs), metrics.clone(), config.data_dir.clone()))
+            tokio::spawn(crate::ops::scrub::run(
+                store.clone(),
+                Duration::from_secs(config.scrub_interval_secs),
+                metrics.clone(),
+                config.data_dir.clone(),
+                clock.clone(),
+            ))
         });
         let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");

@@ -23,6 +23,9 @@ pub struct TestNode {
     /// Keeps the data directory alive for the node's lifetime (and across restarts).
     pub dir: TempDir,
     keys: HashMap<String, KeyFile>,
+    /// The node's wall clock: a test clock starting at the system time, kept across restarts.
+    /// Advance it to make time pass for the node instead of sleeping.
+    clock: comity_node::Clock,
 }
 
 impl TestNode {
@@ -50,7 +53,7 @@ impl TestNode {
         config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
         config.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
         adjust(&mut config);
-        let mut node = Self { node: None, config, dir, keys };
+        let mut node = Self { node: None, config, dir, keys, clock: comity_node::Clock::test() };
         node.boot().await;
         node
     }
@@ -75,7 +78,7 @@ impl TestNode {
     async fn boot(&mut self) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         self.config.listen = listener.local_addr().expect("local addr");
-        self.node = Some(RunningNode::start(self.config.clone(), listener).await.expect("node starts"));
+        self.node = Some(RunningNode::start_with_clock(self.config.clone(), listener, self.clock.clone()).await.expect("node starts"));
     }
 
     /// Shuts the node down and starts it again on the same data directory (new port).
@@ -98,7 +101,7 @@ impl TestNode {
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.config.listen).await?;
         self.config.listen = listener.local_addr()?;
-        self.node = Some(RunningNode::start(self.config.clone(), listener).await?);
+        self.node = Some(RunningNode::start_with_clock(self.config.clone(), listener, self.clock.clone()).await?);
         Ok(())
     }
 
@@ -106,6 +109,13 @@ impl TestNode {
     pub fn reconfigure(&mut self, adjust: impl FnOnce(&mut Config)) {
         assert!(self.node.is_none(), "stop the node before changing its config");
         adjust(&mut self.config);
+    }
+
+    /// The node's clock (a test clock): `node.clock().advance(secs)` makes time pass for the
+    /// node at once (log times, checkpoint ages and the heartbeat's staleness, validity windows,
+    /// Verify's receipts refresh); tokio timers still run in real time.
+    pub fn clock(&self) -> &comity_node::Clock {
+        &self.clock
     }
 
     /// The node's config.

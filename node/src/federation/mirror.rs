@@ -469,7 +469,7 @@ impl PeerMirror {
                 first_checkpoint: a.note,
                 second_checkpoint: b.note,
                 reason: reason.clone(),
-                detected_at: crate::now(),
+                detected_at: self.registry.clock().now(),
             };
             self.registry.split_view(stored).await.map_err(|e| RoundError::Refused(e.to_string()))?;
             return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
@@ -497,7 +497,7 @@ impl PeerMirror {
             self.fetch_bodies().await;
             return Ok(());
         }
-        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, crate::now()).map_err(RoundError::Refused)?;
+        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, self.registry.clock().now()).map_err(RoundError::Refused)?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }
@@ -517,7 +517,7 @@ impl PeerMirror {
                     first_checkpoint: held.note,
                     second_checkpoint: checkpoint.note,
                     reason: reason.clone(),
-                    detected_at: crate::now(),
+                    detected_at: self.registry.clock().now(),
                 };
                 self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
                 return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));

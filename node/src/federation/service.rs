@@ -21,7 +21,6 @@ const MAX_BODY_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 use crate::error::Error;
 use crate::federation::mirror::MirrorStatus;
 use crate::federation::witness::Witness;
-use crate::now;
 use crate::service::wire::evidence_to_wire;
 use crate::store::{Evidence, Store};
 use crate::writer::Registry;
@@ -254,7 +253,7 @@ impl federation_server::Federation for FederationService {
                 peer_size: s.peer_size,
                 lag_entries: s.peer_size.saturating_sub(s.size),
                 checkpoint_time: s.checkpoint_time,
-                lag_seconds: if s.checkpoint_time > 0 { now() - s.checkpoint_time } else { 0 },
+                lag_seconds: if s.checkpoint_time > 0 { self.registry.clock().now() - s.checkpoint_time } else { 0 },
                 last_error: s.last_error.unwrap_or_default(),
                 failures: s.failures,
                 frozen,

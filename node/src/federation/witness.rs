@@ -22,7 +22,6 @@ use tonic::transport::Channel;
 use crate::config::PeerConfig;
 use crate::error::Error;
 use crate::log::{read_json, write_durably, LogOpenError};
-use crate::now;
 use crate::store::Evidence;
 use crate::writer::Registry;
 
@@ -158,7 +157,7 @@ impl Witness {
             .get(origin)
             .ok_or_else(|| Error::NotFound(format!("this node does not mirror log `{}`, so it cannot witness it", crate::input::shown(origin))))?;
         let asked = verifier.verify_checkpoint(note).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        comity_proto::log::check_not_future(&asked, crate::now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        comity_proto::log::check_not_future(&asked, self.registry.clock().now()).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let store = self.registry.store();
         let log = store.log(origin);
         if let Some(reason) = log.frozen()? {
@@ -182,7 +181,7 @@ impl Witness {
                 first_checkpoint: held_note,
                 second_checkpoint: note.into(),
                 reason: reason.clone(),
-                detected_at: now(),
+                detected_at: self.registry.clock().now(),
             };
             self.registry.split_view(evidence).await?;
             return Err(Error::FailedPrecondition(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
@@ -199,7 +198,7 @@ impl Witness {
         }
         // The record next to the key wins over the store's, which may have been deleted or cut.
         cosigned.check(&asked, &log)?;
-        let line = self.key.cosign(note, now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
+        let line = self.key.cosign(note, self.registry.clock().now().max(0) as u64).map_err(|e| Error::Internal(e.to_string()))?;
         // Durable, in the store and next to the key, before it leaves this node.
         self.registry.add_cosignatures(origin, format!("{note}{line}"), true).await?;
         cosigned.record_async(&asked).await.map_err(|e| {

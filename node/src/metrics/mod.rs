@@ -45,6 +45,8 @@ pub struct Metrics {
 /// What a scrape reads besides the counters: the store and the mirror of each path.
 pub struct Sources {
     pub store: Store,
+    /// The node's clock (checkpoint ages).
+    pub clock: crate::Clock,
     pub mirrors: Vec<(String, String, Arc<Mutex<MirrorStatus>>)>,
 }
 
@@ -166,7 +168,7 @@ impl Metrics {
     /// The exposition in `format`, with the scrape-time gauges read from `sources`.
     pub fn render(&self, sources: &Sources, format: Format) -> String {
         let store = &sources.store;
-        let now = crate::now();
+        let now = sources.clock.now();
         let mut origins: Vec<String> = sources.mirrors.iter().map(|(_, origin, _)| origin.clone()).collect();
         if let Ok(Some(own)) = store.own_log_origin() {
             origins.push(own);

@@ -69,7 +69,7 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     let store = Store::open(&store_dir)?;
     let log = NodeLog::open_to_rebuild(&store, key, signed, now())?;
     let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
-    let registry = Registry::start(store.clone(), config, log, Vec::new(), trust);
+    let registry = Registry::start(store.clone(), config, log, Vec::new(), trust, crate::Clock::system());
 
     let bar = crate::ops::transfer::progress(checkpoint.size, "recovering", "entries");
     let mut next = 0;

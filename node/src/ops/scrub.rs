@@ -21,7 +21,7 @@ const PAUSE: Duration = Duration::from_millis(1);
 const LOGGED: usize = 20;
 
 /// Runs the check every `interval` until the task is aborted or the store fails.
-pub async fn run(store: Store, interval: Duration, metrics: Arc<Metrics>, data_dir: std::path::PathBuf) {
+pub async fn run(store: Store, interval: Duration, metrics: Arc<Metrics>, data_dir: std::path::PathBuf, clock: crate::Clock) {
     // Aborting this task drops the guard, which stops a check running on a blocking thread
     // (it holds the store, which a restart must be able to open again).
     let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
@@ -35,7 +35,7 @@ pub async fn run(store: Store, interval: Duration, metrics: Arc<Metrics>, data_d
         let options = CheckOptions { repair: false, confirm: true, pause: PAUSE, stop: Some(stop.0.clone()) };
         match tokio::task::spawn_blocking(move || check_with(&checked, &options)).await {
             Ok(Ok(report)) => {
-                metrics.scrubbed(report.differences.len(), crate::now());
+                metrics.scrubbed(report.differences.len(), clock.now());
                 let took = format!("{:.1?}", started.elapsed());
                 if report.differences.is_empty() {
                     tracing::info!(licences = report.licences, logs = report.logs, %took, "background check: derived data agrees with the log");

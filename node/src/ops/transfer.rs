@@ -256,7 +256,7 @@ fn start_registry(config: &Config, store: Store) -> anyhow::Result<Registry> {
         witnesses.push(load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?.verifier());
     }
     let trust = Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
-    Ok(Registry::start(store, config, log, witnesses, trust))
+    Ok(Registry::start(store, config, log, witnesses, trust, crate::Clock::system()))
 }
 
 /// Reads the file again and stores entries `held..` in parts of `per_part`, each verified and

@@ -8,7 +8,6 @@ use tracing::instrument;
 
 use crate::error::Error;
 use crate::input::{all_bounded, shown, MAX_ID_BYTES};
-use crate::now;
 use crate::service::stats::StatsQuery;
 use crate::service::wire::{authority_id, invalid, search_query, withheld};
 use crate::writer::Registry;
@@ -28,6 +27,11 @@ pub struct RegistryService {
 }
 
 impl RegistryService {
+    /// The node's wall clock.
+    pub fn clock(&self) -> &crate::Clock {
+        self.registry.clock()
+    }
+
     /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
     /// unless the agreement applied says otherwise. At most `max_watchers` Watch streams are
     /// open at once; they end when `shutting_down` turns true.
@@ -82,7 +86,7 @@ impl registry_server::Registry for RegistryService {
         Ok(Response::new(pb::PublishResponse {
             statement_id: published.id.0.to_vec(),
             already_present: published.already_present,
-            licence: published.licence.map(|l| l.summary_at(now())),
+            licence: published.licence.map(|l| l.summary_at(self.registry.clock().now())),
             receipt: Some(published.receipt),
         }))
     }
@@ -97,13 +101,13 @@ impl registry_server::Registry for RegistryService {
             .ok_or_else(|| Error::NotFound(format!("licence {}/{} not found", r.authority, r.licence_id)))?;
         let audience = view.chain.first().and_then(|l| l.restricted.as_ref()).map(|r| r.audience.clone()).unwrap_or_default();
         let (licence, terms) = match &view.state {
-            Some(state) => (state.summary_at(now()), state.terms.clone()),
+            Some(state) => (state.summary_at(self.registry.clock().now()), state.terms.clone()),
             None => withheld(&view.chain),
         };
         let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
-        let proof = crate::service::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, now())
+        let proof = crate::service::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, self.registry.clock().now())
             .inspect_err(|e| tracing::warn!(error = %e, "GetLicence answered without its proof bundle"))
             .ok();
         Ok(Response::new(pb::GetLicenceResponse {
@@ -123,7 +127,7 @@ impl registry_server::Registry for RegistryService {
 
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority), licence = %shown(&request.get_ref().licence_id), relying = %shown(&request.get_ref().relying_authority)))]
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Result<Response<pb::VerifyResponse>, Status> {
-        let now = now();
+        let now = self.registry.clock().now();
         let r = request.into_inner();
         licence_ref(&r.authority, &r.licence_id)?;
         let question = crate::service::wire::question(r, now)?;
@@ -160,9 +164,9 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;
-        let (store, reports) = (self.registry.store().clone(), self.stats.clone());
+        let (store, reports, now) = (self.registry.store().clone(), self.stats.clone(), self.registry.clock().now());
         // A new report reads every decision of the authorities asked about: off the async workers.
-        let report = tokio::task::spawn_blocking(move || reports.compute(&store, &query, now()))
+        let report = tokio::task::spawn_blocking(move || reports.compute(&store, &query, now))
             .await
             .map_err(|e| Error::Internal(format!("stats task failed: {e}")))??;
         Ok(Response::new(report))

@@ -316,7 +316,8 @@ struct Kept<T> {
     stamp: Stamp,
     /// The logs whose checkpoints the value's receipts were proven against, with their counters.
     logs: Vec<(String, u64)>,
-    /// When the receipts are refreshed if their logs moved on.
+    /// When the receipts are refreshed if their logs moved on (on the node clock's
+    /// [`crate::Clock::instant`], so a test passes it by advancing the clock).
     refresh_at: Instant,
     value: Arc<T>,
 }
@@ -382,13 +383,13 @@ fn kept<K: Eq + std::hash::Hash, T>(
     if let Some(k) = cache.get(&key) {
         let receipts_current = || k.logs.iter().all(|(origin, at)| changes.log(origin) == *at);
         if k.stamp == stamp {
-            if Instant::now() < k.refresh_at || receipts_current() {
+            if registry.clock().instant() < k.refresh_at || receipts_current() {
                 return Ok((Some(k.value.clone()), CacheOutcome::Kept));
             }
             outcome = CacheOutcome::Refreshed;
         }
     }
-    let refresh_at = Instant::now() + RECEIPTS_REFRESH.mul_f64(rand::random::<f64>() / 2.0 + 0.5);
+    let refresh_at = registry.clock().instant() + RECEIPTS_REFRESH.mul_f64(rand::random::<f64>() / 2.0 + 0.5);
     let mut logs = LogViews::default();
     let value = read(&mut logs)?.map(Arc::new);
     if let Some(v) = &value {

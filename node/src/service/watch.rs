@@ -18,7 +18,6 @@ use tokio::sync::{mpsc, watch};
 use tonic::Status;
 
 use crate::error::Error;
-use crate::now;
 use crate::service::wire::invalid;
 use crate::store::{search, Evidence, SearchQuery};
 use crate::writer::Registry;
@@ -185,13 +184,13 @@ impl Filter {
         self.names(authority) && self.licence_id.as_deref().is_none_or(|l| l == licence_id)
     }
 
-    /// Whether `event` passes. Filters that do not apply to an event's kind exclude it.
-    fn accepts(&self, event: &pb::WatchEvent, subject: &Subject) -> bool {
+    /// Whether `event` passes at time `now`. Filters that do not apply to an event's kind exclude it.
+    fn accepts(&self, event: &pb::WatchEvent, subject: &Subject, now: i64) -> bool {
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| *k as i32 == event.kind) {
             return false;
         }
         match subject {
-            Subject::Decision(summary) => self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now()),
+            Subject::Decision(summary) => self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now),
             Subject::Confidential => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
             Subject::Agreement { relying, recognised } => !self.on_licence() && (self.names(relying) || self.names(recognised)),
             Subject::KeySet => !self.on_licence() && self.names(&event.authority),
@@ -308,7 +307,7 @@ async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &m
         for index in from..to {
             let (mut event, subject) = entry_event(registry, &origin, index)?;
             cursor.logs.insert(origin.clone(), index + 1);
-            if filter.accepts(&event, &subject) {
+            if filter.accepts(&event, &subject, registry.clock().now()) {
                 event.cursor = cursor.to_string();
                 tx.send(Ok(event)).await.map_err(|_| Stop::Done)?;
             }
@@ -318,7 +317,7 @@ async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &m
     for (seq, evidence) in store.evidence_from(cursor.evidence, EVIDENCE_PER_ROUND)? {
         cursor.evidence = seq + 1;
         let (mut event, subject) = evidence_event(seq, evidence);
-        if filter.accepts(&event, &subject) {
+        if filter.accepts(&event, &subject, registry.clock().now()) {
             event.cursor = cursor.to_string();
             tx.send(Ok(event)).await.map_err(|_| Stop::Done)?;
         }

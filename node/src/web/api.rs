@@ -20,7 +20,6 @@ use tonic::{Code, Request, Status};
 
 use super::Web;
 use crate::error::Error;
-use crate::now;
 
 /// The OpenAPI description of this API.
 const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
@@ -172,7 +171,7 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
         return Err(Error::InvalidArgument(format!("relying_authority: `{}` is not a lowercase dotted id like jp.meti", shown(relying_authority))).into());
     }
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-    let now = now();
+    let now = web.registry.clock().now();
     let question = Question {
         authority: token.authority.clone(),
         licence_id: token.licence_id.clone(),

@@ -24,7 +24,6 @@ use super::api::{check_token, http_status, TokenQuestion};
 use super::Web;
 use crate::error::Error;
 use crate::input::{brief, shown};
-use crate::now;
 
 const STYLE: &str = include_str!("comity.css");
 
@@ -210,8 +209,8 @@ fn scope(valid: bool, item: &str, destination: &str, end_user: &str) -> Markup {
 }
 
 /// When an answer was computed, in UTC (ISO 8601), and for which date when not now.
-fn checked_at(checked_at: i64, asked_at: i64) -> Markup {
-    let checked_at = if checked_at == 0 { now() } else { checked_at };
+fn checked_at(checked_at: i64, asked_at: i64, now: i64) -> Markup {
+    let checked_at = if checked_at == 0 { now } else { checked_at };
     html! {
         p.checked-at {
             "Checked at " time datetime=(format_time(checked_at)) { (format_time(checked_at)) } " (UTC)"
@@ -236,7 +235,7 @@ fn verdict_card(web: &Web, a: &pb::VerifyResponse, q: &pb::VerifyRequest) -> Mar
             p class=(class) data-verdict=(verdict) { (verdict) }
             p.subject { a href=(licence_link(authority, licence_id)) { (authority) "/" (licence_id) } }
             p.parties { "Issued by " a href={ "/authorities/" (authority) } { (authority_label(web, authority)) } "; relying authority " (authority_label(web, &q.relying_authority)) "." }
-            (checked_at(a.checked_at, q.at))
+            (checked_at(a.checked_at, q.at, web.registry.clock().now()))
             (scope(a.verdict == pb::Verdict::Valid as i32, &q.control_code, &q.destination, &q.end_user))
             ul.reasons { @for r in &a.reasons { li { (r) } } }
             @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
@@ -556,7 +555,7 @@ fn token_answer_card(web: &Web, q: &TokenQuestion, a: &pb::TokenCheckResponse) -
             p class=(if valid { "verdict valid" } else { "verdict invalid" }) data-verdict=(verdict) { (verdict) }
             p.subject { a href=(licence_link(&a.authority, &a.licence_id)) { (a.authority) "/" (a.licence_id) } @if a.status != 0 { " — " (status_name(a.status)) } }
             p.parties { "Issued by " (authority_label(web, &a.authority)) "; relying authority " (authority_label(web, if q.relying_authority.trim().is_empty() { &a.authority } else { q.relying_authority.trim() })) "." }
-            (checked_at(a.checked_at, q.at))
+            (checked_at(a.checked_at, q.at, web.registry.clock().now()))
             (scope(valid, &q.control_code, &q.destination, &q.end_user))
             ul.reasons { @for r in &a.reasons { li { (r) } } }
             @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
@@ -583,9 +582,9 @@ enum CodeHead {
     Problem(String),
 }
 
-fn code_card(pointer: &TokenPointer, checkpoint: &SignedCheckpoint, head: &CodeHead) -> Markup {
+fn code_card(pointer: &TokenPointer, checkpoint: &SignedCheckpoint, head: &CodeHead, now: i64) -> Markup {
     let licence = format!("{}/{}", pointer.authority, pointer.licence_id);
-    let age = (now() - checkpoint.time).max(0);
+    let age = (now - checkpoint.time).max(0);
     html! {
         section.card aria-live="polite" data-code="checked" {
             h2 { "QR code" }
@@ -611,7 +610,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
     if let Some(bytes) = token {
         let checkpoint = check_pointer_against_token(&pointer, &bytes, &web.log_keys).map_err(code_status)?;
         let answer = check_token(web, &bytes, q)?;
-        return Ok(html! { (code_card(&pointer, &checkpoint, &CodeHead::Token)) (token_answer_card(web, q, &answer)) });
+        return Ok(html! { (code_card(&pointer, &checkpoint, &CodeHead::Token, web.registry.clock().now())) (token_answer_card(web, q, &answer)) });
     }
     let checkpoint = check_pointer_checkpoint(&pointer, &web.log_keys).map_err(code_status)?;
     let request = pb::VerifyRequest {
@@ -649,7 +648,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
                 .collect(),
         ),
     };
-    Ok(html! { (code_card(&pointer, &checkpoint, &head)) (verdict_card(web, &answer, &request)) })
+    Ok(html! { (code_card(&pointer, &checkpoint, &head, web.registry.clock().now())) (verdict_card(web, &answer, &request)) })
 }
 
 async fn token_result(State(web): State<Web>, mut form: Multipart) -> Response {

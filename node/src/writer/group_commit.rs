@@ -18,12 +18,13 @@ use super::mirrored::{ingest_mirror, record_split_view};
 use super::stage::{stage, BatchState, Staged};
 use super::{Announce, CommittedCheckpoint, Job, Published, Work};
 use crate::chain::stored_corrupt;
+use crate::clock::Clock;
 use crate::error::{write_refused, Error};
 use crate::log::{NodeLog, Overlay};
-use crate::now;
 use crate::store::{Store, WriteBatch};
 use crate::trust::Trust;
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn writer_loop(
     store: Store,
     mut rx: mpsc::Receiver<Work>,
@@ -32,6 +33,7 @@ pub(super) fn writer_loop(
     announce: Announce,
     witnesses: Vec<WitnessVerifier>,
     trust: Arc<Trust>,
+    clock: Clock,
 ) {
     // No subscribers is fine: the send result is ignored.
     let publish = |origin: &str, note: &str| {
@@ -54,7 +56,7 @@ pub(super) fn writer_loop(
                 Work::Publish(job) => jobs.push(*job),
                 // A mirrored checkpoint is its own transaction: all of it or nothing.
                 Work::Mirror(m, reply) => {
-                    let result = ingest_mirror(&store, &m, &witnesses, &trust, &origin);
+                    let result = ingest_mirror(&store, &m, &witnesses, &trust, &origin, clock.now());
                     if result.is_ok() {
                         tracing::info!(origin = %m.checkpoint.origin, size = m.checkpoint.size, entries = m.entries.len(), "mirrored");
                         publish(&m.checkpoint.origin, &m.checkpoint.note);
@@ -110,7 +112,8 @@ pub(super) fn writer_loop(
             }
         };
         // Log times never fall, even if the clock does.
-        let time = now().max(log.latest().time).max(last_time);
+        let now = clock.now();
+        let time = now.max(log.latest().time).max(last_time);
         let mut state = BatchState {
             batch: WriteBatch::default(),
             licences: HashMap::new(),
@@ -119,6 +122,7 @@ pub(super) fn writer_loop(
             log_size: old_size,
             staged_index: HashMap::new(),
             time,
+            now,
             last_time,
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
@@ -137,7 +141,7 @@ pub(super) fn writer_loop(
             })
             .collect();
 
-        let stale = heartbeat.is_some_and(|max_age| now() - log.latest().time >= max_age);
+        let stale = heartbeat.is_some_and(|max_age| now - log.latest().time >= max_age);
         let mut note = None;
         if state.log_size > old_size || stale {
             match tree_root(state.log_size, &state.overlay).and_then(|root| Ok((root, stage_map(&store, &mut state, log.latest().map_root)?))) {

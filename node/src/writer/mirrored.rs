@@ -36,6 +36,7 @@ pub(super) fn stage_mirror(
     witnesses: &[WitnessVerifier],
     trust: &Trust,
     own_origin: &str,
+    now: i64,
 ) -> Result<(WriteBatch, Installs), Error> {
     let log = store.log(&m.checkpoint.origin);
     if let Some(reason) = log.frozen()? {
@@ -89,10 +90,10 @@ pub(super) fn stage_mirror(
             }
             match checked {
                 Checked::Decision { decision, .. } => {
-                    apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision)?;
+                    apply_decision(store, &mut licences, &mut batch, evidence, envelope, decision, now)?;
                 }
                 Checked::Restricted { restricted, .. } => {
-                    apply_restricted(store, &mut licences, &mut batch, evidence, envelope, restricted, None)?;
+                    apply_restricted(store, &mut licences, &mut batch, evidence, envelope, restricted, None, now)?;
                     if restricted.may_receive(own_origin) {
                         batch.want_body(&id);
                     }
@@ -152,10 +153,10 @@ pub(super) fn stage_mirror(
 }
 
 /// Stores a peer's verified entries; a licence fork among them is kept as evidence against
-/// the log that carried it, and that log is frozen.
-pub(super) fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust, own_origin: &str) -> Result<(), Error> {
+/// the log that carried it (dated `now`), and that log is frozen.
+pub(super) fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVerifier], trust: &Trust, own_origin: &str, now: i64) -> Result<(), Error> {
     let mut evidence = Vec::new();
-    let error = match stage_mirror(store, m, &mut evidence, witnesses, trust, own_origin) {
+    let error = match stage_mirror(store, m, &mut evidence, witnesses, trust, own_origin, now) {
         Ok((batch, installs)) => {
             store.commit(batch)?;
             for set in installs.key_sets {

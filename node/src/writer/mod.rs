@@ -30,10 +30,10 @@ use ed25519_dalek::VerifyingKey;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::chain::{fold_readable, load_chain, LicenceView, StoredLink};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::log::NodeLog;
-use crate::now;
 use crate::store::{Evidence, SearchPage, SearchQuery, Store};
 use crate::trust::Trust;
 use group_commit::{receipt_for, writer_loop};
@@ -172,6 +172,8 @@ pub struct Registry {
     /// look at the store again.
     changes: watch::Receiver<u64>,
     verify_cache: Arc<crate::service::verify::VerifyCache>,
+    /// The node's wall clock.
+    clock: Clock,
 }
 
 /// A signed checkpoint just committed here, of the node's own log or a mirrored one.
@@ -193,8 +195,9 @@ const CHECKPOINT_BUFFER: usize = 16;
 impl Registry {
     /// Starts the writer thread over `store` and its `log`, accepting the authorities
     /// configured in `config`.
-    /// Cosignatures by `witnesses` are kept with checkpoints; others are dropped.
-    pub fn start(store: Store, config: &Config, log: NodeLog, witnesses: Vec<WitnessVerifier>, trust: Arc<Trust>) -> Self {
+    /// Cosignatures by `witnesses` are kept with checkpoints; others are dropped. Log times,
+    /// checkpoint staleness and everything else the node dates come from `clock`.
+    pub fn start(store: Store, config: &Config, log: NodeLog, witnesses: Vec<WitnessVerifier>, trust: Arc<Trust>, clock: Clock) -> Self {
         let writer_trust = trust.clone();
         let max_batch = config.limits.max_publish_batch;
         let (tx, rx) = mpsc::channel(max_batch * 4);
@@ -203,9 +206,10 @@ impl Registry {
         let (checkpoints, _) = broadcast::channel(CHECKPOINT_BUFFER);
         let (changed, changes) = watch::channel(0);
         let announce = Announce { checkpoints: checkpoints.clone(), changed };
+        let writer_clock = clock.clone();
         let writer_thread = thread::Builder::new()
             .name("comity-writer".into())
-            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust))
+            .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust, writer_clock))
             .expect("spawn writer thread");
         Self {
             store,
@@ -216,6 +220,7 @@ impl Registry {
             checkpoints,
             changes,
             verify_cache: Arc::new(crate::service::verify::VerifyCache::new(config.limits.verify_cache_licences)),
+            clock,
         }
     }
 
@@ -240,6 +245,11 @@ impl Registry {
     /// The underlying store (read-only use).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The node's wall clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The node's own log origin.
@@ -400,7 +410,7 @@ impl Registry {
 
     /// One page of search results.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
-        Ok(self.store.search(query, now())?)
+        Ok(self.store.search(query, self.clock.now())?)
     }
 
     /// Recorded evidence.

@@ -19,7 +19,6 @@ use super::{Checked, Job};
 use crate::chain::{fold_readable, load_chain, stored_corrupt};
 use crate::error::Error;
 use crate::log::Overlay;
-use crate::now;
 use crate::store::{Evidence, Store, WriteBatch};
 use crate::trust::{Inadmissible, StoredAgreement, Trust};
 
@@ -50,6 +49,8 @@ pub(super) struct BatchState<'a> {
     pub(super) staged_index: HashMap<StatementId, (u64, i64)>,
     /// The log time of this batch's new entries.
     pub(super) time: i64,
+    /// The node's clock when the batch began (evidence is dated by it).
+    pub(super) now: i64,
     /// Log time of the last entry staged (or stored before the batch): log times never fall.
     pub(super) last_time: i64,
     /// Key sets staged in this batch, by authority: in force for the rest of the batch.
@@ -140,7 +141,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
     let licence = match &job.checked {
         Checked::Decision { decision, .. } => {
             let mut evidence = Vec::new();
-            let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision);
+            let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
             for e in &evidence {
                 state.batch.put_evidence(store.next_evidence_seq()?, e);
             }
@@ -148,7 +149,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         }
         Checked::Restricted { restricted, body, .. } => {
             let mut evidence = Vec::new();
-            let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref());
+            let applied = apply_restricted(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, restricted, body.as_ref(), state.now);
             for e in &evidence {
                 state.batch.put_evidence(store.next_evidence_seq()?, e);
             }
@@ -239,6 +240,7 @@ pub(super) fn apply_decision(
     evidence: &mut Vec<Evidence>,
     envelope: &Envelope,
     decision: &CheckedDecision,
+    now: i64,
 ) -> Result<LicenceState, Error> {
     let d = decision.decision();
     let id = envelope.id();
@@ -255,7 +257,7 @@ pub(super) fn apply_decision(
     };
     let next = match next {
         Ok(n) => n,
-        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, &d.authority, &d.licence_id, d.version)?),
+        Err(RuleError::VersionTaken { .. }) => return Err(record_fork(store, licence, evidence, envelope, &d.authority, &d.licence_id, d.version, now)?),
         Err(e) => return Err(e.into()),
     };
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
@@ -271,6 +273,7 @@ pub(super) fn apply_decision(
 /// previous, fork evidence) always, and the licence rules when its body is here (always at the
 /// publishing node). Confidential licences get no summary and no search index entries, so
 /// nothing of their content can surface in a search.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply_restricted(
     store: &Store,
     licences: &mut HashMap<(String, String), Pending>,
@@ -279,6 +282,7 @@ pub(super) fn apply_restricted(
     envelope: &Envelope,
     restricted: &CheckedRestricted,
     body: Option<&(pb::RestrictedBody, CheckedDecision)>,
+    now: i64,
 ) -> Result<Option<LicenceState>, Error> {
     let r = restricted.restricted();
     let id = envelope.id();
@@ -288,7 +292,7 @@ pub(super) fn apply_restricted(
         return Err(Error::InvalidArgument(format!("licence {name} is public: a restricted decision cannot join its chain")));
     }
     if r.version <= licence.version {
-        return Err(record_fork(store, licence, evidence, envelope, &r.authority, &r.licence_id, r.version)?);
+        return Err(record_fork(store, licence, evidence, envelope, &r.authority, &r.licence_id, r.version, now)?);
     }
     if r.version != licence.version + 1 {
         return Err(RuleError::VersionGap { current: licence.version, got: r.version }.into());
@@ -351,7 +355,8 @@ pub(super) fn supersedes_agreement(store: &Store, staged: &HashMap<(String, Stri
 }
 
 /// A validly signed decision (or restricted decision) for a version that already has another
-/// one: keep both as evidence and refuse the second.
+/// one: keep both as evidence (detected at `now`, the node's clock) and refuse the second.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn record_fork(
     store: &Store,
     licence: &Pending,
@@ -360,6 +365,7 @@ pub(super) fn record_fork(
     authority: &str,
     licence_id: &str,
     version: u64,
+    now: i64,
 ) -> Result<Error, Error> {
     let first = match licence.staged.get(&version) {
         Some((_, bytes)) => bytes.clone(),
@@ -380,7 +386,7 @@ pub(super) fn record_fork(
             version,
             first_envelope: hex::encode(&first),
             second_envelope: second,
-            detected_at: now(),
+            detected_at: now,
             origin: None,
         });
     }

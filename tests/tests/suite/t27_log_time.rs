@@ -122,10 +122,8 @@ async fn a_compromise_gets_the_same_verdict_from_origin_late_mirror_import_recov
     // k1 signs; the first licence is logged, then S passes, then the second is logged.
     at_a.publish(keys.key_set(1, vec![key(&keys.k1, 0)])).await.unwrap();
     let first = at_a.publish(sign_decision(grant(BAFA, "DE-2026-LT-0001"), &keys.k1)).await.unwrap();
-    let since = comity_node::now() + 1;
-    while comity_node::now() <= since {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let since = a.clock().now() + 1;
+    a.clock().advance(2);
     let second = at_a.publish(sign_decision(grant(BAFA, "DE-2026-LT-0002"), &keys.k1)).await.unwrap();
     let logged = |p: &pb::PublishResponse| p.receipt.as_ref().unwrap().logged_at;
     assert!(logged(&first) < since && logged(&second) >= since, "log times {} and {} around {since}", logged(&first), logged(&second));

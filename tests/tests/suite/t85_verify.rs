@@ -169,10 +169,12 @@ async fn every_verdict_through_real_nodes_and_the_same_answer_at_a_mirror() {
     let a_size = a.node().registry().store().log("registry.bafa.example/log").size().unwrap();
     eventually(WAIT, "B mirrors A", || async { (b.node().mirror_status("bafa")?.size == a_size).then_some(()) }).await;
     eventually(WAIT, "A mirrors B", || async { (a.node().mirror_status("meti")?.size == 2).then_some(()) }).await;
-    // Let A's last checkpoint age past KSTC's one second.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Let A's last checkpoint age past KSTC's one second, at A and at its mirror B.
+    for node in [&a, &b] {
+        node.clock().advance(2);
+    }
 
-    let now = comity_node::now();
+    let now = a.clock().now();
     let cases = [
         Case {
             name: "valid",
@@ -522,7 +524,7 @@ async fn a_kept_answer_outlives_writes_to_other_licences_and_its_receipts_follow
         }
     }
     let licence = kept.expect("five attempts each took longer than RECEIPTS_REFRESH / 2");
-    tokio::time::sleep(RECEIPTS_REFRESH + Duration::from_millis(100)).await;
+    node.clock().advance_millis((RECEIPTS_REFRESH + Duration::from_millis(100)).as_millis() as i64);
     let size = node.node().registry().store().log(node.node().registry().origin()).size().unwrap();
     assert_eq!(proven_at(client.verify(ask_meti_for_japan(&licence)).await.unwrap()), size, "receipts follow the newest checkpoint once they are old");
 }
