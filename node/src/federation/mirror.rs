@@ -649,7 +649,7 @@ impl PeerMirror {
         if new.size < held.size {
             // An older view (e.g. from a relay that is behind) is fine if it is a prefix of the
             // verified tree held here, whose root at that size this node computes itself.
-            let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(RoundError::Refused)?;
+            let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(|e| RoundError::Refused(e.to_string()))?;
             return Ok((prefix != new.root)
                 .then(|| format!("the root signed for size {} differs from that prefix of the tree signed at size {}", new.size, held.size)));
         }
