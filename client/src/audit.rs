@@ -379,7 +379,7 @@ pub async fn audit_with_progress(
                 last_logged_at = entry.logged_at;
                 if let Some(dated) = dated {
                     if let Err(e) = check_dated_by_log_time(dated, entry.logged_at) {
-                        failed = Some(bad(e));
+                        failed = Some(bad(e.to_string()));
                         break;
                     }
                 }

@@ -222,7 +222,7 @@ impl Client {
     /// Consistency proof between two tree sizes.
     pub async fn consistency_proof(&mut self, old_size: u64, new_size: u64) -> Result<Vec<comity_proto::log::TreeHash>, ClientError> {
         let response = self.log.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size, ..Default::default() }).await?.into_inner();
-        comity_proto::log::proof_hashes(&response.hashes).map_err(ClientError::Verification)
+        comity_proto::log::proof_hashes(&response.hashes).map_err(|e| ClientError::Verification(e.to_string()))
     }
 
     /// The node's log and its mirrors of its peers.

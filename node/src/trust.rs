@@ -67,7 +67,7 @@ impl StoredAgreement {
 pub enum Inadmissible {
     /// It is dated after its log time (beyond the clock allowance).
     #[error("the statement's date: {0}")]
-    Dated(String),
+    Dated(comity_proto::log::EntryError),
     /// A signing key does not stand at the log time.
     #[error("{0}")]
     Signers(String),

@@ -244,8 +244,8 @@ impl DecisionDoc {
             risk_tier: self.risk_tier.unwrap_or(0),
             conditions: self.conditions.clone(),
             reasons: self.reasons.iter().map(|r| pb::Reason { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }).collect(),
-            application_received: parse_time(&self.application_received).map_err(|m| doc_err("application_received", m))?,
-            decided_at: parse_time(&self.decided_at).map_err(|m| doc_err("decided_at", m))?,
+            application_received: parse_time(&self.application_received).map_err(|m| doc_err("application_received", m.to_string()))?,
+            decided_at: parse_time(&self.decided_at).map_err(|m| doc_err("decided_at", m.to_string()))?,
             note: self.note.clone(),
         })
     }
@@ -358,24 +358,33 @@ impl ItemDoc {
             description: self.description.clone(),
             quantity: self.quantity.clone(),
             unit: self.unit.clone(),
-            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency)).map_err(|m| doc_err("value", m))?,
+            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency)).map_err(|m| doc_err("value", m.to_string()))?,
             currency: self.currency.clone(),
         })
     }
 }
 
 fn optional_time(field: &str, text: Option<&str>) -> Result<i64, DocError> {
-    text.map_or(Ok(0), |t| parse_time(t).map_err(|m| doc_err(field, m)))
+    text.map_or(Ok(0), |t| parse_time(t).map_err(|m| doc_err(field, m.to_string())))
+}
+
+/// A time or an amount that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("`{0}` is not an RFC 3339 time or a YYYY-MM-DD date")]
+    Time(String),
+    #[error("`{text}` is not an amount with at most {digits} decimals")]
+    Money { text: String, digits: u32 },
 }
 
 /// Parses an RFC 3339 time or a plain `YYYY-MM-DD` date (00:00 UTC) to Unix seconds.
-pub fn parse_time(text: &str) -> Result<i64, String> {
+pub fn parse_time(text: &str) -> Result<i64, ParseError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp());
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()))
-        .map_err(|_| format!("`{text}` is not an RFC 3339 time or a YYYY-MM-DD date"))
+        .map_err(|_| ParseError::Time(text.to_string()))
 }
 
 /// Formats Unix seconds as RFC 3339 UTC (`2026-10-28T14:00:00Z`); 0 prints as `-`.
@@ -387,8 +396,8 @@ pub fn format_time(unix: i64) -> String {
 }
 
 /// Parses a non-negative decimal amount into minor units, refusing more decimals than the currency has.
-pub fn parse_money(text: &str, digits: u32) -> Result<u64, String> {
-    let bad = || format!("`{text}` is not an amount with at most {digits} decimals");
+pub fn parse_money(text: &str, digits: u32) -> Result<u64, ParseError> {
+    let bad = || ParseError::Money { text: text.to_string(), digits };
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty()
         || !whole.bytes().all(|b| b.is_ascii_digit())

@@ -308,10 +308,21 @@ fn check_head(
     Ok(Proven { checkpoint, head })
 }
 
+/// Why a wire head proof's map proof is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireMapProofError {
+    #[error(transparent)]
+    Siblings(#[from] crate::log::EntryError),
+    #[error("{what} is {len} bytes, not 32")]
+    IdLength { what: &'static str, len: usize },
+}
+
 /// The map proof in a wire head proof.
-pub fn map_proof_of(proof: &pb::LicenceHeadProof) -> Result<MapProof, String> {
+pub fn map_proof_of(proof: &pb::LicenceHeadProof) -> Result<MapProof, WireMapProofError> {
     let siblings = proof_hashes(&proof.siblings)?;
-    let id = |bytes: &[u8], what: &str| -> Result<[u8; 32], String> { bytes.try_into().map_err(|_| format!("{what} is {} bytes, not 32", bytes.len())) };
+    let id = |bytes: &[u8], what: &'static str| -> Result<[u8; 32], WireMapProofError> {
+        bytes.try_into().map_err(|_| WireMapProofError::IdLength { what, len: bytes.len() })
+    };
     let end = if proof.version > 0 {
         ProofEnd::Head(Head { version: proof.version, id: id(&proof.head_id, "head_id")? })
     } else if proof.other_key.is_empty() {

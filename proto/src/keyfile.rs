@@ -21,6 +21,19 @@ pub enum KeyFileError {
     Exists { path: String },
 }
 
+/// A key that does not parse, or that is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("secret_key must be 64 hex digits")]
+    SecretKey,
+    #[error("`{0}` is not 64 hex digits")]
+    NotHex(String),
+    #[error("`{0}` is not a valid ed25519 point")]
+    NotPoint(String),
+    #[error("`{0}` is a weak (small-order) ed25519 key and is refused")]
+    Weak(String),
+}
+
 /// An authority's signing key as stored on disk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +73,7 @@ impl KeyFile {
         if !is_authority_id(&file.authority) {
             return Err(fmt_err("authority is not a dotted lowercase id"));
         }
-        let signer = file.signer().map_err(|m| fmt_err(&m))?;
+        let signer = file.signer().map_err(|m| fmt_err(&m.to_string()))?;
         if hex::encode(signer.verifying_key().as_bytes()) != file.public_key || signer.key_id() != file.key_id {
             return Err(fmt_err("public_key or key_id does not match secret_key"));
         }
@@ -83,19 +96,19 @@ impl KeyFile {
     }
 
     /// The signer for this key.
-    pub fn signer(&self) -> Result<Signer, String> {
-        let seed: [u8; 32] = hex::decode(&self.secret_key).ok().and_then(|b| b.try_into().ok()).ok_or("secret_key must be 64 hex digits")?;
+    pub fn signer(&self) -> Result<Signer, KeyError> {
+        let seed: [u8; 32] = hex::decode(&self.secret_key).ok().and_then(|b| b.try_into().ok()).ok_or(KeyError::SecretKey)?;
         Ok(Signer::from_seed(&seed))
     }
 }
 
 /// Parses a hex ed25519 public key, refusing weak (small-order) keys, which would let anyone
 /// forge signatures that verify.
-pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
-    let bytes: [u8; 32] = hex::decode(hex_key).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| format!("`{hex_key}` is not 64 hex digits"))?;
-    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| format!("`{hex_key}` is not a valid ed25519 point"))?;
+pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, KeyError> {
+    let bytes: [u8; 32] = hex::decode(hex_key).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| KeyError::NotHex(hex_key.to_string()))?;
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotPoint(hex_key.to_string()))?;
     if key.is_weak() {
-        return Err(format!("`{hex_key}` is a weak (small-order) ed25519 key and is refused"));
+        return Err(KeyError::Weak(hex_key.to_string()));
     }
     Ok(key)
 }
@@ -134,7 +147,7 @@ mod tests {
     fn weak_public_keys_are_refused() {
         // The identity point (small order), encoded: y = 1.
         let identity = format!("01{}", "00".repeat(31));
-        assert!(parse_public_key(&identity).unwrap_err().contains("weak"));
+        assert!(parse_public_key(&identity).unwrap_err().to_string().contains("weak"));
         let good = KeyFile::generate("de.bafa").public_key;
         parse_public_key(&good).unwrap();
         assert!(parse_public_key("abc").is_err());

@@ -196,14 +196,26 @@ impl Node {
     }
 }
 
+/// Why a map could not be read, updated or proven from its stored nodes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapReadError {
+    /// A stored node could not be read (missing or damaged); the text says which and why.
+    #[error("{0}")]
+    Read(String),
+    #[error("two licences with the same map key")]
+    DuplicateKey,
+    #[error("the stored map is deeper than a key")]
+    TooDeep,
+}
+
 /// Reads the nodes of one version of a map; a position never written is [`Node::Empty`].
 pub trait NodeSource {
-    fn node(&self, path: &Path) -> Result<Node, String>;
+    fn node(&self, path: &Path) -> Result<Node, MapReadError>;
 }
 
 /// Applies `changes` (in log order: a later head of the same licence wins) to the map read
 /// through `source`. Returns the new root and the nodes to write (each position once).
-pub fn update(source: &(impl NodeSource + ?Sized), changes: &[(MapKey, Head)]) -> Result<(TreeHash, Vec<(Path, Node)>), String> {
+pub fn update(source: &(impl NodeSource + ?Sized), changes: &[(MapKey, Head)]) -> Result<(TreeHash, Vec<(Path, Node)>), MapReadError> {
     let mut latest: HashMap<MapKey, Head> = HashMap::with_capacity(changes.len());
     for (key, head) in changes {
         latest.insert(*key, *head);
@@ -224,7 +236,7 @@ fn update_at(
     existing: Node,
     changes: &[(MapKey, Head)],
     writes: &mut Vec<(Path, Node)>,
-) -> Result<TreeHash, String> {
+) -> Result<TreeHash, MapReadError> {
     if changes.is_empty() {
         return Ok(existing.hash());
     }
@@ -256,10 +268,10 @@ fn split(
     changes: &[(MapKey, Head)],
     stored_children: bool,
     writes: &mut Vec<(Path, Node)>,
-) -> Result<TreeHash, String> {
+) -> Result<TreeHash, MapReadError> {
     let depth = path.depth();
     if depth >= KEY_BITS {
-        return Err("two licences with the same map key".into());
+        return Err(MapReadError::DuplicateKey);
     }
     let mid = changes.partition_point(|(k, _)| !bit(k, depth));
     let (left, right) = (path.child(false), path.child(true));
@@ -306,7 +318,7 @@ pub enum MapError {
 }
 
 /// Proves `key` in the map read through `source`.
-pub fn prove(source: &(impl NodeSource + ?Sized), key: &MapKey) -> Result<MapProof, String> {
+pub fn prove(source: &(impl NodeSource + ?Sized), key: &MapKey) -> Result<MapProof, MapReadError> {
     let mut path = Path::ROOT;
     let mut siblings = Vec::new();
     loop {
@@ -316,7 +328,7 @@ pub fn prove(source: &(impl NodeSource + ?Sized), key: &MapKey) -> Result<MapPro
             Node::Leaf { key: k, head } => return Ok(MapProof { siblings, end: ProofEnd::Other { key: k, head } }),
             Node::Interior(_) => {
                 if path.depth() >= KEY_BITS {
-                    return Err("the stored map is deeper than a key".into());
+                    return Err(MapReadError::TooDeep);
                 }
                 let right = bit(key, path.depth());
                 siblings.push(source.node(&path.child(!right))?.hash());
@@ -361,7 +373,7 @@ pub struct MemoryMap {
 }
 
 impl NodeSource for MemoryMap {
-    fn node(&self, path: &Path) -> Result<Node, String> {
+    fn node(&self, path: &Path) -> Result<Node, MapReadError> {
         Ok(self.nodes.get(path).copied().unwrap_or(Node::Empty))
     }
 }

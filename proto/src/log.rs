@@ -36,6 +36,28 @@ pub enum LogError {
     FromTheFuture { secs: i64 },
 }
 
+/// A stored hash that could not be read (missing or damaged), or a tree root or proof that
+/// could not be computed from the stored hashes. The text says which hash and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HashReadError(pub String);
+
+/// Why a log entry's bytes or a proof's hashes were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("a log entry of {len} bytes is shorter than its 8-byte log time")]
+    ShortEntry { len: usize },
+    #[error("proof hash of {len} bytes")]
+    ProofHashLength { len: usize },
+    #[error(
+        "it is dated {} but entered the log at {}, more than {} s earlier",
+        crate::authoring::format_time(*dated),
+        crate::authoring::format_time(*logged_at),
+        CLOCK_ALLOWANCE_SECS
+    )]
+    DatedAfterLogTime { dated: i64, logged_at: i64 },
+}
+
 /// How far in the future a checkpoint may be dated (clocks differ between nodes). Beyond it a
 /// checkpoint is refused: a future date would make a stale view look fresh.
 pub const MAX_FUTURE_SECS: i64 = 600;
@@ -62,10 +84,10 @@ pub fn entry_bytes(logged_at: i64, envelope: &[u8]) -> Vec<u8> {
 }
 
 /// Splits a log entry's bytes into its log time and envelope.
-pub fn split_entry(entry: &[u8]) -> Result<(i64, &[u8]), String> {
+pub fn split_entry(entry: &[u8]) -> Result<(i64, &[u8]), EntryError> {
     match entry.split_first_chunk::<8>() {
         Some((time, envelope)) => Ok((i64::from_be_bytes(*time), envelope)),
-        None => Err(format!("a log entry of {} bytes is shorter than its 8-byte log time", entry.len())),
+        None => Err(EntryError::ShortEntry { len: entry.len() }),
     }
 }
 
@@ -82,14 +104,9 @@ pub const CLOCK_ALLOWANCE_SECS: i64 = 600;
 /// A statement dated `dated` (its `decided_at` / `issued_at`) cannot have entered the log at
 /// `logged_at` if it is dated after it beyond the clock allowance: it was signed with a date
 /// the log's time contradicts. Backdated history (dated long before its log time) is fine.
-pub fn check_dated_by_log_time(dated: i64, logged_at: i64) -> Result<(), String> {
+pub fn check_dated_by_log_time(dated: i64, logged_at: i64) -> Result<(), EntryError> {
     if dated.saturating_sub(logged_at) > CLOCK_ALLOWANCE_SECS {
-        return Err(format!(
-            "it is dated {} but entered the log at {}, more than {} s earlier",
-            crate::authoring::format_time(dated),
-            crate::authoring::format_time(logged_at),
-            CLOCK_ALLOWANCE_SECS
-        ));
+        return Err(EntryError::DatedAfterLogTime { dated, logged_at });
     }
     Ok(())
 }
@@ -390,7 +407,7 @@ pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &
     if receipt.origin != checkpoint.origin {
         return Err(LogError::WrongOrigin { expected: checkpoint.origin, got: receipt.origin.clone() });
     }
-    let proof = proof_hashes(&receipt.inclusion_proof).map_err(LogError::BadInclusionProof)?;
+    let proof = proof_hashes(&receipt.inclusion_proof).map_err(|e| LogError::BadInclusionProof(e.to_string()))?;
     verify_inclusion(&proof, checkpoint.size, &checkpoint.root, receipt.index, &leaf)?;
     Ok(checkpoint)
 }
@@ -402,14 +419,14 @@ pub fn wire_proof(hashes: &[TreeHash]) -> Vec<prost::bytes::Bytes> {
 }
 
 /// Converts wire proof hashes, refusing any that is not 32 bytes.
-pub fn proof_hashes(raw: &[impl AsRef<[u8]>]) -> Result<Vec<TreeHash>, String> {
-    raw.iter().map(|h| h.as_ref().try_into().map_err(|_| format!("proof hash of {} bytes", h.as_ref().len()))).collect()
+pub fn proof_hashes(raw: &[impl AsRef<[u8]>]) -> Result<Vec<TreeHash>, EntryError> {
+    raw.iter().map(|h| h.as_ref().try_into().map_err(|_| EntryError::ProofHashLength { len: h.as_ref().len() })).collect()
 }
 
 /// Reads stored hashes by their `tlog` stored-hash index (see [`stored_hash_index`]).
 pub trait StoredHashes {
     /// The hashes at `indexes`, in the same order; an error if any is missing.
-    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String>;
+    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, HashReadError>;
 }
 
 /// Index under which the hash of the complete subtree at `level` and position `n` is stored.
@@ -426,7 +443,7 @@ struct Reader<'a, S: StoredHashes + ?Sized>(&'a S);
 
 impl<S: StoredHashes + ?Sized> HashReader for Reader<'_, S> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let hashes = self.0.read(indexes).map_err(tlog_tiles::Error::InvalidInput)?;
+        let hashes = self.0.read(indexes).map_err(|e| tlog_tiles::Error::InvalidInput(e.0))?;
         if hashes.len() != indexes.len() {
             return Err(tlog_tiles::Error::InvalidInput("stored hash reader returned the wrong count".into()));
         }
@@ -436,25 +453,25 @@ impl<S: StoredHashes + ?Sized> HashReader for Reader<'_, S> {
 
 /// The hashes to store when appending entry number `index` with leaf hash `leaf`: the leaf
 /// and every complete subtree it closes (O(log n), 2 on average), as (stored index, hash).
-pub fn hashes_to_store(index: u64, leaf: &TreeHash, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<(u64, TreeHash)>, String> {
-    let hashes = tlog_tiles::stored_hashes_for_record_hash(index, Hash(*leaf), &Reader(store)).map_err(|e| e.to_string())?;
+pub fn hashes_to_store(index: u64, leaf: &TreeHash, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<(u64, TreeHash)>, HashReadError> {
+    let hashes = tlog_tiles::stored_hashes_for_record_hash(index, Hash(*leaf), &Reader(store)).map_err(|e| HashReadError(e.to_string()))?;
     let first = stored_hash_index(0, index);
     Ok(hashes.into_iter().enumerate().map(|(i, h)| (first + i as u64, h.0)).collect())
 }
 
 /// Root of the tree of `size` entries, from at most 1 + log2(size) stored hashes.
-pub fn tree_root(size: u64, store: &(impl StoredHashes + ?Sized)) -> Result<TreeHash, String> {
-    tlog_tiles::tree_hash(size, &Reader(store)).map(|h| h.0).map_err(|e| e.to_string())
+pub fn tree_root(size: u64, store: &(impl StoredHashes + ?Sized)) -> Result<TreeHash, HashReadError> {
+    tlog_tiles::tree_hash(size, &Reader(store)).map(|h| h.0).map_err(|e| HashReadError(e.to_string()))
 }
 
 /// Inclusion proof of entry `index` in the tree of `size` entries.
-pub fn prove_inclusion(size: u64, index: u64, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<TreeHash>, String> {
-    tlog_tiles::prove_record(size, index, &Reader(store)).map(|p| p.into_iter().map(|h| h.0).collect()).map_err(|e| e.to_string())
+pub fn prove_inclusion(size: u64, index: u64, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<TreeHash>, HashReadError> {
+    tlog_tiles::prove_record(size, index, &Reader(store)).map(|p| p.into_iter().map(|h| h.0).collect()).map_err(|e| HashReadError(e.to_string()))
 }
 
 /// Consistency proof from the tree of `old_size` entries to the tree of `new_size` entries.
-pub fn prove_consistency(old_size: u64, new_size: u64, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<TreeHash>, String> {
-    tlog_tiles::prove_tree(new_size, old_size, &Reader(store)).map(|p| p.into_iter().map(|h| h.0).collect()).map_err(|e| e.to_string())
+pub fn prove_consistency(old_size: u64, new_size: u64, store: &(impl StoredHashes + ?Sized)) -> Result<Vec<TreeHash>, HashReadError> {
+    tlog_tiles::prove_tree(new_size, old_size, &Reader(store)).map(|p| p.into_iter().map(|h| h.0).collect()).map_err(|e| HashReadError(e.to_string()))
 }
 
 /// Stored hashes in memory: for tests, benchmarks and offline tools.
@@ -479,8 +496,8 @@ impl MemoryHashes {
 }
 
 impl StoredHashes for MemoryHashes {
-    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
-        indexes.iter().map(|i| self.hashes.get(i).copied().ok_or_else(|| format!("stored hash {i} missing"))).collect()
+    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, HashReadError> {
+        indexes.iter().map(|i| self.hashes.get(i).copied().ok_or_else(|| HashReadError(format!("stored hash {i} missing")))).collect()
     }
 }
 

@@ -195,36 +195,38 @@ pub fn parse_pointer(text: &str) -> Result<TokenPointer, PointerError> {
             return Err(field(name, format!("{} bytes, expected 32", value.len())));
         }
     }
-    check_checkpoint_shape(&pointer.checkpoint).map_err(|p| field("checkpoint", p))?;
-    check_fetch(&pointer.fetch).map_err(|p| field("fetch", p))?;
+    check_checkpoint_shape(&pointer.checkpoint)?;
+    check_fetch(&pointer.fetch)?;
     Ok(pointer)
 }
 
 /// A checkpoint note with one signature line, by the log named in its first line.
-fn check_checkpoint_shape(note: &str) -> Result<(), String> {
+fn check_checkpoint_shape(note: &str) -> Result<(), PointerError> {
+    let bad = |problem: String| PointerError::Field { field: "checkpoint", problem };
     if note.is_empty() || note.len() > MAX_CHECKPOINT_CHARS {
-        return Err(format!("{} characters (1 to {MAX_CHECKPOINT_CHARS})", note.len()));
+        return Err(bad(format!("{} characters (1 to {MAX_CHECKPOINT_CHARS})", note.len())));
     }
-    let (_, signatures) = note.rsplit_once("\n\n").ok_or("not a signed note (no signature block)")?;
+    let (_, signatures) = note.rsplit_once("\n\n").ok_or_else(|| bad("not a signed note (no signature block)".into()))?;
     let origin = note.lines().next().unwrap_or_default();
     let lines: Vec<&str> = signatures.lines().collect();
     match lines[..] {
         [line] if line.strip_prefix("— ").and_then(|l| l.split_once(' ')).is_some_and(|(name, _)| name == origin) => Ok(()),
-        [_] => Err(format!("its signature line is not by the log `{origin}`")),
-        _ => Err(format!("{} signature lines; a QR code carries the log's own signature only", lines.len())),
+        [_] => Err(bad(format!("its signature line is not by the log `{origin}`"))),
+        _ => Err(bad(format!("{} signature lines; a QR code carries the log's own signature only", lines.len()))),
     }
 }
 
-fn check_fetch(url: &str) -> Result<(), String> {
+fn check_fetch(url: &str) -> Result<(), PointerError> {
+    let bad = |problem: String| PointerError::Field { field: "fetch", problem };
     if url.is_empty() {
         return Ok(());
     }
     if url.len() > MAX_FETCH_CHARS {
-        return Err(format!("{} characters, more than the {MAX_FETCH_CHARS} allowed", url.len()));
+        return Err(bad(format!("{} characters, more than the {MAX_FETCH_CHARS} allowed", url.len())));
     }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| format!("`{url}` is not an http(s) URL"))?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| bad(format!("`{url}` is not an http(s) URL")))?;
     if rest.is_empty() || rest.starts_with('/') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{url}` is not an http(s) URL with a host"));
+        return Err(bad(format!("`{url}` is not an http(s) URL with a host")));
     }
     Ok(())
 }

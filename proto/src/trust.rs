@@ -306,7 +306,7 @@ pub fn check_key_set(envelope: &Envelope, roots: &HashMap<String, Roots>, curren
 /// supersedes `current`.
 pub fn verify_key_set(envelope: &Envelope, set: CheckedKeySet, roots: &HashMap<String, Roots>, current: Option<&KeySetView>) -> Result<KeySetView, TrustError> {
     verify_roots(envelope, &set.set.authority, roots)?;
-    let view = key_set_view(&set.set, set.id).map_err(|detail| TrustError::Invalid { authority: set.set.authority.clone(), detail })?;
+    let view = key_set_view(&set.set, set.id)?;
     check_supersedes(&view, current)?;
     Ok(view)
 }
@@ -329,31 +329,32 @@ pub fn check_supersedes(view: &KeySetView, current: Option<&KeySetView>) -> Resu
         if view.version <= current.version {
             return Err(TrustError::Rollback { authority: view.authority.clone(), version: view.version, current: current.version });
         }
-        supersedes(view, current).map_err(|detail| TrustError::Invalid { authority: view.authority.clone(), detail })?;
+        supersedes(view, current)?;
     }
     Ok(())
 }
 
 /// The checked contents of a key set statement.
-fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, String> {
+fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, TrustError> {
+    let bad = |detail: String| TrustError::Invalid { authority: set.authority.clone(), detail };
     if set.version == 0 {
-        return Err("version must be 1 or more".into());
+        return Err(bad("version must be 1 or more".into()));
     }
     if set.keys.is_empty() || set.keys.len() > MAX_KEYS_PER_SET {
-        return Err(format!("needs 1 to {MAX_KEYS_PER_SET} signing keys, has {}", set.keys.len()));
+        return Err(bad(format!("needs 1 to {MAX_KEYS_PER_SET} signing keys, has {}", set.keys.len())));
     }
     let mut keys: Vec<KeyEntry> = Vec::with_capacity(set.keys.len());
     for (i, k) in set.keys.iter().enumerate() {
-        let bytes: [u8; 32] = k.public_key.as_slice().try_into().map_err(|_| format!("keys[{i}]: public key must be 32 bytes"))?;
-        let key = parse_public_key(&hex::encode(bytes)).map_err(|e| format!("keys[{i}]: {e}"))?;
+        let bytes: [u8; 32] = k.public_key.as_slice().try_into().map_err(|_| bad(format!("keys[{i}]: public key must be 32 bytes")))?;
+        let key = parse_public_key(&hex::encode(bytes)).map_err(|e| bad(format!("keys[{i}]: {e}")))?;
         if keys.iter().any(|e| e.key == key) {
-            return Err(format!("keys[{i}]: key {} is listed twice", key_id(&key)));
+            return Err(bad(format!("keys[{i}]: key {} is listed twice", key_id(&key))));
         }
         if k.valid_until != 0 && k.valid_until <= k.valid_from {
-            return Err(format!("keys[{i}]: valid_until must be after valid_from"));
+            return Err(bad(format!("keys[{i}]: valid_until must be after valid_from")));
         }
         if k.compromised_since < 0 {
-            return Err(format!("keys[{i}]: compromised_since must not be negative"));
+            return Err(bad(format!("keys[{i}]: compromised_since must not be negative")));
         }
         keys.push(KeyEntry {
             key,
@@ -367,13 +368,15 @@ fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, String>
 
 /// Keys are never dropped (old decisions must stay checkable), and a declared compromise can
 /// only move earlier: otherwise a stolen root quorum could quietly rehabilitate a stolen key.
-fn supersedes(new: &KeySetView, old: &KeySetView) -> Result<(), String> {
+fn supersedes(new: &KeySetView, old: &KeySetView) -> Result<(), TrustError> {
+    let bad = |detail: String| TrustError::Invalid { authority: new.authority.clone(), detail };
     for o in &old.keys {
-        let n =
-            new.entry(&o.key).ok_or_else(|| format!("key {} of version {} is missing (retire keys by closing their window)", key_id(&o.key), old.version))?;
+        let n = new
+            .entry(&o.key)
+            .ok_or_else(|| bad(format!("key {} of version {} is missing (retire keys by closing their window)", key_id(&o.key), old.version)))?;
         if let Some(since) = o.compromised_since {
             if n.compromised_since.is_none_or(|s| s > since) {
-                return Err(format!("key {} was declared compromised since {since}; a later key set cannot clear or postpone that", key_id(&o.key)));
+                return Err(bad(format!("key {} was declared compromised since {since}; a later key set cannot clear or postpone that", key_id(&o.key))));
             }
         }
     }

@@ -61,8 +61,8 @@ pub struct Facts<'a> {
 }
 
 /// Every decision of `chain` checked, or why one fails.
-pub fn check_chain<'a>(chain: impl IntoIterator<Item = &'a Link>) -> Result<Vec<(StatementId, CheckedDecision)>, String> {
-    chain.into_iter().map(|l| CheckedDecision::try_from(l.decision.clone()).map(|d| (l.id, d)).map_err(|e| e.to_string())).collect()
+pub fn check_chain<'a>(chain: impl IntoIterator<Item = &'a Link>) -> Result<Vec<(StatementId, CheckedDecision)>, crate::decision::FieldError> {
+    chain.into_iter().map(|l| CheckedDecision::try_from(l.decision.clone()).map(|d| (l.id, d))).collect()
 }
 
 /// The answer.
@@ -105,7 +105,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     if let Some(set) = f.key_set {
         for link in f.chain {
             if let Err(reason) = signer_standing(set, link, f.now, &mut warnings) {
-                return Judgement::new(Verdict::BadSignature, vec![reason]);
+                return Judgement::new(Verdict::BadSignature, vec![reason.to_string()]);
             }
         }
     }
@@ -220,14 +220,17 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
 
 /// Checks one decision's signing keys against the key set; a key compromised only after the
 /// decision entered the log adds a warning.
-fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), String> {
+fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), SignerError> {
     let version = link.decision.version;
     for key_id in &link.key_ids {
-        let key = set
-            .find(key_id)
-            .ok_or_else(|| format!("decision v{version} was signed by key {key_id}, which key set v{} of {} does not list", set.version, set.authority))?;
+        let key = set.find(key_id).ok_or_else(|| SignerError::NotListed {
+            version,
+            key_id: key_id.clone(),
+            set_version: set.version,
+            authority: set.authority.clone(),
+        })?;
         let logged = link.logged_at.unwrap_or(now);
-        crate::log::check_dated_by_log_time(link.decision.decided_at, logged).map_err(|e| format!("decision v{version}: {e}"))?;
+        crate::log::check_dated_by_log_time(link.decision.decided_at, logged).map_err(|source| SignerError::Dated { version, source })?;
         match set.standing(&key, logged) {
             KeyStanding::Good => {}
             KeyStanding::CompromisedAfter { since } => warnings.push(format!(
@@ -235,20 +238,27 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
                 format_time(since),
                 format_time(logged)
             )),
-            KeyStanding::Compromised { since } => {
-                return Err(format!(
-                    "decision v{version} was signed with key {key_id}, compromised since {}, and entered the log at {}",
-                    format_time(since),
-                    format_time(logged)
-                ))
-            }
-            KeyStanding::OutsideWindow => {
-                return Err(format!("decision v{version} entered the log at {}, outside the validity of its signing key {key_id}", format_time(logged)))
-            }
-            KeyStanding::Unknown => return Err(format!("decision v{version} was signed by key {key_id}, which is not in key set v{}", set.version)),
+            KeyStanding::Compromised { since } => return Err(SignerError::Compromised { version, key_id: key_id.clone(), since, logged }),
+            KeyStanding::OutsideWindow => return Err(SignerError::OutsideWindow { version, key_id: key_id.clone(), logged }),
+            KeyStanding::Unknown => return Err(SignerError::Unknown { version, key_id: key_id.clone(), set_version: set.version }),
         }
     }
     Ok(())
+}
+
+/// Why a decision's signing key does not stand for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SignerError {
+    #[error("decision v{version} was signed by key {key_id}, which key set v{set_version} of {authority} does not list")]
+    NotListed { version: u64, key_id: String, set_version: u64, authority: String },
+    #[error("decision v{version}: {source}")]
+    Dated { version: u64, source: crate::log::EntryError },
+    #[error("decision v{version} was signed with key {key_id}, compromised since {}, and entered the log at {}", format_time(*since), format_time(*logged))]
+    Compromised { version: u64, key_id: String, since: i64, logged: i64 },
+    #[error("decision v{version} entered the log at {}, outside the validity of its signing key {key_id}", format_time(*logged))]
+    OutsideWindow { version: u64, key_id: String, logged: i64 },
+    #[error("decision v{version} was signed by key {key_id}, which is not in key set v{set_version}")]
+    Unknown { version: u64, key_id: String, set_version: u64 },
 }
 
 /// The verdict for a licence whose state at `at` is not plainly issued and in force.

@@ -48,6 +48,40 @@ const STREAM_SAFETY_POLL: Duration = Duration::from_secs(60);
 /// HTTP/2 pings on peer connections, so a dead peer ends its streams instead of hanging them.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+/// Why a channel to a peer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("peer channels poisoned")]
+    Poisoned,
+    #[error("{0:#}")]
+    Endpoint(anyhow::Error),
+}
+
+/// Why a peer mirror could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorSetupError {
+    #[error("peer {peer}: {source}")]
+    LogKey { peer: String, source: comity_proto::log::LogError },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Why a peer's checkpoint or log entries were refused (by the mirror and by `comity-node import`).
+#[derive(Debug, thiserror::Error)]
+pub enum PeerRefusal {
+    #[error(transparent)]
+    Checkpoint(comity_proto::log::LogError),
+    #[error("{origin}: {source}")]
+    Future { origin: String, source: comity_proto::log::LogError },
+    #[error("verification task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("entry {index} of {origin}: {source}")]
+    Signatures { index: u64, origin: String, source: StatementError },
+    /// An entry refused by the parallel checks; the text names the entry and why.
+    #[error("{0}")]
+    Entry(String),
+}
+
 /// One HTTP/2 connection per peer address (and TLS name), shared by every path through that
 /// peer and every call on it: connections per node grow with the peers, not with the paths.
 #[derive(Clone, Default)]
@@ -55,14 +89,14 @@ pub struct PeerChannels(Arc<Mutex<HashMap<(String, String), Channel>>>);
 
 impl PeerChannels {
     /// The channel to `peer`, connected lazily (and again after a failure) on first use.
-    pub fn get(&self, peer: &PeerConfig, tls: Option<&crate::net::tls::TlsConfig>, call_timeout: Duration) -> Result<Channel, String> {
+    pub fn get(&self, peer: &PeerConfig, tls: Option<&crate::net::tls::TlsConfig>, call_timeout: Duration) -> Result<Channel, ChannelError> {
         let key = (peer.url.clone(), peer.tls_name());
-        let mut channels = self.0.lock().map_err(|_| "peer channels poisoned".to_string())?;
+        let mut channels = self.0.lock().map_err(|_| ChannelError::Poisoned)?;
         if let Some(channel) = channels.get(&key) {
             return Ok(channel.clone());
         }
         let endpoint = crate::net::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
-            .map_err(|e| format!("{e:#}"))?
+            .map_err(ChannelError::Endpoint)?
             .connect_timeout(Duration::from_secs(5))
             .timeout(call_timeout)
             .tcp_nodelay(true)
@@ -226,9 +260,9 @@ impl PeerMirror {
         tls: Option<crate::net::tls::TlsConfig>,
         entries_per_sec: u64,
         channels: PeerChannels,
-    ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), String> {
-        let verifier: LogVerifier = peer.log_key.parse().map_err(|e| format!("peer {}: {e}", peer.id))?;
-        let size = registry.store().log(verifier.name()).size().map_err(|e| e.to_string())?;
+    ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), MirrorSetupError> {
+        let verifier: LogVerifier = peer.log_key.parse().map_err(|source| MirrorSetupError::LogKey { peer: peer.id.clone(), source })?;
+        let size = registry.store().log(verifier.name()).size()?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         let trust = registry.trust().clone();
         let mirror = Self {
@@ -419,7 +453,7 @@ impl PeerMirror {
 
     /// The shared channel to the peer.
     fn channel(&self) -> Result<Channel, RoundError> {
-        self.channels.get(&self.peer, self.tls.as_ref(), self.call_timeout).map_err(RoundError::Connect)
+        self.channels.get(&self.peer, self.tls.as_ref(), self.call_timeout).map_err(|e| RoundError::Connect(e.to_string()))
     }
 
     async fn client(&mut self) -> Result<LogClient<Channel>, RoundError> {
@@ -497,7 +531,7 @@ impl PeerMirror {
             self.fetch_bodies().await;
             return Ok(());
         }
-        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, self.registry.clock().now()).map_err(RoundError::Refused)?;
+        let checkpoint = verify_peer_checkpoint(&self.verifier, &note, self.registry.clock().now()).map_err(|e| RoundError::Refused(e.to_string()))?;
         if let Ok(mut s) = self.status.lock() {
             s.peer_size = checkpoint.size;
         }
@@ -649,7 +683,7 @@ impl PeerMirror {
         if new.size < held.size {
             // An older view (e.g. from a relay that is behind) is fine if it is a prefix of the
             // verified tree held here, whose root at that size this node computes itself.
-            let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(RoundError::Refused)?;
+            let prefix = comity_proto::log::tree_root(new.size, &self.registry.store().log(&new.origin)).map_err(|e| RoundError::Refused(e.to_string()))?;
             return Ok((prefix != new.root)
                 .then(|| format!("the root signed for size {} differs from that prefix of the tree signed at size {}", new.size, held.size)));
         }
@@ -697,7 +731,7 @@ impl PeerMirror {
         if raw.len() as u64 != end - start {
             return Err(RoundError::Refused(format!("peer sent {} of the {} entries asked for", raw.len(), end - start)));
         }
-        let checked = verify_entries(&self.trust, self.verifier.name(), start, raw).await.map_err(RoundError::Refused)?;
+        let checked = verify_entries(&self.trust, self.verifier.name(), start, raw).await.map_err(|e| RoundError::Refused(e.to_string()))?;
         Ok((checked, times))
     }
 
@@ -718,7 +752,7 @@ impl PeerMirror {
 /// pool, split across the cores: the checks every entry of a peer's log passes before it is
 /// handed to the writer, by the mirror and by `comity-node import`. A decision signed by a key
 /// that only a key set earlier in the same batch introduces is checked afterwards, in order.
-pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, Checked)>, String> {
+pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: Vec<Vec<u8>>) -> Result<Vec<(Envelope, Checked)>, PeerRefusal> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let per_worker = raw.len().div_ceil(workers).max(1);
     let mut parts = Vec::new();
@@ -735,7 +769,7 @@ pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: V
     }
     let mut checked = Vec::new();
     for part in parts {
-        checked.extend(part.await.map_err(|e| format!("verification task failed: {e}"))?.map_err(|e| e.to_string())?);
+        checked.extend(part.await?.map_err(|e| PeerRefusal::Entry(e.to_string()))?);
     }
     let mut introduced: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
     let mut out = Vec::with_capacity(checked.len());
@@ -748,7 +782,8 @@ pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: V
             Verified::Done(envelope, checked) => (envelope, checked),
             Verified::NewKey(envelope, authority, checked) => {
                 let keys = introduced.get(&authority).map(Vec::as_slice).unwrap_or_default();
-                let signers = envelope.verify_with(keys).map_err(|e| format!("entry {} of {origin}: {e}", start + i as u64))?;
+                let signers =
+                    envelope.verify_with(keys).map_err(|source| PeerRefusal::Signatures { index: start + i as u64, origin: origin.to_string(), source })?;
                 (envelope, checked.signed_by(signers))
             }
         };
@@ -759,9 +794,9 @@ pub async fn verify_entries(trust: &Arc<Trust>, origin: &str, start: u64, raw: V
 
 /// Verifies a served checkpoint of a peer's log: signed by the log key pinned for it, and not
 /// from the future. Shared by the mirror and `comity-node import`.
-pub fn verify_peer_checkpoint(verifier: &LogVerifier, note: &str, now: i64) -> Result<SignedCheckpoint, String> {
-    let checkpoint = verifier.verify_checkpoint(note).map_err(|e| e.to_string())?;
-    comity_proto::log::check_not_future(&checkpoint, now).map_err(|e| format!("{}: {e}", checkpoint.origin))?;
+pub fn verify_peer_checkpoint(verifier: &LogVerifier, note: &str, now: i64) -> Result<SignedCheckpoint, PeerRefusal> {
+    let checkpoint = verifier.verify_checkpoint(note).map_err(PeerRefusal::Checkpoint)?;
+    comity_proto::log::check_not_future(&checkpoint, now).map_err(|source| PeerRefusal::Future { origin: checkpoint.origin.clone(), source })?;
     Ok(checkpoint)
 }
 

@@ -70,7 +70,7 @@ impl CosignedRecord {
     /// Reads the record next to the witness key at `witness_key_path` (none yet is fine).
     pub fn next_to_key(witness_key_path: &Path) -> Result<Self, LogOpenError> {
         let path = last_cosigned_path(witness_key_path);
-        let logs = read_json(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?.unwrap_or_default();
+        let logs = read_json(&path)?.unwrap_or_default();
         Ok(Self { path, logs })
     }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use comity_proto::authoring::format_time;
 use comity_proto::licence_map;
-use comity_proto::log::{tree_root, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
+use comity_proto::log::{tree_root, HashReadError, LogError, LogKey, LogVerifier, SignedCheckpoint, StoredHashes, TreeHash, EMPTY_ROOT};
 use comity_proto::witness::WitnessKey;
 use serde::{Deserialize, Serialize};
 
@@ -187,11 +187,12 @@ fn slot_checksum(last: &LastSigned) -> String {
 }
 
 /// The newest intact slot of a `.signed` file, or `None` when there is no file.
-fn read_slots(path: &Path) -> Result<Option<(u64, LastSigned)>, String> {
+fn read_slots(path: &Path) -> Result<Option<(u64, LastSigned)>, LogOpenError> {
+    let refuse = |message: String| LogOpenError::SignedRecord { path: path.display().to_string(), message };
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(refuse(e.to_string())),
     };
     let newest = bytes
         .chunks(SLOT_BYTES)
@@ -200,7 +201,7 @@ fn read_slots(path: &Path) -> Result<Option<(u64, LastSigned)>, String> {
         .max_by_key(|slot| slot.seq);
     match newest {
         Some(slot) => Ok(Some((slot.seq, slot.last_signed))),
-        None => Err("no intact record in it; it was edited or damaged: restore it from the key's backup (never an older copy than the last one), or, if it is lost, move it aside and start: the record is then written from the store".into()),
+        None => Err(refuse("no intact record in it; it was edited or damaged: restore it from the key's backup (never an older copy than the last one), or, if it is lost, move it aside and start: the record is then written from the store".into())),
     }
 }
 
@@ -220,7 +221,7 @@ impl SignedRecord {
     /// Reads the record next to the log key at `log_key_path` (none yet is fine).
     pub fn next_to_key(log_key_path: &Path) -> Result<Self, LogOpenError> {
         let path = last_signed_path(log_key_path);
-        let found = read_slots(&path).map_err(|message| LogOpenError::SignedRecord { path: path.display().to_string(), message })?;
+        let found = read_slots(&path)?;
         let (seq, last) = found.map_or((0, None), |(seq, last)| (seq, Some(last)));
         Ok(Self { path, last, seq, frozen: false })
     }
@@ -302,7 +303,7 @@ impl SignedRecord {
         if held.size < last.size {
             return Err(refuse(format!("only {} entries (root {}, time {})", held.size, hex::encode(held.root), format_time(held.time))));
         }
-        let root = tree_root(last.size, log).map_err(LogOpenError::Damaged)?;
+        let root = tree_root(last.size, log).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
         if hex::encode(root) != last.root {
             return Err(refuse(format!("{} entries whose first {} hash to a different root {}", held.size, last.size, hex::encode(root))));
         }
@@ -310,12 +311,15 @@ impl SignedRecord {
     }
 }
 
-/// Reads a JSON file, or `None` when it does not exist.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+/// Reads a JSON file, or `None` when it does not exist; refused as a damaged signed record.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, LogOpenError> {
+    let refuse = |message: String| LogOpenError::SignedRecord { path: path.display().to_string(), message };
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("unreadable ({e}); it is written atomically, so it was edited or damaged: restore it from the key's backup (never an older copy than the last one)")),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            refuse(format!("unreadable ({e}); it is written atomically, so it was edited or damaged: restore it from the key's backup (never an older copy than the last one)"))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(refuse(e.to_string())),
     }
 }
 
@@ -458,7 +462,7 @@ pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<S
     if cp.size != size {
         return Err(LogOpenError::Damaged(format!("log size {size} differs from the checkpoint's {}", cp.size)));
     }
-    let root = tree_root(size, &log).map_err(LogOpenError::Damaged)?;
+    let root = tree_root(size, &log).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
     if root != cp.root {
         return Err(LogOpenError::Damaged(format!(
             "recomputed root {} differs from the signed root {} at size {size}",
@@ -466,7 +470,7 @@ pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<S
             hex::encode(cp.root)
         )));
     }
-    let map_root = map_root(&log, size).map_err(LogOpenError::Damaged)?;
+    let map_root = map_root(&log, size).map_err(|e| LogOpenError::Damaged(e.to_string()))?;
     if map_root != cp.map_root {
         return Err(LogOpenError::Damaged(format!(
             "stored licence-state map root {} differs from the signed one {} at size {size}",
@@ -478,9 +482,9 @@ pub fn verified_latest(store: &Store, verifier: &LogVerifier) -> Result<Option<S
 }
 
 /// Root of the stored licence-state map of `log` at size `size`.
-pub fn map_root(log: &LogRef<'_>, size: u64) -> Result<TreeHash, String> {
+pub fn map_root(log: &LogRef<'_>, size: u64) -> Result<TreeHash, crate::store::MapStoreError> {
     use licence_map::NodeSource as _;
-    log.map(size).map_err(|e| e.to_string())?.node(&licence_map::Path::ROOT).map(|n| n.hash())
+    Ok(log.map(size)?.node(&licence_map::Path::ROOT)?.hash())
 }
 
 /// A log's stored hashes plus those staged in the current batch.
@@ -502,7 +506,7 @@ impl<'a> Overlay<'a> {
 }
 
 impl StoredHashes for Overlay<'_> {
-    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
+    fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, HashReadError> {
         let missing: Vec<u64> = indexes.iter().filter(|i| !self.pending.contains_key(i)).copied().collect();
         let mut from_store = self.log.read(&missing)?.into_iter();
         Ok(indexes.iter().map(|i| self.pending.get(i).copied().unwrap_or_else(|| from_store.next().expect("one stored hash per missing index"))).collect())

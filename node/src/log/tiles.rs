@@ -213,7 +213,7 @@ fn read_hashes(log: LogRef<'_>, level: u8, id: TileId) -> Result<Vec<u8>, Failur
     // `is_within` passed, so the level is at most 7 and the tree level at most 56.
     let tree_level = u8::try_from(u32::from(level) * TILE_HEIGHT).map_err(|_| Failure::Internal(format!("tile level {level} out of range")))?;
     let indexes: Vec<u64> = (0..u64::from(id.width)).map(|i| stored_hash_index(tree_level, id.first() + i)).collect();
-    let hashes = log.read(&indexes).map_err(Failure::Internal)?;
+    let hashes = log.read(&indexes).map_err(|e| Failure::Internal(e.to_string()))?;
     if hashes.len() != indexes.len() {
         return Err(Failure::Internal(format!("asked for {} stored hashes, got {}", indexes.len(), hashes.len())));
     }
@@ -267,7 +267,7 @@ mod tests {
     }
 
     impl StoredHashes for Overlay<'_> {
-        fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, String> {
+        fn read(&self, indexes: &[u64]) -> Result<Vec<TreeHash>, comity_proto::log::HashReadError> {
             indexes
                 .iter()
                 .map(|i| match self.staged.get(i) {

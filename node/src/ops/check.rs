@@ -328,17 +328,30 @@ fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &Hash
     }
 }
 
+/// Why a log entry could not be read back for the check.
+#[derive(Debug, thiserror::Error)]
+enum EntryReadError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("no statement id stored")]
+    NoId,
+    #[error("statement {0} missing")]
+    NoStatement(comity_proto::statement::StatementId),
+    #[error("no log time stored")]
+    NoLogTime,
+}
+
 /// Leaf hash of entry `index` of log `origin`, from its stored statement and log time.
-fn entry_leaf(store: &Store, origin: &str, index: u64) -> Result<[u8; 32], String> {
+fn entry_leaf(store: &Store, origin: &str, index: u64) -> Result<[u8; 32], EntryReadError> {
     entry(store, origin, index).map(|(leaf, _)| leaf)
 }
 
 /// Leaf hash and envelope bytes of entry `index` of log `origin`.
-fn entry(store: &Store, origin: &str, index: u64) -> Result<([u8; 32], Vec<u8>), String> {
+fn entry(store: &Store, origin: &str, index: u64) -> Result<([u8; 32], Vec<u8>), EntryReadError> {
     let log = store.log(origin);
-    let id = log.entry(index).map_err(|e| e.to_string())?.ok_or("no statement id stored")?;
-    let envelope = store.statement(&id).map_err(|e| e.to_string())?.ok_or_else(|| format!("statement {id} missing"))?;
-    let logged_at = log.entered_at(index).map_err(|e| e.to_string())?.ok_or("no log time stored")?;
+    let id = log.entry(index)?.ok_or(EntryReadError::NoId)?;
+    let envelope = store.statement(&id)?.ok_or(EntryReadError::NoStatement(id))?;
+    let logged_at = log.entered_at(index)?.ok_or(EntryReadError::NoLogTime)?;
     Ok((entry_leaf_hash(logged_at, &envelope), envelope))
 }
 

@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use comity_proto::licence_map::{self, Head, MapKey, MapProof, Node, NodeSource, Path};
+use comity_proto::licence_map::{self, Head, MapKey, MapProof, MapReadError, Node, NodeSource, Path};
 use comity_proto::log::TreeHash;
 
 use super::{corrupt, keys, LogRef, Result, Store, StoreError, WriteBatch};
@@ -161,7 +161,7 @@ pub struct MapView<'a> {
 }
 
 impl NodeSource for MapView<'_> {
-    fn node(&self, path: &Path) -> std::result::Result<Node, String> {
+    fn node(&self, path: &Path) -> std::result::Result<Node, MapReadError> {
         if let Some(node) = self.overlay.get(path) {
             return Ok(*node);
         }
@@ -169,7 +169,7 @@ impl NodeSource for MapView<'_> {
         let mut tiles = self.tiles.borrow_mut();
         let tile = match tiles.entry(top) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.store.map_tile(self.origin, &top).map_err(|e| format!("read licence-map tile: {e}"))?),
+            Entry::Vacant(e) => e.insert(self.store.map_tile(self.origin, &top).map_err(|e| MapReadError::Read(format!("read licence-map tile: {e}")))?),
         };
         Ok(tile.0[slot_of(path)])
     }
@@ -208,6 +208,16 @@ impl MapCache {
     }
 }
 
+/// Why a stored licence-state map could not be read or staged: the store refused, or a node
+/// read through it is missing or damaged. The text is the underlying error's.
+#[derive(Debug, thiserror::Error)]
+pub enum MapStoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Read(#[from] MapReadError),
+}
+
 /// What [`Store::stage_map`] staged.
 #[derive(Debug, Clone, Copy)]
 pub struct StagedMap {
@@ -231,7 +241,7 @@ impl Store {
         version: u64,
         changes: &[(MapKey, Head)],
         cache: Option<&mut MapCache>,
-    ) -> std::result::Result<StagedMap, String> {
+    ) -> std::result::Result<StagedMap, MapStoreError> {
         let mut scratch = MapCache::default();
         let cache = cache.unwrap_or(&mut scratch);
         if cache.origin != origin {
@@ -247,7 +257,7 @@ impl Store {
             Ok(u) => u,
             Err(e) => {
                 cache.tiles = tiles;
-                return Err(e);
+                return Err(e.into());
             }
         };
         let mut changed: PathMap<Tile> = PathMap::default();
@@ -258,7 +268,7 @@ impl Store {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => e.insert(match tiles.get(&top) {
                     Some(t) => t.clone(),
-                    None => self.map_tile(origin, &top).map_err(|e| format!("read licence-map tile: {e}"))?,
+                    None => self.map_tile(origin, &top).map_err(|e| MapReadError::Read(format!("read licence-map tile: {e}")))?,
                 }),
             };
             let slot = &mut tile.0[slot_of(path)];
@@ -272,7 +282,7 @@ impl Store {
         if !writes.is_empty() {
             batch.inner.insert(keys::map_undo(origin, version), undo);
         }
-        self.prune_map_undo(batch, origin, version).map_err(|e| e.to_string())?;
+        self.prune_map_undo(batch, origin, version)?;
         cache.tiles = tiles;
         cache.staged = changed.into_iter().filter(|(top, _)| top.depth() < CACHED_DEPTH).collect();
         Ok(StagedMap { root, nodes: writes.len(), records })
@@ -340,7 +350,8 @@ impl LogRef<'_> {
     /// store no longer holds the map at that size.
     pub fn prove_map(&self, size: u64, root: &TreeHash, key: &MapKey) -> Result<Option<MapProof>> {
         for _ in 0..3 {
-            let proof = licence_map::prove(&self.map_for(size, Some(key))?, key).map_err(|e| StoreError::Corrupt { table: "map_tile", detail: e })?;
+            let proof =
+                licence_map::prove(&self.map_for(size, Some(key))?, key).map_err(|e| StoreError::Corrupt { table: "map_tile", detail: e.to_string() })?;
             if licence_map::verify(root, key, &proof).is_ok() {
                 return Ok(Some(proof));
             }

@@ -21,7 +21,7 @@ pub use changes::Changes;
 use engine::{Engine, Value};
 pub use engine::{EngineError, EngineKind};
 pub use keys::table;
-pub use map::{MapCache, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
+pub use map::{MapCache, MapStoreError, MapView, StagedMap, CACHED_DEPTH, MAX_UNDO, TILE_HEIGHT};
 pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 
 /// Layout version of the data this binary writes. Older and newer data are refused.
@@ -797,7 +797,8 @@ impl LogRef<'_> {
 }
 
 impl comity_proto::log::StoredHashes for LogRef<'_> {
-    fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, String> {
+    fn read(&self, indexes: &[u64]) -> std::result::Result<Vec<[u8; 32]>, comity_proto::log::HashReadError> {
+        use comity_proto::log::HashReadError;
         // Proofs ask for hashes from few chunks: read each chunk once.
         let mut chunks: HashMap<u64, Option<Value>> = HashMap::new();
         indexes
@@ -806,11 +807,11 @@ impl comity_proto::log::StoredHashes for LogRef<'_> {
                 let chunk_no = i / keys::CHUNK;
                 let chunk = match chunks.entry(chunk_no) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(self.store.db.get(keys::log_hash_chunk(self.origin, chunk_no)).map_err(|e| format!("read stored hash {i}: {e}"))?)
-                    }
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                        self.store.db.get(keys::log_hash_chunk(self.origin, chunk_no)).map_err(|e| HashReadError(format!("read stored hash {i}: {e}")))?,
+                    ),
                 };
-                chunk.as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| format!("stored hash {i} missing"))
+                chunk.as_ref().and_then(|c| chunk_item(c, i % keys::CHUNK)).ok_or_else(|| HashReadError(format!("stored hash {i} missing")))
             })
             .collect()
     }

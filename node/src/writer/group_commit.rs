@@ -144,7 +144,10 @@ pub(super) fn writer_loop(
         let stale = heartbeat.is_some_and(|max_age| now - log.latest().time >= max_age);
         let mut note = None;
         if state.log_size > old_size || stale {
-            match tree_root(state.log_size, &state.overlay).and_then(|root| Ok((root, stage_map(&store, &mut state, log.latest().map_root)?))) {
+            match tree_root(state.log_size, &state.overlay)
+                .map_err(|e| e.to_string())
+                .and_then(|root| Ok((root, stage_map(&store, &mut state, log.latest().map_root).map_err(|e| e.to_string())?)))
+            {
                 Ok((root, map_root)) => {
                     // Never before the log time of an entry it covers.
                     let signed = log.sign(state.log_size, &root, &map_root, state.time.max(state.last_time));
@@ -215,7 +218,7 @@ pub(super) fn fail_jobs(jobs: Vec<Job>, reason: &str) {
 
 /// Applies the batch's licence heads to the own log's licence-state map, staging the changed
 /// nodes at the batch's log size. Returns the map root to sign (`current` when nothing changed).
-pub(super) fn stage_map(store: &Store, state: &mut BatchState<'_>, current: TreeHash) -> Result<TreeHash, String> {
+pub(super) fn stage_map(store: &Store, state: &mut BatchState<'_>, current: TreeHash) -> Result<TreeHash, crate::store::MapStoreError> {
     if state.map_changes.is_empty() {
         return Ok(current);
     }

@@ -706,7 +706,7 @@ async fn log_command(node: &str, json: bool, log_key: Option<&str>, trust: Optio
             let proof = client.inclusion_proof(id, cp.size).await?;
             let envelope = client.statement(id).await?;
             let leaf = entry_leaf_hash(proof.logged_at, envelope.bytes());
-            let hashes = proof_hashes(&proof.hashes).map_err(ClientError::Verification)?;
+            let hashes = proof_hashes(&proof.hashes).map_err(|e| ClientError::Verification(e.to_string()))?;
             verify_inclusion(&hashes, cp.size, &cp.root, proof.index, &leaf).map_err(|e| ClientError::Verification(e.to_string()))?;
             if json {
                 return print_json(&serde_json::json!({

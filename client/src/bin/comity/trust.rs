@@ -212,7 +212,7 @@ pub const UNVERIFIED: &str = "NOT VERIFIED: no trust file (--trust or COMITY_TRU
 /// bundle through the one verification path, and the verdict recomputed and compared).
 pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str, context: ContextArgs) -> anyhow::Result<()> {
     let (authority, licence_id) = licence_ref(licence)?;
-    let at = context.at.as_deref().map(parse_time).transpose().map_err(InputError)?.unwrap_or(0);
+    let at = context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(0);
     let request = pb::VerifyRequest {
         relying_authority: context.relying.unwrap_or_else(|| authority.clone()),
         authority,
@@ -302,10 +302,11 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             let signing = KeyFile::generate(&authority);
             let signing_path = dir.join(format!("{authority}.signing-1.key"));
             write_new(&signing_path, |p| signing.write(p).map_err(anyhow::Error::from))?;
-            let signer = signing.signer().map_err(InputError)?;
+            let signer = signing.signer().map_err(|e| InputError(e.to_string()))?;
             // The first key's window is open at the start, so decisions taken before today can be logged.
             let set = pb::KeySet { authority: authority.clone(), version: 1, keys: vec![signing_key(&signer, 0, 0, 0)], issued_at: now() };
-            let root_signers: Vec<Signer> = root_files.iter().take(threshold).map(|(_, k)| k.signer().map_err(InputError)).collect::<Result<_, _>>()?;
+            let root_signers: Vec<Signer> =
+                root_files.iter().take(threshold).map(|(_, k)| k.signer().map_err(|e| InputError(e.to_string()))).collect::<Result<_, _>>()?;
             let envelope = sign_key_set(set, &root_signers.iter().collect::<Vec<_>>());
             let set_path = dir.join(format!("{authority}.keyset-1.signed"));
             std::fs::write(&set_path, &envelope).with_context(|| format!("write {}", set_path.display()))?;
@@ -340,7 +341,7 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             let current = current_key_set(&mut client, &authority).await?;
             let now = now();
             let signing = KeyFile::generate(&authority);
-            let signer = signing.signer().map_err(InputError)?;
+            let signer = signing.signer().map_err(|e| InputError(e.to_string()))?;
             let mut keys = current.keys.clone();
             for k in keys.iter_mut().filter(|k| k.valid_until == 0 || k.valid_until > now) {
                 k.valid_until = now;
@@ -360,7 +361,7 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             Ok(())
         }
         KeysCommand::Compromise { authority, key, since, roots } => {
-            let since = parse_time(&since).map_err(InputError)?;
+            let since = parse_time(&since).map_err(|e| InputError(e.to_string()))?;
             let mut client = Client::connect(node).await?;
             let current = current_key_set(&mut client, &authority).await?;
             let mut keys = current.keys.clone();
@@ -477,7 +478,7 @@ struct AgreementDoc {
 
 impl AgreementDoc {
     fn to_wire(&self) -> Result<pb::RecognitionAgreement, InputError> {
-        let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose().map(|t| t.unwrap_or(0)).map_err(InputError);
+        let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose().map(|t| t.unwrap_or(0)).map_err(|e| InputError(e.to_string()));
         let regimes = self
             .regimes
             .iter()
@@ -707,7 +708,7 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                     destination: context.destination,
                     control_code: context.item,
                     end_user: context.end_user,
-                    at: context.at.as_deref().map(parse_time).transpose().map_err(InputError)?.unwrap_or(now),
+                    at: context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(now),
                 },
             };
             let report = verify_token(&bytes, &trust_file, &question, now, max_age_days * 86_400)
@@ -825,7 +826,7 @@ async fn verify_pointer_online(
     let checkpoint = check_pointer_checkpoint(pointer, &verifiers).map_err(|e| failed(e.to_string()))?;
     let now = now();
     let code = code_summary(pointer, &checkpoint, now);
-    let at = context.at.as_deref().map(parse_time).transpose().map_err(InputError)?;
+    let at = context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?;
     let request = pb::VerifyRequest {
         relying_authority: context.relying.clone().unwrap_or_else(|| pointer.authority.clone()),
         authority: pointer.authority.clone(),
