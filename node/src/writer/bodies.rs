@@ -59,6 +59,25 @@ pub(super) fn store_bodies(store: &Store, own_origin: &str, openings: Vec<pb::Re
     Ok(result)
 }
 
+/// Why a body sent by a peer is not stored (said back to the peer, after "body of ID: ").
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BodyRefusal {
+    #[error("no body sent")]
+    NoBody,
+    #[error("no such statement is held here")]
+    NotHeld,
+    #[error("not a restricted decision")]
+    NotRestricted,
+    #[error("its audience does not name this node ({0}); not stored")]
+    NotInAudience(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Statement(#[from] comity_proto::statement::StatementError),
+    #[error(transparent)]
+    Restricted(#[from] comity_proto::restricted::RestrictedError),
+}
+
 /// The restricted decision `id` with its `body` and the decision it opens to, when this node
 /// may hold it and the body opens its commitment; `None` when the body is already held.
 pub(super) fn open_body(
@@ -66,22 +85,21 @@ pub(super) fn open_body(
     own_origin: &str,
     id: &StatementId,
     body: Option<pb::RestrictedBody>,
-) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody, CheckedDecision)>, String> {
-    let body = body.ok_or("no body sent")?;
-    let stored_err = |e: crate::store::StoreError| e.to_string();
-    if store.restricted_body(id).map_err(stored_err)?.is_some() {
+) -> Result<Option<(pb::RestrictedDecision, pb::RestrictedBody, CheckedDecision)>, BodyRefusal> {
+    let body = body.ok_or(BodyRefusal::NoBody)?;
+    if store.restricted_body(id)?.is_some() {
         return Ok(None);
     }
-    let bytes = store.statement(id).map_err(stored_err)?.ok_or("no such statement is held here")?;
-    let envelope = Envelope::parse(bytes).map_err(|e| e.to_string())?;
+    let bytes = store.statement(id)?.ok_or(BodyRefusal::NotHeld)?;
+    let envelope = Envelope::parse(bytes)?;
     let pb::statement::Kind::RestrictedDecision(r) = envelope.statement() else {
-        return Err("not a restricted decision".into());
+        return Err(BodyRefusal::NotRestricted);
     };
-    let checked = CheckedRestricted::try_from(r.clone()).map_err(|e| e.to_string())?;
-    let own_log = store.log_index_of(id).map_err(stored_err)?.is_some();
+    let checked = CheckedRestricted::try_from(r.clone())?;
+    let own_log = store.log_index_of(id)?.is_some();
     if !checked.may_receive(own_origin) && !own_log {
-        return Err(format!("its audience does not name this node ({own_origin}); not stored"));
+        return Err(BodyRefusal::NotInAudience(own_origin.to_string()));
     }
-    let decision = checked.open(&body).map_err(|e| e.to_string())?;
+    let decision = checked.open(&body)?;
     Ok(Some((r.clone(), body, decision)))
 }
