@@ -39,7 +39,7 @@ pub struct CheckOptions {
     /// moment later still shows it (a publish commits its decision, summary and index entries
     /// in one batch, but the check reads them one after another).
     pub confirm: bool,
-    /// Sleep this long after each licence and each 256 log entries, so a background check
+    /// Sleep this long after each licence and each 256 summaries, index entries and log entries, so a background check
     /// leaves the disk and the cores to the node's requests.
     pub pause: Duration,
     /// Set to stop a check before it ends (the node is shutting down).
@@ -81,7 +81,10 @@ fn check_licences(store: &Store, options: &CheckOptions, report: &mut CheckRepor
         last = Some(licence);
         pause(options)?;
     }
-    for summary in store.summaries() {
+    for (n, summary) in store.summaries().enumerate() {
+        if n % 256 == 255 {
+            pause(options)?;
+        }
         let summary = summary?;
         if !store.chain_ids(&summary.authority, &summary.licence_id)?.is_empty() {
             continue;
@@ -95,7 +98,10 @@ fn check_licences(store: &Store, options: &CheckOptions, report: &mut CheckRepor
     // An entry outside the keys of its licence's summary (or, with no summary, of what the log
     // derives) is a stray: a search would return a licence that does not match.
     let mut strays: BTreeMap<Licence, Vec<Vec<u8>>> = BTreeMap::new();
-    for entry in store.index_entries() {
+    for (n, entry) in store.index_entries().enumerate() {
+        if n % 256 == 255 {
+            pause(options)?;
+        }
         let (key, licence) = entry?;
         if reported.contains(&licence) && !options.repair {
             continue;
@@ -363,44 +369,41 @@ fn entry(store: &Store, origin: &str, index: u64) -> Result<([u8; 32], Vec<u8>),
 pub fn quick_check(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
     let mut differences = Vec::new();
     for (origin, size) in store.log_sizes()? {
-        let mut differences = Tagged(&origin, &mut differences);
-        let log = store.log(&origin);
-        if size > 0 {
-            let index = size - 1;
-            match entry_leaf(store, &origin, index) {
-                Err(why) => differences.push(format!("log {origin}: newest entry {index}: {why}")),
-                Ok(leaf) => {
-                    let expected = hashes_to_store(index, &leaf, &log).map_err(anyhow::Error::msg)?;
-                    let stored: Vec<u64> = expected.iter().map(|(i, _)| *i).collect();
-                    let held = log.read(&stored).map_err(anyhow::Error::msg)?;
-                    if expected.iter().zip(&held).any(|((_, want), have)| want != have) {
-                        differences.push(format!("log {origin}: the stored hashes of newest entry {index} are not those of its statement"));
-                    }
-                }
-            }
-        }
-        let Some(note) = log.checkpoint()? else { continue };
-        match stored_checkpoint_fields(&note) {
-            None => differences.push(format!("log {origin}: the stored checkpoint cannot be read")),
-            Some((cp_size, cp_root, _)) => match tree_root(cp_size, &log) {
-                Ok(root) if root == cp_root => {}
-                Ok(root) => differences.push(format!(
-                    "log {origin}: the stored hashes give root {} at size {cp_size}, the stored checkpoint says {}",
-                    hex::encode(root),
-                    hex::encode(cp_root)
-                )),
-                Err(e) => differences.push(format!("log {origin}: root at the checkpoint's size {cp_size}: {e}")),
-            },
-        }
+        differences.extend(quick_check_log(store, &origin, size)?.into_iter().map(|d| (origin.clone(), d)));
     }
     Ok(differences)
 }
 
-/// Collects differences tagged with their log's origin.
-struct Tagged<'a>(&'a str, &'a mut Vec<(String, String)>);
-
-impl Tagged<'_> {
-    fn push(&mut self, difference: String) {
-        self.1.push((self.0.to_string(), difference));
+/// [`quick_check`] of one log of `size` entries.
+fn quick_check_log(store: &Store, origin: &str, size: u64) -> anyhow::Result<Vec<String>> {
+    let mut differences = Vec::new();
+    let log = store.log(origin);
+    if size > 0 {
+        let index = size - 1;
+        match entry_leaf(store, origin, index) {
+            Err(why) => differences.push(format!("log {origin}: newest entry {index}: {why}")),
+            Ok(leaf) => {
+                let expected = hashes_to_store(index, &leaf, &log).map_err(anyhow::Error::msg)?;
+                let stored: Vec<u64> = expected.iter().map(|(i, _)| *i).collect();
+                let held = log.read(&stored).map_err(anyhow::Error::msg)?;
+                if expected.iter().zip(&held).any(|((_, want), have)| want != have) {
+                    differences.push(format!("log {origin}: the stored hashes of newest entry {index} are not those of its statement"));
+                }
+            }
+        }
     }
+    let Some(note) = log.checkpoint()? else { return Ok(differences) };
+    match stored_checkpoint_fields(&note) {
+        None => differences.push(format!("log {origin}: the stored checkpoint cannot be read")),
+        Some((cp_size, cp_root, _)) => match tree_root(cp_size, &log) {
+            Ok(root) if root == cp_root => {}
+            Ok(root) => differences.push(format!(
+                "log {origin}: the stored hashes give root {} at size {cp_size}, the stored checkpoint says {}",
+                hex::encode(root),
+                hex::encode(cp_root)
+            )),
+            Err(e) => differences.push(format!("log {origin}: root at the checkpoint's size {cp_size}: {e}")),
+        },
+    }
+    Ok(differences)
 }

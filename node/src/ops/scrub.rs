@@ -14,7 +14,7 @@ use crate::store::Store;
 /// The first check runs this long after start (or after the interval, when shorter), so it
 /// does not compete with the start-up work.
 const FIRST_AFTER: Duration = Duration::from_secs(60);
-/// Pause after each licence and each 256 log entries: a check of a million licences then takes
+/// Pause after each licence and each 256 summaries, index entries and log entries: a check of a million licences then takes
 /// about 20 minutes of mostly idle time, and leaves the node's requests the disk and cores.
 const PAUSE: Duration = Duration::from_millis(1);
 /// Differences written to the node's log per check; the metric counts them all.
