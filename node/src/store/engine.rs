@@ -64,14 +64,6 @@ impl Batch {
     pub fn remove(&mut self, key: impl AsRef<[u8]>) {
         self.ops.insert(key.as_ref().to_vec(), None);
     }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
 }
 
 /// An open engine.

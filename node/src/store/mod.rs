@@ -77,15 +77,12 @@ impl StoreError {
 
     /// The store could not write (or read) its files: the request may be repeated once the
     /// node has disk space again, unlike data found damaged.
-    fn is_io_or_refused(&self) -> bool {
-        match self {
-            StoreError::Engine(e) => e.is_io(),
-            _ => true,
-        }
-    }
-
     pub fn is_write_failure(&self) -> bool {
-        matches!(self, StoreError::Failed(_) | StoreError::DiskLow { .. } | StoreError::Engine(_)) && self.is_io_or_refused()
+        match self {
+            StoreError::Failed(_) | StoreError::DiskLow { .. } => true,
+            StoreError::Engine(e) => e.is_io(),
+            _ => false,
+        }
     }
 }
 
@@ -168,11 +165,6 @@ impl Store {
     /// bounded to `cache_bytes`. An existing store keeps the engine it was created with.
     pub fn open_with(dir: &Path, engine: EngineKind, cache_bytes: u64) -> Result<Self> {
         guard_damage(dir, || Self::open_unguarded(dir, engine, cache_bytes))
-    }
-
-    /// The engine under this store.
-    pub fn engine(&self) -> EngineKind {
-        self.db.kind()
     }
 
     fn open_unguarded(dir: &Path, engine: EngineKind, cache_bytes: u64) -> Result<Self> {
