@@ -160,6 +160,25 @@ impl TestNode {
         }
     }
 
+    /// A relying party's trust file in `dir`: `authority`'s signing key and this node's log key,
+    /// with `witnesses` of which `witness_quorum` must cosign.
+    pub fn relying_party_trust(&self, dir: &std::path::Path, authority: &str, witnesses: Vec<String>, witness_quorum: usize) -> PathBuf {
+        use comity_proto::trust::{TrustFile, TrustedAuthority};
+        let trust = TrustFile {
+            authorities: vec![TrustedAuthority {
+                id: authority.into(),
+                keys: vec![hex::encode(self.signer(authority).verifying_key().to_bytes())],
+                logs: vec![self.node().log_verifier().to_string()],
+                ..Default::default()
+            }],
+            witnesses,
+            witness_quorum,
+        };
+        let path = dir.join(format!("trust-{witness_quorum}.toml"));
+        std::fs::write(&path, trust.to_toml()).unwrap();
+        path
+    }
+
     /// Signs `decision` with its authority's key.
     pub fn sign(&self, decision: pb::Decision) -> Vec<u8> {
         let signer = self.signer(&decision.authority);
@@ -167,9 +186,6 @@ impl TestNode {
     }
 }
 
-/// Path of a binary built by this workspace. `cargo test --workspace` builds a package's
-/// binaries only for packages with integration tests: `node/tests/` and `client/tests/` exist
-/// partly for that reason.
 /// A trust file in a fresh temporary directory pinning `authority` with `roots` as its root
 /// keys, all of which must sign its key sets. Keep the directory alive while it is used.
 pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, PathBuf) {
@@ -185,6 +201,9 @@ pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, Path
     (dir, path)
 }
 
+/// Path of a binary built by this workspace. `cargo test --workspace` builds a package's
+/// binaries only for packages with integration tests: `node/tests/` and `client/tests/` exist
+/// partly for that reason.
 pub fn bin_path(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");
     dir.pop(); // the test binary

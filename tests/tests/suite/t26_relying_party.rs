@@ -12,7 +12,6 @@ use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::log::LogKey;
 use comity_proto::pb::{self, log_client::LogClient, log_server, registry_client::RegistryClient, registry_server};
 use comity_proto::statement::StatementId;
-use comity_proto::trust::{TrustFile, TrustedAuthority};
 use comity_tests::{bin_path, http_post, publish_concurrently, TestNode};
 use predicates::str::contains;
 use prost::Message;
@@ -34,19 +33,7 @@ fn path(p: &Path) -> &str {
 
 /// A trust file pinning de.bafa's signing key and the node's log key, with `witnesses`.
 fn write_trust(dir: &Path, node: &TestNode, witnesses: Vec<String>, witness_quorum: usize) -> std::path::PathBuf {
-    let trust = TrustFile {
-        authorities: vec![TrustedAuthority {
-            id: "de.bafa".into(),
-            keys: vec![hex::encode(node.signer("de.bafa").verifying_key().to_bytes())],
-            logs: vec![node.node().log_verifier().to_string()],
-            ..Default::default()
-        }],
-        witnesses,
-        witness_quorum,
-    };
-    let path = dir.join(format!("trust-{witness_quorum}.toml"));
-    std::fs::write(&path, trust.to_toml()).unwrap();
-    path
+    node.relying_party_trust(dir, "de.bafa", witnesses, witness_quorum)
 }
 
 /// Publishes a grant of `licence` and, with `revoke`, its revocation.

@@ -156,23 +156,6 @@ async fn without_a_reserve_a_full_disk_fails_writes_cleanly_keeps_reads_and_lose
     assert_eq!(size, (acknowledged.len() + refused.len()) as u64 + 1, "the log holds every acknowledged decision, each refused one once, and the new one");
 }
 
-/// A trust file pinning de.bafa's key and the node's log key, for `comity log audit`.
-fn trust_file(node: &TestNode, dir: &Path) -> std::path::PathBuf {
-    use comity_proto::trust::{TrustFile, TrustedAuthority};
-    let trust = TrustFile {
-        authorities: vec![TrustedAuthority {
-            id: BAFA.into(),
-            keys: vec![hex::encode(node.signer(BAFA).verifying_key().to_bytes())],
-            logs: vec![node.node().log_verifier().to_string()],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let path = dir.join("trust.toml");
-    std::fs::write(&path, trust.to_toml()).unwrap();
-    path
-}
-
 /// Runs `comity log audit` against `url`: (success, stdout and stderr).
 fn audit(url: &str, trust: &Path, state: &Path) -> (bool, String) {
     let out = std::process::Command::new(comity_tests::bin_path("comity"))
@@ -207,8 +190,8 @@ async fn below_the_disk_reserve_writes_are_refused_reads_and_audit_work_and_writ
         client.publish(node.sign(grant(BAFA, &id))).await.unwrap();
         acknowledged.push(id);
     }
-    let log_key = trust_file(&node, tmp.path());
-    let (ok, out) = audit(&node.url(), &log_key, &tmp.path().join("audit.json"));
+    let trust = node.relying_party_trust(tmp.path(), BAFA, vec![], 0);
+    let (ok, out) = audit(&node.url(), &trust, &tmp.path().join("audit.json"));
     assert!(ok, "audit of a healthy node: {out}");
 
     // Other files take most of the disk, then the node's own writes fill it to the reserve:
@@ -247,7 +230,7 @@ async fn below_the_disk_reserve_writes_are_refused_reads_and_audit_work_and_writ
         client.licence(BAFA, id).await.unwrap_or_else(|e| panic!("{id} unreadable below the reserve: {e}"));
     }
     assert_eq!(client.checkpoint().await.unwrap().size, acknowledged.len() as u64);
-    let (ok, out) = audit(&node.url(), &log_key, &tmp.path().join("audit.json"));
+    let (ok, out) = audit(&node.url(), &trust, &tmp.path().join("audit.json"));
     assert!(ok, "audit on a full disk: {out}");
     // Readiness says no writes; liveness stays SERVING (a restart would not free the disk).
     let channel = tonic::transport::Endpoint::from_shared(node.url()).unwrap().connect().await.unwrap();
