@@ -11,6 +11,7 @@
 //! `COMITY_NODE_BIN` names the binary when it is not next to this bench (`target/release/`).
 //! `COMITY_BENCH_ENGINE=fjall` creates the node's store with fjall instead of sled
 //! (`store_engine`; BENCHMARKS.md, Storage engines).
+//! `COMITY_BENCH_READS` sets the reads per phase (default 2000), e.g. to profile the read path.
 //!
 //! Envelopes are signed in chunks between timed publish windows, so signing (on the same two
 //! cores in CI) neither limits nor slows the publish rate; the node is idle while a chunk is
@@ -44,7 +45,10 @@ const IN_FLIGHT: usize = 64;
 /// Envelopes signed per untimed chunk (about 1 KB each).
 const SIGN_CHUNK: usize = 20_000;
 /// Reads per latency measurement, and how many are in flight.
-const READS: usize = 2000;
+/// Reads per phase; `COMITY_BENCH_READS` sets more, e.g. to profile the read path.
+fn reads_per_phase() -> usize {
+    std::env::var("COMITY_BENCH_READS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
 const READS_IN_FLIGHT: usize = 16;
 const REGISTRY_SERVICE: &str = "comity.v1.Registry";
 
@@ -326,7 +330,7 @@ where
 {
     let channel = channel(url).await;
     let mut rng = Rng(seed);
-    let picks: Arc<Vec<usize>> = Arc::new((0..READS).map(|_| rng.below(stored)).collect());
+    let picks: Arc<Vec<usize>> = Arc::new((0..reads_per_phase()).map(|_| rng.below(stored)).collect());
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -345,7 +349,7 @@ where
             }
         }));
     }
-    let mut all = Vec::with_capacity(READS);
+    let mut all = Vec::with_capacity(picks.len());
     for t in tasks {
         all.extend(t.await.expect("read task"));
     }
@@ -577,7 +581,7 @@ fn main() {
         }
     });
     println!();
-    println!("Columns: publish/s counts only the timed publish windows of the segment since the previous row (envelopes are signed between windows); RSS is VmRSS (VmHWM) of the node process; the data dir is the sum of file sizes (allocated blocks); envelope bytes are the signed envelopes published; reads are {READS} random stored licences, {READS_IN_FLIGHT} in flight.");
+    println!("Columns: publish/s counts only the timed publish windows of the segment since the previous row (envelopes are signed between windows); RSS is VmRSS (VmHWM) of the node process; the data dir is the sum of file sizes (allocated blocks); envelope bytes are the signed envelopes published; reads are {} random stored licences, {READS_IN_FLIGHT} in flight.", reads_per_phase());
     println!();
 
     // Limits measured in the same run: the node's own gRPC floor, then in-process ceilings.
@@ -634,4 +638,12 @@ fn main() {
     println!("| publish / raw sled | {:.0}% (last segment {:.0}%) |", 100.0 * overall / sled_rate, 100.0 * segment_rates.last().unwrap_or(&0.0) / sled_rate);
     println!("| raw ed25519 verify_strict ({avg}-byte envelope body), one core | {verify_rate:.0} /s |");
     println!("| bare loopback gRPC at the node (health check), {IN_FLIGHT} in flight, one channel | {health:.0} /s (p50 {h50:.2} ms, p99 {h99:.2} ms) |");
+    // Client, server and signature checks share the same cores: a bare round trip takes all of
+    // them for 1/health s, a signature check one core for 1/verify_rate s.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let ceiling = cores / (cores / health + 1.0 / verify_rate);
+    println!(
+        "| ceiling with no storage at all: one round trip and one signature check per publish on {cores:.0} cores | {ceiling:.0} /s (publish at {:.0}% of it) |",
+        100.0 * overall / ceiling
+    );
 }

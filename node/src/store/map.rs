@@ -218,6 +218,14 @@ pub enum MapStoreError {
     Read(#[from] MapReadError),
 }
 
+/// The undo records of one log a batch writes (`added`) and removes.
+#[derive(Debug)]
+pub(super) struct UndoChange {
+    origin: String,
+    added: Option<u64>,
+    removed: Vec<u64>,
+}
+
 /// What [`Store::stage_map`] staged.
 #[derive(Debug, Clone, Copy)]
 pub struct StagedMap {
@@ -282,7 +290,7 @@ impl Store {
         if !writes.is_empty() {
             batch.inner.insert(keys::map_undo(origin, version), undo);
         }
-        self.prune_map_undo(batch, origin, version)?;
+        self.prune_map_undo(batch, origin, version, !writes.is_empty())?;
         cache.tiles = tiles;
         cache.staged = changed.into_iter().filter(|(top, _)| top.depth() < CACHED_DEPTH).collect();
         Ok(StagedMap { root, nodes: writes.len(), records })
@@ -291,23 +299,69 @@ impl Store {
     /// Removes the undo records of `origin` at or below its cosigned checkpoint (else its latest),
     /// the smallest size a proof is served at, and all but the newest [`MAX_UNDO`] (counting the
     /// one staged at `version`, which stays).
-    fn prune_map_undo(&self, batch: &mut WriteBatch, origin: &str, version: u64) -> Result<()> {
+    fn prune_map_undo(&self, batch: &mut WriteBatch, origin: &str, version: u64, written: bool) -> Result<()> {
         let log = self.log(origin);
         let served = match log.cosigned()?.as_deref().and_then(comity_proto::log::stored_checkpoint_fields) {
             Some((size, _, _)) => size,
             None => log.size()?,
         };
-        let mut versions = Vec::new();
-        for kv in self.db.scan_prefix(keys::map_undo_prefix(origin)) {
-            versions.extend(keys::map_undo_version(&kv?.0).filter(|v| *v != version));
-        }
+        let versions: Vec<u64> = self.undo_versions(origin)?.into_iter().filter(|v| *v != version).collect();
         let excess = (versions.len() + 1).saturating_sub(MAX_UNDO);
+        let mut removed = Vec::new();
         for (i, v) in versions.iter().enumerate() {
             if *v <= served || i < excess {
                 batch.inner.remove(keys::map_undo(origin, *v));
+                removed.push(*v);
             }
         }
+        batch.map_undo.push(UndoChange { origin: origin.to_string(), added: written.then_some(version), removed });
         Ok(())
+    }
+
+    /// The versions of `origin`'s stored undo records, oldest first: from the store's list,
+    /// read once per log by a scan.
+    fn undo_versions(&self, origin: &str) -> Result<Vec<u64>> {
+        let mut known = self.undo_versions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(versions) = known.get(origin) {
+            return Ok(versions.iter().copied().collect());
+        }
+        let mut versions = std::collections::BTreeSet::new();
+        for kv in self.db.scan_prefix(keys::map_undo_prefix(origin)) {
+            versions.extend(keys::map_undo_version(&kv?.0));
+        }
+        let list = versions.iter().copied().collect();
+        known.insert(origin.to_string(), versions);
+        Ok(list)
+    }
+
+    /// Lists the undo records a batch is about to write.
+    pub(super) fn list_undo_added(&self, changes: &[UndoChange]) {
+        let mut known = self.undo_versions.lock().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            if let Some(versions) = known.get_mut(&change.origin) {
+                versions.extend(change.added);
+            }
+        }
+    }
+
+    /// Unlists the undo records a committed batch removed.
+    pub(super) fn list_undo_removed(&self, changes: &[UndoChange]) {
+        let mut known = self.undo_versions.lock().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            if let Some(versions) = known.get_mut(&change.origin) {
+                for v in &change.removed {
+                    versions.remove(v);
+                }
+            }
+        }
+    }
+
+    /// After a failed commit: the logs it touched are read again by a scan.
+    pub(super) fn forget_undo_versions(&self, changes: &[UndoChange]) {
+        let mut known = self.undo_versions.lock().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            known.remove(&change.origin);
+        }
     }
 
     fn map_tile(&self, origin: &str, top: &Path) -> Result<Tile> {
@@ -331,10 +385,10 @@ impl LogRef<'_> {
     fn map_for(&self, version: u64, key: Option<&MapKey>) -> Result<MapView<'_>> {
         let mut overlay = PathMap::default();
         if version != u64::MAX {
-            let prefix = keys::map_undo_prefix(self.origin);
-            let undo = self.store.db.range(keys::map_undo(self.origin, version + 1)..);
-            for kv in undo.take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))) {
-                let (_, v) = kv?;
+            // Point reads of the records the store lists: a record pruned meanwhile is missing,
+            // and the proof read without it fails its root check and is read again.
+            for newer in self.store.undo_versions(self.origin)?.into_iter().filter(|v| *v > version) {
+                let Some(v) = self.store.db.get(keys::map_undo(self.origin, newer))? else { continue };
                 // Oldest first: the first value recorded for a node is its value at `version`.
                 read_undo(&v, key, |path, node| {
                     overlay.entry(path).or_insert(node);

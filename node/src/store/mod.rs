@@ -146,6 +146,14 @@ pub struct Store {
     /// Bumped after every write for what it changed, so caches of what the store held
     /// (Verify's) know when to read again.
     changes: std::sync::Arc<Changes>,
+    /// Evidence and freezes as last read, with the `other` change counter taken before the
+    /// read: every Verify that reads a licence asks for them, they almost never change, and
+    /// scanning them (past every version of the log records an LSM tree keeps) cost more than
+    /// the rest of the answer.
+    kept_forks: std::sync::Arc<std::sync::Mutex<Option<(u64, KeptForks)>>>,
+    /// The versions of each log's stored map undo records, once read ([`map`]): every commit
+    /// prunes them, and finding them by a scan walks every deleted one an LSM tree still holds.
+    undo_versions: std::sync::Arc<std::sync::Mutex<HashMap<String, std::collections::BTreeSet<u64>>>>,
     /// Where the store lives, for its free space.
     dir: std::sync::Arc<std::path::PathBuf>,
     /// Free bytes a commit leaves on the disk at least (0: no reserve). sled that runs out of
@@ -194,6 +202,8 @@ impl Store {
             failed: Default::default(),
             durable: Default::default(),
             changes: Default::default(),
+            kept_forks: Default::default(),
+            undo_versions: Default::default(),
             dir: std::sync::Arc::new(dir.to_path_buf()),
             reserve: Default::default(),
         };
@@ -241,13 +251,14 @@ impl Store {
 
     /// Statement ids of a licence's decisions, in version order.
     pub fn chain_ids(&self, authority: &str, licence_id: &str) -> Result<Vec<StatementId>> {
-        self.db
-            .scan_prefix(keys::decision_prefix(authority, licence_id))
-            .map(|r| {
-                let (_, v) = r?;
-                StatementId::from_slice(&v).ok_or(StoreError::Corrupt { table: "decision", detail: format!("id of {} bytes", v.len()) })
-            })
-            .collect()
+        // Versions run 1, 2, 3... without a gap (the licence rules refuse one), so the chain is
+        // read by point reads up to the first missing version: an LSM tree answers a read of an
+        // absent key from its bloom filters, where a prefix scan seeks in every level.
+        let mut ids = Vec::new();
+        while let Some(id) = self.decision_id(authority, licence_id, ids.len() as u64 + 1)? {
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// Every decision of `authority` (of every authority when `None`) as (authority, licence,
@@ -291,7 +302,33 @@ impl Store {
 
     /// Every piece of evidence, oldest first.
     pub fn evidence(&self) -> Result<Vec<Evidence>> {
-        Ok(self.evidence_from(0, usize::MAX)?.into_iter().map(|(_, e)| e).collect())
+        Ok(self.kept_forks()?.evidence.to_vec())
+    }
+
+    /// Evidence and freezes, read again only after a commit that may have changed them.
+    fn kept_forks(&self) -> Result<KeptForks> {
+        // The counter before the reads: a commit racing with them leaves a copy stamped older
+        // than its data, which the next call reads again.
+        let counter = self.changes.other();
+        let mut kept = self.kept_forks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, forks)) = kept.as_ref() {
+            if *at == counter {
+                return Ok(forks.clone());
+            }
+        }
+        let evidence = self.evidence_from(0, usize::MAX)?.into_iter().map(|(_, e)| e).collect::<Vec<_>>().into();
+        let mut frozen = Vec::new();
+        for entry in self.db.scan_prefix([table::LOG_META]) {
+            let (key, value) = entry?;
+            if let Some((origin, name)) = keys::licence_of_key(&key) {
+                if name == "frozen" {
+                    frozen.push((origin, String::from_utf8_lossy(&value).into_owned()));
+                }
+            }
+        }
+        let forks = KeptForks { evidence, frozen: frozen.into() };
+        *kept = Some((counter, forks.clone()));
+        Ok(forks)
     }
 
     /// Evidence numbered `from` or later, oldest first, at most `limit`, with its numbers.
@@ -321,16 +358,7 @@ impl Store {
 
     /// Logs whose ingest is frozen, with the reason.
     pub fn frozen_logs(&self) -> Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        for entry in self.db.scan_prefix([table::LOG_META]) {
-            let (key, value) = entry?;
-            if let Some((origin, name)) = keys::licence_of_key(&key) {
-                if name == "frozen" {
-                    out.push((origin, String::from_utf8_lossy(&value).into_owned()));
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.kept_forks()?.frozen.to_vec())
     }
 
     /// Number of statements stored.
@@ -348,13 +376,15 @@ impl Store {
         if let Some((free, reserve)) = self.disk_low() {
             return Err(StoreError::DiskLow { dir: self.dir.display().to_string(), free, reserve });
         }
-        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta } = batch;
+        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta, map_undo } = batch;
         for ((origin, end), time) in log_times {
             inner.insert(keys::log_time(&origin, end), time.to_be_bytes());
         }
         self.extend_chunks(&mut inner, keys::log_entry_chunk, "log_entry", log_ids)?;
         self.extend_chunks(&mut inner, keys::log_hash_chunk, "log_hash", log_hashes)?;
         let before = log_meta.into_iter().map(|k| Ok((self.db.get(&k)?, k))).collect::<Result<Vec<_>>>()?;
+        // Listed before they are written: a reader skips a listed record it cannot find yet.
+        self.list_undo_added(&map_undo);
         let written = self.db.apply(inner).and_then(|()| self.db.flush());
         if let Err(e) = written {
             // sled's memory now holds this batch's checkpoints and sizes, which may never reach
@@ -363,11 +393,13 @@ impl Store {
             // size mid-commit ask for entries the log already took.)
             self.durable_view().extend(before.into_iter().map(|(v, k)| (k, v)));
             self.changes.bump(&touched);
+            self.forget_undo_versions(&map_undo);
             let _ = self.failed.set(e.to_string());
             tracing::error!(error = %e, "storage write failed; refusing further writes until restart");
             return Err(StoreError::Failed(e.to_string()));
         }
         self.changes.bump(&touched);
+        self.list_undo_removed(&map_undo);
         Ok(())
     }
 
@@ -809,6 +841,13 @@ impl comity_proto::log::StoredHashes for LogRef<'_> {
     }
 }
 
+/// What [`Store::evidence`] and [`Store::frozen_logs`] answer, shared between readers.
+#[derive(Clone)]
+struct KeptForks {
+    evidence: std::sync::Arc<[Evidence]>,
+    frozen: std::sync::Arc<[(String, String)]>,
+}
+
 /// Item `n` (32 bytes) of a log chunk, if the chunk is that long.
 fn chunk_item(chunk: &[u8], n: u64) -> Option<[u8; 32]> {
     let at = n as usize * 32;
@@ -852,6 +891,8 @@ pub struct WriteBatch {
     touched: changes::Touched,
     /// The log records (checkpoints, sizes) the batch writes: served as they were until it is on disk.
     log_meta: Vec<Vec<u8>>,
+    /// The map undo records the batch writes and removes, for the store's list of them.
+    map_undo: Vec<map::UndoChange>,
 }
 
 impl WriteBatch {
