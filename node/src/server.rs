@@ -331,7 +331,12 @@ impl RunningNode {
                 clock.clone(),
             ))
         });
-        let mirrors = pending_mirrors.into_iter().map(|(id, status, mirror)| (id, status, tokio::spawn(mirror.run()))).collect();
+        // The node's address on every mirror log line: tests run many nodes in one process.
+        let mirror_span = tracing::info_span!("mirror", node = %addr);
+        let mirrors = pending_mirrors
+            .into_iter()
+            .map(|(id, status, mirror)| (id, status, tokio::spawn(tracing::Instrument::instrument(mirror.run(), mirror_span.clone()))))
+            .collect();
         tracing::info!(%addr, data_dir = %config.data_dir.display(), origin = %config.origin, authorities = config.authorities.len(), "comity node serving");
         Ok(Self {
             addr,

@@ -76,6 +76,7 @@ impl TestNode {
     }
 
     async fn boot(&mut self) {
+        log_to_file();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         self.config.listen = listener.local_addr().expect("local addr");
         self.node = Some(RunningNode::start_with_clock(self.config.clone(), listener, self.clock.clone()).await.expect("node starts"));
@@ -230,6 +231,18 @@ pub async fn publish_concurrently(client: Client, envelopes: Vec<Vec<u8>>, in_fl
     while let Some(done) = running.join_next().await {
         done.expect("publish task");
     }
+}
+
+/// With `COMITY_TEST_LOG=FILE`, the in-process nodes' logs go to FILE (filtered by `RUST_LOG`,
+/// default `info`), with thread names, for a flaky run's post-mortem. Off by default.
+fn log_to_file() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(path) = std::env::var_os("COMITY_TEST_LOG") else { return };
+        let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("COMITY_TEST_LOG {}: {e}", path.to_string_lossy()));
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).with_thread_names(true).try_init();
+    });
 }
 
 /// Polls the async `check` until it returns `Some`, or panics after `timeout` saying what was

@@ -161,6 +161,15 @@ impl From<tonic::Status> for RoundError {
     }
 }
 
+/// How a catch-up ended.
+#[derive(Debug, PartialEq)]
+enum CatchUp {
+    /// Every entry up to the checkpoint is stored.
+    Done,
+    /// Another path to the log (a relay, or the direct link) stored entries first.
+    Overtaken,
+}
+
 /// The peers a log can be relayed through: every peer other than its origin that has no path
 /// of its own configured for the log. One relay path walks them instead of a path per peer.
 pub struct RelayRoute {
@@ -536,48 +545,60 @@ impl PeerMirror {
             s.peer_size = checkpoint.size;
         }
         let origin = checkpoint.origin.clone();
-        let log = self.registry.store().log(&origin);
         let stored_err = |e: crate::store::StoreError| RoundError::Refused(e.to_string());
-        if let Some(reason) = log.frozen().map_err(stored_err)? {
-            return Err(RoundError::Refused(format!("{origin} is frozen: {reason}")));
-        }
-        let have = log.size().map_err(stored_err)?;
-        let held_note = log.checkpoint().map_err(stored_err)?;
-        if let Some(held) = &held_note {
-            let held = self.verifier.verify_checkpoint(held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
-            if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
-                let evidence = Evidence::SplitView {
-                    origin: origin.clone(),
-                    first_checkpoint: held.note,
-                    second_checkpoint: checkpoint.note,
-                    reason: reason.clone(),
-                    detected_at: self.registry.clock().now(),
-                };
-                self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
-                return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+        // Checked against what is held, then caught up to; again when another path to the log
+        // stored entries meanwhile, which may be another view of it (a split view).
+        loop {
+            let log = self.registry.store().log(&origin);
+            if let Some(reason) = log.frozen().map_err(stored_err)? {
+                return Err(RoundError::Refused(format!("{origin} is frozen: {reason}")));
             }
-        }
-        if held_note.is_none() && checkpoint.size == 0 {
-            // Hold even an empty log's checkpoint, so this node can relay it.
-            let empty = Mirrored { checkpoint: checkpoint.clone(), first: 0, entries: Vec::new(), logged_at: Vec::new(), prefix_proof: None };
-            self.registry.ingest_mirrored(empty).await.map_err(|e| RoundError::Refused(e.to_string()))?;
-        }
-        if checkpoint.size <= have {
-            // Up to date, or an older (consistent) view from a relay that is behind. The same
-            // checkpoint may come with new witness cosignatures: keep those that verify.
-            if checkpoint.size == have && held_note.as_deref() != Some(checkpoint.note.as_str()) {
-                self.registry.add_cosignatures(&origin, checkpoint.note.clone(), false).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+            let have = log.size().map_err(stored_err)?;
+            let held_note = log.checkpoint().map_err(stored_err)?;
+            if let Some(held) = &held_note {
+                let held = self.verifier.verify_checkpoint(held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
+                if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
+                    let evidence = Evidence::SplitView {
+                        origin: origin.clone(),
+                        first_checkpoint: held.note,
+                        second_checkpoint: checkpoint.note,
+                        reason: reason.clone(),
+                        detected_at: self.registry.clock().now(),
+                    };
+                    self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+                    return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+                }
             }
-            self.mark_synced(&checkpoint, have);
+            if held_note.is_none() && checkpoint.size == 0 {
+                // Hold even an empty log's checkpoint, so this node can relay it.
+                let empty = Mirrored { checkpoint: checkpoint.clone(), first: 0, entries: Vec::new(), logged_at: Vec::new(), prefix_proof: None };
+                if let Err(e) = self.registry.ingest_mirrored(empty).await {
+                    if self.registry.store().log(&origin).checkpoint().map_err(stored_err)?.is_some() {
+                        continue; // another path stored a checkpoint first
+                    }
+                    return Err(RoundError::Refused(e.to_string()));
+                }
+            }
+            if checkpoint.size <= have {
+                // Up to date, or an older (consistent) view from a relay that is behind. The same
+                // checkpoint may come with new witness cosignatures: keep those that verify.
+                if checkpoint.size == have && held_note.as_deref() != Some(checkpoint.note.as_str()) {
+                    self.registry.add_cosignatures(&origin, checkpoint.note.clone(), false).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+                }
+                self.mark_synced(&checkpoint, have);
+                self.last_note = Some(note);
+                self.fetch_bodies().await;
+                return Ok(());
+            }
+            if self.catch_up(&mut client, &checkpoint, have).await? == CatchUp::Overtaken {
+                tracing::debug!(path = %self.peer.id, %origin, "another path stored entries first; checking the checkpoint against them");
+                continue;
+            }
+            self.mark_synced(&checkpoint, checkpoint.size);
             self.last_note = Some(note);
             self.fetch_bodies().await;
             return Ok(());
         }
-        self.catch_up(&mut client, &checkpoint, have).await?;
-        self.mark_synced(&checkpoint, checkpoint.size);
-        self.last_note = Some(note);
-        self.fetch_bodies().await;
-        Ok(())
     }
 
     /// Asks the peer for the bodies of confidential decisions this node is in the audience of
@@ -621,7 +642,7 @@ impl PeerMirror {
     /// `entries_per_part`; every part but the last comes with the peer's consistency proof
     /// that it is a prefix of the signed checkpoint, so each part is stored as soon as it is
     /// proven and memory stays bounded however far behind this mirror is.
-    async fn catch_up(&mut self, client: &mut LogClient<Channel>, checkpoint: &SignedCheckpoint, have: u64) -> Result<(), RoundError> {
+    async fn catch_up(&mut self, client: &mut LogClient<Channel>, checkpoint: &SignedCheckpoint, have: u64) -> Result<CatchUp, RoundError> {
         let origin = &checkpoint.origin;
         let long = checkpoint.size - have > self.entries_per_part;
         let started = Instant::now();
@@ -654,9 +675,9 @@ impl PeerMirror {
             };
             if let Err(e) = self.registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await {
                 // Another path to the same log (a relay, or the direct link) stored these first.
+                // Not necessarily the same entries: the caller checks the checkpoint against them.
                 if self.registry.store().log(origin).size().is_ok_and(|size| size > next) {
-                    tracing::debug!(path = %self.peer.id, %origin, "another path stored these entries first");
-                    return Ok(());
+                    return Ok(CatchUp::Overtaken);
                 }
                 return Err(RoundError::Refused(e.to_string()));
             }
@@ -670,7 +691,7 @@ impl PeerMirror {
                 tracing::info!(peer = %self.peer.id, %origin, have = next, target = checkpoint.size, per_second = rate as u64, "catching up");
             }
         }
-        Ok(())
+        Ok(CatchUp::Done)
     }
 
     /// Why `new` cannot be true if `held` is (both verified with the log's key), or `None`.
