@@ -137,6 +137,7 @@ impl RunningNode {
         let registry_impl = std::sync::Arc::new(RegistryService::new(
             registry.clone(),
             config.max_staleness_secs,
+            crate::service::verify::VerifyCache::new(limits.verify_cache_licences),
             metrics.clone(),
             limits.max_watch_streams,
             http_stopped.clone(),
