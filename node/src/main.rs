@@ -365,7 +365,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ca { command: CaCommand::Init { dir, name } } => {
-            comity_node::net::tls::ca_init(&dir, &name)?;
+            comity_node::ops::ca::ca_init(&dir, &name)?;
             println!(
                 "CA \"{name}\": certificate {} (give it to every member and client), key {} (keep it offline)",
                 dir.join(comity_node::net::tls::CA_CERT).display(),
@@ -374,7 +374,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ca { command: CaCommand::Issue { dir, name, out } } => {
-            comity_node::net::tls::ca_issue(&dir, &name, &out)?;
+            comity_node::ops::ca::ca_issue(&dir, &name, &out)?;
             println!(
                 "certificate for {name}: {} and key {}",
                 out.join(comity_node::net::tls::NODE_CERT).display(),
@@ -383,7 +383,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ca { command: CaCommand::Revoke { dir, cert } } => {
-            let revoked = comity_node::net::tls::ca_revoke(&dir, &cert)?;
+            let revoked = comity_node::ops::ca::ca_revoke(&dir, &cert)?;
             println!("revoked certificate {} ({}); {} certificate(s) on the list", revoked.serial, revoked.names.join(", "), revoked.listed);
             println!(
                 "give {} to every member, in place of the file its [tls] crl_file names: its next connections refuse that certificate",
@@ -563,7 +563,7 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
     let host = config.origin.split('/').next().unwrap_or("node").to_string();
     let scheme = if let Some(ca) = tls_ca {
         let tls_dir = data_dir.join("tls");
-        comity_node::net::tls::ca_issue(ca, &host, &tls_dir)?;
+        comity_node::ops::ca::ca_issue(ca, &host, &tls_dir)?;
         std::fs::copy(ca.join(comity_node::net::tls::CA_CERT), tls_dir.join(comity_node::net::tls::CA_CERT)).context("copy the CA certificate")?;
         // The CA's revocation list, once it has revoked anything.
         let crl_file = ca.join(comity_node::net::tls::CA_CRL).exists().then(|| tls_dir.join(comity_node::net::tls::CA_CRL));
@@ -602,7 +602,7 @@ fn init(data_dir: &Path, authorities: &[String], listen: SocketAddr, origin: Opt
 async fn serve_until_signal(node: RunningNode) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
-    node.shutdown().await
+    Ok(node.shutdown().await?)
 }
 
 /// Returns on Ctrl-C or SIGTERM.

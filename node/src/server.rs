@@ -43,6 +43,51 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .include_reflection_service(false)
 }
 
+/// Why a node did not start: each names the setting, file or store at fault (the errors
+/// passed through name theirs). Causes are in the messages, not error sources, so an error
+/// chain prints each once.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(
+        "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
+    )]
+    NoTls,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Log(#[from] crate::log::LogOpenError),
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustLoadError),
+    #[error(transparent)]
+    TrustFile(#[from] comity_proto::trust::TrustError),
+    #[error(transparent)]
+    StartupCheck(#[from] crate::ops::check::QuickCheckError),
+    #[error(transparent)]
+    Mirror(#[from] crate::federation::mirror::MirrorSetupError),
+    #[error(transparent)]
+    Tls(#[from] crate::net::tls::TlsError),
+    /// A listener that could not be bound; `setting` is the config setting that names it.
+    #[error("listen on {at} ({setting}): {cause}")]
+    Listen { at: SocketAddr, setting: &'static str, cause: std::io::Error },
+    #[error("listener address: {0}")]
+    Address(std::io::Error),
+    #[error("server reflection: {0}")]
+    Reflection(tonic_reflection::server::Error),
+}
+
+/// Why a node's shutdown was not clean.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownError {
+    /// The gRPC server ended with an error.
+    #[error(transparent)]
+    Serve(#[from] tonic::transport::Error),
+    /// A task of the server (or the writer's close) panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// A node serving on a bound listener, stopped by [`RunningNode::shutdown`] or on drop.
 pub struct RunningNode {
     addr: SocketAddr,
@@ -69,18 +114,17 @@ pub struct RunningNode {
 impl RunningNode {
     /// Opens the store in `config.data_dir` and serves on `listener` (bound by the caller, so
     /// tests can bind port 0 without a race), on the system clock.
-    pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+    pub async fn start(config: Config, listener: TcpListener) -> Result<Self, StartError> {
         Self::start_with_clock(config, listener, Clock::system()).await
     }
 
     /// [`RunningNode::start`] with the node reading the time from `clock` (log times,
     /// staleness, validity windows, evidence): tests pass a test clock and move it.
-    pub async fn start_with_clock(config: Config, listener: TcpListener, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn start_with_clock(config: Config, listener: TcpListener, clock: Clock) -> Result<Self, StartError> {
         let config = crate::federation::consortium::resolve(config)?;
-        anyhow::ensure!(
-            config.tls.is_some() || config.insecure_plaintext,
-            "no [tls] configured: give the node a certificate (comity-node ca issue, or init --tls-ca), or set insecure_plaintext = true (run --insecure-plaintext) for development"
-        );
+        if config.tls.is_none() && !config.insecure_plaintext {
+            return Err(StartError::NoTls);
+        }
         let store_dir = config.store_dir();
         let store = Store::open_with(&store_dir, config.store_engine, config.limits.store_cache_bytes)?;
         store.set_min_free_bytes(config.limits.min_free_disk_bytes);
@@ -97,13 +141,13 @@ impl RunningNode {
         let dialed: std::sync::Arc<[crate::config::PeerConfig]> = config.dialed_peers().into();
         let peer_witnesses: Vec<_> = peer_witnesses.into_iter().filter(|(p, _)| dialed.iter().any(|d| d.id == p.id)).collect();
         witnesses.push(witness_key.verifier());
-        let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> anyhow::Result<_> {
-            crate::trust::Trust::load(&config, config.trust_roots()?, &store)
+        let trust = std::sync::Arc::new(crate::store::guard_damage(&store_dir, || -> Result<_, StartError> {
+            Ok(crate::trust::Trust::load(&config, config.trust_roots()?, &store)?)
         })?);
         let registry = Registry::start(store.clone(), &config, log, witnesses.clone(), trust, clock.clone());
         let witness_verifier = witness_key.verifier();
         let witness = std::sync::Arc::new(Witness::new(witness_key, cosigned, registry.clone(), &config.peers));
-        let addr = listener.local_addr()?;
+        let addr = listener.local_addr().map_err(StartError::Address)?;
         let limits = &config.limits;
 
         let rpcs = crate::metrics::grpc::rpcs(&DESCRIPTOR_SETS);
@@ -116,8 +160,8 @@ impl RunningNode {
         }
         // grpc.reflection v1 and v1alpha: grpcurl before 1.8.8 and Python's grpcio-reflection
         // speak only v1alpha.
-        let reflection_v1 = reflection().build_v1()?;
-        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1().map_err(StartError::Reflection)?;
+        let reflection_v1alpha = reflection().build_v1alpha().map_err(StartError::Reflection)?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         // Every log's newest entry and root, cheaply (the own log's root was checked above);
         // derived data is left to the background check. Damage to the own log stops the node,
@@ -137,6 +181,7 @@ impl RunningNode {
         let registry_impl = std::sync::Arc::new(RegistryService::new(
             registry.clone(),
             config.max_staleness_secs,
+            crate::service::verify::VerifyCache::new(limits.verify_cache_licences),
             metrics.clone(),
             limits.max_watch_streams,
             http_stopped.clone(),
@@ -187,8 +232,7 @@ impl RunningNode {
                 config.tls.clone(),
                 limits.peer_entries_per_sec,
                 channels.clone(),
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             if let Some(route) = route {
                 mirror.relay_over(route);
             }
@@ -404,7 +448,7 @@ impl RunningNode {
 
     /// Stops accepting, lets in-flight requests finish, waits for the server to end, then for
     /// the writer to commit what it was given, and closes the store.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+    pub async fn shutdown(mut self) -> Result<(), ShutdownError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -439,17 +483,17 @@ impl RunningNode {
 /// `serve` until `stopped` turns true, which happens with the gRPC server's shutdown.
 async fn spawn_http<Fut>(
     at: Option<SocketAddr>,
-    setting: &str,
+    setting: &'static str,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     what: &'static str,
     serve: impl FnOnce(TcpListener, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
-) -> anyhow::Result<(Option<SocketAddr>, Option<JoinHandle<()>>)>
+) -> Result<(Option<SocketAddr>, Option<JoinHandle<()>>), StartError>
 where
     Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
 {
     let Some(at) = at else { return Ok((None, None)) };
-    let listener = TcpListener::bind(at).await.map_err(|e| anyhow::anyhow!("listen on {at} ({setting}): {e}"))?;
-    let bound = listener.local_addr()?;
+    let listener = TcpListener::bind(at).await.map_err(|cause| StartError::Listen { at, setting, cause })?;
+    let bound = listener.local_addr().map_err(StartError::Address)?;
     let shutdown = Box::pin(async move {
         let _ = stopped.wait_for(|stopped| *stopped).await;
     });

@@ -62,6 +62,19 @@ impl StoredAgreement {
     }
 }
 
+/// Why the trust stored with a node could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustLoadError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("agreement {0} is missing from the store")]
+    MissingAgreement(StatementId),
+    #[error("key set {id} of {authority} is missing from the store")]
+    MissingKeySet { id: StatementId, authority: String },
+    #[error(transparent)]
+    Agreement(#[from] AgreementError),
+}
+
 /// Why a statement may not enter a log at its log time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Inadmissible {
@@ -88,12 +101,12 @@ impl Trust {
     /// The trust of a node with `config`, whose trust file holds `roots`, with the key sets
     /// stored in `store` (each re-checked against today's roots; one that no longer checks is
     /// ignored with an error in the log).
-    pub fn load(config: &Config, roots: HashMap<String, Roots>, store: &Store) -> anyhow::Result<Self> {
+    pub fn load(config: &Config, roots: HashMap<String, Roots>, store: &Store) -> Result<Self, TrustLoadError> {
         let configured = config.known_keys();
         let hosted = config.authorities.iter().map(|a| a.id.clone()).collect();
         let mut agreements = Vec::new();
         for id in store.agreement_ids(None)? {
-            let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("agreement {id} is missing from the store"))?;
+            let bytes = store.statement(&id)?.ok_or(TrustLoadError::MissingAgreement(id))?;
             let stored = StoredAgreement::parse(id, bytes)?;
             if !stored.agreement.agreement().withdrawn {
                 agreements.push(stored);
@@ -108,7 +121,7 @@ impl Trust {
             version: AtomicU64::new(0),
         };
         for (authority, id) in store.key_set_ids()? {
-            let bytes = store.statement(&id)?.ok_or_else(|| anyhow::anyhow!("key set {id} of {authority} is missing from the store"))?;
+            let bytes = store.statement(&id)?.ok_or_else(|| TrustLoadError::MissingKeySet { id, authority: authority.clone() })?;
             match Envelope::parse(bytes).map_err(|e| e.to_string()).and_then(|e| check_key_set(&e, &trust.roots, None).map_err(|e| e.to_string())) {
                 Ok(view) => trust.install(view),
                 Err(e) => tracing::error!(%authority, error = %e, "stored key set no longer verifies against the trust file; ignored"),

@@ -172,6 +172,7 @@ fn main() {
         // and the proof bundle.
         for (node, what) in [(&b, "answers kept between writes"), (&c, "every answer read from the store")] {
             let registry = node.node().registry().clone();
+            let cache = comity_node::service::verify::VerifyCache::new(node.config().limits.verify_cache_licences);
             let mut latencies = Vec::with_capacity(n);
             let start = Instant::now();
             for i in 0..n {
@@ -188,7 +189,7 @@ fn main() {
                     },
                 };
                 let t = Instant::now();
-                let answer = comity_node::service::verify::verify(&registry, &q, 86_400, comity_node::now()).unwrap();
+                let answer = comity_node::service::verify::verify(&registry, &cache, &q, 86_400, comity_node::now()).unwrap();
                 latencies.push(t.elapsed());
                 assert_eq!(answer.verdict, Verdict::Valid as i32, "{:?}", answer.reasons);
             }
@@ -197,6 +198,7 @@ fn main() {
         let registry = b.node().registry().clone();
         let sample = comity_node::service::verify::verify(
             &registry,
+            &comity_node::service::verify::VerifyCache::new(0),
             &Question {
                 authority: BAFA.into(),
                 licence_id: "DE-2026-000001".into(),

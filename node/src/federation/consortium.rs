@@ -95,7 +95,7 @@ pub fn resolve(mut config: Config) -> Result<Config, ConfigError> {
 }
 
 /// This node's entry for the consortium file, reached at `url`.
-pub fn member_entry(config: &Config, id: &str, url: &str) -> anyhow::Result<Member> {
+pub fn member_entry(config: &Config, id: &str, url: &str) -> Result<Member, crate::log::LogOpenError> {
     let log_key = crate::log::load_or_create_key(&config.log_key_path(), &config.origin)?.verifier().to_string();
     let witness_key = crate::log::load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?.verifier().to_string();
     Ok(Member { id: id.into(), url: url.into(), log_key, witness_key: Some(witness_key), tls_name: None, authorities: config.authorities.clone() })

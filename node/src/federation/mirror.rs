@@ -53,15 +53,16 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 pub enum ChannelError {
     #[error("peer channels poisoned")]
     Poisoned,
-    #[error("{0:#}")]
-    Endpoint(anyhow::Error),
+    #[error(transparent)]
+    Endpoint(#[from] crate::net::tls::TlsError),
 }
 
 /// Why a peer mirror could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorSetupError {
-    #[error("peer {peer}: {source}")]
-    LogKey { peer: String, source: comity_proto::log::LogError },
+    // Not a `source`: the message holds it, and error chains would print it twice.
+    #[error("peer {peer}: {cause}")]
+    LogKey { peer: String, cause: comity_proto::log::LogError },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -95,8 +96,7 @@ impl PeerChannels {
         if let Some(channel) = channels.get(&key) {
             return Ok(channel.clone());
         }
-        let endpoint = crate::net::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())
-            .map_err(ChannelError::Endpoint)?
+        let endpoint = crate::net::tls::peer_endpoint(&peer.url, tls, &peer.tls_name())?
             .connect_timeout(Duration::from_secs(5))
             .timeout(call_timeout)
             .tcp_nodelay(true)
@@ -270,7 +270,7 @@ impl PeerMirror {
         entries_per_sec: u64,
         channels: PeerChannels,
     ) -> Result<(Self, Arc<Mutex<MirrorStatus>>), MirrorSetupError> {
-        let verifier: LogVerifier = peer.log_key.parse().map_err(|source| MirrorSetupError::LogKey { peer: peer.id.clone(), source })?;
+        let verifier: LogVerifier = peer.log_key.parse().map_err(|cause| MirrorSetupError::LogKey { peer: peer.id.clone(), cause })?;
         let size = registry.store().log(verifier.name()).size()?;
         let status = Arc::new(Mutex::new(MirrorStatus { size, peer_size: size, ..MirrorStatus::default() }));
         let trust = registry.trust().clone();

@@ -374,12 +374,22 @@ fn entry(store: &Store, origin: &str, index: u64) -> Result<([u8; 32], Vec<u8>),
     Ok((entry_leaf_hash(logged_at, &envelope), envelope))
 }
 
+/// Why the start-up check could not read what it checks (a difference it finds is an answer,
+/// not an error). Typed, as the server's start reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum QuickCheckError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Hashes(#[from] comity_proto::log::HashReadError),
+}
+
 /// The start-up check: what can be checked without reading whole logs. For every log held,
 /// the newest entry's leaf (from its stored statement and log time) and the hashes it closed
 /// are the stored ones, and the stored hashes give the stored checkpoint's root at its size
 /// (O(log n) reads each). Returns (origin, what differs) per difference; the background check
 /// reads the rest.
-pub fn quick_check(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
+pub fn quick_check(store: &Store) -> Result<Vec<(String, String)>, QuickCheckError> {
     let mut differences = Vec::new();
     for (origin, size) in store.log_sizes()? {
         differences.extend(quick_check_log(store, &origin, size)?.into_iter().map(|d| (origin.clone(), d)));
@@ -388,7 +398,7 @@ pub fn quick_check(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// [`quick_check`] of one log of `size` entries.
-fn quick_check_log(store: &Store, origin: &str, size: u64) -> anyhow::Result<Vec<String>> {
+fn quick_check_log(store: &Store, origin: &str, size: u64) -> Result<Vec<String>, QuickCheckError> {
     let mut differences = Vec::new();
     let log = store.log(origin);
     if size > 0 {
@@ -396,9 +406,9 @@ fn quick_check_log(store: &Store, origin: &str, size: u64) -> anyhow::Result<Vec
         match entry_leaf(store, origin, index) {
             Err(why) => differences.push(format!("log {origin}: newest entry {index}: {why}")),
             Ok(leaf) => {
-                let expected = hashes_to_store(index, &leaf, &log).map_err(anyhow::Error::msg)?;
+                let expected = hashes_to_store(index, &leaf, &log)?;
                 let stored: Vec<u64> = expected.iter().map(|(i, _)| *i).collect();
-                let held = log.read(&stored).map_err(anyhow::Error::msg)?;
+                let held = log.read(&stored)?;
                 if expected.iter().zip(&held).any(|((_, want), have)| want != have) {
                     differences.push(format!("log {origin}: the stored hashes of newest entry {index} are not those of its statement"));
                 }

@@ -24,6 +24,8 @@ pub struct RegistryService {
     shutting_down: tokio::sync::watch::Receiver<bool>,
     /// Transparency reports already made, until a log grows.
     stats: std::sync::Arc<crate::service::stats::StatsCache>,
+    /// What Verify and GetLicence keep of the store between writes.
+    verify_cache: crate::service::verify::VerifyCache,
 }
 
 impl RegistryService {
@@ -33,17 +35,19 @@ impl RegistryService {
     }
 
     /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
-    /// unless the agreement applied says otherwise. At most `max_watchers` Watch streams are
-    /// open at once; they end when `shutting_down` turns true.
+    /// unless the agreement applied says otherwise, and keeps what it reads in `verify_cache`.
+    /// At most `max_watchers` Watch streams are open at once; they end when `shutting_down`
+    /// turns true.
     pub fn new(
         registry: Registry,
         max_staleness_secs: u64,
+        verify_cache: crate::service::verify::VerifyCache,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         max_watchers: usize,
         shutting_down: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let watchers = std::sync::Arc::new(tokio::sync::Semaphore::new(max_watchers));
-        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down, stats: Default::default() }
+        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down, stats: Default::default(), verify_cache }
     }
 }
 
@@ -107,7 +111,7 @@ impl registry_server::Registry for RegistryService {
         let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
-        let proof = crate::service::verify::licence_proof(&self.registry, &r.authority, &r.licence_id, self.registry.clock().now())
+        let proof = crate::service::verify::licence_proof(&self.registry, &self.verify_cache, &r.authority, &r.licence_id, self.registry.clock().now())
             .inspect_err(|e| tracing::warn!(error = %e, "GetLicence answered without its proof bundle"))
             .ok();
         Ok(Response::new(pb::GetLicenceResponse {
@@ -134,7 +138,7 @@ impl registry_server::Registry for RegistryService {
         // A verdict is a few cached sled reads and no signature work (~10-50 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
-        let (answer, cache) = crate::service::verify::verify_counted(&self.registry, &question, self.max_staleness_secs, now)?;
+        let (answer, cache) = crate::service::verify::verify_counted(&self.registry, &self.verify_cache, &question, self.max_staleness_secs, now)?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", crate::metrics::verdict_label);
         self.metrics.verification(verdict, cache.as_str(), started.elapsed());
         Ok(Response::new(answer))

@@ -23,9 +23,9 @@ use crate::store::{Evidence, Store};
 use crate::trust::StoredAgreement;
 use crate::writer::Registry;
 
-/// Answers `q` at time `now`.
-pub fn verify(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
-    verify_counted(registry, q, default_max_staleness_secs, now).map(|(answer, _)| answer)
+/// Answers `q` at time `now`, from `registry`'s store or what `cache` kept of it.
+pub fn verify(registry: &Registry, cache: &VerifyCache, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<pb::VerifyResponse, Error> {
+    verify_counted(registry, cache, q, default_max_staleness_secs, now).map(|(answer, _)| answer)
 }
 
 /// Where an answer's reads of its licence came from, for the metrics.
@@ -57,9 +57,14 @@ impl CacheOutcome {
 }
 
 /// [`verify`], also saying where the licence's reads came from.
-pub fn verify_counted(registry: &Registry, q: &Question, default_max_staleness_secs: u64, now: i64) -> Result<(pb::VerifyResponse, CacheOutcome), Error> {
+pub fn verify_counted(
+    registry: &Registry,
+    cache: &VerifyCache,
+    q: &Question,
+    default_max_staleness_secs: u64,
+    now: i64,
+) -> Result<(pb::VerifyResponse, CacheOutcome), Error> {
     let trust = registry.trust();
-    let cache = registry.verify_cache();
     let (licence, outcome) = cache.licence(registry, &q.authority, &q.licence_id)?;
     let in_force = trust.agreements();
     let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
@@ -239,8 +244,8 @@ fn head_proof(
 
 /// The proof bundle of a licence as GetLicence serves it: its chain and its issuer's key set
 /// with their receipts, and its head proof.
-pub fn licence_proof(registry: &Registry, authority: &str, licence_id: &str, now: i64) -> Result<pb::ProofBundle, Error> {
-    let (licence, _) = registry.verify_cache().licence(registry, authority, licence_id)?;
+pub fn licence_proof(registry: &Registry, cache: &VerifyCache, authority: &str, licence_id: &str, now: i64) -> Result<pb::ProofBundle, Error> {
+    let (licence, _) = cache.licence(registry, authority, licence_id)?;
     let proven: Vec<Arc<Proven>> = licence.chain_proofs.iter().chain(&licence.key_set_proof).cloned().collect();
     Ok(proof_bundle(&proven, &licence, now))
 }
@@ -290,7 +295,9 @@ fn prove(store: &Store, logs: &mut LogViews, origin: String, index: u64, envelop
 /// Verify's reads of the store, kept while what they depend on is unchanged: a partner
 /// checking the same licence before every shipment costs one store read per change of that
 /// licence, not one per call, and writes to other licences do not count. Bounded by
-/// `limits.verify_cache_licences`; 0 turns it off.
+/// `limits.verify_cache_licences`; 0 turns it off. Owned by the Registry service
+/// ([`crate::service::registry::RegistryService`]), which answers Verify and GetLicence (for
+/// gRPC and the web alike); the writer knows nothing of it.
 ///
 /// A kept copy is read again as soon as its licence, the trust in force (key sets,
 /// agreements), evidence or freezes change. A new checkpoint of a log it was proven in only

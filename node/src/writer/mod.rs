@@ -171,7 +171,6 @@ pub struct Registry {
     /// Bumped after every batch the writer handles, so readers such as Watch streams know to
     /// look at the store again.
     changes: watch::Receiver<u64>,
-    verify_cache: Arc<crate::service::verify::VerifyCache>,
     /// The node's wall clock.
     clock: Clock,
 }
@@ -211,17 +210,7 @@ impl Registry {
             .name("comity-writer".into())
             .spawn(move || writer_loop(writer_store, rx, max_batch, log, announce, witnesses, writer_trust, writer_clock))
             .expect("spawn writer thread");
-        Self {
-            store,
-            origin,
-            trust,
-            writer: tx,
-            writer_thread: Arc::new(Mutex::new(Some(writer_thread))),
-            checkpoints,
-            changes,
-            verify_cache: Arc::new(crate::service::verify::VerifyCache::new(config.limits.verify_cache_licences)),
-            clock,
-        }
+        Self { store, origin, trust, writer: tx, writer_thread: Arc::new(Mutex::new(Some(writer_thread))), checkpoints, changes, clock }
     }
 
     /// Drops this handle and waits until the writer has answered every queued publish and
@@ -235,11 +224,6 @@ impl Registry {
                 tracing::error!("writer thread panicked");
             }
         }
-    }
-
-    /// What Verify keeps of the store between writes.
-    pub(crate) fn verify_cache(&self) -> &crate::service::verify::VerifyCache {
-        &self.verify_cache
     }
 
     /// The underlying store (read-only use).

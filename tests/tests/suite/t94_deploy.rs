@@ -163,9 +163,9 @@ async fn the_kubernetes_probes_answer_while_grpc_speaks_tls() {
     let container = kubernetes_container(&docs).clone();
     let tmp = tempfile::tempdir().unwrap();
     let (ca, tls) = (tmp.path().join("ca"), tmp.path().join("tls"));
-    comity_node::net::tls::ca_init(&ca, "test consortium").unwrap();
+    comity_node::ops::ca::ca_init(&ca, "test consortium").unwrap();
     let host = manifest_config.origin.split('/').next().unwrap().to_string();
-    comity_node::net::tls::ca_issue(&ca, &host, &tls).unwrap();
+    comity_node::ops::ca::ca_issue(&ca, &host, &tls).unwrap();
     let (origin, require_client_certs) = (manifest_config.origin.clone(), manifest_config.tls.as_ref().unwrap().require_client_certs);
     let node = comity_tests::TestNode::start_with(&["de.bafa"], |c| {
         c.origin = origin;

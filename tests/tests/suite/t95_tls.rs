@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use comity_client::{Client, ClientTls};
 use comity_node::config::{Config, PeerConfig};
-use comity_node::net::tls::{ca_init, ca_issue, TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
+use comity_node::net::tls::{TlsConfig, CA_CERT, NODE_CERT, NODE_KEY};
+use comity_node::ops::ca::{ca_init, ca_issue};
 use comity_proto::decision::fixtures::grant;
 use comity_proto::pb;
 use comity_proto::statement::{sign_statement, StatementId};
@@ -274,7 +275,8 @@ async fn restricted_bodies_go_only_to_the_certified_audience() {
 /// replaced while the node runs applies to the next connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_member_certificate_is_refused_in_the_handshake() {
-    use comity_node::net::tls::{ca_revoke, CA_CRL};
+    use comity_node::net::tls::CA_CRL;
+    use comity_node::ops::ca::ca_revoke;
     let tmp = tempfile::tempdir().unwrap();
     let ca = consortium(tmp.path(), &["registry.bafa.example", "registry.meti.example", "registry.leaked.example"]);
     let leaked_cert = tmp.path().join("registry.leaked.example").join(NODE_CERT);

@@ -341,6 +341,8 @@ fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String),
     licences.sort();
     let mut seen = Vec::new();
     let mut out = Vec::new();
+    // Each licence is asked about once: nothing to keep between answers.
+    let no_cache = crate::service::verify::VerifyCache::new(0);
     for (authority, licence_id) in licences {
         let Some(state) = meti.node.registry().licence(authority, licence_id)?.and_then(|v| v.state) else { continue };
         let terms = &state.terms;
@@ -357,7 +359,7 @@ fn suggested_verifications(nodes: &[DemoNode], heads: &HashMap<(String, String),
         }
         let question =
             comity_proto::verdict::Question { authority: authority.clone(), licence_id: licence_id.clone(), relying_authority: "jp.meti".into(), context };
-        let answer = crate::service::verify::verify(meti.node.registry(), &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
+        let answer = crate::service::verify::verify(meti.node.registry(), &no_cache, &question, comity_proto::verdict::DEFAULT_MAX_STALENESS_SECS, now())?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("?", |v| v.as_str_name()).trim_start_matches("VERDICT_").to_string();
         if !seen.contains(&verdict) {
             out.push(format!("comity --node {} verify {args}   ({verdict})", meti.node.url()));
