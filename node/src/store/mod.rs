@@ -29,10 +29,12 @@ pub use search::{SearchPage, SearchQuery, MAX_PAGE_SIZE};
 /// records. (2: maps in tiles, entries without log time; 1: a record per map node version.)
 pub const SCHEMA_VERSION: u32 = 3;
 const FORMAT_MARKER: &[u8] = b"comity-store";
-/// sled's page cache, bytes. Its default (1 GiB) let a node's memory grow with its store to
-/// that size; the operating system's page cache holds the file as well (BENCHMARKS.md,
+/// The engine's cache of store pages, bytes. sled's default (1 GiB) let a node's memory grow
+/// with its store to that size; the operating system's page cache holds the files as well, so
+/// a small cache costs reads little: on fjall at 100k decisions, 8 MiB instead of 64 MiB took
+/// ~70 MB off the node's memory with read latency within the run's noise (BENCHMARKS.md,
 /// Storage at scale).
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
