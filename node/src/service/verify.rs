@@ -147,7 +147,7 @@ struct Proven {
 }
 
 /// Reads `authority`'s licence `licence_id` from the store, its checkpoints through `logs`.
-fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licence_id: &str) -> Result<LicenceFacts, Error> {
+fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, authority: &str, licence_id: &str) -> Result<LicenceFacts, Error> {
     let store = registry.store();
     let chain = registry.chain(authority, licence_id)?;
     let mut links = Vec::with_capacity(chain.len());
@@ -167,7 +167,8 @@ fn read_licence(registry: &Registry, logs: &mut LogViews, authority: &str, licen
     }
     let key_set = registry.trust().key_set(authority);
     let key_set_proof = match &key_set {
-        Some(set) => proven_statement(store, logs, &set.id)?.map(Arc::new),
+        // Kept once for every licence of the authority, not read again with each of them.
+        Some(set) => cache.statement(registry, &set.id)?,
         None => None,
     };
     let withheld = withheld_reason(&chain, registry.origin());
@@ -344,7 +345,7 @@ impl VerifyCache {
     }
 
     fn licence(&self, registry: &Registry, authority: &str, licence_id: &str) -> Result<(Arc<LicenceFacts>, CacheOutcome), Error> {
-        let read = |logs: &mut LogViews| read_licence(registry, logs, authority, licence_id).map(Some);
+        let read = |logs: &mut LogViews| read_licence(registry, self, logs, authority, licence_id).map(Some);
         let (facts, outcome) = kept(self.licences.as_ref(), registry, (authority.to_string(), licence_id.to_string()), Some((authority, licence_id)), read)?;
         Ok((facts.expect("read_licence always answers"), outcome))
     }
