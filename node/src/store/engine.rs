@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fjall::AbstractTree;
+
 /// A value as the store reads it (sled's shared bytes; fjall's are copied in).
 pub type Value = sled::IVec;
 
@@ -93,6 +95,16 @@ pub struct Fjall {
     next_id: std::sync::Arc<AtomicU64>,
 }
 
+impl Fjall {
+    /// The sequence number fjall reads are made at: every batch committed before, none being
+    /// applied. fjall's plain reads see a batch's items as it inserts them one by one; sled's
+    /// batches are atomic to readers, and the store relies on that (a log's size is never read
+    /// before its entries).
+    fn visible(&self) -> Option<fjall::Instant> {
+        Some(self.keyspace.instant())
+    }
+}
+
 /// Where fjall keeps the counter's high-water mark (outside the store's tables, which start
 /// with a table byte below 0xff).
 const FJALL_ID_KEY: &[u8] = b"\xff\xffgenerated_id";
@@ -124,14 +136,14 @@ impl Engine {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         match self {
             Engine::Sled(db) => Ok(db.get(key)?),
-            Engine::Fjall(f) => Ok(f.data.get(key)?.map(|v| Value::from(v.as_ref()))),
+            Engine::Fjall(f) => Ok(f.data.tree.get(key, f.visible()).map_err(fjall::Error::from)?.map(|v| Value::from(v.as_ref()))),
         }
     }
 
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         match self {
             Engine::Sled(db) => Ok(db.contains_key(key)?),
-            Engine::Fjall(f) => Ok(f.data.contains_key(key)?),
+            Engine::Fjall(f) => Ok(f.data.tree.contains_key(key, f.visible()).map_err(fjall::Error::from)?),
         }
     }
 
@@ -139,7 +151,7 @@ impl Engine {
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
         match self {
             Engine::Sled(db) => Box::new(db.scan_prefix(prefix).map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.prefix(prefix.as_ref().to_vec()).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.prefix(prefix.as_ref(), f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -148,7 +160,7 @@ impl Engine {
         let range = (range.start_bound().cloned(), range.end_bound().cloned());
         match self {
             Engine::Sled(db) => Box::new(db.range(range).map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.range(range).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.range(range, f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -156,7 +168,7 @@ impl Engine {
     pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
         match self {
             Engine::Sled(db) => Box::new(db.iter().map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.range(..FJALL_ID_KEY.to_vec()).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.range(..FJALL_ID_KEY.to_vec(), f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -246,7 +258,7 @@ impl Engine {
     }
 }
 
-fn fjall_entry(r: fjall::Result<fjall::KvPair>) -> Entry {
-    let (k, v) = r?;
+fn fjall_entry(r: std::result::Result<fjall::KvPair, impl Into<fjall::Error>>) -> Entry {
+    let (k, v) = r.map_err(Into::into)?;
     Ok((Value::from(k.as_ref()), Value::from(v.as_ref())))
 }
