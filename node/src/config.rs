@@ -59,8 +59,8 @@ pub struct Config {
     /// start (or after the interval, when shorter). 0: never.
     #[serde(default = "default_scrub_interval")]
     pub scrub_interval_secs: u64,
-    /// The key-value engine a new store is created with: `sled` (the default) or `fjall` (an
-    /// LSM tree; BENCHMARKS.md, Storage engines). An existing store keeps its engine.
+    /// The key-value engine a new store is created with: `fjall` (the default, an LSM tree;
+    /// BENCHMARKS.md, Storage engines) or `sled`. An existing store keeps its engine.
     #[serde(default)]
     pub store_engine: crate::store::EngineKind,
     /// Authorities hosted by this node: only their current keys may publish here.

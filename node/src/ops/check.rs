@@ -330,9 +330,11 @@ fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &Hash
             report.damaged_logs = true;
         }
     }
-    match crate::log::map_root(log, size) {
-        Ok(stored) if stored == derived => {}
-        Ok(stored) => {
+    match held_map_root(log, size) {
+        // No longer held at that size: nothing to compare (the next check reads a newer size).
+        None => {}
+        Some(Ok(stored)) if stored == derived => {}
+        Some(Ok(stored)) => {
             report.differences.push(format!(
                 "log {origin}: the stored licence-state map's root at size {size} is {}, its entries give {}",
                 hex::encode(stored),
@@ -340,11 +342,31 @@ fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &Hash
             ));
             report.damaged_logs = true;
         }
-        Err(e) => {
+        Some(Err(e)) => {
             report.differences.push(format!("log {origin}: the stored licence-state map at size {size} cannot be read: {e}"));
             report.damaged_logs = true;
         }
     }
+}
+
+/// The stored licence-state map's root at log size `size`, or `None` when the store no longer
+/// holds the map at that size. That map is the current one with the undo records of the commits
+/// after `size`, which a running node prunes (up to its cosigned checkpoint, and beyond
+/// [`crate::store::MAX_UNDO`] commits) while the check reads the log; and a commit between
+/// reading the undo records and the tiles gives the root of neither map, so such a read is
+/// repeated.
+fn held_map_root(log: &crate::store::LogRef<'_>, size: u64) -> Option<Result<comity_proto::log::TreeHash, crate::store::MapStoreError>> {
+    for _ in 0..3 {
+        let before = log.size().ok()?;
+        let root = crate::log::map_root(log, size);
+        if log.size().ok()? != before {
+            continue;
+        }
+        let served = log.cosigned().ok()?.as_deref().and_then(stored_checkpoint_fields).map_or(before, |(cosigned, _, _)| cosigned);
+        let pruned = served > size || before.saturating_sub(size) >= crate::store::MAX_UNDO as u64;
+        return (!pruned).then_some(root);
+    }
+    None
 }
 
 /// Why a log entry could not be read back for the check.

@@ -66,7 +66,8 @@ pub async fn recover_own_log(config: &Config, peer_url: &str, peer_tls_name: &st
     if store_dir.exists() {
         std::fs::rename(&store_dir, &damaged).with_context(|| format!("move {} aside", store_dir.display()))?;
     }
-    let store = Store::open(&store_dir)?;
+    // A new store: of the configured engine, as the node would create it.
+    let store = Store::open_with(&store_dir, config.store_engine, config.limits.store_cache_bytes)?;
     let log = NodeLog::open_to_rebuild(&store, key, signed, now())?;
     let trust = std::sync::Arc::new(Trust::load(config, config.trust_roots()?, &store)?);
     let registry = Registry::start(store.clone(), config, log, Vec::new(), trust, crate::Clock::system());
@@ -166,7 +167,8 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
     bar.finish_and_clear();
     let log_size = latest.map_or(0, |cp| cp.size);
     let copying = crate::ops::transfer::spinner(&format!("copying the backup into {}", target.display()));
-    backup.copy_to(&target)?;
+    // The node's new store is of the configured engine (a sled backup restores into fjall by default).
+    backup.copy_to_with(&target, config.store_engine)?;
     copying.finish_and_clear();
     Ok(Restored { statements, log_size })
 }

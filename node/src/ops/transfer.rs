@@ -184,7 +184,9 @@ fn check_import(config: &Config, path: &Path) -> anyhow::Result<CheckedImport> {
         "{} is missing: import into an initialised node (comity-node init, or a node started once)",
         config.log_key_path().display()
     );
-    let store = Store::open(&config.store_dir()).with_context(|| format!("open {} (the node must be stopped for an import)", config.store_dir().display()))?;
+    // The store may not exist yet (after `init`): created with the configured engine.
+    let store = Store::open_with(&config.store_dir(), config.store_engine, config.limits.store_cache_bytes)
+        .with_context(|| format!("open {} (the node must be stopped for an import)", config.store_dir().display()))?;
     let log = store.log(&checkpoint.origin);
     if let Some(reason) = log.frozen()? {
         anyhow::bail!("{} is frozen here ({reason}); comity-node unfreeze lifts it", checkpoint.origin);

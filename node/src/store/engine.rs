@@ -1,21 +1,25 @@
-//! The key-value engine under [`super::Store`]: sled (the default, the design's store) or fjall
-//! (an LSM tree, measured against sled in BENCHMARKS.md, Storage engines). The store uses
-//! only what both offer: point reads, ordered prefix and range scans, atomic batches made
-//! durable by `flush`, and a counter. A store keeps the engine it was created with.
+//! The key-value engine under [`super::Store`]: fjall (an LSM tree, the default for new stores)
+//! or sled (the design's first store, kept for stores created with it; BENCHMARKS.md, Storage
+//! engines). The store uses only what both offer: point reads, ordered prefix and range scans,
+//! atomic batches made durable by `flush`, and a counter. A store keeps the engine it was
+//! created with.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fjall::AbstractTree;
+
 /// A value as the store reads it (sled's shared bytes; fjall's are copied in).
 pub type Value = sled::IVec;
 
-/// Which engine a new store is created with.
+/// Which engine a new store is created with. fjall by default: about a tenth of sled's bytes on disk
+/// and a restart in milliseconds (BENCHMARKS.md, Storage at scale).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
-    #[default]
     Sled,
+    #[default]
     Fjall,
 }
 
@@ -45,6 +49,16 @@ impl EngineError {
     /// A failure to write or read the files (disk full, I/O), not damage.
     pub fn is_io(&self) -> bool {
         matches!(self, EngineError::Sled(sled::Error::Io(_)) | EngineError::Fjall(fjall::Error::Io(_) | fjall::Error::Poisoned))
+    }
+
+    /// Damage to the engine's files, found on reading them (fjall's lsm-tree errors, I/O among
+    /// them, come from reading its segment and manifest files).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Sled(sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_))
+                | EngineError::Fjall(fjall::Error::Decode(_) | fjall::Error::JournalRecovery(_) | fjall::Error::Storage(_) | fjall::Error::InvalidVersion(_))
+        )
     }
 }
 
@@ -81,6 +95,16 @@ pub struct Fjall {
     next_id: std::sync::Arc<AtomicU64>,
 }
 
+impl Fjall {
+    /// The sequence number fjall reads are made at: every batch committed before, none being
+    /// applied. fjall's plain reads see a batch's items as it inserts them one by one; sled's
+    /// batches are atomic to readers, and the store relies on that (a log's size is never read
+    /// before its entries).
+    fn visible(&self) -> Option<fjall::Instant> {
+        Some(self.keyspace.instant())
+    }
+}
+
 /// Where fjall keeps the counter's high-water mark (outside the store's tables, which start
 /// with a table byte below 0xff).
 const FJALL_ID_KEY: &[u8] = b"\xff\xffgenerated_id";
@@ -112,14 +136,14 @@ impl Engine {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         match self {
             Engine::Sled(db) => Ok(db.get(key)?),
-            Engine::Fjall(f) => Ok(f.data.get(key)?.map(|v| Value::from(v.as_ref()))),
+            Engine::Fjall(f) => Ok(f.data.tree.get(key, f.visible()).map_err(fjall::Error::from)?.map(|v| Value::from(v.as_ref()))),
         }
     }
 
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         match self {
             Engine::Sled(db) => Ok(db.contains_key(key)?),
-            Engine::Fjall(f) => Ok(f.data.contains_key(key)?),
+            Engine::Fjall(f) => Ok(f.data.tree.contains_key(key, f.visible()).map_err(fjall::Error::from)?),
         }
     }
 
@@ -127,7 +151,7 @@ impl Engine {
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
         match self {
             Engine::Sled(db) => Box::new(db.scan_prefix(prefix).map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.prefix(prefix.as_ref().to_vec()).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.prefix(prefix.as_ref(), f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -136,7 +160,7 @@ impl Engine {
         let range = (range.start_bound().cloned(), range.end_bound().cloned());
         match self {
             Engine::Sled(db) => Box::new(db.range(range).map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.range(range).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.range(range, f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -144,7 +168,7 @@ impl Engine {
     pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = Entry>> {
         match self {
             Engine::Sled(db) => Box::new(db.iter().map(|r| r.map_err(EngineError::from))),
-            Engine::Fjall(f) => Box::new(f.data.range(..FJALL_ID_KEY.to_vec()).map(fjall_entry)),
+            Engine::Fjall(f) => Box::new(f.data.tree.range(..FJALL_ID_KEY.to_vec(), f.visible(), None).map(fjall_entry)),
         }
     }
 
@@ -196,6 +220,8 @@ impl Engine {
     pub fn flush(&self) -> Result<()> {
         match self {
             Engine::Sled(db) => db.flush().map(|_| ()).map_err(Into::into),
+            // Every write goes to the keyspace's one journal, in order; a commit only hands it to
+            // the OS. SyncAll fsyncs the journal (sealed journals were fsynced when rotated).
             Engine::Fjall(f) => Ok(f.keyspace.persist(fjall::PersistMode::SyncAll)?),
         }
     }
@@ -206,7 +232,8 @@ impl Engine {
             Engine::Sled(db) => Ok(db.generate_id()?),
             Engine::Fjall(f) => {
                 let id = f.next_id.fetch_add(1, Ordering::SeqCst);
-                // Stored before it is used; made durable with the commit that uses it.
+                // Journaled before the batch that uses it, so that batch's flush makes it durable
+                // too: no id in a durable record is handed out again after a crash.
                 f.data.insert(FJALL_ID_KEY, (id + 1).to_be_bytes())?;
                 Ok(id)
             }
@@ -231,7 +258,7 @@ impl Engine {
     }
 }
 
-fn fjall_entry(r: fjall::Result<fjall::KvPair>) -> Entry {
-    let (k, v) = r?;
+fn fjall_entry(r: std::result::Result<fjall::KvPair, impl Into<fjall::Error>>) -> Entry {
+    let (k, v) = r.map_err(Into::into)?;
     Ok((Value::from(k.as_ref()), Value::from(v.as_ref())))
 }

@@ -187,15 +187,8 @@ impl Store {
                 Err(EngineError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                // sled's own word for damage; an I/O error (permissions, a lock) is not.
-                Err(EngineError::Sled(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_)))) => {
-                    return Err(damaged_by(dir, e.into()))
-                }
-                Err(
-                    e @ EngineError::Fjall(
-                        fjall::Error::Decode(_) | fjall::Error::JournalRecovery(_) | fjall::Error::Storage(_) | fjall::Error::InvalidVersion(_),
-                    ),
-                ) => return Err(damaged_by(dir, e)),
+                // The engine's own word for damage; an I/O error (permissions, a lock) is not.
+                Err(e) if e.is_damage() => return Err(damaged_by(dir, &e)),
                 other => break other.map_err(|source| StoreError::Open { dir: shown.clone(), source })?,
             }
         };
@@ -210,7 +203,7 @@ impl Store {
             reserve: Default::default(),
         };
         store.check_schema(&shown).map_err(|e| match e {
-            StoreError::Engine(e) => damaged_by(dir, e),
+            StoreError::Engine(e) => damaged_by(dir, &e),
             StoreError::Corrupt { table, detail } => StoreError::damaged(dir, format!("{table}: {detail}")),
             other => other,
         })?;
@@ -219,7 +212,13 @@ impl Store {
 
     fn check_schema(&self, dir: &str) -> Result<()> {
         let foreign_trees = self.db.has_foreign_trees();
-        match self.db.get(keys::meta("format"))? {
+        let marker = self.db.get(keys::meta("format"))?;
+        // fjall data in Comity's own partition alone, without its marker: a damaged segment
+        // (fjall checks no checksum on read), not another program's data.
+        if marker.as_deref() != Some(FORMAT_MARKER) && self.db.kind() == EngineKind::Fjall && !foreign_trees && !self.db.is_empty()? {
+            return Err(StoreError::Corrupt { table: "meta", detail: "the format marker is missing or changed".into() });
+        }
+        match marker {
             Some(marker) if marker.as_ref() == FORMAT_MARKER => {}
             Some(_) => return Err(StoreError::Foreign { dir: dir.into() }),
             None if self.db.is_empty()? && !foreign_trees => {
@@ -422,13 +421,18 @@ impl Store {
 
     /// Copies every record into a new store at `dir` (which must not hold one) and flushes it.
     /// Consistent when no commit runs meanwhile (the registry's writer calls it between
-    /// batches). Returns the number of records.
+    /// batches). Returns the number of records. A backup has the engine of its store.
     pub fn copy_to(&self, dir: &Path) -> Result<u64> {
+        self.copy_to_with(dir, self.db.kind())
+    }
+
+    /// [`Store::copy_to`] into a new store of `engine` (a restore creates the node's store with
+    /// the configured engine, which may differ from the backup's).
+    pub fn copy_to_with(&self, dir: &Path, engine: EngineKind) -> Result<u64> {
         if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
             return Err(StoreError::Corrupt { table: "backup", detail: format!("{} exists and is not empty", dir.display()) });
         }
-        // A backup has the engine of its store.
-        let target = Engine::open(dir, self.db.kind(), DEFAULT_CACHE_BYTES).map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
+        let target = Engine::open(dir, engine, DEFAULT_CACHE_BYTES).map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
         let mut records = 0u64;
         let mut batch = engine::Batch::default();
         for kv in self.db.iter() {
@@ -709,8 +713,8 @@ impl Store {
 }
 
 /// The engine's error at open, said shortly: sled's message for a damaged `conf` file speaks of versions.
-fn damaged_by(dir: &Path, e: EngineError) -> StoreError {
-    let reason = match &e {
+fn damaged_by(dir: &Path, e: &EngineError) -> StoreError {
+    let reason = match e {
         EngineError::Sled(sled::Error::Unsupported(m)) if m.contains("earlier than 0.29") => "sled: its `conf` file cannot be read".to_string(),
         EngineError::Sled(sled::Error::Corruption { at, .. }) => format!("sled: corrupt data at {at:?}"),
         EngineError::Sled(other) => format!("sled: {other}"),
@@ -721,31 +725,101 @@ fn damaged_by(dir: &Path, e: EngineError) -> StoreError {
 
 std::thread_local! {
     /// Set while [`guard_damage`] runs on this thread: its panics are reported as damage, not printed.
-    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static GUARDED: std::cell::RefCell<Option<Guarded>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Runs `f`, which reads the store in `dir`, turning a panic in it into [`StoreError::Damaged`]:
-/// sled panics on some damaged files instead of returning an error. The panic's message and
-/// backtrace are not printed (other threads' panics are, as before), so the operator sees one
-/// message naming the store and its repair.
-pub fn guard_damage<T, E: From<StoreError>>(dir: &Path, f: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+/// The store [`guard_damage`] reads on this thread, and the first panic in it.
+struct Guarded {
+    dir: std::path::PathBuf,
+    first_panic: Option<String>,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into())
+}
+
+/// The engine a panic came from, for the message.
+fn engine_name(dir: &Path) -> &'static str {
+    if EngineKind::of_dir(dir) == Some(EngineKind::Fjall) {
+        "fjall"
+    } else {
+        "sled"
+    }
+}
+
+/// An error that may carry a [`StoreError`], whose engine damage [`guard_damage`] names.
+pub trait NameDamage {
+    fn name_damage(self, dir: &Path) -> Self;
+}
+
+impl NameDamage for StoreError {
+    fn name_damage(self, dir: &Path) -> Self {
+        match self {
+            StoreError::Engine(e) if e.is_damage() => damaged_by(dir, &e),
+            other => other,
+        }
+    }
+}
+
+impl NameDamage for anyhow::Error {
+    fn name_damage(self, dir: &Path) -> Self {
+        match self.downcast_ref::<StoreError>() {
+            Some(StoreError::Engine(e)) if e.is_damage() => damaged_by(dir, e).into(),
+            _ => self,
+        }
+    }
+}
+
+impl NameDamage for crate::log::LogOpenError {
+    fn name_damage(self, dir: &Path) -> Self {
+        match self {
+            crate::log::LogOpenError::Store(e) => crate::log::LogOpenError::Store(e.name_damage(dir)),
+            other => other,
+        }
+    }
+}
+
+/// Runs `f`, which reads the store in `dir`, turning damage it meets into [`StoreError::Damaged`]:
+/// an engine error that says so (fjall reads a segment only when asked for a key in it, so its
+/// damage may show after open), or a panic: sled (and fjall, on a few) panics on some damaged
+/// files instead of returning an error. The panic's message and backtrace are not printed
+/// (other threads' panics are, as before), so the operator sees one message naming the store
+/// and its repair.
+pub fn guard_damage<T, E: From<StoreError> + NameDamage>(dir: &Path, f: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET_PANICS.with(std::cell::Cell::get) {
-                previous(info)
+            let damage = GUARDED.with_borrow_mut(|guarded| {
+                let guarded = guarded.as_mut()?;
+                match guarded.first_panic.take() {
+                    // A second panic before the first was caught is one in a destructor while
+                    // unwinding (fjall's keyspace drop after a panic in its recovery), which Rust
+                    // turns into an abort: exit naming the damage instead, as `comity-node` would.
+                    Some(first) => Some(Some(StoreError::damaged(&guarded.dir, format!("{}: {first}", engine_name(&guarded.dir))))),
+                    None => {
+                        guarded.first_panic = Some(panic_message(info.payload()));
+                        Some(None)
+                    }
+                }
+            });
+            match damage {
+                None => previous(info),
+                Some(None) => {}
+                Some(Some(damage)) => {
+                    eprintln!("comity-node: {damage}");
+                    std::process::exit(1);
+                }
             }
         }));
     });
-    let was = QUIET_PANICS.with(|q| q.replace(true));
+    let was = GUARDED.replace(Some(Guarded { dir: dir.to_path_buf(), first_panic: None }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET_PANICS.with(|q| q.set(was));
-    result.unwrap_or_else(|panic| {
-        let message =
-            panic.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
-        Err(StoreError::damaged(dir, format!("sled: {message}")).into())
-    })
+    GUARDED.set(was);
+    match result {
+        Ok(result) => result.map_err(|e| e.name_damage(dir)),
+        Err(panic) => Err(StoreError::damaged(dir, format!("{}: {}", engine_name(dir), panic_message(&*panic))).into()),
+    }
 }
 
 /// One log in the store, read-only.

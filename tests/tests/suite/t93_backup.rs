@@ -1,9 +1,12 @@
-//! Backup while the node runs and restore after checks, through the real binaries.
+//! Backup while the node runs and restore after checks, through the real binaries. The node's
+//! store is a sled one (created before fjall became the default) and the restore makes a fjall
+//! store: the way to move a store to fjall.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use assert_cmd::Command;
+use comity_node::store::EngineKind;
 use comity_proto::decision::fixtures::grant;
 use comity_tests::{bin_path, TestNode};
 use predicates::str::contains;
@@ -13,13 +16,19 @@ const BAFA: &str = "de.bafa";
 fn write_config(node: &TestNode, data_dir: &std::path::Path, path: &std::path::Path) {
     let mut config = node.config().clone();
     config.data_dir = data_dir.to_path_buf();
+    // The default: an existing (sled) store keeps its engine; a restored one is created with it.
+    config.store_engine = EngineKind::Fjall;
     std::fs::write(path, config.to_toml()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_load_restores_after_its_checks_and_a_damaged_one_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut node = TestNode::start_with(&[BAFA], |c| c.origin = "registry.bafa.example/log".into()).await;
+    let mut node = TestNode::start_with(&[BAFA], |c| {
+        c.origin = "registry.bafa.example/log".into();
+        c.store_engine = EngineKind::Sled;
+    })
+    .await;
     let mut client = node.client().await;
     for i in 0..30 {
         client.publish(node.sign(grant(BAFA, &format!("DE-2026-BAK-{i:03}")))).await.unwrap();
@@ -85,6 +94,8 @@ async fn a_backup_taken_under_load_restores_after_its_checks_and_a_damaged_one_i
     // The good backup restores, and a node started on it serves everything backed up.
     let (mut cmd, data) = restore(&backup, "restored");
     cmd.assert().success().stdout(contains("backup checked and restored"));
+    assert_eq!(EngineKind::of_dir(&backup), Some(EngineKind::Sled), "a backup has the engine of its store");
+    assert_eq!(EngineKind::of_dir(&data.join("store")), Some(EngineKind::Fjall), "a restore creates the configured engine's store");
     node.reconfigure(|c| c.data_dir = data);
     node.start_again().await.unwrap();
     let mut client = node.client().await;

@@ -1,10 +1,11 @@
 //! A full disk: writes fail cleanly (UNAVAILABLE, nothing acknowledged), reads keep being served,
 //! and once space is freed nothing acknowledged is missing. With the disk reserve
-//! (`limits.min_free_disk_bytes`) writes are refused before sled starts one, so reads and
+//! (`limits.min_free_disk_bytes`) writes are refused before the engine starts one, so reads and
 //! `comity log audit` keep working and writes resume as soon as space is freed; without it, a
 //! write that runs out of space mid-way leaves writes refused until restart. Runs the node's
 //! data dir on a small tmpfs, which needs root (as on the project's machines; elsewhere the
-//! test says it skipped).
+//! test says it skipped). Runs on the default engine (fjall); the comments on sled say why the
+//! backstop allows the odd refused read on a sled store.
 
 use std::path::Path;
 
