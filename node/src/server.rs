@@ -77,6 +77,16 @@ pub enum StartError {
     Reflection(tonic_reflection::server::Error),
 }
 
+impl crate::store::NameDamage for StartError {
+    fn name_damage(self, dir: &std::path::Path) -> Self {
+        match self {
+            StartError::Store(e) => StartError::Store(e.name_damage(dir)),
+            StartError::Trust(crate::trust::TrustLoadError::Store(e)) => StartError::Trust(crate::trust::TrustLoadError::Store(e.name_damage(dir))),
+            other => other,
+        }
+    }
+}
+
 /// Why a node's shutdown was not clean.
 #[derive(Debug, thiserror::Error)]
 pub enum ShutdownError {

@@ -406,6 +406,15 @@ pub enum QuickCheckError {
     Hashes(#[from] comity_proto::log::HashReadError),
 }
 
+impl crate::store::NameDamage for QuickCheckError {
+    fn name_damage(self, dir: &std::path::Path) -> Self {
+        match self {
+            QuickCheckError::Store(e) => QuickCheckError::Store(e.name_damage(dir)),
+            other => other,
+        }
+    }
+}
+
 /// The start-up check: what can be checked without reading whole logs. For every log held,
 /// the newest entry's leaf (from its stored statement and log time) and the hashes it closed
 /// are the stored ones, and the stored hashes give the stored checkpoint's root at its size

@@ -761,15 +761,6 @@ impl NameDamage for StoreError {
     }
 }
 
-impl NameDamage for anyhow::Error {
-    fn name_damage(self, dir: &Path) -> Self {
-        match self.downcast_ref::<StoreError>() {
-            Some(StoreError::Engine(e)) if e.is_damage() => damaged_by(dir, e).into(),
-            _ => self,
-        }
-    }
-}
-
 impl NameDamage for crate::log::LogOpenError {
     fn name_damage(self, dir: &Path) -> Self {
         match self {
