@@ -3,7 +3,9 @@
 //! under the licence, and ten search postings (term, licence) spread over 500 terms; in group
 //! commits of `COMITY_ENGINES_BATCH` (35: what the writer commits per flush with 64 publishes
 //! in flight), each made durable before the next. Envelope bytes are random (signatures and
-//! hashes do not compress), 920 bytes as in the scale bench. Prints a row per engine.
+//! hashes do not compress), 920 bytes as in the scale bench. Prints a row per engine, then the
+//! time of a random point read in a fjall store of 10,000 and of N licences (the engine's floor
+//! for how reads slow as a store grows). `COMITY_ENGINES_READS_ONLY=1` runs only the reads.
 
 use std::path::Path;
 use std::time::Instant;
@@ -72,13 +74,44 @@ fn measure(name: &str, n: u64, batch: u64, dir: &Path, mut commit: impl FnMut(Ve
     println!("| {name} | {:.0} | {} | {} | {:.2} |", n as f64 / took, bytes >> 20, bytes / n, bytes as f64 / (n as f64 * 920.0));
 }
 
+/// Average time of a random point read of a stored envelope in a fjall store of `n` licences
+/// written as above, with the node's default cache (16 MiB): the engine's share of every
+/// GetLicence and Verify, at this store size.
+fn fjall_read_micros(n: u64, batch: u64, reads: usize) -> f64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let keyspace = fjall::Config::new(tmp.path()).cache_size(16 << 20).open().unwrap();
+    let store = keyspace.open_partition("store", fjall::PartitionCreateOptions::default()).unwrap();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut ids = Vec::with_capacity(n as usize);
+    for b in 0..n / batch {
+        let mut w = keyspace.batch();
+        for (k, v) in (0..batch).flat_map(|i| licence(b * batch + i, &mut rng)) {
+            if k[0] == b'S' {
+                ids.push(k.clone());
+            }
+            w.insert(&store, k, v);
+        }
+        w.commit().unwrap();
+    }
+    keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
+    // Let flushes and compactions settle, as on a node between bursts.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let started = Instant::now();
+    for _ in 0..reads {
+        let id = &ids[(rng.next() % ids.len() as u64) as usize];
+        assert!(store.get(id).unwrap().is_some());
+    }
+    started.elapsed().as_secs_f64() * 1e6 / reads as f64
+}
+
 fn main() {
     let n: u64 = std::env::var("COMITY_ENGINES_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let batch: u64 = std::env::var("COMITY_ENGINES_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(35);
+    let reads_only = std::env::var_os("COMITY_ENGINES_READS_ONLY").is_some();
     println!("### {n} licences (13 records each), group commits of {batch}, durable per commit\n");
     println!("| engine | licences/s | disk MB | disk B / licence | disk / envelope bytes |");
     println!("|---|---:|---:|---:|---:|");
-    for compression in [false, true] {
+    for compression in [false, true].into_iter().filter(|_| !reads_only) {
         let tmp = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(tmp.path()).cache_capacity(64 << 20).use_compression(compression).open().unwrap();
         let name = if compression { "sled 0.34, zstd compression" } else { "sled 0.34 (the node's store)" };
@@ -96,7 +129,7 @@ fn main() {
             || drop(db.flush()),
         );
     }
-    {
+    if !reads_only {
         const TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("store");
         let tmp = tempfile::tempdir().unwrap();
         let db = redb::Database::create(tmp.path().join("store.redb")).unwrap();
@@ -118,7 +151,7 @@ fn main() {
             || {},
         );
     }
-    {
+    if !reads_only {
         let tmp = tempfile::tempdir().unwrap();
         let keyspace = fjall::Config::new(tmp.path()).open().unwrap();
         let store = keyspace.open_partition("store", fjall::PartitionCreateOptions::default()).unwrap();
@@ -136,4 +169,10 @@ fn main() {
             || {},
         );
     }
+    let reads = 200_000;
+    let small = fjall_read_micros(10_000.min(n), batch, reads);
+    let large = fjall_read_micros(n, batch, reads);
+    println!("\n| fjall 2, random point reads of stored envelopes, 16 MiB cache, one thread | 10,000 licences | {n} licences | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!("| µs per read ({reads} reads) | {small:.2} | {large:.2} | {:.2} |", large / small);
 }
