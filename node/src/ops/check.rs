@@ -3,7 +3,7 @@
 //! every difference. The node trusts that derived data when it answers, so a summary or hash
 //! edited in the data dir would otherwise be served until someone happened to notice.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,7 +241,9 @@ fn check_logs(store: &Store, options: &CheckOptions, report: &mut CheckReport) -
         let mut checked = 0u64;
         // Each licence's head at the checkpoint's size: its licence-state map.
         let map_size = checkpoint.as_deref().and_then(stored_checkpoint_fields).map_or(0, |(cp_size, _, _)| cp_size);
-        let mut heads: HashMap<licence_map::MapKey, licence_map::Head> = HashMap::new();
+        // Every licence head change up to that size, in a vector (a hash map of a million
+        // heads took twice the memory): sorted and cut to each licence's latest below.
+        let mut heads: Vec<(licence_map::MapKey, licence_map::Head)> = Vec::new();
         for index in 0..size {
             if index % 256 == 255 {
                 pause(options)?;
@@ -250,7 +252,7 @@ fn check_logs(store: &Store, options: &CheckOptions, report: &mut CheckReport) -
                 Ok((leaf, envelope)) => {
                     if index < map_size {
                         if let Some((key, head)) = Envelope::parse(envelope).ok().as_ref().and_then(licence_map::change_of) {
-                            heads.insert(key, head);
+                            heads.push((key, head));
                         }
                     }
                     leaf
@@ -294,6 +296,15 @@ fn check_logs(store: &Store, options: &CheckOptions, report: &mut CheckReport) -
                 report.damaged_logs = true;
                 continue;
             };
+            // A licence's versions only rise along its chain: its latest head has the highest.
+            heads.sort_unstable_by_key(|(key, head)| (*key, head.version));
+            heads.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    *earlier = *later;
+                }
+                same
+            });
             check_map(&log, &note, cp_size, &heads, report);
             match tree_root(cp_size, &log) {
                 Ok(root) if root == cp_root => {}
@@ -317,9 +328,9 @@ fn check_logs(store: &Store, options: &CheckOptions, report: &mut CheckReport) -
 
 /// Compares the licence-state map the entries give (`heads`, at `size`) with the root the
 /// checkpoint signs and with the stored map's root.
-fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &HashMap<licence_map::MapKey, licence_map::Head>, report: &mut CheckReport) {
+fn check_map(log: &crate::store::LogRef<'_>, note: &str, size: u64, heads: &[(licence_map::MapKey, licence_map::Head)], report: &mut CheckReport) {
     let origin = log.origin();
-    let derived = licence_map::root_of(heads);
+    let derived = licence_map::root_of_sorted(heads);
     if let Some(signed) = stored_map_root(note) {
         if signed != derived {
             report.differences.push(format!(
