@@ -14,6 +14,9 @@ use comity_node::RunningNode;
 use comity_proto::keyfile::KeyFile;
 use tokio::net::TcpListener;
 
+// `--features system-allocator` leaves the C allocator in place, so heap profilers that
+// intercept malloc (heaptrack) see the node's memory (BENCHMARKS.md, Storage at scale).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
 

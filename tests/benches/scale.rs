@@ -202,11 +202,17 @@ impl NodeProcess {
             }
         });
         let mut process = Self { child: Some(child), url: String::new() };
-        let line = rx
-            .recv_timeout(Duration::from_secs(300))
-            .unwrap_or_else(|_| panic!("comity-node did not report its address; log {}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default()));
+        // Lines before the address are a wrapper's (COMITY_NODE_BIN may run the node under a
+        // profiler that announces itself).
+        let addr = loop {
+            let line = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| {
+                panic!("comity-node did not report its address; log {}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default())
+            });
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.to_string();
+            }
+        };
         let elapsed = start.elapsed();
-        let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line `{line}`"));
         process.url = format!("http://{addr}");
         (process, elapsed)
     }
