@@ -319,7 +319,8 @@ impl Store {
     }
 
     /// The versions of `origin`'s stored undo records, oldest first: from the store's list,
-    /// read once per log by a scan.
+    /// read once per log by a scan. Only the writer lists them (readers never do), between its
+    /// commits, so the scan cannot miss a commit in flight.
     fn undo_versions(&self, origin: &str) -> Result<Vec<u64>> {
         let mut known = self.undo_versions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(versions) = known.get(origin) {
@@ -385,10 +386,7 @@ impl LogRef<'_> {
     fn map_for(&self, version: u64, key: Option<&MapKey>) -> Result<MapView<'_>> {
         let mut overlay = PathMap::default();
         if version != u64::MAX {
-            // Point reads of the records the store lists: a record pruned meanwhile is missing,
-            // and the proof read without it fails its root check and is read again.
-            for newer in self.store.undo_versions(self.origin)?.into_iter().filter(|v| *v > version) {
-                let Some(v) = self.store.db.get(keys::map_undo(self.origin, newer))? else { continue };
+            for v in self.undo_records_after(version)? {
                 // Oldest first: the first value recorded for a node is its value at `version`.
                 read_undo(&v, key, |path, node| {
                     overlay.entry(path).or_insert(node);
@@ -397,6 +395,24 @@ impl LogRef<'_> {
             }
         }
         Ok(MapView { store: self.store, origin: self.origin, overlay, tiles: RefCell::default() })
+    }
+
+    /// The undo records of this log after `version`, oldest first: point reads of the records
+    /// the store lists (a record pruned meanwhile is missing, and a proof read without it fails
+    /// its root check and is read again), or a scan while the writer has not listed them yet.
+    fn undo_records_after(&self, version: u64) -> Result<Vec<super::engine::Value>> {
+        let listed =
+            self.store.undo_versions.lock().unwrap_or_else(|e| e.into_inner()).get(self.origin).map(|v| v.range(version + 1..).copied().collect::<Vec<_>>());
+        let Some(newer) = listed else {
+            let prefix = keys::map_undo_prefix(self.origin);
+            let undo = self.store.db.range(keys::map_undo(self.origin, version + 1)..);
+            return undo.take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))).map(|kv| Ok(kv?.1)).collect();
+        };
+        let mut records = Vec::with_capacity(newer.len());
+        for v in newer {
+            records.extend(self.store.db.get(keys::map_undo(self.origin, v))?);
+        }
+        Ok(records)
     }
 
     /// A proof for `key` in the map at size `size`, checked against `root`, the map root its
