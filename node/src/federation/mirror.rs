@@ -641,57 +641,88 @@ impl PeerMirror {
     /// Fetches, verifies and stores entries `have..checkpoint.size`, in parts of at most
     /// `entries_per_part`; every part but the last comes with the peer's consistency proof
     /// that it is a prefix of the signed checkpoint, so each part is stored as soon as it is
-    /// proven and memory stays bounded however far behind this mirror is.
+    /// proven and memory stays bounded however far behind this mirror is. The next part is
+    /// fetched and verified while the writer stores the one before (two parts in memory at most).
     async fn catch_up(&mut self, client: &mut LogClient<Channel>, checkpoint: &SignedCheckpoint, have: u64) -> Result<CatchUp, RoundError> {
         let origin = &checkpoint.origin;
         let long = checkpoint.size - have > self.entries_per_part;
         let started = Instant::now();
-        let mut next = have;
+        let registry = self.registry.clone();
         let mut last_report = Instant::now();
-        while next < checkpoint.size {
-            if self.entries_per_sec > 0 {
-                // The per-peer quota: no faster than entries_per_sec on average since this
-                // catch-up started, so one peer's long log cannot monopolise the writer.
-                let due = started + Duration::from_secs_f64((next - have) as f64 / self.entries_per_sec as f64);
-                tokio::time::sleep_until(due.into()).await;
-            }
+        // The part being stored (its first index and end), and where the next one starts.
+        let mut storing: Option<(u64, u64, Mirrored)> = None;
+        let mut next = have;
+        loop {
             let end = checkpoint.size.min(next + self.entries_per_part);
-            let mut entries = Vec::with_capacity((end - next) as usize);
-            let mut logged_at = Vec::with_capacity((end - next) as usize);
-            let mut at = next;
-            while at < end {
-                let upto = end.min(at + ENTRIES_PER_CALL);
-                let (checked, times) = self.fetch(client, at, upto).await?;
-                entries.extend(checked);
-                logged_at.extend(times);
-                at = upto;
-            }
-            let prefix_proof = if end < checkpoint.size {
-                let request = pb::GetConsistencyProofRequest { old_size: end, new_size: checkpoint.size, origin: origin.clone() };
-                let proof = self.bounded(client.get_consistency_proof(request)).await?.into_inner();
-                Some(proof_hashes(&proof.hashes).map_err(|e| RoundError::Refused(format!("consistency proof of {origin}: {e}")))?)
-            } else {
-                None
-            };
-            if let Err(e) = self.registry.ingest_mirrored(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof }).await {
-                // Another path to the same log (a relay, or the direct link) stored these first.
-                // Not necessarily the same entries: the caller checks the checkpoint against them.
-                if self.registry.store().log(origin).size().is_ok_and(|size| size > next) {
-                    return Ok(CatchUp::Overtaken);
+            let fetch_next = async {
+                if next >= checkpoint.size {
+                    return Ok(None);
                 }
-                return Err(RoundError::Refused(e.to_string()));
+                if self.entries_per_sec > 0 {
+                    // The per-peer quota: no faster than entries_per_sec on average since this
+                    // catch-up started, so one peer's long log cannot monopolise the writer.
+                    let due = started + Duration::from_secs_f64((next - have) as f64 / self.entries_per_sec as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                self.fetch_part(client, checkpoint, next, end).await.map(Some)
+            };
+            let store_previous = async {
+                match storing.take() {
+                    Some((first, stored_end, part)) => Some((first, stored_end, registry.ingest_mirrored(part).await)),
+                    None => None,
+                }
+            };
+            let (fetched, stored) = tokio::join!(fetch_next, store_previous);
+            if let Some((first, stored_end, result)) = stored {
+                if let Err(e) = result {
+                    // Another path to the same log (a relay, or the direct link) stored these first.
+                    // Not necessarily the same entries: the caller checks the checkpoint against them.
+                    if registry.store().log(origin).size().is_ok_and(|size| size > first) {
+                        return Ok(CatchUp::Overtaken);
+                    }
+                    return Err(RoundError::Refused(e.to_string()));
+                }
+                if let Ok(mut s) = self.status.lock() {
+                    s.size = stored_end;
+                }
+                if long && (last_report.elapsed() >= PROGRESS_EVERY || stored_end == checkpoint.size) {
+                    last_report = Instant::now();
+                    let rate = (stored_end - have) as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                    tracing::info!(peer = %self.peer.id, %origin, have = stored_end, target = checkpoint.size, per_second = rate as u64, "catching up");
+                }
             }
-            next = end;
-            if let Ok(mut s) = self.status.lock() {
-                s.size = next;
-            }
-            if long && (last_report.elapsed() >= PROGRESS_EVERY || next == checkpoint.size) {
-                last_report = Instant::now();
-                let rate = (next - have) as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                tracing::info!(peer = %self.peer.id, %origin, have = next, target = checkpoint.size, per_second = rate as u64, "catching up");
+            match fetched? {
+                Some(part) => {
+                    storing = Some((next, end, part));
+                    next = end;
+                }
+                None => return Ok(CatchUp::Done),
             }
         }
-        Ok(CatchUp::Done)
+    }
+
+    /// Fetches and verifies entries `next..end` of the log `checkpoint` signs, with the peer's
+    /// proof that they are a prefix of it when they stop short of it.
+    async fn fetch_part(&self, client: &mut LogClient<Channel>, checkpoint: &SignedCheckpoint, next: u64, end: u64) -> Result<Mirrored, RoundError> {
+        let origin = &checkpoint.origin;
+        let mut entries = Vec::with_capacity((end - next) as usize);
+        let mut logged_at = Vec::with_capacity((end - next) as usize);
+        let mut at = next;
+        while at < end {
+            let upto = end.min(at + ENTRIES_PER_CALL);
+            let (checked, times) = self.fetch(client, at, upto).await?;
+            entries.extend(checked);
+            logged_at.extend(times);
+            at = upto;
+        }
+        let prefix_proof = if end < checkpoint.size {
+            let request = pb::GetConsistencyProofRequest { old_size: end, new_size: checkpoint.size, origin: origin.clone() };
+            let proof = self.bounded(client.get_consistency_proof(request)).await?.into_inner();
+            Some(proof_hashes(&proof.hashes).map_err(|e| RoundError::Refused(format!("consistency proof of {origin}: {e}")))?)
+        } else {
+            None
+        };
+        Ok(Mirrored { checkpoint: checkpoint.clone(), first: next, entries, logged_at, prefix_proof })
     }
 
     /// Why `new` cannot be true if `held` is (both verified with the log's key), or `None`.

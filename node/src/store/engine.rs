@@ -109,6 +109,15 @@ impl Fjall {
 /// with a table byte below 0xff).
 const FJALL_ID_KEY: &[u8] = b"\xff\xffgenerated_id";
 
+/// fjall's memory, bounded for a node that holds a million decisions (BENCHMARKS.md, Storage at
+/// scale): all memtables together (fjall's default is 64 MiB, which their skiplists' overhead
+/// makes larger still), one memtable, and the segment a compaction writes (its bloom filter's
+/// key hashes are held in memory while it is written: 16 bytes per key, millions of the store's
+/// small keys in a 64 MiB segment). The last applies to new stores only.
+const FJALL_WRITE_BUFFER_BYTES: u64 = 24 * 1024 * 1024;
+const FJALL_MEMTABLE_BYTES: u32 = 8 * 1024 * 1024;
+const FJALL_SEGMENT_BYTES: u32 = 16 * 1024 * 1024;
+
 type Entry = Result<(Value, Value)>;
 
 impl Engine {
@@ -118,8 +127,11 @@ impl Engine {
         match EngineKind::of_dir(dir).unwrap_or(new) {
             EngineKind::Sled => Ok(Engine::Sled(sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?)),
             EngineKind::Fjall => {
-                let keyspace = fjall::Config::new(dir).cache_size(cache_bytes).open()?;
-                let data = keyspace.open_partition("store", fjall::PartitionCreateOptions::default())?;
+                let keyspace = fjall::Config::new(dir).cache_size(cache_bytes).max_write_buffer_size(FJALL_WRITE_BUFFER_BYTES).open()?;
+                let options = fjall::PartitionCreateOptions::default().max_memtable_size(FJALL_MEMTABLE_BYTES).compaction_strategy(
+                    fjall::compaction::Strategy::Leveled(fjall::compaction::Leveled { target_size: FJALL_SEGMENT_BYTES, ..Default::default() }),
+                );
+                let data = keyspace.open_partition("store", options)?;
                 let stored = data.get(FJALL_ID_KEY)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
                 Ok(Engine::Fjall(Fjall { keyspace, data, next_id: std::sync::Arc::new(AtomicU64::new(stored)) }))
             }
