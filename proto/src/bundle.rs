@@ -387,6 +387,7 @@ pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default
         now,
         withheld: verified.withheld.clone(),
         checked: None,
+        folded: None,
     };
     judge(question, &facts)
 }

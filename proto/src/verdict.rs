@@ -58,6 +58,9 @@ pub struct Facts<'a> {
     /// The chain's decisions already checked ([`check_chain`]), for a caller that answers
     /// about one licence often; `None`: `judge` checks those it needs.
     pub checked: Option<&'a [(StatementId, CheckedDecision)]>,
+    /// The licence state every decision of `checked` folds to, kept by the same caller; used
+    /// when the time asked about comes after all of them (a question about now).
+    pub folded: Option<&'a LicenceState>,
 }
 
 /// Every decision of `chain` checked, or why one fails.
@@ -130,7 +133,8 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         }
     };
     let decisions: Vec<&(StatementId, CheckedDecision)> = checked.iter().filter(|(_, d)| d.decision().decided_at <= at).collect();
-    let state = match fold(decisions.iter().map(|(id, d)| (*id, d))) {
+    let folded = f.folded.filter(|_| decisions.len() == checked.len());
+    let state = match folded.map_or_else(|| fold(decisions.iter().map(|(id, d)| (*id, d))), |s| Ok(Some(s.clone()))) {
         Ok(Some(state)) => state,
         Ok(None) => {
             let first = f.chain[0].decision.decided_at;
@@ -145,8 +149,8 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         |verdict: Verdict, reasons: Vec<String>| Judgement { verdict, reasons, warnings: warnings.clone(), state: Some(state.clone()), agreement: None };
 
     // The reasons of the decision that put the licence in its state (a denial, a revocation).
-    let last_reasons = decisions.last().map(|(_, d)| d.decision().reasons.clone()).unwrap_or_default();
-    if let Some((verdict, reasons)) = status_verdict(&licence, &state, &last_reasons, at) {
+    let last_reasons = decisions.last().map_or(&[][..], |(_, d)| d.decision().reasons.as_slice());
+    if let Some((verdict, reasons)) = status_verdict(&licence, &state, last_reasons, at) {
         return answer(verdict, reasons);
     }
     if let Err(reasons) = licence_covers(&state.terms, &q.context) {
@@ -303,5 +307,52 @@ pub fn human_secs(secs: i64) -> String {
         s if s < 7200 => format!("{} min", s / 60),
         s if s < 172_800 => format!("{} h", s / 3600),
         s => format!("{} days", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::fixtures::{follow_up, grant, DECIDED};
+
+    const DAY: i64 = 86_400;
+
+    fn link(n: u8, decision: pb::Decision) -> Link {
+        Link { id: StatementId([n; 32]), decision, key_ids: Vec::new(), logged_at: None }
+    }
+
+    // A caller's kept fold of the whole chain gives the same judgement as folding afresh, for a
+    // time before, inside and after the chain (where only part of it, or all of it, applies).
+    #[test]
+    fn a_kept_fold_judges_like_folding_afresh() {
+        let granted = grant("de.bafa", "DE-2026-0001");
+        let suspended = follow_up(&granted, pb::Action::Suspend, 2, [1; 32]);
+        let reinstated = follow_up(&granted, pb::Action::Reinstate, 3, [2; 32]);
+        let chain = vec![link(1, granted), link(2, suspended), link(3, reinstated)];
+        let checked = check_chain(&chain).unwrap();
+        let folded = fold(checked.iter().map(|(id, d)| (*id, d))).unwrap().unwrap();
+        let mut verdicts = Vec::new();
+        for at in [DECIDED - DAY, DECIDED + DAY / 2, DECIDED + 2 * DAY + 1, DECIDED + 30 * DAY] {
+            let q = Question {
+                authority: "de.bafa".into(),
+                licence_id: "DE-2026-0001".into(),
+                relying_authority: "de.bafa".into(),
+                context: Context { destination: Some("JP".into()), control_code: None, end_user: None, at },
+            };
+            let facts = Facts {
+                issuer_trusted: true,
+                chain: &chain,
+                log_heard_at: Some(at),
+                default_max_staleness_secs: 3600,
+                now: at,
+                checked: Some(&checked),
+                ..Default::default()
+            };
+            let afresh = judge(&q, &facts);
+            let kept = judge(&q, &Facts { folded: Some(&folded), ..facts.clone() });
+            assert_eq!(kept, afresh, "at {at}");
+            verdicts.push(kept.verdict);
+        }
+        assert_eq!(verdicts, [Verdict::NotYetValid, Verdict::Valid, Verdict::Suspended, Verdict::Valid]);
     }
 }

@@ -13,6 +13,7 @@ use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
+use comity_proto::rules::{fold, LicenceState};
 use comity_proto::statement::StatementId;
 use comity_proto::trust::KeySetView;
 use comity_proto::verdict::{check_chain, judge, Facts, Link, Question};
@@ -83,6 +84,7 @@ pub fn verify_counted(
         now,
         withheld: licence.withheld.clone(),
         checked: licence.checked.as_deref(),
+        folded: licence.folded.as_ref(),
     };
     let judgement = judge(q, &facts);
 
@@ -123,6 +125,8 @@ struct LicenceFacts {
     links: Vec<Link>,
     /// The decisions of `links`, checked once (`None` when one fails: `judge` says why).
     checked: Option<Vec<(StatementId, CheckedDecision)>>,
+    /// The state all of `checked` folds to (`None` when it breaks the rules: `judge` says why).
+    folded: Option<LicenceState>,
     key_set: Option<Arc<KeySetView>>,
     fork: Option<String>,
     withheld: Option<String>,
@@ -179,9 +183,11 @@ fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, a
         Some(origin) => head_proof(store, logs, origin, authority, licence_id, last_index)?,
         None => None,
     };
+    let checked = if withheld.is_none() { check_chain(&links).ok() } else { None };
     Ok(LicenceFacts {
         head_proof,
-        checked: if withheld.is_none() { check_chain(&links).ok() } else { None },
+        folded: checked.as_ref().and_then(|c| fold(c.iter().map(|(id, d)| (*id, d))).ok().flatten()),
+        checked,
         fork: fork_of(store, authority, licence_id, &origins)?,
         withheld,
         openings: chain.iter().filter_map(StoredLink::opening).collect(),

@@ -257,25 +257,32 @@ impl Store {
             cache.origin = origin.to_string();
         }
         cache.staged.clear();
-        let view = MapView { store: self, origin, overlay: PathMap::default(), tiles: RefCell::new(std::mem::take(&mut cache.tiles)) };
+        let mut tiles = std::mem::take(&mut cache.tiles);
+        // Each change reads about two tiles below the cached ones: room for them up front, so
+        // a mirrored part of many thousand changes does not grow the map step by step.
+        tiles.reserve(changes.len() * 2);
+        let view = MapView { store: self, origin, overlay: PathMap::default(), tiles: RefCell::new(tiles) };
         let updated = licence_map::update(&view, changes);
         let mut tiles = view.tiles.into_inner();
-        tiles.retain(|top, _| top.depth() < CACHED_DEPTH);
         let (root, writes) = match updated {
             Ok(u) => u,
             Err(e) => {
+                tiles.retain(|top, _| top.depth() < CACHED_DEPTH);
                 cache.tiles = tiles;
                 return Err(e.into());
             }
         };
+        // The tiles the update read are taken, not copied or read again: the cache gets the
+        // upper ones back from `staged` once the commit settles.
         let mut changed: PathMap<Tile> = PathMap::default();
+        changed.reserve(writes.len().min(tiles.len()));
         let mut undo = Vec::with_capacity(writes.len() * 40);
         for (path, node) in &writes {
             let top = tile_of(path);
             let tile = match changed.entry(top) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(match tiles.get(&top) {
-                    Some(t) => t.clone(),
+                Entry::Vacant(e) => e.insert(match tiles.remove(&top) {
+                    Some(t) => t,
                     None => self.map_tile(origin, &top).map_err(|e| MapReadError::Read(format!("read licence-map tile: {e}")))?,
                 }),
             };
@@ -290,8 +297,9 @@ impl Store {
         if !writes.is_empty() {
             batch.inner.insert(keys::map_undo(origin, version), undo);
         }
-        self.prune_map_undo(batch, origin, version, !writes.is_empty())?;
+        tiles.retain(|top, _| top.depth() < CACHED_DEPTH);
         cache.tiles = tiles;
+        self.prune_map_undo(batch, origin, version, !writes.is_empty())?;
         cache.staged = changed.into_iter().filter(|(top, _)| top.depth() < CACHED_DEPTH).collect();
         Ok(StagedMap { root, nodes: writes.len(), records })
     }
