@@ -176,6 +176,8 @@ fn node_binary() -> PathBuf {
 struct NodeProcess {
     child: Option<Child>,
     url: String,
+    /// host:port of its Prometheus endpoint.
+    metrics: String,
 }
 
 impl NodeProcess {
@@ -201,7 +203,7 @@ impl NodeProcess {
                 let _ = tx.send(line);
             }
         });
-        let mut process = Self { child: Some(child), url: String::new() };
+        let mut process = Self { child: Some(child), url: String::new(), metrics: String::new() };
         // Lines before the address are a wrapper's (COMITY_NODE_BIN may run the node under a
         // profiler that announces itself).
         let addr = loop {
@@ -214,7 +216,26 @@ impl NodeProcess {
         };
         let elapsed = start.elapsed();
         process.url = format!("http://{addr}");
+        // Printed right after the address (the bench's config always has a metrics listener).
+        process.metrics = loop {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("comity-node did not report its metrics address");
+            if let Some(url) = line.strip_prefix("metrics on http://") {
+                break url.trim_end_matches("/metrics").to_string();
+            }
+        };
         (process, elapsed)
+    }
+
+    /// The store engine's memory as the node reports it (`comity_store_memory_bytes`,
+    /// `comity_store_segments`): memtable and bloom-filter bytes and the segment count.
+    fn engine_memory(&self) -> (f64, f64, f64) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.metrics).expect("connect to the metrics endpoint");
+        write!(stream, "GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", self.metrics).expect("send the metrics request");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("read the metrics");
+        let value = |prefix: &str| text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+        (value("comity_store_memory_bytes{part=\"memtables\"} "), value("comity_store_memory_bytes{part=\"bloom_filters\"} "), value("comity_store_segments "))
     }
 
     fn pid(&self) -> u32 {
@@ -498,13 +519,14 @@ fn main() {
     let log = tmp.path().join("node.log");
 
     // The node's config: one hosted authority whose key this bench holds, plaintext loopback,
-    // no web or metrics listeners, and no per-client rate limit (one client sends everything).
+    // metrics (for the engine's memory) but no web listener, and no per-client rate limit (one
+    // client sends everything).
     let key = KeyFile::generate(BAFA);
     let signer = key.signer().expect("valid key");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         http_listen: None,
-        metrics_listen: None,
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
         data_dir: data_dir.clone(),
         origin: "bench.comity.example/log".into(),
         insecure_plaintext: true,
@@ -543,6 +565,7 @@ fn main() {
     let mut total_publish = Duration::ZERO;
     let mut samples: Vec<Vec<u8>> = Vec::new();
     let mut segment_rates = Vec::new();
+    let mut engine_rows = Vec::new();
     runtime.block_on(async {
         let client = Client::connect(&node.url).await.expect("client connects");
         for (c, &checkpoint) in checkpoints.iter().enumerate() {
@@ -566,6 +589,13 @@ fn main() {
             segment_rates.push(rate);
             let (pp50, pp99) = percentiles(&mut latencies);
             let (rss, hwm) = node.memory_kib();
+            let (memtables, blooms, segments) = node.engine_memory();
+            engine_rows.push(format!(
+                "| {stored} | {:.0} MB | {:.1} MB | {:.1} MB | {segments} |",
+                rss as f64 / 1024.0,
+                memtables / 1e6,
+                blooms / 1e6
+            ));
             let (apparent, allocated) = disk_bytes(&data_dir);
             let (mut gl, _) = reads(&node.url, stored, 1 + c as u64, get_licence).await;
             let (mut vl, _) = reads(&node.url, stored, 100 + c as u64, verify).await;
@@ -588,6 +618,16 @@ fn main() {
     });
     println!();
     println!("Columns: publish/s counts only the timed publish windows of the segment since the previous row (envelopes are signed between windows); RSS is VmRSS (VmHWM) of the node process; the data dir is the sum of file sizes (allocated blocks); envelope bytes are the signed envelopes published; reads are {} random stored licences, {READS_IN_FLIGHT} in flight.", reads_per_phase());
+    println!();
+    println!(
+        "The store engine's memory at the same moments, as the node reports it (`comity_store_memory_bytes`, `comity_store_segments`; fjall stores only):"
+    );
+    println!();
+    println!("| stored | node RSS | engine memtables | engine bloom filters | engine segments |");
+    println!("|---:|---:|---:|---:|---:|");
+    for row in &engine_rows {
+        println!("{row}");
+    }
     println!();
 
     // Limits measured in the same run: the node's own gRPC floor, then in-process ceilings.

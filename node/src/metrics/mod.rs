@@ -35,6 +35,8 @@ pub struct Metrics {
     peer_failures: Family<Labels, Gauge>,
     evidence: Gauge,
     store_bytes: Gauge,
+    store_memory_bytes: Family<Labels, Gauge>,
+    store_segments: Gauge,
     connections_refused: Family<Labels, Counter>,
     scrub_runs: Counter,
     scrub_differences: Gauge,
@@ -73,6 +75,8 @@ impl Metrics {
             peer_failures: Family::default(),
             evidence: Gauge::default(),
             store_bytes: Gauge::default(),
+            store_memory_bytes: Family::default(),
+            store_segments: Gauge::default(),
             connections_refused: Family::default(),
             scrub_runs: Counter::default(),
             scrub_differences: Gauge::default(),
@@ -96,6 +100,12 @@ impl Metrics {
         registry.register("peer_failures", "Failed rounds of a mirror path since its last success", m.peer_failures.clone());
         registry.register("evidence", "Pieces of evidence held (licence forks, split views)", m.evidence.clone());
         registry.register("store_bytes", "Size of the store on disk", m.store_bytes.clone());
+        registry.register(
+            "store_memory_bytes",
+            "The store engine's memory that grows with the store, by part: memtables (writes not yet flushed to a segment), bloom_filters (of every segment); fjall stores only",
+            m.store_memory_bytes.clone(),
+        );
+        registry.register("store_segments", "Segment files of the store engine (fjall stores only)", m.store_segments.clone());
         registry.register(
             "connections_refused",
             "gRPC connections closed or refused by reason: preface_timeout (no TLS handshake and HTTP/2 preface in time), tls_handshake (refused), idle, per_address (its address holds its share)",
@@ -191,6 +201,11 @@ impl Metrics {
         }
         self.evidence.set(store.evidence().map_or(0, |e| e.len() as i64));
         self.store_bytes.set(store.size_on_disk().unwrap_or(0) as i64);
+        if let Some(memory) = store.engine_memory() {
+            self.store_memory_bytes.get_or_create(&vec![("part", "memtables".to_string())]).set(memory.memtable_bytes as i64);
+            self.store_memory_bytes.get_or_create(&vec![("part", "bloom_filters".to_string())]).set(memory.bloom_filter_bytes as i64);
+            self.store_segments.set(memory.segments as i64);
+        }
         let mut text = String::new();
         match format {
             Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),

@@ -120,6 +120,17 @@ const FJALL_SEGMENT_BYTES: u32 = 16 * 1024 * 1024;
 
 type Entry = Result<(Value, Value)>;
 
+/// The engine's memory that grows with the store, besides its fixed cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineMemory {
+    /// Memtables, the active one and those sealed but not yet flushed.
+    pub memtable_bytes: u64,
+    /// The bloom filters of all segments, which fjall keeps in memory.
+    pub bloom_filter_bytes: u64,
+    /// Segments on disk.
+    pub segments: u64,
+}
+
 impl Engine {
     /// Opens the engine in `dir` with `cache_bytes` of page cache: the one the store there was
     /// created with, or `new` for a new store.
@@ -253,6 +264,19 @@ impl Engine {
     }
 
     /// Bytes on disk.
+    /// What the engine holds in the node's memory that grows with the store, where it can say
+    /// (fjall; sled does not tell).
+    pub fn memory(&self) -> Option<EngineMemory> {
+        match self {
+            Engine::Sled(_) => None,
+            Engine::Fjall(f) => Some(EngineMemory {
+                memtable_bytes: f.keyspace.write_buffer_size(),
+                bloom_filter_bytes: f.data.tree.bloom_filter_size() as u64,
+                segments: f.data.tree.segment_count() as u64,
+            }),
+        }
+    }
+
     pub fn size_on_disk(&self) -> Result<u64> {
         match self {
             Engine::Sled(db) => Ok(db.size_on_disk()?),

@@ -453,6 +453,12 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// The engine's memory that grows with the store (fjall's memtables and bloom filters), or
+    /// `None` when the engine does not tell (sled).
+    pub fn engine_memory(&self) -> Option<engine::EngineMemory> {
+        self.db.memory()
+    }
+
     fn durable_view(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Vec<u8>, Option<Value>>> {
         self.durable.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

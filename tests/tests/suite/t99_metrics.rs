@@ -100,6 +100,10 @@ async fn metrics_count_what_the_node_does_and_show_its_state() {
     assert_eq!(sample(&text, "comity_log_entries{origin=\"registry.bafa.example/log\"}"), Some(3.0), "{text}");
     assert_eq!(sample(&text, "comity_evidence"), Some(0.0), "{text}");
     assert!(sample(&text, "comity_store_bytes").is_some_and(|b| b > 0.0), "{text}");
+    // The engine's memory: the publishes are in a memtable until it is flushed to a segment.
+    assert!(sample(&text, "comity_store_memory_bytes{part=\"memtables\"}").is_some_and(|b| b > 0.0), "{text}");
+    assert!(sample(&text, "comity_store_memory_bytes{part=\"bloom_filters\"}").is_some(), "{text}");
+    assert!(sample(&text, "comity_store_segments").is_some(), "{text}");
     assert!(text.contains(&format!("comity_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{text}");
     // Every RPC by method and code, as go-grpc-prometheus counts them.
     let publish = rpc("unary", "comity.v1.Registry", "Publish");
