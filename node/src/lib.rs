@@ -29,5 +29,7 @@ pub fn now() -> i64 {
 
 /// The allocator `comity-node` runs with (the benchmarks use it too, to measure the node as
 /// shipped): mimalloc, which serves the many small allocations of a gRPC answer faster than
-/// the system allocator (BENCHMARKS.md, Verify).
+/// the system allocator (BENCHMARKS.md, Verify). Built without transparent huge pages
+/// (`no_thp`): with them, the sparse 2 MiB pages of its arenas counted ~40 MB more in the
+/// node's memory at 10k-100k decisions, for no speed (BENCHMARKS.md, Storage at scale).
 pub use mimalloc::MiMalloc as Allocator;
