@@ -672,7 +672,8 @@ impl PeerMirror {
                     None => None,
                 }
             };
-            let (fetched, stored) = tokio::join!(fetch_next, store_previous);
+            let (mut fetched, stored) = tokio::join!(fetch_next, store_previous);
+            let stored_a_part = matches!(&stored, Some((_, _, Ok(()))));
             if let Some((first, stored_end, result)) = stored {
                 if let Err(e) = result {
                     // Another path to the same log (a relay, or the direct link) stored these first.
@@ -690,6 +691,11 @@ impl PeerMirror {
                     let rate = (stored_end - have) as f64 / started.elapsed().as_secs_f64().max(1e-3);
                     tracing::info!(peer = %self.peer.id, %origin, have = stored_end, target = checkpoint.size, per_second = rate as u64, "catching up");
                 }
+            }
+            if stored_a_part && matches!(fetched, Err(RoundError::Refused(_))) {
+                // The part stored meanwhile may put in force a key set that signs entries of
+                // this one, which were checked before it was: check them again now.
+                fetched = self.fetch_part(client, checkpoint, next, end).await.map(Some);
             }
             match fetched? {
                 Some(part) => {

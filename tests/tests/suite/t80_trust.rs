@@ -166,6 +166,56 @@ async fn key_sets_rotate_and_compromise_keys_at_the_origin_and_its_mirror() {
     assert_eq!(code, Code::PermissionDenied);
 }
 
+/// A catch-up in parts checks the next part while the writer stores the one before: entries
+/// signed by a key that a key set in the part being stored puts in force must not fail the round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_in_parts_crosses_a_key_rotation_without_a_failed_round() {
+    let keys = Keys::new();
+    let a = TestNode::start_with(&[BAFA], |c| {
+        keys.apply(c, "registry.bafa.example/log");
+        c.authorities.push(comity_node::config::AuthorityConfig { id: BAFA.into(), name: String::new(), keys: vec![] });
+    })
+    .await;
+    let mut client = a.client().await;
+    // Entries 0..10 (the first part): key set v1 with k1, eight decisions by k1, key set v2 adding
+    // k2. Entries 10..20 (the second part): decisions by k2 alone.
+    client.publish(keys.key_set(1, vec![key(&keys.k1, 0, 0, 0)], &[0, 2])).await.unwrap();
+    for i in 1..9 {
+        client.publish(sign_decision(decided(&format!("DE-2026-ROT-{i}"), DECIDED), &keys.k1)).await.unwrap();
+    }
+    client.publish(keys.key_set(2, vec![key(&keys.k1, 0, 0, 0), key(&keys.k2, 0, 0, 0)], &[0, 1])).await.unwrap();
+    for i in 10..20 {
+        client.publish(sign_decision(decided(&format!("DE-2026-ROT-{i}"), DECIDED), &keys.k2)).await.unwrap();
+    }
+
+    let b = TestNode::start_with(&[METI], |c| {
+        keys.apply(c, "registry.meti.example/log");
+        c.peers = vec![a.as_peer("bafa")];
+        c.mirror_interval_ms = 50;
+        c.limits.mirror_entries_per_part = 10;
+    })
+    .await;
+    // Watched closely: a failed round stays on the status until the next round, 50 ms later.
+    let mut failed = None;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status = b.node().mirror_status("bafa");
+        if let Some(s) = &status {
+            if s.failures > 0 || s.last_error.is_some() {
+                failed.get_or_insert(format!("{:?}", s.last_error));
+            }
+            if s.size == 20 {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "B did not catch up: {status:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(failed, None, "a round of the catch-up failed");
+    assert_eq!(b.node().registry().trust().key_set(BAFA).unwrap().version, 2);
+    b.client().await.licence(BAFA, "DE-2026-ROT-19").await.unwrap();
+}
+
 #[tokio::test]
 async fn a_mirror_refuses_a_log_whose_key_set_is_below_threshold() {
     // The origin pins BAFA with threshold 1; the mirror pins the same roots with threshold 2,
