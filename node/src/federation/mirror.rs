@@ -29,7 +29,6 @@ use ed25519_dalek::VerifyingKey;
 use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
-use crate::store::Evidence;
 use crate::trust::Trust;
 use crate::writer::{Checked, Mirrored, Registry};
 
@@ -507,15 +506,8 @@ impl PeerMirror {
             }
             let reason = format!("two different roots for size {} (evidence from {})", a.size, self.peer.id);
             tracing::warn!(log = %origin, peer = %self.peer.id, "split view proven by a peer's evidence; log frozen");
-            let stored = Evidence::SplitView {
-                origin: origin.clone(),
-                first_checkpoint: a.note,
-                second_checkpoint: b.note,
-                reason: reason.clone(),
-                detected_at: self.registry.clock().now(),
-            };
-            self.registry.split_view(stored).await.map_err(|e| RoundError::Refused(e.to_string()))?;
-            return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+            let refusal = self.registry.split_view(&origin, a.note, b.note, reason).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+            return Err(RoundError::Refused(refusal));
         }
         Err(RoundError::Refused(format!("the peer says {origin} is frozen but serves no evidence that proves a split view")))
     }
@@ -558,15 +550,9 @@ impl PeerMirror {
             if let Some(held) = &held_note {
                 let held = self.verifier.verify_checkpoint(held).map_err(|e| RoundError::Refused(format!("held checkpoint: {e}")))?;
                 if let Some(reason) = self.contradiction(&mut client, &held, &checkpoint).await? {
-                    let evidence = Evidence::SplitView {
-                        origin: origin.clone(),
-                        first_checkpoint: held.note,
-                        second_checkpoint: checkpoint.note,
-                        reason: reason.clone(),
-                        detected_at: self.registry.clock().now(),
-                    };
-                    self.registry.split_view(evidence).await.map_err(|e| RoundError::Refused(e.to_string()))?;
-                    return Err(RoundError::Refused(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+                    let refusal =
+                        self.registry.split_view(&origin, held.note, checkpoint.note, reason).await.map_err(|e| RoundError::Refused(e.to_string()))?;
+                    return Err(RoundError::Refused(refusal));
                 }
             }
             if held_note.is_none() && checkpoint.size == 0 {

@@ -22,7 +22,6 @@ use tonic::transport::Channel;
 use crate::config::PeerConfig;
 use crate::error::Error;
 use crate::log::{read_json, write_durably, LogOpenError};
-use crate::store::Evidence;
 use crate::writer::Registry;
 
 /// How long a cosign request waits for this node's mirror to reach the checkpoint.
@@ -176,15 +175,8 @@ impl Witness {
         }
         if held.root != asked.root {
             let reason = format!("two different roots for size {} (the second was sent to be cosigned)", held.size);
-            let evidence = Evidence::SplitView {
-                origin: origin.into(),
-                first_checkpoint: held_note,
-                second_checkpoint: note.into(),
-                reason: reason.clone(),
-                detected_at: self.registry.clock().now(),
-            };
-            self.registry.split_view(evidence).await?;
-            return Err(Error::FailedPrecondition(format!("split view of {origin}: {reason}; evidence stored, log frozen")));
+            let refusal = self.registry.split_view(origin, held_note, note.into(), reason).await?;
+            return Err(Error::FailedPrecondition(refusal));
         }
         if let Some(last) = log.witnessed()? {
             let last = verifier.verify_checkpoint(&last).map_err(|e| Error::Internal(format!("last cosigned checkpoint of {origin}: {e}")))?;

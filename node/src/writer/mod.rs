@@ -359,10 +359,14 @@ impl Registry {
         self.ask(|reply| Work::Backup { dir, reply }).await
     }
 
-    /// Stores split-view evidence against a mirrored log and freezes it: no further ingest until
-    /// an operator clears it (`comity-node unfreeze`).
-    pub async fn split_view(&self, evidence: Evidence) -> Result<(), Error> {
-        self.ask(|reply| Work::SplitView(Box::new(evidence), reply)).await
+    /// Stores evidence that log `origin` signed two checkpoints that cannot both be true (dated
+    /// now, with `reason`) and freezes it: no further ingest until an operator clears it
+    /// (`comity-node unfreeze`). Returns the refusal for whoever sent the second.
+    pub async fn split_view(&self, origin: &str, first_checkpoint: String, second_checkpoint: String, reason: String) -> Result<String, Error> {
+        let refusal = format!("split view of {origin}: {reason}; evidence stored, log frozen");
+        let evidence = Evidence::SplitView { origin: origin.into(), first_checkpoint, second_checkpoint, reason, detected_at: self.clock.now() };
+        self.ask(|reply| Work::SplitView(Box::new(evidence), reply)).await?;
+        Ok(refusal)
     }
 
     /// Adds the verified cosignatures carried by `note` (a checkpoint of `origin`) to the
