@@ -289,6 +289,10 @@ impl Envelope {
 /// `verify_strict` does accept) are checked alone. A batch that fails is checked again one
 /// signature at a time, so the answer, and the error named, are `verify_strict`'s.
 ///
+/// A batch has a fixed cost (the 64 torsion checks are scalar multiplications, ~2 ms in all)
+/// that only pays from ~150 signatures on: fewer are checked one by one with `verify_strict`
+/// ([`MIN_BATCH`]). A mirror following a live log gets one or a few entries per round.
+///
 /// `lookup(index, key_id)` gives the key the signature of `envelopes[index]` may be checked
 /// with (so it can depend on the envelope's authority).
 pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(usize, &str) -> Option<VerifyingKey>) -> Result<Vec<Vec<VerifyingKey>>, (usize, StatementError)> {
@@ -299,7 +303,13 @@ pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(usize, &str) -> Opt
     let mut batchable_keys: HashMap<[u8; 32], bool> = HashMap::new();
     let mut signers = Vec::with_capacity(envelopes.len());
     for (start, chunk) in envelopes.chunks(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)) {
-        let strict = |offset: usize| chunk[offset].verify(|id| lookup(start + offset, id)).map(|_| ()).map_err(|e| (start + offset, e));
+        let strict = |offset: usize| chunk[offset].verify(|id| lookup(start + offset, id)).map_err(|e| (start + offset, e));
+        if chunk.len() < MIN_BATCH {
+            for offset in 0..chunk.len() {
+                signers.push(strict(offset)?);
+            }
+            continue;
+        }
         let mut messages = Vec::with_capacity(chunk.len());
         let mut signatures = Vec::with_capacity(chunk.len());
         let mut keys = Vec::with_capacity(chunk.len());
@@ -330,13 +340,18 @@ pub fn verify_batch(envelopes: &[&Envelope], lookup: impl Fn(usize, &str) -> Opt
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
         let batch_holds = all_torsion_free(&rs) && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
         if batch_holds {
-            alone.into_iter().try_for_each(strict)?;
+            alone.into_iter().try_for_each(|offset| strict(offset).map(|_| ()))?;
         } else {
-            (0..chunk.len()).try_for_each(strict)?;
+            (0..chunk.len()).try_for_each(|offset| strict(offset).map(|_| ()))?;
         }
     }
     Ok(signers)
 }
+
+/// The fewest signatures [`verify_batch`] checks as a batch. Per signature, on one core
+/// (BENCHMARKS.md, Federation): `verify_strict` 41 µs; a batch of 128 also 41 µs, of 192 35 µs,
+/// of 1024 23 µs; a batch of one 2.1 ms.
+pub const MIN_BATCH: usize = 192;
 
 /// Whether the bytes are the canonical encoding of a field element y < p (x's sign bit aside),
 /// as `verify_strict` requires of R by comparing it with a freshly compressed point.
@@ -584,13 +599,16 @@ mod tests {
         let s = signer();
         let (a, public, t) = (s.key.to_scalar(), s.verifying_key(), order_two());
         let mut accepted_by_bare_batch = 0;
+        let valid = envelopes(MIN_BATCH, &s);
         for i in 0..16u8 {
             let (envelope, bare) = crafted(s.key_id(), a, &public, &format!("DE-2026-TORSION-{i}"), i + 1, t);
             assert!(envelope.verify(lookup_for(&s)).is_err());
             accepted_by_bare_batch += usize::from(bare);
-            let valid = envelopes(3, &s);
-            let refs = [&valid[0], &envelope, &valid[1]];
+            // In a batch, and in a call too small for one.
+            let mut refs: Vec<&Envelope> = valid.iter().collect();
+            refs[1] = &envelope;
             assert_eq!(verify_batch(&refs, |_, id| lookup_for(&s)(id)).unwrap_err().0, 1);
+            assert_eq!(verify_batch(&refs[..3], |_, id| lookup_for(&s)(id)).unwrap_err().0, 1);
         }
         // The torsion test matters: the bare batch equation let some of these through.
         assert!(accepted_by_bare_batch > 0, "bare batch refused all 16; the test no longer shows the gap");
@@ -603,8 +621,9 @@ mod tests {
     fn batch_verification_refuses_torsion_that_cancels_in_pairs() {
         let s = signer();
         let (a, public, t) = (s.key.to_scalar(), s.verifying_key(), order_two());
+        let valid = envelopes(MIN_BATCH, &s);
         for round in 0..8u8 {
-            let mut all = envelopes(40, &s);
+            let mut all = valid.clone();
             all[17] = crafted(s.key_id(), a, &public, "DE-2026-PAIR-1", 2 * round + 1, t).0;
             all[29] = crafted(s.key_id(), a, &public, "DE-2026-PAIR-2", 2 * round + 2, t).0;
             let refs: Vec<&Envelope> = all.iter().collect();
@@ -636,7 +655,7 @@ mod tests {
         }
         assert!(!strict_valid.is_empty() && !strict_invalid.is_empty());
         let s = signer();
-        let mut all = envelopes(5, &s);
+        let mut all = envelopes(MIN_BATCH, &s);
         all.extend(strict_valid);
         let lookup = |_: usize, key: &str| if key == id { Some(public) } else { lookup_for(&s)(key) };
         let refs: Vec<&Envelope> = all.iter().collect();

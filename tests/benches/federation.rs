@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comity_node::log::{load_or_create_key, Overlay};
+use comity_node::store::engine::{Batch, Engine, EngineKind};
 use comity_node::store::{Store, WriteBatch};
 use comity_proto::decision::fixtures::grant;
 use comity_proto::log::{entry_leaf_hash, hashes_to_store, tree_root};
@@ -33,6 +34,37 @@ fn signed(signer: &Signer, prefix: &str, range: std::ops::Range<u64>) -> Vec<Vec
             .map(|r| s.spawn(move || r.map(|i| sign_decision(grant(BAFA, &format!("{prefix}-{i:08}")), signer)).collect::<Vec<_>>()));
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     })
+}
+
+/// CPU time this process has used, both cores together (`/proc/self/stat`, in the kernel's
+/// 1/100 s ticks).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// Fetches entries `0..n` from the origin as the mirror does (calls of 10,000, over loopback
+/// gRPC), and checks and stores nothing: what serving and receiving them costs.
+async fn fetch_only(origin: &TestNode, n: u64) {
+    let mut client = comity_proto::pb::log_client::LogClient::connect(origin.url()).await.unwrap().max_decoding_message_size(64 << 20);
+    let (cpu, start) = (cpu_seconds(), Instant::now());
+    let mut received = 0u64;
+    while received < n {
+        let end = (received + 10_000).min(n);
+        let mut stream = client.get_entries(pb::GetEntriesRequest { start: received, end, origin: ORIGIN.into() }).await.unwrap().into_inner();
+        while let Some(message) = stream.message().await.unwrap() {
+            received += message.entries.len() as u64;
+        }
+    }
+    let (elapsed, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    println!(
+        "| the origin serves its entries, fetched as the mirror fetches them and nothing checked or stored (CPU per entry, both cores) | {n} | {:.0} /s ({:.1} µs) |",
+        n as f64 / elapsed,
+        cpu / n as f64 * 1e6
+    );
 }
 
 /// Writes `n` signed decisions straight into the stopped origin's log (statements, log
@@ -82,8 +114,9 @@ async fn catch_up(n: u64) {
     bulk_load(&a, n);
     eprintln!("loaded {n} signed decisions into the origin in {:.1} s", loading.elapsed().as_secs_f64());
     a.start_again().await.unwrap();
+    fetch_only(&a, n).await;
 
-    let start = Instant::now();
+    let (cpu, start) = (cpu_seconds(), Instant::now());
     let b = TestNode::start_with(&[METI], mirror_config(&a)).await;
     loop {
         if b.node().mirror_status("bafa").is_some_and(|s| s.size == n) {
@@ -91,12 +124,17 @@ async fn catch_up(n: u64) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let elapsed = start.elapsed();
-    println!("| fresh mirror catches up with {n} statements | {:.1} s | {:.0} /s |", elapsed.as_secs_f64(), n as f64 / elapsed.as_secs_f64());
+    let (elapsed, cpu) = (start.elapsed(), cpu_seconds() - cpu);
+    println!(
+        "| fresh mirror catches up with {n} statements (CPU per entry, both cores, origin included) | {:.1} s | {:.0} /s ({:.1} µs) |",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        cpu / n as f64 * 1e6
+    );
 }
 
 /// In-process limits of the same work: strict and batch signature checks of real envelopes,
-/// and raw sled inserts of the same bytes.
+/// and raw inserts of the same bytes into each store engine.
 fn limits(signer: &Signer) {
     let n = 20_000u64;
     let envelopes: Vec<Envelope> = signed(signer, "DE-2026-LIMIT", 0..n).into_iter().map(|b| Envelope::parse(b).unwrap()).collect();
@@ -110,6 +148,13 @@ fn limits(signer: &Signer) {
     let start = Instant::now();
     verify_batch(&refs, |_, _| Some(key)).unwrap();
     let batch = n as f64 / start.elapsed().as_secs_f64();
+    for size in [1usize, 16, 64, 128, 192, 256, 384, 512] {
+        let start = Instant::now();
+        for chunk in refs.chunks(size).take(4096 / size) {
+            verify_batch(chunk, |_, _| Some(key)).unwrap();
+        }
+        println!("| verify_batch in calls of {size} | {} | {:.1} µs per signature |", size * (4096 / size), start.elapsed().as_secs_f64() * 1e6 / (size * (4096 / size)) as f64);
+    }
     let start = Instant::now();
     for e in &envelopes {
         Envelope::parse(e.bytes().to_vec()).unwrap();
@@ -119,25 +164,40 @@ fn limits(signer: &Signer) {
     println!("| batch verification, exact (R torsion-free by random subset sums), one core | {n} | {batch:.0} /s |");
     println!("| envelope parse (canonical check), one core | {n} | {parse:.0} /s |");
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
-    let start = Instant::now();
-    for chunk in envelopes.chunks(10_000) {
-        let mut b = sled::Batch::default();
-        for e in chunk {
-            b.insert(&e.id().0, e.bytes());
+    for kind in [EngineKind::Sled, EngineKind::Fjall] {
+        let name = format!("{kind:?}").to_lowercase();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), kind, comity_node::store::DEFAULT_CACHE_BYTES).unwrap();
+        let start = Instant::now();
+        for chunk in envelopes.chunks(10_000) {
+            let mut b = Batch::default();
+            for e in chunk {
+                b.insert(e.id().0, e.bytes());
+            }
+            engine.apply(b).unwrap();
+            engine.flush().unwrap();
         }
-        db.apply_batch(b).unwrap();
-        db.flush().unwrap();
+        println!("| raw {name} (the node's engine, as it opens it): envelope inserts, flush per 10000 | {n} | {:.0} /s |", n as f64 / start.elapsed().as_secs_f64());
     }
-    println!("| raw sled: envelope inserts, flush per 10000 | {n} | {:.0} /s |", n as f64 / start.elapsed().as_secs_f64());
+    for kind in [EngineKind::Sled, EngineKind::Fjall] {
+        let (rate, cpu) = floor(&envelopes, key, kind);
+        let name = format!("{kind:?}").to_lowercase();
+        let default = if kind == EngineKind::default() { ", the default engine: the floor the goal refers to" } else { "" };
+        println!(
+            "| floor: exact batch verification on two threads and a bare {name} insert per envelope (no log, licence or index), overlapped on both cores{default} (CPU per entry, both cores) | {n} | {rate:.0} /s ({cpu:.1} µs) |"
+        );
+    }
+}
 
-    // The two steps no mirror can skip, overlapped on both cores: two threads check
-    // signatures in batches while a third stores each checked envelope under its id.
+/// The two steps no mirror can skip, overlapped on both cores: two threads check signatures
+/// in batches while a third stores each checked envelope under its id in `kind`, opened as the
+/// node opens its store, and makes it durable per 10,240.
+/// Returns the rate and the CPU per entry (µs, both cores).
+fn floor(envelopes: &[Envelope], key: ed25519_dalek::VerifyingKey, kind: EngineKind) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
+    let engine = Engine::open(dir.path(), kind, comity_node::store::DEFAULT_CACHE_BYTES).unwrap();
     let (tx, rx) = std::sync::mpsc::sync_channel::<&[Envelope]>(4);
-    let start = Instant::now();
+    let (cpu, start) = (cpu_seconds(), Instant::now());
     std::thread::scope(|s| {
         let chunks: Vec<&[Envelope]> = envelopes.chunks(1024).collect();
         for half in chunks.chunks(chunks.len().div_ceil(2)) {
@@ -151,23 +211,84 @@ fn limits(signer: &Signer) {
             });
         }
         drop(tx);
-        let mut b = sled::Batch::default();
+        let mut b = Batch::default();
         let mut stored = 0;
         for chunk in rx {
             for e in chunk {
-                b.insert(&e.id().0, e.bytes());
+                b.insert(e.id().0, e.bytes());
             }
             stored += chunk.len();
             if stored % 10_240 == 0 || stored == envelopes.len() {
-                db.apply_batch(std::mem::take(&mut b)).unwrap();
-                db.flush().unwrap();
+                engine.apply(std::mem::take(&mut b)).unwrap();
+                engine.flush().unwrap();
             }
         }
     });
-    println!(
-        "| floor: exact batch verification on two threads and a bare sled insert per envelope (no log, licence or index), overlapped on both cores | {n} | {:.0} /s |",
-        n as f64 / start.elapsed().as_secs_f64()
-    );
+    (envelopes.len() as f64 / start.elapsed().as_secs_f64(), (cpu_seconds() - cpu) / envelopes.len() as f64 * 1e6)
+}
+
+/// The floor with the work no honest mirror can skip on top of the signatures: the log's
+/// Merkle hashes (the root is checked against the signed checkpoint) and the licence-state map
+/// (its root too), stored through the node's own store on its default engine with each
+/// envelope, committed and made durable per 10,240 entries, while two threads check the
+/// signatures in batches. No licence rules, summaries, index or network: the mirror adds those.
+/// Returns the rate and the CPU per entry (µs, both cores).
+fn floor_with_log_and_map(n: u64) -> (f64, f64) {
+    let signer = Signer::from_seed(&[5; 32]);
+    let key = signer.verifying_key();
+    let envelopes: Vec<Envelope> = signed(&signer, "DE-2026-FLOOR", 0..n).into_iter().map(|b| Envelope::parse(b).unwrap()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = 1_790_000_000;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<&[Envelope]>(4);
+    let (cpu, start) = (cpu_seconds(), Instant::now());
+    std::thread::scope(|s| {
+        // Chunks alternate between the two checkers and are stored in order.
+        let even: Vec<&[Envelope]> = envelopes.chunks(1024).step_by(2).collect();
+        let odd: Vec<&[Envelope]> = envelopes.chunks(1024).skip(1).step_by(2).collect();
+        let (tx_even, rx_even) = std::sync::mpsc::sync_channel::<&[Envelope]>(2);
+        let (tx_odd, rx_odd) = std::sync::mpsc::sync_channel::<&[Envelope]>(2);
+        for (part, out) in [(even, tx_even), (odd, tx_odd)] {
+            s.spawn(move || {
+                for chunk in part {
+                    let refs: Vec<&Envelope> = chunk.iter().collect();
+                    verify_batch(&refs, |_, _| Some(key)).unwrap();
+                    out.send(chunk).unwrap();
+                }
+            });
+        }
+        s.spawn(move || {
+            for (a, b) in rx_even.iter().zip(rx_odd.iter().map(Some).chain(std::iter::repeat(None))) {
+                tx.send(a).unwrap();
+                if let Some(b) = b {
+                    tx.send(b).unwrap();
+                }
+            }
+        });
+        let mut size = 0u64;
+        let mut overlay = Overlay::new(store.log(ORIGIN));
+        let mut batch = WriteBatch::default();
+        let mut changes = Vec::new();
+        for chunk in rx {
+            for e in chunk {
+                let bytes = e.bytes();
+                let hashes = hashes_to_store(size, &entry_leaf_hash(now, bytes), &overlay).unwrap();
+                overlay.stage(&hashes);
+                batch.put_statement(&e.id(), bytes, None);
+                batch.append_log(ORIGIN, size, &e.id(), now, &hashes);
+                changes.extend(comity_proto::licence_map::change_of(e));
+                size += 1;
+            }
+            if size % 10_240 == 0 || size == n {
+                tree_root(size, &overlay).unwrap();
+                store.stage_map(&mut batch, ORIGIN, size, &std::mem::take(&mut changes), None).unwrap();
+                batch.put_log_size(ORIGIN, size);
+                store.commit(std::mem::take(&mut batch)).unwrap();
+                overlay = Overlay::new(store.log(ORIGIN));
+            }
+        }
+    });
+    (n as f64 / start.elapsed().as_secs_f64(), (cpu_seconds() - cpu) / n as f64 * 1e6)
 }
 
 /// Publishes at A with `load` publishes in flight, and measures for `probes` of them the time
@@ -238,9 +359,19 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("| measurement | n | value |");
     println!("|---|---:|---:|");
-    limits(&Signer::from_seed(&[4; 32]));
+    // `COMITY_BENCH_SKIP_LIMITS`: the catch-up alone (to profile it).
+    let limits_too = std::env::var_os("COMITY_BENCH_SKIP_LIMITS").is_none();
+    if limits_too {
+        limits(&Signer::from_seed(&[4; 32]));
+    }
     runtime.block_on(async {
         for n in sizes {
+            if limits_too {
+                let (floor, cpu) = floor_with_log_and_map(n);
+                println!(
+                    "| floor with the log and the licence-state map: exact batch verification on two threads, each envelope stored with its log entry, Merkle hashes and map change through the node's store (no rules, summary, index or network; CPU per entry, both cores) | {n} | {floor:.0} /s ({cpu:.1} µs) |"
+                );
+            }
             catch_up(n).await;
         }
         if std::env::var_os("COMITY_BENCH_SKIP_LATENCY").is_none() {
