@@ -153,7 +153,11 @@ fn limits(signer: &Signer) {
         for chunk in refs.chunks(size).take(4096 / size) {
             verify_batch(chunk, |_, _| Some(key)).unwrap();
         }
-        println!("| verify_batch in calls of {size} | {} | {:.1} µs per signature |", size * (4096 / size), start.elapsed().as_secs_f64() * 1e6 / (size * (4096 / size)) as f64);
+        println!(
+            "| verify_batch in calls of {size} | {} | {:.1} µs per signature |",
+            size * (4096 / size),
+            start.elapsed().as_secs_f64() * 1e6 / (size * (4096 / size)) as f64
+        );
     }
     let start = Instant::now();
     for e in &envelopes {
@@ -177,7 +181,10 @@ fn limits(signer: &Signer) {
             engine.apply(b).unwrap();
             engine.flush().unwrap();
         }
-        println!("| raw {name} (the node's engine, as it opens it): envelope inserts, flush per 10000 | {n} | {:.0} /s |", n as f64 / start.elapsed().as_secs_f64());
+        println!(
+            "| raw {name} (the node's engine, as it opens it): envelope inserts, flush per 10000 | {n} | {:.0} /s |",
+            n as f64 / start.elapsed().as_secs_f64()
+        );
     }
     for kind in [EngineKind::Sled, EngineKind::Fjall] {
         let (rate, cpu) = floor(&envelopes, key, kind);
@@ -279,7 +286,7 @@ fn floor_with_log_and_map(n: u64) -> (f64, f64) {
                 changes.extend(comity_proto::licence_map::change_of(e));
                 size += 1;
             }
-            if size % 10_240 == 0 || size == n {
+            if size.is_multiple_of(10_240) || size == n {
                 tree_root(size, &overlay).unwrap();
                 store.stage_map(&mut batch, ORIGIN, size, &std::mem::take(&mut changes), None).unwrap();
                 batch.put_log_size(ORIGIN, size);
