@@ -244,9 +244,13 @@ impl NodeProcess {
 
     /// (VmRSS, VmHWM) of the node in KiB.
     fn memory_kib(&self) -> (u64, u64) {
+        (self.status_kib("VmRSS:"), self.status_kib("VmHWM:"))
+    }
+
+    /// A field of the node's `/proc/PID/status`, in KiB.
+    fn status_kib(&self, name: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read the node's /proc status");
-        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-        (field("VmRSS:"), field("VmHWM:"))
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
     }
 
     /// SIGTERM and wait for the exit; returns how long the shutdown took.
@@ -591,8 +595,10 @@ fn main() {
             let (rss, hwm) = node.memory_kib();
             let (memtables, blooms, segments) = node.engine_memory();
             engine_rows.push(format!(
-                "| {stored} | {:.0} MB | {:.1} MB | {:.1} MB | {segments} |",
+                "| {stored} | {:.0} MB | {:.0} MB | {:.0} MB | {:.1} MB | {:.1} MB | {segments} |",
                 rss as f64 / 1024.0,
+                node.status_kib("RssAnon:") as f64 / 1024.0,
+                node.status_kib("RssFile:") as f64 / 1024.0,
                 memtables / 1e6,
                 blooms / 1e6
             ));
@@ -623,8 +629,8 @@ fn main() {
         "The store engine's memory at the same moments, as the node reports it (`comity_store_memory_bytes`, `comity_store_segments`; fjall stores only):"
     );
     println!();
-    println!("| stored | node RSS | engine memtables | engine bloom filters | engine segments |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| stored | node RSS | of it anonymous (heap) | of it files (the binary, libraries) | engine memtables | engine bloom filters | engine segments |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for row in &engine_rows {
         println!("{row}");
     }

@@ -145,7 +145,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             for e in &evidence {
                 state.batch.put_evidence(store.next_evidence_seq()?, e);
             }
-            Some(applied?)
+            Some(applied?.clone())
         }
         Checked::Restricted { restricted, body, .. } => {
             let mut evidence = Vec::new();
@@ -233,15 +233,15 @@ pub(super) fn licence_entry<'m>(
 
 /// Applies a verified decision to its licence: the licence rules, fork evidence, and the chain
 /// and summary writes. Shared by publishing and by mirroring a peer's log.
-pub(super) fn apply_decision(
+pub(super) fn apply_decision<'a>(
     store: &Store,
-    licences: &mut HashMap<(String, String), Pending>,
+    licences: &'a mut HashMap<(String, String), Pending>,
     batch: &mut WriteBatch,
     evidence: &mut Vec<Evidence>,
     envelope: &Envelope,
     decision: &CheckedDecision,
     now: i64,
-) -> Result<LicenceState, Error> {
+) -> Result<&'a LicenceState, Error> {
     let d = decision.decision();
     let id = envelope.id();
     let licence = licence_entry(store, licences, &d.authority, &d.licence_id)?;
@@ -264,9 +264,8 @@ pub(super) fn apply_decision(
     batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
     batch.put_licence(old.as_ref(), &next.decided_summary());
     licence.staged.insert(d.version, (id, envelope.bytes().to_vec()));
-    licence.state = Some(next.clone());
     (licence.version, licence.head, licence.restricted) = (d.version, Some(id), Some(false));
-    Ok(next)
+    Ok(licence.state.insert(next))
 }
 
 /// Applies a verified restricted decision to its licence: its place in the chain (version,
