@@ -629,7 +629,9 @@ fn main() {
         "The store engine's memory at the same moments, as the node reports it (`comity_store_memory_bytes`, `comity_store_segments`; fjall stores only):"
     );
     println!();
-    println!("| stored | node RSS | of it anonymous (heap) | of it files (the binary, libraries) | engine memtables | engine bloom filters | engine segments |");
+    println!(
+        "| stored | node RSS | of it anonymous (heap) | of it files (the binary, libraries) | engine memtables | engine bloom filters | engine segments |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for row in &engine_rows {
         println!("{row}");
