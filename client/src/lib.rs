@@ -315,6 +315,8 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         }
         (K::Agreement, pb::statement::Kind::Agreement(a)) => e.authority == a.relying_authority,
         (K::KeySet, pb::statement::Kind::KeySet(k)) => e.authority == k.authority && e.version == k.version,
+        (K::ControlList, pb::statement::Kind::ControlList(l)) => e.authority == l.authority && e.version == l.version,
+        (K::ControlList, pb::statement::Kind::Crosswalk(c)) => e.authority == c.authority && e.version == c.version,
         _ => false,
     };
     if !agrees {

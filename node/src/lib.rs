@@ -1,5 +1,6 @@
 //! The Comity registry node: a gRPC service holding signed export-licence decisions in sled.
 
+pub mod catalogue;
 pub mod chain;
 pub mod clock;
 pub mod config;

@@ -12,6 +12,7 @@ use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::{check_key_set, verify_key_set, CheckedKeySet, KeySetView, KeyStanding, Roots, TrustError};
 use ed25519_dalek::VerifyingKey;
 
+use crate::catalogue::Catalogue;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -26,6 +27,8 @@ pub struct Trust {
     agreements: RwLock<Arc<Vec<StoredAgreement>>>,
     /// Bumped whenever a key set or agreement is put in force (see [`Trust::version`]).
     version: AtomicU64,
+    /// Control lists and crosswalks in force.
+    catalogue: Catalogue,
 }
 
 /// A stored recognition agreement.
@@ -73,6 +76,8 @@ pub enum TrustLoadError {
     MissingKeySet { id: StatementId, authority: String },
     #[error(transparent)]
     Agreement(#[from] AgreementError),
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueLoadError),
 }
 
 /// Why a statement may not enter a log at its log time.
@@ -119,6 +124,7 @@ impl Trust {
             key_sets: RwLock::new(HashMap::new()),
             agreements: RwLock::new(Arc::new(agreements)),
             version: AtomicU64::new(0),
+            catalogue: Catalogue::load(store)?,
         };
         for (authority, id) in store.key_set_ids()? {
             let bytes = store.statement(&id)?.ok_or_else(|| TrustLoadError::MissingKeySet { id, authority: authority.clone() })?;
@@ -181,10 +187,16 @@ impl Trust {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A number that changes whenever a key set or an agreement is put in force: caches of
-    /// answers that depend on them (Verify's) read it first, like [`crate::store::Store::generation`].
+    /// A number that changes whenever a key set, an agreement, a control list or a crosswalk is
+    /// put in force: caches of answers that depend on them (Verify's) read it first, like
+    /// [`crate::store::Store::generation`].
     pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+        self.version.load(Ordering::Acquire).wrapping_add(self.catalogue.version())
+    }
+
+    /// The control lists and crosswalks in force.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     /// Checks a key set against the roots and `current` (the set in force at that point).

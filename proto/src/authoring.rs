@@ -144,6 +144,7 @@ pub enum RegimeName {
     Nsg,
     AustraliaGroup,
     National,
+    UkStrategic,
 }
 
 impl From<ActionName> for pb::Action {
@@ -194,6 +195,7 @@ impl From<RegimeName> for pb::Regime {
             RegimeName::Nsg => R::Nsg,
             RegimeName::AustraliaGroup => R::AustraliaGroup,
             RegimeName::National => R::National,
+            RegimeName::UkStrategic => R::UkStrategic,
         }
     }
 }
@@ -316,7 +318,7 @@ impl LicenceTypeName {
 impl RegimeName {
     fn from_wire(r: pb::Regime) -> Option<Self> {
         use RegimeName::*;
-        [EuDualUse, Wassenaar, UsEar, Mtcr, Nsg, AustraliaGroup, National].into_iter().find(|n| pb::Regime::from(*n) == r)
+        [EuDualUse, Wassenaar, UsEar, Mtcr, Nsg, AustraliaGroup, National, UkStrategic].into_iter().find(|n| pb::Regime::from(*n) == r)
     }
 }
 
@@ -434,6 +436,7 @@ pub fn regime_prefix(regime: pb::Regime) -> &'static str {
         pb::Regime::Nsg => "NSG",
         pb::Regime::AustraliaGroup => "AG",
         pb::Regime::National => "NAT",
+        pb::Regime::UkStrategic => "UK",
     }
 }
 

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::catalogue::Crosswalk;
 use crate::checked::CheckedStatement;
 use crate::licence_map::{self, Head, MapProof, ProofEnd};
 use crate::log::{check_not_future, proof_hashes, verify_receipt, SignedCheckpoint};
@@ -93,6 +94,8 @@ pub struct Verified {
     pub chain: Vec<Link>,
     pub key_sets: HashMap<String, KeySetView>,
     pub agreements: Vec<CheckedAgreement>,
+    /// Crosswalks the bundle carries (those its agreements name), signature-checked.
+    pub crosswalks: Vec<Crosswalk>,
     pub head: ProvenHead,
     /// Why a confidential licence's decisions cannot be read from this bundle.
     pub withheld: Option<String>,
@@ -150,6 +153,7 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
 
     let mut chain: Vec<(Link, String)> = Vec::new();
     let mut agreements = Vec::new();
+    let mut crosswalks = Vec::new();
     let mut withheld = None;
     for (envelope, checkpoint, logged_at) in &envelopes {
         // Judged at the log time its receipt proves, the same for every copy of the log.
@@ -179,7 +183,10 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 verify(envelope, &r.authority)?;
                 CheckedStatement::try_from(envelope).map_err(|e| refused(format!("confidential decision v{}: {e}", r.version)))?
             }
-            pb::statement::Kind::Agreement(_) => CheckedStatement::try_from(envelope).map_err(|e| refused(e.to_string()))?,
+            pb::statement::Kind::Agreement(_) | pb::statement::Kind::Crosswalk(_) => {
+                CheckedStatement::try_from(envelope).map_err(|e| refused(e.to_string()))?
+            }
+            pb::statement::Kind::ControlList(_) => return Err(refused("a control list has no place in a proof bundle")),
         };
         match statement {
             CheckedStatement::Restricted(checked) => {
@@ -205,7 +212,11 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 verify(envelope, &checked.agreement().relying_authority)?;
                 agreements.push(checked);
             }
-            CheckedStatement::Decision(_) | CheckedStatement::KeySet(_) => {}
+            CheckedStatement::Crosswalk(checked) => {
+                verify(envelope, &checked.crosswalk().authority)?;
+                crosswalks.push(checked);
+            }
+            CheckedStatement::Decision(_) | CheckedStatement::KeySet(_) | CheckedStatement::ControlList(_) => {}
         }
     }
     chain.sort_by_key(|(l, _)| l.decision.version);
@@ -270,6 +281,7 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         chain: chain.into_iter().map(|(l, _)| l).collect(),
         key_sets,
         agreements,
+        crosswalks,
         head: ProvenHead { checkpoint: proven.checkpoint, head: proven.head, cosigners: cosigned, quorum },
         withheld,
         evidence_time,
@@ -382,6 +394,7 @@ pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default
         chain: &verified.chain,
         fork: None,
         agreements: &verified.agreements.iter().collect::<Vec<_>>(),
+        crosswalks: &verified.crosswalks.iter().collect::<Vec<_>>(),
         log_heard_at: Some(verified.head.checkpoint.time),
         default_max_staleness_secs,
         now,

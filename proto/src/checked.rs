@@ -8,6 +8,7 @@
 //! Publishing, mirroring (and so importing and recovering) and the log audit all build one;
 //! their error texts are this module's.
 
+use crate::catalogue::{ControlList, Crosswalk};
 use crate::decision::{CheckedDecision, FieldError};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
@@ -26,6 +27,9 @@ pub enum CheckedStatement {
     /// A key set, to be verified against its authority's roots ([`crate::trust::verify_key_set`]).
     KeySet(CheckedKeySet),
     Agreement(CheckedAgreement),
+    /// A version of a control list (docs/control-lists.md).
+    ControlList(ControlList),
+    Crosswalk(Crosswalk),
 }
 
 /// Why a statement's content was refused.
@@ -40,6 +44,10 @@ pub enum CheckError {
     KeySet(TrustError),
     #[error("invalid agreement: {0}")]
     Agreement(FieldError),
+    #[error("invalid control list: {0}")]
+    ControlList(FieldError),
+    #[error("invalid crosswalk: {0}")]
+    Crosswalk(FieldError),
 }
 
 impl TryFrom<&Envelope> for CheckedStatement {
@@ -51,19 +59,24 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::RestrictedDecision(r) => Self::Restricted(CheckedRestricted::try_from(r.clone()).map_err(CheckError::Restricted)?),
             pb::statement::Kind::KeySet(set) => Self::KeySet(CheckedKeySet::check(set, envelope.id()).map_err(CheckError::KeySet)?),
             pb::statement::Kind::Agreement(a) => Self::Agreement(CheckedAgreement::try_from(a.clone()).map_err(CheckError::Agreement)?),
+            pb::statement::Kind::ControlList(l) => Self::ControlList(ControlList::try_from(l.clone()).map_err(CheckError::ControlList)?),
+            pb::statement::Kind::Crosswalk(c) => Self::Crosswalk(Crosswalk::try_from(c.clone()).map_err(CheckError::Crosswalk)?),
         })
     }
 }
 
 impl CheckedStatement {
     /// The authority whose keys sign the statement: a decision's (or restricted decision's)
-    /// authority, a key set's authority (through its roots), an agreement's relying authority.
+    /// authority, a key set's authority (through its roots), an agreement's relying authority,
+    /// a control list's or crosswalk's publisher.
     pub fn authority(&self) -> &str {
         match self {
             Self::Decision(d) => &d.decision().authority,
             Self::Restricted(r) => &r.restricted().authority,
             Self::KeySet(set) => set.authority(),
             Self::Agreement(a) => &a.agreement().relying_authority,
+            Self::ControlList(l) => &l.list().authority,
+            Self::Crosswalk(c) => &c.crosswalk().authority,
         }
     }
 
@@ -76,6 +89,8 @@ impl CheckedStatement {
             Self::Restricted(r) => Some(r.restricted().decided_at),
             Self::KeySet(_) => None,
             Self::Agreement(a) => Some(a.agreement().issued_at),
+            Self::ControlList(l) => Some(l.list().issued_at),
+            Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
         }
     }
 }

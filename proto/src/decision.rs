@@ -37,6 +37,8 @@ static LICENCE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][
 static ECCN_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$").expect("valid regex"));
 /// Wassenaar / MTCR / NSG style: `3.A.1.a.1`, `2.A.1`.
 static DOTTED_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{1,2}\.[A-E]\.[0-9]{1,3}(\.[a-z0-9]+)*$").expect("valid regex"));
+/// The UK list's military and national entries: `ML10.a`, `PL5017`, `PL9009.a`.
+static UK_OTHER_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(ML[0-9]{1,2}|PL[0-9]{4})(\.[a-z0-9]+)*$").expect("valid regex"));
 static REASON_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9_]{1,63}$").expect("valid regex"));
 static DECIMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{1,15}(\.[0-9]{1,6})?$").expect("valid regex"));
 
@@ -57,6 +59,7 @@ pub fn is_control_code(regime: Regime, code: &str) -> bool {
         Regime::UsEar => code == "EAR99" || ECCN_STYLE.is_match(code),
         Regime::Wassenaar | Regime::Mtcr | Regime::Nsg => DOTTED_STYLE.is_match(code),
         Regime::National => !code.is_empty() && code.len() <= 64 && !code.contains(char::is_whitespace),
+        Regime::UkStrategic => ECCN_STYLE.is_match(code) || UK_OTHER_STYLE.is_match(code),
         Regime::Unspecified => false,
     }
 }

@@ -25,6 +25,12 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::Agreement(a) => {
             let _ = crate::recognition::CheckedAgreement::try_from(a.clone());
         }
+        crate::pb::statement::Kind::ControlList(l) => {
+            let _ = crate::catalogue::ControlList::try_from(l.clone());
+        }
+        crate::pb::statement::Kind::Crosswalk(c) => {
+            let _ = crate::catalogue::Crosswalk::try_from(c.clone());
+        }
         crate::pb::statement::Kind::KeySet(_) => {
             let _ = crate::trust::check_key_set(&envelope, &Default::default(), None);
         }

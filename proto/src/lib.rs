@@ -16,6 +16,8 @@ pub mod pb {
 
 pub mod authoring;
 pub mod bundle;
+pub mod catalogue;
+pub mod catalogue_csv;
 pub mod checked;
 pub mod codec;
 pub mod codes;

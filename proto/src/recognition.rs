@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::authoring::{format_time, qualified_control_code, regime_prefix};
+use crate::catalogue::Crosswalk;
 use crate::codes::is_country;
 use crate::decision::{is_authority_id, is_control_code, FieldError};
 use crate::pb::{self, LicenceType, Regime};
@@ -25,7 +26,8 @@ pub const MAX_CONDITION_CHARS: usize = 1000;
 static AGREEMENT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,63}$").expect("valid regex"));
 
 /// Every regime a control code can be qualified with (not `Unspecified`, whose prefix is `?`).
-const REGIMES: [Regime; 7] = [Regime::EuDualUse, Regime::Wassenaar, Regime::UsEar, Regime::Mtcr, Regime::Nsg, Regime::AustraliaGroup, Regime::National];
+const REGIMES: [Regime; 8] =
+    [Regime::EuDualUse, Regime::Wassenaar, Regime::UsEar, Regime::Mtcr, Regime::Nsg, Regime::AustraliaGroup, Regime::National, Regime::UkStrategic];
 
 /// A recognition agreement whose fields are all well formed (a withdrawn one: its identifying
 /// fields).
@@ -111,6 +113,12 @@ fn check_terms(a: &pb::RecognitionAgreement) -> Result<(), FieldError> {
     for (i, t) in a.licence_types.iter().enumerate() {
         if !matches!(LicenceType::try_from(*t), Ok(t) if t != LicenceType::Unspecified) {
             return Err(field_err(format!("licence_types[{i}]"), format!("unspecified or unknown licence type {t}")));
+        }
+    }
+    if !a.crosswalk.is_empty() {
+        let well_formed = a.crosswalk.split_once('/').is_some_and(|(authority, id)| is_authority_id(authority) && AGREEMENT_ID.is_match(id));
+        if !well_formed {
+            return Err(field_err("crosswalk", format!("`{}` is not `authority/crosswalk_id`, like int.wassenaar/wa-eu-uk-us", a.crosswalk)));
         }
     }
     if a.max_risk_tier > 4 {
@@ -246,7 +254,11 @@ fn normalise_name(name: &str) -> String {
 /// Whether the agreement covers this licence in this context. Without a control code or
 /// destination in the context, every item or destination of the licence must be covered. Callers
 /// check [`licence_covers`] separately: an agreement does not widen a licence.
-pub fn agreement_covers(agreement: &CheckedAgreement, terms: &pb::Decision, ctx: &Context) -> Result<(), Vec<String>> {
+///
+/// `crosswalk` is the one the agreement names, if the caller holds it: a code its regimes and
+/// patterns do not cover as written is covered when the crosswalk makes it equivalent to one
+/// they do ([`Crosswalk::covering`]). Returns the mappings used, for the verdict to show.
+pub fn agreement_covers(agreement: &CheckedAgreement, terms: &pb::Decision, ctx: &Context, crosswalk: Option<&Crosswalk>) -> Result<Vec<String>, Vec<String>> {
     let a = &agreement.agreement;
     if a.withdrawn {
         return Err(vec![format!("{agreement}: withdrawn")]);
@@ -264,16 +276,34 @@ pub fn agreement_covers(agreement: &CheckedAgreement, terms: &pb::Decision, ctx:
 
     let item_codes: Vec<String> = terms.items.iter().map(qualified_control_code).collect();
     let codes = ctx.control_code.as_ref().map_or(item_codes.as_slice(), slice::from_ref);
+    let crosswalk = crosswalk.filter(|c| !a.crosswalk.is_empty() && c.key() == a.crosswalk);
+    let mut mappings = Vec::new();
     for code in codes {
-        if !a.regimes.is_empty() {
-            let regime = code.split_once(':').and_then(|(prefix, _)| regime_of_prefix(prefix));
-            if !regime.is_some_and(|r| a.regimes.contains(&(r as i32))) {
-                let regimes: Vec<&str> = a.regimes.iter().map(|r| Regime::try_from(*r).map_or("?", regime_prefix)).collect();
-                failed.push(format!("control code {code} is not in the agreement's regimes ({})", regimes.join(", ")));
-            }
+        let in_regimes = |code: &str| {
+            a.regimes.is_empty() || code.split_once(':').and_then(|(prefix, _)| regime_of_prefix(prefix)).is_some_and(|r| a.regimes.contains(&(r as i32)))
+        };
+        let matched = |code: &str| a.control_code_patterns.is_empty() || a.control_code_patterns.iter().any(|p| pattern_matches(p, code));
+        if in_regimes(code) && matched(code) {
+            continue;
         }
-        if !a.control_code_patterns.is_empty() && !a.control_code_patterns.iter().any(|p| pattern_matches(p, code)) {
+        // Through the crosswalk: a pattern (in the agreement's regimes) covering an equivalent code.
+        let mapped = crosswalk.and_then(|c| match a.control_code_patterns.is_empty() {
+            true => c.equivalents(code).into_iter().find(|(_, other)| in_regimes(other)).map(|(at, other)| format!("{at} ≡ {other} ({c})")),
+            false => a.control_code_patterns.iter().filter(|p| in_regimes(p)).find_map(|p| c.covering(p, code)),
+        });
+        if let Some(how) = mapped {
+            mappings.push(how);
+            continue;
+        }
+        if !in_regimes(code) {
+            let regimes: Vec<&str> = a.regimes.iter().map(|r| Regime::try_from(*r).map_or("?", regime_prefix)).collect();
+            failed.push(format!("control code {code} is not in the agreement's regimes ({})", regimes.join(", ")));
+        }
+        if !matched(code) {
             failed.push(format!("control code {code} matches none of the agreement's patterns ({})", listed(&a.control_code_patterns)));
+        }
+        if !a.crosswalk.is_empty() && crosswalk.is_none() {
+            failed.push(format!("the agreement counts codes through crosswalk {}, which is not held here", a.crosswalk));
         }
     }
 
@@ -295,7 +325,10 @@ pub fn agreement_covers(agreement: &CheckedAgreement, terms: &pb::Decision, ctx:
         failed.push(format!("risk tier {} is above the agreement's maximum of {}", terms.risk_tier, a.max_risk_tier));
     }
 
-    verdict(failed.into_iter().map(|why| format!("{agreement}: {why}")).collect())
+    match failed.is_empty() {
+        true => Ok(mappings),
+        false => Err(failed.into_iter().map(|why| format!("{agreement}: {why}")).collect()),
+    }
 }
 
 fn verdict(reasons: Vec<String>) -> Result<(), Vec<String>> {
@@ -371,7 +404,7 @@ mod tests {
     }
 
     fn covers(a: pb::RecognitionAgreement, terms: &pb::Decision, ctx: &Context) -> Result<(), Vec<String>> {
-        agreement_covers(&checked(a), terms, ctx)
+        agreement_covers(&checked(a), terms, ctx, None).map(|_| ())
     }
 
     type Mutation = Box<dyn Fn(&mut pb::RecognitionAgreement)>;

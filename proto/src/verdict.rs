@@ -4,6 +4,7 @@
 //! checked a token), so a node and a token give the same answer for the same facts.
 
 use crate::authoring::format_time;
+use crate::catalogue::Crosswalk;
 use crate::decision::CheckedDecision;
 use crate::pb::{self, Verdict};
 use crate::recognition::{agreement_covers, licence_covers, CheckedAgreement, Context};
@@ -47,6 +48,9 @@ pub struct Facts<'a> {
     pub fork: Option<String>,
     /// Agreements in force (any relying authority; the right ones are picked here).
     pub agreements: &'a [&'a CheckedAgreement],
+    /// Crosswalks held (the latest version of each); an agreement that names one counts codes
+    /// through it.
+    pub crosswalks: &'a [&'a Crosswalk],
     /// Time of the newest checkpoint held of the issuer's log.
     pub log_heard_at: Option<i64>,
     /// Used when the applied agreement sets no maximum staleness.
@@ -157,6 +161,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         return answer(Verdict::OutOfScope, reasons);
     }
     let mut applied = None;
+    let mut mappings = Vec::new();
     if q.relying_authority != q.authority {
         let candidates: Vec<usize> = (0..f.agreements.len())
             .filter(|i| {
@@ -172,9 +177,12 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         }
         let mut why_not = Vec::new();
         for i in candidates {
-            match agreement_covers(f.agreements[i], &state.terms, &q.context) {
-                Ok(()) => {
+            let named = &f.agreements[i].agreement().crosswalk;
+            let crosswalk = f.crosswalks.iter().copied().find(|c| !named.is_empty() && c.key() == *named);
+            match agreement_covers(f.agreements[i], &state.terms, &q.context, crosswalk) {
+                Ok(used) => {
                     applied = Some(i);
+                    mappings = used;
                     break;
                 }
                 Err(reasons) => why_not.extend(reasons),
@@ -214,7 +222,10 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         reasons.push(format!("the licence covers {}", asked.join(", ")));
     }
     match applied {
-        Some(i) => reasons.push(format!("recognised under {}", f.agreements[i])),
+        Some(i) => {
+            reasons.push(format!("recognised under {}", f.agreements[i]));
+            reasons.extend(mappings.iter().map(|how| format!("control code counted through the crosswalk: {how}")));
+        }
         None => reasons.push(format!("{} relies on its own licence", q.relying_authority)),
     }
     let mut j = answer(Verdict::Valid, reasons);

@@ -2,6 +2,7 @@
 //! Watch stream ([`watch`]), Verify ([`verify`]), transparency reports ([`stats`]), and the
 //! conversions between wire messages and the node's own types ([`wire`]).
 
+pub mod catalogue;
 pub mod registry;
 pub mod stats;
 pub mod verify;

@@ -8,6 +8,7 @@ use tracing::instrument;
 
 use crate::error::Error;
 use crate::input::{all_bounded, shown, MAX_ID_BYTES};
+use crate::service::catalogue;
 use crate::service::stats::StatsQuery;
 use crate::service::wire::{authority_id, invalid, search_query, withheld};
 use crate::writer::Registry;
@@ -163,6 +164,22 @@ impl registry_server::Registry for RegistryService {
         let envelopes =
             agreements.iter().filter(|a| relying.is_empty() || a.agreement.agreement().relying_authority == relying).map(|a| a.envelope.clone()).collect();
         Ok(Response::new(pb::ListAgreementsResponse { envelopes }))
+    }
+
+    async fn list_control_lists(&self, request: Request<pb::ListControlListsRequest>) -> Result<Response<pb::ListControlListsResponse>, Status> {
+        let q = request.into_inner();
+        if !q.authority.is_empty() {
+            authority_id("authority", &q.authority)?;
+        }
+        Ok(Response::new(catalogue::list_envelopes(self.registry.store(), self.registry.trust(), &q)?))
+    }
+
+    #[instrument(skip_all, fields(code = %shown(&request.get_ref().control_code)))]
+    async fn lookup_control_code(&self, request: Request<pb::LookupControlCodeRequest>) -> Result<Response<pb::LookupControlCodeResponse>, Status> {
+        let q = request.into_inner();
+        all_bounded([("control_code", q.control_code.as_str(), MAX_ID_BYTES)])?;
+        let at = if q.at == 0 { self.registry.clock().now() } else { q.at };
+        Ok(Response::new(catalogue::lookup(self.registry.trust(), &q.control_code, at)?))
     }
 
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use prost::bytes::Bytes;
 use quick_cache::sync::Cache;
 
+use comity_proto::catalogue::Crosswalk;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::{prove_inclusion, stored_checkpoint_fields, TreeHash};
 use comity_proto::pb;
@@ -70,12 +71,17 @@ pub fn verify_counted(
     let in_force = trust.agreements();
     let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
     let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
+    // The crosswalks these agreements name, as held here.
+    let crosswalks: Vec<(StatementId, Arc<Crosswalk>)> =
+        checked.iter().filter(|a| !a.agreement().crosswalk.is_empty()).filter_map(|a| trust.catalogue().crosswalk(&a.agreement().crosswalk)).collect();
+    let crosswalk_refs: Vec<&Crosswalk> = crosswalks.iter().map(|(_, c)| c.as_ref()).collect();
     let facts = Facts {
         issuer_trusted: trust.knows(&q.authority),
         key_set: licence.key_set.as_deref(),
         chain: &licence.links,
         fork: licence.fork.clone(),
         agreements: &checked,
+        crosswalks: &crosswalk_refs,
         log_heard_at: match &licence.issuer_log {
             Some(origin) => cache.heard_at(registry, origin)?,
             None => None,
@@ -94,6 +100,14 @@ pub fn verify_counted(
     let agreement = judgement.agreement.map(|i| agreements[i]);
     if let Some(a) = agreement {
         proven.extend(cache.statement(registry, &a.id)?);
+        // The crosswalk it counts codes through, and its publisher's key set, to check offline.
+        if let Some((id, crosswalk)) = crosswalks.iter().find(|(_, c)| c.key() == a.agreement.agreement().crosswalk) {
+            proven.extend(cache.statement(registry, id)?);
+            let publisher = &crosswalk.crosswalk().authority;
+            if let Some(set) = trust.key_set(publisher).filter(|_| *publisher != q.relying_authority && *publisher != q.authority) {
+                proven.extend(cache.statement(registry, &set.id)?);
+            }
+        }
     }
     proven.extend(licence.key_set_proof.clone());
     if agreement.is_some() {

@@ -193,7 +193,7 @@ impl Filter {
             Subject::Decision(summary) => self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now),
             Subject::Confidential => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
             Subject::Agreement { relying, recognised } => !self.on_licence() && (self.names(relying) || self.names(recognised)),
-            Subject::KeySet => !self.on_licence() && self.names(&event.authority),
+            Subject::Authority => !self.on_licence() && self.names(&event.authority),
             Subject::Fork => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
             Subject::SplitView => !self.on_licence() && self.query.authority.is_none(),
         }
@@ -204,8 +204,12 @@ impl Filter {
 enum Subject {
     Decision(pb::LicenceSummary),
     Confidential,
-    Agreement { relying: String, recognised: String },
-    KeySet,
+    Agreement {
+        relying: String,
+        recognised: String,
+    },
+    /// A statement of an authority as a whole: a key set, a control list, a crosswalk.
+    Authority,
     Fork,
     SplitView,
 }
@@ -365,11 +369,23 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.authority.clone_from(&a.relying_authority);
             Subject::Agreement { relying: a.relying_authority.clone(), recognised: a.recognised_authority.clone() }
         }
+        Kind::ControlList(l) => {
+            event.kind = WatchEventKind::ControlList as i32;
+            event.authority.clone_from(&l.authority);
+            event.version = l.version;
+            Subject::Authority
+        }
+        Kind::Crosswalk(c) => {
+            event.kind = WatchEventKind::ControlList as i32;
+            event.authority.clone_from(&c.authority);
+            event.version = c.version;
+            Subject::Authority
+        }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
             event.authority.clone_from(&k.authority);
             event.version = k.version;
-            Subject::KeySet
+            Subject::Authority
         }
     };
     event.envelope = envelope.into_bytes();

@@ -32,6 +32,8 @@ pub mod table {
     pub const MAP_NODE: u8 = 0x14;
     pub const MAP_TILE: u8 = 0x15;
     pub const MAP_UNDO: u8 = 0x16;
+    pub const CONTROL_LIST: u8 = 0x17;
+    pub const CROSSWALK: u8 = 0x18;
 }
 
 /// Separator between string parts.
@@ -166,6 +168,17 @@ pub fn key_set(authority: &str) -> Vec<u8> {
 /// agreement's latest version.
 pub fn agreement(relying: &str, recognised: &str, agreement_id: &str) -> Vec<u8> {
     tagged(table::AGREEMENT, &[relying.as_bytes(), recognised.as_bytes(), agreement_id.as_bytes()])
+}
+
+/// `CONTROL_LIST ‖ authority ‖ SEP ‖ regime (i32 BE) ‖ version (u64 BE)` → statement id of that
+/// version of the authority's list of the regime.
+pub fn control_list(authority: &str, regime: i32, version: u64) -> Vec<u8> {
+    [&tagged(table::CONTROL_LIST, &[authority.as_bytes(), &[]])[..], &regime.to_be_bytes(), &version.to_be_bytes()].concat()
+}
+
+/// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.
+pub fn crosswalk(authority: &str, crosswalk_id: &str) -> Vec<u8> {
+    tagged(table::CROSSWALK, &[authority.as_bytes(), crosswalk_id.as_bytes()])
 }
 
 /// `LOG_TIME ‖ origin ‖ SEP ‖ size (u64 BE)` → Unix time (i64 BE) of the first checkpoint held

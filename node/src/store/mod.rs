@@ -599,6 +599,21 @@ impl Store {
             .collect()
     }
 
+    /// Statement ids of every stored control-list version, in key order (by authority, regime
+    /// and version), and of the latest version of every crosswalk.
+    pub fn catalogue_ids(&self) -> Result<(Vec<StatementId>, Vec<StatementId>)> {
+        let ids = |table: u8, name: &'static str| -> Result<Vec<StatementId>> {
+            self.db
+                .scan_prefix([table])
+                .map(|kv| {
+                    let (_, v) = kv?;
+                    StatementId::from_slice(&v).ok_or_else(|| corrupt(name, "statement id is not 32 bytes"))
+                })
+                .collect()
+        };
+        Ok((ids(table::CONTROL_LIST, "control_list")?, ids(table::CROSSWALK, "crosswalk")?))
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -1034,6 +1049,18 @@ impl WriteBatch {
     pub fn put_agreement(&mut self, relying: &str, recognised: &str, agreement_id: &str, id: &StatementId) {
         self.touched.other();
         self.inner.insert(keys::agreement(relying, recognised, agreement_id), id.0);
+    }
+
+    /// Stores where a control-list version is (its statement is stored with `put_statement`).
+    pub fn put_control_list(&mut self, authority: &str, regime: i32, version: u64, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::control_list(authority, regime, version), id.0);
+    }
+
+    /// Stores where a crosswalk's latest version is.
+    pub fn put_crosswalk(&mut self, authority: &str, crosswalk_id: &str, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::crosswalk(authority, crosswalk_id), id.0);
     }
 
     /// Records that log `origin` holds `size` entries, ahead of its stored checkpoint (a part

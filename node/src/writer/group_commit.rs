@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::bodies::store_bodies;
 use super::cosign::add_cosignatures;
 use super::mirrored::{ingest_mirror, record_split_view};
-use super::stage::{stage, BatchState, Staged};
+use super::stage::{stage, BatchState, Staged, StagedCatalogue};
 use super::{Announce, CommittedCheckpoint, Job, Published, Work};
 use crate::chain::stored_corrupt;
 use crate::clock::Clock;
@@ -127,6 +127,7 @@ pub(super) fn writer_loop(
             key_sets: HashMap::new(),
             staged_agreements: HashMap::new(),
             new_agreements: Vec::new(),
+            catalogue: StagedCatalogue::default(),
             map_changes: Vec::new(),
             map_cache: &mut map_cache,
             trust: &trust,
@@ -174,6 +175,7 @@ pub(super) fn writer_loop(
             for agreement in state.new_agreements.drain(..) {
                 trust.install_agreement(agreement);
             }
+            state.catalogue.install(&trust);
         }
         match (&committed, &note) {
             (Ok(()), Some(n)) => match log.committed(n) {

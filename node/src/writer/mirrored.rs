@@ -11,7 +11,7 @@ use comity_proto::trust::{check_supersedes, KeySetView};
 use comity_proto::witness::{merge_cosignatures, WitnessVerifier};
 
 use super::cosign::stage_cosigned;
-use super::stage::{agreement_key, apply_decision, apply_restricted, supersedes_agreement};
+use super::stage::{agreement_key, apply_decision, apply_restricted, supersedes_agreement, StagedCatalogue};
 use super::{Checked, Mirrored};
 use crate::chain::stored_corrupt;
 use crate::error::Error;
@@ -26,6 +26,7 @@ use crate::trust::{StoredAgreement, Trust};
 pub(super) struct Installs {
     pub(super) key_sets: Vec<KeySetView>,
     pub(super) agreements: Vec<StoredAgreement>,
+    pub(super) catalogue: StagedCatalogue,
 }
 
 /// Returns the batch and what it puts in force.
@@ -65,6 +66,7 @@ pub(super) fn stage_mirror(
     let mut key_sets: HashMap<String, KeySetView> = HashMap::new();
     let mut agreements = HashMap::new();
     let mut new_agreements = Vec::new();
+    let mut catalogue = StagedCatalogue::default();
     let mut map_changes = Vec::new();
     for (offset, ((envelope, checked), &logged_at)) in m.entries.iter().zip(&m.logged_at).enumerate() {
         let index = m.first + offset as u64;
@@ -111,6 +113,8 @@ pub(super) fn stage_mirror(
                     agreements.insert(agreement_key(agreement), a.version);
                     new_agreements.push(StoredAgreement { id, envelope: envelope.bytes().to_vec(), agreement: agreement.clone() });
                 }
+                Checked::ControlList { list, .. } => catalogue.stage_list(trust, &mut batch, id, list).map_err(|e| refused(e.to_string()))?,
+                Checked::Crosswalk { crosswalk, .. } => catalogue.stage_crosswalk(trust, &mut batch, id, crosswalk).map_err(|e| refused(e.to_string()))?,
             }
             batch.put_statement(&id, envelope.bytes(), None);
             batch.put_mirrored_at(&id, &m.checkpoint.origin, index);
@@ -129,7 +133,7 @@ pub(super) fn stage_mirror(
         })?;
         // The checkpoint itself is stored with the last part.
         batch.put_log_size(&m.checkpoint.origin, end);
-        return Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }));
+        return Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements, catalogue }));
     }
     if root != m.checkpoint.root {
         return Err(Error::InvalidArgument(format!("entries {}..{} of {} do not hash to its signed root", m.first, m.checkpoint.size, m.checkpoint.origin)));
@@ -149,7 +153,7 @@ pub(super) fn stage_mirror(
     let note = merge_cosignatures(&m.checkpoint.note, &[], witnesses).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     batch.put_checkpoint(&m.checkpoint.origin, m.checkpoint.size, &note);
     stage_cosigned(store, &mut batch, &m.checkpoint.origin, &note, witnesses)?;
-    Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements }))
+    Ok((batch, Installs { key_sets: key_sets.into_values().collect(), agreements: new_agreements, catalogue }))
 }
 
 /// Stores a peer's verified entries; a licence fork among them is kept as evidence against
@@ -166,6 +170,7 @@ pub(super) fn ingest_mirror(store: &Store, m: &Mirrored, witnesses: &[WitnessVer
             for agreement in installs.agreements {
                 trust.install_agreement(agreement);
             }
+            installs.catalogue.install(trust);
             return Ok(());
         }
         Err(e) => e,

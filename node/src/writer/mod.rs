@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use comity_proto::catalogue::{ControlList, Crosswalk};
 use comity_proto::checked::CheckedStatement;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::SignedCheckpoint;
@@ -71,6 +72,10 @@ pub enum Checked {
     /// A confidential decision's signed commitment, with the keys that signed it, and its body
     /// opened when it came with one (a publish; mirrors in its audience fetch bodies later).
     Restricted { restricted: CheckedRestricted, body: Option<(pb::RestrictedBody, CheckedDecision)>, signers: Vec<VerifyingKey> },
+    /// A control-list version, with the keys of its publisher that signed it.
+    ControlList { list: ControlList, signers: Vec<VerifyingKey> },
+    /// A crosswalk version, with the keys of its publisher that signed it.
+    Crosswalk { crosswalk: Crosswalk, signers: Vec<VerifyingKey> },
 }
 
 impl Checked {
@@ -80,6 +85,8 @@ impl Checked {
             Checked::Decision { decision, .. } => Checked::Decision { decision, signers },
             Checked::Agreement { agreement, .. } => Checked::Agreement { agreement, signers },
             Checked::Restricted { restricted, body, .. } => Checked::Restricted { restricted, body, signers },
+            Checked::ControlList { list, .. } => Checked::ControlList { list, signers },
+            Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
     }
@@ -91,6 +98,8 @@ impl Checked {
             Checked::Decision { decision, signers } => Some((&decision.decision().authority, signers, decision.decision().decided_at)),
             Checked::Restricted { restricted, signers, .. } => Some((&restricted.restricted().authority, signers, restricted.restricted().decided_at)),
             Checked::Agreement { agreement, signers } => Some((&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at)),
+            Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
+            Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
             Checked::KeySet(_) => None,
         }
     }
@@ -293,6 +302,14 @@ impl Registry {
             CheckedStatement::Agreement(agreement) => {
                 let signers = signed_by_hosted(&agreement.agreement().relying_authority)?;
                 Checked::Agreement { agreement, signers }
+            }
+            CheckedStatement::ControlList(list) => {
+                let signers = signed_by_hosted(&list.list().authority)?;
+                Checked::ControlList { list, signers }
+            }
+            CheckedStatement::Crosswalk(crosswalk) => {
+                let signers = signed_by_hosted(&crosswalk.crosswalk().authority)?;
+                Checked::Crosswalk { crosswalk, signers }
             }
             CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;

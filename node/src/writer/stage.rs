@@ -4,7 +4,9 @@
 //! import) applies each entry with the same [`apply_decision`] / [`apply_restricted`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use comity_proto::catalogue::{check_codes, check_follows, ControlList, Crosswalk, ListHistory};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map;
 use comity_proto::log::{entry_leaf_hash, hashes_to_store};
@@ -59,6 +61,8 @@ pub(super) struct BatchState<'a> {
     pub(super) staged_agreements: HashMap<(String, String, String), u64>,
     /// Agreements staged in this batch, put in force once committed.
     pub(super) new_agreements: Vec<StoredAgreement>,
+    /// Control lists and crosswalks staged in this batch, put in force once committed.
+    pub(super) catalogue: StagedCatalogue,
     /// Licence heads the batch's entries set, in log order, for the licence-state map.
     pub(super) map_changes: Vec<(licence_map::MapKey, licence_map::Head)>,
     /// The writer's copy of the upper tiles of its log's map, settled after each commit.
@@ -72,6 +76,71 @@ impl BatchState<'_> {
         match self.key_sets.get(authority) {
             Some(set) => Some(std::borrow::Cow::Borrowed(set)),
             None => self.trust.key_set(authority).map(|s| std::borrow::Cow::Owned((*s).clone())),
+        }
+    }
+}
+
+/// Control-list versions and crosswalks staged in one batch (publish or mirrored part).
+#[derive(Default)]
+pub(super) struct StagedCatalogue {
+    pub(super) lists: Vec<(StatementId, ControlList)>,
+    pub(super) crosswalks: Vec<(StatementId, Crosswalk)>,
+}
+
+impl StagedCatalogue {
+    /// The versions of `authority`'s list of `regime`: those in force plus those staged.
+    fn history(&self, trust: &Trust, authority: &str, regime: i32) -> Option<ListHistory> {
+        let mut history = trust.catalogue().history(authority, regime);
+        for (id, list) in self.lists.iter().filter(|(_, l)| l.list().authority == authority && l.list().regime == regime) {
+            history.get_or_insert_with(ListHistory::default).versions.push((*id, Arc::new(list.clone())));
+        }
+        history
+    }
+
+    /// Stages list version `list` (statement `id`): it must follow the newest version held, and
+    /// declare exactly what it changes.
+    pub(super) fn stage_list(&mut self, trust: &Trust, batch: &mut WriteBatch, id: StatementId, list: &ControlList) -> Result<(), Error> {
+        let l = list.list();
+        let history = self.history(trust, &l.authority, l.regime);
+        check_follows(list, history.as_ref().and_then(ListHistory::latest)).map_err(|e| Error::FailedPrecondition(e.to_string()))?;
+        batch.put_control_list(&l.authority, l.regime, l.version, &id);
+        self.lists.push((id, list.clone()));
+        Ok(())
+    }
+
+    /// Stages crosswalk version `crosswalk`: it must be newer than the one held.
+    pub(super) fn stage_crosswalk(&mut self, trust: &Trust, batch: &mut WriteBatch, id: StatementId, crosswalk: &Crosswalk) -> Result<(), Error> {
+        let key = crosswalk.key();
+        let held = self.crosswalks.iter().rev().find(|(_, c)| c.key() == key).map(|(_, c)| c.crosswalk().version);
+        let held = held.or_else(|| trust.catalogue().crosswalk(&key).map(|(_, c)| c.crosswalk().version));
+        if let Some(v) = held.filter(|v| crosswalk.crosswalk().version <= *v) {
+            return Err(Error::FailedPrecondition(format!("{crosswalk} does not supersede version {v} held (a later version is needed)")));
+        }
+        batch.put_crosswalk(&crosswalk.crosswalk().authority, &crosswalk.crosswalk().crosswalk_id, &id);
+        self.crosswalks.push((id, crosswalk.clone()));
+        Ok(())
+    }
+
+    /// Checks a decision's control codes against its authority's lists in force at its date.
+    fn check_codes(&self, trust: &Trust, decision: &pb::Decision) -> Result<(), Error> {
+        if trust.catalogue().lists().is_empty() && self.lists.is_empty() {
+            return Ok(());
+        }
+        let histories: HashMap<i32, ListHistory> =
+            decision.items.iter().filter_map(|i| self.history(trust, &decision.authority, i.regime).map(|h| (i.regime, h))).collect();
+        check_codes(decision, |r| histories.get(&(r as i32)))
+            .map_err(|why| Error::InvalidArgument(format!("{}/{}: {why}", decision.authority, decision.licence_id)))
+    }
+
+    /// Puts what was staged in force (after the commit).
+    pub(super) fn install(self, trust: &Trust) {
+        for (id, list) in self.lists {
+            tracing::info!(list = %list, id = %id, "control list in force");
+            trust.catalogue().install_list(id, list);
+        }
+        for (id, crosswalk) in self.crosswalks {
+            tracing::info!(crosswalk = %crosswalk, id = %id, "crosswalk in force");
+            trust.catalogue().install_crosswalk(id, crosswalk);
         }
     }
 }
@@ -112,7 +181,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
                 let r = restricted.restricted();
                 licence_entry(store, &mut state.licences, &r.authority, &r.licence_id)?.state.clone()
             }
-            Checked::KeySet(_) | Checked::Agreement { .. } => None,
+            Checked::KeySet(_) | Checked::Agreement { .. } | Checked::ControlList { .. } | Checked::Crosswalk { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
     }
@@ -140,6 +209,9 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
     }
     let licence = match &job.checked {
         Checked::Decision { decision, .. } => {
+            if job.history.is_none() {
+                state.catalogue.check_codes(state.trust, decision.decision())?;
+            }
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
             for e in &evidence {
@@ -176,6 +248,14 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             state.new_agreements.push(StoredAgreement { id, envelope: job.envelope.bytes().to_vec(), agreement: agreement.clone() });
             None
         }
+        Checked::ControlList { list, .. } => {
+            state.catalogue.stage_list(state.trust, &mut state.batch, id, list)?;
+            None
+        }
+        Checked::Crosswalk { crosswalk, .. } => {
+            state.catalogue.stage_crosswalk(state.trust, &mut state.batch, id, crosswalk)?;
+            None
+        }
     };
 
     let index = state.log_size;
@@ -197,6 +277,8 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::Agreement { agreement, .. } => {
             tracing::info!(agreement = %agreement, withdrawn = agreement.agreement().withdrawn, id = %id, index, "agreement accepted")
         }
+        Checked::ControlList { list, .. } => tracing::info!(list = %list, id = %id, index, "control list accepted"),
+        Checked::Crosswalk { crosswalk, .. } => tracing::info!(crosswalk = %crosswalk, id = %id, index, "crosswalk accepted"),
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {
             let r = restricted.restricted();

@@ -628,6 +628,14 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
     let what = match Envelope::parse(envelope.clone()).as_ref().map(Envelope::statement) {
         Ok(pb::statement::Kind::KeySet(set)) => format!("key set v{} of {}", set.version, set.authority),
         Ok(pb::statement::Kind::Agreement(a)) => format!("agreement {}/{}/{} v{}", a.relying_authority, a.recognised_authority, a.agreement_id, a.version),
+        Ok(pb::statement::Kind::ControlList(l)) => format!(
+            "control list {} {} v{} ({} entries)",
+            l.authority,
+            pb::Regime::try_from(l.regime).map_or("?", comity_proto::authoring::regime_prefix),
+            l.version,
+            l.entries.len()
+        ),
+        Ok(pb::statement::Kind::Crosswalk(c)) => format!("crosswalk {}/{} v{} ({} equivalences)", c.authority, c.crosswalk_id, c.version, c.equivalences.len()),
         Ok(pb::statement::Kind::RestrictedDecision(r)) => format!(
             "confidential decision {}/{} v{} {} (readable only by {})",
             r.authority,

@@ -474,6 +474,9 @@ struct AgreementDoc {
     conditions: Vec<String>,
     #[serde(default)]
     max_staleness_secs: u64,
+    /// `authority/crosswalk_id`: codes of other regimes count through it.
+    #[serde(default)]
+    crosswalk: String,
 }
 
 impl AgreementDoc {
@@ -514,6 +517,7 @@ impl AgreementDoc {
             withdrawn: false,
             max_staleness_secs: self.max_staleness_secs,
             issued_at: now(),
+            crosswalk: self.crosswalk.clone(),
         })
     }
 }

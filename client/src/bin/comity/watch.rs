@@ -231,6 +231,17 @@ fn render_event(e: &pb::WatchEvent) -> String {
             let compromised = k.keys.iter().filter(|key| key.compromised_since != 0).count();
             format!("{} key set v{} ({} keys, {compromised} declared compromised)", k.authority, k.version, k.keys.len())
         }
+        (Ok(K::ControlList), Some(pb::statement::Kind::ControlList(l))) => format!(
+            "{} {} list v{}: {} entries, {} changes",
+            l.authority,
+            pb::Regime::try_from(l.regime).map_or("?", comity_proto::authoring::regime_prefix),
+            l.version,
+            l.entries.len(),
+            l.changes.len()
+        ),
+        (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
+            format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
+        }
         (Ok(K::Evidence), _) => match &e.evidence {
             Some(ev) if ev.kind == "licence_fork" => format!("licence fork: {}/{} v{} signed twice", ev.authority, ev.licence_id, ev.version),
             Some(ev) => format!("split view of {}: {}", ev.origin, ev.reason),

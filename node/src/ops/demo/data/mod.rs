@@ -636,6 +636,7 @@ mod tests {
                 RegimeName::UsEar => eu.is_match(&i.control_code) || i.control_code == "EAR99",
                 RegimeName::Wassenaar | RegimeName::Mtcr | RegimeName::Nsg => wa.is_match(&i.control_code),
                 RegimeName::National => !i.control_code.is_empty(),
+                RegimeName::UkStrategic => eu.is_match(&i.control_code) || i.control_code.starts_with("PL") || i.control_code.starts_with("ML"),
             };
             assert!(ok, "{what}: control code {} for {:?}", i.control_code, i.regime);
         }

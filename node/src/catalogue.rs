@@ -1,0 +1,107 @@
+//! The control lists and crosswalks this node holds (docs/control-lists.md): every stored
+//! version of each authority's list of each regime, and the latest version of each crosswalk,
+//! from its own log and the logs it mirrors. Publishing checks decisions' codes against them;
+//! Verify counts codes through the crosswalk an agreement names.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use comity_proto::catalogue::{ControlList, Crosswalk, ListHistory};
+use comity_proto::checked::CheckedStatement;
+use comity_proto::statement::{Envelope, StatementId};
+
+use crate::store::{Store, StoreError};
+
+/// Lists by (authority, regime).
+type Lists = HashMap<(String, i32), ListHistory>;
+
+/// What the catalogue holds, shared by the writer and the readers.
+#[derive(Default)]
+pub struct Catalogue {
+    lists: RwLock<Arc<Lists>>,
+    /// By `authority/crosswalk_id`, with the statement id of the version held.
+    crosswalks: RwLock<Arc<HashMap<String, (StatementId, Arc<Crosswalk>)>>>,
+    /// Bumped whenever a list version or a crosswalk is put in force.
+    version: AtomicU64,
+}
+
+/// Why the stored catalogue could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueLoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("catalogue statement {0} is listed but missing or not a control list or crosswalk")]
+    Missing(StatementId),
+}
+
+impl Catalogue {
+    /// The catalogue stored in `store`.
+    pub fn load(store: &Store) -> Result<Self, CatalogueLoadError> {
+        let catalogue = Self::default();
+        let (lists, crosswalks) = store.catalogue_ids()?;
+        for id in lists.into_iter().chain(crosswalks) {
+            let bytes = store.statement(&id)?.ok_or(CatalogueLoadError::Missing(id))?;
+            match Envelope::parse(bytes).ok().and_then(|e| CheckedStatement::try_from(&e).ok()) {
+                Some(CheckedStatement::ControlList(list)) => catalogue.install_list(id, list),
+                Some(CheckedStatement::Crosswalk(crosswalk)) => catalogue.install_crosswalk(id, crosswalk),
+                _ => return Err(CatalogueLoadError::Missing(id)),
+            }
+        }
+        Ok(catalogue)
+    }
+
+    /// Every list, by (authority, regime).
+    pub fn lists(&self) -> Arc<Lists> {
+        self.lists.read().expect("catalogue lock").clone()
+    }
+
+    /// The versions of `authority`'s list of `regime`.
+    pub fn history(&self, authority: &str, regime: i32) -> Option<ListHistory> {
+        self.lists().get(&(authority.to_string(), regime)).cloned()
+    }
+
+    /// Every crosswalk (latest versions), with its statement id.
+    pub fn crosswalks(&self) -> Vec<(StatementId, Arc<Crosswalk>)> {
+        let mut all: Vec<(StatementId, Arc<Crosswalk>)> = self.crosswalks.read().expect("catalogue lock").values().cloned().collect();
+        all.sort_by_key(|(_, c)| c.key());
+        all
+    }
+
+    /// The crosswalk `authority/crosswalk_id`, with its statement id.
+    pub fn crosswalk(&self, key: &str) -> Option<(StatementId, Arc<Crosswalk>)> {
+        self.crosswalks.read().expect("catalogue lock").get(key).cloned()
+    }
+
+    /// Puts a stored list version in force (versions arrive in order; a repeat is ignored).
+    pub fn install_list(&self, id: StatementId, list: ControlList) {
+        let mut lock = self.lists.write().expect("catalogue lock");
+        let key = (list.list().authority.clone(), list.list().regime);
+        let history = lock.get(&key);
+        if history.and_then(ListHistory::latest).is_some_and(|(_, l)| l.list().version >= list.list().version) {
+            return;
+        }
+        let mut next = (**lock).clone();
+        next.entry(key).or_default().versions.push((id, Arc::new(list)));
+        *lock = Arc::new(next);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Puts a stored crosswalk version in force, if it is newer than the one held.
+    pub fn install_crosswalk(&self, id: StatementId, crosswalk: Crosswalk) {
+        let mut lock = self.crosswalks.write().expect("catalogue lock");
+        let key = crosswalk.key();
+        if lock.get(&key).is_some_and(|(_, c)| c.crosswalk().version >= crosswalk.crosswalk().version) {
+            return;
+        }
+        let mut next = (**lock).clone();
+        next.insert(key, (id, Arc::new(crosswalk)));
+        *lock = Arc::new(next);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A number that changes whenever a list version or crosswalk is put in force.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,111 @@
+//! Reading the control lists and crosswalks (docs/control-lists.md): the lists held, and one
+//! code looked up in every list and through every crosswalk.
+
+use comity_proto::authoring::{format_time, regime_prefix};
+use comity_proto::catalogue::ControlList;
+use comity_proto::decision::is_control_code;
+use comity_proto::pb;
+use comity_proto::recognition::regime_of_prefix;
+
+use crate::error::Error;
+use crate::store::Store;
+use crate::trust::Trust;
+
+/// Most codes a lookup reports on (the code and its equivalents).
+const MAX_LOOKUP_CODES: usize = 64;
+
+/// The envelopes of the lists (and the latest crosswalks) of `authority` (all when empty) and
+/// `regime` (all when unspecified): every version, or the latest of each list.
+pub fn list_envelopes(store: &Store, trust: &Trust, q: &pb::ListControlListsRequest) -> Result<pb::ListControlListsResponse, Error> {
+    let envelope = |id: &comity_proto::statement::StatementId| {
+        store.statement(id)?.ok_or_else(|| Error::Internal(format!("catalogue statement {id} is missing from the store")))
+    };
+    let mut lists = trust
+        .catalogue()
+        .lists()
+        .iter()
+        .filter(|((a, r), _)| (q.authority.is_empty() || *a == q.authority) && (q.regime == 0 || *r == q.regime))
+        .map(|(k, h)| (k.clone(), h.clone()))
+        .collect::<Vec<_>>();
+    lists.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = pb::ListControlListsResponse::default();
+    for (_, history) in lists {
+        let versions: Vec<_> = match q.all_versions {
+            true => history.versions.iter().collect(),
+            false => history.versions.last().into_iter().collect(),
+        };
+        for (id, _) in versions {
+            out.lists.push(envelope(id)?);
+        }
+    }
+    for (id, crosswalk) in trust.catalogue().crosswalks() {
+        if q.authority.is_empty() || crosswalk.crosswalk().authority == q.authority {
+            out.crosswalks.push(envelope(&id)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `code` (qualified) and its equivalents through every crosswalk, each in every list in force
+/// at `at` whose categories hold it.
+pub fn lookup(trust: &Trust, code: &str, at: i64) -> Result<pb::LookupControlCodeResponse, Error> {
+    let regime = code.split_once(':').and_then(|(prefix, bare)| regime_of_prefix(prefix).filter(|r| is_control_code(*r, bare)));
+    if regime.is_none() {
+        return Err(Error::InvalidArgument(format!("control_code `{code}` is not a qualified code like EU-DU:3A001.a.1 or WA:3.A.1.a.1")));
+    }
+    let mut out = pb::LookupControlCodeResponse::default();
+    let mut codes = vec![code.to_string()];
+    for (_, crosswalk) in trust.catalogue().crosswalks() {
+        let equivalence_note = |c: &str| crosswalk.equivalence(c).map(|e| e.note.clone()).unwrap_or_default();
+        for (from, to) in crosswalk.equivalents(code) {
+            out.mappings.push(pb::CodeMapping {
+                from: from.to_string(),
+                to: to.to_string(),
+                crosswalk: crosswalk.key(),
+                crosswalk_version: crosswalk.crosswalk().version,
+                note: equivalence_note(from),
+            });
+            if !codes.iter().any(|c| c == to) && codes.len() < MAX_LOOKUP_CODES {
+                codes.push(to.to_string());
+            }
+        }
+    }
+    let lists = trust.catalogue().lists();
+    let mut keys: Vec<_> = lists.keys().collect();
+    keys.sort();
+    for qualified in &codes {
+        let Some((prefix, bare)) = qualified.split_once(':') else { continue };
+        let Some(regime) = regime_of_prefix(prefix) else { continue };
+        for key in keys.iter().filter(|(_, r)| *r == regime as i32) {
+            let history = &lists[*key];
+            let Some(list) = history.in_force(at) else { continue };
+            if !list.covers(bare) {
+                continue;
+            }
+            out.listed.push(listed(history, list, qualified, bare));
+        }
+    }
+    Ok(out)
+}
+
+fn listed(history: &comity_proto::catalogue::ListHistory, list: &ControlList, qualified: &str, bare: &str) -> pb::ListedCode {
+    let l = list.list();
+    let path: Vec<pb::ControlEntry> = list.path(bare).into_iter().cloned().collect();
+    let not_listed = match (path.is_empty(), history.removal_of(bare, l.version)) {
+        (false, _) => String::new(),
+        (true, Some((removed_in, change))) => {
+            let note = if change.note.is_empty() { String::new() } else { format!(": {}", change.note) };
+            format!("removed in version {} (in force from {}){note}", removed_in.list().version, format_time(removed_in.list().valid_from))
+        }
+        (true, None) => format!("not on {}'s {} list", l.authority, pb::Regime::try_from(l.regime).map_or("?", regime_prefix)),
+    };
+    pb::ListedCode {
+        control_code: qualified.to_string(),
+        authority: l.authority.clone(),
+        list_version: l.version,
+        list_title: l.title.clone(),
+        list_valid_from: l.valid_from,
+        path,
+        not_listed,
+    }
+}
