@@ -161,6 +161,20 @@ impl Client {
         response.envelopes.into_iter().map(|e| Envelope::parse(e).map_err(|e| ClientError::Verification(e.to_string()))).collect()
     }
 
+    /// Control lists (envelopes, each parsed) and the latest crosswalks the node holds.
+    pub async fn control_lists(&mut self, request: pb::ListControlListsRequest) -> Result<(Vec<Envelope>, Vec<Envelope>), ClientError> {
+        let response = self.registry.list_control_lists(request).await?.into_inner();
+        let parse = |all: Vec<Vec<u8>>| {
+            all.into_iter().map(|e| Envelope::parse(e).map_err(|e| ClientError::Verification(e.to_string()))).collect::<Result<Vec<_>, _>>()
+        };
+        Ok((parse(response.lists)?, parse(response.crosswalks)?))
+    }
+
+    /// A qualified control code in every list the node holds, and its equivalents.
+    pub async fn lookup_control_code(&mut self, control_code: &str, at: i64) -> Result<pb::LookupControlCodeResponse, ClientError> {
+        Ok(self.registry.lookup_control_code(pb::LookupControlCodeRequest { control_code: control_code.into(), at }).await?.into_inner())
+    }
+
     /// One page of search results.
     pub async fn search(&mut self, request: pb::SearchRequest) -> Result<pb::SearchResponse, ClientError> {
         Ok(self.registry.search(request).await?.into_inner())

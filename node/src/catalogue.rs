@@ -15,13 +15,14 @@ use crate::store::{Store, StoreError};
 
 /// Lists by (authority, regime).
 type Lists = HashMap<(String, i32), ListHistory>;
+/// Crosswalks by `authority/crosswalk_id`, with the statement id of the version held.
+type Crosswalks = HashMap<String, (StatementId, Arc<Crosswalk>)>;
 
 /// What the catalogue holds, shared by the writer and the readers.
 #[derive(Default)]
 pub struct Catalogue {
     lists: RwLock<Arc<Lists>>,
-    /// By `authority/crosswalk_id`, with the statement id of the version held.
-    crosswalks: RwLock<Arc<HashMap<String, (StatementId, Arc<Crosswalk>)>>>,
+    crosswalks: RwLock<Arc<Crosswalks>>,
     /// Bumped whenever a list version or a crosswalk is put in force.
     version: AtomicU64,
 }

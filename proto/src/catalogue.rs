@@ -396,31 +396,30 @@ impl Crosswalk {
         self.by_code.get(code).map(|i| &self.crosswalk.equivalences[*i])
     }
 
-    /// The codes of other regimes equivalent to `code` or to a code enclosing it, with the
-    /// code they were found for: what a search by `code` should also find.
-    pub fn equivalents<'a>(&'a self, code: &'a str) -> Vec<(&'a str, &'a str)> {
-        self_and_enclosing(code)
-            .into_iter()
-            .filter_map(|c| self.equivalence(c).map(|e| (c, e)))
-            .flat_map(|(c, e)| e.codes.iter().filter(move |o| o.as_str() != c).map(move |o| (c, o.as_str())))
-            .collect()
+    /// The innermost of `code` and the codes enclosing it that the crosswalk maps, with its
+    /// equivalence and how many levels up it is. Only that one counts: a code mapped to
+    /// nothing (a one-code equivalence, e.g. the CCL's US-only `3B001.c`) is not mapped
+    /// through its parent.
+    fn innermost(&self, code: &str) -> Option<(usize, String, &pb::Equivalence)> {
+        self_and_enclosing(code).into_iter().enumerate().find_map(|(depth, at)| self.equivalence(at).map(|e| (depth, at.to_string(), e)))
+    }
+
+    /// The codes of other regimes equivalent to `code` or, when only an enclosing code is mapped,
+    /// to that code, each with the code it was found for: what a search by `code` should also find.
+    pub fn equivalents(&self, code: &str) -> Vec<(String, String)> {
+        let Some((_, at, e)) = self.innermost(code) else { return Vec::new() };
+        e.codes.iter().filter(|o| **o != at).map(|o| (at.clone(), o.clone())).collect()
     }
 
     /// How `pattern` covers the qualified `code` through this crosswalk, if it does: the code
-    /// itself equivalent to one the pattern matches, or a code enclosing it equivalent to one
-    /// the pattern matches with everything under it (a wildcard). The text names the mapping.
+    /// itself equivalent to one the pattern matches, or (when only an enclosing code is mapped)
+    /// that code equivalent to one the pattern matches with everything under it (a wildcard).
+    /// The text names the mapping.
     pub fn covering(&self, pattern: &str, code: &str) -> Option<String> {
-        let wildcard = pattern.ends_with('*');
-        for (depth, at) in self_and_enclosing(code).into_iter().enumerate() {
-            let Some(e) = self.equivalence(at) else { continue };
-            for other in e.codes.iter().filter(|o| o.as_str() != at) {
-                if pattern_matches(pattern, other) && (depth == 0 || wildcard) {
-                    let via = if depth == 0 { format!("{code} ≡ {other}") } else { format!("{code} is under {at} ≡ {other}") };
-                    return Some(format!("{via} (crosswalk {} version {})", self.key(), self.crosswalk.version));
-                }
-            }
-        }
-        None
+        let (depth, at, e) = self.innermost(code)?;
+        let other = e.codes.iter().filter(|o| **o != at).find(|o| pattern_matches(pattern, o) && (depth == 0 || pattern.ends_with('*')))?;
+        let via = if depth == 0 { format!("{code} ≡ {other}") } else { format!("{code} is under {at} ≡ {other}") };
+        Some(format!("{via} (crosswalk {} version {})", self.key(), self.crosswalk.version))
     }
 }
 
@@ -433,6 +432,9 @@ impl fmt::Display for Crosswalk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A named edit of a statement, for the field-by-field tests.
+    type Edit<T> = Box<dyn Fn(&mut T)>;
 
     fn entry(code: &str, parent: &str, title: &str) -> pb::ControlEntry {
         pb::ControlEntry { code: code.into(), parent: parent.into(), title: title.into(), unit: String::new() }
@@ -477,7 +479,7 @@ mod tests {
     #[test]
     fn a_list_is_checked_field_by_field() {
         assert!(ControlList::try_from(annex_i_v1()).is_ok());
-        let cases: Vec<(&str, Box<dyn Fn(&mut pb::ControlList)>)> = vec![
+        let cases: Vec<(&str, Edit<pb::ControlList>)> = vec![
             ("authority", Box::new(|l| l.authority = "BAFA".into())),
             ("regime", Box::new(|l| l.regime = 0)),
             ("version", Box::new(|l| l.version = 0)),
@@ -561,6 +563,7 @@ mod tests {
                 eq(&["WA:3.A.1.a.1", "EU-DU:3A001.a.1", "EAR:3A001.a.1"], ""),
                 eq(&["WA:5.A.2", "EU-DU:5A002", "EAR:5A002"], ""),
                 eq(&["EAR:5A992.c"], "mass market: US-only"),
+                eq(&["WA:5.A.992", "EAR:5A992"], "illustrative: a parent mapped while a child is US-only"),
             ],
             issued_at: 1_700_000_000,
         }
@@ -569,7 +572,7 @@ mod tests {
     #[test]
     fn a_crosswalk_is_checked() {
         assert!(Crosswalk::try_from(crosswalk()).is_ok());
-        let cases: Vec<(&str, Box<dyn Fn(&mut pb::Crosswalk)>)> = vec![
+        let cases: Vec<(&str, Edit<pb::Crosswalk>)> = vec![
             ("crosswalk_id", Box::new(|c| c.crosswalk_id = "WA EU".into())),
             ("equivalences[0].codes[1]", Box::new(|c| c.equivalences[0].codes[1] = "WA:3.A.2".into())),
             ("equivalences[1].codes[0]", Box::new(|c| c.equivalences[1].codes[0] = "WA:3.A.1".into())),
@@ -599,7 +602,13 @@ mod tests {
         assert_eq!(c.covering("WA:3.A.1.*", "EU-DU:5A002.a"), None);
         assert_eq!(c.covering("WA:*", "EAR:5A992.c"), None);
         assert_eq!(c.covering("WA:*", "EAR:EAR99"), None);
-        let found: Vec<&str> = c.equivalents("EU-DU:3A001.a.1").into_iter().map(|(_, o)| o).collect();
-        assert_eq!(found, ["WA:3.A.1.a.1", "EAR:3A001.a.1", "WA:3.A.1", "EAR:3A001"]);
+        let found: Vec<String> = c.equivalents("EU-DU:3A001.a.1").into_iter().map(|(_, o)| o).collect();
+        assert_eq!(found, ["WA:3.A.1.a.1", "EAR:3A001.a.1"]);
+        let found: Vec<(String, String)> = c.equivalents("EU-DU:3A001.b.2");
+        assert_eq!(found, [("EU-DU:3A001".to_string(), "WA:3.A.1".to_string()), ("EU-DU:3A001".to_string(), "EAR:3A001".to_string())]);
+        // A code mapped to nothing is not mapped through its parent.
+        assert_eq!(c.covering("WA:5.A.992.*", "EAR:5A992.c.1"), None);
+        assert!(c.equivalents("EAR:5A992.c.1").is_empty());
+        assert!(c.covering("WA:5.A.992.*", "EAR:5A992.b").is_some());
     }
 }

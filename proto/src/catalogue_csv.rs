@@ -14,7 +14,10 @@ use crate::recognition::regime_of_prefix;
 #[error("{0}")]
 pub struct CsvError(String);
 
-fn records(text: &str, expected: &[&str]) -> Result<(Vec<String>, Vec<(u64, csv::StringRecord)>), CsvError> {
+/// The lower-cased headers, and each record with its line number.
+type Records = (Vec<String>, Vec<(u64, csv::StringRecord)>);
+
+fn records(text: &str, expected: &[&str]) -> Result<Records, CsvError> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> = reader.headers().map_err(|e| CsvError(format!("header: {e}")))?.iter().map(|h| h.to_ascii_lowercase()).collect();
     for want in expected {

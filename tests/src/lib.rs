@@ -144,6 +144,11 @@ impl TestNode {
         self.keys[authority].signer().expect("valid key")
     }
 
+    /// Writes a hosted authority's key file to `path`, for `comity ... --key`.
+    pub fn write_key(&self, authority: &str, path: &std::path::Path) {
+        self.keys[authority].write(path).expect("write key file");
+    }
+
     /// A hosted authority as another node would trust it: id and public key.
     pub fn authority(&self, authority: &str) -> AuthorityConfig {
         AuthorityConfig { id: authority.into(), name: String::new(), keys: vec![self.keys[authority].public_key.clone()] }

@@ -58,16 +58,11 @@ pub fn lookup(trust: &Trust, code: &str, at: i64) -> Result<pb::LookupControlCod
     for (_, crosswalk) in trust.catalogue().crosswalks() {
         let equivalence_note = |c: &str| crosswalk.equivalence(c).map(|e| e.note.clone()).unwrap_or_default();
         for (from, to) in crosswalk.equivalents(code) {
-            out.mappings.push(pb::CodeMapping {
-                from: from.to_string(),
-                to: to.to_string(),
-                crosswalk: crosswalk.key(),
-                crosswalk_version: crosswalk.crosswalk().version,
-                note: equivalence_note(from),
-            });
-            if !codes.iter().any(|c| c == to) && codes.len() < MAX_LOOKUP_CODES {
-                codes.push(to.to_string());
+            if !codes.contains(&to) && codes.len() < MAX_LOOKUP_CODES {
+                codes.push(to.clone());
             }
+            let note = equivalence_note(&from);
+            out.mappings.push(pb::CodeMapping { from, to, crosswalk: crosswalk.key(), crosswalk_version: crosswalk.crosswalk().version, note });
         }
     }
     let lists = trust.catalogue().lists();

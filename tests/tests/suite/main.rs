@@ -5,6 +5,7 @@ mod t10_registry;
 mod t18_python_client;
 mod t19_hostile_input;
 mod t20_binaries;
+mod t21_catalogue;
 mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;

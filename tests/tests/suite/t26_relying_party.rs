@@ -178,6 +178,12 @@ impl registry_server::Registry for Proxy {
     async fn list_agreements(&self, _: Request<pb::ListAgreementsRequest>) -> Result<Response<pb::ListAgreementsResponse>, Status> {
         unused()
     }
+    async fn list_control_lists(&self, _: Request<pb::ListControlListsRequest>) -> Result<Response<pb::ListControlListsResponse>, Status> {
+        unused()
+    }
+    async fn lookup_control_code(&self, _: Request<pb::LookupControlCodeRequest>) -> Result<Response<pb::LookupControlCodeResponse>, Status> {
+        unused()
+    }
     async fn stats(&self, _: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         unused()
     }

@@ -17,6 +17,7 @@ use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
 
+mod lists;
 mod stats;
 mod trust;
 mod watch;
@@ -148,6 +149,25 @@ enum Command {
     Agreement {
         #[command(subcommand)]
         command: trust::AgreementCommand,
+    },
+    /// Control lists: load a version from CSV (a whole list or a review), list and show them.
+    List {
+        #[command(subcommand)]
+        command: lists::ListCommand,
+    },
+    /// Crosswalks between the codes of different regimes.
+    Crosswalk {
+        #[command(subcommand)]
+        command: lists::CrosswalkCommand,
+    },
+    /// A control code (e.g. EU-DU:3A001.a.1) in every list the node holds, the same item under
+    /// other regimes through its crosswalks, and the licences that name any of them.
+    Code {
+        /// Qualified code, e.g. EU-DU:3A001.a.1 or WA:3.A.1.a.1.
+        code: String,
+        /// The lists in force at this date [default: now].
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Offline licence tokens: export, QR code, offline verification.
     Token {
@@ -519,6 +539,9 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Verify { licence, context } => trust::verify(&cli.node, cli.json, cli.trust.as_deref(), &licence, context).await,
         Command::Keys { command } => trust::keys(&cli.node, cli.json, command).await,
         Command::Agreement { command } => trust::agreement(&cli.node, cli.json, command).await,
+        Command::List { command } => lists::list(&cli.node, cli.json, command).await,
+        Command::Crosswalk { command } => lists::crosswalk(&cli.node, command).await,
+        Command::Code { code, at } => lists::code(&cli.node, cli.json, &code, at.as_deref()).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;

@@ -196,7 +196,7 @@ fn licence_ref(text: &str) -> Result<(String, String), InputError> {
         .ok_or_else(|| InputError(format!("`{text}` must be AUTHORITY/LICENCE, e.g. de.bafa/DE-2026-004211")))
 }
 
-fn read_key(path: &Path) -> anyhow::Result<Signer> {
+pub(super) fn read_key(path: &Path) -> anyhow::Result<Signer> {
     let file = KeyFile::read(path).with_context(|| format!("read key {}", path.display()))?;
     Ok(file.signer().map_err(|e| InputError(format!("{}: {e}", path.display())))?)
 }

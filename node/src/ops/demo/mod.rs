@@ -183,6 +183,26 @@ pub async fn start_with_metrics(
     for (authority, envelope) in key_sets {
         home_of(authority)?.node.publish(envelope, None).await.with_context(|| format!("publish demo key set of {authority}"))?;
     }
+    // Control lists and crosswalks before the decisions checked against them.
+    let mut previous: HashMap<(String, i32), StatementId> = HashMap::new();
+    for (publisher, mut kind) in data::lists::statements(now()) {
+        let signer = signers.get(publisher).context("demo list without a publisher key")?;
+        let list_key = match &mut kind {
+            pb::statement::Kind::ControlList(l) => {
+                let key = (l.authority.clone(), l.regime);
+                if let Some(id) = previous.get(&key) {
+                    l.previous = id.0.to_vec();
+                }
+                Some(key)
+            }
+            _ => None,
+        };
+        let envelope = sign_statement(&pb::Statement { kind: Some(kind) }, &[signer]);
+        let published = home_of(publisher)?.node.publish(envelope, None).await.with_context(|| format!("publish demo control list of {publisher}"))?;
+        if let Some(key) = list_key {
+            previous.insert(key, published.id);
+        }
+    }
     for agreement in data::agreements(now()) {
         let relying = agreement.relying_authority.clone();
         let signer = signers.get(&relying).context("demo agreement without a relying authority key")?;

@@ -85,12 +85,12 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 &[("TW-UBN", "83921547")],
             )],
             consignees: vec![ets.clone()],
-            end_use: "Anisotropic deep reactive-ion etching of through-silicon vias in a 2.5D/3D advanced packaging line for automotive and consumer ICs",
+            end_use: "Mask-less electron-beam patterning of fine-pitch redistribution layers on the prototyping line of a 2.5D/3D advanced packaging plant for automotive and consumer ICs",
             items: vec![
                 item(
                     R::EuDualUse,
-                    "3B001.c",
-                    "Inductively coupled plasma dry-etching system for 300 mm wafers, anisotropic, with cassette-to-cassette load lock",
+                    "3B001.f.4",
+                    "Electron-beam direct-write lithography system, 100 kV, minimum beam size 8 nm, for 200/300 mm wafers, with cassette-to-cassette load lock",
                     "2",
                     "pcs",
                     "6850000.00",
@@ -98,8 +98,8 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 ),
                 item(
                     R::EuDualUse,
-                    "3B001.c",
-                    "Spare process chambers and RF matching units for the above",
+                    "3B001.f.4",
+                    "Spare electron-optical column modules and high-voltage supply units for the above",
                     "1",
                     "set",
                     "412500.00",
@@ -517,7 +517,7 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 items: vec![item(
                     R::EuDualUse,
                     "3A001.b.2",
-                    "GaN-on-SiC MMIC power amplifiers, 3.3-3.8 GHz, saturated output power 45 W",
+                    "GaN-on-SiC MMIC power amplifiers, 3.1-3.7 GHz (fractional bandwidth 18 %), saturated output power 45 W",
                     "5000",
                     "pcs",
                     "615000.00",

@@ -138,7 +138,7 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
         .done(),
     );
 
-    // Bulk licence for dry-etch equipment: amended, suspended, reinstated.
+    // Bulk licence for MOCVD epitaxy equipment: amended, suspended, reinstated.
     out.push(
         Lic::new(
             c,
@@ -157,11 +157,11 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                     party("Straits Wafer Services Pte. Ltd.", "SG", "60 Woodlands Industrial Park D Street 2, Singapore 737836", &[]),
                     party("Penang Microfab Sdn. Bhd.", "MY", "Plot 102, Bayan Lepas Industrial Zone Phase 4, 11900 Penang", &[]),
                 ],
-                end_use: "Front-end wafer processing at semiconductor foundries and packaging houses",
+                end_use: "Compound-semiconductor epitaxy (GaN power and RF devices) at foundries and device makers",
                 items: vec![item(
                     R::Wassenaar,
-                    "3.B.1.c",
-                    "Plasma dry-etching equipment for 300 mm wafers, anisotropic, and spare modules",
+                    "3.B.1.a.2",
+                    "MOCVD reactors for GaN-on-SiC epitaxy, 6-inch multi-wafer planetary, and spare modules",
                     "30",
                     "pcs",
                     "7800000000",
@@ -284,7 +284,15 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                         "912000000",
                         "JPY",
                     ),
-                    item(R::UsEar, "3A090.a", "US-origin data-centre AI accelerator boards integrated in the servers", "128", "pcs", "640000000", "JPY"),
+                    item(
+                        R::UsEar,
+                        "4A090.a",
+                        "Servers containing US-origin 3A090.a data-centre AI accelerator integrated circuits",
+                        "128",
+                        "pcs",
+                        "640000000",
+                        "JPY",
+                    ),
                 ],
                 destinations: vec!["AE"],
                 risk_tier: 4,

@@ -25,6 +25,7 @@ use comity_proto::authoring::{format_time, ActionName as A, DecisionDoc, Identif
 
 mod de_bafa;
 mod jp_meti;
+pub mod lists;
 mod uk_ecju;
 mod uni_ethz;
 
@@ -504,9 +505,12 @@ pub fn agreements(now: i64) -> Vec<comity_proto::pb::RecognitionAgreement> {
         ..Default::default()
     };
     vec![
+        // METI writes its agreement in Wassenaar numbers and counts BAFA's Annex I codes through
+        // its own correlation table.
         RecognitionAgreement {
-            regimes: vec![Regime::EuDualUse as i32],
-            control_code_patterns: vec!["EU-DU:3A001.*".into(), "EU-DU:3A002.*".into(), "EU-DU:3B001.*".into(), "EU-DU:5A002.*".into()],
+            regimes: vec![Regime::Wassenaar as i32],
+            control_code_patterns: vec!["WA:3.A.1.*".into(), "WA:3.A.2.*".into(), "WA:3.B.1.*".into(), "WA:5.A.2.*".into()],
+            crosswalk: lists::CROSSWALK_KEY.into(),
             licence_types: vec![LicenceType::Individual as i32, LicenceType::Global as i32],
             max_risk_tier: 3,
             conditions: vec!["Importer presents the German end-use certificate with the customs declaration.".into()],

@@ -447,7 +447,7 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 items: vec![item(
                     R::EuDualUse,
                     "3E001",
-                    "Development technology for real-time digital oscilloscopes controlled by 3A002.a.5 (design files and calibration procedures)",
+                    "Development technology for real-time digital oscilloscopes controlled by 3A002.a.7 (design files and calibration procedures)",
                     "1",
                     "licence",
                     "0.00",

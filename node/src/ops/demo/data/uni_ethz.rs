@@ -172,11 +172,11 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 licence_type: LT::ResearchCollaboration,
                 applicant: eth("Department of Information Technology and Electrical Engineering"),
                 end_users: vec![party("National Taiwan University", "TW", "No. 1, Sec. 4, Roosevelt Road, Taipei 10617", &[])],
-                end_use: "Joint research on atomic-layer etching for 2D-material transistors",
+                end_use: "Joint research on electron-beam patterning of 2D-material transistors",
                 items: vec![item(
                     R::EuDualUse,
                     "3E001",
-                    "Development technology for 3B001.c etching equipment: process recipes and chamber designs",
+                    "Development technology for 3B001.f.4 electron-beam lithography equipment: exposure recipes and column designs",
                     "1",
                     "technology package",
                     "150000.00",

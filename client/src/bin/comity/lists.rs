@@ -1,0 +1,364 @@
+//! Control-list commands (docs/control-lists.md): `comity list` loads a list version from CSV
+//! and shows the lists a node holds, `comity crosswalk` loads a crosswalk, and `comity code`
+//! looks a code up in every list and under every regime, with the licences that name it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use comity_client::Client;
+use comity_proto::authoring::{format_time, parse_time, regime_prefix};
+use comity_proto::catalogue::{ControlList, Crosswalk};
+use comity_proto::catalogue_csv::{apply_review, categories_of, diff, read_entries, read_equivalences};
+use comity_proto::pb;
+use comity_proto::recognition::regime_of_prefix;
+use comity_proto::statement::{sign_statement, Envelope};
+use serde::Serialize;
+
+use super::trust::read_key;
+use super::{print_json, table, InputError};
+
+#[derive(Subcommand)]
+pub enum ListCommand {
+    /// Sign and publish the next version of an authority's control list, from a whole list
+    /// (`--file`, columns code,parent,title,unit) or from a review of the version before
+    /// (`--review`, columns change,code,parent,title,note).
+    Load {
+        /// Publishing authority, e.g. de.bafa.
+        #[arg(long)]
+        authority: String,
+        /// The regime's prefix: EU-DU, WA, EAR, UK, MTCR, NSG, AG.
+        #[arg(long)]
+        regime: String,
+        /// The list's name and legal source.
+        #[arg(long)]
+        title: String,
+        /// In force from (date or RFC 3339 time).
+        #[arg(long)]
+        valid_from: String,
+        /// The whole list.
+        #[arg(long, conflicts_with = "review", required_unless_present = "review")]
+        file: Option<PathBuf>,
+        /// A review of the version before: what it adds, amends and removes.
+        #[arg(long)]
+        review: Option<PathBuf>,
+        /// With --file: the note every change is published with (e.g. the amending act).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Signing key of the authority.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// The lists and crosswalks the node holds.
+    Ls,
+    /// One list version: its entries and what it changed.
+    Show {
+        /// Publishing authority.
+        authority: String,
+        /// Regime prefix, e.g. EU-DU.
+        regime: String,
+        /// Version [default: the latest].
+        #[arg(long)]
+        version: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CrosswalkCommand {
+    /// Sign and publish the next version of a crosswalk from CSV: one column per regime, headed
+    /// by its prefix (wa, eu-du, uk, ear, ...), and a note column.
+    Load {
+        /// Publishing authority or secretariat, e.g. int.wassenaar.
+        #[arg(long)]
+        authority: String,
+        /// Short id agreements name it by, e.g. wa-eu-uk-us.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Signing key of the authority.
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+fn regime_arg(prefix: &str) -> Result<pb::Regime, InputError> {
+    regime_of_prefix(&prefix.to_ascii_uppercase())
+        .ok_or_else(|| InputError(format!("`{prefix}` is not a regime prefix (EU-DU, WA, EAR, UK, MTCR, NSG, AG, NAT)")))
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+}
+
+/// The versions of `authority`'s list of `regime` held by the node, oldest first.
+async fn versions(client: &mut Client, authority: &str, regime: pb::Regime) -> anyhow::Result<Vec<(Envelope, pb::ControlList)>> {
+    let request = pb::ListControlListsRequest { authority: authority.into(), regime: regime as i32, all_versions: true };
+    let (lists, _) = client.control_lists(request).await?;
+    Ok(lists
+        .into_iter()
+        .filter_map(|e| match e.statement() {
+            pb::statement::Kind::ControlList(l) => {
+                let l = l.clone();
+                Some((e, l))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Result<()> {
+    let mut client = Client::connect(node).await?;
+    match command {
+        ListCommand::Load { authority, regime, title, valid_from, file, review, note, key } => {
+            let regime = regime_arg(&regime)?;
+            let held = versions(&mut client, &authority, regime).await?;
+            let before = held.last();
+            let (entries, changes) = match (&file, &review, before) {
+                (Some(file), _, previous) => {
+                    let entries = read_entries(&read_text(file)?).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+                    let changes = previous.map(|(_, p)| diff(&p.entries, &entries, &note)).unwrap_or_default();
+                    (entries, changes)
+                }
+                (None, Some(review), Some((_, previous))) => {
+                    apply_review(&previous.entries, &read_text(review)?).map_err(|e| InputError(format!("{}: {e}", review.display())))?
+                }
+                (None, Some(_), None) => {
+                    return Err(InputError(format!(
+                        "{authority} has no {} list on this node yet: load the whole list with --file first",
+                        regime_prefix(regime)
+                    ))
+                    .into())
+                }
+                (None, None, _) => unreachable!("clap requires --file or --review"),
+            };
+            let list = pb::ControlList {
+                authority: authority.clone(),
+                regime: regime as i32,
+                version: before.map_or(1, |(_, p)| p.version + 1),
+                previous: before.map(|(e, _)| e.id().0.to_vec()).unwrap_or_default(),
+                title,
+                categories: before.map(|(_, p)| p.categories.clone()).filter(|c| !c.is_empty()).unwrap_or_else(|| categories_of(&entries)),
+                valid_from: parse_time(&valid_from).map_err(|e| InputError(format!("--valid-from: {e}")))?,
+                entries,
+                changes,
+                issued_at: chrono::Utc::now().timestamp(),
+            };
+            let checked = ControlList::try_from(list.clone()).map_err(|e| InputError(e.to_string()))?;
+            let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ControlList(list.clone())) }, &[&read_key(&key)?]);
+            let response = client.publish(envelope).await?;
+            println!(
+                "published {checked} ({} entries, {} changes) as statement {}",
+                list.entries.len(),
+                list.changes.len(),
+                hex::encode(&response.statement_id)
+            );
+            Ok(())
+        }
+        ListCommand::Ls => {
+            let (lists, crosswalks) = client.control_lists(pb::ListControlListsRequest::default()).await?;
+            let lists: Vec<ListRow> = lists.iter().filter_map(ListRow::of).collect();
+            let crosswalks: Vec<CrosswalkRow> = crosswalks.iter().filter_map(CrosswalkRow::of).collect();
+            if json {
+                return print_json(&serde_json::json!({ "lists": lists, "crosswalks": crosswalks }));
+            }
+            let rows: Vec<Vec<String>> = lists
+                .iter()
+                .map(|l| vec![l.authority.clone(), l.regime.clone(), l.version.to_string(), l.valid_from.clone(), l.entries.to_string(), l.title.clone()])
+                .collect();
+            print!("{}", table(&["AUTHORITY", "LIST", "VERSION", "IN FORCE FROM", "ENTRIES", "TITLE"], &rows));
+            let rows: Vec<Vec<String>> =
+                crosswalks.iter().map(|c| vec![c.crosswalk.clone(), c.version.to_string(), c.equivalences.to_string(), c.title.clone()]).collect();
+            println!();
+            print!("{}", table(&["CROSSWALK", "VERSION", "EQUIVALENCES", "TITLE"], &rows));
+            Ok(())
+        }
+        ListCommand::Show { authority, regime, version } => {
+            let regime = regime_arg(&regime)?;
+            let held = versions(&mut client, &authority, regime).await?;
+            let found = match version {
+                Some(v) => held.iter().find(|(_, l)| l.version == v),
+                None => held.last(),
+            };
+            let Some((envelope, list)) = found else {
+                let which = version.map_or("any version of".to_string(), |v| format!("version {v} of"));
+                return Err(InputError(format!("this node holds {which} {authority}'s {} list", regime_prefix(regime))).into());
+            };
+            if json {
+                return print_json(&serde_json::json!({
+                    "statement_id": envelope.id().to_string(),
+                    "list": ListRow::of(envelope),
+                    "entries": list.entries.iter().map(|e| serde_json::json!({"code": e.code, "parent": e.parent, "title": e.title, "unit": e.unit})).collect::<Vec<_>>(),
+                    "changes": list.changes.iter().map(|c| serde_json::json!({"change": change_name(c.kind), "code": c.code, "note": c.note})).collect::<Vec<_>>(),
+                }));
+            }
+            println!(
+                "{}'s {} list version {} ({}), in force from {}",
+                authority,
+                regime_prefix(regime),
+                list.version,
+                list.title,
+                format_time(list.valid_from)
+            );
+            println!("statement {}", envelope.id());
+            if !list.categories.is_empty() {
+                println!("categories held: {}", list.categories.join(", "));
+            }
+            let depth = |code: &str| {
+                let mut d = 0;
+                let mut at = list.entries.iter().find(|e| e.code == code);
+                while let Some(e) = at.filter(|e| !e.parent.is_empty()) {
+                    d += 1;
+                    at = list.entries.iter().find(|p| p.code == e.parent);
+                }
+                d
+            };
+            let rows: Vec<Vec<String>> =
+                list.entries.iter().map(|e| vec![format!("{}{}", "  ".repeat(depth(&e.code)), e.code), e.title.clone(), e.unit.clone()]).collect();
+            print!("{}", table(&["CODE", "TITLE", "UNIT"], &rows));
+            if !list.changes.is_empty() {
+                println!("\nchanges against version {}:", list.version - 1);
+                let rows: Vec<Vec<String>> = list.changes.iter().map(|c| vec![change_name(c.kind).into(), c.code.clone(), c.note.clone()]).collect();
+                print!("{}", table(&["CHANGE", "CODE", "NOTE"], &rows));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn change_name(kind: i32) -> &'static str {
+    pb::control_change::Kind::try_from(kind).map_or("?", |k| k.as_str_name())
+}
+
+#[derive(Serialize)]
+struct ListRow {
+    authority: String,
+    regime: String,
+    version: u64,
+    valid_from: String,
+    entries: usize,
+    changes: usize,
+    title: String,
+    statement_id: String,
+}
+
+impl ListRow {
+    fn of(envelope: &Envelope) -> Option<Self> {
+        let pb::statement::Kind::ControlList(l) = envelope.statement() else { return None };
+        Some(Self {
+            authority: l.authority.clone(),
+            regime: pb::Regime::try_from(l.regime).map_or("?", regime_prefix).to_string(),
+            version: l.version,
+            valid_from: format_time(l.valid_from),
+            entries: l.entries.len(),
+            changes: l.changes.len(),
+            title: l.title.clone(),
+            statement_id: envelope.id().to_string(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct CrosswalkRow {
+    crosswalk: String,
+    version: u64,
+    equivalences: usize,
+    title: String,
+    statement_id: String,
+}
+
+impl CrosswalkRow {
+    fn of(envelope: &Envelope) -> Option<Self> {
+        let pb::statement::Kind::Crosswalk(c) = envelope.statement() else { return None };
+        Some(Self {
+            crosswalk: format!("{}/{}", c.authority, c.crosswalk_id),
+            version: c.version,
+            equivalences: c.equivalences.len(),
+            title: c.title.clone(),
+            statement_id: envelope.id().to_string(),
+        })
+    }
+}
+
+pub async fn crosswalk(node: &str, command: CrosswalkCommand) -> anyhow::Result<()> {
+    let mut client = Client::connect(node).await?;
+    let CrosswalkCommand::Load { authority, id, title, file, key } = command;
+    let equivalences = read_equivalences(&read_text(&file)?).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    let (_, held) = client.control_lists(pb::ListControlListsRequest { authority: authority.clone(), ..Default::default() }).await?;
+    let version = held
+        .iter()
+        .filter_map(|e| match e.statement() {
+            pb::statement::Kind::Crosswalk(c) if c.crosswalk_id == id => Some(c.version),
+            _ => None,
+        })
+        .max()
+        .map_or(1, |v| v + 1);
+    let wire = pb::Crosswalk { authority, crosswalk_id: id, version, title, equivalences, issued_at: chrono::Utc::now().timestamp() };
+    let checked = Crosswalk::try_from(wire.clone()).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::Crosswalk(wire.clone())) }, &[&read_key(&key)?]);
+    let response = client.publish(envelope).await?;
+    println!("published {checked} ({} equivalences) as statement {}", wire.equivalences.len(), hex::encode(&response.statement_id));
+    Ok(())
+}
+
+/// `comity code CODE`: the code in every list held, its equivalents, and the licences that
+/// name it or an equivalent.
+pub async fn code(node: &str, json: bool, code: &str, at: Option<&str>) -> anyhow::Result<()> {
+    let mut client = Client::connect(node).await?;
+    let at = at.map(parse_time).transpose().map_err(|e| InputError(format!("--at: {e}")))?.unwrap_or(0);
+    let answer = client.lookup_control_code(code, at).await?;
+    let mut codes = vec![code.to_string()];
+    codes.extend(answer.mappings.iter().map(|m| m.to.clone()).filter(|c| c != code));
+    codes.dedup();
+    let mut licences = Vec::new();
+    for c in &codes {
+        let request = pb::SearchRequest { control_code: c.clone(), page_size: 100, ..Default::default() };
+        for s in client.search(request).await?.licences {
+            if !licences.iter().any(|(_, l): &(String, pb::LicenceSummary)| l.authority == s.authority && l.licence_id == s.licence_id) {
+                licences.push((c.clone(), s));
+            }
+        }
+    }
+    if json {
+        return print_json(&serde_json::json!({
+            "listed": answer.listed.iter().map(|l| serde_json::json!({
+                "control_code": l.control_code, "authority": l.authority, "list_version": l.list_version, "list_title": l.list_title,
+                "path": l.path.iter().map(|e| serde_json::json!({"code": e.code, "title": e.title})).collect::<Vec<_>>(),
+                "not_listed": l.not_listed,
+            })).collect::<Vec<_>>(),
+            "mappings": answer.mappings.iter().map(|m| serde_json::json!({"from": m.from, "to": m.to, "crosswalk": m.crosswalk, "crosswalk_version": m.crosswalk_version, "note": m.note})).collect::<Vec<_>>(),
+            "licences": licences.iter().map(|(c, s)| serde_json::json!({"found_under": c, "authority": s.authority, "licence_id": s.licence_id})).collect::<Vec<_>>(),
+        }));
+    }
+    if answer.listed.is_empty() && answer.mappings.is_empty() {
+        println!("{code}: no list or crosswalk held here covers it");
+    }
+    for l in &answer.listed {
+        let list = format!("{}'s list v{} ({})", l.authority, l.list_version, l.list_title);
+        match l.path.last() {
+            Some(entry) => {
+                println!("{}  {}  — {list}", l.control_code, entry.title);
+                for outer in l.path.iter().rev().skip(1) {
+                    println!("    under {}  {}", outer.code, outer.title);
+                }
+            }
+            None => println!("{}  NOT LISTED: {}  — {list}", l.control_code, l.not_listed),
+        }
+    }
+    if !answer.mappings.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> =
+            answer.mappings.iter().map(|m| vec![m.from.clone(), m.to.clone(), format!("{} v{}", m.crosswalk, m.crosswalk_version), m.note.clone()]).collect();
+        print!("{}", table(&["CODE", "EQUIVALENT", "CROSSWALK", "NOTE"], &rows));
+    }
+    println!();
+    if licences.is_empty() {
+        println!("no licence held here names {}", codes.join(", "));
+    } else {
+        let rows: Vec<Vec<String>> = licences.iter().map(|(c, s)| vec![format!("{}/{}", s.authority, s.licence_id), c.clone()]).collect();
+        print!("{}", table(&["LICENCE", "FOUND UNDER"], &rows));
+    }
+    Ok(())
+}
