@@ -33,6 +33,8 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/keysets/{authority}", get(key_set))
         .route("/api/v1/agreements", get(agreements))
+        .route("/api/v1/lists", get(control_lists))
+        .route("/api/v1/code", get(control_code))
         .route("/api/v1/federation", get(federation))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/tokens/verify", post(token))
@@ -121,6 +123,26 @@ async fn key_set(State(web): State<Web>, Path(authority): Path<String>) -> Answe
 
 async fn agreements(State(web): State<Web>, query: Result<Query<pb::ListAgreementsRequest>, QueryRejection>) -> Answer<pb::ListAgreementsResponse> {
     Ok(Json(web.registry.list_agreements(Request::new(query?.0)).await?.into_inner()))
+}
+
+async fn control_lists(State(web): State<Web>, query: Result<Query<pb::ListControlListsRequest>, QueryRejection>) -> Answer<pb::ListControlListsResponse> {
+    Ok(Json(web.registry.list_control_lists(Request::new(query?.0)).await?.into_inner()))
+}
+
+/// LookupControlCode's question: `code` as the pages' form names it, or the request message's
+/// `control_code` (snake_case or lowerCamelCase).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CodeQuestion {
+    #[serde(alias = "control_code", alias = "controlCode")]
+    pub code: String,
+    /// Unix seconds; 0 = now.
+    pub at: i64,
+}
+
+async fn control_code(State(web): State<Web>, query: Result<Query<CodeQuestion>, QueryRejection>) -> Answer<pb::LookupControlCodeResponse> {
+    let q = query?.0;
+    Ok(Json(web.registry.lookup_control_code(Request::new(pb::LookupControlCodeRequest { control_code: q.code, at: q.at })).await?.into_inner()))
 }
 
 async fn federation(State(web): State<Web>) -> Answer<pb::StatusResponse> {

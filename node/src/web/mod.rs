@@ -1,6 +1,6 @@
 //! The node's web interface, on its HTTP port next to the tiles view: pages for partner
-//! institutions (verify a licence, check an offline token, browse licences, authorities and the
-//! federation) and the JSON API they are built on (`docs/openapi.yaml`).
+//! institutions (verify a licence, check an offline token, browse licences, authorities, control
+//! lists and the federation) and the JSON API they are built on (`docs/openapi.yaml`).
 //!
 //! Every answer comes from the same code as the gRPC services (the handlers call them), so the
 //! web gives the same verdicts, limits and errors. Pages are rendered on the server and work
@@ -23,6 +23,7 @@ use crate::service::registry::RegistryService;
 
 pub mod api;
 pub mod health;
+pub mod lists;
 pub mod pages;
 
 /// What the web handlers call.
@@ -64,6 +65,7 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(lists::routes())
         .with_state(web)
         .layer(middleware::from_fn_with_state(limits, limited))
         .layer(DefaultBodyLimit::max(max_body))

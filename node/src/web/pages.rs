@@ -39,7 +39,7 @@ pub fn routes() -> Router<Web> {
 }
 
 /// A page with the site's header and navigation.
-fn page(web: &Web, title: &str, body: Markup) -> Markup {
+pub(super) fn page(web: &Web, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -54,7 +54,7 @@ fn page(web: &Web, title: &str, body: Markup) -> Markup {
                     a.brand href="/" { "Comity" }
                     span.origin { "registry node " code { (web.origin) } }
                     nav aria-label="Main" {
-                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/federation" { "Federation" }
+                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/lists" { "Control lists" } a href="/federation" { "Federation" }
                     }
                 }
                 main { h1 { (title) } (body) }
@@ -65,12 +65,12 @@ fn page(web: &Web, title: &str, body: Markup) -> Markup {
 }
 
 /// A refusal shown as a page, with the HTTP status of the gRPC code.
-fn error_page(web: &Web, title: &str, status: &Status) -> Response {
+pub(super) fn error_page(web: &Web, title: &str, status: &Status) -> Response {
     (http_status(status.code()), page(web, title, refusal(status))).into_response()
 }
 
 /// A refusal in words; the gRPC code stays as small print for whoever reports it.
-fn refusal(status: &Status) -> Markup {
+pub(super) fn refusal(status: &Status) -> Markup {
     let lead = match status.code() {
         tonic::Code::InvalidArgument | tonic::Code::OutOfRange => "Please check what you entered",
         tonic::Code::NotFound => "Not found",
@@ -81,14 +81,14 @@ fn refusal(status: &Status) -> Markup {
 }
 
 /// An authority as people know it: its configured name with its id, or the id alone.
-fn authority_label(web: &Web, id: &str) -> String {
+pub(super) fn authority_label(web: &Web, id: &str) -> String {
     match web.authority_names.get(id) {
         Some(name) => format!("{name} ({id})"),
         None => id.to_string(),
     }
 }
 
-fn date(t: i64) -> String {
+pub(super) fn date(t: i64) -> String {
     if t == 0 {
         "—".into()
     } else {
@@ -100,7 +100,7 @@ fn enum_name<E: TryFrom<i32>>(v: i32, name: fn(&E) -> &'static str) -> &'static 
     E::try_from(v).ok().as_ref().map_or("?", name)
 }
 
-fn status_name(s: i32) -> &'static str {
+pub(super) fn status_name(s: i32) -> &'static str {
     enum_name::<pb::LicenceStatus>(s, |s| s.as_str_name())
 }
 
@@ -113,7 +113,7 @@ fn decision_label(d: &pb::Decision) -> String {
     }
 }
 
-fn licence_link(authority: &str, licence_id: &str) -> String {
+pub(super) fn licence_link(authority: &str, licence_id: &str) -> String {
     format!("/licences/{authority}/{licence_id}")
 }
 

@@ -19,6 +19,7 @@ mod t70_malicious_peer;
 mod t80_trust;
 mod t81_browser;
 mod t82_web;
+mod t82_web_lists;
 mod t83_watch;
 mod t84_milestones;
 mod t85_verify;

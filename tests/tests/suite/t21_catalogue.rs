@@ -147,6 +147,13 @@ async fn lists_from_csv_refuse_a_removed_code_and_an_agreement_recognises_throug
     })
     .await;
     comity(&b.url()).args(["list", "ls"]).assert().success().stdout(contains("de.bafa    EU-DU  2")).stdout(contains("jp.meti/wa-eu-us"));
+    // Watch shows them, each checked against its statement.
+    comity(&b.url())
+        .args(["watch", "--from-start", "--until-caught-up", "--kind", "control-list"])
+        .assert()
+        .success()
+        .stdout(contains("de.bafa EU-DU list v2: 7 entries, 2 changes"))
+        .stdout(contains("jp.meti crosswalk wa-eu-us v1: 4 equivalences"));
 
     // Verify at B, with the answer checked against a trust file: the proof must carry the
     // crosswalk for the client's own judgement to agree.

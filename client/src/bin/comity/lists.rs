@@ -74,8 +74,10 @@ pub enum CrosswalkCommand {
         /// Short id agreements name it by, e.g. wa-eu-uk-us.
         #[arg(long)]
         id: String,
+        /// What the crosswalk maps, e.g. "Wassenaar numbers against EU Annex I and the CCL".
         #[arg(long)]
         title: String,
+        /// The CSV file.
         #[arg(long)]
         file: PathBuf,
         /// Signing key of the authority.
@@ -149,12 +151,11 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
             let checked = ControlList::try_from(list.clone()).map_err(|e| InputError(e.to_string()))?;
             let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ControlList(list.clone())) }, &[&read_key(&key)?]);
             let response = client.publish(envelope).await?;
-            println!(
-                "published {checked} ({} entries, {} changes) as statement {}",
-                list.entries.len(),
-                list.changes.len(),
-                hex::encode(&response.statement_id)
-            );
+            let changes = match list.changes.len() {
+                1 => "1 change".to_string(),
+                n => format!("{n} changes"),
+            };
+            println!("published {checked} ({} entries, {changes}) as statement {}", list.entries.len(), hex::encode(&response.statement_id));
             Ok(())
         }
         ListCommand::Ls => {

@@ -56,6 +56,9 @@ enum KindArg {
     KeySet,
     Evidence,
     Confidential,
+    /// A control list version or a crosswalk.
+    #[value(alias = "control_list")]
+    ControlList,
 }
 
 impl From<KindArg> for K {
@@ -68,6 +71,7 @@ impl From<KindArg> for K {
             KindArg::KeySet => K::KeySet,
             KindArg::Evidence => K::Evidence,
             KindArg::Confidential => K::ConfidentialDecision,
+            KindArg::ControlList => K::ControlList,
         }
     }
 }

@@ -97,6 +97,11 @@ pub async fn start_with_metrics(
     for (name, text) in EXAMPLES {
         std::fs::write(examples_dir.join(name), text).with_context(|| format!("write {}", examples_dir.join(name).display()))?;
     }
+    let lists_dir = dir.join("lists");
+    std::fs::create_dir_all(&lists_dir).with_context(|| format!("create {}", lists_dir.display()))?;
+    for (name, text) in data::lists::FILES {
+        std::fs::write(lists_dir.join(name), text).with_context(|| format!("write {}", lists_dir.join(name).display()))?;
+    }
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("create {}", keys_dir.display()))?;
 
@@ -440,7 +445,11 @@ Follow decisions as they happen, and applications under review:
   comity --node {meti_url} watch --from-start --until-caught-up --kind revocation   (every revocation in the federation)
   comity watch --cursor-file demo.cursor  (new events; stop it, run it again: it continues exactly)
   comity search --status under-review     (applications tracked by milestones; `licence show` prints the timeline)
-Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA applies):
+Control lists and the crosswalk between regimes (BAFA's Annex I after a review, METI's Wassenaar list; CSV files in {dir}/lists/):
+  comity list ls                          (every list and crosswalk the node holds)
+  comity list show de.bafa EU-DU          (the entries, and what the review added, amended and removed)
+  comity code EU-DU:3A001.b.2             (the entry in every list, its Wassenaar, UK and US equivalents, the licences under any of them)
+Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token
 A confidential licence, shared by BAFA with METI only (everyone can prove it exists, no more):

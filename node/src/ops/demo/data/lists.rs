@@ -13,6 +13,10 @@ const EU_DU_REVIEW: &str = include_str!("lists/eu-du-review.csv");
 const WA: &str = include_str!("lists/wa.csv");
 const CROSSWALK: &str = include_str!("lists/crosswalk.csv");
 
+/// The CSV files, as the demo writes them into its directory for `comity list load`.
+pub const FILES: [(&str, &str); 5] =
+    [("eu-du.csv", EU_DU), ("eu-du-review.csv", EU_DU_REVIEW), ("wa.csv", WA), ("ear.csv", include_str!("lists/ear.csv")), ("crosswalk.csv", CROSSWALK)];
+
 /// The id agreements name METI's crosswalk by.
 pub const CROSSWALK_KEY: &str = "jp.meti/wa-eu-uk-us";
 
