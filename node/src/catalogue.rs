@@ -13,8 +13,11 @@ use comity_proto::statement::{Envelope, StatementId};
 
 use crate::store::{Store, StoreError};
 
-/// Lists by (authority, regime).
-type Lists = HashMap<(String, i32), ListHistory>;
+/// Which list: its publisher, its regime and the part of the list it holds
+/// ([`ControlList::scope`]: its categories, or `*`).
+pub type ListKey = (String, i32, String);
+/// Lists by [`ListKey`].
+type Lists = HashMap<ListKey, ListHistory>;
 /// Crosswalks by `authority/crosswalk_id`, with the statement id of the version held.
 type Crosswalks = HashMap<String, (StatementId, Arc<Crosswalk>)>;
 
@@ -52,14 +55,17 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    /// Every list, by (authority, regime).
+    /// Every list, by [`ListKey`].
     pub fn lists(&self) -> Arc<Lists> {
         self.lists.read().expect("catalogue lock").clone()
     }
 
-    /// The versions of `authority`'s list of `regime`.
-    pub fn history(&self, authority: &str, regime: i32) -> Option<ListHistory> {
-        self.lists().get(&(authority.to_string(), regime)).cloned()
+    /// The histories of `authority`'s lists of `regime`, one per part, with their keys.
+    pub fn histories(&self, authority: &str, regime: i32) -> Vec<(ListKey, ListHistory)> {
+        let mut out: Vec<(ListKey, ListHistory)> =
+            self.lists().iter().filter(|((a, r, _), _)| a == authority && *r == regime).map(|(k, h)| (k.clone(), h.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Every crosswalk (latest versions), with its statement id.
@@ -77,7 +83,7 @@ impl Catalogue {
     /// Puts a stored list version in force (versions arrive in order; a repeat is ignored).
     pub fn install_list(&self, id: StatementId, list: ControlList) {
         let mut lock = self.lists.write().expect("catalogue lock");
-        let key = (list.list().authority.clone(), list.list().regime);
+        let key = (list.list().authority.clone(), list.list().regime, list.scope());
         let history = lock.get(&key);
         if history.and_then(ListHistory::latest).is_some_and(|(_, l)| l.list().version >= list.list().version) {
             return;

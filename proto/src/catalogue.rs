@@ -53,6 +53,28 @@ pub fn category_of(code: &str) -> Option<char> {
     code.chars().next().filter(char::is_ascii_digit)
 }
 
+/// The category and product group of a code (`3A` for `3A001.a.1` and `3.A.1.a.1`), if it has both.
+pub fn group_of(code: &str) -> Option<String> {
+    let mut chars = code.chars().filter(|c| *c != '.');
+    match (chars.next(), chars.next()) {
+        (Some(c), Some(g)) if c.is_ascii_digit() && ('A'..='E').contains(&g) => Some(format!("{c}{g}")),
+        _ => None,
+    }
+}
+
+/// Whether `code` falls in `category`: a category (`3`) or a category and product group (`3A`).
+fn in_category(code: &str, category: &str) -> bool {
+    match category.len() {
+        1 => category_of(code).is_some_and(|c| category.starts_with(c)),
+        _ => group_of(code).is_some_and(|g| g == category),
+    }
+}
+
+/// Two statements' categories overlap (an empty list is the whole list).
+pub fn categories_overlap(a: &[String], b: &[String]) -> bool {
+    a.is_empty() || b.is_empty() || a.iter().any(|x| b.iter().any(|y| x.starts_with(y.as_str()) || y.starts_with(x.as_str())))
+}
+
 /// A control list version whose fields are all well formed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControlList {
@@ -91,8 +113,12 @@ impl TryFrom<pb::ControlList> for ControlList {
             return Err(field_err("categories", format!("names more than {MAX_CATEGORIES}")));
         }
         for (i, c) in list.categories.iter().enumerate() {
-            if c.len() != 1 || category_of(c).is_none() {
-                return Err(field_err(format!("categories[{i}]"), format!("`{c}` is not a category digit like `3`")));
+            let well_formed = (c.len() == 1 && category_of(c).is_some()) || (c.len() == 2 && group_of(c).as_deref() == Some(c.as_str()));
+            if !well_formed {
+                return Err(field_err(format!("categories[{i}]"), format!("`{c}` is not a category like `3` or a product group like `1C`")));
+            }
+            if list.categories[..i].iter().any(|o| categories_overlap(std::slice::from_ref(o), std::slice::from_ref(c))) {
+                return Err(field_err(format!("categories[{i}]"), format!("`{c}` overlaps a category named before it")));
             }
         }
         if list.entries.is_empty() || list.entries.len() > MAX_ENTRIES {
@@ -112,10 +138,8 @@ impl TryFrom<pb::ControlList> for ControlList {
             }
             check_text(&field("title"), &e.title, true)?;
             check_text(&field("unit"), &e.unit, false)?;
-            if let Some(c) = category_of(&e.code) {
-                if !list.categories.is_empty() && !list.categories.iter().any(|l| l.starts_with(c)) {
-                    return Err(field_err(field("code"), format!("`{}` is outside the list's categories ({})", e.code, list.categories.join(", "))));
-                }
+            if category_of(&e.code).is_some() && !list.categories.is_empty() && !list.categories.iter().any(|c| in_category(&e.code, c)) {
+                return Err(field_err(field("code"), format!("`{}` is outside the list's categories ({})", e.code, list.categories.join(", "))));
             }
         }
         let mut changed = HashSet::new();
@@ -158,7 +182,17 @@ impl ControlList {
     /// Whether this statement holds `code`'s category completely, so a code of it that is not
     /// an entry is not on the list.
     pub fn covers(&self, code: &str) -> bool {
-        self.list.categories.is_empty() || category_of(code).is_some_and(|c| self.list.categories.iter().any(|l| l.starts_with(c)))
+        self.list.categories.is_empty() || self.list.categories.iter().any(|c| in_category(code, c))
+    }
+
+    /// Which part of its regime's list the statement holds: its categories, or `*` for all.
+    /// An authority keeps one history per part (a whole Annex I is published a category per
+    /// statement, each under the statement size limit).
+    pub fn scope(&self) -> String {
+        match self.list.categories.is_empty() {
+            true => "*".into(),
+            false => self.list.categories.join(","),
+        }
     }
 
     /// The entry and its enclosing entries, outermost first.
@@ -176,7 +210,11 @@ impl ControlList {
 
 impl fmt::Display for ControlList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}'s {} list version {}", self.list.authority, regime_prefix(self.regime()), self.list.version)
+        write!(f, "{}'s {} list", self.list.authority, regime_prefix(self.regime()))?;
+        if !self.list.categories.is_empty() {
+            write!(f, " (categories {})", self.list.categories.join(", "))?;
+        }
+        write!(f, " version {}", self.list.version)
     }
 }
 
@@ -278,15 +316,16 @@ impl ListHistory {
 }
 
 /// Checks every item of `decision` against the list of its regime that `lists` has in force at
-/// the decision's date (`lists(regime)`: the issuing authority's history of that regime's list).
-/// Items of a regime without a list, or outside the list's categories, are not checked.
-pub fn check_codes<'a>(decision: &pb::Decision, lists: impl Fn(Regime) -> Option<&'a ListHistory>) -> Result<(), String> {
+/// the decision's date (`lists(regime)`: the issuing authority's histories of that regime's
+/// list, one per part; the one whose version in force covers the code's category applies).
+/// Items of a regime without a list, or outside every list's categories, are not checked.
+pub fn check_codes<'a>(decision: &pb::Decision, lists: impl Fn(Regime) -> Vec<&'a ListHistory>) -> Result<(), String> {
     let mut refused = Vec::new();
     for (i, item) in decision.items.iter().enumerate() {
         let regime = Regime::try_from(item.regime).unwrap_or(Regime::Unspecified);
-        let Some(history) = lists(regime) else { continue };
-        let Some(list) = history.in_force(decision.decided_at) else { continue };
-        if !list.covers(&item.control_code) || list.entry(&item.control_code).is_some() {
+        let found = lists(regime).into_iter().find_map(|h| h.in_force(decision.decided_at).filter(|l| l.covers(&item.control_code)).map(|l| (h, l)));
+        let Some((history, list)) = found else { continue };
+        if list.entry(&item.control_code).is_some() {
             continue;
         }
         let code = qualified_control_code(item);
@@ -490,6 +529,7 @@ mod tests {
             ("entries[3].code", Box::new(|l| l.entries[3].code = "1C010".into())),
             ("changes", Box::new(|l| l.changes = vec![change(ChangeKind::Added, "3A001")])),
             ("categories[0]", Box::new(|l| l.categories[0] = "Cat 3".into())),
+            ("categories[1]", Box::new(|l| l.categories = vec!["3".into(), "3A".into()])),
             ("entries[0].title", Box::new(|l| l.entries[0].title = " ".into())),
         ];
         for (field, edit) in cases {
@@ -533,16 +573,16 @@ mod tests {
         let mut d = crate::decision::fixtures::grant("de.bafa", "DE-2026-0001");
         d.items[0].regime = Regime::EuDualUse as i32;
         d.items[0].control_code = "3A001.b".into();
-        let lists = |r: Regime| (r == Regime::EuDualUse).then_some(&history);
+        let lists = |r: Regime| if r == Regime::EuDualUse { vec![&history] } else { Vec::new() };
         d.decided_at = v1.list().valid_from + 10;
         assert_eq!(check_codes(&d, lists), Ok(()));
         d.decided_at = v2.list().valid_from + 10;
         let err = check_codes(&d, lists).unwrap_err();
         assert!(err.contains("EU-DU:3A001.b was removed from the list in version 2"), "{err}");
-        assert!(err.contains("de.bafa's EU-DU list version 2"), "{err}");
+        assert!(err.contains("de.bafa's EU-DU list (categories 3, 5) version 2"), "{err}");
         d.items[0].control_code = "3A001.z".into();
         let err = check_codes(&d, lists).unwrap_err();
-        assert!(err.contains("control code EU-DU:3A001.z is not on de.bafa's EU-DU list version 2"), "{err}");
+        assert!(err.contains("control code EU-DU:3A001.z is not on de.bafa's EU-DU list (categories 3, 5) version 2"), "{err}");
         // Outside the list's categories, and before any version: not checked.
         d.items[0].control_code = "1C010.b".into();
         assert_eq!(check_codes(&d, lists), Ok(()));

@@ -77,6 +77,12 @@ pub fn diff(before: &[pb::ControlEntry], after: &[pb::ControlEntry], note: &str)
     changes
 }
 
+/// The codes a review (`change,code,parent,title,note`) names, in order.
+pub fn apply_review_codes(text: &str) -> Result<Vec<String>, CsvError> {
+    let (headers, rows) = records(text, &["change", "code", "parent", "title", "note"])?;
+    Ok(rows.iter().map(|(_, r)| column(&headers, r, "code").to_string()).collect())
+}
+
 /// Applies a review (`change,code,parent,title,note`; `unit` optional) to the entries of the
 /// version before: the new version's entries, parents before children, and its changes.
 pub fn apply_review(before: &[pb::ControlEntry], text: &str) -> Result<(Vec<pb::ControlEntry>, Vec<pb::ControlChange>), CsvError> {

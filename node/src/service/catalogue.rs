@@ -24,7 +24,7 @@ pub fn list_envelopes(store: &Store, trust: &Trust, q: &pb::ListControlListsRequ
         .catalogue()
         .lists()
         .iter()
-        .filter(|((a, r), _)| (q.authority.is_empty() || *a == q.authority) && (q.regime == 0 || *r == q.regime))
+        .filter(|((a, r, _), _)| (q.authority.is_empty() || *a == q.authority) && (q.regime == 0 || *r == q.regime))
         .map(|(k, h)| (k.clone(), h.clone()))
         .collect::<Vec<_>>();
     lists.sort_by(|a, b| a.0.cmp(&b.0));
@@ -71,7 +71,7 @@ pub fn lookup(trust: &Trust, code: &str, at: i64) -> Result<pb::LookupControlCod
     for qualified in &codes {
         let Some((prefix, bare)) = qualified.split_once(':') else { continue };
         let Some(regime) = regime_of_prefix(prefix) else { continue };
-        for key in keys.iter().filter(|(_, r)| *r == regime as i32) {
+        for key in keys.iter().filter(|(_, r, _)| *r == regime as i32) {
             let history = &lists[*key];
             let Some(list) = history.in_force(at) else { continue };
             if !list.covers(bare) {
@@ -102,5 +102,6 @@ fn listed(history: &comity_proto::catalogue::ListHistory, list: &ControlList, qu
         list_valid_from: l.valid_from,
         path,
         not_listed,
+        list_categories: l.categories.clone(),
     }
 }

@@ -170,10 +170,11 @@ pub fn agreement(relying: &str, recognised: &str, agreement_id: &str) -> Vec<u8>
     tagged(table::AGREEMENT, &[relying.as_bytes(), recognised.as_bytes(), agreement_id.as_bytes()])
 }
 
-/// `CONTROL_LIST ‖ authority ‖ SEP ‖ regime (i32 BE) ‖ version (u64 BE)` → statement id of that
-/// version of the authority's list of the regime.
-pub fn control_list(authority: &str, regime: i32, version: u64) -> Vec<u8> {
-    [&tagged(table::CONTROL_LIST, &[authority.as_bytes(), &[]])[..], &regime.to_be_bytes(), &version.to_be_bytes()].concat()
+/// `CONTROL_LIST ‖ authority ‖ SEP ‖ regime (i32 BE) ‖ scope ‖ SEP ‖ version (u64 BE)` →
+/// statement id of that version of the part `scope` (its categories, or `*`) of the
+/// authority's list of the regime. Key order is version order within each part.
+pub fn control_list(authority: &str, regime: i32, scope: &str, version: u64) -> Vec<u8> {
+    [&tagged(table::CONTROL_LIST, &[authority.as_bytes(), &[]])[..], &regime.to_be_bytes(), scope.as_bytes(), &[SEP], &version.to_be_bytes()].concat()
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.

@@ -1052,9 +1052,9 @@ impl WriteBatch {
     }
 
     /// Stores where a control-list version is (its statement is stored with `put_statement`).
-    pub fn put_control_list(&mut self, authority: &str, regime: i32, version: u64, id: &StatementId) {
+    pub fn put_control_list(&mut self, authority: &str, regime: i32, scope: &str, version: u64, id: &StatementId) {
         self.touched.other();
-        self.inner.insert(keys::control_list(authority, regime, version), id.0);
+        self.inner.insert(keys::control_list(authority, regime, scope, version), id.0);
     }
 
     /// Stores where a crosswalk's latest version is.

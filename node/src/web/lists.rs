@@ -50,11 +50,26 @@ fn regime_name(regime: i32) -> &'static str {
     pb::Regime::try_from(regime).map_or("?", regime_prefix)
 }
 
-/// The page of `authority`'s list of the regime with `prefix`, at `version` (the latest: `None`).
-fn list_href(authority: &str, prefix: &str, version: Option<u64>) -> String {
-    match version {
-        Some(v) => format!("/lists/{}/{}?version={v}", query_value(authority), query_value(prefix)),
-        None => format!("/lists/{}/{}", query_value(authority), query_value(prefix)),
+/// The page of `authority`'s list of the regime with `prefix`, at `version` (the latest: `None`),
+/// and of its part `part` (its categories, `3,5`) when the list is published in several parts.
+fn list_href(authority: &str, prefix: &str, part: Option<&str>, version: Option<u64>) -> String {
+    let mut query = Vec::new();
+    if let Some(p) = part {
+        query.push(format!("part={}", query_value(p)));
+    }
+    if let Some(v) = version {
+        query.push(format!("version={v}"));
+    }
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    format!("/lists/{}/{}{query}", query_value(authority), query_value(prefix))
+}
+
+/// A list statement's part: its categories, or `*` for the whole list.
+fn part_of(list: &pb::ControlList) -> String {
+    if list.categories.is_empty() {
+        "*".into()
+    } else {
+        list.categories.join(",")
     }
 }
 
@@ -145,9 +160,11 @@ async fn lists_page(State(web): State<Web>) -> Response {
                     tbody {
                         @for (envelope, l) in &lists {
                             @let prefix = regime_name(l.regime);
+                            @let parts = lists.iter().filter(|(_, o)| o.authority == l.authority && o.regime == l.regime).count();
+                            @let part = (parts > 1).then(|| part_of(l));
                             tr data-list={ (l.authority) "/" (prefix) } {
                                 td { a href={ "/authorities/" (l.authority) } { (authority_label(&web, &l.authority)) } }
-                                td.nowrap { a href=(list_href(&l.authority, prefix, None)) title={ "statement " (envelope.id()) } { (prefix) } }
+                                td.nowrap { a href=(list_href(&l.authority, prefix, part.as_deref(), None)) title={ "statement " (envelope.id()) } { (prefix) @if let Some(p) = &part { " (" (p) ")" } } }
                                 td { (l.version) }
                                 td { (time(l.valid_from)) }
                                 td { (l.entries.len()) }
@@ -186,6 +203,8 @@ async fn lists_page(State(web): State<Web>) -> Response {
 struct VersionForm {
     /// Empty: the latest held.
     version: String,
+    /// The part (categories, `3,5`) of a list published in several; empty: the first.
+    part: String,
 }
 
 /// The entries in tree order (each after its enclosing entry), with their depth.
@@ -237,8 +256,17 @@ async fn list_page(State(web): State<Web>, Path((authority, prefix)): Path<(Stri
         Ok(Ok(held)) => held,
         Ok(Err(status)) | Err(status) => return error_page(&web, &title, &status),
     };
-    // Oldest first.
-    let versions: Vec<(&Envelope, &pb::ControlList)> = held.iter().filter_map(|e| as_list(e).map(|l| (e, l))).collect();
+    // Oldest first, of the part asked for (a list published in parts has one history each).
+    let all: Vec<(&Envelope, &pb::ControlList)> = held.iter().filter_map(|e| as_list(e).map(|l| (e, l))).collect();
+    let mut parts: Vec<String> = all.iter().map(|(_, l)| part_of(l)).collect();
+    parts.sort();
+    parts.dedup();
+    let selected = match f.part.trim() {
+        "" => parts.first().cloned().unwrap_or_default(),
+        p => p.to_string(),
+    };
+    let versions: Vec<(&Envelope, &pb::ControlList)> = all.iter().copied().filter(|(_, l)| part_of(l) == selected).collect();
+    let part = (parts.len() > 1).then_some(selected.as_str());
     let Some(&(_, latest)) = versions.last() else {
         return error_page(
             &web,
@@ -275,21 +303,31 @@ async fn list_page(State(web): State<Web>, Path((authority, prefix)): Path<(Stri
                 dt { "Version" } dd { (list.version) @if next.is_none() { " (the latest held)" } }
                 dt { "In force" } dd {
                     "from " (time(list.valid_from))
-                    @if let Some(n) = next { " until " (time(n.valid_from)) " (replaced by " a href=(list_href(&authority, prefix, Some(n.version))) { "version " (n.version) } ")" }
+                    @if let Some(n) = next { " until " (time(n.valid_from)) " (replaced by " a href=(list_href(&authority, prefix, part, Some(n.version))) { "version " (n.version) } ")" }
                     @else if list.valid_from > now { " (not yet in force)" }
                 }
                 dt { "Categories" } dd { @if list.categories.is_empty() { "the whole list" } @else { (list.categories.join(", ")) } }
                 dt { "Statement" } dd { code.statement-id { (envelope.id()) } }
-                @if list.version > 1 { dt { "Replaces" } dd { a href=(list_href(&authority, prefix, Some(list.version - 1))) { "version " (list.version - 1) } " (statement " code { (hex::encode(&list.previous)) } ")" } }
+                @if list.version > 1 { dt { "Replaces" } dd { a href=(list_href(&authority, prefix, part, Some(list.version - 1))) { "version " (list.version - 1) } " (statement " code { (hex::encode(&list.previous)) } ")" } }
                 dt { "Signed" } dd { (format_time(list.issued_at)) }
                 dt { "Entries" } dd { (list.entries.len()) }
+            }
+            @if parts.len() > 1 {
+                p.parts {
+                    "Published in parts: "
+                    @for (i, p) in parts.iter().enumerate() {
+                        @if i > 0 { " · " }
+                        @if *p == selected { strong aria-current="page" { "categories " (p) } }
+                        @else { a href=(list_href(&authority, prefix, Some(p), None)) { "categories " (p) } }
+                    }
+                }
             }
             p.versions {
                 "Versions held: "
                 @for (i, (_, l)) in versions.iter().enumerate() {
                     @if i > 0 { " · " }
                     @if i == at { strong aria-current="page" { "version " (l.version) } }
-                    @else { a href=(list_href(&authority, prefix, Some(l.version))) { "version " (l.version) } }
+                    @else { a href=(list_href(&authority, prefix, part, Some(l.version))) { "version " (l.version) } }
                     " (" (date(l.valid_from)) ")"
                 }
             }
@@ -305,7 +343,7 @@ async fn list_page(State(web): State<Web>, Path((authority, prefix)): Path<(Stri
                                 tr data-change=(change_name(c.kind)) {
                                     td { strong { (change_name(c.kind)) } }
                                     td {
-                                        @if removed { a href={ (list_href(&authority, prefix, Some(list.version - 1))) "#" (entry_anchor(&c.code)) } { code { (c.code) } } }
+                                        @if removed { a href={ (list_href(&authority, prefix, part, Some(list.version - 1))) "#" (entry_anchor(&c.code)) } { code { (c.code) } } }
                                         @else { a href={ "#" (entry_anchor(&c.code)) } { code { (c.code) } } }
                                     }
                                     td { (c.note) }
@@ -338,10 +376,16 @@ async fn list_page(State(web): State<Web>, Path((authority, prefix)): Path<(Stri
 fn listed_card(l: &pb::ListedCode) -> Markup {
     let prefix = l.control_code.split_once(':').map_or("?", |(p, _)| p);
     let list = html! {
-        a href=(list_href(&l.authority, prefix, Some(l.list_version))) { (l.authority) "'s " (prefix) " list version " (l.list_version) }
+        a href=(list_href(&l.authority, prefix, (!l.list_categories.is_empty()).then(|| l.list_categories.join(",")).as_deref(), Some(l.list_version))) { (l.authority) "'s " (prefix) " list version " (l.list_version) }
         " (" (l.list_title) "), in force from " (time(l.list_valid_from))
     };
-    let entry_href = |code: &str| format!("{}#{}", list_href(&l.authority, prefix, Some(l.list_version)), entry_anchor(code));
+    let entry_href = |code: &str| {
+        format!(
+            "{}#{}",
+            list_href(&l.authority, prefix, (!l.list_categories.is_empty()).then(|| l.list_categories.join(",")).as_deref(), Some(l.list_version)),
+            entry_anchor(code)
+        )
+    };
     html! {
         @match l.path.last() {
             Some(_) => div.listed data-listed="yes" data-authority=(l.authority) {

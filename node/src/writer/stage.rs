@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use comity_proto::catalogue::{check_codes, check_follows, ControlList, Crosswalk, ListHistory};
+use comity_proto::catalogue::{categories_overlap, check_codes, check_follows, ControlList, Crosswalk, ListHistory};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map;
 use comity_proto::log::{entry_leaf_hash, hashes_to_store};
@@ -18,6 +18,7 @@ use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::{check_supersedes, KeySetView};
 
 use super::{Checked, Job};
+use crate::catalogue::ListKey;
 use crate::chain::{fold_readable, load_chain, stored_corrupt};
 use crate::error::Error;
 use crate::log::Overlay;
@@ -88,22 +89,42 @@ pub(super) struct StagedCatalogue {
 }
 
 impl StagedCatalogue {
-    /// The versions of `authority`'s list of `regime`: those in force plus those staged.
-    fn history(&self, trust: &Trust, authority: &str, regime: i32) -> Option<ListHistory> {
-        let mut history = trust.catalogue().history(authority, regime);
+    /// The histories of `authority`'s lists of `regime`, one per part: those in force plus the
+    /// versions staged.
+    fn histories(&self, trust: &Trust, authority: &str, regime: i32) -> Vec<(ListKey, ListHistory)> {
+        let mut histories = trust.catalogue().histories(authority, regime);
         for (id, list) in self.lists.iter().filter(|(_, l)| l.list().authority == authority && l.list().regime == regime) {
-            history.get_or_insert_with(ListHistory::default).versions.push((*id, Arc::new(list.clone())));
+            let key = (authority.to_string(), regime, list.scope());
+            let at = match histories.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    histories.push((key, ListHistory::default()));
+                    histories.len() - 1
+                }
+            };
+            histories[at].1.versions.push((*id, Arc::new(list.clone())));
         }
-        history
+        histories
     }
 
-    /// Stages list version `list` (statement `id`): it must follow the newest version held, and
-    /// declare exactly what it changes.
+    /// Stages list version `list` (statement `id`): it must follow the newest version held of
+    /// the same part, declare exactly what it changes, and hold no category another part of
+    /// the authority's list of that regime holds.
     pub(super) fn stage_list(&mut self, trust: &Trust, batch: &mut WriteBatch, id: StatementId, list: &ControlList) -> Result<(), Error> {
         let l = list.list();
-        let history = self.history(trust, &l.authority, l.regime);
-        check_follows(list, history.as_ref().and_then(ListHistory::latest)).map_err(|e| Error::FailedPrecondition(e.to_string()))?;
-        batch.put_control_list(&l.authority, l.regime, l.version, &id);
+        let histories = self.histories(trust, &l.authority, l.regime);
+        let scope = list.scope();
+        let same = histories.iter().find(|((_, _, s), _)| *s == scope).map(|(_, h)| h);
+        check_follows(list, same.and_then(ListHistory::latest)).map_err(|e| Error::FailedPrecondition(e.to_string()))?;
+        let other = histories
+            .iter()
+            .filter(|((_, _, s), _)| *s != scope)
+            .filter_map(|(_, h)| h.latest())
+            .find(|(_, o)| categories_overlap(&o.list().categories, &l.categories));
+        if let Some((_, other)) = other {
+            return Err(Error::FailedPrecondition(format!("{list}: its categories overlap those of {other}; publish the next version of that one instead")));
+        }
+        batch.put_control_list(&l.authority, l.regime, &scope, l.version, &id);
         self.lists.push((id, list.clone()));
         Ok(())
     }
@@ -126,9 +147,11 @@ impl StagedCatalogue {
         if trust.catalogue().lists().is_empty() && self.lists.is_empty() {
             return Ok(());
         }
-        let histories: HashMap<i32, ListHistory> =
-            decision.items.iter().filter_map(|i| self.history(trust, &decision.authority, i.regime).map(|h| (i.regime, h))).collect();
-        check_codes(decision, |r| histories.get(&(r as i32)))
+        let mut histories: HashMap<i32, Vec<ListHistory>> = HashMap::new();
+        for item in &decision.items {
+            histories.entry(item.regime).or_insert_with(|| self.histories(trust, &decision.authority, item.regime).into_iter().map(|(_, h)| h).collect());
+        }
+        check_codes(decision, |r| histories.get(&(r as i32)).map(|h| h.iter().collect()).unwrap_or_default())
             .map_err(|why| Error::InvalidArgument(format!("{}/{}: {why}", decision.authority, decision.licence_id)))
     }
 

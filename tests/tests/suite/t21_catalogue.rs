@@ -89,7 +89,7 @@ async fn lists_from_csv_refuse_a_removed_code_and_an_agreement_recognises_throug
     load(&["--valid-from", "2020-01-01", "--file", path(&v1)])
         .assert()
         .success()
-        .stdout(contains("published de.bafa's EU-DU list version 1 (7 entries, 0 changes)"));
+        .stdout(contains("published de.bafa's EU-DU list (categories 3, 5) version 1 (7 entries, 0 changes)"));
     let review = write(dir, "review.csv", REVIEW);
     let review_date = comity_proto::authoring::format_time(review_from);
     load(&["--valid-from", &review_date, "--review", path(&review)]).assert().success().stdout(contains("version 2 (7 entries, 2 changes)"));
@@ -111,11 +111,11 @@ async fn lists_from_csv_refuse_a_removed_code_and_an_agreement_recognises_throug
     removed.valid_from = removed.decided_at;
     let err = client.publish(a.sign(removed.clone())).await.unwrap_err().to_string();
     assert!(err.contains("control code EU-DU:3A001.f was removed from the list in version 2"), "{err}");
-    assert!(err.contains("sunset review 2026") && err.contains("de.bafa's EU-DU list version 2"), "{err}");
+    assert!(err.contains("sunset review 2026") && err.contains("de.bafa's EU-DU list (categories 3, 5) version 2"), "{err}");
     let mut unknown = removed.clone();
     unknown.items[0].control_code = "3A001.z".into();
     let err = client.publish(a.sign(unknown)).await.unwrap_err().to_string();
-    assert!(err.contains("control code EU-DU:3A001.z is not on de.bafa's EU-DU list version 2"), "{err}");
+    assert!(err.contains("control code EU-DU:3A001.z is not on de.bafa's EU-DU list (categories 3, 5) version 2"), "{err}");
     let mut before = removed;
     before.decided_at = review_from - DAY;
     before.valid_from = before.decided_at;
@@ -210,4 +210,75 @@ async fn lists_from_csv_refuse_a_removed_code_and_an_agreement_recognises_throug
         .stdout(contains("de.bafa/DE-2026-004211  EU-DU:3A001.a.1"));
     comity(&a.url()).args(["code", "EU-DU:3A001.f"]).assert().success().stdout(contains("EU-DU:3A001.f  NOT LISTED: removed in version 2"));
     comity(&b.url()).args(["code", "3A001"]).assert().failure().stderr(contains("not a qualified code like EU-DU:3A001.a.1"));
+}
+
+/// A whole list larger than one statement (64 KB) is published a part at a time: a category
+/// per statement, and a category too large for one, a product group per statement. Decisions
+/// are checked against the part holding their code, and parts may not overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_list_too_large_for_one_statement_is_published_in_parts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let a = TestNode::start(&[BAFA]).await;
+    let key = dir.join("bafa.key");
+    a.write_key(BAFA, &key);
+    // Categories 1 (two product groups of 200 entries with long titles) and 2.
+    let mut csv = String::from("code,parent,title,unit\n");
+    let long = "materials specially designed for the applications specified, with the parameters and tolerances stated in the technical notes to this entry";
+    for group in ['A', 'B'] {
+        for n in 1..=200 {
+            csv.push_str(&format!("1{group}{n:03},,\"Item 1{group}{n:03}: {long}\",\n"));
+        }
+    }
+    for n in 1..=50 {
+        csv.push_str(&format!("2B{n:03},,Machine tool item 2B{n:03},\n"));
+    }
+    assert!(csv.len() > comity_proto::statement::MAX_ENVELOPE_BYTES, "the test list must not fit in one statement");
+    let file = write(dir, "annex-i.csv", &csv);
+    let out = comity(&a.url())
+        .args(["list", "load", "--authority", BAFA, "--regime", "EU-DU", "--title", "Annex I (test)", "--valid-from", "2020-01-01", "--file", path(&file)])
+        .args(["--key", path(&key)])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for part in ["(categories 1A) version 1 (200 entries", "(categories 1B) version 1 (200 entries", "(categories 2) version 1 (50 entries"] {
+        assert!(out.contains(part), "{part} not in: {out}");
+    }
+    // Loading the same file again publishes version 2 of each part, with no changes.
+    comity(&a.url())
+        .args(["list", "load", "--authority", BAFA, "--regime", "EU-DU", "--title", "Annex I (test)", "--valid-from", "2020-02-01", "--file", path(&file)])
+        .args(["--key", path(&key)])
+        .assert()
+        .success()
+        .stdout(contains("(categories 1B) version 2 (200 entries, 0 changes)"));
+    comity(&a.url()).args(["list", "show", BAFA, "EU-DU"]).assert().failure().stderr(contains("published in parts (1A; 1B; 2): choose one with --part"));
+    comity(&a.url()).args(["list", "show", BAFA, "EU-DU", "--part", "2"]).assert().success().stdout(contains("2B050")).stdout(contains("version 2"));
+
+    // Each decision is checked against the part holding its code.
+    let mut client = a.client().await;
+    let mut d = grant(BAFA, "DE-2026-004230");
+    d.items[0].control_code = "1B123".into();
+    client.publish(a.sign(d.clone())).await.unwrap();
+    d.licence_id = "DE-2026-004231".into();
+    d.items[0].control_code = "2B051".into();
+    let err = client.publish(a.sign(d)).await.unwrap_err().to_string();
+    assert!(err.contains("control code EU-DU:2B051 is not on de.bafa's EU-DU list (categories 2) version 2"), "{err}");
+    // A statement over categories 1 and 2 would overlap the parts held.
+    let overlapping = pb::ControlList {
+        authority: BAFA.into(),
+        regime: pb::Regime::EuDualUse as i32,
+        version: 1,
+        title: "Annex I (test), categories 1 and 2".into(),
+        categories: vec!["1".into(), "2".into()],
+        valid_from: 1_600_000_000,
+        entries: vec![pb::ControlEntry { code: "1A001".into(), title: "Item".into(), ..Default::default() }],
+        issued_at: 1_600_000_000,
+        ..Default::default()
+    };
+    let envelope = comity_proto::statement::sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ControlList(overlapping)) }, &[&a.signer(BAFA)]);
+    let err = client.publish(envelope).await.unwrap_err().to_string();
+    assert!(err.contains("its categories overlap those of de.bafa's EU-DU list (categories 1A) version 2"), "{err}");
 }

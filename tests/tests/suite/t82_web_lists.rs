@@ -129,7 +129,7 @@ async fn lists_crosswalks_and_codes_are_shown_as_the_cli_shows_them() {
     for under in ["Electronic items", "General purpose integrated circuits", "Radiation-hardened integrated circuits"] {
         assert!(equivalent.contains(under), "{under}: {equivalent}");
     }
-    assert!(equivalent.contains("href=\"/lists/de.bafa/EU-DU?version=2\""), "the version in force: {equivalent}");
+    assert!(equivalent.contains("href=\"/lists/de.bafa/EU-DU?part=3&amp;version=2\""), "the version in force: {equivalent}");
     let mapping = part(&wa, "<table class=\"equivalences\">", "</table>");
     assert!(mapping.contains("WA:3.A.1.a.1") && mapping.contains("EU-DU:3A001.a.1") && mapping.contains("de.bafa/wa-eu version 1"), "{mapping}");
     assert!(mapping.contains("same scope"), "{mapping}");

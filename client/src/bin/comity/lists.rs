@@ -8,11 +8,12 @@ use anyhow::Context;
 use clap::Subcommand;
 use comity_client::Client;
 use comity_proto::authoring::{format_time, parse_time, regime_prefix};
-use comity_proto::catalogue::{ControlList, Crosswalk};
-use comity_proto::catalogue_csv::{apply_review, categories_of, diff, read_entries, read_equivalences};
+use comity_proto::catalogue::{group_of, ControlList, Crosswalk};
+use comity_proto::catalogue_csv::{apply_review, apply_review_codes, categories_of, diff, read_entries, read_equivalences};
 use comity_proto::pb;
 use comity_proto::recognition::regime_of_prefix;
-use comity_proto::statement::{sign_statement, Envelope};
+use comity_proto::statement::{sign_statement, Envelope, MAX_ENVELOPE_BYTES};
+use prost::Message;
 use serde::Serialize;
 
 use super::trust::read_key;
@@ -60,6 +61,9 @@ pub enum ListCommand {
         /// Version [default: the latest].
         #[arg(long)]
         version: Option<u64>,
+        /// For a list published in parts, the part's categories, e.g. `1` or `3,5`.
+        #[arg(long)]
+        part: Option<String>,
     },
 }
 
@@ -116,46 +120,74 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
     match command {
         ListCommand::Load { authority, regime, title, valid_from, file, review, note, key } => {
             let regime = regime_arg(&regime)?;
+            let signer = read_key(&key)?;
+            let valid_from = parse_time(&valid_from).map_err(|e| InputError(format!("--valid-from: {e}")))?;
             let held = versions(&mut client, &authority, regime).await?;
-            let before = held.last();
-            let (entries, changes) = match (&file, &review, before) {
-                (Some(file), _, previous) => {
+            // The newest version of each part (scope) of the authority's list held by the node.
+            let mut latest: Vec<(&Envelope, &pb::ControlList)> = Vec::new();
+            for (e, l) in &held {
+                match latest.iter_mut().find(|(_, o)| o.categories == l.categories) {
+                    Some(slot) if slot.1.version < l.version => *slot = (e, l),
+                    Some(_) => {}
+                    None => latest.push((e, l)),
+                }
+            }
+            let parts: Vec<(Vec<String>, Vec<pb::ControlEntry>, Vec<pb::ControlChange>)> = match (&file, &review) {
+                (Some(file), _) => {
                     let entries = read_entries(&read_text(file)?).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
-                    let changes = previous.map(|(_, p)| diff(&p.entries, &entries, &note)).unwrap_or_default();
-                    (entries, changes)
+                    split_into_parts(&entries, &authority, regime, &title)?
+                        .into_iter()
+                        .map(|(categories, entries)| {
+                            let changes =
+                                latest.iter().find(|(_, l)| l.categories == categories).map(|(_, l)| diff(&l.entries, &entries, &note)).unwrap_or_default();
+                            (categories, entries, changes)
+                        })
+                        .collect()
                 }
-                (None, Some(review), Some((_, previous))) => {
-                    apply_review(&previous.entries, &read_text(review)?).map_err(|e| InputError(format!("{}: {e}", review.display())))?
+                (None, Some(review)) => {
+                    let text = read_text(review)?;
+                    // The review applies to the part that holds its codes.
+                    let codes = apply_review_codes(&text).map_err(|e| InputError(format!("{}: {e}", review.display())))?;
+                    let holding: Vec<&(&Envelope, &pb::ControlList)> =
+                        latest.iter().filter(|(_, l)| codes.iter().any(|c| ControlList::try_from((*l).clone()).is_ok_and(|l| l.covers(c)))).collect();
+                    let [(_, part)] = holding.as_slice() else {
+                        return Err(InputError(match holding.len() {
+                            0 => format!(
+                                "{authority} has no {} list holding these codes on this node: load the whole list with --file first",
+                                regime_prefix(regime)
+                            ),
+                            n => format!("the review touches {n} parts of {authority}'s {} list: split it, one file per part", regime_prefix(regime)),
+                        })
+                        .into());
+                    };
+                    let (entries, changes) = apply_review(&part.entries, &text).map_err(|e| InputError(format!("{}: {e}", review.display())))?;
+                    vec![(part.categories.clone(), entries, changes)]
                 }
-                (None, Some(_), None) => {
-                    return Err(InputError(format!(
-                        "{authority} has no {} list on this node yet: load the whole list with --file first",
-                        regime_prefix(regime)
-                    ))
-                    .into())
-                }
-                (None, None, _) => unreachable!("clap requires --file or --review"),
+                (None, None) => unreachable!("clap requires --file or --review"),
             };
-            let list = pb::ControlList {
-                authority: authority.clone(),
-                regime: regime as i32,
-                version: before.map_or(1, |(_, p)| p.version + 1),
-                previous: before.map(|(e, _)| e.id().0.to_vec()).unwrap_or_default(),
-                title,
-                categories: before.map(|(_, p)| p.categories.clone()).filter(|c| !c.is_empty()).unwrap_or_else(|| categories_of(&entries)),
-                valid_from: parse_time(&valid_from).map_err(|e| InputError(format!("--valid-from: {e}")))?,
-                entries,
-                changes,
-                issued_at: chrono::Utc::now().timestamp(),
-            };
-            let checked = ControlList::try_from(list.clone()).map_err(|e| InputError(e.to_string()))?;
-            let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ControlList(list.clone())) }, &[&read_key(&key)?]);
-            let response = client.publish(envelope).await?;
-            let changes = match list.changes.len() {
-                1 => "1 change".to_string(),
-                n => format!("{n} changes"),
-            };
-            println!("published {checked} ({} entries, {changes}) as statement {}", list.entries.len(), hex::encode(&response.statement_id));
+            for (categories, entries, changes) in parts {
+                let before = latest.iter().find(|(_, l)| l.categories == categories);
+                let list = pb::ControlList {
+                    authority: authority.clone(),
+                    regime: regime as i32,
+                    version: before.map_or(1, |(_, p)| p.version + 1),
+                    previous: before.map(|(e, _)| e.id().0.to_vec()).unwrap_or_default(),
+                    title: title.clone(),
+                    categories,
+                    valid_from,
+                    entries,
+                    changes,
+                    issued_at: chrono::Utc::now().timestamp(),
+                };
+                let checked = ControlList::try_from(list.clone()).map_err(|e| InputError(e.to_string()))?;
+                let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ControlList(list.clone())) }, &[&signer]);
+                let response = client.publish(envelope).await?;
+                let changes = match list.changes.len() {
+                    1 => "1 change".to_string(),
+                    n => format!("{n} changes"),
+                };
+                println!("published {checked} ({} entries, {changes}) as statement {}", list.entries.len(), hex::encode(&response.statement_id));
+            }
             Ok(())
         }
         ListCommand::Ls => {
@@ -176,9 +208,25 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
             print!("{}", table(&["CROSSWALK", "VERSION", "EQUIVALENCES", "TITLE"], &rows));
             Ok(())
         }
-        ListCommand::Show { authority, regime, version } => {
+        ListCommand::Show { authority, regime, version, part } => {
             let regime = regime_arg(&regime)?;
-            let held = versions(&mut client, &authority, regime).await?;
+            let mut held = versions(&mut client, &authority, regime).await?;
+            let part_of = |l: &pb::ControlList| if l.categories.is_empty() { "*".to_string() } else { l.categories.join(",") };
+            let mut parts: Vec<String> = held.iter().map(|(_, l)| part_of(l)).collect();
+            parts.sort();
+            parts.dedup();
+            match (&part, parts.len()) {
+                (Some(p), _) => held.retain(|(_, l)| part_of(l) == *p),
+                (None, 0 | 1) => {}
+                (None, _) => {
+                    return Err(InputError(format!(
+                        "{authority}'s {} list is published in parts ({}): choose one with --part",
+                        regime_prefix(regime),
+                        parts.join("; ")
+                    ))
+                    .into())
+                }
+            }
             let found = match version {
                 Some(v) => held.iter().find(|(_, l)| l.version == v),
                 None => held.last(),
@@ -227,6 +275,55 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
             Ok(())
         }
     }
+}
+
+/// A whole list as statements: one for all its categories if it fits in a statement, else one
+/// per category, and a category too large for one statement one per product group (`1C`).
+fn split_into_parts(
+    entries: &[pb::ControlEntry],
+    authority: &str,
+    regime: pb::Regime,
+    title: &str,
+) -> Result<Vec<(Vec<String>, Vec<pb::ControlEntry>)>, InputError> {
+    let fits = |categories: &[String], part: &[pb::ControlEntry]| {
+        let list = pb::ControlList {
+            authority: authority.into(),
+            regime: regime as i32,
+            version: 1,
+            previous: vec![0; 32],
+            title: title.into(),
+            categories: categories.to_vec(),
+            valid_from: 1,
+            entries: part.to_vec(),
+            changes: Vec::new(),
+            issued_at: 1,
+        };
+        // Room for the signature and changes a later version declares.
+        pb::Statement { kind: Some(pb::statement::Kind::ControlList(list)) }.encoded_len() + 4096 <= MAX_ENVELOPE_BYTES
+    };
+    let all = categories_of(entries);
+    if fits(&all, entries) {
+        return Ok(vec![(all, entries.to_vec())]);
+    }
+    let mut parts = Vec::new();
+    for category in all {
+        let in_category: Vec<pb::ControlEntry> = entries.iter().filter(|e| e.code.starts_with(category.as_str())).cloned().collect();
+        if fits(std::slice::from_ref(&category), &in_category) {
+            parts.push((vec![category], in_category));
+            continue;
+        }
+        let mut groups: Vec<String> = in_category.iter().filter_map(|e| group_of(&e.code)).collect();
+        groups.sort();
+        groups.dedup();
+        for group in groups {
+            let in_group: Vec<pb::ControlEntry> = in_category.iter().filter(|e| group_of(&e.code).as_deref() == Some(group.as_str())).cloned().collect();
+            if !fits(std::slice::from_ref(&group), &in_group) {
+                return Err(InputError(format!("product group {group} alone is more than a statement holds ({MAX_ENVELOPE_BYTES} bytes); shorten its titles")));
+            }
+            parts.push((vec![group], in_group));
+        }
+    }
+    Ok(parts)
 }
 
 fn change_name(kind: i32) -> &'static str {

@@ -188,6 +188,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::Evidence) => "EVIDENCE",
         Ok(K::ConfidentialDecision) => "CONFIDENTIAL",
         Ok(K::CaughtUp) => "CAUGHT_UP",
+        Ok(K::ControlList) => "CONTROL_LIST",
         _ => "?",
     }
 }
