@@ -132,6 +132,7 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
                     None => latest.push((e, l)),
                 }
             }
+            // Each part to publish, with the changes against its version held.
             let parts: Vec<(Vec<String>, Vec<pb::ControlEntry>, Vec<pb::ControlChange>)> = match (&file, &review) {
                 (Some(file), _) => {
                     let entries = read_entries(&read_text(file)?).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
@@ -277,14 +278,12 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
     }
 }
 
+/// One statement's share of a whole list: its categories and entries.
+type Part = (Vec<String>, Vec<pb::ControlEntry>);
+
 /// A whole list as statements: one for all its categories if it fits in a statement, else one
 /// per category, and a category too large for one statement one per product group (`1C`).
-fn split_into_parts(
-    entries: &[pb::ControlEntry],
-    authority: &str,
-    regime: pb::Regime,
-    title: &str,
-) -> Result<Vec<(Vec<String>, Vec<pb::ControlEntry>)>, InputError> {
+fn split_into_parts(entries: &[pb::ControlEntry], authority: &str, regime: pb::Regime, title: &str) -> Result<Vec<Part>, InputError> {
     let fits = |categories: &[String], part: &[pb::ControlEntry]| {
         let list = pb::ControlList {
             authority: authority.into(),
