@@ -163,11 +163,25 @@ impl Client {
 
     /// Control lists (envelopes, each parsed) and the latest crosswalks the node holds.
     pub async fn control_lists(&mut self, request: pb::ListControlListsRequest) -> Result<(Vec<Envelope>, Vec<Envelope>), ClientError> {
+        let (lists, crosswalks, _) = self.control_lists_and_screening(request).await?;
+        Ok((lists, crosswalks))
+    }
+
+    /// [`Client::control_lists`], and the latest version of each screening list.
+    pub async fn control_lists_and_screening(
+        &mut self,
+        request: pb::ListControlListsRequest,
+    ) -> Result<(Vec<Envelope>, Vec<Envelope>, Vec<Envelope>), ClientError> {
         let response = self.registry.list_control_lists(request).await?.into_inner();
         let parse = |all: Vec<Vec<u8>>| {
             all.into_iter().map(|e| Envelope::parse(e).map_err(|e| ClientError::Verification(e.to_string()))).collect::<Result<Vec<_>, _>>()
         };
-        Ok((parse(response.lists)?, parse(response.crosswalks)?))
+        Ok((parse(response.lists)?, parse(response.crosswalks)?, parse(response.screening_lists)?))
+    }
+
+    /// A name screened against the screening lists the node holds.
+    pub async fn screen(&mut self, request: pb::ScreenRequest) -> Result<pb::ScreenResponse, ClientError> {
+        Ok(self.registry.screen(request).await?.into_inner())
     }
 
     /// A qualified control code in every list the node holds, and its equivalents.
@@ -331,6 +345,7 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::KeySet, pb::statement::Kind::KeySet(k)) => e.authority == k.authority && e.version == k.version,
         (K::ControlList, pb::statement::Kind::ControlList(l)) => e.authority == l.authority && e.version == l.version,
         (K::ControlList, pb::statement::Kind::Crosswalk(c)) => e.authority == c.authority && e.version == c.version,
+        (K::ScreeningList, pb::statement::Kind::ScreeningList(l)) => e.authority == l.authority && e.version == l.version,
         _ => false,
     };
     if !agrees {

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use comity_proto::catalogue::{ControlList, Crosswalk, ListHistory};
 use comity_proto::checked::CheckedStatement;
+use comity_proto::screening::{ScreeningHistory, ScreeningIndex, ScreeningList};
 use comity_proto::statement::{Envelope, StatementId};
 
 use crate::store::{Store, StoreError};
@@ -21,10 +22,18 @@ type Lists = HashMap<ListKey, ListHistory>;
 /// Crosswalks by `authority/crosswalk_id`, with the statement id of the version held.
 type Crosswalks = HashMap<String, (StatementId, Arc<Crosswalk>)>;
 
+/// A screening list: its versions, and its entries as the latest version leaves them, indexed.
+pub struct Screening {
+    pub history: ScreeningHistory,
+    pub index: ScreeningIndex,
+}
+
 /// What the catalogue holds, shared by the writer and the readers.
 #[derive(Default)]
 pub struct Catalogue {
     lists: RwLock<Arc<Lists>>,
+    /// Screening lists by `authority/list_id`.
+    screening: RwLock<Arc<HashMap<String, Arc<Screening>>>>,
     crosswalks: RwLock<Arc<Crosswalks>>,
     /// Bumped whenever a list version or a crosswalk is put in force.
     version: AtomicU64,
@@ -52,7 +61,50 @@ impl Catalogue {
                 _ => return Err(CatalogueLoadError::Missing(id)),
             }
         }
+        // Versions in order; each list indexed once, after its last version.
+        let mut histories: HashMap<String, ScreeningHistory> = HashMap::new();
+        for id in store.screening_list_ids()? {
+            let bytes = store.statement(&id)?.ok_or(CatalogueLoadError::Missing(id))?;
+            match Envelope::parse(bytes).ok().and_then(|e| CheckedStatement::try_from(&e).ok()) {
+                Some(CheckedStatement::ScreeningList(list)) => histories.entry(list.key()).or_default().versions.push((id, Arc::new(list))),
+                _ => return Err(CatalogueLoadError::Missing(id)),
+            }
+        }
+        let screening = histories.into_iter().map(|(key, history)| (key, Arc::new(Screening::of(history)))).collect();
+        *catalogue.screening.write().expect("catalogue lock") = Arc::new(screening);
         Ok(catalogue)
+    }
+
+    /// Every screening list, by `authority/list_id`.
+    pub fn screening(&self) -> Arc<HashMap<String, Arc<Screening>>> {
+        self.screening.read().expect("catalogue lock").clone()
+    }
+
+    /// Puts stored screening-list versions in force (in version order), indexing each list once.
+    pub fn install_screening(&self, versions: Vec<(StatementId, ScreeningList)>) {
+        if versions.is_empty() {
+            return;
+        }
+        let mut lock = self.screening.write().expect("catalogue lock");
+        let mut next = (**lock).clone();
+        let mut touched: Vec<String> = Vec::new();
+        let mut histories: HashMap<String, ScreeningHistory> = HashMap::new();
+        for (id, list) in versions {
+            let key = list.key();
+            let history = histories.entry(key.clone()).or_insert_with(|| next.get(&key).map(|s| s.history.clone()).unwrap_or_default());
+            if history.versions.last().is_some_and(|(_, l)| l.list().version >= list.list().version) {
+                continue;
+            }
+            history.versions.push((id, Arc::new(list)));
+            touched.push(key);
+        }
+        for key in touched {
+            if let Some(history) = histories.remove(&key) {
+                next.insert(key, Arc::new(Screening::of(history)));
+            }
+        }
+        *lock = Arc::new(next);
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Every list, by [`ListKey`].
@@ -110,5 +162,12 @@ impl Catalogue {
     /// A number that changes whenever a list version or crosswalk is put in force.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+}
+
+impl Screening {
+    fn of(history: ScreeningHistory) -> Self {
+        let entries = history.entries_at(i64::MAX).into_iter().cloned().collect();
+        Self { index: ScreeningIndex::new(entries), history }
     }
 }

@@ -13,6 +13,7 @@ use crate::decision::{CheckedDecision, FieldError};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
 use crate::restricted::{CheckedRestricted, RestrictedError};
+use crate::screening::ScreeningList;
 use crate::statement::Envelope;
 use crate::trust::{CheckedKeySet, TrustError};
 
@@ -30,6 +31,8 @@ pub enum CheckedStatement {
     /// A version of a control list (docs/control-lists.md).
     ControlList(ControlList),
     Crosswalk(Crosswalk),
+    /// A version of a denied-party or end-user alert list (docs/screening.md).
+    ScreeningList(ScreeningList),
 }
 
 /// Why a statement's content was refused.
@@ -48,6 +51,8 @@ pub enum CheckError {
     ControlList(FieldError),
     #[error("invalid crosswalk: {0}")]
     Crosswalk(FieldError),
+    #[error("invalid screening list: {0}")]
+    ScreeningList(FieldError),
 }
 
 impl TryFrom<&Envelope> for CheckedStatement {
@@ -61,6 +66,7 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::Agreement(a) => Self::Agreement(CheckedAgreement::try_from(a.clone()).map_err(CheckError::Agreement)?),
             pb::statement::Kind::ControlList(l) => Self::ControlList(ControlList::try_from(l.clone()).map_err(CheckError::ControlList)?),
             pb::statement::Kind::Crosswalk(c) => Self::Crosswalk(Crosswalk::try_from(c.clone()).map_err(CheckError::Crosswalk)?),
+            pb::statement::Kind::ScreeningList(l) => Self::ScreeningList(ScreeningList::try_from(l.clone()).map_err(CheckError::ScreeningList)?),
         })
     }
 }
@@ -77,6 +83,7 @@ impl CheckedStatement {
             Self::Agreement(a) => &a.agreement().relying_authority,
             Self::ControlList(l) => &l.list().authority,
             Self::Crosswalk(c) => &c.crosswalk().authority,
+            Self::ScreeningList(l) => &l.list().authority,
         }
     }
 
@@ -91,6 +98,7 @@ impl CheckedStatement {
             Self::Agreement(a) => Some(a.agreement().issued_at),
             Self::ControlList(l) => Some(l.list().issued_at),
             Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
+            Self::ScreeningList(l) => Some(l.list().issued_at),
         }
     }
 }

@@ -31,6 +31,9 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::Crosswalk(c) => {
             let _ = crate::catalogue::Crosswalk::try_from(c.clone());
         }
+        crate::pb::statement::Kind::ScreeningList(l) => {
+            let _ = crate::screening::ScreeningList::try_from(l.clone());
+        }
         crate::pb::statement::Kind::KeySet(_) => {
             let _ = crate::trust::check_key_set(&envelope, &Default::default(), None);
         }

@@ -156,6 +156,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
             pb::statement::Kind::Agreement(a) => a.relying_authority.clone(),
             pb::statement::Kind::ControlList(l) => l.authority.clone(),
             pb::statement::Kind::Crosswalk(c) => c.authority.clone(),
+            pb::statement::Kind::ScreeningList(l) => l.authority.clone(),
             pb::statement::Kind::KeySet(_) => {
                 trust.check_key_set(&envelope, None).with_context(|| format!("key set {id}"))?;
                 statements += 1;

@@ -1,11 +1,13 @@
 //! Reading the control lists and crosswalks (docs/control-lists.md): the lists held, and one
-//! code looked up in every list and through every crosswalk.
+//! code looked up in every list and through every crosswalk; and screening a name against the
+//! screening lists held (docs/screening.md).
 
 use comity_proto::authoring::{format_time, regime_prefix};
 use comity_proto::catalogue::ControlList;
 use comity_proto::decision::is_control_code;
 use comity_proto::pb;
 use comity_proto::recognition::regime_of_prefix;
+use comity_proto::screening::{self, STRONG_MATCH, WEAK_MATCH};
 
 use crate::error::Error;
 use crate::store::Store;
@@ -41,6 +43,16 @@ pub fn list_envelopes(store: &Store, trust: &Trust, q: &pb::ListControlListsRequ
     for (id, crosswalk) in trust.catalogue().crosswalks() {
         if q.authority.is_empty() || crosswalk.crosswalk().authority == q.authority {
             out.crosswalks.push(envelope(&id)?);
+        }
+    }
+    let screening = trust.catalogue().screening();
+    let mut keys: Vec<&String> = screening.keys().collect();
+    keys.sort();
+    for key in keys {
+        if let Some((id, latest)) = screening[key].history.versions.last() {
+            if q.authority.is_empty() || latest.list().authority == q.authority {
+                out.screening_lists.push(envelope(id)?);
+            }
         }
     }
     Ok(out)
@@ -104,4 +116,59 @@ fn listed(history: &comity_proto::catalogue::ListHistory, list: &ControlList, qu
         not_listed,
         list_categories: l.categories.clone(),
     }
+}
+
+/// Most matches a screen returns.
+const MAX_SCREEN_MATCHES: u32 = 100;
+
+/// Screens `q.name` against the lists asked for (every list held when none is named).
+pub fn screen(trust: &Trust, q: &pb::ScreenRequest) -> Result<pb::ScreenResponse, Error> {
+    if screening::words(&q.name).is_empty() {
+        return Err(Error::InvalidArgument(
+            "name: give a name with at least one word to screen (legal forms such as LLC or GmbH alone are not screened)".into(),
+        ));
+    }
+    if !q.country.is_empty() && !comity_proto::codes::is_country(&q.country) {
+        return Err(Error::InvalidArgument(format!("country: `{}` is not an ISO 3166-1 alpha-2 code", q.country)));
+    }
+    let min = match q.min_score {
+        0 => WEAK_MATCH,
+        s @ 50..=100 => s,
+        s => return Err(Error::InvalidArgument(format!("min_score: {s} is not between 50 and 100"))),
+    };
+    let limit = match q.limit {
+        0 => 20,
+        n => n.min(MAX_SCREEN_MATCHES),
+    } as usize;
+    let held = trust.catalogue().screening();
+    let mut keys: Vec<&String> = held.keys().collect();
+    if !q.lists.is_empty() {
+        if let Some(missing) = q.lists.iter().find(|l| !held.contains_key(*l)) {
+            return Err(Error::NotFound(format!("screening list `{missing}` is not held here (`comity screening ls` lists those held)")));
+        }
+        keys.retain(|k| q.lists.contains(k));
+    }
+    keys.sort();
+    let mut out = pb::ScreenResponse::default();
+    let country = (!q.country.is_empty()).then_some(q.country.as_str());
+    for key in keys {
+        let list = &held[key];
+        let Some((_, latest)) = list.history.versions.last() else { continue };
+        out.lists_screened += 1;
+        out.entries_screened += list.index.len() as u64;
+        for hit in list.index.screen(&q.name, country, min) {
+            out.matches.push(pb::ScreeningMatch {
+                list: key.clone(),
+                list_version: latest.list().version,
+                list_title: latest.list().title.clone(),
+                entry: Some(hit.entry.clone()),
+                matched_name: hit.matched_name.to_string(),
+                score: hit.score,
+                strong: hit.score >= STRONG_MATCH,
+            });
+        }
+    }
+    out.matches.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.list.cmp(&b.list)));
+    out.matches.truncate(limit);
+    Ok(out)
 }

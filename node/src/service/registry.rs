@@ -182,6 +182,15 @@ impl registry_server::Registry for RegistryService {
         Ok(Response::new(catalogue::lookup(self.registry.trust(), &q.control_code, at)?))
     }
 
+    async fn screen(&self, request: Request<pb::ScreenRequest>) -> Result<Response<pb::ScreenResponse>, Status> {
+        let q = request.into_inner();
+        all_bounded([("name", q.name.as_str(), MAX_ID_BYTES), ("country", q.country.as_str(), MAX_ID_BYTES)])?;
+        if q.lists.len() > 64 {
+            return Err(Error::InvalidArgument(format!("lists: {} named, at most 64", q.lists.len())).into());
+        }
+        Ok(Response::new(catalogue::screen(self.registry.trust(), &q)?))
+    }
+
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;

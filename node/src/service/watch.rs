@@ -381,6 +381,12 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.version = c.version;
             Subject::Authority
         }
+        Kind::ScreeningList(l) => {
+            event.kind = WatchEventKind::ScreeningList as i32;
+            event.authority.clone_from(&l.authority);
+            event.version = l.version;
+            Subject::Authority
+        }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
             event.authority.clone_from(&k.authority);

@@ -34,6 +34,7 @@ pub mod table {
     pub const MAP_UNDO: u8 = 0x16;
     pub const CONTROL_LIST: u8 = 0x17;
     pub const CROSSWALK: u8 = 0x18;
+    pub const SCREENING_LIST: u8 = 0x19;
 }
 
 /// Separator between string parts.
@@ -175,6 +176,12 @@ pub fn agreement(relying: &str, recognised: &str, agreement_id: &str) -> Vec<u8>
 /// authority's list of the regime. Key order is version order within each part.
 pub fn control_list(authority: &str, regime: i32, scope: &str, version: u64) -> Vec<u8> {
     [&tagged(table::CONTROL_LIST, &[authority.as_bytes(), &[]])[..], &regime.to_be_bytes(), scope.as_bytes(), &[SEP], &version.to_be_bytes()].concat()
+}
+
+/// `SCREENING_LIST ‖ authority ‖ SEP ‖ list id ‖ SEP ‖ version (u64 BE)` → statement id of that
+/// version of the screening list. Key order is version order within each list.
+pub fn screening_list(authority: &str, list_id: &str, version: u64) -> Vec<u8> {
+    [&tagged(table::SCREENING_LIST, &[authority.as_bytes(), list_id.as_bytes(), &[]])[..], &version.to_be_bytes()].concat()
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.

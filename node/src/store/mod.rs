@@ -614,6 +614,17 @@ impl Store {
         Ok((ids(table::CONTROL_LIST, "control_list")?, ids(table::CROSSWALK, "crosswalk")?))
     }
 
+    /// Statement ids of every stored screening-list version, in key order (each list's versions in order).
+    pub fn screening_list_ids(&self) -> Result<Vec<StatementId>> {
+        self.db
+            .scan_prefix([table::SCREENING_LIST])
+            .map(|kv| {
+                let (_, v) = kv?;
+                StatementId::from_slice(&v).ok_or_else(|| corrupt("screening_list", "statement id is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -1055,6 +1066,12 @@ impl WriteBatch {
     pub fn put_control_list(&mut self, authority: &str, regime: i32, scope: &str, version: u64, id: &StatementId) {
         self.touched.other();
         self.inner.insert(keys::control_list(authority, regime, scope, version), id.0);
+    }
+
+    /// Stores where a screening-list version is (its statement is stored with `put_statement`).
+    pub fn put_screening_list(&mut self, authority: &str, list_id: &str, version: u64, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::screening_list(authority, list_id, version), id.0);
     }
 
     /// Stores where a crosswalk's latest version is.

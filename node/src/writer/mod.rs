@@ -24,6 +24,7 @@ use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::LicenceState;
+use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::KeySetView;
 use comity_proto::witness::WitnessVerifier;
@@ -76,6 +77,8 @@ pub enum Checked {
     ControlList { list: ControlList, signers: Vec<VerifyingKey> },
     /// A crosswalk version, with the keys of its publisher that signed it.
     Crosswalk { crosswalk: Crosswalk, signers: Vec<VerifyingKey> },
+    /// A screening-list version, with the keys of its publisher that signed it.
+    ScreeningList { list: ScreeningList, signers: Vec<VerifyingKey> },
 }
 
 impl Checked {
@@ -87,6 +90,7 @@ impl Checked {
             Checked::Restricted { restricted, body, .. } => Checked::Restricted { restricted, body, signers },
             Checked::ControlList { list, .. } => Checked::ControlList { list, signers },
             Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
+            Checked::ScreeningList { list, .. } => Checked::ScreeningList { list, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
     }
@@ -100,6 +104,7 @@ impl Checked {
             Checked::Agreement { agreement, signers } => Some((&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at)),
             Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
+            Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::KeySet(_) => None,
         }
     }
@@ -310,6 +315,10 @@ impl Registry {
             CheckedStatement::Crosswalk(crosswalk) => {
                 let signers = signed_by_hosted(&crosswalk.crosswalk().authority)?;
                 Checked::Crosswalk { crosswalk, signers }
+            }
+            CheckedStatement::ScreeningList(list) => {
+                let signers = signed_by_hosted(&list.list().authority)?;
+                Checked::ScreeningList { list, signers }
             }
             CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;

@@ -14,6 +14,7 @@ use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::{LicenceState, RuleError};
+use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::{check_supersedes, KeySetView};
 
@@ -86,6 +87,7 @@ impl BatchState<'_> {
 pub(super) struct StagedCatalogue {
     pub(super) lists: Vec<(StatementId, ControlList)>,
     pub(super) crosswalks: Vec<(StatementId, Crosswalk)>,
+    pub(super) screening: Vec<(StatementId, ScreeningList)>,
 }
 
 impl StagedCatalogue {
@@ -129,6 +131,19 @@ impl StagedCatalogue {
         Ok(())
     }
 
+    /// Stages screening-list version `list`: the next of its list, adding only entries not
+    /// listed and removing only entries listed.
+    pub(super) fn stage_screening(&mut self, trust: &Trust, batch: &mut WriteBatch, id: StatementId, list: &ScreeningList) -> Result<(), Error> {
+        let key = list.key();
+        let mut history = trust.catalogue().screening().get(&key).map(|s| s.history.clone()).unwrap_or_default();
+        history.versions.extend(self.screening.iter().filter(|(_, l)| l.key() == key).map(|(id, l)| (*id, Arc::new(l.clone()))));
+        history.check_next(list).map_err(|e| Error::FailedPrecondition(e.to_string()))?;
+        let l = list.list();
+        batch.put_screening_list(&l.authority, &l.list_id, l.version, &id);
+        self.screening.push((id, list.clone()));
+        Ok(())
+    }
+
     /// Stages crosswalk version `crosswalk`: it must be newer than the one held.
     pub(super) fn stage_crosswalk(&mut self, trust: &Trust, batch: &mut WriteBatch, id: StatementId, crosswalk: &Crosswalk) -> Result<(), Error> {
         let key = crosswalk.key();
@@ -165,6 +180,10 @@ impl StagedCatalogue {
             tracing::info!(crosswalk = %crosswalk, id = %id, "crosswalk in force");
             trust.catalogue().install_crosswalk(id, crosswalk);
         }
+        for (id, list) in &self.screening {
+            tracing::info!(list = %list, id = %id, added = list.list().added.len(), removed = list.list().removed.len(), "screening list in force");
+        }
+        trust.catalogue().install_screening(self.screening);
     }
 }
 
@@ -204,7 +223,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
                 let r = restricted.restricted();
                 licence_entry(store, &mut state.licences, &r.authority, &r.licence_id)?.state.clone()
             }
-            Checked::KeySet(_) | Checked::Agreement { .. } | Checked::ControlList { .. } | Checked::Crosswalk { .. } => None,
+            Checked::KeySet(_) | Checked::Agreement { .. } | Checked::ControlList { .. } | Checked::Crosswalk { .. } | Checked::ScreeningList { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
     }
@@ -279,6 +298,10 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             state.catalogue.stage_crosswalk(state.trust, &mut state.batch, id, crosswalk)?;
             None
         }
+        Checked::ScreeningList { list, .. } => {
+            state.catalogue.stage_screening(state.trust, &mut state.batch, id, list)?;
+            None
+        }
     };
 
     let index = state.log_size;
@@ -302,6 +325,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         }
         Checked::ControlList { list, .. } => tracing::info!(list = %list, id = %id, index, "control list accepted"),
         Checked::Crosswalk { crosswalk, .. } => tracing::info!(crosswalk = %crosswalk, id = %id, index, "crosswalk accepted"),
+        Checked::ScreeningList { list, .. } => tracing::info!(list = %list, id = %id, index, "screening list accepted"),
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {
             let r = restricted.restricted();

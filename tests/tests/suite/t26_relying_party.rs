@@ -184,6 +184,9 @@ impl registry_server::Registry for Proxy {
     async fn lookup_control_code(&self, _: Request<pb::LookupControlCodeRequest>) -> Result<Response<pb::LookupControlCodeResponse>, Status> {
         unused()
     }
+    async fn screen(&self, _: Request<pb::ScreenRequest>) -> Result<Response<pb::ScreenResponse>, Status> {
+        unused()
+    }
     async fn stats(&self, _: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         unused()
     }

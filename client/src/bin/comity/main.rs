@@ -18,6 +18,7 @@ use comity_proto::statement::{sign_decision, sign_statement, Envelope, Statement
 use serde::Serialize;
 
 mod lists;
+mod screening;
 mod stats;
 mod trust;
 mod watch;
@@ -168,6 +169,26 @@ enum Command {
         /// The lists in force at this date [default: now].
         #[arg(long)]
         at: Option<String>,
+    },
+    /// Screen a name (any script; e.g. ООО «Уральские электронные системы») against the
+    /// denied-party and end-user alert lists the node holds.
+    Screen {
+        /// The name as written.
+        name: String,
+        /// ISO 3166-1 alpha-2: entries that name countries must name this one.
+        #[arg(long)]
+        country: Option<String>,
+        /// Only this list, AUTHORITY/ID (repeatable) [default: every list held].
+        #[arg(long = "list")]
+        lists: Vec<String>,
+        /// Lowest score shown, 50-100 [default: 85, the weak-match threshold].
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        min_score: u32,
+    },
+    /// Screening lists: publish entries and removals, list those held.
+    Screening {
+        #[command(subcommand)]
+        command: screening::ScreeningCommand,
     },
     /// Offline licence tokens: export, QR code, offline verification.
     Token {
@@ -542,6 +563,8 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::List { command } => lists::list(&cli.node, cli.json, command).await,
         Command::Crosswalk { command } => lists::crosswalk(&cli.node, command).await,
         Command::Code { code, at } => lists::code(&cli.node, cli.json, &code, at.as_deref()).await,
+        Command::Screen { name, country, lists, min_score } => screening::screen(&cli.node, cli.json, &name, country, lists, min_score).await,
+        Command::Screening { command } => screening::screening(&cli.node, cli.json, command).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
@@ -659,6 +682,9 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
             l.entries.len()
         ),
         Ok(pb::statement::Kind::Crosswalk(c)) => format!("crosswalk {}/{} v{} ({} equivalences)", c.authority, c.crosswalk_id, c.version, c.equivalences.len()),
+        Ok(pb::statement::Kind::ScreeningList(l)) => {
+            format!("screening list {}/{} v{} (+{} -{} entries)", l.authority, l.list_id, l.version, l.added.len(), l.removed.len())
+        }
         Ok(pb::statement::Kind::RestrictedDecision(r)) => format!(
             "confidential decision {}/{} v{} {} (readable only by {})",
             r.authority,

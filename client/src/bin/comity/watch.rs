@@ -59,6 +59,8 @@ enum KindArg {
     /// A control list version or a crosswalk.
     #[value(alias = "control_list")]
     ControlList,
+    /// A screening-list version.
+    Screening,
 }
 
 impl From<KindArg> for K {
@@ -72,6 +74,7 @@ impl From<KindArg> for K {
             KindArg::Evidence => K::Evidence,
             KindArg::Confidential => K::ConfidentialDecision,
             KindArg::ControlList => K::ControlList,
+            KindArg::Screening => K::ScreeningList,
         }
     }
 }
@@ -189,6 +192,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::ConfidentialDecision) => "CONFIDENTIAL",
         Ok(K::CaughtUp) => "CAUGHT_UP",
         Ok(K::ControlList) => "CONTROL_LIST",
+        Ok(K::ScreeningList) => "SCREENING",
         _ => "?",
     }
 }
@@ -244,6 +248,9 @@ fn render_event(e: &pb::WatchEvent) -> String {
             l.entries.len(),
             l.changes.len()
         ),
+        (Ok(K::ScreeningList), Some(pb::statement::Kind::ScreeningList(l))) => {
+            format!("{} screening list {} v{}: {} added, {} removed", l.authority, l.list_id, l.version, l.added.len(), l.removed.len())
+        }
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }

@@ -1,0 +1,111 @@
+//! Screening lists (#22 part 2) through the commands a user types: an end-user alert list
+//! published from CSV at the issuer's node, mirrored to a partner, screened there with a
+//! Cyrillic spelling of a listed Latin name, and an entry removed with its reason.
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use comity_tests::{bin_path, eventually, TestNode};
+use predicates::str::contains;
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+
+fn comity(url: &str) -> Command {
+    let mut cmd = Command::new(bin_path("comity"));
+    cmd.env("COMITY_NODE", url).env_remove("COMITY_TRUST");
+    cmd
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const ALERTS: &str = "entry_id,name,aliases,countries,addresses,reason,legal_basis
+EUA-2026-0001,Uralskie Elektronnye Sistemy LLC,Ural Electronic Systems,RU,\"ul. Mira 12, Yekaterinburg\",procurement of radiation-hardened ICs for military end use,Art. 4(1) Regulation (EU) 2021/821
+EUA-2026-0002,Gromov Trading House,Gromov Trade;TD Gromov,RU;AE,,front company for re-export to an embargoed destination,Art. 4(1) Regulation (EU) 2021/821
+EUA-2026-0003,Tehran Precision Instruments Co.,TPI,IR,,WMD procurement network,Art. 4(1) Regulation (EU) 2021/821
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_published_at_the_issuer_screens_a_cyrillic_name_at_a_partner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start(&[BAFA]).await;
+    let b = TestNode::start_mirror_of(&a, "bafa", &[METI], "registry.meti.example/log", |_| {}).await;
+    let key = tmp.path().join("bafa.key");
+    a.write_key(BAFA, &key);
+    let file = tmp.path().join("alerts.csv");
+    std::fs::write(&file, ALERTS).unwrap();
+    comity(&a.url())
+        .args(["screening", "add", "--authority", BAFA, "--id", "end-user-alert", "--title", "BAFA end-user alert list (Art. 4 Regulation (EU) 2021/821)"])
+        .args(["--file", path(&file), "--key", path(&key)])
+        .assert()
+        .success()
+        .stdout(contains("published screening list de.bafa/end-user-alert version 1 (3 added, 0 removed)"));
+    // The same entries again are refused: they are listed already.
+    comity(&a.url())
+        .args([
+            "screening",
+            "add",
+            "--authority",
+            BAFA,
+            "--id",
+            "end-user-alert",
+            "--title",
+            "BAFA end-user alert list",
+            "--file",
+            path(&file),
+            "--key",
+            path(&key),
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("EUA-2026-0001 is already listed"));
+
+    // At the partner, once mirrored: the Cyrillic name is a strong match, with the list's reason.
+    eventually(Duration::from_secs(15), "B to hold the list", || async {
+        b.node().registry().trust().catalogue().screening().get("de.bafa/end-user-alert").map(|_| ())
+    })
+    .await;
+    comity(&b.url())
+        .args(["screen", "ООО «Уральские электронные системы»"])
+        .assert()
+        .success()
+        .stdout(contains("STRONG"))
+        .stdout(contains("de.bafa/end-user-alert EUA-2026-0001"))
+        .stdout(contains("procurement of radiation-hardened ICs"));
+    let out = comity(&b.url()).args(["--json", "screen", "Uralskiye Elektronnyye Sistemy", "--country", "RU"]).assert().success().get_output().stdout.clone();
+    let answer: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(answer["matches"][0]["entry_id"], "EUA-2026-0001", "{answer}");
+    assert!(answer["matches"][0]["score"].as_u64().unwrap() >= 93 && answer["matches"][0]["strong"] == true, "{answer}");
+    assert_eq!(answer["entries_screened"], 3, "{answer}");
+    // English words in Cyrillic letters: a weak match; another country, or another name: none.
+    comity(&b.url()).args(["screen", "Громов Трейдинг Хаус"]).assert().success().stdout(contains("weak")).stdout(contains("EUA-2026-0002"));
+    comity(&b.url()).args(["screen", "Uralskie Elektronnye Sistemy", "--country", "DE"]).assert().success().stdout(contains("no match"));
+    comity(&b.url())
+        .args(["screen", "Nagoya Aerospace KK"])
+        .assert()
+        .success()
+        .stdout(contains("no match for \"Nagoya Aerospace KK\" in 1 list(s), 3 entries screened"));
+    comity(&b.url()).args(["screen", "GmbH"]).assert().failure().stderr(contains("at least one word to screen"));
+    comity(&b.url())
+        .args(["screen", "x", "--list", "de.bafa/nothing"])
+        .assert()
+        .failure()
+        .stderr(contains("screening list `de.bafa/nothing` is not held here"));
+
+    // A removal, with its reason, takes the entry out of every screen.
+    comity(&a.url())
+        .args(["screening", "remove", "de.bafa/end-user-alert", "EUA-2026-0002", "--reason", "delisted on review", "--key", path(&key)])
+        .assert()
+        .success()
+        .stdout(contains("version 2 (0 added, 1 removed)"));
+    comity(&a.url()).args(["screen", "Gromov Trading House"]).assert().success().stdout(contains("no match"));
+    comity(&a.url()).args(["screening", "ls"]).assert().success().stdout(contains("de.bafa/end-user-alert  2"));
+    comity(&a.url())
+        .args(["watch", "--from-start", "--until-caught-up", "--kind", "screening"])
+        .assert()
+        .success()
+        .stdout(contains("de.bafa screening list end-user-alert v2: 0 added, 1 removed"));
+}
