@@ -28,6 +28,13 @@ pub const STRONG_MATCH: u32 = 93;
 /// At or above this score a match is reported, as a warning below [`STRONG_MATCH`].
 pub const WEAK_MATCH: u32 = 85;
 
+/// A listed word counts as close to a query word at this Jaro-Winkler similarity: a name
+/// scoring [`WEAK_MATCH`] has its words at least about this close.
+const CLOSE_WORD: f64 = 0.88;
+/// Candidates are the names holding a word close to the query's rarest word when at most this
+/// many do; else only those also holding one close to the second rarest.
+const RARE_ENOUGH: usize = 200;
+
 static LIST_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,63}$").expect("valid regex"));
 static ENTRY_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9/_.:-]{0,63}$").expect("valid regex"));
 
@@ -279,7 +286,7 @@ pub struct Hit<'a> {
 pub struct ScreeningIndex {
     entries: Vec<pb::ScreenedParty>,
     /// Each name and alias: (entry, the name as written, its words).
-    names: Vec<(usize, String, Vec<String>)>,
+    names: Vec<(usize, String, Vec<u32>)>,
     /// Every distinct word, and the names holding it.
     words: Vec<String>,
     postings: Vec<Vec<u32>>,
@@ -308,9 +315,10 @@ impl ScreeningIndex {
                     continue;
                 }
                 let n = names.len() as u32;
-                for w in &ws {
+                let mut ids = Vec::with_capacity(ws.len());
+                for w in ws {
                     let id = *word_ids.entry(w.clone()).or_insert_with(|| {
-                        words_list.push(w.clone());
+                        words_list.push(w);
                         postings.push(Vec::new());
                         (words_list.len() - 1) as u32
                     });
@@ -318,8 +326,9 @@ impl ScreeningIndex {
                     if p.last() != Some(&n) {
                         p.push(n);
                     }
+                    ids.push(id);
                 }
-                names.push((e, name.clone(), ws));
+                names.push((e, name.clone(), ids));
             }
         }
         let mut tri: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
@@ -339,37 +348,84 @@ impl ScreeningIndex {
         self.entries.is_empty()
     }
 
-    /// The words of the index close to `word`: sharing enough trigrams, then Jaro-Winkler ≥ 0.8.
+    /// The words of the index close to `word`: sharing enough trigrams, then Jaro-Winkler at
+    /// least [`CLOSE_WORD`].
     fn close_words(&self, word: &str) -> Vec<u32> {
         let grams = trigrams(word);
-        let mut shared: HashMap<u32, u32> = HashMap::new();
+        let needed = (grams.len() as u16).div_ceil(2).max(1);
+        let mut shared = vec![0u16; self.words.len()];
+        let mut reached = Vec::new();
         for g in &grams {
             for id in self.trigrams.get(g).map(Vec::as_slice).unwrap_or_default() {
-                *shared.entry(*id).or_default() += 1;
+                let n = &mut shared[*id as usize];
+                *n += 1;
+                if *n == needed {
+                    reached.push(*id);
+                }
             }
         }
-        let needed = (grams.len() as u32).div_ceil(3).max(1);
-        shared.into_iter().filter(|(id, n)| *n >= needed && strsim::jaro_winkler(word, &self.words[*id as usize]) >= 0.8).map(|(id, _)| id).collect()
+        reached.into_iter().filter(|id| strsim::jaro_winkler(word, &self.words[*id as usize]) >= CLOSE_WORD).collect()
     }
 
     /// The entries matching `name` with a score of at least `min`, best first, one hit per
     /// entry (its best-scoring name). With `country`, entries that name countries must name it.
     pub fn screen(&self, name: &str, country: Option<&str>, min: u32) -> Vec<Hit<'_>> {
         let query = words(name);
-        let mut candidates: HashSet<u32> = HashSet::new();
-        for w in &query {
-            for id in self.close_words(w) {
-                candidates.extend(&self.postings[id as usize]);
+        // Candidates come from the query's two rarest words (by how many names hold a word close
+        // to them): a name that scores high has words close to nearly all of the query's, so
+        // common words (`trading`, `industrial`) add work but no matches.
+        let mut by_rarity: Vec<(usize, Vec<u32>)> = query
+            .iter()
+            .map(|w| {
+                let close = self.close_words(w);
+                (close.iter().map(|id| self.postings[*id as usize].len()).sum(), close)
+            })
+            .filter(|(_, close)| !close.is_empty())
+            .collect();
+        by_rarity.sort_by_key(|(n, _)| *n);
+        let holding = |close: &[u32]| close.iter().flat_map(|id| self.postings[*id as usize].iter().copied()).collect::<HashSet<u32>>();
+        // The names holding a word close to the rarest query word; when that word is common,
+        // those also holding one close to the second rarest (all of them if none does).
+        let candidates: HashSet<u32> = match by_rarity.as_slice() {
+            [] => HashSet::new(),
+            [(_, rarest)] => holding(rarest),
+            [(n, rarest), ..] if *n <= RARE_ENOUGH => holding(rarest),
+            [(_, rarest), (_, second), ..] => {
+                let (a, b) = (holding(rarest), holding(second));
+                let both: HashSet<u32> = a.intersection(&b).copied().collect();
+                if both.is_empty() {
+                    a.union(&b).copied().collect()
+                } else {
+                    both
+                }
             }
-        }
+        };
+        // Candidate names share their words: each (query word, listed word) similarity is
+        // computed once.
+        let mut similar: HashMap<(usize, u32), f64> = HashMap::new();
         let mut best: HashMap<usize, Hit<'_>> = HashMap::new();
         for n in candidates {
-            let (e, written, ws) = &self.names[n as usize];
+            let (e, written, ids) = &self.names[n as usize];
             let entry = &self.entries[*e];
             if country.is_some_and(|c| !entry.countries.is_empty() && !entry.countries.iter().any(|x| x == c)) {
                 continue;
             }
-            let s = score(&query, ws);
+            let mut pair = |q: usize, id: u32| *similar.entry((q, id)).or_insert_with(|| strsim::jaro_winkler(&query[q], &self.words[id as usize]));
+            let (mut forward, mut forward_weight) = (0.0, 0.0);
+            for (q, word) in query.iter().enumerate() {
+                let best_pair = ids.iter().map(|id| pair(q, *id)).fold(0.0, f64::max);
+                forward += best_pair * word.len() as f64;
+                forward_weight += word.len() as f64;
+            }
+            let (mut backward, mut backward_weight) = (0.0, 0.0);
+            for id in ids {
+                let best_pair = (0..query.len()).map(|q| pair(q, *id)).fold(0.0, f64::max);
+                let len = self.words[*id as usize].len() as f64;
+                backward += best_pair * len;
+                backward_weight += len;
+            }
+            // As [`score`]: the lesser direction.
+            let s = ((forward / forward_weight).min(backward / backward_weight) * 100.0).round() as u32;
             if s >= min && best.get(e).is_none_or(|h| h.score < s) {
                 best.insert(*e, Hit { entry, matched_name: written, score: s });
             }
