@@ -61,7 +61,7 @@ fn entries(n: usize) -> Vec<pb::ScreenedParty> {
             let pick = |rng: &mut StdRng, from: &[&str]| from[rng.random_range(0..from.len())].to_string();
             let (name, aliases) = if i % 4 == 0 {
                 let first = pick(&mut rng, FIRST);
-                let last = coined(&mut rng) + &["ov", "i", "ian", "ko", ""][rng.random_range(0..5)];
+                let last = coined(&mut rng) + ["ov", "i", "ian", "ko", ""][rng.random_range(0..5)];
                 (format!("{first} {last}"), vec![format!("{last} {first}")])
             } else {
                 let core = coined(&mut rng);
