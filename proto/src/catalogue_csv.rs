@@ -126,6 +126,26 @@ pub fn apply_review(before: &[pb::ControlEntry], text: &str) -> Result<(Vec<pb::
     Ok((entries, changes))
 }
 
+/// The entries of a screening list: columns `entry_id,name,reason` and optionally `aliases`,
+/// `countries`, `addresses` (several separated by `;`) and `legal_basis`.
+pub fn read_screened_parties(text: &str) -> Result<Vec<pb::ScreenedParty>, CsvError> {
+    let (headers, rows) = records(text, &["entry_id", "name", "reason"])?;
+    let many = |cell: &str| cell.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
+    Ok(rows
+        .iter()
+        .map(|(_, r)| pb::ScreenedParty {
+            entry_id: column(&headers, r, "entry_id").to_string(),
+            name: column(&headers, r, "name").to_string(),
+            aliases: many(column(&headers, r, "aliases")),
+            addresses: many(column(&headers, r, "addresses")),
+            countries: many(column(&headers, r, "countries")),
+            identifiers: Vec::new(),
+            reason: column(&headers, r, "reason").to_string(),
+            legal_basis: column(&headers, r, "legal_basis").to_string(),
+        })
+        .collect())
+}
+
 /// The equivalences of a crosswalk: one column per regime, headed by its prefix in any case
 /// (`wa`, `eu-du`, `uk`, `ear`, ...), and a `note` column. Empty cells are no code.
 pub fn read_equivalences(text: &str) -> Result<Vec<pb::Equivalence>, CsvError> {

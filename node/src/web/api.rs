@@ -35,6 +35,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/agreements", get(agreements))
         .route("/api/v1/lists", get(control_lists))
         .route("/api/v1/code", get(control_code))
+        .route("/api/v1/screen", get(screen))
         .route("/api/v1/federation", get(federation))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/tokens/verify", post(token))
@@ -143,6 +144,26 @@ pub struct CodeQuestion {
 async fn control_code(State(web): State<Web>, query: Result<Query<CodeQuestion>, QueryRejection>) -> Answer<pb::LookupControlCodeResponse> {
     let q = query?.0;
     Ok(Json(web.registry.lookup_control_code(Request::new(pb::LookupControlCodeRequest { control_code: q.code, at: q.at })).await?.into_inner()))
+}
+
+/// Screen's question: the request message's fields (`lists` once per list).
+async fn screen(State(web): State<Web>, query: Result<Query<ScreenQuestion>, QueryRejection>) -> Answer<pb::ScreenResponse> {
+    let q = query?.0;
+    let request = pb::ScreenRequest { name: q.name, country: q.country, lists: q.list.into_iter().collect(), min_score: q.min_score, limit: q.limit };
+    Ok(Json(web.registry.screen(Request::new(request)).await?.into_inner()))
+}
+
+/// The query of `/api/v1/screen`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreenQuestion {
+    pub name: String,
+    pub country: String,
+    /// One list, `authority/list_id`; absent = every list held.
+    pub list: Option<String>,
+    #[serde(alias = "minScore")]
+    pub min_score: u32,
+    pub limit: u32,
 }
 
 async fn federation(State(web): State<Web>) -> Answer<pb::StatusResponse> {

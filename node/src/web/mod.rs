@@ -25,6 +25,7 @@ pub mod api;
 pub mod health;
 pub mod lists;
 pub mod pages;
+pub mod screening;
 
 /// What the web handlers call.
 #[derive(Clone)]
@@ -66,6 +67,7 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(lists::routes())
+        .merge(screening::routes())
         .with_state(web)
         .layer(middleware::from_fn_with_state(limits, limited))
         .layer(DefaultBodyLimit::max(max_body))

@@ -54,7 +54,7 @@ pub(super) fn page(web: &Web, title: &str, body: Markup) -> Markup {
                     a.brand href="/" { "Comity" }
                     span.origin { "registry node " code { (web.origin) } }
                     nav aria-label="Main" {
-                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/lists" { "Control lists" } a href="/federation" { "Federation" }
+                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/lists" { "Control lists" } a href="/screen" { "Screen" } a href="/federation" { "Federation" }
                     }
                 }
                 main { h1 { (title) } (body) }

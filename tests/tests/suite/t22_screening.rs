@@ -89,6 +89,21 @@ async fn a_list_published_at_the_issuer_screens_a_cyrillic_name_at_a_partner() {
         .success()
         .stdout(contains("no match for \"Nagoya Aerospace KK\" in 1 list(s), 3 entries screened"));
     comity(&b.url()).args(["screen", "GmbH"]).assert().failure().stderr(contains("at least one word to screen"));
+    // The web page and the JSON API say the same.
+    let http = b.node().http_addr().unwrap();
+    let get = |path: String| async move {
+        let (status, body) = tokio::task::spawn_blocking(move || comity_tests::http_get(http, &path)).await.unwrap();
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (status, page) = get("/screen?name=%D0%9E%D0%9E%D0%9E+%D0%A3%D1%80%D0%B0%D0%BB%D1%8C%D1%81%D0%BA%D0%B8%D0%B5+%D1%8D%D0%BB%D0%B5%D0%BA%D1%82%D1%80%D0%BE%D0%BD%D0%BD%D1%8B%D0%B5+%D1%81%D0%B8%D1%81%D1%82%D0%B5%D0%BC%D1%8B".into()).await;
+    assert!(status.contains("200"), "{status}");
+    assert!(page.contains("data-entry=\"EUA-2026-0001\" data-strong=\"true\"") && page.contains("procurement of radiation-hardened ICs"), "{page}");
+    let (status, page) = get("/screen?name=LLC".into()).await;
+    assert!(status.contains("400") && page.contains("at least one word to screen"), "{status} {page}");
+    let (status, json) = get("/api/v1/screen?name=Ural+Electronic+Systems&country=RU".into()).await;
+    assert!(status.contains("200"), "{status} {json}");
+    let answer: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!((answer["matches"][0]["entry"]["entryId"].as_str(), answer["matches"][0]["strong"].as_bool()), (Some("EUA-2026-0001"), Some(true)), "{answer}");
     comity(&b.url())
         .args(["screen", "x", "--list", "de.bafa/nothing"])
         .assert()

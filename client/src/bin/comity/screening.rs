@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use comity_client::Client;
 use comity_proto::authoring::{format_time, parse_time};
+use comity_proto::catalogue_csv::read_screened_parties;
 use comity_proto::pb;
 use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{sign_statement, Envelope, MAX_ENVELOPE_BYTES};
@@ -72,37 +73,6 @@ async fn heads(client: &mut Client) -> anyhow::Result<Vec<(Envelope, pb::Screeni
         .collect())
 }
 
-fn split(cell: &str) -> Vec<String> {
-    cell.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-}
-
-/// The entries of a CSV file.
-fn read_parties(text: &str) -> Result<Vec<pb::ScreenedParty>, InputError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().map_err(|e| InputError(format!("header: {e}")))?.iter().map(|h| h.to_ascii_lowercase()).collect();
-    for want in ["entry_id", "name", "reason"] {
-        if !headers.iter().any(|h| h == want) {
-            return Err(InputError(format!("header: column `{want}` is missing (entry_id,name,aliases,countries,addresses,reason,legal_basis)")));
-        }
-    }
-    let col = |r: &csv::StringRecord, name: &str| headers.iter().position(|h| h == name).and_then(|i| r.get(i)).unwrap_or("").to_string();
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let r = record.map_err(|e| InputError(format!("line {}: {e}", e.position().map_or(0, |p| p.line()))))?;
-        out.push(pb::ScreenedParty {
-            entry_id: col(&r, "entry_id"),
-            name: col(&r, "name"),
-            aliases: split(&col(&r, "aliases")),
-            addresses: split(&col(&r, "addresses")),
-            countries: split(&col(&r, "countries")),
-            identifiers: Vec::new(),
-            reason: col(&r, "reason"),
-            legal_basis: col(&r, "legal_basis"),
-        });
-    }
-    Ok(out)
-}
-
 /// Publishes `list` (its version and previous filled from `head`), checked and signed.
 async fn publish(
     client: &mut Client,
@@ -128,7 +98,7 @@ pub async fn screening(node: &str, json: bool, command: ScreeningCommand) -> any
             let signer = read_key(&key)?;
             let valid_from = valid_from.as_deref().map(parse_time).transpose().map_err(|e| InputError(format!("--valid-from: {e}")))?.unwrap_or(now);
             let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
-            let parties = read_parties(&text).map_err(|e| InputError(format!("{}: {}", file.display(), e.0)))?;
+            let parties = read_screened_parties(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
             let mut head =
                 heads(&mut client).await?.into_iter().find(|(_, l)| l.authority == authority && l.list_id == id).map(|(e, l)| (e.id().0.to_vec(), l.version));
             let base = pb::ScreeningList { authority, list_id: id, title, valid_from, issued_at: now, ..Default::default() };

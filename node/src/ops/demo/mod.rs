@@ -449,6 +449,7 @@ Control lists and the crosswalk between regimes (BAFA's Annex I after a review, 
   comity list ls                          (every list and crosswalk the node holds)
   comity list show de.bafa EU-DU          (the entries, and what the review added, amended and removed)
   comity code EU-DU:3A001.b.2             (the entry in every list, its Wassenaar, UK and US equivalents, the licences under any of them)
+  comity screen \"ООО «Уральские электронные системы»\"   (BAFA's end-user alert list, fictitious entries: a Cyrillic spelling of a listed name)
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token

@@ -3,7 +3,7 @@
 //! correlation of Wassenaar numbers with the EU, UK and US lists.
 
 use comity_proto::authoring::parse_time;
-use comity_proto::catalogue_csv::{apply_review, categories_of, read_entries, read_equivalences};
+use comity_proto::catalogue_csv::{apply_review, categories_of, read_entries, read_equivalences, read_screened_parties};
 use comity_proto::pb::{self, Regime};
 
 use super::DAY;
@@ -12,10 +12,18 @@ const EU_DU: &str = include_str!("lists/eu-du.csv");
 const EU_DU_REVIEW: &str = include_str!("lists/eu-du-review.csv");
 const WA: &str = include_str!("lists/wa.csv");
 const CROSSWALK: &str = include_str!("lists/crosswalk.csv");
+/// BAFA's end-user alert list for the demo: fictitious names and addresses (docs/screening.md).
+pub const END_USER_ALERTS: &str = include_str!("lists/end-user-alert.csv");
 
 /// The CSV files, as the demo writes them into its directory for `comity list load`.
-pub const FILES: [(&str, &str); 5] =
-    [("eu-du.csv", EU_DU), ("eu-du-review.csv", EU_DU_REVIEW), ("wa.csv", WA), ("ear.csv", include_str!("lists/ear.csv")), ("crosswalk.csv", CROSSWALK)];
+pub const FILES: [(&str, &str); 6] = [
+    ("eu-du.csv", EU_DU),
+    ("eu-du-review.csv", EU_DU_REVIEW),
+    ("wa.csv", WA),
+    ("ear.csv", include_str!("lists/ear.csv")),
+    ("crosswalk.csv", CROSSWALK),
+    ("end-user-alert.csv", END_USER_ALERTS),
+];
 
 /// The id agreements name METI's crosswalk by.
 pub const CROSSWALK_KEY: &str = "jp.meti/wa-eu-uk-us";
@@ -79,6 +87,20 @@ pub fn statements(now: i64) -> Vec<(&'static str, pb::statement::Kind)> {
                 wa,
                 Vec::new(),
             ),
+        ),
+        (
+            "de.bafa",
+            pb::statement::Kind::ScreeningList(pb::ScreeningList {
+                authority: "de.bafa".into(),
+                list_id: "end-user-alert".into(),
+                version: 1,
+                previous: Vec::new(),
+                title: "BAFA end-user alert list (Art. 4 Regulation (EU) 2021/821; demo entries, fictitious)".into(),
+                valid_from: now - 300 * DAY,
+                added: read_screened_parties(END_USER_ALERTS).expect("demo end-user-alert.csv"),
+                removed: Vec::new(),
+                issued_at: now - 300 * DAY,
+            }),
         ),
         (
             "jp.meti",
