@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::authoring::{format_time, qualified_control_code, regime_prefix};
-use crate::decision::{is_authority_id, is_control_code, FieldError};
+use crate::decision::{self, field_err, is_authority_id, is_control_code, FieldError};
 use crate::pb::{self, control_change::Kind as ChangeKind, Regime};
 use crate::recognition::{pattern_matches, regime_of_prefix};
 use crate::statement::StatementId;
@@ -26,25 +26,15 @@ pub const MAX_ENTRIES: usize = 20_000;
 pub const MAX_EQUIVALENCES: usize = 20_000;
 /// Most codes in one equivalence: one per regime.
 pub const MAX_CODES_PER_EQUIVALENCE: usize = 8;
-/// Longest title or note, in characters.
-pub const MAX_TEXT_CHARS: usize = 1000;
+/// Longest title or note, in bytes of UTF-8 (at least 1,000 characters of any script).
+pub const MAX_TEXT_BYTES: usize = 4000;
 /// Most categories a list names.
 const MAX_CATEGORIES: usize = 16;
 
 static CROSSWALK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,63}$").expect("valid regex"));
 
-fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
-}
-
 fn check_text(field: &str, text: &str, required: bool) -> Result<(), FieldError> {
-    if required && text.trim().is_empty() {
-        return Err(field_err(field, "must not be empty"));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(field_err(field, format!("is longer than {MAX_TEXT_CHARS} characters")));
-    }
-    Ok(())
+    decision::check_text(field, text, MAX_TEXT_BYTES, required)
 }
 
 /// The category of a code: its leading digit (`3` for `3A001.a.1` and `3.A.1.a.1`); codes

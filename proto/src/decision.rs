@@ -27,7 +27,7 @@ pub struct FieldError {
     pub message: String,
 }
 
-fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+pub(crate) fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
 }
 
@@ -312,7 +312,9 @@ fn check_countries(field: &str, codes: &[String]) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<(), FieldError> {
+/// A text field: present when `required`, at most `max` bytes, no control characters but line
+/// breaks (texts are shown to officers in verdicts and pages).
+pub(crate) fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<(), FieldError> {
     if required && text.trim().is_empty() {
         return Err(field_err(field, "required"));
     }

@@ -15,14 +15,14 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::codes::is_country;
-use crate::decision::{is_authority_id, FieldError};
+use crate::decision::{self, field_err, is_authority_id, FieldError};
 use crate::pb;
 use crate::statement::StatementId;
 
 /// Most entries one version adds or removes (a statement holds at most 64 KB anyway).
 pub const MAX_CHANGES: usize = 10_000;
-/// Longest text field, in characters.
-pub const MAX_TEXT_CHARS: usize = 1000;
+/// Longest text field, in bytes of UTF-8 (at least 1,000 characters of any script).
+pub const MAX_TEXT_BYTES: usize = 4000;
 /// At or above this score (0-100) a match is strong: the verdict refuses on it.
 pub const STRONG_MATCH: u32 = 93;
 /// At or above this score a match is reported, as a warning below [`STRONG_MATCH`].
@@ -38,18 +38,8 @@ const RARE_ENOUGH: usize = 200;
 static LIST_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,63}$").expect("valid regex"));
 static ENTRY_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9/_.:-]{0,63}$").expect("valid regex"));
 
-fn field_err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
-}
-
 fn check_text(field: &str, text: &str, required: bool) -> Result<(), FieldError> {
-    if required && text.trim().is_empty() {
-        return Err(field_err(field, "must not be empty"));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(field_err(field, format!("is longer than {MAX_TEXT_CHARS} characters")));
-    }
-    Ok(())
+    decision::check_text(field, text, MAX_TEXT_BYTES, required)
 }
 
 /// A screening list version whose fields are all well formed.

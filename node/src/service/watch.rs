@@ -369,22 +369,15 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.authority.clone_from(&a.relying_authority);
             Subject::Agreement { relying: a.relying_authority.clone(), recognised: a.recognised_authority.clone() }
         }
-        Kind::ControlList(l) => {
+        // Statements of an authority as a whole: who published which version.
+        Kind::ControlList(pb::ControlList { authority, version, .. }) | Kind::Crosswalk(pb::Crosswalk { authority, version, .. }) => {
             event.kind = WatchEventKind::ControlList as i32;
-            event.authority.clone_from(&l.authority);
-            event.version = l.version;
+            (event.authority, event.version) = (authority.clone(), *version);
             Subject::Authority
         }
-        Kind::Crosswalk(c) => {
-            event.kind = WatchEventKind::ControlList as i32;
-            event.authority.clone_from(&c.authority);
-            event.version = c.version;
-            Subject::Authority
-        }
-        Kind::ScreeningList(l) => {
+        Kind::ScreeningList(pb::ScreeningList { authority, version, .. }) => {
             event.kind = WatchEventKind::ScreeningList as i32;
-            event.authority.clone_from(&l.authority);
-            event.version = l.version;
+            (event.authority, event.version) = (authority.clone(), *version);
             Subject::Authority
         }
         Kind::KeySet(k) => {
