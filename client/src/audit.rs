@@ -147,7 +147,7 @@ impl AuthorityKeys {
                 .filter(|a| !(a.keys.is_empty() && a.root_keys.is_empty() && a.threshold == 0))
                 .map(|a| TrustedAuthority { id: a.id, keys: a.keys, root_keys: a.root_keys, threshold: a.threshold, ..Default::default() })
                 .collect();
-            let file = TrustFile { authorities, witnesses: file.witnesses, witness_quorum: file.witness_quorum };
+            let file = TrustFile { authorities, witnesses: file.witnesses, witness_quorum: file.witness_quorum, screening_lists: Vec::new() };
             let (witnesses, quorum) = file.witness_verifiers().map_err(|e| bad(e.to_string()))?;
             out.witnesses.extend(witnesses);
             out.witness_quorum = out.witness_quorum.max(quorum);

@@ -6,6 +6,7 @@
 use comity_proto::bundle::{apply_witness_quorum, check, judge_as_node, Bundle, BundleError, Verified};
 use comity_proto::pb::{self, Verdict};
 use comity_proto::recognition::Context;
+use comity_proto::screening;
 use comity_proto::trust::TrustFile;
 use comity_proto::verdict::{Judgement, Question, DEFAULT_MAX_STALENESS_SECS};
 
@@ -63,7 +64,8 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
     let node = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);
     let mut judgement = judge_as_node(&question, &verified, answer.checked_at, DEFAULT_MAX_STALENESS_SECS);
     if judgement.verdict != node {
-        if node == Verdict::Forked {
+        let screened = node == Verdict::Screened && judgement.verdict == Verdict::Valid && screening_holds(request, answer, &verified);
+        if node == Verdict::Forked || screened {
             judgement.verdict = node;
             judgement.reasons = answer.reasons.clone();
         } else {
@@ -76,6 +78,28 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
     }
     apply_witness_quorum(&mut judgement, &verified.head);
     Ok(VerifiedAnswer { verified, judgement })
+}
+
+/// Whether a SCREENED answer holds as far as this client can tell without the lists: each strong
+/// match is of a party the proven licence names (or the end user asked about), to a name the
+/// listed entry carries, and scores strong when this client scores it. The entries themselves
+/// are the node's word: the lists are not in the proof.
+fn screening_holds(request: &pb::VerifyRequest, answer: &pb::VerifyResponse, verified: &Verified) -> bool {
+    let mut parties: Vec<&str> = vec![request.end_user.as_str()];
+    for link in &verified.chain {
+        let d = &link.decision;
+        parties.extend(d.applicant.iter().map(|p| p.name.as_str()));
+        parties.extend(d.end_users.iter().chain(&d.consignees).map(|p| p.name.as_str()));
+    }
+    let strong: Vec<&pb::ScreeningHit> = answer.screening.iter().filter(|h| h.found.as_ref().is_some_and(|f| f.strong)).collect();
+    !strong.is_empty()
+        && strong.iter().all(|h| {
+            let Some(found) = &h.found else { return false };
+            let entry = found.entry.clone().unwrap_or_default();
+            let names_it = entry.name == found.matched_name || entry.aliases.contains(&found.matched_name);
+            let rescored = screening::score(&screening::words(&h.party), &screening::words(&found.matched_name));
+            !h.party.is_empty() && parties.contains(&h.party.as_str()) && names_it && rescored >= screening::STRONG_MATCH
+        })
 }
 
 /// Checks a GetLicence answer's proof against `trust`: the chain it shows must be exactly the

@@ -125,6 +125,7 @@ pub fn fuzz(data: &[u8]) -> Option<pb::Verdict> {
     let trust = TrustFile {
         witnesses: vec![],
         witness_quorum: 0,
+        screening_lists: vec![],
         authorities: vec![TrustedAuthority {
             id: "de.bafa".into(),
             keys: vec![hex::encode(signer.verifying_key().to_bytes())],

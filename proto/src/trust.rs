@@ -50,6 +50,10 @@ pub struct TrustFile {
     /// proven against it counts as verified; 0 = none needed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub witness_quorum: usize,
+    /// Screening lists (`authority/list_id`) this relying party applies: `comity verify` asks the
+    /// node to screen the licence's parties against them (docs/screening.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screening_lists: Vec<String>,
     #[serde(default, rename = "authority")]
     pub authorities: Vec<TrustedAuthority>,
 }
@@ -500,6 +504,7 @@ mod tests {
         let good = TrustFile {
             witnesses: vec![],
             witness_quorum: 0,
+            screening_lists: vec![],
             authorities: vec![TrustedAuthority {
                 id: BAFA.into(),
                 name: "BAFA".into(),

@@ -335,6 +335,7 @@ fn main() {
     let trust = TrustFile {
         witnesses: vec![],
         witness_quorum: 0,
+        screening_lists: vec![],
         authorities: vec![TrustedAuthority {
             id: BAFA.into(),
             keys: vec![hex::encode(signer.verifying_key().to_bytes())],

@@ -406,6 +406,7 @@ async fn verify(channel: Channel, i: usize) {
         control_code: format!("EU-DU:{}", d.items[0].control_code),
         end_user: d.end_users[0].name.clone(),
         at: 0,
+        screening_lists: Vec::new(),
     };
     pb::registry_client::RegistryClient::new(channel).max_decoding_message_size(16 << 20).verify(request).await.expect("Verify");
 }

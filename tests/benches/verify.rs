@@ -45,6 +45,7 @@ fn request(i: usize) -> pb::VerifyRequest {
         control_code: "EU-DU:3A001.a.1".into(),
         end_user: "Tohoku Institute of Space Optics".into(),
         at: 0,
+        screening_lists: Vec::new(),
     }
 }
 

@@ -179,6 +179,7 @@ impl TestNode {
             }],
             witnesses,
             witness_quorum,
+            screening_lists: vec![],
         };
         let path = dir.join(format!("trust-{witness_quorum}.toml"));
         std::fs::write(&path, trust.to_toml()).unwrap();

@@ -172,3 +172,52 @@ pub fn screen(trust: &Trust, q: &pb::ScreenRequest) -> Result<pb::ScreenResponse
     out.matches.truncate(limit);
     Ok(out)
 }
+
+/// Screens the licence's parties (from `answer`'s licence) and the end user asked about against
+/// `lists`, the screening lists the relying party applies, and records what matched in
+/// `answer.screening`. A strong match turns a VALID answer into SCREENED, with the matches as
+/// its reasons; otherwise matches are warnings.
+pub fn screen_parties(trust: &Trust, lists: &[String], end_user: Option<&str>, answer: &mut pb::VerifyResponse) -> Result<(), Error> {
+    if lists.is_empty() {
+        return Ok(());
+    }
+    let held = trust.catalogue().screening();
+    if let Some(missing) = lists.iter().find(|l| !held.contains_key(*l)) {
+        return Err(Error::FailedPrecondition(format!("screening list `{missing}` is not held here, so parties cannot be screened against it")));
+    }
+    let mut parties: Vec<(&str, String)> = Vec::new();
+    if let Some(user) = end_user {
+        parties.push(("end user asked about", user.to_string()));
+    }
+    if let Some(l) = &answer.licence {
+        parties.push(("applicant", l.applicant.clone()));
+        parties.extend(l.end_users.iter().map(|n| ("end user", n.clone())));
+        parties.extend(l.consignees.iter().map(|n| ("consignee", n.clone())));
+    }
+    for (role, party) in parties.into_iter().filter(|(_, p)| !screening::words(p).is_empty()) {
+        let request = pb::ScreenRequest { name: party.clone(), lists: lists.to_vec(), ..Default::default() };
+        for found in screen(trust, &request)?.matches {
+            answer.screening.push(pb::ScreeningHit { party: party.clone(), role: role.to_string(), found: Some(found) });
+        }
+    }
+    let describe = |h: &pb::ScreeningHit| {
+        let f = h.found.clone().unwrap_or_default();
+        let e = f.entry.unwrap_or_default();
+        let basis = if e.legal_basis.is_empty() { String::new() } else { format!(" ({})", e.legal_basis) };
+        format!("{} {:?} matches {} entry {} {:?} (score {}): {}{basis}", h.role, h.party, f.list, e.entry_id, f.matched_name, f.score, e.reason)
+    };
+    let strong: Vec<String> = answer.screening.iter().filter(|h| h.found.as_ref().is_some_and(|f| f.strong)).map(describe).collect();
+    let weak = answer.screening.iter().filter(|h| h.found.as_ref().is_some_and(|f| !f.strong)).map(|h| format!("{}; review it", describe(h)));
+    answer.warnings.extend(weak);
+    if !strong.is_empty() {
+        if answer.verdict == pb::Verdict::Valid as i32 {
+            answer.verdict = pb::Verdict::Screened as i32;
+            let licence = std::mem::take(&mut answer.reasons);
+            answer.reasons = strong;
+            answer.reasons.extend(licence.into_iter().map(|r| format!("otherwise: {r}")));
+        } else {
+            answer.warnings.extend(strong);
+        }
+    }
+    Ok(())
+}

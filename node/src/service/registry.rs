@@ -133,13 +133,18 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority), licence = %shown(&request.get_ref().licence_id), relying = %shown(&request.get_ref().relying_authority)))]
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Result<Response<pb::VerifyResponse>, Status> {
         let now = self.registry.clock().now();
-        let r = request.into_inner();
+        let mut r = request.into_inner();
         licence_ref(&r.authority, &r.licence_id)?;
+        if r.screening_lists.len() > 64 {
+            return Err(Error::InvalidArgument(format!("screening_lists: {} named, at most 64", r.screening_lists.len())).into());
+        }
+        let lists = std::mem::take(&mut r.screening_lists);
         let question = crate::service::wire::question(r, now)?;
         // A verdict is a few cached sled reads and no signature work (~10-50 µs, BENCHMARKS.md):
         // short enough to answer on the async worker, and a hop to the blocking pool costs more.
         let started = std::time::Instant::now();
-        let (answer, cache) = crate::service::verify::verify_counted(&self.registry, &self.verify_cache, &question, self.max_staleness_secs, now)?;
+        let (mut answer, cache) = crate::service::verify::verify_counted(&self.registry, &self.verify_cache, &question, self.max_staleness_secs, now)?;
+        catalogue::screen_parties(self.registry.trust(), &lists, question.context.end_user.as_deref(), &mut answer)?;
         let verdict = pb::Verdict::try_from(answer.verdict).map_or("UNSPECIFIED", crate::metrics::verdict_label);
         self.metrics.verification(verdict, cache.as_str(), started.elapsed());
         Ok(Response::new(answer))

@@ -129,6 +129,9 @@ pub fn verify_counted(
         agreement: agreement.map(|a| a.envelope.clone()).unwrap_or_default(),
         proof: Some(proof),
         checked_at: now,
+        // Screening against the lists a relying party applies is added by the caller
+        // (`service::catalogue::screen_parties`).
+        screening: Vec::new(),
     };
     Ok((answer, outcome))
 }

@@ -296,6 +296,7 @@ fn odd_request(rng: &mut StdRng, path: &str) -> Vec<u8> {
             control_code: s(rng),
             end_user: s(rng),
             at: i(rng),
+            screening_lists: Vec::new(),
         }
         .encode_to_vec(),
         "GetKeySet" => pb::GetKeySetRequest { authority: s(rng) }.encode_to_vec(),

@@ -110,6 +110,47 @@ async fn a_list_published_at_the_issuer_screens_a_cyrillic_name_at_a_partner() {
         .failure()
         .stderr(contains("screening list `de.bafa/nothing` is not held here"));
 
+    // Verify with the relying party's lists (its trust file names them): a licence whose end
+    // user is a listed alias is SCREENED, and the client re-scores the match before it agrees.
+    let mut client = a.client().await;
+    let mut screened = comity_proto::decision::fixtures::grant(BAFA, "DE-2026-004220");
+    screened.end_users[0].name = "Ural Electronic Systems".into();
+    client.publish(a.sign(screened)).await.unwrap();
+    client.publish(a.sign(comity_proto::decision::fixtures::grant(BAFA, "DE-2026-004221"))).await.unwrap();
+    let trust = comity_proto::trust::TrustFile {
+        screening_lists: vec!["de.bafa/end-user-alert".into()],
+        authorities: vec![comity_proto::trust::TrustedAuthority {
+            id: BAFA.into(),
+            keys: vec![hex::encode(a.signer(BAFA).verifying_key().to_bytes())],
+            logs: vec![a.node().log_verifier().to_string()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let trust_path = tmp.path().join("trust.toml");
+    std::fs::write(&trust_path, trust.to_toml()).unwrap();
+    comity(&a.url())
+        .args(["verify", "de.bafa/DE-2026-004220", "--trust", path(&trust_path)])
+        .assert()
+        .code(36)
+        .stdout(contains("SCREENED"))
+        .stdout(contains("end user \"Ural Electronic Systems\" matches de.bafa/end-user-alert entry EUA-2026-0001 \"Ural Electronic Systems\" (score 100)"))
+        .stdout(contains("verified:"));
+    comity(&a.url()).args(["verify", "de.bafa/DE-2026-004221", "--trust", path(&trust_path)]).assert().code(0).stdout(contains("VALID"));
+    // The end user asked about is screened too; a list the node does not hold is refused.
+    comity(&a.url())
+        .args(["verify", "de.bafa/DE-2026-004221", "--end-user", "Tohoku Institute of Space Optics", "--trust", path(&trust_path)])
+        .assert()
+        .code(0);
+    let mut elsewhere = trust.clone();
+    elsewhere.screening_lists = vec!["us.bis/entity-list".into()];
+    std::fs::write(&trust_path, elsewhere.to_toml()).unwrap();
+    comity(&a.url())
+        .args(["verify", "de.bafa/DE-2026-004221", "--trust", path(&trust_path)])
+        .assert()
+        .failure()
+        .stderr(contains("screening list `us.bis/entity-list` is not held here"));
+
     // A removal, with its reason, takes the entry out of every screen.
     comity(&a.url())
         .args(["screening", "remove", "de.bafa/end-user-alert", "EUA-2026-0002", "--reason", "delisted on review", "--key", path(&key)])

@@ -61,6 +61,7 @@ fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
         control_code: c.control_code.into(),
         end_user: String::new(),
         at: c.at,
+        screening_lists: Vec::new(),
     }
 }
 
@@ -75,6 +76,7 @@ fn ask_meti_for_japan(licence: &str) -> pb::VerifyRequest {
         control_code: "EU-DU:3A001.a.1".into(),
         end_user: String::new(),
         at: 0,
+        screening_lists: Vec::new(),
     }
 }
 

@@ -213,6 +213,7 @@ pub const UNVERIFIED: &str = "NOT VERIFIED: no trust file (--trust or COMITY_TRU
 pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str, context: ContextArgs) -> anyhow::Result<()> {
     let (authority, licence_id) = licence_ref(licence)?;
     let at = context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(0);
+    let trust = trust.map(TrustFile::read).transpose()?;
     let request = pb::VerifyRequest {
         relying_authority: context.relying.unwrap_or_else(|| authority.clone()),
         authority,
@@ -221,11 +222,13 @@ pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str,
         control_code: context.item.unwrap_or_default(),
         end_user: context.end_user.unwrap_or_default(),
         at,
+        // The lists the relying party applies: the trust file's.
+        screening_lists: trust.as_ref().map(|t| t.screening_lists.clone()).unwrap_or_default(),
     };
     let answer = Client::connect(node).await?.verify(request.clone()).await?;
     let now = now();
-    let checked = match trust {
-        Some(path) => Some(comity_client::verified::check_verify_answer(&TrustFile::read(path)?, &request, &answer, now)?),
+    let checked = match &trust {
+        Some(trust) => Some(comity_client::verified::check_verify_answer(trust, &request, &answer, now)?),
         None => None,
     };
     let (verdict, reasons) = match &checked {
@@ -839,6 +842,7 @@ async fn verify_pointer_online(
         control_code: context.item.clone().unwrap_or_default(),
         end_user: context.end_user.clone().unwrap_or_default(),
         at: at.unwrap_or(0),
+        screening_lists: trust.screening_lists.clone(),
     };
     let answer = Client::connect(node).await?.verify(request.clone()).await?;
     let verdict = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);
