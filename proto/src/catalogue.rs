@@ -60,6 +60,16 @@ fn in_category(code: &str, category: &str) -> bool {
     }
 }
 
+/// The part of a list that statements with `categories` hold: the categories joined (`3,5`), or
+/// `*` for the whole list. One history of versions per part ([`ControlList::scope`]).
+pub fn scope_of(categories: &[String]) -> String {
+    if categories.is_empty() {
+        "*".into()
+    } else {
+        categories.join(",")
+    }
+}
+
 /// Two statements' categories overlap (an empty list is the whole list).
 pub fn categories_overlap(a: &[String], b: &[String]) -> bool {
     a.is_empty() || b.is_empty() || a.iter().any(|x| b.iter().any(|y| x.starts_with(y.as_str()) || y.starts_with(x.as_str())))
@@ -179,10 +189,7 @@ impl ControlList {
     /// An authority keeps one history per part (a whole Annex I is published a category per
     /// statement, each under the statement size limit).
     pub fn scope(&self) -> String {
-        match self.list.categories.is_empty() {
-            true => "*".into(),
-            false => self.list.categories.join(","),
-        }
+        scope_of(&self.list.categories)
     }
 
     /// The entry and its enclosing entries, outermost first.

@@ -66,11 +66,7 @@ fn list_href(authority: &str, prefix: &str, part: Option<&str>, version: Option<
 
 /// A list statement's part: its categories, or `*` for the whole list.
 fn part_of(list: &pb::ControlList) -> String {
-    if list.categories.is_empty() {
-        "*".into()
-    } else {
-        list.categories.join(",")
-    }
+    comity_proto::catalogue::scope_of(&list.categories)
 }
 
 /// The page of a qualified code.

@@ -234,6 +234,30 @@ fn claim_valid(answer: &mut pb::VerifyResponse) {
 
 fn unchanged(_: &mut pb::VerifyResponse) {}
 
+/// States SCREENED with one strong match of `party` to a listed entry named `listed`.
+fn claim_screened(answer: &mut pb::VerifyResponse, party: &str, listed: &str) {
+    answer.verdict = pb::Verdict::Screened as i32;
+    answer.reasons = vec![format!("end user {party:?} matches de.bafa/end-user-alert entry EUA-1 {listed:?} (score 100)")];
+    let entry = pb::ScreenedParty { entry_id: "EUA-1".into(), name: listed.into(), reason: "WMD procurement".into(), ..Default::default() };
+    let found = pb::ScreeningMatch { list: "de.bafa/end-user-alert".into(), list_version: 1, entry: Some(entry), matched_name: listed.into(), score: 100, strong: true, ..Default::default() };
+    answer.screening = vec![pb::ScreeningHit { party: party.into(), role: "end user".into(), found: Some(found) }];
+}
+
+/// A strong match of a party the licence does not name.
+fn screened_stranger(answer: &mut pb::VerifyResponse) {
+    claim_screened(answer, "Nagoya Aerospace KK", "Nagoya Aerospace KK");
+}
+
+/// The licence's own end user, matched to a listed name that does not resemble it.
+fn screened_unlike(answer: &mut pb::VerifyResponse) {
+    claim_screened(answer, "Tohoku Institute of Space Optics", "Pars Precision Instruments");
+}
+
+/// The licence's own end user, matched to a listed name the client scores strong too.
+fn screened_alike(answer: &mut pb::VerifyResponse) {
+    claim_screened(answer, "Tohoku Institute of Space Optics", "Tohoku Institute of Space Optics Ltd.");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comity_verify_checks_what_it_prints() {
     let tmp = tempfile::tempdir().unwrap();
@@ -268,6 +292,22 @@ async fn comity_verify_checks_what_it_prints() {
     // A node stating VALID over a proof of a revocation: the verdicts differ, exit 10.
     let (lying, _task) = Proxy::start(&node, claim_valid, None).await;
     comity(&lying, Some(&trust)).args(["verify", revoked]).assert().code(10).stderr(contains("the node's verdict VALID is not what its proof shows (REVOKED"));
+    // SCREENED is the node's finding on lists the proof does not carry: the client accepts it
+    // only for a party the proven licence names, matched to a name it scores strong itself.
+    for tamper in [screened_stranger as fn(&mut pb::VerifyResponse), screened_unlike] {
+        let (lying, _task) = Proxy::start(&node, tamper, None).await;
+        comity(&lying, Some(&trust))
+            .args(["verify", "de.bafa/DE-2026-004212"])
+            .assert()
+            .code(10)
+            .stderr(contains("the node's verdict SCREENED is not what its proof shows (VALID"));
+    }
+    let (screening, _task) = Proxy::start(&node, screened_alike, None).await;
+    comity(&screening, Some(&trust))
+        .args(["verify", "de.bafa/DE-2026-004212"])
+        .assert()
+        .code(20 + pb::Verdict::Screened as i32)
+        .stdout(contains("SCREENED"));
 
     // A licence never issued: its absence is proven in the issuer's log.
     comity(&node.url(), Some(&trust))

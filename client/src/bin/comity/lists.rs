@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use comity_client::Client;
 use comity_proto::authoring::{format_time, parse_time, regime_prefix};
-use comity_proto::catalogue::{group_of, ControlList, Crosswalk};
+use comity_proto::catalogue::{group_of, scope_of, ControlList, Crosswalk};
 use comity_proto::catalogue_csv::{apply_review, apply_review_codes, categories_of, diff, read_entries, read_equivalences};
 use comity_proto::pb;
 use comity_proto::recognition::regime_of_prefix;
@@ -103,16 +103,21 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 async fn versions(client: &mut Client, authority: &str, regime: pb::Regime) -> anyhow::Result<Vec<(Envelope, pb::ControlList)>> {
     let request = pb::ListControlListsRequest { authority: authority.into(), regime: regime as i32, all_versions: true };
     let (lists, _) = client.control_lists(request).await?;
-    Ok(lists
+    Ok(statements_of(lists, |k| match k {
+        pb::statement::Kind::ControlList(l) => Some(l),
+        _ => None,
+    }))
+}
+
+/// Each envelope whose statement `pick` takes, with that statement.
+pub(super) fn statements_of<T: Clone>(envelopes: Vec<Envelope>, pick: impl Fn(&pb::statement::Kind) -> Option<&T>) -> Vec<(Envelope, T)> {
+    envelopes
         .into_iter()
-        .filter_map(|e| match e.statement() {
-            pb::statement::Kind::ControlList(l) => {
-                let l = l.clone();
-                Some((e, l))
-            }
-            _ => None,
+        .filter_map(|e| {
+            let statement = pick(e.statement()).cloned()?;
+            Some((e, statement))
         })
-        .collect())
+        .collect()
 }
 
 pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Result<()> {
@@ -212,7 +217,7 @@ pub async fn list(node: &str, json: bool, command: ListCommand) -> anyhow::Resul
         ListCommand::Show { authority, regime, version, part } => {
             let regime = regime_arg(&regime)?;
             let mut held = versions(&mut client, &authority, regime).await?;
-            let part_of = |l: &pb::ControlList| if l.categories.is_empty() { "*".to_string() } else { l.categories.join(",") };
+            let part_of = |l: &pb::ControlList| scope_of(&l.categories);
             let mut parts: Vec<String> = held.iter().map(|(_, l)| part_of(l)).collect();
             parts.sort();
             parts.dedup();

@@ -13,6 +13,7 @@ use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{sign_statement, Envelope, MAX_ENVELOPE_BYTES};
 use prost::Message;
 
+use super::lists::statements_of;
 use super::trust::read_key;
 use super::{print_json, table, InputError};
 
@@ -61,16 +62,10 @@ pub enum ScreeningCommand {
 /// The newest version of each screening list the node holds.
 async fn heads(client: &mut Client) -> anyhow::Result<Vec<(Envelope, pb::ScreeningList)>> {
     let (_, _, lists) = client.control_lists_and_screening(pb::ListControlListsRequest::default()).await?;
-    Ok(lists
-        .into_iter()
-        .filter_map(|e| match e.statement() {
-            pb::statement::Kind::ScreeningList(l) => {
-                let l = l.clone();
-                Some((e, l))
-            }
-            _ => None,
-        })
-        .collect())
+    Ok(statements_of(lists, |k| match k {
+        pb::statement::Kind::ScreeningList(l) => Some(l),
+        _ => None,
+    }))
 }
 
 /// Publishes `list` (its version and previous filled from `head`), checked and signed.
