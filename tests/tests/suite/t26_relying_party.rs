@@ -239,7 +239,15 @@ fn claim_screened(answer: &mut pb::VerifyResponse, party: &str, listed: &str) {
     answer.verdict = pb::Verdict::Screened as i32;
     answer.reasons = vec![format!("end user {party:?} matches de.bafa/end-user-alert entry EUA-1 {listed:?} (score 100)")];
     let entry = pb::ScreenedParty { entry_id: "EUA-1".into(), name: listed.into(), reason: "WMD procurement".into(), ..Default::default() };
-    let found = pb::ScreeningMatch { list: "de.bafa/end-user-alert".into(), list_version: 1, entry: Some(entry), matched_name: listed.into(), score: 100, strong: true, ..Default::default() };
+    let found = pb::ScreeningMatch {
+        list: "de.bafa/end-user-alert".into(),
+        list_version: 1,
+        entry: Some(entry),
+        matched_name: listed.into(),
+        score: 100,
+        strong: true,
+        ..Default::default()
+    };
     answer.screening = vec![pb::ScreeningHit { party: party.into(), role: "end user".into(), found: Some(found) }];
 }
 
@@ -303,11 +311,7 @@ async fn comity_verify_checks_what_it_prints() {
             .stderr(contains("the node's verdict SCREENED is not what its proof shows (VALID"));
     }
     let (screening, _task) = Proxy::start(&node, screened_alike, None).await;
-    comity(&screening, Some(&trust))
-        .args(["verify", "de.bafa/DE-2026-004212"])
-        .assert()
-        .code(20 + pb::Verdict::Screened as i32)
-        .stdout(contains("SCREENED"));
+    comity(&screening, Some(&trust)).args(["verify", "de.bafa/DE-2026-004212"]).assert().code(20 + pb::Verdict::Screened as i32).stdout(contains("SCREENED"));
 
     // A licence never issued: its absence is proven in the issuer's log.
     comity(&node.url(), Some(&trust))
