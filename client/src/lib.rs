@@ -184,6 +184,16 @@ impl Client {
         Ok(self.registry.screen(request).await?.into_inner())
     }
 
+    /// The no-undercut consultations the node holds (docs/consultation.md).
+    pub async fn consultations(&mut self, request: pb::ListConsultationsRequest) -> Result<pb::ListConsultationsResponse, ClientError> {
+        Ok(self.registry.list_consultations(request).await?.into_inner())
+    }
+
+    /// The partners' denials a draft GRANT would undercut, with what covers each.
+    pub async fn check_undercut(&mut self, decision: pb::Decision) -> Result<pb::CheckUndercutResponse, ClientError> {
+        Ok(self.registry.check_undercut(pb::CheckUndercutRequest { decision: Some(decision) }).await?.into_inner())
+    }
+
     /// A qualified control code in every list the node holds, and its equivalents.
     pub async fn lookup_control_code(&mut self, control_code: &str, at: i64) -> Result<pb::LookupControlCodeResponse, ClientError> {
         Ok(self.registry.lookup_control_code(pb::LookupControlCodeRequest { control_code: control_code.into(), at }).await?.into_inner())
@@ -335,8 +345,11 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
     let envelope = Envelope::parse(e.envelope.clone()).map_err(|err| bad(err.to_string()))?;
     let states = |authority: &str, licence_id: &str, version: u64| (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version);
     let agrees = match (kind, envelope.statement()) {
-        (K::Decision | K::StateChange | K::Revocation, pb::statement::Kind::Decision(d)) => {
-            states(&d.authority, &d.licence_id, d.version) && e.action == d.action && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
+        (K::Decision | K::StateChange | K::Revocation | K::Denial, pb::statement::Kind::Decision(d)) => {
+            states(&d.authority, &d.licence_id, d.version)
+                && e.action == d.action
+                && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
+                && (kind == K::Denial) == (d.action == pb::Action::Deny as i32)
         }
         (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => {
             states(&r.authority, &r.licence_id, r.version) && check_confidential_content(e, r).map_err(&bad)?
@@ -346,6 +359,8 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::ControlList, pb::statement::Kind::ControlList(l)) => e.authority == l.authority && e.version == l.version,
         (K::ControlList, pb::statement::Kind::Crosswalk(c)) => e.authority == c.authority && e.version == c.version,
         (K::ScreeningList, pb::statement::Kind::ScreeningList(l)) => e.authority == l.authority && e.version == l.version,
+        (K::Consultation, pb::statement::Kind::ConsultationRequest(r)) => e.authority == r.authority,
+        (K::Consultation, pb::statement::Kind::ConsultationAnswer(a)) => e.authority == a.authority,
         _ => false,
     };
     if !agrees {

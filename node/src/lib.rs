@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod chain;
 pub mod clock;
 pub mod config;
+pub mod consultation;
 pub mod error;
 pub mod federation;
 pub mod input;

@@ -55,6 +55,21 @@ pub struct DecisionDoc {
     pub decided_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// GRANT only: consultation ids of the deciding authority's answered consultations on
+    /// partners' denials (docs/consultation.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consultations: Vec<String>,
+    /// GRANT only: partners' denials overridden without consultation, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undercut_override: Option<OverrideDoc>,
+}
+
+/// Partners' denials a grant overrides (`de.bafa/DE-2026-000481`) and the reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideDoc {
+    pub denials: Vec<String>,
+    pub reasons: Vec<ReasonDoc>,
 }
 
 /// A party: applicant, end user or consignee.
@@ -98,6 +113,16 @@ pub struct ReasonDoc {
     pub code: String,
     pub legal_basis: String,
     pub text: String,
+}
+
+impl ReasonDoc {
+    fn to_wire(&self) -> pb::Reason {
+        pb::Reason { code: self.code.clone(), legal_basis: self.legal_basis.clone(), text: self.text.clone() }
+    }
+
+    fn from_wire(r: &pb::Reason) -> Self {
+        Self { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }
+    }
 }
 
 /// Decision actions as written in documents (`grant`, `appeal_lodged`, ...).
@@ -245,10 +270,15 @@ impl DecisionDoc {
             valid_until: optional_time("valid_until", self.valid_until.as_deref())?,
             risk_tier: self.risk_tier.unwrap_or(0),
             conditions: self.conditions.clone(),
-            reasons: self.reasons.iter().map(|r| pb::Reason { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }).collect(),
+            reasons: self.reasons.iter().map(ReasonDoc::to_wire).collect(),
             application_received: parse_time(&self.application_received).map_err(|m| doc_err("application_received", m.to_string()))?,
             decided_at: parse_time(&self.decided_at).map_err(|m| doc_err("decided_at", m.to_string()))?,
             note: self.note.clone(),
+            consultations: self.consultations.clone(),
+            undercut_override: self
+                .undercut_override
+                .as_ref()
+                .map(|o| pb::UndercutOverride { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::to_wire).collect() }),
         })
     }
 }
@@ -294,10 +324,15 @@ impl DecisionDoc {
             valid_until: time(d.valid_until),
             risk_tier: (d.risk_tier != 0).then_some(d.risk_tier),
             conditions: d.conditions.clone(),
-            reasons: d.reasons.iter().map(|r| ReasonDoc { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }).collect(),
+            reasons: d.reasons.iter().map(ReasonDoc::from_wire).collect(),
             application_received: format_time(d.application_received),
             decided_at: format_time(d.decided_at),
             note: d.note.clone(),
+            consultations: d.consultations.clone(),
+            undercut_override: d
+                .undercut_override
+                .as_ref()
+                .map(|o| OverrideDoc { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::from_wire).collect() }),
         }
     }
 }

@@ -186,8 +186,11 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             pb::statement::Kind::Agreement(_) | pb::statement::Kind::Crosswalk(_) => {
                 CheckedStatement::try_from(envelope).map_err(|e| refused(e.to_string()))?
             }
-            pb::statement::Kind::ControlList(_) | pb::statement::Kind::ScreeningList(_) => {
-                return Err(refused("a control or screening list has no place in a proof bundle"))
+            pb::statement::Kind::ControlList(_)
+            | pb::statement::Kind::ScreeningList(_)
+            | pb::statement::Kind::ConsultationRequest(_)
+            | pb::statement::Kind::ConsultationAnswer(_) => {
+                return Err(refused("a control or screening list or a consultation has no place in a proof bundle"))
             }
         };
         match statement {
@@ -218,7 +221,11 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 verify(envelope, &checked.crosswalk().authority)?;
                 crosswalks.push(checked);
             }
-            CheckedStatement::Decision(_) | CheckedStatement::KeySet(_) | CheckedStatement::ControlList(_) | CheckedStatement::ScreeningList(_) => {}
+            CheckedStatement::Decision(_)
+            | CheckedStatement::KeySet(_)
+            | CheckedStatement::ControlList(_)
+            | CheckedStatement::ScreeningList(_)
+            | CheckedStatement::Consultation(_) => {}
         }
     }
     chain.sort_by_key(|(l, _)| l.decision.version);

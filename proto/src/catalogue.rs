@@ -404,7 +404,7 @@ fn qualified_regime(code: &str) -> Option<Regime> {
 
 /// A qualified code and the codes enclosing it, innermost first: `EU-DU:3A001.a.1`,
 /// `EU-DU:3A001.a`, `EU-DU:3A001`.
-fn self_and_enclosing(code: &str) -> Vec<&str> {
+pub fn self_and_enclosing(code: &str) -> Vec<&str> {
     let mut out = vec![code];
     let mut at = code;
     while let Some((outer, _)) = at.rsplit_once('.') {

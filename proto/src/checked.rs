@@ -9,6 +9,7 @@
 //! their error texts are this module's.
 
 use crate::catalogue::{ControlList, Crosswalk};
+use crate::consultation::Consultation;
 use crate::decision::{CheckedDecision, FieldError};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
@@ -33,6 +34,8 @@ pub enum CheckedStatement {
     Crosswalk(Crosswalk),
     /// A version of a denied-party or end-user alert list (docs/screening.md).
     ScreeningList(ScreeningList),
+    /// A no-undercut consultation request or answer (docs/consultation.md).
+    Consultation(Consultation),
 }
 
 /// Why a statement's content was refused.
@@ -53,6 +56,8 @@ pub enum CheckError {
     Crosswalk(FieldError),
     #[error("invalid screening list: {0}")]
     ScreeningList(FieldError),
+    #[error("invalid consultation: {0}")]
+    Consultation(FieldError),
 }
 
 impl TryFrom<&Envelope> for CheckedStatement {
@@ -67,6 +72,8 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::ControlList(l) => Self::ControlList(ControlList::try_from(l.clone()).map_err(CheckError::ControlList)?),
             pb::statement::Kind::Crosswalk(c) => Self::Crosswalk(Crosswalk::try_from(c.clone()).map_err(CheckError::Crosswalk)?),
             pb::statement::Kind::ScreeningList(l) => Self::ScreeningList(ScreeningList::try_from(l.clone()).map_err(CheckError::ScreeningList)?),
+            pb::statement::Kind::ConsultationRequest(r) => Self::Consultation(Consultation::try_from(r.clone()).map_err(CheckError::Consultation)?),
+            pb::statement::Kind::ConsultationAnswer(a) => Self::Consultation(Consultation::try_from(a.clone()).map_err(CheckError::Consultation)?),
         })
     }
 }
@@ -84,6 +91,7 @@ impl CheckedStatement {
             Self::ControlList(l) => &l.list().authority,
             Self::Crosswalk(c) => &c.crosswalk().authority,
             Self::ScreeningList(l) => &l.list().authority,
+            Self::Consultation(c) => c.authority(),
         }
     }
 
@@ -99,6 +107,7 @@ impl CheckedStatement {
             Self::ControlList(l) => Some(l.list().issued_at),
             Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
             Self::ScreeningList(l) => Some(l.list().issued_at),
+            Self::Consultation(c) => Some(c.issued_at()),
         }
     }
 }

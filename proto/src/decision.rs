@@ -158,6 +158,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
         }
         check_validity(&d, action)?;
         check_reasons(&d, action)?;
+        crate::consultation::check_grant_fields(&d, action)?;
         check_list_len("conditions", &d.conditions)?;
         for (i, c) in d.conditions.iter().enumerate() {
             check_text(&format!("conditions[{i}]"), c, MAX_TEXT, true)?;
@@ -254,18 +255,23 @@ fn check_reasons(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
     if requires_reasons(action) && d.reasons.is_empty() {
         return Err(field_err("reasons", format!("at least one reason is required for {}", action.as_str_name())));
     }
-    check_list_len("reasons", &d.reasons)?;
-    for (i, r) in d.reasons.iter().enumerate() {
+    check_reasons_of("reasons", &d.reasons)
+}
+
+/// Reasons' codes, legal bases and texts, in list `field`.
+pub(crate) fn check_reasons_of(field: &str, reasons: &[pb::Reason]) -> Result<(), FieldError> {
+    check_list_len(field, reasons)?;
+    for (i, r) in reasons.iter().enumerate() {
         if !REASON_CODE.is_match(&r.code) {
-            return Err(field_err(format!("reasons[{i}].code"), format!("`{}` must be UPPER_SNAKE_CASE like DIVERSION_RISK", crate::shown(&r.code))));
+            return Err(field_err(format!("{field}[{i}].code"), format!("`{}` must be UPPER_SNAKE_CASE like DIVERSION_RISK", crate::shown(&r.code))));
         }
-        check_text(&format!("reasons[{i}].legal_basis"), &r.legal_basis, MAX_SHORT, true)?;
-        check_text(&format!("reasons[{i}].text"), &r.text, MAX_TEXT, true)?;
+        check_text(&format!("{field}[{i}].legal_basis"), &r.legal_basis, MAX_SHORT, true)?;
+        check_text(&format!("{field}[{i}].text"), &r.text, MAX_TEXT, true)?;
     }
     Ok(())
 }
 
-fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> {
+pub(crate) fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> {
     check_text(&format!("{field}.name"), &p.name, MAX_SHORT, true)?;
     if !is_country(&p.country) {
         return Err(field_err(format!("{field}.country"), format!("`{}` is not an ISO 3166-1 alpha-2 code", crate::shown(&p.country))));
@@ -279,7 +285,7 @@ fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
+pub(crate) fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
     let field = |name: &str| format!("items[{i}].{name}");
     let regime = match Regime::try_from(item.regime) {
         Ok(Regime::Unspecified) | Err(_) => return Err(field_err(field("regime"), "missing or unknown regime")),
@@ -299,7 +305,7 @@ fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn check_countries(field: &str, codes: &[String]) -> Result<(), FieldError> {
+pub(crate) fn check_countries(field: &str, codes: &[String]) -> Result<(), FieldError> {
     check_list_len(field, codes)?;
     for (i, c) in codes.iter().enumerate() {
         if !is_country(c) {
@@ -334,7 +340,7 @@ fn check_nonempty_list<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
     check_list_len(field, list)
 }
 
-fn check_list_len<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
+pub(crate) fn check_list_len<T>(field: &str, list: &[T]) -> Result<(), FieldError> {
     if list.len() > MAX_LIST {
         return Err(field_err(field, format!("has {} entries, more than the {MAX_LIST} allowed", list.len())));
     }

@@ -34,6 +34,12 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::ScreeningList(l) => {
             let _ = crate::screening::ScreeningList::try_from(l.clone());
         }
+        crate::pb::statement::Kind::ConsultationRequest(r) => {
+            let _ = crate::consultation::Consultation::try_from(r.clone());
+        }
+        crate::pb::statement::Kind::ConsultationAnswer(a) => {
+            let _ = crate::consultation::Consultation::try_from(a.clone());
+        }
         crate::pb::statement::Kind::KeySet(_) => {
             let _ = crate::trust::check_key_set(&envelope, &Default::default(), None);
         }

@@ -21,6 +21,7 @@ pub mod catalogue_csv;
 pub mod checked;
 pub mod codec;
 pub mod codes;
+pub mod consultation;
 pub mod decision;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fuzzing;

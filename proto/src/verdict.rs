@@ -230,6 +230,17 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     }
     let mut j = answer(Verdict::Valid, reasons);
     j.agreement = applied;
+    // The no-undercut record of the grant travels with every answer (docs/consultation.md).
+    if let Some((_, grant)) = decisions.iter().rev().find(|(_, d)| d.action() == pb::Action::Grant) {
+        let g = grant.decision();
+        for c in &g.consultations {
+            j.reasons.push(format!("granted after consultation {}/{c} on a partner's denial", g.authority));
+        }
+        if let Some(o) = &g.undercut_override {
+            let why: Vec<String> = o.reasons.iter().map(|r| format!("{}: {}", r.code, r.text)).collect();
+            j.warnings.push(format!("granted over the denial of {} without consultation; override reasons: {}", o.denials.join(", "), why.join("; ")));
+        }
+    }
     j
 }
 

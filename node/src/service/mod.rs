@@ -3,6 +3,7 @@
 //! conversions between wire messages and the node's own types ([`wire`]).
 
 pub mod catalogue;
+pub mod consultation;
 pub mod registry;
 pub mod stats;
 pub mod verify;

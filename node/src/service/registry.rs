@@ -196,6 +196,18 @@ impl registry_server::Registry for RegistryService {
         Ok(Response::new(catalogue::screen(self.registry.trust(), &q)?))
     }
 
+    async fn list_consultations(&self, request: Request<pb::ListConsultationsRequest>) -> Result<Response<pb::ListConsultationsResponse>, Status> {
+        let q = request.into_inner();
+        if !q.authority.is_empty() {
+            authority_id("authority", &q.authority)?;
+        }
+        Ok(Response::new(crate::service::consultation::list(self.registry.store(), &q)?))
+    }
+
+    async fn check_undercut(&self, request: Request<pb::CheckUndercutRequest>) -> Result<Response<pb::CheckUndercutResponse>, Status> {
+        Ok(Response::new(crate::service::consultation::check(self.registry.store(), self.registry.trust(), request.into_inner())?))
+    }
+
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;

@@ -162,6 +162,7 @@ fn compute_at(store: &Store, query: &StatsQuery, sizes: Vec<(String, u64)>, now:
             chain.clear();
         }
     }
+    report.count_consultations(store, query)?;
     Ok(report.finish(now))
 }
 
@@ -206,6 +207,8 @@ struct Report {
     groups: BTreeMap<GroupKey, Tally>,
     /// Confidential decisions in the window, per authority.
     confidential: BTreeMap<String, u64>,
+    /// Consultations and undercut overrides in the window, per authority.
+    consultations: BTreeMap<String, pb::ConsultationCount>,
 }
 
 impl Report {
@@ -248,8 +251,57 @@ impl Report {
                 let regime = t.items.first().map_or(0, |item| item.regime);
                 let key = (t.authority.clone(), regime, t.licence_type, t.risk_tier);
                 self.groups.entry(key).or_default().add(d, decision.action());
+                if decision.action() == pb::Action::Grant && (!d.consultations.is_empty() || d.undercut_override.is_some()) {
+                    let count = self.consultation_count(&d.authority);
+                    count.consulted_grants += u64::from(!d.consultations.is_empty());
+                    count.overrides += u64::from(d.undercut_override.is_some());
+                }
             }
             state = Some(next);
+        }
+        Ok(())
+    }
+
+    fn consultation_count(&mut self, authority: &str) -> &mut pb::ConsultationCount {
+        self.consultations.entry(authority.to_string()).or_insert_with(|| pb::ConsultationCount { authority: authority.to_string(), ..Default::default() })
+    }
+
+    /// Whether statement `id` was logged within the sizes read before the scan.
+    fn counted(&self, store: &Store, id: &StatementId) -> Result<bool, Error> {
+        let (origin, index) = store.location_of(id)?.ok_or_else(|| stored_corrupt(format!("consultation {id} is in no log held here")))?;
+        Ok(self.sizes.get(&origin).is_some_and(|size| index < *size))
+    }
+
+    /// Counts the consultation requests and answers issued in the window.
+    fn count_consultations(&mut self, store: &Store, query: &StatsQuery) -> Result<(), Error> {
+        let wanted = |a: &str| query.authority.as_deref().is_none_or(|q| q == a);
+        for (request, answers) in store.consultations()? {
+            let mut answered_by_denier = false;
+            let denier = match request {
+                Some(id) if self.counted(store, &id)? => match crate::consultation::load(store, &id)? {
+                    comity_proto::consultation::Consultation::Request(r) => Some((r.denial.split('/').next().unwrap_or_default().to_string(), r)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            for id in answers {
+                if !self.counted(store, &id)? {
+                    continue;
+                }
+                if let comity_proto::consultation::Consultation::Answer(a) = crate::consultation::load(store, &id)? {
+                    answered_by_denier |= denier.as_ref().is_some_and(|(d, _)| *d == a.authority);
+                    if query.in_window(a.issued_at) && wanted(&a.authority) {
+                        let count = self.consultation_count(&a.authority);
+                        count.answers_given += 1;
+                        count.objections += u64::from(a.position == pb::ConsultationPosition::Objection as i32);
+                    }
+                }
+            }
+            if let Some((_, r)) = denier.filter(|(_, r)| query.in_window(r.issued_at) && wanted(&r.authority)) {
+                let count = self.consultation_count(&r.authority);
+                count.requests += 1;
+                count.answered += u64::from(answered_by_denier);
+            }
         }
         Ok(())
     }
@@ -261,6 +313,7 @@ impl Report {
             as_of: self.used_logs.into_iter().filter_map(|origin| Some(pb::LogExtent { size: *sizes.get(&origin)?, origin })).collect(),
             generated_at: now,
             confidential: self.confidential.into_iter().map(|(authority, decisions)| pb::ConfidentialCount { authority, decisions }).collect(),
+            consultations: self.consultations.into_values().collect(),
         }
     }
 }

@@ -192,7 +192,7 @@ impl Filter {
         match subject {
             Subject::Decision(summary) => self.licence_id.as_deref().is_none_or(|l| l == event.licence_id) && search::matches(summary, &self.query, now),
             Subject::Confidential => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
-            Subject::Agreement { relying, recognised } => !self.on_licence() && (self.names(relying) || self.names(recognised)),
+            Subject::Between(first, second) => !self.on_licence() && (self.names(first) || self.names(second)),
             Subject::Authority => !self.on_licence() && self.names(&event.authority),
             Subject::Fork => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
             Subject::SplitView => !self.on_licence() && self.query.authority.is_none(),
@@ -204,10 +204,9 @@ impl Filter {
 enum Subject {
     Decision(pb::LicenceSummary),
     Confidential,
-    Agreement {
-        relying: String,
-        recognised: String,
-    },
+    /// A statement between two authorities: an agreement (relying, recognised), a
+    /// consultation request or answer (its signer, the other authority).
+    Between(String, String),
     /// A statement of an authority as a whole: a key set, a control list, a crosswalk.
     Authority,
     Fork,
@@ -367,7 +366,7 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
         Kind::Agreement(a) => {
             event.kind = WatchEventKind::Agreement as i32;
             event.authority.clone_from(&a.relying_authority);
-            Subject::Agreement { relying: a.relying_authority.clone(), recognised: a.recognised_authority.clone() }
+            Subject::Between(a.relying_authority.clone(), a.recognised_authority.clone())
         }
         // Statements of an authority as a whole: who published which version.
         Kind::ControlList(pb::ControlList { authority, version, .. }) | Kind::Crosswalk(pb::Crosswalk { authority, version, .. }) => {
@@ -379,6 +378,17 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.kind = WatchEventKind::ScreeningList as i32;
             (event.authority, event.version) = (authority.clone(), *version);
             Subject::Authority
+        }
+        Kind::ConsultationRequest(r) => {
+            event.kind = WatchEventKind::Consultation as i32;
+            event.authority.clone_from(&r.authority);
+            let consulted = r.denial.split('/').next().unwrap_or_default().to_string();
+            Subject::Between(r.authority.clone(), consulted)
+        }
+        Kind::ConsultationAnswer(a) => {
+            event.kind = WatchEventKind::Consultation as i32;
+            event.authority.clone_from(&a.authority);
+            Subject::Between(a.authority.clone(), a.consulting_authority.clone())
         }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
@@ -427,6 +437,8 @@ fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<
     let status = |s: &Option<LicenceState>| s.as_ref().map(|s| s.status.to_wire());
     let kind = if d.action == Action::Revoke as i32 {
         WatchEventKind::Revocation
+    } else if d.action == Action::Deny as i32 {
+        WatchEventKind::Denial
     } else if status(&before) != status(&after) {
         WatchEventKind::StateChange
     } else {

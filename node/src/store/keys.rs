@@ -35,6 +35,7 @@ pub mod table {
     pub const CONTROL_LIST: u8 = 0x17;
     pub const CROSSWALK: u8 = 0x18;
     pub const SCREENING_LIST: u8 = 0x19;
+    pub const CONSULTATION: u8 = 0x1A;
 }
 
 /// Separator between string parts.
@@ -182,6 +183,39 @@ pub fn control_list(authority: &str, regime: i32, scope: &str, version: u64) -> 
 /// version of the screening list. Key order is version order within each list.
 pub fn screening_list(authority: &str, list_id: &str, version: u64) -> Vec<u8> {
     [&tagged(table::SCREENING_LIST, &[authority.as_bytes(), list_id.as_bytes(), &[]])[..], &version.to_be_bytes()].concat()
+}
+
+/// `CONSULTATION ‖ consulting authority ‖ SEP ‖ consultation id ‖ SEP`: prefix of one
+/// consultation's request and answers; `CONSULTATION` alone covers every one.
+pub fn consultation_prefix(consulting: &str, consultation_id: &str) -> Vec<u8> {
+    tagged(table::CONSULTATION, &[consulting.as_bytes(), consultation_id.as_bytes(), &[]])
+}
+
+/// `consultation_prefix ‖ 0` → statement id of the request, and `consultation_prefix ‖ 1 ‖
+/// answer id` → statement id of an answer.
+pub fn consultation(consulting: &str, consultation_id: &str, answer: Option<&StatementId>) -> Vec<u8> {
+    let mut k = consultation_prefix(consulting, consultation_id);
+    match answer {
+        None => k.push(0),
+        Some(id) => {
+            k.push(1);
+            k.extend_from_slice(&id.0);
+        }
+    }
+    k
+}
+
+/// A consultation key's prefix (up to its second separator) and whether it is an answer's.
+/// Strings never hold `SEP` (0xFF is not UTF-8), so the separators are found by position.
+pub fn consultation_kind(key: &[u8]) -> Option<(&[u8], bool)> {
+    let first = key.iter().position(|b| *b == SEP)?;
+    let second = first + 1 + key[first + 1..].iter().position(|b| *b == SEP)?;
+    let (prefix, rest) = key.split_at(second + 1);
+    match rest {
+        [0] => Some((prefix, false)),
+        [1, id @ ..] if id.len() == 32 => Some((prefix, true)),
+        _ => None,
+    }
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.

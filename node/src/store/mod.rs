@@ -4,6 +4,7 @@
 //! returns, so a caller may acknowledge as soon as it does.
 
 mod changes;
+mod denials;
 pub mod engine;
 mod keys;
 mod map;
@@ -162,6 +163,8 @@ pub struct Store {
     /// space mid-write refuses every later write, and even some reads, until restart; a commit
     /// refused before it starts leaves sled sound.
     reserve: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Denied licences by destination, for the no-undercut check ([`denials`]).
+    denials: std::sync::Arc<denials::Denials>,
 }
 
 impl Store {
@@ -198,6 +201,7 @@ impl Store {
             durable: Default::default(),
             changes: Default::default(),
             kept_forks: Default::default(),
+            denials: Default::default(),
             undo_versions: Default::default(),
             dir: std::sync::Arc::new(dir.to_path_buf()),
             reserve: Default::default(),
@@ -377,7 +381,7 @@ impl Store {
         if let Some((free, reserve)) = self.disk_low() {
             return Err(StoreError::DiskLow { dir: self.dir.display().to_string(), free, reserve });
         }
-        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta, map_undo } = batch;
+        let WriteBatch { mut inner, log_ids, log_hashes, log_times, touched, log_meta, map_undo, denials } = batch;
         for ((origin, end), time) in log_times {
             inner.insert(keys::log_time(&origin, end), time.to_be_bytes());
         }
@@ -401,6 +405,7 @@ impl Store {
         }
         self.changes.bump(&touched);
         self.list_undo_removed(&map_undo);
+        self.denials.apply(denials);
         Ok(())
     }
 
@@ -625,6 +630,43 @@ impl Store {
             .collect()
     }
 
+    /// The request and the answers held of consultation `consultation_id` of `consulting`:
+    /// (request id, answer ids), `None` when the request is not held.
+    pub fn consultation(&self, consulting: &str, consultation_id: &str) -> Result<Option<(StatementId, Vec<StatementId>)>> {
+        let mut request = None;
+        let mut answers = Vec::new();
+        for kv in self.db.scan_prefix(keys::consultation_prefix(consulting, consultation_id)) {
+            let (k, v) = kv?;
+            let id = StatementId::from_slice(&v).ok_or_else(|| corrupt("consultation", "statement id is not 32 bytes"))?;
+            match keys::consultation_kind(&k) {
+                Some((_, true)) => answers.push(id),
+                Some((_, false)) => request = Some(id),
+                None => return Err(corrupt("consultation", "malformed key")),
+            }
+        }
+        Ok(request.map(|r| (r, answers)))
+    }
+
+    /// Every consultation held: (request id if held, answer ids), in key order.
+    pub fn consultations(&self) -> Result<Vec<(Option<StatementId>, Vec<StatementId>)>> {
+        let mut out: Vec<(Vec<u8>, Option<StatementId>, Vec<StatementId>)> = Vec::new();
+        for kv in self.db.scan_prefix([table::CONSULTATION]) {
+            let (k, v) = kv?;
+            let id = StatementId::from_slice(&v).ok_or_else(|| corrupt("consultation", "statement id is not 32 bytes"))?;
+            let (prefix, is_answer) = keys::consultation_kind(&k).ok_or_else(|| corrupt("consultation", "malformed key"))?;
+            if out.last().is_none_or(|(p, _, _)| p.as_slice() != prefix) {
+                out.push((prefix.to_vec(), None, Vec::new()));
+            }
+            let last = out.last_mut().expect("pushed above");
+            if is_answer {
+                last.2.push(id);
+            } else {
+                last.1 = Some(id);
+            }
+        }
+        Ok(out.into_iter().map(|(_, r, a)| (r, a)).collect())
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -687,7 +729,9 @@ impl Store {
         if let Some(summary) = derived {
             batch.put_licence(None, summary);
         }
-        self.commit(batch)
+        self.commit(batch)?;
+        self.denials.forget();
+        Ok(())
     }
 
     /// Writes a licence summary without its index entries, or deletes it (`None`), to simulate
@@ -700,6 +744,7 @@ impl Store {
         };
         self.db.flush()?;
         self.changes.bump_all();
+        self.denials.forget();
         Ok(())
     }
 
@@ -992,6 +1037,8 @@ pub struct WriteBatch {
     log_meta: Vec<Vec<u8>>,
     /// The map undo records the batch writes and removes, for the store's list of them.
     map_undo: Vec<map::UndoChange>,
+    /// Licences the batch moves into or out of DENIED, for the in-memory denials.
+    denials: Vec<denials::DenialChange>,
 }
 
 impl WriteBatch {
@@ -1005,6 +1052,7 @@ impl WriteBatch {
     /// Only index keys that change are written: sled's cost is per key.
     pub fn put_licence(&mut self, old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) {
         self.touched.licence(&new.authority, &new.licence_id);
+        self.denials.extend(denials::DenialChange::of(old, new));
         let old_keys = old.map(search::index_keys).unwrap_or_default();
         let new_keys = search::index_keys(new);
         for k in old_keys.iter().filter(|k| new_keys.binary_search(k).is_err()) {
@@ -1072,6 +1120,13 @@ impl WriteBatch {
     pub fn put_screening_list(&mut self, authority: &str, list_id: &str, version: u64, id: &StatementId) {
         self.touched.other();
         self.inner.insert(keys::screening_list(authority, list_id, version), id.0);
+    }
+
+    /// Stores where a consultation request or answer is (its statement is stored with
+    /// `put_statement`): `answer` is the answer's own id, `None` for the request.
+    pub fn put_consultation(&mut self, consulting: &str, consultation_id: &str, answer: Option<&StatementId>, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::consultation(consulting, consultation_id, answer), id.0);
     }
 
     /// Stores where a crosswalk's latest version is.

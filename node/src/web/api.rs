@@ -36,6 +36,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/lists", get(control_lists))
         .route("/api/v1/code", get(control_code))
         .route("/api/v1/screen", get(screen))
+        .route("/api/v1/consultations", get(consultations))
         .route("/api/v1/federation", get(federation))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/tokens/verify", post(token))
@@ -164,6 +165,21 @@ pub struct ScreenQuestion {
     #[serde(alias = "minScore")]
     pub min_score: u32,
     pub limit: u32,
+}
+
+async fn consultations(State(web): State<Web>, query: Result<Query<ConsultationsQuestion>, QueryRejection>) -> Answer<pb::ListConsultationsResponse> {
+    let q = query?.0;
+    let request = pb::ListConsultationsRequest { authority: q.authority, open_only: q.open_only };
+    Ok(Json(web.registry.list_consultations(Request::new(request)).await?.into_inner()))
+}
+
+/// The query of `/api/v1/consultations`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsultationsQuestion {
+    pub authority: String,
+    #[serde(alias = "openOnly")]
+    pub open_only: bool,
 }
 
 async fn federation(State(web): State<Web>) -> Answer<pb::StatusResponse> {

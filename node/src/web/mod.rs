@@ -22,6 +22,7 @@ use crate::net::client_limit::PerClientLimitLayer;
 use crate::service::registry::RegistryService;
 
 pub mod api;
+pub mod consultations;
 pub mod health;
 pub mod lists;
 pub mod pages;
@@ -68,6 +69,7 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
         .merge(pages::routes())
         .merge(lists::routes())
         .merge(screening::routes())
+        .merge(consultations::routes())
         .with_state(web)
         .layer(middleware::from_fn_with_state(limits, limited))
         .layer(DefaultBodyLimit::max(max_body))

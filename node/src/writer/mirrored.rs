@@ -116,6 +116,13 @@ pub(super) fn stage_mirror(
                 Checked::ControlList { list, .. } => catalogue.stage_list(trust, &mut batch, id, list).map_err(|e| refused(e.to_string()))?,
                 Checked::Crosswalk { crosswalk, .. } => catalogue.stage_crosswalk(trust, &mut batch, id, crosswalk).map_err(|e| refused(e.to_string()))?,
                 Checked::ScreeningList { list, .. } => catalogue.stage_screening(trust, &mut batch, id, list).map_err(|e| refused(e.to_string()))?,
+                Checked::Consultation { consultation, .. } => {
+                    // The first request under an id keeps it; a peer's later one is logged but not indexed.
+                    let (consulting, consultation_id, answer) = crate::consultation::store_key(&id, consultation);
+                    if answer.is_some() || store.consultation(consulting, consultation_id)?.is_none() {
+                        batch.put_consultation(consulting, consultation_id, answer, &id);
+                    }
+                }
             }
             batch.put_statement(&id, envelope.bytes(), None);
             batch.put_mirrored_at(&id, &m.checkpoint.origin, index);

@@ -18,6 +18,7 @@ use std::thread::{self, JoinHandle};
 
 use comity_proto::catalogue::{ControlList, Crosswalk};
 use comity_proto::checked::CheckedStatement;
+use comity_proto::consultation::Consultation;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb;
@@ -79,6 +80,8 @@ pub enum Checked {
     Crosswalk { crosswalk: Crosswalk, signers: Vec<VerifyingKey> },
     /// A screening-list version, with the keys of its publisher that signed it.
     ScreeningList { list: ScreeningList, signers: Vec<VerifyingKey> },
+    /// A consultation request or answer, with the keys of its authority that signed it.
+    Consultation { consultation: Consultation, signers: Vec<VerifyingKey> },
 }
 
 impl Checked {
@@ -91,6 +94,7 @@ impl Checked {
             Checked::ControlList { list, .. } => Checked::ControlList { list, signers },
             Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
             Checked::ScreeningList { list, .. } => Checked::ScreeningList { list, signers },
+            Checked::Consultation { consultation, .. } => Checked::Consultation { consultation, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
     }
@@ -105,6 +109,7 @@ impl Checked {
             Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
             Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
+            Checked::Consultation { consultation, signers } => Some((consultation.authority(), signers, consultation.issued_at())),
             Checked::KeySet(_) => None,
         }
     }
@@ -319,6 +324,10 @@ impl Registry {
             CheckedStatement::ScreeningList(list) => {
                 let signers = signed_by_hosted(&list.list().authority)?;
                 Checked::ScreeningList { list, signers }
+            }
+            CheckedStatement::Consultation(consultation) => {
+                let signers = signed_by_hosted(consultation.authority())?;
+                Checked::Consultation { consultation, signers }
             }
             CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;

@@ -223,7 +223,12 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
                 let r = restricted.restricted();
                 licence_entry(store, &mut state.licences, &r.authority, &r.licence_id)?.state.clone()
             }
-            Checked::KeySet(_) | Checked::Agreement { .. } | Checked::ControlList { .. } | Checked::Crosswalk { .. } | Checked::ScreeningList { .. } => None,
+            Checked::KeySet(_)
+            | Checked::Agreement { .. }
+            | Checked::ControlList { .. }
+            | Checked::Crosswalk { .. }
+            | Checked::ScreeningList { .. }
+            | Checked::Consultation { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
     }
@@ -253,6 +258,9 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::Decision { decision, .. } => {
             if job.history.is_none() {
                 state.catalogue.check_codes(state.trust, decision.decision())?;
+                if decision.action() == pb::Action::Grant {
+                    crate::consultation::check_grant(store, state.trust, decision.decision())?;
+                }
             }
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
@@ -302,6 +310,14 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             state.catalogue.stage_screening(state.trust, &mut state.batch, id, list)?;
             None
         }
+        Checked::Consultation { consultation, .. } => {
+            if job.history.is_none() {
+                crate::consultation::check_publish(store, &id, consultation)?;
+            }
+            let (consulting, consultation_id, answer) = crate::consultation::store_key(&id, consultation);
+            state.batch.put_consultation(consulting, consultation_id, answer, &id);
+            None
+        }
     };
 
     let index = state.log_size;
@@ -326,6 +342,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::ControlList { list, .. } => tracing::info!(list = %list, id = %id, index, "control list accepted"),
         Checked::Crosswalk { crosswalk, .. } => tracing::info!(crosswalk = %crosswalk, id = %id, index, "crosswalk accepted"),
         Checked::ScreeningList { list, .. } => tracing::info!(list = %list, id = %id, index, "screening list accepted"),
+        Checked::Consultation { consultation, .. } => tracing::info!(consultation = %consultation, id = %id, index, "consultation accepted"),
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {
             let r = restricted.restricted();

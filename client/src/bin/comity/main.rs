@@ -17,6 +17,7 @@ use comity_proto::pb::{self, LicenceStatus};
 use comity_proto::statement::{sign_decision, sign_statement, Envelope, StatementId};
 use serde::Serialize;
 
+mod consult;
 mod lists;
 mod screening;
 mod stats;
@@ -189,6 +190,12 @@ enum Command {
     Screening {
         #[command(subcommand)]
         command: screening::ScreeningCommand,
+    },
+    /// No-undercut consultations on partners' denials: check a draft grant, open, answer,
+    /// list and show consultations (docs/consultation.md).
+    Consult {
+        #[command(subcommand)]
+        command: consult::ConsultCommand,
     },
     /// Offline licence tokens: export, QR code, offline verification.
     Token {
@@ -565,6 +572,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Code { code, at } => lists::code(&cli.node, cli.json, &code, at.as_deref()).await,
         Command::Screen { name, country, lists, min_score } => screening::screen(&cli.node, cli.json, &name, country, lists, min_score).await,
         Command::Screening { command } => screening::screening(&cli.node, cli.json, command).await,
+        Command::Consult { command } => consult::consult(&cli.node, cli.json, command).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;

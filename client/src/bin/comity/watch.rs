@@ -61,6 +61,10 @@ enum KindArg {
     ControlList,
     /// A screening-list version.
     Screening,
+    /// A DENY: a denial notification.
+    Denial,
+    /// A no-undercut consultation request or answer.
+    Consultation,
 }
 
 impl From<KindArg> for K {
@@ -75,6 +79,8 @@ impl From<KindArg> for K {
             KindArg::Confidential => K::ConfidentialDecision,
             KindArg::ControlList => K::ControlList,
             KindArg::Screening => K::ScreeningList,
+            KindArg::Denial => K::Denial,
+            KindArg::Consultation => K::Consultation,
         }
     }
 }
@@ -193,6 +199,8 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::CaughtUp) => "CAUGHT_UP",
         Ok(K::ControlList) => "CONTROL_LIST",
         Ok(K::ScreeningList) => "SCREENING",
+        Ok(K::Denial) => "DENIAL",
+        Ok(K::Consultation) => "CONSULTATION",
         _ => "?",
     }
 }
@@ -214,7 +222,7 @@ fn render_event(e: &pb::WatchEvent) -> String {
     let when = if e.logged_at > 0 { format_time(e.logged_at) } else { "-".into() };
     let statement = Envelope::parse(e.envelope.clone()).ok();
     let what = match (K::try_from(e.kind), statement.as_ref().map(Envelope::statement)) {
-        (Ok(K::Decision | K::StateChange | K::Revocation), Some(pb::statement::Kind::Decision(d))) => {
+        (Ok(K::Decision | K::StateChange | K::Revocation | K::Denial), Some(pb::statement::Kind::Decision(d))) => {
             format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after))
         }
         // Readable here: the node is in its audience (check_event has opened the commitment).
@@ -251,6 +259,22 @@ fn render_event(e: &pb::WatchEvent) -> String {
         (Ok(K::ScreeningList), Some(pb::statement::Kind::ScreeningList(l))) => {
             format!("{} screening list {} v{}: {} added, {} removed", l.authority, l.list_id, l.version, l.added.len(), l.removed.len())
         }
+        (Ok(K::Consultation), Some(pb::statement::Kind::ConsultationRequest(r))) => {
+            format!(
+                "{} consults {} on its denial {}: consultation {}",
+                r.authority,
+                r.denial.split('/').next().unwrap_or_default(),
+                r.denial,
+                r.consultation_id
+            )
+        }
+        (Ok(K::Consultation), Some(pb::statement::Kind::ConsultationAnswer(a))) => format!(
+            "{} answers consultation {}/{}: {}",
+            a.authority,
+            a.consulting_authority,
+            a.consultation_id,
+            comity_proto::consultation::position_name(a.position)
+        ),
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }
@@ -268,6 +292,18 @@ fn render_event(e: &pb::WatchEvent) -> String {
     let reasons = statement.as_ref().and_then(Envelope::decision).or(opened.as_ref()).map(|d| d.reasons.as_slice()).unwrap_or_default();
     for r in reasons {
         text.push_str(&format!("    reason {}: {} ({})\n", r.code, r.text, r.legal_basis));
+    }
+    // A grant over partners' denials says so to every partner.
+    if let Some(d) = statement.as_ref().and_then(Envelope::decision) {
+        for c in &d.consultations {
+            text.push_str(&format!("    consulted: {}/{c}\n", d.authority));
+        }
+        if let Some(o) = &d.undercut_override {
+            text.push_str(&format!("    OVERRIDES the denial of {}\n", o.denials.join(", ")));
+            for r in &o.reasons {
+                text.push_str(&format!("    override reason {}: {} ({})\n", r.code, r.text, r.legal_basis));
+            }
+        }
     }
     text
 }

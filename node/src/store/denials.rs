@@ -1,0 +1,107 @@
+//! The denied licences a store holds, in memory by destination, for the no-undercut check at
+//! publish (docs/consultation.md). Loaded from the status index on first use, then kept
+//! current by every commit that moves a licence into or out of DENIED, so a check never scans
+//! the store.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use comity_proto::pb::{self, LicenceStatus};
+
+use super::keys::{self, table, SEP};
+use super::{Result, Store, StoreError};
+
+type LicenceKey = (String, String);
+
+/// A licence entering DENIED (its new summary) or leaving it (`None`).
+pub(super) struct DenialChange(LicenceKey, Option<pb::LicenceSummary>);
+
+impl DenialChange {
+    /// The change a summary update makes, if it touches a denial.
+    pub(super) fn of(old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) -> Option<Self> {
+        let denied = |s: &pb::LicenceSummary| s.status == LicenceStatus::Denied as i32;
+        let key = (new.authority.clone(), new.licence_id.clone());
+        match (old.is_some_and(denied), denied(new)) {
+            (false, false) => None,
+            (_, true) => Some(Self(key, Some(new.clone()))),
+            (true, false) => Some(Self(key, None)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Held {
+    by_licence: HashMap<LicenceKey, Arc<pb::LicenceSummary>>,
+    by_destination: HashMap<String, BTreeSet<LicenceKey>>,
+}
+
+impl Held {
+    fn apply(&mut self, DenialChange(key, summary): DenialChange) {
+        if let Some(old) = self.by_licence.remove(&key) {
+            for d in &old.destinations {
+                if let Some(set) = self.by_destination.get_mut(d) {
+                    set.remove(&key);
+                }
+            }
+        }
+        if let Some(s) = summary {
+            for d in &s.destinations {
+                self.by_destination.entry(d.clone()).or_default().insert(key.clone());
+            }
+            self.by_licence.insert(key, Arc::new(s));
+        }
+    }
+}
+
+/// The index; `None` until first used.
+#[derive(Default)]
+pub(super) struct Denials(Mutex<Option<Held>>);
+
+impl Denials {
+    /// Applies a commit's changes (after it is on disk). Changes are idempotent, so one that a
+    /// load racing with the commit already saw does no harm.
+    pub(super) fn apply(&self, changes: Vec<DenialChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(held) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            for c in changes {
+                held.apply(c);
+            }
+        }
+    }
+
+    /// Drops the index (after a write outside the writer, e.g. a repair): the next use loads it again.
+    pub(super) fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl Store {
+    /// The denied licences held with a destination among `destinations`.
+    pub fn denials_to(&self, destinations: &[String]) -> Result<Vec<Arc<pb::LicenceSummary>>> {
+        let mut guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.load_denials()?);
+        }
+        let held = guard.as_ref().expect("loaded above");
+        let keys: BTreeSet<&LicenceKey> = destinations.iter().filter_map(|d| held.by_destination.get(d)).flatten().collect();
+        Ok(keys.into_iter().filter_map(|k| held.by_licence.get(k).cloned()).collect())
+    }
+
+    fn load_denials(&self) -> Result<Held> {
+        let mut held = Held::default();
+        let prefix = [table::IDX_STATUS, LicenceStatus::Denied as u8, SEP];
+        for kv in self.db.scan_prefix(prefix) {
+            let (key, _) = kv?;
+            let (authority, licence_id) = keys::licence_of_key(&key).ok_or(StoreError::Corrupt { table: "index", detail: "key without licence".into() })?;
+            let summary = self
+                .licence(&authority, &licence_id)?
+                .ok_or_else(|| StoreError::Corrupt { table: "index", detail: format!("{authority}/{licence_id} has no summary") })?;
+            if let Some(change) = DenialChange::of(None, &summary) {
+                held.apply(change);
+            }
+        }
+        Ok(held)
+    }
+}
