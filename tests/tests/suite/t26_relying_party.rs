@@ -187,6 +187,12 @@ impl registry_server::Registry for Proxy {
     async fn screen(&self, _: Request<pb::ScreenRequest>) -> Result<Response<pb::ScreenResponse>, Status> {
         unused()
     }
+    async fn list_consultations(&self, _: Request<pb::ListConsultationsRequest>) -> Result<Response<pb::ListConsultationsResponse>, Status> {
+        unused()
+    }
+    async fn check_undercut(&self, _: Request<pb::CheckUndercutRequest>) -> Result<Response<pb::CheckUndercutResponse>, Status> {
+        unused()
+    }
     async fn stats(&self, _: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         unused()
     }

@@ -141,6 +141,12 @@ fn render_table(report: &pb::StatsResponse) -> String {
     for c in &report.confidential {
         out.push_str(&format!("{}: {} confidential decision(s) left out (their content is not public)\n", c.authority, c.decisions));
     }
+    for c in &report.consultations {
+        out.push_str(&format!(
+            "{}: no-undercut consultations: {} requested ({} answered), {} answered for partners ({} objecting); grants after consultation {}, overriding a denial {}\n",
+            c.authority, c.requests, c.answered, c.answers_given, c.objections, c.consulted_grants, c.overrides
+        ));
+    }
     let logs: Vec<String> = report.as_of.iter().map(|l| format!("{} size {}", l.origin, l.size)).collect();
     out.push_str(&format!("as of: {}\n", if logs.is_empty() { "no log".into() } else { logs.join("; ") }));
     out.push_str(&format!("generated at {}\n", format_time(report.generated_at)));
@@ -204,7 +210,20 @@ struct ReportJson {
     generated_at: String,
     groups: Vec<GroupJson>,
     confidential: Vec<ConfidentialJson>,
+    /// No-undercut consultations per authority (docs/consultation.md).
+    consultations: Vec<ConsultationJson>,
     as_of: Vec<LogJson>,
+}
+
+#[derive(Serialize)]
+struct ConsultationJson {
+    authority: String,
+    requests: u64,
+    answered: u64,
+    answers_given: u64,
+    objections: u64,
+    consulted_grants: u64,
+    overrides: u64,
 }
 
 #[derive(Serialize)]
@@ -263,6 +282,19 @@ impl ReportJson {
             generated_at: format_time(r.generated_at),
             groups: r.groups.iter().map(GroupJson::from).collect(),
             confidential: r.confidential.iter().map(|c| ConfidentialJson { authority: c.authority.clone(), decisions: c.decisions }).collect(),
+            consultations: r
+                .consultations
+                .iter()
+                .map(|c| ConsultationJson {
+                    authority: c.authority.clone(),
+                    requests: c.requests,
+                    answered: c.answered,
+                    answers_given: c.answers_given,
+                    objections: c.objections,
+                    consulted_grants: c.consulted_grants,
+                    overrides: c.overrides,
+                })
+                .collect(),
             as_of: r.as_of.iter().map(|l| LogJson { origin: l.origin.clone(), size: l.size }).collect(),
         }
     }
