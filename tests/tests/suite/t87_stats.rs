@@ -47,6 +47,11 @@ fn terms(authority: &str, licence_id: &str, regime: Regime, licence_type: Licenc
     .into();
     d.licence_type = licence_type as i32;
     d.risk_tier = tier;
+    // Each authority its own end user: a grant by one of the same item to the end user the
+    // other denied would be refused as an undercut (docs/consultation.md).
+    if authority == SBDU {
+        d.end_users[0].name = "Institut d'optique spatiale de Toulouse".into();
+    }
     d
 }
 

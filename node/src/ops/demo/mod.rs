@@ -238,11 +238,77 @@ pub async fn start_with_metrics(
     let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[signer]);
     home_of(&confidential.authority)?.node.publish(envelope, Some(body)).await.context("publish the demo's confidential decision")?;
     wait_for_convergence(&nodes).await?;
+    consult(&nodes, &signers, &docs, &mut heads).await?;
+    wait_for_convergence(&nodes).await?;
     let confidential = (confidential.authority, confidential.licence_id);
     wait_for_body(&nodes, &confidential).await?;
     let tries = suggested_commands(&docs);
     let verify_tries = suggested_verifications(&nodes, &heads)?;
-    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len(), licences: heads.len(), tries, verify_tries, confidential })
+    // The decisions of the data set, and METI's grant after consultation.
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len() + 1, licences: heads.len(), tries, verify_tries, confidential })
+}
+
+/// The no-undercut consultations (docs/consultation.md), once every node holds BAFA's denials:
+/// METI consults BAFA, BAFA answers, METI grants citing the consultation; ECJU's consultation
+/// stays open for BAFA to answer in the guide.
+async fn consult(
+    nodes: &[DemoNode],
+    signers: &HashMap<String, comity_proto::statement::Signer>,
+    docs: &[comity_proto::authoring::DecisionDoc],
+    heads: &mut HashMap<(String, String), StatementId>,
+) -> anyhow::Result<()> {
+    use data::consultations as c;
+    let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
+    let denial_of = |end_user: &str| -> anyhow::Result<(String, Vec<u8>)> {
+        let doc = docs
+            .iter()
+            .find(|d| d.authority == "de.bafa" && d.action == comity_proto::authoring::ActionName::Deny && d.end_users.iter().any(|p| p.name == end_user))
+            .with_context(|| format!("the demo has no BAFA denial to {end_user}"))?;
+        let head = heads.get(&(doc.authority.clone(), doc.licence_id.clone())).context("demo denial without a head")?;
+        Ok((format!("de.bafa/{}", doc.licence_id), head.0.to_vec()))
+    };
+    let publish = |authority: &'static str, kind: pb::statement::Kind| -> anyhow::Result<Vec<u8>> {
+        let signer = signers.get(authority).context("demo authority without key")?;
+        Ok(sign_statement(&pb::Statement { kind: Some(kind) }, &[signer]))
+    };
+    let (mmic, mmic_head) = denial_of(c::MMIC_END_USER)?;
+    let request = publish("jp.meti", pb::statement::Kind::ConsultationRequest(c::meti_request(now(), &mmic, mmic_head)))?;
+    let request = home_of("jp.meti")?.node.publish(request, None).await.context("publish METI's demo consultation")?;
+    let (fibre, fibre_head) = denial_of(c::CARBON_FIBRE_END_USER)?;
+    let open = publish("uk.ecju", pb::statement::Kind::ConsultationRequest(c::ecju_request(now(), &fibre, fibre_head)))?;
+    home_of("uk.ecju")?.node.publish(open, None).await.context("publish ECJU's demo consultation")?;
+    let bafa = home_of("de.bafa")?;
+    wait_for(
+        || crate::consultation::held(bafa.node.registry().store(), "jp.meti", c::METI_CONSULTATION).ok().flatten().map(|_| ()),
+        "BAFA's node to hold METI's consultation",
+    )
+    .await?;
+    let answer = publish("de.bafa", pb::statement::Kind::ConsultationAnswer(c::bafa_answer(now(), request.id.0.to_vec())))?;
+    bafa.node.publish(answer, None).await.context("publish BAFA's demo answer")?;
+    let meti = home_of("jp.meti")?;
+    wait_for(
+        || {
+            let held = crate::consultation::held(meti.node.registry().store(), "jp.meti", c::METI_CONSULTATION).ok().flatten()?;
+            let answered = held.answers_from_denier().next().is_some();
+            answered.then_some(())
+        },
+        "METI's node to hold BAFA's answer",
+    )
+    .await?;
+    let signer = signers.get("jp.meti").context("demo authority without key")?;
+    let grant = meti.node.publish(sign_decision(c::meti_grant(now()), signer), None).await.context("publish METI's demo grant after consultation")?;
+    heads.insert(("jp.meti".into(), c::METI_GRANT.into()), grant.id);
+    Ok(())
+}
+
+/// Polls `ready` until it holds (mirroring runs every few hundred milliseconds), for at most 30 s.
+async fn wait_for(ready: impl Fn() -> Option<()>, what: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ready().is_none() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// A sensitive case BAFA shares only with METI: infrared cameras for a Japanese space
@@ -450,6 +516,10 @@ Control lists and the crosswalk between regimes (BAFA's Annex I after a review, 
   comity list show de.bafa EU-DU          (the entries, and what the review added, amended and removed)
   comity code EU-DU:3A001.b.2             (the entry in every list, its Wassenaar, UK and US equivalents, the licences under any of them)
   comity screen \"ООО «Уральские электронные системы»\"   (BAFA's end-user alert list, fictitious entries: a Cyrillic spelling of a listed name)
+No-undercut consultations (a grant of what a partner denied needs an answered consultation or an override with reasons):
+  comity consult ls                       (METI consulted BAFA before granting; ECJU's consultation waits for BAFA's answer)
+  comity consult answer uk.ecju/GB-CONS-2026-0112 --position objection --text \"Our denial stands.\" --key {dir}/keys/de.bafa.key
+  comity --node {meti_url} licence show jp.meti/JP-METI-2026-02406   (the grant names the consultation it followed)
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token

@@ -23,6 +23,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use comity_proto::authoring::{format_time, ActionName as A, DecisionDoc, IdentifierDoc, ItemDoc, LicenceTypeName as LT, PartyDoc, ReasonDoc, RegimeName as R};
 
+pub mod consultations;
 mod de_bafa;
 mod jp_meti;
 pub mod lists;
