@@ -13,6 +13,7 @@ use crate::decision::{CheckedDecision, FieldError};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
 use crate::restricted::{CheckedRestricted, RestrictedError};
+use crate::ruling::Ruling;
 use crate::screening::ScreeningList;
 use crate::statement::Envelope;
 use crate::trust::{CheckedKeySet, TrustError};
@@ -33,6 +34,8 @@ pub enum CheckedStatement {
     Crosswalk(Crosswalk),
     /// A version of a denied-party or end-user alert list (docs/screening.md).
     ScreeningList(ScreeningList),
+    /// A version of a classification ruling (docs/rulings-and-general-licences.md).
+    Ruling(Ruling),
 }
 
 /// Why a statement's content was refused.
@@ -53,6 +56,8 @@ pub enum CheckError {
     Crosswalk(FieldError),
     #[error("invalid screening list: {0}")]
     ScreeningList(FieldError),
+    #[error("invalid classification ruling: {0}")]
+    Ruling(FieldError),
 }
 
 impl TryFrom<&Envelope> for CheckedStatement {
@@ -67,6 +72,7 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::ControlList(l) => Self::ControlList(ControlList::try_from(l.clone()).map_err(CheckError::ControlList)?),
             pb::statement::Kind::Crosswalk(c) => Self::Crosswalk(Crosswalk::try_from(c.clone()).map_err(CheckError::Crosswalk)?),
             pb::statement::Kind::ScreeningList(l) => Self::ScreeningList(ScreeningList::try_from(l.clone()).map_err(CheckError::ScreeningList)?),
+            pb::statement::Kind::ClassificationRuling(r) => Self::Ruling(Ruling::try_from(r.clone()).map_err(CheckError::Ruling)?),
         })
     }
 }
@@ -84,6 +90,7 @@ impl CheckedStatement {
             Self::ControlList(l) => &l.list().authority,
             Self::Crosswalk(c) => &c.crosswalk().authority,
             Self::ScreeningList(l) => &l.list().authority,
+            Self::Ruling(r) => &r.ruling().authority,
         }
     }
 
@@ -99,6 +106,7 @@ impl CheckedStatement {
             Self::ControlList(l) => Some(l.list().issued_at),
             Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
             Self::ScreeningList(l) => Some(l.list().issued_at),
+            Self::Ruling(r) => Some(r.ruling().issued_at),
         }
     }
 }

@@ -40,7 +40,9 @@ pub fn change_of(envelope: &crate::statement::Envelope) -> Option<(MapKey, Head)
     let (authority, licence_id, version) = match envelope.statement() {
         Kind::Decision(d) => (&d.authority, &d.licence_id, d.version),
         Kind::RestrictedDecision(r) => (&r.authority, &r.licence_id, r.version),
-        Kind::KeySet(_) | Kind::Agreement(_) | Kind::ControlList(_) | Kind::Crosswalk(_) | Kind::ScreeningList(_) => return None,
+        Kind::KeySet(_) | Kind::Agreement(_) | Kind::ControlList(_) | Kind::Crosswalk(_) | Kind::ScreeningList(_) | Kind::ClassificationRuling(_) => {
+            return None
+        }
     };
     Some((licence_key(authority, licence_id), Head { version, id: envelope.id().0 }))
 }
