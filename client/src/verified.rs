@@ -40,14 +40,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
         )));
     }
     let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
-    let bundle = Bundle {
-        authority: &request.authority,
-        licence_id: &request.licence_id,
-        statements: &statements,
-        receipts: &proof.receipts,
-        head: proof.head.as_ref(),
-        openings: &proof.openings,
-    };
+    let bundle = Bundle::of(&request.authority, &request.licence_id, &statements, proof);
     let verified = check(&bundle, trust, now).map_err(refused)?;
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let question = Question {
@@ -58,6 +51,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
             destination: nonempty(&request.destination),
             control_code: nonempty(&request.control_code),
             end_user: nonempty(&request.end_user),
+            end_use: nonempty(&request.end_use),
             at: if request.at == 0 { answer.checked_at } else { request.at },
         },
     };
@@ -107,7 +101,7 @@ fn screening_holds(request: &pb::VerifyRequest, answer: &pb::VerifyResponse, ver
 pub fn check_licence_answer(trust: &TrustFile, authority: &str, licence_id: &str, answer: &pb::GetLicenceResponse, now: i64) -> Result<Verified, ClientError> {
     let proof = answer.proof.as_ref().ok_or_else(|| ClientError::Verification("the answer carries no proof bundle".into()))?;
     let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
-    let bundle = Bundle { authority, licence_id, statements: &statements, receipts: &proof.receipts, head: proof.head.as_ref(), openings: &proof.openings };
+    let bundle = Bundle::of(authority, licence_id, &statements, proof);
     let verified = check(&bundle, trust, now).map_err(refused)?;
     let shown: Vec<&[u8]> = answer.chain.iter().map(|l| l.statement_id.as_slice()).collect();
     let proven: Vec<&[u8]> = verified.chain.iter().map(|l| l.id.0.as_slice()).collect();

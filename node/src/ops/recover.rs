@@ -157,6 +157,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
             pb::statement::Kind::ControlList(l) => l.authority.clone(),
             pb::statement::Kind::Crosswalk(c) => c.authority.clone(),
             pb::statement::Kind::ScreeningList(l) => l.authority.clone(),
+            pb::statement::Kind::ClassificationRuling(r) => r.authority.clone(),
             pb::statement::Kind::KeySet(_) => {
                 trust.check_key_set(&envelope, None).with_context(|| format!("key set {id}"))?;
                 statements += 1;

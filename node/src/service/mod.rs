@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod registry;
+pub mod rulings;
 pub mod stats;
 pub mod verify;
 pub mod watch;

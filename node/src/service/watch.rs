@@ -380,6 +380,11 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             (event.authority, event.version) = (authority.clone(), *version);
             Subject::Authority
         }
+        Kind::ClassificationRuling(pb::ClassificationRuling { authority, version, .. }) => {
+            event.kind = WatchEventKind::Ruling as i32;
+            (event.authority, event.version) = (authority.clone(), *version);
+            Subject::Authority
+        }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
             event.authority.clone_from(&k.authority);

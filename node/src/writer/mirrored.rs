@@ -116,6 +116,8 @@ pub(super) fn stage_mirror(
                 Checked::ControlList { list, .. } => catalogue.stage_list(trust, &mut batch, id, list).map_err(|e| refused(e.to_string()))?,
                 Checked::Crosswalk { crosswalk, .. } => catalogue.stage_crosswalk(trust, &mut batch, id, crosswalk).map_err(|e| refused(e.to_string()))?,
                 Checked::ScreeningList { list, .. } => catalogue.stage_screening(trust, &mut batch, id, list).map_err(|e| refused(e.to_string()))?,
+                // The codes were checked against the issuer's lists at its node; here the version order.
+                Checked::Ruling { ruling, .. } => catalogue.stage_ruling(store, trust, &mut batch, id, ruling, false).map_err(|e| refused(e.to_string()))?,
             }
             batch.put_statement(&id, envelope.bytes(), None);
             batch.put_mirrored_at(&id, &m.checkpoint.origin, index);

@@ -24,6 +24,7 @@ use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::LicenceState;
+use comity_proto::ruling::Ruling;
 use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::KeySetView;
@@ -79,6 +80,8 @@ pub enum Checked {
     Crosswalk { crosswalk: Crosswalk, signers: Vec<VerifyingKey> },
     /// A screening-list version, with the keys of its publisher that signed it.
     ScreeningList { list: ScreeningList, signers: Vec<VerifyingKey> },
+    /// A classification-ruling version, with the keys of its issuer that signed it.
+    Ruling { ruling: Ruling, signers: Vec<VerifyingKey> },
 }
 
 impl Checked {
@@ -91,6 +94,7 @@ impl Checked {
             Checked::ControlList { list, .. } => Checked::ControlList { list, signers },
             Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
             Checked::ScreeningList { list, .. } => Checked::ScreeningList { list, signers },
+            Checked::Ruling { ruling, .. } => Checked::Ruling { ruling, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
     }
@@ -105,6 +109,7 @@ impl Checked {
             Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
             Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
+            Checked::Ruling { ruling, signers } => Some((&ruling.ruling().authority, signers, ruling.ruling().issued_at)),
             Checked::KeySet(_) => None,
         }
     }
@@ -319,6 +324,10 @@ impl Registry {
             CheckedStatement::ScreeningList(list) => {
                 let signers = signed_by_hosted(&list.list().authority)?;
                 Checked::ScreeningList { list, signers }
+            }
+            CheckedStatement::Ruling(ruling) => {
+                let signers = signed_by_hosted(&ruling.ruling().authority)?;
+                Checked::Ruling { ruling, signers }
             }
             CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;

@@ -187,6 +187,12 @@ impl registry_server::Registry for Proxy {
     async fn screen(&self, _: Request<pb::ScreenRequest>) -> Result<Response<pb::ScreenResponse>, Status> {
         unused()
     }
+    async fn list_rulings(&self, _: Request<pb::ListRulingsRequest>) -> Result<Response<pb::ListRulingsResponse>, Status> {
+        unused()
+    }
+    async fn get_ruling(&self, _: Request<pb::GetRulingRequest>) -> Result<Response<pb::GetRulingResponse>, Status> {
+        unused()
+    }
     async fn stats(&self, _: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         unused()
     }

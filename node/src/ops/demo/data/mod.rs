@@ -283,6 +283,8 @@ fn blank(action: A) -> DecisionDoc {
         application_received: String::new(),
         decided_at: String::new(),
         note: String::new(),
+        general_licence: String::new(),
+        permitted_end_uses: Vec::new(),
     }
 }
 
