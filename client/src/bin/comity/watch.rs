@@ -61,6 +61,8 @@ enum KindArg {
     ControlList,
     /// A screening-list version.
     Screening,
+    /// A classification-ruling version.
+    Ruling,
 }
 
 impl From<KindArg> for K {
@@ -75,6 +77,7 @@ impl From<KindArg> for K {
             KindArg::Confidential => K::ConfidentialDecision,
             KindArg::ControlList => K::ControlList,
             KindArg::Screening => K::ScreeningList,
+            KindArg::Ruling => K::Ruling,
         }
     }
 }
@@ -193,6 +196,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::CaughtUp) => "CAUGHT_UP",
         Ok(K::ControlList) => "CONTROL_LIST",
         Ok(K::ScreeningList) => "SCREENING",
+        Ok(K::Ruling) => "RULING",
         _ => "?",
     }
 }
@@ -251,6 +255,12 @@ fn render_event(e: &pb::WatchEvent) -> String {
         (Ok(K::ScreeningList), Some(pb::statement::Kind::ScreeningList(l))) => {
             format!("{} screening list {} v{}: {} added, {} removed", l.authority, l.list_id, l.version, l.added.len(), l.removed.len())
         }
+        (Ok(K::Ruling), Some(pb::statement::Kind::ClassificationRuling(r))) => match comity_proto::ruling::Ruling::try_from(r.clone()) {
+            Ok(checked) => {
+                format!("{} ruling {} v{}: {}{}", r.authority, r.ruling_id, r.version, checked.result(), if r.withdrawn { " (withdrawn)" } else { "" })
+            }
+            Err(_) => format!("{} ruling {} v{}", r.authority, r.ruling_id, r.version),
+        },
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }

@@ -26,6 +26,7 @@ use comity_proto::authoring::{format_time, ActionName as A, DecisionDoc, Identif
 mod de_bafa;
 mod jp_meti;
 pub mod lists;
+pub mod rulings;
 mod uk_ecju;
 mod uni_ethz;
 
