@@ -359,6 +359,7 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::ControlList, pb::statement::Kind::ControlList(l)) => e.authority == l.authority && e.version == l.version,
         (K::ControlList, pb::statement::Kind::Crosswalk(c)) => e.authority == c.authority && e.version == c.version,
         (K::ScreeningList, pb::statement::Kind::ScreeningList(l)) => e.authority == l.authority && e.version == l.version,
+        (K::Ruling, pb::statement::Kind::ClassificationRuling(r)) => e.authority == r.authority && e.version == r.version,
         _ => false,
     };
     if !agrees {

@@ -306,6 +306,17 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         }
     }
     let parent = check_parent(&name, &chain, parent, trust, now)?;
+    // A general licence proven at an older checkpoint of the same log than the registration
+    // could hide its suspension since: its proof must be at least as recent.
+    if let Some(p) = &parent {
+        let (theirs, ours) = (&p.head.checkpoint, &proven.checkpoint);
+        if theirs.origin == ours.origin && theirs.size < ours.size {
+            return Err(refused(format!(
+                "the head of general licence {}/{} is proven at size {} of {}, older than the size {} {name} is proven at: a later decision on it could be missing",
+                p.authority, p.licence_id, theirs.size, theirs.origin, ours.size
+            )));
+        }
+    }
     let cosigned = cosigners(&head.checkpoint, &witnesses).into_iter().map(|(name, _)| name).collect();
     let evidence_time =
         envelopes.iter().map(|(_, c, _)| c.time).chain([proven.checkpoint.time]).chain(parent.as_ref().map(|p| p.evidence_time)).min().unwrap_or(now);

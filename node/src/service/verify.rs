@@ -144,7 +144,9 @@ pub fn verify_counted(
         }
     }
     let mut proof = proof_bundle(&proven, &licence, now);
-    proof.parent = general.as_deref().map(|g| Box::new(parent_proof(g, now)));
+    if let Some(g) = general.as_deref() {
+        proof.parent = Some(Box::new(parent_proof_with(registry, g, &proof, now)?));
+    }
     let answer = pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
@@ -177,6 +179,25 @@ fn general_licence_of(links: &[Link]) -> Option<(&str, &str)> {
 fn parent_proof(general: &LicenceFacts, now: i64) -> pb::ProofBundle {
     let proven: Vec<Arc<Proven>> = general.chain_proofs.iter().chain(&general.key_set_proof).cloned().collect();
     proof_bundle(&proven, general, now)
+}
+
+/// The parent proof of `general` for a registration proven by `child`: a relying party
+/// refuses a general licence proven at an older checkpoint of the same log than its
+/// registration (a later suspension could be hidden), so when the one kept is older, the
+/// general licence's head is proven again against the registration's checkpoint.
+fn parent_proof_with(registry: &Registry, general: &LicenceFacts, child: &pb::ProofBundle, now: i64) -> Result<pb::ProofBundle, Error> {
+    let mut proof = parent_proof(general, now);
+    let (Some(theirs), Some(ours)) = (&proof.head, &child.head) else { return Ok(proof) };
+    let size = |note: &str| stored_checkpoint_fields(note).map(|(size, _, _)| size);
+    if theirs.origin != ours.origin || size(&theirs.checkpoint) >= size(&ours.checkpoint) {
+        return Ok(proof);
+    }
+    let (Some(at), Some(map_root)) = (size(&ours.checkpoint), comity_proto::log::stored_map_root(&ours.checkpoint)) else { return Ok(proof) };
+    let key = comity_proto::licence_map::licence_key(&theirs.authority, &theirs.licence_id);
+    if let Some(map) = registry.store().log(&ours.origin).prove_map(at, &map_root, &key)? {
+        proof.head = Some(comity_proto::bundle::wire_head_proof(&ours.origin, &ours.checkpoint, &theirs.authority, &theirs.licence_id, &map));
+    }
+    Ok(proof)
 }
 
 /// What the store holds about one licence, as Verify needs it: everything of an answer that
@@ -318,7 +339,7 @@ pub fn licence_proof(registry: &Registry, cache: &VerifyCache, authority: &str, 
     let mut proof = parent_proof(&licence, now);
     if let Some((authority, licence_id)) = general_licence_of(&licence.links) {
         let (general, _) = cache.licence(registry, authority, licence_id)?;
-        proof.parent = Some(Box::new(parent_proof(&general, now)));
+        proof.parent = Some(Box::new(parent_proof_with(registry, &general, &proof, now)?));
     }
     Ok(proof)
 }

@@ -7,6 +7,7 @@ mod t19_hostile_input;
 mod t20_binaries;
 mod t21_catalogue;
 mod t22_screening;
+mod t23_rulings;
 mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;

@@ -215,6 +215,7 @@ pub async fn ruling(node: &str, json: bool, trust: Option<&Path>, command: Rulin
             let mut opened = version.ruling().clone();
             opened.applicant = kept.details.applicant.clone();
             opened.parameters = kept.details.parameters.clone();
+            opened.commitment.clear();
             let opened = Ruling::try_from(opened).map_err(|e| comity_client::ClientError::Verification(e.to_string()))?;
             if json {
                 let mut value = ruling_json(&opened, chrono::Utc::now().timestamp());
