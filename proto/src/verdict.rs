@@ -273,14 +273,14 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
 /// A registration's general licence judged for the same question (its scope, state, keys and
 /// log freshness, as its own issuer relies on it): its state and warnings when it authorises
 /// the export, else the answer, its reasons saying it is the general licence that refuses.
-fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decision, f: &Facts<'_>) -> Result<(LicenceState, Vec<String>), Judgement> {
+fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decision, f: &Facts<'_>) -> Result<(LicenceState, Vec<String>), Refusal> {
     let reference = &registration.general_licence;
     let registered = format!("licence {licence} is a registration under general licence {reference}");
     let Some((authority, licence_id)) = general_licence_ref(reference) else {
-        return Err(Judgement::new(Verdict::NotFound, vec![format!("{registered}, which is not a licence reference")]));
+        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not a licence reference")));
     };
     let Some(parent) = f.general_licence.filter(|p| !p.chain.is_empty()) else {
-        return Err(Judgement::new(Verdict::NotFound, vec![format!("{registered}, which is not held here")]));
+        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not held here")));
     };
     // A general licence is never itself a registration: no further parent is judged.
     let parent = Facts { general_licence: None, ..parent.clone() };
@@ -289,12 +289,25 @@ fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decisio
     let state = judged.state.clone().filter(|s| s.terms.licence_type == pb::LicenceType::GeneralAuthorisation as i32);
     match (judged.verdict, state) {
         (Verdict::Valid, Some(state)) => Ok((state, judged.warnings)),
-        (Verdict::Valid, None) => Err(Judgement::new(Verdict::OutOfScope, vec![format!("{registered}, which is not a general licence")])),
+        (Verdict::Valid, None) => Err(Refusal::new(Verdict::OutOfScope, format!("{registered}, which is not a general licence"))),
         (verdict, _) => {
             let mut reasons = vec![format!("{registered}, which does not authorise this export:")];
             reasons.extend(judged.reasons.into_iter().map(|r| format!("general licence {reference}: {r}")));
-            Err(Judgement { verdict, reasons, warnings: judged.warnings, state: None, agreement: None })
+            Err(Refusal { verdict, reasons, warnings: judged.warnings })
         }
+    }
+}
+
+/// Why a registration's general licence does not authorise the export.
+struct Refusal {
+    verdict: Verdict,
+    reasons: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Refusal {
+    fn new(verdict: Verdict, reason: String) -> Self {
+        Self { verdict, reasons: vec![reason], warnings: Vec::new() }
     }
 }
 
