@@ -194,6 +194,19 @@ impl Client {
         Ok(self.registry.check_undercut(pb::CheckUndercutRequest { decision: Some(decision) }).await?.into_inner())
     }
 
+    /// The latest version of each classification ruling the node holds that matches `request`.
+    pub async fn rulings(&mut self, request: pb::ListRulingsRequest) -> Result<(Vec<Envelope>, bool), ClientError> {
+        let answer = self.registry.list_rulings(request).await?.into_inner();
+        let envelopes =
+            answer.rulings.into_iter().map(|b| Envelope::parse(b).map_err(|e| ClientError::Verification(e.to_string()))).collect::<Result<_, _>>()?;
+        Ok((envelopes, answer.truncated))
+    }
+
+    /// Every version of one classification ruling, with a receipt for the latest.
+    pub async fn ruling(&mut self, authority: &str, ruling_id: &str) -> Result<pb::GetRulingResponse, ClientError> {
+        Ok(self.registry.get_ruling(pb::GetRulingRequest { authority: authority.into(), ruling_id: ruling_id.into() }).await?.into_inner())
+    }
+
     /// A qualified control code in every list the node holds, and its equivalents.
     pub async fn lookup_control_code(&mut self, control_code: &str, at: i64) -> Result<pb::LookupControlCodeResponse, ClientError> {
         Ok(self.registry.lookup_control_code(pb::LookupControlCodeRequest { control_code: control_code.into(), at }).await?.into_inner())
@@ -361,6 +374,7 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::ScreeningList, pb::statement::Kind::ScreeningList(l)) => e.authority == l.authority && e.version == l.version,
         (K::Consultation, pb::statement::Kind::ConsultationRequest(r)) => e.authority == r.authority,
         (K::Consultation, pb::statement::Kind::ConsultationAnswer(a)) => e.authority == a.authority,
+        (K::Ruling, pb::statement::Kind::ClassificationRuling(r)) => e.authority == r.authority && e.version == r.version,
         _ => false,
     };
     if !agrees {

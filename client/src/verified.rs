@@ -40,14 +40,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
         )));
     }
     let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
-    let bundle = Bundle {
-        authority: &request.authority,
-        licence_id: &request.licence_id,
-        statements: &statements,
-        receipts: &proof.receipts,
-        head: proof.head.as_ref(),
-        openings: &proof.openings,
-    };
+    let bundle = Bundle::of(&request.authority, &request.licence_id, &statements, proof);
     let verified = check(&bundle, trust, now).map_err(refused)?;
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let question = Question {
@@ -58,6 +51,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
             destination: nonempty(&request.destination),
             control_code: nonempty(&request.control_code),
             end_user: nonempty(&request.end_user),
+            end_use: nonempty(&request.end_use),
             at: if request.at == 0 { answer.checked_at } else { request.at },
         },
     };
@@ -107,7 +101,7 @@ fn screening_holds(request: &pb::VerifyRequest, answer: &pb::VerifyResponse, ver
 pub fn check_licence_answer(trust: &TrustFile, authority: &str, licence_id: &str, answer: &pb::GetLicenceResponse, now: i64) -> Result<Verified, ClientError> {
     let proof = answer.proof.as_ref().ok_or_else(|| ClientError::Verification("the answer carries no proof bundle".into()))?;
     let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
-    let bundle = Bundle { authority, licence_id, statements: &statements, receipts: &proof.receipts, head: proof.head.as_ref(), openings: &proof.openings };
+    let bundle = Bundle::of(authority, licence_id, &statements, proof);
     let verified = check(&bundle, trust, now).map_err(refused)?;
     let shown: Vec<&[u8]> = answer.chain.iter().map(|l| l.statement_id.as_slice()).collect();
     let proven: Vec<&[u8]> = verified.chain.iter().map(|l| l.id.0.as_slice()).collect();
@@ -119,6 +113,68 @@ pub fn check_licence_answer(trust: &TrustFile, authority: &str, licence_id: &str
         )));
     }
     Ok(verified)
+}
+
+/// Checks a GetRuling answer about `authority/ruling_id` against `trust`: every version is a
+/// valid ruling of that reference linked to the one before, the latest is signed by a key its
+/// authority's key set (`key_set`, checked against the pinned roots) or the trust file lists,
+/// and its receipt proves it in a log whose key is pinned. A later version (a withdrawal) that
+/// the node leaves out cannot be shown missing: rulings have no head proof.
+pub fn check_ruling_answer(
+    trust: &TrustFile,
+    authority: &str,
+    ruling_id: &str,
+    answer: &pb::GetRulingResponse,
+    key_set: Option<&comity_proto::statement::Envelope>,
+    now: i64,
+) -> Result<(comity_proto::ruling::Ruling, comity_proto::log::SignedCheckpoint), ClientError> {
+    use comity_proto::checked::CheckedStatement;
+    use comity_proto::statement::Envelope;
+    let failed = |m: String| ClientError::Verification(m);
+    let name = format!("{authority}/{ruling_id}");
+    let mut previous: Option<(comity_proto::statement::StatementId, u64)> = None;
+    let mut latest = None;
+    if answer.versions.is_empty() || answer.versions.len() > comity_proto::bundle::MAX_BUNDLE_STATEMENTS {
+        return Err(failed(format!("the answer carries {} versions of {name}", answer.versions.len())));
+    }
+    for bytes in &answer.versions {
+        let envelope = Envelope::parse(bytes.clone()).map_err(|e| failed(format!("ruling {name}: {e}")))?;
+        let Ok(CheckedStatement::Ruling(ruling)) = CheckedStatement::try_from(&envelope) else {
+            return Err(failed(format!("the answer about {name} carries a statement that is no valid ruling")));
+        };
+        let r = ruling.ruling();
+        if (r.authority.as_str(), r.ruling_id.as_str()) != (authority, ruling_id) {
+            return Err(failed(format!("the answer about {name} carries {}", ruling.key())));
+        }
+        let follows = match previous {
+            None => r.version == 1,
+            Some((id, version)) => r.version == version + 1 && r.previous.as_slice() == id.0.as_slice(),
+        };
+        if !follows {
+            return Err(failed(format!("{ruling}: its versions do not link one to the next")));
+        }
+        previous = Some((envelope.id(), r.version));
+        latest = Some((envelope, ruling));
+    }
+    let (envelope, ruling) = latest.expect("at least one version");
+    let trust_err = |e: comity_proto::trust::TrustError| failed(format!("trust file: {e}"));
+    let keys = match key_set {
+        Some(set) => comity_proto::trust::check_key_set(set, &trust.roots().map_err(trust_err)?, None)
+            .map_err(|e| failed(e.to_string()))?
+            .keys
+            .iter()
+            .map(|k| k.key)
+            .collect(),
+        None => trust.configured_keys().map_err(trust_err)?.remove(authority).unwrap_or_default(),
+    };
+    envelope.verify_with(&keys).map_err(|e| failed(format!("{ruling}: {e}")))?;
+    let receipt = answer.receipt.as_ref().ok_or_else(|| failed(format!("the answer carries no receipt for {ruling}")))?;
+    let logs = trust.log_verifiers().map_err(trust_err)?;
+    let verifier =
+        logs.get(&receipt.origin).ok_or_else(|| failed(format!("{ruling} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
+    let checkpoint = comity_proto::log::verify_receipt(receipt, envelope.bytes(), verifier).map_err(|e| failed(format!("{ruling}: {e}")))?;
+    comity_proto::log::check_not_future(&checkpoint, now).map_err(|e| failed(format!("{ruling}: {e}")))?;
+    Ok((ruling, checkpoint))
 }
 
 /// One line saying what was checked.

@@ -12,6 +12,7 @@ pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod ops;
+pub mod rulings;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -55,6 +55,12 @@ pub struct DecisionDoc {
     pub decided_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// Registrations: the general licence registered under, `authority/licence_id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub general_licence: String,
+    /// General licences: the pre-approved end uses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted_end_uses: Vec<String>,
     /// GRANT only: consultation ids of the deciding authority's answered consultations on
     /// partners' denials (docs/consultation.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,10 +105,16 @@ pub struct ItemDoc {
     pub regime: RegimeName,
     pub control_code: String,
     pub description: String,
+    /// Quantity, unit, value and currency: required but on a general licence's items (which
+    /// name what it covers, not a shipment).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub quantity: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub unit: String,
     /// Decimal amount in `currency`, e.g. "48000.00".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub currency: String,
 }
 
@@ -122,6 +134,80 @@ impl ReasonDoc {
 
     fn from_wire(r: &pb::Reason) -> Self {
         Self { code: r.code.clone(), legal_basis: r.legal_basis.clone(), text: r.text.clone() }
+    }
+}
+
+/// A classification ruling as an officer writes it (`comity ruling publish`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulingDoc {
+    pub authority: String,
+    pub ruling_id: String,
+    /// Omit to let `comity ruling publish` take the next version from the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Hex statement id of the version before; omit to let `comity ruling publish` fill it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant: Option<PartyDoc>,
+    pub item_description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<ParameterDoc>,
+    /// Qualified codes, e.g. `EU-DU:3A001.b.2.b`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control_codes: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_listed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_listed_in: Vec<RegimeName>,
+    pub rationale: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+    pub issued_at: String,
+    /// Publish the result only: the applicant and parameters are committed to, and the opening
+    /// is written for the applicant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confidential: bool,
+}
+
+/// A technical parameter of a ruled item, e.g. `Saturated output power: 4.2 W`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterDoc {
+    pub name: String,
+    pub value: String,
+}
+
+impl RulingDoc {
+    /// Converts to the wire ruling (public: a confidential one is sealed by the caller with
+    /// [`crate::ruling::seal`]). Only format errors are reported here.
+    pub fn to_wire(&self) -> Result<pb::ClassificationRuling, DocError> {
+        let previous = match &self.previous {
+            None => Vec::new(),
+            Some(h) => hex::decode(h).map_err(|e| doc_err("previous", format!("not hex: {e}")))?,
+        };
+        let time = |field: &str, t: &str| parse_time(t).map_err(|m| doc_err(field, m.to_string()));
+        Ok(pb::ClassificationRuling {
+            authority: self.authority.clone(),
+            ruling_id: self.ruling_id.clone(),
+            version: self.version.unwrap_or(0),
+            previous,
+            applicant: self.applicant.as_ref().map(PartyDoc::to_wire),
+            item_description: self.item_description.clone(),
+            parameters: self.parameters.iter().map(|p| pb::TechnicalParameter { name: p.name.clone(), value: p.value.clone() }).collect(),
+            control_codes: self.control_codes.clone(),
+            not_listed: self.not_listed,
+            not_listed_in: self.not_listed_in.iter().map(|r| pb::Regime::from(*r) as i32).collect(),
+            rationale: self.rationale.clone(),
+            valid_from: time("valid_from", &self.valid_from)?,
+            valid_until: time("valid_until", &self.valid_until)?,
+            withdrawn: self.withdrawn,
+            issued_at: time("issued_at", &self.issued_at)?,
+            commitment: Vec::new(),
+        })
     }
 }
 
@@ -156,6 +242,7 @@ pub enum LicenceTypeName {
     GeneralAuthorisation,
     TechnologyTransfer,
     ResearchCollaboration,
+    Registration,
 }
 
 /// Control regimes as written in documents.
@@ -205,6 +292,7 @@ impl From<LicenceTypeName> for pb::LicenceType {
             LicenceTypeName::GeneralAuthorisation => T::GeneralAuthorisation,
             LicenceTypeName::TechnologyTransfer => T::TechnologyTransfer,
             LicenceTypeName::ResearchCollaboration => T::ResearchCollaboration,
+            LicenceTypeName::Registration => T::Registration,
         }
     }
 }
@@ -279,6 +367,8 @@ impl DecisionDoc {
                 .undercut_override
                 .as_ref()
                 .map(|o| pb::UndercutOverride { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::to_wire).collect() }),
+            general_licence: self.general_licence.clone(),
+            permitted_end_uses: self.permitted_end_uses.clone(),
         })
     }
 }
@@ -313,7 +403,7 @@ impl DecisionDoc {
                     description: i.description.clone(),
                     quantity: i.quantity.clone(),
                     unit: i.unit.clone(),
-                    value: format_money(i.value_minor, &i.currency),
+                    value: if i.currency.is_empty() && i.value_minor == 0 { String::new() } else { format_money(i.value_minor, &i.currency) },
                     currency: i.currency.clone(),
                 })
                 .collect(),
@@ -333,6 +423,8 @@ impl DecisionDoc {
                 .undercut_override
                 .as_ref()
                 .map(|o| OverrideDoc { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::from_wire).collect() }),
+            general_licence: d.general_licence.clone(),
+            permitted_end_uses: d.permitted_end_uses.clone(),
         }
     }
 }
@@ -346,7 +438,7 @@ impl ActionName {
 impl LicenceTypeName {
     fn from_wire(t: pb::LicenceType) -> Option<Self> {
         use LicenceTypeName::*;
-        [Individual, Global, GeneralAuthorisation, TechnologyTransfer, ResearchCollaboration].into_iter().find(|n| pb::LicenceType::from(*n) == t)
+        [Individual, Global, GeneralAuthorisation, TechnologyTransfer, ResearchCollaboration, Registration].into_iter().find(|n| pb::LicenceType::from(*n) == t)
     }
 }
 
@@ -377,7 +469,8 @@ const ALL_ACTIONS: [ActionName; 16] = [
 ];
 
 impl PartyDoc {
-    fn to_wire(&self) -> pb::Party {
+    /// The wire party.
+    pub fn to_wire(&self) -> pb::Party {
         pb::Party {
             name: self.name.clone(),
             country: self.country.clone(),
@@ -395,7 +488,10 @@ impl ItemDoc {
             description: self.description.clone(),
             quantity: self.quantity.clone(),
             unit: self.unit.clone(),
-            value_minor: parse_money(&self.value, minor_unit_digits(&self.currency)).map_err(|m| doc_err("value", m.to_string()))?,
+            value_minor: match self.value.as_str() {
+                "" => 0,
+                value => parse_money(value, minor_unit_digits(&self.currency)).map_err(|m| doc_err("value", m.to_string()))?,
+            },
             currency: self.currency.clone(),
         })
     }

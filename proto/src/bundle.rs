@@ -20,6 +20,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::catalogue::Crosswalk;
 use crate::checked::CheckedStatement;
+use crate::decision::general_licence_ref;
 use crate::licence_map::{self, Head, MapProof, ProofEnd};
 use crate::log::{check_not_future, proof_hashes, verify_receipt, SignedCheckpoint};
 use crate::pb;
@@ -57,6 +58,24 @@ pub struct Bundle<'a> {
     pub head: Option<&'a pb::LicenceHeadProof>,
     /// Openings of confidential decisions (answers from a node in their audience).
     pub openings: &'a [pb::RestrictedOpening],
+    /// For a registration: the proof of its general licence (`ProofBundle.parent`).
+    pub parent: Option<&'a pb::ProofBundle>,
+}
+
+impl<'a> Bundle<'a> {
+    /// The bundle of `authority/licence_id` that `proof` carries (`statements`: its envelopes,
+    /// borrowed by the caller).
+    pub fn of(authority: &'a str, licence_id: &'a str, statements: &'a [&'a [u8]], proof: &'a pb::ProofBundle) -> Self {
+        Bundle {
+            authority,
+            licence_id,
+            statements,
+            receipts: &proof.receipts,
+            head: proof.head.as_ref(),
+            openings: &proof.openings,
+            parent: proof.parent.as_deref(),
+        }
+    }
 }
 
 /// The proven head of the licence in its issuer's log.
@@ -90,6 +109,9 @@ impl ProvenHead {
 /// What a bundle proves, every part verified.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The licence proven.
+    pub authority: String,
+    pub licence_id: String,
     /// The decision chain in version order, ending at the proven head.
     pub chain: Vec<Link>,
     pub key_sets: HashMap<String, KeySetView>,
@@ -103,11 +125,13 @@ pub struct Verified {
     pub evidence_time: i64,
     /// Whether the issuer's root keys or keys are pinned.
     pub issuer_trusted: bool,
+    /// For a registration: its general licence, proven the same way against the same trust file.
+    pub parent: Option<Box<Verified>>,
 }
 
 /// Checks `bundle` against `trust` at time `now`.
 pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verified, BundleError> {
-    let Bundle { authority, licence_id, statements, receipts, head, openings } = *bundle;
+    let Bundle { authority, licence_id, statements, receipts, head, openings, parent } = *bundle;
     let name = format!("{authority}/{licence_id}");
     if statements.len() > MAX_BUNDLE_STATEMENTS || statements.len() != receipts.len() {
         return Err(refused(format!("{} statements and {} receipts (at most {MAX_BUNDLE_STATEMENTS}, one receipt each)", statements.len(), receipts.len())));
@@ -189,8 +213,9 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             pb::statement::Kind::ControlList(_)
             | pb::statement::Kind::ScreeningList(_)
             | pb::statement::Kind::ConsultationRequest(_)
-            | pb::statement::Kind::ConsultationAnswer(_) => {
-                return Err(refused("a control or screening list or a consultation has no place in a proof bundle"))
+            | pb::statement::Kind::ConsultationAnswer(_)
+            | pb::statement::Kind::ClassificationRuling(_) => {
+                return Err(refused("a control or screening list, a consultation or a ruling has no place in a proof bundle"))
             }
         };
         match statement {
@@ -225,7 +250,8 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             | CheckedStatement::KeySet(_)
             | CheckedStatement::ControlList(_)
             | CheckedStatement::ScreeningList(_)
-            | CheckedStatement::Consultation(_) => {}
+            | CheckedStatement::Consultation(_)
+            | CheckedStatement::Ruling(_) => {}
         }
     }
     chain.sort_by_key(|(l, _)| l.decision.version);
@@ -284,9 +310,25 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             }
         }
     }
+    let parent = check_parent(&name, &chain, parent, trust, now)?;
+    // A general licence proven at an older checkpoint of the same log than the registration
+    // could hide its suspension since: its proof must be at least as recent.
+    if let Some(p) = &parent {
+        let (theirs, ours) = (&p.head.checkpoint, &proven.checkpoint);
+        if theirs.origin == ours.origin && theirs.size < ours.size {
+            return Err(refused(format!(
+                "the head of general licence {}/{} is proven at size {} of {}, older than the size {} {name} is proven at: a later decision on it could be missing",
+                p.authority, p.licence_id, theirs.size, theirs.origin, ours.size
+            )));
+        }
+    }
     let cosigned = cosigners(&head.checkpoint, &witnesses).into_iter().map(|(name, _)| name).collect();
-    let evidence_time = envelopes.iter().map(|(_, c, _)| c.time).chain([proven.checkpoint.time]).min().unwrap_or(now);
+    let evidence_time =
+        envelopes.iter().map(|(_, c, _)| c.time).chain([proven.checkpoint.time]).chain(parent.as_ref().map(|p| p.evidence_time)).min().unwrap_or(now);
     Ok(Verified {
+        authority: authority.into(),
+        licence_id: licence_id.into(),
+        parent,
         chain: chain.into_iter().map(|(l, _)| l).collect(),
         key_sets,
         agreements,
@@ -296,6 +338,40 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         evidence_time,
         issuer_trusted: roots.contains_key(authority) || configured.contains_key(authority),
     })
+}
+
+/// A registration's general licence, proven by `parent` exactly as the registration is (same
+/// trust file, same head rule): a registration must come with it, anything else without.
+fn check_parent(
+    name: &str,
+    chain: &[(Link, String)],
+    parent: Option<&pb::ProofBundle>,
+    trust: &TrustFile,
+    now: i64,
+) -> Result<Option<Box<Verified>>, BundleError> {
+    // The reference cannot change along a chain (the licence rules), so the last names it.
+    let named = chain.iter().rev().map(|(l, _)| &l.decision).find(|d| d.licence_type == pb::LicenceType::Registration as i32).map(|d| &d.general_licence);
+    match (named, parent) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(refused(format!("it carries the proof of a general licence, but {name} is no registration under one"))),
+        (Some(reference), None) => Err(refused(format!(
+            "{name} is a registration under general licence {reference}, but the answer carries no proof of that general licence, so its suspension or revocation could be hidden"
+        ))),
+        (Some(reference), Some(proof)) => {
+            let (authority, licence_id) =
+                general_licence_ref(reference).ok_or_else(|| refused(format!("{name} names `{reference}` as its general licence, which is not a licence reference")))?;
+            if proof.parent.is_some() {
+                return Err(refused(format!("the proof of general licence {reference} carries a further parent: a general licence is no registration")));
+            }
+            let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
+            let bundle = Bundle::of(authority, licence_id, &statements, proof);
+            let verified = check(&bundle, trust, now).map_err(|e| match e {
+                BundleError::Refused(m) => refused(format!("general licence {reference}: {m}")),
+                trust @ BundleError::Trust(_) => trust,
+            })?;
+            Ok(Some(Box::new(verified)))
+        }
+    }
 }
 
 struct Proven {
@@ -397,21 +473,36 @@ pub fn apply_witness_quorum(judgement: &mut Judgement, head: &ProvenHead) {
 /// that is the relying party's policy). The issuer's log counts as heard from at the head
 /// checkpoint's time.
 pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default_max_staleness_secs: u64) -> Judgement {
-    let facts = Facts {
+    let agreements: Vec<&CheckedAgreement> = verified.agreements.iter().collect();
+    let crosswalks: Vec<&Crosswalk> = verified.crosswalks.iter().collect();
+    let parent = verified.parent.as_deref().map(|p| facts_of(p, now, default_max_staleness_secs, &[], &[]));
+    let facts = Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks) };
+    judge(question, &facts)
+}
+
+/// The facts `verified` proves about its licence.
+fn facts_of<'a>(
+    verified: &'a Verified,
+    now: i64,
+    default_max_staleness_secs: u64,
+    agreements: &'a [&'a CheckedAgreement],
+    crosswalks: &'a [&'a Crosswalk],
+) -> Facts<'a> {
+    Facts {
         issuer_trusted: verified.issuer_trusted,
-        key_set: verified.key_sets.get(&question.authority),
+        key_set: verified.key_sets.get(&verified.authority),
         chain: &verified.chain,
         fork: None,
-        agreements: &verified.agreements.iter().collect::<Vec<_>>(),
-        crosswalks: &verified.crosswalks.iter().collect::<Vec<_>>(),
+        agreements,
+        crosswalks,
         log_heard_at: Some(verified.head.checkpoint.time),
         default_max_staleness_secs,
         now,
         withheld: verified.withheld.clone(),
         checked: None,
         folded: None,
-    };
-    judge(question, &facts)
+        general_licence: None,
+    }
 }
 
 fn short(id: &[u8]) -> String {

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::authoring::{format_time, qualified_control_code, regime_prefix};
+use crate::authoring::{format_time, regime_prefix};
 use crate::decision::{self, field_err, is_authority_id, is_control_code, FieldError};
 use crate::pb::{self, control_change::Kind as ChangeKind, Regime};
 use crate::recognition::{pattern_matches, regime_of_prefix};
@@ -317,26 +317,37 @@ impl ListHistory {
 /// list, one per part; the one whose version in force covers the code's category applies).
 /// Items of a regime without a list, or outside every list's categories, are not checked.
 pub fn check_codes<'a>(decision: &pb::Decision, lists: impl Fn(Regime) -> Vec<&'a ListHistory>) -> Result<(), String> {
+    let codes: Vec<(String, Regime, &str)> = decision
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (format!("items[{i}]"), Regime::try_from(item.regime).unwrap_or(Regime::Unspecified), item.control_code.as_str()))
+        .collect();
+    check_listed(&codes, decision.decided_at, lists)
+}
+
+/// Checks codes (each with the field it is in, its regime and the bare code) against the
+/// lists in force at `at`, as [`check_codes`] does for a decision's items.
+pub fn check_listed<'a>(codes: &[(String, Regime, &str)], at: i64, lists: impl Fn(Regime) -> Vec<&'a ListHistory>) -> Result<(), String> {
     let mut refused = Vec::new();
-    for (i, item) in decision.items.iter().enumerate() {
-        let regime = Regime::try_from(item.regime).unwrap_or(Regime::Unspecified);
-        let found = lists(regime).into_iter().find_map(|h| h.in_force(decision.decided_at).filter(|l| l.covers(&item.control_code)).map(|l| (h, l)));
+    for (field, regime, bare) in codes {
+        let found = lists(*regime).into_iter().find_map(|h| h.in_force(at).filter(|l| l.covers(bare)).map(|l| (h, l)));
         let Some((history, list)) = found else { continue };
-        if list.entry(&item.control_code).is_some() {
+        if list.entry(bare).is_some() {
             continue;
         }
-        let code = qualified_control_code(item);
+        let code = format!("{}:{bare}", regime_prefix(*regime));
         let since = format_time(list.list.valid_from);
-        refused.push(match history.removal_of(&item.control_code, list.list.version) {
+        refused.push(match history.removal_of(bare, list.list.version) {
             Some((removed_in, change)) => {
                 let note = if change.note.is_empty() { String::new() } else { format!(" ({})", change.note) };
                 format!(
-                    "items[{i}]: control code {code} was removed from the list in version {} (in force from {}){note}; {list} is in force since {since}",
+                    "{field}: control code {code} was removed from the list in version {} (in force from {}){note}; {list} is in force since {since}",
                     removed_in.list.version,
                     format_time(removed_in.list.valid_from)
                 )
             }
-            None => format!("items[{i}]: control code {code} is not on {list} (in force since {since})"),
+            None => format!("{field}: control code {code} is not on {list} (in force since {since})"),
         });
     }
     match refused.is_empty() {
@@ -397,7 +408,7 @@ impl TryFrom<pb::Crosswalk> for Crosswalk {
 }
 
 /// The regime of a qualified code (`WA:3.A.1.a.1`), if the code is valid for it.
-fn qualified_regime(code: &str) -> Option<Regime> {
+pub fn qualified_regime(code: &str) -> Option<Regime> {
     let (prefix, bare) = code.split_once(':')?;
     regime_of_prefix(prefix).filter(|r| is_control_code(*r, bare))
 }

@@ -14,6 +14,7 @@ use crate::decision::{CheckedDecision, FieldError};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
 use crate::restricted::{CheckedRestricted, RestrictedError};
+use crate::ruling::Ruling;
 use crate::screening::ScreeningList;
 use crate::statement::Envelope;
 use crate::trust::{CheckedKeySet, TrustError};
@@ -36,6 +37,8 @@ pub enum CheckedStatement {
     ScreeningList(ScreeningList),
     /// A no-undercut consultation request or answer (docs/consultation.md).
     Consultation(Consultation),
+    /// A version of a classification ruling (docs/rulings-and-general-licences.md).
+    Ruling(Ruling),
 }
 
 /// Why a statement's content was refused.
@@ -58,6 +61,8 @@ pub enum CheckError {
     ScreeningList(FieldError),
     #[error("invalid consultation: {0}")]
     Consultation(FieldError),
+    #[error("invalid classification ruling: {0}")]
+    Ruling(FieldError),
 }
 
 impl TryFrom<&Envelope> for CheckedStatement {
@@ -74,6 +79,7 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::ScreeningList(l) => Self::ScreeningList(ScreeningList::try_from(l.clone()).map_err(CheckError::ScreeningList)?),
             pb::statement::Kind::ConsultationRequest(r) => Self::Consultation(Consultation::try_from(r.clone()).map_err(CheckError::Consultation)?),
             pb::statement::Kind::ConsultationAnswer(a) => Self::Consultation(Consultation::try_from(a.clone()).map_err(CheckError::Consultation)?),
+            pb::statement::Kind::ClassificationRuling(r) => Self::Ruling(Ruling::try_from(r.clone()).map_err(CheckError::Ruling)?),
         })
     }
 }
@@ -92,6 +98,7 @@ impl CheckedStatement {
             Self::Crosswalk(c) => &c.crosswalk().authority,
             Self::ScreeningList(l) => &l.list().authority,
             Self::Consultation(c) => c.authority(),
+            Self::Ruling(r) => &r.ruling().authority,
         }
     }
 
@@ -108,6 +115,7 @@ impl CheckedStatement {
             Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
             Self::ScreeningList(l) => Some(l.list().issued_at),
             Self::Consultation(c) => Some(c.issued_at()),
+            Self::Ruling(r) => Some(r.ruling().issued_at),
         }
     }
 }

@@ -76,7 +76,7 @@ impl TryFrom<pb::ConsultationRequest> for Consultation {
         }
         decision::check_list_len("items", &r.items)?;
         for (i, item) in r.items.iter().enumerate() {
-            check_item(i, item)?;
+            check_item(i, item, false)?;
         }
         if r.destinations.is_empty() {
             return Err(field_err("destinations", "at least one is required"));

@@ -174,30 +174,84 @@ impl TryFrom<pb::Decision> for CheckedDecision {
     }
 }
 
+/// `authority/licence_id` of a general licence, split, when well formed.
+pub fn general_licence_ref(reference: &str) -> Option<(&str, &str)> {
+    let (authority, licence_id) = reference.split_once('/')?;
+    (is_authority_id(authority) && is_licence_id(licence_id)).then_some((authority, licence_id))
+}
+
 fn check_terms(d: &pb::Decision, licence_type: LicenceType) -> Result<(), FieldError> {
     if licence_type == LicenceType::Unspecified {
         return Err(field_err("licence_type", "required"));
     }
+    // A general licence names no applicant or end user: exporters register under it. A
+    // registration names only its exporter: what, where and for what are the general licence's.
+    let general = licence_type == LicenceType::GeneralAuthorisation;
+    let registration = licence_type == LicenceType::Registration;
     match &d.applicant {
+        None if general => {}
         None => return Err(field_err("applicant", "required")),
         Some(p) => check_party("applicant", p)?,
     }
-    check_nonempty_list("end_users", &d.end_users)?;
-    for (i, p) in d.end_users.iter().enumerate() {
-        check_party(&format!("end_users[{i}]"), p)?;
+    if registration {
+        let present = [
+            ("end_users", !d.end_users.is_empty()),
+            ("consignees", !d.consignees.is_empty()),
+            ("end_use", !d.end_use.is_empty()),
+            ("items", !d.items.is_empty()),
+            ("destinations", !d.destinations.is_empty()),
+            ("transit_countries", !d.transit_countries.is_empty()),
+        ];
+        if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
+            return Err(field_err(*field, "must be empty for a REGISTRATION: what, where and for what are those of its general licence"));
+        }
+        match general_licence_ref(&d.general_licence) {
+            None => {
+                return Err(field_err(
+                    "general_licence",
+                    format!("`{}` must name the general licence registered under, like uk.ecju/OGEL-DU-REPAIR", crate::shown(&d.general_licence)),
+                ))
+            }
+            Some((authority, _)) if authority != d.authority => {
+                return Err(field_err(
+                    "general_licence",
+                    format!("must be a general licence of {} (registrations under another authority's general licence are not supported)", d.authority),
+                ))
+            }
+            Some(_) => {}
+        }
+    } else {
+        if !d.general_licence.is_empty() {
+            return Err(field_err("general_licence", "only a REGISTRATION names a general licence"));
+        }
+        if general {
+            check_list_len("end_users", &d.end_users)?;
+        } else {
+            check_nonempty_list("end_users", &d.end_users)?;
+        }
+        for (i, p) in d.end_users.iter().enumerate() {
+            check_party(&format!("end_users[{i}]"), p)?;
+        }
+        check_list_len("consignees", &d.consignees)?;
+        for (i, p) in d.consignees.iter().enumerate() {
+            check_party(&format!("consignees[{i}]"), p)?;
+        }
+        check_text("end_use", &d.end_use, MAX_TEXT, !general)?;
+        check_nonempty_list("items", &d.items)?;
+        for (i, item) in d.items.iter().enumerate() {
+            check_item(i, item, general)?;
+        }
+        check_nonempty_list("destinations", &d.destinations)?;
+        check_countries("destinations", &d.destinations)?;
+        check_countries("transit_countries", &d.transit_countries)?;
     }
-    check_list_len("consignees", &d.consignees)?;
-    for (i, p) in d.consignees.iter().enumerate() {
-        check_party(&format!("consignees[{i}]"), p)?;
+    if !general && !d.permitted_end_uses.is_empty() {
+        return Err(field_err("permitted_end_uses", "only a GENERAL_AUTHORISATION lists permitted end uses"));
     }
-    check_text("end_use", &d.end_use, MAX_TEXT, true)?;
-    check_nonempty_list("items", &d.items)?;
-    for (i, item) in d.items.iter().enumerate() {
-        check_item(i, item)?;
+    check_list_len("permitted_end_uses", &d.permitted_end_uses)?;
+    for (i, use_) in d.permitted_end_uses.iter().enumerate() {
+        check_text(&format!("permitted_end_uses[{i}]"), use_, MAX_SHORT, true)?;
     }
-    check_nonempty_list("destinations", &d.destinations)?;
-    check_countries("destinations", &d.destinations)?;
-    check_countries("transit_countries", &d.transit_countries)?;
     check_text("re_export_terms", &d.re_export_terms, MAX_TEXT, false)?;
     if !(1..=4).contains(&d.risk_tier) {
         return Err(field_err("risk_tier", format!("must be 1 to 4, got {}", d.risk_tier)));
@@ -220,6 +274,8 @@ fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
         ("transit_countries", !d.transit_countries.is_empty()),
         ("re_export_terms", !d.re_export_terms.is_empty()),
         ("risk_tier", d.risk_tier != 0),
+        ("general_licence", !d.general_licence.is_empty()),
+        ("permitted_end_uses", !d.permitted_end_uses.is_empty()),
     ];
     match present.iter().find(|(_, set)| *set) {
         Some((field, _)) => {
@@ -285,7 +341,9 @@ pub(crate) fn check_party(field: &str, p: &pb::Party) -> Result<(), FieldError> 
     Ok(())
 }
 
-pub(crate) fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
+/// An item; a general licence's items name what it covers, so quantity, unit and value are
+/// optional there.
+pub(crate) fn check_item(i: usize, item: &pb::Item, general: bool) -> Result<(), FieldError> {
     let field = |name: &str| format!("items[{i}].{name}");
     let regime = match Regime::try_from(item.regime) {
         Ok(Regime::Unspecified) | Err(_) => return Err(field_err(field("regime"), "missing or unknown regime")),
@@ -295,6 +353,9 @@ pub(crate) fn check_item(i: usize, item: &pb::Item) -> Result<(), FieldError> {
         return Err(field_err(field("control_code"), format!("`{}` is not a valid {} control code", crate::shown(&item.control_code), regime.as_str_name())));
     }
     check_text(&field("description"), &item.description, MAX_TEXT, true)?;
+    if general && item.quantity.is_empty() && item.unit.is_empty() && item.currency.is_empty() && item.value_minor == 0 {
+        return Ok(());
+    }
     if !DECIMAL.is_match(&item.quantity) || item.quantity.trim_start_matches(['0', '.']).is_empty() {
         return Err(field_err(field("quantity"), format!("`{}` must be a positive decimal number", crate::shown(&item.quantity))));
     }
@@ -388,6 +449,38 @@ pub mod fixtures {
             decided_at: DECIDED,
             ..Default::default()
         }
+    }
+
+    /// A complete, valid GRANT (version 1) of a general licence: UK dual-use items of
+    /// categories 3 and 5 to two destinations, for two end uses.
+    pub fn general_licence(authority: &str, licence_id: &str) -> pb::Decision {
+        let mut d = grant(authority, licence_id);
+        d.licence_type = pb::LicenceType::GeneralAuthorisation as i32;
+        d.applicant = None;
+        d.end_users.clear();
+        d.end_use.clear();
+        d.items = vec![pb::Item {
+            regime: pb::Regime::UkStrategic as i32,
+            control_code: "3A001".into(),
+            description: "Electronic components specified in 3A001".into(),
+            ..Default::default()
+        }];
+        d.destinations = vec!["JP".into(), "NZ".into()];
+        d.permitted_end_uses = vec!["repair under warranty".into(), "replacement under warranty".into()];
+        d.conditions = vec!["The items were originally exported under a licence".into()];
+        d
+    }
+
+    /// A complete, valid GRANT (version 1) of a registration under `general`.
+    pub fn registration(authority: &str, licence_id: &str, general: &str) -> pb::Decision {
+        let mut d = grant(authority, licence_id);
+        d.licence_type = pb::LicenceType::Registration as i32;
+        d.end_users.clear();
+        d.end_use.clear();
+        d.items.clear();
+        d.destinations.clear();
+        d.general_licence = general.into();
+        d
     }
 
     /// A follow-up decision of `action` at `version`, linked to `previous`, with the fields that
@@ -484,6 +577,46 @@ mod tests {
             mutate(&mut d);
             assert_eq!(refused(d), field);
         }
+    }
+
+    #[test]
+    fn a_general_licence_names_no_parties_and_a_registration_only_its_exporter() {
+        let gl = general_licence("uk.ecju", "OGEL-DU-REPAIR");
+        let checked = CheckedDecision::try_from(gl.clone()).expect("a general licence without applicant or end users");
+        assert_eq!(checked.licence_type(), LicenceType::GeneralAuthorisation);
+        let mut no_items = gl.clone();
+        no_items.items.clear();
+        assert_eq!(refused(no_items), "items");
+        let mut half_quantity = gl.clone();
+        half_quantity.items[0].quantity = "2".into();
+        assert_eq!(refused(half_quantity), "items[0].unit");
+        let mut individual = grant("uk.ecju", "GBSIEL/2026/1");
+        individual.permitted_end_uses = vec!["repair".into()];
+        assert_eq!(refused(individual), "permitted_end_uses");
+
+        let reg = registration("uk.ecju", "GBOGE2026/01234", "uk.ecju/OGEL-DU-REPAIR");
+        CheckedDecision::try_from(reg.clone()).expect("a registration");
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("applicant", Box::new(|d| d.applicant = None)),
+            ("items", Box::new(|d| d.items = grant("x.y", "A").items)),
+            ("destinations", Box::new(|d| d.destinations = vec!["JP".into()])),
+            ("end_users", Box::new(|d| d.end_users = grant("x.y", "A").end_users)),
+            ("general_licence", Box::new(|d| d.general_licence.clear())),
+            ("general_licence", Box::new(|d| d.general_licence = "OGEL-DU-REPAIR".into())),
+            ("general_licence", Box::new(|d| d.general_licence = "de.bafa/AGG-12".into())),
+            ("permitted_end_uses", Box::new(|d| d.permitted_end_uses = vec!["repair".into()])),
+        ];
+        for (field, mutate) in cases {
+            let mut d = reg.clone();
+            mutate(&mut d);
+            assert_eq!(refused(d), field);
+        }
+        let mut not_registration = gl.clone();
+        not_registration.general_licence = "uk.ecju/OGEL-X".into();
+        assert_eq!(refused(not_registration), "general_licence");
+        let mut suspend = follow_up(&reg, Action::Suspend, 2, [1; 32]);
+        suspend.general_licence = "uk.ecju/OGEL-DU-REPAIR".into();
+        assert_eq!(refused(suspend), "general_licence");
     }
 
     #[test]

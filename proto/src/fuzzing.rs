@@ -40,6 +40,9 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::ConsultationAnswer(a) => {
             let _ = crate::consultation::Consultation::try_from(a.clone());
         }
+        crate::pb::statement::Kind::ClassificationRuling(r) => {
+            let _ = crate::ruling::Ruling::try_from(r.clone());
+        }
         crate::pb::statement::Kind::KeySet(_) => {
             let _ = crate::trust::check_key_set(&envelope, &Default::default(), None);
         }
@@ -114,7 +117,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     let grant_envelope = sign_decision(g.clone(), &signer);
     let leaf = crate::log::entry_leaf_hash(1_793_196_000, &grant_envelope);
     let token = pb::LicenceToken {
-        format: crate::token::TOKEN_FORMAT,
+        format: crate::token::OLDEST_TOKEN_FORMAT,
         authority: "de.bafa".into(),
         licence_id: "DE-2026-004211".into(),
         statements: vec![grant_envelope.clone()],
@@ -136,6 +139,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
                 end: crate::licence_map::ProofEnd::Head(crate::licence_map::Head { version: 1, id: crate::statement::StatementId::of(&grant_envelope).0 }),
             },
         )),
+        parent: None,
     };
     vec![
         ("token", "one-grant".into(), prost::Message::encode_to_vec(&token)),

@@ -31,6 +31,7 @@ pub mod log;
 pub mod recognition;
 pub mod restricted;
 pub mod rules;
+pub mod ruling;
 pub mod screening;
 #[cfg(test)]
 mod signing_vectors;

@@ -46,7 +46,8 @@ pub fn change_of(envelope: &crate::statement::Envelope) -> Option<(MapKey, Head)
         | Kind::Crosswalk(_)
         | Kind::ScreeningList(_)
         | Kind::ConsultationRequest(_)
-        | Kind::ConsultationAnswer(_) => return None,
+        | Kind::ConsultationAnswer(_)
+        | Kind::ClassificationRuling(_) => return None,
     };
     Some((licence_key(authority, licence_id), Head { version, id: envelope.id().0 }))
 }

@@ -216,6 +216,8 @@ pub struct Context {
     pub control_code: Option<String>,
     /// End user's name as declared.
     pub end_user: Option<String>,
+    /// End use as declared; checked against a general licence's permitted end uses.
+    pub end_use: Option<String>,
     /// When, Unix seconds.
     pub at: i64,
 }
@@ -241,6 +243,15 @@ pub fn licence_covers(terms: &pb::Decision, ctx: &Context) -> Result<(), Vec<Str
         if !terms.end_users.is_empty() && !terms.end_users.iter().any(|p| normalise_name(&p.name) == wanted) {
             let names: Vec<String> = terms.end_users.iter().map(|p| format!("{:?}", p.name)).collect();
             reasons.push(format!("end user {user:?} is not among the licence's end users ({})", names.join(", ")));
+        }
+    }
+    if let Some(end_use) = &ctx.end_use {
+        // Only a general licence lists pre-approved end uses; an individual licence's end use is
+        // the one its application stated, in free text.
+        let wanted = normalise_name(end_use);
+        if !terms.permitted_end_uses.is_empty() && !terms.permitted_end_uses.iter().any(|u| normalise_name(u) == wanted) {
+            let uses: Vec<String> = terms.permitted_end_uses.iter().map(|u| format!("{u:?}")).collect();
+            reasons.push(format!("end use {end_use:?} is not among the licence's permitted end uses ({})", uses.join(", ")));
         }
     }
     verdict(reasons)
@@ -400,7 +411,7 @@ mod tests {
     }
 
     fn at_jp() -> Context {
-        Context { destination: Some("JP".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, at: DECIDED }
+        Context { destination: Some("JP".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, end_use: None, at: DECIDED }
     }
 
     fn covers(a: pb::RecognitionAgreement, terms: &pb::Decision, ctx: &Context) -> Result<(), Vec<String>> {
@@ -528,6 +539,23 @@ mod tests {
     }
 
     #[test]
+    fn a_general_licence_covers_only_its_permitted_end_uses() {
+        let terms = crate::decision::fixtures::general_licence("uk.ecju", "OGEL-DU-REPAIR");
+        let ctx = |end_use: &str| Context { end_use: Some(end_use.into()), at: DECIDED, ..Default::default() };
+        assert_eq!(licence_covers(&terms, &ctx("Repair under  warranty")), Ok(()));
+        assert_eq!(
+            licence_covers(&terms, &ctx("military end use")),
+            Err(vec!["end use \"military end use\" is not among the licence's permitted end uses (\"repair under warranty\", \"replacement under warranty\")"
+                .to_string()])
+        );
+        // An individual licence states its end use in free text: not checked against a question.
+        assert_eq!(licence_covers(&grant("de.bafa", "DE-1"), &ctx("military end use")), Ok(()));
+        // An item code covers the codes it encloses.
+        let code = Context { control_code: Some("UK:3A001.b.2.b".into()), destination: Some("NZ".into()), at: DECIDED, ..Default::default() };
+        assert_eq!(licence_covers(&terms, &code), Ok(()));
+    }
+
+    #[test]
     fn licence_covers_destination_item_and_end_user() {
         let mut terms = grant("de.bafa", "DE-2026-000123");
         terms.destinations = vec!["JP".into(), "KR".into()];
@@ -536,6 +564,7 @@ mod tests {
             destination: Some(dest.into()),
             control_code: Some(code.into()),
             end_user: Some(user.into()),
+            end_use: None,
             at: DECIDED,
         };
         let user = "Tohoku Institute of Space Optics";

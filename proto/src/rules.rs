@@ -206,6 +206,10 @@ impl LicenceState {
         if name(&d.applicant) != name(&self.terms.applicant) {
             return Err(RuleError::TermsChanged { field: "applicant", was: name(&self.terms.applicant), now: name(&d.applicant) });
         }
+        // A registration stays under the general licence it was granted under.
+        if d.general_licence != self.terms.general_licence {
+            return Err(RuleError::TermsChanged { field: "general_licence", was: self.terms.general_licence.clone(), now: d.general_licence.clone() });
+        }
         Ok(())
     }
 

@@ -16,7 +16,11 @@ use prost::Message;
 
 /// Layout version written and read.
 /// Format 2 added the head proof: a format-1 token cannot show its chain is complete.
-pub const TOKEN_FORMAT: u32 = 2;
+/// Format 3 added `parent` (a registration's general licence); a registration's token is
+/// written as format 3 so a verifier that cannot check its general licence refuses it.
+pub const TOKEN_FORMAT: u32 = 3;
+/// Oldest layout read: format 2 is format 3 without `parent`.
+pub const OLDEST_TOKEN_FORMAT: u32 = 2;
 /// Largest token accepted.
 pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// Most statements in one token.
@@ -29,7 +33,7 @@ pub enum TokenError {
     TooLarge(usize),
     #[error("not a licence token (truncated or corrupted): {0}")]
     Malformed(String),
-    #[error("token format {0} is not supported (this verifier reads format {TOKEN_FORMAT})")]
+    #[error("token format {0} is not supported (this verifier reads formats {OLDEST_TOKEN_FORMAT} to {TOKEN_FORMAT})")]
     Format(u32),
     #[error("token refused: {0}")]
     Refused(String),
@@ -56,13 +60,15 @@ pub fn token_from_answer(authority: &str, licence_id: &str, answer: &pb::VerifyR
         return Err(TokenError::Refused(format!("the node holds no decision on {authority}/{licence_id}")));
     }
     let head = proof.head.ok_or_else(|| TokenError::Refused("the node's answer has no proof of the licence's head".into()))?;
+    let parent = proof.parent.map(|p| *p);
     let token = pb::LicenceToken {
-        format: TOKEN_FORMAT,
+        format: if parent.is_some() { TOKEN_FORMAT } else { OLDEST_TOKEN_FORMAT },
         authority: authority.into(),
         licence_id: licence_id.into(),
         statements: proof.statements.into_iter().map(Vec::from).collect(),
         receipts: proof.receipts,
         head: Some(head),
+        parent,
     };
     Ok(token.encode_to_vec())
 }
@@ -76,7 +82,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         return Err(TokenError::TooLarge(bytes.len()));
     }
     let token = pb::LicenceToken::decode(bytes).map_err(|e| TokenError::Malformed(e.to_string()))?;
-    if token.format != TOKEN_FORMAT {
+    if !(OLDEST_TOKEN_FORMAT..=TOKEN_FORMAT).contains(&token.format) || (token.parent.is_some() && token.format < TOKEN_FORMAT) {
         return Err(TokenError::Format(token.format));
     }
     let refuse = |m: String| TokenError::Refused(m);
@@ -89,9 +95,18 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
     if token.statements.is_empty() || token.statements.len() > MAX_TOKEN_STATEMENTS {
         return Err(refuse(format!("{} statements (1 to {MAX_TOKEN_STATEMENTS})", token.statements.len())));
     }
+    if let Some(parent) = &token.parent {
+        if parent.statements.len() > MAX_TOKEN_STATEMENTS || !parent.openings.is_empty() {
+            return Err(refuse(format!(
+                "its general licence's proof has {} statements (at most {MAX_TOKEN_STATEMENTS}) and no openings",
+                parent.statements.len()
+            )));
+        }
+    }
     // A token is meant to be shown to anyone; a confidential licence is not.
-    for bytes in &token.statements {
-        if let Ok(envelope) = Envelope::parse(bytes.clone()) {
+    let parent_statements = token.parent.iter().flat_map(|p| p.statements.iter().map(|s| s.as_ref()));
+    for bytes in token.statements.iter().map(Vec::as_slice).chain(parent_statements) {
+        if let Ok(envelope) = Envelope::parse(bytes.to_vec()) {
             if let pb::statement::Kind::RestrictedDecision(_) = envelope.statement() {
                 return Err(refuse("it carries a confidential decision: confidential licences have no offline token".into()));
             }
@@ -105,6 +120,7 @@ pub fn verify_token(bytes: &[u8], trust: &TrustFile, question: &Question, now: i
         receipts: &token.receipts,
         head: token.head.as_ref(),
         openings: &[],
+        parent: token.parent.as_ref(),
     };
     let verified = check(&bundle, trust, now).map_err(|e| match e {
         BundleError::Trust(m) => TokenError::Trust(m),

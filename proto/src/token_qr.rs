@@ -387,12 +387,13 @@ mod tests {
             })
             .collect();
         pb::LicenceToken {
-            format: crate::token::TOKEN_FORMAT,
+            format: crate::token::OLDEST_TOKEN_FORMAT,
             authority: "de.bafa".into(),
             licence_id: "DE-2026-004211".into(),
             statements,
             receipts,
             head: Some(head),
+            parent: None,
         }
         .encode_to_vec()
     }

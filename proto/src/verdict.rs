@@ -5,7 +5,7 @@
 
 use crate::authoring::format_time;
 use crate::catalogue::Crosswalk;
-use crate::decision::CheckedDecision;
+use crate::decision::{general_licence_ref, CheckedDecision};
 use crate::pb::{self, Verdict};
 use crate::recognition::{agreement_covers, licence_covers, CheckedAgreement, Context};
 use crate::rules::{fold, Appealed, LicenceState, Status};
@@ -65,6 +65,9 @@ pub struct Facts<'a> {
     /// The licence state every decision of `checked` folds to, kept by the same caller; used
     /// when the time asked about comes after all of them (a question about now).
     pub folded: Option<&'a LicenceState>,
+    /// For a registration: what is known of the general licence it names (`None`: not held).
+    /// A registration authorises an export only when its general licence does.
+    pub general_licence: Option<&'a Facts<'a>>,
 }
 
 /// Every decision of `chain` checked, or why one fails.
@@ -157,9 +160,25 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     if let Some((verdict, reasons)) = status_verdict(&licence, &state, last_reasons, at) {
         return answer(verdict, reasons);
     }
-    if let Err(reasons) = licence_covers(&state.terms, &q.context) {
-        return answer(Verdict::OutOfScope, reasons);
-    }
+    // A registration's scope (items, destinations, end uses) is its general licence's, which
+    // must itself be in force and cover the question.
+    let general = if state.terms.licence_type == pb::LicenceType::Registration as i32 {
+        match under_general_licence(q, &licence, &state.terms, f) {
+            Ok(general) => Some(general),
+            Err(refused) => {
+                let mut j = answer(refused.verdict, refused.reasons);
+                j.warnings.extend(refused.warnings);
+                return j;
+            }
+        }
+    } else {
+        if let Err(reasons) = licence_covers(&state.terms, &q.context) {
+            return answer(Verdict::OutOfScope, reasons);
+        }
+        None
+    };
+    // What recognition is judged on: the general licence's terms for a registration.
+    let scope = general.as_ref().map_or(&state.terms, |(s, _)| &s.terms);
     let mut applied = None;
     let mut mappings = Vec::new();
     if q.relying_authority != q.authority {
@@ -179,7 +198,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         for i in candidates {
             let named = &f.agreements[i].agreement().crosswalk;
             let crosswalk = f.crosswalks.iter().copied().find(|c| !named.is_empty() && c.key() == *named);
-            match agreement_covers(f.agreements[i], &state.terms, &q.context, crosswalk) {
+            match agreement_covers(f.agreements[i], scope, &q.context, crosswalk) {
                 Ok(used) => {
                     applied = Some(i);
                     mappings = used;
@@ -213,13 +232,28 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     let t = &state.terms;
     let mut reasons =
         vec![format!("licence {licence} (version {}) is ISSUED, valid {} to {}", state.version, format_time(t.valid_from), format_time(t.valid_until))];
-    if q.context.destination.is_some() || q.context.control_code.is_some() || q.context.end_user.is_some() {
-        let asked: Vec<String> =
-            [q.context.destination.clone(), q.context.control_code.clone(), q.context.end_user.as_ref().map(|u| format!("end user {u:?}"))]
-                .into_iter()
-                .flatten()
-                .collect();
-        reasons.push(format!("the licence covers {}", asked.join(", ")));
+    if let Some((g, _)) = &general {
+        reasons.push(format!(
+            "it registers {} under general licence {} (version {}), ISSUED, valid {} to {}",
+            t.applicant.as_ref().map_or("its exporter", |p| p.name.as_str()),
+            t.general_licence,
+            g.version,
+            format_time(g.terms.valid_from),
+            format_time(g.terms.valid_until)
+        ));
+    }
+    let asked: Vec<String> = [
+        q.context.destination.clone(),
+        q.context.control_code.clone(),
+        q.context.end_user.as_ref().map(|u| format!("end user {u:?}")),
+        q.context.end_use.as_ref().filter(|_| !scope.permitted_end_uses.is_empty()).map(|u| format!("end use {u:?}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !asked.is_empty() {
+        let whose = if general.is_some() { "the general licence" } else { "the licence" };
+        reasons.push(format!("{whose} covers {}", asked.join(", ")));
     }
     match applied {
         Some(i) => {
@@ -241,7 +275,51 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
             j.warnings.push(format!("granted over the denial of {} without consultation; override reasons: {}", o.denials.join(", "), why.join("; ")));
         }
     }
+    if let Some((_, warnings)) = general {
+        j.warnings.extend(warnings);
+    }
     j
+}
+
+/// A registration's general licence judged for the same question (its scope, state, keys and
+/// log freshness, as its own issuer relies on it): its state and warnings when it authorises
+/// the export, else the answer, its reasons saying it is the general licence that refuses.
+fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decision, f: &Facts<'_>) -> Result<(LicenceState, Vec<String>), Refusal> {
+    let reference = &registration.general_licence;
+    let registered = format!("licence {licence} is a registration under general licence {reference}");
+    let Some((authority, licence_id)) = general_licence_ref(reference) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not a licence reference")));
+    };
+    let Some(parent) = f.general_licence.filter(|p| !p.chain.is_empty()) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not held here")));
+    };
+    // A general licence is never itself a registration: no further parent is judged.
+    let parent = Facts { general_licence: None, ..parent.clone() };
+    let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context: q.context.clone() };
+    let judged = judge(&question, &parent);
+    let state = judged.state.clone().filter(|s| s.terms.licence_type == pb::LicenceType::GeneralAuthorisation as i32);
+    match (judged.verdict, state) {
+        (Verdict::Valid, Some(state)) => Ok((state, judged.warnings)),
+        (Verdict::Valid, None) => Err(Refusal::new(Verdict::OutOfScope, format!("{registered}, which is not a general licence"))),
+        (verdict, _) => {
+            let mut reasons = vec![format!("{registered}, which does not authorise this export:")];
+            reasons.extend(judged.reasons.into_iter().map(|r| format!("general licence {reference}: {r}")));
+            Err(Refusal { verdict, reasons, warnings: judged.warnings })
+        }
+    }
+}
+
+/// Why a registration's general licence does not authorise the export.
+struct Refusal {
+    verdict: Verdict,
+    reasons: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Refusal {
+    fn new(verdict: Verdict, reason: String) -> Self {
+        Self { verdict, reasons: vec![reason], warnings: Vec::new() }
+    }
 }
 
 /// Checks one decision's signing keys against the key set; a key compromised only after the
@@ -359,7 +437,7 @@ mod tests {
                 authority: "de.bafa".into(),
                 licence_id: "DE-2026-0001".into(),
                 relying_authority: "de.bafa".into(),
-                context: Context { destination: Some("JP".into()), control_code: None, end_user: None, at },
+                context: Context { destination: Some("JP".into()), control_code: None, end_user: None, end_use: None, at },
             };
             let facts = Facts {
                 issuer_trusted: true,
@@ -376,5 +454,78 @@ mod tests {
             verdicts.push(kept.verdict);
         }
         assert_eq!(verdicts, [Verdict::NotYetValid, Verdict::Valid, Verdict::Suspended, Verdict::Valid]);
+    }
+
+    // A registration answers like an individual licence: valid only while it and its general
+    // licence are in force and the general licence covers the question; the reasons say which
+    // of the two refuses.
+    #[test]
+    fn a_registration_is_judged_with_its_general_licence() {
+        use crate::decision::fixtures::{general_licence, registration};
+        let gl = general_licence("uk.ecju", "OGEL-DU-REPAIR");
+        let reg = registration("uk.ecju", "GBOGE2026/01234", "uk.ecju/OGEL-DU-REPAIR");
+        // After the follow-up decisions below (each dated its version's day after DECIDED).
+        let at = DECIDED + 3 * DAY;
+        let question = |destination: &str, end_use: Option<&str>| Question {
+            authority: "uk.ecju".into(),
+            licence_id: "GBOGE2026/01234".into(),
+            relying_authority: "uk.ecju".into(),
+            context: Context {
+                destination: Some(destination.into()),
+                control_code: Some("UK:3A001.b.2.b".into()),
+                end_user: None,
+                end_use: end_use.map(str::to_string),
+                at,
+            },
+        };
+        let facts = |chain: &'static [Link], parent: Option<&'static Facts<'static>>| Facts {
+            issuer_trusted: true,
+            chain,
+            log_heard_at: Some(at),
+            default_max_staleness_secs: 3600,
+            now: at,
+            general_licence: parent,
+            ..Default::default()
+        };
+        let leak = |links: Vec<Link>| -> &'static [Link] { Box::leak(links.into_boxed_slice()) };
+        let gl_chain = leak(vec![link(1, gl.clone())]);
+        let gl_facts: &'static Facts<'static> = Box::leak(Box::new(facts(gl_chain, None)));
+        let reg_chain = leak(vec![link(2, reg.clone())]);
+
+        let valid = judge(&question("NZ", Some("repair under warranty")), &facts(reg_chain, Some(gl_facts)));
+        assert_eq!(valid.verdict, Verdict::Valid, "{:?}", valid.reasons);
+        assert!(valid.reasons.iter().any(|r| r.contains("under general licence uk.ecju/OGEL-DU-REPAIR (version 1)")), "{:?}", valid.reasons);
+
+        let out = judge(&question("CN", None), &facts(reg_chain, Some(gl_facts)));
+        assert_eq!(out.verdict, Verdict::OutOfScope);
+        assert!(out.reasons.iter().any(|r| r.starts_with("general licence uk.ecju/OGEL-DU-REPAIR: destination CN")), "{:?}", out.reasons);
+        let wrong_use = judge(&question("NZ", Some("military end use")), &facts(reg_chain, Some(gl_facts)));
+        assert_eq!(wrong_use.verdict, Verdict::OutOfScope);
+
+        let missing = judge(&question("NZ", None), &facts(reg_chain, None));
+        assert_eq!(missing.verdict, Verdict::NotFound);
+        assert!(missing.reasons[0].contains("which is not held here"), "{:?}", missing.reasons);
+
+        let suspended_gl = leak(vec![link(1, gl.clone()), link(3, follow_up(&gl, pb::Action::Suspend, 2, [1; 32]))]);
+        let suspended_facts: &'static Facts<'static> = Box::leak(Box::new(facts(suspended_gl, None)));
+        let suspended = judge(&question("NZ", None), &facts(reg_chain, Some(suspended_facts)));
+        assert_eq!(suspended.verdict, Verdict::Suspended);
+        assert!(
+            suspended.reasons.iter().any(|r| r.starts_with("general licence uk.ecju/OGEL-DU-REPAIR: licence uk.ecju/OGEL-DU-REPAIR is suspended")),
+            "{:?}",
+            suspended.reasons
+        );
+
+        let revoked_reg = leak(vec![link(2, reg.clone()), link(4, follow_up(&reg, pb::Action::Revoke, 2, [2; 32]))]);
+        let revoked = judge(&question("NZ", None), &facts(revoked_reg, Some(gl_facts)));
+        assert_eq!(revoked.verdict, Verdict::Revoked);
+        assert!(revoked.reasons[0].contains("licence uk.ecju/GBOGE2026/01234 was revoked"), "{:?}", revoked.reasons);
+
+        // A "general licence" that is an individual licence does not carry registrations.
+        let individual = leak(vec![link(1, grant("uk.ecju", "OGEL-DU-REPAIR"))]);
+        let individual_facts: &'static Facts<'static> = Box::leak(Box::new(facts(individual, None)));
+        let mut q = question("JP", None);
+        q.context.control_code = Some("EU-DU:3A001.a.1".into());
+        assert_eq!(judge(&q, &facts(reg_chain, Some(individual_facts))).verdict, Verdict::OutOfScope);
     }
 }

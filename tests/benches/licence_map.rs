@@ -313,6 +313,7 @@ fn main() {
         statements: envelopes.clone(),
         receipts: receipts.clone(),
         head: Some(head.clone()),
+        parent: None,
     };
     let with_head = token.encoded_len();
     let without_head = pb::LicenceToken { head: None, ..token.clone() }.encoded_len();
@@ -345,7 +346,7 @@ fn main() {
     };
     let statements: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
     let bundle = |head: Option<&pb::LicenceHeadProof>| {
-        let b = Bundle { authority: BAFA, licence_id: licence, statements: &statements, receipts: &receipts, head, openings: &[] };
+        let b = Bundle { authority: BAFA, licence_id: licence, statements: &statements, receipts: &receipts, head, openings: &[], parent: None };
         check(&b, &trust, TIME + 86_400)
     };
     bundle(Some(&head)).unwrap();

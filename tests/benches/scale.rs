@@ -407,6 +407,7 @@ async fn verify(channel: Channel, i: usize) {
         end_user: d.end_users[0].name.clone(),
         at: 0,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     };
     pb::registry_client::RegistryClient::new(channel).max_decoding_message_size(16 << 20).verify(request).await.expect("Verify");
 }

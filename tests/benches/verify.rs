@@ -46,6 +46,7 @@ fn request(i: usize) -> pb::VerifyRequest {
         end_user: "Tohoku Institute of Space Optics".into(),
         at: 0,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     }
 }
 
@@ -186,6 +187,7 @@ fn main() {
                         destination: Some(r.destination),
                         control_code: Some(r.control_code),
                         end_user: Some(r.end_user),
+                        end_use: None,
                         at: comity_node::now(),
                     },
                 };

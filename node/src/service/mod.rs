@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod consultation;
 pub mod registry;
+pub mod rulings;
 pub mod stats;
 pub mod verify;
 pub mod watch;

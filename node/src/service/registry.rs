@@ -209,6 +209,18 @@ impl registry_server::Registry for RegistryService {
     }
 
     #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
+    async fn list_rulings(&self, request: Request<pb::ListRulingsRequest>) -> Result<Response<pb::ListRulingsResponse>, Status> {
+        let q = request.into_inner();
+        Ok(Response::new(crate::service::rulings::list(&self.registry, &q, self.registry.clock().now())?))
+    }
+
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority), ruling = %shown(&request.get_ref().ruling_id)))]
+    async fn get_ruling(&self, request: Request<pb::GetRulingRequest>) -> Result<Response<pb::GetRulingResponse>, Status> {
+        let q = request.into_inner();
+        Ok(Response::new(crate::service::rulings::get(&self.registry, &q)?))
+    }
+
+    #[instrument(skip_all, fields(authority = %shown(&request.get_ref().authority)))]
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let query = StatsQuery::try_from(request.into_inner())?;
         let (store, reports, now) = (self.registry.store().clone(), self.stats.clone(), self.registry.clock().now());

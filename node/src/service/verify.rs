@@ -75,6 +75,33 @@ pub fn verify_counted(
     let crosswalks: Vec<(StatementId, Arc<Crosswalk>)> =
         checked.iter().filter(|a| !a.agreement().crosswalk.is_empty()).filter_map(|a| trust.catalogue().crosswalk(&a.agreement().crosswalk)).collect();
     let crosswalk_refs: Vec<&Crosswalk> = crosswalks.iter().map(|(_, c)| c.as_ref()).collect();
+    // A registration is judged with its general licence, read the same way (and kept apart:
+    // a change to the general licence is a change to it, not to each registration).
+    let general = match general_licence_of(&licence.links) {
+        Some((authority, licence_id)) => Some(cache.licence(registry, authority, licence_id)?.0),
+        None => None,
+    };
+    let general_facts = match &general {
+        Some(g) => Some(Facts {
+            issuer_trusted: trust.knows(&g.authority),
+            key_set: g.key_set.as_deref(),
+            chain: &g.links,
+            fork: g.fork.clone(),
+            agreements: &[],
+            crosswalks: &[],
+            log_heard_at: match &g.issuer_log {
+                Some(origin) => cache.heard_at(registry, origin)?,
+                None => None,
+            },
+            default_max_staleness_secs,
+            now,
+            withheld: g.withheld.clone(),
+            checked: g.checked.as_deref(),
+            folded: g.folded.as_ref(),
+            general_licence: None,
+        }),
+        None => None,
+    };
     let facts = Facts {
         issuer_trusted: trust.knows(&q.authority),
         key_set: licence.key_set.as_deref(),
@@ -91,6 +118,7 @@ pub fn verify_counted(
         withheld: licence.withheld.clone(),
         checked: licence.checked.as_deref(),
         folded: licence.folded.as_ref(),
+        general_licence: general_facts.as_ref(),
     };
     let judgement = judge(q, &facts);
 
@@ -115,7 +143,10 @@ pub fn verify_counted(
             proven.extend(cache.statement(registry, &set.id)?);
         }
     }
-    let proof = proof_bundle(&proven, &licence, now);
+    let mut proof = proof_bundle(&proven, &licence, now);
+    if let Some(g) = general.as_deref() {
+        proof.parent = Some(Box::new(parent_proof_with(registry, g, &proof, now)?));
+    }
     let answer = pb::VerifyResponse {
         verdict: judgement.verdict as i32,
         reasons: judgement.reasons,
@@ -136,9 +167,43 @@ pub fn verify_counted(
     Ok((answer, outcome))
 }
 
+/// The general licence a registration's chain names (`authority`, `licence_id`), if it is one.
+fn general_licence_of(links: &[Link]) -> Option<(&str, &str)> {
+    // The licence rules keep the reference the same along the chain: the last one names it.
+    let last = links.iter().rev().map(|l| &l.decision).find(|d| d.licence_type == pb::LicenceType::Registration as i32)?;
+    comity_proto::decision::general_licence_ref(&last.general_licence)
+}
+
+/// The proof of a registration's general licence (`ProofBundle.parent`): its chain, its
+/// issuer's key set and its head, as GetLicence proves a licence.
+fn parent_proof(general: &LicenceFacts, now: i64) -> pb::ProofBundle {
+    let proven: Vec<Arc<Proven>> = general.chain_proofs.iter().chain(&general.key_set_proof).cloned().collect();
+    proof_bundle(&proven, general, now)
+}
+
+/// The parent proof of `general` for a registration proven by `child`: a relying party
+/// refuses a general licence proven at an older checkpoint of the same log than its
+/// registration (a later suspension could be hidden), so when the one kept is older, the
+/// general licence's head is proven again against the registration's checkpoint.
+fn parent_proof_with(registry: &Registry, general: &LicenceFacts, child: &pb::ProofBundle, now: i64) -> Result<pb::ProofBundle, Error> {
+    let mut proof = parent_proof(general, now);
+    let (Some(theirs), Some(ours)) = (&proof.head, &child.head) else { return Ok(proof) };
+    let size = |note: &str| stored_checkpoint_fields(note).map(|(size, _, _)| size);
+    if theirs.origin != ours.origin || size(&theirs.checkpoint) >= size(&ours.checkpoint) {
+        return Ok(proof);
+    }
+    let (Some(at), Some(map_root)) = (size(&ours.checkpoint), comity_proto::log::stored_map_root(&ours.checkpoint)) else { return Ok(proof) };
+    let key = comity_proto::licence_map::licence_key(&theirs.authority, &theirs.licence_id);
+    if let Some(map) = registry.store().log(&ours.origin).prove_map(at, &map_root, &key)? {
+        proof.head = Some(comity_proto::bundle::wire_head_proof(&ours.origin, &ours.checkpoint, &theirs.authority, &theirs.licence_id, &map));
+    }
+    Ok(proof)
+}
+
 /// What the store holds about one licence, as Verify needs it: everything of an answer that
 /// depends neither on the question's context nor on the time.
 struct LicenceFacts {
+    authority: String,
     links: Vec<Link>,
     /// The decisions of `links`, checked once (`None` when one fails: `judge` says why).
     checked: Option<Vec<(StatementId, CheckedDecision)>>,
@@ -202,6 +267,7 @@ fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, a
     };
     let checked = if withheld.is_none() { check_chain(&links).ok() } else { None };
     Ok(LicenceFacts {
+        authority: authority.to_string(),
         head_proof,
         folded: checked.as_ref().and_then(|c| fold(c.iter().map(|(id, d)| (*id, d))).ok().flatten()),
         checked,
@@ -270,8 +336,12 @@ fn head_proof(
 /// with their receipts, and its head proof.
 pub fn licence_proof(registry: &Registry, cache: &VerifyCache, authority: &str, licence_id: &str, now: i64) -> Result<pb::ProofBundle, Error> {
     let (licence, _) = cache.licence(registry, authority, licence_id)?;
-    let proven: Vec<Arc<Proven>> = licence.chain_proofs.iter().chain(&licence.key_set_proof).cloned().collect();
-    Ok(proof_bundle(&proven, &licence, now))
+    let mut proof = parent_proof(&licence, now);
+    if let Some((authority, licence_id)) = general_licence_of(&licence.links) {
+        let (general, _) = cache.licence(registry, authority, licence_id)?;
+        proof.parent = Some(Box::new(parent_proof_with(registry, &general, &proof, now)?));
+    }
+    Ok(proof)
 }
 
 /// `proven` statements with their receipts, the licence's openings and head proof, and the
@@ -284,7 +354,14 @@ fn proof_bundle(proven: &[Arc<Proven>], licence: &LicenceFacts, now: i64) -> pb:
         checkpoint_age_secs: now - oldest,
         openings: licence.openings.clone(),
         head: licence.head_proof.as_ref().map(|h| h.0.clone()),
+        parent: None,
     }
+}
+
+/// A receipt for statement `id` (against the cosigned checkpoint of its log when it covers it),
+/// if the store holds it.
+pub fn receipt_of(registry: &Registry, id: &StatementId) -> Result<Option<pb::Receipt>, Error> {
+    Ok(proven_statement(registry.store(), &mut LogViews::default(), id)?.map(|p| p.receipt))
 }
 
 /// Statement `id` with its receipt, if the store holds it.

@@ -390,6 +390,11 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             event.authority.clone_from(&a.authority);
             Subject::Between(a.authority.clone(), a.consulting_authority.clone())
         }
+        Kind::ClassificationRuling(pb::ClassificationRuling { authority, version, .. }) => {
+            event.kind = WatchEventKind::Ruling as i32;
+            (event.authority, event.version) = (authority.clone(), *version);
+            Subject::Authority
+        }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
             event.authority.clone_from(&k.authority);

@@ -153,6 +153,9 @@ pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
     if r.end_user.chars().count() > 300 {
         return Err(bad("end_user: longer than 300 characters".into()));
     }
+    if r.end_use.chars().count() > 300 {
+        return Err(bad("end_use: longer than 300 characters".into()));
+    }
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
     Ok(Question {
         authority: r.authority,
@@ -162,6 +165,7 @@ pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
             destination: nonempty(r.destination),
             control_code: nonempty(r.control_code),
             end_user: nonempty(r.end_user),
+            end_use: nonempty(r.end_use),
             at: if r.at == 0 { now } else { r.at },
         },
     })

@@ -36,6 +36,7 @@ pub mod table {
     pub const CROSSWALK: u8 = 0x18;
     pub const SCREENING_LIST: u8 = 0x19;
     pub const CONSULTATION: u8 = 0x1A;
+    pub const RULING: u8 = 0x1C;
 }
 
 /// Separator between string parts.
@@ -218,6 +219,22 @@ pub fn consultation_kind(key: &[u8]) -> Option<(&[u8], bool)> {
     }
 }
 
+/// `RULING ‖ authority ‖ SEP ‖ ruling id ‖ SEP ‖ version (u64 BE)` → statement id of that
+/// version of the classification ruling. Key order is version order within each ruling.
+pub fn ruling(authority: &str, ruling_id: &str, version: u64) -> Vec<u8> {
+    [&ruling_prefix(Some(authority), Some(ruling_id))[..], &version.to_be_bytes()].concat()
+}
+
+/// Prefix of the rulings of `authority` (every authority when `None`), or of one ruling's
+/// versions when `ruling_id` is given too.
+pub fn ruling_prefix(authority: Option<&str>, ruling_id: Option<&str>) -> Vec<u8> {
+    match (authority, ruling_id) {
+        (None, _) => vec![table::RULING],
+        (Some(a), None) => tagged(table::RULING, &[a.as_bytes(), &[]]),
+        (Some(a), Some(r)) => tagged(table::RULING, &[a.as_bytes(), r.as_bytes(), &[]]),
+    }
+}
+
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.
 pub fn crosswalk(authority: &str, crosswalk_id: &str) -> Vec<u8> {
     tagged(table::CROSSWALK, &[authority.as_bytes(), crosswalk_id.as_bytes()])
@@ -332,6 +349,18 @@ mod tests {
         undo.sort();
         assert_eq!(undo.iter().map(|k| map_undo_version(k).unwrap()).collect::<Vec<_>>(), vec![2, 10, 256, 300]);
         assert!(undo.iter().all(|k| k.starts_with(&map_undo_prefix("o"))));
+    }
+
+    #[test]
+    fn ruling_versions_sort_numerically_and_prefixes_do_not_spill() {
+        assert_eq!(ruling("de.bafa", "CR-1", 2), [&[0x1Cu8][..], b"de.bafa", &[0xFF], b"CR-1", &[0xFF], &[0, 0, 0, 0, 0, 0, 0, 2]].concat());
+        let mut keys: Vec<Vec<u8>> = [256u64, 2, 1].iter().map(|v| ruling("de.bafa", "CR-1", *v)).collect();
+        keys.sort();
+        assert_eq!(keys, [1u64, 2, 256].iter().map(|v| ruling("de.bafa", "CR-1", *v)).collect::<Vec<_>>());
+        assert!(ruling("de.bafa", "CR-1", 1).starts_with(&ruling_prefix(Some("de.bafa"), Some("CR-1"))));
+        assert!(!ruling("de.bafa", "CR-10", 1).starts_with(&ruling_prefix(Some("de.bafa"), Some("CR-1"))));
+        assert!(!ruling("de.bafa2", "CR-1", 1).starts_with(&ruling_prefix(Some("de.bafa"), None)));
+        assert!(ruling("de.bafa2", "CR-1", 1).starts_with(&ruling_prefix(None, None)));
     }
 
     #[test]

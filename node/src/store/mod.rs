@@ -667,6 +667,19 @@ impl Store {
         Ok(out.into_iter().map(|(_, r, a)| (r, a)).collect())
     }
 
+    /// Statement ids of stored classification-ruling versions under `prefix`
+    /// ([`keys::ruling_prefix`]), in key order: by authority and ruling, each ruling's versions
+    /// oldest first.
+    pub fn ruling_ids(&self, authority: Option<&str>, ruling_id: Option<&str>) -> Result<Vec<StatementId>> {
+        self.db
+            .scan_prefix(keys::ruling_prefix(authority, ruling_id))
+            .map(|kv| {
+                let (_, v) = kv?;
+                StatementId::from_slice(&v).ok_or_else(|| corrupt("ruling", "statement id is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -1127,6 +1140,12 @@ impl WriteBatch {
     pub fn put_consultation(&mut self, consulting: &str, consultation_id: &str, answer: Option<&StatementId>, id: &StatementId) {
         self.touched.other();
         self.inner.insert(keys::consultation(consulting, consultation_id, answer), id.0);
+    }
+
+    /// Stores where a classification-ruling version is (its statement is stored with `put_statement`).
+    pub fn put_ruling(&mut self, authority: &str, ruling_id: &str, version: u64, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::ruling(authority, ruling_id, version), id.0);
     }
 
     /// Stores where a crosswalk's latest version is.

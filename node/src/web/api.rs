@@ -239,6 +239,7 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
             destination: none_if_empty(&q.destination),
             control_code: none_if_empty(&q.control_code),
             end_user: none_if_empty(&q.end_user),
+            end_use: None,
             at: if q.at == 0 { now } else { q.at },
         },
     };

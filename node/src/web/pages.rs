@@ -184,6 +184,7 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
         end_user: f.end_user.trim().into(),
         at,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     };
     match web.registry.verify(Request::new(request.clone())).await {
         Ok(answer) => page(&web, title, html! { (verdict_card(&web, &answer.into_inner(), &request)) (verify_form(&f)) }).into_response(),
@@ -632,6 +633,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
         end_user: q.end_user.trim().into(),
         at: q.at,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     };
     let answer = web.registry.verify(Request::new(request.clone())).await?.into_inner();
     let decisions: Vec<(&pb::Decision, &[u8])> = answer.chain.iter().filter_map(|l| l.decision.as_ref().map(|d| (d, l.statement_id.as_ref()))).collect();

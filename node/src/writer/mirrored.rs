@@ -123,6 +123,8 @@ pub(super) fn stage_mirror(
                         batch.put_consultation(consulting, consultation_id, answer, &id);
                     }
                 }
+                // The codes were checked against the issuer's lists at its node; here the version order.
+                Checked::Ruling { ruling, .. } => catalogue.stage_ruling(store, trust, &mut batch, id, ruling, false).map_err(|e| refused(e.to_string()))?,
             }
             batch.put_statement(&id, envelope.bytes(), None);
             batch.put_mirrored_at(&id, &m.checkpoint.origin, index);

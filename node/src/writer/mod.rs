@@ -25,6 +25,7 @@ use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::LicenceState;
+use comity_proto::ruling::Ruling;
 use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::KeySetView;
@@ -82,6 +83,8 @@ pub enum Checked {
     ScreeningList { list: ScreeningList, signers: Vec<VerifyingKey> },
     /// A consultation request or answer, with the keys of its authority that signed it.
     Consultation { consultation: Consultation, signers: Vec<VerifyingKey> },
+    /// A classification-ruling version, with the keys of its issuer that signed it.
+    Ruling { ruling: Ruling, signers: Vec<VerifyingKey> },
 }
 
 impl Checked {
@@ -95,6 +98,7 @@ impl Checked {
             Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
             Checked::ScreeningList { list, .. } => Checked::ScreeningList { list, signers },
             Checked::Consultation { consultation, .. } => Checked::Consultation { consultation, signers },
+            Checked::Ruling { ruling, .. } => Checked::Ruling { ruling, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
     }
@@ -110,6 +114,7 @@ impl Checked {
             Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
             Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::Consultation { consultation, signers } => Some((consultation.authority(), signers, consultation.issued_at())),
+            Checked::Ruling { ruling, signers } => Some((&ruling.ruling().authority, signers, ruling.ruling().issued_at)),
             Checked::KeySet(_) => None,
         }
     }
@@ -328,6 +333,10 @@ impl Registry {
             CheckedStatement::Consultation(consultation) => {
                 let signers = signed_by_hosted(consultation.authority())?;
                 Checked::Consultation { consultation, signers }
+            }
+            CheckedStatement::Ruling(ruling) => {
+                let signers = signed_by_hosted(&ruling.ruling().authority)?;
+                Checked::Ruling { ruling, signers }
             }
             CheckedStatement::Restricted(restricted) => {
                 let signers = signed_by_hosted(&restricted.restricted().authority)?;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use comity_proto::catalogue::{categories_overlap, check_codes, check_follows, ControlList, Crosswalk, ListHistory};
+use comity_proto::catalogue::{categories_overlap, check_codes, check_follows, check_listed, ControlList, Crosswalk, ListHistory};
 use comity_proto::decision::CheckedDecision;
 use comity_proto::licence_map;
 use comity_proto::log::{entry_leaf_hash, hashes_to_store};
@@ -14,6 +14,7 @@ use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
 use comity_proto::restricted::CheckedRestricted;
 use comity_proto::rules::{LicenceState, RuleError};
+use comity_proto::ruling::{check_next, Ruling};
 use comity_proto::screening::ScreeningList;
 use comity_proto::statement::{Envelope, StatementId};
 use comity_proto::trust::{check_supersedes, KeySetView};
@@ -88,6 +89,9 @@ pub(super) struct StagedCatalogue {
     pub(super) lists: Vec<(StatementId, ControlList)>,
     pub(super) crosswalks: Vec<(StatementId, Crosswalk)>,
     pub(super) screening: Vec<(StatementId, ScreeningList)>,
+    /// Ruling versions staged in this batch (read from the store once committed: nothing is
+    /// put in force in memory).
+    pub(super) rulings: Vec<(StatementId, Ruling)>,
 }
 
 impl StagedCatalogue {
@@ -141,6 +145,42 @@ impl StagedCatalogue {
         let l = list.list();
         batch.put_screening_list(&l.authority, &l.list_id, l.version, &id);
         self.screening.push((id, list.clone()));
+        Ok(())
+    }
+
+    /// Stages ruling version `ruling`: the next of its ruling (after the versions stored and
+    /// staged); at publish (`check_codes`) its codes must be on its issuer's lists in force at
+    /// its `issued_at`, as a decision's are at its date.
+    pub(super) fn stage_ruling(
+        &mut self,
+        store: &Store,
+        trust: &Trust,
+        batch: &mut WriteBatch,
+        id: StatementId,
+        ruling: &Ruling,
+        check_codes: bool,
+    ) -> Result<(), Error> {
+        let r = ruling.ruling();
+        let key = ruling.key();
+        let staged = self.rulings.iter().rev().find(|(_, s)| s.key() == key).map(|(id, s)| (*id, s.clone()));
+        let held = match staged {
+            Some(held) => Some(held),
+            None => crate::rulings::versions(store, &r.authority, &r.ruling_id)?.pop().map(|s| (s.id, s.ruling)),
+        };
+        check_next(ruling, held.as_ref().map(|(id, r)| (id, r))).map_err(|e| Error::FailedPrecondition(e.to_string()))?;
+        if check_codes {
+            let codes: Vec<(String, pb::Regime, &str)> =
+                ruling.codes().into_iter().enumerate().map(|(i, (regime, bare))| (format!("control_codes[{i}]"), regime, bare)).collect();
+            let mut histories: HashMap<i32, Vec<ListHistory>> = HashMap::new();
+            for (_, regime, _) in &codes {
+                let regime = *regime as i32;
+                histories.entry(regime).or_insert_with(|| self.histories(trust, &r.authority, regime).into_iter().map(|(_, h)| h).collect());
+            }
+            check_listed(&codes, r.issued_at, |g| histories.get(&(g as i32)).map(|h| h.iter().collect()).unwrap_or_default())
+                .map_err(|why| Error::InvalidArgument(format!("{key}: {why}")))?;
+        }
+        batch.put_ruling(&r.authority, &r.ruling_id, r.version, &id);
+        self.rulings.push((id, ruling.clone()));
         Ok(())
     }
 
@@ -228,7 +268,8 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             | Checked::ControlList { .. }
             | Checked::Crosswalk { .. }
             | Checked::ScreeningList { .. }
-            | Checked::Consultation { .. } => None,
+            | Checked::Consultation { .. }
+            | Checked::Ruling { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
     }
@@ -261,6 +302,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
                 if decision.action() == pb::Action::Grant {
                     crate::consultation::check_grant(store, state.trust, decision.decision())?;
                 }
+                check_general_licence(store, &mut state.licences, decision)?;
             }
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
@@ -318,6 +360,10 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             state.batch.put_consultation(consulting, consultation_id, answer, &id);
             None
         }
+        Checked::Ruling { ruling, .. } => {
+            state.catalogue.stage_ruling(store, state.trust, &mut state.batch, id, ruling, job.history.is_none())?;
+            None
+        }
     };
 
     let index = state.log_size;
@@ -343,6 +389,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::Crosswalk { crosswalk, .. } => tracing::info!(crosswalk = %crosswalk, id = %id, index, "crosswalk accepted"),
         Checked::ScreeningList { list, .. } => tracing::info!(list = %list, id = %id, index, "screening list accepted"),
         Checked::Consultation { consultation, .. } => tracing::info!(consultation = %consultation, id = %id, index, "consultation accepted"),
+        Checked::Ruling { ruling, .. } => tracing::info!(ruling = %ruling, id = %id, index, "classification ruling accepted"),
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {
             let r = restricted.restricted();
@@ -350,6 +397,36 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         }
     }
     Ok(Staged { id, already_present: false, licence, index, leaf, logged_at })
+}
+
+/// A registration's terms name a general licence that exists here (the same authority's, so
+/// in this node's own log) and is an issued GENERAL_AUTHORISATION in force at the decision's
+/// date. Checked at publish only: a mirror takes the issuer's word, as for control codes.
+fn check_general_licence(store: &Store, licences: &mut HashMap<(String, String), Pending>, decision: &CheckedDecision) -> Result<(), Error> {
+    let d = decision.decision();
+    if decision.licence_type() != pb::LicenceType::Registration || !comity_proto::decision::carries_terms(decision.action()) {
+        return Ok(());
+    }
+    let Some((authority, licence_id)) = comity_proto::decision::general_licence_ref(&d.general_licence) else {
+        return Err(Error::InvalidArgument(format!("general_licence: `{}` is not a licence reference", d.general_licence)));
+    };
+    let refused = |why: String| Error::FailedPrecondition(format!("{}/{}: general licence {}: {why}", d.authority, d.licence_id, d.general_licence));
+    let general = licence_entry(store, licences, authority, licence_id)?;
+    let Some(state) = &general.state else {
+        return Err(refused("no such licence is held here (publish the general licence first)".into()));
+    };
+    if state.terms.licence_type != pb::LicenceType::GeneralAuthorisation as i32 {
+        let kind = pb::LicenceType::try_from(state.terms.licence_type).map_or("unknown", |t| t.as_str_name());
+        return Err(refused(format!("it is a {kind} licence, not a GENERAL_AUTHORISATION")));
+    }
+    match state.status_at(d.decided_at) {
+        pb::LicenceStatus::Issued => Ok(()),
+        status => Err(refused(format!(
+            "it is {} at {}, so no exporter can register under it",
+            status.as_str_name(),
+            comity_proto::authoring::format_time(d.decided_at)
+        ))),
+    }
 }
 
 /// The batch's view of a licence, loaded from the store on first use.

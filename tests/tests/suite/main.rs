@@ -8,6 +8,7 @@ mod t20_binaries;
 mod t21_catalogue;
 mod t22_screening;
 mod t23_consultation;
+mod t23_rulings;
 mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;

@@ -297,6 +297,7 @@ fn odd_request(rng: &mut StdRng, path: &str) -> Vec<u8> {
             end_user: s(rng),
             at: i(rng),
             screening_lists: Vec::new(),
+            end_use: s(rng),
         }
         .encode_to_vec(),
         "GetKeySet" => pb::GetKeySetRequest { authority: s(rng) }.encode_to_vec(),

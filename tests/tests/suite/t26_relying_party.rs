@@ -193,6 +193,12 @@ impl registry_server::Registry for Proxy {
     async fn check_undercut(&self, _: Request<pb::CheckUndercutRequest>) -> Result<Response<pb::CheckUndercutResponse>, Status> {
         unused()
     }
+    async fn list_rulings(&self, _: Request<pb::ListRulingsRequest>) -> Result<Response<pb::ListRulingsResponse>, Status> {
+        unused()
+    }
+    async fn get_ruling(&self, _: Request<pb::GetRulingRequest>) -> Result<Response<pb::GetRulingResponse>, Status> {
+        unused()
+    }
     async fn stats(&self, _: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         unused()
     }
@@ -239,6 +245,57 @@ fn claim_valid(answer: &mut pb::VerifyResponse) {
 }
 
 fn unchanged(_: &mut pb::VerifyResponse) {}
+
+/// Hides that a registration's general licence was revoked: no proof of it, verdict VALID.
+fn hide_general_licence(answer: &mut pb::VerifyResponse) {
+    answer.proof.as_mut().unwrap().parent = None;
+    answer.verdict = pb::Verdict::Valid as i32;
+}
+
+/// Hides the general licence's revocation: its proof without the REVOKE, verdict VALID.
+fn drop_general_licence_revocation(answer: &mut pb::VerifyResponse) {
+    let parent = answer.proof.as_mut().unwrap().parent.as_mut().unwrap();
+    let at = parent
+        .statements
+        .iter()
+        .position(|s| comity_proto::statement::Envelope::parse(s.to_vec()).unwrap().decision().is_some_and(|d| d.version == 2))
+        .unwrap();
+    parent.statements.remove(at);
+    parent.receipts.remove(at);
+    answer.verdict = pb::Verdict::Valid as i32;
+}
+
+/// A node that hides that a registration's general licence was revoked, by leaving its proof
+/// out or by dropping the revocation from it, is refused by `comity verify --trust`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_hiding_a_general_licence_revocation_is_refused() {
+    use comity_proto::decision::fixtures::{general_licence, registration};
+    let tmp = tempfile::tempdir().unwrap();
+    let node = TestNode::start(&["uk.ecju"]).await;
+    let gl = general_licence("uk.ecju", "OGEL-DU-REPAIR");
+    let gl_v1 = node.sign(gl.clone());
+    let mut client = node.client().await;
+    client.publish(gl_v1.clone()).await.unwrap();
+    client.publish(node.sign(registration("uk.ecju", "GBOGE2026/01234", "uk.ecju/OGEL-DU-REPAIR"))).await.unwrap();
+    client.publish(node.sign(follow_up(&gl, pb::Action::Revoke, 2, StatementId::of(&gl_v1).0))).await.unwrap();
+    let trust = node.relying_party_trust(tmp.path(), "uk.ecju", vec![], 0);
+    let licence = "uk.ecju/GBOGE2026/01234";
+    comity(&node.url(), Some(&trust))
+        .args(["verify", licence])
+        .assert()
+        .code(20 + pb::Verdict::Revoked as i32)
+        .stdout(contains("general licence uk.ecju/OGEL-DU-REPAIR: licence uk.ecju/OGEL-DU-REPAIR was revoked"));
+    let (hiding, _task) = Proxy::start(&node, hide_general_licence, None).await;
+    comity(&hiding, Some(&trust)).args(["verify", licence]).assert().code(8).stderr(contains("carries no proof of that general licence"));
+    let (dropping, _task) = Proxy::start(&node, drop_general_licence_revocation, None).await;
+    comity(&dropping, Some(&trust))
+        .args(["verify", licence])
+        .assert()
+        .code(8)
+        .stderr(contains("general licence uk.ecju/OGEL-DU-REPAIR: the chain of uk.ecju/OGEL-DU-REPAIR ends at version 1"));
+    let (lying, _task) = Proxy::start(&node, claim_valid, None).await;
+    comity(&lying, Some(&trust)).args(["verify", licence]).assert().code(10).stderr(contains("is not what its proof shows (REVOKED"));
+}
 
 /// States SCREENED with one strong match of `party` to a listed entry named `listed`.
 fn claim_screened(answer: &mut pb::VerifyResponse, party: &str, listed: &str) {

@@ -62,6 +62,7 @@ fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
         end_user: String::new(),
         at: c.at,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     }
 }
 
@@ -77,6 +78,7 @@ fn ask_meti_for_japan(licence: &str) -> pb::VerifyRequest {
         end_user: String::new(),
         at: 0,
         screening_lists: Vec::new(),
+        end_use: String::new(),
     }
 }
 

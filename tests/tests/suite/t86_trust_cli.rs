@@ -179,7 +179,13 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
         authority: BAFA.into(),
         licence_id: "DE-2026-009001".into(),
         relying_authority: KSTC.into(),
-        context: Context { destination: Some("KR".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, at: comity_node::now() },
+        context: Context {
+            destination: Some("KR".into()),
+            control_code: Some("EU-DU:3A001.a.1".into()),
+            end_user: None,
+            end_use: None,
+            at: comity_node::now(),
+        },
     };
     let now = comity_node::now();
     let good = pb::LicenceToken::decode(bytes).unwrap();

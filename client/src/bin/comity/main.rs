@@ -19,6 +19,7 @@ use serde::Serialize;
 
 mod consult;
 mod lists;
+mod rulings;
 mod screening;
 mod stats;
 mod trust;
@@ -185,6 +186,11 @@ enum Command {
         /// Lowest score shown, 50-100 [default: 85, the weak-match threshold].
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         min_score: u32,
+    },
+    /// Classification rulings: publish, list, show, and open a confidential one.
+    Ruling {
+        #[command(subcommand)]
+        command: rulings::RulingCommand,
     },
     /// Screening lists: publish entries and removals, list those held.
     Screening {
@@ -573,6 +579,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Screen { name, country, lists, min_score } => screening::screen(&cli.node, cli.json, &name, country, lists, min_score).await,
         Command::Screening { command } => screening::screening(&cli.node, cli.json, command).await,
         Command::Consult { command } => consult::consult(&cli.node, cli.json, command).await,
+        Command::Ruling { command } => rulings::ruling(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
@@ -693,6 +700,7 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
         Ok(pb::statement::Kind::ScreeningList(l)) => {
             format!("screening list {}/{} v{} (+{} -{} entries)", l.authority, l.list_id, l.version, l.added.len(), l.removed.len())
         }
+        Ok(pb::statement::Kind::ClassificationRuling(r)) => format!("classification ruling {}/{} v{}", r.authority, r.ruling_id, r.version),
         Ok(pb::statement::Kind::RestrictedDecision(r)) => format!(
             "confidential decision {}/{} v{} {} (readable only by {})",
             r.authority,
@@ -1032,8 +1040,24 @@ fn render_licence(l: &CheckedLicence) -> String {
             let _ = writeln!(out, "  {label:<13} {}", party(p));
         }
     }
-    let _ = writeln!(out, "  end use       {}", t.end_use);
+    if !t.general_licence.is_empty() {
+        let _ = writeln!(
+            out,
+            "  registered under general licence {} (its items, destinations and end uses apply: `comity licence show {}`)",
+            t.general_licence, t.general_licence
+        );
+    }
+    if !t.end_use.is_empty() {
+        let _ = writeln!(out, "  end use       {}", t.end_use);
+    }
+    for u in &t.permitted_end_uses {
+        let _ = writeln!(out, "  permitted use {u}");
+    }
     for item in &t.items {
+        if item.currency.is_empty() && item.quantity.is_empty() {
+            let _ = writeln!(out, "  item          {}  {}", qualified_control_code(item), item.description);
+            continue;
+        }
         let _ = writeln!(
             out,
             "  item          {}  {} {}  {} {}  {}",
@@ -1045,7 +1069,9 @@ fn render_licence(l: &CheckedLicence) -> String {
             item.description
         );
     }
-    let _ = writeln!(out, "  destinations  {}", t.destinations.join(", "));
+    if !t.destinations.is_empty() {
+        let _ = writeln!(out, "  destinations  {}", t.destinations.join(", "));
+    }
     if !t.transit_countries.is_empty() {
         let _ = writeln!(out, "  transit       {}", t.transit_countries.join(", "));
     }

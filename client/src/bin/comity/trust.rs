@@ -185,6 +185,10 @@ pub struct ContextArgs {
     /// End user's name as the licence names it (case and spacing aside).
     #[arg(long)]
     end_user: Option<String>,
+    /// End use declared, e.g. "repair under warranty": a general licence that lists permitted
+    /// end uses must list it.
+    #[arg(long)]
+    end_use: Option<String>,
     /// Date or RFC 3339 time the question is about [default: now].
     #[arg(long)]
     at: Option<String>,
@@ -221,6 +225,7 @@ pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str,
         destination: context.destination.unwrap_or_default(),
         control_code: context.item.unwrap_or_default(),
         end_user: context.end_user.unwrap_or_default(),
+        end_use: context.end_use.unwrap_or_default(),
         at,
         // The lists the relying party applies: the trust file's.
         screening_lists: trust.as_ref().map(|t| t.screening_lists.clone()).unwrap_or_default(),
@@ -715,6 +720,7 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                     destination: context.destination,
                     control_code: context.item,
                     end_user: context.end_user,
+                    end_use: context.end_use,
                     at: context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(now),
                 },
             };
@@ -841,6 +847,7 @@ async fn verify_pointer_online(
         destination: context.destination.clone().unwrap_or_default(),
         control_code: context.item.clone().unwrap_or_default(),
         end_user: context.end_user.clone().unwrap_or_default(),
+        end_use: context.end_use.clone().unwrap_or_default(),
         at: at.unwrap_or(0),
         screening_lists: trust.screening_lists.clone(),
     };
@@ -860,7 +867,13 @@ async fn verify_pointer_online(
         relying_authority: request.relying_authority.clone(),
         authority: pointer.authority.clone(),
         licence_id: pointer.licence_id.clone(),
-        context: Scope { destination: context.destination, control_code: context.item, end_user: context.end_user, at: at.unwrap_or(now) },
+        context: Scope {
+            destination: context.destination,
+            control_code: context.item,
+            end_user: context.end_user,
+            end_use: context.end_use,
+            at: at.unwrap_or(now),
+        },
     };
     let report = verify_token(&bytes, trust, &question, now, max_age_secs)
         .map_err(|e| failed(format!("the node's answer does not verify against the trust file: {e}")))?;

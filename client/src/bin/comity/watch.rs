@@ -65,6 +65,8 @@ enum KindArg {
     Denial,
     /// A no-undercut consultation request or answer.
     Consultation,
+    /// A classification-ruling version.
+    Ruling,
 }
 
 impl From<KindArg> for K {
@@ -81,6 +83,7 @@ impl From<KindArg> for K {
             KindArg::Screening => K::ScreeningList,
             KindArg::Denial => K::Denial,
             KindArg::Consultation => K::Consultation,
+            KindArg::Ruling => K::Ruling,
         }
     }
 }
@@ -201,6 +204,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::ScreeningList) => "SCREENING",
         Ok(K::Denial) => "DENIAL",
         Ok(K::Consultation) => "CONSULTATION",
+        Ok(K::Ruling) => "RULING",
         _ => "?",
     }
 }
@@ -275,6 +279,12 @@ fn render_event(e: &pb::WatchEvent) -> String {
             a.consultation_id,
             comity_proto::consultation::position_name(a.position)
         ),
+        (Ok(K::Ruling), Some(pb::statement::Kind::ClassificationRuling(r))) => match comity_proto::ruling::Ruling::try_from(r.clone()) {
+            Ok(checked) => {
+                format!("{} ruling {} v{}: {}{}", r.authority, r.ruling_id, r.version, checked.result(), if r.withdrawn { " (withdrawn)" } else { "" })
+            }
+            Err(_) => format!("{} ruling {} v{}", r.authority, r.ruling_id, r.version),
+        },
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }

@@ -237,6 +237,24 @@ pub async fn start_with_metrics(
     let signer = signers.get(&confidential.authority).context("demo authority without key")?;
     let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::RestrictedDecision(restricted)) }, &[signer]);
     home_of(&confidential.authority)?.node.publish(envelope, Some(body)).await.context("publish the demo's confidential decision")?;
+    // Rulings and the general licence last: the log indices of everything before stay as the
+    // README quotes them.
+    // Each of them the first decision of its licence.
+    let mut general = 0;
+    for decision in data::rulings::general_licence_and_registration(now()) {
+        general += 1;
+        let signer = signers.get(&decision.authority).context("demo authority without key")?;
+        let what = format!("{}/{}", decision.authority, decision.licence_id);
+        home_of(&decision.authority)?.node.publish(sign_decision(decision, signer), None).await.with_context(|| format!("publish demo licence {what}"))?;
+    }
+    for (ruling, confidential) in data::rulings::rulings(now()) {
+        let signer = signers.get(&ruling.authority).context("demo ruling without a publisher key")?;
+        let authority = ruling.authority.clone();
+        // The applicant of a confidential ruling keeps its opening; the demo has no use for it.
+        let ruling = if confidential { comity_proto::ruling::seal(ruling, rand::random()).0 } else { ruling };
+        let envelope = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::ClassificationRuling(ruling)) }, &[signer]);
+        home_of(&authority)?.node.publish(envelope, None).await.context("publish a demo classification ruling")?;
+    }
     wait_for_convergence(&nodes).await?;
     consult(&nodes, &signers, &docs, &mut heads).await?;
     wait_for_convergence(&nodes).await?;
@@ -244,8 +262,9 @@ pub async fn start_with_metrics(
     wait_for_body(&nodes, &confidential).await?;
     let tries = suggested_commands(&docs);
     let verify_tries = suggested_verifications(&nodes, &heads)?;
-    // The decisions of the data set, and METI's grant after consultation.
-    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len() + 1, licences: heads.len(), tries, verify_tries, confidential })
+    // The data set's decisions, the general licence and registration, and METI's grant after
+    // consultation (in `heads` already).
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len() + general + 1, licences: heads.len() + general, tries, verify_tries, confidential })
 }
 
 /// The no-undercut consultations (docs/consultation.md), once every node holds BAFA's denials:
@@ -523,6 +542,11 @@ No-undercut consultations (a grant of what a partner denied needs an answered co
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token
+Classification rulings (BAFA) and a general licence with an exporter registered under it (ECJU):
+  comity ruling ls                        (rulings in force: a controlled MMIC, a \"not listed\" one, a confidential one)
+  comity ruling show de.bafa/DE-CR-2026-0115
+  comity --node {ecju_url} licence show uk.ecju/{registration}   (the registration, and the general licence it is under)
+  comity --node {ecju_url} verify uk.ecju/{registration} --destination NZ --item UK:3A001.b.2 --end-use \"return after repair under warranty\"
 A confidential licence, shared by BAFA with METI only (everyone can prove it exists, no more):
   comity --node {meti_url} licence show {confidential}    (METI's node: full terms)
   comity --node {ecju_url} licence show {confidential}    (ECJU's node: CONFIDENTIAL)
@@ -540,6 +564,7 @@ Press Ctrl-C to stop.",
         verify_tries = demo.verify_tries.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n"),
         addr = first.addr(),
         confidential = format!("{}/{}", demo.confidential.0, demo.confidential.1),
+        registration = data::rulings::REGISTRATION,
         ecju_url = demo.nodes.iter().find(|n| n.name == "ecju").map_or_else(|| first.url(), |n| n.node.url()),
         verifier = first.log_verifier(),
         web = demo

@@ -27,6 +27,7 @@ pub mod consultations;
 mod de_bafa;
 mod jp_meti;
 pub mod lists;
+pub mod rulings;
 mod uk_ecju;
 mod uni_ethz;
 
@@ -286,6 +287,8 @@ fn blank(action: A) -> DecisionDoc {
         note: String::new(),
         consultations: Vec::new(),
         undercut_override: None,
+        general_licence: String::new(),
+        permitted_end_uses: Vec::new(),
     }
 }
 
