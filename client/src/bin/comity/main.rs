@@ -1096,6 +1096,17 @@ fn render_licence(l: &CheckedLicence) -> String {
         for r in &d.reasons {
             let _ = writeln!(out, "        reason {} ({}): {}", r.code, r.legal_basis, r.text);
         }
+        // The no-undercut record (docs/consultation.md): what every partner sees of a grant
+        // over another authority's denial.
+        for c in &d.consultations {
+            let _ = writeln!(out, "        consulted {}/{c} on a partner's denial (`comity consult show {}/{c}`)", d.authority, d.authority);
+        }
+        if let Some(o) = &d.undercut_override {
+            let _ = writeln!(out, "        OVERRIDES the denial of {} without consultation", o.denials.join(", "));
+            for r in &o.reasons {
+                let _ = writeln!(out, "        override reason {} ({}): {}", r.code, r.legal_basis, r.text);
+            }
+        }
         if !d.note.is_empty() {
             let _ = writeln!(out, "        note   {}", d.note);
         }

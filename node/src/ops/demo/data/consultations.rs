@@ -3,9 +3,51 @@
 //! grants citing it; ECJU consults BAFA on its carbon-fibre denial and waits for an answer.
 //! Every party is fictional.
 
+use comity_proto::authoring::RegimeName as R;
 use comity_proto::pb;
 
-use super::DAY;
+use super::{item, party as party_doc, reason, Built, Clock, Lic, Series, Terms, DAY};
+
+const EU_ART15_D: &str = "Art. 15(1)(d) Regulation (EU) 2021/821";
+
+/// BAFA's denial consulted on. Built after every other licence of the data set, so that adding
+/// it left their seeds, and so their licence numbers, as they were.
+pub(super) fn licences(c: &Clock) -> Vec<Built> {
+    let (au, s) = ("de.bafa", Series::De);
+    let mut out = Vec::new();
+    // MMIC power amplifiers to a Dubai free-zone integrator: denied for diversion risk. METI is
+    // later asked for the same amplifiers for the same end user and consults BAFA first
+    // (docs/consultation.md).
+    out.push(
+        Lic::new(c, au, s, Terms {
+            applicant: party_doc("Rheinfeld Mikrowellentechnik GmbH", "DE", "Industriestrasse 9, 53359 Rheinbach", &[("EORI", "DE3318045")]),
+            end_users: vec![party_doc("Gulf Avionics Integration FZE", "AE", "Plot S20318, Jebel Ali Free Zone South, Dubai", &[])],
+            end_use: "Stated: transmitter modules for weather radars at regional airports",
+            items: vec![item(
+                R::EuDualUse,
+                "3A001.b.2",
+                "GaN MMIC power amplifiers, 8.5-10.5 GHz, 40 W peak saturated output power",
+                "600",
+                "pcs",
+                "312000.00",
+                "EUR",
+            )],
+            destinations: vec!["AE"],
+            risk_tier: 4,
+            ..Terms::default()
+        })
+        .deny(246, 198, vec![
+            reason(
+                "DIVERSION_RISK",
+                EU_ART15_D,
+                "The end user's parent company re-exported radar components to a destination under arms embargo in 2024; the stated end use is not plausible for the quantity.",
+            ),
+        ], "Application refused; refusal notified to the other Member States, the Commission and the Wassenaar Arrangement.")
+        .done(),
+    );
+
+    out
+}
 
 /// METI's reference for its consultation of BAFA.
 pub const METI_CONSULTATION: &str = "JP-CONS-2026-0031";
@@ -16,6 +58,11 @@ pub const METI_GRANT: &str = "JP-METI-2026-02406";
 /// The end users of BAFA's denials consulted on, as BAFA's demo data names them.
 pub const MMIC_END_USER: &str = "Gulf Avionics Integration FZE";
 pub const CARBON_FIBRE_END_USER: &str = "Zarqan Composite Works (Pvt.) Ltd.";
+
+/// `days` before the day of `now`, at `hour` UTC (officers sign in office hours).
+fn day_at(now: i64, days: i64, hour: i64) -> i64 {
+    now - now.rem_euclid(DAY) - days * DAY + hour * 3600
+}
 
 fn party(name: &str, country: &str, address: &str) -> pb::Party {
     pb::Party { name: name.into(), country: country.into(), address: address.into(), identifiers: Vec::new() }
@@ -42,7 +89,7 @@ const END_USE: &str = "Transmitter modules for the weather radars of the Dubai A
 
 /// METI's request, on BAFA's denial `denial` (at statement `denial_statement`).
 pub fn meti_request(now: i64, denial: &str, denial_statement: Vec<u8>) -> pb::ConsultationRequest {
-    let issued_at = now - 21 * DAY;
+    let issued_at = day_at(now, 21, 9);
     pb::ConsultationRequest {
         authority: "jp.meti".into(),
         consultation_id: METI_CONSULTATION.into(),
@@ -72,13 +119,13 @@ pub fn bafa_answer(now: i64, request: Vec<u8>) -> pb::ConsultationAnswer {
         text: "Our denial rested on the former parent company's re-exports. The change of ownership is confirmed by the Dubai commercial register (2026). \
                We do not object to a grant and suggest a post-shipment check."
             .into(),
-        issued_at: now - 12 * DAY,
+        issued_at: day_at(now, 12, 14),
     }
 }
 
 /// METI's grant, citing its answered consultation.
 pub fn meti_grant(now: i64) -> pb::Decision {
-    let decided_at = now - 6 * DAY + 5 * 3600;
+    let decided_at = day_at(now, 6, 5);
     let valid_from = decided_at - decided_at.rem_euclid(DAY) + DAY;
     pb::Decision {
         authority: "jp.meti".into(),
@@ -98,7 +145,7 @@ pub fn meti_grant(now: i64) -> pb::Decision {
             "Post-shipment verification by the Embassy of Japan in Abu Dhabi within six months of delivery.".into(),
             "No re-export or transfer without the prior written consent of METI.".into(),
         ],
-        application_received: now - 44 * DAY + 2 * 3600,
+        application_received: day_at(now, 44, 2),
         decided_at,
         note: "Granted after consultation of BAFA on its denial of an essentially identical transaction (no objection).".into(),
         consultations: vec![METI_CONSULTATION.into()],
@@ -108,7 +155,7 @@ pub fn meti_grant(now: i64) -> pb::Decision {
 
 /// ECJU's request on BAFA's carbon-fibre denial `denial`, still waiting for an answer.
 pub fn ecju_request(now: i64, denial: &str, denial_statement: Vec<u8>) -> pb::ConsultationRequest {
-    let issued_at = now - 3 * DAY;
+    let issued_at = day_at(now, 3, 10);
     pb::ConsultationRequest {
         authority: "uk.ecju".into(),
         consultation_id: ECJU_CONSULTATION.into(),

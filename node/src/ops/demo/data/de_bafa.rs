@@ -265,37 +265,6 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
         .done(),
     );
 
-    // MMIC power amplifiers to a Dubai free-zone integrator: denied for diversion risk. METI is
-    // later asked for the same amplifiers for the same end user and consults BAFA first
-    // (docs/consultation.md; the consultation is in `super::consultations`).
-    out.push(
-        Lic::new(c, au, s, Terms {
-            applicant: party("Rheinfeld Mikrowellentechnik GmbH", "DE", "Industriestrasse 9, 53359 Rheinbach", &[("EORI", "DE3318045")]),
-            end_users: vec![party("Gulf Avionics Integration FZE", "AE", "Plot S20318, Jebel Ali Free Zone South, Dubai", &[])],
-            end_use: "Stated: transmitter modules for weather radars at regional airports",
-            items: vec![item(
-                R::EuDualUse,
-                "3A001.b.2",
-                "GaN MMIC power amplifiers, 8.5-10.5 GHz, 40 W peak saturated output power",
-                "600",
-                "pcs",
-                "312000.00",
-                "EUR",
-            )],
-            destinations: vec!["AE"],
-            risk_tier: 4,
-            ..Terms::default()
-        })
-        .deny(246, 198, vec![
-            reason(
-                "DIVERSION_RISK",
-                EU_ART15_D,
-                "The end user's parent company re-exported radar components to a destination under arms embargo in 2024; the stated end use is not plausible for the quantity.",
-            ),
-        ], "Application refused; refusal notified to the other Member States, the Commission and the Wassenaar Arrangement.")
-        .done(),
-    );
-
     // Machining centres to Turkey: amended, then revoked for diversion.
     out.push(
         Lic::new(

@@ -85,6 +85,7 @@ fn build(clock: &Clock) -> Vec<Built> {
     built.extend(uk_ecju::licences(clock));
     built.extend(jp_meti::licences(clock));
     built.extend(uni_ethz::licences(clock));
+    built.extend(consultations::licences(clock));
     built
 }
 
