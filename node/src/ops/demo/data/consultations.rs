@@ -14,12 +14,10 @@ const EU_ART15_D: &str = "Art. 15(1)(d) Regulation (EU) 2021/821";
 /// it left their seeds, and so their licence numbers, as they were.
 pub(super) fn licences(c: &Clock) -> Vec<Built> {
     let (au, s) = ("de.bafa", Series::De);
-    let mut out = Vec::new();
     // MMIC power amplifiers to a Dubai free-zone integrator: denied for diversion risk. METI is
     // later asked for the same amplifiers for the same end user and consults BAFA first
     // (docs/consultation.md).
-    out.push(
-        Lic::new(c, au, s, Terms {
+    vec![Lic::new(c, au, s, Terms {
             applicant: party_doc("Rheinfeld Mikrowellentechnik GmbH", "DE", "Industriestrasse 9, 53359 Rheinbach", &[("EORI", "DE3318045")]),
             end_users: vec![party_doc("Gulf Avionics Integration FZE", "AE", "Plot S20318, Jebel Ali Free Zone South, Dubai", &[])],
             end_use: "Stated: transmitter modules for weather radars at regional airports",
@@ -43,10 +41,7 @@ pub(super) fn licences(c: &Clock) -> Vec<Built> {
                 "The end user's parent company re-exported radar components to a destination under arms embargo in 2024; the stated end use is not plausible for the quantity.",
             ),
         ], "Application refused; refusal notified to the other Member States, the Commission and the Wassenaar Arrangement.")
-        .done(),
-    );
-
-    out
+        .done()]
 }
 
 /// METI's reference for its consultation of BAFA.
