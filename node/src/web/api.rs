@@ -37,6 +37,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/code", get(control_code))
         .route("/api/v1/screen", get(screen))
         .route("/api/v1/consultations", get(consultations))
+        .route("/api/v1/rulings", get(rulings))
         .route("/api/v1/federation", get(federation))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/tokens/verify", post(token))
@@ -171,6 +172,24 @@ async fn consultations(State(web): State<Web>, query: Result<Query<Consultations
     let q = query?.0;
     let request = pb::ListConsultationsRequest { authority: q.authority, open_only: q.open_only };
     Ok(Json(web.registry.list_consultations(Request::new(request)).await?.into_inner()))
+}
+
+async fn rulings(State(web): State<Web>, query: Result<Query<RulingsQuestion>, QueryRejection>) -> Answer<pb::ListRulingsResponse> {
+    let q = query?.0;
+    let request = pb::ListRulingsRequest { authority: q.authority, control_code: q.control_code, word: q.word, all: q.all, limit: q.limit };
+    Ok(Json(web.registry.list_rulings(Request::new(request)).await?.into_inner()))
+}
+
+/// The query of `/api/v1/rulings`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulingsQuestion {
+    pub authority: String,
+    #[serde(alias = "controlCode")]
+    pub control_code: String,
+    pub word: String,
+    pub all: bool,
+    pub limit: u32,
 }
 
 /// The query of `/api/v1/consultations`.

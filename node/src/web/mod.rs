@@ -26,6 +26,7 @@ pub mod consultations;
 pub mod health;
 pub mod lists;
 pub mod pages;
+pub mod rulings;
 pub mod screening;
 
 /// What the web handlers call.
@@ -70,6 +71,7 @@ pub fn router(web: Web, limits: WebLimits) -> Router {
         .merge(lists::routes())
         .merge(screening::routes())
         .merge(consultations::routes())
+        .merge(rulings::routes())
         .with_state(web)
         .layer(middleware::from_fn_with_state(limits, limited))
         .layer(DefaultBodyLimit::max(max_body))

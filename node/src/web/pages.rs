@@ -54,7 +54,7 @@ pub(super) fn page(web: &Web, title: &str, body: Markup) -> Markup {
                     a.brand href="/" { "Comity" }
                     span.origin { "registry node " code { (web.origin) } }
                     nav aria-label="Main" {
-                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/lists" { "Control lists" } a href="/screen" { "Screen" } a href="/consultations" { "Consultations" } a href="/federation" { "Federation" }
+                        a href="/" { "Verify" } a href="/token" { "Check a token" } a href="/search" { "Licences" } a href="/lists" { "Control lists" } a href="/screen" { "Screen" } a href="/consultations" { "Consultations" } a href="/rulings" { "Rulings" } a href="/federation" { "Federation" }
                     }
                 }
                 main { h1 { (title) } (body) }
@@ -264,6 +264,10 @@ fn timeline(chain: &[pb::ChainLink]) -> Markup {
                         " decided " time datetime=(format_time(d.decided_at)) { (date(d.decided_at)) }
                         @if d.application_received > 0 { ", received " (date(d.application_received)) " (" ((d.decided_at - d.application_received) / 86_400) " days)" }
                         @for r in &d.reasons { br; span.reason { (r.code) ": " (r.text) " (" (r.legal_basis) ")" } }
+                        @if let Some((ga, gl)) = d.general_licence.split_once('/') {
+                            br; span.general-licence { "Registered under general licence " a href=(licence_link(ga, gl)) { (d.general_licence) } }
+                        }
+                        @if !d.permitted_end_uses.is_empty() { br; span.end-uses { "Pre-approved end uses: " (d.permitted_end_uses.join("; ")) } }
                         @for c in &d.consultations { br; span.consulted { "Granted after consultation " a href={ "/consultations?authority=" (d.authority) } { (d.authority) "/" (c) } " on a partner's denial" } }
                         @if let Some(o) = &d.undercut_override {
                             br; strong.verdict-invalid.override { "Overrides the denial of " (o.denials.join(", ")) " without consultation" }

@@ -146,6 +146,23 @@ async fn a_ruling_is_checked_replicated_shown_and_a_confidential_one_opened() {
         "{rows}"
     );
 
+    // The web pages at the partner: the list by code, and the ruling with its parameters; a
+    // confidential ruling shows its result and commitment, not its applicant.
+    let web = b.node().http_addr().expect("the HTTP port is on");
+    let get = |path: &'static str| async move {
+        let (status, body) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, path)).await.unwrap();
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (_, page) = get("/rulings?control_code=EU-DU%3A3A001.b").await;
+    assert!(page.contains("data-ruling=\"de.bafa/DE-CR-2026-0115\"") && !page.contains("data-ruling=\"de.bafa/DE-CR-2026-0127\""), "{page}");
+    let (_, page) = get("/rulings/de.bafa/DE-CR-2026-0115").await;
+    assert!(page.contains("EU-DU:3A001.b.2") && page.contains("8.5-10.5 GHz"), "{page}");
+    let (_, page) = get("/rulings/de.bafa/DE-CR-2026-0127").await;
+    assert!(page.contains("confidential") && page.contains("Commitment"), "{page}");
+    let (status, json) = get("/api/v1/rulings?authority=de.bafa").await;
+    assert!(status.contains("200"), "{status} {json}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["rulings"].as_array().map(Vec::len), Some(2), "{json}");
+
     // Withdrawn in version 2: gone from the rulings in force, shown with --all, and Watch says so.
     let withdrawn = write(dir, "withdrawn.yaml", &ruling_doc("DE-CR-2026-0115", "control_codes: [\"EU-DU:3A001.b.2\"]", "withdrawn: true\n"));
     comity(&a.url()).args(["ruling", "publish", path(&withdrawn), "--key", path(&key)]).assert().success().stdout(contains("v2"));
@@ -193,6 +210,11 @@ async fn a_registration_under_a_general_licence_verifies_like_an_individual_lice
         .stdout(contains("VALID"))
         .stdout(contains("under general licence uk.ecju/OGEL-DU-REPAIR (version 1)"))
         .stdout(contains("verified:"));
+    // The licence page links the registration to its general licence.
+    let web = node.node().http_addr().expect("the HTTP port is on");
+    let (_, page) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, "/licences/uk.ecju/GBOGE2026/01234")).await.unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("Registered under general licence") && page.contains("href=\"/licences/uk.ecju/OGEL-DU-REPAIR\""), "{page}");
     ask(&["--destination", "CN"])
         .assert()
         .code(20 + pb::Verdict::OutOfScope as i32)

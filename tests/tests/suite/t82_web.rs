@@ -192,6 +192,7 @@ mod schemas {
         "LookupControlCodeResponse",
         "ScreenResponse",
         "ListConsultationsResponse",
+        "ListRulingsResponse",
         "StatusResponse",
         "GetEvidenceResponse",
         "TokenCheckResponse",
@@ -460,6 +461,9 @@ async fn every_api_answer_matches_the_openapi_document() {
         (meti, "GET", "/api/v1/consultations", "/api/v1/consultations".into(), vec![], 200),
         (meti, "GET", "/api/v1/consultations", "/api/v1/consultations?authority=de.bafa&open_only=true".into(), vec![], 200),
         (meti, "GET", "/api/v1/consultations", "/api/v1/consultations?authority=NOT%20AN%20ID".into(), vec![], 400),
+        (meti, "GET", "/api/v1/rulings", "/api/v1/rulings".into(), vec![], 200),
+        (meti, "GET", "/api/v1/rulings", "/api/v1/rulings?authority=de.bafa&control_code=EU-DU:3A001.b&all=true".into(), vec![], 200),
+        (meti, "GET", "/api/v1/rulings", "/api/v1/rulings?control_code=3A001".into(), vec![], 400),
         (meti, "GET", "/api/v1/federation", "/api/v1/federation".into(), vec![], 200),
         (meti, "GET", "/api/v1/evidence", "/api/v1/evidence".into(), vec![], 200),
         (
@@ -504,7 +508,7 @@ async fn every_api_answer_matches_the_openapi_document() {
     let out = std::process::Command::new(&python).arg(script).arg(tmp.path().join("spec.json")).arg(tmp.path().join("exchanges.json")).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "answers that do not match docs/openapi.yaml:\n{report}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(report.contains("44 answers checked, 0 problems"), "{report}");
+    assert!(report.contains("47 answers checked, 0 problems"), "{report}");
 
     // One dialect: the token check is proto3 JSON like the rest (camelCase, enums by name,
     // 64-bit integers as strings), and an unknown path says what it is in the error shape.
