@@ -126,6 +126,8 @@ struct VerifyForm {
     destination: String,
     item: String,
     end_user: String,
+    /// The declared end use, checked against a general licence's pre-approved end uses.
+    end_use: String,
     /// YYYY-MM-DD; empty = now.
     date: String,
 }
@@ -142,6 +144,7 @@ fn verify_form(f: &VerifyForm) -> Markup {
             }
             div.row {
                 label { "End user (optional)" input name="end_user" placeholder="e.g. Tohoku Institute of Space Optics" value=(f.end_user); }
+                label { "End use (optional; general licences)" input name="end_use" placeholder="e.g. return after repair under warranty" value=(f.end_use); }
                 label { "Date" input type="date" name="date" value=(f.date); }
             }
             button type="submit" { "Verify" }
@@ -184,7 +187,7 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
         end_user: f.end_user.trim().into(),
         at,
         screening_lists: Vec::new(),
-        end_use: String::new(),
+        end_use: f.end_use.trim().into(),
     };
     match web.registry.verify(Request::new(request.clone())).await {
         Ok(answer) => page(&web, title, html! { (verdict_card(&web, &answer.into_inner(), &request)) (verify_form(&f)) }).into_response(),

@@ -49,8 +49,7 @@ fn applicant(r: &pb::ClassificationRuling) -> Markup {
 
 async fn rulings_page(State(web): State<Web>, Query(f): Query<Filter>) -> Response {
     let title = "Classification rulings";
-    let request =
-        pb::ListRulingsRequest { authority: f.authority.clone(), control_code: f.control_code.clone(), word: f.word.clone(), all: f.all, limit: 0 };
+    let request = pb::ListRulingsRequest { authority: f.authority.clone(), control_code: f.control_code.clone(), word: f.word.clone(), all: f.all, limit: 0 };
     let answer = match web.registry.list_rulings(Request::new(request)).await {
         Ok(a) => a.into_inner(),
         Err(status) => return error_page(&web, title, &status),
