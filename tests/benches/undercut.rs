@@ -1,0 +1,85 @@
+//! The no-undercut check's cost at publish (docs/consultation.md): a node holding a partner's
+//! denials to one destination publishes grants to that destination (the check compares each
+//! with every denial there) and to another (no denial to compare), 64 in flight, next to the
+//! comparison alone in process. Each grant's item is the denials' (worst case: the codes
+//! compare, so the names are scored); no end user matches, so every grant is accepted.
+//!
+//! Run: `cargo bench -p comity-tests --bench undercut` (figures go into BENCHMARKS.md).
+//! `COMITY_BENCH_UNDERCUT_DENIALS` sets how many denials (default 10000).
+
+// The allocator comity-node runs with, so the node is measured as shipped.
+#[global_allocator]
+static ALLOCATOR: comity_node::Allocator = comity_node::Allocator;
+
+use std::time::Instant;
+
+use comity_proto::consultation::GrantTerms;
+use comity_proto::decision::fixtures::grant;
+use comity_proto::pb;
+use comity_tests::{publish_concurrently, TestNode};
+
+const BAFA: &str = "de.bafa";
+const METI: &str = "jp.meti";
+const GRANTS: usize = 4000;
+const IN_FLIGHT: usize = 64;
+
+/// A distinct company name per `i`, as a registry of denials holds them.
+fn company(i: usize) -> String {
+    const A: &[&str] = &["Gulf", "Ural", "Caspian", "Pearl", "Desert", "Harbour", "Falcon", "Oasis", "Crescent", "Summit"];
+    const B: &[&str] = &["Avionics", "Electronics", "Trading", "Systems", "Components", "Engineering", "Technologies", "Logistics"];
+    format!("{} {} {} {i:05} FZE", A[i % A.len()], B[(i / A.len()) % B.len()], ["Alpha", "Nova", "Prime", "Vector", "Delta"][i % 5])
+}
+
+fn decision(authority: &str, id: String, end_user: String, destination: &str) -> pb::Decision {
+    let mut d = grant(authority, &id);
+    d.end_users[0].name = end_user;
+    d.end_users[0].country = destination.into();
+    d.destinations = vec![destination.into()];
+    d.items[0].control_code = "3A001.b.2".into();
+    d
+}
+
+fn denial(i: usize) -> pb::Decision {
+    let mut d = decision(BAFA, format!("DE-DENY-{i:06}"), company(i), "AE");
+    d.action = pb::Action::Deny as i32;
+    (d.valid_from, d.valid_until) = (0, 0);
+    d.reasons = vec![pb::Reason { code: "DIVERSION_RISK".into(), legal_basis: "Art. 15(1)(d) Regulation (EU) 2021/821".into(), text: "Diversion risk.".into() }];
+    d
+}
+
+/// Publishes `GRANTS` grants to `destination`, each to an end user no denial names: grants/s.
+async fn grants_per_sec(node: &TestNode, destination: &str) -> f64 {
+    let envelopes: Vec<Vec<u8>> =
+        (0..GRANTS).map(|i| node.sign(decision(METI, format!("JP-{destination}-{i:06}"), format!("Kobe Denpa Kogyo {i:05} K.K."), destination))).collect();
+    let started = Instant::now();
+    publish_concurrently(node.client().await, envelopes, IN_FLIGHT).await;
+    GRANTS as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let denials: usize = std::env::var("COMITY_BENCH_UNDERCUT_DENIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let node = TestNode::start(&[BAFA, METI]).await;
+    let envelopes: Vec<Vec<u8>> = (0..denials).map(|i| node.sign(denial(i))).collect();
+    publish_concurrently(node.client().await, envelopes, IN_FLIGHT).await;
+    let held = node.node().registry().store().denials_to(&["AE".to_string()]).unwrap();
+    assert_eq!(held.len(), denials, "every denial held in memory");
+
+    // In process: one grant compared with every denial to its destination.
+    let probe = decision(METI, "JP-PROBE".into(), "Kobe Denpa Kogyo K.K.".into(), "AE");
+    let terms = GrantTerms::of(&probe);
+    let rounds = 200;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let found = held.iter().filter_map(|d| terms.undercut(d, &[])).count();
+        assert_eq!(found, 0);
+    }
+    let per_grant = started.elapsed() / rounds;
+    println!("undercut check in process: {per_grant:?} per grant against {denials} denials to its destination");
+
+    // Over gRPC: the same node, grants to a destination without denials, then to AE.
+    let baseline = grants_per_sec(&node, "NZ").await;
+    let checked = grants_per_sec(&node, "AE").await;
+    println!("publish, {GRANTS} grants, {IN_FLIGHT} in flight: {baseline:.0}/s to NZ (no denial held), {checked:.0}/s to AE ({denials} denials held)");
+    println!("slowdown: {:.1}%", (1.0 - checked / baseline) * 100.0);
+}
