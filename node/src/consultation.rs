@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use comity_proto::consultation::{describe, position_name, split_licence_ref, Consultation, GrantTerms};
 use comity_proto::pb;
+use comity_proto::screening::STRONG_MATCH;
 use comity_proto::statement::{Envelope, StatementId};
 
 use crate::chain::stored_corrupt;
@@ -62,7 +63,15 @@ pub fn undercuts(store: &Store, trust: &Trust, decision: &pb::Decision) -> Resul
     let terms = GrantTerms::of(decision);
     let crosswalks = trust.catalogue().crosswalks();
     let crosswalks: Vec<_> = crosswalks.iter().map(|(_, c)| c.as_ref()).collect();
-    let mut found: Vec<pb::Undercut> = store.denials_to(terms.destinations())?.iter().filter_map(|denial| terms.undercut(denial, &crosswalks)).collect();
+    // Candidates by name first (an index per destination), then every condition on each.
+    let names: Vec<&str> = decision.end_users.iter().map(|p| p.name.as_str()).collect();
+    let mut candidates: Vec<std::sync::Arc<pb::LicenceSummary>> = Vec::new();
+    for destination in terms.destinations() {
+        candidates.extend(store.denials_naming(destination, &names, STRONG_MATCH)?);
+    }
+    candidates.sort_by(|a, b| (&a.authority, &a.licence_id).cmp(&(&b.authority, &b.licence_id)));
+    candidates.dedup_by(|a, b| (&a.authority, &a.licence_id) == (&b.authority, &b.licence_id));
+    let mut found: Vec<pb::Undercut> = candidates.iter().filter_map(|denial| terms.undercut(denial, &crosswalks)).collect();
     if found.is_empty() {
         return Ok((found, HashMap::new()));
     }

@@ -1,12 +1,15 @@
 //! The denied licences a store holds, in memory by destination, for the no-undercut check at
 //! publish (docs/consultation.md). Loaded from the status index on first use, then kept
 //! current by every commit that moves a licence into or out of DENIED, so a check never scans
-//! the store.
+//! the store. The end users of each destination's denials are indexed as a screening list is
+//! (a grant's end user finds the few denials naming a similar party without scoring them all);
+//! a destination's index is built on first use and dropped when one of its denials changes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use comity_proto::pb::{self, LicenceStatus};
+use comity_proto::screening::ScreeningIndex;
 
 use super::keys::{self, table, SEP};
 use super::{Result, Store, StoreError};
@@ -29,10 +32,17 @@ impl DenialChange {
     }
 }
 
+/// A destination's denials with their end users indexed: entry ids are positions in `keys`.
+struct NameIndex {
+    index: ScreeningIndex,
+    keys: Vec<LicenceKey>,
+}
+
 #[derive(Default)]
 struct Held {
     by_licence: HashMap<LicenceKey, Arc<pb::LicenceSummary>>,
     by_destination: HashMap<String, BTreeSet<LicenceKey>>,
+    names: HashMap<String, Arc<NameIndex>>,
 }
 
 impl Held {
@@ -42,14 +52,36 @@ impl Held {
                 if let Some(set) = self.by_destination.get_mut(d) {
                     set.remove(&key);
                 }
+                self.names.remove(d);
             }
         }
         if let Some(s) = summary {
             for d in &s.destinations {
                 self.by_destination.entry(d.clone()).or_default().insert(key.clone());
+                self.names.remove(d);
             }
             self.by_licence.insert(key, Arc::new(s));
         }
+    }
+
+    /// `destination`'s name index, built if a change dropped it.
+    fn names_of(&mut self, destination: &str) -> Arc<NameIndex> {
+        if let Some(index) = self.names.get(destination) {
+            return index.clone();
+        }
+        let keys: Vec<LicenceKey> = self.by_destination.get(destination).map(|set| set.iter().cloned().collect()).unwrap_or_default();
+        let entries = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| {
+                let s = self.by_licence.get(k)?;
+                let (name, aliases) = s.end_users.split_first()?;
+                Some(pb::ScreenedParty { entry_id: i.to_string(), name: name.clone(), aliases: aliases.to_vec(), ..Default::default() })
+            })
+            .collect();
+        let index = Arc::new(NameIndex { index: ScreeningIndex::new(entries), keys });
+        self.names.insert(destination.to_string(), index.clone());
+        index
     }
 }
 
@@ -87,6 +119,25 @@ impl Store {
         let held = guard.as_ref().expect("loaded above");
         let keys: BTreeSet<&LicenceKey> = destinations.iter().filter_map(|d| held.by_destination.get(d)).flatten().collect();
         Ok(keys.into_iter().filter_map(|k| held.by_licence.get(k).cloned()).collect())
+    }
+
+    /// The denied licences held to `destination` that name an end user scoring at least `min`
+    /// against one of `names` (screening's score, docs/screening.md).
+    pub fn denials_naming(&self, destination: &str, names: &[&str], min: u32) -> Result<Vec<Arc<pb::LicenceSummary>>> {
+        let index = {
+            let mut guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                *guard = Some(self.load_denials()?);
+            }
+            guard.as_mut().expect("loaded above").names_of(destination)
+        };
+        let mut positions: BTreeSet<usize> = BTreeSet::new();
+        for name in names {
+            positions.extend(index.index.screen(name, None, min).iter().filter_map(|hit| hit.entry.entry_id.parse::<usize>().ok()));
+        }
+        let guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(held) = guard.as_ref() else { return Ok(Vec::new()) };
+        Ok(positions.into_iter().filter_map(|i| held.by_licence.get(index.keys.get(i)?).cloned()).collect())
     }
 
     fn load_denials(&self) -> Result<Held> {

@@ -1,6 +1,7 @@
 //! The integration tests, one module per former test file, linked into one test binary (`suite`)
 //! instead of one binary each: `cargo test -p comity-tests t97_` still runs a group.
 
+mod cli;
 mod t10_registry;
 mod t18_python_client;
 mod t19_hostile_input;

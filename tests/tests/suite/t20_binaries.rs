@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::cli::comity;
 use assert_cmd::Command;
 use comity_client::Client;
 use comity_proto::decision::fixtures::grant;
@@ -9,12 +10,6 @@ use comity_proto::keyfile::KeyFile;
 use comity_proto::statement::{sign_decision, StatementId};
 use comity_tests::{bin_path, examples_dir, NodeProcess};
 use predicates::str::contains;
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
-}
 
 fn init(data_dir: &Path) {
     Command::new(bin_path("comity-node"))

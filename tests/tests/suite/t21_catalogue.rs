@@ -3,36 +3,19 @@
 //! agreement in Wassenaar numbers that recognises an Annex I item, checked online, against the
 //! proof bundle and offline in a token, and a code looked up under every regime.
 
-use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
+use crate::cli::{comity, path, write};
 use comity_proto::decision::fixtures::grant;
 use comity_proto::pb;
 use comity_proto::trust::{TrustFile, TrustedAuthority};
-use comity_tests::{bin_path, eventually, TestNode};
+use comity_tests::{eventually, TestNode};
 use predicates::str::contains;
 
 const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
 const LICENCE: &str = "DE-2026-004211";
 const DAY: i64 = 86_400;
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url).env_remove("COMITY_TRUST");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 const LIST_V1: &str = "code,parent,title,unit
 3A001,,Electronic items,

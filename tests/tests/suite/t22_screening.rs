@@ -2,25 +2,14 @@
 //! published from CSV at the issuer's node, mirrored to a partner, screened there with a
 //! Cyrillic spelling of a listed Latin name, and an entry removed with its reason.
 
-use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use comity_tests::{bin_path, eventually, TestNode};
+use crate::cli::{comity, path};
+use comity_tests::{eventually, TestNode};
 use predicates::str::contains;
 
 const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url).env_remove("COMITY_TRUST");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 const ALERTS: &str = "entry_id,name,aliases,countries,addresses,reason,legal_basis
 EUA-2026-0001,Uralskie Elektronnye Sistemy LLC,Ural Electronic Systems,RU,\"ul. Mira 12, Yekaterinburg\",procurement of radiation-hardened ICs for military end use,Art. 4(1) Regulation (EU) 2021/821

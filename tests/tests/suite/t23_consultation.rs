@@ -4,32 +4,15 @@
 //! Wassenaar number) is refused until METI consults BAFA and BAFA answers; a second grant
 //! overrides the denial with reasons, which BAFA sees in Watch and a relying party in Verify.
 
-use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use comity_tests::{bin_path, eventually, TestNode};
+use crate::cli::{comity, path, write};
+use comity_tests::{eventually, TestNode};
 use predicates::str::contains;
 
 const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url).env_remove("COMITY_TRUST");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 const DENIAL: &str = "authority: de.bafa
 licence_id: DE-2026-000481

@@ -4,36 +4,18 @@
 //! general licence verified online, with `--trust` and offline, and refused when it, or its
 //! general licence, is not in force or does not cover the question.
 
-use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use comity_proto::decision::fixtures::{follow_up, general_licence, registration};
 use comity_proto::pb;
 use comity_proto::statement::StatementId;
-use comity_tests::{bin_path, eventually, TestNode};
+use comity_tests::{eventually, TestNode};
 use predicates::str::contains;
 use prost::Message;
 
 const BAFA: &str = "de.bafa";
 const METI: &str = "jp.meti";
 const ECJU: &str = "uk.ecju";
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url).env_remove("COMITY_TRUST");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 const LIST: &str = "code,parent,title,unit
 3A001,,Electronic items,
@@ -177,6 +159,7 @@ async fn a_ruling_is_checked_replicated_shown_and_a_confidential_one_opened() {
     comity(&a.url()).args(["ruling", "publish", path(&public), "--key", path(&key)]).assert().failure().stderr(contains("is withdrawn"));
 }
 
+use crate::cli::{comity, path, write};
 use predicates::prelude::PredicateBooleanExt;
 
 const GL: &str = "OGEL-DU-REPAIR";

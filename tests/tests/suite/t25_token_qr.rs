@@ -6,26 +6,16 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::cli::{comity, path};
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::pb;
 use comity_proto::statement::StatementId;
 use comity_proto::token_qr::{encode_pointer, parse_pointer};
 use comity_proto::trust::{TrustFile, TrustedAuthority};
-use comity_tests::{bin_path, http_post, TestNode};
+use comity_tests::{http_post, TestNode};
 use predicates::str::contains;
 
 const LICENCE: &str = "de.bafa/DE-2026-004211";
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The text of the QR code in a PNG file, read with the decoder crate directly.
 fn decode_png(file: &Path) -> String {

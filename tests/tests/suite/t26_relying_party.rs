@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use crate::cli::path;
 use assert_cmd::Command;
 use comity_proto::decision::fixtures::{follow_up, grant};
 use comity_proto::log::LogKey;
@@ -25,10 +26,6 @@ fn comity(url: &str, trust: Option<&Path>) -> Command {
         cmd.env("COMITY_TRUST", t);
     }
     cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// A trust file pinning de.bafa's signing key and the node's log key, with `witnesses`.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::cli::comity;
 use assert_cmd::Command;
 use comity_client::{Client, Events};
 use comity_proto::decision::fixtures::{follow_up, grant, DECIDED};
@@ -261,12 +262,6 @@ async fn a_watcher_that_stops_reading_holds_up_no_one_and_then_catches_up() {
     assert!(events.iter().enumerate().all(|(i, e)| e.index == i as u64));
     let (more, _) = until_caught_up(&mut stalled).await;
     assert!(more.is_empty(), "{} events after the last entry", more.len());
-}
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
 }
 
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {

@@ -4,17 +4,12 @@
 
 use std::path::Path;
 
+use crate::cli::comity;
 use assert_cmd::Command;
 use comity_tests::{bin_path, examples_dir, NodeProcess};
 use predicates::str::contains;
 
 const LICENCE: &str = "de.bafa/DE-2026-021907";
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
-}
 
 /// A follow-up document of `action` for the example application, with `extra` YAML lines.
 fn follow_up(dir: &Path, name: &str, action: &str, received: &str, decided: &str, extra: &str) -> std::path::PathBuf {

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cli::{comity, path};
 use assert_cmd::Command;
 use comity_client::token::verify_token;
 use comity_node::config::{AuthorityConfig, Config};
@@ -20,16 +21,6 @@ use prost::Message;
 const BAFA: &str = "de.bafa";
 const KSTC: &str = "kr.kstc";
 const WAIT: Duration = Duration::from_secs(15);
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The verification arguments of the sample grant and agreement.
 const CHECK: [&str; 7] = ["de.bafa/DE-2026-009001", "--for", KSTC, "--destination", "KR", "--item", "EU-DU:3A001.a.1"];

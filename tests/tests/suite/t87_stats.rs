@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+use crate::cli::comity;
 use assert_cmd::Command;
 use comity_client::{Client, ClientError};
 use comity_proto::decision::fixtures::{grant, DECIDED};
@@ -505,12 +506,6 @@ async fn a_random_data_set_matches_a_brute_force_recount() {
     }
     let bafa_only = client.stats(request(BAFA, 0, 0)).await.unwrap();
     assert_eq!(bafa_only.groups, brute_force(&made, 0, 0).into_iter().filter(|g| g.authority == BAFA).collect::<Vec<_>>());
-}
-
-fn comity(url: &str) -> Command {
-    let mut cmd = Command::new(bin_path("comity"));
-    cmd.env("COMITY_NODE", url);
-    cmd
 }
 
 fn stdout(cmd: &mut Command) -> String {
