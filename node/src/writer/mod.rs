@@ -356,6 +356,14 @@ impl Registry {
             }
         };
 
+        // The no-undercut rule (docs/consultation.md) against the denials held as the grant
+        // arrives: on the caller's task, since the writer thread that every publish shares
+        // would otherwise score each grant's end users against partners' denials.
+        if let Checked::Decision { decision, .. } = &checked {
+            if history.is_none() && decision.action() == pb::Action::Grant {
+                crate::consultation::check_grant(&self.store, &self.trust, decision.decision())?;
+            }
+        }
         let (staged, checkpoint) = self.ask(|reply| Work::Publish(Box::new(Job { envelope, checked, history, reply }))).await?;
         // The proof is built here rather than on the writer thread, which every publish shares.
         receipt_for(&self.store, &checkpoint, staged)

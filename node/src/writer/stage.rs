@@ -299,9 +299,6 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::Decision { decision, .. } => {
             if job.history.is_none() {
                 state.catalogue.check_codes(state.trust, decision.decision())?;
-                if decision.action() == pb::Action::Grant {
-                    crate::consultation::check_grant(store, state.trust, decision.decision())?;
-                }
                 check_general_licence(store, &mut state.licences, decision)?;
             }
             let mut evidence = Vec::new();
