@@ -35,6 +35,13 @@ impl RegistryService {
         self.registry.clock()
     }
 
+    /// Of the screening lists `named` (a trust file's), those this node holds: what the web
+    /// verification page screens against, as `comity verify` does with the same trust file.
+    pub fn screening_lists_held(&self, named: &[String]) -> Vec<String> {
+        let held = self.registry.trust().catalogue().screening();
+        named.iter().filter(|l| held.contains_key(l.as_str())).cloned().collect()
+    }
+
     /// Serves `registry`; Verify treats an issuer's log older than `max_staleness_secs` as stale
     /// unless the agreement applied says otherwise, and keeps what it reads in `verify_cache`.
     /// At most `max_watchers` Watch streams are open at once; they end when `shutting_down`

@@ -186,7 +186,7 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
         control_code: f.item.trim().into(),
         end_user: f.end_user.trim().into(),
         at,
-        screening_lists: Vec::new(),
+        screening_lists: trusted_screening_lists(&web),
         end_use: f.end_use.trim().into(),
     };
     match web.registry.verify(Request::new(request.clone())).await {
@@ -207,6 +207,33 @@ fn scope(valid: bool, item: &str, destination: &str, end_user: &str) -> Markup {
                     li.not-given data-scope=(key) data-checked="no" { (label) ": " em { "not given, not checked" } }
                 } @else {
                     li.given data-scope=(key) data-checked=(if valid { "yes" } else { "asked" }) { (label) " " code { (value) } ": " (given_word) }
+                }
+            }
+        }
+    }
+}
+
+/// The screening lists the node's trust file applies (`screening_lists`) that it holds: the
+/// page screens as `comity verify` does with that trust file (docs/screening.md).
+fn trusted_screening_lists(web: &Web) -> Vec<String> {
+    web.trust.as_ref().map(|t| web.registry.screening_lists_held(&t.screening_lists)).unwrap_or_default()
+}
+
+/// Screening matches of a Verify answer: strong ones decide the verdict, weak ones are warnings.
+fn screening_card(hits: &[pb::ScreeningHit]) -> Markup {
+    html! {
+        @if !hits.is_empty() {
+            h2 { "Screening" }
+            ul.screening {
+                @for h in hits {
+                    @if let Some(m) = &h.found {
+                        @let e = m.entry.clone().unwrap_or_default();
+                        li data-strong=(m.strong) {
+                            @if m.strong { strong.verdict-invalid { "STRONG" } } @else { "weak" }
+                            " match for the " (h.role) " " q { (h.party) } ": " (m.matched_name) " (score " (m.score) "), "
+                            code { (m.list) " " (e.entry_id) } " — " (e.reason) " (" (e.legal_basis) ")"
+                        }
+                    }
                 }
             }
         }
@@ -244,6 +271,7 @@ fn verdict_card(web: &Web, a: &pb::VerifyResponse, q: &pb::VerifyRequest) -> Mar
             (scope(a.verdict == pb::Verdict::Valid as i32, &q.control_code, &q.destination, &q.end_user))
             ul.reasons { @for r in &a.reasons { li { (r) } } }
             @if !a.warnings.is_empty() { ul.warnings { @for w in &a.warnings { li { "⚠ " (w) } } } }
+            (screening_card(&a.screening))
             @if let Some(g) = &agreement {
                 h2 { "Agreement applied" }
                 p { (authority_label(web, &g.relying_authority)) " recognises " (authority_label(web, &g.recognised_authority)) " (" (g.agreement_id) " v" (g.version) ")" }
@@ -639,7 +667,7 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
         control_code: q.control_code.trim().into(),
         end_user: q.end_user.trim().into(),
         at: q.at,
-        screening_lists: Vec::new(),
+        screening_lists: trusted_screening_lists(web),
         end_use: String::new(),
     };
     let answer = web.registry.verify(Request::new(request.clone())).await?.into_inner();

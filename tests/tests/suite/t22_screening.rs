@@ -20,7 +20,7 @@ EUA-2026-0003,Tehran Precision Instruments Co.,TPI,IR,,WMD procurement network,A
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_published_at_the_issuer_screens_a_cyrillic_name_at_a_partner() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = TestNode::start(&[BAFA]).await;
+    let mut a = TestNode::start(&[BAFA]).await;
     let b = TestNode::start_mirror_of(&a, "bafa", &[METI], "registry.meti.example/log", |_| {}).await;
     let key = tmp.path().join("bafa.key");
     a.write_key(BAFA, &key);
@@ -139,6 +139,19 @@ async fn a_list_published_at_the_issuer_screens_a_cyrillic_name_at_a_partner() {
         .assert()
         .failure()
         .stderr(contains("screening list `us.bis/entity-list` is not held here"));
+
+    // The web verification page screens as `comity verify` does, against the lists of the
+    // trust file the node pins.
+    let pinned = tmp.path().join("pinned.toml");
+    std::fs::write(&pinned, trust.to_toml()).unwrap();
+    a.stop().await;
+    a.reconfigure(|c| c.trust_file = Some(pinned.clone()));
+    a.start_again().await.unwrap();
+    let web = a.node().http_addr().expect("the HTTP port is on");
+    let (_, page) =
+        tokio::task::spawn_blocking(move || comity_tests::http_get(web, "/?licence=de.bafa%2FDE-2026-004220&relying_authority=de.bafa")).await.unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("data-verdict=\"SCREENED\"") && page.contains("de.bafa/end-user-alert EUA-2026-0001"), "{page}");
 
     // A removal, with its reason, takes the entry out of every screen.
     comity(&a.url())
