@@ -199,3 +199,40 @@ pub fn store_key<'a>(id: &'a StatementId, consultation: &'a Consultation) -> (&'
     let answer = matches!(consultation, Consultation::Answer(_)).then_some(id);
     (consulting, consultation_id, answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(authority: &str, request: &StatementId, position: pb::ConsultationPosition) -> (StatementId, pb::ConsultationAnswer) {
+        let a = pb::ConsultationAnswer {
+            authority: authority.into(),
+            consulting_authority: "jp.meti".into(),
+            consultation_id: "JP-CONS-2026-0007".into(),
+            request: request.0.to_vec(),
+            position: position as i32,
+            text: "x".into(),
+            issued_at: 1,
+        };
+        (StatementId([authority.len() as u8; 32]), a)
+    }
+
+    #[test]
+    fn only_the_denying_authority_answering_this_request_counts() {
+        let request_id = StatementId([1; 32]);
+        let other_request = StatementId([2; 32]);
+        let request = pb::ConsultationRequest { authority: "jp.meti".into(), denial: "de.bafa/DE-2026-000481".into(), ..Default::default() };
+        let held = Held {
+            request_id,
+            request,
+            answers: vec![
+                // A third authority's answer, and the denier's answer to another request, do not count.
+                answer("fr.sbdu", &request_id, pb::ConsultationPosition::NoObjection),
+                answer("de.bafa", &other_request, pb::ConsultationPosition::NoObjection),
+            ],
+        };
+        assert_eq!(held.answers_from_denier().count(), 0);
+        let held = Held { answers: vec![answer("de.bafa", &request_id, pb::ConsultationPosition::Objection)], ..held };
+        assert_eq!(held.answers_from_denier().map(|a| a.position).collect::<Vec<_>>(), vec![pb::ConsultationPosition::Objection as i32]);
+    }
+}
