@@ -48,7 +48,8 @@ pub enum ConsultCommand {
     Answer {
         /// The consultation, CONSULTING-AUTHORITY/ID (e.g. jp.meti/JP-CONS-2026-0007).
         consultation: String,
-        #[arg(long, value_enum)]
+        /// Your position: no-objection, objection (you maintain your denial) or information-only.
+        #[arg(long, value_enum, ignore_case = true)]
         position: PositionArg,
         /// Your view, e.g. what you know of the end user (no confidential case detail).
         #[arg(long)]

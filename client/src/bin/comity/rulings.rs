@@ -51,10 +51,14 @@ pub enum RulingCommand {
     },
     /// One ruling, AUTHORITY/RULING_ID: its result, item, parameters and versions (verified
     /// against the trust file when one is given).
-    Show { ruling: String },
+    Show {
+        /// The ruling, AUTHORITY/RULING_ID (e.g. de.bafa/DE-CR-2026-0115).
+        ruling: String,
+    },
     /// Open a confidential ruling with the opening its applicant holds: the applicant and
     /// parameters in it are shown only if they are what the authority signed for.
     Check {
+        /// The ruling, AUTHORITY/RULING_ID.
         ruling: String,
         /// The opening file written by `comity ruling publish`.
         #[arg(long)]
