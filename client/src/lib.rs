@@ -64,6 +64,8 @@ pub struct CheckedLicence {
     pub chain: Vec<(StatementId, pb::Decision)>,
     /// For a confidential licence: the log origins of the nodes that may read it.
     pub audience: Vec<String>,
+    /// At the issuer's node: which partners' witnesses confirmed each decision, and when.
+    pub deliveries: Vec<pb::Delivery>,
 }
 
 /// A connection to one node.
@@ -481,7 +483,7 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
             .collect::<Result<_, _>>()?;
         fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
     };
-    Ok(CheckedLicence { summary, state, chain, audience: response.audience })
+    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries })
 }
 
 /// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod consultation;
+pub mod delivery;
 pub mod registry;
 pub mod rulings;
 pub mod stats;

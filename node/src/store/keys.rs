@@ -37,6 +37,8 @@ pub mod table {
     pub const SCREENING_LIST: u8 = 0x19;
     pub const CONSULTATION: u8 = 0x1A;
     pub const RULING: u8 = 0x1C;
+    pub const DELIVERY: u8 = 0x1D;
+    pub const DELIVERY_LATEST: u8 = 0x1E;
 }
 
 /// Separator between string parts.
@@ -233,6 +235,18 @@ pub fn ruling_prefix(authority: Option<&str>, ruling_id: Option<&str>) -> Vec<u8
         (Some(a), None) => tagged(table::RULING, &[a.as_bytes(), &[]]),
         (Some(a), Some(r)) => tagged(table::RULING, &[a.as_bytes(), r.as_bytes(), &[]]),
     }
+}
+
+/// `DELIVERY ‖ witness ‖ SEP ‖ size (u64 BE)` → when (Unix ms) the witness first cosigned a
+/// checkpoint of this node's log at least that large: it held and had verified every entry
+/// below `size` by then. One row per growth of what the witness confirmed.
+pub fn delivery(witness: &str, size: u64) -> Vec<u8> {
+    [&tagged(table::DELIVERY, &[witness.as_bytes(), &[]])[..], &size.to_be_bytes()].concat()
+}
+
+/// `DELIVERY_LATEST ‖ witness` → size (u64 BE) ‖ Unix ms (i64 BE) of its latest `delivery` row.
+pub fn delivery_latest(witness: &str) -> Vec<u8> {
+    tagged(table::DELIVERY_LATEST, &[witness.as_bytes()])
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.

@@ -167,6 +167,14 @@ pub struct Store {
     denials: std::sync::Arc<denials::Denials>,
 }
 
+/// A `DELIVERY_LATEST` value: (size, Unix ms).
+fn decode_delivery(v: &[u8]) -> Result<(u64, i64)> {
+    match (v.first_chunk::<8>(), v.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok())) {
+        (Some(size), Some(at)) if v.len() == 16 => Ok((u64::from_be_bytes(*size), i64::from_be_bytes(at))),
+        _ => Err(corrupt("delivery", "value is not 16 bytes")),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`, checking that it is a Comity store this binary can
     /// read. Damaged files (a sled error or panic) give [`StoreError::Damaged`].
@@ -680,6 +688,40 @@ impl Store {
             .collect()
     }
 
+    /// Every witness that has confirmed entries of this node's own log, with the size it
+    /// confirmed last and when (Unix ms).
+    pub fn deliveries_latest(&self) -> Result<Vec<(String, u64, i64)>> {
+        self.db
+            .scan_prefix([table::DELIVERY_LATEST])
+            .map(|kv| {
+                let (k, v) = kv?;
+                let witness = String::from_utf8(k[1..].to_vec()).map_err(|_| corrupt("delivery", "witness name is not UTF-8"))?;
+                let (size, at) = decode_delivery(&v)?;
+                Ok((witness, size, at))
+            })
+            .collect()
+    }
+
+    /// The size `witness` confirmed last of this node's own log, and when (Unix ms).
+    pub fn latest_delivery(&self, witness: &str) -> Result<Option<(u64, i64)>> {
+        self.db.get(keys::delivery_latest(witness))?.map(|v| decode_delivery(&v)).transpose()
+    }
+
+    /// When `witness` first confirmed entry `index` of this node's own log (Unix ms), with the
+    /// size of the checkpoint it cosigned then; `None` while it has not.
+    pub fn delivered(&self, witness: &str, index: u64) -> Result<Option<(u64, i64)>> {
+        let range = keys::delivery(witness, index + 1)..=keys::delivery(witness, u64::MAX);
+        match self.db.range(range).next() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let size = k.last_chunk::<8>().map(|b| u64::from_be_bytes(*b)).ok_or_else(|| corrupt("delivery", "key too short"))?;
+                let at = v.as_ref().try_into().map(i64::from_be_bytes).map_err(|_| corrupt("delivery", "time is not 8 bytes"))?;
+                Ok(Some((size, at)))
+            }
+        }
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -1146,6 +1188,13 @@ impl WriteBatch {
     pub fn put_ruling(&mut self, authority: &str, ruling_id: &str, version: u64, id: &StatementId) {
         self.touched.other();
         self.inner.insert(keys::ruling(authority, ruling_id, version), id.0);
+    }
+
+    /// Records that `witness` confirmed (cosigned) this node's log at `size` at `at_ms`.
+    pub fn put_delivery(&mut self, witness: &str, size: u64, at_ms: i64) {
+        self.touched.other();
+        self.inner.insert(keys::delivery(witness, size), at_ms.to_be_bytes());
+        self.inner.insert(keys::delivery_latest(witness), [&size.to_be_bytes()[..], &at_ms.to_be_bytes()].concat());
     }
 
     /// Stores where a crosswalk's latest version is.

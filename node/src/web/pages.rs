@@ -345,9 +345,34 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
             }
             h2 { "Decision timeline" }
             (timeline(&answer.chain))
+            (deliveries(&answer.deliveries))
         }
     };
     page(&web, &title, body).into_response()
+}
+
+/// Delivery receipts (at the issuer's node): which partners' witnesses confirmed each decision.
+fn deliveries(deliveries: &[pb::Delivery]) -> Markup {
+    html! {
+        @if !deliveries.is_empty() {
+            h2 { "Delivered to partners" }
+            table.deliveries {
+                thead { tr { th { "Version" } th { "Partner's witness" } th { "Confirmed" } } }
+                tbody {
+                    @for d in deliveries {
+                        tr data-witness=(d.witness) data-version=(d.version) data-delivered=(d.delivered) {
+                            td { "v" (d.version) }
+                            td { code { (d.witness) } }
+                            td {
+                                @if d.delivered { (format!("{:.1}", d.delay_ms as f64 / 1000.0)) " s after it was logged" }
+                                @else { strong.verdict-invalid { "not yet" } " (its last cosigned checkpoint has size " (d.confirmed_size) ", at " (format_time(d.confirmed_at_ms / 1000)) ")" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

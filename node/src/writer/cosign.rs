@@ -42,7 +42,19 @@ pub(super) fn is_newer_signing_of(held: &str, note: &str) -> bool {
 
 /// Merges `note`'s verified cosignatures into the stored checkpoint of `origin` (or holds `note`
 /// instead when it is the same tree signed later). The caller verified `note`'s log signature.
-pub(super) fn add_cosignatures(store: &Store, origin: &str, note: &str, witnessed: bool, witnesses: &[WitnessVerifier]) -> Result<Option<String>, Error> {
+///
+/// For this node's own log (`own_origin`), a witness whose cosignature covers more of the log
+/// than before is recorded as having received every entry below the checkpoint's size at
+/// `now_ms` (delivery receipts).
+pub(super) fn add_cosignatures(
+    store: &Store,
+    origin: &str,
+    note: &str,
+    witnessed: bool,
+    witnesses: &[WitnessVerifier],
+    own_origin: &str,
+    now_ms: i64,
+) -> Result<Option<String>, Error> {
     let log = store.log(origin);
     let mut batch = WriteBatch::default();
     let mut changed = None;
@@ -63,6 +75,15 @@ pub(super) fn add_cosignatures(store: &Store, origin: &str, note: &str, witnesse
     }
     let note = merge_cosignatures(note, &[], witnesses).map_err(stored_corrupt)?;
     let mut dirty = stage_cosigned(store, &mut batch, origin, &note, witnesses)? || changed.is_some();
+    if origin == own_origin {
+        let size = note_size(&note).unwrap_or(0);
+        for (witness, _) in cosigners(&note, witnesses) {
+            if store.latest_delivery(&witness)?.is_none_or(|(confirmed, _)| size > confirmed) {
+                batch.put_delivery(&witness, size, now_ms);
+                dirty = true;
+            }
+        }
+    }
     if witnessed {
         batch.put_witnessed(origin, &note);
         dirty = true;

@@ -66,10 +66,10 @@ pub(super) fn writer_loop(
                 Work::SplitView(evidence, reply) => {
                     let _ = reply.send(record_split_view(&store, &evidence));
                 }
-                Work::Cosignatures { origin, note, witnessed, reply } => {
-                    let result = add_cosignatures(&store, &origin, &note, witnessed, &witnesses);
+                Work::Cosignatures { origin: cosigned, note, witnessed, reply } => {
+                    let result = add_cosignatures(&store, &cosigned, &note, witnessed, &witnesses, &origin, clock.now_millis());
                     if let Ok(Some(latest)) = &result {
-                        publish(&origin, latest);
+                        publish(&cosigned, latest);
                     }
                     let _ = reply.send(result.map(|_| ()));
                 }

@@ -10,6 +10,7 @@ mod t21_catalogue;
 mod t22_screening;
 mod t23_consultation;
 mod t23_rulings;
+mod t24_delivery;
 mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;

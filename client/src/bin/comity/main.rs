@@ -1110,8 +1110,34 @@ fn render_licence(l: &CheckedLicence) -> String {
         if !d.note.is_empty() {
             let _ = writeln!(out, "        note   {}", d.note);
         }
+        if let Some(line) = delivery_line(&l.deliveries, d.version) {
+            let _ = writeln!(out, "        {line}");
+        }
     }
     out
+}
+
+/// Delivery receipts of one decision, at its issuer's node: `delivered to W 0.8 s, ...; not yet
+/// confirmed by V (its last cosigned checkpoint has size N, at T)`.
+fn delivery_line(deliveries: &[pb::Delivery], version: u64) -> Option<String> {
+    let of: Vec<&pb::Delivery> = deliveries.iter().filter(|d| d.version == version).collect();
+    if of.is_empty() {
+        return None;
+    }
+    let delivered: Vec<String> = of.iter().filter(|d| d.delivered).map(|d| format!("{} {:.1} s", d.witness, d.delay_ms as f64 / 1000.0)).collect();
+    let behind: Vec<String> = of
+        .iter()
+        .filter(|d| !d.delivered)
+        .map(|d| format!("{} (its last cosigned checkpoint has size {}, at {})", d.witness, d.confirmed_size, format_time(d.confirmed_at_ms / 1000)))
+        .collect();
+    let mut parts = Vec::new();
+    if !delivered.is_empty() {
+        parts.push(format!("delivered to {}", delivered.join(", ")));
+    }
+    if !behind.is_empty() {
+        parts.push(format!("not yet confirmed by {}", behind.join(", ")));
+    }
+    Some(parts.join("; "))
 }
 
 /// A confidential licence as a node outside its audience shows it: that it exists, and where

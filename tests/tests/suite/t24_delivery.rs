@@ -1,0 +1,92 @@
+//! Delivery receipts (#23 part 3): at the issuer's node, each decision shows which partners'
+//! witnesses confirmed holding and having verified it, and when; a partner that is cut off
+//! shows as behind until it comes back and confirms.
+
+use std::time::Duration;
+
+use comity_proto::decision::fixtures::{follow_up, grant};
+use comity_proto::pb;
+use comity_tests::{eventually, TestNode};
+use predicates::str::contains;
+
+use crate::cli::comity;
+
+const SITES: [(&str, &str, &str); 3] =
+    [("bafa", "de.bafa", "registry.bafa.example/log"), ("meti", "jp.meti", "registry.meti.example/log"), ("ecju", "uk.ecju", "registry.ecju.example/log")];
+const LICENCE: &str = "DE-2026-004711";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Three nodes, each mirroring and witnessing the other two.
+async fn federation() -> Vec<TestNode> {
+    let mut nodes = Vec::new();
+    for (_, authority, origin) in SITES {
+        nodes.push(TestNode::start_with(&[authority], |c| c.origin = origin.into()).await);
+    }
+    for i in 0..nodes.len() {
+        let peers: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].as_peer(SITES[j].0)).collect();
+        let trusted: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].authority(SITES[j].1)).collect();
+        let node = &mut nodes[i];
+        node.stop().await;
+        node.reconfigure(|c| {
+            c.peers = peers;
+            c.trusted = trusted;
+            c.mirror_interval_ms = 50;
+        });
+        node.start_again().await.expect("restart with peers");
+    }
+    nodes
+}
+
+/// The issuer's delivery receipts of `version` of the licence, by witness name: delivered or not.
+async fn receipts(node: &TestNode, version: u64) -> Vec<(String, bool)> {
+    let answer = node.client().await.licence_answer("de.bafa", LICENCE).await.unwrap();
+    let mut out: Vec<(String, bool)> = answer.deliveries.iter().filter(|d| d.version == version).map(|d| (d.witness.clone(), d.delivered)).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_follows_a_partner_that_is_cut_off_and_comes_back() {
+    let mut nodes = federation().await;
+    let witness = |i: usize| nodes[i].node().witness_verifier().name().to_string();
+    let (meti, ecju) = (witness(1), witness(2));
+    let mut both = vec![(meti.clone(), true), (ecju.clone(), true)];
+    both.sort();
+
+    // v1 reaches both partners, and the issuer shows when each confirmed it.
+    let mut client = nodes[0].client().await;
+    let v1 = grant("de.bafa", LICENCE);
+    let published = client.publish(nodes[0].sign(v1.clone())).await.unwrap();
+    eventually(WAIT, "both partners to confirm v1", || async { (receipts(&nodes[0], 1).await == both).then_some(()) }).await;
+    comity(&nodes[0].url())
+        .args(["licence", "show", &format!("de.bafa/{LICENCE}")])
+        .assert()
+        .success()
+        .stdout(contains("delivered to"))
+        .stdout(contains(meti.as_str()))
+        .stdout(contains(ecju.as_str()));
+    // A partner's node does not hold the issuer's receipts.
+    assert!(nodes[1].client().await.licence_answer("de.bafa", LICENCE).await.unwrap().deliveries.is_empty());
+
+    // ECJU's node goes down: v2 reaches METI only, and ECJU shows as behind.
+    nodes[2].stop().await;
+    let previous: [u8; 32] = published.statement_id.as_slice().try_into().unwrap();
+    let v2 = follow_up(&v1, pb::Action::Suspend, 2, previous);
+    client.publish(nodes[0].sign(v2)).await.unwrap();
+    let mut only_meti = vec![(meti.clone(), true), (ecju.clone(), false)];
+    only_meti.sort();
+    eventually(WAIT, "METI to confirm v2", || async { (receipts(&nodes[0], 2).await == only_meti).then_some(()) }).await;
+    comity(&nodes[0].url())
+        .args(["licence", "show", &format!("de.bafa/{LICENCE}")])
+        .assert()
+        .success()
+        .stdout(contains(format!("not yet confirmed by {ecju} (its last cosigned checkpoint has size ")));
+    let web = nodes[0].node().http_addr().expect("the HTTP port is on");
+    let (_, page) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, &format!("/licences/de.bafa/{LICENCE}"))).await.unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("Delivered to partners") && page.contains("data-delivered=\"false\""), "{page}");
+
+    // ECJU comes back, catches up and confirms v2.
+    nodes[2].start_again().await.unwrap();
+    eventually(WAIT, "ECJU to confirm v2 once back", || async { (receipts(&nodes[0], 2).await == both).then_some(()) }).await;
+}
