@@ -351,6 +351,8 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
     match kind {
         K::CaughtUp => return Ok(()),
         K::Evidence => return e.evidence.as_ref().map(|_| ()).ok_or_else(|| bad("evidence event without evidence".into())),
+        // Not a log entry: the node's word on what a partner's witness confirmed.
+        K::Delivery => return if e.witness.is_empty() { Err(bad("delivery event without a witness".into())) } else { Ok(()) },
         K::Unspecified => return Err(bad("kind unspecified".into())),
         _ => {}
     }

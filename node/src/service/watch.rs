@@ -24,6 +24,9 @@ use crate::writer::Registry;
 
 /// The cursor's name for the evidence sequence (log origins never start with `#`).
 const EVIDENCE: &str = "#evidence";
+/// Cursor parts `#delivery:WITNESS=SIZE`: the size of this node's log each partner's witness
+/// had confirmed when its last delivery event was considered.
+const DELIVERY: &str = "#delivery:";
 /// Bounds on a cursor sent by a client.
 const MAX_CURSOR_LOGS: usize = 256;
 const MAX_CURSOR_BYTES: usize = 32 * 1024;
@@ -43,6 +46,7 @@ const EVENTS_BUFFERED: usize = 32;
 pub struct Cursor {
     logs: BTreeMap<String, u64>,
     evidence: u64,
+    deliveries: BTreeMap<String, u64>,
 }
 
 impl Cursor {
@@ -60,6 +64,15 @@ impl Cursor {
                 .ok_or_else(|| Error::InvalidArgument(format!("cursor: `{}` is not NAME=NUMBER; pass the `cursor` of an event unchanged", shown(part))))?;
             let number: u64 =
                 number.parse().map_err(|_| Error::InvalidArgument(format!("cursor: `{}` in `{}` is not a number", shown(number), shown(part))))?;
+            if let Some(witness) = name.strip_prefix(DELIVERY) {
+                if witness.is_empty() || witness.contains(|c: char| c.is_whitespace() || c == '=') {
+                    return Err(Error::InvalidArgument(format!("cursor: `{}` is not a witness name", shown(witness))));
+                }
+                if cursor.deliveries.insert(witness.to_string(), number).is_some() || cursor.deliveries.len() > MAX_CURSOR_LOGS {
+                    return Err(Error::InvalidArgument(format!("cursor: witness `{}` appears twice, or too many witnesses", shown(witness))));
+                }
+                continue;
+            }
             if name == EVIDENCE {
                 if evidence_seen {
                     return Err(Error::InvalidArgument(format!("cursor: {EVIDENCE} appears twice")));
@@ -111,7 +124,11 @@ impl fmt::Display for Cursor {
             write!(f, "{origin}={index},")?;
         }
         // Always present, so a cursor is never empty (an empty one means "no cursor").
-        write!(f, "{EVIDENCE}={}", self.evidence)
+        write!(f, "{EVIDENCE}={}", self.evidence)?;
+        for (witness, size) in &self.deliveries {
+            write!(f, ",{DELIVERY}{witness}={size}")?;
+        }
+        Ok(())
     }
 }
 
@@ -195,7 +212,7 @@ impl Filter {
             Subject::Between(first, second) => !self.on_licence() && (self.names(first) || self.names(second)),
             Subject::Authority => !self.on_licence() && self.names(&event.authority),
             Subject::Fork => !self.on_content() && self.names_licence(&event.authority, &event.licence_id),
-            Subject::SplitView => !self.on_licence() && self.query.authority.is_none(),
+            Subject::SplitView | Subject::Delivery => !self.on_licence() && self.query.authority.is_none(),
         }
     }
 }
@@ -211,6 +228,8 @@ enum Subject {
     Authority,
     Fork,
     SplitView,
+    /// A partner's witness confirmed more of this node's log.
+    Delivery,
 }
 
 /// Streams events after `start` that pass `filter`, until the watcher goes away or the node
@@ -296,6 +315,7 @@ fn current_end(registry: &Registry) -> Result<Cursor, Stop> {
     let mut cursor = Cursor::default();
     cursor.logs.extend(store.log_sizes()?);
     cursor.evidence = store.evidence_end()?;
+    cursor.deliveries.extend(store.deliveries_latest()?.into_iter().map(|(witness, size, _)| (witness, size)));
     Ok(cursor)
 }
 
@@ -316,6 +336,26 @@ async fn round(registry: &Registry, filter: &Filter, cursor: &mut Cursor, tx: &m
             }
             progressed = true;
         }
+    }
+    // Delivery receipts (#23): a partner's witness confirmed more of this node's log.
+    for (witness, size, at_ms) in store.deliveries_latest()? {
+        if cursor.deliveries.get(&witness).is_some_and(|seen| *seen >= size) {
+            continue;
+        }
+        cursor.deliveries.insert(witness.clone(), size);
+        let event = pb::WatchEvent {
+            kind: WatchEventKind::Delivery as i32,
+            origin: store.own_log_origin()?.unwrap_or_default(),
+            index: size,
+            logged_at: at_ms / 1000,
+            witness,
+            ..Default::default()
+        };
+        if filter.accepts(&event, &Subject::Delivery, registry.clock().now()) {
+            let event = pb::WatchEvent { cursor: cursor.to_string(), ..event };
+            tx.send(Ok(event)).await.map_err(|_| Stop::Done)?;
+        }
+        progressed = true;
     }
     for (seq, evidence) in store.evidence_from(cursor.evidence, EVIDENCE_PER_ROUND)? {
         cursor.evidence = seq + 1;

@@ -86,7 +86,19 @@ async fn delivery_follows_a_partner_that_is_cut_off_and_comes_back() {
     let page = String::from_utf8(page).unwrap();
     assert!(page.contains("Delivered to partners") && page.contains("data-delivered=\"false\""), "{page}");
 
-    // ECJU comes back, catches up and confirms v2.
+    // ECJU comes back, catches up and confirms v2; Watch at the issuer has said so all along.
     nodes[2].start_again().await.unwrap();
     eventually(WAIT, "ECJU to confirm v2 once back", || async { (receipts(&nodes[0], 2).await == both).then_some(()) }).await;
+    let watched = comity(&nodes[0].url()).args(["watch", "--from-start", "--until-caught-up", "--kind", "delivery"]).assert().success().get_output().clone();
+    let out = String::from_utf8(watched.stdout).unwrap();
+    let resume = String::from_utf8(watched.stderr).unwrap();
+    for w in [&meti, &ecju] {
+        assert!(out.contains(&format!("DELIVERY      {w} confirmed registry.bafa.example/log up to size")), "{out}");
+    }
+    // The cursor carries what each witness had confirmed: resuming from it repeats nothing.
+    let cursor = resume.lines().last().and_then(|l| l.split("--from '").nth(1)).map(|c| c.trim_end_matches('\'').to_string()).expect("a resume cursor");
+    assert!(cursor.contains(&format!("#delivery:{meti}=")), "{cursor}");
+    let again =
+        comity(&nodes[0].url()).args(["watch", "--from", &cursor, "--until-caught-up", "--kind", "delivery"]).assert().success().get_output().stdout.clone();
+    assert!(!String::from_utf8(again).unwrap().contains("DELIVERY "), "nothing new to deliver");
 }

@@ -67,6 +67,8 @@ enum KindArg {
     Consultation,
     /// A classification-ruling version.
     Ruling,
+    /// A partner's witness confirmed more of this node's log (delivery receipts).
+    Delivery,
 }
 
 impl From<KindArg> for K {
@@ -84,6 +86,7 @@ impl From<KindArg> for K {
             KindArg::Denial => K::Denial,
             KindArg::Consultation => K::Consultation,
             KindArg::Ruling => K::Ruling,
+            KindArg::Delivery => K::Delivery,
         }
     }
 }
@@ -205,6 +208,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::Denial) => "DENIAL",
         Ok(K::Consultation) => "CONSULTATION",
         Ok(K::Ruling) => "RULING",
+        Ok(K::Delivery) => "DELIVERY",
         _ => "?",
     }
 }
@@ -288,6 +292,7 @@ fn render_event(e: &pb::WatchEvent) -> String {
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }
+        (Ok(K::Delivery), _) => format!("{} confirmed {} up to size {}: every decision below it delivered", e.witness, e.origin, e.index),
         (Ok(K::Evidence), _) => match &e.evidence {
             Some(ev) if ev.kind == "licence_fork" => format!("licence fork: {}/{} v{} signed twice", ev.authority, ev.licence_id, ev.version),
             Some(ev) => format!("split view of {}: {}", ev.origin, ev.reason),
