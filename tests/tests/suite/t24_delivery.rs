@@ -95,6 +95,10 @@ async fn delivery_follows_a_partner_that_is_cut_off_and_comes_back() {
     for w in [&meti, &ecju] {
         assert!(out.contains(&format!("DELIVERY      {w} confirmed registry.bafa.example/log up to size")), "{out}");
     }
+    let json = comity(&nodes[0].url()).args(["--json", "licence", "show", &format!("de.bafa/{LICENCE}")]).assert().success().get_output().stdout.clone();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let v2: Vec<&serde_json::Value> = json["deliveries"].as_array().unwrap().iter().filter(|d| d["version"] == 2).collect();
+    assert!(v2.len() == 2 && v2.iter().all(|d| d["delivered"] == true && d["delay_ms"].as_i64().is_some()), "{json}");
     // The cursor carries what each witness had confirmed: resuming from it repeats nothing.
     let cursor = resume.lines().last().and_then(|l| l.split("--from '").nth(1)).map(|c| c.trim_end_matches('\'').to_string()).expect("a resume cursor");
     assert!(cursor.contains(&format!("#delivery:{meti}=")), "{cursor}");

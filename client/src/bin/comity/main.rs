@@ -989,6 +989,25 @@ struct LicenceJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     audience: Vec<String>,
     chain: Vec<ChainJson>,
+    /// At the issuer's node: each decision's delivery receipts (which partners' witnesses
+    /// confirmed it, and when).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deliveries: Vec<DeliveryJson>,
+}
+
+#[derive(Serialize)]
+struct DeliveryJson {
+    version: u64,
+    witness: String,
+    delivered: bool,
+    /// RFC 3339, when delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<i64>,
+    /// Not delivered: the size of the witness's last cosigned checkpoint of the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmed_size: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -1004,6 +1023,18 @@ impl From<&CheckedLicence> for LicenceJson {
             terms: l.state.as_ref().map(|s| DecisionDoc::from_wire(&s.terms)),
             audience: l.audience.clone(),
             chain: l.chain.iter().map(|(id, d)| ChainJson { statement_id: id.to_hex(), decision: DecisionDoc::from_wire(d) }).collect(),
+            deliveries: l
+                .deliveries
+                .iter()
+                .map(|d| DeliveryJson {
+                    version: d.version,
+                    witness: d.witness.clone(),
+                    delivered: d.delivered,
+                    delivered_at: d.delivered.then(|| format_time(d.delivered_at_ms / 1000)),
+                    delay_ms: d.delivered.then_some(d.delay_ms),
+                    confirmed_size: (!d.delivered).then_some(d.confirmed_size),
+                })
+                .collect(),
         }
     }
 }
