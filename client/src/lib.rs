@@ -66,6 +66,8 @@ pub struct CheckedLicence {
     pub audience: Vec<String>,
     /// At the issuer's node: which partners' witnesses confirmed each decision, and when.
     pub deliveries: Vec<pb::Delivery>,
+    /// Post-shipment verifications logged against the licence.
+    pub end_use_checks: Vec<pb::EndUseCheck>,
 }
 
 /// A connection to one node.
@@ -378,6 +380,7 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
         (K::ScreeningList, pb::statement::Kind::ScreeningList(l)) => e.authority == l.authority && e.version == l.version,
         (K::Consultation, pb::statement::Kind::ConsultationRequest(r)) => e.authority == r.authority,
         (K::Consultation, pb::statement::Kind::ConsultationAnswer(a)) => e.authority == a.authority,
+        (K::EndUseCheck, pb::statement::Kind::EndUseCheck(c)) => e.authority == c.authority && c.licence.ends_with(&format!("/{}", e.licence_id)),
         (K::Ruling, pb::statement::Kind::ClassificationRuling(r)) => e.authority == r.authority && e.version == r.version,
         _ => false,
     };
@@ -485,7 +488,7 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
             .collect::<Result<_, _>>()?;
         fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
     };
-    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries })
+    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries, end_use_checks: response.end_use_checks })
 }
 
 /// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).

@@ -214,7 +214,8 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             | pb::statement::Kind::ScreeningList(_)
             | pb::statement::Kind::ConsultationRequest(_)
             | pb::statement::Kind::ConsultationAnswer(_)
-            | pb::statement::Kind::ClassificationRuling(_) => {
+            | pb::statement::Kind::ClassificationRuling(_)
+            | pb::statement::Kind::EndUseCheck(_) => {
                 return Err(refused("a control or screening list, a consultation or a ruling has no place in a proof bundle"))
             }
         };
@@ -251,7 +252,8 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
             | CheckedStatement::ControlList(_)
             | CheckedStatement::ScreeningList(_)
             | CheckedStatement::Consultation(_)
-            | CheckedStatement::Ruling(_) => {}
+            | CheckedStatement::Ruling(_)
+            | CheckedStatement::EndUseCheck(_) => {}
         }
     }
     chain.sort_by_key(|(l, _)| l.decision.version);

@@ -11,6 +11,7 @@
 use crate::catalogue::{ControlList, Crosswalk};
 use crate::consultation::Consultation;
 use crate::decision::{CheckedDecision, FieldError};
+use crate::end_use_check::CheckedEndUseCheck;
 use crate::pb;
 use crate::recognition::CheckedAgreement;
 use crate::restricted::{CheckedRestricted, RestrictedError};
@@ -37,6 +38,8 @@ pub enum CheckedStatement {
     ScreeningList(ScreeningList),
     /// A no-undercut consultation request or answer (docs/consultation.md).
     Consultation(Consultation),
+    /// A post-shipment verification's outcome (#23).
+    EndUseCheck(CheckedEndUseCheck),
     /// A version of a classification ruling (docs/rulings-and-general-licences.md).
     Ruling(Ruling),
 }
@@ -61,6 +64,8 @@ pub enum CheckError {
     ScreeningList(FieldError),
     #[error("invalid consultation: {0}")]
     Consultation(FieldError),
+    #[error("invalid end-use check: {0}")]
+    EndUseCheck(FieldError),
     #[error("invalid classification ruling: {0}")]
     Ruling(FieldError),
 }
@@ -79,6 +84,7 @@ impl TryFrom<&Envelope> for CheckedStatement {
             pb::statement::Kind::ScreeningList(l) => Self::ScreeningList(ScreeningList::try_from(l.clone()).map_err(CheckError::ScreeningList)?),
             pb::statement::Kind::ConsultationRequest(r) => Self::Consultation(Consultation::try_from(r.clone()).map_err(CheckError::Consultation)?),
             pb::statement::Kind::ConsultationAnswer(a) => Self::Consultation(Consultation::try_from(a.clone()).map_err(CheckError::Consultation)?),
+            pb::statement::Kind::EndUseCheck(c) => Self::EndUseCheck(CheckedEndUseCheck::try_from(c.clone()).map_err(CheckError::EndUseCheck)?),
             pb::statement::Kind::ClassificationRuling(r) => Self::Ruling(Ruling::try_from(r.clone()).map_err(CheckError::Ruling)?),
         })
     }
@@ -98,6 +104,7 @@ impl CheckedStatement {
             Self::Crosswalk(c) => &c.crosswalk().authority,
             Self::ScreeningList(l) => &l.list().authority,
             Self::Consultation(c) => c.authority(),
+            Self::EndUseCheck(c) => &c.check().authority,
             Self::Ruling(r) => &r.ruling().authority,
         }
     }
@@ -115,6 +122,7 @@ impl CheckedStatement {
             Self::Crosswalk(c) => Some(c.crosswalk().issued_at),
             Self::ScreeningList(l) => Some(l.list().issued_at),
             Self::Consultation(c) => Some(c.issued_at()),
+            Self::EndUseCheck(c) => Some(c.check().issued_at),
             Self::Ruling(r) => Some(r.ruling().issued_at),
         }
     }

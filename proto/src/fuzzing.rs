@@ -40,6 +40,9 @@ pub fn envelope(data: &[u8]) {
         crate::pb::statement::Kind::ConsultationAnswer(a) => {
             let _ = crate::consultation::Consultation::try_from(a.clone());
         }
+        crate::pb::statement::Kind::EndUseCheck(c) => {
+            let _ = crate::end_use_check::CheckedEndUseCheck::try_from(c.clone());
+        }
         crate::pb::statement::Kind::ClassificationRuling(r) => {
             let _ = crate::ruling::Ruling::try_from(r.clone());
         }

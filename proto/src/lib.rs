@@ -23,6 +23,7 @@ pub mod codec;
 pub mod codes;
 pub mod consultation;
 pub mod decision;
+pub mod end_use_check;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fuzzing;
 pub mod keyfile;

@@ -47,7 +47,8 @@ pub fn change_of(envelope: &crate::statement::Envelope) -> Option<(MapKey, Head)
         | Kind::ScreeningList(_)
         | Kind::ConsultationRequest(_)
         | Kind::ConsultationAnswer(_)
-        | Kind::ClassificationRuling(_) => return None,
+        | Kind::ClassificationRuling(_)
+        | Kind::EndUseCheck(_) => return None,
     };
     Some((licence_key(authority, licence_id), Head { version, id: envelope.id().0 }))
 }

@@ -885,6 +885,7 @@ fn verify_part(trust: &Trust, origin: &str, offset: u64, raw: Vec<Vec<u8>>) -> R
             CheckedStatement::Crosswalk(crosswalk) => Checked::Crosswalk { crosswalk, signers: Vec::new() },
             CheckedStatement::ScreeningList(list) => Checked::ScreeningList { list, signers: Vec::new() },
             CheckedStatement::Consultation(consultation) => Checked::Consultation { consultation, signers: Vec::new() },
+            CheckedStatement::EndUseCheck(check) => Checked::EndUseCheck { check, signers: Vec::new() },
             CheckedStatement::Ruling(ruling) => Checked::Ruling { ruling, signers: Vec::new() },
             CheckedStatement::KeySet(set) => {
                 let set = trust.verify_key_set(&envelope, set, None).map_err(|e| refuse(index, e.to_string()))?;

@@ -159,6 +159,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
             pb::statement::Kind::ScreeningList(l) => l.authority.clone(),
             pb::statement::Kind::ConsultationRequest(r) => r.authority.clone(),
             pb::statement::Kind::ConsultationAnswer(a) => a.authority.clone(),
+            pb::statement::Kind::EndUseCheck(c) => c.authority.clone(),
             pb::statement::Kind::ClassificationRuling(r) => r.authority.clone(),
             pb::statement::Kind::KeySet(_) => {
                 trust.check_key_set(&envelope, None).with_context(|| format!("key set {id}"))?;

@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod consultation;
 pub mod delivery;
+pub mod end_use;
 pub mod registry;
 pub mod rulings;
 pub mod stats;

@@ -118,6 +118,7 @@ impl registry_server::Registry for RegistryService {
         };
         let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         let deliveries = crate::service::delivery::of_chain(self.registry.store(), &view.chain)?;
+        let end_use_checks = crate::service::end_use::of_licence(self.registry.store(), &r.authority, &r.licence_id)?;
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
         let proof = crate::service::verify::licence_proof(&self.registry, &self.verify_cache, &r.authority, &r.licence_id, self.registry.clock().now())
@@ -136,6 +137,7 @@ impl registry_server::Registry for RegistryService {
                 .map(|link| pb::ChainLink { statement_id: link.id.0.to_vec(), envelope: link.envelope, decision: Some(link.decision) })
                 .collect(),
             deliveries,
+            end_use_checks,
         }))
     }
 

@@ -163,6 +163,7 @@ fn compute_at(store: &Store, query: &StatsQuery, sizes: Vec<(String, u64)>, now:
         }
     }
     report.count_consultations(store, query)?;
+    report.end_use_checks = crate::service::end_use::counts(store, query.authority.as_deref(), query.decided_from, query.decided_until)?;
     Ok(report.finish(now))
 }
 
@@ -209,6 +210,8 @@ struct Report {
     confidential: BTreeMap<String, u64>,
     /// Consultations and undercut overrides in the window, per authority.
     consultations: BTreeMap<String, pb::ConsultationCount>,
+    /// Post-shipment verification outcomes in the window.
+    end_use_checks: Vec<pb::EndUseCheckCount>,
 }
 
 impl Report {
@@ -314,6 +317,7 @@ impl Report {
             generated_at: now,
             confidential: self.confidential.into_iter().map(|(authority, decisions)| pb::ConfidentialCount { authority, decisions }).collect(),
             consultations: self.consultations.into_values().collect(),
+            end_use_checks: self.end_use_checks,
         }
     }
 }

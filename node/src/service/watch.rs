@@ -435,6 +435,13 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             (event.authority, event.version) = (authority.clone(), *version);
             Subject::Authority
         }
+        Kind::EndUseCheck(c) => {
+            event.kind = WatchEventKind::EndUseCheck as i32;
+            event.authority.clone_from(&c.authority);
+            let (licence_authority, licence_id) = c.licence.split_once('/').unwrap_or_default();
+            event.licence_id = licence_id.to_string();
+            Subject::Between(c.authority.clone(), licence_authority.to_string())
+        }
         Kind::KeySet(k) => {
             event.kind = WatchEventKind::KeySet as i32;
             event.authority.clone_from(&k.authority);

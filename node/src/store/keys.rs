@@ -39,6 +39,7 @@ pub mod table {
     pub const RULING: u8 = 0x1C;
     pub const DELIVERY: u8 = 0x1D;
     pub const DELIVERY_LATEST: u8 = 0x1E;
+    pub const END_USE_CHECK: u8 = 0x1F;
 }
 
 /// Separator between string parts.
@@ -247,6 +248,20 @@ pub fn delivery(witness: &str, size: u64) -> Vec<u8> {
 /// `DELIVERY_LATEST ‖ witness` → size (u64 BE) ‖ Unix ms (i64 BE) of its latest `delivery` row.
 pub fn delivery_latest(witness: &str) -> Vec<u8> {
     tagged(table::DELIVERY_LATEST, &[witness.as_bytes()])
+}
+
+/// `END_USE_CHECK ‖ licence authority ‖ SEP ‖ licence id ‖ SEP ‖ checking authority ‖ SEP ‖ check
+/// id` → statement id of the post-shipment verification; `end_use_check_prefix` covers a licence's.
+pub fn end_use_check(licence_authority: &str, licence_id: &str, authority: &str, check_id: &str) -> Vec<u8> {
+    tagged(table::END_USE_CHECK, &[licence_authority.as_bytes(), licence_id.as_bytes(), authority.as_bytes(), check_id.as_bytes()])
+}
+
+/// Prefix of the end-use checks of one licence (`None`: of every licence).
+pub fn end_use_check_prefix(licence: Option<(&str, &str)>) -> Vec<u8> {
+    match licence {
+        Some((a, l)) => tagged(table::END_USE_CHECK, &[a.as_bytes(), l.as_bytes(), &[]]),
+        None => vec![table::END_USE_CHECK],
+    }
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.

@@ -722,6 +722,17 @@ impl Store {
         }
     }
 
+    /// Statement ids of the end-use checks of licence `licence` (`None`: of every licence).
+    pub fn end_use_check_ids(&self, licence: Option<(&str, &str)>) -> Result<Vec<StatementId>> {
+        self.db
+            .scan_prefix(keys::end_use_check_prefix(licence))
+            .map(|kv| {
+                let (_, v) = kv?;
+                StatementId::from_slice(&v).ok_or_else(|| corrupt("end_use_check", "statement id is not 32 bytes"))
+            })
+            .collect()
+    }
+
     /// The statement id of the latest version of an agreement.
     pub fn agreement_id(&self, relying: &str, recognised: &str, agreement_id: &str) -> Result<Option<StatementId>> {
         let v = self.db.get(keys::agreement(relying, recognised, agreement_id))?;
@@ -1195,6 +1206,12 @@ impl WriteBatch {
         self.touched.other();
         self.inner.insert(keys::delivery(witness, size), at_ms.to_be_bytes());
         self.inner.insert(keys::delivery_latest(witness), [&size.to_be_bytes()[..], &at_ms.to_be_bytes()].concat());
+    }
+
+    /// Stores where an end-use check is (its statement is stored with `put_statement`).
+    pub fn put_end_use_check(&mut self, licence_authority: &str, licence_id: &str, authority: &str, check_id: &str, id: &StatementId) {
+        self.touched.other();
+        self.inner.insert(keys::end_use_check(licence_authority, licence_id, authority, check_id), id.0);
     }
 
     /// Stores where a crosswalk's latest version is.

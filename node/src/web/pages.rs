@@ -346,9 +346,29 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
             h2 { "Decision timeline" }
             (timeline(&answer.chain))
             (deliveries(&answer.deliveries))
+            (end_use_checks(&answer.end_use_checks))
         }
     };
     page(&web, &title, body).into_response()
+}
+
+/// Post-shipment verifications logged against the licence.
+fn end_use_checks(checks: &[pb::EndUseCheck]) -> Markup {
+    html! {
+        @if !checks.is_empty() {
+            h2 { "End-use checks" }
+            ul.end-use-checks {
+                @for c in checks {
+                    li data-outcome=(comity_proto::end_use_check::outcome_name(c.outcome)) {
+                        strong { (comity_proto::end_use_check::outcome_name(c.outcome)) } " — " (c.authority) "/" (c.check_id) ", " (date(c.checked_on))
+                        @if !c.shipment.is_empty() { ", shipment " code { (c.shipment) } }
+                        @if c.confidential { br; em { "Confidential: place, checker and findings withheld." } }
+                        @else { br; (c.place) ", by " (c.checked_by) ": " (c.findings) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Delivery receipts (at the issuer's node): which partners' witnesses confirmed each decision.

@@ -123,6 +123,10 @@ pub(super) fn stage_mirror(
                         batch.put_consultation(consulting, consultation_id, answer, &id);
                     }
                 }
+                Checked::EndUseCheck { check, .. } => {
+                    let ((licence_authority, licence_id), c) = (check.licence(), check.check());
+                    batch.put_end_use_check(licence_authority, licence_id, &c.authority, &c.check_id, &id);
+                }
                 // The codes were checked against the issuer's lists at its node; here the version order.
                 Checked::Ruling { ruling, .. } => catalogue.stage_ruling(store, trust, &mut batch, id, ruling, false).map_err(|e| refused(e.to_string()))?,
             }

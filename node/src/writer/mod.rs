@@ -20,6 +20,7 @@ use comity_proto::catalogue::{ControlList, Crosswalk};
 use comity_proto::checked::CheckedStatement;
 use comity_proto::consultation::Consultation;
 use comity_proto::decision::CheckedDecision;
+use comity_proto::end_use_check::CheckedEndUseCheck;
 use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb;
 use comity_proto::recognition::CheckedAgreement;
@@ -83,6 +84,8 @@ pub enum Checked {
     ScreeningList { list: ScreeningList, signers: Vec<VerifyingKey> },
     /// A consultation request or answer, with the keys of its authority that signed it.
     Consultation { consultation: Consultation, signers: Vec<VerifyingKey> },
+    /// A post-shipment verification's outcome, with the keys of its authority that signed it.
+    EndUseCheck { check: CheckedEndUseCheck, signers: Vec<VerifyingKey> },
     /// A classification-ruling version, with the keys of its issuer that signed it.
     Ruling { ruling: Ruling, signers: Vec<VerifyingKey> },
 }
@@ -98,6 +101,7 @@ impl Checked {
             Checked::Crosswalk { crosswalk, .. } => Checked::Crosswalk { crosswalk, signers },
             Checked::ScreeningList { list, .. } => Checked::ScreeningList { list, signers },
             Checked::Consultation { consultation, .. } => Checked::Consultation { consultation, signers },
+            Checked::EndUseCheck { check, .. } => Checked::EndUseCheck { check, signers },
             Checked::Ruling { ruling, .. } => Checked::Ruling { ruling, signers },
             key_set @ Checked::KeySet(_) => key_set,
         }
@@ -114,6 +118,7 @@ impl Checked {
             Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
             Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
             Checked::Consultation { consultation, signers } => Some((consultation.authority(), signers, consultation.issued_at())),
+            Checked::EndUseCheck { check, signers } => Some((&check.check().authority, signers, check.check().issued_at)),
             Checked::Ruling { ruling, signers } => Some((&ruling.ruling().authority, signers, ruling.ruling().issued_at)),
             Checked::KeySet(_) => None,
         }
@@ -333,6 +338,10 @@ impl Registry {
             CheckedStatement::Consultation(consultation) => {
                 let signers = signed_by_hosted(consultation.authority())?;
                 Checked::Consultation { consultation, signers }
+            }
+            CheckedStatement::EndUseCheck(check) => {
+                let signers = signed_by_hosted(&check.check().authority)?;
+                Checked::EndUseCheck { check, signers }
             }
             CheckedStatement::Ruling(ruling) => {
                 let signers = signed_by_hosted(&ruling.ruling().authority)?;

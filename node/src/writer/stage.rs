@@ -269,6 +269,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             | Checked::Crosswalk { .. }
             | Checked::ScreeningList { .. }
             | Checked::Consultation { .. }
+            | Checked::EndUseCheck { .. }
             | Checked::Ruling { .. } => None,
         };
         return Ok(Staged { id, already_present: true, licence, index, leaf, logged_at });
@@ -357,6 +358,15 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             state.batch.put_consultation(consulting, consultation_id, answer, &id);
             None
         }
+        Checked::EndUseCheck { check, .. } => {
+            let (licence_authority, licence_id) = check.licence();
+            if job.history.is_none() && store.licence(licence_authority, licence_id)?.is_none() {
+                return Err(Error::FailedPrecondition(format!("licence: {} is not a licence held here", check.check().licence)));
+            }
+            let c = check.check();
+            state.batch.put_end_use_check(licence_authority, licence_id, &c.authority, &c.check_id, &id);
+            None
+        }
         Checked::Ruling { ruling, .. } => {
             state.catalogue.stage_ruling(store, state.trust, &mut state.batch, id, ruling, job.history.is_none())?;
             None
@@ -386,6 +396,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
         Checked::Crosswalk { crosswalk, .. } => tracing::info!(crosswalk = %crosswalk, id = %id, index, "crosswalk accepted"),
         Checked::ScreeningList { list, .. } => tracing::info!(list = %list, id = %id, index, "screening list accepted"),
         Checked::Consultation { consultation, .. } => tracing::info!(consultation = %consultation, id = %id, index, "consultation accepted"),
+        Checked::EndUseCheck { check, .. } => tracing::info!(check = %check, id = %id, index, "end-use check accepted"),
         Checked::Ruling { ruling, .. } => tracing::info!(ruling = %ruling, id = %id, index, "classification ruling accepted"),
         // Nothing of the decision's content: this line may reach log collectors outside the audience.
         Checked::Restricted { restricted, .. } => {

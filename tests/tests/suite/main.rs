@@ -14,6 +14,7 @@ mod t24_delivery;
 mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;
+mod t28_end_use_check;
 mod t30_demo;
 mod t31_readme_tour;
 mod t40_log;

@@ -18,6 +18,7 @@ use comity_proto::statement::{sign_decision, sign_statement, Envelope, Statement
 use serde::Serialize;
 
 mod consult;
+mod end_use;
 mod lists;
 mod rulings;
 mod screening;
@@ -196,6 +197,12 @@ enum Command {
     Screening {
         #[command(subcommand)]
         command: screening::ScreeningCommand,
+    },
+    /// Post-shipment verification: record the outcome of an end-use check against a licence (a
+    /// diverted outcome can also suspend it and list its end users for screening).
+    EndUseCheck {
+        #[command(subcommand)]
+        command: end_use::EndUseCommand,
     },
     /// No-undercut consultations on partners' denials: check a draft grant, open, answer,
     /// list and show consultations (docs/consultation.md).
@@ -579,6 +586,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Screen { name, country, lists, min_score } => screening::screen(&cli.node, cli.json, &name, country, lists, min_score).await,
         Command::Screening { command } => screening::screening(&cli.node, cli.json, command).await,
         Command::Consult { command } => consult::consult(&cli.node, cli.json, command).await,
+        Command::EndUseCheck { command } => end_use::end_use(&cli.node, command).await,
         Command::Ruling { command } => rulings::ruling(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
@@ -1144,6 +1152,25 @@ fn render_licence(l: &CheckedLicence) -> String {
         if let Some(line) = delivery_line(&l.deliveries, d.version) {
             let _ = writeln!(out, "        {line}");
         }
+    }
+    if !l.end_use_checks.is_empty() {
+        let _ = writeln!(out, "end-use checks:");
+    }
+    for c in &l.end_use_checks {
+        let what = if c.confidential {
+            "(confidential: place, checker and findings withheld)".to_string()
+        } else {
+            format!("{}, by {}: {}", c.place, c.checked_by, c.findings)
+        };
+        let shipment = if c.shipment.is_empty() { String::new() } else { format!(" shipment {}", c.shipment) };
+        let _ = writeln!(
+            out,
+            "  {} {}/{}{shipment} on {}  {what}",
+            comity_proto::end_use_check::outcome_name(c.outcome),
+            c.authority,
+            c.check_id,
+            date(c.checked_on)
+        );
     }
     out
 }

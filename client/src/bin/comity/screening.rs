@@ -60,7 +60,7 @@ pub enum ScreeningCommand {
 }
 
 /// The newest version of each screening list the node holds.
-async fn heads(client: &mut Client) -> anyhow::Result<Vec<(Envelope, pb::ScreeningList)>> {
+pub(super) async fn heads(client: &mut Client) -> anyhow::Result<Vec<(Envelope, pb::ScreeningList)>> {
     let (_, _, lists) = client.control_lists_and_screening(pb::ListControlListsRequest::default()).await?;
     Ok(statements_of(lists, |k| match k {
         pb::statement::Kind::ScreeningList(l) => Some(l),
@@ -69,7 +69,7 @@ async fn heads(client: &mut Client) -> anyhow::Result<Vec<(Envelope, pb::Screeni
 }
 
 /// Publishes `list` (its version and previous filled from `head`), checked and signed.
-async fn publish(
+pub(super) async fn publish(
     client: &mut Client,
     mut list: pb::ScreeningList,
     head: &mut Option<(Vec<u8>, u64)>,

@@ -141,6 +141,13 @@ fn render_table(report: &pb::StatsResponse) -> String {
     for c in &report.confidential {
         out.push_str(&format!("{}: {} confidential decision(s) left out (their content is not public)\n", c.authority, c.decisions));
     }
+    for c in &report.end_use_checks {
+        let destination = if c.destination.is_empty() { "?" } else { c.destination.as_str() };
+        out.push_str(&format!(
+            "{} to {destination}, tier {}: end-use checks {} confirmed, {} not found, {} diverted\n",
+            c.authority, c.risk_tier, c.confirmed, c.not_found, c.diverted
+        ));
+    }
     for c in &report.consultations {
         out.push_str(&format!(
             "{}: no-undercut consultations: {} requested ({} answered), {} answered for partners ({} objecting); grants after consultation {}, overriding a denial {}\n",
@@ -212,7 +219,19 @@ struct ReportJson {
     confidential: Vec<ConfidentialJson>,
     /// No-undercut consultations per authority (docs/consultation.md).
     consultations: Vec<ConsultationJson>,
+    /// Post-shipment verification outcomes by authority, destination and tier.
+    end_use_checks: Vec<EndUseJson>,
     as_of: Vec<LogJson>,
+}
+
+#[derive(Serialize)]
+struct EndUseJson {
+    authority: String,
+    destination: String,
+    risk_tier: u32,
+    confirmed: u64,
+    not_found: u64,
+    diverted: u64,
 }
 
 #[derive(Serialize)]
@@ -293,6 +312,18 @@ impl ReportJson {
                     objections: c.objections,
                     consulted_grants: c.consulted_grants,
                     overrides: c.overrides,
+                })
+                .collect(),
+            end_use_checks: r
+                .end_use_checks
+                .iter()
+                .map(|c| EndUseJson {
+                    authority: c.authority.clone(),
+                    destination: c.destination.clone(),
+                    risk_tier: c.risk_tier,
+                    confirmed: c.confirmed,
+                    not_found: c.not_found,
+                    diverted: c.diverted,
                 })
                 .collect(),
             as_of: r.as_of.iter().map(|l| LogJson { origin: l.origin.clone(), size: l.size }).collect(),

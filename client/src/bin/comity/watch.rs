@@ -69,6 +69,8 @@ enum KindArg {
     Ruling,
     /// A partner's witness confirmed more of this node's log (delivery receipts).
     Delivery,
+    /// A post-shipment verification's outcome.
+    EndUseCheck,
 }
 
 impl From<KindArg> for K {
@@ -87,6 +89,7 @@ impl From<KindArg> for K {
             KindArg::Consultation => K::Consultation,
             KindArg::Ruling => K::Ruling,
             KindArg::Delivery => K::Delivery,
+            KindArg::EndUseCheck => K::EndUseCheck,
         }
     }
 }
@@ -209,6 +212,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::Consultation) => "CONSULTATION",
         Ok(K::Ruling) => "RULING",
         Ok(K::Delivery) => "DELIVERY",
+        Ok(K::EndUseCheck) => "END_USE_CHECK",
         _ => "?",
     }
 }
@@ -292,6 +296,13 @@ fn render_event(e: &pb::WatchEvent) -> String {
         (Ok(K::ControlList), Some(pb::statement::Kind::Crosswalk(c))) => {
             format!("{} crosswalk {} v{}: {} equivalences", c.authority, c.crosswalk_id, c.version, c.equivalences.len())
         }
+        (Ok(K::EndUseCheck), Some(pb::statement::Kind::EndUseCheck(c))) => format!(
+            "{} checked {}: {} on {}",
+            c.authority,
+            c.licence,
+            comity_proto::end_use_check::outcome_name(c.outcome),
+            comity_proto::authoring::format_time(c.checked_on)
+        ),
         (Ok(K::Delivery), _) => format!("{} confirmed {} up to size {}: every decision below it delivered", e.witness, e.origin, e.index),
         (Ok(K::Evidence), _) => match &e.evidence {
             Some(ev) if ev.kind == "licence_fork" => format!("licence fork: {}/{} v{} signed twice", ev.authority, ev.licence_id, ev.version),

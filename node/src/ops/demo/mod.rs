@@ -317,6 +317,8 @@ async fn consult(
     let signer = signers.get("jp.meti").context("demo authority without key")?;
     let grant = meti.node.publish(sign_decision(c::meti_grant(now()), signer), None).await.context("publish METI's demo grant after consultation")?;
     heads.insert(("jp.meti".into(), c::METI_GRANT.into()), grant.id);
+    let check = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::EndUseCheck(c::meti_end_use_check(now()))) }, &[signer]);
+    meti.node.publish(check, None).await.context("publish METI's demo end-use check")?;
     Ok(())
 }
 
@@ -538,7 +540,7 @@ Control lists and the crosswalk between regimes (BAFA's Annex I after a review, 
 No-undercut consultations (a grant of what a partner denied needs an answered consultation or an override with reasons):
   comity consult ls                       (METI consulted BAFA before granting; ECJU's consultation waits for BAFA's answer)
   comity consult answer uk.ecju/GB-CONS-2026-0112 --position objection --text \"Our denial stands.\" --key {dir}/keys/de.bafa.key
-  comity --node {meti_url} licence show jp.meti/JP-METI-2026-02406   (the grant names the consultation it followed)
+  comity --node {meti_url} licence show jp.meti/JP-METI-2026-02406   (the grant names the consultation it followed, and its post-shipment check)
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
 {verify_tries}
   comity --node {meti_url} token export {valid} --for jp.meti -o licence.token

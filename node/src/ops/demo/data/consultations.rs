@@ -148,6 +148,24 @@ pub fn meti_grant(now: i64) -> pb::Decision {
     }
 }
 
+/// The Embassy of Japan's post-shipment check of METI's grant (#23): the amplifiers found where
+/// the licence says.
+pub fn meti_end_use_check(now: i64) -> pb::EndUseCheck {
+    pb::EndUseCheck {
+        authority: "jp.meti".into(),
+        check_id: "JP-PSV-2026-0012".into(),
+        licence: format!("jp.meti/{METI_GRANT}"),
+        shipment: "Export declaration 2026-KIX-0488213".into(),
+        outcome: pb::EndUseOutcome::Confirmed as i32,
+        checked_on: day_at(now, 1, 0),
+        place: "Jebel Ali Free Zone South, Dubai, AE".into(),
+        checked_by: "Embassy of Japan in Abu Dhabi (export-control attaché)".into(),
+        findings: "The 250 amplifiers were found in transmitter modules under assembly for the Dubai Air Navigation Services radars; serial numbers match the export declaration.".into(),
+        confidential: false,
+        issued_at: day_at(now, 1, 8),
+    }
+}
+
 /// ECJU's request on BAFA's carbon-fibre denial `denial`, still waiting for an answer.
 pub fn ecju_request(now: i64, denial: &str, denial_statement: Vec<u8>) -> pb::ConsultationRequest {
     let issued_at = day_at(now, 3, 10);
