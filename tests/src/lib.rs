@@ -193,6 +193,30 @@ impl TestNode {
     }
 }
 
+/// Nodes that each mirror and witness all the others: one per `(peer id, authority, log
+/// origin)` of `sites`. Nodes start one after the other, then each is restarted with the others
+/// as peers (their URLs known by then).
+pub async fn mutual_federation(sites: &[(&str, &str, &str)]) -> Vec<TestNode> {
+    let mut nodes = Vec::new();
+    for (_, authority, origin) in sites {
+        let origin = origin.to_string();
+        nodes.push(TestNode::start_with(&[authority], move |c| c.origin = origin).await);
+    }
+    for i in 0..nodes.len() {
+        let peers: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].as_peer(sites[j].0)).collect();
+        let trusted: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].authority(sites[j].1)).collect();
+        let node = &mut nodes[i];
+        node.stop().await;
+        node.reconfigure(|c| {
+            c.peers = peers;
+            c.trusted = trusted;
+            c.mirror_interval_ms = 50;
+        });
+        node.start_again().await.expect("restart with peers");
+    }
+    nodes
+}
+
 /// A trust file in a fresh temporary directory pinning `authority` with `roots` as its root
 /// keys, all of which must sign its key sets. Keep the directory alive while it is used.
 pub fn trust_file(authority: &str, roots: &[Signer]) -> (tempfile::TempDir, PathBuf) {

@@ -16,27 +16,6 @@ const SITES: [(&str, &str, &str); 3] =
 const LICENCE: &str = "DE-2026-004711";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Three nodes, each mirroring and witnessing the other two.
-async fn federation() -> Vec<TestNode> {
-    let mut nodes = Vec::new();
-    for (_, authority, origin) in SITES {
-        nodes.push(TestNode::start_with(&[authority], |c| c.origin = origin.into()).await);
-    }
-    for i in 0..nodes.len() {
-        let peers: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].as_peer(SITES[j].0)).collect();
-        let trusted: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].authority(SITES[j].1)).collect();
-        let node = &mut nodes[i];
-        node.stop().await;
-        node.reconfigure(|c| {
-            c.peers = peers;
-            c.trusted = trusted;
-            c.mirror_interval_ms = 50;
-        });
-        node.start_again().await.expect("restart with peers");
-    }
-    nodes
-}
-
 /// The issuer's delivery receipts of `version` of the licence, by witness name: delivered or not.
 async fn receipts(node: &TestNode, version: u64) -> Vec<(String, bool)> {
     let answer = node.client().await.licence_answer("de.bafa", LICENCE).await.unwrap();
@@ -47,7 +26,7 @@ async fn receipts(node: &TestNode, version: u64) -> Vec<(String, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_follows_a_partner_that_is_cut_off_and_comes_back() {
-    let mut nodes = federation().await;
+    let mut nodes = comity_tests::mutual_federation(&SITES).await;
     let witness = |i: usize| nodes[i].node().witness_verifier().name().to_string();
     let (meti, ecju) = (witness(1), witness(2));
     let mut both = vec![(meti.clone(), true), (ecju.clone(), true)];

@@ -14,28 +14,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const SITES: [(&str, &str, &str); 3] =
     [("bafa", "de.bafa", "registry.bafa.example/log"), ("ecju", "uk.ecju", "registry.ecju.example/log"), ("meti", "jp.meti", "registry.meti.example/log")];
 
-/// Three nodes, each mirroring and witnessing the other two. Nodes start one after the other,
-/// so each learns the earlier ones' URLs; the later ones are added by restarting with peers.
-async fn federation() -> Vec<TestNode> {
-    let mut nodes = Vec::new();
-    for (_, authority, origin) in SITES {
-        nodes.push(TestNode::start_with(&[authority], |c| c.origin = origin.into()).await);
-    }
-    for i in 0..nodes.len() {
-        let peers: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].as_peer(SITES[j].0)).collect();
-        let trusted: Vec<_> = (0..nodes.len()).filter(|j| *j != i).map(|j| nodes[j].authority(SITES[j].1)).collect();
-        let node = &mut nodes[i];
-        node.stop().await;
-        node.reconfigure(|c| {
-            c.peers = peers;
-            c.trusted = trusted;
-            c.mirror_interval_ms = 50;
-        });
-        node.start_again().await.expect("restart with peers");
-    }
-    nodes
-}
-
 fn witness_of(node: &TestNode) -> WitnessVerifier {
     node.node().witness_verifier().clone()
 }
@@ -50,7 +28,7 @@ fn log_key_of(node: &TestNode) -> LogKey {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_shows_the_same_checkpoint_cosigned_by_the_others() {
-    let nodes = federation().await;
+    let nodes = comity_tests::mutual_federation(&SITES).await;
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let mut at_a = a.client().await;
     for i in 0..5 {
@@ -121,7 +99,7 @@ async fn every_node_shows_the_same_checkpoint_cosigned_by_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_witness_cosigns_only_what_it_verified_itself() {
-    let nodes = federation().await;
+    let nodes = comity_tests::mutual_federation(&SITES).await;
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let mut at_a = a.client().await;
     let mut at_b = b.client().await;
@@ -176,7 +154,7 @@ async fn a_witness_cosigns_only_what_it_verified_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_witness_cosigned_survives_a_restart() {
-    let mut nodes = federation().await;
+    let mut nodes = comity_tests::mutual_federation(&SITES).await;
     let mut at_a = nodes[0].client().await;
     at_a.publish(nodes[0].sign(grant("de.bafa", "DE-2026-WIT-RST-1"))).await.unwrap();
     let origin = SITES[0].2;
@@ -201,7 +179,7 @@ fn now() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_asks_only_as_many_witnesses_as_configured_and_the_next_when_one_is_down() {
-    let mut nodes = federation().await;
+    let mut nodes = comity_tests::mutual_federation(&SITES).await;
     nodes[0].stop().await;
     nodes[0].reconfigure(|c| c.witnesses_per_checkpoint = 1);
     nodes[0].start_again().await.unwrap();
