@@ -26,10 +26,20 @@ pub fn of_licence(store: &Store, authority: &str, licence_id: &str) -> Result<Ve
 }
 
 /// Outcomes of the checks done in [`from`, `until`) (`None` = open) of the licences of
-/// `authority` (all when `None`), by the licence's authority, destination and risk tier.
-pub fn counts(store: &Store, authority: Option<&str>, from: Option<i64>, until: Option<i64>) -> Result<Vec<pb::EndUseCheckCount>, Error> {
+/// `authority` (all when `None`), by the licence's authority, destination and risk tier; only
+/// the checks `counted` accepts (those logged below the report's log sizes).
+pub fn counts(
+    store: &Store,
+    authority: Option<&str>,
+    from: Option<i64>,
+    until: Option<i64>,
+    counted: impl Fn(&StatementId) -> Result<bool, Error>,
+) -> Result<Vec<pb::EndUseCheckCount>, Error> {
     let mut groups: BTreeMap<(String, String, u32), pb::EndUseCheckCount> = BTreeMap::new();
     for id in store.end_use_check_ids(None)? {
+        if !counted(&id)? {
+            continue;
+        }
         let c = load(store, &id)?;
         if from.is_some_and(|f| c.checked_on < f) || until.is_some_and(|u| c.checked_on >= u) {
             continue;

@@ -163,7 +163,8 @@ fn compute_at(store: &Store, query: &StatsQuery, sizes: Vec<(String, u64)>, now:
         }
     }
     report.count_consultations(store, query)?;
-    report.end_use_checks = crate::service::end_use::counts(store, query.authority.as_deref(), query.decided_from, query.decided_until)?;
+    let checks = crate::service::end_use::counts(store, query.authority.as_deref(), query.decided_from, query.decided_until, |id| report.counted(store, id))?;
+    report.end_use_checks = checks;
     Ok(report.finish(now))
 }
 
@@ -269,9 +270,10 @@ impl Report {
         self.consultations.entry(authority.to_string()).or_insert_with(|| pb::ConsultationCount { authority: authority.to_string(), ..Default::default() })
     }
 
-    /// Whether statement `id` was logged within the sizes read before the scan.
+    /// Whether statement `id` (a consultation or an end-use check) was logged within the sizes
+    /// read before the scan.
     fn counted(&self, store: &Store, id: &StatementId) -> Result<bool, Error> {
-        let (origin, index) = store.location_of(id)?.ok_or_else(|| stored_corrupt(format!("consultation {id} is in no log held here")))?;
+        let (origin, index) = store.location_of(id)?.ok_or_else(|| stored_corrupt(format!("statement {id} is in no log held here")))?;
         Ok(self.sizes.get(&origin).is_some_and(|size| index < *size))
     }
 
