@@ -151,7 +151,7 @@ pub fn check_publish(store: &Store, id: &StatementId, consultation: &Consultatio
             let Some(summary) = store.licence(authority, licence_id)? else {
                 return Err(Error::FailedPrecondition(format!("denial: {} is not a licence held here", r.denial)));
             };
-            if summary.status != pb::LicenceStatus::Denied as i32 {
+            if !comity_proto::consultation::is_standing_denial(&summary) {
                 let status = pb::LicenceStatus::try_from(summary.status).map(|s| s.as_str_name()).unwrap_or("unknown");
                 return Err(Error::FailedPrecondition(format!("denial: {} is not denied (its status is {status})", r.denial)));
             }

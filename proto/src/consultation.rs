@@ -17,6 +17,13 @@ use crate::screening::{self, STRONG_MATCH};
 /// How far back a partner's denial counts: three years (and a day for a leap year).
 pub const WINDOW_SECS: i64 = 3 * 365 * 86_400 + 86_400;
 
+/// Whether a licence summary is a denial that stands: DENIED, or under appeal against a denial
+/// (an appeal of a licence never issued: a denial sets no validity window, and a revoked or
+/// suspended licence had one).
+pub fn is_standing_denial(s: &pb::LicenceSummary) -> bool {
+    s.status == LicenceStatus::Denied as i32 || (s.status == LicenceStatus::UnderAppeal as i32 && s.valid_from == 0)
+}
+
 /// `authority/licence_id` split, when both parts are well formed.
 pub fn split_licence_ref(reference: &str) -> Option<(&str, &str)> {
     let (authority, licence_id) = reference.split_once('/')?;
@@ -215,7 +222,7 @@ impl<'a> GrantTerms<'a> {
     /// transaction within the window before this grant: the undercut, if so.
     pub fn undercut(&self, denial: &pb::LicenceSummary, crosswalks: &[&Crosswalk]) -> Option<pb::Undercut> {
         let d = self.decision;
-        if denial.authority == d.authority || denial.status != LicenceStatus::Denied as i32 {
+        if denial.authority == d.authority || !is_standing_denial(denial) {
             return None;
         }
         if denial.last_decided_at <= d.decided_at - WINDOW_SECS {
@@ -378,6 +385,13 @@ mod tests {
         let mut overturned = denial("Uralskie Elektronnye Sistemy", "EU-DU:3A001.b.2", "CN", at);
         overturned.status = LicenceStatus::Issued as i32;
         assert!(terms.undercut(&overturned, &[&cw]).is_none());
+        // A denial under appeal still stands; an appeal against a revocation (of a licence once
+        // issued, so with a validity window) is no denial.
+        let mut appealed = denial("Uralskie Elektronnye Sistemy", "EU-DU:3A001.b.2", "CN", at);
+        appealed.status = LicenceStatus::UnderAppeal as i32;
+        assert!(terms.undercut(&appealed, &[&cw]).is_some());
+        appealed.valid_from = at - 86_400;
+        assert!(terms.undercut(&appealed, &[&cw]).is_none());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The denied licences a store holds, in memory by destination, for the no-undercut check at
+//! The denied licences a store holds (DENIED, or under appeal against a denial), in memory by destination, for the no-undercut check at
 //! publish (docs/consultation.md). Loaded from the status index on first use, then kept
 //! current by every commit that moves a licence into or out of DENIED, so a check never scans
 //! the store. The end users of each destination's denials are indexed as a screening list is
@@ -22,7 +22,7 @@ pub(super) struct DenialChange(LicenceKey, Option<pb::LicenceSummary>);
 impl DenialChange {
     /// The change a summary update makes, if it touches a denial.
     pub(super) fn of(old: Option<&pb::LicenceSummary>, new: &pb::LicenceSummary) -> Option<Self> {
-        let denied = |s: &pb::LicenceSummary| s.status == LicenceStatus::Denied as i32;
+        let denied = comity_proto::consultation::is_standing_denial;
         let key = (new.authority.clone(), new.licence_id.clone());
         match (old.is_some_and(denied), denied(new)) {
             (false, false) => None,
@@ -142,8 +142,9 @@ impl Store {
 
     fn load_denials(&self) -> Result<Held> {
         let mut held = Held::default();
-        let prefix = [table::IDX_STATUS, LicenceStatus::Denied as u8, SEP];
-        for kv in self.db.scan_prefix(prefix) {
+        let denied = [table::IDX_STATUS, LicenceStatus::Denied as u8, SEP];
+        let appealed = [table::IDX_STATUS, LicenceStatus::UnderAppeal as u8, SEP];
+        for kv in self.db.scan_prefix(denied).chain(self.db.scan_prefix(appealed)) {
             let (key, _) = kv?;
             let (authority, licence_id) = keys::licence_of_key(&key).ok_or(StoreError::Corrupt { table: "index", detail: "key without licence".into() })?;
             let summary = self

@@ -217,6 +217,26 @@ async fn a_grant_undercutting_a_partner_denial_is_refused_until_consulted_and_an
     let (_, body) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, "/api/v1/consultations?authority=de.bafa")).await.unwrap();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["consultations"][0]["request"]["consultationId"], "JP-CONS-2026-0007", "{json}");
+
+    // The applicant appeals BAFA's denial: under appeal, the denial still stands.
+    let appeal = write(
+        dir,
+        "appeal.yaml",
+        "authority: de.bafa\nlicence_id: DE-2026-000481\naction: appeal_lodged\nreasons:\n  - { code: APPEAL, legal_basis: § 79 VwGO, text: The applicant contests the diversion finding. }\napplication_received: 2026-08-03T09:00:00Z\ndecided_at: 2026-11-25T10:00:00Z\n",
+    );
+    comity(&a.url()).args(["publish", path(&appeal), "--key", path(&bafa_key)]).assert().success();
+    eventually(WAIT, "METI's node to hold the appeal", || async {
+        let s = b.node().registry().store().licence(BAFA, "DE-2026-000481").ok().flatten()?;
+        (s.status == comity_proto::pb::LicenceStatus::UnderAppeal as i32).then_some(())
+    })
+    .await;
+    let again = write(dir, "again.yaml", &meti_grant("JP-2026-100020", ""));
+    comity(&b.url())
+        .args(["publish", path(&again), "--key", path(&meti_key)])
+        .assert()
+        .failure()
+        .stderr(contains("would undercut 1 partner denial"))
+        .stderr(contains("de.bafa/DE-2026-000481"));
 }
 
 async fn b_request_at(a: &TestNode) -> Option<()> {
