@@ -58,6 +58,13 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Log(#[from] crate::log::LogOpenError),
+    /// The store names another log than the config: a new origin, or a damaged store (a flipped
+    /// byte in the stored origin reads as another name).
+    #[error(
+        "log origin is `{stored}` in the store at {store_dir} but `{configured}` in the config; an origin names one log forever, so use a new data dir for a new origin. \
+         If the config is right, the store is damaged: rebuild it with `comity-node recover --data-dir {data_dir} --from PEER_URL`"
+    )]
+    OriginChanged { stored: String, configured: String, store_dir: String, data_dir: String },
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustLoadError),
     #[error(transparent)]
@@ -141,7 +148,15 @@ impl RunningNode {
         let key = load_or_create_key(&config.log_key_path(), &config.origin)?;
         let signed = SignedRecord::next_to_key(&config.log_key_path())?;
         // The start-up checks read the whole log: damage sled panics on shows here.
-        let log = crate::store::guard_damage(&store_dir, || NodeLog::open(&store, key, signed, clock.now()))?;
+        let log = crate::store::guard_damage(&store_dir, || NodeLog::open(&store, key, signed, clock.now())).map_err(|e| match e {
+            crate::log::LogOpenError::OriginChanged { stored, configured } => StartError::OriginChanged {
+                stored,
+                configured,
+                store_dir: store_dir.display().to_string(),
+                data_dir: store_dir.parent().unwrap_or(&store_dir).display().to_string(),
+            },
+            other => other.into(),
+        })?;
         let verifier = log.verifier().clone();
         let witness_key = load_or_create_witness_key(&config.witness_key_path(), &config.witness_name())?;
         let cosigned = CosignedRecord::next_to_key(&config.witness_key_path())?;

@@ -244,3 +244,18 @@ async fn byte_flips_in_a_fjall_store_start_the_node_or_name_the_damage_and_the_r
 async fn byte_flips_in_a_sled_store_start_the_node_or_name_the_damage_and_the_repair() {
     byte_flips(EngineKind::Sled, 12).await;
 }
+
+/// A store naming another log than the config (a new origin, or a flipped byte in the stored
+/// one) is refused naming the data dir and the repair, as other damage is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_another_origin_is_refused_naming_the_data_dir_and_the_repair() {
+    let mut node = TestNode::start(&["de.bafa"]).await;
+    node.stop().await;
+    // A log key for the configured origin, so only the store names another log.
+    std::fs::remove_file(node.config().log_key_path()).unwrap();
+    node.reconfigure(|c| c.origin = "registry.other.example/log".into());
+    let refused = node.start_again().await.expect_err("another origin than the store's");
+    let message = format!("{refused:#}");
+    let data_dir = node.config().data_dir.display().to_string();
+    assert!(message.contains("in the store at") && message.contains(&data_dir) && message.contains("comity-node recover --data-dir"), "{message}");
+}
