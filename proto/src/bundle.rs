@@ -20,7 +20,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::catalogue::Crosswalk;
 use crate::checked::CheckedStatement;
-use crate::decision::general_licence_ref;
+use crate::decision::split_licence_ref;
 use crate::licence_map::{self, Head, MapProof, ProofEnd};
 use crate::log::{check_not_future, proof_hashes, verify_receipt, SignedCheckpoint};
 use crate::pb;
@@ -361,7 +361,7 @@ fn check_parent(
         ))),
         (Some(reference), Some(proof)) => {
             let (authority, licence_id) =
-                general_licence_ref(reference).ok_or_else(|| refused(format!("{name} names `{reference}` as its general licence, which is not a licence reference")))?;
+                split_licence_ref(reference).ok_or_else(|| refused(format!("{name} names `{reference}` as its general licence, which is not a licence reference")))?;
             if proof.parent.is_some() {
                 return Err(refused(format!("the proof of general licence {reference} carries a further parent: a general licence is no registration")));
             }

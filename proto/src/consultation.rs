@@ -10,6 +10,7 @@
 use std::fmt;
 
 use crate::catalogue::{self_and_enclosing, Crosswalk};
+pub use crate::decision::split_licence_ref;
 use crate::decision::{self, check_countries, check_item, check_party, field_err, is_authority_id, is_licence_id, FieldError, MAX_TEXT};
 use crate::pb::{self, ConsultationPosition, LicenceStatus};
 use crate::screening::{self, STRONG_MATCH};
@@ -22,12 +23,6 @@ pub const WINDOW_SECS: i64 = 3 * 365 * 86_400 + 86_400;
 /// suspended licence had one).
 pub fn is_standing_denial(s: &pb::LicenceSummary) -> bool {
     s.status == LicenceStatus::Denied as i32 || (s.status == LicenceStatus::UnderAppeal as i32 && s.valid_from == 0)
-}
-
-/// `authority/licence_id` split, when both parts are well formed.
-pub fn split_licence_ref(reference: &str) -> Option<(&str, &str)> {
-    let (authority, licence_id) = reference.split_once('/')?;
-    (is_authority_id(authority) && is_licence_id(licence_id)).then_some((authority, licence_id))
 }
 
 fn check_licence_ref(field: &str, reference: &str) -> Result<(), FieldError> {

@@ -174,8 +174,9 @@ impl TryFrom<pb::Decision> for CheckedDecision {
     }
 }
 
-/// `authority/licence_id` of a general licence, split, when well formed.
-pub fn general_licence_ref(reference: &str) -> Option<(&str, &str)> {
+/// A licence reference `authority/licence_id` (a general licence, a denial consulted on, a
+/// licence checked after shipment), split, when both parts are well formed.
+pub fn split_licence_ref(reference: &str) -> Option<(&str, &str)> {
     let (authority, licence_id) = reference.split_once('/')?;
     (is_authority_id(authority) && is_licence_id(licence_id)).then_some((authority, licence_id))
 }
@@ -205,7 +206,7 @@ fn check_terms(d: &pb::Decision, licence_type: LicenceType) -> Result<(), FieldE
         if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
             return Err(field_err(*field, "must be empty for a REGISTRATION: what, where and for what are those of its general licence"));
         }
-        match general_licence_ref(&d.general_licence) {
+        match split_licence_ref(&d.general_licence) {
             None => {
                 return Err(field_err(
                     "general_licence",

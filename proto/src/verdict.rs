@@ -5,7 +5,7 @@
 
 use crate::authoring::format_time;
 use crate::catalogue::Crosswalk;
-use crate::decision::{general_licence_ref, CheckedDecision};
+use crate::decision::{split_licence_ref, CheckedDecision};
 use crate::pb::{self, Verdict};
 use crate::recognition::{agreement_covers, licence_covers, CheckedAgreement, Context};
 use crate::rules::{fold, Appealed, LicenceState, Status};
@@ -287,7 +287,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
 fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decision, f: &Facts<'_>) -> Result<(LicenceState, Vec<String>), Refusal> {
     let reference = &registration.general_licence;
     let registered = format!("licence {licence} is a registration under general licence {reference}");
-    let Some((authority, licence_id)) = general_licence_ref(reference) else {
+    let Some((authority, licence_id)) = split_licence_ref(reference) else {
         return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not a licence reference")));
     };
     let Some(parent) = f.general_licence.filter(|p| !p.chain.is_empty()) else {

@@ -171,7 +171,7 @@ pub fn verify_counted(
 fn general_licence_of(links: &[Link]) -> Option<(&str, &str)> {
     // The licence rules keep the reference the same along the chain: the last one names it.
     let last = links.iter().rev().map(|l| &l.decision).find(|d| d.licence_type == pb::LicenceType::Registration as i32)?;
-    comity_proto::decision::general_licence_ref(&last.general_licence)
+    comity_proto::decision::split_licence_ref(&last.general_licence)
 }
 
 /// The proof of a registration's general licence (`ProofBundle.parent`): its chain, its

@@ -32,10 +32,10 @@ impl DenialChange {
     }
 }
 
-/// A destination's denials with their end users indexed: entry ids are positions in `keys`.
+/// A destination's denials with their end users indexed: entry ids are positions in `denials`.
 struct NameIndex {
     index: ScreeningIndex,
-    keys: Vec<LicenceKey>,
+    denials: Vec<Arc<pb::LicenceSummary>>,
 }
 
 #[derive(Default)]
@@ -69,17 +69,17 @@ impl Held {
         if let Some(index) = self.names.get(destination) {
             return index.clone();
         }
-        let keys: Vec<LicenceKey> = self.by_destination.get(destination).map(|set| set.iter().cloned().collect()).unwrap_or_default();
-        let entries = keys
+        let denials: Vec<Arc<pb::LicenceSummary>> =
+            self.by_destination.get(destination).into_iter().flatten().filter_map(|k| self.by_licence.get(k).cloned()).collect();
+        let entries = denials
             .iter()
             .enumerate()
-            .filter_map(|(i, k)| {
-                let s = self.by_licence.get(k)?;
+            .filter_map(|(i, s)| {
                 let (name, aliases) = s.end_users.split_first()?;
                 Some(pb::ScreenedParty { entry_id: i.to_string(), name: name.clone(), aliases: aliases.to_vec(), ..Default::default() })
             })
             .collect();
-        let index = Arc::new(NameIndex { index: ScreeningIndex::new(entries), keys });
+        let index = Arc::new(NameIndex { index: ScreeningIndex::new(entries), denials });
         self.names.insert(destination.to_string(), index.clone());
         index
     }
@@ -110,34 +110,33 @@ impl Denials {
 }
 
 impl Store {
-    /// The denied licences held with a destination among `destinations`.
-    pub fn denials_to(&self, destinations: &[String]) -> Result<Vec<Arc<pb::LicenceSummary>>> {
+    /// Runs `f` on the denials held, loading them on first use.
+    fn with_denials<T>(&self, f: impl FnOnce(&mut Held) -> T) -> Result<T> {
         let mut guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             *guard = Some(self.load_denials()?);
         }
-        let held = guard.as_ref().expect("loaded above");
-        let keys: BTreeSet<&LicenceKey> = destinations.iter().filter_map(|d| held.by_destination.get(d)).flatten().collect();
-        Ok(keys.into_iter().filter_map(|k| held.by_licence.get(k).cloned()).collect())
+        Ok(f(guard.as_mut().expect("loaded above")))
+    }
+
+    /// The denied licences held with a destination among `destinations`.
+    pub fn denials_to(&self, destinations: &[String]) -> Result<Vec<Arc<pb::LicenceSummary>>> {
+        self.with_denials(|held| {
+            let keys: BTreeSet<&LicenceKey> = destinations.iter().filter_map(|d| held.by_destination.get(d)).flatten().collect();
+            keys.into_iter().filter_map(|k| held.by_licence.get(k).cloned()).collect()
+        })
     }
 
     /// The denied licences held to `destination` that name an end user scoring at least `min`
     /// against one of `names` (screening's score, docs/screening.md).
     pub fn denials_naming(&self, destination: &str, names: &[&str], min: u32) -> Result<Vec<Arc<pb::LicenceSummary>>> {
-        let index = {
-            let mut guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.is_none() {
-                *guard = Some(self.load_denials()?);
-            }
-            guard.as_mut().expect("loaded above").names_of(destination)
-        };
+        // Screened outside the lock: the index is immutable once built.
+        let index = self.with_denials(|held| held.names_of(destination))?;
         let mut positions: BTreeSet<usize> = BTreeSet::new();
         for name in names {
             positions.extend(index.index.screen(name, None, min).iter().filter_map(|hit| hit.entry.entry_id.parse::<usize>().ok()));
         }
-        let guard = self.denials.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(held) = guard.as_ref() else { return Ok(Vec::new()) };
-        Ok(positions.into_iter().filter_map(|i| held.by_licence.get(index.keys.get(i)?).cloned()).collect())
+        Ok(positions.into_iter().filter_map(|i| index.denials.get(i).cloned()).collect())
     }
 
     fn load_denials(&self) -> Result<Held> {

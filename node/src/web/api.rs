@@ -168,37 +168,12 @@ pub struct ScreenQuestion {
     pub limit: u32,
 }
 
-async fn consultations(State(web): State<Web>, query: Result<Query<ConsultationsQuestion>, QueryRejection>) -> Answer<pb::ListConsultationsResponse> {
-    let q = query?.0;
-    let request = pb::ListConsultationsRequest { authority: q.authority, open_only: q.open_only };
-    Ok(Json(web.registry.list_consultations(Request::new(request)).await?.into_inner()))
+async fn consultations(State(web): State<Web>, query: Result<Query<pb::ListConsultationsRequest>, QueryRejection>) -> Answer<pb::ListConsultationsResponse> {
+    Ok(Json(web.registry.list_consultations(Request::new(query?.0)).await?.into_inner()))
 }
 
-async fn rulings(State(web): State<Web>, query: Result<Query<RulingsQuestion>, QueryRejection>) -> Answer<pb::ListRulingsResponse> {
-    let q = query?.0;
-    let request = pb::ListRulingsRequest { authority: q.authority, control_code: q.control_code, word: q.word, all: q.all, limit: q.limit };
-    Ok(Json(web.registry.list_rulings(Request::new(request)).await?.into_inner()))
-}
-
-/// The query of `/api/v1/rulings`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RulingsQuestion {
-    pub authority: String,
-    #[serde(alias = "controlCode")]
-    pub control_code: String,
-    pub word: String,
-    pub all: bool,
-    pub limit: u32,
-}
-
-/// The query of `/api/v1/consultations`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConsultationsQuestion {
-    pub authority: String,
-    #[serde(alias = "openOnly")]
-    pub open_only: bool,
+async fn rulings(State(web): State<Web>, query: Result<Query<pb::ListRulingsRequest>, QueryRejection>) -> Answer<pb::ListRulingsResponse> {
+    Ok(Json(web.registry.list_rulings(Request::new(query?.0)).await?.into_inner()))
 }
 
 async fn federation(State(web): State<Web>) -> Answer<pb::StatusResponse> {

@@ -415,7 +415,7 @@ fn check_general_licence(store: &Store, licences: &mut HashMap<(String, String),
     if decision.licence_type() != pb::LicenceType::Registration || !comity_proto::decision::carries_terms(decision.action()) {
         return Ok(());
     }
-    let Some((authority, licence_id)) = comity_proto::decision::general_licence_ref(&d.general_licence) else {
+    let Some((authority, licence_id)) = comity_proto::decision::split_licence_ref(&d.general_licence) else {
         return Err(Error::InvalidArgument(format!("general_licence: `{}` is not a licence reference", d.general_licence)));
     };
     let refused = |why: String| Error::FailedPrecondition(format!("{}/{}: general licence {}: {why}", d.authority, d.licence_id, d.general_licence));

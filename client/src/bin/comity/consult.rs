@@ -9,7 +9,7 @@ use comity_client::{read_decision_doc, Client};
 use comity_proto::authoring::{format_time, parse_time};
 use comity_proto::consultation::{describe, position_name, split_licence_ref, Consultation};
 use comity_proto::pb;
-use comity_proto::statement::{sign_statement, StatementId};
+use comity_proto::statement::sign_statement;
 
 use super::trust::read_key;
 use super::{print_json, table, InputError};
@@ -125,11 +125,11 @@ fn status_of(c: &pb::ConsultationRecord) -> String {
     }
 }
 
-async fn publish(client: &mut Client, consultation: Consultation, key: &Path) -> anyhow::Result<StatementId> {
+/// Signs and publishes `consultation`: the statement id (hex) the node answers with.
+async fn publish(client: &mut Client, consultation: Consultation, key: &Path) -> anyhow::Result<String> {
     let signer = read_key(key)?;
     let envelope = sign_statement(&consultation.statement(), &[&signer]);
-    let response = client.publish(envelope).await?;
-    Ok(StatementId::from_slice(&response.statement_id).unwrap_or(StatementId([0; 32])))
+    Ok(hex::encode(client.publish(envelope).await?.statement_id))
 }
 
 pub async fn consult(node: &str, json: bool, command: ConsultCommand) -> anyhow::Result<()> {
