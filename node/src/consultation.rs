@@ -44,8 +44,13 @@ impl Held {
 /// Consultation `consultation_id` of `consulting`, if its request is held.
 pub fn held(store: &Store, consulting: &str, consultation_id: &str) -> Result<Option<Held>, Error> {
     let Some((request_id, answer_ids)) = store.consultation(consulting, consultation_id)? else { return Ok(None) };
+    assemble(store, request_id, answer_ids).map(Some)
+}
+
+/// A consultation from the statement ids the store lists for it: its request and answers read.
+pub fn assemble(store: &Store, request_id: StatementId, answer_ids: Vec<StatementId>) -> Result<Held, Error> {
     let Consultation::Request(request) = load(store, &request_id)? else {
-        return Err(stored_corrupt(format!("consultation {consulting}/{consultation_id}: its request is an answer")));
+        return Err(stored_corrupt(format!("consultation statement {request_id} is listed as a request but is an answer")));
     };
     let mut answers = Vec::new();
     for id in answer_ids {
@@ -54,7 +59,7 @@ pub fn held(store: &Store, consulting: &str, consultation_id: &str) -> Result<Op
         }
     }
     answers.sort_by_key(|(_, a)| a.issued_at);
-    Ok(Some(Held { request_id, request, answers }))
+    Ok(Held { request_id, request, answers })
 }
 
 /// The partners' denials `decision` (a GRANT) would undercut, each with what covers it, and

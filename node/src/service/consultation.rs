@@ -5,7 +5,7 @@ use comity_proto::consultation::split_licence_ref;
 use comity_proto::decision::CheckedDecision;
 use comity_proto::pb;
 
-use crate::consultation::{held, load, undercuts};
+use crate::consultation::{assemble, undercuts};
 use crate::error::Error;
 use crate::store::Store;
 use crate::trust::Trust;
@@ -17,14 +17,14 @@ const MAX_LISTED: usize = 1000;
 /// request first; only unanswered ones with `open_only`.
 pub fn list(store: &Store, q: &pb::ListConsultationsRequest) -> Result<pb::ListConsultationsResponse, Error> {
     let mut out = Vec::new();
-    for (request, _) in store.consultations()? {
+    // Answers held without their request (its log not mirrored here) are left out.
+    for (request, answers) in store.consultations()? {
         let Some(request) = request else { continue };
-        let comity_proto::consultation::Consultation::Request(r) = load(store, &request)? else { continue };
-        let consulted = split_licence_ref(&r.denial).map(|(a, _)| a).unwrap_or_default();
-        if !q.authority.is_empty() && q.authority != r.authority && q.authority != consulted {
+        let h = assemble(store, request, answers)?;
+        let consulted = split_licence_ref(&h.request.denial).map(|(a, _)| a).unwrap_or_default();
+        if !q.authority.is_empty() && q.authority != h.request.authority && q.authority != consulted {
             continue;
         }
-        let Some(h) = held(store, &r.authority, &r.consultation_id)? else { continue };
         if q.open_only && h.answers_from_denier().next().is_some() {
             continue;
         }
