@@ -53,6 +53,7 @@ pub fn check_verify_answer(trust: &TrustFile, request: &pb::VerifyRequest, answe
             end_user: nonempty(&request.end_user),
             end_use: nonempty(&request.end_use),
             at: if request.at == 0 { answer.checked_at } else { request.at },
+            shipment: comity_proto::usage::asked_shipment(request).map_err(ClientError::Verification)?,
         },
     };
     let node = Verdict::try_from(answer.verdict).unwrap_or(Verdict::Unspecified);

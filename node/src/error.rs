@@ -26,6 +26,10 @@ pub enum Error {
     /// Not possible in the current state (e.g. a frozen log).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The licence moved on while the decision was signed (a customs write-off raced it): read
+    /// the head and sign again. Nothing was stored.
+    #[error("{0}")]
+    Aborted(String),
     /// Two validly signed decisions for one licence version; evidence was recorded.
     #[error("fork: {0}")]
     Fork(String),
@@ -85,6 +89,7 @@ impl Error {
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Rule(_) | Error::Fork(_) | Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::NotFound(_) => Code::NotFound,
+            Error::Aborted(_) => Code::Aborted,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::OutOfRange(_) => Code::OutOfRange,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
@@ -179,6 +184,7 @@ mod tests {
             (Error::Rule(RuleError::VersionGap { current: 1, got: 3 }), Code::FailedPrecondition),
             (Error::FailedPrecondition(s("frozen")), Code::FailedPrecondition),
             (Error::Fork(s("two version 2")), Code::FailedPrecondition),
+            (Error::Aborted(s("moved on")), Code::Aborted),
             (Error::NotFound(s("none")), Code::NotFound),
             (Error::Unimplemented(s("later")), Code::Unimplemented),
             (Error::OutOfRange(s("past the end")), Code::OutOfRange),

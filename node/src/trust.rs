@@ -219,12 +219,13 @@ impl Trust {
         authority: &str,
         set: Option<&KeySetView>,
         signers: &[VerifyingKey],
+        role: pb::KeyRole,
         dated: i64,
         logged_at: i64,
         history: bool,
     ) -> Result<(), Inadmissible> {
         comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(Inadmissible::Dated)?;
-        match self.judge_signers(authority, set, signers, logged_at, !history) {
+        match self.judge_signers(authority, set, signers, role, logged_at, !history) {
             Signers::Refused(reason) => Err(Inadmissible::Signers(reason)),
             Signers::Good | Signers::Flagged(_) => Ok(()),
         }
@@ -248,8 +249,11 @@ impl Trust {
     /// own entry re-logged in recovery) a key compromised since is not a refusal, as the entry is
     /// history either way; verification flags or refuses it by its log time and the compromise
     /// time.
-    fn judge_signers(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], logged_at: i64, refuse_compromised: bool) -> Signers {
+    fn judge_signers(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], role: pb::KeyRole, logged_at: i64, refuse_compromised: bool) -> Signers {
         let Some(set) = set else {
+            if role == pb::KeyRole::Customs {
+                return Signers::Refused(format!("{authority} has no key set here, and customs keys are delegated in key sets"));
+            }
             let configured = self.configured.get(authority).map(Vec::as_slice).unwrap_or_default();
             return match signers.iter().find(|k| !configured.contains(k)) {
                 Some(k) => Signers::Refused(format!("key {} is not a configured key of {authority}", comity_proto::statement::key_id(k))),
@@ -259,6 +263,13 @@ impl Trust {
         let mut flagged = None;
         for key in signers {
             let id = comity_proto::statement::key_id(key);
+            if let Some(held) = set.entry(key).map(|e| e.role).filter(|held| *held != role) {
+                return Signers::Refused(format!(
+                    "key {id} is a {} key of {authority}; this statement needs a {} key",
+                    held.as_str_name(),
+                    role.as_str_name()
+                ));
+            }
             let time = comity_proto::authoring::format_time;
             match set.standing(key, logged_at) {
                 KeyStanding::Good => {}

@@ -61,6 +61,12 @@ pub struct DecisionDoc {
     /// General licences: the pre-approved end uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permitted_end_uses: Vec<String>,
+    /// WRITE_OFF only: the authority whose customs key signs it, e.g. `jp.meti`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reported_by: String,
+    /// WRITE_OFF only: the shipment written off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<ShipmentDoc>,
     /// GRANT only: consultation ids of the deciding authority's answered consultations on
     /// partners' denials (docs/consultation.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -231,6 +237,7 @@ pub enum ActionName {
     InformationRequested,
     Referred,
     ApplicationWithdrawn,
+    WriteOff,
 }
 
 /// Licence types as written in documents.
@@ -243,6 +250,57 @@ pub enum LicenceTypeName {
     TechnologyTransfer,
     ResearchCollaboration,
     Registration,
+}
+
+/// A shipment written off against a licence (docs/usage-and-drawdown.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentDoc {
+    pub declaration: String,
+    pub shipped_on: String,
+    pub customs_office: String,
+    pub destination: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transit_countries: Vec<String>,
+    pub items: Vec<ShippedItemDoc>,
+}
+
+/// One licence item on a shipment: its number (from 1), quantity and value in minor units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippedItemDoc {
+    pub item: u32,
+    pub quantity: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub value_minor: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl ShipmentDoc {
+    fn to_wire(&self) -> Result<pb::Shipment, DocError> {
+        Ok(pb::Shipment {
+            declaration: self.declaration.clone(),
+            shipped_on: parse_time(&self.shipped_on).map_err(|m| doc_err("shipment.shipped_on", m.to_string()))?,
+            customs_office: self.customs_office.clone(),
+            destination: self.destination.clone(),
+            transit_countries: self.transit_countries.clone(),
+            items: self.items.iter().map(|i| pb::ShippedItem { item: i.item, quantity: i.quantity.clone(), value_minor: i.value_minor }).collect(),
+        })
+    }
+
+    fn from_wire(s: &pb::Shipment) -> Self {
+        Self {
+            declaration: s.declaration.clone(),
+            shipped_on: format_time(s.shipped_on),
+            customs_office: s.customs_office.clone(),
+            destination: s.destination.clone(),
+            transit_countries: s.transit_countries.clone(),
+            items: s.items.iter().map(|i| ShippedItemDoc { item: i.item, quantity: i.quantity.clone(), value_minor: i.value_minor }).collect(),
+        }
+    }
 }
 
 /// Control regimes as written in documents.
@@ -279,6 +337,7 @@ impl From<ActionName> for pb::Action {
             ActionName::InformationRequested => A::InformationRequested,
             ActionName::Referred => A::Referred,
             ActionName::ApplicationWithdrawn => A::ApplicationWithdrawn,
+            ActionName::WriteOff => A::WriteOff,
         }
     }
 }
@@ -368,6 +427,8 @@ impl DecisionDoc {
                 .as_ref()
                 .map(|o| pb::UndercutOverride { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::to_wire).collect() }),
             general_licence: self.general_licence.clone(),
+            shipment: self.shipment.as_ref().map(ShipmentDoc::to_wire).transpose()?,
+            reported_by: self.reported_by.clone(),
             permitted_end_uses: self.permitted_end_uses.clone(),
         })
     }
@@ -425,6 +486,8 @@ impl DecisionDoc {
                 .map(|o| OverrideDoc { denials: o.denials.clone(), reasons: o.reasons.iter().map(ReasonDoc::from_wire).collect() }),
             general_licence: d.general_licence.clone(),
             permitted_end_uses: d.permitted_end_uses.clone(),
+            reported_by: d.reported_by.clone(),
+            shipment: d.shipment.as_ref().map(ShipmentDoc::from_wire),
         }
     }
 }
@@ -449,7 +512,7 @@ impl RegimeName {
     }
 }
 
-const ALL_ACTIONS: [ActionName; 16] = [
+const ALL_ACTIONS: [ActionName; 17] = [
     ActionName::Grant,
     ActionName::Deny,
     ActionName::Amend,
@@ -466,6 +529,7 @@ const ALL_ACTIONS: [ActionName; 16] = [
     ActionName::InformationRequested,
     ActionName::Referred,
     ActionName::ApplicationWithdrawn,
+    ActionName::WriteOff,
 ];
 
 impl PartyDoc {

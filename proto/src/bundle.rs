@@ -194,7 +194,16 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 if (d.authority.as_str(), d.licence_id.as_str()) != (authority, licence_id) {
                     return Err(refused(format!("it carries a decision on {}/{}, not {name}", d.authority, d.licence_id)));
                 }
-                verify(envelope, &d.authority)?;
+                // A write-off is signed by a customs key of the reporting authority. Without
+                // that authority's keys here it still counts (it can only draw the balance
+                // down, and its issuer's log holds it); the judgement flags it.
+                if d.action == pb::Action::WriteOff as i32 {
+                    if !keys_of(&d.reported_by).is_empty() {
+                        verify(envelope, &d.reported_by)?;
+                    }
+                } else {
+                    verify(envelope, &d.authority)?;
+                }
                 chain.push((link(envelope.id(), d.clone()), checkpoint.origin.clone()));
                 continue;
             }
@@ -477,8 +486,11 @@ pub fn apply_witness_quorum(judgement: &mut Judgement, head: &ProvenHead) {
 pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default_max_staleness_secs: u64) -> Judgement {
     let agreements: Vec<&CheckedAgreement> = verified.agreements.iter().collect();
     let crosswalks: Vec<&Crosswalk> = verified.crosswalks.iter().collect();
-    let parent = verified.parent.as_deref().map(|p| facts_of(p, now, default_max_staleness_secs, &[], &[]));
-    let facts = Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks) };
+    let reporters: Vec<&KeySetView> = verified.key_sets.values().collect();
+    let parent_reporters: Vec<&KeySetView> = verified.parent.iter().flat_map(|p| p.key_sets.values()).collect();
+    let parent = verified.parent.as_deref().map(|p| facts_of(p, now, default_max_staleness_secs, &[], &[], &parent_reporters));
+    let facts =
+        Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks, &reporters) };
     judge(question, &facts)
 }
 
@@ -489,6 +501,7 @@ fn facts_of<'a>(
     default_max_staleness_secs: u64,
     agreements: &'a [&'a CheckedAgreement],
     crosswalks: &'a [&'a Crosswalk],
+    reporters: &'a [&'a KeySetView],
 ) -> Facts<'a> {
     Facts {
         issuer_trusted: verified.issuer_trusted,
@@ -504,6 +517,7 @@ fn facts_of<'a>(
         checked: None,
         folded: None,
         general_licence: None,
+        reporters,
     }
 }
 

@@ -92,11 +92,11 @@ impl TryFrom<&Envelope> for CheckedStatement {
 
 impl CheckedStatement {
     /// The authority whose keys sign the statement: a decision's (or restricted decision's)
-    /// authority, a key set's authority (through its roots), an agreement's relying authority,
+    /// authority (for a write-off, the authority delegating the customs key), a key set's authority (through its roots), an agreement's relying authority,
     /// a control list's or crosswalk's publisher.
     pub fn authority(&self) -> &str {
         match self {
-            Self::Decision(d) => &d.decision().authority,
+            Self::Decision(d) => crate::usage::signing_authority(d.decision()),
             Self::Restricted(r) => &r.restricted().authority,
             Self::KeySet(set) => set.authority(),
             Self::Agreement(a) => &a.agreement().relying_authority,

@@ -159,6 +159,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
         check_validity(&d, action)?;
         check_reasons(&d, action)?;
         crate::consultation::check_grant_fields(&d, action)?;
+        crate::usage::check_write_off_fields(&d, action)?;
         check_list_len("conditions", &d.conditions)?;
         for (i, c) in d.conditions.iter().enumerate() {
             check_text(&format!("conditions[{i}]"), c, MAX_TEXT, true)?;
@@ -484,6 +485,18 @@ pub mod fixtures {
         d
     }
 
+    /// A shipment of `quantity` of item 1 to JP, released at `shipped_on`.
+    pub fn shipment(declaration: &str, shipped_on: i64, quantity: &str) -> pb::Shipment {
+        pb::Shipment {
+            declaration: declaration.into(),
+            shipped_on,
+            customs_office: "DE004852 Zollamt Frankfurt am Main Flughafen".into(),
+            destination: "JP".into(),
+            items: vec![pb::ShippedItem { item: 1, quantity: quantity.into(), value_minor: 0 }],
+            ..Default::default()
+        }
+    }
+
     /// A follow-up decision of `action` at `version`, linked to `previous`, with the fields that
     /// action requires (terms copied from [`grant`] where needed).
     pub fn follow_up(base: &pb::Decision, action: pb::Action, version: u64, previous: [u8; 32]) -> pb::Decision {
@@ -508,6 +521,10 @@ pub mod fixtures {
         if matches!(action, pb::Action::Deny | pb::Action::ApplicationLodged) {
             d.valid_from = 0;
             d.valid_until = 0;
+        }
+        if action == pb::Action::WriteOff {
+            d.reported_by = base.authority.clone();
+            d.shipment = Some(shipment(&format!("26DE004852{version:08}E4"), d.decided_at, "1"));
         }
         if crate::decision::requires_reasons(action) {
             d.reasons = vec![pb::Reason {

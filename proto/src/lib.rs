@@ -29,6 +29,7 @@ pub mod fuzzing;
 pub mod keyfile;
 pub mod licence_map;
 pub mod log;
+pub mod quantity;
 pub mod recognition;
 pub mod restricted;
 pub mod rules;
@@ -40,6 +41,7 @@ pub mod statement;
 pub mod token;
 pub mod token_qr;
 pub mod trust;
+pub mod usage;
 pub mod verdict;
 pub mod witness;
 

@@ -220,6 +220,8 @@ pub struct Context {
     pub end_use: Option<String>,
     /// When, Unix seconds.
     pub at: i64,
+    /// A shipment asked about: checked against the licence's balance.
+    pub shipment: Option<crate::usage::AskedShipment>,
 }
 
 /// Whether the licence's current terms cover the context: destination, control code and end user.
@@ -411,7 +413,7 @@ mod tests {
     }
 
     fn at_jp() -> Context {
-        Context { destination: Some("JP".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, end_use: None, at: DECIDED }
+        Context { destination: Some("JP".into()), control_code: Some("EU-DU:3A001.a.1".into()), end_user: None, end_use: None, at: DECIDED, shipment: None }
     }
 
     fn covers(a: pb::RecognitionAgreement, terms: &pb::Decision, ctx: &Context) -> Result<(), Vec<String>> {
@@ -566,6 +568,7 @@ mod tests {
             end_user: Some(user.into()),
             end_use: None,
             at: DECIDED,
+            shipment: None,
         };
         let user = "Tohoku Institute of Space Optics";
         assert_eq!(licence_covers(&terms, &ctx("KR", "EU-DU:3A001.a.1", user)), Ok(()));

@@ -9,6 +9,7 @@ use crate::authoring::qualified_control_code;
 use crate::decision::{states_terms, CheckedDecision};
 use crate::pb::{self, Action, LicenceStatus};
 use crate::statement::StatementId;
+use crate::usage::Usage;
 
 /// The state a licence's decisions put it in (time-derived states such as expiry are not here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +26,8 @@ pub enum Status {
     UnderReview,
     /// The applicant withdrew the application before a decision.
     Withdrawn,
+    /// Customs wrote off every limited item: nothing more may ship under it.
+    Exhausted,
 }
 
 /// The states an appeal can be lodged against.
@@ -58,6 +61,7 @@ impl Status {
             Status::UnderAppeal(_) => LicenceStatus::UnderAppeal,
             Status::UnderReview => LicenceStatus::UnderReview,
             Status::Withdrawn => LicenceStatus::Withdrawn,
+            Status::Exhausted => LicenceStatus::Exhausted,
         }
     }
 }
@@ -83,6 +87,13 @@ pub fn transition(from: Option<Status>, action: Action) -> Option<Status> {
         (Some(S::UnderReview), A::InformationRequested | A::Referred) => Some(S::UnderReview),
         (Some(S::UnderReview), A::ApplicationWithdrawn) => Some(S::Withdrawn),
         (Some(S::Issued), A::Amend | A::Extend) => Some(S::Issued),
+        // A write-off leaves the licence issued; `LicenceState::apply` makes it EXHAUSTED when
+        // it used the last limited item up, and an amendment that adds quantity issues it again.
+        (Some(S::Issued), A::WriteOff) => Some(S::Issued),
+        (Some(S::Exhausted), A::Amend) => Some(S::Issued),
+        (Some(S::Exhausted), A::Revoke) => Some(S::Revoked),
+        (Some(S::Exhausted), A::Surrender) => Some(S::Surrendered),
+        (Some(S::Exhausted), A::Cancel) => Some(S::Cancelled),
         (Some(S::Issued), A::Suspend) => Some(S::Suspended),
         (Some(S::Suspended), A::Reinstate) => Some(S::Issued),
         (Some(S::Issued | S::Suspended), A::Revoke) => Some(S::Revoked),
@@ -118,6 +129,10 @@ pub enum RuleError {
     DecidedEarlier { previous: i64, got: i64 },
     #[error("application_received must stay {lodged} (when the application under review was received), got {got}")]
     ApplicationChanged { lodged: i64, got: i64 },
+    #[error("write-off refused: {0}")]
+    WriteOff(String),
+    #[error("amendment refused: {0}")]
+    BelowWrittenOff(String),
 }
 
 /// A licence after folding its decisions.
@@ -134,6 +149,8 @@ pub struct LicenceState {
     pub terms: pb::Decision,
     pub last_action: Action,
     pub last_decided_at: i64,
+    /// What customs wrote off against the licence's items so far.
+    pub usage: Usage,
 }
 
 impl LicenceState {
@@ -147,7 +164,15 @@ impl LicenceState {
             action: decision.action().as_str_name(),
             from: "not yet decided (a licence starts with GRANT, DENY or APPLICATION_LODGED)".into(),
         })?;
-        Ok(Self { version: 1, head: id, status, terms: d.clone(), last_action: decision.action(), last_decided_at: d.decided_at })
+        Ok(Self {
+            version: 1,
+            head: id,
+            status,
+            terms: d.clone(),
+            last_action: decision.action(),
+            last_decided_at: d.decided_at,
+            usage: Usage::default(),
+        })
     }
 
     /// The state after `decision` (with statement id `id`), or why it cannot follow.
@@ -169,7 +194,7 @@ impl LicenceState {
         if d.previous.as_slice() != self.head.0.as_slice() {
             return Err(RuleError::PreviousMismatch { version: self.version, expected: self.head });
         }
-        let status = transition(Some(self.status), action)
+        let mut status = transition(Some(self.status), action)
             .ok_or_else(|| RuleError::IllegalTransition { action: action.as_str_name(), from: self.status.to_string() })?;
         if d.decided_at < self.last_decided_at {
             return Err(RuleError::DecidedEarlier { previous: self.last_decided_at, got: d.decided_at });
@@ -189,7 +214,19 @@ impl LicenceState {
             }
             terms.valid_until = d.valid_until;
         }
-        Ok(Self { version: d.version, head: id, status, terms, last_action: action, last_decided_at: d.decided_at })
+        // Drawdown: a write-off counts against the balance; amended terms must cover what was
+        // written off; either may leave the licence used up.
+        let mut usage = self.usage.clone();
+        if action == Action::WriteOff {
+            let shipment = d.shipment.as_ref().expect("a checked WRITE_OFF carries its shipment");
+            usage = self.usage.write_off(&terms, shipment).map_err(RuleError::WriteOff)?;
+        } else if states_terms(action) && self.usage.shipments() > 0 {
+            self.usage.check_amendment(&terms).map_err(RuleError::BelowWrittenOff)?;
+        }
+        if status == Status::Issued && usage.exhausts(&terms) {
+            status = Status::Exhausted;
+        }
+        Ok(Self { version: d.version, head: id, status, terms, last_action: action, last_decided_at: d.decided_at, usage })
     }
 
     /// An amendment or overturned appeal restates the terms of the same licence: the licence type
@@ -245,6 +282,7 @@ impl LicenceState {
             risk_tier: t.risk_tier,
             last_action: self.last_action as i32,
             last_decided_at: self.last_decided_at,
+            balances: self.usage.balances(t),
         }
     }
 }
@@ -283,7 +321,7 @@ mod tests {
     use super::*;
     use crate::decision::fixtures::{follow_up, grant};
 
-    const ALL_ACTIONS: [Action; 16] = [
+    const ALL_ACTIONS: [Action; 17] = [
         Action::Grant,
         Action::Deny,
         Action::Amend,
@@ -300,6 +338,7 @@ mod tests {
         Action::InformationRequested,
         Action::Referred,
         Action::ApplicationWithdrawn,
+        Action::WriteOff,
     ];
 
     fn id_of(d: &pb::Decision) -> StatementId {
@@ -355,6 +394,7 @@ mod tests {
                 vec![
                     (A::Amend, S::Issued),
                     (A::Extend, S::Issued),
+                    (A::WriteOff, S::Issued),
                     (A::Suspend, S::Suspended),
                     (A::Revoke, S::Revoked),
                     (A::Surrender, S::Surrendered),
@@ -490,6 +530,81 @@ mod tests {
         assert_eq!(state.decided_summary().status, LicenceStatus::Issued as i32);
         assert_eq!(summary.control_codes, vec!["EU-DU:3A001.a.1".to_string()]);
         assert_eq!(summary.version, 2);
+    }
+
+    /// A licence of 200 pcs (the fixture's grant) after writing off `quantities` in turn.
+    fn written_off(quantities: &[&str]) -> Result<LicenceState, RuleError> {
+        use crate::decision::fixtures::shipment;
+        let base = grant("de.bafa", "DE-2026-000123");
+        let mut state = LicenceState::start(id_of(&base), &CheckedDecision::try_from(base.clone()).unwrap()).unwrap();
+        for (i, quantity) in quantities.iter().enumerate() {
+            let version = i as u64 + 2;
+            let mut d = follow_up(&base, Action::WriteOff, version, state.head.0);
+            d.shipment = Some(shipment(&format!("26DE004852{version:08}E4"), d.decided_at, quantity));
+            state = state.apply(id_of(&d), &CheckedDecision::try_from(d).unwrap())?;
+        }
+        Ok(state)
+    }
+
+    // Write-offs draw the balance down exactly; the last one exhausts the licence, after which
+    // only an amendment adding quantity, a revocation, a surrender or a cancellation follows.
+    #[test]
+    fn write_offs_draw_down_and_exhaust() {
+        let state = written_off(&["120", "79.5"]).unwrap();
+        assert_eq!(state.status, Status::Issued);
+        let balance = &state.decided_summary().balances[0];
+        assert_eq!((balance.used.as_str(), balance.remaining.as_str(), balance.shipments), ("199.5", "0.5", 2));
+        let over = written_off(&["120", "79.5", "1"]).unwrap_err();
+        assert_eq!(
+            over,
+            RuleError::WriteOff("item 1 (EU-DU:3A001.a.1) has 0.5 pcs left of 200 pcs; the shipment writes off 1 pcs".into()),
+            "{over}"
+        );
+        let exhausted = written_off(&["120", "79.5", "0.5"]).unwrap();
+        assert_eq!(exhausted.status, Status::Exhausted);
+        assert_eq!(exhausted.status_at(DECIDED_FAR_FUTURE), LicenceStatus::Exhausted, "exhausted is not read as expired");
+
+        let base = grant("de.bafa", "DE-2026-000123");
+        let legal = [(Action::Amend, Status::Issued), (Action::Revoke, Status::Revoked), (Action::Surrender, Status::Surrendered), (Action::Cancel, Status::Cancelled)];
+        for action in ALL_ACTIONS {
+            let mut d = follow_up(&base, action, 5, exhausted.head.0);
+            if action == Action::Amend {
+                d.items[0].quantity = "250".into();
+            }
+            let result = exhausted.apply(id_of(&d), &CheckedDecision::try_from(d).unwrap());
+            match legal.iter().find(|(a, _)| *a == action) {
+                Some((_, to)) => assert_eq!(result.map(|s| s.status), Ok(*to), "exhausted + {action:?}"),
+                None => assert!(matches!(result, Err(RuleError::IllegalTransition { .. })), "exhausted + {action:?}: {result:?}"),
+            }
+        }
+        // An amendment may not license less than was written off.
+        let mut smaller = follow_up(&base, Action::Amend, 5, exhausted.head.0);
+        smaller.items[0].quantity = "150".into();
+        assert!(matches!(exhausted.apply(id_of(&smaller), &CheckedDecision::try_from(smaller).unwrap()), Err(RuleError::BelowWrittenOff(_))));
+    }
+
+    // What customs may not write off: a declaration twice, another destination, an unlicensed
+    // transit country, a shipment outside the validity window, an item the licence lacks.
+    #[test]
+    fn write_offs_follow_the_licence_terms() {
+        let state = written_off(&["10"]).unwrap();
+        let base = grant("de.bafa", "DE-2026-000123");
+        let refused = |edit: &dyn Fn(&mut pb::Shipment)| {
+            let mut d = follow_up(&base, Action::WriteOff, 3, state.head.0);
+            edit(d.shipment.as_mut().unwrap());
+            match state.apply(id_of(&d), &CheckedDecision::try_from(d).unwrap()) {
+                Err(RuleError::WriteOff(why)) => why,
+                other => panic!("expected a refused write-off, got {other:?}"),
+            }
+        };
+        assert!(refused(&|s| s.declaration = "26DE00485200000002E4".into()).contains("already written off"));
+        assert!(refused(&|s| s.destination = "CN".into()).contains("destination CN is not among"));
+        assert!(refused(&|s| s.transit_countries = vec!["RU".into()]).contains("transit through RU is not permitted"));
+        assert!(refused(&|s| s.shipped_on = base.valid_from - 1).contains("not valid on the shipping day"));
+        assert!(refused(&|s| s.items[0].item = 2).contains("has no item 2"));
+        assert!(refused(&|s| s.items[0].quantity = "191".into()).contains("has 190 pcs left of 200 pcs"));
+        let over_value = refused(&|s| s.items[0].value_minor = 4_800_001);
+        assert!(over_value.contains("48000.00 EUR of its value left"), "{over_value}");
     }
 
     proptest! {

@@ -202,6 +202,10 @@ pub struct KeyEntry {
     /// Exclusive; 0 = open.
     pub valid_until: i64,
     pub compromised_since: Option<i64>,
+    /// What the key may sign: the authority's own statements, or write-offs only (customs).
+    pub role: pb::KeyRole,
+    /// Who holds a delegated key, e.g. a customs office.
+    pub holder: String,
 }
 
 impl KeyEntry {
@@ -360,11 +364,20 @@ fn key_set_view(set: &pb::KeySet, id: StatementId) -> Result<KeySetView, TrustEr
         if k.compromised_since < 0 {
             return Err(bad(format!("keys[{i}]: compromised_since must not be negative")));
         }
+        let role = pb::KeyRole::try_from(k.role).map_err(|_| bad(format!("keys[{i}]: unknown role {}", k.role)))?;
+        if role == pb::KeyRole::Customs && k.holder.trim().is_empty() {
+            return Err(bad(format!("keys[{i}]: a CUSTOMS key names its holder (the customs office)")));
+        }
+        if k.holder.len() > 256 || k.holder.chars().any(char::is_control) {
+            return Err(bad(format!("keys[{i}]: holder must be at most 256 bytes without control characters")));
+        }
         keys.push(KeyEntry {
             key,
             valid_from: k.valid_from,
             valid_until: k.valid_until,
             compromised_since: (k.compromised_since != 0).then_some(k.compromised_since),
+            role,
+            holder: k.holder.clone(),
         });
     }
     Ok(KeySetView { authority: set.authority.clone(), version: set.version, issued_at: set.issued_at, keys, id })
@@ -378,6 +391,9 @@ fn supersedes(new: &KeySetView, old: &KeySetView) -> Result<(), TrustError> {
         let n = new
             .entry(&o.key)
             .ok_or_else(|| bad(format!("key {} of version {} is missing (retire keys by closing their window)", key_id(&o.key), old.version)))?;
+        if n.role != o.role {
+            return Err(bad(format!("key {} keeps its role {} (a key's role never changes: add a new key instead)", key_id(&o.key), o.role.as_str_name())));
+        }
         if let Some(since) = o.compromised_since {
             if n.compromised_since.is_none_or(|s| s > since) {
                 return Err(bad(format!("key {} was declared compromised since {since}; a later key set cannot clear or postpone that", key_id(&o.key))));
@@ -408,7 +424,7 @@ mod tests {
     }
 
     fn key(s: &Signer, from: i64, until: i64, compromised: i64) -> pb::SigningKey {
-        pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised }
+        pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised, ..Default::default() }
     }
 
     fn set(version: u64, keys: Vec<pb::SigningKey>) -> pb::KeySet {

@@ -3,7 +3,7 @@
 //! were verified before (by a node when it stored them, or by the offline verifier when it
 //! checked a token), so a node and a token give the same answer for the same facts.
 
-use crate::authoring::format_time;
+use crate::authoring::{format_money, format_time, qualified_control_code};
 use crate::catalogue::Crosswalk;
 use crate::decision::{split_licence_ref, CheckedDecision};
 use crate::pb::{self, Verdict};
@@ -11,6 +11,7 @@ use crate::recognition::{agreement_covers, licence_covers, CheckedAgreement, Con
 use crate::rules::{fold, Appealed, LicenceState, Status};
 use crate::statement::StatementId;
 use crate::trust::{KeySetView, KeyStanding};
+use crate::usage::{describe_balance, AskedShipment};
 
 /// Default maximum staleness of an issuer's log when no agreement sets one: a day.
 pub const DEFAULT_MAX_STALENESS_SECS: u64 = 86_400;
@@ -68,6 +69,9 @@ pub struct Facts<'a> {
     /// For a registration: what is known of the general licence it names (`None`: not held).
     /// A registration authorises an export only when its general licence does.
     pub general_licence: Option<&'a Facts<'a>>,
+    /// Key sets held of the authorities whose customs keys signed write-offs in the chain
+    /// (`Decision.reported_by`); a write-off whose reporter's key set is missing counts, flagged.
+    pub reporters: &'a [&'a KeySetView],
 }
 
 /// Every decision of `chain` checked, or why one fails.
@@ -114,7 +118,7 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     let mut warnings = Vec::new();
     if let Some(set) = f.key_set {
         for link in f.chain {
-            if let Err(reason) = signer_standing(set, link, f.now, &mut warnings) {
+            if let Err(reason) = link_signers(set, f.reporters, link, f.now, &mut warnings) {
                 return Judgement::new(Verdict::BadSignature, vec![reason.to_string()]);
             }
         }
@@ -176,6 +180,14 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
             return answer(Verdict::OutOfScope, reasons);
         }
         None
+    };
+    // A shipment asked about must fit what customs have not yet written off.
+    let balance = match &q.context.shipment {
+        None => None,
+        Some(asked) => match shipment_fits(&licence, &state, asked, q.context.control_code.as_deref()) {
+            Ok(line) => Some(line),
+            Err((verdict, reasons)) => return answer(verdict, reasons),
+        },
     };
     // What recognition is judged on: the general licence's terms for a registration.
     let scope = general.as_ref().map_or(&state.terms, |(s, _)| &s.terms);
@@ -255,6 +267,14 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         let whose = if general.is_some() { "the general licence" } else { "the licence" };
         reasons.push(format!("{whose} covers {}", asked.join(", ")));
     }
+    match balance {
+        Some(line) => reasons.push(line),
+        None if state.usage.shipments() > 0 => {
+            let lines: Vec<String> = state.usage.balances(&state.terms).iter().map(describe_balance).collect();
+            reasons.push(format!("balance after customs write-offs: {}", lines.join("; ")));
+        }
+        None => {}
+    }
     match applied {
         Some(i) => {
             reasons.push(format!("recognised under {}", f.agreements[i]));
@@ -322,9 +342,29 @@ impl Refusal {
     }
 }
 
-/// Checks one decision's signing keys against the key set; a key compromised only after the
-/// decision entered the log adds a warning.
-fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), SignerError> {
+/// Checks one decision's signing keys: a write-off's against its reporting authority's key
+/// set, as a customs key (counted with a warning when that key set is not held); anything else
+/// against the issuer's, as a licensing key.
+fn link_signers(issuer: &KeySetView, reporters: &[&KeySetView], link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), SignerError> {
+    if link.decision.action != pb::Action::WriteOff as i32 {
+        return signer_standing(issuer, pb::KeyRole::Licensing, link, now, warnings);
+    }
+    let reporter = &link.decision.reported_by;
+    match reporters.iter().find(|s| s.authority == *reporter) {
+        Some(set) => signer_standing(set, pb::KeyRole::Customs, link, now, warnings),
+        None => {
+            warnings.push(format!(
+                "write-off v{} was signed by a customs key of {reporter}, whose key set is not held here: it counts as {}'s log holds it",
+                link.decision.version, issuer.authority
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Checks one decision's signing keys against the key set and the role they must have; a key
+/// compromised only after the decision entered the log adds a warning.
+fn signer_standing(set: &KeySetView, role: pb::KeyRole, link: &Link, now: i64, warnings: &mut Vec<String>) -> Result<(), SignerError> {
     let version = link.decision.version;
     for key_id in &link.key_ids {
         let key = set.find(key_id).ok_or_else(|| SignerError::NotListed {
@@ -333,6 +373,10 @@ fn signer_standing(set: &KeySetView, link: &Link, now: i64, warnings: &mut Vec<S
             set_version: set.version,
             authority: set.authority.clone(),
         })?;
+        let held = set.entry(&key).map_or(pb::KeyRole::Licensing, |e| e.role);
+        if held != role {
+            return Err(SignerError::WrongRole { version, key_id: key_id.clone(), authority: set.authority.clone(), held, needed: role });
+        }
         let logged = link.logged_at.unwrap_or(now);
         crate::log::check_dated_by_log_time(link.decision.decided_at, logged).map_err(|source| SignerError::Dated { version, source })?;
         match set.standing(&key, logged) {
@@ -363,6 +407,8 @@ enum SignerError {
     OutsideWindow { version: u64, key_id: String, logged: i64 },
     #[error("decision v{version} was signed by key {key_id}, which is not in key set v{set_version}")]
     Unknown { version: u64, key_id: String, set_version: u64 },
+    #[error("decision v{version} was signed by key {key_id}, a {} key of {authority}; it needs a {} key", held.as_str_name(), needed.as_str_name())]
+    WrongRole { version: u64, key_id: String, authority: String, held: pb::KeyRole, needed: pb::KeyRole },
 }
 
 /// The verdict for a licence whose state at `at` is not plainly issued and in force.
@@ -396,8 +442,64 @@ fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reaso
             )),
         ),
         Status::Withdrawn => (Verdict::NotIssued, vec![format!("the application {licence} was withdrawn by the applicant ({last}); no licence was granted")]),
+        Status::Exhausted => {
+            let mut reasons = vec![format!(
+                "licence {licence} is exhausted: customs wrote off every licensed quantity in {} shipments ({last}); nothing more may ship under it",
+                state.usage.shipments()
+            )];
+            reasons.extend(state.usage.balances(&state.terms).iter().map(describe_balance));
+            (Verdict::Exhausted, reasons)
+        }
     };
     Some(verdict)
+}
+
+/// Whether the shipment asked about fits the licence's balance: the line saying what remains
+/// after it, or the answer refusing it (the item cannot be told, or the balance is exceeded).
+fn shipment_fits(licence: &str, state: &LicenceState, asked: &AskedShipment, control_code: Option<&str>) -> Result<String, (Verdict, Vec<String>)> {
+    let items = &state.terms.items;
+    let n = match (asked.item, control_code) {
+        (0, Some(code)) => items.iter().position(|i| qualified_control_code(i) == code).map(|i| i as u32 + 1),
+        (0, None) if items.len() == 1 => Some(1),
+        (0, None) => {
+            return Err((Verdict::OutOfScope, vec![format!("licence {licence} has {} items: name the item (its number or control code)", items.len())]))
+        }
+        (n, _) => Some(n),
+    };
+    let Some((n, left)) = n.and_then(|n| Some((n, state.usage.remaining(&state.terms, n)?))) else {
+        let which = if asked.item > 0 { format!("item {}", asked.item) } else { format!("an item {}", control_code.unwrap_or_default()) };
+        return Err((Verdict::OutOfScope, vec![format!("licence {licence} has no {which} (it has {} items)", items.len())]));
+    };
+    let item = &items[n as usize - 1];
+    let code = qualified_control_code(item);
+    let written_off = match state.usage.shipments() {
+        0 => "nothing written off yet".to_string(),
+        1 => "after 1 shipment written off".to_string(),
+        k => format!("after {k} shipments written off"),
+    };
+    let mut over = Vec::new();
+    if let (Some(quantity), Some(left)) = (asked.quantity, left.quantity) {
+        if quantity > left {
+            over.push(format!("item {n} ({code}) has {left} {unit} left of {} {unit} ({written_off}); {quantity} {unit} asked", item.quantity, unit = item.unit));
+        }
+    }
+    if let Some(left) = left.value_minor.filter(|left| asked.value_minor > *left) {
+        over.push(format!(
+            "item {n} ({code}) has {} {cur} of its value left ({written_off}); {} {cur} asked",
+            format_money(left, &item.currency),
+            format_money(asked.value_minor, &item.currency),
+            cur = item.currency
+        ));
+    }
+    if !over.is_empty() {
+        return Err((Verdict::OverBalance, over));
+    }
+    let quantity = asked.quantity.map_or_else(String::new, |q| format!("{q} {} ", item.unit));
+    let remaining = match left.quantity {
+        Some(left) => format!("{left} of {} {} remain", item.quantity, item.unit),
+        None => "the item sets no quantity limit".to_string(),
+    };
+    Ok(format!("item {n} ({code}): {quantity}fits the balance; {remaining} ({written_off})"))
 }
 
 /// A duration as people read it: `45 s`, `12 min`, `5 h`, `3 days`.
@@ -437,7 +539,7 @@ mod tests {
                 authority: "de.bafa".into(),
                 licence_id: "DE-2026-0001".into(),
                 relying_authority: "de.bafa".into(),
-                context: Context { destination: Some("JP".into()), control_code: None, end_user: None, end_use: None, at },
+                context: Context { destination: Some("JP".into()), control_code: None, end_user: None, end_use: None, at, shipment: None },
             };
             let facts = Facts {
                 issuer_trusted: true,
@@ -476,6 +578,7 @@ mod tests {
                 end_user: None,
                 end_use: end_use.map(str::to_string),
                 at,
+                shipment: None,
             },
         };
         let facts = |chain: &'static [Link], parent: Option<&'static Facts<'static>>| Facts {

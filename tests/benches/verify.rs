@@ -47,6 +47,7 @@ fn request(i: usize) -> pb::VerifyRequest {
         at: 0,
         screening_lists: Vec::new(),
         end_use: String::new(),
+        ..Default::default()
     }
 }
 
@@ -189,6 +190,7 @@ fn main() {
                         end_user: Some(r.end_user),
                         end_use: None,
                         at: comity_node::now(),
+                        shipment: None,
                     },
                 };
                 let t = Instant::now();

@@ -151,7 +151,7 @@ pub fn restore_backup(config: &Config, from: &std::path::Path) -> anyhow::Result
         anyhow::ensure!(comity_proto::statement::StatementId::of(&bytes) == id, "statement {id} in the backup does not hash to its id");
         let envelope = comity_proto::statement::Envelope::parse(bytes).with_context(|| format!("statement {id}"))?;
         let authority = match envelope.statement() {
-            pb::statement::Kind::Decision(d) => d.authority.clone(),
+            pb::statement::Kind::Decision(d) => comity_proto::usage::signing_authority(d).to_string(),
             pb::statement::Kind::RestrictedDecision(r) => r.authority.clone(),
             pb::statement::Kind::Agreement(a) => a.relying_authority.clone(),
             pb::statement::Kind::ControlList(l) => l.authority.clone(),

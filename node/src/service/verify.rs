@@ -81,6 +81,8 @@ pub fn verify_counted(
         Some((authority, licence_id)) => Some(cache.licence(registry, authority, licence_id)?.0),
         None => None,
     };
+    let general_reporters = general.as_ref().map(|g| g.reporters()).unwrap_or_default();
+    let reporters = licence.reporters();
     let general_facts = match &general {
         Some(g) => Some(Facts {
             issuer_trusted: trust.knows(&g.authority),
@@ -99,6 +101,7 @@ pub fn verify_counted(
             checked: g.checked.as_deref(),
             folded: g.folded.as_ref(),
             general_licence: None,
+            reporters: &general_reporters,
         }),
         None => None,
     };
@@ -119,6 +122,7 @@ pub fn verify_counted(
         checked: licence.checked.as_deref(),
         folded: licence.folded.as_ref(),
         general_licence: general_facts.as_ref(),
+        reporters: &reporters,
     };
     let judgement = judge(q, &facts);
 
@@ -138,6 +142,7 @@ pub fn verify_counted(
         }
     }
     proven.extend(licence.key_set_proof.clone());
+    proven.extend(licence.reporter_proofs.iter().cloned());
     if agreement.is_some() {
         if let Some(set) = trust.key_set(&q.relying_authority) {
             proven.extend(cache.statement(registry, &set.id)?);
@@ -177,7 +182,7 @@ fn general_licence_of(links: &[Link]) -> Option<(&str, &str)> {
 /// The proof of a registration's general licence (`ProofBundle.parent`): its chain, its
 /// issuer's key set and its head, as GetLicence proves a licence.
 fn parent_proof(general: &LicenceFacts, now: i64) -> pb::ProofBundle {
-    let proven: Vec<Arc<Proven>> = general.chain_proofs.iter().chain(&general.key_set_proof).cloned().collect();
+    let proven: Vec<Arc<Proven>> = general.chain_proofs.iter().chain(&general.key_set_proof).chain(&general.reporter_proofs).cloned().collect();
     proof_bundle(&proven, general, now)
 }
 
@@ -218,10 +223,22 @@ struct LicenceFacts {
     chain_proofs: Vec<Arc<Proven>>,
     /// The issuer's key set with its receipt.
     key_set_proof: Option<Arc<Proven>>,
+    /// The key sets of the other authorities whose customs wrote shipments off against the
+    /// licence (`Decision.reported_by`), with their receipts: they vouch for the write-offs.
+    reporter_key_sets: Vec<Arc<KeySetView>>,
+    reporter_proofs: Vec<Arc<Proven>>,
     openings: Vec<pb::RestrictedOpening>,
     /// The licence's head (or absence) in its issuer's log, proven against that log's
     /// licence-state map, with the time of the checkpoint it is proven against.
     head_proof: Option<(pb::LicenceHeadProof, i64)>,
+}
+
+impl LicenceFacts {
+    /// Every key set that may have signed the chain's write-offs: the issuer's (its own
+    /// customs) and the reporting authorities'.
+    fn reporters(&self) -> Vec<&KeySetView> {
+        self.key_set.iter().chain(&self.reporter_key_sets).map(|s| s.as_ref()).collect()
+    }
 }
 
 /// A statement with its receipt.
@@ -257,6 +274,18 @@ fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, a
         Some(set) => cache.statement(registry, &set.id)?,
         None => None,
     };
+    let mut reporter_key_sets: Vec<Arc<KeySetView>> = Vec::new();
+    let mut reporter_proofs = Vec::new();
+    for link in links.iter().filter(|l| l.decision.action == pb::Action::WriteOff as i32 && l.decision.reported_by != authority) {
+        let reporter = &link.decision.reported_by;
+        if reporter_key_sets.iter().any(|s| s.authority == *reporter) {
+            continue;
+        }
+        if let Some(set) = registry.trust().key_set(reporter) {
+            reporter_proofs.extend(cache.statement(registry, &set.id)?);
+            reporter_key_sets.push(set);
+        }
+    }
     let withheld = withheld_reason(&chain, registry.origin());
     // The issuer's log: the one carrying the latest decision, or for a licence not held here
     // the log this node knows the authority publishes in.
@@ -279,6 +308,8 @@ fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, a
         issuer_log: origins.last().cloned(),
         chain_proofs,
         key_set_proof,
+        reporter_key_sets,
+        reporter_proofs,
     })
 }
 

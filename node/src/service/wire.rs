@@ -156,6 +156,7 @@ pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
     if r.end_use.chars().count() > 300 {
         return Err(bad("end_use: longer than 300 characters".into()));
     }
+    let shipment = comity_proto::usage::asked_shipment(&r).map_err(bad)?;
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
     Ok(Question {
         authority: r.authority,
@@ -167,6 +168,7 @@ pub fn question(r: pb::VerifyRequest, now: i64) -> Result<Question, Error> {
             end_user: nonempty(r.end_user),
             end_use: nonempty(r.end_use),
             at: if r.at == 0 { now } else { r.at },
+            shipment,
         },
     })
 }

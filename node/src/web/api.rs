@@ -198,6 +198,10 @@ pub struct TokenQuestion {
     pub end_user: String,
     /// Unix seconds; 0 = now.
     pub at: i64,
+    /// A shipment asked about: the licence item (from 1; 0 = the one `control_code` names, or
+    /// the only one) and the quantity about to ship, checked against the token's balance.
+    pub item: u32,
+    pub quantity: String,
 }
 
 /// Checks token `bytes` with this node's trust file.
@@ -212,6 +216,7 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
         ("destination", &q.destination, MAX_TERM_BYTES),
         ("control_code", &q.control_code, MAX_TERM_BYTES),
         ("end_user", &q.end_user, 4 * 300),
+        ("quantity", &q.quantity, MAX_TERM_BYTES),
     ])?;
     let token = <pb::LicenceToken as prost::Message>::decode(bytes)
         .map_err(|e| Error::InvalidArgument(format!("token: not a licence token (truncated or corrupted): {}", brief(&e.to_string()))))?;
@@ -235,6 +240,8 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
             end_user: none_if_empty(&q.end_user),
             end_use: None,
             at: if q.at == 0 { now } else { q.at },
+            shipment: comity_proto::usage::asked_shipment(&pb::VerifyRequest { item: q.item, quantity: q.quantity.trim().into(), ..Default::default() })
+                .map_err(Error::InvalidArgument)?,
         },
     };
     let report = verify_token(bytes, trust, &question, now, web.max_staleness_secs).map_err(|e| match e {
@@ -248,7 +255,8 @@ pub fn check_token(web: &Web, bytes: &[u8], q: &TokenQuestion) -> Result<pb::Tok
         verdict: j.verdict as i32,
         reasons: j.reasons,
         warnings: j.warnings,
-        status: j.state.map_or(0, |s| s.status_at(question.context.at) as i32),
+        status: j.state.as_ref().map_or(0, |s| s.status_at(question.context.at) as i32),
+        balances: j.state.as_ref().map(|s| s.usage.balances(&s.terms)).unwrap_or_default(),
         evidence_time: report.evidence_time,
         evidence_age_secs: now - report.evidence_time,
         caveat: "A token proves what was logged up to its checkpoints; a revocation or suspension logged later cannot be known from it. Verify the licence online for its current state.".into(),

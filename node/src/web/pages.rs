@@ -128,6 +128,9 @@ struct VerifyForm {
     end_user: String,
     /// The declared end use, checked against a general licence's pre-approved end uses.
     end_use: String,
+    /// The quantity about to ship, in the item's unit: checked against what customs have not
+    /// yet written off.
+    quantity: String,
     /// YYYY-MM-DD; empty = now.
     date: String,
 }
@@ -141,6 +144,7 @@ fn verify_form(f: &VerifyForm) -> Markup {
             div.row {
                 label { "Destination (optional)" input name="destination" placeholder="e.g. JP" maxlength="2" value=(f.destination); }
                 label { "Item, regime:control code (optional)" input name="item" placeholder="e.g. EU-DU:3A001.a.1" value=(f.item); }
+                label { "Quantity to ship (optional; in the item's unit)" input name="quantity" placeholder="e.g. 20" inputmode="decimal" value=(f.quantity); }
             }
             div.row {
                 label { "End user (optional)" input name="end_user" placeholder="e.g. Tohoku Institute of Space Optics" value=(f.end_user); }
@@ -188,6 +192,8 @@ async fn verify_page(State(web): State<Web>, Query(f): Query<VerifyForm>) -> Res
         at,
         screening_lists: trusted_screening_lists(&web),
         end_use: f.end_use.trim().into(),
+        quantity: f.quantity.trim().into(),
+        ..Default::default()
     };
     match web.registry.verify(Request::new(request.clone())).await {
         Ok(answer) => page(&web, title, html! { (verdict_card(&web, &answer.into_inner(), &request)) (verify_form(&f)) }).into_response(),
@@ -343,6 +349,7 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
                 }
                 p { a.button href=(verify) { "Verify this licence for a shipment" } " " a href={ "/api/v1/licences/" (authority) "/" (licence_id) } { "JSON" } " " a href={ "/authorities/" (authority) } { "Issuing authority" } }
             }
+            (usage(&s.balances, &answer.chain))
             h2 { "Decision timeline" }
             (timeline(&answer.chain))
             (deliveries(&answer.deliveries))
@@ -350,6 +357,46 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
         }
     };
     page(&web, &title, body).into_response()
+}
+
+/// What customs wrote off against the licence: each item's balance and each shipment
+/// (docs/usage-and-drawdown.md).
+fn usage(balances: &[pb::ItemBalance], chain: &[pb::ChainLink]) -> Markup {
+    let shipments: Vec<&pb::Decision> = chain.iter().filter_map(|l| l.decision.as_ref()).filter(|d| d.shipment.is_some()).collect();
+    html! {
+        @if !balances.is_empty() {
+            h2 { "Balance" }
+            table.balances {
+                thead { tr { th { "Item" } th { "Control code" } th { "Licensed" } th { "Written off" } th { "Remaining" } th { "Value remaining" } th { "Shipments" } } }
+                tbody {
+                    @for b in balances {
+                        tr data-item=(b.item) data-remaining=(b.remaining) {
+                            td { (b.item) } td { code { (b.control_code) } }
+                            td { (b.licensed) " " (b.unit) } td { (b.used) " " (b.unit) }
+                            td { @if b.licensed.is_empty() { "no limit" } @else { strong { (b.remaining) " " (b.unit) } } }
+                            td { @if b.licensed_value_minor > 0 { (format_money(b.remaining_value_minor, &b.currency)) " of " (format_money(b.licensed_value_minor, &b.currency)) " " (b.currency) } @else { "-" } }
+                            td { (b.shipments) }
+                        }
+                    }
+                }
+            }
+            h2 { "Shipments written off" }
+            table.shipments {
+                thead { tr { th { "Version" } th { "Declaration" } th { "Released" } th { "Customs office" } th { "To" } th { "Items" } } }
+                tbody {
+                    @for d in &shipments {
+                        @let sh = d.shipment.clone().unwrap_or_default();
+                        tr data-declaration=(sh.declaration) {
+                            td { "v" (d.version) } td { code { (sh.declaration) } } td { (date(sh.shipped_on)) }
+                            td { (sh.customs_office) " (customs of " (d.reported_by) ")" }
+                            td { (sh.destination) @if !sh.transit_countries.is_empty() { " via " (sh.transit_countries.join(", ")) } }
+                            td { @for i in &sh.items { "item " (i.item) " × " (i.quantity) " " } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Post-shipment verifications logged against the licence.
@@ -713,7 +760,9 @@ async fn check_code(web: &Web, token: Option<Vec<u8>>, pointer: TokenPointer, q:
         end_user: q.end_user.trim().into(),
         at: q.at,
         screening_lists: trusted_screening_lists(web),
-        end_use: String::new(),
+        quantity: q.quantity.trim().into(),
+        item: q.item,
+        ..Default::default()
     };
     let answer = web.registry.verify(Request::new(request.clone())).await?.into_inner();
     let decisions: Vec<(&pb::Decision, &[u8])> = answer.chain.iter().filter_map(|l| l.decision.as_ref().map(|d| (d, l.statement_id.as_ref()))).collect();

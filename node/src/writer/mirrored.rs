@@ -88,7 +88,12 @@ pub(super) fn stage_mirror(
             // not: the entry is history either way, and verification flags or refuses it by when
             // it was logged.
             if let Some((authority, signers, dated)) = checked.signed() {
-                trust.admit(authority, in_force(authority).as_ref(), signers, dated, logged_at, true).map_err(|e| refused(e.to_string()))?;
+                // A write-off by the customs of an authority not trusted here is taken as the
+                // issuer's log holds it (it can only draw a balance down): its keys are unknown.
+                let unknown_reporter = checked.role() == comity_proto::pb::KeyRole::Customs && !trust.knows(authority);
+                if !unknown_reporter {
+                    trust.admit(authority, in_force(authority).as_ref(), signers, checked.role(), dated, logged_at, true).map_err(|e| refused(e.to_string()))?;
+                }
             }
             match checked {
                 Checked::Decision { decision, .. } => {

@@ -107,11 +107,21 @@ impl Checked {
         }
     }
 
+    /// The role the keys signing the statement must have: CUSTOMS for a write-off, else LICENSING.
+    pub fn role(&self) -> pb::KeyRole {
+        match self {
+            Checked::Decision { decision, .. } => comity_proto::usage::signing_role(decision.decision()),
+            _ => pb::KeyRole::Licensing,
+        }
+    }
+
     /// For a statement signed by its authority's signing keys (anything but a key set): that
     /// authority, the keys that signed, and the date the signer wrote on it.
     fn signed(&self) -> Option<(&str, &[VerifyingKey], i64)> {
         match self {
-            Checked::Decision { decision, signers } => Some((&decision.decision().authority, signers, decision.decision().decided_at)),
+            Checked::Decision { decision, signers } => {
+                Some((comity_proto::usage::signing_authority(decision.decision()), signers, decision.decision().decided_at))
+            }
             Checked::Restricted { restricted, signers, .. } => Some((&restricted.restricted().authority, signers, restricted.restricted().decided_at)),
             Checked::Agreement { agreement, signers } => Some((&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at)),
             Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
@@ -313,6 +323,22 @@ impl Registry {
             Ok(envelope.verify_with(&self.trust.candidate_keys(authority))?)
         };
         let checked = match statement {
+            // A write-off is published at the licence issuer's node and signed by a customs key
+            // of the reporting authority (judged with its role on the writer).
+            CheckedStatement::Decision(decision) if decision.action() == pb::Action::WriteOff => {
+                let d = decision.decision();
+                if !self.trust.hosts(&d.authority) {
+                    return Err(Error::PermissionDenied(format!(
+                        "licence {}/{} is not issued here: customs write shipments off at the issuer's node (authority `{}` is not hosted by this node)",
+                        d.authority, d.licence_id, d.authority
+                    )));
+                }
+                if !self.trust.knows(&d.reported_by) {
+                    return Err(Error::PermissionDenied(format!("reported_by: authority `{}` is not trusted here, so its customs keys are unknown", d.reported_by)));
+                }
+                let signers = envelope.verify_with(&self.trust.candidate_keys(&d.reported_by))?;
+                Checked::Decision { decision, signers }
+            }
             CheckedStatement::Decision(decision) => {
                 let signers = signed_by_hosted(&decision.decision().authority)?;
                 Checked::Decision { decision, signers }

@@ -291,7 +291,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
     // first logged.
     if let Some((authority, signers, dated)) = job.checked.signed() {
         let set = state.key_set(authority);
-        state.trust.admit(authority, set.as_deref(), signers, dated, logged_at, job.history.is_some()).map_err(|e| match e {
+        state.trust.admit(authority, set.as_deref(), signers, job.checked.role(), dated, logged_at, job.history.is_some()).map_err(|e| match e {
             Inadmissible::Dated(_) => Error::InvalidArgument(e.to_string()),
             Inadmissible::Signers(reason) => Error::PermissionDenied(reason),
         })?;
@@ -301,6 +301,8 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
             if job.history.is_none() {
                 state.catalogue.check_codes(state.trust, decision.decision())?;
                 check_general_licence(store, &mut state.licences, decision)?;
+                check_not_raced(store, &mut state.licences, decision)?;
+                check_reporter(store, &mut state.licences, state.trust, decision)?;
             }
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
@@ -435,6 +437,62 @@ fn check_general_licence(store: &Store, licences: &mut HashMap<(String, String),
             comity_proto::authoring::format_time(d.decided_at)
         ))),
     }
+}
+
+/// A decision signed for a version a write-off took meanwhile (or a write-off signed for a
+/// version another decision took): customs and the licensing officers sign independently, so
+/// this is a race to re-sign, not an issuer signing two decisions for one version (a fork).
+fn check_not_raced(store: &Store, licences: &mut HashMap<(String, String), Pending>, decision: &CheckedDecision) -> Result<(), Error> {
+    let d = decision.decision();
+    let licence = licence_entry(store, licences, &d.authority, &d.licence_id)?;
+    if d.version == 0 || d.version > licence.version {
+        return Ok(());
+    }
+    let taken = match licence.staged.get(&d.version) {
+        Some((_, bytes)) => bytes.clone(),
+        None => {
+            let id = store.decision_id(&d.authority, &d.licence_id, d.version)?.ok_or_else(|| stored_corrupt(format!("version {} of {}/{} missing", d.version, d.authority, d.licence_id)))?;
+            store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?
+        }
+    };
+    let taken_by_write_off = matches!(Envelope::parse(taken).map_err(stored_corrupt)?.statement(), pb::statement::Kind::Decision(t) if t.action == pb::Action::WriteOff as i32);
+    if decision.action() == pb::Action::WriteOff || taken_by_write_off {
+        let what = if taken_by_write_off { "a customs write-off" } else { "another decision" };
+        return Err(Error::Aborted(format!(
+            "{}/{} is at version {} now ({what} took version {} while this one was signed): read the head and sign again",
+            d.authority, d.licence_id, licence.version, d.version
+        )));
+    }
+    Ok(())
+}
+
+/// A write-off by another authority's customs needs that authority to recognise the licence
+/// for the shipment: an agreement in force of the reporter covering the licence's terms for
+/// the destination on the shipping day. Checked at publish (the issuer's node).
+fn check_reporter(store: &Store, licences: &mut HashMap<(String, String), Pending>, trust: &Trust, decision: &CheckedDecision) -> Result<(), Error> {
+    let d = decision.decision();
+    let (Some(shipment), true) = (&d.shipment, decision.action() == pb::Action::WriteOff && d.reported_by != d.authority) else { return Ok(()) };
+    // No licence yet: the rules refuse the write-off with their own reason.
+    let Some(state) = &licence_entry(store, licences, &d.authority, &d.licence_id)?.state else { return Ok(()) };
+    let refused = |why: String| Error::PermissionDenied(format!("{}'s customs cannot write shipments off against {}/{}: {why}", d.reported_by, d.authority, d.licence_id));
+    let context = comity_proto::recognition::Context { destination: Some(shipment.destination.clone()), at: shipment.shipped_on, ..Default::default() };
+    let agreements = trust.agreements();
+    let mut why_not = Vec::new();
+    for stored in agreements.iter() {
+        let a = stored.agreement.agreement();
+        if a.relying_authority != d.reported_by || a.recognised_authority != d.authority {
+            continue;
+        }
+        let crosswalk = (!a.crosswalk.is_empty()).then(|| trust.catalogue().crosswalk(&a.crosswalk)).flatten();
+        match comity_proto::recognition::agreement_covers(&stored.agreement, &state.terms, &context, crosswalk.as_ref().map(|(_, c)| c.as_ref())) {
+            Ok(_) => return Ok(()),
+            Err(reasons) => why_not.extend(reasons),
+        }
+    }
+    if why_not.is_empty() {
+        return Err(refused(format!("{} has no recognition agreement in force for licences of {}", d.reported_by, d.authority)));
+    }
+    Err(refused(format!("no agreement of {} covers it: {}", d.reported_by, why_not.join("; "))))
 }
 
 /// The batch's view of a licence, loaded from the store on first use.

@@ -298,6 +298,9 @@ fn odd_request(rng: &mut StdRng, path: &str) -> Vec<u8> {
             at: i(rng),
             screening_lists: Vec::new(),
             end_use: s(rng),
+            item: odd_u64(rng) as u32,
+            quantity: s(rng),
+            value_minor: odd_u64(rng),
         }
         .encode_to_vec(),
         "GetKeySet" => pb::GetKeySetRequest { authority: s(rng) }.encode_to_vec(),

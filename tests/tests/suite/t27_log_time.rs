@@ -52,7 +52,7 @@ impl Keys {
 }
 
 fn key(s: &Signer, compromised_since: i64) -> pb::SigningKey {
-    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: 0, valid_until: 0, compromised_since }
+    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: 0, valid_until: 0, compromised_since, ..Default::default() }
 }
 
 fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(15);
 const DAY: i64 = 86_400;
 
 fn signing_key(s: &Signer, compromised: i64) -> pb::SigningKey {
-    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: 0, valid_until: 0, compromised_since: compromised }
+    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: 0, valid_until: 0, compromised_since: compromised, ..Default::default() }
 }
 
 fn agreement(relying: &str, id: &str, patterns: &[&str], max_staleness_secs: u64) -> pb::Statement {
@@ -63,6 +63,7 @@ fn request(c: &Case, authority: &str) -> pb::VerifyRequest {
         at: c.at,
         screening_lists: Vec::new(),
         end_use: String::new(),
+        ..Default::default()
     }
 }
 
@@ -79,6 +80,7 @@ fn ask_meti_for_japan(licence: &str) -> pb::VerifyRequest {
         at: 0,
         screening_lists: Vec::new(),
         end_use: String::new(),
+        ..Default::default()
     }
 }
 

@@ -176,6 +176,7 @@ fn tampered_tokens_are_refused(bytes: &[u8], trust: &TrustFile) {
             end_user: None,
             end_use: None,
             at: comity_node::now(),
+            shipment: None,
         },
     };
     let now = comity_node::now();

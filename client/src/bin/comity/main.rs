@@ -25,6 +25,7 @@ mod screening;
 mod stats;
 mod trust;
 mod watch;
+mod write_off;
 
 /// Author, sign, publish and look up signed export-licence decisions on a Comity node.
 #[derive(Parser)]
@@ -204,6 +205,9 @@ enum Command {
         #[command(subcommand)]
         command: end_use::EndUseCommand,
     },
+    /// Customs: write a shipment off against a licence's balance (at the issuer's node), signed
+    /// with a delegated customs key.
+    WriteOff(write_off::WriteOffArgs),
     /// No-undercut consultations on partners' denials: check a draft grant, open, answer,
     /// list and show consultations (docs/consultation.md).
     Consult {
@@ -321,6 +325,7 @@ enum StatusArg {
     #[value(alias = "under_review")]
     UnderReview,
     Withdrawn,
+    Exhausted,
 }
 
 impl From<StatusArg> for LicenceStatus {
@@ -337,6 +342,7 @@ impl From<StatusArg> for LicenceStatus {
             StatusArg::NotYetValid => LicenceStatus::NotYetValid,
             StatusArg::UnderReview => LicenceStatus::UnderReview,
             StatusArg::Withdrawn => LicenceStatus::Withdrawn,
+            StatusArg::Exhausted => LicenceStatus::Exhausted,
         }
     }
 }
@@ -587,6 +593,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Screening { command } => screening::screening(&cli.node, cli.json, command).await,
         Command::Consult { command } => consult::consult(&cli.node, cli.json, command).await,
         Command::EndUseCheck { command } => end_use::end_use(&cli.node, command).await,
+        Command::WriteOff(args) => write_off::write_off(&cli.node, cli.json, args).await,
         Command::Ruling { command } => rulings::ruling(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Token { command } => trust::token(&cli.node, cli.json, cli.trust.as_deref(), command).await,
         Command::Inspect { file } => {
@@ -1120,6 +1127,9 @@ fn render_licence(l: &CheckedLicence) -> String {
     for c in &t.conditions {
         let _ = writeln!(out, "  condition     {c}");
     }
+    for b in &s.balances {
+        let _ = writeln!(out, "  balance       {}", comity_proto::usage::describe_balance(b));
+    }
     let _ = writeln!(out, "decision chain:");
     for (id, d) in &l.chain {
         let _ = writeln!(
@@ -1134,6 +1144,20 @@ fn render_licence(l: &CheckedLicence) -> String {
         );
         for r in &d.reasons {
             let _ = writeln!(out, "        reason {} ({}): {}", r.code, r.legal_basis, r.text);
+        }
+        if let Some(sh) = &d.shipment {
+            let items: Vec<String> = sh.items.iter().map(|i| format!("item {} x {}", i.item, i.quantity)).collect();
+            let transit = if sh.transit_countries.is_empty() { String::new() } else { format!(" via {}", sh.transit_countries.join(", ")) };
+            let _ = writeln!(
+                out,
+                "        shipment {} released {} by {} (customs of {}) to {}{transit}: {}",
+                sh.declaration,
+                date(sh.shipped_on),
+                sh.customs_office,
+                d.reported_by,
+                sh.destination,
+                items.join(", ")
+            );
         }
         // The no-undercut record (docs/consultation.md): what every partner sees of a grant
         // over another authority's denial.

@@ -68,6 +68,23 @@ pub enum KeysCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Delegate a customs office: a new key with the CUSTOMS role, which signs write-offs of
+    /// shipments against licences (`comity write-off`) and nothing else; signed by the given
+    /// root keys and published.
+    Delegate {
+        /// Authority id delegating, e.g. jp.meti.
+        #[arg(long)]
+        authority: String,
+        /// The customs office holding the key, e.g. "Japan Customs, Tokyo Customs Narita Airport Branch".
+        #[arg(long)]
+        holder: String,
+        /// Root key files (at least the threshold).
+        #[arg(long = "root", required = true)]
+        roots: Vec<PathBuf>,
+        /// Where to write the customs key [default: AUTHORITY.customs-VERSION.key].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Declare a signing key compromised since a time: statements it signed that entered a log
     /// from then on are refused; earlier ones stay valid, flagged.
     Compromise {
@@ -192,6 +209,26 @@ pub struct ContextArgs {
     /// Date or RFC 3339 time the question is about [default: now].
     #[arg(long)]
     at: Option<String>,
+    /// Quantity about to ship, in the item's unit, e.g. 20: checked against what customs have
+    /// not yet written off (the item is --item-no, or the one --item names, or the only one).
+    #[arg(long)]
+    quantity: Option<String>,
+    /// The licence item the quantity is of, numbered from 1 as `comity licence show` lists them.
+    #[arg(long, value_name = "N")]
+    item_no: Option<u32>,
+}
+
+impl ContextArgs {
+    /// The shipment asked about, as a Verify request carries it: (item number, quantity).
+    fn shipment_fields(&self) -> (u32, String) {
+        (self.item_no.unwrap_or(0), self.quantity.clone().unwrap_or_default())
+    }
+
+    /// The shipment asked about, checked as the node checks it.
+    fn asked_shipment(&self) -> Result<Option<comity_proto::usage::AskedShipment>, InputError> {
+        let (item, quantity) = self.shipment_fields();
+        comity_proto::usage::asked_shipment(&pb::VerifyRequest { item, quantity, ..Default::default() }).map_err(|e| InputError(format!("--{e}")))
+    }
 }
 
 fn licence_ref(text: &str) -> Result<(String, String), InputError> {
@@ -218,7 +255,10 @@ pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str,
     let (authority, licence_id) = licence_ref(licence)?;
     let at = context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(0);
     let trust = trust.map(TrustFile::read).transpose()?;
+    let (item, quantity) = context.shipment_fields();
     let request = pb::VerifyRequest {
+        item,
+        quantity,
         relying_authority: context.relying.unwrap_or_else(|| authority.clone()),
         authority,
         licence_id,
@@ -229,6 +269,7 @@ pub async fn verify(node: &str, json: bool, trust: Option<&Path>, licence: &str,
         at,
         // The lists the relying party applies: the trust file's.
         screening_lists: trust.as_ref().map(|t| t.screening_lists.clone()).unwrap_or_default(),
+        value_minor: 0,
     };
     let answer = Client::connect(node).await?.verify(request.clone()).await?;
     let now = now();
@@ -351,7 +392,8 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
             let signing = KeyFile::generate(&authority);
             let signer = signing.signer().map_err(|e| InputError(e.to_string()))?;
             let mut keys = current.keys.clone();
-            for k in keys.iter_mut().filter(|k| k.valid_until == 0 || k.valid_until > now) {
+            // Delegated customs keys stay: a rotation replaces the authority's own signing key.
+            for k in keys.iter_mut().filter(|k| k.role == pb::KeyRole::Licensing as i32 && (k.valid_until == 0 || k.valid_until > now)) {
                 k.valid_until = now;
             }
             keys.push(signing_key(&signer, now, 0, 0));
@@ -366,6 +408,22 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
                 path.display(),
                 format_time(now)
             );
+            Ok(())
+        }
+        KeysCommand::Delegate { authority, holder, roots, output } => {
+            let mut client = Client::connect(node).await?;
+            let current = current_key_set(&mut client, &authority).await?;
+            let now = now();
+            let customs = KeyFile::generate(&authority);
+            let signer = customs.signer().map_err(|e| InputError(e.to_string()))?;
+            let mut keys = current.keys.clone();
+            keys.push(pb::SigningKey { role: pb::KeyRole::Customs as i32, holder: holder.clone(), ..signing_key(&signer, now, 0, 0) });
+            let version = current.version + 1;
+            let path = output.unwrap_or_else(|| PathBuf::from(format!("{authority}.customs-{version}.key")));
+            write_new(&path, |p| customs.write(p).map_err(anyhow::Error::from))?;
+            let envelope = sign_with_roots(pb::KeySet { authority: authority.clone(), version, keys, issued_at: now }, &roots)?;
+            client.publish(envelope).await?;
+            println!("key set v{version} of {authority} published: customs key {} for {holder} -> {}", signer.key_id(), path.display());
             Ok(())
         }
         KeysCommand::Compromise { authority, key, since, roots } => {
@@ -412,24 +470,25 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
                     } else {
                         "current"
                     };
-                    vec![id, state.into(), format_time(k.valid_from), format_time(k.valid_until), format_time(k.compromised_since)]
+                    let role = pb::KeyRole::try_from(k.role).map_or("?", |r| r.as_str_name());
+                    vec![id, state.into(), role.into(), format_time(k.valid_from), format_time(k.valid_until), format_time(k.compromised_since), k.holder.clone()]
                 })
                 .collect();
             if json {
                 return print_json(&serde_json::json!({
                     "authority": set.authority, "version": set.version, "statement_id": envelope.id().to_hex(), "checked": trust.is_some(),
-                    "keys": rows.iter().map(|r| serde_json::json!({"key_id": r[0], "state": r[1], "valid_from": r[2], "valid_until": r[3], "compromised_since": r[4]})).collect::<Vec<_>>(),
+                    "keys": rows.iter().map(|r| serde_json::json!({"key_id": r[0], "state": r[1], "role": r[2], "valid_from": r[3], "valid_until": r[4], "compromised_since": r[5], "holder": r[6]})).collect::<Vec<_>>(),
                 }));
             }
             println!("key set v{} of {} (statement {}), {checked}", set.version, set.authority, envelope.id());
-            print!("{}", table(&["KEY ID", "STATE", "VALID FROM", "VALID UNTIL", "COMPROMISED SINCE"], &rows));
+            print!("{}", table(&["KEY ID", "STATE", "ROLE", "VALID FROM", "VALID UNTIL", "COMPROMISED SINCE", "HOLDER"], &rows));
             Ok(())
         }
     }
 }
 
 fn signing_key(signer: &Signer, from: i64, until: i64, compromised: i64) -> pb::SigningKey {
-    pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised }
+    pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised, ..Default::default() }
 }
 
 fn sign_with_roots(set: pb::KeySet, roots: &[PathBuf]) -> anyhow::Result<Vec<u8>> {
@@ -712,6 +771,7 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
             let token_msg = <pb::LicenceToken as prost::Message>::decode(bytes.as_slice())
                 .map_err(|e| comity_client::ClientError::Verification(format!("not a licence token (truncated or corrupted): {e}")))?;
             let now = now();
+            let shipment = context.asked_shipment()?;
             let question = Question {
                 relying_authority: context.relying.unwrap_or_else(|| token_msg.authority.clone()),
                 authority: token_msg.authority.clone(),
@@ -722,6 +782,7 @@ pub async fn token(node: &str, json: bool, trust: Option<&Path>, command: TokenC
                     end_user: context.end_user,
                     end_use: context.end_use,
                     at: context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?.unwrap_or(now),
+                    shipment,
                 },
             };
             let report = verify_token(&bytes, &trust_file, &question, now, max_age_days * 86_400)
@@ -840,7 +901,12 @@ async fn verify_pointer_online(
     let now = now();
     let code = code_summary(pointer, &checkpoint, now);
     let at = context.at.as_deref().map(parse_time).transpose().map_err(|e| InputError(e.to_string()))?;
+    let shipment = context.asked_shipment()?;
+    let (item, quantity) = context.shipment_fields();
     let request = pb::VerifyRequest {
+        item,
+        quantity,
+        value_minor: 0,
         relying_authority: context.relying.clone().unwrap_or_else(|| pointer.authority.clone()),
         authority: pointer.authority.clone(),
         licence_id: pointer.licence_id.clone(),
@@ -873,6 +939,7 @@ async fn verify_pointer_online(
             end_user: context.end_user,
             end_use: context.end_use,
             at: at.unwrap_or(now),
+            shipment,
         },
     };
     let report = verify_token(&bytes, trust, &question, now, max_age_secs)

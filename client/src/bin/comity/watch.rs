@@ -71,6 +71,9 @@ enum KindArg {
     Delivery,
     /// A post-shipment verification's outcome.
     EndUseCheck,
+    /// Customs wrote a shipment off against a licence.
+    #[value(alias = "write_off")]
+    WriteOff,
 }
 
 impl From<KindArg> for K {
@@ -90,6 +93,7 @@ impl From<KindArg> for K {
             KindArg::Ruling => K::Ruling,
             KindArg::Delivery => K::Delivery,
             KindArg::EndUseCheck => K::EndUseCheck,
+            KindArg::WriteOff => K::WriteOff,
         }
     }
 }
@@ -213,6 +217,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::Ruling) => "RULING",
         Ok(K::Delivery) => "DELIVERY",
         Ok(K::EndUseCheck) => "END_USE_CHECK",
+        Ok(K::WriteOff) => "WRITE_OFF",
         _ => "?",
     }
 }
@@ -234,6 +239,23 @@ fn render_event(e: &pb::WatchEvent) -> String {
     let when = if e.logged_at > 0 { format_time(e.logged_at) } else { "-".into() };
     let statement = Envelope::parse(e.envelope.clone()).ok();
     let what = match (K::try_from(e.kind), statement.as_ref().map(Envelope::statement)) {
+        (Ok(K::WriteOff), Some(pb::statement::Kind::Decision(d))) => {
+            let shipment = d.shipment.clone().unwrap_or_default();
+            let left: Vec<String> =
+                e.licence.iter().flat_map(|l| &l.balances).filter(|b| !b.licensed.is_empty()).map(|b| format!("item {} {} {} left", b.item, b.remaining, b.unit)).collect();
+            format!(
+                "{}/{} v{} WRITE_OFF {} by {} customs to {}  {} -> {}  ({})",
+                d.authority,
+                d.licence_id,
+                d.version,
+                shipment.declaration,
+                d.reported_by,
+                shipment.destination,
+                status(e.status_before),
+                status(e.status_after),
+                left.join(", ")
+            )
+        }
         (Ok(K::Decision | K::StateChange | K::Revocation | K::Denial), Some(pb::statement::Kind::Decision(d))) => {
             format!("{}/{} v{} {}  {} -> {}", d.authority, d.licence_id, d.version, action(d.action), status(e.status_before), status(e.status_after))
         }

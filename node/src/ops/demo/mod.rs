@@ -107,6 +107,7 @@ pub async fn start_with_metrics(
 
     let mut authorities = HashMap::new();
     let mut signers = HashMap::new();
+    let mut customs_signers = HashMap::new();
     let mut key_sets = Vec::new();
     let mut trust = TrustFile::default();
     for authority in data::authorities() {
@@ -120,12 +121,21 @@ pub async fn start_with_metrics(
             root.write(&keys_dir.join(format!("{}.root-{}.key", authority.id, i + 1)))?;
         }
         let root_signers = roots.iter().take(2).map(|r| r.signer().map_err(anyhow::Error::msg)).collect::<anyhow::Result<Vec<_>>>()?;
-        let set = pb::KeySet {
-            authority: authority.id.into(),
-            version: 1,
-            keys: vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }],
-            issued_at: now(),
-        };
+        let mut keys = vec![pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), ..Default::default() }];
+        // A customs office the authority delegates: its key signs write-offs only.
+        if let Some((_, holder)) = data::usage::CUSTOMS.iter().find(|(a, _)| *a == authority.id) {
+            let customs = KeyFile::generate(authority.id);
+            customs.write(&keys_dir.join(format!("{}.customs.key", authority.id)))?;
+            let customs = customs.signer().map_err(anyhow::Error::msg)?;
+            keys.push(pb::SigningKey {
+                public_key: customs.verifying_key().to_bytes().to_vec(),
+                role: pb::KeyRole::Customs as i32,
+                holder: (*holder).into(),
+                ..Default::default()
+            });
+            customs_signers.insert(authority.id.to_string(), customs);
+        }
+        let set = pb::KeySet { authority: authority.id.into(), version: 1, keys, issued_at: now() };
         key_sets.push((authority.id, sign_key_set(set, &root_signers.iter().collect::<Vec<_>>())));
         let home = SITES.iter().find(|s| s.authorities.contains(&authority.id)).context("demo authority without a node")?;
         std::fs::create_dir_all(dir.join(home.name))?;
@@ -257,6 +267,7 @@ pub async fn start_with_metrics(
     }
     wait_for_convergence(&nodes).await?;
     consult(&nodes, &signers, &docs, &mut heads).await?;
+    let written_off = write_offs(&nodes, &signers, &customs_signers, &mut heads).await?;
     wait_for_convergence(&nodes).await?;
     let confidential = (confidential.authority, confidential.licence_id);
     wait_for_body(&nodes, &confidential).await?;
@@ -264,7 +275,15 @@ pub async fn start_with_metrics(
     let verify_tries = suggested_verifications(&nodes, &heads)?;
     // The data set's decisions, the general licence and registration, and METI's grant after
     // consultation (in `heads` already).
-    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len() + general + 1, licences: heads.len() + general, tries, verify_tries, confidential })
+    Ok(Demo {
+        nodes,
+        dir: dir.to_path_buf(),
+        decisions: docs.len() + general + 1 + written_off,
+        licences: heads.len() + general,
+        tries,
+        verify_tries,
+        confidential,
+    })
 }
 
 /// The no-undercut consultations (docs/consultation.md), once every node holds BAFA's denials:
@@ -320,6 +339,53 @@ async fn consult(
     let check = sign_statement(&pb::Statement { kind: Some(pb::statement::Kind::EndUseCheck(c::meti_end_use_check(now()))) }, &[signer]);
     meti.node.publish(check, None).await.context("publish METI's demo end-use check")?;
     Ok(())
+}
+
+/// Usage and drawdown (docs/usage-and-drawdown.md): BAFA grants two licences and German
+/// customs writes shipments off against them, using one up. Returns the decisions published.
+async fn write_offs(
+    nodes: &[DemoNode],
+    signers: &HashMap<String, comity_proto::statement::Signer>,
+    customs: &HashMap<String, comity_proto::statement::Signer>,
+    heads: &mut HashMap<(String, String), StatementId>,
+) -> anyhow::Result<usize> {
+    use data::usage as u;
+    let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
+    let mut published = 0;
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    let mut terms: HashMap<String, pb::Decision> = HashMap::new();
+    for grant in u::licences(now()) {
+        let signer = signers.get(&grant.authority).context("demo authority without key")?;
+        let licence = grant.licence_id.clone();
+        let done = home_of(&grant.authority)?.node.publish(sign_decision(grant.clone(), signer), None).await.with_context(|| format!("publish demo licence {licence}"))?;
+        heads.insert((grant.authority.clone(), licence.clone()), done.id);
+        versions.insert(licence.clone(), 1);
+        terms.insert(licence, grant);
+        published += 1;
+    }
+    for (licence, reporter, shipment) in u::shipments(now()) {
+        let grant = terms.get(licence).context("demo write-off against an unknown licence")?;
+        let key = (grant.authority.clone(), licence.to_string());
+        let version = versions.get(licence).copied().unwrap_or_default() + 1;
+        let decision = pb::Decision {
+            authority: grant.authority.clone(),
+            licence_id: licence.into(),
+            version,
+            previous: heads.get(&key).context("demo write-off without a head")?.0.to_vec(),
+            action: pb::Action::WriteOff as i32,
+            application_received: grant.application_received,
+            decided_at: shipment.shipped_on + 3600,
+            reported_by: reporter.into(),
+            shipment: Some(shipment),
+            ..Default::default()
+        };
+        let signer = customs.get(reporter).context("demo write-off without a customs key")?;
+        let done = home_of(&grant.authority)?.node.publish(sign_decision(decision, signer), None).await.with_context(|| format!("write off against demo licence {licence}"))?;
+        heads.insert(key, done.id);
+        versions.insert(licence.to_string(), version);
+        published += 1;
+    }
+    Ok(published)
 }
 
 /// Polls `ready` until it holds (mirroring runs every few hundred milliseconds), for at most 30 s.

@@ -30,6 +30,7 @@ pub mod lists;
 pub mod rulings;
 mod uk_ecju;
 mod uni_ethz;
+pub mod usage;
 
 const DAY: i64 = 86_400;
 
@@ -290,6 +291,8 @@ fn blank(action: A) -> DecisionDoc {
         undercut_override: None,
         general_licence: String::new(),
         permitted_end_uses: Vec::new(),
+        reported_by: String::new(),
+        shipment: None,
     }
 }
 
