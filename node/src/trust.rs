@@ -249,7 +249,15 @@ impl Trust {
     /// own entry re-logged in recovery) a key compromised since is not a refusal, as the entry is
     /// history either way; verification flags or refuses it by its log time and the compromise
     /// time.
-    fn judge_signers(&self, authority: &str, set: Option<&KeySetView>, signers: &[VerifyingKey], role: pb::KeyRole, logged_at: i64, refuse_compromised: bool) -> Signers {
+    fn judge_signers(
+        &self,
+        authority: &str,
+        set: Option<&KeySetView>,
+        signers: &[VerifyingKey],
+        role: pb::KeyRole,
+        logged_at: i64,
+        refuse_compromised: bool,
+    ) -> Signers {
         let Some(set) = set else {
             if role == pb::KeyRole::Customs {
                 return Signers::Refused(format!("{authority} has no key set here, and customs keys are delegated in key sets"));
@@ -264,11 +272,7 @@ impl Trust {
         for key in signers {
             let id = comity_proto::statement::key_id(key);
             if let Some(held) = set.entry(key).map(|e| e.role).filter(|held| *held != role) {
-                return Signers::Refused(format!(
-                    "key {id} is a {} key of {authority}; this statement needs a {} key",
-                    held.as_str_name(),
-                    role.as_str_name()
-                ));
+                return Signers::Refused(format!("key {id} is a {} key of {authority}; this statement needs a {} key", held.as_str_name(), role.as_str_name()));
             }
             let time = comity_proto::authoring::format_time;
             match set.standing(key, logged_at) {

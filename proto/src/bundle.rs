@@ -489,8 +489,7 @@ pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default
     let reporters: Vec<&KeySetView> = verified.key_sets.values().collect();
     let parent_reporters: Vec<&KeySetView> = verified.parent.iter().flat_map(|p| p.key_sets.values()).collect();
     let parent = verified.parent.as_deref().map(|p| facts_of(p, now, default_max_staleness_secs, &[], &[], &parent_reporters));
-    let facts =
-        Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks, &reporters) };
+    let facts = Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks, &reporters) };
     judge(question, &facts)
 }
 

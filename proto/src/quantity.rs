@@ -19,7 +19,8 @@ impl Quantity {
     pub fn parse(text: &str) -> Option<Self> {
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || whole.len() > 15 || !digits(whole) || !digits(frac) || frac.len() > DECIMALS as usize || (text.contains('.') && frac.is_empty()) {
+        if whole.is_empty() || whole.len() > 15 || !digits(whole) || !digits(frac) || frac.len() > DECIMALS as usize || (text.contains('.') && frac.is_empty())
+        {
             return None;
         }
         let whole: u128 = whole.parse().ok()?;

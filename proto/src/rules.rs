@@ -164,15 +164,7 @@ impl LicenceState {
             action: decision.action().as_str_name(),
             from: "not yet decided (a licence starts with GRANT, DENY or APPLICATION_LODGED)".into(),
         })?;
-        Ok(Self {
-            version: 1,
-            head: id,
-            status,
-            terms: d.clone(),
-            last_action: decision.action(),
-            last_decided_at: d.decided_at,
-            usage: Usage::default(),
-        })
+        Ok(Self { version: 1, head: id, status, terms: d.clone(), last_action: decision.action(), last_decided_at: d.decided_at, usage: Usage::default() })
     }
 
     /// The state after `decision` (with statement id `id`), or why it cannot follow.
@@ -555,17 +547,14 @@ mod tests {
         let balance = &state.decided_summary().balances[0];
         assert_eq!((balance.used.as_str(), balance.remaining.as_str(), balance.shipments), ("199.5", "0.5", 2));
         let over = written_off(&["120", "79.5", "1"]).unwrap_err();
-        assert_eq!(
-            over,
-            RuleError::WriteOff("item 1 (EU-DU:3A001.a.1) has 0.5 pcs left of 200 pcs; the shipment writes off 1 pcs".into()),
-            "{over}"
-        );
+        assert_eq!(over, RuleError::WriteOff("item 1 (EU-DU:3A001.a.1) has 0.5 pcs left of 200 pcs; the shipment writes off 1 pcs".into()), "{over}");
         let exhausted = written_off(&["120", "79.5", "0.5"]).unwrap();
         assert_eq!(exhausted.status, Status::Exhausted);
         assert_eq!(exhausted.status_at(DECIDED_FAR_FUTURE), LicenceStatus::Exhausted, "exhausted is not read as expired");
 
         let base = grant("de.bafa", "DE-2026-000123");
-        let legal = [(Action::Amend, Status::Issued), (Action::Revoke, Status::Revoked), (Action::Surrender, Status::Surrendered), (Action::Cancel, Status::Cancelled)];
+        let legal =
+            [(Action::Amend, Status::Issued), (Action::Revoke, Status::Revoked), (Action::Surrender, Status::Surrendered), (Action::Cancel, Status::Cancelled)];
         for action in ALL_ACTIONS {
             let mut d = follow_up(&base, action, 5, exhausted.head.0);
             if action == Action::Amend {

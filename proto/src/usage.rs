@@ -42,10 +42,7 @@ pub(crate) fn check_write_off_fields(d: &pb::Decision, action: Action) -> Result
         return Ok(());
     }
     if !is_authority_id(&d.reported_by) {
-        return Err(field_err(
-            "reported_by",
-            format!("`{}` must name the authority delegating the customs key, like jp.meti", crate::shown(&d.reported_by)),
-        ));
+        return Err(field_err("reported_by", format!("`{}` must name the authority delegating the customs key, like jp.meti", crate::shown(&d.reported_by))));
     }
     let s = d.shipment.as_ref().ok_or_else(|| field_err("shipment", "required for WRITE_OFF"))?;
     check_text("shipment.declaration", &s.declaration, 64, true)?;
@@ -173,7 +170,8 @@ impl Usage {
             return Err(format!("destination {} is not among the licence's destinations ({})", shipment.destination, terms.destinations.join(", ")));
         }
         if let Some(transit) = shipment.transit_countries.iter().find(|c| !terms.transit_countries.contains(c)) {
-            let permitted = if terms.transit_countries.is_empty() { "none: it permits direct shipment only".to_string() } else { terms.transit_countries.join(", ") };
+            let permitted =
+                if terms.transit_countries.is_empty() { "none: it permits direct shipment only".to_string() } else { terms.transit_countries.join(", ") };
             return Err(format!("transit through {transit} is not permitted by the licence (transit countries: {permitted})"));
         }
         if let Some(n) = self.declarations.iter().position(|d| *d == shipment.declaration) {
@@ -243,7 +241,10 @@ impl Usage {
                 return Err(format!("item {n} was written off ({} shipments), so the amended licence must keep an item {n}", used.shipments));
             };
             if Quantity::parse(&item.quantity).is_some_and(|q| q < used.quantity) {
-                return Err(format!("item {n} would license {} {}, less than the {} {} already written off", item.quantity, item.unit, used.quantity, item.unit));
+                return Err(format!(
+                    "item {n} would license {} {}, less than the {} {} already written off",
+                    item.quantity, item.unit, used.quantity, item.unit
+                ));
             }
             if item.value_minor > 0 && item.value_minor < used.value_minor {
                 return Err(format!("item {n}'s value would be less than the value already written off"));
@@ -283,7 +284,11 @@ impl Usage {
 
 /// One line per item: `item 1 EU-DU:3A001.b.2: 30 of 50 pcs left (2 shipments)`.
 pub fn describe_balance(b: &pb::ItemBalance) -> String {
-    let quantity = if b.licensed.is_empty() { format!("{} {} written off, no quantity limit", b.used, b.unit) } else { format!("{} of {} {} left", b.remaining, b.licensed, b.unit) };
+    let quantity = if b.licensed.is_empty() {
+        format!("{} {} written off, no quantity limit", b.used, b.unit)
+    } else {
+        format!("{} of {} {} left", b.remaining, b.licensed, b.unit)
+    };
     let value = if b.licensed_value_minor > 0 {
         format!(", {} of {} {} value left", format_money(b.remaining_value_minor, &b.currency), format_money(b.licensed_value_minor, &b.currency), b.currency)
     } else {

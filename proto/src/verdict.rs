@@ -480,7 +480,11 @@ fn shipment_fits(licence: &str, state: &LicenceState, asked: &AskedShipment, con
     let mut over = Vec::new();
     if let (Some(quantity), Some(left)) = (asked.quantity, left.quantity) {
         if quantity > left {
-            over.push(format!("item {n} ({code}) has {left} {unit} left of {} {unit} ({written_off}); {quantity} {unit} asked", item.quantity, unit = item.unit));
+            over.push(format!(
+                "item {n} ({code}) has {left} {unit} left of {} {unit} ({written_off}); {quantity} {unit} asked",
+                item.quantity,
+                unit = item.unit
+            ));
         }
     }
     if let Some(left) = left.value_minor.filter(|left| asked.value_minor > *left) {

@@ -408,6 +408,7 @@ async fn verify(channel: Channel, i: usize) {
         at: 0,
         screening_lists: Vec::new(),
         end_use: String::new(),
+        ..Default::default()
     };
     pb::registry_client::RegistryClient::new(channel).max_decoding_message_size(16 << 20).verify(request).await.expect("Verify");
 }

@@ -92,7 +92,9 @@ pub(super) fn stage_mirror(
                 // issuer's log holds it (it can only draw a balance down): its keys are unknown.
                 let unknown_reporter = checked.role() == comity_proto::pb::KeyRole::Customs && !trust.knows(authority);
                 if !unknown_reporter {
-                    trust.admit(authority, in_force(authority).as_ref(), signers, checked.role(), dated, logged_at, true).map_err(|e| refused(e.to_string()))?;
+                    trust
+                        .admit(authority, in_force(authority).as_ref(), signers, checked.role(), dated, logged_at, true)
+                        .map_err(|e| refused(e.to_string()))?;
                 }
             }
             match checked {

@@ -334,7 +334,10 @@ impl Registry {
                     )));
                 }
                 if !self.trust.knows(&d.reported_by) {
-                    return Err(Error::PermissionDenied(format!("reported_by: authority `{}` is not trusted here, so its customs keys are unknown", d.reported_by)));
+                    return Err(Error::PermissionDenied(format!(
+                        "reported_by: authority `{}` is not trusted here, so its customs keys are unknown",
+                        d.reported_by
+                    )));
                 }
                 let signers = envelope.verify_with(&self.trust.candidate_keys(&d.reported_by))?;
                 Checked::Decision { decision, signers }

@@ -451,11 +451,14 @@ fn check_not_raced(store: &Store, licences: &mut HashMap<(String, String), Pendi
     let taken = match licence.staged.get(&d.version) {
         Some((_, bytes)) => bytes.clone(),
         None => {
-            let id = store.decision_id(&d.authority, &d.licence_id, d.version)?.ok_or_else(|| stored_corrupt(format!("version {} of {}/{} missing", d.version, d.authority, d.licence_id)))?;
+            let id = store
+                .decision_id(&d.authority, &d.licence_id, d.version)?
+                .ok_or_else(|| stored_corrupt(format!("version {} of {}/{} missing", d.version, d.authority, d.licence_id)))?;
             store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?
         }
     };
-    let taken_by_write_off = matches!(Envelope::parse(taken).map_err(stored_corrupt)?.statement(), pb::statement::Kind::Decision(t) if t.action == pb::Action::WriteOff as i32);
+    let taken_by_write_off =
+        matches!(Envelope::parse(taken).map_err(stored_corrupt)?.statement(), pb::statement::Kind::Decision(t) if t.action == pb::Action::WriteOff as i32);
     if decision.action() == pb::Action::WriteOff || taken_by_write_off {
         let what = if taken_by_write_off { "a customs write-off" } else { "another decision" };
         return Err(Error::Aborted(format!(
@@ -474,7 +477,9 @@ fn check_reporter(store: &Store, licences: &mut HashMap<(String, String), Pendin
     let (Some(shipment), true) = (&d.shipment, decision.action() == pb::Action::WriteOff && d.reported_by != d.authority) else { return Ok(()) };
     // No licence yet: the rules refuse the write-off with their own reason.
     let Some(state) = &licence_entry(store, licences, &d.authority, &d.licence_id)?.state else { return Ok(()) };
-    let refused = |why: String| Error::PermissionDenied(format!("{}'s customs cannot write shipments off against {}/{}: {why}", d.reported_by, d.authority, d.licence_id));
+    let refused = |why: String| {
+        Error::PermissionDenied(format!("{}'s customs cannot write shipments off against {}/{}: {why}", d.reported_by, d.authority, d.licence_id))
+    };
     let context = comity_proto::recognition::Context { destination: Some(shipment.destination.clone()), at: shipment.shipped_on, ..Default::default() };
     let agreements = trust.agreements();
     let mut why_not = Vec::new();

@@ -17,6 +17,7 @@ mod t27_log_time;
 mod t28_end_use_check;
 mod t30_demo;
 mod t31_readme_tour;
+mod t33_write_off;
 mod t40_log;
 mod t50_mirror;
 mod t55_witness;

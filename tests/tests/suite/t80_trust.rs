@@ -56,7 +56,13 @@ impl Keys {
 }
 
 fn key(s: &Signer, from: i64, until: i64, compromised: i64) -> pb::SigningKey {
-    pb::SigningKey { public_key: s.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised, ..Default::default() }
+    pb::SigningKey {
+        public_key: s.verifying_key().to_bytes().to_vec(),
+        valid_from: from,
+        valid_until: until,
+        compromised_since: compromised,
+        ..Default::default()
+    }
 }
 
 fn decided(licence: &str, at: i64) -> pb::Decision {

@@ -471,7 +471,15 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
                         "current"
                     };
                     let role = pb::KeyRole::try_from(k.role).map_or("?", |r| r.as_str_name());
-                    vec![id, state.into(), role.into(), format_time(k.valid_from), format_time(k.valid_until), format_time(k.compromised_since), k.holder.clone()]
+                    vec![
+                        id,
+                        state.into(),
+                        role.into(),
+                        format_time(k.valid_from),
+                        format_time(k.valid_until),
+                        format_time(k.compromised_since),
+                        k.holder.clone(),
+                    ]
                 })
                 .collect();
             if json {
@@ -488,7 +496,13 @@ pub async fn keys(node: &str, json: bool, command: KeysCommand) -> anyhow::Resul
 }
 
 fn signing_key(signer: &Signer, from: i64, until: i64, compromised: i64) -> pb::SigningKey {
-    pb::SigningKey { public_key: signer.verifying_key().to_bytes().to_vec(), valid_from: from, valid_until: until, compromised_since: compromised, ..Default::default() }
+    pb::SigningKey {
+        public_key: signer.verifying_key().to_bytes().to_vec(),
+        valid_from: from,
+        valid_until: until,
+        compromised_since: compromised,
+        ..Default::default()
+    }
 }
 
 fn sign_with_roots(set: pb::KeySet, roots: &[PathBuf]) -> anyhow::Result<Vec<u8>> {

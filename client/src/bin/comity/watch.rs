@@ -241,8 +241,13 @@ fn render_event(e: &pb::WatchEvent) -> String {
     let what = match (K::try_from(e.kind), statement.as_ref().map(Envelope::statement)) {
         (Ok(K::WriteOff), Some(pb::statement::Kind::Decision(d))) => {
             let shipment = d.shipment.clone().unwrap_or_default();
-            let left: Vec<String> =
-                e.licence.iter().flat_map(|l| &l.balances).filter(|b| !b.licensed.is_empty()).map(|b| format!("item {} {} {} left", b.item, b.remaining, b.unit)).collect();
+            let left: Vec<String> = e
+                .licence
+                .iter()
+                .flat_map(|l| &l.balances)
+                .filter(|b| !b.licensed.is_empty())
+                .map(|b| format!("item {} {} {} left", b.item, b.remaining, b.unit))
+                .collect();
             format!(
                 "{}/{} v{} WRITE_OFF {} by {} customs to {}  {} -> {}  ({})",
                 d.authority,

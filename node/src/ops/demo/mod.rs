@@ -357,7 +357,11 @@ async fn write_offs(
     for grant in u::licences(now()) {
         let signer = signers.get(&grant.authority).context("demo authority without key")?;
         let licence = grant.licence_id.clone();
-        let done = home_of(&grant.authority)?.node.publish(sign_decision(grant.clone(), signer), None).await.with_context(|| format!("publish demo licence {licence}"))?;
+        let done = home_of(&grant.authority)?
+            .node
+            .publish(sign_decision(grant.clone(), signer), None)
+            .await
+            .with_context(|| format!("publish demo licence {licence}"))?;
         heads.insert((grant.authority.clone(), licence.clone()), done.id);
         versions.insert(licence.clone(), 1);
         terms.insert(licence, grant);
@@ -380,7 +384,11 @@ async fn write_offs(
             ..Default::default()
         };
         let signer = customs.get(reporter).context("demo write-off without a customs key")?;
-        let done = home_of(&grant.authority)?.node.publish(sign_decision(decision, signer), None).await.with_context(|| format!("write off against demo licence {licence}"))?;
+        let done = home_of(&grant.authority)?
+            .node
+            .publish(sign_decision(decision, signer), None)
+            .await
+            .with_context(|| format!("write off against demo licence {licence}"))?;
         heads.insert(key, done.id);
         versions.insert(licence.to_string(), version);
         published += 1;

@@ -13,10 +13,8 @@ pub const DRAWN: &str = "DE-2026-007315";
 pub const EXHAUSTED: &str = "DE-2026-007402";
 
 /// The customs offices the demo authorities delegate (holders of CUSTOMS keys in key set v1).
-pub const CUSTOMS: [(&str, &str); 2] = [
-    ("de.bafa", "Generalzolldirektion, Zollamt Frankfurt am Main Flughafen (DE004852)"),
-    ("jp.meti", "Japan Customs, Tokyo Customs Narita Airport Branch"),
-];
+pub const CUSTOMS: [(&str, &str); 2] =
+    [("de.bafa", "Generalzolldirektion, Zollamt Frankfurt am Main Flughafen (DE004852)"), ("jp.meti", "Japan Customs, Tokyo Customs Narita Airport Branch")];
 
 fn party(name: &str, country: &str, address: &str) -> pb::Party {
     pb::Party { name: name.into(), country: country.into(), address: address.into(), ..Default::default() }
