@@ -210,6 +210,7 @@ impl RunningNode {
             metrics.clone(),
             limits.max_watch_streams,
             http_stopped.clone(),
+            crate::federation::relay::WriteOffRelay::new(&config),
         ));
         let registry_service = RegistryServer::from_arc(registry_impl.clone())
             .max_decoding_message_size(limits.max_message_bytes)

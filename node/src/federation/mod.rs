@@ -7,5 +7,6 @@
 
 pub mod consortium;
 pub mod mirror;
+pub mod relay;
 pub mod service;
 pub mod witness;

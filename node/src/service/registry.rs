@@ -27,6 +27,8 @@ pub struct RegistryService {
     stats: std::sync::Arc<crate::service::stats::StatsCache>,
     /// What Verify and GetLicence keep of the store between writes.
     verify_cache: crate::service::verify::VerifyCache,
+    /// Forwards partners' customs write-offs to the issuer's node.
+    relay: crate::federation::relay::WriteOffRelay,
 }
 
 impl RegistryService {
@@ -53,9 +55,10 @@ impl RegistryService {
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         max_watchers: usize,
         shutting_down: tokio::sync::watch::Receiver<bool>,
+        relay: crate::federation::relay::WriteOffRelay,
     ) -> Self {
         let watchers = std::sync::Arc::new(tokio::sync::Semaphore::new(max_watchers));
-        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down, stats: Default::default(), verify_cache }
+        Self { registry, max_staleness_secs, metrics, watchers, max_watchers, shutting_down, stats: Default::default(), verify_cache, relay }
     }
 }
 
@@ -91,6 +94,10 @@ impl registry_server::Registry for RegistryService {
     #[instrument(skip_all, fields(bytes = request.get_ref().envelope.len()))]
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
         let r = request.into_inner();
+        // A partner's customs write-off goes to the issuer's node, which sequences it.
+        if let Some(relayed) = self.relay.forward(&self.registry, &r).await {
+            return relayed.map(Response::new);
+        }
         let published = publish_counted(&self.registry, &self.metrics, r.envelope, r.restricted_body).await.inspect_err(|status| {
             // Inside the request's span, so the line names the client.
             tracing::info!(code = crate::metrics::publish_refusal(status.code()), reason = %status.message(), "publish refused");

@@ -315,7 +315,7 @@ fn read_licence(registry: &Registry, cache: &VerifyCache, logs: &mut LogViews, a
 
 /// The log `authority` publishes in, as this node knows it: its own for an authority hosted
 /// here, else the log carrying the authority's key set in force.
-fn issuer_origin(registry: &Registry, authority: &str) -> Option<String> {
+pub(crate) fn issuer_origin(registry: &Registry, authority: &str) -> Option<String> {
     if registry.trust().hosts(authority) {
         return Some(registry.origin().to_string());
     }

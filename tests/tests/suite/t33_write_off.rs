@@ -2,7 +2,8 @@
 //! office and a relying party type, on the demo federation: two customs offices of two
 //! countries writing off against one balance at once never overspend it; an exhausted licence
 //! is refused for a further shipment online and offline; a quantity beyond the balance is
-//! refused; the issuer's node refuses what customs may not write off.
+//! refused; the issuer's node refuses what customs may not write off; a partner's node relays
+//! its customs' write-off to the issuer's.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -136,14 +137,17 @@ fn concurrent_customs_never_overspend_and_an_exhausted_licence_is_refused_online
     refused(&["--item", "2=1", "--destination", "JP"], &german_customs, "the licence has no item 2");
     refused(&["--item", "1=1", "--destination", "JP"], &keys.join("de.bafa.key"), "is a LICENSING key of de.bafa; this statement needs a CUSTOMS key");
     refused(&["--item", "1=1", "--destination", "JP"], &keys.join("uk.ecju.key"), "is a LICENSING key of uk.ecju; this statement needs a CUSTOMS key");
-    comity(&meti.url)
-        .args(["write-off", drawn, "--declaration", "26DE004852009999E9", "--item", "1=1", "--destination", "JP", "--customs-office", "x"])
-        .args(["--key", path(&japan_customs)])
-        .assert()
-        .failure()
-        .code(4)
-        .stderr(contains("customs write shipments off at the issuer's node"));
     comity(&bafa.url).args(["licence", "show", drawn]).assert().success().stdout(contains("15 of 40 pcs left")).stdout(contains("(version 2,"));
+    // Japan Customs publishes at METI's node: it relays the write-off to BAFA's, which
+    // sequences it and answers with the new balance and the receipt in BAFA's log.
+    comity(&meti.url)
+        .args(["write-off", drawn, "--declaration", "2611-NRT-004417", "--item", "1=1", "--destination", "JP"])
+        .args(["--customs-office", "Tokyo Customs, Narita Airport Branch", "--key", path(&japan_customs)])
+        .assert()
+        .success()
+        .stdout(contains("as version 3"))
+        .stdout(contains("logged at registry.bafa.example/log#"))
+        .stdout(contains("item 1 EU-DU:3A001.b.2: 14 of 40 pcs left"));
 
     // Watch and the licence page show the write-offs.
     comity(&meti.url)
@@ -154,6 +158,7 @@ fn concurrent_customs_never_overspend_and_an_exhausted_licence_is_refused_online
     let (head, body) = comity_tests::http_get(bafa.web.parse().unwrap(), "/licences/de.bafa/DE-2026-007315");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let page = String::from_utf8_lossy(&body);
-    assert!(page.contains(r#"<tr data-item="1" data-remaining="15">"#), "{page}");
+    assert!(page.contains(r#"<tr data-item="1" data-remaining="14">"#), "{page}");
+    assert!(page.contains(r#"data-declaration="2611-NRT-004417""#), "{page}");
     assert!(page.contains(r#"data-declaration="26DE004852000731E4""#), "{page}");
 }

@@ -20,7 +20,7 @@ use super::trust::read_key;
 use super::InputError;
 
 /// Times a write-off is signed again after losing a race for the licence's next version.
-const ATTEMPTS: usize = 20;
+const ATTEMPTS: usize = 50;
 
 #[derive(Args)]
 pub struct WriteOffArgs {
