@@ -80,6 +80,17 @@ pub enum TrustLoadError {
     Catalogue(#[from] crate::catalogue::CatalogueLoadError),
 }
 
+/// Who signed a statement, as [`Trust::admit`] judges it.
+pub struct Signed<'a> {
+    /// The authority whose key set must list the keys (for a write-off, the reporting one).
+    pub authority: &'a str,
+    pub signers: &'a [VerifyingKey],
+    /// The role the keys must have: CUSTOMS for a write-off, else LICENSING.
+    pub role: pb::KeyRole,
+    /// The date the signer wrote on it.
+    pub dated: i64,
+}
+
 /// Why a statement may not enter a log at its log time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Inadmissible {
@@ -209,23 +220,14 @@ impl Trust {
         verify_key_set(envelope, set, &self.roots, current)
     }
 
-    /// Whether a statement of `authority` dated `dated` and signed by `signers` may enter a log
-    /// at `logged_at`: not dated after it, and every signer standing at that time in `set` (the
-    /// key set in force at that point of the log; `None`: the configured keys). For `history`
-    /// (a mirrored entry, or the node's own re-logged in recovery) a key compromised since is
-    /// not a refusal. The one key-standing check of publishing, re-logging and mirroring.
-    pub fn admit(
-        &self,
-        authority: &str,
-        set: Option<&KeySetView>,
-        signers: &[VerifyingKey],
-        role: pb::KeyRole,
-        dated: i64,
-        logged_at: i64,
-        history: bool,
-    ) -> Result<(), Inadmissible> {
-        comity_proto::log::check_dated_by_log_time(dated, logged_at).map_err(Inadmissible::Dated)?;
-        match self.judge_signers(authority, set, signers, role, logged_at, !history) {
+    /// Whether `signed` may enter a log at `logged_at`: not dated after it, and every signer
+    /// standing at that time, with the role the statement needs, in `set` (the key set in force
+    /// at that point of the log; `None`: the configured keys). For `history` (a mirrored entry,
+    /// or the node's own re-logged in recovery) a key compromised since is not a refusal. The
+    /// one key-standing check of publishing, re-logging and mirroring.
+    pub fn admit(&self, signed: &Signed<'_>, set: Option<&KeySetView>, logged_at: i64, history: bool) -> Result<(), Inadmissible> {
+        comity_proto::log::check_dated_by_log_time(signed.dated, logged_at).map_err(Inadmissible::Dated)?;
+        match self.judge_signers(signed.authority, set, signed.signers, signed.role, logged_at, !history) {
             Signers::Refused(reason) => Err(Inadmissible::Signers(reason)),
             Signers::Good | Signers::Flagged(_) => Ok(()),
         }

@@ -219,7 +219,7 @@ impl Filter {
 
 /// What an event concerns, for filtering.
 enum Subject {
-    Decision(pb::LicenceSummary),
+    Decision(Box<pb::LicenceSummary>),
     Confidential,
     /// A statement between two authorities: an agreement (relying, recognised), a
     /// consultation request or answer (its signer, the other authority).
@@ -392,7 +392,7 @@ fn entry_event(registry: &Registry, origin: &str, index: u64) -> Result<(pb::Wat
             let summary = after.as_ref().map(LicenceState::decided_summary).unwrap_or_default();
             event.status_after = summary.status;
             event.licence = Some(summary.clone());
-            Subject::Decision(summary)
+            Subject::Decision(Box::new(summary))
         }
         Kind::RestrictedDecision(r) => {
             event.kind = WatchEventKind::ConfidentialDecision as i32;

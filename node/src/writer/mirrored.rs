@@ -87,14 +87,12 @@ pub(super) fn stage_mirror(
             // Listing and windows are checked in log order at the entry's log time. Compromise is
             // not: the entry is history either way, and verification flags or refuses it by when
             // it was logged.
-            if let Some((authority, signers, dated)) = checked.signed() {
+            if let Some(signed) = checked.signed() {
                 // A write-off by the customs of an authority not trusted here is taken as the
                 // issuer's log holds it (it can only draw a balance down): its keys are unknown.
-                let unknown_reporter = checked.role() == comity_proto::pb::KeyRole::Customs && !trust.knows(authority);
+                let unknown_reporter = signed.role == comity_proto::pb::KeyRole::Customs && !trust.knows(signed.authority);
                 if !unknown_reporter {
-                    trust
-                        .admit(authority, in_force(authority).as_ref(), signers, checked.role(), dated, logged_at, true)
-                        .map_err(|e| refused(e.to_string()))?;
+                    trust.admit(&signed, in_force(signed.authority).as_ref(), logged_at, true).map_err(|e| refused(e.to_string()))?;
                 }
             }
             match checked {

@@ -116,22 +116,21 @@ impl Checked {
     }
 
     /// For a statement signed by its authority's signing keys (anything but a key set): that
-    /// authority, the keys that signed, and the date the signer wrote on it.
-    fn signed(&self) -> Option<(&str, &[VerifyingKey], i64)> {
-        match self {
-            Checked::Decision { decision, signers } => {
-                Some((comity_proto::usage::signing_authority(decision.decision()), signers, decision.decision().decided_at))
-            }
-            Checked::Restricted { restricted, signers, .. } => Some((&restricted.restricted().authority, signers, restricted.restricted().decided_at)),
-            Checked::Agreement { agreement, signers } => Some((&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at)),
-            Checked::ControlList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
-            Checked::Crosswalk { crosswalk, signers } => Some((&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at)),
-            Checked::ScreeningList { list, signers } => Some((&list.list().authority, signers, list.list().issued_at)),
-            Checked::Consultation { consultation, signers } => Some((consultation.authority(), signers, consultation.issued_at())),
-            Checked::EndUseCheck { check, signers } => Some((&check.check().authority, signers, check.check().issued_at)),
-            Checked::Ruling { ruling, signers } => Some((&ruling.ruling().authority, signers, ruling.ruling().issued_at)),
-            Checked::KeySet(_) => None,
-        }
+    /// authority, the keys that signed, the role they need and the date the signer wrote on it.
+    fn signed(&self) -> Option<crate::trust::Signed<'_>> {
+        let (authority, signers, dated): (&str, &[VerifyingKey], i64) = match self {
+            Checked::Decision { decision, signers } => (comity_proto::usage::signing_authority(decision.decision()), signers, decision.decision().decided_at),
+            Checked::Restricted { restricted, signers, .. } => (&restricted.restricted().authority, signers, restricted.restricted().decided_at),
+            Checked::Agreement { agreement, signers } => (&agreement.agreement().relying_authority, signers, agreement.agreement().issued_at),
+            Checked::ControlList { list, signers } => (&list.list().authority, signers, list.list().issued_at),
+            Checked::Crosswalk { crosswalk, signers } => (&crosswalk.crosswalk().authority, signers, crosswalk.crosswalk().issued_at),
+            Checked::ScreeningList { list, signers } => (&list.list().authority, signers, list.list().issued_at),
+            Checked::Consultation { consultation, signers } => (consultation.authority(), signers, consultation.issued_at()),
+            Checked::EndUseCheck { check, signers } => (&check.check().authority, signers, check.check().issued_at),
+            Checked::Ruling { ruling, signers } => (&ruling.ruling().authority, signers, ruling.ruling().issued_at),
+            Checked::KeySet(_) => return None,
+        };
+        Some(crate::trust::Signed { authority, signers, role: self.role(), dated })
     }
 }
 

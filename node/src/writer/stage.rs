@@ -289,9 +289,9 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
     // A statement is never dated after its log time; its keys are judged at the log time, and
     // history re-logged in recovery is not refused for a compromise declared after it was
     // first logged.
-    if let Some((authority, signers, dated)) = job.checked.signed() {
-        let set = state.key_set(authority);
-        state.trust.admit(authority, set.as_deref(), signers, job.checked.role(), dated, logged_at, job.history.is_some()).map_err(|e| match e {
+    if let Some(signed) = job.checked.signed() {
+        let set = state.key_set(signed.authority);
+        state.trust.admit(&signed, set.as_deref(), logged_at, job.history.is_some()).map_err(|e| match e {
             Inadmissible::Dated(_) => Error::InvalidArgument(e.to_string()),
             Inadmissible::Signers(reason) => Error::PermissionDenied(reason),
         })?;
