@@ -496,11 +496,26 @@ mod tests {
             (set(1, vec![key(&k, 0, 0, -1)]), "compromised_since"),
             (set(1, vec![pb::SigningKey { public_key: vec![1; 31], ..key(&k, 0, 0, 0) }]), "32 bytes"),
             (set(1, vec![weak]), "weak"),
+            (set(1, vec![pb::SigningKey { role: pb::KeyRole::Customs as i32, ..key(&k, 0, 0, 0) }]), "names its holder"),
+            (set(1, vec![pb::SigningKey { role: 7, ..key(&k, 0, 0, 0) }]), "unknown role"),
         ];
         for (s, needle) in cases {
             let err = check_key_set(&envelope(s.clone(), &[&r1]), &roots, None).unwrap_err();
             assert!(err.to_string().contains(needle), "{s:?}: {err}");
         }
+    }
+
+    // A delegated customs key keeps its role: a later key set cannot turn it into a licensing
+    // key (nor the other way round).
+    #[test]
+    fn a_key_keeps_its_role() {
+        let (r1, k, c) = (signer(1), signer(10), signer(11));
+        let roots = roots_of(1, &[&r1]);
+        let customs = |role: pb::KeyRole| pb::SigningKey { role: role as i32, holder: "Zollamt Frankfurt am Main Flughafen".into(), ..key(&c, 0, 0, 0) };
+        let v1 = check_key_set(&envelope(set(1, vec![key(&k, 0, 0, 0), customs(pb::KeyRole::Customs)]), &[&r1]), &roots, None).unwrap();
+        assert_eq!(v1.entry(&c.verifying_key()).map(|e| e.role), Some(pb::KeyRole::Customs));
+        let promoted = check_key_set(&envelope(set(2, vec![key(&k, 0, 0, 0), customs(pb::KeyRole::Licensing)]), &[&r1]), &roots, Some(&v1)).unwrap_err();
+        assert!(promoted.to_string().contains("keeps its role CUSTOMS"), "{promoted}");
     }
 
     #[test]

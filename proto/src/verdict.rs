@@ -635,4 +635,71 @@ mod tests {
         q.context.control_code = Some("EU-DU:3A001.a.1".into());
         assert_eq!(judge(&q, &facts(reg_chain, Some(individual_facts))).verdict, Verdict::OutOfScope);
     }
+
+    // A write-off counts when a CUSTOMS key of its reporting authority signed it; a licensing
+    // key cannot sign one, a customs key cannot sign anything else, and a write-off whose
+    // reporter's key set is not held still counts (it only draws the balance down), flagged.
+    #[test]
+    fn write_offs_are_judged_by_their_customs_keys() {
+        use crate::statement::{key_id, Signer};
+        use crate::trust::KeyEntry;
+        let entry = |s: &Signer, role: pb::KeyRole| KeyEntry {
+            key: s.verifying_key(),
+            valid_from: 0,
+            valid_until: 0,
+            compromised_since: None,
+            role,
+            holder: String::new(),
+        };
+        let (licensing, bafa_customs, japan_customs) = (Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32]), Signer::from_seed(&[3; 32]));
+        let set = |authority: &str, keys: Vec<KeyEntry>| KeySetView { authority: authority.into(), version: 1, issued_at: 0, keys, id: StatementId([9; 32]) };
+        let bafa = set("de.bafa", vec![entry(&licensing, pb::KeyRole::Licensing), entry(&bafa_customs, pb::KeyRole::Customs)]);
+        let meti = set("jp.meti", vec![entry(&japan_customs, pb::KeyRole::Customs)]);
+        let granted = grant("de.bafa", "DE-2026-0001");
+        let mut written_off = follow_up(&granted, pb::Action::WriteOff, 2, [1; 32]);
+        written_off.reported_by = "jp.meti".into();
+        let signed = |n: u8, d: pb::Decision, by: &Signer| Link { key_ids: vec![key_id(&by.verifying_key())], ..link(n, d) };
+        let at = DECIDED + 3 * DAY;
+        let question = Question {
+            authority: "de.bafa".into(),
+            licence_id: "DE-2026-0001".into(),
+            relying_authority: "de.bafa".into(),
+            context: Context { destination: Some("JP".into()), at, ..Default::default() },
+        };
+        let judged = |chain: Vec<Link>, reporters: &[&KeySetView]| {
+            let facts = Facts {
+                issuer_trusted: true,
+                key_set: Some(&bafa),
+                chain: &chain,
+                log_heard_at: Some(at),
+                default_max_staleness_secs: 3600,
+                now: at,
+                reporters,
+                ..Default::default()
+            };
+            judge(&question, &facts)
+        };
+        let valid = judged(vec![signed(1, granted.clone(), &licensing), signed(2, written_off.clone(), &japan_customs)], &[&bafa, &meti]);
+        assert_eq!(valid.verdict, Verdict::Valid, "{:?}", valid.reasons);
+        assert!(valid.reasons.iter().any(|r| r.contains("199 of 200 pcs left")), "{:?}", valid.reasons);
+        assert!(valid.warnings.is_empty(), "{:?}", valid.warnings);
+
+        let mut by_licensing_key = written_off.clone();
+        by_licensing_key.reported_by = "de.bafa".into();
+        let refused = judged(vec![signed(1, granted.clone(), &licensing), signed(2, by_licensing_key, &licensing)], &[&bafa, &meti]);
+        assert_eq!(refused.verdict, Verdict::BadSignature);
+        assert!(refused.reasons[0].contains("a LICENSING key of de.bafa; it needs a CUSTOMS key"), "{:?}", refused.reasons);
+
+        let granted_by_customs = judged(vec![signed(1, granted.clone(), &bafa_customs)], &[&bafa]);
+        assert_eq!(granted_by_customs.verdict, Verdict::BadSignature);
+        assert!(granted_by_customs.reasons[0].contains("a CUSTOMS key of de.bafa; it needs a LICENSING key"), "{:?}", granted_by_customs.reasons);
+
+        let unknown_reporter = judged(vec![signed(1, granted, &licensing), signed(2, written_off, &japan_customs)], &[&bafa]);
+        assert_eq!(unknown_reporter.verdict, Verdict::Valid);
+        assert!(
+            unknown_reporter.warnings.iter().any(|w| w.contains("customs key of jp.meti, whose key set is not held here")),
+            "{:?}",
+            unknown_reporter.warnings
+        );
+    }
 }
