@@ -138,6 +138,17 @@ impl Client {
         }
     }
 
+    /// The current version and head id of a public licence from its summary (a search by its
+    /// exact reference): cheaper than [`Client::head`], which reads the whole chain with its
+    /// proof, for a caller that only needs to sign at the head again.
+    pub async fn summary_head(&mut self, authority: &str, licence_id: &str) -> Result<Option<(u64, StatementId)>, ClientError> {
+        let request = pb::SearchRequest { authority: authority.into(), licence_id_prefix: licence_id.into(), page_size: 500, ..Default::default() };
+        let page = self.search(request).await?;
+        let Some(summary) = page.licences.into_iter().find(|s| s.licence_id == licence_id) else { return Ok(None) };
+        let head = StatementId::from_slice(&summary.head_id).ok_or_else(|| ClientError::Verification("a licence summary without a 32-byte head id".into()))?;
+        Ok(Some((summary.version, head)))
+    }
+
     /// One statement's envelope, checked against its id.
     pub async fn statement(&mut self, id: StatementId) -> Result<Envelope, ClientError> {
         let response = self.registry.get_statement(pb::GetStatementRequest { statement_id: id.0.to_vec() }).await?.into_inner();

@@ -22,7 +22,7 @@ use crate::catalogue::Crosswalk;
 use crate::checked::CheckedStatement;
 use crate::decision::split_licence_ref;
 use crate::licence_map::{self, Head, MapProof, ProofEnd};
-use crate::log::{check_not_future, proof_hashes, verify_receipt, SignedCheckpoint};
+use crate::log::{check_not_future, proof_hashes, verify_receipt, verify_receipt_at, SignedCheckpoint};
 use crate::pb;
 use crate::recognition::CheckedAgreement;
 use crate::statement::{Envelope, StatementId};
@@ -31,7 +31,10 @@ use crate::verdict::{judge, Facts, Judgement, Link, Question};
 use crate::witness::cosigners;
 
 /// Most statements one bundle may carry.
-pub const MAX_BUNDLE_STATEMENTS: usize = 256;
+/// Most statements one bundle may carry: a licence's chain (each customs write-off is a
+/// decision of it) with its key sets and agreement. 1,024 statements make about 1.2 MB and
+/// check in ~100 ms (BENCHMARKS.md, Usage and drawdown).
+pub const MAX_BUNDLE_STATEMENTS: usize = 1024;
 
 /// Why a bundle was refused: the answer cannot be relied on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,11 +147,20 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
 
     // 1. Every statement sits in a pinned log, under a checkpoint its key signed.
     let mut envelopes = Vec::with_capacity(statements.len());
+    // Most receipts share a checkpoint: its signature is verified once.
+    let mut verified_notes: HashMap<(&str, &str), SignedCheckpoint> = HashMap::new();
     for (i, (bytes, receipt)) in statements.iter().zip(receipts).enumerate() {
         let verifier = logs
             .get(&receipt.origin)
             .ok_or_else(|| refused(format!("statement {i} is in log {}, whose key is not pinned in the trust file", receipt.origin)))?;
-        let checkpoint = verify_receipt(receipt, bytes, verifier).map_err(|e| refused(format!("statement {i}: {e}")))?;
+        let note = (receipt.origin.as_str(), receipt.checkpoint.as_str());
+        let checkpoint = match verified_notes.get(&note) {
+            Some(checkpoint) => verify_receipt_at(receipt, bytes, checkpoint.clone()),
+            None => verify_receipt(receipt, bytes, verifier).inspect(|checkpoint| {
+                verified_notes.insert(note, checkpoint.clone());
+            }),
+        }
+        .map_err(|e| refused(format!("statement {i}: {e}")))?;
         check_not_future(&checkpoint, now).map_err(|e| refused(format!("statement {i}: {e}")))?;
         let envelope = Envelope::parse(bytes.to_vec()).map_err(|e| refused(format!("statement {i}: {e}")))?;
         envelopes.push((envelope, checkpoint, receipt.logged_at));

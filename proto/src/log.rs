@@ -392,7 +392,12 @@ pub struct SignedCheckpoint {
 /// leaf hash is that of the envelope at the receipt's log time, that time is not after the
 /// checkpoint's, and the inclusion proof leads to the checkpoint's root.
 pub fn verify_receipt(receipt: &crate::pb::Receipt, envelope: &[u8], verifier: &LogVerifier) -> Result<SignedCheckpoint, LogError> {
-    let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
+    verify_receipt_at(receipt, envelope, verifier.verify_checkpoint(&receipt.checkpoint)?)
+}
+
+/// [`verify_receipt`] with its checkpoint already verified (`checkpoint`, from the receipt's
+/// note): a proof whose statements share a checkpoint verifies its signature once.
+pub fn verify_receipt_at(receipt: &crate::pb::Receipt, envelope: &[u8], checkpoint: SignedCheckpoint) -> Result<SignedCheckpoint, LogError> {
     let leaf = entry_leaf_hash(receipt.logged_at, envelope);
     if receipt.leaf_hash.as_ref() != leaf.as_slice() {
         return Err(LogError::BadInclusionProof("receipt's leaf hash is not the hash of the envelope at its log time".into()));

@@ -68,7 +68,7 @@ async fn race(node: &TestNode, customs_seed: [u8; 32], licence_id: &str, tasks: 
         running.spawn(async move {
             let mut n = 0;
             while done.load(Ordering::Relaxed) < total {
-                let (version, head) = client.head(BAFA, &licence_id).await.unwrap().unwrap();
+                let (version, head) = client.summary_head(BAFA, &licence_id).await.unwrap().unwrap();
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let d = write_off(&licence_id, version + 1, head.0, &format!("26DE{task:04}{n:08}E1"), "1");
                 match client.publish(sign_decision(d, &customs)).await {
@@ -155,7 +155,7 @@ fn main() {
         println!();
         println!("| write-offs in the chain | Verify answer | node answers (gRPC, p50) | client checks the proof (p50) |");
         println!("|---:|---:|---:|---:|");
-        for chain in [1usize, 10, 100, 250] {
+        for chain in [1usize, 10, 100, 250, 1000] {
             let licence_id = format!("DE-2026-CHAIN{chain}");
             let granted = client.publish(sign(grant_now(&licence_id, "1000000"), &licensing)).await.unwrap();
             let (mut version, mut previous) = (1, StatementId::from_slice(&granted.statement_id).unwrap().0);

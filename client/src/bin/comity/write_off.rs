@@ -64,16 +64,17 @@ pub async fn write_off(node: &str, json: bool, args: WriteOffArgs) -> anyhow::Re
     let now = chrono::Utc::now().timestamp();
     let shipped_on = args.shipped_on.as_deref().map(parse_time).transpose().map_err(|e| InputError(format!("--shipped-on: {e}")))?.unwrap_or(now);
     let mut client = Client::connect(node).await?;
+    let licence = client.licence(authority, licence_id).await?;
+    let (Some(state), Some((head, _))) = (&licence.state, licence.chain.last()) else {
+        return Err(InputError(format!("the terms of {} are not readable at {node}", args.licence)).into());
+    };
+    let items = shipped_items(&args.items, &args.values, &state.terms.items)?;
+    let (mut version, mut head) = (state.version, *head);
     for attempt in 1..=ATTEMPTS {
-        let licence = client.licence(authority, licence_id).await?;
-        let (Some(state), Some((head, _))) = (&licence.state, licence.chain.last()) else {
-            return Err(InputError(format!("the terms of {} are not readable at {node}", args.licence)).into());
-        };
-        let items = shipped_items(&args.items, &args.values, &state.terms.items)?;
         let decision = pb::Decision {
             authority: authority.into(),
             licence_id: licence_id.into(),
-            version: state.version + 1,
+            version: version + 1,
             previous: head.0.to_vec(),
             action: pb::Action::WriteOff as i32,
             application_received: state.terms.application_received,
@@ -85,14 +86,18 @@ pub async fn write_off(node: &str, json: bool, args: WriteOffArgs) -> anyhow::Re
                 customs_office: args.customs_office.clone(),
                 destination: args.destination.to_uppercase(),
                 transit_countries: args.transit.iter().map(|c| c.to_uppercase()).collect(),
-                items,
+                items: items.clone(),
             }),
             ..Default::default()
         };
         let checked = CheckedDecision::try_from(decision).map_err(|e| InputError(format!("invalid write-off: {e}")))?;
         match client.publish(sign_decision(checked.into_inner(), &signer)).await {
             Ok(published) => return report(json, &args, &published, attempt),
-            Err(ClientError::Status(s)) if s.code() == tonic::Code::Aborted && attempt < ATTEMPTS => continue,
+            // Another decision took the version: sign again at the new head (the node checks
+            // the balance and the terms again).
+            Err(ClientError::Status(s)) if s.code() == tonic::Code::Aborted && attempt < ATTEMPTS => {
+                (version, head) = client.summary_head(authority, licence_id).await?.ok_or_else(|| InputError(format!("{} has no decision", args.licence)))?;
+            }
             Err(e) => return Err(e.into()),
         }
     }
