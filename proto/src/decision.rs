@@ -158,6 +158,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
         }
         check_validity(&d, action)?;
         check_reasons(&d, action)?;
+        crate::re_export::check_fields(&d, action, licence_type)?;
         crate::consultation::check_grant_fields(&d, action)?;
         check_list_len("conditions", &d.conditions)?;
         for (i, c) in d.conditions.iter().enumerate() {
@@ -277,6 +278,8 @@ fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
         ("risk_tier", d.risk_tier != 0),
         ("general_licence", !d.general_licence.is_empty()),
         ("permitted_end_uses", !d.permitted_end_uses.is_empty()),
+        ("parent_licence", !d.parent_licence.is_empty()),
+        ("consent_id", !d.consent_id.is_empty()),
     ];
     match present.iter().find(|(_, set)| *set) {
         Some((field, _)) => {
@@ -508,6 +511,23 @@ pub mod fixtures {
         if matches!(action, pb::Action::Deny | pb::Action::ApplicationLodged) {
             d.valid_from = 0;
             d.valid_until = 0;
+        }
+        if action == pb::Action::ReExportConsent {
+            let mut item = base.items.first().cloned().unwrap_or_default();
+            item.quantity = "10".into();
+            d.re_export_consent = Some(pb::ReExportConsent {
+                consent_id: format!("RXC-{version}"),
+                re_export_authority: if base.authority == "jp.meti" { "uk.ecju" } else { "jp.meti" }.into(),
+                re_exporter: base.end_users.first().cloned(),
+                end_users: vec![party("Siam Orbital Systems Co., Ltd.", "TH")],
+                destinations: vec!["TH".into()],
+                items: vec![item],
+                valid_until: DECIDED + 365 * DAY,
+                conditions: Vec::new(),
+            });
+        }
+        if action == pb::Action::ConsentWithdrawn {
+            d.re_export_consent = Some(pb::ReExportConsent { consent_id: "RXC-2".into(), ..Default::default() });
         }
         if crate::decision::requires_reasons(action) {
             d.reasons = vec![pb::Reason {

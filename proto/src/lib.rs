@@ -29,6 +29,7 @@ pub mod fuzzing;
 pub mod keyfile;
 pub mod licence_map;
 pub mod log;
+pub mod re_export;
 pub mod recognition;
 pub mod restricted;
 pub mod rules;

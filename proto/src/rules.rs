@@ -93,6 +93,8 @@ pub fn transition(from: Option<Status>, action: Action) -> Option<Status> {
         (Some(S::Revoked), A::AppealLodged) => Some(S::UnderAppeal(Appealed::Revoked)),
         (Some(S::UnderAppeal(against)), A::AppealUpheld) => Some(against.status()),
         (Some(S::UnderAppeal(_)), A::AppealOverturned) => Some(S::Issued),
+        // A consent to a re-export, and its withdrawal, leave the licence as it was.
+        (Some(S::Issued), A::ReExportConsent | A::ConsentWithdrawn) => Some(S::Issued),
         _ => None,
     }
 }
@@ -206,9 +208,16 @@ impl LicenceState {
         if name(&d.applicant) != name(&self.terms.applicant) {
             return Err(RuleError::TermsChanged { field: "applicant", was: name(&self.terms.applicant), now: name(&d.applicant) });
         }
-        // A registration stays under the general licence it was granted under.
-        if d.general_licence != self.terms.general_licence {
-            return Err(RuleError::TermsChanged { field: "general_licence", was: self.terms.general_licence.clone(), now: d.general_licence.clone() });
+        // A registration stays under the general licence it was granted under, and a re-export
+        // licence under its parent and the consent it relies on.
+        for (field, was, now) in [
+            ("general_licence", &self.terms.general_licence, &d.general_licence),
+            ("parent_licence", &self.terms.parent_licence, &d.parent_licence),
+            ("consent_id", &self.terms.consent_id, &d.consent_id),
+        ] {
+            if was != now {
+                return Err(RuleError::TermsChanged { field, was: was.clone(), now: now.clone() });
+            }
         }
         Ok(())
     }
@@ -283,7 +292,7 @@ mod tests {
     use super::*;
     use crate::decision::fixtures::{follow_up, grant};
 
-    const ALL_ACTIONS: [Action; 16] = [
+    const ALL_ACTIONS: [Action; 18] = [
         Action::Grant,
         Action::Deny,
         Action::Amend,
@@ -300,6 +309,8 @@ mod tests {
         Action::InformationRequested,
         Action::Referred,
         Action::ApplicationWithdrawn,
+        Action::ReExportConsent,
+        Action::ConsentWithdrawn,
     ];
 
     fn id_of(d: &pb::Decision) -> StatementId {
@@ -359,6 +370,8 @@ mod tests {
                     (A::Revoke, S::Revoked),
                     (A::Surrender, S::Surrendered),
                     (A::Cancel, S::Cancelled),
+                    (A::ReExportConsent, S::Issued),
+                    (A::ConsentWithdrawn, S::Issued),
                 ],
             ),
             ("denied", vec![A::Deny], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Denied))]),
