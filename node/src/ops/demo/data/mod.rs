@@ -290,6 +290,9 @@ fn blank(action: A) -> DecisionDoc {
         undercut_override: None,
         general_licence: String::new(),
         permitted_end_uses: Vec::new(),
+        re_export_consent: None,
+        parent_licence: String::new(),
+        consent_id: String::new(),
     }
 }
 
