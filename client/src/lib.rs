@@ -68,6 +68,8 @@ pub struct CheckedLicence {
     pub deliveries: Vec<pb::Delivery>,
     /// Post-shipment verifications logged against the licence.
     pub end_use_checks: Vec<pb::EndUseCheck>,
+    /// Re-export licences held at the node that stand on this licence.
+    pub re_export_children: Vec<pb::LicenceSummary>,
 }
 
 /// A connection to one node.
@@ -488,7 +490,10 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
             .collect::<Result<_, _>>()?;
         fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
     };
-    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries, end_use_checks: response.end_use_checks })
+    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries,
+        end_use_checks: response.end_use_checks,
+        re_export_children: response.re_export_children,
+    })
 }
 
 /// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).
