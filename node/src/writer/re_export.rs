@@ -93,8 +93,10 @@ fn check_child(store: &Store, licences: &mut HashMap<(String, String), Pending>,
         return Err(refused(format!("it is {} at {}, so it carries no re-export", status.as_str_name(), format_time(d.decided_at))));
     }
     let chain = chain_decisions(store, licences, authority, licence_id)?;
-    let given: Vec<_> = consents(chain.iter().filter(|c| c.decided_at <= d.decided_at));
-    let Some(consent) = given.iter().find(|c| c.consent.consent_id == d.consent_id) else {
+    // Given by the child's date, and not withdrawn as the chain stands now: a licence dated
+    // before a withdrawal is not a way around it.
+    let given = consents(&chain);
+    let Some(consent) = given.iter().find(|c| c.consent.consent_id == d.consent_id && c.given_at <= d.decided_at) else {
         return Err(refused(format!("consent {} is not on its chain (by {})", d.consent_id, format_time(d.decided_at))));
     };
     if let Some((version, at)) = consent.withdrawn {
