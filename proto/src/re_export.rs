@@ -94,8 +94,13 @@ pub fn check_consent(c: &pb::ReExportConsent, authority: &str) -> Result<(), Fie
     }
     check_list_len(&field("items"), &c.items)?;
     for (i, item) in c.items.iter().enumerate() {
-        // A consent counts what may be re-exported, so each item states a quantity.
-        check_item(i, item, false).map_err(|e| field_err(field(&e.field), e.message))?;
+        // A consent counts what may be re-exported, so each item states a quantity and unit;
+        // a value is optional (when given, with its currency).
+        let mut probe = item.clone();
+        if probe.currency.is_empty() && probe.value_minor == 0 {
+            probe.currency = "EUR".into();
+        }
+        check_item(i, &probe, false).map_err(|e| field_err(field(&e.field), e.message))?;
         if c.items[..i].iter().any(|other| qualified_control_code(other) == qualified_control_code(item)) {
             return Err(field_err(field(&format!("items[{i}].control_code")), format!("`{}` is listed twice", qualified_control_code(item))));
         }

@@ -195,7 +195,8 @@ fn item_of(terms: &pb::Decision, text: &str) -> Result<ItemDoc, InputError> {
         let codes: Vec<String> = terms.items.iter().map(qualified_control_code).collect();
         InputError(format!("--item {code}: not an item of the parent licence ({})", codes.join(", ")))
     })?;
-    Ok(ItemDoc { quantity: quantity.trim().into(), ..ItemDoc::from_wire(item) })
+    // The parent's value is that of its whole quantity: a consent counts pieces, not money.
+    Ok(ItemDoc { quantity: quantity.trim().into(), value: String::new(), currency: String::new(), ..ItemDoc::from_wire(item) })
 }
 
 /// The re-export chain of a licence, for `licence show`: a child's parent (its status) and the

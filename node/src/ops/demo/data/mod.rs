@@ -27,6 +27,7 @@ pub mod consultations;
 mod de_bafa;
 mod jp_meti;
 pub mod lists;
+pub mod re_export;
 pub mod rulings;
 mod uk_ecju;
 mod uni_ethz;
