@@ -366,11 +366,13 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
     let envelope = Envelope::parse(e.envelope.clone()).map_err(|err| bad(err.to_string()))?;
     let states = |authority: &str, licence_id: &str, version: u64| (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version);
     let agrees = match (kind, envelope.statement()) {
-        (K::Decision | K::StateChange | K::Revocation | K::Denial, pb::statement::Kind::Decision(d)) => {
+        (K::Decision | K::StateChange | K::Revocation | K::Denial | K::ReExportConsent, pb::statement::Kind::Decision(d)) => {
+            let consent = d.action == pb::Action::ReExportConsent as i32 || d.action == pb::Action::ConsentWithdrawn as i32;
             states(&d.authority, &d.licence_id, d.version)
                 && e.action == d.action
                 && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
                 && (kind == K::Denial) == (d.action == pb::Action::Deny as i32)
+                && (kind == K::ReExportConsent) == consent
         }
         (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => {
             states(&r.authority, &r.licence_id, r.version) && check_confidential_content(e, r).map_err(&bad)?

@@ -106,7 +106,7 @@ pub fn child(now: i64) -> pb::Decision {
         applicant: Some(bus_maker()),
         end_users: vec![thai_end_user()],
         end_use: "Two Earth-observation satellite buses for the end user's THEOS-class constellation".into(),
-        items: vec![microcircuits("24", 1_008_000_000, "JPY")],
+        items: vec![microcircuits("24", 10_800_000, "JPY")],
         destinations: vec!["TH".into()],
         valid_from,
         valid_until: valid_from + 365 * DAY,
