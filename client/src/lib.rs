@@ -492,7 +492,12 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
             .collect::<Result<_, _>>()?;
         fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
     };
-    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries,
+    Ok(CheckedLicence {
+        summary,
+        state,
+        chain,
+        audience: response.audience,
+        deliveries: response.deliveries,
         end_use_checks: response.end_use_checks,
         re_export_children: response.re_export_children,
     })

@@ -362,8 +362,8 @@ fn check_parent(
             what.also_hidden()
         ))),
         (Some((what, reference)), Some(proof)) => {
-            let (authority, licence_id) =
-                split_licence_ref(reference).ok_or_else(|| refused(format!("{name} names `{reference}` as its {}, which is not a licence reference", what.noun())))?;
+            let (authority, licence_id) = split_licence_ref(reference)
+                .ok_or_else(|| refused(format!("{name} names `{reference}` as its {}, which is not a licence reference", what.noun())))?;
             if proof.parent.is_some() {
                 return Err(refused(format!("the proof of {} {reference} carries a further parent, which is not followed", what.noun())));
             }

@@ -29,7 +29,9 @@ pub(crate) fn check_fields(d: &pb::Decision, action: Action, licence_type: Licen
         (Action::ReExportConsent, Some(c)) => check_consent(c, &d.authority)?,
         (Action::ReExportConsent, None) => return Err(field_err("re_export_consent", "required for RE_EXPORT_CONSENT")),
         (Action::ConsentWithdrawn, Some(c)) => check_withdrawal(c)?,
-        (Action::ConsentWithdrawn, None) => return Err(field_err("re_export_consent", "required for CONSENT_WITHDRAWN (its consent_id names the consent withdrawn)")),
+        (Action::ConsentWithdrawn, None) => {
+            return Err(field_err("re_export_consent", "required for CONSENT_WITHDRAWN (its consent_id names the consent withdrawn)"))
+        }
         (_, Some(_)) => return Err(field_err("re_export_consent", "only RE_EXPORT_CONSENT and CONSENT_WITHDRAWN carry a consent")),
         (_, None) => {}
     }
@@ -38,7 +40,10 @@ pub(crate) fn check_fields(d: &pb::Decision, action: Action, licence_type: Licen
     }
     if !crate::decision::states_terms(action) {
         let field = if d.parent_licence.is_empty() { "consent_id" } else { "parent_licence" };
-        return Err(field_err(field, format!("must be empty for {}: only decisions stating a re-export licence's terms name its parent", action.as_str_name())));
+        return Err(field_err(
+            field,
+            format!("must be empty for {}: only decisions stating a re-export licence's terms name its parent", action.as_str_name()),
+        ));
     }
     if matches!(licence_type, LicenceType::GeneralAuthorisation | LicenceType::Registration) {
         return Err(field_err("parent_licence", format!("a {} cannot be a re-export licence", licence_type.as_str_name())));
@@ -394,10 +399,13 @@ mod tests {
             ("re_export_consent.destinations[0]", Box::new(|d| rx(d).destinations[0] = "th".into())),
             ("re_export_consent.items", Box::new(|d| rx(d).items.clear())),
             ("re_export_consent.items[0].quantity", Box::new(|d| rx(d).items[0].quantity = String::new())),
-            ("re_export_consent.items[1].control_code", Box::new(|d| {
-                let again = rx(d).items[0].clone();
-                rx(d).items.push(again)
-            })),
+            (
+                "re_export_consent.items[1].control_code",
+                Box::new(|d| {
+                    let again = rx(d).items[0].clone();
+                    rx(d).items.push(again)
+                }),
+            ),
             ("re_export_consent.valid_until", Box::new(|d| rx(d).valid_until = 0)),
             ("re_export_consent.conditions[0]", Box::new(|d| rx(d).conditions[0] = " ".into())),
             ("items", Box::new(|d| d.items = grant("x.y", "A").items)),

@@ -356,7 +356,10 @@ fn under_re_export_parent(
         ));
     }
     if consent.consent.re_export_authority != q.authority {
-        return Err(Refusal::new(Verdict::OutOfScope, format!("{child_of}: {name} consents to a re-export licensed by {}, not {}", consent.consent.re_export_authority, q.authority)));
+        return Err(Refusal::new(
+            Verdict::OutOfScope,
+            format!("{child_of}: {name} consents to a re-export licensed by {}, not {}", consent.consent.re_export_authority, q.authority),
+        ));
     }
     let uncovered = crate::re_export::uncovered_question(&consent, &q.context);
     if !uncovered.is_empty() {
@@ -657,7 +660,11 @@ mod tests {
         let revoked = parent_facts(vec![link(1, parent.clone()), link(2, given.clone()), link(3, follow_up(&parent, pb::Action::Revoke, 3, [2; 32]))]);
         let refused = judge(&question("TH"), &facts(kid_chain, Some(revoked)));
         assert_eq!(refused.verdict, Verdict::Revoked);
-        assert!(refused.reasons.iter().any(|r| r.starts_with("parent licence de.bafa/DE-2026-000412: licence de.bafa/DE-2026-000412 was revoked")), "{:?}", refused.reasons);
+        assert!(
+            refused.reasons.iter().any(|r| r.starts_with("parent licence de.bafa/DE-2026-000412: licence de.bafa/DE-2026-000412 was revoked")),
+            "{:?}",
+            refused.reasons
+        );
 
         let withdrawn = parent_facts(vec![link(1, parent.clone()), link(2, given.clone()), link(3, withdrawal(&parent, "DE-RXC-2026-0007", 3, [2; 32]))]);
         let refused = judge(&question("TH"), &facts(kid_chain, Some(withdrawn)));

@@ -58,7 +58,11 @@ fn check_consent(store: &Store, licences: &mut HashMap<(String, String), Pending
         let licensed = state.terms.items.iter().find(|i| qualified_control_code(i) == code);
         let Some(licensed) = licensed else {
             let codes: Vec<String> = state.terms.items.iter().map(qualified_control_code).collect();
-            return Err(Error::FailedPrecondition(format!("{name}: consent {}: {code} is not among the licence's items ({})", consent.consent_id, codes.join(", "))));
+            return Err(Error::FailedPrecondition(format!(
+                "{name}: consent {}: {code} is not among the licence's items ({})",
+                consent.consent_id,
+                codes.join(", ")
+            )));
         };
         let over = match (quantity_micros(&item.quantity), quantity_micros(&licensed.quantity)) {
             (Some(wanted), Some(held)) => wanted > held,

@@ -357,7 +357,11 @@ async fn a_node_hiding_a_consent_withdrawal_is_refused() {
         .code(8)
         .stderr(contains("parent licence de.bafa/DE-2026-000412: the chain of de.bafa/DE-2026-000412 ends at version 2"));
     let (hiding, _task) = Proxy::start(meti, hide_general_licence, None).await;
-    comity(&hiding, Some(&trust)).args(["verify", licence]).assert().code(8).stderr(contains("carries no proof of that parent licence, so its suspension or revocation or the withdrawal of its consent could be hidden"));
+    comity(&hiding, Some(&trust))
+        .args(["verify", licence])
+        .assert()
+        .code(8)
+        .stderr(contains("carries no proof of that parent licence, so its suspension or revocation or the withdrawal of its consent could be hidden"));
 }
 
 /// States SCREENED with one strong match of `party` to a listed entry named `listed`.

@@ -130,7 +130,11 @@ async fn a_re_export_within_the_consent_verifies_and_is_refused_once_the_parent_
     comity(&meti.url()).args(["token", "export", CHILD, "-o", path(&token)]).assert().success();
     let exported = pb::LicenceToken::decode(std::fs::read(&token).unwrap().as_slice()).unwrap();
     assert!(exported.parent.is_some() && exported.format == 3, "the token carries the parent's proof");
-    comity("http://127.0.0.1:1").args(["token", "verify", path(&token), "--destination", "TH", "--trust", path(&trust)]).assert().code(0).stdout(contains("VALID"));
+    comity("http://127.0.0.1:1")
+        .args(["token", "verify", path(&token), "--destination", "TH", "--trust", path(&trust)])
+        .assert()
+        .code(0)
+        .stdout(contains("VALID"));
 
     // `licence show` shows the chain across authorities, both ways.
     comity(&meti.url())

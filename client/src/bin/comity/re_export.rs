@@ -105,7 +105,8 @@ pub async fn re_export(node: &str, json: bool, log_key: Option<&str>, command: R
         } => {
             let (parent_authority, parent_id) = split(&parent)?;
             let licence = Client::connect(node).await?.licence(parent_authority, parent_id).await?;
-            let terms = licence.state.as_ref().map(|s| &s.terms).ok_or_else(|| InputError(format!("{parent} is confidential here: its items cannot be read")))?;
+            let terms =
+                licence.state.as_ref().map(|s| &s.terms).ok_or_else(|| InputError(format!("{parent} is confidential here: its items cannot be read")))?;
             let re_exporter = match re_exporter {
                 Some(p) => party("--re-exporter", &p)?,
                 None => terms
@@ -145,7 +146,14 @@ pub async fn re_export(node: &str, json: bool, log_key: Option<&str>, command: R
     if let Some(path) = draft {
         let yaml = serde_norway::to_string(&doc)?;
         std::fs::write(&path, yaml).map_err(|e| InputError(format!("write {}: {e}", path.display())))?;
-        println!("wrote {} ({} of {}/{}); publish it with `comity publish {} --key KEY`", path.display(), action(&doc), doc.authority, doc.licence_id, path.display());
+        println!(
+            "wrote {} ({} of {}/{}); publish it with `comity publish {} --key KEY`",
+            path.display(),
+            action(&doc),
+            doc.authority,
+            doc.licence_id,
+            path.display()
+        );
         return Ok(());
     }
     let label = format!("{} of {}/{}", action(&doc), doc.authority, doc.licence_id);
@@ -163,7 +171,14 @@ fn action(doc: &DecisionDoc) -> &'static str {
 }
 
 /// A consent decision (no terms) on the parent's chain; version and previous come from the node.
-fn decision(authority: &str, licence_id: &str, action: ActionName, consent: ConsentDoc, decided_at: Option<String>, note: String) -> anyhow::Result<DecisionDoc> {
+fn decision(
+    authority: &str,
+    licence_id: &str,
+    action: ActionName,
+    consent: ConsentDoc,
+    decided_at: Option<String>,
+    note: String,
+) -> anyhow::Result<DecisionDoc> {
     let decided_at = match decided_at {
         Some(t) => format_time(parse_time(&t).map_err(|e| InputError(format!("--decided-at: {e}")))?),
         None => format_time(chrono::Utc::now().timestamp()),
@@ -184,7 +199,8 @@ fn split(licence: &str) -> Result<(&str, &str), InputError> {
 
 /// `COUNTRY:NAME` as a party.
 fn party(flag: &str, text: &str) -> Result<PartyDoc, InputError> {
-    let (country, name) = text.split_once(':').ok_or_else(|| InputError(format!("{flag} `{text}` must be COUNTRY:NAME, e.g. TH:Siam Orbital Systems Co., Ltd.")))?;
+    let (country, name) =
+        text.split_once(':').ok_or_else(|| InputError(format!("{flag} `{text}` must be COUNTRY:NAME, e.g. TH:Siam Orbital Systems Co., Ltd.")))?;
     Ok(PartyDoc { name: name.trim().into(), country: country.trim().into(), identifiers: Vec::new(), address: String::new() })
 }
 

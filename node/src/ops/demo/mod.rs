@@ -268,15 +268,7 @@ pub async fn start_with_metrics(
     let verify_tries = suggested_verifications(&nodes, &heads)?;
     // The data set's decisions, the general licence and registration, METI's grant after
     // consultation (in `heads` already), and the re-export chain's three decisions on two licences.
-    Ok(Demo {
-        nodes,
-        dir: dir.to_path_buf(),
-        decisions: docs.len() + general + 1 + 3,
-        licences: heads.len() + general + 2,
-        tries,
-        verify_tries,
-        confidential,
-    })
+    Ok(Demo { nodes, dir: dir.to_path_buf(), decisions: docs.len() + general + 1 + 3, licences: heads.len() + general + 2, tries, verify_tries, confidential })
 }
 
 /// The no-undercut consultations (docs/consultation.md), once every node holds BAFA's denials:
