@@ -125,7 +125,8 @@ pub struct Verified {
     pub evidence_time: i64,
     /// Whether the issuer's root keys or keys are pinned.
     pub issuer_trusted: bool,
-    /// For a registration: its general licence, proven the same way against the same trust file.
+    /// For a registration: its general licence; for a re-export licence: its parent (with the
+    /// consent on its chain). Proven the same way against the same trust file.
     pub parent: Option<Box<Verified>>,
 }
 
