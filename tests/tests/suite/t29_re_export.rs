@@ -219,4 +219,11 @@ async fn a_withdrawn_consent_refuses_its_re_exports() {
         .code(5)
         .stderr(contains("consent DE-RXC-2026-0007 was withdrawn"));
     comity(&meti.url()).args(["licence", "show", PARENT]).assert().success().stdout(contains("DE-RXC-2026-0007 (WITHDRAWN"));
+    // Partners following METI's node see the consent and its withdrawal as they arrive.
+    comity(&meti.url())
+        .args(["watch", "--from-start", "--until-caught-up", "--kind", "re-export-consent"])
+        .assert()
+        .success()
+        .stdout(contains("RE_EXPORT_CONSENT  de.bafa/DE-2026-000412 v2: consent DE-RXC-2026-0007 to a re-export by jp.meti to TH"))
+        .stdout(contains("de.bafa/DE-2026-000412 v3: consent DE-RXC-2026-0007 withdrawn"));
 }
