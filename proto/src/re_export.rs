@@ -197,6 +197,27 @@ pub fn check_sequence(held: &[Consent], d: &pb::Decision) -> Result<(), String> 
     }
 }
 
+/// Why a consent's items are not the parent's: each must be an item of the parent licence's
+/// terms (`parent`), in the same unit and at most the quantity licensed.
+pub fn check_items(consent: &pb::ReExportConsent, parent: &pb::Decision) -> Result<(), String> {
+    for item in &consent.items {
+        let code = qualified_control_code(item);
+        let Some(licensed) = parent.items.iter().find(|i| qualified_control_code(i) == code) else {
+            let codes: Vec<String> = parent.items.iter().map(qualified_control_code).collect();
+            return Err(format!("{code} is not among the licence's items ({})", codes.join(", ")));
+        };
+        if item.unit != licensed.unit {
+            return Err(format!("{code} is counted in {} on the licence, not {}", licensed.unit, item.unit));
+        }
+        if let (Some(wanted), Some(held)) = (quantity_micros(&item.quantity), quantity_micros(&licensed.quantity)) {
+            if wanted > held {
+                return Err(format!("{} {} of {code} is more than the {} {} licensed", item.quantity, item.unit, licensed.quantity, licensed.unit));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a party's name is one the consent names: the same words once legal forms, case,
 /// spacing and script are set aside, or a strong match as screening scores it
 /// (`screening::STRONG_MATCH`).
@@ -509,6 +530,25 @@ mod tests {
         assert!(uncovered_question(&held[0], &ctx("TH", Some("SIAM ORBITAL SYSTEMS"))).is_empty());
         assert_eq!(uncovered_question(&held[0], &ctx("VN", None)), ["consent RXC-1 of de.bafa does not cover destination VN (it names TH)"]);
         assert!(uncovered_question(&held[0], &ctx("TH", Some("Hanoi Space Works")))[0].contains("does not cover end user"));
+    }
+
+    #[test]
+    fn a_consent_names_only_the_parents_items_within_its_quantity() {
+        let parent = grant("de.bafa", "DE-2026-000412");
+        let given = consent(&parent, "RXC-1", 2, [1; 32]).re_export_consent.unwrap();
+        assert_eq!(check_items(&given, &parent), Ok(()));
+        let mut all = given.clone();
+        all.items[0].quantity = "200".into();
+        assert_eq!(check_items(&all, &parent), Ok(()), "the whole quantity may be consented");
+        let mut more = given.clone();
+        more.items[0].quantity = "200.5".into();
+        assert_eq!(check_items(&more, &parent), Err("200.5 pcs of EU-DU:3A001.a.1 is more than the 200 pcs licensed".into()));
+        let mut other_unit = given.clone();
+        other_unit.items[0].unit = "kg".into();
+        assert!(check_items(&other_unit, &parent).unwrap_err().contains("counted in pcs on the licence, not kg"));
+        let mut other_code = given;
+        other_code.items[0].control_code = "3A001.a.2".into();
+        assert!(check_items(&other_code, &parent).unwrap_err().starts_with("EU-DU:3A001.a.2 is not among the licence's items"));
     }
 
     #[test]

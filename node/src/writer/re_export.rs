@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use comity_proto::authoring::{format_time, qualified_control_code};
 use comity_proto::decision::{carries_terms, split_licence_ref, CheckedDecision};
 use comity_proto::pb;
-use comity_proto::re_export::{check_sequence, consents, is_consent_action, quantity_micros, uncovered_terms};
+use comity_proto::re_export::{check_items, check_sequence, consents, is_consent_action, quantity_micros, uncovered_terms};
 use comity_proto::rules::Status;
 use comity_proto::statement::Envelope;
 
@@ -47,35 +47,13 @@ fn check_consent(store: &Store, licences: &mut HashMap<(String, String), Pending
     let name = format!("{}/{}", d.authority, d.licence_id);
     let chain = chain_decisions(store, licences, &d.authority, &d.licence_id)?;
     check_sequence(&consents(&chain), d).map_err(|why| Error::FailedPrecondition(format!("{name}: {why}")))?;
-    let (Some(consent), Some(state)) = (&d.re_export_consent, &licence_entry(store, licences, &d.authority, &d.licence_id)?.state) else {
-        return Ok(());
-    };
     if decision.action() != pb::Action::ReExportConsent {
         return Ok(());
     }
-    for item in &consent.items {
-        let code = qualified_control_code(item);
-        let licensed = state.terms.items.iter().find(|i| qualified_control_code(i) == code);
-        let Some(licensed) = licensed else {
-            let codes: Vec<String> = state.terms.items.iter().map(qualified_control_code).collect();
-            return Err(Error::FailedPrecondition(format!(
-                "{name}: consent {}: {code} is not among the licence's items ({})",
-                consent.consent_id,
-                codes.join(", ")
-            )));
-        };
-        let over = match (quantity_micros(&item.quantity), quantity_micros(&licensed.quantity)) {
-            (Some(wanted), Some(held)) => wanted > held,
-            _ => false,
-        };
-        if item.unit != licensed.unit || over {
-            return Err(Error::FailedPrecondition(format!(
-                "{name}: consent {}: {} {} of {code} is more than, or not counted as, the {} {} licensed",
-                consent.consent_id, item.quantity, item.unit, licensed.quantity, licensed.unit
-            )));
-        }
-    }
-    Ok(())
+    let (Some(consent), Some(state)) = (&d.re_export_consent, &licence_entry(store, licences, &d.authority, &d.licence_id)?.state) else {
+        return Ok(());
+    };
+    check_items(consent, &state.terms).map_err(|why| Error::FailedPrecondition(format!("{name}: consent {}: {why}", consent.consent_id)))
 }
 
 /// A re-export licence stands on a parent held here, in force at its date, with a consent that

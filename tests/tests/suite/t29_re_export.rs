@@ -195,6 +195,17 @@ async fn a_withdrawn_consent_refuses_its_re_exports() {
     publish_child(&meti, dir, &child_doc(dir, "JP-RX-2026-0001", |_| {})).success();
     verify(&meti, Some(&trust), &["--destination", "TH"]).code(0);
 
+    // A consent to more than the parent licensed, or under an id already given, is refused.
+    let consent_again = |id: &str, quantity: &str| {
+        comity(&bafa.url())
+            .args(["re-export", "consent", PARENT, "--id", id, "--authority", "jp.meti", "--end-user", "TH:Siam Orbital Systems Co., Ltd."])
+            .args(["--destination", "TH", "--item", &format!("EU-DU:3A001.a.1={quantity}"), "--valid-until", "2028-01-01"])
+            .args(["--key", path(&dir.join("bafa.key"))])
+            .assert()
+    };
+    consent_again("DE-RXC-2026-0008", "201").code(5).stderr(contains("201 pcs of EU-DU:3A001.a.1 is more than the 200 pcs licensed"));
+    consent_again(CONSENT, "10").code(5).stderr(contains("consent DE-RXC-2026-0007 was already given (version 2)"));
+
     // A consent id not on the parent's chain is refused, and so is a second withdrawal.
     let unknown = child_doc(dir, "JP-RX-2026-0004", |d| d.consent_id = "DE-RXC-2026-0099".into());
     publish_child(&meti, dir, &unknown).code(5).stderr(contains("consent DE-RXC-2026-0099 is not on its chain"));
