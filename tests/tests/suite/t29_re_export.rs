@@ -153,6 +153,9 @@ async fn a_re_export_within_the_consent_verifies_and_is_refused_once_the_parent_
     let (_, page) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, "/licences/jp.meti/JP-RX-2026-0001")).await.unwrap();
     let page = String::from_utf8(page).unwrap();
     assert!(page.contains("Re-export under") && page.contains("href=\"/licences/de.bafa/DE-2026-000412\""), "{page}");
+    let (_, page) = tokio::task::spawn_blocking(move || comity_tests::http_get(web, "/licences/de.bafa/DE-2026-000412")).await.unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("DE-RXC-2026-0007 (in force") && page.contains("href=\"/licences/jp.meti/JP-RX-2026-0002\""), "{page}");
 
     // BAFA revokes the parent: the re-export is REVOKED, online and by a fresh token.
     let mut revocation = follow_up(&parent, pb::Action::Revoke, 3, parent_head(&bafa).await.0);
