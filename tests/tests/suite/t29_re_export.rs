@@ -208,6 +208,18 @@ async fn a_withdrawn_consent_refuses_its_re_exports() {
     };
     consent_again("DE-RXC-2026-0008", "201").code(5).stderr(contains("201 pcs of EU-DU:3A001.a.1 is more than the 200 pcs licensed"));
     consent_again(CONSENT, "10").code(5).stderr(contains("consent DE-RXC-2026-0007 was already given (version 2)"));
+    // A consent drafted for review, then published as any decision document.
+    let draft = dir.join("consent.yaml");
+    consent_again("DE-RXC-2026-0008", "10").success();
+    comity(&bafa.url())
+        .args(["re-export", "consent", PARENT, "--id", "DE-RXC-2026-0009", "--authority", "jp.meti", "--end-user", "VN:Hanoi Space Works JSC"])
+        .args(["--destination", "VN", "--item", "EU-DU:3A001.a.1=5", "--valid-until", "2028-01-01", "--key", path(&dir.join("bafa.key"))])
+        .args(["--draft", path(&draft)])
+        .assert()
+        .success()
+        .stdout(contains("publish it with `comity publish"));
+    assert!(std::fs::read_to_string(&draft).unwrap().contains("action: re_export_consent"));
+    comity(&bafa.url()).args(["publish", path(&draft), "--key", path(&dir.join("bafa.key"))]).assert().success().stdout(contains("v4 RE_EXPORT_CONSENT"));
 
     // A consent id not on the parent's chain is refused, and so is a second withdrawal.
     let unknown = child_doc(dir, "JP-RX-2026-0004", |d| d.consent_id = "DE-RXC-2026-0099".into());
@@ -224,7 +236,7 @@ async fn a_withdrawn_consent_refuses_its_re_exports() {
     };
     withdraw(true);
     withdraw(false);
-    holds_parent(&meti, 3).await;
+    holds_parent(&meti, 5).await;
 
     verify(&meti, Some(&trust), &["--destination", "TH"])
         .code(20 + pb::Verdict::OutOfScope as i32)
@@ -239,5 +251,5 @@ async fn a_withdrawn_consent_refuses_its_re_exports() {
         .assert()
         .success()
         .stdout(contains("RE_EXPORT_CONSENT  de.bafa/DE-2026-000412 v2: consent DE-RXC-2026-0007 to a re-export by jp.meti to TH"))
-        .stdout(contains("de.bafa/DE-2026-000412 v3: consent DE-RXC-2026-0007 withdrawn"));
+        .stdout(contains("de.bafa/DE-2026-000412 v5: consent DE-RXC-2026-0007 withdrawn"));
 }
