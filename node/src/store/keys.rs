@@ -278,12 +278,20 @@ pub fn re_export_child_prefix(parent_authority: &str, parent_id: &str) -> Vec<u8
 
 /// Splits a `re_export_child` key into the child's (authority, licence).
 pub fn re_export_child_of_key(key: &[u8]) -> Option<(String, String)> {
+    let [_, _, authority, licence] = re_export_child_parts(key)?;
+    Some((authority, licence))
+}
+
+/// Splits a `re_export_child` key into the parent's authority and licence and the child's.
+pub fn re_export_child_parts(key: &[u8]) -> Option<[String; 4]> {
     let rest = key.strip_prefix(&[table::RE_EXPORT_CHILD])?;
-    let parts: Vec<&[u8]> = rest.split(|b| *b == SEP).collect();
-    match parts.as_slice() {
-        [_, _, authority, licence] => Some((String::from_utf8(authority.to_vec()).ok()?, String::from_utf8(licence.to_vec()).ok()?)),
-        _ => None,
-    }
+    let parts: Vec<String> = rest.split(|b| *b == SEP).map(|p| String::from_utf8(p.to_vec())).collect::<Result<_, _>>().ok()?;
+    parts.try_into().ok()
+}
+
+/// Prefix of every re-export index entry.
+pub fn re_export_children_prefix() -> Vec<u8> {
+    vec![table::RE_EXPORT_CHILD]
 }
 
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.
@@ -429,5 +437,7 @@ mod tests {
         assert!(key.starts_with(&re_export_child_prefix("de.bafa", "DE-1")));
         assert!(!re_export_child("de.bafa", "DE-10", "jp.meti", "X").starts_with(&re_export_child_prefix("de.bafa", "DE-1")));
         assert_eq!(re_export_child_of_key(&key), Some(("jp.meti".into(), "JP-RX/1".into())));
+        assert_eq!(re_export_child_parts(&key), Some(["de.bafa", "DE-1", "jp.meti", "JP-RX/1"].map(String::from)));
+        assert!(key.starts_with(&re_export_children_prefix()));
     }
 }
