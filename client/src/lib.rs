@@ -68,6 +68,8 @@ pub struct CheckedLicence {
     pub deliveries: Vec<pb::Delivery>,
     /// Post-shipment verifications logged against the licence.
     pub end_use_checks: Vec<pb::EndUseCheck>,
+    /// Re-export licences held at the node that stand on this licence.
+    pub re_export_children: Vec<pb::LicenceSummary>,
 }
 
 /// A connection to one node.
@@ -375,12 +377,14 @@ pub fn check_event(e: &pb::WatchEvent) -> Result<(), ClientError> {
     let envelope = Envelope::parse(e.envelope.clone()).map_err(|err| bad(err.to_string()))?;
     let states = |authority: &str, licence_id: &str, version: u64| (e.authority.as_str(), e.licence_id.as_str(), e.version) == (authority, licence_id, version);
     let agrees = match (kind, envelope.statement()) {
-        (K::Decision | K::StateChange | K::Revocation | K::Denial | K::WriteOff, pb::statement::Kind::Decision(d)) => {
+        (K::Decision | K::StateChange | K::Revocation | K::Denial | K::WriteOff | K::ReExportConsent, pb::statement::Kind::Decision(d)) => {
+            let consent = d.action == pb::Action::ReExportConsent as i32 || d.action == pb::Action::ConsentWithdrawn as i32;
             states(&d.authority, &d.licence_id, d.version)
                 && e.action == d.action
                 && (kind == K::Revocation) == (d.action == pb::Action::Revoke as i32)
                 && (kind == K::Denial) == (d.action == pb::Action::Deny as i32)
                 && (kind == K::WriteOff) == (d.action == pb::Action::WriteOff as i32)
+                && (kind == K::ReExportConsent) == consent
         }
         (K::ConfidentialDecision, pb::statement::Kind::RestrictedDecision(r)) => {
             states(&r.authority, &r.licence_id, r.version) && check_confidential_content(e, r).map_err(&bad)?
@@ -500,7 +504,15 @@ pub fn check_licence(response: pb::GetLicenceResponse) -> Result<CheckedLicence,
             .collect::<Result<_, _>>()?;
         fold(checked.iter().map(|(id, d)| (*id, d))).map_err(|e| bad(format!("chain breaks the licence rules: {e}")))?
     };
-    Ok(CheckedLicence { summary, state, chain, audience: response.audience, deliveries: response.deliveries, end_use_checks: response.end_use_checks })
+    Ok(CheckedLicence {
+        summary,
+        state,
+        chain,
+        audience: response.audience,
+        deliveries: response.deliveries,
+        end_use_checks: response.end_use_checks,
+        re_export_children: response.re_export_children,
+    })
 }
 
 /// Reads a decision document, as YAML or JSON by file extension (`.json`, else YAML).

@@ -190,8 +190,21 @@ pub fn summary(verified: &Verified, now: i64) -> String {
     } else {
         format!("{} witness cosignature(s), {} required", verified.head.cosigners.len(), verified.head.quorum)
     };
+    // The licence it stands on (a general licence, a re-export's parent) was proven too.
+    let parent = match &verified.parent {
+        Some(p) => format!(
+            "; and its parent {}/{}: {} decision(s), head v{} proven in {} at size {}",
+            p.authority,
+            p.licence_id,
+            p.chain.len(),
+            p.head.head.map_or(0, |h| h.version),
+            p.head.checkpoint.origin,
+            p.head.checkpoint.size
+        ),
+        None => String::new(),
+    };
     format!(
-        "verified: {} decision(s) signed by keys the trust file vouches for, each logged; {head} in {} at size {} (signed {}, {} s ago); {witnesses}",
+        "verified: {} decision(s) signed by keys the trust file vouches for, each logged; {head} in {} at size {} (signed {}, {} s ago); {witnesses}{parent}",
         verified.chain.len(),
         cp.origin,
         cp.size,

@@ -74,6 +74,74 @@ pub struct DecisionDoc {
     /// GRANT only: partners' denials overridden without consultation, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undercut_override: Option<OverrideDoc>,
+    /// RE_EXPORT_CONSENT: the consent given; CONSENT_WITHDRAWN: only its `consent_id`
+    /// (docs/re-export.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re_export_consent: Option<ConsentDoc>,
+    /// Re-export licences: the licence re-exported under, `authority/licence_id` of another
+    /// authority.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub parent_licence: String,
+    /// Re-export licences: the consent on the parent's chain relied on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub consent_id: String,
+}
+
+/// A consent to a re-export, as written in a RE_EXPORT_CONSENT document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDoc {
+    pub consent_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub re_export_authority: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re_exporter: Option<PartyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_users: Vec<PartyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+}
+
+impl ConsentDoc {
+    /// The wire consent; only format errors are reported here.
+    pub fn to_wire(&self) -> Result<pb::ReExportConsent, DocError> {
+        let items = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| item.to_wire().map_err(|e| doc_err(format!("re_export_consent.items[{i}].{}", e.field), e.message)))
+            .collect::<Result<_, _>>()?;
+        Ok(pb::ReExportConsent {
+            consent_id: self.consent_id.clone(),
+            re_export_authority: self.re_export_authority.clone(),
+            re_exporter: self.re_exporter.as_ref().map(PartyDoc::to_wire),
+            end_users: self.end_users.iter().map(PartyDoc::to_wire).collect(),
+            destinations: self.destinations.clone(),
+            items,
+            valid_until: optional_time("re_export_consent.valid_until", self.valid_until.as_deref())?,
+            conditions: self.conditions.clone(),
+        })
+    }
+
+    /// The document form of a wire consent.
+    pub fn from_wire(c: &pb::ReExportConsent) -> Self {
+        Self {
+            consent_id: c.consent_id.clone(),
+            re_export_authority: c.re_export_authority.clone(),
+            re_exporter: c.re_exporter.as_ref().map(PartyDoc::from_wire),
+            end_users: c.end_users.iter().map(PartyDoc::from_wire).collect(),
+            destinations: c.destinations.clone(),
+            items: c.items.iter().map(ItemDoc::from_wire).collect(),
+            valid_until: (c.valid_until != 0).then(|| format_time(c.valid_until)),
+            conditions: c.conditions.clone(),
+        }
+    }
 }
 
 /// Partners' denials a grant overrides (`de.bafa/DE-2026-000481`) and the reasons.
@@ -238,6 +306,8 @@ pub enum ActionName {
     Referred,
     ApplicationWithdrawn,
     WriteOff,
+    ReExportConsent,
+    ConsentWithdrawn,
 }
 
 /// Licence types as written in documents.
@@ -338,6 +408,8 @@ impl From<ActionName> for pb::Action {
             ActionName::Referred => A::Referred,
             ActionName::ApplicationWithdrawn => A::ApplicationWithdrawn,
             ActionName::WriteOff => A::WriteOff,
+            ActionName::ReExportConsent => A::ReExportConsent,
+            ActionName::ConsentWithdrawn => A::ConsentWithdrawn,
         }
     }
 }
@@ -430,6 +502,9 @@ impl DecisionDoc {
             shipment: self.shipment.as_ref().map(ShipmentDoc::to_wire).transpose()?,
             reported_by: self.reported_by.clone(),
             permitted_end_uses: self.permitted_end_uses.clone(),
+            re_export_consent: self.re_export_consent.as_ref().map(ConsentDoc::to_wire).transpose()?,
+            parent_licence: self.parent_licence.clone(),
+            consent_id: self.consent_id.clone(),
         })
     }
 }
@@ -437,12 +512,7 @@ impl DecisionDoc {
 impl DecisionDoc {
     /// The document form of a wire decision (for display and `--json` output).
     pub fn from_wire(d: &pb::Decision) -> Self {
-        let party = |p: &pb::Party| PartyDoc {
-            name: p.name.clone(),
-            country: p.country.clone(),
-            identifiers: p.identifiers.iter().map(|i| IdentifierDoc { scheme: i.scheme.clone(), value: i.value.clone() }).collect(),
-            address: p.address.clone(),
-        };
+        let party = PartyDoc::from_wire;
         let time = |t: i64| (t != 0).then(|| format_time(t));
         Self {
             authority: d.authority.clone(),
@@ -455,19 +525,7 @@ impl DecisionDoc {
             end_users: d.end_users.iter().map(party).collect(),
             consignees: d.consignees.iter().map(party).collect(),
             end_use: d.end_use.clone(),
-            items: d
-                .items
-                .iter()
-                .map(|i| ItemDoc {
-                    regime: pb::Regime::try_from(i.regime).ok().and_then(RegimeName::from_wire).unwrap_or(RegimeName::National),
-                    control_code: i.control_code.clone(),
-                    description: i.description.clone(),
-                    quantity: i.quantity.clone(),
-                    unit: i.unit.clone(),
-                    value: if i.currency.is_empty() && i.value_minor == 0 { String::new() } else { format_money(i.value_minor, &i.currency) },
-                    currency: i.currency.clone(),
-                })
-                .collect(),
+            items: d.items.iter().map(ItemDoc::from_wire).collect(),
             destinations: d.destinations.clone(),
             transit_countries: d.transit_countries.clone(),
             re_export_terms: d.re_export_terms.clone(),
@@ -488,6 +546,24 @@ impl DecisionDoc {
             permitted_end_uses: d.permitted_end_uses.clone(),
             reported_by: d.reported_by.clone(),
             shipment: d.shipment.as_ref().map(ShipmentDoc::from_wire),
+            re_export_consent: d.re_export_consent.as_ref().map(ConsentDoc::from_wire),
+            parent_licence: d.parent_licence.clone(),
+            consent_id: d.consent_id.clone(),
+        }
+    }
+}
+
+impl ItemDoc {
+    /// The document form of a wire item.
+    pub fn from_wire(i: &pb::Item) -> Self {
+        Self {
+            regime: pb::Regime::try_from(i.regime).ok().and_then(RegimeName::from_wire).unwrap_or(RegimeName::National),
+            control_code: i.control_code.clone(),
+            description: i.description.clone(),
+            quantity: i.quantity.clone(),
+            unit: i.unit.clone(),
+            value: if i.currency.is_empty() && i.value_minor == 0 { String::new() } else { format_money(i.value_minor, &i.currency) },
+            currency: i.currency.clone(),
         }
     }
 }
@@ -512,7 +588,7 @@ impl RegimeName {
     }
 }
 
-const ALL_ACTIONS: [ActionName; 17] = [
+const ALL_ACTIONS: [ActionName; 19] = [
     ActionName::Grant,
     ActionName::Deny,
     ActionName::Amend,
@@ -530,9 +606,21 @@ const ALL_ACTIONS: [ActionName; 17] = [
     ActionName::Referred,
     ActionName::ApplicationWithdrawn,
     ActionName::WriteOff,
+    ActionName::ReExportConsent,
+    ActionName::ConsentWithdrawn,
 ];
 
 impl PartyDoc {
+    /// The document form of a wire party.
+    pub fn from_wire(p: &pb::Party) -> Self {
+        Self {
+            name: p.name.clone(),
+            country: p.country.clone(),
+            identifiers: p.identifiers.iter().map(|i| IdentifierDoc { scheme: i.scheme.clone(), value: i.value.clone() }).collect(),
+            address: p.address.clone(),
+        }
+    }
+
     /// The wire party.
     pub fn to_wire(&self) -> pb::Party {
         pb::Party {

@@ -128,7 +128,8 @@ pub struct Verified {
     pub evidence_time: i64,
     /// Whether the issuer's root keys or keys are pinned.
     pub issuer_trusted: bool,
-    /// For a registration: its general licence, proven the same way against the same trust file.
+    /// For a registration: its general licence; for a re-export licence: its parent (with the
+    /// consent on its chain). Proven the same way against the same trust file.
     pub parent: Option<Box<Verified>>,
 }
 
@@ -334,13 +335,14 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
         }
     }
     let parent = check_parent(&name, &chain, parent, trust, now)?;
-    // A general licence proven at an older checkpoint of the same log than the registration
-    // could hide its suspension since: its proof must be at least as recent.
+    // A parent proven at an older checkpoint of the same log than its child could hide its
+    // suspension since: its proof must be at least as recent. (A re-export's parent is in
+    // another authority's log: its freshness is judged as its own, by the verdict.)
     if let Some(p) = &parent {
         let (theirs, ours) = (&p.head.checkpoint, &proven.checkpoint);
         if theirs.origin == ours.origin && theirs.size < ours.size {
             return Err(refused(format!(
-                "the head of general licence {}/{} is proven at size {} of {}, older than the size {} {name} is proven at: a later decision on it could be missing",
+                "the head of parent licence {}/{} is proven at size {} of {}, older than the size {} {name} is proven at: a later decision on it could be missing",
                 p.authority, p.licence_id, theirs.size, theirs.origin, ours.size
             )));
         }
@@ -372,28 +374,75 @@ fn check_parent(
     trust: &TrustFile,
     now: i64,
 ) -> Result<Option<Box<Verified>>, BundleError> {
-    // The reference cannot change along a chain (the licence rules), so the last names it.
-    let named = chain.iter().rev().map(|(l, _)| &l.decision).find(|d| d.licence_type == pb::LicenceType::Registration as i32).map(|d| &d.general_licence);
-    match (named, parent) {
+    match (parent_reference(chain.iter().map(|(l, _)| &l.decision)), parent) {
         (None, None) => Ok(None),
-        (None, Some(_)) => Err(refused(format!("it carries the proof of a general licence, but {name} is no registration under one"))),
-        (Some(reference), None) => Err(refused(format!(
-            "{name} is a registration under general licence {reference}, but the answer carries no proof of that general licence, so its suspension or revocation could be hidden"
+        (None, Some(_)) => Err(refused(format!("it carries the proof of a parent licence, but {name} is neither a registration nor a re-export licence"))),
+        (Some((what, reference)), None) => Err(refused(format!(
+            "{name} is a {} {reference}, but the answer carries no proof of that {}, so its suspension or revocation{} could be hidden",
+            what.stands_on(),
+            what.noun(),
+            what.also_hidden()
         ))),
-        (Some(reference), Some(proof)) => {
-            let (authority, licence_id) =
-                split_licence_ref(reference).ok_or_else(|| refused(format!("{name} names `{reference}` as its general licence, which is not a licence reference")))?;
+        (Some((what, reference)), Some(proof)) => {
+            let (authority, licence_id) = split_licence_ref(reference)
+                .ok_or_else(|| refused(format!("{name} names `{reference}` as its {}, which is not a licence reference", what.noun())))?;
             if proof.parent.is_some() {
-                return Err(refused(format!("the proof of general licence {reference} carries a further parent: a general licence is no registration")));
+                return Err(refused(format!("the proof of {} {reference} carries a further parent, which is not followed", what.noun())));
             }
             let statements: Vec<&[u8]> = proof.statements.iter().map(|s| s.as_ref()).collect();
             let bundle = Bundle::of(authority, licence_id, &statements, proof);
             let verified = check(&bundle, trust, now).map_err(|e| match e {
-                BundleError::Refused(m) => refused(format!("general licence {reference}: {m}")),
+                BundleError::Refused(m) => refused(format!("{} {reference}: {m}", what.noun())),
                 trust @ BundleError::Trust(_) => trust,
             })?;
             Ok(Some(Box::new(verified)))
         }
+    }
+}
+
+/// What kind of parent a licence stands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentKind {
+    /// A registration's general licence (same authority).
+    GeneralLicence,
+    /// A re-export licence's parent (another authority's), whose chain carries the consent.
+    ReExport,
+}
+
+impl ParentKind {
+    fn noun(self) -> &'static str {
+        match self {
+            ParentKind::GeneralLicence => "general licence",
+            ParentKind::ReExport => "parent licence",
+        }
+    }
+
+    fn stands_on(self) -> &'static str {
+        match self {
+            ParentKind::GeneralLicence => "registration under general licence",
+            ParentKind::ReExport => "re-export licence under",
+        }
+    }
+
+    fn also_hidden(self) -> &'static str {
+        match self {
+            ParentKind::GeneralLicence => "",
+            ParentKind::ReExport => " or the withdrawal of its consent",
+        }
+    }
+}
+
+/// The parent a chain (its decisions in version order) names, if any: a registration's
+/// general licence or a re-export licence's parent. The licence rules keep the reference the
+/// same along the chain, so the last decision stating terms names it.
+pub fn parent_reference<'a>(chain: impl DoubleEndedIterator<Item = &'a pb::Decision>) -> Option<(ParentKind, &'a str)> {
+    let last = chain.rev().find(|d| d.licence_type != 0)?;
+    if last.licence_type == pb::LicenceType::Registration as i32 {
+        Some((ParentKind::GeneralLicence, &last.general_licence))
+    } else if !last.parent_licence.is_empty() {
+        Some((ParentKind::ReExport, &last.parent_licence))
+    } else {
+        None
     }
 }
 
@@ -501,7 +550,7 @@ pub fn judge_as_node(question: &Question, verified: &Verified, now: i64, default
     let reporters: Vec<&KeySetView> = verified.key_sets.values().collect();
     let parent_reporters: Vec<&KeySetView> = verified.parent.iter().flat_map(|p| p.key_sets.values()).collect();
     let parent = verified.parent.as_deref().map(|p| facts_of(p, now, default_max_staleness_secs, &[], &[], &parent_reporters));
-    let facts = Facts { general_licence: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks, &reporters) };
+    let facts = Facts { parent: parent.as_ref(), ..facts_of(verified, now, default_max_staleness_secs, &agreements, &crosswalks, &reporters) };
     judge(question, &facts)
 }
 
@@ -527,7 +576,7 @@ fn facts_of<'a>(
         withheld: verified.withheld.clone(),
         checked: None,
         folded: None,
-        general_licence: None,
+        parent: None,
         reporters,
     }
 }

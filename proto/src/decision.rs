@@ -158,6 +158,7 @@ impl TryFrom<pb::Decision> for CheckedDecision {
         }
         check_validity(&d, action)?;
         check_reasons(&d, action)?;
+        crate::re_export::check_fields(&d, action, licence_type)?;
         crate::consultation::check_grant_fields(&d, action)?;
         crate::usage::check_write_off_fields(&d, action)?;
         check_list_len("conditions", &d.conditions)?;
@@ -278,6 +279,8 @@ fn check_no_terms(d: &pb::Decision, action: Action) -> Result<(), FieldError> {
         ("risk_tier", d.risk_tier != 0),
         ("general_licence", !d.general_licence.is_empty()),
         ("permitted_end_uses", !d.permitted_end_uses.is_empty()),
+        ("parent_licence", !d.parent_licence.is_empty()),
+        ("consent_id", !d.consent_id.is_empty()),
     ];
     match present.iter().find(|(_, set)| *set) {
         Some((field, _)) => {
@@ -525,6 +528,23 @@ pub mod fixtures {
         if action == pb::Action::WriteOff {
             d.reported_by = base.authority.clone();
             d.shipment = Some(shipment(&format!("26DE004852{version:08}E4"), d.decided_at, "1"));
+        }
+        if action == pb::Action::ReExportConsent {
+            let mut item = base.items.first().cloned().unwrap_or_default();
+            item.quantity = "10".into();
+            d.re_export_consent = Some(pb::ReExportConsent {
+                consent_id: format!("RXC-{version}"),
+                re_export_authority: if base.authority == "jp.meti" { "uk.ecju" } else { "jp.meti" }.into(),
+                re_exporter: base.end_users.first().cloned(),
+                end_users: vec![party("Siam Orbital Systems Co., Ltd.", "TH")],
+                destinations: vec!["TH".into()],
+                items: vec![item],
+                valid_until: DECIDED + 365 * DAY,
+                conditions: Vec::new(),
+            });
+        }
+        if action == pb::Action::ConsentWithdrawn {
+            d.re_export_consent = Some(pb::ReExportConsent { consent_id: "RXC-2".into(), ..Default::default() });
         }
         if crate::decision::requires_reasons(action) {
             d.reasons = vec![pb::Reason {

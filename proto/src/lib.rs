@@ -30,6 +30,7 @@ pub mod keyfile;
 pub mod licence_map;
 pub mod log;
 pub mod quantity;
+pub mod re_export;
 pub mod recognition;
 pub mod restricted;
 pub mod rules;

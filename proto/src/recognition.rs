@@ -198,7 +198,7 @@ pub fn pattern_matches(pattern: &str, qualified_code: &str) -> bool {
 }
 
 /// True when `code` is `base` or a sub-item of it: `3A001.a.1` is under `3A001`, `3A0010` is not.
-fn is_at_or_under(base: &str, code: &str) -> bool {
+pub(crate) fn is_at_or_under(base: &str, code: &str) -> bool {
     code.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 

@@ -104,6 +104,10 @@ pub fn transition(from: Option<Status>, action: Action) -> Option<Status> {
         (Some(S::Revoked), A::AppealLodged) => Some(S::UnderAppeal(Appealed::Revoked)),
         (Some(S::UnderAppeal(against)), A::AppealUpheld) => Some(against.status()),
         (Some(S::UnderAppeal(_)), A::AppealOverturned) => Some(S::Issued),
+        // A consent to a re-export, and its withdrawal, leave the licence as it was.
+        (Some(S::Issued), A::ReExportConsent | A::ConsentWithdrawn) => Some(S::Issued),
+        // Goods all shipped may still be re-exported: the usual case of a consent.
+        (Some(S::Exhausted), A::ReExportConsent | A::ConsentWithdrawn) => Some(S::Exhausted),
         _ => None,
     }
 }
@@ -235,9 +239,16 @@ impl LicenceState {
         if name(&d.applicant) != name(&self.terms.applicant) {
             return Err(RuleError::TermsChanged { field: "applicant", was: name(&self.terms.applicant), now: name(&d.applicant) });
         }
-        // A registration stays under the general licence it was granted under.
-        if d.general_licence != self.terms.general_licence {
-            return Err(RuleError::TermsChanged { field: "general_licence", was: self.terms.general_licence.clone(), now: d.general_licence.clone() });
+        // A registration stays under the general licence it was granted under, and a re-export
+        // licence under its parent and the consent it relies on.
+        for (field, was, now) in [
+            ("general_licence", &self.terms.general_licence, &d.general_licence),
+            ("parent_licence", &self.terms.parent_licence, &d.parent_licence),
+            ("consent_id", &self.terms.consent_id, &d.consent_id),
+        ] {
+            if was != now {
+                return Err(RuleError::TermsChanged { field, was: was.clone(), now: now.clone() });
+            }
         }
         Ok(())
     }
@@ -313,7 +324,7 @@ mod tests {
     use super::*;
     use crate::decision::fixtures::{follow_up, grant};
 
-    const ALL_ACTIONS: [Action; 17] = [
+    const ALL_ACTIONS: [Action; 19] = [
         Action::Grant,
         Action::Deny,
         Action::Amend,
@@ -331,6 +342,8 @@ mod tests {
         Action::Referred,
         Action::ApplicationWithdrawn,
         Action::WriteOff,
+        Action::ReExportConsent,
+        Action::ConsentWithdrawn,
     ];
 
     fn id_of(d: &pb::Decision) -> StatementId {
@@ -391,6 +404,8 @@ mod tests {
                     (A::Revoke, S::Revoked),
                     (A::Surrender, S::Surrendered),
                     (A::Cancel, S::Cancelled),
+                    (A::ReExportConsent, S::Issued),
+                    (A::ConsentWithdrawn, S::Issued),
                 ],
             ),
             ("denied", vec![A::Deny], vec![(A::AppealLodged, S::UnderAppeal(Appealed::Denied))]),
@@ -553,8 +568,15 @@ mod tests {
         assert_eq!(exhausted.status_at(DECIDED_FAR_FUTURE), LicenceStatus::Exhausted, "exhausted is not read as expired");
 
         let base = grant("de.bafa", "DE-2026-000123");
-        let legal =
-            [(Action::Amend, Status::Issued), (Action::Revoke, Status::Revoked), (Action::Surrender, Status::Surrendered), (Action::Cancel, Status::Cancelled)];
+        // A consent to re-export goods all shipped is the usual case (docs/re-export.md).
+        let legal = [
+            (Action::Amend, Status::Issued),
+            (Action::Revoke, Status::Revoked),
+            (Action::Surrender, Status::Surrendered),
+            (Action::Cancel, Status::Cancelled),
+            (Action::ReExportConsent, Status::Exhausted),
+            (Action::ConsentWithdrawn, Status::Exhausted),
+        ];
         for action in ALL_ACTIONS {
             let mut d = follow_up(&base, action, 5, exhausted.head.0);
             if action == Action::Amend {

@@ -16,7 +16,8 @@ use prost::Message;
 
 /// Layout version written and read.
 /// Format 2 added the head proof: a format-1 token cannot show its chain is complete.
-/// Format 3 added `parent` (a registration's general licence); a registration's token is
+/// Format 3 added `parent` (a registration's general licence, or a re-export licence's parent with
+/// its consent); such a token is
 /// written as format 3 so a verifier that cannot check its general licence refuses it.
 pub const TOKEN_FORMAT: u32 = 3;
 /// Oldest layout read: format 2 is format 3 without `parent`.

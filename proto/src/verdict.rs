@@ -66,9 +66,10 @@ pub struct Facts<'a> {
     /// The licence state every decision of `checked` folds to, kept by the same caller; used
     /// when the time asked about comes after all of them (a question about now).
     pub folded: Option<&'a LicenceState>,
-    /// For a registration: what is known of the general licence it names (`None`: not held).
-    /// A registration authorises an export only when its general licence does.
-    pub general_licence: Option<&'a Facts<'a>>,
+    /// What is known of the licence this one stands on (`None`: not held): a registration's
+    /// general licence, or a re-export licence's parent (with the consent on its chain). Either
+    /// authorises an export only when its parent does.
+    pub parent: Option<&'a Facts<'a>>,
     /// Key sets held of the authorities whose customs keys signed write-offs in the chain
     /// (`Decision.reported_by`); a write-off whose reporter's key set is missing counts, flagged.
     pub reporters: &'a [&'a KeySetView],
@@ -165,7 +166,9 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
         return answer(verdict, reasons);
     }
     // A registration's scope (items, destinations, end uses) is its general licence's, which
-    // must itself be in force and cover the question.
+    // must itself be in force and cover the question. A re-export licence's scope is its own,
+    // and its parent must be in force with the consent it relies on covering the question.
+    let mut re_export = None;
     let general = if state.terms.licence_type == pb::LicenceType::Registration as i32 {
         match under_general_licence(q, &licence, &state.terms, f) {
             Ok(general) => Some(general),
@@ -178,6 +181,16 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     } else {
         if let Err(reasons) = licence_covers(&state.terms, &q.context) {
             return answer(Verdict::OutOfScope, reasons);
+        }
+        if !state.terms.parent_licence.is_empty() {
+            match under_re_export_parent(q, &licence, &state.terms, f) {
+                Ok(parent) => re_export = Some(parent),
+                Err(refused) => {
+                    let mut j = answer(refused.verdict, refused.reasons);
+                    j.warnings.extend(refused.warnings);
+                    return j;
+                }
+            }
         }
         None
     };
@@ -254,6 +267,19 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
             format_time(g.terms.valid_until)
         ));
     }
+    if let Some((parent, consent, _)) = &re_export {
+        reasons.push(format!(
+            "it re-exports under licence {} (version {}), ISSUED, valid {} to {}, with {} given in version {} to {} for {}",
+            t.parent_licence,
+            parent.version,
+            format_time(parent.terms.valid_from),
+            format_time(parent.terms.valid_until),
+            consent.name(),
+            consent.version,
+            consent.consent.re_export_authority,
+            consent.consent.destinations.join(", ")
+        ));
+    }
     let asked: Vec<String> = [
         q.context.destination.clone(),
         q.context.control_code.clone(),
@@ -298,7 +324,70 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     if let Some((_, warnings)) = general {
         j.warnings.extend(warnings);
     }
+    if let Some((_, consent, warnings)) = re_export {
+        j.warnings.extend(warnings);
+        j.reasons.extend(consent.consent.conditions.iter().map(|c| format!("condition of {}: {c}", consent.name())));
+    }
     j
+}
+
+/// A re-export licence's parent judged as its own issuer relies on it (state, keys, forks and
+/// log freshness; the question's control code, not its destination or end user, which are the
+/// consent's), then the consent it relies on: on the parent's chain by the time asked about, not
+/// withdrawn, for this licence's authority, and covering the question's destination, end user
+/// and control code. Its parent's state, the consent and the parent's warnings when they
+/// authorise the re-export, else the answer, its reasons naming the parent or the consent.
+fn under_re_export_parent(
+    q: &Question,
+    licence: &str,
+    child: &pb::Decision,
+    f: &Facts<'_>,
+) -> Result<(LicenceState, crate::re_export::Consent, Vec<String>), Refusal> {
+    let reference = &child.parent_licence;
+    let child_of = format!("licence {licence} is a re-export under licence {reference}");
+    let Some((authority, licence_id)) = split_licence_ref(reference) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{child_of}, which is not a licence reference")));
+    };
+    let Some(parent) = f.parent.filter(|p| !p.chain.is_empty()) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{child_of}, which is not held here")));
+    };
+    // A parent is judged on its own: its own parent (if any) is not followed here.
+    let parent = Facts { parent: None, ..parent.clone() };
+    // The quantity asked about is the re-export licence's own balance, not the parent's.
+    let context = Context { destination: None, end_user: None, end_use: None, shipment: None, ..q.context.clone() };
+    let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context };
+    let judged = judge(&question, &parent);
+    let state = match (judged.verdict, judged.state) {
+        // A parent whose goods were all shipped is in force for their re-export.
+        (Verdict::Valid | Verdict::Exhausted, Some(state)) => state,
+        (verdict, _) => {
+            let mut reasons = vec![format!("{child_of}, which does not authorise this re-export:")];
+            reasons.extend(judged.reasons.into_iter().map(|r| format!("parent licence {reference}: {r}")));
+            return Err(Refusal { verdict, reasons, warnings: judged.warnings });
+        }
+    };
+    let held = crate::re_export::consents(parent.chain.iter().map(|l| &l.decision).filter(|d| d.decided_at <= q.context.at));
+    let Some(consent) = held.into_iter().find(|c| c.consent.consent_id == child.consent_id) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{child_of} with consent {}, which is not on that licence's chain", child.consent_id)));
+    };
+    let name = consent.name();
+    if let Some((version, at)) = consent.withdrawn {
+        return Err(Refusal::new(
+            Verdict::OutOfScope,
+            format!("{child_of}: {name} was withdrawn (version {version} of {reference}, {}), so the re-export is no longer consented", format_time(at)),
+        ));
+    }
+    if consent.consent.re_export_authority != q.authority {
+        return Err(Refusal::new(
+            Verdict::OutOfScope,
+            format!("{child_of}: {name} consents to a re-export licensed by {}, not {}", consent.consent.re_export_authority, q.authority),
+        ));
+    }
+    let uncovered = crate::re_export::uncovered_question(&consent, &q.context);
+    if !uncovered.is_empty() {
+        return Err(Refusal { verdict: Verdict::OutOfScope, reasons: uncovered, warnings: judged.warnings });
+    }
+    Ok((state, consent, judged.warnings))
 }
 
 /// A registration's general licence judged for the same question (its scope, state, keys and
@@ -310,11 +399,11 @@ fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decisio
     let Some((authority, licence_id)) = split_licence_ref(reference) else {
         return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not a licence reference")));
     };
-    let Some(parent) = f.general_licence.filter(|p| !p.chain.is_empty()) else {
+    let Some(parent) = f.parent.filter(|p| !p.chain.is_empty()) else {
         return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not held here")));
     };
     // A general licence is never itself a registration: no further parent is judged.
-    let parent = Facts { general_licence: None, ..parent.clone() };
+    let parent = Facts { parent: None, ..parent.clone() };
     let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context: q.context.clone() };
     let judged = judge(&question, &parent);
     let state = judged.state.clone().filter(|s| s.terms.licence_type == pb::LicenceType::GeneralAuthorisation as i32);
@@ -591,7 +680,7 @@ mod tests {
             log_heard_at: Some(at),
             default_max_staleness_secs: 3600,
             now: at,
-            general_licence: parent,
+            parent,
             ..Default::default()
         };
         let leak = |links: Vec<Link>| -> &'static [Link] { Box::leak(links.into_boxed_slice()) };
@@ -701,5 +790,75 @@ mod tests {
             "{:?}",
             unknown_reporter.warnings
         );
+    }
+
+    // A re-export licence is valid only while its parent (another authority's) is in force and
+    // the consent on the parent's chain covers the question; the reasons name the one that refuses.
+    #[test]
+    fn a_re_export_is_judged_with_its_parent_and_consent() {
+        use crate::re_export::fixtures::{child, consent, withdrawal};
+        let parent = grant("de.bafa", "DE-2026-000412");
+        let given = consent(&parent, "DE-RXC-2026-0007", 2, [1; 32]);
+        let kid = child("JP-RX-2026-0001", "de.bafa/DE-2026-000412", "DE-RXC-2026-0007");
+        let at = DECIDED + 20 * DAY;
+        let question = |destination: &str| Question {
+            authority: "jp.meti".into(),
+            licence_id: "JP-RX-2026-0001".into(),
+            relying_authority: "jp.meti".into(),
+            context: Context {
+                destination: Some(destination.into()),
+                control_code: Some("EU-DU:3A001.a.1".into()),
+                end_user: None,
+                end_use: None,
+                at,
+                shipment: None,
+            },
+        };
+        let leak = |links: Vec<Link>| -> &'static [Link] { Box::leak(links.into_boxed_slice()) };
+        let facts = |chain: &'static [Link], parent: Option<&'static Facts<'static>>| Facts {
+            issuer_trusted: true,
+            chain,
+            log_heard_at: Some(at),
+            default_max_staleness_secs: 3600,
+            now: at,
+            parent,
+            ..Default::default()
+        };
+        let parent_facts = |links: Vec<Link>| -> &'static Facts<'static> { Box::leak(Box::new(facts(leak(links), None))) };
+        let kid_chain = leak(vec![link(9, kid.clone())]);
+        let consented = parent_facts(vec![link(1, parent.clone()), link(2, given.clone())]);
+
+        let valid = judge(&question("TH"), &facts(kid_chain, Some(consented)));
+        assert_eq!(valid.verdict, Verdict::Valid, "{:?}", valid.reasons);
+        assert!(valid.reasons.iter().any(|r| r.contains("re-exports under licence de.bafa/DE-2026-000412 (version 2)")), "{:?}", valid.reasons);
+        assert!(valid.reasons.iter().any(|r| r.contains("with consent DE-RXC-2026-0007 of de.bafa")), "{:?}", valid.reasons);
+
+        // The child's own destinations refuse first; a consent naming fewer refuses next.
+        let mut wider = kid.clone();
+        wider.destinations = vec!["TH".into(), "VN".into()];
+        let wider_chain = leak(vec![link(9, wider)]);
+        let out = judge(&question("VN"), &facts(wider_chain, Some(consented)));
+        assert_eq!(out.verdict, Verdict::OutOfScope);
+        assert_eq!(out.reasons, ["consent DE-RXC-2026-0007 of de.bafa does not cover destination VN (it names TH)"]);
+
+        let revoked = parent_facts(vec![link(1, parent.clone()), link(2, given.clone()), link(3, follow_up(&parent, pb::Action::Revoke, 3, [2; 32]))]);
+        let refused = judge(&question("TH"), &facts(kid_chain, Some(revoked)));
+        assert_eq!(refused.verdict, Verdict::Revoked);
+        assert!(
+            refused.reasons.iter().any(|r| r.starts_with("parent licence de.bafa/DE-2026-000412: licence de.bafa/DE-2026-000412 was revoked")),
+            "{:?}",
+            refused.reasons
+        );
+
+        let withdrawn = parent_facts(vec![link(1, parent.clone()), link(2, given.clone()), link(3, withdrawal(&parent, "DE-RXC-2026-0007", 3, [2; 32]))]);
+        let refused = judge(&question("TH"), &facts(kid_chain, Some(withdrawn)));
+        assert_eq!(refused.verdict, Verdict::OutOfScope);
+        assert!(refused.reasons[0].contains("consent DE-RXC-2026-0007 of de.bafa was withdrawn"), "{:?}", refused.reasons);
+
+        let no_consent = parent_facts(vec![link(1, parent.clone())]);
+        assert_eq!(judge(&question("TH"), &facts(kid_chain, Some(no_consent))).verdict, Verdict::NotFound);
+        let missing = judge(&question("TH"), &facts(kid_chain, None));
+        assert_eq!(missing.verdict, Verdict::NotFound);
+        assert!(missing.reasons[0].contains("which is not held here"), "{:?}", missing.reasons);
     }
 }

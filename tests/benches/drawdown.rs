@@ -123,8 +123,12 @@ fn main() {
         let start = Instant::now();
         publish_concurrently(client.clone(), envelopes, 64).await;
         row("GRANT, one per licence, 64 in flight (gRPC)", n, start.elapsed(), "the baseline of this run");
-        let write_offs: Vec<Vec<u8>> =
-            grants.iter().zip(&heads).enumerate().map(|(i, (g, head))| sign(write_off(&g.licence_id, 2, *head, &format!("26DE{i:012}E1"), "5"), &customs)).collect();
+        let write_offs: Vec<Vec<u8>> = grants
+            .iter()
+            .zip(&heads)
+            .enumerate()
+            .map(|(i, (g, head))| sign(write_off(&g.licence_id, 2, *head, &format!("26DE{i:012}E1"), "5"), &customs))
+            .collect();
         let start = Instant::now();
         publish_concurrently(client.clone(), write_offs, 64).await;
         row("WRITE_OFF, one per licence, 64 in flight (gRPC)", n, start.elapsed(), "balance, role and recognition checked");
@@ -161,7 +165,8 @@ fn main() {
             let (mut version, mut previous) = (1, StatementId::from_slice(&granted.statement_id).unwrap().0);
             for i in 0..chain {
                 version += 1;
-                let published = client.publish(sign(write_off(&licence_id, version, previous, &format!("26DE{chain:04}{i:08}E1"), "1"), &customs)).await.unwrap();
+                let published =
+                    client.publish(sign(write_off(&licence_id, version, previous, &format!("26DE{chain:04}{i:08}E1"), "1"), &customs)).await.unwrap();
                 previous = StatementId::from_slice(&published.statement_id).unwrap().0;
             }
             let request = pb::VerifyRequest {

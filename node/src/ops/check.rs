@@ -57,6 +57,7 @@ pub fn check_store(store: &Store, repair: bool) -> anyhow::Result<CheckReport> {
 pub fn check_with(store: &Store, options: &CheckOptions) -> anyhow::Result<CheckReport> {
     let mut report = CheckReport::default();
     check_licences(store, options, &mut report)?;
+    check_re_export_index(store, options, &mut report)?;
     check_logs(store, options, &mut report)?;
     Ok(report)
 }
@@ -121,6 +122,73 @@ fn check_licences(store: &Store, options: &CheckOptions, report: &mut CheckRepor
         check_licence(store, &licence, &extra, options, report)?;
     }
     Ok(())
+}
+
+/// The index of re-export licences under their parents (docs/re-export.md) against the logs:
+/// an entry for every public licence whose first decision names a parent (the licence rules keep
+/// the parent and consent along the chain, and a first decision always states them), and no
+/// other. Publish sums a consent's quantity over this index, so a lost entry would let a
+/// re-export exceed its consent.
+fn check_re_export_index(store: &Store, options: &CheckOptions, report: &mut CheckReport) -> anyhow::Result<()> {
+    let mut expected: BTreeMap<[String; 4], String> = BTreeMap::new();
+    for (n, d) in store.decisions(None).enumerate() {
+        if n % 256 == 255 {
+            pause(options)?;
+        }
+        let (authority, licence_id, version, id) = d?;
+        if version != 1 {
+            continue;
+        }
+        if let Some(((pa, pl), consent)) = first_names_parent(store, &id)? {
+            expected.insert([pa, pl, authority, licence_id], consent);
+        }
+    }
+    let mut fixes: Vec<([String; 4], Option<String>)> = Vec::new();
+    for entry in store.re_export_index() {
+        let (key, consent) = entry?;
+        let listed = match expected.remove(&key) {
+            Some(logged) => Some(logged),
+            // Published since the decisions were read (a decision and its entry are committed
+            // together): read the child's first decision again.
+            None => match store.decision_id(&key[2], &key[3], 1)? {
+                Some(id) => first_names_parent(store, &id)?.filter(|((pa, pl), _)| *pa == key[0] && *pl == key[1]).map(|(_, c)| c),
+                None => None,
+            },
+        };
+        match listed {
+            Some(logged) if logged == consent => {}
+            logged => {
+                let [pa, pl, ca, cl] = &key;
+                let text = match &logged {
+                    Some(logged) => format!("{ca}/{cl}: the re-export index says it relies on consent {consent} of {pa}/{pl}, its log says {logged}"),
+                    None => format!("{ca}/{cl}: the re-export index lists it under {pa}/{pl}, but its log names no such parent"),
+                };
+                report.differences.push(text);
+                fixes.push((key, logged));
+            }
+        }
+    }
+    for (key, consent) in expected {
+        let [pa, pl, ca, cl] = &key;
+        report.differences.push(format!("{ca}/{cl}: a re-export licence under {pa}/{pl} (consent {consent}) missing from the re-export index"));
+        fixes.push((key, Some(consent)));
+    }
+    if options.repair {
+        for (key, consent) in fixes {
+            store.repair_re_export_child(&key, consent.as_deref())?;
+            let [pa, pl, ca, cl] = &key;
+            report.repaired.push(format!("{ca}/{cl}: re-export index entry under {pa}/{pl} rewritten from the log"));
+        }
+    }
+    Ok(())
+}
+
+/// The parent (`authority`, `licence_id`) and consent a public first decision `id` names, if any.
+fn first_names_parent(store: &Store, id: &comity_proto::statement::StatementId) -> anyhow::Result<Option<((String, String), String)>> {
+    let Some(bytes) = store.statement(id)? else { return Ok(None) };
+    let Ok(envelope) = Envelope::parse(bytes) else { return Ok(None) };
+    let pb::statement::Kind::Decision(first) = envelope.statement() else { return Ok(None) };
+    Ok(comity_proto::decision::split_licence_ref(&first.parent_licence).map(|(a, l)| ((a.to_string(), l.to_string()), first.consent_id.clone())))
 }
 
 /// Compares one licence's stored summary and index entries (those its derived and stored

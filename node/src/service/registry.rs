@@ -126,6 +126,7 @@ impl registry_server::Registry for RegistryService {
         let openings = view.chain.iter().filter_map(crate::chain::StoredLink::opening).collect();
         let deliveries = crate::service::delivery::of_chain(self.registry.store(), &view.chain)?;
         let end_use_checks = crate::service::end_use::of_licence(self.registry.store(), &r.authority, &r.licence_id)?;
+        let re_export_children = re_export_children(&self.registry, &r.authority, &r.licence_id)?;
         // The proof is for relying parties with a trust file; a read that cannot build it (a
         // full disk) still answers, and such a client then refuses the answer as unproven.
         let proof = crate::service::verify::licence_proof(&self.registry, &self.verify_cache, &r.authority, &r.licence_id, self.registry.clock().now())
@@ -145,6 +146,7 @@ impl registry_server::Registry for RegistryService {
                 .collect(),
             deliveries,
             end_use_checks,
+            re_export_children,
         }))
     }
 
@@ -285,4 +287,19 @@ impl registry_server::Registry for RegistryService {
         let page = self.registry.search(&query)?;
         Ok(Response::new(pb::SearchResponse { licences: page.licences, next_cursor: page.next.map(hex::encode).unwrap_or_default() }))
     }
+}
+
+/// The re-export licences held here under `authority/licence_id`, with their status now.
+fn re_export_children(registry: &crate::writer::Registry, authority: &str, licence_id: &str) -> Result<Vec<pb::LicenceSummary>, Error> {
+    let now = registry.clock().now();
+    let store = registry.store();
+    let mut children = Vec::new();
+    for (child_authority, child_id, _) in store.re_export_children(authority, licence_id)? {
+        if let Some(mut summary) = store.licence(&child_authority, &child_id)? {
+            let decided = pb::LicenceStatus::try_from(summary.status).unwrap_or(pb::LicenceStatus::Unspecified);
+            summary.status = comity_proto::rules::status_at(decided, summary.valid_from, summary.valid_until, now) as i32;
+            children.push(summary);
+        }
+    }
+    Ok(children)
 }

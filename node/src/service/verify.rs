@@ -75,9 +75,10 @@ pub fn verify_counted(
     let crosswalks: Vec<(StatementId, Arc<Crosswalk>)> =
         checked.iter().filter(|a| !a.agreement().crosswalk.is_empty()).filter_map(|a| trust.catalogue().crosswalk(&a.agreement().crosswalk)).collect();
     let crosswalk_refs: Vec<&Crosswalk> = crosswalks.iter().map(|(_, c)| c.as_ref()).collect();
-    // A registration is judged with its general licence, read the same way (and kept apart:
-    // a change to the general licence is a change to it, not to each registration).
-    let general = match general_licence_of(&licence.links) {
+    // A registration is judged with its general licence, and a re-export licence with its
+    // parent, read the same way (and kept apart: a change to the parent is a change to it, not
+    // to each licence standing on it).
+    let general = match parent_of(&licence.links) {
         Some((authority, licence_id)) => Some(cache.licence(registry, authority, licence_id)?.0),
         None => None,
     };
@@ -100,7 +101,7 @@ pub fn verify_counted(
             withheld: g.withheld.clone(),
             checked: g.checked.as_deref(),
             folded: g.folded.as_ref(),
-            general_licence: None,
+            parent: None,
             reporters: &general_reporters,
         }),
         None => None,
@@ -121,7 +122,7 @@ pub fn verify_counted(
         withheld: licence.withheld.clone(),
         checked: licence.checked.as_deref(),
         folded: licence.folded.as_ref(),
-        general_licence: general_facts.as_ref(),
+        parent: general_facts.as_ref(),
         reporters: &reporters,
     };
     let judgement = judge(q, &facts);
@@ -172,11 +173,11 @@ pub fn verify_counted(
     Ok((answer, outcome))
 }
 
-/// The general licence a registration's chain names (`authority`, `licence_id`), if it is one.
-fn general_licence_of(links: &[Link]) -> Option<(&str, &str)> {
-    // The licence rules keep the reference the same along the chain: the last one names it.
-    let last = links.iter().rev().map(|l| &l.decision).find(|d| d.licence_type == pb::LicenceType::Registration as i32)?;
-    comity_proto::decision::split_licence_ref(&last.general_licence)
+/// The licence a chain stands on (`authority`, `licence_id`): a registration's general licence
+/// or a re-export licence's parent, if it is one.
+fn parent_of(links: &[Link]) -> Option<(&str, &str)> {
+    let (_, reference) = comity_proto::bundle::parent_reference(links.iter().map(|l| &l.decision))?;
+    comity_proto::decision::split_licence_ref(reference)
 }
 
 /// The proof of a registration's general licence (`ProofBundle.parent`): its chain, its
@@ -368,7 +369,7 @@ fn head_proof(
 pub fn licence_proof(registry: &Registry, cache: &VerifyCache, authority: &str, licence_id: &str, now: i64) -> Result<pb::ProofBundle, Error> {
     let (licence, _) = cache.licence(registry, authority, licence_id)?;
     let mut proof = parent_proof(&licence, now);
-    if let Some((authority, licence_id)) = general_licence_of(&licence.links) {
+    if let Some((authority, licence_id)) = parent_of(&licence.links) {
         let (general, _) = cache.licence(registry, authority, licence_id)?;
         proof.parent = Some(Box::new(parent_proof_with(registry, &general, &proof, now)?));
     }

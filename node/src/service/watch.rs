@@ -493,6 +493,8 @@ fn transition(registry: &Registry, id: StatementId, d: &pb::Decision) -> Result<
         WatchEventKind::Denial
     } else if d.action == Action::WriteOff as i32 {
         WatchEventKind::WriteOff
+    } else if d.action == Action::ReExportConsent as i32 || d.action == Action::ConsentWithdrawn as i32 {
+        WatchEventKind::ReExportConsent
     } else if status(&before) != status(&after) {
         WatchEventKind::StateChange
     } else {

@@ -40,6 +40,7 @@ pub mod table {
     pub const DELIVERY: u8 = 0x1D;
     pub const DELIVERY_LATEST: u8 = 0x1E;
     pub const END_USE_CHECK: u8 = 0x1F;
+    pub const RE_EXPORT_CHILD: u8 = 0x24;
 }
 
 /// Separator between string parts.
@@ -264,6 +265,35 @@ pub fn end_use_check_prefix(licence: Option<(&str, &str)>) -> Vec<u8> {
     }
 }
 
+/// `RE_EXPORT_CHILD ‖ parent authority ‖ SEP ‖ parent licence ‖ SEP ‖ child authority ‖ SEP ‖
+/// child licence` → the consent id the re-export (child) licence relies on.
+pub fn re_export_child(parent_authority: &str, parent_id: &str, child_authority: &str, child_id: &str) -> Vec<u8> {
+    tagged(table::RE_EXPORT_CHILD, &[parent_authority.as_bytes(), parent_id.as_bytes(), child_authority.as_bytes(), child_id.as_bytes()])
+}
+
+/// Prefix of the re-export licences held under one parent licence.
+pub fn re_export_child_prefix(parent_authority: &str, parent_id: &str) -> Vec<u8> {
+    tagged(table::RE_EXPORT_CHILD, &[parent_authority.as_bytes(), parent_id.as_bytes(), &[]])
+}
+
+/// Splits a `re_export_child` key into the child's (authority, licence).
+pub fn re_export_child_of_key(key: &[u8]) -> Option<(String, String)> {
+    let [_, _, authority, licence] = re_export_child_parts(key)?;
+    Some((authority, licence))
+}
+
+/// Splits a `re_export_child` key into the parent's authority and licence and the child's.
+pub fn re_export_child_parts(key: &[u8]) -> Option<[String; 4]> {
+    let rest = key.strip_prefix(&[table::RE_EXPORT_CHILD])?;
+    let parts: Vec<String> = rest.split(|b| *b == SEP).map(|p| String::from_utf8(p.to_vec())).collect::<Result<_, _>>().ok()?;
+    parts.try_into().ok()
+}
+
+/// Prefix of every re-export index entry.
+pub fn re_export_children_prefix() -> Vec<u8> {
+    vec![table::RE_EXPORT_CHILD]
+}
+
 /// `CROSSWALK ‖ authority ‖ SEP ‖ crosswalk id` → statement id of the crosswalk's latest version.
 pub fn crosswalk(authority: &str, crosswalk_id: &str) -> Vec<u8> {
     tagged(table::CROSSWALK, &[authority.as_bytes(), crosswalk_id.as_bytes()])
@@ -398,5 +428,16 @@ mod tests {
         assert_eq!(licence_of_key(&k), Some(("de.bafa".into(), "DE-2026/1".into())));
         let k = licence("jp.meti", "JP-1");
         assert_eq!(licence_of_key(&k), Some(("jp.meti".into(), "JP-1".into())));
+    }
+
+    #[test]
+    fn re_export_children_are_listed_under_their_parent() {
+        let key = re_export_child("de.bafa", "DE-1", "jp.meti", "JP-RX/1");
+        assert_eq!(key, [&[0x24u8][..], b"de.bafa", &[0xFF], b"DE-1", &[0xFF], b"jp.meti", &[0xFF], b"JP-RX/1"].concat());
+        assert!(key.starts_with(&re_export_child_prefix("de.bafa", "DE-1")));
+        assert!(!re_export_child("de.bafa", "DE-10", "jp.meti", "X").starts_with(&re_export_child_prefix("de.bafa", "DE-1")));
+        assert_eq!(re_export_child_of_key(&key), Some(("jp.meti".into(), "JP-RX/1".into())));
+        assert_eq!(re_export_child_parts(&key), Some(["de.bafa", "DE-1", "jp.meti", "JP-RX/1"].map(String::from)));
+        assert!(key.starts_with(&re_export_children_prefix()));
     }
 }

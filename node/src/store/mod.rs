@@ -722,6 +722,45 @@ impl Store {
         }
     }
 
+    /// The re-export (child) licences held under parent licence `authority/licence_id`: each
+    /// child's authority, licence and the consent id it relies on.
+    pub fn re_export_children(&self, authority: &str, licence_id: &str) -> Result<Vec<(String, String, String)>> {
+        self.db
+            .scan_prefix(keys::re_export_child_prefix(authority, licence_id))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let (child_authority, child_id) = keys::re_export_child_of_key(&k).ok_or_else(|| corrupt("re_export_child", "key does not name a licence"))?;
+                let consent = String::from_utf8(v.to_vec()).map_err(|_| corrupt("re_export_child", "consent id is not UTF-8"))?;
+                Ok((child_authority, child_id, consent))
+            })
+            .collect()
+    }
+
+    /// Every re-export index entry: (parent authority, parent licence, child authority, child
+    /// licence) and the consent id, in key order.
+    pub fn re_export_index(&self) -> impl Iterator<Item = Result<([String; 4], String)>> + '_ {
+        self.db.scan_prefix(keys::re_export_children_prefix()).map(|kv| {
+            let (k, v) = kv?;
+            let parts = keys::re_export_child_parts(&k).ok_or_else(|| corrupt("re_export_child", "key does not name two licences"))?;
+            let consent = String::from_utf8(v.to_vec()).map_err(|_| corrupt("re_export_child", "consent id is not UTF-8"))?;
+            Ok((parts, consent))
+        })
+    }
+
+    /// Sets (`Some(consent id)`) or removes (`None`) one re-export index entry. For
+    /// `comity-node check --repair` and tests that damage the store; the writer indexes
+    /// children with the decisions that name them.
+    pub fn repair_re_export_child(&self, [pa, pl, ca, cl]: &[String; 4], consent: Option<&str>) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.touched.licence(pa, pl);
+        let key = keys::re_export_child(pa, pl, ca, cl);
+        match consent {
+            Some(c) => batch.inner.insert(key, c.as_bytes()),
+            None => batch.inner.remove(key),
+        }
+        self.commit(batch)
+    }
+
     /// Statement ids of the end-use checks of licence `licence` (`None`: of every licence).
     pub fn end_use_check_ids(&self, licence: Option<(&str, &str)>) -> Result<Vec<StatementId>> {
         self.db
@@ -1206,6 +1245,12 @@ impl WriteBatch {
         self.touched.other();
         self.inner.insert(keys::delivery(witness, size), at_ms.to_be_bytes());
         self.inner.insert(keys::delivery_latest(witness), [&size.to_be_bytes()[..], &at_ms.to_be_bytes()].concat());
+    }
+
+    /// Records a re-export licence under its parent (and the consent it relies on).
+    pub fn put_re_export_child(&mut self, parent_authority: &str, parent_id: &str, child_authority: &str, child_id: &str, consent_id: &str) {
+        self.touched.licence(parent_authority, parent_id);
+        self.inner.insert(keys::re_export_child(parent_authority, parent_id, child_authority, child_id), consent_id.as_bytes());
     }
 
     /// Stores where an end-use check is (its statement is stored with `put_statement`).

@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use comity_proto::authoring::{format_money, format_time, parse_time, qualified_control_code};
+use comity_proto::decision::split_licence_ref;
 use comity_proto::log::SignedCheckpoint;
 use comity_proto::pb::TokenPointer;
 use comity_proto::pb::{self, federation_server::Federation as _, registry_server::Registry as _};
@@ -327,6 +328,7 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
     let s = answer.licence.clone().unwrap_or_default();
     let t = answer.terms.clone().unwrap_or_default();
     let verify = format!("/?licence={authority}/{licence_id}");
+    let chain = re_export_chain(&web, &t, &answer).await;
     let body = html! {
         section.card {
             @if answer.restricted {
@@ -352,6 +354,7 @@ async fn licence_page(State(web): State<Web>, Path((authority, licence_id)): Pat
             (usage(&s.balances, &answer.chain))
             h2 { "Decision timeline" }
             (timeline(&answer.chain))
+            (chain)
             (deliveries(&answer.deliveries))
             (end_use_checks(&answer.end_use_checks))
         }
@@ -397,6 +400,75 @@ fn usage(balances: &[pb::ItemBalance], chain: &[pb::ChainLink]) -> Markup {
             }
         }
     }
+}
+
+/// The re-export chain across authorities (docs/re-export.md): for a re-export licence, its
+/// parent (with its status here) and the consent relied on; for a parent, the consents on its
+/// chain and the re-export licences held here that stand on it.
+async fn re_export_chain(web: &Web, terms: &pb::Decision, answer: &pb::GetLicenceResponse) -> Markup {
+    let decisions = || answer.chain.iter().filter_map(|l| l.decision.as_ref());
+    let given = comity_proto::re_export::consents(decisions());
+    let parent = match split_licence_ref(&terms.parent_licence) {
+        Some((a, l)) => {
+            let request = pb::GetLicenceRequest { authority: a.into(), licence_id: l.into() };
+            Some(web.registry.get_licence(Request::new(request)).await.ok().map(|r| r.into_inner()))
+        }
+        None => None,
+    };
+    let parent_consent = parent.as_ref().and_then(|p| p.as_ref()).and_then(|p| {
+        comity_proto::re_export::consents(p.chain.iter().filter_map(|l| l.decision.as_ref())).into_iter().find(|c| c.consent.consent_id == terms.consent_id)
+    });
+    html! {
+        @if parent.is_some() || !given.is_empty() || !answer.re_export_children.is_empty() {
+            h2 { "Re-export chain" }
+            dl.re-export {
+                @if let Some((a, l)) = split_licence_ref(&terms.parent_licence) {
+                    dt { "Re-export under" }
+                    dd {
+                        a href=(licence_link(a, l)) { (terms.parent_licence) }
+                        @match parent.as_ref().and_then(|p| p.as_ref()) {
+                            Some(p) => { " — " (status_name(p.licence.as_ref().map_or(0, |s| s.status))) }
+                            None => { " — not held here" }
+                        }
+                    }
+                    dt { "Consent relied on" }
+                    dd {
+                        @match &parent_consent {
+                            Some(c) => { (consent_text(c)) }
+                            None => { (terms.consent_id) ": not on the parent's chain as held here" }
+                        }
+                    }
+                }
+                @for c in &given { dt { "Consent" } dd { (consent_text(c)) } }
+                @for c in &answer.re_export_children {
+                    dt { "Re-exported under it" }
+                    dd { a href=(licence_link(&c.authority, &c.licence_id)) { (c.authority) "/" (c.licence_id) } " — " (status_name(c.status)) ", to " (c.destinations.join(", ")) }
+                }
+            }
+        }
+    }
+}
+
+/// A consent in one line: id, state, who may re-export what to whom.
+fn consent_text(c: &comity_proto::re_export::Consent) -> String {
+    let k = &c.consent;
+    let state = match c.withdrawn {
+        Some((v, at)) => format!("WITHDRAWN in v{v}, {}", date(at)),
+        None => "in force".into(),
+    };
+    let users: Vec<String> = k.end_users.iter().map(|p| format!("{} ({})", p.name, p.country)).collect();
+    let items: Vec<String> = k.items.iter().map(|i| format!("{} {} {}", qualified_control_code(i), i.quantity, i.unit)).collect();
+    format!(
+        "{} ({state}; given in v{}, {}): re-export licensed by {} to {} for {}: {}; licences decided before {}",
+        k.consent_id,
+        c.version,
+        date(c.given_at),
+        k.re_export_authority,
+        k.destinations.join(", "),
+        users.join("; "),
+        items.join(", "),
+        date(k.valid_until)
+    )
 }
 
 /// Post-shipment verifications logged against the licence.

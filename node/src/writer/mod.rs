@@ -48,6 +48,7 @@ mod bodies;
 mod cosign;
 mod group_commit;
 mod mirrored;
+mod re_export;
 mod stage;
 
 /// The result of a publish.

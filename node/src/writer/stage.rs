@@ -303,6 +303,7 @@ pub(super) fn stage(store: &Store, state: &mut BatchState<'_>, job: &Job) -> Res
                 check_general_licence(store, &mut state.licences, decision)?;
                 check_not_raced(store, &mut state.licences, decision)?;
                 check_reporter(store, &mut state.licences, state.trust, decision)?;
+                super::re_export::check_publish(store, &mut state.licences, decision)?;
             }
             let mut evidence = Vec::new();
             let applied = apply_decision(store, &mut state.licences, &mut state.batch, &mut evidence, &job.envelope, decision, state.now);
@@ -557,6 +558,7 @@ pub(super) fn apply_decision<'a>(
     let old = licence.state.as_ref().map(LicenceState::decided_summary);
     batch.put_decision(&d.authority, &d.licence_id, d.version, &id);
     batch.put_licence(old.as_ref(), &next.decided_summary());
+    super::re_export::index_child(batch, d);
     licence.staged.insert(d.version, (id, envelope.bytes().to_vec()));
     (licence.version, licence.head, licence.restricted) = (d.version, Some(id), Some(false));
     Ok(licence.state.insert(next))

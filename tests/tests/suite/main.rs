@@ -15,6 +15,7 @@ mod t25_token_qr;
 mod t26_relying_party;
 mod t27_log_time;
 mod t28_end_use_check;
+mod t29_re_export;
 mod t30_demo;
 mod t31_readme_tour;
 mod t33_write_off;

@@ -1,7 +1,7 @@
 //! The relying party's side, through the real `comity` binary: a token that hides a revocation
 //! is refused offline and at the web page; `comity verify` catches a node (here a proxy in front
 //! of one) that drops the last decision from its answer or states a verdict its proof does not
-//! support; a licence that was never issued is proven absent; `log audit` recomputes the
+//! support, or hides a re-export's parent or the withdrawal of its consent; a licence that was never issued is proven absent; `log audit` recomputes the
 //! licence-state map of a 10,000-entry log and catches a checkpoint that signs a wrong map root;
 //! a trust file's witness quorum that is not met is said so.
 
@@ -243,7 +243,7 @@ fn claim_valid(answer: &mut pb::VerifyResponse) {
 
 fn unchanged(_: &mut pb::VerifyResponse) {}
 
-/// Hides that a registration's general licence was revoked: no proof of it, verdict VALID.
+/// Hides the proof of a registration's general licence (or a re-export's parent), verdict VALID.
 fn hide_general_licence(answer: &mut pb::VerifyResponse) {
     answer.proof.as_mut().unwrap().parent = None;
     answer.verdict = pb::Verdict::Valid as i32;
@@ -292,6 +292,76 @@ async fn a_node_hiding_a_general_licence_revocation_is_refused() {
         .stderr(contains("general licence uk.ecju/OGEL-DU-REPAIR: the chain of uk.ecju/OGEL-DU-REPAIR ends at version 1"));
     let (lying, _task) = Proxy::start(&node, claim_valid, None).await;
     comity(&lying, Some(&trust)).args(["verify", licence]).assert().code(10).stderr(contains("is not what its proof shows (REVOKED"));
+}
+
+/// Hides a consent withdrawal on a re-export's parent: the parent's proof without its
+/// CONSENT_WITHDRAWN (version 3), verdict VALID.
+fn drop_consent_withdrawal(answer: &mut pb::VerifyResponse) {
+    let parent = answer.proof.as_mut().unwrap().parent.as_mut().unwrap();
+    let at = parent
+        .statements
+        .iter()
+        .position(|s| comity_proto::statement::Envelope::parse(s.to_vec()).unwrap().decision().is_some_and(|d| d.version == 3))
+        .unwrap();
+    parent.statements.remove(at);
+    parent.receipts.remove(at);
+    answer.verdict = pb::Verdict::Valid as i32;
+}
+
+/// A node (METI's, mirroring BAFA's log) that hides that the consent a re-export relies on was
+/// withdrawn, by dropping the withdrawal from the parent's proof or leaving the parent's proof
+/// out, is refused by `comity verify --trust`: the parent's head proof shows its chain goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_hiding_a_consent_withdrawal_is_refused() {
+    use comity_proto::re_export::fixtures::{child, consent, withdrawal};
+    use comity_proto::trust::{TrustFile, TrustedAuthority};
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes = comity_tests::mutual_federation(&[("bafa", "de.bafa", "registry.bafa.test/log"), ("meti", "jp.meti", "registry.meti.test/log")]).await;
+    let (bafa, meti) = (&nodes[0], &nodes[1]);
+    let parent = grant("de.bafa", "DE-2026-000412");
+    let v1 = bafa.sign(parent.clone());
+    let v2 = bafa.sign(consent(&parent, "RXC-1", 2, StatementId::of(&v1).0));
+    let mut client = bafa.client().await;
+    client.publish(v1).await.unwrap();
+    client.publish(v2.clone()).await.unwrap();
+    comity_tests::eventually(std::time::Duration::from_secs(20), "the consent mirrored to METI", || async {
+        let held = meti.client().await.licence("de.bafa", "DE-2026-000412").await.ok()?;
+        (held.summary.version == 2).then_some(())
+    })
+    .await;
+    meti.client().await.publish(meti.sign(child("JP-RX-1", "de.bafa/DE-2026-000412", "RXC-1"))).await.unwrap();
+    client.publish(bafa.sign(withdrawal(&parent, "RXC-1", 3, StatementId::of(&v2).0))).await.unwrap();
+    comity_tests::eventually(std::time::Duration::from_secs(20), "the withdrawal mirrored to METI", || async {
+        let held = meti.client().await.licence("de.bafa", "DE-2026-000412").await.ok()?;
+        (held.summary.version == 3).then_some(())
+    })
+    .await;
+    let pin = |node: &TestNode, authority: &str| TrustedAuthority {
+        id: authority.into(),
+        keys: vec![hex::encode(node.signer(authority).verifying_key().to_bytes())],
+        logs: vec![node.node().log_verifier().to_string()],
+        ..Default::default()
+    };
+    let trust = tmp.path().join("trust.toml");
+    std::fs::write(&trust, TrustFile { authorities: vec![pin(bafa, "de.bafa"), pin(meti, "jp.meti")], ..Default::default() }.to_toml()).unwrap();
+    let licence = "jp.meti/JP-RX-1";
+    comity(&meti.url(), Some(&trust))
+        .args(["verify", licence, "--destination", "TH"])
+        .assert()
+        .code(20 + pb::Verdict::OutOfScope as i32)
+        .stdout(contains("consent RXC-1 of de.bafa was withdrawn"));
+    let (dropping, _task) = Proxy::start(meti, drop_consent_withdrawal, None).await;
+    comity(&dropping, Some(&trust))
+        .args(["verify", licence, "--destination", "TH"])
+        .assert()
+        .code(8)
+        .stderr(contains("parent licence de.bafa/DE-2026-000412: the chain of de.bafa/DE-2026-000412 ends at version 2"));
+    let (hiding, _task) = Proxy::start(meti, hide_general_licence, None).await;
+    comity(&hiding, Some(&trust))
+        .args(["verify", licence])
+        .assert()
+        .code(8)
+        .stderr(contains("carries no proof of that parent licence, so its suspension or revocation or the withdrawal of its consent could be hidden"));
 }
 
 /// States SCREENED with one strong match of `party` to a listed entry named `listed`.

@@ -117,6 +117,27 @@ async fn demo_federation_converges_and_its_suggestions_find_data() {
     assert!(revoked_origins.len() >= 2, "revocations from {revoked_origins:?}");
     assert!(revocations.iter().all(|e| e.action == pb::Action::Revoke as i32 && e.status_after == LicenceStatus::Revoked as i32));
 
+    // The guide's re-export: METI's licence under BAFA's consent verifies VALID at every node,
+    // and BAFA's licence lists it.
+    use comity_node::ops::demo::data::re_export as rx;
+    assert!(guide.contains(&format!("verify jp.meti/{} --destination TH", rx::CHILD)), "{guide}");
+    for n in &demo.nodes {
+        let mut client = Client::connect(&n.node.url()).await.unwrap();
+        let request = pb::VerifyRequest {
+            authority: "jp.meti".into(),
+            licence_id: rx::CHILD.into(),
+            relying_authority: "jp.meti".into(),
+            destination: "TH".into(),
+            control_code: "EU-DU:3A001.a.1.a".into(),
+            ..Default::default()
+        };
+        let answer = client.verify(request).await.unwrap();
+        assert_eq!(answer.verdict, pb::Verdict::Valid as i32, "{} at {}: {:?}", rx::CHILD, n.name, answer.reasons);
+        assert!(answer.reasons.iter().any(|r| r.contains(&format!("consent {} of de.bafa", rx::CONSENT))), "{:?}", answer.reasons);
+        let parent = client.licence("de.bafa", rx::PARENT).await.unwrap();
+        assert_eq!(parent.re_export_children.iter().map(|c| c.licence_id.as_str()).collect::<Vec<_>>(), [rx::CHILD], "at {}", n.name);
+    }
+
     // The confidential licence: readable at BAFA's and METI's nodes, only proven to exist at ECJU's.
     let (a, l) = &demo.confidential;
     assert!(guide.contains(&format!("licence show {a}/{l}")));

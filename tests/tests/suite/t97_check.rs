@@ -1,7 +1,8 @@
 //! `comity-node check` finds derived data that disagrees with the log (issue #19): a licence
 //! summary edited in the store, a summary deleted, a stored Merkle hash flipped. `--repair`
 //! rewrites the summaries and index entries from the log, never the tree hashes (it names
-//! `recover`), and afterwards Search and GetLicence agree again.
+//! `recover`), and afterwards Search and GetLicence agree again. The index of re-export licences
+//! under their parents is checked and repaired the same way.
 
 use std::path::Path;
 use std::process::Command;
@@ -135,6 +136,41 @@ async fn check_reports_and_repairs_derived_data_that_disagrees_with_the_log() {
 }
 
 /// The value of the metric sample named exactly `name` in a scrape of `addr`.
+/// A re-export licence's index entry under its parent (which publish sums a consent's quantity
+/// over) deleted, and a stray one added: check names both, `--repair` restores the index.
+#[tokio::test]
+async fn check_reports_and_repairs_the_re_export_index() {
+    use comity_proto::re_export::fixtures::{child, consent};
+    use comity_proto::statement::StatementId;
+    let mut node = TestNode::start(&[BAFA, "jp.meti"]).await;
+    let mut client = node.client().await;
+    let parent = grant(BAFA, "DE-2026-000412");
+    let granted = node.sign(parent.clone());
+    client.publish(granted.clone()).await.unwrap();
+    client.publish(node.sign(consent(&parent, "RXC-1", 2, StatementId::of(&granted).0))).await.unwrap();
+    client.publish(node.sign(child("JP-RX-1", "de.bafa/DE-2026-000412", "RXC-1"))).await.unwrap();
+    let data_dir = node.config().data_dir.clone();
+    node.stop().await;
+    assert_eq!(check(&data_dir, false).0, 0);
+
+    let entry = |child: &str| ["de.bafa", "DE-2026-000412", "jp.meti", child].map(String::from);
+    {
+        let store = Store::open(&node.config().store_dir()).unwrap();
+        store.repair_re_export_child(&entry("JP-RX-1"), None).unwrap();
+        store.repair_re_export_child(&entry("JP-RX-9"), Some("RXC-1")).unwrap();
+    }
+    let (code, stdout) = check(&data_dir, false);
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stdout.contains("jp.meti/JP-RX-1: a re-export licence under de.bafa/DE-2026-000412 (consent RXC-1) missing from the re-export index"), "{stdout}");
+    assert!(stdout.contains("jp.meti/JP-RX-9: the re-export index lists it under de.bafa/DE-2026-000412, but its log names no such parent"), "{stdout}");
+    let (_, stdout) = check(&data_dir, true);
+    assert_eq!(lines_naming(&stdout, "re-export index entry under de.bafa/DE-2026-000412 rewritten from the log").len(), 2, "{stdout}");
+    let (code, stdout) = check(&data_dir, false);
+    assert_eq!(code, 0, "{stdout}");
+    let store = Store::open(&node.config().store_dir()).unwrap();
+    assert_eq!(store.re_export_children("de.bafa", "DE-2026-000412").unwrap(), [("jp.meti".into(), "JP-RX-1".into(), "RXC-1".into())]);
+}
+
 fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
     let (_, body) = comity_tests::http_get(addr, "/metrics");
     String::from_utf8_lossy(&body).lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())

@@ -20,6 +20,7 @@ use serde::Serialize;
 mod consult;
 mod end_use;
 mod lists;
+mod re_export;
 mod rulings;
 mod screening;
 mod stats;
@@ -102,6 +103,13 @@ enum Command {
     Licence {
         #[command(subcommand)]
         command: LicenceCommand,
+    },
+    /// Re-export chains: consent, as a licence's issuer, to a re-export licensed by another
+    /// authority, or withdraw it (docs/re-export.md).
+    #[command(name = "re-export")]
+    ReExport {
+        #[command(subcommand)]
+        command: re_export::ReExportCommand,
     },
     /// Statements by id.
     Statement {
@@ -459,6 +467,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ReExport { command } => re_export::re_export(&cli.node, cli.json, cli.log_key.as_deref(), command).await,
         Command::Publish { file, key, audience } => publish(&cli.node, cli.json, cli.log_key.as_deref(), &file, key.as_deref(), audience).await,
         Command::Log { command } => log_command(&cli.node, cli.json, cli.log_key.as_deref(), cli.trust.as_deref(), command).await,
         Command::Peers { wait } => {
@@ -565,12 +574,19 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let licence = comity_client::check_licence(answer)?;
+            // The chain across authorities: a re-export licence's parent is read too.
+            let parent = re_export::parent_of(&cli.node, &licence).await;
+            let chain = re_export::chain_view(&licence, parent);
             if cli.json {
                 let mut value = serde_json::to_value(LicenceJson::from(&licence))?;
                 value["verified"] = serde_json::json!(verified);
+                if chain.parent.is_some() || !chain.consents.is_empty() || !chain.children.is_empty() {
+                    value["re_export"] = serde_json::to_value(&chain)?;
+                }
                 print_json(&value)
             } else {
                 print!("{}", render_licence(&licence));
+                print!("{}", re_export::render(&chain));
                 println!("{}", verified.unwrap_or_else(|| trust::UNVERIFIED.into()));
                 Ok(())
             }
@@ -626,12 +642,17 @@ async fn sign_document(node: &str, document: &Path, key: &Path) -> anyhow::Resul
 /// Reads a decision document and the signing key of its authority, and completes (version /
 /// previous from the node when omitted) and checks the decision.
 async fn prepare_document(node: &str, document: &Path, key: &Path) -> anyhow::Result<(pb::Decision, comity_proto::statement::Signer)> {
-    let doc = read_decision_doc(document)?;
+    prepare_doc(node, read_decision_doc(document)?, &document.display().to_string(), key).await
+}
+
+/// Completes (version / previous from the node when omitted) and checks decision document `doc`
+/// (named `label` in errors), with the signing key of its authority.
+async fn prepare_doc(node: &str, doc: DecisionDoc, label: &str, key: &Path) -> anyhow::Result<(pb::Decision, comity_proto::statement::Signer)> {
     let key = KeyFile::read(key)?;
     if key.authority != doc.authority {
         return Err(InputError(format!("key {} is for authority {}, but the decision is by {}", key.key_id, key.authority, doc.authority)).into());
     }
-    let mut decision = doc.to_wire().map_err(|e| InputError(format!("{}: {e}", document.display())))?;
+    let mut decision = doc.to_wire().map_err(|e| InputError(format!("{label}: {e}")))?;
     if doc.version.is_none() || (doc.previous.is_none() && doc.version != Some(1)) {
         let head = Client::connect(node)
             .await
@@ -654,7 +675,7 @@ async fn prepare_document(node: &str, document: &Path, key: &Path) -> anyhow::Re
             }
         }
     }
-    let checked = CheckedDecision::try_from(decision).map_err(|e| InputError(format!("{}: invalid decision: {e}", document.display())))?;
+    let checked = CheckedDecision::try_from(decision).map_err(|e| InputError(format!("{label}: invalid decision: {e}")))?;
     let signer = key.signer().map_err(anyhow::Error::msg)?;
     Ok((checked.into_inner(), signer))
 }
@@ -680,6 +701,12 @@ async fn publish(node: &str, json: bool, log_key: Option<&str>, file: &Path, key
     } else {
         (std::fs::read(file).with_context(|| format!("read {}", file.display()))?, None)
     };
+    publish_envelope(node, json, log_key, envelope, body).await
+}
+
+/// Publishes a signed envelope (with a confidential decision's body), checks its receipt and
+/// prints what was published.
+async fn publish_envelope(node: &str, json: bool, log_key: Option<&str>, envelope: Vec<u8>, body: Option<pb::RestrictedBody>) -> anyhow::Result<()> {
     let mut client = Client::connect(node).await?;
     let response = client.publish_with_body(envelope.clone(), body).await?;
     let (verifier, from_node) = log_verifier(&mut client, log_key).await?;

@@ -74,6 +74,8 @@ enum KindArg {
     /// Customs wrote a shipment off against a licence.
     #[value(alias = "write_off")]
     WriteOff,
+    /// A re-export consent given or withdrawn on a licence.
+    ReExportConsent,
 }
 
 impl From<KindArg> for K {
@@ -94,6 +96,7 @@ impl From<KindArg> for K {
             KindArg::Delivery => K::Delivery,
             KindArg::EndUseCheck => K::EndUseCheck,
             KindArg::WriteOff => K::WriteOff,
+            KindArg::ReExportConsent => K::ReExportConsent,
         }
     }
 }
@@ -218,6 +221,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(K::Delivery) => "DELIVERY",
         Ok(K::EndUseCheck) => "END_USE_CHECK",
         Ok(K::WriteOff) => "WRITE_OFF",
+        Ok(K::ReExportConsent) => "RE_EXPORT_CONSENT",
         _ => "?",
     }
 }
@@ -330,6 +334,20 @@ fn render_event(e: &pb::WatchEvent) -> String {
             comity_proto::end_use_check::outcome_name(c.outcome),
             comity_proto::authoring::format_time(c.checked_on)
         ),
+        (Ok(K::ReExportConsent), Some(pb::statement::Kind::Decision(d))) => {
+            let consent = d.re_export_consent.as_ref().map_or("", |c| c.consent_id.as_str());
+            match d.re_export_consent.as_ref().filter(|_| d.action == pb::Action::ReExportConsent as i32) {
+                Some(c) => format!(
+                    "{}/{} v{}: consent {consent} to a re-export by {} to {}",
+                    d.authority,
+                    d.licence_id,
+                    d.version,
+                    c.re_export_authority,
+                    c.destinations.join(", ")
+                ),
+                None => format!("{}/{} v{}: consent {consent} withdrawn", d.authority, d.licence_id, d.version),
+            }
+        }
         (Ok(K::Delivery), _) => format!("{} confirmed {} up to size {}: every decision below it delivered", e.witness, e.origin, e.index),
         (Ok(K::Evidence), _) => match &e.evidence {
             Some(ev) if ev.kind == "licence_fork" => format!("licence fork: {}/{} v{} signed twice", ev.authority, ev.licence_id, ev.version),

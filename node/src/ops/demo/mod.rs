@@ -271,15 +271,20 @@ pub async fn start_with_metrics(
     wait_for_convergence(&nodes).await?;
     let confidential = (confidential.authority, confidential.licence_id);
     wait_for_body(&nodes, &confidential).await?;
+    // The re-export chain last of all: the log indices of everything before stay as the README
+    // quotes them.
+    re_export(&nodes, &signers).await?;
+    wait_for_convergence(&nodes).await?;
     let tries = suggested_commands(&docs);
     let verify_tries = suggested_verifications(&nodes, &heads)?;
-    // The data set's decisions, the general licence and registration, and METI's grant after
-    // consultation (in `heads` already).
+    // The data set's decisions, the general licence and registration, METI's grant after
+    // consultation and the write-offs' licences (in `heads` already), and the re-export chain's
+    // three decisions on two licences.
     Ok(Demo {
         nodes,
         dir: dir.to_path_buf(),
-        decisions: docs.len() + general + 1 + written_off,
-        licences: heads.len() + general,
+        decisions: docs.len() + general + 1 + written_off + 3,
+        licences: heads.len() + general + 2,
         tries,
         verify_tries,
         confidential,
@@ -394,6 +399,29 @@ async fn write_offs(
         published += 1;
     }
     Ok(published)
+}
+
+/// The re-export chain (docs/re-export.md): BAFA's licence and its consent at BAFA's node, then,
+/// once METI's node holds the consent, METI's re-export licence citing it.
+async fn re_export(nodes: &[DemoNode], signers: &HashMap<String, comity_proto::statement::Signer>) -> anyhow::Result<()> {
+    use data::re_export as rx;
+    let home_of = |authority: &str| nodes.iter().find(|n| n.authorities.contains(&authority)).context("demo authority without a node");
+    let bafa_key = signers.get("de.bafa").context("demo authority without key")?;
+    let bafa = home_of("de.bafa")?;
+    let granted = bafa.node.publish(sign_decision(rx::parent(now()), bafa_key), None).await.context("publish the demo's re-exported licence")?;
+    bafa.node.publish(sign_decision(rx::consent(now(), granted.id.0.to_vec()), bafa_key), None).await.context("publish BAFA's demo consent")?;
+    let meti = home_of("jp.meti")?;
+    wait_for(
+        || {
+            let held = meti.node.registry().store().licence("de.bafa", rx::PARENT).ok().flatten()?;
+            (held.version == 2).then_some(())
+        },
+        "METI's node to hold BAFA's consent",
+    )
+    .await?;
+    let meti_key = signers.get("jp.meti").context("demo authority without key")?;
+    meti.node.publish(sign_decision(rx::child(now()), meti_key), None).await.context("publish METI's demo re-export licence")?;
+    Ok(())
 }
 
 /// Polls `ready` until it holds (mirroring runs every few hundred milliseconds), for at most 30 s.
@@ -627,6 +655,10 @@ Classification rulings (BAFA) and a general licence with an exporter registered 
   comity ruling show de.bafa/DE-CR-2026-0115
   comity --node {ecju_url} licence show uk.ecju/{registration}   (the registration, and the general licence it is under)
   comity --node {ecju_url} verify uk.ecju/{registration} --destination NZ --item UK:3A001.b.2 --end-use \"return after repair under warranty\"
+A re-export across authorities (BAFA consents on its licence's chain; METI licenses the re-export to Thailand):
+  comity --node {meti_url} licence show jp.meti/{rx_child}   (its parent licence, its status, and BAFA's consent)
+  comity --node {meti_url} verify jp.meti/{rx_child} --destination TH --item EU-DU:3A001.a.1.a   (VALID: parent in force, consent covers it)
+  comity licence show de.bafa/{rx_parent}   (BAFA's licence: the consent, and the re-export licence held here)
 A confidential licence, shared by BAFA with METI only (everyone can prove it exists, no more):
   comity --node {meti_url} licence show {confidential}    (METI's node: full terms)
   comity --node {ecju_url} licence show {confidential}    (ECJU's node: CONFIDENTIAL)
@@ -645,6 +677,8 @@ Press Ctrl-C to stop.",
         addr = first.addr(),
         confidential = format!("{}/{}", demo.confidential.0, demo.confidential.1),
         registration = data::rulings::REGISTRATION,
+        rx_child = data::re_export::CHILD,
+        rx_parent = data::re_export::PARENT,
         ecju_url = demo.nodes.iter().find(|n| n.name == "ecju").map_or_else(|| first.url(), |n| n.node.url()),
         verifier = first.log_verifier(),
         web = demo

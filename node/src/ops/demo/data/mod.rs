@@ -27,6 +27,7 @@ pub mod consultations;
 mod de_bafa;
 mod jp_meti;
 pub mod lists;
+pub mod re_export;
 pub mod rulings;
 mod uk_ecju;
 mod uni_ethz;
@@ -293,6 +294,9 @@ fn blank(action: A) -> DecisionDoc {
         permitted_end_uses: Vec::new(),
         reported_by: String::new(),
         shipment: None,
+        re_export_consent: None,
+        parent_licence: String::new(),
+        consent_id: String::new(),
     }
 }
 
