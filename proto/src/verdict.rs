@@ -345,18 +345,9 @@ fn under_re_export_parent(
 ) -> Result<(LicenceState, crate::re_export::Consent, Vec<String>), Refusal> {
     let reference = &child.parent_licence;
     let child_of = format!("licence {licence} is a re-export under licence {reference}");
-    let Some((authority, licence_id)) = split_licence_ref(reference) else {
-        return Err(Refusal::new(Verdict::NotFound, format!("{child_of}, which is not a licence reference")));
-    };
-    let Some(parent) = f.parent.filter(|p| !p.chain.is_empty()) else {
-        return Err(Refusal::new(Verdict::NotFound, format!("{child_of}, which is not held here")));
-    };
-    // A parent is judged on its own: its own parent (if any) is not followed here.
-    let parent = Facts { parent: None, ..parent.clone() };
     // The quantity asked about is the re-export licence's own balance, not the parent's.
     let context = Context { destination: None, end_user: None, end_use: None, shipment: None, ..q.context.clone() };
-    let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context };
-    let judged = judge(&question, &parent);
+    let (judged, parent) = judge_parent(&child_of, reference, context, f)?;
     let state = match (judged.verdict, judged.state) {
         // A parent whose goods were all shipped is in force for their re-export.
         (Verdict::Valid | Verdict::Exhausted, Some(state)) => state,
@@ -396,16 +387,7 @@ fn under_re_export_parent(
 fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decision, f: &Facts<'_>) -> Result<(LicenceState, Vec<String>), Refusal> {
     let reference = &registration.general_licence;
     let registered = format!("licence {licence} is a registration under general licence {reference}");
-    let Some((authority, licence_id)) = split_licence_ref(reference) else {
-        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not a licence reference")));
-    };
-    let Some(parent) = f.parent.filter(|p| !p.chain.is_empty()) else {
-        return Err(Refusal::new(Verdict::NotFound, format!("{registered}, which is not held here")));
-    };
-    // A general licence is never itself a registration: no further parent is judged.
-    let parent = Facts { parent: None, ..parent.clone() };
-    let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context: q.context.clone() };
-    let judged = judge(&question, &parent);
+    let (judged, _) = judge_parent(&registered, reference, q.context.clone(), f)?;
     let state = judged.state.clone().filter(|s| s.terms.licence_type == pb::LicenceType::GeneralAuthorisation as i32);
     match (judged.verdict, state) {
         (Verdict::Valid, Some(state)) => Ok((state, judged.warnings)),
@@ -416,6 +398,22 @@ fn under_general_licence(q: &Question, licence: &str, registration: &pb::Decisio
             Err(Refusal { verdict, reasons, warnings: judged.warnings })
         }
     }
+}
+
+/// The licence `reference` that a licence stands on (its general licence or its re-export
+/// parent, `f.parent`), judged on its own for `context` as its issuer relies on it (a parent's
+/// own parent is not followed), with the facts it was judged on; `described` says what the
+/// licence is to it, for the refusals.
+fn judge_parent<'a>(described: &str, reference: &str, context: Context, f: &Facts<'a>) -> Result<(Judgement, Facts<'a>), Refusal> {
+    let Some((authority, licence_id)) = split_licence_ref(reference) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{described}, which is not a licence reference")));
+    };
+    let Some(parent) = f.parent.filter(|p| !p.chain.is_empty()) else {
+        return Err(Refusal::new(Verdict::NotFound, format!("{described}, which is not held here")));
+    };
+    let parent = Facts { parent: None, ..parent.clone() };
+    let question = Question { authority: authority.into(), licence_id: licence_id.into(), relying_authority: authority.into(), context };
+    Ok((judge(&question, &parent), parent))
 }
 
 /// Why a registration's general licence does not authorise the export.
