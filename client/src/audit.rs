@@ -159,6 +159,17 @@ impl AuthorityKeys {
         Ok(out)
     }
 
+    /// The keys of `authority`, whose customs write off in the audited log: its key set as the
+    /// node serves it, checked against its pinned roots; `None` when its roots are not pinned.
+    async fn reporter_ring(&self, client: &mut Client, authority: &str) -> Result<Option<Arc<KeyRing>>, String> {
+        if !self.roots.contains_key(authority) {
+            return Ok(None);
+        }
+        let envelope = client.key_set(authority).await.map_err(|e| format!("key set of {authority}, whose customs write off here: {e}"))?;
+        let set = comity_proto::trust::check_key_set(&envelope, &self.roots, None).map_err(|e| format!("key set of {authority}: {e}"))?;
+        Ok(Some(Arc::new(KeyRing::new(set.keys.iter().map(|k| k.key)))))
+    }
+
     /// Witness cosignatures a checkpoint must carry (0: none).
     pub fn witness_quorum(&self) -> usize {
         self.witness_quorum
@@ -172,6 +183,7 @@ impl AuthorityKeys {
     fn check(&self, envelope: &Envelope, key_sets: &KeySets, rings: &mut HashMap<String, Arc<KeyRing>>) -> Result<Checked, String> {
         let statement = CheckedStatement::try_from(envelope).map_err(|e| e.to_string())?;
         let dated = statement.dated();
+        let write_off = matches!(&statement, CheckedStatement::Decision(d) if d.action() == comity_proto::pb::Action::WriteOff);
         let authority = match statement {
             CheckedStatement::KeySet(set) => {
                 let current = key_sets.get(set.authority()).map(|(set, _)| set);
@@ -181,6 +193,11 @@ impl AuthorityKeys {
         };
         if let Some(ring) = rings.get(&authority) {
             return Ok(Checked::SignedBy(ring.clone(), dated));
+        }
+        // A partner's customs signs write-offs in the issuer's log with keys its own authority's
+        // key set delegates, which is logged in that authority's log: the caller fetches it.
+        if write_off && !key_sets.contains_key(&authority) && !self.configured.contains_key(&authority) {
+            return Ok(Checked::Reporter(authority, dated));
         }
         let ring = Arc::new(match key_sets.get(&authority) {
             Some((set, _)) => KeyRing::new(set.keys.iter().map(|k| k.key)),
@@ -202,6 +219,8 @@ enum Checked {
     KeySet(KeySetView),
     /// A statement to be verified with one of these keys, and the date its signer wrote on it.
     SignedBy(Arc<KeyRing>, Option<i64>),
+    /// A write-off signed by the customs of an authority whose key set is in another log.
+    Reporter(String, Option<i64>),
 }
 
 /// The key sets in force in a log, by authority, with their envelopes.
@@ -338,6 +357,9 @@ pub async fn audit_with_progress(
         const PAGE: u64 = 10_000;
         // Each authority's keys, made again when a key set of it comes into force.
         let mut rings: HashMap<String, Arc<KeyRing>> = HashMap::new();
+        // The keys of authorities whose customs write off in this log, from their key sets
+        // (checked against their pinned roots); `None`: not pinned here.
+        let mut reporters: HashMap<String, Option<Arc<KeyRing>>> = HashMap::new();
         let mut next = old_size;
         progress.set_length(checkpoint.size - old_size);
         while next < checkpoint.size {
@@ -359,6 +381,18 @@ pub async fn audit_with_progress(
                     }
                     Ok((Checked::SignedBy(ring, dated), envelope)) => {
                         signed.push((envelopes.len(), ring));
+                        (envelope, dated)
+                    }
+                    Ok((Checked::Reporter(authority, dated), envelope)) => {
+                        if !reporters.contains_key(&authority) {
+                            let ring = keys.reporter_ring(client, &authority).await.map_err(|reason| bad(reason))?;
+                            reporters.insert(authority.clone(), ring);
+                        }
+                        // Not pinned here: it counts as the issuer's log holds it (it can only
+                        // draw a balance down), as a relying party takes it.
+                        if let Some(ring) = reporters[&authority].clone() {
+                            signed.push((envelopes.len(), ring));
+                        }
                         (envelope, dated)
                     }
                     Err(reason) => {

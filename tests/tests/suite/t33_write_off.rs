@@ -149,6 +149,13 @@ fn concurrent_customs_never_overspend_and_an_exhausted_licence_is_refused_online
         .stdout(contains("logged at registry.bafa.example/log#"))
         .stdout(contains("item 1 EU-DU:3A001.b.2: 14 of 40 pcs left"));
 
+    // A monitor auditing BAFA's log checks each write-off's signature, Japan Customs' too, with
+    // METI's key set (logged in METI's log) checked against METI's pinned roots.
+    comity(&bafa.url)
+        .args(["log", "audit", "--state", path(&tmp.path().join("audit.json")), "--keys", path(&trust)])
+        .assert()
+        .success();
+
     // Watch and the licence page show the write-offs.
     comity(&meti.url)
         .args(["watch", "--from-start", "--until-caught-up", "--kind", "write-off"])
