@@ -7,6 +7,7 @@
 use crate::authoring::qualified_control_code;
 use crate::decision::{check_countries, check_item, check_list_len, check_party, check_text, field_err, split_licence_ref, FieldError, MAX_TEXT};
 use crate::pb::{self, Action, LicenceType};
+use crate::quantity::Quantity;
 use crate::recognition::Context;
 use crate::screening::{score, words, STRONG_MATCH};
 
@@ -209,7 +210,7 @@ pub fn check_items(consent: &pb::ReExportConsent, parent: &pb::Decision) -> Resu
         if item.unit != licensed.unit {
             return Err(format!("{code} is counted in {} on the licence, not {}", licensed.unit, item.unit));
         }
-        if let (Some(wanted), Some(held)) = (quantity_micros(&item.quantity), quantity_micros(&licensed.quantity)) {
+        if let (Some(wanted), Some(held)) = (Quantity::parse(&item.quantity), Quantity::parse(&licensed.quantity)) {
             if wanted > held {
                 return Err(format!("{} {} of {code} is more than the {} {} licensed", item.quantity, item.unit, licensed.quantity, licensed.unit));
             }
@@ -226,31 +227,10 @@ pub fn same_party(a: &str, b: &str) -> bool {
     (!wa.is_empty() && wa == wb) || score(&wa, &wb) >= STRONG_MATCH
 }
 
-/// A decimal quantity in millionths (the decision's format allows six decimals).
-pub fn quantity_micros(quantity: &str) -> Option<u128> {
-    let (whole, fraction) = quantity.split_once('.').unwrap_or((quantity, ""));
-    if whole.is_empty() || fraction.len() > 6 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let whole: u128 = whole.parse().ok()?;
-    let fraction: u128 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}").parse().ok()? };
-    Some(whole * 1_000_000 + fraction)
-}
-
-/// Millionths as a decimal, as written in decisions (`12`, `2.5`).
-pub fn format_micros(micros: u128) -> String {
-    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
-    if fraction == 0 {
-        whole.to_string()
-    } else {
-        format!("{whole}.{}", format!("{fraction:06}").trim_end_matches('0'))
-    }
-}
-
 /// What of a child's terms (`child`, a decision stating them) the consent does not cover: its
 /// authority, end users, destinations, items (code, unit and quantity, with `used` the quantity
 /// already licensed under the consent by other children, per qualified code) and its date.
-pub fn uncovered_terms(consent: &Consent, child: &pb::Decision, used: &dyn Fn(&str) -> u128) -> Vec<String> {
+pub fn uncovered_terms(consent: &Consent, child: &pb::Decision, used: &dyn Fn(&str) -> Quantity) -> Vec<String> {
     let c = &consent.consent;
     let mut out = Vec::new();
     if c.re_export_authority != child.authority {
@@ -280,17 +260,17 @@ pub fn uncovered_terms(consent: &Consent, child: &pb::Decision, used: &dyn Fn(&s
             out.push(format!("{code} is consented in {}, the licence counts it in {}", consented.unit, item.unit));
             continue;
         }
-        let (Some(allowed), Some(wanted)) = (quantity_micros(&consented.quantity), quantity_micros(&item.quantity)) else {
+        let (Some(allowed), Some(wanted)) = (Quantity::parse(&consented.quantity), Quantity::parse(&item.quantity)) else {
             out.push(format!("{code}: quantity is not a decimal number"));
             continue;
         };
-        let before = used(&code);
-        if before + wanted > allowed {
+        let total = used(&code).checked_add(wanted);
+        if total.is_none_or(|total| total > allowed) {
             out.push(format!(
                 "{code}: {} {} would bring the re-exports under it to {} {}, over the {} {} consented",
                 item.quantity,
                 item.unit,
-                format_micros(before + wanted),
+                total.map_or_else(|| "too much".to_string(), |t| t.to_string()),
                 item.unit,
                 consented.quantity,
                 consented.unit
@@ -493,11 +473,11 @@ mod tests {
         let held = consents([&parent, &consent(&parent, "RXC-1", 2, [1; 32])]);
         let c = &held[0];
         let kid = child("JP-RX-1", "de.bafa/DE-2026-000412", "RXC-1");
-        let none = |_: &str| 0u128;
+        let none = |_: &str| Quantity::ZERO;
         assert_eq!(uncovered_terms(c, &kid, &none), Vec::<String>::new(), "legal forms and punctuation aside, the names match");
-        let thirty = |_: &str| 30_000_000u128;
+        let thirty = |_: &str| Quantity::parse("30").unwrap();
         assert_eq!(uncovered_terms(c, &kid, &thirty), Vec::<String>::new(), "20 more after 30 is the 50 consented");
-        let over = uncovered_terms(c, &kid, &|_: &str| 31_000_000u128);
+        let over = uncovered_terms(c, &kid, &|_: &str| Quantity::parse("31").unwrap());
         assert_eq!(over, ["EU-DU:3A001.a.1: 20 pcs would bring the re-exports under it to 51 pcs, over the 50 pcs consented"]);
         let mut elsewhere = kid.clone();
         elsewhere.destinations = vec!["TH".into(), "VN".into()];
@@ -550,16 +530,5 @@ mod tests {
         let mut other_code = given;
         other_code.items[0].control_code = "3A001.a.2".into();
         assert!(check_items(&other_code, &parent).unwrap_err().starts_with("EU-DU:3A001.a.2 is not among the licence's items"));
-    }
-
-    #[test]
-    fn quantities_are_counted_in_millionths() {
-        assert_eq!(quantity_micros("12"), Some(12_000_000));
-        assert_eq!(quantity_micros("2.5"), Some(2_500_000));
-        assert_eq!(quantity_micros("0.000001"), Some(1));
-        assert_eq!(quantity_micros("1.0000001"), None);
-        assert_eq!(quantity_micros("1e3"), None);
-        assert_eq!(format_micros(2_500_000), "2.5");
-        assert_eq!(format_micros(51_000_000), "51");
     }
 }

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use comity_proto::authoring::{format_time, qualified_control_code};
 use comity_proto::decision::{carries_terms, split_licence_ref, CheckedDecision};
 use comity_proto::pb;
-use comity_proto::re_export::{check_items, check_sequence, consents, is_consent_action, quantity_micros, uncovered_terms};
+use comity_proto::quantity::Quantity;
+use comity_proto::re_export::{check_items, check_sequence, consents, is_consent_action, uncovered_terms};
 use comity_proto::rules::Status;
 use comity_proto::statement::Envelope;
 
@@ -85,7 +86,7 @@ fn check_child(store: &Store, licences: &mut HashMap<(String, String), Pending>,
         return Err(refused(format!("consent {} was withdrawn (version {version}, {})", d.consent_id, format_time(at))));
     }
     let used = used_under(store, licences, authority, licence_id, &d.consent_id, (&d.authority, &d.licence_id))?;
-    let uncovered = uncovered_terms(consent, d, &|code: &str| used.get(code).copied().unwrap_or(0));
+    let uncovered = uncovered_terms(consent, d, &|code: &str| used.get(code).copied().unwrap_or_default());
     if !uncovered.is_empty() {
         return Err(refused(format!("consent {} does not cover this licence: {}", d.consent_id, uncovered.join("; "))));
     }
@@ -102,7 +103,7 @@ fn used_under(
     licence_id: &str,
     consent_id: &str,
     this: (&str, &str),
-) -> Result<HashMap<String, u128>, Error> {
+) -> Result<HashMap<String, Quantity>, Error> {
     let parent = format!("{authority}/{licence_id}");
     let mut children: Vec<(String, String)> =
         store.re_export_children(authority, licence_id)?.into_iter().filter(|(_, _, c)| c == consent_id).map(|(a, l, _)| (a, l)).collect();
@@ -119,7 +120,8 @@ fn used_under(
             continue;
         }
         for item in &state.terms.items {
-            *used.entry(qualified_control_code(item)).or_insert(0) += quantity_micros(&item.quantity).unwrap_or(0);
+            let sum = used.entry(qualified_control_code(item)).or_insert(Quantity::ZERO);
+            *sum = sum.checked_add(Quantity::parse(&item.quantity).unwrap_or_default()).unwrap_or(*sum);
         }
     }
     Ok(used)

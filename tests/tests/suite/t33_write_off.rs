@@ -151,10 +151,7 @@ fn concurrent_customs_never_overspend_and_an_exhausted_licence_is_refused_online
 
     // A monitor auditing BAFA's log checks each write-off's signature, Japan Customs' too, with
     // METI's key set (logged in METI's log) checked against METI's pinned roots.
-    comity(&bafa.url)
-        .args(["log", "audit", "--state", path(&tmp.path().join("audit.json")), "--keys", path(&trust)])
-        .assert()
-        .success();
+    comity(&bafa.url).args(["log", "audit", "--state", path(&tmp.path().join("audit.json")), "--keys", path(&trust)]).assert().success();
 
     // Watch and the licence page show the write-offs.
     comity(&meti.url)
