@@ -385,7 +385,7 @@ pub async fn audit_with_progress(
                     }
                     Ok((Checked::Reporter(authority, dated), envelope)) => {
                         if !reporters.contains_key(&authority) {
-                            let ring = keys.reporter_ring(client, &authority).await.map_err(|reason| bad(reason))?;
+                            let ring = keys.reporter_ring(client, &authority).await.map_err(&bad)?;
                             reporters.insert(authority.clone(), ring);
                         }
                         // Not pinned here: it counts as the issuer's log holds it (it can only
