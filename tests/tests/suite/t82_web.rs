@@ -6,6 +6,10 @@ use comity_client::Client;
 use comity_proto::pb;
 use comity_tests::{demo_listeners, demo_suggestion, http_get, http_post};
 
+/// The demo's partly written-off licence asked about 20 more pcs than remain (15).
+const OVER_BALANCE: &str =
+    "/api/v1/verify?authority=de.bafa&licence_id=DE-2026-007315&relying_authority=jp.meti&destination=JP&control_code=EU-DU:3A001.b.2&quantity=20";
+
 fn query(r: &pb::VerifyRequest) -> String {
     format!(
         "authority={}&licence_id={}&relying_authority={}&destination={}&control_code={}",
@@ -429,6 +433,8 @@ async fn every_api_answer_matches_the_openapi_document() {
         (meti, "GET", licence, "/api/v1/licences/Not%20An%20Id/x".into(), vec![], 400),
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?{}", query(&valid)), vec![], 200),
         (meti, "GET", "/api/v1/verify", format!("/api/v1/verify?{}", query(&revoked)), vec![], 200),
+        // A shipment asked about: the answer carries the licence's balances after write-offs.
+        (meti, "GET", "/api/v1/verify", OVER_BALANCE.into(), vec![], 200),
         (ecju, "GET", "/api/v1/verify", format!("/api/v1/verify?authority={secret_authority}&licence_id={secret_id}&relying_authority=uk.ecju"), vec![], 200),
         (
             meti,
@@ -508,7 +514,10 @@ async fn every_api_answer_matches_the_openapi_document() {
     let out = std::process::Command::new(&python).arg(script).arg(tmp.path().join("spec.json")).arg(tmp.path().join("exchanges.json")).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "answers that do not match docs/openapi.yaml:\n{report}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(report.contains("47 answers checked, 0 problems"), "{report}");
+    assert!(report.contains("48 answers checked, 0 problems"), "{report}");
+    let over: serde_json::Value = serde_json::from_str(&answers[&format!("GET {OVER_BALANCE}")]).unwrap();
+    assert_eq!(over["verdict"].as_str(), Some("VERDICT_OVER_BALANCE"), "{over}");
+    assert_eq!((over["licence"]["balances"][0]["remaining"].as_str(), over["licence"]["balances"][0]["shipments"].as_u64()), (Some("15"), Some(1)), "{over}");
 
     // One dialect: the token check is proto3 JSON like the rest (camelCase, enums by name,
     // 64-bit integers as strings), and an unknown path says what it is in the error shape.

@@ -644,7 +644,7 @@ No-undercut consultations (a grant of what a partner denied needs an answered co
   comity consult answer uk.ecju/GB-CONS-2026-0112 --position objection --text \"Our denial stands.\" --key {dir}/keys/de.bafa.key
   comity --node {meti_url} licence show jp.meti/JP-METI-2026-02406   (the grant names the consultation it followed, and its post-shipment check)
 Usage and drawdown (customs write shipments off against a licence's balance; a licence used up is EXHAUSTED):
-  comity licence show de.bafa/DE-2026-007315   (25 of 40 GaN amplifiers written off by German customs)
+  comity licence show de.bafa/DE-2026-007315   (25 of 40 GaN amplifiers written off by German customs; each decision's delivery to the partners)
   comity --node {meti_url} write-off de.bafa/DE-2026-007315 --declaration 2611-NRT-004417 --item 1=6 --destination JP --customs-office \"Tokyo Customs, Narita Airport Branch\" --key {dir}/keys/jp.meti.customs.key   (Japan Customs at METI's node, relayed to BAFA's)
   comity verify de.bafa/DE-2026-007315 --for jp.meti --destination JP --item EU-DU:3A001.b.2 --quantity 20   (OVER_BALANCE once fewer than 20 remain)
 Verify BAFA licences as Japan's METI would (its recognition agreement with BAFA, in Wassenaar numbers, counts Annex I codes through METI's crosswalk):
