@@ -546,7 +546,8 @@ fn status_verdict(licence: &str, state: &LicenceState, last_reasons: &[pb::Reaso
 fn shipment_fits(licence: &str, state: &LicenceState, asked: &AskedShipment, control_code: Option<&str>) -> Result<String, (Verdict, Vec<String>)> {
     let items = &state.terms.items;
     let n = match (asked.item, control_code) {
-        (0, Some(code)) => items.iter().position(|i| qualified_control_code(i) == code).map(|i| i as u32 + 1),
+        // The item the code is at or under, as the licence's scope counts it.
+        (0, Some(code)) => items.iter().position(|i| crate::recognition::is_at_or_under(&qualified_control_code(i), code)).map(|i| i as u32 + 1),
         (0, None) if items.len() == 1 => Some(1),
         (0, None) => {
             return Err((Verdict::OutOfScope, vec![format!("licence {licence} has {} items: name the item (its number or control code)", items.len())]))
@@ -554,7 +555,7 @@ fn shipment_fits(licence: &str, state: &LicenceState, asked: &AskedShipment, con
         (n, _) => Some(n),
     };
     let Some((n, left)) = n.and_then(|n| Some((n, state.usage.remaining(&state.terms, n)?))) else {
-        let which = if asked.item > 0 { format!("item {}", asked.item) } else { format!("an item {}", control_code.unwrap_or_default()) };
+        let which = if asked.item > 0 { format!("item {}", asked.item) } else { format!("item with control code {}", control_code.unwrap_or_default()) };
         return Err((Verdict::OutOfScope, vec![format!("licence {licence} has no {which} (it has {} items)", items.len())]));
     };
     let item = &items[n as usize - 1];
@@ -858,5 +859,44 @@ mod tests {
         let missing = judge(&question("TH"), &facts(kid_chain, None));
         assert_eq!(missing.verdict, Verdict::NotFound);
         assert!(missing.reasons[0].contains("which is not held here"), "{:?}", missing.reasons);
+    }
+
+    // A quantity asked about is checked against the item the question's code falls under (a
+    // sub-item of a licensed heading counts against that heading), after the write-offs so far.
+    #[test]
+    fn a_shipment_is_checked_against_its_items_balance() {
+        use crate::quantity::Quantity;
+        use crate::usage::AskedShipment;
+        let mut granted = grant("de.bafa", "DE-2026-0001");
+        granted.items[0].control_code = "3A001".into();
+        let written_off = follow_up(&granted, pb::Action::WriteOff, 2, [1; 32]);
+        let chain = [link(1, granted), link(2, written_off)];
+        let at = DECIDED + 3 * DAY;
+        let ask = |quantity: &str| {
+            let question = Question {
+                authority: "de.bafa".into(),
+                licence_id: "DE-2026-0001".into(),
+                relying_authority: "de.bafa".into(),
+                context: Context {
+                    destination: Some("JP".into()),
+                    control_code: Some("EU-DU:3A001.a.1".into()),
+                    at,
+                    shipment: Some(AskedShipment { item: 0, quantity: Quantity::parse(quantity), value_minor: 0 }),
+                    ..Default::default()
+                },
+            };
+            let facts = Facts { issuer_trusted: true, chain: &chain, log_heard_at: Some(at), default_max_staleness_secs: 3600, now: at, ..Default::default() };
+            judge(&question, &facts)
+        };
+        let fits = ask("199");
+        assert_eq!(fits.verdict, Verdict::Valid, "{:?}", fits.reasons);
+        assert!(
+            fits.reasons.contains(&"item 1 (EU-DU:3A001): 199 pcs fits the balance; 199 of 200 pcs remain (after 1 shipment written off)".to_string()),
+            "{:?}",
+            fits.reasons
+        );
+        let over = ask("200");
+        assert_eq!(over.verdict, Verdict::OverBalance);
+        assert_eq!(over.reasons, ["item 1 (EU-DU:3A001) has 199 pcs left of 200 pcs (after 1 shipment written off); 200 pcs asked"]);
     }
 }
