@@ -449,15 +449,7 @@ fn check_not_raced(store: &Store, licences: &mut HashMap<(String, String), Pendi
     if d.version == 0 || d.version > licence.version {
         return Ok(());
     }
-    let taken = match licence.staged.get(&d.version) {
-        Some((_, bytes)) => bytes.clone(),
-        None => {
-            let id = store
-                .decision_id(&d.authority, &d.licence_id, d.version)?
-                .ok_or_else(|| stored_corrupt(format!("version {} of {}/{} missing", d.version, d.authority, d.licence_id)))?;
-            store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))?
-        }
-    };
+    let taken = envelope_at(store, licence, &d.authority, &d.licence_id, d.version)?;
     let taken_by_write_off =
         matches!(Envelope::parse(taken).map_err(stored_corrupt)?.statement(), pb::statement::Kind::Decision(t) if t.action == pb::Action::WriteOff as i32);
     if decision.action() == pb::Action::WriteOff || taken_by_write_off {
@@ -468,6 +460,17 @@ fn check_not_raced(store: &Store, licences: &mut HashMap<(String, String), Pendi
         )));
     }
     Ok(())
+}
+
+/// The envelope holding `version` of a licence: staged in this batch, or stored.
+fn envelope_at(store: &Store, licence: &Pending, authority: &str, licence_id: &str, version: u64) -> Result<Vec<u8>, Error> {
+    if let Some((_, bytes)) = licence.staged.get(&version) {
+        return Ok(bytes.clone());
+    }
+    let id = store
+        .decision_id(authority, licence_id, version)?
+        .ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
+    store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))
 }
 
 /// A write-off by another authority's customs needs that authority to recognise the licence
@@ -662,15 +665,7 @@ pub(super) fn record_fork(
     version: u64,
     now: i64,
 ) -> Result<Error, Error> {
-    let first = match licence.staged.get(&version) {
-        Some((_, bytes)) => bytes.clone(),
-        None => {
-            let first_id = store
-                .decision_id(authority, licence_id, version)?
-                .ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
-            store.statement(&first_id)?.ok_or_else(|| stored_corrupt(format!("statement {first_id} missing")))?
-        }
-    };
+    let first = envelope_at(store, licence, authority, licence_id, version)?;
     let second = hex::encode(envelope.bytes());
     let known =
         store.evidence()?.iter().chain(evidence.iter()).any(|e| matches!(e, Evidence::LicenceFork { second_envelope, .. } if *second_envelope == second));
