@@ -132,6 +132,11 @@ impl Catalogue {
         self.crosswalks.read().expect("catalogue lock").get(key).cloned()
     }
 
+    /// The crosswalks held that `agreements` name (an agreement counts codes through its own).
+    pub fn crosswalks_named_by(&self, agreements: &[&comity_proto::recognition::CheckedAgreement]) -> Vec<(StatementId, Arc<Crosswalk>)> {
+        agreements.iter().filter(|a| !a.agreement().crosswalk.is_empty()).filter_map(|a| self.crosswalk(&a.agreement().crosswalk)).collect()
+    }
+
     /// Puts a stored list version in force (versions arrive in order; a repeat is ignored).
     pub fn install_list(&self, id: StatementId, list: ControlList) {
         let mut lock = self.lists.write().expect("catalogue lock");

@@ -207,6 +207,39 @@ pub fn regime_of_prefix(prefix: &str) -> Option<Regime> {
     REGIMES.into_iter().find(|r| regime_prefix(*r) == prefix)
 }
 
+/// The first of `agreements` by which `relying` recognises a licence of `recognised` with
+/// `terms` for `ctx` (codes counted through the crosswalk an agreement names, as
+/// `crosswalk_of` finds it): its index and the mappings used, or why none does. Withdrawn
+/// agreements are not in force.
+pub fn recognising<'c>(
+    agreements: &[&CheckedAgreement],
+    crosswalk_of: impl Fn(&str) -> Option<&'c Crosswalk>,
+    relying: &str,
+    recognised: &str,
+    terms: &pb::Decision,
+    ctx: &Context,
+) -> Result<(usize, Vec<String>), Vec<String>> {
+    let candidates = (0..agreements.len()).filter(|i| {
+        let a = agreements[*i].agreement();
+        a.relying_authority == relying && a.recognised_authority == recognised && !a.withdrawn
+    });
+    let mut why_not = Vec::new();
+    let mut any = false;
+    for i in candidates {
+        any = true;
+        let named = &agreements[i].agreement().crosswalk;
+        let crosswalk = if named.is_empty() { None } else { crosswalk_of(named) };
+        match agreement_covers(agreements[i], terms, ctx, crosswalk) {
+            Ok(used) => return Ok((i, used)),
+            Err(reasons) => why_not.extend(reasons),
+        }
+    }
+    if !any {
+        return Err(vec![format!("{relying} has no recognition agreement in force for licences of {recognised}")]);
+    }
+    Err(why_not)
+}
+
 /// What a verifier is asked about. Absent fields are not checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {

@@ -7,7 +7,7 @@ use crate::authoring::{format_money, format_time, qualified_control_code};
 use crate::catalogue::Crosswalk;
 use crate::decision::{split_licence_ref, CheckedDecision};
 use crate::pb::{self, Verdict};
-use crate::recognition::{agreement_covers, licence_covers, CheckedAgreement, Context};
+use crate::recognition::{licence_covers, recognising, CheckedAgreement, Context};
 use crate::rules::{fold, Appealed, LicenceState, Status};
 use crate::statement::StatementId;
 use crate::trust::{KeySetView, KeyStanding};
@@ -207,33 +207,10 @@ pub fn judge(q: &Question, f: &Facts<'_>) -> Judgement {
     let mut applied = None;
     let mut mappings = Vec::new();
     if q.relying_authority != q.authority {
-        let candidates: Vec<usize> = (0..f.agreements.len())
-            .filter(|i| {
-                let a = f.agreements[*i].agreement();
-                a.relying_authority == q.relying_authority && a.recognised_authority == q.authority && !a.withdrawn
-            })
-            .collect();
-        if candidates.is_empty() {
-            return answer(
-                Verdict::NotRecognised,
-                vec![format!("{} has no recognition agreement in force for licences of {}", q.relying_authority, q.authority)],
-            );
-        }
-        let mut why_not = Vec::new();
-        for i in candidates {
-            let named = &f.agreements[i].agreement().crosswalk;
-            let crosswalk = f.crosswalks.iter().copied().find(|c| !named.is_empty() && c.key() == *named);
-            match agreement_covers(f.agreements[i], scope, &q.context, crosswalk) {
-                Ok(used) => {
-                    applied = Some(i);
-                    mappings = used;
-                    break;
-                }
-                Err(reasons) => why_not.extend(reasons),
-            }
-        }
-        if applied.is_none() {
-            return answer(Verdict::NotRecognised, why_not);
+        let crosswalk_of = |named: &str| f.crosswalks.iter().copied().find(|c| c.key() == named);
+        match recognising(f.agreements, crosswalk_of, &q.relying_authority, &q.authority, scope, &q.context) {
+            Ok((i, used)) => (applied, mappings) = (Some(i), used),
+            Err(why_not) => return answer(Verdict::NotRecognised, why_not),
         }
     }
     let max_age = applied.map(|i| f.agreements[i].agreement().max_staleness_secs).filter(|s| *s > 0).unwrap_or(f.default_max_staleness_secs);

@@ -72,8 +72,7 @@ pub fn verify_counted(
     let agreements: Vec<&StoredAgreement> = in_force.iter().filter(|a| a.agreement.agreement().relying_authority == q.relying_authority).collect();
     let checked: Vec<&CheckedAgreement> = agreements.iter().map(|a| &a.agreement).collect();
     // The crosswalks these agreements name, as held here.
-    let crosswalks: Vec<(StatementId, Arc<Crosswalk>)> =
-        checked.iter().filter(|a| !a.agreement().crosswalk.is_empty()).filter_map(|a| trust.catalogue().crosswalk(&a.agreement().crosswalk)).collect();
+    let crosswalks: Vec<(StatementId, Arc<Crosswalk>)> = trust.catalogue().crosswalks_named_by(&checked);
     let crosswalk_refs: Vec<&Crosswalk> = crosswalks.iter().map(|(_, c)| c.as_ref()).collect();
     // A registration is judged with its general licence, and a re-export licence with its
     // parent, read the same way (and kept apart: a change to the parent is a change to it, not

@@ -467,9 +467,8 @@ fn envelope_at(store: &Store, licence: &Pending, authority: &str, licence_id: &s
     if let Some((_, bytes)) = licence.staged.get(&version) {
         return Ok(bytes.clone());
     }
-    let id = store
-        .decision_id(authority, licence_id, version)?
-        .ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
+    let id =
+        store.decision_id(authority, licence_id, version)?.ok_or_else(|| stored_corrupt(format!("version {version} of {authority}/{licence_id} missing")))?;
     store.statement(&id)?.ok_or_else(|| stored_corrupt(format!("statement {id} missing")))
 }
 
@@ -485,23 +484,13 @@ fn check_reporter(store: &Store, licences: &mut HashMap<(String, String), Pendin
         Error::PermissionDenied(format!("{}'s customs cannot write shipments off against {}/{}: {why}", d.reported_by, d.authority, d.licence_id))
     };
     let context = comity_proto::recognition::Context { destination: Some(shipment.destination.clone()), at: shipment.shipped_on, ..Default::default() };
-    let agreements = trust.agreements();
-    let mut why_not = Vec::new();
-    for stored in agreements.iter() {
-        let a = stored.agreement.agreement();
-        if a.relying_authority != d.reported_by || a.recognised_authority != d.authority {
-            continue;
-        }
-        let crosswalk = (!a.crosswalk.is_empty()).then(|| trust.catalogue().crosswalk(&a.crosswalk)).flatten();
-        match comity_proto::recognition::agreement_covers(&stored.agreement, &state.terms, &context, crosswalk.as_ref().map(|(_, c)| c.as_ref())) {
-            Ok(_) => return Ok(()),
-            Err(reasons) => why_not.extend(reasons),
-        }
-    }
-    if why_not.is_empty() {
-        return Err(refused(format!("{} has no recognition agreement in force for licences of {}", d.reported_by, d.authority)));
-    }
-    Err(refused(format!("no agreement of {} covers it: {}", d.reported_by, why_not.join("; "))))
+    let in_force = trust.agreements();
+    let agreements: Vec<&CheckedAgreement> = in_force.iter().map(|a| &a.agreement).collect();
+    let crosswalks = trust.catalogue().crosswalks_named_by(&agreements);
+    let crosswalk_of = |named: &str| crosswalks.iter().map(|(_, c)| c.as_ref()).find(|c| c.key() == named);
+    comity_proto::recognition::recognising(&agreements, crosswalk_of, &d.reported_by, &d.authority, &state.terms, &context)
+        .map(|_| ())
+        .map_err(|why_not| refused(why_not.join("; ")))
 }
 
 /// The batch's view of a licence, loaded from the store on first use.

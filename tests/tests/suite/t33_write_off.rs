@@ -137,6 +137,14 @@ fn concurrent_customs_never_overspend_and_an_exhausted_licence_is_refused_online
     refused(&["--item", "2=1", "--destination", "JP"], &german_customs, "the licence has no item 2");
     refused(&["--item", "1=1", "--destination", "JP"], &keys.join("de.bafa.key"), "is a LICENSING key of de.bafa; this statement needs a CUSTOMS key");
     refused(&["--item", "1=1", "--destination", "JP"], &keys.join("uk.ecju.key"), "is a LICENSING key of uk.ecju; this statement needs a CUSTOMS key");
+    // A partner's customs writes off only what its authority recognises: METI's agreement with
+    // BAFA covers no 6A005 item (the demo's NOT_RECOGNISED case).
+    comity(&bafa.url)
+        .args(["write-off", "de.bafa/DE-2024-008951", "--declaration", "2611-NRT-004499", "--item", "1=1", "--destination", "SG"])
+        .args(["--customs-office", "Tokyo Customs, Narita Airport Branch", "--key", path(&japan_customs)])
+        .assert()
+        .code(4)
+        .stderr(contains("jp.meti's customs cannot write shipments off against de.bafa/DE-2024-008951: jp.meti recognises de.bafa"));
     comity(&bafa.url).args(["licence", "show", drawn]).assert().success().stdout(contains("15 of 40 pcs left")).stdout(contains("(version 2,"));
     // Japan Customs publishes at METI's node: it relays the write-off to BAFA's, which
     // sequences it and answers with the new balance and the receipt in BAFA's log.
