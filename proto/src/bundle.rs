@@ -210,12 +210,9 @@ pub fn check(bundle: &Bundle<'_>, trust: &TrustFile, now: i64) -> Result<Verifie
                 // A write-off is signed by a customs key of the reporting authority. Without
                 // that authority's keys here it still counts (it can only draw the balance
                 // down, and its issuer's log holds it); the judgement flags it.
-                if d.action == pb::Action::WriteOff as i32 {
-                    if !keys_of(&d.reported_by).is_empty() {
-                        verify(envelope, &d.reported_by)?;
-                    }
-                } else {
-                    verify(envelope, &d.authority)?;
+                let signer = crate::usage::signing_authority(d);
+                if d.action != pb::Action::WriteOff as i32 || !keys_of(signer).is_empty() {
+                    verify(envelope, signer)?;
                 }
                 chain.push((link(envelope.id(), d.clone()), checkpoint.origin.clone()));
                 continue;
